@@ -1,0 +1,399 @@
+"""Compiled kernel: Scharfetter–Gummel fluxes, residual and banded Jacobian.
+
+This module imports nothing from the rest of the package: the model is lowered
+to flat arrays once (``pnp.model``) and passed in explicitly, so the compiled
+functions are cached on disk and shared by every case.
+
+Unknowns and layout
+-------------------
+Cell ``k`` (0..N-1) carries the concentrations ``c[i, k]`` [mol/m^3] of the S
+species and the scaled potential ``psi[k] = phi[k] / V_T``. They are
+interleaved, potential last, so that the Jacobian is banded with
+``kl = m`` sub- and ``ku = 2m - 1`` super-diagonals (m = S + 1)::
+
+    x = [ (psi_L) | c_0,0 .. c_S-1,0  psi_0 | c_0,1 .. psi_1 | ... | (psi_R) ]
+
+``psi_L`` / ``psi_R`` exist only when that boundary is a floating reservoir
+(current clamp); they are adjacent to their cell, so the border keeps the band.
+
+Finite volumes::
+
+    wall/res |  cell 0  |  cell 1  | ... |  cell k  | ...  | cell N-1 | wall/res
+          face 0     face 1     face 2  face k   face k+1         face N
+                         F[i, k] = A_k J_i(x_k)   (mol/s, positive toward +x)
+
+Species balance (cell k, species i), time discretised by the solver as
+dc/dt ~ alpha[i,k] c - beta[i,k] (alpha = 0: steady)::
+
+    R = V_k (alpha[i,k] c[i,k] - beta[i,k]) + F[i,k+1] - F[i,k] - source[i,k]
+
+Gauss's law (cell k), with P_f = (D.A)_f / F the displacement through face f
+in mol of elementary charge::
+
+    R = P[k+1] - P[k] - V_k (sum_i z_i c[i,k] + rho_fixed[k])
+    P_f = G_f (psi_L - psi_R)           (G_f: half cells in series, harmonic eps)
+
+Face fluxes (Scharfetter–Gummel on the effective potential
+u_i = z_i psi + g_i, g_i = ln gamma_i + dG_i/RT per cell)::
+
+    inside a region:  F = cond * (B(du) c_L - B(-du) c_R),   du = u_R - u_L
+    region interface: F = (c_L e^uL - c_R e^uR) / (rL LM(e^uL, e^ufL) + rR LM(e^ufR, e^uR))
+
+The interface form integrates the Nernst–Planck flux exactly through the two
+half cells in series, each with its own diffusivity and offset g, with the
+potential linear in each half and continuous at the face (psi_f from the
+Poisson flux balance). LM is the logarithmic mean. It keeps Boltzmann/partition
+equilibrium exact and makes a membrane of uniform cells reproduce the GHK flux.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# Boundary types (index 0: left, 1: right).
+WALL_POTENTIAL = 0   # blocking wall at a fixed potential
+WALL_CHARGE = 1      # blocking wall with a fixed surface charge
+RESERVOIR = 2        # concentrations and potential held
+FLOATING = 3         # concentrations held, potential unknown, current prescribed
+
+# Face kinds per species.
+CLOSED = 0
+SG = 1
+INTERFACE = 2
+
+_SERIES = 1e-2  # below this |x|, Bernoulli-type functions use their Taylor series
+
+
+@njit(cache=True)
+def bernoulli(x):
+    """B(x) = x / (exp(x) - 1), stable from |x| = 0 to beyond 1e3."""
+    if abs(x) < _SERIES:
+        x2 = x * x
+        return 1.0 - 0.5 * x + x2 / 12.0 - x2 * x2 / 720.0 + x2 * x2 * x2 / 30240.0
+    if x > 700.0:
+        return x * np.exp(-x)
+    return x / np.expm1(x)
+
+
+@njit(cache=True)
+def bernoulli_deriv(x):
+    """dB/dx = B(x) (1 - B(x) - x) / x, with its series near 0."""
+    if abs(x) < _SERIES:
+        x2 = x * x
+        return -0.5 + x / 6.0 - x2 * x / 180.0 + x2 * x2 * x / 5040.0
+    b = bernoulli(x)
+    return b * (1.0 - b - x) / x
+
+
+@njit(cache=True)
+def _expm1_over(d):
+    """E(d) = (e^d - 1)/d and E'(d) for d <= 0."""
+    if d > -_SERIES:
+        d2 = d * d
+        e = 1.0 + d / 2.0 + d2 / 6.0 + d2 * d / 24.0 + d2 * d2 / 120.0
+        de = 0.5 + d / 3.0 + d2 / 8.0 + d2 * d / 30.0 + d2 * d2 / 144.0
+        return e, de
+    em = np.expm1(d)
+    return em / d, (d * (em + 1.0) - em) / (d * d)
+
+
+@njit(cache=True)
+def logmean_exp(p, q):
+    """LM(e^p, e^q) = (e^p - e^q)/(p - q) and its derivatives in p and q.
+
+    Evaluated by factoring out the larger exponential, so p, q <= 0 never
+    overflow.
+    """
+    if p >= q:
+        e, de = _expm1_over(q - p)
+        ep = np.exp(p)
+        return ep * e, ep * (e - de), ep * de
+    e, de = _expm1_over(p - q)
+    eq = np.exp(q)
+    return eq * e, eq * de, eq * (e - de)
+
+
+@njit(cache=True)
+def interface_flux(cL, cR, uL, ufL, ufR, uR, rL, rR):
+    """Flux through two half cells in series, and its derivatives.
+
+    Returns (F, dF/dcL, dF/dcR, dF/duL, dF/dufL, dF/dufR, dF/duR).
+    """
+    s = max(max(uL, ufL), max(ufR, uR))
+    eL = np.exp(uL - s)
+    eR = np.exp(uR - s)
+    lm1, d1p, d1q = logmean_exp(uL - s, ufL - s)
+    lm2, d2p, d2q = logmean_exp(ufR - s, uR - s)
+    den = rL * lm1 + rR * lm2
+    num = cL * eL - cR * eR
+    f = num / den
+    return (
+        f,
+        eL / den,
+        -eR / den,
+        (cL * eL - f * rL * d1p) / den,
+        -f * rL * d1q / den,
+        -f * rR * d2p / den,
+        (-cR * eR - f * rR * d2q) / den,
+    )
+
+
+@njit(cache=True)
+def _sg(cond, cL, cR, du):
+    """Scharfetter–Gummel flux and derivatives (F, dF/dcL, dF/dcR, dF/d(du))."""
+    bp = bernoulli(du)
+    bm = bernoulli(-du)
+    f = cond * (bp * cL - bm * cR)
+    dfdu = cond * (bernoulli_deriv(du) * cL + bernoulli_deriv(-du) * cR)
+    return f, cond * bp, -cond * bm, dfdu
+
+
+@njit(cache=True)
+def _add(ab, kl, ku, row, col, val):
+    ab[kl + ku + row - col, col] += val
+
+
+@njit(cache=True)
+def assemble(
+    x, n_cells, n_species, offset,
+    z, volume, rho_fixed, g_cell,
+    pois_cond, pois_wleft,
+    face_kind, face_cond, face_rl, face_rr,
+    b_type, b_psi, b_sigma, b_current, b_conc, b_g, b_pois_cond, b_cond,
+    alpha_c, alpha_d, beta_c, beta_d, source,
+    res, ab, jacobian,
+):
+    """Residual ``res`` and (if ``jacobian``) the LAPACK band matrix ``ab``.
+
+    Parameters are the flat model arrays described in ``pnp.model.Model``;
+    ``ab`` has shape (2 kl + ku + 1, n) in LAPACK ``gbsv`` storage and is
+    overwritten. Returns nothing; cost is O(N S).
+    """
+    m = n_species + 1
+    kl = m
+    ku = 2 * m - 1
+    n = x.shape[0]
+    res[:] = 0.0
+    if jacobian:
+        ab[:, :] = 0.0
+    S = n_species
+
+    # ---- cell terms: storage and charge ------------------------------
+    for k in range(n_cells):
+        base = offset + k * m
+        ip = base + S
+        q = rho_fixed[k]
+        for i in range(S):
+            ci = x[base + i]
+            q += z[i] * ci
+            res[base + i] += volume[k] * (alpha_c[i, k] * ci - beta_c[i, k]) - source[i, k]
+            if jacobian:
+                _add(ab, kl, ku, base + i, base + i, volume[k] * alpha_c[i, k])
+                _add(ab, kl, ku, ip, base + i, -volume[k] * z[i])
+        res[ip] -= volume[k] * q
+
+    # ---- interior faces ----------------------------------------------
+    for f in range(1, n_cells):
+        bl = offset + (f - 1) * m
+        br = offset + f * m
+        pl = bl + S
+        pr = br + S
+        psl = x[pl]
+        psr = x[pr]
+        # Poisson: P = G (psi_L - psi_R) leaves cell L, enters cell R
+        gp = pois_cond[f]
+        pf = gp * (psl - psr)
+        res[pl] += pf
+        res[pr] -= pf
+        if jacobian:
+            _add(ab, kl, ku, pl, pl, gp)
+            _add(ab, kl, ku, pl, pr, -gp)
+            _add(ab, kl, ku, pr, pl, -gp)
+            _add(ab, kl, ku, pr, pr, gp)
+        wl = pois_wleft[f]
+        psf = wl * psl + (1.0 - wl) * psr
+        for i in range(S):
+            kind = face_kind[i, f]
+            if kind == CLOSED:
+                continue
+            cl = x[bl + i]
+            cr = x[br + i]
+            zi = z[i]
+            ul = zi * psl + g_cell[i, f - 1]
+            ur = zi * psr + g_cell[i, f]
+            if kind == SG:
+                fl, dcl, dcr, ddu = _sg(face_cond[i, f], cl, cr, ur - ul)
+                dpl = -zi * ddu
+                dpr = zi * ddu
+            else:
+                ufl = zi * psf + g_cell[i, f - 1]
+                ufr = zi * psf + g_cell[i, f]
+                fl, dcl, dcr, dul, dufl, dufr, dur = interface_flux(
+                    cl, cr, ul, ufl, ufr, ur, face_rl[i, f], face_rr[i, f]
+                )
+                dpl = zi * (dul + wl * (dufl + dufr))
+                dpr = zi * (dur + (1.0 - wl) * (dufl + dufr))
+            res[bl + i] += fl
+            res[br + i] -= fl
+            if jacobian:
+                _add(ab, kl, ku, bl + i, bl + i, dcl)
+                _add(ab, kl, ku, bl + i, br + i, dcr)
+                _add(ab, kl, ku, bl + i, pl, dpl)
+                _add(ab, kl, ku, bl + i, pr, dpr)
+                _add(ab, kl, ku, br + i, bl + i, -dcl)
+                _add(ab, kl, ku, br + i, br + i, -dcr)
+                _add(ab, kl, ku, br + i, pl, -dpl)
+                _add(ab, kl, ku, br + i, pr, -dpr)
+
+    # ---- boundary faces ----------------------------------------------
+    for side in range(2):
+        if side == 0:
+            base = offset
+            sign = -1.0  # a flux F through face 0 (toward +x) enters cell 0
+        else:
+            base = offset + (n_cells - 1) * m
+            sign = 1.0   # a flux through face N leaves cell N-1
+        ip = base + S
+        bt = b_type[side]
+        if bt == FLOATING:
+            ib = 0 if side == 0 else n - 1
+            psb = x[ib]
+        else:
+            ib = -1
+            psb = b_psi[side]
+        # displacement through the boundary face, oriented toward +x
+        if bt == WALL_CHARGE:
+            # left: D = sigma (into the domain, +x); right: D = -sigma
+            pf = b_sigma[side] if side == 0 else -b_sigma[side]
+            dpf_dcell = 0.0
+            dpf_db = 0.0
+        else:
+            gb = b_pois_cond[side]
+            if side == 0:
+                pf = gb * (psb - x[ip])
+                dpf_dcell = -gb
+                dpf_db = gb
+            else:
+                pf = gb * (x[ip] - psb)
+                dpf_dcell = gb
+                dpf_db = -gb
+        res[ip] += sign * pf
+        if jacobian:
+            _add(ab, kl, ku, ip, ip, sign * dpf_dcell)
+            if ib >= 0:
+                _add(ab, kl, ku, ip, ib, sign * dpf_db)
+        if bt == FLOATING:
+            # clamp: current entering the domain = prescribed.
+            # charge flux toward +x through the face: sum z F + dP/dt
+            res[ib] += -sign * (alpha_d * pf - beta_d[side]) - b_current[side]
+            if jacobian:
+                _add(ab, kl, ku, ib, ip, -sign * alpha_d * dpf_dcell)
+                _add(ab, kl, ku, ib, ib, -sign * alpha_d * dpf_db)
+        if bt == RESERVOIR or bt == FLOATING:
+            for i in range(S):
+                cond = b_cond[side, i]
+                if cond == 0.0:
+                    continue
+                zi = z[i]
+                ci = x[base + i]
+                uc = zi * x[ip] + g_cell[i, 0 if side == 0 else n_cells - 1]
+                ub = zi * psb + b_g[side, i]
+                cb = b_conc[side, i]
+                if side == 0:
+                    fl, dcb, dcc, ddu = _sg(cond, cb, ci, uc - ub)
+                    dfc_dpsi = zi * ddu
+                    dfb_dpsi = -zi * ddu
+                else:
+                    fl, dcc, dcb, ddu = _sg(cond, ci, cb, ub - uc)
+                    dfc_dpsi = -zi * ddu
+                    dfb_dpsi = zi * ddu
+                res[base + i] += sign * fl
+                if jacobian:
+                    _add(ab, kl, ku, base + i, base + i, sign * dcc)
+                    _add(ab, kl, ku, base + i, ip, sign * dfc_dpsi)
+                if bt == FLOATING:
+                    res[ib] += -sign * zi * fl
+                    if jacobian:
+                        _add(ab, kl, ku, base + i, ib, sign * dfb_dpsi)
+                        _add(ab, kl, ku, ib, base + i, -sign * zi * dcc)
+                        _add(ab, kl, ku, ib, ip, -sign * zi * dfc_dpsi)
+                        _add(ab, kl, ku, ib, ib, -sign * zi * dfb_dpsi)
+
+
+@njit(cache=True)
+def face_fluxes(
+    x, n_cells, n_species, offset, z, g_cell,
+    pois_wleft, face_kind, face_cond, face_rl, face_rr,
+    b_type, b_psi, b_conc, b_g, b_cond, out,
+):
+    """Species fluxes through every face, ``out[i, f]`` = A_f J_i [mol/s], +x."""
+    m = n_species + 1
+    S = n_species
+    n = x.shape[0]
+    out[:, :] = 0.0
+    for f in range(1, n_cells):
+        bl = offset + (f - 1) * m
+        br = offset + f * m
+        psl = x[bl + S]
+        psr = x[br + S]
+        wl = pois_wleft[f]
+        psf = wl * psl + (1.0 - wl) * psr
+        for i in range(S):
+            kind = face_kind[i, f]
+            if kind == CLOSED:
+                continue
+            zi = z[i]
+            ul = zi * psl + g_cell[i, f - 1]
+            ur = zi * psr + g_cell[i, f]
+            if kind == SG:
+                out[i, f] = _sg(face_cond[i, f], x[bl + i], x[br + i], ur - ul)[0]
+            else:
+                out[i, f] = interface_flux(
+                    x[bl + i], x[br + i], ul, zi * psf + g_cell[i, f - 1],
+                    zi * psf + g_cell[i, f], ur, face_rl[i, f], face_rr[i, f],
+                )[0]
+    for side in range(2):
+        bt = b_type[side]
+        if bt != RESERVOIR and bt != FLOATING:
+            continue
+        cell = 0 if side == 0 else n_cells - 1
+        base = offset + cell * m
+        if bt == FLOATING:
+            psb = x[0] if side == 0 else x[n - 1]
+        else:
+            psb = b_psi[side]
+        for i in range(S):
+            cond = b_cond[side, i]
+            if cond == 0.0:
+                continue
+            uc = z[i] * x[base + S] + g_cell[i, cell]
+            ub = z[i] * psb + b_g[side, i]
+            if side == 0:
+                out[i, 0] = _sg(cond, b_conc[side, i], x[base + i], uc - ub)[0]
+            else:
+                out[i, n_cells] = _sg(cond, x[base + i], b_conc[side, i], ub - uc)[0]
+
+
+@njit(cache=True)
+def equilibrate_rows(ab, res, kl, ku):
+    """Scale every row of the band matrix (and residual) by its largest entry.
+
+    Partial pivoting compares entries of one column across rows, so rows of
+    very different physical scale (Gauss's law, species balances at 1e-12 and
+    1e4 mol/m^3) must be brought to a common size first.
+    """
+    n = res.shape[0]
+    for r in range(n):
+        big = 0.0
+        lo = max(0, r - kl)
+        hi = min(n - 1, r + ku)
+        for c in range(lo, hi + 1):
+            v = abs(ab[kl + ku + r - c, c])
+            if v > big:
+                big = v
+        if big > 0.0:
+            s = 1.0 / big
+            for c in range(lo, hi + 1):
+                ab[kl + ku + r - c, c] *= s
+            res[r] *= s

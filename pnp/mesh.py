@@ -1,0 +1,165 @@
+"""Regions → a graded 1D finite-volume mesh with geometry factors.
+
+Region interfaces and walls lie on faces. Beside every interface and charged
+wall the smallest cells resolve the local Debye length (``cells_per_debye``)
+and grow geometrically (``growth``) up to ``max_cell``; membranes get
+``membrane_cells`` uniform cells; ``uniform_cells = N`` gives N equal cells in
+every region instead.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import constants
+
+MIN_CELLS_PER_REGION = 4
+FARADAY = constants.e * constants.N_A  # C/mol (exact since SI 2019)
+
+
+@dataclass(frozen=True)
+class Mesh:
+    """A 1D cell-centred mesh (all lengths in m).
+
+    ``face_area`` and ``volume`` carry the geometry: 1 and h (cartesian),
+    r and (r_R^2 - r_L^2)/2 (cylindrical, per radian and unit length),
+    r^2 and (r_R^3 - r_L^3)/3 (spherical, per steradian).
+    """
+
+    faces: np.ndarray          # (N+1,)
+    centers: np.ndarray        # (N,)
+    widths: np.ndarray         # (N,)
+    region: np.ndarray         # (N,) region index of each cell
+    region_names: tuple[str, ...]
+    region_slices: tuple[tuple[int, int], ...]  # [start, stop) cell range of each region
+    face_area: np.ndarray      # (N+1,)
+    volume: np.ndarray         # (N,)
+    geometry: str
+
+    @property
+    def n_cells(self) -> int:
+        return self.centers.shape[0]
+
+    @property
+    def spacing(self) -> np.ndarray:
+        """Centre-to-centre distances of the N-1 interior faces [m]."""
+        return np.diff(self.centers)
+
+
+def geometry_factors(faces: np.ndarray, geometry: str) -> tuple[np.ndarray, np.ndarray]:
+    """Face areas and cell volumes of a 1D mesh in ``geometry``."""
+    if geometry == "cartesian":
+        return np.ones_like(faces), np.diff(faces)
+    if geometry == "cylindrical":
+        return faces.copy(), np.diff(faces**2) / 2.0
+    if geometry == "spherical":
+        return faces**2, np.diff(faces**3) / 3.0
+    raise ValueError(f"unknown geometry {geometry!r}")
+
+
+def graded_widths(length: float, smallest: float, growth: float, largest: float,
+                  left: bool, right: bool) -> np.ndarray:
+    """Cell widths filling ``length``, fine at the flagged ends.
+
+    From a graded end the widths are ``smallest * growth**j`` capped at
+    ``largest``; the sequence is scaled down (never up) to fit exactly, so
+    the first cell never exceeds ``smallest``.
+    """
+    if not (left or right) or smallest >= largest:
+        n = max(MIN_CELLS_PER_REGION, math.ceil(length / largest - 1e-9))
+        return np.full(n, length / n)
+    if left and right:
+        half = _geometric_fill(length / 2.0, smallest, growth, largest)
+        widths = np.concatenate([half, half[::-1]])
+    else:
+        widths = _geometric_fill(length, smallest, growth, largest)
+        if right:
+            widths = widths[::-1]
+    if widths.size < MIN_CELLS_PER_REGION:
+        n = MIN_CELLS_PER_REGION
+        return np.full(n, length / n)
+    return widths
+
+
+def _geometric_fill(length: float, smallest: float, growth: float, largest: float) -> np.ndarray:
+    sizes = []
+    total = 0.0
+    h = smallest
+    while total < length * (1.0 - 1e-12):
+        sizes.append(h)
+        total += h
+        h = min(h * growth, largest)
+    widths = np.asarray(sizes)
+    return widths * (length / widths.sum())
+
+
+def debye_length(concentration: dict[str, float], valence: dict[str, int], eps_r: float,
+                 temperature: float) -> float:
+    """Debye length [m] of a region's initial contents (inf without ions)."""
+    strength = sum(valence[s] ** 2 * c for s, c in concentration.items())
+    if strength <= 0.0:
+        return math.inf
+    rt = constants.R * temperature
+    return math.sqrt(constants.epsilon_0 * eps_r * rt / (FARADAY**2 * strength))
+
+
+def build_mesh(case, refine: int = 1) -> Mesh:
+    """Mesh of ``case`` (a :class:`pnp.case.Case`).
+
+    ``refine`` divides every cell size by ``refine`` (and takes the
+    ``refine``-th root of the growth factor): a family of meshes for
+    convergence studies that keeps the same grading shape.
+    """
+    spec = case.mesh
+    valence = {s.name: s.z for s in case.species}
+    regions = case.regions
+    n_reg = len(regions)
+    widths_all = []
+    for j, reg in enumerate(regions):
+        if spec.uniform_cells is not None:
+            n = spec.uniform_cells * refine
+            widths_all.append(np.full(n, reg.length / n))
+            continue
+        if reg.membrane:
+            n = spec.membrane_cells * refine
+            widths_all.append(np.full(n, reg.length / n))
+            continue
+        left = j > 0 or _wall_needs_grading(case.left, case.geometry)
+        right = j < n_reg - 1 or _wall_needs_grading(case.right, case.geometry)
+        lam = debye_length(reg.concentration, valence, reg.eps_r, case.temperature)
+        smallest = min(lam / spec.cells_per_debye, spec.max_cell) / refine
+        widths_all.append(graded_widths(reg.length, smallest, spec.growth ** (1.0 / refine),
+                                        spec.max_cell / refine, left, right))
+    counts = [w.size for w in widths_all]
+    widths = np.concatenate(widths_all)
+    faces = np.concatenate([[0.0], np.cumsum(widths)])
+    # Region ends exactly where the case says (no round-off drift).
+    stops = np.cumsum(counts)
+    ends = np.cumsum([r.length for r in regions])
+    faces[stops] = ends
+    widths = np.diff(faces)
+    region = np.repeat(np.arange(n_reg), counts)
+    area, volume = geometry_factors(faces, case.geometry)
+    starts = np.concatenate([[0], stops[:-1]])
+    return Mesh(
+        faces=faces,
+        centers=0.5 * (faces[1:] + faces[:-1]),
+        widths=widths,
+        region=region,
+        region_names=tuple(r.name for r in regions),
+        region_slices=tuple((int(a), int(b)) for a, b in zip(starts, stops, strict=True)),
+        face_area=area,
+        volume=volume,
+        geometry=case.geometry,
+    )
+
+
+def _wall_needs_grading(boundary, geometry: str) -> bool:
+    """A wall with a potential or a surface charge carries a double layer."""
+    if boundary.type != "wall":
+        return False
+    if boundary.potential is not None:
+        return True
+    return boundary.surface_charge != 0.0

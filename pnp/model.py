@@ -1,0 +1,301 @@
+"""Case + mesh → the flat arrays the compiled kernel needs.
+
+Everything physical is decided here, once per case: face permittivities and
+diffusivities (half cells in series), the effective-potential offsets
+g_i = ln gamma_i + dG_i/RT per cell, which faces are closed to which species,
+and the boundary data. The kernel then only does arithmetic.
+
+Units inside the model: potentials are scaled, psi = phi / V_T; concentrations
+stay in mol/m^3; lengths in m; Gauss's law is written in mol of elementary
+charge (displacement * area / F).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import constants
+
+from . import kernel
+from .mesh import FARADAY, Mesh, build_mesh
+
+BOUNDARY_CODES = {
+    ("wall", False): kernel.WALL_POTENTIAL,
+    ("wall", True): kernel.WALL_CHARGE,
+    ("reservoir", False): kernel.RESERVOIR,
+    ("reservoir", True): kernel.FLOATING,
+}
+
+
+@dataclass(frozen=True)
+class PumpSite:
+    """A Na/K pump lowered to the two cells it moves ions between."""
+
+    inside_cell: int
+    outside_cell: int
+    area: float                 # membrane area at its mid face (geometry units)
+    sodium: int                 # species indices
+    potassium: int
+    rate: float | None          # constant j_p [mol/m^2/s]
+    j_max: float | None
+    K_Na: float | None
+    K_K: float | None
+
+
+@dataclass
+class Model:
+    """Flat arrays of one case on one mesh (see ``pnp.kernel`` for the layout)."""
+
+    case: object
+    mesh: Mesh
+    temperature: float
+    thermal_voltage: float
+    species: tuple[str, ...]
+    z: np.ndarray                 # (S,) float
+    n_cells: int
+    n_species: int
+    offset: int                   # 1 if the left boundary is floating
+    n_unknowns: int
+    eps_r: np.ndarray             # (N,)
+    volume: np.ndarray            # (N,)
+    rho_fixed: np.ndarray         # (N,)
+    g_cell: np.ndarray            # (S, N)
+    d_cell: np.ndarray            # (S, N)
+    pois_cond: np.ndarray         # (N+1,)
+    pois_wleft: np.ndarray        # (N+1,)
+    face_kind: np.ndarray         # (S, N+1) int64
+    face_cond: np.ndarray         # (S, N+1)
+    face_rl: np.ndarray           # (S, N+1)
+    face_rr: np.ndarray           # (S, N+1)
+    b_type: np.ndarray            # (2,) int64
+    b_psi: np.ndarray             # (2,)
+    b_sigma: np.ndarray           # (2,) sigma * A / F [mol/m^2 * area]
+    b_current: np.ndarray         # (2,) I * A / F, entering the domain
+    b_conc: np.ndarray            # (2, S)
+    b_g: np.ndarray               # (2, S)
+    b_pois_cond: np.ndarray       # (2,)
+    b_cond: np.ndarray            # (2, S)
+    membranes: tuple[tuple[str, int, int], ...]  # (name, first cell, stop cell)
+    inside: str
+    pumps: tuple[PumpSite, ...] = ()
+    x0: np.ndarray = field(default=None, repr=False)
+
+    # -- layout helpers ------------------------------------------------
+    @property
+    def block(self) -> int:
+        return self.n_species + 1
+
+    @property
+    def bandwidths(self) -> tuple[int, int]:
+        m = self.block
+        return m, 2 * m - 1
+
+    def potential_index(self) -> np.ndarray:
+        return self.offset + np.arange(self.n_cells) * self.block + self.n_species
+
+    def split(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(phi [V] (N,), c [mol/m^3] (S, N)) views/copies of a state vector."""
+        m = self.block
+        body = x[self.offset:self.offset + self.n_cells * m].reshape(self.n_cells, m)
+        return body[:, -1] * self.thermal_voltage, body[:, :-1].T.copy()
+
+    def boundary_psi(self, x: np.ndarray) -> np.ndarray:
+        """Scaled potential held at (or floating on) each boundary face."""
+        out = self.b_psi.copy()
+        if self.b_type[0] == kernel.FLOATING:
+            out[0] = x[0]
+        if self.b_type[1] == kernel.FLOATING:
+            out[1] = x[-1]
+        return out
+
+    def kernel_args(self) -> tuple:
+        """The model part of ``kernel.assemble``'s arguments, in order."""
+        return (
+            self.n_cells, self.n_species, self.offset,
+            self.z, self.volume, self.rho_fixed, self.g_cell,
+            self.pois_cond, self.pois_wleft,
+            self.face_kind, self.face_cond, self.face_rl, self.face_rr,
+            self.b_type, self.b_psi, self.b_sigma, self.b_current, self.b_conc, self.b_g,
+            self.b_pois_cond, self.b_cond,
+        )
+
+
+def build_model(case, mesh: Mesh | None = None) -> Model:
+    """Lower a validated case (and its mesh) to kernel arrays."""
+    if mesh is None:
+        mesh = build_mesh(case)
+    temperature = case.temperature
+    rt = constants.R * temperature
+    vt = rt / FARADAY
+    names = case.species_names
+    S = len(names)
+    N = mesh.n_cells
+    z = np.array([s.z for s in case.species], dtype=float)
+    reg = mesh.region
+    regions = case.regions
+
+    eps_by_region = np.array([r.eps_r for r in regions])
+    eps_r = eps_by_region[reg]
+    rho_fixed = np.array([r.fixed_charge for r in regions])[reg]
+    # Species properties per region: diffusivity and u offset. Impermeant
+    # (infinite barrier) means absent and immobile there.
+    d_reg = np.zeros((S, len(regions)))
+    g_reg = np.zeros((S, len(regions)))
+    for j, r in enumerate(regions):
+        for i, name in enumerate(names):
+            barrier = r.barrier.get(name, 0.0)
+            if math.isinf(barrier):
+                d_reg[i, j] = 0.0
+                g_reg[i, j] = 0.0
+            else:
+                d_reg[i, j] = r.D[name]
+                g_reg[i, j] = barrier / rt
+    d_cell = d_reg[:, reg]
+    g_cell = g_reg[:, reg]
+
+    h = mesh.widths
+    area = mesh.face_area
+    eps0_scaled = constants.epsilon_0 * vt / FARADAY  # Gauss's law in mol per unit psi
+
+    # Poisson: interior faces, half cells in series (harmonic eps).
+    pois_cond = np.zeros(N + 1)
+    pois_wleft = np.zeros(N + 1)
+    half_l = h[:-1] / (2.0 * eps_r[:-1])
+    half_r = h[1:] / (2.0 * eps_r[1:])
+    pois_cond[1:N] = area[1:N] * eps0_scaled / (half_l + half_r)
+    pois_wleft[1:N] = half_r / (half_l + half_r)   # psi_f = w psi_L + (1-w) psi_R
+
+    # Species faces.
+    face_kind = np.zeros((S, N + 1), dtype=np.int64)
+    face_cond = np.zeros((S, N + 1))
+    face_rl = np.zeros((S, N + 1))
+    face_rr = np.zeros((S, N + 1))
+    dl = d_cell[:, :-1]
+    dr = d_cell[:, 1:]
+    open_face = (dl > 0) & (dr > 0)
+    interface = np.broadcast_to(reg[:-1] != reg[1:], dl.shape)
+    with np.errstate(divide="ignore"):
+        rl = np.where(open_face, (h[:-1] / 2.0) / (dl * area[1:N]), 0.0)
+        rr = np.where(open_face, (h[1:] / 2.0) / (dr * area[1:N]), 0.0)
+    face_kind[:, 1:N] = np.where(open_face, np.where(interface, kernel.INTERFACE, kernel.SG),
+                                 kernel.CLOSED)
+    sg = open_face & ~interface
+    face_cond[:, 1:N] = np.where(sg, 1.0 / np.where(sg, rl + rr, 1.0), 0.0)
+    face_rl[:, 1:N] = np.where(interface & open_face, rl, 0.0)
+    face_rr[:, 1:N] = np.where(interface & open_face, rr, 0.0)
+
+    # Boundaries.
+    b_type = np.zeros(2, dtype=np.int64)
+    b_psi = np.zeros(2)
+    b_sigma = np.zeros(2)
+    b_current = np.zeros(2)
+    b_conc = np.zeros((2, S))
+    b_g = np.zeros((2, S))
+    b_pois_cond = np.zeros(2)
+    b_cond = np.zeros((2, S))
+    for side, bnd in enumerate((case.left, case.right)):
+        cell = 0 if side == 0 else N - 1
+        face = 0 if side == 0 else N
+        region = regions[reg[cell]]
+        no_potential = bnd.potential is None
+        b_type[side] = BOUNDARY_CODES[(bnd.type, no_potential)]
+        b_psi[side] = 0.0 if no_potential else bnd.potential / vt
+        b_sigma[side] = bnd.surface_charge * area[face] / FARADAY
+        b_current[side] = bnd.current * area[face] / FARADAY
+        b_pois_cond[side] = area[face] * eps0_scaled * eps_r[cell] / (h[cell] / 2.0)
+        if bnd.type == "reservoir":
+            b_conc[side] = [region.concentration.get(nm, 0.0) for nm in names]
+            b_g[side] = g_cell[:, cell]
+            b_cond[side] = area[face] * d_cell[:, cell] / (h[cell] / 2.0)
+
+    offset = 1 if b_type[0] == kernel.FLOATING else 0
+    n_unknowns = offset + N * (S + 1) + (1 if b_type[1] == kernel.FLOATING else 0)
+
+    membranes = tuple(
+        (r.name, *mesh.region_slices[j]) for j, r in enumerate(regions) if r.membrane
+    )
+    model = Model(
+        case=case, mesh=mesh, temperature=temperature, thermal_voltage=vt,
+        species=names, z=z, n_cells=N, n_species=S, offset=offset, n_unknowns=n_unknowns,
+        eps_r=eps_r, volume=mesh.volume.copy(), rho_fixed=rho_fixed,
+        g_cell=np.ascontiguousarray(g_cell), d_cell=np.ascontiguousarray(d_cell),
+        pois_cond=pois_cond, pois_wleft=pois_wleft,
+        face_kind=face_kind, face_cond=face_cond, face_rl=face_rl, face_rr=face_rr,
+        b_type=b_type, b_psi=b_psi, b_sigma=b_sigma, b_current=b_current,
+        b_conc=b_conc, b_g=b_g, b_pois_cond=b_pois_cond, b_cond=b_cond,
+        membranes=membranes, inside=case.inside,
+        pumps=_pump_sites(case, mesh, names),
+    )
+    model.x0 = initial_state(model)
+    return model
+
+
+def _pump_sites(case, mesh: Mesh, names: tuple[str, ...]) -> tuple[PumpSite, ...]:
+    sites = []
+    slices = dict(zip(mesh.region_names, mesh.region_slices, strict=True))
+    for pump in case.pumps:
+        start, stop = slices[pump.membrane]
+        before, after = start - 1, stop
+        inside_cell, outside_cell = (before, after) if case.inside == "left" else (after, before)
+        mid_face = (start + stop) // 2
+        sites.append(PumpSite(
+            inside_cell=inside_cell, outside_cell=outside_cell,
+            area=float(mesh.face_area[mid_face]),
+            sodium=names.index(pump.sodium), potassium=names.index(pump.potassium),
+            rate=pump.rate, j_max=pump.j_max, K_Na=pump.K_Na, K_K=pump.K_K,
+        ))
+    return tuple(sites)
+
+
+def initial_state(model: Model) -> np.ndarray:
+    """State vector of the case's initial contents, at zero potential."""
+    case = model.case
+    x = np.zeros(model.n_unknowns)
+    c = np.array([[r.concentration.get(nm, 0.0) for nm in model.species] for r in case.regions]).T
+    c_cells = c[:, model.mesh.region]
+    c_cells[_is_absent(model)] = 0.0
+    body = np.empty((model.n_cells, model.block))
+    body[:, :-1] = c_cells.T
+    body[:, -1] = 0.0
+    x[model.offset:model.offset + body.size] = body.ravel()
+    return x
+
+
+def _is_absent(model: Model) -> np.ndarray:
+    """Species that an infinite barrier keeps out of a cell."""
+    out = np.zeros((model.n_species, model.n_cells), dtype=bool)
+    for j, r in enumerate(model.case.regions):
+        cells = model.mesh.region == j
+        for i, nm in enumerate(model.species):
+            if math.isinf(r.barrier.get(nm, 0.0)):
+                out[i, cells] = True
+    return out
+
+
+def pump_sources(model: Model, x: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Source terms [mol/s] of every pump at state ``x`` (3 Na out, 2 K in per cycle).
+
+    The saturating form reads Na inside and K outside next to the membrane;
+    it is evaluated at the current iterate (lagged in the Jacobian).
+    """
+    out[:] = 0.0
+    for p in model.pumps:
+        rate = pump_rate(model, p, x)
+        moved = rate * p.area
+        out[p.sodium, p.inside_cell] -= 3.0 * moved
+        out[p.sodium, p.outside_cell] += 3.0 * moved
+        out[p.potassium, p.inside_cell] += 2.0 * moved
+        out[p.potassium, p.outside_cell] -= 2.0 * moved
+    return out
+
+
+def pump_rate(model: Model, p: PumpSite, x: np.ndarray) -> float:
+    """Cycle rate j_p [mol/m^2/s] of one pump at state ``x``."""
+    if p.rate is not None:
+        return p.rate
+    m = model.block
+    na_in = max(x[model.offset + p.inside_cell * m + p.sodium], 0.0)
+    k_out = max(x[model.offset + p.outside_cell * m + p.potassium], 0.0)
+    return p.j_max * (na_in / (na_in + p.K_Na)) ** 3 * (k_out / (k_out + p.K_K)) ** 2

@@ -1,0 +1,119 @@
+"""Observables of a state: membrane potential, currents, fluxes, surface charge.
+
+Sign conventions (DESIGN.md §3): V_m = phi(inside end) - phi(outside end) at
+the two boundary faces; fluxes and currents across the membrane are positive
+outward; surface charge is the charge on the wall.
+
+The flux "across the membrane" is measured at the mid face of the first
+membrane region (steady: the same at every membrane face). A case without a
+membrane measures at the outside boundary face, flowing out of the domain.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import constants
+
+from . import kernel
+from .mesh import FARADAY
+from .model import Model, pump_rate
+from .solver import boundary_displacement
+
+
+def measurement_face(model: Model) -> int:
+    """Face at which membrane fluxes and currents are reported."""
+    if model.membranes:
+        _, start, stop = model.membranes[0]
+        return (start + stop) // 2
+    return model.n_cells if model.inside == "left" else 0
+
+
+def outward_sign(model: Model) -> float:
+    """+1 when outward (inside → outside) is the +x direction."""
+    return 1.0 if model.inside == "left" else -1.0
+
+
+def face_fluxes(model: Model, x: np.ndarray) -> np.ndarray:
+    """(S, N+1) species fluxes A_f J_i through every face [mol/s per geometry unit], +x."""
+    out = np.zeros((model.n_species, model.n_cells + 1))
+    kernel.face_fluxes(
+        x, model.n_cells, model.n_species, model.offset, model.z, model.g_cell,
+        model.pois_wleft, model.face_kind, model.face_cond, model.face_rl, model.face_rr,
+        model.b_type, model.b_psi, model.b_conc, model.b_g, model.b_cond, out,
+    )
+    return out
+
+
+def boundary_potentials(model: Model, x: np.ndarray) -> np.ndarray:
+    """phi [V] on the left and right boundary faces.
+
+    Held or floating boundaries give their potential; a wall with a given
+    surface charge gives the adjacent centre plus sigma * (h/2) / eps.
+    """
+    psi_b = model.boundary_psi(x)
+    phi_b = psi_b * model.thermal_voltage
+    m = model.block
+    for side in range(2):
+        if model.b_type[side] != kernel.WALL_CHARGE:
+            continue
+        cell = 0 if side == 0 else model.n_cells - 1
+        psi_c = x[model.offset + cell * m + model.n_species]
+        sigma = model.case.left.surface_charge if side == 0 else model.case.right.surface_charge
+        h = model.mesh.widths[cell]
+        eps = constants.epsilon_0 * model.eps_r[cell]
+        phi_b[side] = psi_c * model.thermal_voltage + sigma * (h / 2.0) / eps
+    return phi_b
+
+
+def surface_charges(model: Model, x: np.ndarray) -> np.ndarray:
+    """Charge density on each boundary surface [C/m^2] (normal displacement into the domain)."""
+    disp = boundary_displacement(model, x)  # toward +x, kernel units (mol)
+    out = np.empty(2)
+    for side, face in ((0, 0), (1, model.n_cells)):
+        bnd = model.case.left if side == 0 else model.case.right
+        if model.b_type[side] == kernel.WALL_CHARGE:
+            out[side] = bnd.surface_charge
+            continue
+        area = model.mesh.face_area[face]
+        d = disp[side] * FARADAY / area
+        out[side] = d if side == 0 else -d
+    return out
+
+
+def observe(model: Model, x: np.ndarray, displacement_rate: float = 0.0) -> dict[str, float]:
+    """Scalar observables of state ``x``.
+
+    ``displacement_rate`` is dP/dt at the measurement face (kernel units, +x)
+    during a transient; 0 at steady state.
+    """
+    flux = face_fluxes(model, x)
+    face = measurement_face(model)
+    area = model.mesh.face_area[face]
+    sign = outward_sign(model)
+    obs: dict[str, float] = {}
+    phi_b = boundary_potentials(model, x)
+    inside, outside = (0, 1) if model.inside == "left" else (1, 0)
+    obs["membrane_potential"] = float(phi_b[inside] - phi_b[outside])
+    # Pumps move 3 Na+ out and 2 K+ in per cycle: part of the membrane fluxes.
+    pump_species = np.zeros(model.n_species)
+    pump = 0.0
+    for p in model.pumps:
+        rate = pump_rate(model, p, x)
+        pump_species[p.sodium] += 3.0 * rate
+        pump_species[p.potassium] -= 2.0 * rate
+        pump += FARADAY * rate
+    species_flux = {}
+    ionic = 0.0
+    for i, name in enumerate(model.species):
+        j = (sign * flux[i, face] / area if area > 0 else 0.0) + pump_species[i]
+        species_flux[name] = j
+        ionic += FARADAY * model.z[i] * j
+    displacement = sign * FARADAY * displacement_rate / area if area > 0 else 0.0
+    obs["current"] = float(ionic + displacement)
+    obs["pump_current"] = float(pump)
+    for name, j in species_flux.items():
+        obs[f"flux_{name}"] = float(j)
+    sigma = surface_charges(model, x)
+    obs["surface_charge_left"] = float(sigma[0])
+    obs["surface_charge_right"] = float(sigma[1])
+    return obs
