@@ -1,0 +1,131 @@
+"""The ``pnp`` command (DESIGN.md §6).
+
+Exit codes: 0 success, 2 bad input, 3 solver failure (result still written),
+1 anything else. Errors are one line on stderr; ``--debug`` shows tracebacks.
+Heavy modules (numba kernels, h5py, matplotlib) are imported only by the
+subcommands that need them, so ``pnp --help`` and ``pnp check`` compile
+nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_OTHER, EXIT_INPUT, EXIT_SOLVER = 0, 1, 2, 3
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="pnp", description="Poisson–Nernst–Planck simulation of ions across membranes.")
+    p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("run", help="run a case file")
+    r.add_argument("case")
+    r.add_argument("-o", "--output", help="result file (default: [output] path of the case)")
+    r.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a case value (dotted key, TOML value); repeatable")
+    r.add_argument("--no-plot", action="store_true", help="do not write a figure")
+    r.add_argument("--quiet", action="store_true", help="no progress bar, no table")
+    r.add_argument("--force", action="store_true", help="overwrite an existing result file")
+    r.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
+    c = sub.add_parser("check", help="validate a case and print its mesh and scales; runs nothing")
+    c.add_argument("case")
+    c.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    c.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
+    i = sub.add_parser("info", help="describe a result file")
+    i.add_argument("file")
+    i.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    return p
+
+
+def _overrides(items: list[str]) -> dict:
+    from .case import parse_override
+
+    out = {}
+    for item in items:
+        key, value = parse_override(item)
+        out[key] = value
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from .errors import CaseError, PnpError, ResultFileError
+
+    try:
+        if args.command == "run":
+            return _cmd_run(args)
+        if args.command == "check":
+            return _cmd_check(args)
+        if args.command == "info":
+            return _cmd_info(args)
+    except (CaseError, ResultFileError) as exc:
+        if args.debug:
+            raise
+        print(f"pnp: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except PnpError as exc:
+        if args.debug:
+            raise
+        print(f"pnp: error: {exc}", file=sys.stderr)
+        return EXIT_OTHER
+    except KeyboardInterrupt:
+        print("pnp: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the last line of defence: one line, no traceback
+        if args.debug:
+            raise
+        print(f"pnp: internal error: {type(exc).__name__}: {exc} (rerun with --debug)", file=sys.stderr)
+        return EXIT_OTHER
+    return EXIT_OTHER
+
+
+def _cmd_run(args) -> int:
+    from .case import load_case
+    from .errors import CaseError
+
+    case = load_case(args.case, overrides=_overrides(args.overrides))
+    out = args.output or case.output.path
+    if out is not None and Path(out).exists() and not args.force:
+        raise CaseError(f"result file {out} exists; use --force to overwrite or -o to choose another",
+                        file=args.case)
+    from . import report
+    from .runner import run
+
+    tty = sys.stderr.isatty()
+    result = run(case, progress=(not args.quiet) and tty)
+    if out is not None:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        result.save(out)
+    if not args.quiet:
+        print(report.summary(case, result))
+        if out is not None:
+            print(f"result: {out}")
+    if result.status != "completed":
+        print(f"pnp: solver failed: {result.message}", file=sys.stderr)
+        return EXIT_SOLVER
+    return EXIT_OK
+
+
+def _cmd_check(args) -> int:
+    from . import report
+    from .case import load_case
+
+    case = load_case(args.case, overrides=_overrides(args.overrides))
+    print(report.check(case))
+    return EXIT_OK
+
+
+def _cmd_info(args) -> int:
+    from .io import describe
+
+    print(describe(args.file))
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
