@@ -91,8 +91,9 @@ def _expm1_over(d):
     """E(d) = (e^d - 1)/d and E'(d) for d <= 0."""
     if d > -_SERIES:
         d2 = d * d
-        e = 1.0 + d / 2.0 + d2 / 6.0 + d2 * d / 24.0 + d2 * d2 / 120.0
-        de = 0.5 + d / 3.0 + d2 / 8.0 + d2 * d / 30.0 + d2 * d2 / 144.0
+        d4 = d2 * d2
+        e = 1.0 + d / 2.0 + d2 / 6.0 + d2 * d / 24.0 + d4 / 120.0 + d4 * d / 720.0 + d4 * d2 / 5040.0
+        de = 0.5 + d / 3.0 + d2 / 8.0 + d2 * d / 30.0 + d4 / 144.0 + d4 * d / 840.0 + d4 * d2 / 5760.0
         return e, de
     em = np.expm1(d)
     return em / d, (d * (em + 1.0) - em) / (d * d)

@@ -319,10 +319,6 @@ def test_logmean_exp_value(p, q):
     assert abs(float(exp_mean(np.array(p), np.array(q))) - want) <= 1e-13 * want
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "kernel._expm1_over truncates (e^d-1)/d after d^4/120 for |d| < 1e-2: the first "
-    "omitted term d^5/720 is 1.4e-13 relative at |d| = 1e-2 (its derivative 2.4e-13), "
-    "600 ulp, while kernel.bernoulli is accurate to ~1 ulp at the same switch"))
 @pytest.mark.skipif(mpmath is None, reason="needs mpmath")
 def test_logmean_exp_accurate_to_few_ulp_near_series_switch():
     worst = 0.0
