@@ -212,8 +212,8 @@ def _donnan(case):
     permeant = [s for s, p in mem.permeability.items() if p > 0]
     fixed = inside.fixed_charge + sum(z[s] * c for s, c in inside.concentration.items()
                                       if s not in permeant)
-    bath = {s: outside.concentration[s] for s in permeant}
-    return analytic.donnan(bath, z, fixed, case.temperature)
+    return analytic.donnan(dict(outside.concentration), z, fixed, case.temperature,
+                           permeant=permeant)
 
 
 def _expected_sigma(case, value):

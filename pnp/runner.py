@@ -108,7 +108,7 @@ class _SteadyBar:
                         bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}")
         self.pos = 0
 
-    def update(self, t, dt, stats):
+    def update(self, t, dt, stats, x=None):
         pos = int(min(27, max(0, math.log10(max(dt, 1e-15)) + 15)))
         if pos > self.pos:
             self.bar.update(pos - self.pos)

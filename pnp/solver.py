@@ -245,6 +245,8 @@ def solve_steady(model: Model, x0: np.ndarray | None = None, rtol: float = 1e-6,
     their contents; their amount is also restored exactly after each Newton
     iteration. Converged when a step of ``DT_STEADY`` changes no unknown by
     more than its tolerance (rtol |x| + atol).
+
+    ``callback(t, dt, stats, x)`` is called after every accepted step.
     """
     t0 = time.perf_counter()
     system = System(model)
@@ -288,7 +290,7 @@ def solve_steady(model: Model, x0: np.ndarray | None = None, rtol: float = 1e-6,
         change = float(np.max(np.abs(x - x_old) / weights_step(x)))
         x_old[:] = x
         if callback is not None:
-            callback(t, dt, stats)
+            callback(t, dt, stats, x)
         if dt >= DT_STEADY and change <= 1.0:
             success = True
             message = "steady state reached"
