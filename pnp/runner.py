@@ -6,10 +6,9 @@ import math
 
 import numpy as np
 
-from .errors import CaseError
 from .mesh import build_mesh
 from .model import build_model
-from .observables import observe
+from .observables import measurement_face, observe
 from .solver import solve_steady
 
 
@@ -56,7 +55,20 @@ def make_result(model, times, states, observables, stats: dict, status: str, mes
     )
 
 
-def run(case, progress: bool = False, output: str | None = None, mesh=None):
+def output_times(case, first_step: float) -> list[float]:
+    """Output times of a transient run: a count (log-spaced) or a list."""
+    outputs = case.run.outputs
+    t_end = case.run.t_end
+    if isinstance(outputs, int | np.integer):
+        t_first = min(t_end, 10.0 * first_step)
+        if outputs == 1 or t_first >= t_end:
+            return [t_end]
+        return [float(v) for v in np.geomspace(t_first, t_end, int(outputs))]
+    return sorted(float(v) for v in outputs if 0.0 < v <= t_end)
+
+
+def run(case, progress: bool = False, output: str | None = None, mesh=None, x0=None,
+        t_start: float = 0.0):
     """Solve ``case`` (steady or transient per its ``[run]`` table).
 
     Parameters
@@ -66,23 +78,27 @@ def run(case, progress: bool = False, output: str | None = None, mesh=None):
     progress : bool
         Show a progress bar (pseudo-)time on a log scale.
     output : str, optional
-        Write the result to this HDF5 path as well.
+        Write the result to this HDF5 path, each output as it is reached
+        (a killed run leaves a readable file with status "running").
     mesh : pnp.mesh.Mesh, optional
         Use this mesh instead of the one the case's ``[mesh]`` table gives.
+    x0 : array, optional
+        Initial state vector (restart); default: the case's initial contents.
+    t_start : float
+        Time of ``x0`` [s] (restart).
 
     Returns
     -------
     Result
         With ``status`` "completed", or "failed" and a ``message`` saying why
-        (the last state reached is kept).
+        (every state reached is kept).
     """
-    if case.run.mode != "steady":
-        raise CaseError(f"run mode {case.run.mode!r} is not implemented yet; available: steady",
-                        file=case.source, key="run.mode")
     model = build_model(case, mesh if mesh is not None else build_mesh(case))
-    bar = _progress(progress)
+    if case.run.mode == "transient":
+        return _run_transient(case, model, progress, output, x0, t_start)
+    bar = _SteadyBar() if progress else None
     try:
-        outcome = solve_steady(model, rtol=case.run.rtol, atol=case.run.atol,
+        outcome = solve_steady(model, x0=x0, rtol=case.run.rtol, atol=case.run.atol,
                                max_steps=case.run.max_steps,
                                callback=None if bar is None else bar.update)
     finally:
@@ -96,6 +112,106 @@ def run(case, progress: bool = False, output: str | None = None, mesh=None):
     if output is not None:
         result.save(output)
     return result
+
+
+def _run_transient(case, model, progress, output, x0, t_start):
+    from .solver import initial_step, solve_transient
+
+    x_init = model.x0 if x0 is None else x0
+    t_end = case.run.t_end
+    stops = output_times(case, initial_step(model))
+    events = {}
+    applied: dict = {}
+    for proto in sorted(case.protocols, key=lambda p: p.at):
+        if not (t_start < proto.at <= t_end):
+            continue
+        applied = {**applied, **proto.set}
+        later = case.with_overrides(applied)
+        events[proto.at] = (lambda new_case: (lambda old: build_model(new_case, old.mesh)))(later)
+    times, states, observables = [], [], []
+    writer = _open_writer(model, output) if output is not None else None
+    first = observe(model, x_init)
+    times.append(t_start)
+    states.append(x_init.copy())
+    observables.append(first)
+    if writer is not None:
+        _append(writer, model, t_start, x_init, first)
+
+    measure = measurement_face(model)
+
+    def on_stop(t, x, current_model, displacement_rate):
+        obs = observe(current_model, x, displacement_rate(measure))
+        times.append(t)
+        states.append(x.copy())
+        observables.append(obs)
+        if writer is not None:
+            _append(writer, current_model, t, x, obs)
+
+    bar = _TransientBar(t_end) if progress else None
+    try:
+        outcome = solve_transient(model, x_init, t_end, stops, on_stop, events,
+                                  rtol=case.run.rtol, atol=case.run.atol,
+                                  max_steps=case.run.max_steps, t_start=t_start,
+                                  callback=None if bar is None else bar.update)
+    except KeyboardInterrupt:
+        if writer is not None:
+            writer.finish("failed", "interrupted", {})
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    stats = outcome.stats.as_dict()
+    status = "completed" if outcome.success else "failed"
+    result = make_result(model, times, states, observables, stats, status, outcome.message)
+    if writer is not None:
+        writer.finish(status, outcome.message, stats)
+    return result
+
+
+def _open_writer(model, path):
+    from .io import ResultWriter
+
+    case = model.case
+    names = ["membrane_potential", "current", "pump_current", "surface_charge_left",
+             "surface_charge_right", *[f"flux_{s}" for s in model.species]]
+    return ResultWriter(
+        path, title=case.title, case_toml=_case_toml(case), temperature=case.temperature,
+        geometry=case.geometry, x=model.mesh.centers, faces=model.mesh.faces,
+        region=model.mesh.region, region_names=model.mesh.region_names, species=model.species,
+        z=np.array([s.z for s in case.species], dtype=int),
+        D=np.array([s.D for s in case.species], dtype=float), inside=case.inside,
+        observable_names=names,
+    )
+
+
+def _append(writer, model, t, x, obs):
+    phi, c = model.split(x)
+    writer.append(t, phi, c, obs)
+
+
+class _TransientBar:
+    """tqdm bar over log10 of simulated time."""
+
+    def __init__(self, t_end: float):
+        from tqdm import tqdm
+
+        self.lo = -12.0
+        self.hi = math.log10(t_end)
+        self.bar = tqdm(total=1000, desc="transient",
+                        bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}")
+        self.pos = 0
+
+    def update(self, t, dt, stats, x=None):
+        frac = (math.log10(max(t, 1e-300)) - self.lo) / (self.hi - self.lo)
+        pos = int(1000 * min(1.0, max(0.0, frac)))
+        if pos > self.pos:
+            self.bar.update(pos - self.pos)
+            self.pos = pos
+        self.bar.set_postfix_str(f"t={t:.3e}s dt={dt:.2e}s steps={stats.steps} "
+                                 f"rejected={stats.rejected_steps}")
+
+    def close(self):
+        self.bar.close()
 
 
 class _SteadyBar:
@@ -118,6 +234,3 @@ class _SteadyBar:
     def close(self):
         self.bar.close()
 
-
-def _progress(enabled: bool):
-    return _SteadyBar() if enabled else None

@@ -301,3 +301,204 @@ def solve_steady(model: Model, x0: np.ndarray | None = None, rtol: float = 1e-6,
         message = f"no steady state within {max_steps} pseudo-time steps (last dt {dt:.3g} s)"
     stats.wall_time = time.perf_counter() - t0
     return SteadyOutcome(x=x, success=success, message=message, stats=stats, pseudo_time=t)
+
+
+# ----------------------------------------------------------------------------
+# Transient: variable-step BDF2
+# ----------------------------------------------------------------------------
+
+BDF2_MAX_RATIO = 2.4     # h_{n+1}/h_n below 1 + sqrt(2): zero-stable variable-step BDF2
+SAFETY = 0.9
+MIN_FACTOR = 0.2
+
+
+@dataclass
+class TransientOutcome:
+    x: np.ndarray
+    t: float
+    success: bool
+    message: str
+    stats: Stats
+
+
+def bdf_coefficients(h: float, h_prev: float | None):
+    """(a0, a1, a2): dy/dt(t_{n+1}) ~ (a0 y_{n+1} + a1 y_n + a2 y_{n-1}) / h.
+
+    BDF1 when ``h_prev`` is None; variable-step BDF2 otherwise (omega = h/h_prev).
+    """
+    if h_prev is None:
+        return 1.0, -1.0, 0.0
+    w = h / h_prev
+    return (1.0 + 2.0 * w) / (1.0 + w), -(1.0 + w), w * w / (1.0 + w)
+
+
+def error_ratio(h: float, hist: list[float]) -> float:
+    """LTE of the corrector over (corrector - predictor) for the order in use.
+
+    BDF1 with a linear predictor through 2 points, BDF2 with a quadratic one
+    through 3 points (``hist`` = previous step sizes, newest first).
+    """
+    if len(hist) == 1:           # BDF1: LTE = h^2 y''/2; predictor error = y''/2 h (h + h1)
+        r = h / (h + hist[0])
+    else:                        # BDF2: LTE = h^2 (h+h1)^2 y'''/(6(2h+h1)); predictor h(h+h1)(h+h1+h2) y'''/6
+        h1, h2 = hist[0], hist[1]
+        r = h * (h + h1) / ((2.0 * h + h1) * (h + h1 + h2))
+    return r / (1.0 + r)
+
+
+def predict(t_hist: list[float], x_hist: list[np.ndarray], t_new: float) -> np.ndarray:
+    """Polynomial extrapolation through the last 2 or 3 states (newest first)."""
+    if len(x_hist) == 2:
+        (t0, t1), (x0, x1) = t_hist[:2], x_hist[:2]
+        return x0 + (t_new - t0) * (x0 - x1) / (t0 - t1)
+    (t0, t1, t2), (x0, x1, x2) = t_hist[:3], x_hist[:3]
+    l0 = (t_new - t1) * (t_new - t2) / ((t0 - t1) * (t0 - t2))
+    l1 = (t_new - t0) * (t_new - t2) / ((t1 - t0) * (t1 - t2))
+    l2 = (t_new - t0) * (t_new - t1) / ((t2 - t0) * (t2 - t1))
+    return l0 * x0 + l1 * x1 + l2 * x2
+
+
+def initial_step(model: Model) -> float:
+    """A step well below the fastest relaxation (a cell's diffusion time)."""
+    h = model.mesh.widths
+    dmax = np.max(model.d_cell, axis=0)
+    with np.errstate(divide="ignore"):
+        cell_times = np.where(dmax > 0, h**2 / np.where(dmax > 0, dmax, 1.0), np.inf)
+    return 1e-2 * float(np.min(cell_times)) if np.isfinite(cell_times).any() else 1e-12
+
+
+def solve_transient(model: Model, x0: np.ndarray, t_end: float, stops: list[float],
+                    on_stop, events: dict[float, object] | None = None, rtol: float = 1e-6,
+                    atol: float = 1e-9, max_steps: int = 100000, t_start: float = 0.0,
+                    callback=None) -> TransientOutcome:
+    """Integrate from ``t_start`` to ``t_end`` by variable-step BDF2.
+
+    BDF1 starts the run and restarts it after every event. The local error,
+    estimated from the corrector–predictor difference, is kept below
+    rtol |x| + atol in the max norm (potentials: rtol in units of V_T); a step
+    is rejected and retried smaller when the error is too large or Newton
+    fails. Every time in ``stops`` (outputs) and in ``events`` is hit exactly;
+    ``on_stop(t, x, model, dxdt_face)`` is called at each stop and
+    ``events[t](model) -> model`` swaps the model (protocol changes) at its
+    time. ``on_stop`` receives a function giving the BDF time derivative of
+    the displacement at a face, for the capacitive current.
+    """
+    t0_wall = time.perf_counter()
+    system = System(model)
+    stats = system.stats
+    events = dict(events or {})
+    marks = sorted({*(s for s in stops if t_start < s <= t_end), *(e for e in events if t_start < e <= t_end),
+                    t_end})
+    x = x0.copy()
+    t = t_start
+    h = initial_step(model)
+    comps = closed_compartments(model, x)
+    project = _projector(model, comps)
+    wnewton = make_weights(system, 1e-2 * rtol, 1e-2 * atol)
+    wstep = make_weights(system, rtol, atol)
+    t_hist: list[float] = [t]
+    x_hist: list[np.ndarray] = [x.copy()]
+    h_hist: list[float] = []
+    message = ""
+    success = False
+    mark_i = 0
+    while True:
+        if mark_i >= len(marks):
+            success = True
+            message = "completed"
+            break
+        target = marks[mark_i]
+        if stats.steps >= max_steps:
+            message = f"step limit {max_steps} reached at t = {t:.4g} s"
+            break
+        # stretch the last two steps before a mark so it is hit without a tiny step
+        if t + h >= target * (1 - 1e-12) or target - t < 1e-12 * max(abs(target), 1e-300):
+            h_try = target - t
+        elif t + 2.0 * h >= target:
+            h_try = 0.5 * (target - t)
+        else:
+            h_try = h
+        h_prev = h_hist[0] if h_hist else None
+        a0, a1, a2 = bdf_coefficients(h_try, h_prev)
+        c_n = concentrations(model, x_hist[0])
+        p_n = boundary_displacement(model, x_hist[0])
+        beta_c = -(a1 * c_n) / h_try
+        beta_d = -(a1 * p_n) / h_try
+        if a2 != 0.0:
+            beta_c -= a2 * concentrations(model, x_hist[1]) / h_try
+            beta_d -= a2 * boundary_displacement(model, x_hist[1]) / h_try
+        alpha = a0 / h_try
+        alpha_c = np.full((model.n_species, model.n_cells), alpha)
+        x_new = predict(t_hist, x_hist, t + h_try) if len(x_hist) >= 2 else x_hist[0].copy()
+        info = newton(system, x_new, alpha_c, alpha, beta_c, beta_d, wnewton, project)
+        if not info.converged:
+            stats.rejected_steps += 1
+            h = 0.25 * h_try
+            if h < 1e-14 * max(t, 1e-300) or h < 1e-30:
+                message = f"step size underflow at t = {t:.6g} s: {info.message}"
+                break
+            continue
+        # local error estimate (none for the very first step after a (re)start)
+        if len(x_hist) >= 2:
+            order = 1 if h_prev is None or len(x_hist) < 3 else 2
+            hist = h_hist[:1] if order == 1 else h_hist[:2]
+            if order == 2:
+                pred = predict(t_hist, x_hist, t + h_try)
+            else:
+                pred = predict(t_hist[:2], x_hist[:2], t + h_try)
+            err = error_ratio(h_try, hist) * float(np.max(np.abs(x_new - pred) / wstep(x_new)))
+            if err > 1.0:
+                stats.rejected_steps += 1
+                h = h_try * max(MIN_FACTOR, SAFETY * err ** (-1.0 / (order + 1)))
+                continue
+            factor = SAFETY * err ** (-1.0 / (order + 1)) if err > 0 else BDF2_MAX_RATIO
+            h_next = h_try * min(BDF2_MAX_RATIO, max(MIN_FACTOR, factor))
+        else:
+            h_next = h_try * 2.0
+        stats.steps += 1
+        t = t + h_try if abs(t + h_try - target) > 1e-12 * abs(target) else target
+        x = x_new
+        t_hist.insert(0, t)
+        x_hist.insert(0, x.copy())
+        h_hist.insert(0, h_try)
+        del t_hist[3:], x_hist[3:], h_hist[2:]
+        h = h_next
+        if callback is not None:
+            callback(t, h_try, stats, x)
+        if t == target:
+            mark_i += 1
+            if target in stops or target == t_end:
+                coeffs = bdf_coefficients(h_hist[0], h_hist[1] if len(h_hist) > 1 else None)
+                on_stop(t, x, model, _displacement_rate(model, coeffs, h_hist[0], x_hist))
+            if target in events:
+                model = events[target](model)
+                system = System(model)
+                system.stats = stats
+                comps = closed_compartments(model, x)
+                project = _projector(model, comps)
+                t_hist, x_hist, h_hist = [t], [x.copy()], []
+                h = initial_step(model)
+    stats.wall_time = time.perf_counter() - t0_wall
+    return TransientOutcome(x=x, t=t, success=success, message=message, stats=stats)
+
+
+def _displacement_rate(model: Model, coeffs, h: float, x_hist: list[np.ndarray]):
+    """dP/dt at a face from the BDF formula of the last step (kernel units, +x)."""
+    a0, a1, a2 = coeffs
+    m = model.block
+    S = model.n_species
+
+    def rate(face: int) -> float:
+        if face <= 0 or face >= model.n_cells:
+            return 0.0
+        vals = []
+        for x in x_hist[:3]:
+            pl = x[model.offset + (face - 1) * m + S]
+            pr = x[model.offset + face * m + S]
+            vals.append(model.pois_cond[face] * (pl - pr))
+        out = a0 * vals[0] + a1 * vals[1]
+        if a2 != 0.0 and len(vals) > 2:
+            out += a2 * vals[2]
+        return out / h
+
+    return rate
