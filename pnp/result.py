@@ -1,0 +1,328 @@
+"""The output of one run: mesh, species, time series and solver statistics.
+
+A :class:`Result` is plain data in SI units. The solver builds one with keyword
+arguments (``Result(x=..., potential=..., ...)``); :func:`pnp.io.load_result`
+builds one from a result file; :meth:`Result.save` writes one.
+
+Observables have two spellings that map one to one:
+
+=====================================  =====================================
+``Result`` attribute                   flat name (file: ``/observables/NAME``)
+=====================================  =====================================
+``membrane_potential``                 ``membrane_potential``
+``current``                            ``current``
+``pump_current``                       ``pump_current``
+``flux[species]``                      ``flux_<species>``
+``surface_charge["left" | "right"]``   ``surface_charge_left`` / ``_right``
+``extra_observables[name]``            ``name`` (anything else)
+=====================================  =====================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+STATUSES = ("running", "completed", "failed")
+SIDES = ("left", "right")
+FLUX_PREFIX = "flux_"
+SURFACE_CHARGE_PREFIX = "surface_charge_"
+SCALAR_OBSERVABLES = ("membrane_potential", "current", "pump_current")
+
+# Units of the flat observable names; anything not listed is stored unitless.
+OBSERVABLE_UNITS = {
+    "membrane_potential": "V",
+    "current": "A/m^2",
+    "pump_current": "A/m^2",
+}
+
+
+def observable_units(name: str) -> str:
+    """Units of a flat observable name (``flux_K`` → ``mol/m^2/s``)."""
+    if name in OBSERVABLE_UNITS:
+        return OBSERVABLE_UNITS[name]
+    if name.startswith(FLUX_PREFIX):
+        return "mol/m^2/s"
+    if name.startswith(SURFACE_CHARGE_PREFIX):
+        return "C/m^2"
+    return ""
+
+
+def _series(value: Any, n_times: int, what: str) -> np.ndarray:
+    """One value per output time as a float array of shape (n_times,)."""
+    array = np.asarray(value, dtype=float).reshape(-1)
+    if array.shape != (n_times,):
+        raise ValueError(
+            f"{what}: expected {n_times} values (one per output time), got {array.size}"
+        )
+    return array
+
+
+@dataclass(eq=False, kw_only=True)
+class Result:
+    """Output of one run, all SI.
+
+    Parameters
+    ----------
+    title : str
+        Title of the case.
+    case_toml : str
+        The resolved case (SI) as TOML text.
+    temperature : float
+        Temperature [K].
+    geometry : str
+        ``cartesian``, ``cylindrical`` or ``spherical``.
+    x : array (N,)
+        Cell centres [m].
+    faces : array (N+1,)
+        Face positions [m].
+    region : int array (N,)
+        Region index of each cell, into ``region_names``.
+    region_names : tuple of str
+        Region names, left to right.
+    species : tuple of str
+        Species names.
+    z : int array (S,)
+        Valences.
+    D : array (S,)
+        Diffusion coefficients [m^2/s].
+    inside : str
+        Which side is the cell's inside (``left`` or ``right``).
+    t : array (T,)
+        Output times [s] (steady: one entry).
+    potential : array (T, N)
+        Electric potential [V].
+    concentration : array (T, S, N)
+        Concentrations [mol/m^3].
+    membrane_potential : array (T,)
+        V_m = φ(inside end) − φ(outside end) [V].
+    current : array (T,)
+        Membrane current density [A/m^2], outward positive.
+    flux : dict of str → array (T,)
+        Flux of each species across the membrane [mol/m^2/s], outward positive.
+    surface_charge : dict of str → array (T,)
+        Charge on the ``left`` and ``right`` walls [C/m^2].
+    pump_current : array (T,), optional
+        Net outward pump current [A/m^2]; zeros if omitted (no pump).
+    extra_observables : dict of str → array (T,), optional
+        Any other per-time observable, kept under its flat name.
+    stats : dict, optional
+        Solver work: steps, newton_iterations, rejected_steps, factorizations,
+        wall_time [s], ... (int, float, bool or str values).
+    status : str
+        ``running``, ``completed`` or ``failed``.
+    message : str
+        Why the run stopped (empty when there is nothing to say).
+
+    Sequences of per-time values (e.g. a list of (N,) potentials) are stacked
+    into arrays on construction.
+    """
+
+    title: str = ""
+    case_toml: str = ""
+    temperature: float
+    geometry: str
+    x: np.ndarray
+    faces: np.ndarray
+    region: np.ndarray
+    region_names: tuple[str, ...]
+    species: tuple[str, ...]
+    z: np.ndarray
+    D: np.ndarray
+    inside: str = "left"
+    t: np.ndarray
+    potential: np.ndarray
+    concentration: np.ndarray
+    membrane_potential: np.ndarray
+    current: np.ndarray
+    flux: dict[str, np.ndarray]
+    surface_charge: dict[str, np.ndarray]
+    pump_current: np.ndarray | None = None
+    extra_observables: dict[str, np.ndarray] = field(default_factory=dict)
+    stats: dict[str, Any] = field(default_factory=dict)
+    status: str = "completed"
+    message: str = ""
+
+    def __post_init__(self) -> None:
+        self.title = str(self.title)
+        self.case_toml = str(self.case_toml)
+        self.temperature = float(self.temperature)
+        self.geometry = str(self.geometry)
+        self.inside = str(self.inside)
+        self.status = str(self.status)
+        self.message = str(self.message)
+        if self.status not in STATUSES:
+            raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {self.status!r}")
+
+        self.x = np.asarray(self.x, dtype=float).reshape(-1)
+        self.faces = np.asarray(self.faces, dtype=float).reshape(-1)
+        self.region = np.asarray(self.region, dtype=np.int64).reshape(-1)
+        self.region_names = tuple(str(name) for name in self.region_names)
+        self.species = tuple(str(name) for name in self.species)
+        self.z = np.asarray(self.z, dtype=np.int64).reshape(-1)
+        self.D = np.asarray(self.D, dtype=float).reshape(-1)
+        n_cells, n_species = self.x.size, len(self.species)
+        if self.faces.size != n_cells + 1:
+            raise ValueError(f"faces: expected {n_cells + 1} values (N+1), got {self.faces.size}")
+        if self.region.size != n_cells:
+            raise ValueError(
+                f"region: expected {n_cells} values (one per cell), got {self.region.size}"
+            )
+        if n_cells and (self.region.min() < 0 or self.region.max() >= len(self.region_names)):
+            raise ValueError(
+                f"region: indices must lie in 0..{len(self.region_names) - 1} "
+                f"(region_names {self.region_names})"
+            )
+        if len(set(self.species)) != n_species:
+            raise ValueError(f"species: duplicate names in {self.species}")
+        for what, array in (("z", self.z), ("D", self.D)):
+            if array.size != n_species:
+                raise ValueError(
+                    f"{what}: expected {n_species} values (one per species), got {array.size}"
+                )
+
+        self.t = np.asarray(self.t, dtype=float).reshape(-1)
+        n_times = self.t.size
+        self.potential = np.asarray(self.potential, dtype=float)
+        self.concentration = np.asarray(self.concentration, dtype=float)
+        if n_times == 0 and self.potential.size == 0:
+            self.potential = self.potential.reshape(n_times, n_cells)
+        if n_times == 0 and self.concentration.size == 0:
+            self.concentration = self.concentration.reshape(n_times, n_species, n_cells)
+        if self.potential.shape != (n_times, n_cells):
+            raise ValueError(
+                f"potential: expected shape (T, N) = {(n_times, n_cells)}, got {self.potential.shape}"
+            )
+        expected = (n_times, n_species, n_cells)
+        if self.concentration.shape != expected:
+            raise ValueError(
+                f"concentration: expected shape (T, S, N) = {expected}, got {self.concentration.shape}"
+            )
+
+        self.membrane_potential = _series(self.membrane_potential, n_times, "membrane_potential")
+        self.current = _series(self.current, n_times, "current")
+        if self.pump_current is None:
+            self.pump_current = np.zeros(n_times)
+        self.pump_current = _series(self.pump_current, n_times, "pump_current")
+        unknown = set(self.flux) - set(self.species)
+        if unknown:
+            raise ValueError(
+                f"flux: unknown species {sorted(unknown)}; species are {', '.join(self.species)}"
+            )
+        # Species order, whatever order the caller used.
+        self.flux = {
+            name: _series(self.flux[name], n_times, f"flux[{name!r}]")
+            for name in self.species
+            if name in self.flux
+        }
+        unknown = set(self.surface_charge) - set(SIDES)
+        if unknown:
+            raise ValueError(
+                f"surface_charge: keys must be 'left' and 'right', got {sorted(unknown)}"
+            )
+        self.surface_charge = {
+            side: _series(self.surface_charge[side], n_times, f"surface_charge[{side!r}]")
+            for side in SIDES
+            if side in self.surface_charge
+        }
+        self.extra_observables = {
+            str(name): _series(values, n_times, str(name))
+            for name, values in self.extra_observables.items()
+        }
+        clash = set(self.extra_observables) & set(self._structured_names())
+        if clash:
+            raise ValueError(f"extra_observables: {sorted(clash)} clash with standard observables")
+        self.stats = dict(self.stats)
+
+    # -- access ---------------------------------------------------------------
+
+    @property
+    def success(self) -> bool:
+        """True when the run completed."""
+        return self.status == "completed"
+
+    def c(self, name: str) -> np.ndarray:
+        """Concentration of one species, shape (T, N) [mol/m^3]."""
+        try:
+            index = self.species.index(name)
+        except ValueError:
+            raise KeyError(
+                f"unknown species {name!r}; species are {', '.join(self.species)}"
+            ) from None
+        return self.concentration[:, index, :]
+
+    def _structured_names(self) -> list[str]:
+        names = list(SCALAR_OBSERVABLES)
+        names += [FLUX_PREFIX + name for name in self.flux]
+        names += [SURFACE_CHARGE_PREFIX + side for side in self.surface_charge]
+        return names
+
+    def observables(self) -> dict[str, np.ndarray]:
+        """Every per-time observable under its flat name (see module docstring)."""
+        flat = {name: getattr(self, name) for name in SCALAR_OBSERVABLES}
+        flat.update({FLUX_PREFIX + name: values for name, values in self.flux.items()})
+        flat.update(
+            {SURFACE_CHARGE_PREFIX + side: values for side, values in self.surface_charge.items()}
+        )
+        flat.update(self.extra_observables)
+        return flat
+
+    # -- construction and files ---------------------------------------------
+
+    @classmethod
+    def from_arrays(cls, *, observables: Mapping[str, Any], species: Any, **fields: Any) -> Result:
+        """Build a Result whose observables are given under their flat names.
+
+        ``observables`` maps ``membrane_potential``, ``current``,
+        ``pump_current``, ``flux_<species>``, ``surface_charge_<side>`` and any
+        other name (kept in ``extra_observables``) to arrays (T,). Every other
+        field is passed as a keyword, as to the constructor.
+        """
+        species = tuple(str(name) for name in species)
+        flux, surface_charge, extra = {}, {}, {}
+        scalars: dict[str, Any] = {}
+        for name, values in observables.items():
+            if name in SCALAR_OBSERVABLES:
+                scalars[name] = values
+            elif name.startswith(FLUX_PREFIX) and name[len(FLUX_PREFIX) :] in species:
+                flux[name[len(FLUX_PREFIX) :]] = values
+            elif (
+                name.startswith(SURFACE_CHARGE_PREFIX)
+                and name[len(SURFACE_CHARGE_PREFIX) :] in SIDES
+            ):
+                surface_charge[name[len(SURFACE_CHARGE_PREFIX) :]] = values
+            else:
+                extra[name] = values
+        missing = [name for name in ("membrane_potential", "current") if name not in scalars]
+        if missing:
+            raise ValueError(f"observables: missing {', '.join(missing)}")
+        return cls(
+            species=species,
+            flux=flux,
+            surface_charge=surface_charge,
+            extra_observables=extra,
+            **scalars,
+            **fields,
+        )
+
+    def save(self, path: str | Any) -> None:
+        """Write the result to an HDF5 file (layout: DESIGN §7)."""
+        from pnp.io import save_result  # io imports this module
+
+        save_result(self, path)
+
+    def __repr__(self) -> str:
+        count = self.t.size
+        times = f"T={count} output{'' if count == 1 else 's'}"
+        if count == 1:
+            times += " (steady state)" if np.isinf(self.t[0]) else f", t={self.t[0]:.3g} s"
+        elif count > 1:
+            times += f", t={self.t[0]:.3g}..{self.t[-1]:.3g} s"
+        title = f"{self.title!r}, " if self.title else ""
+        return (
+            f"<Result {title}{self.status}, N={self.x.size} cells, "
+            f"S={len(self.species)} species ({', '.join(self.species)}), {times}>"
+        )
