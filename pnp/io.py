@@ -679,7 +679,9 @@ def describe(path: str | os.PathLike[str]) -> str:
         f"{os.fspath(path)}: pnp result (format {attrs['format_version']}, "
         f"pnp {attrs.get('pnp_version', '?')}, created {attrs.get('created', '?')})"
     ]
-    status = result.status + (f": {result.message}" if result.message else "")
+    status = result.status
+    if result.message and result.message != result.status:
+        status += f": {result.message}"
     lines.append(f"status       {status}")
     if result.title:
         lines.append(f"title        {result.title}")
