@@ -302,11 +302,11 @@ def assemble(
                 ub = zi * psb + b_g[side, i]
                 cb = b_conc[side, i]
                 if side == 0:
-                    fl, dcb, dcc, ddu = _sg(cond, cb, ci, uc - ub)
+                    fl, _, dcc, ddu = _sg(cond, cb, ci, uc - ub)
                     dfc_dpsi = zi * ddu
                     dfb_dpsi = -zi * ddu
                 else:
-                    fl, dcc, dcb, ddu = _sg(cond, ci, cb, ub - uc)
+                    fl, dcc, _, ddu = _sg(cond, ci, cb, ub - uc)
                     dfc_dpsi = -zi * ddu
                     dfb_dpsi = zi * ddu
                 res[base + i] += sign * fl

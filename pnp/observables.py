@@ -80,6 +80,17 @@ def surface_charges(model: Model, x: np.ndarray) -> np.ndarray:
     return out
 
 
+def displacement_at(model: Model, x: np.ndarray, face: int) -> float:
+    """P_f (displacement * area / F) through ``face`` toward +x, kernel units."""
+    if face <= 0 or face >= model.n_cells:
+        return float(boundary_displacement(model, x)[0 if face <= 0 else 1])
+    m = model.block
+    S = model.n_species
+    pl = x[model.offset + (face - 1) * m + S]
+    pr = x[model.offset + face * m + S]
+    return float(model.pois_cond[face] * (pl - pr))
+
+
 def observe(model: Model, x: np.ndarray, displacement_rate: float = 0.0) -> dict[str, float]:
     """Scalar observables of state ``x``.
 
@@ -110,6 +121,10 @@ def observe(model: Model, x: np.ndarray, displacement_rate: float = 0.0) -> dict
         ionic += FARADAY * model.z[i] * j
     displacement = sign * FARADAY * displacement_rate / area if area > 0 else 0.0
     obs["current"] = float(ionic + displacement)
+    # charge held by the membrane capacitor on its inside face: the outward
+    # normal displacement at the measurement face
+    obs["membrane_charge"] = float(sign * FARADAY * displacement_at(model, x, face) / area
+                                   if area > 0 else 0.0)
     obs["pump_current"] = float(pump)
     for name, j in species_flux.items():
         obs[f"flux_{name}"] = float(j)

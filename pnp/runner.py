@@ -17,6 +17,11 @@ def _case_toml(case) -> str:
     return to_toml() if callable(to_toml) else ""
 
 
+def observable_names(model) -> list[str]:
+    return ["membrane_potential", "current", "pump_current", "membrane_charge",
+            "surface_charge_left", "surface_charge_right", *[f"flux_{s}" for s in model.species]]
+
+
 def make_result(model, times, states, observables, stats: dict, status: str, message: str):
     """Assemble a :class:`pnp.result.Result` from states and their observables."""
     from .result import Result
@@ -24,8 +29,7 @@ def make_result(model, times, states, observables, stats: dict, status: str, mes
     case = model.case
     phis, concs = zip(*(model.split(x) for x in states), strict=True) if states else ((), ())
     N, S = model.n_cells, model.n_species
-    obs_names = ["membrane_potential", "current", "pump_current", "surface_charge_left",
-                 "surface_charge_right", *[f"flux_{s}" for s in model.species]]
+    obs_names = observable_names(model)
     series = {k: np.array([o[k] for o in observables], dtype=float) for k in obs_names}
     return Result(
         title=case.title,
@@ -49,6 +53,7 @@ def make_result(model, times, states, observables, stats: dict, status: str, mes
         flux={s: series[f"flux_{s}"] for s in model.species},
         surface_charge={"left": series["surface_charge_left"],
                         "right": series["surface_charge_right"]},
+        extra_observables={"membrane_charge": series["membrane_charge"]},
         stats=stats,
         status=status,
         message=message,
@@ -172,8 +177,7 @@ def _open_writer(model, path):
     from .io import ResultWriter
 
     case = model.case
-    names = ["membrane_potential", "current", "pump_current", "surface_charge_left",
-             "surface_charge_right", *[f"flux_{s}" for s in model.species]]
+    names = observable_names(model)
     return ResultWriter(
         path, title=case.title, case_toml=_case_toml(case), temperature=case.temperature,
         geometry=case.geometry, x=model.mesh.centers, faces=model.mesh.faces,

@@ -370,7 +370,7 @@ def initial_step(model: Model) -> float:
 def solve_transient(model: Model, x0: np.ndarray, t_end: float, stops: list[float],
                     on_stop, events: dict[float, object] | None = None, rtol: float = 1e-6,
                     atol: float = 1e-9, max_steps: int = 100000, t_start: float = 0.0,
-                    callback=None) -> TransientOutcome:
+                    callback=None, fixed_step: float | None = None) -> TransientOutcome:
     """Integrate from ``t_start`` to ``t_end`` by variable-step BDF2.
 
     BDF1 starts the run and restarts it after every event. The local error,
@@ -381,7 +381,11 @@ def solve_transient(model: Model, x0: np.ndarray, t_end: float, stops: list[floa
     ``on_stop(t, x, model, dxdt_face)`` is called at each stop and
     ``events[t](model) -> model`` swaps the model (protocol changes) at its
     time. ``on_stop`` receives a function giving the BDF time derivative of
-    the displacement at a face, for the capacitive current.
+    the displacement at a face, for the capacitive current. Event times are
+    stops too (the state just before the change is reported).
+
+    ``fixed_step``: take steps of this size without error control (BDF1
+    first, then BDF2) — for measuring the order of accuracy.
     """
     t0_wall = time.perf_counter()
     system = System(model)
@@ -391,7 +395,7 @@ def solve_transient(model: Model, x0: np.ndarray, t_end: float, stops: list[floa
                     t_end})
     x = x0.copy()
     t = t_start
-    h = initial_step(model)
+    h = initial_step(model) if fixed_step is None else fixed_step
     comps = closed_compartments(model, x)
     project = _projector(model, comps)
     wnewton = make_weights(system, 1e-2 * rtol, 1e-2 * atol)
@@ -439,7 +443,9 @@ def solve_transient(model: Model, x0: np.ndarray, t_end: float, stops: list[floa
                 break
             continue
         # local error estimate (none for the very first step after a (re)start)
-        if len(x_hist) >= 2:
+        if fixed_step is not None:
+            h_next = fixed_step
+        elif len(x_hist) >= 2:
             order = 1 if h_prev is None or len(x_hist) < 3 else 2
             hist = h_hist[:1] if order == 1 else h_hist[:2]
             if order == 2:
@@ -467,7 +473,7 @@ def solve_transient(model: Model, x0: np.ndarray, t_end: float, stops: list[floa
             callback(t, h_try, stats, x)
         if t == target:
             mark_i += 1
-            if target in stops or target == t_end:
+            if target in stops or target in events or target == t_end:
                 coeffs = bdf_coefficients(h_hist[0], h_hist[1] if len(h_hist) > 1 else None)
                 on_stop(t, x, model, _displacement_rate(model, coeffs, h_hist[0], x_hist))
             if target in events:
@@ -489,10 +495,11 @@ def _displacement_rate(model: Model, coeffs, h: float, x_hist: list[np.ndarray])
     S = model.n_species
 
     def rate(face: int) -> float:
-        if face <= 0 or face >= model.n_cells:
-            return 0.0
         vals = []
         for x in x_hist[:3]:
+            if face <= 0 or face >= model.n_cells:
+                vals.append(boundary_displacement(model, x)[0 if face <= 0 else 1])
+                continue
             pl = x[model.offset + (face - 1) * m + S]
             pr = x[model.offset + face * m + S]
             vals.append(model.pois_cond[face] * (pl - pr))
