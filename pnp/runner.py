@@ -126,13 +126,10 @@ def _run_transient(case, model, progress, output, x0, t_start):
     t_end = case.run.t_end
     stops = output_times(case, initial_step(model))
     events = {}
-    applied: dict = {}
-    for proto in sorted(case.protocols, key=lambda p: p.at):
-        if not (t_start < proto.at <= t_end):
-            continue
-        applied = {**applied, **proto.set}
-        later = case.with_overrides(applied)
-        events[proto.at] = (lambda new_case: (lambda old: build_model(new_case, old.mesh)))(later)
+    for at in sorted({p.at for p in case.protocols}):
+        if t_start < at <= t_end:
+            later = case.at_time(at)
+            events[at] = (lambda new_case: (lambda old: build_model(new_case, old.mesh)))(later)
     times, states, observables = [], [], []
     writer = _open_writer(model, output) if output is not None else None
     first = observe(model, x_init)
