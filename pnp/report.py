@@ -19,10 +19,10 @@ from .mesh import build_mesh, debye_length
 def _fmt_len(x: float) -> str:
     if not math.isfinite(x):
         return "inf"
-    for unit, scale in (("m", 1.0), ("mm", 1e-3), ("um", 1e-6), ("nm", 1e-9), ("pm", 1e-12)):
+    for unit, scale in (("m", 1.0), ("mm", 1e-3), ("um", 1e-6)):
         if abs(x) >= scale:
             return f"{x / scale:.4g} {unit}"
-    return f"{x:.3g} m"
+    return f"{x / 1e-9:.4g} nm"
 
 
 def _fmt_time(t: float) -> str:
@@ -165,7 +165,9 @@ def expectations(case, result) -> list[dict]:
         elif key == "concentration" and value == "donnan":
             d = _donnan(case)
             inside_idx = 0 if case.inside == "left" else -1
-            for name, c_exp in d["inside"].items():
+            permeant = [s for s, p in first_membrane(case).permeability.items() if p > 0]
+            for name in permeant:
+                c_exp = d["inside"][name]
                 i = result.species.index(name)
                 sim = float(result.concentration[-1, i, inside_idx])
                 rows.append(_row(f"{name} inside (donnan)", sim, c_exp, "mol/m^3", None,

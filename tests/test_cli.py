@@ -1,0 +1,109 @@
+"""The `pnp` command: exit codes, one-line errors naming file and key, summaries."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import pytest
+
+from pnp.cli import main
+
+CASES = Path(__file__).resolve().parent.parent / "cases"
+
+
+def write_case(tmp_path, text, name="case.toml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+BASE = (CASES / "nernst_k.toml").read_text()
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key"),
+    [
+        ("eps_r = 80\nconcentration = { K = \"140 mM\"", "epsr = 80\nconcentration = { K = \"140 mM\"",
+         "eps_r"),                                                   # unknown key, suggestion
+        ('length = "1 um"', 'length = "1 mV"', "length"),              # wrong unit
+        ('K = "5 mM", Cl = "5 mM"', 'K = "-5 mM", Cl = "5 mM"', "K"),   # negative concentration
+        ('K = "5 mM", Cl = "5 mM"', 'K = "5 mM", Cl = "6 mM"', "bath"),  # not electroneutral
+        ('permeability = { K = "5e-9 m/s" }', 'permeability = { Ca = "5e-9 m/s" }', "Ca"),  # unknown species
+    ],
+)
+def test_bad_case_is_one_line_exit_2(tmp_path, capsys, old, new, key):
+    assert old in BASE
+    path = write_case(tmp_path, BASE.replace(old, new, 1))
+    code = main(["run", str(path), "--quiet", "-o", str(tmp_path / "out.h5")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert len(err.splitlines()) == 1, err
+    assert str(path) in err or path.name in err
+    assert key in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "out.h5").exists()
+
+
+def test_membrane_at_domain_end(tmp_path, capsys):
+    text = BASE.replace('[[region]]\nname = "cytoplasm"', '[[region]]\nname = "cytoplasm"', 1)
+    # drop the bath region: the membrane is then the last region
+    head, _, _ = text.partition('[[region]]\nname = "bath"')
+    tail = text[text.index("[boundary.left]"):]
+    path = write_case(tmp_path, head + tail)
+    assert main(["check", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "membrane" in err and path.name in err
+
+
+def test_unknown_key_suggests(tmp_path, capsys):
+    path = write_case(tmp_path, BASE.replace("eps_r = 2", "eps_rr = 2"))
+    assert main(["check", str(path)]) == 2
+    assert "did you mean" in capsys.readouterr().err
+
+
+def test_check_prints_mesh_and_scales(capsys):
+    assert main(["check", str(CASES / "ghk.toml")]) == 0
+    out = capsys.readouterr().out
+    for word in ("cells", "Debye length", "membrane", "time scales", "partition k"):
+        assert word in out
+
+
+def test_run_writes_result_and_refuses_overwrite(tmp_path, capsys):
+    out = tmp_path / "n.h5"
+    assert main(["run", str(CASES / "nernst_k.toml"), "-o", str(out), "--quiet"]) == 0
+    with h5py.File(out) as f:
+        assert f.attrs["format"] == "pnp-result"
+        assert f.attrs["status"] == "completed"
+    assert main(["run", str(CASES / "nernst_k.toml"), "-o", str(out), "--quiet"]) == 2
+    assert "--force" in capsys.readouterr().err
+    assert main(["run", str(CASES / "nernst_k.toml"), "-o", str(out), "--quiet", "--force"]) == 0
+
+
+def test_run_summary_compares_with_analytic(tmp_path, capsys):
+    assert main(["run", str(CASES / "nernst_k.toml"), "-o", str(tmp_path / "n.h5")]) == 0
+    out = capsys.readouterr().out
+    assert "simulated vs analytic" in out and "nernst:K" in out and " ok" in out
+
+
+def test_set_override(tmp_path, capsys):
+    code = main(["run", str(CASES / "nernst_k.toml"), "-o", str(tmp_path / "n.h5"),
+                 "--set", "region.bath.concentration.K=14", "--set", "region.bath.concentration.Cl=14"])
+    assert code == 0
+    assert "-61.5" in capsys.readouterr().out  # E_K for 140/14 mM at 37 degC
+
+
+def test_info_on_non_result_is_exit_2(tmp_path, capsys):
+    bogus = tmp_path / "x.h5"
+    bogus.write_text("not hdf5")
+    assert main(["info", str(bogus)]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_console_script_help_is_fast_and_compiles_nothing():
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "pnp.cli", "--help"],
+                          capture_output=True, text=True, check=True)
+    assert "run" in proc.stdout
+    assert "numba" not in proc.stderr  # importtime log: numba never imported
