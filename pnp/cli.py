@@ -29,6 +29,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--no-plot", action="store_true", help="do not write a figure")
     r.add_argument("--quiet", action="store_true", help="no progress bar, no table")
     r.add_argument("--force", action="store_true", help="overwrite an existing result file")
+    r.add_argument("--restart", metavar="FROM.h5",
+                   help="continue from the last state of a result file (same mesh and species)")
     r.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
 
     c = sub.add_parser("check", help="validate a case and print its mesh and scales; runs nothing")
@@ -94,13 +96,17 @@ def _cmd_run(args) -> int:
         raise CaseError(f"result file {out} exists; use --force to overwrite or -o to choose another",
                         file=args.case)
     from . import report
-    from .runner import run
+    from .runner import restart_state, run
 
+    x0, t_start = (None, 0.0)
+    if args.restart:
+        x0, t_start = restart_state(case, args.restart)
     tty = sys.stderr.isatty()
-    result = run(case, progress=(not args.quiet) and tty)
     if out is not None:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
-        result.save(out)
+        if Path(out).exists():
+            Path(out).unlink()  # --force was given
+    result = run(case, progress=(not args.quiet) and tty, output=out, x0=x0, t_start=t_start)
     if not args.quiet:
         print(report.summary(case, result))
         if out is not None:

@@ -60,6 +60,39 @@ def make_result(model, times, states, observables, stats: dict, status: str, mes
     )
 
 
+def restart_state(case, path):
+    """(state vector, time) of the last output of result file ``path`` for ``case``.
+
+    The file must hold the same mesh (cell centres) and species as the case
+    would build; a floating boundary potential is re-solved from its
+    neighbour's value.
+    """
+    from .errors import CaseError
+    from .io import load_result
+
+    previous = load_result(path)
+    if len(previous.t) == 0:
+        raise CaseError(f"{path} holds no output to restart from", file=case.source)
+    model = build_model(case)
+    if previous.species != model.species:
+        raise CaseError(f"{path} has species {previous.species}, the case has {model.species}",
+                        file=case.source)
+    if previous.x.shape != model.mesh.centers.shape or not np.allclose(
+            previous.x, model.mesh.centers, rtol=1e-12, atol=0.0):
+        raise CaseError(f"{path} was computed on another mesh ({previous.x.size} cells, the case "
+                        f"gives {model.n_cells})", file=case.source)
+    x = np.zeros(model.n_unknowns)
+    body = x[model.offset:model.offset + model.n_cells * model.block].reshape(model.n_cells, model.block)
+    body[:, :-1] = previous.concentration[-1].T
+    body[:, -1] = previous.potential[-1] / model.thermal_voltage
+    if model.offset:
+        x[0] = body[0, -1]
+    if model.n_unknowns > model.offset + body.size:
+        x[-1] = body[-1, -1]
+    t = float(previous.t[-1])
+    return x, (t if np.isfinite(t) else 0.0)
+
+
 def output_times(case, first_step: float) -> list[float]:
     """Output times of a transient run: a count (log-spaced) or a list."""
     outputs = case.run.outputs
