@@ -31,16 +31,16 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--force", action="store_true", help="overwrite an existing result file")
     r.add_argument("--restart", metavar="FROM.h5",
                    help="continue from the last state of a result file (same mesh and species)")
-    r.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    r.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     c = sub.add_parser("check", help="validate a case and print its mesh and scales; runs nothing")
     c.add_argument("case")
     c.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    c.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    c.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     i = sub.add_parser("info", help="describe a result file")
     i.add_argument("file")
-    i.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    i.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return p
 
 

@@ -1,0 +1,265 @@
+"""Transient runs: BDF2 order and error control, charging time constants,
+the Donnan approach, conservation at every step, protocols, crash safety."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from scipy import constants
+
+import pnp
+from pnp import analytic
+from pnp.mesh import build_mesh
+from pnp.model import build_model
+from pnp.observables import face_fluxes
+from pnp.solver import bdf_coefficients, concentrations, solve_transient
+
+CASES = Path(__file__).resolve().parent.parent / "cases"
+FARADAY = constants.e * constants.N_A
+
+
+def load(name, **overrides):
+    return pnp.load_case(CASES / f"{name}.toml", overrides=overrides or None)
+
+
+# --- order of accuracy in time ----------------------------------------------
+
+def _diffusion_case(n_cells=40, length=1e-6, diffusivity=1e-9):
+    return pnp.Case.from_dict({
+        "title": "neutral diffusion", "temperature": 298.15,
+        "species": {"N": {"z": 0, "D": diffusivity}},
+        "region": [{"name": "box", "length": length, "eps_r": 80, "concentration": {"N": 1.0}}],
+        "boundary": {"left": {"type": "wall", "potential": 0},
+                     "right": {"type": "wall", "potential": 0}},
+        "mesh": {"uniform_cells": n_cells},
+        "run": {"mode": "transient", "t_end": 1e-4, "outputs": 1, "rtol": 1e-10, "atol": 1e-14},
+    })
+
+
+def _semi_discrete_error(h_step=None, rtol=None):
+    """Max error at t_end against the exact solution of the semi-discrete system.
+
+    A cosine mode on a uniform mesh with no-flux walls is an exact
+    eigenvector of the finite-volume Laplacian, with eigenvalue
+    (2D/h^2)(1 - cos(pi h/L)): the comparison isolates the time error.
+    """
+    L, D, N = 1e-6, 1e-9, 40
+    case = _diffusion_case(N, L, D)
+    if rtol is not None:
+        case = case.with_overrides({"run.rtol": rtol, "run.atol": 1e-3 * rtol})
+    model = build_model(case)
+    x = model.x0.copy()
+    centres = model.mesh.centers
+    amp = 0.5
+    x[model.offset + np.arange(N) * model.block] = 1.0 + amp * np.cos(np.pi * centres / L)
+    h = L / N
+    rate = 2 * D / h**2 * (1 - np.cos(np.pi * h / L))
+    t_end = 1.0 / rate  # one e-folding
+    final = {}
+
+    def on_stop(t, state, m, _):
+        final["x"] = state.copy()
+
+    out = solve_transient(model, x, t_end, [t_end], on_stop, rtol=case.run.rtol,
+                          atol=case.run.atol, fixed_step=h_step)
+    assert out.success, out.message
+    exact = 1.0 + amp * np.cos(np.pi * centres / L) * np.exp(-rate * t_end)
+    got = final["x"][model.offset + np.arange(N) * model.block]
+    return float(np.max(np.abs(got - exact))), out.stats
+
+
+def test_bdf2_is_second_order_in_time():
+    t_end = 1.0 / (2 * 1e-9 / (1e-6 / 40) ** 2 * (1 - np.cos(np.pi / 40)))
+    steps = np.array([40, 80, 160, 320])
+    errors = [_semi_discrete_error(h_step=t_end / n)[0] for n in steps]
+    order = -np.polyfit(np.log(steps), np.log(errors), 1)[0]
+    assert order >= 1.9, (errors, order)
+
+
+def test_adaptive_error_tracks_rtol():
+    """Global error within a small factor of rtol, and shrinking with it.
+
+    Control of the local error per step makes the global error grow like
+    rtol^(p/(p+1)) = rtol^(2/3) for BDF2 (local errors add up over the
+    ~rtol^(-1/3) steps): within 10x rtol down to rtol = 1e-5, at slope 2/3.
+    """
+    rtols = np.array([1e-3, 1e-4, 1e-5])
+    errors = []
+    for rtol in rtols:
+        err, stats = _semi_discrete_error(rtol=rtol)
+        assert err < 10 * rtol
+        assert stats.steps < 400
+        errors.append(err)
+    slope = np.polyfit(np.log(rtols), np.log(errors), 1)[0]
+    assert 0.55 < slope < 1.0
+
+
+# --- time constants ----------------------------------------------------------
+
+def _fit_decay(t, y, t0, tau, lo=1.0, hi=4.0):
+    sel = (t - t0 > lo * tau) & (t - t0 < hi * tau)
+    assert sel.sum() >= 10
+    return -1.0 / np.polyfit(t[sel] - t0, np.log(np.abs(y[sel])), 1)[0]
+
+
+def test_membrane_charging_time_constant_and_charge():
+    case = load("membrane_charging")
+    res = pnp.run(case)
+    assert res.status == "completed", res.message
+    temperature = case.temperature
+    kappa = FARADAY**2 / (constants.R * temperature) * 150.0 * (1.96e-9 + 2.03e-9)
+    access = 10e-6 / kappa
+    lam = analytic.debye_length({"K": 150.0, "Cl": 150.0}, {"K": 1, "Cl": -1}, 80, temperature)
+    c_m = analytic.membrane_capacitance(2.0, 5e-9)
+    c_dl = constants.epsilon_0 * 80 / lam
+    c_series = analytic.series_capacitance(c_m, c_dl, c_dl)
+    tau = access * c_series
+    fitted = _fit_decay(res.t, res.current, 1e-9, tau)
+    assert fitted == pytest.approx(tau, rel=0.05)
+    charge = res.extra_observables["membrane_charge"][-1]
+    assert charge == pytest.approx(c_series * 0.01, rel=0.05)
+    # instantaneous capacitive transient: outward current right after the step
+    after = res.t > 1e-9
+    assert res.current[after][0] > 0.3 * 0.01 / access
+    # protocol time reported exactly, and the clamp holds afterwards
+    assert 1e-9 in res.t
+
+
+def test_diffuse_charge_time_constant():
+    case = load("diffuse_charge")
+    res = pnp.run(case)
+    assert res.status == "completed", res.message
+    lam = analytic.debye_length({"A": 10.0, "B": 10.0}, {"A": 1, "B": -1}, 80, case.temperature)
+    half_width = case.regions[0].length / 2
+    tau_c = lam * half_width / 1e-9
+    assert _fit_decay(res.t, res.current, 1e-8, tau_c) == pytest.approx(tau_c, rel=0.05)
+    # final wall charge: two linear diffuse layers in series
+    expected = constants.epsilon_0 * 80 / lam * 1e-3 / 2
+    assert -res.surface_charge["right"][-1] == pytest.approx(expected, rel=0.05)
+
+
+# --- Donnan approach ---------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def donnan_pair():
+    transient = pnp.run(load("donnan_approach"))
+    steady = pnp.run(load("donnan"))
+    return transient, steady
+
+
+def test_donnan_approach_reaches_steady_state(donnan_pair):
+    transient, steady = donnan_pair
+    assert transient.status == "completed", transient.message
+    np.testing.assert_allclose(transient.concentration[-1], steady.concentration[-1], rtol=1e-6,
+                               atol=1e-12)
+    assert transient.membrane_potential[-1] == pytest.approx(steady.membrane_potential[-1], abs=1e-8)
+
+
+def test_donnan_approach_conserves_at_every_output(donnan_pair):
+    transient, _ = donnan_pair
+    mesh = build_mesh(load("donnan_approach"))
+    cyto = mesh.region == 0
+    amounts = transient.concentration[:, :, cyto] @ mesh.volume[cyto]  # (T, S)
+    x_index = transient.species.index("X")
+    np.testing.assert_allclose(amounts[:, x_index], amounts[0, x_index], rtol=1e-10)
+    # K+ and Cl- really moved
+    assert abs(amounts[-1, 0] / amounts[0, 0] - 1) > 0.5
+
+
+def test_donnan_step_balance_every_step():
+    """Each BDF step: a0 N_{n+1} + a1 N_n + a2 N_{n-1} = -h * flux out, to round-off."""
+    case = load("donnan_approach")
+    model = build_model(case)
+    cyto = np.flatnonzero(model.mesh.region == 0)
+    face = cyto[-1] + 1
+    vol = model.volume[cyto]
+    start = concentrations(model, model.x0)[:, cyto] @ vol
+    amounts = [start]
+    steps = []
+    worst = np.zeros(model.n_species)
+
+    def audit(t, h, stats, x):
+        now = concentrations(model, x)[:, cyto] @ vol
+        a0, a1, a2 = bdf_coefficients(h, steps[0] if steps else None)
+        lhs = a0 * now + a1 * amounts[0] + (a2 * amounts[1] if a2 else 0.0)
+        worst[:] = np.maximum(worst, np.abs(lhs + h * face_fluxes(model, x)[:, face]) / start)
+        amounts.insert(0, now)
+        steps.insert(0, h)
+
+    out = solve_transient(model, model.x0, case.run.t_end, [case.run.t_end], lambda *a: None,
+                          rtol=case.run.rtol, atol=case.run.atol, callback=audit)
+    assert out.success
+    assert np.all(worst <= 1e-10), worst
+
+
+def test_full_span_in_few_steps():
+    """1e-10 s .. 1e3 s on the Donnan case: 13 decades, < 400 accepted steps."""
+    case = load("donnan_approach", **{"run.t_end": 1e3, "run.outputs": [1e-10, 1e3]})
+    res = pnp.run(case)
+    assert res.status == "completed", res.message
+    assert res.t[1] == 1e-10 and res.t[-1] == 1e3
+    assert res.stats["steps"] < 400
+    assert res.stats["rejected_steps"] < 20
+
+
+# --- protocols ---------------------------------------------------------------
+
+def test_current_clamp_protocol_steps_membrane_potential():
+    """A current step on the floating inside reservoir: V_m moves by I * R_m at steady state."""
+    case = load("ghk", **{"run.mode": "transient", "run.t_end": 2e3, "run.outputs": [10.0, 1e3, 2e3]})
+    case = case.with_overrides({})
+    base = pnp.run(load("ghk"))
+    stepped = load("ghk", **{"boundary.left.current": 1e-3})
+    target = pnp.run(stepped)
+    transient = pnp.run(pnp.Case.from_dict({
+        **case.to_dict(),
+        "protocol": [{"at": 10.0, "set": {"boundary.left.current": 1e-3}}],
+    }))
+    assert transient.status == "completed", transient.message
+    assert 10.0 in transient.t
+    v_before = transient.membrane_potential[transient.t == 10.0][0]
+    assert v_before == pytest.approx(base.membrane_potential[-1], abs=1e-6)
+    assert transient.membrane_potential[-1] == pytest.approx(target.membrane_potential[-1], abs=1e-5)
+    assert transient.current[-1] == pytest.approx(1e-3, rel=1e-3)
+
+
+# --- crash safety ------------------------------------------------------------
+
+def test_sigkill_leaves_readable_file(tmp_path):
+    out = tmp_path / "killed.h5"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pnp.cli", "run", str(CASES / "donnan_approach.toml"), "-o", str(out),
+         "--quiet", "--set", "run.outputs=1000", "--set", "run.rtol=1e-8"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 60
+    outputs = 0
+    while time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+        if out.exists():
+            try:
+                with h5py.File(out, "r", locking=False) as f:
+                    outputs = int(f.attrs.get("n_outputs", 0))
+            except OSError:
+                continue
+            if outputs >= 5:
+                break
+    assert proc.poll() is None, "the run finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    res = pnp.load_result(out)
+    assert res.status == "running"
+    assert len(res.t) >= 5
+    assert np.all(np.diff(res.t) > 0)
+    assert np.all(np.isfinite(res.potential)) and np.all(np.isfinite(res.concentration))
+    # the first output is the initial state
+    np.testing.assert_allclose(res.c("X")[0][res.region == 0], 142.0)
