@@ -1020,3 +1020,99 @@ def donnan(
         "inside": inside,
         "osmotic_excess": math.fsum(excess_terms),
     }
+
+
+# --------------------------------------------------------------------------- activities
+
+# Appended with this section (the list at the top belongs to the basics).
+__all__ += ["activity_coefficient", "nernst_activity"]
+
+
+def activity_coefficient(
+    model: str,
+    z: ArrayLike,
+    ionic_strength: float,
+    temperature: float,
+    eps_r: float = 78.5,
+    size: ArrayLike | None = None,
+) -> float | NDArray[np.floating]:
+    """Activity coefficient γ of an ion in an electrolyte of ionic strength I.
+
+    log10 γ = -A z² √I                      (``"debye-huckel"``, limiting law)
+    log10 γ = -A z² √I / (1 + B a √I)       (``"extended-debye-huckel"``)
+    log10 γ = -A z² (√I/(1 + √I) - 0.3 I)   (``"davies"``)
+    γ = 1                                   (``"ideal"``)
+
+    with I in mol/L inside the formulas and A, B from `pnp.activity.debye_huckel_a`
+    and `~pnp.activity.debye_huckel_b` (A = 0.509 (mol/L)^-1/2,
+    B = 3.29e9 m^-1 (mol/L)^-1/2 for water at 25 °C).
+
+    Parameters
+    ----------
+    model : str
+        ``"ideal"``, ``"debye-huckel"``, ``"extended-debye-huckel"`` or ``"davies"``.
+    z : float or array_like
+        Valence [-].
+    ionic_strength : float
+        I [mol/m^3] (= mM, like every concentration here; `ionic_strength`
+        gives it): 150 for 0.15 M.
+    temperature : float
+        T [K].
+    eps_r : float
+        Relative permittivity of the solvent [-]; 78.5 for water at 25 °C.
+    size : float or array_like, optional
+        Ion size a [m], extended Debye–Hückel only (required there for a
+        charged ion; a = 0 is the limiting law).
+
+    Returns
+    -------
+    float or ndarray
+        γ [-]; Davies at 0.15 M, 25 °C: 0.760 for z = ±1, 0.333 for z = ±2.
+    """
+    from .activity import log10_gamma  # here, not at the top: this section was appended
+
+    strength = float(ionic_strength)
+    if not (math.isfinite(strength) and strength >= 0):
+        raise ValueError(f"ionic_strength must be finite and >= 0 [mol/m^3], got {ionic_strength!r}")
+    log10 = log10_gamma(model, z, strength * constants.liter, temperature, eps_r, size)
+    return _scalar_or_array(np.power(10.0, log10))
+
+
+def nernst_activity(
+    c_in: ArrayLike,
+    c_out: ArrayLike,
+    z: ArrayLike,
+    temperature: float,
+    gamma_in: ArrayLike,
+    gamma_out: ArrayLike,
+) -> float | NDArray[np.floating]:
+    """Nernst potential from activities, E = (RT/zF) ln(γ_out c_out / (γ_in c_in)).
+
+    The equilibrium membrane potential phi_in - phi_out when the ion's
+    electrochemical potential RT ln(γ c) + zFφ is equal on both sides. It
+    differs from `nernst` by (RT/zF) ln(γ_out/γ_in).
+
+    Parameters
+    ----------
+    c_in, c_out : float or array_like
+        Concentration inside and outside [mol/m^3], positive.
+    z : float or array_like
+        Valence [-], non-zero.
+    temperature : float
+        T [K].
+    gamma_in, gamma_out : float or array_like
+        Activity coefficients inside and outside [-], positive (e.g. from
+        `activity_coefficient`).
+
+    Returns
+    -------
+    float or ndarray
+        E [V].
+    """
+    gamma_in = np.asarray(gamma_in, dtype=float)
+    gamma_out = np.asarray(gamma_out, dtype=float)
+    if not (np.all(np.isfinite(gamma_in)) and np.all(np.isfinite(gamma_out))
+            and np.all(gamma_in > 0) and np.all(gamma_out > 0)):
+        raise ValueError("activity coefficients must be positive and finite")
+    return nernst(gamma_in * np.asarray(c_in, dtype=float),
+                  gamma_out * np.asarray(c_out, dtype=float), z, temperature)

@@ -144,7 +144,7 @@ class Case:
     temperature: float                  # [K]
     geometry: str                       # cartesian | cylindrical | spherical
     inside: str                         # left | right
-    activity: str                       # ideal (others: later)
+    activity: str                       # ideal | debye-huckel | extended-debye-huckel | davies (pnp.activity)
     species: tuple[Species, ...]
     regions: tuple[Region, ...]
     left: Boundary
@@ -270,7 +270,6 @@ _MAX_OUTPUT_TIMES = 100_000
 _MAX_STRING = 1000
 _NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]{0,63}")
 _ACTIVITY_MODELS = ("ideal", "debye-huckel", "extended-debye-huckel", "davies")
-_IMPLEMENTED_ACTIVITY = ("ideal",)
 _SIDES = ("left", "right")
 
 
@@ -366,7 +365,9 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p("inside", "choice", "-", "left", "Which end of the domain is the cell's inside.",
        choices=("left", "right")),
     _p("activity", "choice", "-", "ideal",
-       "Activity-coefficient model (only `ideal` is implemented so far).", choices=_ACTIVITY_MODELS),
+       "Activity-coefficient model; gamma per bulk region from its initial ionic strength, "
+       "static (`extended-debye-huckel` needs `size` of every charged species).",
+       choices=_ACTIVITY_MODELS),
     _p("strict", "bool", "-", True,
        "Non-electroneutral regions and protocols after the end of the run are errors (false: warnings)."),
     # -- species ----------------------------------------------------------
@@ -839,14 +840,12 @@ class _Reader:
         geometry = self.get(raw, "", "geometry", "")
         inside = self.get(raw, "", "inside", "")
         activity = self.get(raw, "", "activity", "")
-        if activity not in _IMPLEMENTED_ACTIVITY:
-            raise self.error(f"activity model '{activity}' is not implemented yet; available: "
-                             + ", ".join(_IMPLEMENTED_ACTIVITY), "activity")
         title = self.get(raw, "", "title", "")
         if title is None:
             title = Path(source).stem if source else ""
 
         species = self.species(raw)
+        self.check_activity(activity, species)
         regions = self.regions(raw, species, temperature, strict)
         left, right = self.boundaries(raw, geometry)
         pumps = self.pumps(raw, species, regions)
@@ -883,6 +882,17 @@ class _Reader:
                                D=self.get(entry, prefix, "D", key),
                                size=self.get(entry, prefix, "size", key)))
         return tuple(out)
+
+    def check_activity(self, activity: str, species: tuple[Species, ...]) -> None:
+        """The activity model has what it needs: extended Debye-Hueckel an ion size per charged species."""
+        if activity != "extended-debye-huckel":
+            return
+        for s in species:
+            if s.z != 0 and s.size is None:
+                raise self.error(
+                    'missing; activity = "extended-debye-huckel" needs the ion size a of every '
+                    f'charged species (e.g. size = "0.3 nm"), and {s.name} (z = {s.z}) has none',
+                    f"species.{s.name}.size")
 
     def species_table(self, entry: dict[str, Any], name: str, path: str,
                       species_names: tuple[str, ...]) -> dict[str, float]:

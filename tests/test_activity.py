@@ -1,0 +1,308 @@
+"""Activity coefficients: constants, models, limits, per-region values, case checks.
+
+References are written out here (textbook numbers, or formulas from
+scipy.constants) rather than taken from pnp.activity. Tolerances:
+- A and B against the tabulated 0.509 / 3.29e9 at 25 degC: the tables round
+  to 3 digits, and differ by ~1e-3 relative among themselves (CODATA, the
+  eps_r of water), so 1e-3 absolute on A and 0.005e9 on B.
+- Davies at 0.15 M: the issue asks 1e-3 of the formula; the formula is
+  evaluated here with the textbook A = 0.509.
+- Limits I -> 0: the first omitted term, relative sqrt(I) (extended DH:
+  B a sqrt(I); Davies: 1.3 sqrt(I)).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import constants
+
+import pnp
+from pnp import activity, analytic
+from pnp.case import Case
+from pnp.cli import main
+from pnp.errors import CaseError
+
+CASES = Path(__file__).resolve().parent.parent / "cases"
+T_ROOM = 298.15  # 25 degC [K]
+T_BODY = 310.15  # 37 degC [K]
+EPS_WATER = 78.5  # water at 25 degC
+MODELS_WITH_SIZE = {"model": "extended-debye-huckel", "size": 0.3e-9}
+
+
+def davies_textbook(z: float, molar: float, a_const: float = 0.509) -> float:
+    root = math.sqrt(molar)
+    return 10.0 ** (-a_const * z * z * (root / (1.0 + root) - 0.3 * molar))
+
+
+# ---------------------------------------------------------------- constants
+
+
+def test_debye_huckel_constants_match_the_tables_at_25_degC():
+    assert activity.debye_huckel_a(T_ROOM, EPS_WATER) == pytest.approx(0.509, abs=1e-3)
+    assert activity.debye_huckel_b(T_ROOM, EPS_WATER) == pytest.approx(3.29e9, abs=0.005e9)
+
+
+def test_debye_huckel_constants_from_the_debye_length():
+    # B sqrt(I) is the inverse Debye length; A follows from the limiting law
+    # ln gamma = -z^2 e^2 kappa / (8 pi eps kT).
+    molar = 0.1
+    c = molar / constants.liter  # mol/m^3
+    eps = constants.epsilon_0 * EPS_WATER
+    kT = constants.k * T_ROOM
+    kappa = math.sqrt(2.0 * constants.e**2 * constants.N_A * c / (eps * kT))
+    b_const = activity.debye_huckel_b(T_ROOM, EPS_WATER)
+    assert b_const * math.sqrt(molar) == pytest.approx(kappa, rel=1e-12)
+    ln_gamma = -(constants.e**2) * kappa / (8.0 * math.pi * eps * kT)
+    a_const = activity.debye_huckel_a(T_ROOM, EPS_WATER)
+    assert -a_const * math.log(10.0) * math.sqrt(molar) == pytest.approx(ln_gamma, rel=1e-12)
+    # and the Debye length of the analytic module, 0.1 M 1:1 (I = c)
+    assert 1.0 / (b_const * math.sqrt(molar)) == pytest.approx(
+        analytic.debye_length({"Na": c, "Cl": c}, {"Na": 1, "Cl": -1}, EPS_WATER, T_ROOM),
+        rel=1e-12,
+    )
+
+
+def test_constants_scale_with_permittivity_and_temperature():
+    a0 = activity.debye_huckel_a(T_ROOM, EPS_WATER)
+    b0 = activity.debye_huckel_b(T_ROOM, EPS_WATER)
+    factor = (74.2 * T_BODY) / (EPS_WATER * T_ROOM)
+    assert activity.debye_huckel_a(T_BODY, 74.2) == pytest.approx(a0 * factor**-1.5, rel=1e-12)
+    assert activity.debye_huckel_b(T_BODY, 74.2) == pytest.approx(b0 * factor**-0.5, rel=1e-12)
+    # water at 37 degC: tabulated A = 0.521-0.523 (eps_r 74.2-74.3)
+    assert activity.debye_huckel_a(T_BODY, 74.2) == pytest.approx(0.522, abs=2e-3)
+
+
+# ---------------------------------------------------------------- models
+
+
+def test_davies_at_physiological_ionic_strength():
+    gamma = analytic.activity_coefficient("davies", [1, -1, 2, -2], 150.0, T_ROOM)
+    assert gamma[0] == pytest.approx(0.76, abs=1e-3)
+    assert gamma[0] == pytest.approx(davies_textbook(1, 0.15), abs=1e-3)
+    assert gamma[2] == pytest.approx(davies_textbook(2, 0.15), abs=1e-3)
+    assert gamma[2] == pytest.approx(0.333, abs=1e-3)
+    # only z^2 matters, and gamma(z=2) = gamma(z=1)^4
+    assert gamma[1] == gamma[0] and gamma[3] == gamma[2]
+    assert gamma[2] == pytest.approx(gamma[0] ** 4, rel=1e-12)
+
+
+@pytest.mark.parametrize("z", [1, 2, 3])
+@pytest.mark.parametrize("molar", [1e-8, 1e-6, 1e-4])
+def test_models_tend_to_the_limiting_law(z, molar):
+    strength = molar / constants.liter
+    limiting = math.log(analytic.activity_coefficient("debye-huckel", z, strength, T_ROOM))
+    assert limiting == pytest.approx(
+        -math.log(10.0) * activity.debye_huckel_a(T_ROOM) * z * z * math.sqrt(molar), rel=1e-12
+    )
+    davies = math.log(analytic.activity_coefficient("davies", z, strength, T_ROOM))
+    extended = math.log(
+        analytic.activity_coefficient("extended-debye-huckel", z, strength, T_ROOM, size=0.4e-9)
+    )
+    root = math.sqrt(molar)
+    assert davies == pytest.approx(limiting, rel=1.3 * root * 1.01)
+    assert davies != limiting
+    b_a = activity.debye_huckel_b(T_ROOM) * 0.4e-9
+    assert extended == pytest.approx(limiting, rel=b_a * root * 1.01)
+
+
+def test_extended_debye_huckel_with_zero_size_is_the_limiting_law():
+    z = np.array([1, -1, 2, -3])
+    for strength in (0.0, 1.0, 150.0, 1000.0):
+        extended = analytic.activity_coefficient(
+            "extended-debye-huckel", z, strength, T_BODY, 74.2, size=0.0
+        )
+        limiting = analytic.activity_coefficient("debye-huckel", z, strength, T_BODY, 74.2)
+        np.testing.assert_array_equal(extended, limiting)
+
+
+def test_extended_debye_huckel_textbook_value():
+    # K+ (a = 0.3 nm) at 0.1 M, 25 degC: log10 gamma = -0.509 sqrt(.1)/(1 + 3.29 * 0.3 sqrt(.1))
+    expected = 10 ** (-0.509 * math.sqrt(0.1) / (1 + 3.29 * 0.3 * math.sqrt(0.1)))
+    gamma = analytic.activity_coefficient("extended-debye-huckel", 1, 100.0, T_ROOM, size=0.3e-9)
+    assert gamma == pytest.approx(expected, abs=1e-3)
+    assert gamma == pytest.approx(0.754, abs=1e-3)
+
+
+def test_ideal_neutral_and_zero_strength():
+    assert analytic.activity_coefficient("ideal", 2, 150.0, T_ROOM) == 1.0
+    for model, size in (("debye-huckel", None), ("davies", None), ("extended-debye-huckel", 3e-10)):
+        assert analytic.activity_coefficient(model, 0, 150.0, T_ROOM, size=size) == 1.0
+        assert analytic.activity_coefficient(model, 1, 0.0, T_ROOM, size=size) == 1.0
+    # a neutral species needs no size
+    gamma = analytic.activity_coefficient(
+        "extended-debye-huckel", [0, 1], 150.0, T_ROOM, size=[float("nan"), 3e-10]
+    )
+    assert gamma[0] == 1.0 and gamma[1] < 1.0
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "match"),
+    [
+        (("davis", 1, 150.0, T_ROOM), {}, "unknown activity model"),
+        (("davies", 1, -1.0, T_ROOM), {}, "ionic_strength"),
+        (("davies", 1, 150.0, -1.0), {}, "temperature"),
+        (("davies", 1, 150.0, T_ROOM), {"eps_r": 0.0}, "eps_r"),
+        (("extended-debye-huckel", 1, 150.0, T_ROOM), {}, "ion size"),
+        (("extended-debye-huckel", 1, 150.0, T_ROOM), {"size": -1e-10}, "ion size"),
+    ],
+)
+def test_bad_arguments(args, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        analytic.activity_coefficient(*args, **kwargs)
+
+
+def test_nernst_activity():
+    c_in, c_out = 140.0, 5.0
+    plain = analytic.nernst(c_in, c_out, 1, T_BODY)
+    assert analytic.nernst_activity(c_in, c_out, 1, T_BODY, 0.8, 0.8) == pytest.approx(
+        plain, rel=1e-14
+    )
+    shift = constants.R * T_BODY / analytic.FARADAY * math.log(0.9 / 0.75)
+    assert analytic.nernst_activity(c_in, c_out, 1, T_BODY, 0.75, 0.9) == pytest.approx(
+        plain + shift, rel=1e-14
+    )
+    # divalent: half the shift
+    assert analytic.nernst_activity(c_in, c_out, 2, T_BODY, 0.75, 0.9) - analytic.nernst(
+        c_in, c_out, 2, T_BODY
+    ) == pytest.approx(shift / 2, rel=1e-12)
+    with pytest.raises(ValueError, match="positive"):
+        analytic.nernst_activity(c_in, c_out, 1, T_BODY, 0.0, 0.9)
+
+
+# ---------------------------------------------------------------- cases
+
+
+def three_regions(activity_model: str, **species_extra) -> dict:
+    species = {
+        "K": {"z": 1, "D": 1.96e-9},
+        "Ca": {"z": 2, "D": 0.79e-9},
+        "Cl": {"z": -1, "D": 2.03e-9},
+        "X": {"z": -1, "D": 1e-10},
+        "G": {"z": 0, "D": 6e-10},  # a neutral solute
+    }
+    for name, extra in species_extra.items():
+        species[name].update(extra)
+    return {
+        "temperature": "37 degC",
+        "activity": activity_model,
+        "species": species,
+        "region": [
+            {"name": "cytoplasm", "length": "1 um", "eps_r": 74.2,
+             "concentration": {"K": 140, "Ca": 1, "Cl": 2, "X": 140, "G": 10}},
+            {"name": "membrane", "membrane": True, "length": "5 nm", "eps_r": 2,
+             "permeability": {"K": 1e-8}},
+            {"name": "bath", "length": "1 um", "eps_r": 80,
+             "concentration": {"K": 5, "Ca": 2, "Cl": 9}},
+        ],
+        "boundary": {"left": {"type": "wall", "surface_charge": 0},
+                     "right": {"type": "reservoir", "potential": 0}},
+    }  # fmt: skip
+
+
+SIZES = {"K": {"size": "0.3 nm"}, "Ca": {"size": "0.6 nm"}, "Cl": {"size": 3e-10},
+         "X": {"size": "0.5 nm"}}  # fmt: skip
+
+
+def test_case_models_agree_with_the_schema():
+    from pnp.case import SCHEMA  # the loader's table of keys
+
+    assert SCHEMA["activity"].choices == activity.MODELS
+
+
+@pytest.mark.parametrize("model", activity.MODELS)
+def test_ln_gamma_by_region(model):
+    sizes = SIZES if model == "extended-debye-huckel" else {}
+    case = Case.from_dict(three_regions(model, **sizes))
+    assert case.activity == model
+    ln_gamma = activity.ln_gamma_by_region(case)
+    assert ln_gamma.shape == (3, 5)
+    names = case.species_names
+    z = [s.z for s in case.species]
+    size = [case.species[i].size for i in range(len(names))]
+    # region ionic strengths, X- included: 0.5 (140 + 4 + 2 + 140) and 0.5 (5 + 8 + 9) mM
+    for row, strength, eps_r in ((0, 143.0, 74.2), (2, 11.0, 80.0)):
+        for i in range(len(names)):
+            expected = math.log(
+                analytic.activity_coefficient(
+                    model, z[i], strength, case.temperature, eps_r, size=size[i]
+                )
+            )
+            assert ln_gamma[row, i] == pytest.approx(expected, rel=1e-12, abs=1e-300)
+    assert np.all(ln_gamma[1] == 0.0)  # membrane: its barrier is its partition
+    assert np.all(ln_gamma[:, names.index("G")] == 0.0)  # neutral
+    if model == "ideal":
+        assert np.all(ln_gamma == 0.0)
+    else:
+        # the concentrated cytoplasm screens more: lower gamma than the bath
+        assert np.all(ln_gamma[0, :4] < ln_gamma[2, :4]) and np.all(ln_gamma[2, :4] < 0)
+        k, ca = names.index("K"), names.index("Ca")
+        if model == "debye-huckel":
+            np.testing.assert_allclose(ln_gamma[:, ca], 4 * ln_gamma[:, k], rtol=1e-12)
+
+
+def test_extended_debye_huckel_needs_sizes():
+    with pytest.raises(CaseError, match=r"`species\.K\.size`") as info:
+        Case.from_dict(three_regions("extended-debye-huckel"))
+    assert "extended-debye-huckel" in str(info.value)
+    assert info.value.key == "species.K.size"
+    # one size missing: that species is named; the neutral G needs none
+    partial = {name: value for name, value in SIZES.items() if name != "Cl"}
+    with pytest.raises(CaseError, match=r"`species\.Cl\.size`"):
+        Case.from_dict(three_regions("extended-debye-huckel", **partial))
+    Case.from_dict(three_regions("extended-debye-huckel", **SIZES))  # complete: accepted
+    # sizes are kept, in metres, and round-trip
+    case = Case.from_dict(three_regions("davies", **SIZES))
+    assert case.species[0].size == pytest.approx(0.3e-9)
+    assert Case.from_dict(case.to_dict()) == case
+
+
+def test_unknown_activity_model_names_the_choices():
+    with pytest.raises(CaseError, match="extended-debye-huckel") as info:
+        Case.from_dict(three_regions("debye"))
+    assert info.value.key == "activity"
+
+
+# ---------------------------------------------------------------- activity_ek.toml
+
+
+def expected_activity_ek(case: Case) -> tuple[float, float, float]:
+    """(gamma_in, gamma_out, activity-based E_K) of the activity_ek case, from analytic."""
+    inside, outside = case.regions[0], case.regions[-1]
+    z = {s.name: s.z for s in case.species}
+    gammas = [
+        analytic.activity_coefficient(
+            "davies", 1, analytic.ionic_strength(r.concentration, z), case.temperature, r.eps_r
+        )
+        for r in (inside, outside)
+    ]
+    e_k = analytic.nernst_activity(
+        inside.concentration["K"], outside.concentration["K"], 1, case.temperature, *gammas
+    )
+    return gammas[0], gammas[1], e_k
+
+
+def test_activity_ek_case_is_pinned(capsys):
+    case = pnp.load_case(CASES / "activity_ek.toml")
+    assert case.activity == "davies"
+    gamma_in, gamma_out, e_k = expected_activity_ek(case)
+    assert gamma_in == pytest.approx(0.7537, abs=1e-4)
+    assert gamma_out == pytest.approx(0.8562, abs=1e-4)
+    assert e_k == pytest.approx(-85.653e-3, abs=1e-6)
+    plain = analytic.nernst(140.0, 5.0, 1, case.temperature)
+    assert e_k - plain == pytest.approx(3.406e-3, abs=1e-6)  # the activity correction
+    assert case.expect["membrane_potential"] == pytest.approx(e_k, abs=1e-9)
+    assert main(["check", str(CASES / "activity_ek.toml")]) == 0
+    assert "davies" in capsys.readouterr().out
+
+
+@pytest.mark.xfail(reason="needs model wiring of ln gamma", strict=False)
+def test_activity_ek_simulated_membrane_potential():
+    case = pnp.load_case(CASES / "activity_ek.toml")
+    result = pnp.run(case, progress=False)
+    assert result.status == "completed", result.message
+    _, _, e_k = expected_activity_ek(case)
+    assert abs(result.membrane_potential[-1] - e_k) < 1e-5  # 0.01 mV
