@@ -263,3 +263,33 @@ def test_sigkill_leaves_readable_file(tmp_path):
     assert np.all(np.isfinite(res.potential)) and np.all(np.isfinite(res.concentration))
     # the first output is the initial state
     np.testing.assert_allclose(res.c("X")[0][res.region == 0], 142.0)
+
+
+def test_restart_continues_from_last_state(tmp_path):
+    from pnp.cli import main
+
+    first = tmp_path / "first.h5"
+    second = tmp_path / "second.h5"
+    case = str(CASES / "donnan_approach.toml")
+    assert main(["run", case, "-o", str(first), "--quiet", "--set", "run.t_end=100",
+                 "--set", "run.outputs=5"]) == 0
+    assert main(["run", case, "-o", str(second), "--quiet", "--restart", str(first)]) == 0
+    part = pnp.load_result(first)
+    rest = pnp.load_result(second)
+    assert rest.t[0] == pytest.approx(100.0)
+    np.testing.assert_allclose(rest.concentration[0], part.concentration[-1])
+    steady = pnp.run(load("donnan"))
+    np.testing.assert_allclose(rest.concentration[-1], steady.concentration[-1], rtol=1e-6, atol=1e-12)
+
+
+def test_restart_refuses_another_mesh(tmp_path, capsys):
+    from pnp.cli import main
+
+    first = tmp_path / "first.h5"
+    case = str(CASES / "donnan_approach.toml")
+    assert main(["run", case, "-o", str(first), "--quiet", "--set", "run.t_end=1e-6",
+                 "--set", "run.outputs=2"]) == 0
+    code = main(["run", case, "-o", str(tmp_path / "b.h5"), "--quiet", "--restart", str(first),
+                 "--set", "mesh.cells_per_debye=8"])
+    assert code == 2
+    assert "mesh" in capsys.readouterr().err
