@@ -19,6 +19,7 @@ import numpy as np
 from scipy import constants
 
 from . import kernel
+from .activity import ln_gamma_by_region
 from .mesh import FARADAY, Mesh, build_mesh
 
 BOUNDARY_CODES = {
@@ -152,6 +153,8 @@ def build_model(case, mesh: Mesh | None = None) -> Model:
             else:
                 d_reg[i, j] = r.D[name]
                 g_reg[i, j] = barrier / rt
+    # activity coefficients (static, from each region's initial ionic strength)
+    g_reg += ln_gamma_by_region(case).T
     d_cell = d_reg[:, reg]
     g_cell = g_reg[:, reg]
 

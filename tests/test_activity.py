@@ -299,7 +299,6 @@ def test_activity_ek_case_is_pinned(capsys):
     assert "davies" in capsys.readouterr().out
 
 
-@pytest.mark.xfail(reason="needs model wiring of ln gamma", strict=False)
 def test_activity_ek_simulated_membrane_potential():
     case = pnp.load_case(CASES / "activity_ek.toml")
     result = pnp.run(case, progress=False)

@@ -344,8 +344,6 @@ MISTAKES = [
     ("walls-without-potential", _set(["boundary", "right"], {"type": "wall"}),
      "boundary", ["undefined"]),
     ("duplicate-region", _duplicate_region, "region[3].name", ["duplicate region name 'bath'"]),
-    ("activity-not-implemented", _set(["activity"], "davies"), "activity",
-     ["activity model 'davies' is not implemented yet; available: ideal"]),
     ("activity-unknown", _set(["activity"], "debye"), "activity", ["one of ideal"]),
     ("protocol-changes-length",
      _set(["protocol"], [{"at": 0.1, "set": {"region.bath.length": "1 um"}}]),
