@@ -275,6 +275,10 @@ def summary(case, result) -> str:
         if not r.membrane:
             lam = debye_length(r.concentration, z, r.eps_r, case.temperature)
             rows.append((f"Debye length {r.name}", _fmt_len(lam)))
+    if case.pumps:
+        rows.append(("leak current (outward +)",
+                     f"{result.current[-1] - result.pump_current[-1]:.6g} A/m^2"))
+    rows.extend(_whole_cell_rows(case, result))
     st = result.stats
     rows.append(("solver work", f"{st.get('steps', 0)} steps, {st.get('newton_iterations', 0)} Newton "
                  f"iterations, {st.get('rejected_steps', 0)} rejected, {st.get('wall_time', 0.0):.3g} s"))
@@ -298,3 +302,63 @@ def summary(case, result) -> str:
         lines.append("")
         lines.append(_table(exp_rows, ("simulated vs analytic", "simulated", "expected", "difference", "")))
     return "\n".join(lines)
+
+
+GEOMETRY_FACTOR = {"cartesian": (1.0, "per m^2 of membrane"),
+                   "cylindrical": (2.0 * math.pi, "per m of cell length"),
+                   "spherical": (4.0 * math.pi, "whole cell")}
+
+
+def charge_separation(case, result) -> dict | None:
+    """Excess charge on the inside of the first membrane vs the ions inside.
+
+    Counts in elementary charges / ions, for the whole cell (spherical), per
+    metre of length (cylindrical) or per m^2 (cartesian). None without a membrane.
+    """
+    mem = first_membrane(case)
+    if mem is None:
+        return None
+    mesh = build_mesh(case)
+    j = case.regions.index(mem)
+    start, stop = mesh.region_slices[j]
+    inside = slice(0, start) if case.inside == "left" else slice(stop, mesh.n_cells)
+    factor, unit = GEOMETRY_FACTOR[case.geometry]
+    vol = mesh.volume[inside] * factor
+    z = np.array([s.z for s in case.species], dtype=float)
+    conc = result.concentration[-1][:, inside]
+    charge = float(vol @ (z @ conc)) * constants.N_A        # elementary charges
+    ions = float(vol @ conc.sum(axis=0)) * constants.N_A
+    face = start if case.inside == "left" else stop
+    area = mesh.face_area[face] * factor
+    return {"excess_charge": charge, "ions": ions, "ratio": abs(charge) / ions if ions else math.nan,
+            "membrane_area": area, "unit": unit}
+
+
+def _whole_cell_rows(case, result) -> list[tuple[str, str]]:
+    sep = charge_separation(case, result)
+    if sep is None:
+        return []
+    rows = []
+    if case.geometry != "cartesian":
+        area = sep["membrane_area"]
+        rows.append((f"membrane current ({sep['unit']})", f"{result.current[-1] * area * 1e12:.6g} pA"))
+        if case.pumps:
+            rows.append((f"pump current ({sep['unit']})", f"{result.pump_current[-1] * area * 1e12:.6g} pA"))
+            for s in ("Na", "K"):
+                if s in result.species:
+                    zs = {sp.name: sp.z for sp in case.species}[s]
+                    leak = result.flux[s][-1]
+                    for p in case.pumps:
+                        if s == p.sodium:
+                            leak -= 3.0 * (result.pump_current[-1] / FARADAY_C)
+                        if s == p.potassium:
+                            leak += 2.0 * (result.pump_current[-1] / FARADAY_C)
+                    rows.append((f"{s} leak current ({sep['unit']})",
+                                 f"{zs * FARADAY_C * leak * area * 1e12:.6g} pA"))
+    rows.append((f"excess charge inside ({sep['unit']})", f"{sep['excess_charge']:.4g} e"))
+    rows.append((f"ions inside ({sep['unit']})", f"{sep['ions']:.4g}"))
+    rows.append(("excess charge / ions inside", f"{sep['ratio']:.3g}"))
+    return rows
+
+
+FARADAY_C = constants.e * constants.N_A

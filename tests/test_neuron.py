@@ -1,0 +1,185 @@
+"""Neuron membrane physics: pump-leak, selectivity barriers, Ca2+, spherical cells."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import constants
+
+import pnp
+from pnp import analytic
+from pnp.mesh import build_mesh
+from pnp.report import charge_separation
+
+CASES = Path(__file__).resolve().parent.parent / "cases"
+FARADAY = constants.e * constants.N_A
+
+
+def load(name, **overrides):
+    return pnp.load_case(CASES / f"{name}.toml", overrides=overrides or None)
+
+
+@pytest.fixture(scope="module")
+def pump_leak():
+    case = load("pump_leak")
+    return case, pnp.run(case)
+
+
+def test_pump_leak_steady_state(pump_leak):
+    case, res = pump_leak
+    assert res.status == "completed", res.message
+    v = res.membrane_potential[-1]
+    assert -0.075 < v < -0.065
+    # zero total current; the pump's outward current balances the leaks
+    pump = res.pump_current[-1]
+    assert pump == pytest.approx(FARADAY * 1e-7, rel=1e-12)
+    assert abs(res.current[-1]) < 1e-9 * pump
+    # every species' total flux (leak + pump) vanishes: Na leak = -3 j_p, K leak = +2 j_p
+    for name in ("K", "Na", "Cl"):
+        assert abs(res.flux[name][-1]) < 1e-9 * 1e-7
+    # Cl- sits at its Nernst potential
+    e_cl = analytic.nernst(res.c("Cl")[-1, 0], 150.0, -1, case.temperature)
+    assert v == pytest.approx(e_cl, abs=1e-5)
+    # the whole-cell Na+ leak is tens of pA
+    area = 4 * math.pi * (10e-6) ** 2
+    na_leak_pA = -3 * 1e-7 * FARADAY * area * 1e12
+    assert -100 < na_leak_pA < -10
+
+
+def test_pump_leak_leak_currents_are_ghk(pump_leak):
+    """The leak fluxes at the steady state are GHK fluxes of the membrane's drop."""
+    case, res = pump_leak
+    mem = case.regions[1]
+    # Na leak = -3 j_p and K leak = +2 j_p
+    vm = res.membrane_potential[-1]
+    j_na = analytic.ghk_flux(vm, res.c("Na")[-1, 0], 145.0, 1, mem.permeability["Na"], case.temperature)
+    j_k = analytic.ghk_flux(vm, res.c("K")[-1, 0], 5.0, 1, mem.permeability["K"], case.temperature)
+    # the diffuse layers shift the membrane's own drop by ~0.3 mV from V_m
+    assert j_na == pytest.approx(-3e-7, rel=0.02)
+    assert j_k == pytest.approx(2e-7, rel=0.02)
+
+
+def test_pump_leak_state_is_stationary_in_time(pump_leak, tmp_path):
+    """Run the transient from the steady state for 100 s: nothing moves."""
+    case, res = pump_leak
+    steady_file = tmp_path / "steady.h5"
+    res.save(steady_file)
+    transient = case.with_overrides({"run.mode": "transient", "run.t_end": 100.0, "run.outputs": 5})
+    from pnp.runner import restart_state, run
+
+    x0, _ = restart_state(transient, steady_file)
+    later = run(transient, x0=x0)
+    assert later.status == "completed", later.message
+    np.testing.assert_allclose(later.concentration[-1], res.concentration[-1], rtol=1e-6, atol=1e-9)
+    assert later.membrane_potential[-1] == pytest.approx(res.membrane_potential[-1], abs=1e-6)
+
+
+def test_without_pump_the_cell_goes_to_donnan():
+    case = load("pump_leak", **{"pump.rate": 0})
+    res = pnp.run(case)
+    assert res.status == "completed", res.message
+    d = analytic.donnan({"K": 5.0, "Na": 145.0, "Cl": 150.0}, {"K": 1, "Na": 1, "Cl": -1}, -142.0,
+                        case.temperature)
+    assert res.membrane_potential[-1] == pytest.approx(d["potential"], abs=1e-5)
+    for name in ("K", "Na", "Cl"):
+        assert res.c(name)[-1, 0] == pytest.approx(d["inside"][name], rel=1e-4)
+
+
+def test_ischemia_depolarises_after_pump_stops():
+    case = load("ischemia")
+    res = pnp.run(case)
+    assert res.status == "completed", res.message
+    assert 60.0 in res.t
+    before = res.membrane_potential[res.t == 60.0][0]
+    assert before == pytest.approx(-0.0694, abs=1e-3)
+    assert np.all(res.pump_current[res.t > 60.0] == 0.0)
+    after = res.membrane_potential[res.t > 60.0]
+    assert np.all(np.diff(after) > -1e-9)           # monotone depolarisation
+    assert after[-1] > before + 0.03                # tens of mV in an hour
+    k_in = res.c("K")[:, 0]
+    assert k_in[-1] < 0.5 * k_in[0]                 # the K+ gradient runs down
+
+
+def test_selectivity_from_barriers():
+    case = load("selectivity")
+    res = pnp.run(case)
+    rt = constants.R * case.temperature
+    ratio = math.exp(12e3 / rt)
+    assert ratio == pytest.approx(105, rel=0.01)
+    mem = case.regions[1]
+    assert mem.permeability["K"] / mem.permeability["Na"] == pytest.approx(ratio, rel=1e-12)
+    expected = analytic.ghk_voltage({"K": 140, "Na": 10}, {"K": 5, "Na": 145},
+                                    {"K": ratio, "Na": 1.0}, {"K": 1, "Na": 1}, case.temperature)
+    assert res.membrane_potential[-1] == pytest.approx(expected, abs=1e-4)
+
+
+def test_calcium_nernst():
+    case = load("calcium")
+    res = pnp.run(case)
+    expected = analytic.nernst(1e-4, 2.0, 2, case.temperature)
+    assert expected == pytest.approx(0.1323, abs=2e-4)
+    assert res.membrane_potential[-1] == pytest.approx(expected, abs=1e-5)
+
+
+def test_ghk_with_calcium():
+    perms = {"Ca": 1e-8, "K": 1e-8, "Na": 5e-10}
+    case = load("calcium", **{f"region.membrane.permeability.{k}": v for k, v in perms.items()})
+    res = pnp.run(case)
+    assert res.status == "completed", res.message
+    inside, outside = case.regions[0].concentration, case.regions[2].concentration
+    expected = analytic.ghk_voltage(inside, outside, perms, {"Ca": 2, "K": 1, "Na": 1, "Cl": -1},
+                                    case.temperature)
+    assert res.membrane_potential[-1] == pytest.approx(expected, abs=1e-4)
+    # Ca2+ flows in (negative outward flux) down its huge gradient
+    assert res.flux["Ca"][-1] < 0
+
+
+def test_grahame_for_a_2_1_electrolyte():
+    """CaCl2 against a charged wall: the 2:1 Grahame equation (any mixture form)."""
+    case = pnp.Case.from_dict({
+        "title": "CaCl2 double layer", "temperature": 298.15,
+        "species": {"Ca": {"z": 2, "D": 0.79e-9}, "Cl": {"z": -1, "D": 2.03e-9}},
+        "region": [{"name": "bath", "length": 20e-9, "eps_r": 78.5,
+                    "concentration": {"Ca": 50.0, "Cl": 100.0}}],
+        "boundary": {"left": {"type": "wall", "potential": -0.04},
+                     "right": {"type": "reservoir", "potential": 0}},
+        "mesh": {"cells_per_debye": 16, "growth": 1.1, "max_cell": 0.2e-9},
+    })
+    res = pnp.run(case)
+    sigma = analytic.grahame(-0.04, {"Ca": 50.0, "Cl": 100.0}, {"Ca": 2, "Cl": -1}, 78.5, 298.15)
+    assert res.surface_charge["left"][-1] == pytest.approx(sigma, rel=1e-2)
+
+
+def test_spherical_excess_charge_is_c_v_area():
+    case = load("charge_separation")
+    res = pnp.run(case)
+    mem = case.regions[1]
+    c_series = analytic.membrane_series_capacitance(
+        mem.eps_r, mem.length, {"K": 140.0, "X": 140.0}, {"K": 10.2, "Na": 139.8, "Cl": 150.0},
+        {"K": 1, "Na": 1, "Cl": -1, "X": -1}, 80.0, 80.0, case.temperature)
+    area = 4 * math.pi * (10e-6) ** 2
+    q_expected = c_series * res.membrane_potential[-1] * area / constants.e
+    sep = charge_separation(case, res)
+    assert sep["excess_charge"] == pytest.approx(q_expected, rel=0.02)
+    assert 4e6 < abs(sep["excess_charge"]) < 7e6
+    assert 1e11 < sep["ions"] < 1e12
+    # the excess sits within a few Debye lengths of the membrane
+    mesh = build_mesh(case)
+    start = mesh.region_slices[1][0]
+    r_membrane = mesh.faces[start]
+    lam = analytic.debye_length({"K": 140.0, "X": 140.0}, {"K": 1, "X": -1}, 80.0, case.temperature)
+    rho = res.c("K")[-1, :start] - res.c("X")[-1, :start]
+    q_cells = 4 * math.pi * mesh.volume[:start] * rho
+    near = mesh.centers[:start] > r_membrane - 5 * lam
+    assert q_cells[near].sum() == pytest.approx(q_cells.sum(), rel=1e-2)
+
+
+def test_spherical_donnan_matches_cartesian():
+    spherical = pnp.run(load("pump_leak", **{"pump.rate": 0}))
+    cartesian = pnp.run(load("pump_leak", **{"pump.rate": 0, "geometry": "cartesian"}))
+    for name in ("K", "Na", "Cl"):
+        assert spherical.c(name)[-1, 0] == pytest.approx(cartesian.c(name)[-1, 0], rel=1e-6)
+    assert spherical.membrane_potential[-1] == pytest.approx(cartesian.membrane_potential[-1], abs=1e-7)
