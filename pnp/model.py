@@ -302,3 +302,17 @@ def pump_rate(model: Model, p: PumpSite, x: np.ndarray) -> float:
     na_in = max(x[model.offset + p.inside_cell * m + p.sodium], 0.0)
     k_out = max(x[model.offset + p.outside_cell * m + p.potassium], 0.0)
     return p.j_max * (na_in / (na_in + p.K_Na)) ** 3 * (k_out / (k_out + p.K_K)) ** 2
+
+
+def pump_rate_derivatives(model: Model, p: PumpSite, x: np.ndarray) -> tuple[float, float]:
+    """d j_p / d Na_inside and d j_p / d K_outside of a saturating pump (0, 0 if constant)."""
+    if p.rate is not None:
+        return 0.0, 0.0
+    m = model.block
+    na = max(x[model.offset + p.inside_cell * m + p.sodium], 0.0)
+    k = max(x[model.offset + p.outside_cell * m + p.potassium], 0.0)
+    f = na / (na + p.K_Na)
+    g = k / (k + p.K_K)
+    d_na = p.j_max * 3.0 * f**2 * p.K_Na / (na + p.K_Na) ** 2 * g**2
+    d_k = p.j_max * f**3 * 2.0 * g * p.K_K / (k + p.K_K) ** 2
+    return d_na, d_k

@@ -14,7 +14,7 @@ import numpy as np
 from scipy.linalg import lapack
 
 from . import kernel
-from .model import Model, pump_sources
+from .model import Model, pump_rate_derivatives, pump_sources
 
 DPSI_MAX = 10.0          # largest potential update per Newton iteration [V_T]
 DT_STEADY = 1e12         # pseudo-time step [s] beyond every physical time scale
@@ -76,7 +76,33 @@ class System:
             pump_sources(self.model, x, self.source)
         kernel.assemble(x, *self.args, alpha_c, alpha_d, beta_c, beta_d, self.source,
                         self.res, self.ab, jacobian)
+        if jacobian and self.model.pumps:
+            self._pump_jacobian(x)
         return self.res
+
+    def _pump_jacobian(self, x):
+        """Saturating pumps: the in-band part of their Jacobian.
+
+        A pump couples the cells on both sides of its membrane, further apart
+        than the band: the derivative of each cell's rows with respect to its
+        own concentration is added, the cross-membrane coupling is lagged.
+        """
+        model = self.model
+        m = model.block
+        kl, ku = self.kl, self.ku
+        for p in model.pumps:
+            d_na, d_k = pump_rate_derivatives(model, p, x)
+            if d_na == 0.0 and d_k == 0.0:
+                continue
+            inside = model.offset + p.inside_cell * m
+            outside = model.offset + p.outside_cell * m
+            col_na = inside + p.sodium
+            col_k = outside + p.potassium
+            # residual = ... - source; source(Na, inside) = -3 j A, (K, inside) = +2 j A, ...
+            self.ab[kl + ku + (inside + p.sodium) - col_na, col_na] += 3.0 * p.area * d_na
+            self.ab[kl + ku + (inside + p.potassium) - col_na, col_na] -= 2.0 * p.area * d_na
+            self.ab[kl + ku + (outside + p.sodium) - col_k, col_k] -= 3.0 * p.area * d_k
+            self.ab[kl + ku + (outside + p.potassium) - col_k, col_k] += 2.0 * p.area * d_k
 
     def solve(self) -> tuple[np.ndarray | None, str]:
         """Newton update -J^{-1} R from the last assembly (row-equilibrated LU)."""

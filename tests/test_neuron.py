@@ -183,3 +183,18 @@ def test_spherical_donnan_matches_cartesian():
     for name in ("K", "Na", "Cl"):
         assert spherical.c(name)[-1, 0] == pytest.approx(cartesian.c(name)[-1, 0], rel=1e-6)
     assert spherical.membrane_potential[-1] == pytest.approx(cartesian.membrane_potential[-1], abs=1e-7)
+
+
+def test_saturating_pump():
+    """j_p = j_max (Na_in/(Na_in+K_Na))^3 (K_out/(K_out+K_K))^2 next to the membrane."""
+    case = load("pump_leak", **{"pump.j_max": 2e-7, "pump.K_Na": 10.0, "pump.K_K": 1.5})
+    res = pnp.run(case)
+    assert res.status == "completed", res.message
+    mesh = build_mesh(case)
+    start, stop = mesh.region_slices[1]
+    na_in = res.c("Na")[-1, start - 1]
+    k_out = res.c("K")[-1, stop]
+    rate = 2e-7 * (na_in / (na_in + 10.0)) ** 3 * (k_out / (k_out + 1.5)) ** 2
+    assert res.pump_current[-1] == pytest.approx(FARADAY * rate, rel=1e-12)
+    assert abs(res.current[-1]) < 1e-9 * res.pump_current[-1]
+    assert res.stats["newton_iterations"] < 150  # the pump's local Jacobian is assembled
