@@ -177,7 +177,13 @@ def assemble(
     n = x.shape[0]
     res[:] = 0.0
     if jacobian:
-        ab[:, :] = 0.0
+        # Rows 0..kl-1 are LAPACK's fill-in workspace: gbsv need not see them
+        # zeroed. Column by column: ab is Fortran-ordered (a slice assignment
+        # would sweep it row by row, strided, ~10x slower at 1e6 cells).
+        ldab = ab.shape[0]
+        for col in range(ab.shape[1]):
+            for row in range(kl, ldab):
+                ab[row, col] = 0.0
     S = n_species
 
     # ---- cell terms: storage and charge ------------------------------

@@ -59,7 +59,7 @@ class System:
         self.ab = np.zeros((2 * kl + ku + 1, n), order="F")
         self.res = np.zeros(n)
         self.args = model.kernel_args()
-        self.source = np.zeros((model.n_species, model.n_cells))
+        self.source = np.zeros((model.n_species, model.n_cells), order="F")
         self.psi_index = model.potential_index()
         extra = []
         if model.b_type[0] == kernel.FLOATING:
@@ -74,8 +74,9 @@ class System:
     def assemble(self, x, alpha_c, alpha_d, beta_c, beta_d, jacobian=True):
         if self.model.pumps:
             pump_sources(self.model, x, self.source)
-        kernel.assemble(x, *self.args, alpha_c, alpha_d, beta_c, beta_d, self.source,
-                        self.res, self.ab, jacobian)
+        # one memory layout for every call: one compiled specialisation
+        kernel.assemble(x, *self.args, np.asfortranarray(alpha_c), alpha_d,
+                        np.asfortranarray(beta_c), beta_d, self.source, self.res, self.ab, jacobian)
         if jacobian and self.model.pumps:
             self._pump_jacobian(x)
         return self.res
@@ -240,7 +241,7 @@ def concentrations(model: Model, x: np.ndarray) -> np.ndarray:
     """(S, N) view-free copy of the concentrations in ``x``."""
     m = model.block
     body = x[model.offset:model.offset + model.n_cells * m].reshape(model.n_cells, m)
-    return body[:, :-1].T.copy()
+    return body[:, :-1].T.copy(order="F")  # species-fastest, as the kernel walks it
 
 
 def make_weights(system: System, rtol: float, atol: float, psi_floor: float = 0.0):
@@ -299,7 +300,7 @@ def solve_steady(model: Model, x0: np.ndarray | None = None, rtol: float = 1e-6,
     x = (model.x0 if x0 is None else x0).copy()
     S, N = model.n_species, model.n_cells
     comps = closed_compartments(model, x)
-    alpha_floor = np.zeros((S, N))
+    alpha_floor = np.zeros((S, N), order="F")
     for comp in comps:
         alpha_floor[comp.species, comp.cells] = 1.0 / (REGULARISE * comp.relax_time)
     project = _projector(model, comps)
@@ -490,7 +491,7 @@ def solve_transient(model: Model, x0: np.ndarray, t_end: float, stops: list[floa
             beta_c -= a2 * concentrations(model, x_hist[1]) / h_try
             beta_d -= a2 * boundary_displacement(model, x_hist[1]) / h_try
         alpha = a0 / h_try
-        alpha_c = np.full((model.n_species, model.n_cells), alpha)
+        alpha_c = np.full((model.n_species, model.n_cells), alpha, order="F")
         x_new = predict(t_hist, x_hist, t + h_try) if len(x_hist) >= 2 else x_hist[0].copy()
         info = newton(system, x_new, alpha_c, alpha, beta_c, beta_d, wnewton, project)
         if not info.converged:
