@@ -1,0 +1,650 @@
+"""Figures: layout, labels and units, zoom panels, axis choices, reversal potential, files."""
+
+from __future__ import annotations
+
+import csv
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+import pnp
+from pnp import plot
+from pnp.analytic import ghk_current, ghk_voltage
+from pnp.errors import ResultFileError
+from pnp.result import Result
+
+REPO = Path(__file__).resolve().parents[1]
+CASES = REPO / "cases"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+# -- results to draw --------------------------------------------------------------------
+
+
+def _graded(length: float, smallest: float, growth: float = 1.2) -> np.ndarray:
+    """Cell widths growing geometrically from ``smallest`` and summing to ``length``."""
+    widths = [smallest]
+    while sum(widths) < length:
+        widths.append(widths[-1] * growth)
+    widths = np.array(widths)
+    return widths * length / widths.sum()
+
+
+CASE_TOML = """\
+title = "synthetic"
+temperature = 310.0
+inside = "left"
+[[region]]
+name = "cytoplasm"
+membrane = false
+[[region]]
+name = "membrane"
+membrane = true
+[[region]]
+name = "bath"
+membrane = false
+[boundary.left]
+type = "wall"
+surface_charge = {charge}
+[boundary.right]
+type = "reservoir"
+potential = 0.0
+"""
+
+
+def make_result(
+    *,
+    charged_wall: bool = True,
+    with_case: bool = True,
+    trace: float | None = None,
+    membrane_trace: float = 0.0,
+    times: tuple[float, ...] = (math.inf,),
+    pump: float = 0.0,
+) -> Result:
+    """cytoplasm (wall at x = 0) | 5 nm membrane | bath, on a graded mesh.
+
+    ``trace`` adds a species at that concentration [mM] on both sides (to span
+    decades); ``membrane_trace`` is what every species holds inside the membrane.
+    """
+    half = _graded(100e-9, 0.2e-9)
+    left = np.concatenate([half, half[::-1]]) if charged_wall else half[::-1] * 2
+    widths = np.concatenate([left, np.full(10, 0.5e-9), _graded(200e-9, 0.2e-9)])
+    faces = np.concatenate([[0.0], np.cumsum(widths)])
+    x = 0.5 * (faces[1:] + faces[:-1])
+    region = np.repeat([0, 1, 2], [left.size, 10, widths.size - left.size - 10])
+    species = ["K", "Cl"] + (["Ca"] if trace is not None else [])
+    z = [1, -1] + ([2] if trace is not None else [])
+    inside_mask, membrane_mask = region == 0, region == 1
+    k = np.where(inside_mask, 140.0, 5.0)
+    concentration = [k, k.copy()] + ([np.full(x.size, trace)] if trace is not None else [])
+    concentration = np.array(concentration)
+    concentration[:, membrane_mask] = membrane_trace
+    potential = np.where(inside_mask, -0.07, 0.0)
+    n = len(times)
+    ramp = np.linspace(0.2, 1.0, n)
+    return Result(
+        title="synthetic cell",
+        case_toml=CASE_TOML.format(charge=-0.01 if charged_wall else 0.0) if with_case else "",
+        temperature=310.0,
+        geometry="cartesian",
+        x=x,
+        faces=faces,
+        region=region,
+        region_names=("cytoplasm", "membrane", "bath"),
+        species=species,
+        z=z,
+        D=np.full(len(species), 1e-9),
+        t=np.array(times, dtype=float),
+        potential=ramp[:, None] * potential,
+        concentration=np.broadcast_to(concentration, (n, *concentration.shape)).copy(),
+        membrane_potential=-0.07 * ramp,
+        current=1e-3 * (1 - ramp),
+        pump_current=np.full(n, pump),
+        flux={"K": 1e-8 * (1 - ramp), "Cl": np.zeros(n)},
+        surface_charge={"left": np.full(n, -0.01), "right": np.zeros(n)},
+    )
+
+
+@pytest.fixture(scope="module")
+def nernst() -> Result:
+    return pnp.run(pnp.load_case(CASES / "nernst_k.toml"), progress=False)
+
+
+@pytest.fixture(scope="module")
+def nernst_transient() -> Result:
+    overrides = {"run.mode": "transient", "run.t_end": 1.0, "run.outputs": 12}
+    return pnp.run(pnp.load_case(CASES / "nernst_k.toml", overrides=overrides), progress=False)
+
+
+@pytest.fixture(scope="module")
+def ghk_sweep(tmp_path_factory) -> Path:
+    """A sweep directory as `pnp sweep` lays it out: one file per point and summary.csv."""
+    directory = tmp_path_factory.mktemp("ghk_iv")
+    rows = []
+    for index, voltage in enumerate([-0.09, -0.08, -0.07, -0.06, -0.05, 0.0]):
+        case = pnp.load_case(CASES / "ghk_iv.toml", overrides={"boundary.left.potential": voltage})
+        result = pnp.run(case, progress=False)
+        result.save(directory / f"{index:04d}.h5")
+        row = {
+            "boundary.left.potential": voltage,
+            "status": result.status,
+            "message": result.message,
+            "membrane_potential": result.membrane_potential[-1],
+            "current": result.current[-1],
+            "pump_current": result.pump_current[-1],
+        }
+        row.update({f"flux_{name}": values[-1] for name, values in result.flux.items()})
+        rows.append(row)
+    _write_csv(directory / "summary.csv", rows)
+    return directory
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _grid(fig) -> tuple[list, list]:
+    """Potential row and concentration row of a profiles figure."""
+    axes = fig.axes
+    columns = len(axes) // 2
+    return axes[:columns], axes[columns:]
+
+
+def _texts(ax) -> set[str]:
+    return {text.get_text() for text in ax.texts}
+
+
+def _labels(ax) -> list[str]:
+    return [line.get_label() for line in ax.get_lines() if not line.get_label().startswith("_")]
+
+
+def _is_png(path: Path) -> bool:
+    return path.read_bytes()[:8] == PNG_SIGNATURE
+
+
+# -- module ----------------------------------------------------------------------------
+
+
+def test_import_does_not_load_matplotlib():
+    code = "import sys, pnp.plot; print('matplotlib' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+# -- profiles --------------------------------------------------------------------------
+
+
+def test_profiles_of_a_real_steady_result(nernst):
+    fig = plot.profiles(nernst)
+    potential_row, concentration_row = _grid(fig)
+    assert len(potential_row) == 2  # whole domain + the membrane
+    main, zoom = potential_row
+    assert main.get_title() == "whole domain"
+    assert zoom.get_title() == "zoom: membrane"
+    assert main.get_ylabel() == "φ [mV]"
+    assert concentration_row[0].get_ylabel() == "c [mM]"
+    assert concentration_row[0].get_xlabel() == "x [µm]"  # 2 µm domain
+    assert concentration_row[1].get_xlabel() == "x [nm]"
+    assert {"cytoplasm", "bath"} <= _texts(main)
+    # In the zoom, names that do not fit are left out (the 10 nm of cytoplasm
+    # here); the membrane's stands upright in its band.
+    assert {"membrane", "bath"} <= _texts(zoom)
+    upright = [text for text in zoom.texts if text.get_text() == "membrane"]
+    assert upright[0].get_rotation() == 90
+    assert concentration_row[0].get_yscale() == "linear"  # 5..140 mM
+    assert _labels(concentration_row[0]) == ["K", "Cl"]
+    assert "steady state" in fig.get_suptitle()
+    # The potential curve is in mV: V_m = E_K = -89 mV.
+    phi = main.get_lines()[0].get_ydata()
+    assert phi.min() == pytest.approx(1e3 * nernst.potential[-1].min())
+    assert -95 < phi.min() < -85
+
+
+def test_zoom_window_spans_the_debye_layers(nernst):
+    fig = plot.profiles(nernst)
+    zoom = fig.axes[1]
+    low, high = zoom.get_xlim()  # nm
+    cells = np.flatnonzero(nernst.region == 1)
+    start, end = 1e9 * nernst.faces[cells[0]], 1e9 * nernst.faces[cells[-1] + 1]
+    assert low < start < 1000.5 and 1004.5 < end < high
+    # A few tens of Debye lengths (0.8 nm at 140 mM, 4 nm at 5 mM) in all, not the 2 µm domain.
+    assert 10 < high - low < 100
+    # Each side of the window holds the graded cells beside the membrane, and
+    # ends where they have grown tenfold.
+    widths = np.diff(nernst.faces)
+    centres = nernst.x * 1e9
+    for side, beside in (("left", cells[0] - 1), ("right", cells[-1] + 1)):
+        shown = (centres > low) & (centres < high) & (nernst.region == nernst.region[beside])
+        limit = plot.LAYER_GROWTH * widths[beside]
+        assert widths[shown].max() <= limit, side
+        beyond = shown.nonzero()[0].min() - 1 if side == "left" else shown.nonzero()[0].max() + 1
+        assert widths[beyond] > limit, side
+
+
+def test_debye_layer_wall_gets_a_zoom_of_tens_of_debye_lengths():
+    result = pnp.run(pnp.load_case(CASES / "debye_layer.toml"), progress=False)
+    fig = plot.profiles(result)
+    potential_row, concentration_row = _grid(fig)
+    assert [ax.get_title() for ax in potential_row] == ["whole domain", "zoom: left wall"]
+    low, high = potential_row[1].get_xlim()
+    debye_length = 0.785  # nm, 150 mM NaCl
+    assert low == pytest.approx(0.0, abs=1e-12)
+    assert 5 * debye_length < high < 40 * debye_length
+    assert concentration_row[0].get_xlabel() == "x [nm]"  # 30 nm domain
+
+
+def test_one_zoom_per_membrane_and_charged_wall():
+    fig = plot.profiles(make_result(charged_wall=True))
+    titles = [ax.get_title() for ax in _grid(fig)[0]]
+    assert titles == ["whole domain", "zoom: left wall", "zoom: membrane"]
+    wall_low, wall_high = fig.axes[1].get_xlim()
+    assert wall_low == 0.0 and 5 < wall_high < 100  # nm
+
+    # An uncharged wall (the centre of a cell) has no double layer: no zoom.
+    fig = plot.profiles(make_result(charged_wall=False))
+    assert [ax.get_title() for ax in _grid(fig)[0]] == ["whole domain", "zoom: membrane"]
+
+
+def test_zooms_found_from_the_mesh_without_a_case():
+    fig = plot.profiles(make_result(charged_wall=True, with_case=False))
+    titles = [ax.get_title() for ax in _grid(fig)[0]]
+    assert titles == ["whole domain", "zoom: left wall", "zoom: membrane"]
+    fig = plot.profiles(make_result(charged_wall=False, with_case=False))
+    assert [ax.get_title() for ax in _grid(fig)[0]] == ["whole domain", "zoom: membrane"]
+
+
+def test_log_concentration_axis_when_concentrations_span_decades():
+    # 1e-4 mM Ca beside 140 mM K: six decades.
+    fig = plot.profiles(make_result(trace=1e-4))
+    concentration_row = _grid(fig)[1]
+    assert all(ax.get_yscale() == "log" for ax in concentration_row)
+    low, high = concentration_row[0].get_ylim()
+    assert low < 1e-4 and high > 140
+    # Exactly-zero values (X outside its cell) are masked, not drawn at a clip value.
+    assert plot.profiles(make_result(trace=1e-4, membrane_trace=0.0))
+
+    # 5..140 mM: linear from 0.
+    fig = plot.profiles(make_result())
+    assert _grid(fig)[1][0].get_yscale() == "linear"
+    assert _grid(fig)[1][0].get_ylim()[0] == 0
+
+    # Traces inside the membrane do not decide the axis.
+    fig = plot.profiles(make_result(membrane_trace=1e-9))
+    assert _grid(fig)[1][0].get_yscale() == "linear"
+
+
+def test_log_concentration_can_be_forced():
+    assert _grid(plot.profiles(make_result(), log_concentration=True))[1][0].get_yscale() == "log"
+    fig = plot.profiles(make_result(trace=1e-4), log_concentration=False)
+    assert _grid(fig)[1][0].get_yscale() == "linear"
+    with pytest.raises(ValueError, match="log_concentration"):
+        plot.profiles(make_result(), log_concentration="yes")
+
+
+def test_transient_profiles_default_to_a_few_log_spaced_times(nernst_transient):
+    fig = plot.profiles(nernst_transient)
+    main = fig.axes[0]
+    times = _labels(main)
+    assert 3 <= len(times) <= plot.PROFILE_TIMES
+    assert times[0] == "t = 0" and times[-1] == "t = 1 s"
+    assert main.get_legend() is not None
+    # Species colours are shared by the times; the legend names each species once.
+    assert _labels(_grid(fig)[1][0]) == ["K", "Cl"]
+
+
+def test_profiles_at_chosen_times(nernst_transient):
+    t = nernst_transient.t
+    fig = plot.profiles(nernst_transient, times=[t[3] * 1.01, math.inf])
+    assert _labels(fig.axes[0]) == [plot._format_time(t[3]), "t = 1 s"]
+    fig = plot.profiles(nernst_transient, times=0.0)
+    assert "t = 0" in fig.get_suptitle()
+
+
+def test_profiles_into_given_axes_and_figures(nernst):
+    fig, (potential_ax, concentration_ax) = plt.subplots(2, 1)
+    assert plot.profiles(nernst, ax=(potential_ax, concentration_ax)) is fig
+    assert potential_ax.get_ylabel() == "φ [mV]" and concentration_ax.get_ylabel() == "c [mM]"
+    assert len(fig.axes) == 2  # no zoom panels in a pair of axes
+
+    fig = plt.figure(layout="constrained")
+    _, right = fig.subfigures(1, 2)
+    assert plot.profiles(nernst, ax=right) is fig
+    assert len(right.axes) == 4
+
+    with pytest.raises(TypeError, match="pair of Axes"):
+        plot.profiles(nernst, ax=potential_ax)
+
+
+def test_profiles_of_an_empty_result_fail_clearly():
+    empty = make_result(times=(0.0, 1.0))
+    empty = Result(
+        **{
+            **{name: getattr(empty, name) for name in ("title", "temperature", "geometry", "x")},
+            "faces": empty.faces,
+            "region": empty.region,
+            "region_names": empty.region_names,
+            "species": empty.species,
+            "z": empty.z,
+            "D": empty.D,
+            "t": [],
+            "potential": [],
+            "concentration": [],
+            "membrane_potential": [],
+            "current": [],
+            "flux": {},
+            "surface_charge": {},
+            "status": "running",
+        }
+    )
+    with pytest.raises(ValueError, match="no output"):
+        plot.profiles(empty)
+
+
+# -- traces ----------------------------------------------------------------------------
+
+
+def test_traces_of_a_steady_result_raise(nernst):
+    with pytest.raises(ValueError, match="a steady result has no time series; use profiles"):
+        plot.traces(nernst)
+
+
+def test_traces_of_a_real_transient_use_a_log_time_axis(nernst_transient):
+    fig = plot.traces(nernst_transient)
+    potential_ax, current_ax, flux_ax = fig.axes
+    assert potential_ax.get_ylabel() == "$V_m$ [mV]"
+    assert current_ax.get_ylabel().startswith("current [") and "A/m²" in current_ax.get_ylabel()
+    assert flux_ax.get_ylabel().startswith("flux [") and "mol/m²/s" in flux_ax.get_ylabel()
+    assert flux_ax.get_xscale() == "log" and flux_ax.get_xlabel() == "t [s]"
+    assert _labels(flux_ax) == ["K"]  # Cl cannot cross
+    assert _labels(current_ax) == ["total"]  # no pump
+    # t = 0 cannot sit on a log axis: it is left out.
+    times = potential_ax.get_lines()[0].get_xdata()
+    assert times.size == nernst_transient.t.size - 1 and times.min() > 0
+    # V_m heads for E_K = -89 mV.
+    assert potential_ax.get_lines()[0].get_ydata()[-1] < -80
+
+
+def test_traces_use_a_linear_time_axis_for_a_short_span():
+    result = make_result(times=(0.0, 1e-9, 2e-9, 3e-9, 4e-9), pump=2e-3)
+    fig = plot.traces(result)
+    current_ax = fig.axes[1]
+    assert current_ax.get_xscale() == "linear"
+    assert fig.axes[-1].get_xlabel() == "t [ns]"
+    assert _labels(current_ax) == ["total", "pump"]
+    assert current_ax.get_ylabel() == "current [mA/m²]"
+    # A forced log axis drops t = 0.
+    assert plot.traces(result, log_time=True).axes[-1].get_xscale() == "log"
+
+
+def test_traces_skip_the_flux_panel_when_nothing_crosses():
+    result = make_result(times=(0.0, 1.0, 2.0))
+    result.flux = {"K": np.zeros(3), "Cl": np.zeros(3)}
+    assert len(plot.traces(result).axes) == 2
+
+
+# -- reversal potential --------------------------------------------------------------------
+
+
+def test_reversal_potential_is_exact_for_linear_data():
+    v = np.linspace(-0.1, 0.05, 7)
+    i = 2.5 * (v + 0.0673)
+    assert plot.reversal_potential(v, i) == pytest.approx(-0.0673, abs=1e-15)
+    # Any order, NaN points dropped.
+    order = np.array([3, 0, 6, 2, 5, 1, 4])
+    v_nan, i_nan = np.append(v[order], np.nan), np.append(i[order], 1.0)
+    assert plot.reversal_potential(v_nan, i_nan) == pytest.approx(-0.0673, abs=1e-15)
+
+
+def test_reversal_potential_edge_cases():
+    assert math.isnan(plot.reversal_potential([0.0, 0.1], [1.0, 2.0]))  # no crossing
+    assert math.isnan(plot.reversal_potential([], []))
+    assert plot.reversal_potential([-0.1, 0.0, 0.1], [-1.0, 0.0, 1.0]) == 0.0  # on a point
+    assert plot.reversal_potential([0.0, 0.1], [-1.0, 3.0]) == pytest.approx(0.025)
+    with pytest.raises(ValueError, match="differ in length"):
+        plot.reversal_potential([0.0, 0.1], [1.0])
+
+
+# -- I-V -----------------------------------------------------------------------------
+
+
+def _ghk_summary(n: int = 9):
+    """An analytic GHK summary (dict of arrays) for K, Na, Cl as in cases/ghk_iv.toml."""
+    v = np.linspace(-0.1, 0.06, n)
+    c_in, c_out = {"K": 140, "Na": 12, "Cl": 10}, {"K": 5, "Na": 145, "Cl": 150}
+    z, p = {"K": 1, "Na": 1, "Cl": -1}, {"K": 1e-8, "Na": 5e-10, "Cl": 4.5e-9}
+    currents = {s: ghk_current(v, c_in[s], c_out[s], z[s], p[s], 310.15) for s in z}
+    summary = {"boundary.left.potential": v, "current": sum(currents.values())}
+    summary.update({f"flux_{s}": currents[s] / (z[s] * 96485.33212) for s in z})
+    summary["flux_X"] = np.zeros(n)
+    return summary, z
+
+
+def test_iv_from_a_dict_of_arrays(tmp_path):
+    summary, z = _ghk_summary()
+    dense = np.linspace(-0.1, 0.06, 50)
+    reference = (dense, np.interp(dense, summary["boundary.left.potential"], summary["current"]))
+    path = tmp_path / "iv.png"
+    fig = plot.iv(summary, path=path, ghk=reference, valences=z)
+    (ax,) = fig.axes
+    labels = _labels(ax)
+    assert labels[:5] == ["GHK (analytic)", "total", "K: zFJ", "Na: zFJ", "Cl: zFJ"]
+    assert not any(label.startswith("X") for label in labels)  # impermeant: no curve
+    reversal = plot.reversal_potential(summary["boundary.left.potential"], summary["current"])
+    assert labels[-1] == f"$V_{{rev}}$ = {reversal * 1e3:.2f} mV"
+    assert ax.get_xlabel() == "boundary.left.potential [mV]"
+    assert ax.get_ylabel() == "current density, outward + [mA/m²]"
+    # The per-species currents add up to the total.
+    lines = {line.get_label(): line.get_ydata() for line in ax.get_lines()}
+    species_total = lines["K: zFJ"] + lines["Na: zFJ"] + lines["Cl: zFJ"]
+    np.testing.assert_allclose(species_total, lines["total"], rtol=1e-9)
+    assert _is_png(path)
+
+
+def test_iv_without_valences_draws_the_total_only():
+    summary, _ = _ghk_summary()
+    labels = _labels(plot.iv(summary).axes[0])
+    assert labels[0] == "total" and labels[-1].startswith("$V_{rev}$")
+    assert len(labels) == 2
+
+
+def test_iv_leaves_out_failed_points():
+    summary, z = _ghk_summary(5)
+    summary["status"] = np.array(["completed", "failed", "completed", "completed", "completed"])
+    summary["current"] = summary["current"].copy()
+    summary["current"][1] = np.nan
+    (ax,) = plot.iv(summary, valences=z).axes
+    assert ax.get_title() == "1 failed point not shown"
+    assert ax.get_lines()[1].get_xdata().size == 4
+
+
+def test_unfinished_points_are_named_and_left_out():
+    summary, z = _ghk_summary(5)
+    summary["status"] = np.array(["completed", "failed", "pending", "pending", "completed"])
+    (ax,) = plot.iv(summary, valences=z).axes
+    assert ax.get_title() == "1 failed, 2 pending points not shown"
+    (ax,) = plot.sweep(summary, "boundary.left.potential", "current").axes
+    assert ax.get_title() == "1 failed, 2 pending points not shown"
+    assert ax.get_lines()[0].get_xdata().size == 2
+
+
+def test_summary_from_a_sweep_result_table():
+    summary, z = _ghk_summary()
+
+    class SweepResultLike:  # pnp.sweep.SweepResult: column names and a table
+        def __init__(self, table):
+            self.columns = list(table)
+            self.table = table
+
+    assert "K: zFJ" in _labels(plot.iv(SweepResultLike(summary), valences=z).axes[0])
+
+
+def test_iv_from_a_dataframe():
+    pandas = pytest.importorskip("pandas")
+    summary, z = _ghk_summary()
+    fig = plot.iv(pandas.DataFrame(summary), valences=z)
+    assert "total" in _labels(fig.axes[0])
+
+
+def test_iv_of_real_clamp_runs(ghk_sweep):
+    result = pnp.load_result(ghk_sweep / "0000.h5")
+    fig = plot.iv(ghk_sweep, valences=result)
+    (ax,) = fig.axes
+    reversal = float(ax.get_lines()[-1].get_xdata()[0]) * 1e-3
+    expected = ghk_voltage(
+        {"K": 140, "Na": 12, "Cl": 10},
+        {"K": 5, "Na": 145, "Cl": 150},
+        {"K": 1e-8, "Na": 5e-10, "Cl": 4.5e-9},
+        {"K": 1, "Na": 1, "Cl": -1},
+        310.15,
+    )
+    # Linear interpolation between points 10 mV apart on a convex curve.
+    assert reversal == pytest.approx(expected, abs=3e-4)
+
+
+def test_iv_needs_a_voltage_column():
+    with pytest.raises(ValueError, match="voltage column"):
+        plot.iv({"current": [0.0, 1.0]})
+    with pytest.raises(ValueError, match="no column 'current'"):
+        plot.iv({"boundary.left.potential": [0.0, 0.1]})
+
+
+# -- sweeps --------------------------------------------------------------------------------
+
+
+def _two_parameter_summary():
+    k_out = np.repeat([2.5, 5.0, 10.0], 4)
+    p_na = np.tile(np.geomspace(1e-11, 1e-8, 4), 3)
+    vm = -0.09 + 0.01 * np.log10(p_na / 1e-11) + 0.005 * k_out
+    return {
+        "region.bath.concentration.K": k_out,
+        "region.membrane.permeability.Na": p_na,
+        "status": np.array(["completed"] * 12),
+        "membrane_potential": vm,
+        "current": np.zeros(12),
+    }
+
+
+def test_sweep_one_line_per_value_of_by(tmp_path):
+    summary = _two_parameter_summary()
+    path = tmp_path / "sweep.png"
+    fig = plot.sweep(
+        summary,
+        "region.membrane.permeability.Na",
+        "membrane_potential",
+        by="region.bath.concentration.K",
+        path=path,
+    )
+    (ax,) = fig.axes
+    assert _labels(ax) == ["2.5 mM", "5 mM", "10 mM"]
+    assert ax.get_legend().get_title().get_text() == "region.bath.concentration.K"
+    assert ax.get_xscale() == "log"  # three decades of permeability
+    assert ax.get_xlabel() == "region.membrane.permeability.Na [nm/s]"
+    assert ax.get_ylabel() == "membrane_potential [mV]"
+    for line in ax.get_lines():
+        assert line.get_xdata().size == 4 and np.all(np.diff(line.get_xdata()) > 0)
+    assert _is_png(path)
+
+
+def test_sweep_without_by_and_with_a_linear_parameter():
+    summary = _two_parameter_summary()
+    fig = plot.sweep(summary, "region.bath.concentration.K", "membrane_potential")
+    (ax,) = fig.axes
+    assert len(ax.get_lines()) == 1 and ax.get_legend() is None
+    assert ax.get_xscale() == "linear" and ax.get_xlabel() == "region.bath.concentration.K [mM]"
+
+
+def test_sweep_names_missing_columns():
+    with pytest.raises(ValueError, match=r"no column 'flux_K'.*membrane_potential"):
+        plot.sweep(_two_parameter_summary(), "region.bath.concentration.K", "flux_K")
+
+
+# -- files ------------------------------------------------------------------------------
+
+
+def test_plot_file_of_a_steady_result_writes_a_png_beside_it(tmp_path, nernst):
+    source = tmp_path / "nernst.h5"
+    nernst.save(source)
+    open_figures = plt.get_fignums()
+    out = plot.plot_file(source)
+    assert out == tmp_path / "nernst.png"
+    assert _is_png(out)
+    assert plt.get_fignums() == open_figures  # the CLI path leaves no pyplot figure open
+    image = plt.imread(out)
+    assert image.shape[1] > image.shape[0]  # two columns: domain and membrane zoom
+
+
+def test_plot_file_of_a_transient_puts_traces_beside_profiles(tmp_path, nernst_transient):
+    source = tmp_path / "transient.h5"
+    nernst_transient.save(source)
+    overview = plt.imread(plot.plot_file(source, out=tmp_path / "overview.png"))
+    profiles = plt.imread(plot.plot_file(source, kind="profiles", out=tmp_path / "p.png"))
+    traces = plt.imread(plot.plot_file(source, kind="traces", out=tmp_path / "t.png"))
+    assert overview.shape[1] > profiles.shape[1] > traces.shape[1]
+
+
+def test_plot_file_rejects_kinds_that_do_not_fit(tmp_path, nernst, ghk_sweep):
+    source = tmp_path / "nernst.h5"
+    nernst.save(source)
+    with pytest.raises(ValueError, match="steady result has no time series"):
+        plot.plot_file(source, kind="traces")
+    with pytest.raises(ValueError, match="needs a sweep directory"):
+        plot.plot_file(source, kind="iv")
+    with pytest.raises(ValueError, match="unknown plot kind"):
+        plot.plot_file(source, kind="contour")
+    with pytest.raises(ValueError, match="must be iv or sweep"):
+        plot.plot_file(ghk_sweep, kind="profiles", out=tmp_path / "x.png")
+
+
+def test_plot_file_passes_result_file_errors_on(tmp_path):
+    bad = tmp_path / "bad.h5"
+    bad.write_text("not a result")
+    with pytest.raises(ResultFileError, match="not an HDF5 file"):
+        plot.plot_file(bad)
+    with pytest.raises(ResultFileError, match="no such file"):
+        plot.plot_file(tmp_path / "missing.h5")
+    with pytest.raises(ResultFileError, match=r"without summary\.csv"):
+        plot.plot_file(tmp_path)
+    assert not list(tmp_path.glob("*.png"))
+
+
+def test_plot_file_of_a_clamp_sweep_is_an_iv_curve(ghk_sweep):
+    out = plot.plot_file(ghk_sweep)
+    assert out == ghk_sweep / "iv.png" and _is_png(out)
+
+
+def test_ghk_reference_of_a_clamp_sweep_matches_the_points(ghk_sweep):
+    point = pnp.load_result(ghk_sweep / "0000.h5")
+    columns = plot._read_summary_csv(ghk_sweep / "summary.csv")
+    voltage = columns["boundary.left.potential"]
+    v, i = plot._ghk_reference(point, "boundary.left.potential", voltage)
+    np.testing.assert_allclose(
+        np.interp(voltage, v, i), columns["current"], rtol=0.01, atol=1e-3 * np.abs(i).max()
+    )
+    # Not GHK-like: no reference.
+    assert plot._ghk_reference(point, "region.bath.concentration.K", voltage) is None
+
+
+def test_plot_file_of_a_two_parameter_sweep(tmp_path):
+    summary = _two_parameter_summary()
+    rows = [{name: summary[name][k] for name in summary} for k in range(12)]
+    _write_csv(tmp_path / "summary.csv", rows)
+    out = plot.plot_file(tmp_path)
+    assert out == tmp_path / "sweep.png" and _is_png(out)
+    out = plot.plot_file(
+        tmp_path, out=tmp_path / "k.png", x="region.bath.concentration.K", y="membrane_potential"
+    )
+    assert _is_png(out)
