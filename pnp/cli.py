@@ -38,6 +38,16 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     c.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
+    pl = sub.add_parser("plot", help="draw a result file or a sweep directory to PNG")
+    pl.add_argument("path", metavar="FILE_OR_DIR")
+    pl.add_argument("--kind", choices=["profiles", "traces", "iv", "sweep"],
+                    help="default: profiles (steady), traces+profiles (transient), iv/sweep (sweep dir)")
+    pl.add_argument("-o", "--output", help="PNG path (default: next to the input)")
+    pl.add_argument("--x", help="sweep: parameter column on the x axis")
+    pl.add_argument("--y", help="sweep: summary column on the y axis")
+    pl.add_argument("--by", help="sweep: one line per value of this parameter")
+    pl.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
     i = sub.add_parser("info", help="describe a result file")
     i.add_argument("file")
     i.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
@@ -65,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_check(args)
         if args.command == "info":
             return _cmd_info(args)
+        if args.command == "plot":
+            return _cmd_plot(args)
     except (CaseError, ResultFileError) as exc:
         if args.debug:
             raise
@@ -111,6 +123,10 @@ def _cmd_run(args) -> int:
         print(report.summary(case, result))
         if out is not None:
             print(f"result: {out}")
+    if out is not None and case.output.plot and not args.no_plot and len(result.t) > 0:
+        figure = _figure_for(out)
+        if figure is not None and not args.quiet:
+            print(f"figure: {figure}")
     if result.status != "completed":
         print(f"pnp: solver failed: {result.message}", file=sys.stderr)
         return EXIT_SOLVER
@@ -123,6 +139,31 @@ def _cmd_check(args) -> int:
 
     case = load_case(args.case, overrides=_overrides(args.overrides))
     print(report.check(case))
+    return EXIT_OK
+
+
+def _figure_for(result_path) -> Path | None:
+    """PNG of a finished run next to its result file; a plotting problem is a warning."""
+    from .plot import plot_file
+
+    try:
+        return plot_file(result_path)
+    except Exception as exc:  # a figure must never lose a finished run
+        print(f"pnp: warning: no figure: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return None
+
+
+def _cmd_plot(args) -> int:
+    from .errors import CaseError
+    from .plot import plot_file
+
+    if not Path(args.path).exists():
+        raise CaseError(f"{args.path}: no such file or directory")
+    try:
+        written = plot_file(args.path, kind=args.kind, out=args.output, x=args.x, y=args.y, by=args.by)
+    except ValueError as exc:
+        raise CaseError(f"{args.path}: {exc}") from None
+    print(f"figure: {written}")
     return EXIT_OK
 
 

@@ -107,3 +107,21 @@ def test_console_script_help_is_fast_and_compiles_nothing():
                           capture_output=True, text=True, check=True)
     assert "run" in proc.stdout
     assert "numba" not in proc.stderr  # importtime log: numba never imported
+
+
+def test_run_writes_figure_and_plot_command(tmp_path, capsys):
+    out = tmp_path / "g.h5"
+    assert main(["run", str(CASES / "ghk.toml"), "-o", str(out), "--quiet"]) == 0
+    png = tmp_path / "g.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    other = tmp_path / "fig.png"
+    assert main(["plot", str(out), "-o", str(other)]) == 0
+    assert other.exists()
+    assert main(["plot", str(out), "--kind", "traces"]) == 2  # a steady result has no traces
+    assert "steady" in capsys.readouterr().err
+
+
+def test_no_plot_flag(tmp_path):
+    out = tmp_path / "n.h5"
+    assert main(["run", str(CASES / "nernst_k.toml"), "-o", str(out), "--quiet", "--no-plot"]) == 0
+    assert not (tmp_path / "n.png").exists()
