@@ -28,8 +28,11 @@ _LAZY = {
     "SolverError": ("pnp.errors", "SolverError"),
     "build_mesh": ("pnp.mesh", "build_mesh"),
     "build_model": ("pnp.model", "build_model"),
+    "SweepResult": ("pnp.sweep", "SweepResult"),
+    "load_sweep": ("pnp.sweep", "load_sweep"),
 }
-_SUBMODULES = {"analytic", "case", "mesh", "model", "kernel", "solver", "observables", "io",
+# `sweep` is a callable module: pnp.sweep(case, params) runs a sweep.
+_SUBMODULES = {"sweep", "plot", "activity", "report", "analytic", "case", "mesh", "model", "kernel", "solver", "observables", "io",
                "result", "runner", "cli", "errors"}
 
 __all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"])

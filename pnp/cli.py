@@ -10,6 +10,7 @@ nothing.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -38,6 +39,11 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     c.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
+    from .sweep import add_sweep_arguments
+
+    sw = sub.add_parser("sweep", help="run a case over a grid of parameter values")
+    add_sweep_arguments(sw)
+
     pl = sub.add_parser("plot", help="draw a result file or a sweep directory to PNG")
     pl.add_argument("path", metavar="FILE_OR_DIR")
     pl.add_argument("--kind", choices=["profiles", "traces", "iv", "sweep"],
@@ -65,6 +71,10 @@ def _overrides(items: list[str]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # One BLAS thread: the banded solves are too small to gain from threads,
+    # and threads oversubscribe sweep workers (set before numpy loads BLAS).
+    for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
     args = _parser().parse_args(argv)
     from .errors import CaseError, PnpError, ResultFileError
 
@@ -77,6 +87,10 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_info(args)
         if args.command == "plot":
             return _cmd_plot(args)
+        if args.command == "sweep":
+            from .sweep import cmd_sweep
+
+            return cmd_sweep(args)
     except (CaseError, ResultFileError) as exc:
         if args.debug:
             raise

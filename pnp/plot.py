@@ -897,34 +897,21 @@ def _valence_map(valences: Any) -> dict[str, float]:
 
 
 def reversal_potential(v: Any, i: Any) -> float:
-    """Voltage where a current changes sign, by linear interpolation.
+    """Voltage where a current changes sign (the first crossing in voltage).
 
-    Parameters
-    ----------
-    v : array_like
-        Voltages [V] (any order; NaN entries are dropped with their current).
-    i : array_like
-        Currents at those voltages [A/m^2] (any consistent unit).
-
-    Returns
-    -------
-    float
-        The first zero crossing in increasing voltage [V]: exact for a
-        current linear in the voltage; NaN if the current never changes sign.
+    The same estimate as the sweep summary (:func:`pnp.sweep.zero_crossings`:
+    a cubic-spline root in the bracketing interval, exact for linear and
+    cubic data), so figure and table agree. NaN entries are dropped; NaN if
+    the current never changes sign.
     """
+    from .sweep import zero_crossings
+
     v = np.asarray(v, dtype=float).reshape(-1)
     i = np.asarray(i, dtype=float).reshape(-1)
     if v.shape != i.shape:
         raise ValueError(f"v and i differ in length ({v.size} and {i.size})")
-    keep = np.isfinite(v) & np.isfinite(i)
-    order = np.argsort(v[keep], kind="stable")
-    v, i = v[keep][order], i[keep][order]
-    for k in range(v.size):
-        if i[k] == 0:
-            return float(v[k])
-        if k + 1 < v.size and (i[k] < 0) != (i[k + 1] < 0) and i[k + 1] != 0:
-            return float(v[k] - i[k] * (v[k + 1] - v[k]) / (i[k + 1] - i[k]))
-    return math.nan
+    roots = zero_crossings(v, i)
+    return float(roots[0]) if roots.size else math.nan
 
 
 def _draw_iv(

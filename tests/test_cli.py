@@ -125,3 +125,13 @@ def test_no_plot_flag(tmp_path):
     out = tmp_path / "n.h5"
     assert main(["run", str(CASES / "nernst_k.toml"), "-o", str(out), "--quiet", "--no-plot"]) == 0
     assert not (tmp_path / "n.png").exists()
+
+
+def test_sweep_command_iv_and_reversal(tmp_path, capsys):
+    out = tmp_path / "iv"
+    code = main(["sweep", str(CASES / "ghk_iv.toml"), "--param",
+                 "boundary.left.potential=-0.1:0.06:9", "-o", str(out), "-j", "1", "--quiet"])
+    assert code == 0
+    assert (out / "summary.csv").exists() and (out / "point_0008.h5").exists()
+    assert main(["plot", str(out)]) == 0
+    assert (out / "iv.png").exists()
