@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 
 import numpy as np
 
@@ -148,8 +150,22 @@ def run(case, progress: bool = False, output: str | None = None, mesh=None, x0=N
     result = make_result(model, [math.inf], [outcome.x], [obs], stats,
                          "completed" if outcome.success else "failed", outcome.message)
     if output is not None:
-        result.save(output)
+        _save_atomically(result, output)
+    if outcome.message == "interrupted":
+        raise KeyboardInterrupt
     return result
+
+
+def _temporary_name(path) -> Path:
+    path = Path(path)
+    return path.with_name(f".{path.name}.part")
+
+
+def _save_atomically(result, path) -> None:
+    """Write under a temporary name, then move it into place in one step."""
+    tmp = _temporary_name(path)
+    result.save(tmp)
+    os.replace(tmp, path)
 
 
 def _run_transient(case, model, progress, output, x0, t_start):
@@ -164,13 +180,16 @@ def _run_transient(case, model, progress, output, x0, t_start):
             later = case.at_time(at)
             events[at] = (lambda new_case: (lambda old: build_model(new_case, old.mesh)))(later)
     times, states, observables = [], [], []
-    writer = _open_writer(model, output) if output is not None else None
+    # The file is written under a temporary name until its first output is
+    # flushed, then renamed: the final name never holds a file without data.
+    writer = _open_writer(model, _temporary_name(output)) if output is not None else None
     first = observe(model, x_init)
     times.append(t_start)
     states.append(x_init.copy())
     observables.append(first)
     if writer is not None:
         _append(writer, model, t_start, x_init, first)
+        os.replace(_temporary_name(output), output)
 
     measure = measurement_face(model)
 

@@ -308,18 +308,31 @@ def solve_steady(model: Model, x0: np.ndarray | None = None, rtol: float = 1e-6,
     weights_newton = make_weights(system, newton_rtol, 1e-2 * atol, PSI_FLOOR_NEWTON)
     weights_step = make_weights(system, rtol, atol, PSI_FLOOR_STEP)
 
-    h = model.mesh.widths
-    dmax = np.max(model.d_cell, axis=0)
-    with np.errstate(divide="ignore"):
-        cell_times = np.where(dmax > 0, h**2 / np.where(dmax > 0, dmax, 1.0), np.inf)
-    dt = 1e-2 * float(np.min(cell_times)) if np.isfinite(cell_times).any() else 1e-12
     if direct:
-        outcome = _direct_steady(model, system, x, alpha_floor, project, weights_newton,
-                                 weights_step, atol, callback, max_steps)
+        try:
+            outcome = _direct_steady(model, system, x, alpha_floor, project, weights_newton,
+                                     weights_step, atol, callback, max_steps)
+        except KeyboardInterrupt:
+            return SteadyOutcome(x=x, success=False, message="interrupted", stats=stats,
+                                 pseudo_time=np.inf)
         if outcome is not None:
             outcome.stats.wall_time = time.perf_counter() - t0
             return outcome
         x = (model.x0 if x0 is None else x0).copy()
+    try:
+        return _continuation(model, system, x, alpha_floor, project, weights_newton,
+                             weights_step, max_steps, callback, t0)
+    except KeyboardInterrupt:
+        stats.wall_time = time.perf_counter() - t0
+        return SteadyOutcome(x=x, success=False, message="interrupted", stats=stats,
+                             pseudo_time=np.inf)
+
+
+def _continuation(model, system, x, alpha_floor, project, weights_newton, weights_step,
+                  max_steps, callback, t0) -> SteadyOutcome:
+    """Pseudo-transient continuation from ``x`` (updated in place)."""
+    stats = system.stats
+    dt = initial_step(model)
     t = 0.0
     message = ""
     success = False

@@ -293,3 +293,55 @@ def test_restart_refuses_another_mesh(tmp_path, capsys):
                  "--set", "mesh.cells_per_debye=8"])
     assert code == 2
     assert "mesh" in capsys.readouterr().err
+
+
+def _start_run(out, *extra):
+    return subprocess.Popen(
+        [sys.executable, "-m", "pnp.cli", "run", str(CASES / "donnan_approach.toml"), "-o", str(out),
+         "--quiet", "--no-plot", "--set", "run.outputs=1000", "--set", "run.rtol=1e-8", *extra],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def _wait_for_outputs(proc, out, count, timeout=60.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+        if out.exists():
+            try:
+                with h5py.File(out, "r", locking=False) as f:
+                    if int(f.attrs.get("n_outputs", 0)) >= count:
+                        return True
+            except OSError:
+                continue
+    return False
+
+
+def test_sigint_stops_cleanly(tmp_path):
+    out = tmp_path / "interrupted.h5"
+    proc = _start_run(out)
+    assert _wait_for_outputs(proc, out, 5), "the run ended before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "Traceback" not in err
+    res = pnp.load_result(out)
+    assert res.status == "failed" and res.message == "interrupted"
+    assert len(res.t) >= 5
+
+
+def test_result_appears_only_with_data(tmp_path):
+    """Until its first output is flushed a run writes under a temporary name."""
+    out = tmp_path / "early.h5"
+    proc = _start_run(out)
+    seen_empty = False
+    deadline = time.time() + 60
+    while time.time() < deadline and proc.poll() is None and not seen_empty:
+        if out.exists():
+            with h5py.File(out, "r", locking=False) as f:
+                seen_empty = int(f.attrs.get("n_outputs", 0)) == 0
+            break
+        time.sleep(0.005)
+    proc.kill()
+    proc.communicate()
+    assert not seen_empty
