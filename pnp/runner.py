@@ -202,11 +202,20 @@ def _run_transient(case, model, progress, output, x0, t_start):
             _append(writer, current_model, t, x, obs)
 
     bar = _TransientBar(t_end) if progress else None
+    interrupt = _DeferredInterrupt()
+
+    def between_steps(t, dt, stats, x):
+        # a SIGINT is acted on here, between steps: never inside an append
+        interrupt.check()
+        if bar is not None:
+            bar.update(t, dt, stats, x)
+
     try:
-        outcome = solve_transient(model, x_init, t_end, stops, on_stop, events,
-                                  rtol=case.run.rtol, atol=case.run.atol,
-                                  max_steps=case.run.max_steps, t_start=t_start,
-                                  callback=None if bar is None else bar.update)
+        with interrupt:
+            outcome = solve_transient(model, x_init, t_end, stops, on_stop, events,
+                                      rtol=case.run.rtol, atol=case.run.atol,
+                                      max_steps=case.run.max_steps, t_start=t_start,
+                                      callback=between_steps)
     except KeyboardInterrupt:
         if writer is not None:
             writer.finish("failed", "interrupted", {})
@@ -220,6 +229,41 @@ def _run_transient(case, model, progress, output, x0, t_start):
     if writer is not None:
         writer.finish(status, outcome.message, stats)
     return result
+
+
+class _DeferredInterrupt:
+    """Turn SIGINT into a flag, raised as KeyboardInterrupt at ``check()``.
+
+    Only in the main thread (signal handlers cannot be set elsewhere); in
+    other threads SIGINT keeps its default behaviour.
+    """
+
+    def __init__(self):
+        self.pending = False
+        self.previous = None
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc):
+        import signal
+
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+        return False
+
+    def _handler(self, signum, frame):
+        self.pending = True
+
+    def check(self):
+        if self.pending:
+            self.pending = False
+            raise KeyboardInterrupt
 
 
 def _open_writer(model, path):
