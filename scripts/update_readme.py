@@ -23,9 +23,10 @@ def sections() -> dict[str, str]:
     from pnp.case import schema_reference
 
     out = {"case-reference": schema_reference().strip()}
-    perf = ROOT / "benchmarks" / "performance.md"
-    if perf.exists():
-        out["performance"] = perf.read_text().strip()
+    for name, file in (("performance", "performance.md"), ("stress", "stress.md")):
+        path = ROOT / "benchmarks" / file
+        if path.exists():
+            out[name] = path.read_text().strip()
     return out
 
 
