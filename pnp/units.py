@@ -48,6 +48,46 @@ _UNIT_TOKENS = re.compile(rf"\s*(?:{_NAME}|\(|\)|{_EXPONENT}|\*|/)")
 _registry = None
 
 
+# The units case files use most, converted without pint (importing pint and
+# building its registry costs ~0.3 s of every `pnp run`). Exact SI factors;
+# tests check each against pint. Anything else goes through pint.
+_PREFIX = {"": 1.0, "m": 1e-3, "u": 1e-6, "µ": 1e-6, "μ": 1e-6, "n": 1e-9, "p": 1e-12}
+_COMMON: dict[tuple[str, str], tuple[float, float]] = {
+    **{(f"{p}m", "m"): (f, 0.0) for p, f in _PREFIX.items()},
+    ("cm", "m"): (1e-2, 0.0),
+    **{(f"{p}s", "s"): (f, 0.0) for p, f in _PREFIX.items()},
+    ("min", "s"): (60.0, 0.0),
+    ("h", "s"): (3600.0, 0.0),
+    ("K", "K"): (1.0, 0.0),
+    ("degC", "K"): (1.0, 273.15),
+    **{(f"{p}V", "V"): (f, 0.0) for p, f in _PREFIX.items()},
+    ("M", "mol/m^3"): (1e3, 0.0),
+    **{(f"{p}M", "mol/m^3"): (1e3 * f, 0.0) for p, f in _PREFIX.items() if p},
+    ("mol/m^3", "mol/m^3"): (1.0, 0.0),
+    ("mmol/L", "mol/m^3"): (1.0, 0.0),
+    ("mol/L", "mol/m^3"): (1e3, 0.0),
+    ("m^2/s", "m^2/s"): (1.0, 0.0),
+    ("cm^2/s", "m^2/s"): (1e-4, 0.0),
+    ("um^2/s", "m^2/s"): (1e-12, 0.0),
+    ("m/s", "m/s"): (1.0, 0.0),
+    ("cm/s", "m/s"): (1e-2, 0.0),
+    ("um/s", "m/s"): (1e-6, 0.0),
+    ("nm/s", "m/s"): (1e-9, 0.0),
+    ("A/m^2", "A/m^2"): (1.0, 0.0),
+    ("mA/cm^2", "A/m^2"): (10.0, 0.0),
+    ("uA/cm^2", "A/m^2"): (1e-2, 0.0),
+    ("pA/um^2", "A/m^2"): (1.0, 0.0),
+    ("C/m^2", "C/m^2"): (1.0, 0.0),
+    ("uC/cm^2", "C/m^2"): (1e-2, 0.0),
+    ("F/m^2", "F/m^2"): (1.0, 0.0),
+    ("uF/cm^2", "F/m^2"): (1e-2, 0.0),
+    ("J/mol", "J/mol"): (1.0, 0.0),
+    ("kJ/mol", "J/mol"): (1e3, 0.0),
+    ("kcal/mol", "J/mol"): (4184.0, 0.0),
+    ("mol/m^2/s", "mol/m^2/s"): (1.0, 0.0),
+}
+
+
 class UnitParseError(ValueError):
     """A value could not be read as a number with a unit of the right kind."""
 
@@ -139,6 +179,13 @@ def to_si(text: str, unit: str) -> float:
             f"'{text}' has no unit; give a plain number for {unit} or add a unit, "
             f"expected {describe_unit(unit)}"
         )
+    fast = _COMMON.get((unit_text, unit))
+    if fast is not None:
+        factor, offset = fast
+        value = number * factor + offset
+        if not math.isfinite(value):
+            raise UnitParseError(f"'{text}' is not a finite number in {unit}")
+        return _clean(value)
     _check_unit_grammar(text, unit_text)
     ureg = registry()
     try:
