@@ -135,3 +135,9 @@ def test_sweep_command_iv_and_reversal(tmp_path, capsys):
     assert (out / "summary.csv").exists() and (out / "point_0008.h5").exists()
     assert main(["plot", str(out)]) == 0
     assert (out / "iv.png").exists()
+
+
+def test_check_compiles_nothing():
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "pnp.cli", "check",
+                           str(CASES / "ghk.toml")], capture_output=True, text=True, check=True)
+    assert "numba" not in proc.stderr and "pint" not in proc.stderr
