@@ -33,6 +33,10 @@ in mol of elementary charge::
     R = P[k+1] - P[k] - V_k (sum_i z_i c[i,k] + rho_fixed[k])
     P_f = G_f (psi_L - psi_R)           (G_f: half cells in series, harmonic eps)
 
+At a wall held at a potential, the wall gradient comes from the quadratic
+through the wall value and the first two cell centres (second order, where
+the Debye layer is steepest); reservoirs use the two-point half cell.
+
 Face fluxes (Scharfetter–Gummel on the effective potential
 u_i = z_i psi + g_i, g_i = ln gamma_i + dG_i/RT per cell)::
 
@@ -161,7 +165,7 @@ def assemble(
     z, volume, rho_fixed, g_cell,
     pois_cond, pois_wleft,
     face_kind, face_cond, face_rl, face_rr,
-    b_type, b_psi, b_sigma, b_current, b_conc, b_g, b_pois_cond, b_cond,
+    b_type, b_psi, b_sigma, b_current, b_conc, b_g, b_pois_cond, b_pois_next, b_cond,
     alpha_c, alpha_d, beta_c, beta_d, source,
     res, ab, jacobian,
 ):
@@ -276,20 +280,29 @@ def assemble(
             dpf_dcell = 0.0
             dpf_db = 0.0
         else:
+            # second-order wall gradient (quadratic through the wall and the
+            # first two centres) where b_pois_next != 0, else two-point
             gb = b_pois_cond[side]
+            kn = b_pois_next[side]
             if side == 0:
-                pf = gb * (psb - x[ip])
-                dpf_dcell = -gb
+                inext = ip + m
+                pf = gb * (psb - x[ip]) + kn * (x[inext] - x[ip])
+                dpf_dcell = -gb - kn
                 dpf_db = gb
+                dpf_dnext = kn
             else:
-                pf = gb * (x[ip] - psb)
-                dpf_dcell = gb
+                inext = ip - m
+                pf = gb * (x[ip] - psb) - kn * (x[inext] - x[ip])
+                dpf_dcell = gb + kn
                 dpf_db = -gb
+                dpf_dnext = -kn
         res[ip] += sign * pf
         if jacobian:
             _add(ab, kl, ku, ip, ip, sign * dpf_dcell)
             if ib >= 0:
                 _add(ab, kl, ku, ip, ib, sign * dpf_db)
+            if bt != WALL_CHARGE and b_pois_next[side] != 0.0:
+                _add(ab, kl, ku, ip, inext, sign * dpf_dnext)
         if bt == FLOATING:
             # clamp: current entering the domain = prescribed.
             # charge flux toward +x through the face: sum z F + dP/dt

@@ -76,7 +76,8 @@ class Model:
     b_current: np.ndarray         # (2,) I * A / F, entering the domain
     b_conc: np.ndarray            # (2, S)
     b_g: np.ndarray               # (2, S)
-    b_pois_cond: np.ndarray       # (2,)
+    b_pois_cond: np.ndarray       # (2,) wall/reservoir gradient: weight of (psi_b - psi_cell)
+    b_pois_next: np.ndarray       # (2,) weight of (psi_next - psi_cell), second-order walls
     b_cond: np.ndarray            # (2, S)
     membranes: tuple[tuple[str, int, int], ...]  # (name, first cell, stop cell)
     inside: str
@@ -119,7 +120,7 @@ class Model:
             self.pois_cond, self.pois_wleft,
             self.face_kind, self.face_cond, self.face_rl, self.face_rr,
             self.b_type, self.b_psi, self.b_sigma, self.b_current, self.b_conc, self.b_g,
-            self.b_pois_cond, self.b_cond,
+            self.b_pois_cond, self.b_pois_next, self.b_cond,
         )
 
 
@@ -197,6 +198,7 @@ def build_model(case, mesh: Mesh | None = None) -> Model:
     b_conc = np.zeros((2, S))
     b_g = np.zeros((2, S))
     b_pois_cond = np.zeros(2)
+    b_pois_next = np.zeros(2)
     b_cond = np.zeros((2, S))
     for side, bnd in enumerate((case.left, case.right)):
         cell = 0 if side == 0 else N - 1
@@ -208,6 +210,15 @@ def build_model(case, mesh: Mesh | None = None) -> Model:
         b_sigma[side] = bnd.surface_charge * area[face] / FARADAY
         b_current[side] = bnd.current * area[face] / FARADAY
         b_pois_cond[side] = area[face] * eps0_scaled * eps_r[cell] / (h[cell] / 2.0)
+        nxt = 1 if side == 0 else N - 2
+        if bnd.type == "wall" and not no_potential and N >= 2 and reg[nxt] == reg[cell]:
+            # quadratic through (0, psi_b), (x0, psi_cell), (x1, psi_next):
+            # dpsi/dn = c_b psi_b + c_0 psi_cell + c_1 psi_next at the wall
+            x0 = h[cell] / 2.0
+            x1 = h[cell] + h[nxt] / 2.0
+            eps_area = area[face] * eps0_scaled * eps_r[cell]
+            b_pois_cond[side] = eps_area * (x0 + x1) / (x0 * x1)
+            b_pois_next[side] = eps_area * x0 / (x1 * (x1 - x0))
         if bnd.type == "reservoir":
             b_conc[side] = [region.concentration.get(nm, 0.0) for nm in names]
             b_g[side] = g_cell[:, cell]
@@ -228,7 +239,7 @@ def build_model(case, mesh: Mesh | None = None) -> Model:
         face_kind=_cell_major(face_kind), face_cond=_cell_major(face_cond),
         face_rl=_cell_major(face_rl), face_rr=_cell_major(face_rr),
         b_type=b_type, b_psi=b_psi, b_sigma=b_sigma, b_current=b_current,
-        b_conc=b_conc, b_g=b_g, b_pois_cond=b_pois_cond, b_cond=b_cond,
+        b_conc=b_conc, b_g=b_g, b_pois_cond=b_pois_cond, b_pois_next=b_pois_next, b_cond=b_cond,
         membranes=membranes, inside=case.inside,
         pumps=_pump_sites(case, mesh, names),
     )

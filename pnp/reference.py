@@ -179,10 +179,16 @@ def residual_reference(model, x, alpha_c, alpha_d, beta_c, beta_d, source,
             disp[face] = model.b_sigma[side] if side == 0 else -model.b_sigma[side]
             dsize[face] = abs(model.b_sigma[side])
         else:
+            # two-point half cell, plus the second-order wall term where set
             gb = model.b_pois_cond[side]
+            kn = model.b_pois_next[side]
             outer, inner = psi_b[side], psi[cell]
-            disp[face] = gb * (outer - inner) if side == 0 else gb * (inner - outer)
-            dsize[face] = gb * (abs(outer) + abs(inner))
+            nxt = psi[1] if side == 0 else psi[N - 2]
+            if side == 0:
+                disp[face] = gb * (outer - inner) + kn * (nxt - inner)
+            else:
+                disp[face] = gb * (inner - outer) - kn * (nxt - inner)
+            dsize[face] = gb * (abs(outer) + abs(inner)) + kn * (abs(nxt) + abs(inner))
 
     # ---- cell balances ---------------------------------------------------------
     storage = vol * (alpha_c * c - beta_c)

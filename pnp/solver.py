@@ -227,13 +227,16 @@ def boundary_displacement(model: Model, x: np.ndarray) -> np.ndarray:
     """P_f at the two boundary faces (toward +x), in kernel units."""
     psi_b = model.boundary_psi(x)
     m = model.block
-    psi0 = x[model.offset + model.n_species]
-    psin = x[model.offset + (model.n_cells - 1) * m + model.n_species]
+    S, N = model.n_species, model.n_cells
+    psi = x[model.offset + S:model.offset + N * m:m]
+    nxt0, nxtn = (psi[1], psi[N - 2]) if N >= 2 else (psi[0], psi[0])
     out = np.empty(2)
     out[0] = (model.b_sigma[0] if model.b_type[0] == kernel.WALL_CHARGE
-              else model.b_pois_cond[0] * (psi_b[0] - psi0))
+              else model.b_pois_cond[0] * (psi_b[0] - psi[0])
+              + model.b_pois_next[0] * (nxt0 - psi[0]))
     out[1] = (-model.b_sigma[1] if model.b_type[1] == kernel.WALL_CHARGE
-              else model.b_pois_cond[1] * (psin - psi_b[1]))
+              else model.b_pois_cond[1] * (psi[N - 1] - psi_b[1])
+              - model.b_pois_next[1] * (nxtn - psi[N - 1]))
     return out
 
 

@@ -19,11 +19,11 @@ CASES = Path(__file__).resolve().parent.parent / "cases"
 
 PINNED = {
     "nernst_k": ("membrane_potential", -0.08905869403673179),
-    "debye_layer": ("surface_charge_left", 0.051424909889081216),
+    "debye_layer": ("surface_charge_left", 0.05147612634117476),
     "donnan": ("membrane_potential", -0.012220339565088221),
     "ghk": ("membrane_potential", -0.06734079006449056),
     "membrane_charging": ("membrane_charge", 3.5104297109629855e-05),
-    "diffuse_charge": ("surface_charge_right", -0.00011352620527281866),
+    "diffuse_charge": ("surface_charge_right", -0.00011425008333874339),
     "donnan_approach": ("membrane_potential", -0.01222033972302377),
     "pump_leak": ("membrane_potential", -0.0694060345528434),
     "ischemia": ("membrane_potential", -0.01751942917119794),
