@@ -28,7 +28,7 @@ import os
 import re
 import tomllib
 import warnings
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -268,6 +268,14 @@ _MAX_PUMPS = 1000
 _MAX_PROTOCOLS = 1000
 _MAX_OUTPUT_TIMES = 100_000
 _MAX_STRING = 1000
+# Most cells a mesh may have (all regions together): a 1e8-cell 1D problem is
+# far beyond any physical need, and refusing it at validation keeps an absurd
+# `uniform_cells` or `max_cell` from attempting a huge allocation or loop.
+_MAX_CELLS = 100_000_000
+_MAX_VALENCE = 100
+# Longest key path and message an error shows (user input is quoted in them).
+_MAX_KEY_SHOWN = 120
+_MAX_MESSAGE = 1000
 _NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]{0,63}")
 _ACTIVITY_MODELS = ("ideal", "debye-huckel", "extended-debye-huckel", "davies")
 _SIDES = ("left", "right")
@@ -294,6 +302,7 @@ class Parameter:
     choices: tuple[str, ...] = ()
     minimum: float | None = None
     exclusive_minimum: bool = False       # minimum itself not allowed (> instead of >=)
+    maximum: float | None = None          # largest value allowed (inclusive)
     default_text: str | None = None       # shown instead of the default when it is derived
     protocol: bool = False                # may change during a run ([[protocol]] set)
 
@@ -308,10 +317,14 @@ class Parameter:
         if self.type == "potential":
             return 'number or "floating"'
         if self.type == "outputs":
-            return "int >= 1, or increasing times >= 0"
-        if self.minimum is not None:
-            op = ">" if self.exclusive_minimum else ">="
-            return f"{op} {self.minimum:g}"
+            return f"int 1 to {_MAX_OUTPUT_TIMES}, or up to {_MAX_OUTPUT_TIMES} increasing times >= 0"
+        if self.minimum is not None or self.maximum is not None:
+            limits = []
+            if self.minimum is not None:
+                limits.append(f"{'>' if self.exclusive_minimum else '>='} {_limit(self.minimum)}")
+            if self.maximum is not None:
+                limits.append(f"<= {_limit(self.maximum)}")
+            return ", ".join(limits)
         if self.type == "bool":
             return "true | false"
         if self.type == "name":
@@ -339,13 +352,21 @@ class Parameter:
         elif self.type == "str":
             return "a string"
         elif self.type == "outputs":
-            return "an integer >= 1 (number of outputs) or a list of increasing times (s)"
+            return (f"an integer from 1 to {_MAX_OUTPUT_TIMES} (number of outputs) or a list of "
+                    "increasing times (s)")
         elif self.type == "table":
             return "a table"
         else:
             return "a number or a string"
-        limit = self.allowed() if self.minimum is not None else ""
+        limit = self.allowed() if self.minimum is not None or self.maximum is not None else ""
         return f"{what}, {limit}" if limit else what
+
+
+def _limit(value: float) -> str:
+    """A schema limit for people: ``1``, ``0.5``, ``100``, ``1e8``."""
+    if float(value).is_integer() and abs(value) < 1e6:
+        return str(int(value))
+    return f"{value:g}".replace("e+0", "e").replace("e+", "e")
 
 
 def _p(key, type_, unit, default, description, **kw) -> Parameter:
@@ -371,7 +392,8 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p("strict", "bool", "-", True,
        "Non-electroneutral regions and protocols after the end of the run are errors (false: warnings)."),
     # -- species ----------------------------------------------------------
-    _p("species.<species>.z", "int", "-", REQUIRED, "Valence (any integer; 0 for a neutral species)."),
+    _p("species.<species>.z", "int", "-", REQUIRED, "Valence (an integer; 0 for a neutral species).",
+       minimum=-_MAX_VALENCE, maximum=_MAX_VALENCE),
     _p("species.<species>.D", "float", "m^2/s", REQUIRED, "Bulk diffusivity.",
        minimum=0.0, exclusive_minimum=True),
     _p("species.<species>.size", "float", "m", None,
@@ -431,9 +453,11 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p("mesh.growth", "float", "-", 1.2, "Geometric growth of cell sizes away from interfaces.",
        minimum=1.0),
     _p("mesh.max_cell", "float", "m", 100e-9, "Largest cell.", minimum=0.0, exclusive_minimum=True),
-    _p("mesh.membrane_cells", "int", "-", 10, "Uniform cells in each membrane.", minimum=1),
+    _p("mesh.membrane_cells", "int", "-", 10, "Uniform cells in each membrane.", minimum=1,
+       maximum=_MAX_CELLS),
     _p("mesh.uniform_cells", "int", "-", None,
-       "Instead of grading: this many equal cells in every region.", minimum=1),
+       "Instead of grading: this many equal cells in every region (at most 1e8 cells in all "
+       "regions together, like any mesh).", minimum=1, maximum=_MAX_CELLS),
     # -- run --------------------------------------------------------------
     _p("run.mode", "choice", "-", "steady", "Steady state or time course.",
        choices=("steady", "transient")),
@@ -585,24 +609,24 @@ def load_case(
     try:
         size = os.path.getsize(file)
         if size > _MAX_FILE_BYTES:
-            raise CaseError(f"file is {size} bytes; case files are limited to {_MAX_FILE_BYTES} bytes",
+            raise _error(f"file is {size} bytes; case files are limited to {_MAX_FILE_BYTES} bytes",
                             file=file)
         with open(file, "rb") as handle:
             data = handle.read(_MAX_FILE_BYTES + 1)
     except OSError as exc:
-        raise CaseError(f"cannot read the case file: {exc.strerror or exc}", file=file) from None
+        raise _error(f"cannot read the case file: {exc.strerror or exc}", file=file) from None
     if len(data) > _MAX_FILE_BYTES:
-        raise CaseError(f"case files are limited to {_MAX_FILE_BYTES} bytes", file=file)
+        raise _error(f"case files are limited to {_MAX_FILE_BYTES} bytes", file=file)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise CaseError(f"not UTF-8 text (byte {exc.start})", file=file) from None
+        raise _error(f"not UTF-8 text (byte {exc.start})", file=file) from None
     try:
         parsed = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise CaseError(f"invalid TOML: {exc}", file=file) from None
+        raise _error(f"invalid TOML: {exc}", file=file) from None
     except RecursionError:
-        raise CaseError(f"invalid TOML: nested deeper than {_MAX_DEPTH} levels", file=file) from None
+        raise _error(f"invalid TOML: nested deeper than {_MAX_DEPTH} levels", file=file) from None
     return _case_from_data(parsed, overrides, file, strict)
 
 
@@ -619,14 +643,14 @@ def parse_override(text: str) -> tuple[str, Any]:
         No ``=``, an empty key, or a line break in the value.
     """
     if "=" not in text:
-        raise CaseError(f"expected KEY=VALUE, got '{text}'")
+        raise _error(f"expected KEY=VALUE, got '{text}'")
     key, value_text = text.split("=", 1)
     key = key.strip()
     value_text = value_text.strip()
     if not key or any(c.isspace() for c in key):
-        raise CaseError(f"expected KEY=VALUE with a dotted KEY, got '{text}'")
+        raise _error(f"expected KEY=VALUE with a dotted KEY, got '{text}'")
     if "\n" in value_text or "\r" in value_text:
-        raise CaseError("the value may not contain a line break", key=key)
+        raise _error("the value may not contain a line break", key=key)
     try:
         value = tomllib.loads(f"value = {value_text}")["value"]
     except tomllib.TOMLDecodeError:
@@ -642,18 +666,18 @@ def _case_from_data(
 ) -> Case:
     file = os.fspath(source) if source is not None else None
     if not isinstance(data, Mapping):
-        raise CaseError(f"a case is a table (dict), got {type(data).__name__}", file=file)
+        raise _error(f"a case is a table (dict), got {type(data).__name__}", file=file)
     raw = _plain_copy(data, file, "", 1)
     if overrides:
         if not isinstance(overrides, Mapping):
-            raise CaseError("overrides must be a dict of dotted key -> value", file=file)
+            raise _error("overrides must be a dict of dotted key -> value", file=file)
         for key, value in overrides.items():
             if not isinstance(key, str):
-                raise CaseError(f"override keys are dotted strings, got {key!r}", file=file)
+                raise _error(f"override keys are dotted strings, got {key!r}", file=file)
             _apply_override(raw, key, _plain_copy(value, file, key, 2), file)
     if strict is not None:
         if not isinstance(strict, bool):
-            raise CaseError("expected true or false", file=file, key="strict")
+            raise _error("expected true or false", file=file, key="strict")
         raw["strict"] = strict
     return _Reader(file).build(raw, file)
 
@@ -661,12 +685,12 @@ def _case_from_data(
 def _plain_copy(value: Any, file: str | None, key: str, depth: int) -> Any:
     """Deep copy of plain data, refusing deep nesting and foreign objects."""
     if depth > _MAX_DEPTH:
-        raise CaseError(f"nested deeper than {_MAX_DEPTH} levels", file=file, key=key or None)
+        raise _error(f"nested deeper than {_MAX_DEPTH} levels", file=file, key=key or None)
     if isinstance(value, Mapping):
         out = {}
         for k, v in value.items():
             if not isinstance(k, str):
-                raise CaseError(f"keys must be strings, got {k!r}", file=file, key=key or None)
+                raise _error(f"keys must be strings, got {k!r}", file=file, key=key or None)
             out[k] = _plain_copy(v, file, f"{key}.{k}" if key else k, depth + 1)
         return out
     if isinstance(value, list | tuple):
@@ -681,6 +705,74 @@ def _plain_copy(value: Any, file: str | None, key: str, depth: int) -> Any:
 # ---------------------------------------------------------------------------
 
 
+def _printable(text: str | None) -> str | None:
+    """``text`` with line breaks and other control characters escaped (``\\n``).
+
+    Error messages quote what the user wrote (values, key names, file
+    names); they must stay one line.
+    """
+    if text is None or text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in text)
+
+
+def _error(message: str, *, file: str | None = None, key: str | None = None) -> CaseError:
+    """A `CaseError` whose message, file and key are printable one-liners."""
+    if key == "":
+        key = '""'  # an empty TOML key, as TOML writes it
+    return CaseError(_clip(_printable(message), _MAX_MESSAGE), file=_printable(file),
+                     key=_clip(_printable(key), _MAX_KEY_SHOWN))
+
+
+def _clip(text: str | None, limit: int) -> str | None:
+    """At most ``limit`` characters: a 500 kB key name is not repeated in full."""
+    if text is None or len(text) <= limit:
+        return text
+    return text[:limit - 3] + "..."
+
+
+def _estimated_cells(mesh: MeshSpec, species: tuple[Species, ...], regions: tuple[Region, ...],
+                     temperature: float) -> float:
+    """About as many cells as `pnp.mesh.build_mesh` makes (never far fewer); inf if absurd.
+
+    Each bulk region is counted as graded at both ends: the geometric ramp
+    from the smallest cell (Debye length / cells_per_debye) to max_cell, then
+    cells of max_cell. Computed in closed form, so a billion-cell mesh costs
+    nothing to refuse.
+    """
+    from .mesh import MIN_CELLS_PER_REGION, debye_length
+
+    valence = {s.name: s.z for s in species}
+    growth, largest = mesh.growth, mesh.max_cell
+    total = 0.0
+    for region in regions:
+        if region.membrane:
+            total += mesh.membrane_cells
+            continue
+        try:
+            lam = debye_length(region.concentration, valence, region.eps_r, temperature)
+        except (OverflowError, ValueError, ZeroDivisionError):
+            return math.inf
+        smallest = min(lam / mesh.cells_per_debye, largest)
+        if not smallest > 0.0:
+            return math.inf
+        half = region.length / 2.0
+        if smallest >= largest:
+            cells = half / largest
+        elif growth == 1.0:
+            cells = half / smallest
+        else:
+            step = math.log1p(growth - 1.0)
+            ramp = (largest - smallest) / (growth - 1.0)  # length of the geometric part
+            if half <= ramp:
+                cells = math.log1p(half * (growth - 1.0) / smallest) / step
+            else:
+                cells = math.log(largest / smallest) / step + (half - ramp) / largest
+        total += 2.0 * cells + MIN_CELLS_PER_REGION
+    return total
+
+
 def _show(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
@@ -691,9 +783,9 @@ def _suggest(name: str, candidates: Any) -> str:
     close = difflib.get_close_matches(name, candidates, n=1)
     if close:
         return f"did you mean `{close[0]}`?"
-    if len(candidates) <= 12:
+    if len(candidates) <= 20:
         return "allowed: " + ", ".join(f"`{c}`" for c in candidates)
-    return ""
+    return f"none of the {len(candidates)} known names is close"
 
 
 def _join(path: str, name: str) -> str:
@@ -709,14 +801,14 @@ class _Reader:
     # -- small helpers -----------------------------------------------------
 
     def error(self, message: str, key: str | None = None) -> CaseError:
-        return CaseError(message, file=self.file, key=key)
+        return _error(message, file=self.file, key=key)
 
     def complain(self, strict: bool, message: str, key: str) -> None:
         """Error in strict mode, warning otherwise."""
         if strict:
             raise self.error(message + " (or set strict = false to only warn)", key)
         where = f"{self.file}: " if self.file else ""
-        warnings.warn(f"{where}`{key}`: {message}", CaseWarning, stacklevel=4)
+        warnings.warn(_printable(f"{where}`{key}`: {message}"), CaseWarning, stacklevel=4)
 
     def table(self, value: Any, key: str, what: str = "a table") -> dict[str, Any]:
         if not isinstance(value, dict):
@@ -807,11 +899,13 @@ class _Reader:
                          f"got {_show(value)}", key)
 
     def check_minimum(self, number: float, param: Parameter, key: str) -> None:
-        low = param.minimum
-        if low is None:
-            return
-        if number < low or (param.exclusive_minimum and number == low):
-            raise self.error(f"{number:g} is not allowed; must be {param.allowed()}"
+        """The schema limits of ``param`` (minimum and maximum)."""
+        low, high = param.minimum, param.maximum
+        if ((low is not None and (number < low or (param.exclusive_minimum and number == low)))
+                or (high is not None and number > high)):
+            shown = f"{number:g}" if isinstance(number, float) or abs(number) < 10**15 \
+                else _show(number)
+            raise self.error(f"{shown} is not allowed; must be {param.allowed()}"
                              + (f" {param.unit}" if param.unit != "-" else ""), key)
 
     def name_in(self, name: str, known: Any, key: str, what: str) -> None:
@@ -850,6 +944,10 @@ class _Reader:
         left, right = self.boundaries(raw, geometry)
         pumps = self.pumps(raw, species, regions)
         mesh = self.mesh(raw)
+        if check_protocols:
+            # The mesh is built once, from the initial state (`at_time` states
+            # reuse it), so only the initial state is held to the cell limit.
+            self.check_cells(mesh, species, regions, temperature)
         run = self.run(raw)
         output = self.output(raw, source)
         expect = self.expect(raw)
@@ -910,7 +1008,8 @@ class _Reader:
         return out
 
     def regions(self, raw: dict[str, Any], species: tuple[Species, ...], temperature: float,
-                strict: bool) -> tuple[Region, ...]:
+                strict: bool, only: Collection[str] | None = None) -> tuple[Region, ...]:
+        """The regions, validated; ``only``: validate (and return) just the regions of these names."""
         if "region" not in raw:
             raise self.error("missing; give the regions left to right as [[region]] tables", "region")
         value = raw["region"]
@@ -932,6 +1031,8 @@ class _Reader:
         for index, entry in enumerate(value):
             entry = self.table(entry, f"region[{index}]")
             label = entry.get("name")
+            if only is not None and label not in only:
+                continue
             named = isinstance(label, str) and _NAME_PATTERN.fullmatch(label) and label not in seen
             key = f"region.{label}" if named else f"region[{index}]"
             self.check_keys(entry, prefix, key)
@@ -984,6 +1085,9 @@ class _Reader:
 
             capacitance = self.get(entry, prefix, "capacitance", key)
             eps_r = capacitance * length / constants.epsilon_0
+            if not math.isfinite(eps_r):
+                raise self.error(f"{capacitance:g} F/m^2 across {length:g} m gives an infinite eps_r",
+                                 f"{key}.capacitance")
             if eps_r < 1.0:
                 raise self.error(f"{capacitance:g} F/m^2 across {length:g} m gives eps_r = {eps_r:.3g} "
                                  "< 1; check the capacitance and the membrane length",
@@ -1018,6 +1122,9 @@ class _Reader:
                     except ValueError:
                         raise self.error(f"permeability {p:g} m/s is too small to represent",
                                          f"{key}.permeability.{name}") from None
+                    if not math.isfinite(g):
+                        raise self.error(f"permeability {p:g} m/s is too large to represent (as a "
+                                         "barrier)", f"{key}.permeability.{name}")
             elif name in barrier_given:
                 g = barrier_given[name]
                 try:
@@ -1041,6 +1148,9 @@ class _Reader:
             c = region.concentration[s.name]
             net += s.z * c
             scale += abs(s.z) * c
+        if not (math.isfinite(net) and math.isfinite(scale)):
+            raise self.error(f"the charge of region '{region.name}' (sum |z|*c) overflows; "
+                             "the concentrations are far too large", f"{key}.concentration")
         if abs(net) > 1e-6 * scale:
             self.complain(
                 strict,
@@ -1111,12 +1221,15 @@ class _Reader:
         return Boundary(side=side, type="reservoir", potential=potential)
 
     def pumps(self, raw: dict[str, Any], species: tuple[Species, ...],
-              regions: tuple[Region, ...]) -> tuple[Pump, ...]:
+              regions: tuple[Region, ...], only: Collection[int] | None = None) -> tuple[Pump, ...]:
+        """The pumps, validated; ``only``: validate (and return) just the pumps of these indices."""
         prefix = "pump.<pump>"
         names = tuple(s.name for s in species)
         membranes = tuple(r.name for r in regions if r.membrane)
         out = []
-        for key, entry in self.entries(raw, "pump", _MAX_PUMPS):
+        for index, (key, entry) in enumerate(self.entries(raw, "pump", _MAX_PUMPS)):
+            if only is not None and index not in only:
+                continue
             self.check_keys(entry, prefix, key)
             membrane = self.get(entry, prefix, "membrane", key)
             if membrane not in membranes:
@@ -1155,6 +1268,21 @@ class _Reader:
         table = self.section(raw, "mesh")
         return MeshSpec(**{name: self.get(table, "mesh", name, "mesh") for name in _children("mesh")})
 
+    def check_cells(self, mesh: MeshSpec, species: tuple[Species, ...], regions: tuple[Region, ...],
+                    temperature: float) -> None:
+        """Refuse a mesh of more than `_MAX_CELLS` cells before anything allocates it."""
+        if mesh.uniform_cells is not None:
+            cells = float(mesh.uniform_cells) * len(regions)
+            if cells > _MAX_CELLS:
+                raise self.error(f"{mesh.uniform_cells} cells in each of {len(regions)} regions make "
+                                 f"{cells:.3g} cells; at most {_limit(_MAX_CELLS)} in all", "mesh.uniform_cells")
+            return
+        cells = _estimated_cells(mesh, species, regions, temperature)
+        if cells > _MAX_CELLS:
+            raise self.error(
+                f"the graded mesh would have about {cells:.3g} cells; at most {_limit(_MAX_CELLS)} "
+                "in all: raise max_cell or growth, or lower cells_per_debye or membrane_cells", "mesh")
+
     def run(self, raw: dict[str, Any]) -> RunSpec:
         table = self.section(raw, "run")
         values = {name: self.get(table, "run", name, "run")
@@ -1176,7 +1304,8 @@ class _Reader:
                 raise self.error(f"last output time {times[-1]:g} s is after t_end = {values['t_end']:g} s",
                                  "run.outputs")
             outputs = tuple(times)
-        elif isinstance(outputs, bool) or not isinstance(outputs, numbers.Integral) or outputs < 1:
+        elif (isinstance(outputs, bool) or not isinstance(outputs, numbers.Integral) or outputs < 1
+              or outputs > _MAX_OUTPUT_TIMES):
             raise self.error(f"expected {SCHEMA['run.outputs'].expectation()}, got {_show(outputs)}",
                              "run.outputs")
         else:
@@ -1198,17 +1327,26 @@ class _Reader:
 
     def expect(self, raw: dict[str, Any]) -> dict[str, Any]:
         table = self.table(raw.get("expect", {}), "expect", "a table [expect]")
+        out: dict[str, Any] = {}
         for name, value in table.items():
             key = f"expect.{name}"
             if not name or len(name) > 64:
                 raise self.error("expectation names are 1 to 64 characters", key)
-            ok = (isinstance(value, str) and len(value) <= _MAX_STRING) or (
-                isinstance(value, numbers.Real) and not isinstance(value, bool)
-                and math.isfinite(float(value)))
-            if not ok:
-                raise self.error(f"expected a number or a string (e.g. \"ghk\" or -0.07), "
-                                 f"got {_show(value)}", key)
-        return dict(table)
+            if isinstance(value, str) and len(value) <= _MAX_STRING:
+                out[name] = value
+                continue
+            if isinstance(value, numbers.Real) and not isinstance(value, bool):
+                try:
+                    number = float(value)
+                except (OverflowError, ValueError):
+                    number = math.nan
+                if math.isfinite(number):
+                    # Plain int or float (a Fraction or numpy scalar is not TOML).
+                    out[name] = int(value) if isinstance(value, numbers.Integral) else number
+                    continue
+            raise self.error(f"expected a number or a string (e.g. \"ghk\" or -0.07), "
+                             f"got {_show(value)}", key)
+        return out
 
     # -- protocols ---------------------------------------------------------
 
@@ -1238,14 +1376,32 @@ class _Reader:
             parsed.append((key, at, converted))
         parsed.sort(key=lambda item: item[1])  # stable: equal times keep file order
         # Each protocol is a set of overrides applied on top of the previous
-        # ones: every state the run goes through must be a valid case.
+        # ones: every state the run goes through must be a valid case. A
+        # protocol can change only boundaries, regions and pumps (see
+        # `_runtime_refusal`), so only those are checked again, and of the
+        # regions and pumps only the ones it touches: validating P protocols
+        # costs O(P), not O(P x regions).
         state = copy.deepcopy(raw)
         state.pop("protocol", None)
+        checker = _Reader(None)
+        species = self.species(raw)
+        temperature = self.get(raw, "", "temperature", "")
+        geometry = self.get(raw, "", "geometry", "")
         for key, at, converted in parsed:
+            touched_regions: set[str] = set()
+            touched_pumps: set[int] = set()
             for path, value in converted.items():
                 _apply_override(state, path, value, self.file)
+                parts = _split_key(path, None)
+                if parts[0] == "region":
+                    touched_regions.add(parts[1])
+                elif parts[0] == "pump":
+                    touched_pumps.add(int(parts[1]) if len(parts) == 3 else 0)
             try:
-                _Reader(None).build(state, None, check_protocols=False)
+                checker.regions(state, species, temperature, strict, only=touched_regions)
+                checker.boundaries(state, geometry)
+                if touched_pumps:
+                    checker.pumps(state, species, regions, only=touched_pumps)
             except CaseError as exc:
                 raise self.error(f"the changes at t = {at:g} s make the case invalid: {exc}",
                                  f"{key}.set") from None
@@ -1281,12 +1437,12 @@ def _split_key(key: str, file: str | None) -> list[str]:
     normal = re.sub(r"\[(\d+)\]", r".\1", key.strip())
     parts = normal.split(".")
     if not normal or any(not part for part in parts):
-        raise CaseError("not a dotted key path (e.g. `region.bath.concentration.K`)", file=file, key=key)
+        raise _error("not a dotted key path (e.g. `region.bath.concentration.K`)", file=file, key=key)
     return parts
 
 
 def _unknown(name: str, candidates: Any, key: str, file: str | None, what: str = "key") -> CaseError:
-    return CaseError(f"unknown {what} `{name}`; {_suggest(name, candidates)}", file=file, key=key)
+    return _error(f"unknown {what} `{name}`; {_suggest(name, candidates)}", file=file, key=key)
 
 
 def _resolve(raw: dict[str, Any], key: str, file: str | None, create: bool = False) -> _Target:
@@ -1302,15 +1458,15 @@ def _resolve(raw: dict[str, Any], key: str, file: str | None, create: bool = Fal
     if head not in top:
         raise _unknown(head, top, key, file)
     if head == "protocol":
-        raise CaseError("protocols cannot be overridden; edit the case file", file=file, key=key)
+        raise _error("protocols cannot be overridden; edit the case file", file=file, key=key)
     if head in _TOP_LEVEL_SCALARS:
         if len(parts) != 1:
-            raise CaseError(f"`{head}` has no sub-keys", file=file, key=key)
+            raise _error(f"`{head}` has no sub-keys", file=file, key=key)
         return _Target(head, parts, raw, head, SCHEMA[head], None)
 
     def need(count: int, form: str) -> None:
         if len(parts) != count:
-            raise CaseError(f"expected a path of the form `{form}`", file=file, key=key)
+            raise _error(f"expected a path of the form `{form}`", file=file, key=key)
 
     def sub_table(table: dict[str, Any], name: str) -> dict[str, Any]:
         if name not in table:
@@ -1318,7 +1474,7 @@ def _resolve(raw: dict[str, Any], key: str, file: str | None, create: bool = Fal
                 return {}
             table[name] = {}
         if not isinstance(table[name], dict):
-            raise CaseError(f"`{name}` is not a table in the case", file=file, key=key)
+            raise _error(f"`{name}` is not a table in the case", file=file, key=key)
         return table[name]
 
     if head in ("mesh", "run", "output"):
@@ -1353,29 +1509,29 @@ def _resolve(raw: dict[str, Any], key: str, file: str | None, create: bool = Fal
         pumps = raw.get("pump")
         entries = [pumps] if isinstance(pumps, dict) else pumps if isinstance(pumps, list) else []
         if not entries:
-            raise CaseError("the case has no [pump]", file=file, key=key)
+            raise _error("the case has no [pump]", file=file, key=key)
         if len(parts) == 2:
             if len(entries) != 1:
-                raise CaseError(f"the case has {len(entries)} pumps: address one as "
+                raise _error(f"the case has {len(entries)} pumps: address one as "
                                 f"`pump.<index>.{parts[1]}` (from 0)", file=file, key=key)
             entry, name = entries[0], parts[1]
         else:
             need(3, "pump.<key> or pump.<index>.<key>")
             if not parts[1].isdigit() or int(parts[1]) >= len(entries):
-                raise CaseError(f"no pump `{parts[1]}`; pumps are numbered 0 to {len(entries) - 1}",
+                raise _error(f"no pump `{parts[1]}`; pumps are numbered 0 to {len(entries) - 1}",
                                 file=file, key=key)
             entry, name = entries[int(parts[1])], parts[2]
         if not isinstance(entry, dict):
-            raise CaseError("the pump entry is not a table", file=file, key=key)
+            raise _error("the pump entry is not a table", file=file, key=key)
         allowed = _children("pump.<pump>")
         if name not in allowed:
             raise _unknown(name, allowed, key, file)
         return _Target(key, parts, entry, name, SCHEMA[f"pump.<pump>.{name}"], entry)
     # region.<name>.<key>[.<species>]
     if len(parts) < 3:
-        raise CaseError("expected `region.<name>.<key>`", file=file, key=key)
+        raise _error("expected `region.<name>.<key>`", file=file, key=key)
     regions = raw.get("region") if isinstance(raw.get("region"), list) else []
-    by_name = {r.get("name"): r for r in regions if isinstance(r, dict)}
+    by_name = {r["name"]: r for r in regions if isinstance(r, dict) and isinstance(r.get("name"), str)}
     if parts[1] not in by_name:
         raise _unknown(parts[1], [n for n in by_name if isinstance(n, str)], key, file, "region")
     entry = by_name[parts[1]]
@@ -1408,7 +1564,7 @@ def _apply_override(raw: dict[str, Any], key: str, value: Any, file: str | None)
     target = _resolve(raw, key, file, create=True)
     entry, name = target.entry, target.name
     if target.param is None and not isinstance(value, dict):
-        raise CaseError(f"expected a table species -> value for `{name}`", file=file, key=target.key)
+        raise _error(f"expected a table species -> value for `{name}`", file=file, key=target.key)
     target.container[name] = value
     if entry is None:
         return
