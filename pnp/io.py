@@ -505,6 +505,26 @@ def _open(path: str | os.PathLike[str]) -> tuple[h5py.File, bool]:
         raise error(f"{name}: cannot open the HDF5 file, truncated or damaged ({exc})") from None
 
 
+def _brief(value: Any) -> str:
+    """``repr`` of a value read from a file, on one line and at most 60 characters."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _one_line(exc: ResultFileError) -> ResultFileError:
+    """The error with a one-line, printable message.
+
+    HDF5 messages may span lines, and a damaged file can put any bytes into
+    an object name that a message quotes (terminal escapes included).
+    """
+    text = str(exc)
+    if text.isprintable():
+        return exc
+    text = " ".join(text.split())
+    text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+    return ResultFileError(text)
+
+
 class _LiveFileError(ResultFileError):
     """Opening failed while another process writes the file: worth another try."""
 
@@ -513,12 +533,14 @@ def _check_format(f: h5py.File, name: str) -> None:
     fmt = _from_attr(f.attrs.get("format"))
     if fmt is None:
         raise ResultFileError(f"{name}: HDF5 file but not a pnp result (no 'format' attribute)")
-    if fmt != FORMAT:
-        raise ResultFileError(f"{name}: not a pnp result (format is {fmt!r}, expected {FORMAT!r})")
+    if not isinstance(fmt, str) or fmt != FORMAT:
+        raise ResultFileError(
+            f"{name}: not a pnp result (format is {_brief(fmt)}, expected {FORMAT!r})")
     version = _from_attr(f.attrs.get("format_version"))
     if not isinstance(version, int) or isinstance(version, bool) or version != FORMAT_VERSION:
         raise ResultFileError(
-            f"{name}: unsupported format_version {version!r} (this pnp reads version {FORMAT_VERSION})"
+            f"{name}: unsupported format_version {_brief(version)} "
+            f"(this pnp reads version {FORMAT_VERSION})"
         )
 
 
@@ -547,10 +569,56 @@ def _read_attrs(obj: h5py.HLObject) -> tuple[dict[str, Any], list[str]]:
     return values, unreadable
 
 
-def _read(f: h5py.File, name: str) -> tuple[Result, dict[str, Any]]:
+# Dataset → (number of dimensions, allowed dtype kinds): signed/unsigned
+# integers, floats. Anything else (strings, opaque bytes, references,
+# compounds, object dtypes) is refused before it is read.
+_NUMERIC = {
+    "x": (1, "f"),
+    "faces": (1, "f"),
+    "region": (1, "iu"),
+    "species/z": (1, "iu"),
+    "species/D": (1, "fiu"),
+    "t": (1, "f"),
+    "potential": (2, "f"),
+    "concentration": (3, "f"),
+}
+
+
+def _check_layout(f: h5py.File, name: str) -> None:
+    """Refuse datasets of the wrong kind, dtype or rank, before reading any."""
     for key in _REQUIRED:
         if key not in f:
             raise ResultFileError(f"{name}: damaged pnp result, missing /{key}")
+    if not isinstance(f["observables"], h5py.Group):
+        raise ResultFileError(f"{name}: damaged pnp result, /observables is not a group")
+    wanted = dict(_NUMERIC)
+    wanted.update({f"observables/{key}": (1, "f") for key in f["observables"]})
+    for key, (ndim, kinds) in wanted.items():
+        dataset = f[key]
+        if not isinstance(dataset, h5py.Dataset):
+            raise ResultFileError(f"{name}: damaged pnp result, /{key} is not a dataset")
+        if dataset.dtype.kind not in kinds or dataset.ndim != ndim:
+            raise ResultFileError(
+                f"{name}: damaged pnp result, /{key} holds {dataset.dtype} with {dataset.ndim} "
+                f"dimensions; expected {ndim}-D {'floats' if kinds[0] == 'f' else 'integers'}")
+    names = f["species/name"]
+    if (not isinstance(names, h5py.Dataset) or names.ndim != 1
+            or h5py.check_string_dtype(names.dtype) is None):
+        raise ResultFileError(f"{name}: damaged pnp result, /species/name is not a list of names")
+
+
+def _check_mesh(result: Result, name: str) -> None:
+    if result.x.size == 0 or not result.species:
+        raise ResultFileError(f"{name}: damaged pnp result, no cells or no species")
+    faces = result.faces
+    if not (np.all(np.isfinite(faces)) and np.all(np.isfinite(result.x))
+            and np.all(faces[1:] > faces[:-1])):
+        raise ResultFileError(f"{name}: damaged pnp result, the mesh faces are not finite and "
+                              "increasing")
+
+
+def _read(f: h5py.File, name: str) -> tuple[Result, dict[str, Any]]:
+    _check_layout(f, name)
     attrs, unreadable = _read_attrs(f)
     status = attrs.get("status", "running")
     message = attrs.get("message", "")
@@ -566,7 +634,10 @@ def _read(f: h5py.File, name: str) -> tuple[Result, dict[str, Any]]:
     }
     lengths = {key: dataset.shape[0] if dataset.ndim else -1 for key, dataset in series.items()}
     committed = attrs.get(COMMIT_ATTR)
-    if isinstance(committed, int):
+    if committed is not None:  # (unreadable: a kill hit it; the lengths along t decide)
+        if not isinstance(committed, int) or isinstance(committed, bool) or committed < 0:
+            raise ResultFileError(f"{name}: damaged pnp result, attribute {COMMIT_ATTR} is "
+                                  f"{_brief(committed)}, not a count of outputs")
         lengths["n_outputs"] = committed
     count = min(lengths.values())
     if count < 0:
@@ -609,6 +680,7 @@ def _read(f: h5py.File, name: str) -> tuple[Result, dict[str, Any]]:
         raise ResultFileError(f"{name}: damaged pnp result, missing attribute {exc}") from None
     except ValueError as exc:
         raise ResultFileError(f"{name}: inconsistent pnp result ({exc})") from None
+    _check_mesh(result, name)
     return result, attrs
 
 
@@ -625,18 +697,21 @@ def _load(path: str | os.PathLike[str]) -> tuple[Result, dict[str, Any]]:
             if retry:
                 time.sleep(0.05)
                 continue
-            raise ResultFileError(str(exc)) from None
+            raise _one_line(ResultFileError(str(exc))) from None
+        except ResultFileError as exc:
+            raise _one_line(exc) from None
         try:
             with f:
                 _check_format(f, name)
                 return _read(f, name)
-        except (OSError, RuntimeError, TypeError, ResultFileError) as exc:
+        except Exception as exc:  # whatever a damaged file makes h5py or numpy raise
             if live and retry:
                 time.sleep(0.05)
                 continue
             if isinstance(exc, ResultFileError):
-                raise
-            raise ResultFileError(f"{name}: damaged pnp result ({exc})") from None
+                raise _one_line(exc) from None
+            raise _one_line(ResultFileError(
+                f"{name}: damaged pnp result ({type(exc).__name__}: {exc})")) from None
     raise AssertionError("unreachable")
 
 
