@@ -625,6 +625,11 @@ def load_case(
         parsed = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise _error(f"invalid TOML: {exc}", file=file) from None
+    except ValueError as exc:
+        # tomllib lets Python's limit on integer digits (4300) through as a
+        # plain ValueError, whose advice (sys.set_int_max_str_digits) is not
+        # for users.
+        raise _error(f"invalid TOML: {str(exc).split(';')[0]}", file=file) from None
     except RecursionError:
         raise _error(f"invalid TOML: nested deeper than {_MAX_DEPTH} levels", file=file) from None
     return _case_from_data(parsed, overrides, file, strict)
@@ -653,8 +658,8 @@ def parse_override(text: str) -> tuple[str, Any]:
         raise _error("the value may not contain a line break", key=key)
     try:
         value = tomllib.loads(f"value = {value_text}")["value"]
-    except tomllib.TOMLDecodeError:
-        value = value_text
+    except (ValueError, RecursionError):  # not TOML (TOMLDecodeError is a ValueError), too
+        value = value_text                # many digits, or nested too deep: a bare string
     return key, value
 
 
