@@ -237,7 +237,7 @@ def _case_dict(result: Result) -> dict[str, Any]:
         return {}
     try:
         return tomllib.loads(result.case_toml)
-    except tomllib.TOMLDecodeError:
+    except (ValueError, RecursionError):  # TOMLDecodeError is a ValueError
         return {}
 
 

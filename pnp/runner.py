@@ -83,10 +83,17 @@ def restart_state(case, path):
             previous.x, model.mesh.centers, rtol=1e-12, atol=0.0):
         raise CaseError(f"{path} was computed on another mesh ({previous.x.size} cells, the case "
                         f"gives {model.n_cells})", file=case.source)
+    last_c, last_phi = previous.concentration[-1], previous.potential[-1]
+    if not (np.all(np.isfinite(last_c)) and np.all(np.isfinite(last_phi))):
+        raise CaseError(f"{path}: its last state holds non-finite values; cannot restart from it",
+                        file=case.source)
+    if np.min(last_c) < 0.0:
+        raise CaseError(f"{path}: its last state holds negative concentrations; cannot restart "
+                        f"from it", file=case.source)
     x = np.zeros(model.n_unknowns)
     body = x[model.offset:model.offset + model.n_cells * model.block].reshape(model.n_cells, model.block)
-    body[:, :-1] = previous.concentration[-1].T
-    body[:, -1] = previous.potential[-1] / model.thermal_voltage
+    body[:, :-1] = last_c.T
+    body[:, -1] = last_phi / model.thermal_voltage
     if model.offset:
         x[0] = body[0, -1]
     if model.n_unknowns > model.offset + body.size:

@@ -428,9 +428,6 @@ def test_restart_from_a_result_without_outputs_or_of_another_case(files, capsys,
         assert not out.exists()
 
 
-@pytest.mark.xfail(strict=True, reason="runner.restart_state does not check that the last state "
-                   "is finite and >= 0: a NaN reaches the solver, which dies with an internal "
-                   "ZeroDivisionError (exit 1, RuntimeWarnings, a 'running' result file left)")
 def test_restart_from_a_state_with_nan_is_bad_input(files, capsys, tmp_path):
     source = _edit(_copy(files["transient"], tmp_path / "nan.h5"),
                    lambda f: f["concentration"].__setitem__((-1, 0, 3), np.nan))
@@ -440,9 +437,6 @@ def test_restart_from_a_state_with_nan_is_bad_input(files, capsys, tmp_path):
     assert_one_line_exit_2(proc, source)
 
 
-@pytest.mark.xfail(strict=True, reason="plot._case_dict catches only TOMLDecodeError: a result "
-                   "whose 'case' attribute nests too deep (RecursionError: exit 1, internal error) "
-                   "or holds a 5000-digit integer (ValueError: exit 2) is not plotted")
 def test_plot_ignores_an_unreadable_case_attribute(files, capsys, tmp_path):
     for i, text in enumerate(("a = " + "[" * 20_000 + "]" * 20_000, "a = 1" + "0" * 5000)):
         path = _edit(_copy(files["steady"], tmp_path / f"case{i}.h5"), _set_attr("case", text))
