@@ -149,6 +149,13 @@ def newton(system: System, x: np.ndarray, alpha_c, alpha_d, beta_c, beta_d,
         system.stats.newton_iterations += 1
         if lam == 1.0 and norm <= 1.0:
             return NewtonInfo(True, it, norm, "converged")
+        if lam == 1.0 and previous < np.inf:
+            # contraction rate of the last two updates: the error left after
+            # this one is at most rate/(1-rate) times it (scipy's BDF test);
+            # in the quadratic regime this saves the last, tiny update
+            rate = norm / previous
+            if rate < 1.0 and rate / (1.0 - rate) * norm <= 1.0:
+                return NewtonInfo(True, it, norm, "converged")
         if lam == 1.0 and norm <= 10.0 and norm > 0.5 * previous:
             # stagnating just above the tolerance: round-off of the linear
             # solve, not a lack of convergence
