@@ -417,3 +417,19 @@ def equilibrate_rows(ab, res, kl, ku):
             for c in range(lo, hi + 1):
                 ab[kl + ku + r - c, c] *= s
             res[r] *= s
+
+
+@njit(cache=True)
+def weighted_max(delta, x, scale, rtol, floor_c, floor_psi, is_psi):
+    """max_i |scale delta_i| / (rtol |x_i| + floor_i), floor_psi or floor_c by unknown.
+
+    The norm of Newton updates and step errors, without the temporaries a
+    numpy expression would allocate (4 arrays of the state's size).
+    """
+    big = 0.0
+    for i in range(delta.shape[0]):
+        floor = floor_psi if is_psi[i] else floor_c
+        v = abs(scale * delta[i]) / (rtol * abs(x[i]) + floor)
+        if v > big:
+            big = v
+    return big

@@ -66,7 +66,7 @@ class Model:
     d_cell: np.ndarray            # (S, N)
     pois_cond: np.ndarray         # (N+1,)
     pois_wleft: np.ndarray        # (N+1,)
-    face_kind: np.ndarray         # (S, N+1) int64
+    face_kind: np.ndarray         # (S, N+1) int8
     face_cond: np.ndarray         # (S, N+1)
     face_rl: np.ndarray           # (S, N+1)
     face_rr: np.ndarray           # (S, N+1)
@@ -172,7 +172,7 @@ def build_model(case, mesh: Mesh | None = None) -> Model:
     pois_wleft[1:N] = half_r / (half_l + half_r)   # psi_f = w psi_L + (1-w) psi_R
 
     # Species faces.
-    face_kind = np.zeros((S, N + 1), dtype=np.int64)
+    face_kind = np.zeros((S, N + 1), dtype=np.int8)
     face_cond = np.zeros((S, N + 1))
     face_rl = np.zeros((S, N + 1))
     face_rr = np.zeros((S, N + 1))

@@ -142,10 +142,13 @@ def newton(system: System, x: np.ndarray, alpha_c, alpha_d, beta_c, beta_d,
             return NewtonInfo(False, it, np.inf, why)
         dpsi = np.max(np.abs(delta[system.psi_index_all]))
         lam = min(1.0, DPSI_MAX / dpsi) if dpsi > 0 else 1.0
-        x += lam * delta
+        if lam == 1.0:
+            x += delta
+        else:
+            x += lam * delta
         if project is not None:
             project(x)
-        norm = float(np.max(np.abs(lam * delta) / weights(x)))
+        norm = weights.norm(delta, x, lam)
         system.stats.newton_iterations += 1
         if lam == 1.0 and norm <= 1.0:
             return NewtonInfo(True, it, norm, "converged")
@@ -254,20 +257,33 @@ def concentrations(model: Model, x: np.ndarray) -> np.ndarray:
     return body[:, :-1].T.copy(order="F")  # species-fastest, as the kernel walks it
 
 
-def make_weights(system: System, rtol: float, atol: float, psi_floor: float = 0.0):
+class Weights:
     """Absolute accuracy wanted of each unknown: rtol |x| + atol.
 
     atol is in mol/m^3 for concentrations; potentials use rtol (in V_T) as
     their absolute floor, never below ``psi_floor`` (Gauss's law on a
     Debye-resolved mesh is conditioned like (L/h_min)^2: its round-off sits
-    near 1e-9 V_T).
+    near 1e-9 V_T). ``norm(delta, x)`` is the largest |delta| / weight,
+    computed without temporaries; calling the object gives the weights.
     """
-    floor = np.where(system.is_psi, max(rtol, psi_floor), atol)
 
-    def weights(x):
-        return rtol * np.abs(x) + floor
+    def __init__(self, is_psi: np.ndarray, rtol: float, atol: float, psi_floor: float = 0.0):
+        self.is_psi = is_psi
+        self.rtol = rtol
+        self.floor_c = atol
+        self.floor_psi = max(rtol, psi_floor)
 
-    return weights
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.rtol * np.abs(x) + np.where(self.is_psi, self.floor_psi, self.floor_c)
+
+    def norm(self, delta: np.ndarray, x: np.ndarray, scale: float = 1.0) -> float:
+        return float(kernel.weighted_max(delta, x, scale, self.rtol, self.floor_c, self.floor_psi,
+                                         self.is_psi))
+
+
+def make_weights(system: System, rtol: float, atol: float, psi_floor: float = 0.0) -> Weights:
+    """The :class:`Weights` of ``system``'s unknowns."""
+    return Weights(system.is_psi, rtol, atol, psi_floor)
 
 
 # ----------------------------------------------------------------------------
@@ -363,7 +379,8 @@ def _continuation(model, system, x, alpha_floor, project, weights_newton, weight
             continue
         stats.steps += 1
         t += dt
-        change = float(np.max(np.abs(x - x_old) / weights_step(x)))
+        x_old -= x  # x_old now holds -(change); refilled below
+        change = weights_step.norm(x_old, x)
         x_old[:] = x
         if callback is not None:
             callback(t, dt, stats, x)
@@ -534,7 +551,8 @@ def solve_transient(model: Model, x0: np.ndarray, t_end: float, stops: list[floa
                 pred = predict(t_hist, x_hist, t + h_try)
             else:
                 pred = predict(t_hist[:2], x_hist[:2], t + h_try)
-            err = error_ratio(h_try, hist) * float(np.max(np.abs(x_new - pred) / wstep(x_new)))
+            pred -= x_new
+            err = error_ratio(h_try, hist) * wstep.norm(pred, x_new)
             err /= LOCAL_FRACTION
             if err > 1.0:
                 stats.rejected_steps += 1
@@ -626,7 +644,8 @@ def _direct_steady(model, system, x0, alpha_floor, project, weights_newton, weig
         stats.steps += 1
         if callback is not None:
             callback(np.inf, np.inf, stats, x)
-        change = float(np.max(np.abs(x - x_old) / weights_step(x)))
+        x_old -= x  # x_old now holds -(change); refilled below
+        change = weights_step.norm(x_old, x)
         # without confined species one solve is the steady state itself
         if change <= 1.0 or not np.any(alpha_floor):
             return SteadyOutcome(x=x, success=True, message="steady state reached (Newton)",
