@@ -441,15 +441,18 @@ def run_point(task: Mapping[str, Any]) -> dict[str, Any]:
 def warm_up(case) -> None:
     """Compile every kernel a run of ``case`` calls, or load it from numba's cache.
 
-    Runs two pseudo-time (or time) steps of ``case`` without writing
-    anything. The kernels are ``@njit(cache=True)``: compiling them here
-    stores the machine code on disk, where worker processes find it.
-    Failures are ignored (the points themselves will report them).
+    Runs two steps of ``case`` on a 4-cells-per-region mesh without writing
+    anything: the compiled code depends on the argument types only, not on
+    the mesh, so the tiny mesh compiles (or loads) exactly what the points
+    need without holding up the fan-out by a full solve. The kernels are
+    ``@njit(cache=True)``: compiling them here stores the machine code on
+    disk, where worker processes find it. Failures are ignored (the points
+    themselves will report them).
     """
     from .runner import run
 
     with contextlib.suppress(Exception):
-        run(case.with_overrides({"run.max_steps": 2}))
+        run(case.with_overrides({"run.max_steps": 2, "mesh.uniform_cells": 4}))
 
 
 # ---------------------------------------------------------------------------
