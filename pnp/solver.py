@@ -109,7 +109,9 @@ class System:
         """Newton update -J^{-1} R from the last assembly (row-equilibrated LU)."""
         kernel.equilibrate_rows(self.ab, self.res, self.kl, self.ku)
         self.stats.factorizations += 1
-        _, _, delta, info = lapack.dgbsv(self.kl, self.ku, self.ab, -self.res,
+        # solved in place: the update overwrites the residual (no state-sized copy)
+        np.negative(self.res, out=self.res)
+        _, _, delta, info = lapack.dgbsv(self.kl, self.ku, self.ab, self.res,
                                          overwrite_ab=1, overwrite_b=1)
         if info > 0:
             return None, f"singular Jacobian (zero pivot at unknown {info - 1})"
