@@ -2,6 +2,7 @@
 
     python benchmarks/newton_scaling.py && python benchmarks/cases.py && \\
     python benchmarks/startup.py && python benchmarks/sweep_scaling.py && \\
+    python benchmarks/memory.py && \\
     python benchmarks/peers.py && python benchmarks/make_table.py && python scripts/update_readme.py
 
 Nothing here is typed by hand: every figure comes from benchmarks/out/*.json.
@@ -75,6 +76,13 @@ def main() -> None:
                   f"`pnp check` {st['pnp_check_s']:.2f} s (compiles nothing), `pnp run cases/nernst_k.toml` "
                   f"{st['run_cached_s']:.2f} s cached and {st['run_cold_s']:.2f} s cold (empty numba "
                   f"cache); bare `python -c pass` {st['python_startup_s']:.2f} s.", ""]
+    mem = _load("memory.json")
+    if mem:
+        lines += [f"**Memory** (`benchmarks/memory.py`): a steady solve with {mem['cells']:,} cells and "
+                  f"{mem['species']} species peaks at {mem['peak_rss_mib']:.0f} MiB resident (of which "
+                  f"{mem['baseline_mib']:.0f} MiB interpreter and libraries, {mem['band_storage_mib']:.0f} MiB "
+                  f"LAPACK's band storage of the Jacobian), {mem['newton_iterations']} Newton iterations "
+                  f"in {mem['wall_s']:.1f} s.", ""]
     sw = _load("sweep.json")
     if sw:
         lines += [f"**Sweep** (`benchmarks/sweep_scaling.py`): {sw['points']} points of ghk_iv at "

@@ -43,6 +43,8 @@ u_i = z_i psi + g_i, g_i = ln gamma_i + dG_i/RT per cell)::
     inside a region:  F = cond * (B(du) c_L - B(-du) c_R),   du = u_R - u_L
     region interface: F = (c_L e^uL - c_R e^uR) / (rL LM(e^uL, e^ufL) + rR LM(e^ufR, e^uR))
 
+(``face_cond`` holds cond on SG faces and rL on interface faces; ``face_rr`` rR.)
+
 The interface form integrates the Nernst–Planck flux exactly through the two
 half cells in series, each with its own diffusivity and offset g, with the
 potential linear in each half and continuous at the face (psi_f from the
@@ -164,7 +166,7 @@ def assemble(
     x, n_cells, n_species, offset,
     z, volume, rho_fixed, g_cell,
     pois_cond, pois_wleft,
-    face_kind, face_cond, face_rl, face_rr,
+    face_kind, face_cond, face_rr,
     b_type, b_psi, b_sigma, b_current, b_conc, b_g, b_pois_cond, b_pois_next, b_cond,
     alpha_c, alpha_d, beta_c, beta_d, source,
     res, ab, jacobian,
@@ -241,7 +243,7 @@ def assemble(
                 ufl = zi * psf + g_cell[i, f - 1]
                 ufr = zi * psf + g_cell[i, f]
                 fl, dcl, dcr, dul, dufl, dufr, dur = interface_flux(
-                    cl, cr, ul, ufl, ufr, ur, face_rl[i, f], face_rr[i, f]
+                    cl, cr, ul, ufl, ufr, ur, face_cond[i, f], face_rr[i, f]
                 )
                 dpl = zi * (dul + wl * (dufl + dufr))
                 dpr = zi * (dur + (1.0 - wl) * (dufl + dufr))
@@ -344,7 +346,7 @@ def assemble(
 @njit(cache=True)
 def face_fluxes(
     x, n_cells, n_species, offset, z, g_cell,
-    pois_wleft, face_kind, face_cond, face_rl, face_rr,
+    pois_wleft, face_kind, face_cond, face_rr,
     b_type, b_psi, b_conc, b_g, b_cond, out,
 ):
     """Species fluxes through every face, ``out[i, f]`` = A_f J_i [mol/s], +x."""
@@ -371,7 +373,7 @@ def face_fluxes(
             else:
                 out[i, f] = interface_flux(
                     x[bl + i], x[br + i], ul, zi * psf + g_cell[i, f - 1],
-                    zi * psf + g_cell[i, f], ur, face_rl[i, f], face_rr[i, f],
+                    zi * psf + g_cell[i, f], ur, face_cond[i, f], face_rr[i, f],
                 )[0]
     for side in range(2):
         bt = b_type[side]

@@ -63,12 +63,11 @@ class Model:
     volume: np.ndarray            # (N,)
     rho_fixed: np.ndarray         # (N,)
     g_cell: np.ndarray            # (S, N)
-    d_cell: np.ndarray            # (S, N)
+    d_reg: np.ndarray             # (S, R) diffusivity per region (0: immobile/absent)
     pois_cond: np.ndarray         # (N+1,)
     pois_wleft: np.ndarray        # (N+1,)
     face_kind: np.ndarray         # (S, N+1) int8
     face_cond: np.ndarray         # (S, N+1)
-    face_rl: np.ndarray           # (S, N+1)
     face_rr: np.ndarray           # (S, N+1)
     b_type: np.ndarray            # (2,) int64
     b_psi: np.ndarray             # (2,)
@@ -94,6 +93,16 @@ class Model:
         m = self.block
         return m, 2 * m - 1
 
+    @property
+    def face_rl(self) -> np.ndarray:
+        """(S, N+1) left half-cell resistance of interface faces (0 elsewhere)."""
+        return np.where(self.face_kind == kernel.INTERFACE, self.face_cond, 0.0)
+
+    @property
+    def d_cell(self) -> np.ndarray:
+        """(S, N) diffusivity per cell (computed on demand: not kept at 1e6 cells)."""
+        return self.d_reg[:, self.mesh.region]
+
     def potential_index(self) -> np.ndarray:
         return self.offset + np.arange(self.n_cells) * self.block + self.n_species
 
@@ -118,7 +127,7 @@ class Model:
             self.n_cells, self.n_species, self.offset,
             self.z, self.volume, self.rho_fixed, self.g_cell,
             self.pois_cond, self.pois_wleft,
-            self.face_kind, self.face_cond, self.face_rl, self.face_rr,
+            self.face_kind, self.face_cond, self.face_rr,
             self.b_type, self.b_psi, self.b_sigma, self.b_current, self.b_conc, self.b_g,
             self.b_pois_cond, self.b_pois_next, self.b_cond,
         )
@@ -174,7 +183,6 @@ def build_model(case, mesh: Mesh | None = None) -> Model:
     # Species faces.
     face_kind = np.zeros((S, N + 1), dtype=np.int8)
     face_cond = np.zeros((S, N + 1))
-    face_rl = np.zeros((S, N + 1))
     face_rr = np.zeros((S, N + 1))
     dl = d_cell[:, :-1]
     dr = d_cell[:, 1:]
@@ -186,8 +194,10 @@ def build_model(case, mesh: Mesh | None = None) -> Model:
     face_kind[:, 1:N] = np.where(open_face, np.where(interface, kernel.INTERFACE, kernel.SG),
                                  kernel.CLOSED)
     sg = open_face & ~interface
-    face_cond[:, 1:N] = np.where(sg, 1.0 / np.where(sg, rl + rr, 1.0), 0.0)
-    face_rl[:, 1:N] = np.where(interface & open_face, rl, 0.0)
+    # SG faces: the series conductance; interface faces: the left half-cell
+    # resistance rL (one array for both: a face is one kind or the other)
+    face_cond[:, 1:N] = np.where(sg, 1.0 / np.where(sg, rl + rr, 1.0),
+                                 np.where(interface & open_face, rl, 0.0))
     face_rr[:, 1:N] = np.where(interface & open_face, rr, 0.0)
 
     # Boundaries.
@@ -233,11 +243,11 @@ def build_model(case, mesh: Mesh | None = None) -> Model:
     model = Model(
         case=case, mesh=mesh, temperature=temperature, thermal_voltage=vt,
         species=names, z=z, n_cells=N, n_species=S, offset=offset, n_unknowns=n_unknowns,
-        eps_r=eps_r, volume=mesh.volume.copy(), rho_fixed=rho_fixed,
-        g_cell=_cell_major(g_cell), d_cell=_cell_major(d_cell),
+        eps_r=eps_r, volume=mesh.volume, rho_fixed=rho_fixed,
+        g_cell=_cell_major(g_cell), d_reg=d_reg,
         pois_cond=pois_cond, pois_wleft=pois_wleft,
         face_kind=_cell_major(face_kind), face_cond=_cell_major(face_cond),
-        face_rl=_cell_major(face_rl), face_rr=_cell_major(face_rr),
+        face_rr=_cell_major(face_rr),
         b_type=b_type, b_psi=b_psi, b_sigma=b_sigma, b_current=b_current,
         b_conc=b_conc, b_g=b_g, b_pois_cond=b_pois_cond, b_pois_next=b_pois_next, b_cond=b_cond,
         membranes=membranes, inside=case.inside,

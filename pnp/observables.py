@@ -38,7 +38,7 @@ def face_fluxes(model: Model, x: np.ndarray) -> np.ndarray:
     out = np.zeros((model.n_species, model.n_cells + 1))
     kernel.face_fluxes(
         x, model.n_cells, model.n_species, model.offset, model.z, model.g_cell,
-        model.pois_wleft, model.face_kind, model.face_cond, model.face_rl, model.face_rr,
+        model.pois_wleft, model.face_kind, model.face_cond, model.face_rr,
         model.b_type, model.b_psi, model.b_conc, model.b_g, model.b_cond, out,
     )
     return out

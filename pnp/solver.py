@@ -71,6 +71,18 @@ class System:
         self.is_psi[self.psi_index_all] = True
         self.stats = Stats()
 
+    def max_abs_potential(self, v: np.ndarray) -> float:
+        """Largest |potential entry| of a state-shaped vector (strided views, no copies)."""
+        model = self.model
+        m = model.block
+        cells = v[model.offset + model.n_species:model.offset + model.n_cells * m:m]
+        big = max(float(cells.max()), -float(cells.min()))
+        if model.offset:
+            big = max(big, abs(float(v[0])))
+        if model.b_type[1] == kernel.FLOATING:
+            big = max(big, abs(float(v[-1])))
+        return big
+
     def assemble(self, x, alpha_c, alpha_d, beta_c, beta_d, jacobian=True):
         if self.model.pumps:
             pump_sources(self.model, x, self.source)
@@ -142,7 +154,7 @@ def newton(system: System, x: np.ndarray, alpha_c, alpha_d, beta_c, beta_d,
         delta, why = system.solve()
         if delta is None:
             return NewtonInfo(False, it, np.inf, why)
-        dpsi = np.max(np.abs(delta[system.psi_index_all]))
+        dpsi = system.max_abs_potential(delta)
         lam = min(1.0, DPSI_MAX / dpsi) if dpsi > 0 else 1.0
         if lam == 1.0:
             x += delta
@@ -206,7 +218,7 @@ def closed_compartments(model: Model, x: np.ndarray) -> list[Compartment]:
             cells = np.arange(a, b)
             c = x[model.offset + cells * m + i]
             amount = float(np.sum(model.volume[cells] * c))
-            d = model.d_cell[i, cells]
+            d = model.d_reg[i, model.mesh.region[cells]]
             length = float(np.sum(h[cells]))
             dmin = float(np.min(d)) if np.all(d > 0) else 0.0
             relax = length**2 / dmin if dmin > 0 else 1.0
@@ -461,7 +473,7 @@ def predict(t_hist: list[float], x_hist: list[np.ndarray], t_new: float) -> np.n
 def initial_step(model: Model) -> float:
     """A step well below the fastest relaxation (a cell's diffusion time)."""
     h = model.mesh.widths
-    dmax = np.max(model.d_cell, axis=0)
+    dmax = np.max(model.d_reg, axis=0)[model.mesh.region]
     with np.errstate(divide="ignore"):
         cell_times = np.where(dmax > 0, h**2 / np.where(dmax > 0, dmax, 1.0), np.inf)
     return 1e-2 * float(np.min(cell_times)) if np.isfinite(cell_times).any() else 1e-12
@@ -629,27 +641,41 @@ def _direct_steady(model, system, x0, alpha_floor, project, weights_newton, weig
     x = x0.copy()
     stats = system.stats
     beta_d = np.zeros(2)
+    # without confined species one solve is the steady state itself, and the
+    # time terms are all zero (no state-sized history arrays needed)
+    confined = bool(np.any(alpha_floor))
     for _ in range(DIRECT_MAX_SOLVES):
         if stats.steps >= max_steps:
             return SteadyOutcome(x=x, success=False, stats=stats, pseudo_time=np.inf,
                                  message=f"no steady state within {max_steps} steps")
-        x_old = x.copy()
-        beta_c = alpha_floor * concentrations(model, x_old)
+        if confined:
+            x_old = x.copy()
+            beta_c = alpha_floor * concentrations(model, x_old)
+        else:
+            beta_c = alpha_floor
         info = newton(system, x, alpha_floor, 0.0, beta_c, beta_d, weights_newton, project,
                       max_iter=DIRECT_MAX_ITER)
         if not info.converged or not np.all(np.isfinite(x)):
             stats.rejected_steps += 1
             return None
-        if np.min(concentrations(model, x)) < -atol:
+        if _min_concentration(model, x) < -atol:
             stats.rejected_steps += 1
             return None
         stats.steps += 1
         if callback is not None:
             callback(np.inf, np.inf, stats, x)
-        x_old -= x  # x_old now holds -(change); refilled below
-        change = weights_step.norm(x_old, x)
-        # without confined species one solve is the steady state itself
-        if change <= 1.0 or not np.any(alpha_floor):
+        if not confined:
+            return SteadyOutcome(x=x, success=True, message="steady state reached (Newton)",
+                                 stats=stats, pseudo_time=np.inf)
+        x_old -= x  # x_old now holds -(change)
+        if weights_step.norm(x_old, x) <= 1.0:
             return SteadyOutcome(x=x, success=True, message="steady state reached (Newton)",
                                  stats=stats, pseudo_time=np.inf)
     return None
+
+
+def _min_concentration(model: Model, x: np.ndarray) -> float:
+    """Smallest concentration in ``x`` (a strided view: no copy)."""
+    m = model.block
+    body = x[model.offset:model.offset + model.n_cells * m].reshape(model.n_cells, m)
+    return float(body[:, :-1].min())
