@@ -157,6 +157,44 @@ def _sg(cond, cL, cR, du):
 
 
 @njit(cache=True)
+def _interior_flux(kind, cl, cr, zi, psl, psr, wl, gl, gr, cond, rr):
+    """Flux A J through an interior face toward +x, and its derivatives.
+
+    ``kind`` is SG (``cond`` the series conductance) or INTERFACE (``cond``
+    the left half-cell resistance rL, ``rr`` the right one; the face
+    potential is ``wl psl + (1 - wl) psr``). Returns
+    (F, dF/dcL, dF/dcR, dF/dpsiL, dF/dpsiR).
+    """
+    ul = zi * psl + gl
+    ur = zi * psr + gr
+    if kind == SG:
+        fl, dcl, dcr, ddu = _sg(cond, cl, cr, ur - ul)
+        return fl, dcl, dcr, -zi * ddu, zi * ddu
+    psf = wl * psl + (1.0 - wl) * psr
+    fl, dcl, dcr, dul, dufl, dufr, dur = interface_flux(
+        cl, cr, ul, zi * psf + gl, zi * psf + gr, ur, cond, rr
+    )
+    return (fl, dcl, dcr, zi * (dul + wl * (dufl + dufr)),
+            zi * (dur + (1.0 - wl) * (dufl + dufr)))
+
+
+@njit(cache=True)
+def _reservoir_flux(side, cond, c_cell, c_res, zi, psi_cell, psi_res, g_cell, g_res):
+    """Flux A J toward +x through a reservoir face (side 0: left, 1: right).
+
+    The reservoir value sits on the face, half a cell from the centre.
+    Returns (F, dF/dc_cell, dF/dpsi_cell, dF/dpsi_res).
+    """
+    uc = zi * psi_cell + g_cell
+    ub = zi * psi_res + g_res
+    if side == 0:
+        fl, _, dcc, ddu = _sg(cond, c_res, c_cell, uc - ub)
+        return fl, dcc, zi * ddu, -zi * ddu
+    fl, dcc, _, ddu = _sg(cond, c_cell, c_res, ub - uc)
+    return fl, dcc, -zi * ddu, zi * ddu
+
+
+@njit(cache=True)
 def _add(ab, kl, ku, row, col, val):
     ab[kl + ku + row - col, col] += val
 
@@ -225,28 +263,14 @@ def assemble(
             _add(ab, kl, ku, pr, pl, -gp)
             _add(ab, kl, ku, pr, pr, gp)
         wl = pois_wleft[f]
-        psf = wl * psl + (1.0 - wl) * psr
         for i in range(S):
             kind = face_kind[i, f]
             if kind == CLOSED:
                 continue
-            cl = x[bl + i]
-            cr = x[br + i]
-            zi = z[i]
-            ul = zi * psl + g_cell[i, f - 1]
-            ur = zi * psr + g_cell[i, f]
-            if kind == SG:
-                fl, dcl, dcr, ddu = _sg(face_cond[i, f], cl, cr, ur - ul)
-                dpl = -zi * ddu
-                dpr = zi * ddu
-            else:
-                ufl = zi * psf + g_cell[i, f - 1]
-                ufr = zi * psf + g_cell[i, f]
-                fl, dcl, dcr, dul, dufl, dufr, dur = interface_flux(
-                    cl, cr, ul, ufl, ufr, ur, face_cond[i, f], face_rr[i, f]
-                )
-                dpl = zi * (dul + wl * (dufl + dufr))
-                dpr = zi * (dur + (1.0 - wl) * (dufl + dufr))
+            fl, dcl, dcr, dpl, dpr = _interior_flux(
+                kind, x[bl + i], x[br + i], z[i], psl, psr, wl, g_cell[i, f - 1], g_cell[i, f],
+                face_cond[i, f], face_rr[i, f],
+            )
             res[bl + i] += fl
             res[br + i] -= fl
             if jacobian:
@@ -318,18 +342,10 @@ def assemble(
                 if cond == 0.0:
                     continue
                 zi = z[i]
-                ci = x[base + i]
-                uc = zi * x[ip] + g_cell[i, 0 if side == 0 else n_cells - 1]
-                ub = zi * psb + b_g[side, i]
-                cb = b_conc[side, i]
-                if side == 0:
-                    fl, _, dcc, ddu = _sg(cond, cb, ci, uc - ub)
-                    dfc_dpsi = zi * ddu
-                    dfb_dpsi = -zi * ddu
-                else:
-                    fl, dcc, _, ddu = _sg(cond, ci, cb, ub - uc)
-                    dfc_dpsi = -zi * ddu
-                    dfb_dpsi = zi * ddu
+                fl, dcc, dfc_dpsi, dfb_dpsi = _reservoir_flux(
+                    side, cond, x[base + i], b_conc[side, i], zi, x[ip], psb,
+                    g_cell[i, 0 if side == 0 else n_cells - 1], b_g[side, i],
+                )
                 res[base + i] += sign * fl
                 if jacobian:
                     _add(ab, kl, ku, base + i, base + i, sign * dcc)
@@ -360,20 +376,12 @@ def face_fluxes(
         psl = x[bl + S]
         psr = x[br + S]
         wl = pois_wleft[f]
-        psf = wl * psl + (1.0 - wl) * psr
         for i in range(S):
             kind = face_kind[i, f]
-            if kind == CLOSED:
-                continue
-            zi = z[i]
-            ul = zi * psl + g_cell[i, f - 1]
-            ur = zi * psr + g_cell[i, f]
-            if kind == SG:
-                out[i, f] = _sg(face_cond[i, f], x[bl + i], x[br + i], ur - ul)[0]
-            else:
-                out[i, f] = interface_flux(
-                    x[bl + i], x[br + i], ul, zi * psf + g_cell[i, f - 1],
-                    zi * psf + g_cell[i, f], ur, face_cond[i, f], face_rr[i, f],
+            if kind != CLOSED:
+                out[i, f] = _interior_flux(
+                    kind, x[bl + i], x[br + i], z[i], psl, psr, wl, g_cell[i, f - 1],
+                    g_cell[i, f], face_cond[i, f], face_rr[i, f],
                 )[0]
     for side in range(2):
         bt = b_type[side]
@@ -385,16 +393,14 @@ def face_fluxes(
             psb = x[0] if side == 0 else x[n - 1]
         else:
             psb = b_psi[side]
+        face = 0 if side == 0 else n_cells
         for i in range(S):
             cond = b_cond[side, i]
-            if cond == 0.0:
-                continue
-            uc = z[i] * x[base + S] + g_cell[i, cell]
-            ub = z[i] * psb + b_g[side, i]
-            if side == 0:
-                out[i, 0] = _sg(cond, b_conc[side, i], x[base + i], uc - ub)[0]
-            else:
-                out[i, n_cells] = _sg(cond, x[base + i], b_conc[side, i], ub - uc)[0]
+            if cond != 0.0:
+                out[i, face] = _reservoir_flux(
+                    side, cond, x[base + i], b_conc[side, i], z[i], x[base + S], psb,
+                    g_cell[i, cell], b_g[side, i],
+                )[0]
 
 
 @njit(cache=True)
