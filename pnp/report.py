@@ -13,7 +13,7 @@ from scipy import constants
 
 from . import analytic
 from .errors import CaseError
-from .mesh import build_mesh, debye_length
+from .mesh import FARADAY, build_mesh, debye_length
 
 
 def _fmt_len(x: float) -> str:
@@ -350,15 +350,13 @@ def _whole_cell_rows(case, result) -> list[tuple[str, str]]:
                     leak = result.flux[s][-1]
                     for p in case.pumps:
                         if s == p.sodium:
-                            leak -= 3.0 * (result.pump_current[-1] / FARADAY_C)
+                            leak -= 3.0 * (result.pump_current[-1] / FARADAY)
                         if s == p.potassium:
-                            leak += 2.0 * (result.pump_current[-1] / FARADAY_C)
+                            leak += 2.0 * (result.pump_current[-1] / FARADAY)
                     rows.append((f"{s} leak current ({sep['unit']})",
-                                 f"{zs * FARADAY_C * leak * area * 1e12:.6g} pA"))
+                                 f"{zs * FARADAY * leak * area * 1e12:.6g} pA"))
     rows.append((f"excess charge inside ({sep['unit']})", f"{sep['excess_charge']:.4g} e"))
     rows.append((f"ions inside ({sep['unit']})", f"{sep['ions']:.4g}"))
     rows.append(("excess charge / ions inside", f"{sep['ratio']:.3g}"))
     return rows
 
-
-FARADAY_C = constants.e * constants.N_A

@@ -140,7 +140,6 @@ def check(case, result) -> list[str]:
     return bad
 
 
-FARADAY = analytic.FARADAY
 
 
 def run_point(label: str, data: dict) -> dict:
