@@ -334,14 +334,15 @@ def test_result_appears_only_with_data(tmp_path):
     """Until its first output is flushed a run writes under a temporary name."""
     out = tmp_path / "early.h5"
     proc = _start_run(out)
-    seen_empty = False
+    seen = seen_empty = False
     deadline = time.time() + 60
-    while time.time() < deadline and proc.poll() is None and not seen_empty:
+    while time.time() < deadline and proc.poll() is None and not seen:
         if out.exists():
             with h5py.File(out, "r", locking=False) as f:
                 seen_empty = int(f.attrs.get("n_outputs", 0)) == 0
-            break
+            seen = True
         time.sleep(0.005)
     proc.kill()
     proc.communicate()
+    assert seen, "the result file never appeared"
     assert not seen_empty
