@@ -516,6 +516,14 @@ def solve_transient(model: Model, x0: np.ndarray, t_end: float, stops: list[floa
     t_hist: list[float] = [t]
     x_hist: list[np.ndarray] = [x.copy()]
     h_hist: list[float] = []
+    # the history's concentrations and boundary displacements, computed once
+    # per accepted step; work arrays for the time terms allocated once
+    c_hist = [concentrations(model, x)]
+    p_hist = [boundary_displacement(model, x)]
+    shape = (model.n_species, model.n_cells)
+    alpha_c = np.empty(shape, order="F")
+    beta_c = np.empty(shape, order="F")
+    scratch = np.empty(shape, order="F")
     message = ""
     success = False
     mark_i = 0
@@ -537,15 +545,14 @@ def solve_transient(model: Model, x0: np.ndarray, t_end: float, stops: list[floa
             h_try = h
         h_prev = h_hist[0] if h_hist else None
         a0, a1, a2 = bdf_coefficients(h_try, h_prev)
-        c_n = concentrations(model, x_hist[0])
-        p_n = boundary_displacement(model, x_hist[0])
-        beta_c = -(a1 * c_n) / h_try
-        beta_d = -(a1 * p_n) / h_try
+        np.multiply(c_hist[0], -a1 / h_try, out=beta_c)
+        beta_d = -(a1 * p_hist[0]) / h_try
         if a2 != 0.0:
-            beta_c -= a2 * concentrations(model, x_hist[1]) / h_try
-            beta_d -= a2 * boundary_displacement(model, x_hist[1]) / h_try
+            np.multiply(c_hist[1], -a2 / h_try, out=scratch)
+            beta_c += scratch
+            beta_d -= a2 * p_hist[1] / h_try
         alpha = a0 / h_try
-        alpha_c = np.full((model.n_species, model.n_cells), alpha, order="F")
+        alpha_c.fill(alpha)
         x_new = predict(t_hist, x_hist, t + h_try) if len(x_hist) >= 2 else x_hist[0].copy()
         info = newton(system, x_new, alpha_c, alpha, beta_c, beta_d, wnewton, project)
         if not info.converged:
@@ -587,7 +594,9 @@ def solve_transient(model: Model, x0: np.ndarray, t_end: float, stops: list[floa
         t_hist.insert(0, t)
         x_hist.insert(0, x.copy())
         h_hist.insert(0, h_try)
-        del t_hist[3:], x_hist[3:], h_hist[2:]
+        c_hist.insert(0, concentrations(model, x))
+        p_hist.insert(0, boundary_displacement(model, x))
+        del t_hist[3:], x_hist[3:], h_hist[2:], c_hist[2:], p_hist[2:]
         h = h_next
         if callback is not None:
             callback(t, h_try, stats, x)
@@ -603,6 +612,7 @@ def solve_transient(model: Model, x0: np.ndarray, t_end: float, stops: list[floa
                 comps = closed_compartments(model, x)
                 project = _projector(model, comps)
                 t_hist, x_hist, h_hist = [t], [x.copy()], []
+                c_hist, p_hist = [concentrations(model, x)], [boundary_displacement(model, x)]
                 h = initial_step(model)
     stats.wall_time = time.perf_counter() - t0_wall
     return TransientOutcome(x=x, t=t, success=success, message=message, stats=stats)
