@@ -47,6 +47,7 @@ layers must be in the reference to test V_m to 0.05 mV.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,6 +56,7 @@ import pytest
 from scipy import constants, integrate, optimize
 
 import pnp
+from pnp import report
 from pnp.mesh import build_mesh
 
 CASE = Path(__file__).resolve().parent.parent / "cases" / "pump_leak.toml"
@@ -349,6 +351,25 @@ def test_pump_and_leak_currents_whole_cell(flagship):
         leak_pA = _whole_cell_pA(res, z * FARADAY * (res.flux[name][-1] - pump_flux[name]))
         expected = z * FARADAY * ref.leak[name] * area * 1e12              # K 24.26, Na -36.39
         assert leak_pA == pytest.approx(expected, rel=1e-12, abs=1e-12 * 36.0), name
+
+
+def test_run_summary_whole_cell_currents(flagship):
+    """The `pnp run` summary's whole-cell currents use the mid-face area the densities are per.
+
+    (They used the inner face's 4 pi r1^2: 5e-4 low, 12.1247 pA of pump current
+    for 12.1308.) The summary prints 6 significant digits.
+    """
+    case, res, ref = flagship
+    text = report.summary(case, res)
+    printed = {}
+    for line in text.splitlines():
+        m = re.match(r"(pump|Na leak|K leak) current \(whole cell\)\s+(\S+) pA", line)
+        if m:
+            printed[m.group(1)] = float(m.group(2))
+    area_pA = 4.0 * math.pi * ref.r_mid**2 * 1e12
+    assert printed["pump"] == pytest.approx(FARADAY * ref.rate * area_pA, rel=1e-5)
+    assert printed["Na leak"] == pytest.approx(FARADAY * ref.leak["Na"] * area_pA, rel=1e-5)
+    assert printed["K leak"] == pytest.approx(FARADAY * ref.leak["K"] * area_pA, rel=1e-5)
 
 
 def test_diffuse_layers_share(flagship):
