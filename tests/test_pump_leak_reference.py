@@ -212,6 +212,7 @@ def pump_leak_reference(case, diffuse_layers: bool = True) -> Reference:
             c_in = _inside(v_, zi, zo, cl, p)[-1]
             return sum(p.z[n] * c for n, c in c_in.items())
 
+        # a negative cell: V in (-20, 0) V_T, one sign change there (checked on a grid)
         v_new = optimize.brentq(charge, -20.0, -1e-3, xtol=1e-15, rtol=4 * np.finfo(float).eps)
         done = abs(v_new - v) < 1e-14
         v = v_new
@@ -414,8 +415,9 @@ def test_converges_to_reference():
     """pnp → reference under mesh refinement, at second order.
 
     Measured |V_pnp - V_ref| at refine 1, 2, 4, 8, 16: 3.30, 0.88, 0.16,
-    0.029, 0.078 uV: second order down to a floor of < 0.1 uV (the
-    reference's neglected curvature of the diffuse layers, ~0.02 uV a side).
+    0.029, 0.078 uV: second order down to a floor below 0.1 uV, the size of
+    what the reference neglects (the diffuse layers' curvature, lambda_D / r1
+    of zeta: ~0.02 uV a side).
     """
     case = _load()
     ref = pump_leak_reference(case)
