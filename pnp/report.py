@@ -330,8 +330,12 @@ def charge_separation(case, result) -> dict | None:
     ions = float(vol @ conc.sum(axis=0)) * constants.N_A
     face = start if case.inside == "left" else stop
     area = mesh.face_area[face] * factor
+    # membrane current densities are per unit area of the membrane's mid face
+    # (pnp.observables.measurement_face; a pump's rate too): whole-cell
+    # currents take that face's area, not the inner face's
+    current_area = mesh.face_area[(start + stop) // 2] * factor
     return {"excess_charge": charge, "ions": ions, "ratio": abs(charge) / ions if ions else math.nan,
-            "membrane_area": area, "unit": unit}
+            "membrane_area": area, "current_area": current_area, "unit": unit}
 
 
 def _whole_cell_rows(case, result) -> list[tuple[str, str]]:
@@ -340,7 +344,7 @@ def _whole_cell_rows(case, result) -> list[tuple[str, str]]:
         return []
     rows = []
     if case.geometry != "cartesian":
-        area = sep["membrane_area"]
+        area = sep["current_area"]
         rows.append((f"membrane current ({sep['unit']})", f"{result.current[-1] * area * 1e12:.6g} pA"))
         if case.pumps:
             rows.append((f"pump current ({sep['unit']})", f"{result.pump_current[-1] * area * 1e12:.6g} pA"))
