@@ -502,6 +502,16 @@ def solve_transient(model: Model, x0: np.ndarray, t_end: float, stops: list[floa
     t0_wall = time.perf_counter()
     system = System(model)
     stats = system.stats
+    if rtol < NEWTON_RTOL_FLOOR and fixed_step is None:
+        # Each step is solved only to NEWTON_RTOL_FLOOR relative: a smaller
+        # local error is below the noise the controller sees, so the request
+        # cannot be honoured (the floors would silently loosen it).
+        stats.wall_time = time.perf_counter() - t0_wall
+        return TransientOutcome(
+            x=x0.copy(), t=t_start, success=False, stats=stats,
+            message=(f"run.rtol = {rtol:.3g} is below round-off: every step is solved to "
+                     f"{NEWTON_RTOL_FLOOR:g} relative, so a smaller local error cannot be "
+                     f"controlled (use rtol >= {NEWTON_RTOL_FLOOR:g})"))
     events = dict(events or {})
     marks = sorted({*(s for s in stops if t_start < s <= t_end), *(e for e in events if t_start < e <= t_end),
                     t_end})

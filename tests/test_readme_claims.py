@@ -1,0 +1,315 @@
+"""README.md, claim by claim: what the user is told the `pnp` command and the case files do.
+
+Each test names the README sentence it checks and checks numbers or strings,
+not just that something ran. The CLI is run in-process through
+``pnp.cli.main`` (as in test_cli.py) and, where a traceback or the process
+exit status matters, as ``python -m pnp.cli`` in a subprocess.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from scipy import constants
+
+import pnp
+from pnp import analytic
+from pnp.cli import main
+from pnp.mesh import FARADAY
+
+ROOT = Path(__file__).resolve().parent.parent
+CASES = ROOT / "cases"
+RT_BODY = constants.R * 310.15
+
+SPECIES_KNACLX = """
+[species.K]
+z = 1
+D = "1.96e-9 m^2/s"
+[species.Na]
+z = 1
+D = "1.33e-9 m^2/s"
+[species.Cl]
+z = -1
+D = "2.03e-9 m^2/s"
+[species.X]
+z = -1
+D = "1e-10 m^2/s"
+"""
+
+CYTOPLASM = """
+[[region]]
+name = "cytoplasm"
+length = "{length}"
+eps_r = 80
+concentration = {{ K = 140, Na = 12, Cl = 10, X = 142 }}
+"""
+
+MEMBRANE = """
+[[region]]
+name = "membrane"
+membrane = true
+length = "5 nm"
+eps_r = 2
+permeability = {{ K = "1e-8 m/s", Na = "5e-10 m/s", Cl = "4.5e-9 m/s" }}
+"""
+
+BATH = """
+[[region]]
+name = "bath"
+length = "{length}"
+eps_r = 80
+concentration = {{ K = 5, Na = 145, Cl = 150 }}
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "case.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def cli(capsys, *argv: str) -> tuple[int, str, str]:
+    """(exit code, stdout, stderr) of ``pnp ARGV`` run in this process."""
+    code = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def cli_subprocess(*argv: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """``python -m pnp.cli ARGV`` in a fresh process importing this checkout's pnp."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), MPLBACKEND="agg")
+    return subprocess.run([sys.executable, "-m", "pnp.cli", *map(str, argv)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def summary_rows(out: str) -> dict[str, str]:
+    """The `quantity  value` rows of a `pnp run` summary."""
+    rows = {}
+    for line in out.splitlines():
+        parts = re.split(r"\s{2,}", line.strip())
+        if len(parts) == 2:
+            rows[parts[0]] = parts[1]
+    return rows
+
+
+def number(text: str) -> float:
+    """The leading number of a summary value such as "-69.4 mV"."""
+    return float(text.split()[0])
+
+
+# ---------------------------------------------------------------------------
+# Exit codes: 3 solver failure (file written, status "failed" and the reason),
+# 1 anything else; --debug shows tracebacks, without it one line.
+# ---------------------------------------------------------------------------
+
+def test_rtol_below_round_off_fails_exit_3_with_message_and_failed_file(tmp_path, capsys):
+    """Numerics: "Requests below round-off ... fail with a message saying so"; exit code 3."""
+    out = tmp_path / "absurd.h5"
+    code, stdout, err = cli(capsys, "run", CASES / "membrane_charging.toml", "-o", out,
+                            "--no-plot", "--set", "run.rtol=1e-13")
+    assert code == 3
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "pnp: solver failed: run.rtol = 1e-13 is below round-off" in err
+    assert "failed (run.rtol = 1e-13 is below round-off" in stdout  # the summary's first line
+    with h5py.File(out) as f:
+        assert f.attrs["status"] == "failed"
+    res = pnp.load_result(out)
+    assert res.status == "failed" and "below round-off" in res.message
+    assert res.t.tolist() == [0.0]  # the initial state is kept; nothing was integrated
+
+
+def test_solver_failure_keeps_every_output_so_far(tmp_path, capsys):
+    """Exit codes: "3 solver failure (the result file is still written, with status "failed"
+    and the reason)" — here the step limit, after the outputs already reached."""
+    out = tmp_path / "limit.h5"
+    code, _, err = cli(capsys, "run", CASES / "membrane_charging.toml", "-o", out, "--no-plot",
+                       "--quiet", "--set", "run.max_steps=40")
+    assert code == 3
+    assert "step limit 40 reached" in err
+    with h5py.File(out) as f:
+        assert f.attrs["status"] == "failed"
+    res = pnp.load_result(out)
+    assert res.message.startswith("step limit 40 reached at t = ")
+    t_fail = float(res.message.rsplit("t = ", 1)[1].split()[0])
+    # outputs every 2 ns from 1 ns: all those before the failure are there, none after
+    wanted = [0.0] + [t for t in np.arange(1, 122, 2) * 1e-9 if t <= t_fail]
+    np.testing.assert_allclose(res.t, wanted, rtol=1e-12, atol=0)
+    assert 1 < res.t.size < 62
+
+
+def test_internal_error_is_exit_1_one_line_and_debug_reraises(tmp_path, capsys, monkeypatch):
+    """Exit codes: "1 anything else"; "--debug shows tracebacks" (here: the exception escapes)."""
+    import pnp.runner
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("kaboom in the solver")
+
+    monkeypatch.setattr(pnp.runner, "run", broken)
+    args = ["run", CASES / "nernst_k.toml", "-o", tmp_path / "x.h5", "--quiet"]
+    code, _, err = cli(capsys, *args)
+    assert code == 1
+    assert err == "pnp: internal error: RuntimeError: kaboom in the solver (rerun with --debug)\n"
+    for argv in (["--debug", *args], [*args, "--debug"]):  # before or after the subcommand
+        with pytest.raises(RuntimeError, match="kaboom"):
+            main([str(a) for a in argv])
+
+
+def test_debug_shows_traceback_only_with_debug(tmp_path):
+    """--debug: a bad case is one line without it, a full traceback with it."""
+    bad = write(tmp_path, (CASES / "nernst_k.toml").read_text().replace("eps_r = 2", "eps_rr = 2"))
+    plain = cli_subprocess("check", bad)
+    assert plain.returncode == 2
+    assert "Traceback" not in plain.stderr
+    assert len(plain.stderr.strip().splitlines()) == 1
+    assert "eps_rr" in plain.stderr and bad.name in plain.stderr
+    for argv in (("--debug", "check", bad), ("check", bad, "--debug")):
+        loud = cli_subprocess(*argv)
+        assert loud.returncode != 0
+        assert "Traceback (most recent call last)" in loud.stderr
+        assert "CaseError" in loud.stderr and "eps_rr" in loud.stderr
+
+
+def test_exit_codes_of_the_real_process(tmp_path):
+    """The process exit status is the documented code (not only main()'s return value)."""
+    ok = cli_subprocess("run", CASES / "nernst_k.toml", "-o", tmp_path / "n.h5", "--quiet",
+                        "--no-plot")
+    assert ok.returncode == 0, ok.stderr
+    again = cli_subprocess("run", CASES / "nernst_k.toml", "-o", tmp_path / "n.h5", "--quiet")
+    assert again.returncode == 2 and "--force" in again.stderr
+    failed = cli_subprocess("run", CASES / "membrane_charging.toml", "-o", tmp_path / "f.h5",
+                            "--quiet", "--no-plot", "--set", "run.rtol=1e-12")
+    assert failed.returncode == 3 and "below round-off" in failed.stderr
+
+
+# ---------------------------------------------------------------------------
+# Figures: "`pnp run` writes a PNG beside its result file (unless `--no-plot`
+# or `[output] plot = false`)".
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("plot", [True, False])
+def test_output_plot_setting(tmp_path, capsys, plot):
+    text = (CASES / "nernst_k.toml").read_text()
+    text = text.replace('[output]\npath = "../results/nernst_k.h5"',
+                        f"[output]\nplot = {str(plot).lower()}")
+    assert f"plot = {str(plot).lower()}" in text
+    out = tmp_path / "n.h5"
+    code, stdout, _ = cli(capsys, "run", write(tmp_path, text), "-o", out)
+    assert code == 0
+    png = tmp_path / "n.png"
+    assert png.exists() is plot
+    assert (f"figure: {png}" in stdout) is plot
+    if plot:
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_output_path_default_is_relative_to_the_case_file(tmp_path, capsys, monkeypatch):
+    """[output] path: "Result file, relative to the case file's directory"; default
+    `results/<case stem>.h5`."""
+    case_dir = tmp_path / "cases"
+    case_dir.mkdir()
+    text = (CASES / "nernst_k.toml").read_text().replace('path = "../results/nernst_k.h5"',
+                                                         'path = "sub/k.h5"\nplot = false')
+    write(case_dir, text, "mine.toml")
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    code, stdout, _ = cli(capsys, "run", case_dir / "mine.toml")
+    assert code == 0
+    assert (case_dir / "sub" / "k.h5").exists() and not (elsewhere / "sub").exists()
+    # without an [output] path the default is results/<stem>.h5 beside the case
+    bare = text.replace('path = "sub/k.h5"\n', "")
+    write(case_dir, bare, "bare.toml")
+    code, stdout, _ = cli(capsys, "run", case_dir / "bare.toml")
+    assert code == 0
+    assert (case_dir / "results" / "bare.h5").exists()
+
+
+# ---------------------------------------------------------------------------
+# Conventions: V_m = phi(inside) - phi(outside), fluxes and currents positive
+# outward, boundary current = current entering the domain; inside = "right".
+# ---------------------------------------------------------------------------
+
+def _ghk_text(inside: str, clamp: float = 0.0) -> str:
+    cyto, mem, bath = CYTOPLASM.format(length="1 um"), MEMBRANE.format(), BATH.format(length="1 um")
+    head = f'title = "GHK, inside {inside}"\ntemperature = "37 degC"\ninside = "{inside}"\n'
+    floating = f'type = "reservoir"\npotential = "floating"\ncurrent = {clamp!r}\n'
+    grounded = 'type = "reservoir"\npotential = 0\n'
+    if inside == "left":
+        body = cyto + mem + bath + f"[boundary.left]\n{floating}\n[boundary.right]\n{grounded}"
+    else:
+        body = bath + mem + cyto + f"[boundary.left]\n{grounded}\n[boundary.right]\n{floating}"
+    expect = '\n[expect]\nmembrane_potential = "ghk"\ntolerance = 1e-4\n'
+    return head + SPECIES_KNACLX + body + "\n[output]\nplot = false\n" + (expect if not clamp else "")
+
+
+def test_inside_right_summary_matches_the_mirrored_case(tmp_path, capsys):
+    """`inside = "right"`: the summary of the mirrored GHK cell reads as the left-inside one —
+    V_m inside minus outside, fluxes outward positive (K+ out, Na+ in), surface charges swapped."""
+    rows = {}
+    for inside in ("left", "right"):
+        path = write(tmp_path, _ghk_text(inside), f"ghk_{inside}.toml")
+        code, out, _ = cli(capsys, "run", path, "-o", tmp_path / f"{inside}.h5")
+        assert code == 0
+        assert re.search(r"^membrane potential \(GHK\) .* mV\s+ok$", out, re.M), out
+        rows[inside] = summary_rows(out)
+        code, out, _ = cli(capsys, "check", path)
+        assert f"inside = {inside}" in out
+    left, right = rows["left"], rows["right"]
+    z = {"K": 1, "Na": 1, "Cl": -1}
+    c_in, c_out = {"K": 140, "Na": 12, "Cl": 10}, {"K": 5, "Na": 145, "Cl": 150}
+    perm = {"K": 1e-8, "Na": 5e-10, "Cl": 4.5e-9}
+    v_ghk = analytic.ghk_voltage(c_in, c_out, perm, z, 310.15)
+    for side in (left, right):
+        # mesh error of the GHK voltage: 2.5e-4 mV measured (README table); 10x that
+        assert number(side["membrane potential"]) == pytest.approx(v_ghk * 1e3, abs=2.5e-3)
+        assert number(side["flux K (outward +)"]) > 0 > number(side["flux Na (outward +)"])
+        assert abs(number(side["membrane current (outward +)"])) < 1e-9  # open circuit
+    # mirrored mesh: the same numbers to the printed 6 digits
+    for key in ("membrane potential", "flux K (outward +)", "flux Na (outward +)",
+                "flux Cl (outward +)", "flux X (outward +)", "excess charge inside (per m^2 of membrane)"):
+        assert number(left[key]) == pytest.approx(number(right[key]), rel=1e-5), key
+    assert number(left["surface charge left"]) == pytest.approx(
+        number(right["surface charge right"]), rel=1e-3, abs=1e-12)
+
+
+@pytest.mark.parametrize("inside", ["left", "right"])
+def test_injected_current_flows_outward_across_the_membrane(tmp_path, capsys, inside):
+    """Conventions: `boundary.<side>.current` enters the domain; "a positive current injected
+    at the inside boundary flows outward across the membrane" (the README's --set example)."""
+    path = write(tmp_path, _ghk_text(inside, clamp=0.0))
+    out = tmp_path / "clamp.h5"
+    code, stdout, _ = cli(capsys, "run", path, "--set", f"boundary.{inside}.current=0.01", "-o", out,
+                          "--force")
+    assert code == 0
+    res = pnp.load_result(out)
+    # steady state: all the injected current crosses the membrane (measured 2.8e-13 relative,
+    # Newton's residual)
+    assert res.current[-1] == pytest.approx(0.01, rel=3e-12)
+    assert number(summary_rows(stdout)["membrane current (outward +)"]) == pytest.approx(0.01,
+                                                                                     rel=1e-6)
+    # depolarised relative to the open-circuit GHK voltage
+    z = {"K": 1, "Na": 1, "Cl": -1}
+    v_ghk = analytic.ghk_voltage({"K": 140, "Na": 12, "Cl": 10}, {"K": 5, "Na": 145, "Cl": 150},
+                                 {"K": 1e-8, "Na": 5e-10, "Cl": 4.5e-9}, z, 310.15)
+    assert res.membrane_potential[-1] > v_ghk + 1e-3
+    # and it equals the GHK I-V relation's voltage for +0.01 A/m^2 outward
+    from scipy.optimize import brentq
+
+    def total(v):
+        return sum(analytic.ghk_current(v, {"K": 140, "Na": 12, "Cl": 10}[s],
+                                        {"K": 5, "Na": 145, "Cl": 150}[s], z[s],
+                                        {"K": 1e-8, "Na": 5e-10, "Cl": 4.5e-9}[s], 310.15)
+                   for s in z) - 0.01
+
+    v_clamp = brentq(total, v_ghk, 0.2, xtol=1e-12)
+    # GHK holds for the potential drop across the membrane only; the Debye layers beside it
+    # carry part of V_m (measured 1.80e-5 V at 0.01 A/m^2, either orientation)
+    assert res.membrane_potential[-1] == pytest.approx(v_clamp, abs=2e-4)
