@@ -313,7 +313,9 @@ def charge_separation(case, result) -> dict | None:
     """Excess charge on the inside of the first membrane vs the ions inside.
 
     Counts in elementary charges / ions, for the whole cell (spherical), per
-    metre of length (cylindrical) or per m^2 (cartesian). None without a membrane.
+    metre of length (cylindrical) or per m^2 (cartesian), and ``membrane_area``
+    [m^2, same basis]: the area of the first membrane's mid face, where its
+    current densities are measured. None without a membrane.
     """
     mem = first_membrane(case)
     if mem is None:
@@ -328,8 +330,9 @@ def charge_separation(case, result) -> dict | None:
     conc = result.concentration[-1][:, inside]
     charge = float(vol @ (z @ conc)) * constants.N_A        # elementary charges
     ions = float(vol @ conc.sum(axis=0)) * constants.N_A
-    face = start if case.inside == "left" else stop
-    area = mesh.face_area[face] * factor
+    # the membrane current and pump rate are densities at the mid face of the
+    # first membrane (pnp.observables.measurement_face): convert with its area
+    area = mesh.face_area[(start + stop) // 2] * factor
     return {"excess_charge": charge, "ions": ions, "ratio": abs(charge) / ions if ions else math.nan,
             "membrane_area": area, "unit": unit}
 
