@@ -221,13 +221,13 @@ def test_output_path_default_is_relative_to_the_case_file(tmp_path, capsys, monk
     elsewhere = tmp_path / "cwd"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
-    code, stdout, _ = cli(capsys, "run", case_dir / "mine.toml")
+    code, _, _ = cli(capsys, "run", case_dir / "mine.toml")
     assert code == 0
     assert (case_dir / "sub" / "k.h5").exists() and not (elsewhere / "sub").exists()
     # without an [output] path the default is results/<stem>.h5 beside the case
     bare = text.replace('path = "sub/k.h5"\n', "")
     write(case_dir, bare, "bare.toml")
-    code, stdout, _ = cli(capsys, "run", case_dir / "bare.toml")
+    code, _, _ = cli(capsys, "run", case_dir / "bare.toml")
     assert code == 0
     assert (case_dir / "results" / "bare.h5").exists()
 
@@ -313,3 +313,65 @@ def test_injected_current_flows_outward_across_the_membrane(tmp_path, capsys, in
     # GHK holds for the potential drop across the membrane only; the Debye layers beside it
     # carry part of V_m (measured 1.80e-5 V at 0.01 A/m^2, either orientation)
     assert res.membrane_potential[-1] == pytest.approx(v_clamp, abs=2e-4)
+
+
+# ---------------------------------------------------------------------------
+# Radial geometries: "the `pnp run` summary converts to whole cell (spherical)
+# or per metre of cell (cylindrical)".
+# ---------------------------------------------------------------------------
+
+R_AXON = 200e-9   # cytoplasm radius [m]: small, so r at the membrane's faces differ by 2.5 %
+D_MEM = 5e-9      # membrane thickness [m]
+PUMP_RATE = 1e-7  # [mol/m^2/s]
+
+
+def _axon_text() -> str:
+    return ('title = "thin axon"\ntemperature = "37 degC"\ngeometry = "cylindrical"\n'
+            'inside = "left"\n' + SPECIES_KNACLX + CYTOPLASM.format(length="200 nm")
+            + MEMBRANE.format() + BATH.format(length="1 um")
+            + '[boundary.left]\ntype = "wall"\n[boundary.right]\ntype = "reservoir"\npotential = 0\n'
+            + f'[pump]\nmembrane = "membrane"\nrate = {PUMP_RATE!r}\n[output]\nplot = false\n')
+
+
+def test_cylindrical_summary_is_per_metre_of_cell(tmp_path, capsys):
+    """Per-metre currents are the current density times 2 pi r at the face where it is
+    measured (mid face of the membrane); charges and ions inside are integrals over
+    pi (r_R^2 - r_L^2) per metre, recomputed here from the result's faces."""
+    out = tmp_path / "axon.h5"
+    code, stdout, _ = cli(capsys, "run", write(tmp_path, _axon_text()), "-o", out)
+    assert code == 0
+    rows = summary_rows(stdout)
+    res = pnp.load_result(out)
+    assert res.geometry == "cylindrical"
+    # the membrane current is measured at its mid face (README Conventions), r = R + d/2
+    per_metre = 2.0 * math.pi * (R_AXON + D_MEM / 2.0)                     # m^2 per m
+    unit = "per m of cell length"
+    i_total = res.current[-1] * per_metre * 1e12                           # pA per m
+    i_pump = FARADAY * PUMP_RATE * per_metre * 1e12
+    assert res.pump_current[-1] == pytest.approx(FARADAY * PUMP_RATE, rel=1e-15)
+    # printed to 6 significant digits: rounding <= 5e-6 relative
+    assert number(rows[f"membrane current ({unit})"]) == pytest.approx(i_total, rel=1e-5)
+    assert number(rows[f"pump current ({unit})"]) == pytest.approx(i_pump, rel=1e-5)
+    # Na+ leak = total Na+ flux minus the pump's 3 Na+ out per cycle; K+ leak: plus 2 K+ in
+    na_leak = FARADAY * (res.flux["Na"][-1] - 3 * PUMP_RATE) * per_metre * 1e12
+    k_leak = FARADAY * (res.flux["K"][-1] + 2 * PUMP_RATE) * per_metre * 1e12
+    assert number(rows[f"Na leak current ({unit})"]) == pytest.approx(na_leak, rel=1e-5)
+    assert number(rows[f"K leak current ({unit})"]) == pytest.approx(k_leak, rel=1e-5)
+    # steady state of a closed cell: every species' total flux is zero, so the leaks
+    # cancel the pump: Na leak = -3 F j_p, K leak = +2 F j_p per unit area
+    assert na_leak == pytest.approx(-3 * i_pump, rel=1e-6)
+    assert k_leak == pytest.approx(2 * i_pump, rel=1e-6)
+    # charge and ions in the cytoplasm per metre, from shells pi (r_R^2 - r_L^2)
+    cyto = res.region == res.region_names.index("cytoplasm")
+    shells = math.pi * np.diff(res.faces**2)[cyto]
+    z = np.array([1, 1, -1, -1])
+    conc = res.concentration[-1][:, cyto]
+    charge = float(shells @ (z @ conc)) * constants.N_A
+    ions = float(shells @ conc.sum(axis=0)) * constants.N_A
+    # printed to 4 significant digits (<= 5e-4 relative), the ratio to 3
+    assert number(rows[f"excess charge inside ({unit})"]) == pytest.approx(charge, rel=1e-3)
+    assert number(rows[f"ions inside ({unit})"]) == pytest.approx(ions, rel=1e-3)
+    assert number(rows["excess charge / ions inside"]) == pytest.approx(abs(charge) / ions,
+                                                                          rel=1e-2)
+    # the cell is negative inside and the excess is the membrane capacitor's charge
+    assert charge < 0 and res.membrane_potential[-1] < -0.05
