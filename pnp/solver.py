@@ -213,7 +213,7 @@ def closed_compartments(model: Model, x: np.ndarray) -> list[Compartment]:
         for a, b in zip(starts, stops, strict=True):
             touches_left = a == 0 and model.b_cond[0, i] > 0
             touches_right = b == N and model.b_cond[1, i] > 0
-            if touches_left or touches_right:
+            if touches_left or touches_right or _pumped(model, i, a, b):
                 continue
             cells = np.arange(a, b)
             c = x[model.offset + cells * m + i]
@@ -224,6 +224,16 @@ def closed_compartments(model: Model, x: np.ndarray) -> list[Compartment]:
             relax = length**2 / dmin if dmin > 0 else 1.0
             out.append(Compartment(i, cells, amount, relax))
     return out
+
+
+def _pumped(model: Model, species: int, a: int, b: int) -> bool:
+    """A pump moves ``species`` into or out of cells [a, b): their amount is not conserved."""
+    for p in model.pumps:
+        moving = p.rate is None or p.rate > 0.0
+        if moving and species in (p.sodium, p.potassium) and (
+                a <= p.inside_cell < b or a <= p.outside_cell < b):
+            return True
+    return False
 
 
 def _projector(model: Model, compartments: list[Compartment]):
