@@ -661,3 +661,21 @@ def test_sweep_prints_reversal_potential_and_exit_3_when_a_point_fails(tmp_path,
     assert "1 of 2 points failed" in err
     lines = (tmp_path / "fail" / "summary.csv").read_text().splitlines()
     assert "completed" in lines[1] and "failed" in lines[2] and "below round-off" in lines[2]
+
+
+def test_output_times_steady_inf_transient_from_zero_with_protocol_times(tmp_path, capsys):
+    """Conventions: "A steady result has one output time, t = inf. A transient result starts
+    with the initial state at t = 0 and has every protocol time among its outputs"."""
+    code, _, _ = cli(capsys, "run", CASES / "nernst_k.toml", "-o", tmp_path / "s.h5", "--quiet")
+    assert code == 0
+    assert pnp.load_result(tmp_path / "s.h5").t.tolist() == [math.inf]
+    # 3 log-spaced outputs that miss the protocol time 1 ns; the step lands at 0 mV on it
+    code, _, _ = cli(capsys, "run", CASES / "membrane_charging.toml", "-o", tmp_path / "t.h5",
+                     "--quiet", "--no-plot", "--set", "run.outputs=3", "--set", "run.t_end=5e-9")
+    assert code == 0
+    res = pnp.load_result(tmp_path / "t.h5")
+    assert res.t[0] == 0.0 and 1e-9 in res.t.tolist() and res.t[-1] == 5e-9
+    before = res.t.tolist().index(1e-9)
+    # the state just before the change: the clamp still at 0 mV, so no membrane charge yet
+    assert abs(res.membrane_potential[before]) < 1e-9
+    assert res.membrane_potential[-1] > 1e-3
