@@ -213,7 +213,7 @@ def closed_compartments(model: Model, x: np.ndarray) -> list[Compartment]:
         for a, b in zip(starts, stops, strict=True):
             touches_left = a == 0 and model.b_cond[0, i] > 0
             touches_right = b == N and model.b_cond[1, i] > 0
-            if touches_left or touches_right:
+            if touches_left or touches_right or _pumped(model, i, a, b):
                 continue
             cells = np.arange(a, b)
             c = x[model.offset + cells * m + i]
@@ -224,6 +224,16 @@ def closed_compartments(model: Model, x: np.ndarray) -> list[Compartment]:
             relax = length**2 / dmin if dmin > 0 else 1.0
             out.append(Compartment(i, cells, amount, relax))
     return out
+
+
+def _pumped(model: Model, species: int, a: int, b: int) -> bool:
+    """A pump moves ``species`` into or out of cells [a, b): their amount is not conserved."""
+    for p in model.pumps:
+        moving = p.rate is None or p.rate > 0.0
+        if moving and species in (p.sodium, p.potassium) and (
+                a <= p.inside_cell < b or a <= p.outside_cell < b):
+            return True
+    return False
 
 
 def _projector(model: Model, compartments: list[Compartment]):
@@ -502,6 +512,16 @@ def solve_transient(model: Model, x0: np.ndarray, t_end: float, stops: list[floa
     t0_wall = time.perf_counter()
     system = System(model)
     stats = system.stats
+    if rtol < NEWTON_RTOL_FLOOR and fixed_step is None:
+        # Each step is solved only to NEWTON_RTOL_FLOOR relative: a smaller
+        # local error is below the noise the controller sees, so the request
+        # cannot be honoured (the floors would silently loosen it).
+        stats.wall_time = time.perf_counter() - t0_wall
+        return TransientOutcome(
+            x=x0.copy(), t=t_start, success=False, stats=stats,
+            message=(f"run.rtol = {rtol:.3g} is below round-off: every step is solved to "
+                     f"{NEWTON_RTOL_FLOOR:g} relative, so a smaller local error cannot be "
+                     f"controlled (use rtol >= {NEWTON_RTOL_FLOOR:g})"))
     events = dict(events or {})
     marks = sorted({*(s for s in stops if t_start < s <= t_end), *(e for e in events if t_start < e <= t_end),
                     t_end})
