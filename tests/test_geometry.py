@@ -262,3 +262,44 @@ def test_linear_debye_huckel_profile_of_a_thin_cell(geometry):
     # -2.1e-4 (sphere) at refine 4, decreasing like the profile error
     assert abs(charge_errors[-1]) < 2.5e-3
     assert abs(charge_errors[-1]) < abs(charge_errors[0]) / 5.0
+
+
+# --- observables and the report's per-metre (whole-cell) values ---------------
+
+@pytest.mark.parametrize("geometry", ["cylindrical", "spherical"])
+def test_membrane_charge_and_report_counts(geometry):
+    """membrane_charge x area = the charge inside (Gauss); the report's counts per metre.
+
+    ``membrane_charge`` is a density at the membrane's mid face: times the
+    full area there (2 pi r per metre, 4 pi r^2) it is every charge at
+    smaller r. The report's excess charge and ion count inside are sums over
+    the core's shells.
+    """
+    case = _cell(geometry, 10e-9, 10.0, 40.0, v=1e-3)
+    mesh = build_mesh(case)
+    res = pnp.run(case, mesh=mesh)
+    assert res.status == "completed", res.message
+    start, stop = mesh.region_slices[1]
+    mid = (start + stop) // 2
+    full = FULL_ANGLE[geometry]
+    power = 2 if geometry == "cylindrical" else 3
+    shells = full / power * np.diff(mesh.faces**power)
+    rho = FARADAY * sum(s.z * res.c(s.name)[-1] for s in case.species)
+    enclosed = float(np.sum(shells[:mid] * rho[:mid]))
+    area_mid = full * mesh.faces[mid] ** (power - 1)
+    sigma = float(res.extra_observables["membrane_charge"][-1])
+    # measured relative difference 1e-16 .. 1e-12 (the Newton residual of Gauss's law)
+    assert sigma * area_mid == pytest.approx(enclosed, rel=1e-9)
+    sep = charge_separation(case, res)
+    core_charge = float(np.sum(shells[:start] * rho[:start]))
+    ions = float(np.sum(shells[:start] * (res.c("K")[-1, :start] + res.c("X")[-1, :start])))
+    assert sep["excess_charge"] * constants.e == pytest.approx(core_charge, rel=1e-12)
+    assert sep["ions"] == pytest.approx(ions * constants.N_A, rel=1e-12)
+    # X- cannot leave the core: its count is its initial 10 mM times the core's volume
+    shell = math.pi if geometry == "cylindrical" else 4.0 * math.pi / 3.0
+    x_count = float(np.sum(shells[:start] * res.c("X")[-1, :start])) * constants.N_A
+    assert x_count == pytest.approx(10.0 * shell * mesh.faces[start] ** power * constants.N_A,
+                                    rel=1e-12)
+    unit = "per m of cell length" if geometry == "cylindrical" else "whole cell"
+    assert sep["unit"] == unit
+
