@@ -313,7 +313,9 @@ def charge_separation(case, result) -> dict | None:
     """Excess charge on the inside of the first membrane vs the ions inside.
 
     Counts in elementary charges / ions, for the whole cell (spherical), per
-    metre of length (cylindrical) or per m^2 (cartesian). None without a membrane.
+    metre of length (cylindrical) or per m^2 (cartesian); ``membrane_area`` is
+    the area of the membrane's mid face [m^2 per cell, m per metre, 1 per m^2],
+    where the membrane's current densities are measured. None without a membrane.
     """
     mem = first_membrane(case)
     if mem is None:
@@ -328,8 +330,10 @@ def charge_separation(case, result) -> dict | None:
     conc = result.concentration[-1][:, inside]
     charge = float(vol @ (z @ conc)) * constants.N_A        # elementary charges
     ions = float(vol @ conc.sum(axis=0)) * constants.N_A
-    face = start if case.inside == "left" else stop
-    area = mesh.face_area[face] * factor
+    # current densities are measured at the mid face of the membrane
+    # (pnp.observables.measurement_face): whole-cell currents are those
+    # densities times the area of that same face
+    area = mesh.face_area[(start + stop) // 2] * factor
     return {"excess_charge": charge, "ions": ions, "ratio": abs(charge) / ions if ions else math.nan,
             "membrane_area": area, "unit": unit}
 

@@ -303,3 +303,54 @@ def test_membrane_charge_and_report_counts(geometry):
     unit = "per m of cell length" if geometry == "cylindrical" else "whole cell"
     assert sep["unit"] == unit
 
+
+def _summary_value(text, label):
+    """The number in the row ``label`` of a `pnp run` summary."""
+    for line in text.splitlines():
+        if line.startswith(label + "  "):
+            return float(line[len(label):].split()[0])
+    raise AssertionError(f"no row {label!r} in\n{text}")
+
+
+@pytest.mark.parametrize("geometry", ["cylindrical", "spherical"])
+def test_report_whole_cell_currents(geometry):
+    """The summary's pump and leak currents per metre (whole cell) = the ions the model moves.
+
+    The pump moves j_p per unit area of the membrane's mid face (where every
+    current density is measured): F j_p 2 pi r_mid per metre (4 pi r_mid^2
+    per cell). At steady state every species' leak balances its pump share,
+    so the Na+ leak current is -3 and the K+ one +2 times the pump current.
+    """
+    case = load("pump_leak", geometry=geometry)
+    res = pnp.run(case)
+    assert res.status == "completed", res.message
+    mesh = build_mesh(case)
+    start, stop = mesh.region_slices[1]
+    r_mid = mesh.faces[(start + stop) // 2]
+    full = FULL_ANGLE[geometry]
+    power = 2 if geometry == "cylindrical" else 3
+    pump_total = FARADAY * 1e-7 * full * r_mid ** (power - 1) * 1e12   # pA
+    text = summary(case, res)
+    unit = "per m of cell length" if geometry == "cylindrical" else "whole cell"
+    # printed to 6 significant digits: relative 5e-6
+    assert _summary_value(text, f"pump current ({unit})") == pytest.approx(pump_total, rel=1e-5)
+    assert _summary_value(text, f"Na leak current ({unit})") == pytest.approx(-3 * pump_total,
+                                                                           rel=1e-5)
+    assert _summary_value(text, f"K leak current ({unit})") == pytest.approx(2 * pump_total,
+                                                                          rel=1e-5)
+    # the model's own Na+ flux through each membrane face: A_f J_f is the same at every face
+    # (steady state), the leak part of it carried by the pump's share
+    from pnp.model import build_model
+    from pnp.observables import face_fluxes
+    model = build_model(case, mesh)
+    x = np.zeros(model.n_unknowns)
+    phi = res.potential[-1] / model.thermal_voltage
+    body = x[model.offset:model.offset + model.n_cells * model.block].reshape(model.n_cells,
+                                                                             model.block)
+    body[:, -1] = phi
+    body[:, :-1] = res.concentration[-1].T
+    na = model.species.index("Na")
+    through = face_fluxes(model, x)[na, start:stop + 1] * full
+    np.testing.assert_allclose(through, through[0], rtol=1e-9)
+    leak_total = FARADAY * through[0] * 1e12
+    assert _summary_value(text, f"Na leak current ({unit})") == pytest.approx(leak_total, rel=1e-5)
