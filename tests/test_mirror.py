@@ -1,0 +1,144 @@
+"""``inside = "right"``: every sign convention against the mirror image of the case.
+
+A case and its mirror (regions in reverse order, the two boundaries swapped,
+``inside`` flipped, protocol keys ``boundary.left.*`` <-> ``boundary.right.*``)
+describe the same cell. README's conventions are stated relative to the
+inside, not to +x: V_m = phi(inside end) - phi(outside end), fluxes and
+currents positive outward, ``boundary.<side>.current`` entering the domain,
+``surface_charge`` the charge on each surface (so left and right swap),
+``membrane_charge`` on the membrane's inside face. So every observable must
+agree between the two, and every profile must be the other's reversed.
+
+The mirrored mesh is the exact mirror of the original (grading is symmetric
+in the code), so steady results agree to round-off; transients take the same
+steps up to round-off in the error estimates.
+
+Radial cases are mirrored after conversion to cartesian (in a radial
+geometry the left end is the centre r = 0, which has no mirror).
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import pnp
+from pnp.report import charge_separation, expectations
+
+CASES = Path(__file__).resolve().parent.parent / "cases"
+SHIPPED = sorted(p.stem for p in CASES.glob("*.toml"))
+
+
+def _swap_side(key: str) -> str:
+    """``boundary.left.X`` <-> ``boundary.right.X``; any other dotted key unchanged."""
+    parts = key.split(".")
+    if len(parts) >= 2 and parts[0] == "boundary" and parts[1] in ("left", "right"):
+        parts[1] = "right" if parts[1] == "left" else "left"
+    return ".".join(parts)
+
+
+def mirror(data: dict) -> dict:
+    """The mirror image of a case dict (the parsed TOML layout)."""
+    out = copy.deepcopy(data)
+    out["region"] = out["region"][::-1]
+    out["boundary"] = {"left": out["boundary"]["right"], "right": out["boundary"]["left"]}
+    out["inside"] = "right" if data.get("inside", "left") == "left" else "left"
+    for protocol in out.get("protocol", []):
+        protocol["set"] = {_swap_side(k): v for k, v in protocol["set"].items()}
+    return out
+
+
+def shipped(name: str) -> dict:
+    """A shipped case as a dict: cartesian, no output file, no figure."""
+    data = tomllib.loads((CASES / f"{name}.toml").read_text())
+    data["geometry"] = "cartesian"
+    data.pop("output", None)
+    return data
+
+
+def run_pair(data: dict):
+    case = pnp.Case.from_dict(data)
+    twin = pnp.Case.from_dict(mirror(data))
+    res, res_m = pnp.run(case), pnp.run(twin)
+    assert res.status == "completed", res.message
+    assert res_m.status == "completed", res_m.message
+    return case, twin, res, res_m
+
+
+# Tolerances from the measured differences between a case and its mirror (all 14 shipped
+# cases): steady states agree to round-off (V_m <= 1.3e-12 V, relative <= 1e-11 for
+# concentrations, fluxes, charges); transients to the step controller's noise (V_m
+# <= 9.5e-9 V, relative <= 8e-9). Tolerances are ~10x those.
+STEADY = {"rtol": 1e-10, "v_tol": 1e-11}
+TRANSIENT = {"rtol": 1e-7, "v_tol": 1e-7}
+FLUX_FLOOR = 1e-19        # mol/m^2/s: zero fluxes at equilibrium differ by <= 1.2e-20
+CURRENT_FLOOR = 1e-14     # A/m^2: zero currents differ by <= 1.2e-15
+CHARGE_FLOOR = 1e-11      # C/m^2: zero charges differ by <= 8.2e-13 (transients)
+# The capacitive current is dQ/dt at the membrane: the round-off of Q over a step. At
+# ps steps (the first outputs of donnan_approach, ischemia) that is ~0.1 A/m^2 of noise,
+# on both sides; bounded by Q_NOISE over the time since the previous output (measured
+# max |difference| x (t_k - t_k-1) = 4.9e-12 C/m^2).
+Q_NOISE = 5e-11
+
+
+def _close(a, b, rtol, what, floor=0.0):
+    """|a - b| <= rtol * max|a| + floor, elementwise (floor may be an array)."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    scale = float(np.max(np.abs(a)))
+    excess = np.abs(a - b) - (rtol * scale + floor)
+    worst = int(np.argmax(excess))
+    assert excess.flat[worst] <= 0, (
+        f"{what}: |{a.flat[worst]:.6g} - {b.flat[worst]:.6g}| > {rtol:g} * {scale:.3g} + floor")
+
+
+def assert_mirrored(res, res_m, rtol, v_tol):
+    """Every observable equal; every profile reversed; the two surfaces swapped."""
+    # log-spaced outputs start at 10x the first step, which comes from the smallest cell:
+    # its width differs by round-off between the two meshes (times: measured 9.7e-11 relative)
+    np.testing.assert_allclose(res_m.t, res.t, rtol=1e-9, atol=0)
+    _close(res.membrane_potential, res_m.membrane_potential, 0.0, "V_m", floor=v_tol)
+    current_floor = np.full(res.t.shape, CURRENT_FLOOR)
+    if res.t.size > 1:
+        current_floor[1:] += Q_NOISE / np.diff(res.t)
+    _close(res.current, res_m.current, rtol, "current", floor=current_floor)
+    _close(res.pump_current, res_m.pump_current, rtol, "pump current")
+    for name in res.species:
+        _close(res.flux[name], res_m.flux[name], rtol, f"flux {name}", floor=FLUX_FLOOR)
+    _close(res.extra_observables["membrane_charge"], res_m.extra_observables["membrane_charge"],
+           rtol, "membrane charge", floor=CHARGE_FLOOR)
+    for side, other in (("left", "right"), ("right", "left")):
+        _close(res.surface_charge[side], res_m.surface_charge[other], rtol,
+               f"surface charge {side}", floor=CHARGE_FLOOR)
+    # profiles: the mirror's read from the other end, at positions L - x
+    length = res.faces[-1]
+    np.testing.assert_allclose(res_m.x[::-1], length - res.x, rtol=0, atol=1e-12 * length)
+    _close(res.potential, res_m.potential[:, ::-1], 0.0, "potential", floor=v_tol)
+    for i, name in enumerate(res.species):
+        _close(res.concentration[:, i], res_m.concentration[:, i, ::-1], rtol, f"c {name}")
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_case_and_its_mirror(name):
+    """Each shipped case (radial ones as cartesian) against its mirror image."""
+    case, twin, res, res_m = run_pair(shipped(name))
+    assert twin.inside != case.inside
+    tol = TRANSIENT if case.run.mode == "transient" else STEADY
+    assert_mirrored(res, res_m, **tol)
+    # the report reads the inside end too: [expect] rows and the charge inside agree
+    if case.expect:
+        rows, rows_m = expectations(case, res), expectations(twin, res_m)
+        # a row naming a side names the mirror's other side
+        swap = {"left": "right", "right": "left"}
+        assert [" ".join(swap.get(w, w) for w in r["quantity"].split()) for r in rows] == [
+            r["quantity"] for r in rows_m]
+        for row, row_m in zip(rows, rows_m, strict=True):
+            assert row_m["expected"] == pytest.approx(row["expected"], rel=1e-12, abs=1e-300)
+            assert row_m["simulated"] == pytest.approx(row["simulated"], rel=1e-6, abs=1e-12)
+    sep, sep_m = charge_separation(case, res), charge_separation(twin, res_m)
+    if sep is not None:
+        assert sep_m["excess_charge"] == pytest.approx(sep["excess_charge"], rel=1e-8)
+        assert sep_m["ions"] == pytest.approx(sep["ions"], rel=1e-12)
