@@ -27,6 +27,7 @@ import numpy as np
 import pytest
 
 import pnp
+from pnp.mesh import FARADAY
 from pnp.report import charge_separation, expectations
 
 CASES = Path(__file__).resolve().parent.parent / "cases"
@@ -142,3 +143,69 @@ def test_shipped_case_and_its_mirror(name):
     if sep is not None:
         assert sep_m["excess_charge"] == pytest.approx(sep["excess_charge"], rel=1e-8)
         assert sep_m["ions"] == pytest.approx(sep["ions"], rel=1e-12)
+
+
+# --- sign conventions, each with its mirror -------------------------------------
+
+def test_current_clamp_injected_inside_flows_outward():
+    """A current injected at the inside boundary crosses the membrane outward (README).
+
+    ghk with +0.1 A/m^2 entering the domain at the inside reservoir: at steady
+    state the membrane current is +0.1 (outward positive) and V_m depolarises;
+    the mirror injects at its right (inside) boundary and gives the same.
+    """
+    data = shipped("ghk")
+    rest = pnp.run(pnp.Case.from_dict(data))
+    data["boundary"]["left"]["current"] = 0.1
+    _, twin, res, res_m = run_pair(data)
+    assert twin.right.current == 0.1 and twin.left.potential == 0.0
+    assert_mirrored(res, res_m, **STEADY)
+    for r in (res, res_m):
+        # measured relative difference 1e-14
+        assert r.current[-1] == pytest.approx(0.1, rel=1e-10)
+        assert r.membrane_potential[-1] > rest.membrane_potential[-1] + 1e-3
+
+
+def test_current_clamp_transient_and_its_mirror():
+    """Current step into the inside of the GHK cell: V_m(t), currents and fluxes mirrored.
+
+    From the initial state (V_m = 0, K+ leaking out: an outward ionic current
+    of 0.18 A/m^2 that charges the membrane), +0.1 A/m^2 is injected at the
+    inside from 1 us on. The total current (ionic + capacitive) is then 0.1
+    A/m^2 at every output, and V_m relaxes (time constant ~1 ms) to the steady
+    current-clamp potential.
+    """
+    data = shipped("ghk")
+    data.pop("expect")
+    clamped = copy.deepcopy(data)
+    clamped["boundary"]["left"]["current"] = 0.1
+    v_steady = float(pnp.run(pnp.Case.from_dict(clamped)).membrane_potential[-1])
+    data["run"] = {"mode": "transient", "t_end": 5e-3, "outputs": 30}
+    data["protocol"] = [{"at": 1e-6, "set": {"boundary.left.current": 0.1}}]
+    case, twin, res, res_m = run_pair(data)
+    assert twin.protocols[0].set == {"boundary.right.current": 0.1}
+    assert_mirrored(res, res_m, **TRANSIENT)
+    after = res.t > 1e-6
+    for r in (res, res_m):
+        # measured: 0.1 to 1e-9 relative at every output after the step
+        np.testing.assert_allclose(r.current[after], 0.1, rtol=1e-6)
+        ionic = sum(FARADAY * s.z * r.flux[s.name] for s in case.species)
+        assert ionic[np.searchsorted(r.t, 1e-6)] > 0.15   # K+ leaking out at V_m ~ 0
+        # after 5 time constants: measured 0.2720 mV above the steady -23.84 mV, ionic
+        # current 0.8 % above 0.1 A/m^2 (the remaining e^-5 of the relaxation)
+        assert v_steady < r.membrane_potential[-1] < v_steady + 1e-3
+        assert ionic[-1] == pytest.approx(0.1, rel=0.02)
+
+
+def test_saturating_pump_and_its_mirror():
+    """A saturating pump reads Na+ inside and K+ outside: the mirror must read the same cells."""
+    data = shipped("pump_leak")
+    data["pump"] = {"membrane": "membrane", "j_max": 2e-7, "K_Na": 10.0, "K_K": 1.5}
+    _, _, res, res_m = run_pair(data)
+    assert_mirrored(res, res_m, **STEADY)
+    # the pump runs outward (+): Na+ leaks in (-) and K+ out (+) to balance it
+    for r in (res, res_m):
+        assert r.pump_current[-1] > 0.0
+        leak_na = r.flux["Na"][-1] - 3 * r.pump_current[-1] / FARADAY
+        leak_k = r.flux["K"][-1] + 2 * r.pump_current[-1] / FARADAY
+        assert leak_na < 0.0 < leak_k
