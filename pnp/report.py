@@ -55,7 +55,9 @@ def end_regions(case):
 
 
 def first_membrane(case):
-    for r in case.regions:
+    """The membrane nearest the inside end (None without a membrane)."""
+    regions = case.regions if case.inside == "left" else case.regions[::-1]
+    for r in regions:
         if r.membrane:
             return r
     return None
@@ -310,7 +312,7 @@ GEOMETRY_FACTOR = {"cartesian": (1.0, "per m^2 of membrane"),
 
 
 def charge_separation(case, result) -> dict | None:
-    """Excess charge on the inside of the first membrane vs the ions inside.
+    """Excess charge inside the membrane nearest the inside vs the ions there.
 
     Counts in elementary charges / ions, for the whole cell (spherical), per
     metre of length (cylindrical) or per m^2 (cartesian); ``membrane_area`` is
