@@ -36,6 +36,8 @@ from scipy import constants, optimize, special
 import pnp
 from pnp import analytic
 from pnp.mesh import FARADAY, build_mesh
+from pnp.model import build_model
+from pnp.observables import face_fluxes
 from pnp.report import charge_separation, summary
 
 CASES = Path(__file__).resolve().parent.parent / "cases"
@@ -340,8 +342,6 @@ def test_report_whole_cell_currents(geometry):
                                                                           rel=1e-5)
     # the model's own Na+ flux through each membrane face: A_f J_f is the same at every face
     # (steady state), the leak part of it carried by the pump's share
-    from pnp.model import build_model
-    from pnp.observables import face_fluxes
     model = build_model(case, mesh)
     x = np.zeros(model.n_unknowns)
     phi = res.potential[-1] / model.thermal_voltage
