@@ -4,9 +4,9 @@ Sign conventions (DESIGN.md §3): V_m = phi(inside end) - phi(outside end) at
 the two boundary faces; fluxes and currents across the membrane are positive
 outward; surface charge is the charge on the wall.
 
-The flux "across the membrane" is measured at the mid face of the first
-membrane region (steady: the same at every membrane face). A case without a
-membrane measures at the outside boundary face, flowing out of the domain.
+The flux "across the membrane" is measured at the mid face of the membrane
+nearest the inside (steady: the same at every membrane face). A case without
+a membrane measures at the outside boundary face, flowing out of the domain.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from .solver import boundary_displacement
 def measurement_face(model: Model) -> int:
     """Face at which membrane fluxes and currents are reported."""
     if model.membranes:
-        _, start, stop = model.membranes[0]
+        # the membrane met first going outward from the inside end
+        _, start, stop = model.membranes[0 if model.inside == "left" else -1]
         return (start + stop) // 2
     return model.n_cells if model.inside == "left" else 0
 

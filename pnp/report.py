@@ -55,7 +55,9 @@ def end_regions(case):
 
 
 def first_membrane(case):
-    for r in case.regions:
+    """The membrane nearest the inside end (None without a membrane)."""
+    regions = case.regions if case.inside == "left" else case.regions[::-1]
+    for r in regions:
         if r.membrane:
             return r
     return None
@@ -310,10 +312,12 @@ GEOMETRY_FACTOR = {"cartesian": (1.0, "per m^2 of membrane"),
 
 
 def charge_separation(case, result) -> dict | None:
-    """Excess charge on the inside of the first membrane vs the ions inside.
+    """Excess charge inside the membrane nearest the inside vs the ions there.
 
     Counts in elementary charges / ions, for the whole cell (spherical), per
-    metre of length (cylindrical) or per m^2 (cartesian). None without a membrane.
+    metre of length (cylindrical) or per m^2 (cartesian); ``membrane_area`` is
+    the area of the membrane's mid face [m^2 per cell, m per metre, 1 per m^2],
+    where the membrane's current densities are measured. None without a membrane.
     """
     mem = first_membrane(case)
     if mem is None:
@@ -328,14 +332,12 @@ def charge_separation(case, result) -> dict | None:
     conc = result.concentration[-1][:, inside]
     charge = float(vol @ (z @ conc)) * constants.N_A        # elementary charges
     ions = float(vol @ conc.sum(axis=0)) * constants.N_A
-    face = start if case.inside == "left" else stop
-    area = mesh.face_area[face] * factor
-    # membrane current densities are per unit area of the membrane's mid face
-    # (pnp.observables.measurement_face; a pump's rate too): whole-cell
-    # currents take that face's area, not the inner face's
-    current_area = mesh.face_area[(start + stop) // 2] * factor
+    # current densities are measured at the mid face of the membrane
+    # (pnp.observables.measurement_face): whole-cell currents are those
+    # densities times the area of that same face
+    area = mesh.face_area[(start + stop) // 2] * factor
     return {"excess_charge": charge, "ions": ions, "ratio": abs(charge) / ions if ions else math.nan,
-            "membrane_area": area, "current_area": current_area, "unit": unit}
+            "membrane_area": area, "unit": unit}
 
 
 def _whole_cell_rows(case, result) -> list[tuple[str, str]]:
@@ -344,7 +346,7 @@ def _whole_cell_rows(case, result) -> list[tuple[str, str]]:
         return []
     rows = []
     if case.geometry != "cartesian":
-        area = sep["current_area"]
+        area = sep["membrane_area"]
         rows.append((f"membrane current ({sep['unit']})", f"{result.current[-1] * area * 1e12:.6g} pA"))
         if case.pumps:
             rows.append((f"pump current ({sep['unit']})", f"{result.pump_current[-1] * area * 1e12:.6g} pA"))
