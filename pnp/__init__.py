@@ -1,6 +1,6 @@
 """pnp — Poisson–Nernst–Planck simulation of ions across neuronal membranes.
 
-Public API (DESIGN.md §5)::
+Public API (docs/interface.md, section "Python API")::
 
     case = pnp.load_case("cases/ghk.toml", overrides={...})
     result = pnp.run(case)

@@ -1,7 +1,7 @@
 """Activity coefficients: Debye–Hückel, extended Debye–Hückel and Davies.
 
 An ion's activity is a_i = γ_i c_i; in the effective potential of the
-Nernst–Planck flux (DESIGN.md §2)
+Nernst–Planck flux (docs/numerics.md, section "Equations")
 
     u_i = z_i φ/V_T + ln γ_i(x) + ΔG_i(x)/RT
 

@@ -15,9 +15,10 @@ current density               A/m^2
 molar flux                    mol/m^2/s
 ============================  ==============================
 
-Sign conventions (DESIGN.md section 3): the membrane potential is
-``V = phi_inside - phi_outside``; fluxes and currents are positive outward
-(inside -> outside); a surface charge is the charge on the wall.
+Sign conventions (docs/numerics.md, section "Sign conventions"): the
+membrane potential is ``V = phi_inside - phi_outside``; fluxes and currents
+are positive outward (inside -> outside); a surface charge is the charge on
+the wall.
 
 Physical constants come from :mod:`scipy.constants` (CODATA).
 """
@@ -64,7 +65,8 @@ _ROOT_XTOL = 1e-15
 _ROOT_RTOL = 4 * np.finfo(float).eps
 _ROOT_MAXITER = 200
 
-# Same tolerance as the case loader applies to reservoirs (DESIGN.md section 4).
+# Same tolerance as the case loader applies to reservoirs (docs/interface.md, section
+# "Case files", electroneutrality).
 _NEUTRALITY_RTOL = 1e-6
 
 # exp(x) overflows a float from here on (x = 709.78).

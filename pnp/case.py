@@ -6,7 +6,8 @@ below. Everything downstream (mesh, model, solver) reads only these.
 The case-file schema is the single table `PARAMETERS` (one `Parameter` per
 key, with description, SI unit, type, default and allowed values). The
 loader checks every key against it and `schema_reference` renders it as the
-Markdown reference of DESIGN.md §4.
+Markdown key reference kept in README.md (docs/interface.md, section
+"Case files").
 
 Pipeline of `Case.from_dict` (and `load_case`)::
 
@@ -373,7 +374,7 @@ def _p(key, type_, unit, default, description, **kw) -> Parameter:
     return Parameter(key, type_, unit, default, description, **kw)
 
 
-#: The case-file schema (DESIGN.md §4): every key the loader accepts.
+#: The case-file schema (docs/interface.md, section "Case files"): every key the loader accepts.
 PARAMETERS: tuple[Parameter, ...] = (
     # -- top level --------------------------------------------------------
     _p("title", "str", "-", None, "Short description shown in summaries and stored in results.",

@@ -1,4 +1,4 @@
-"""The ``pnp`` command (DESIGN.md §6).
+"""The ``pnp`` command (docs/interface.md, section "Command line").
 
 Exit codes: 0 success, 2 bad input, 3 solver failure (result still written),
 1 anything else. Errors are one line on stderr; ``--debug`` shows tracebacks.

@@ -1,6 +1,6 @@
 """HDF5 result files: an incremental writer, a reader and a summary.
 
-Layout (DESIGN.md §7, format_version 1)::
+Layout (docs/interface.md, section "Result files"; format_version 1)::
 
     /                      attrs: format="pnp-result", format_version=1, pnp_version,
                            created, status, message, case, case_sha256, temperature [K],

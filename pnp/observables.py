@@ -1,8 +1,9 @@
 """Observables of a state: membrane potential, currents, fluxes, surface charge.
 
-Sign conventions (DESIGN.md §3): V_m = phi(inside end) - phi(outside end) at
-the two boundary faces; fluxes and currents across the membrane are positive
-outward; surface charge is the charge on the wall.
+Sign conventions (docs/numerics.md, section "Sign conventions"):
+V_m = phi(inside end) - phi(outside end) at the two boundary faces; fluxes
+and currents across the membrane are positive outward; surface charge is the
+charge on the wall.
 
 The flux "across the membrane" is measured at the mid face of the membrane
 nearest the inside (steady: the same at every membrane face). A case without

@@ -309,7 +309,7 @@ class Result:
         )
 
     def save(self, path: str | Any) -> None:
-        """Write the result to an HDF5 file (layout: DESIGN §7)."""
+        """Write the result to an HDF5 file (layout: docs/interface.md, section "Result files")."""
         from pnp.io import save_result  # io imports this module
 
         save_result(self, path)

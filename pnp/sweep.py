@@ -1,4 +1,6 @@
-"""Parameter sweeps: grids of case overrides run on any executor (DESIGN.md §5–6).
+"""Parameter sweeps: grids of case overrides run on any executor.
+
+Public interface: docs/interface.md, sections "Python API" and "Command line".
 
 A sweep is one case and a few dotted keys, each with a list of values::
 
@@ -24,7 +26,8 @@ anything runs: one bad key or value fails the whole sweep at once.
 
 Output directory
 ----------------
-``point_0000.h5``, ``point_0001.h5``, ...  one result file per point (DESIGN.md §7)
+``point_0000.h5``, ``point_0001.h5``, ...  one result file per point
+                                           (docs/interface.md, "Result files")
 ``summary.csv``, ``summary.h5``            one row per point: index, parameter
                                            values (SI), status, message, the
                                            observables at the end of the run,
@@ -1443,11 +1446,12 @@ def format_summary(res: SweepResult, max_rows: int = 40) -> str:
 class _CallableModule(types.ModuleType):
     """The module ``pnp.sweep``, callable as its function :func:`sweep`.
 
-    DESIGN.md §5 calls ``pnp.sweep(case, params)``, and the module map puts
-    the code in ``pnp/sweep.py``. Importing a submodule binds its name on the
-    package, so a function re-exported as ``pnp.sweep`` would be replaced by
-    the module on the first ``import pnp.sweep``; a callable module keeps
-    both spellings working in any import order.
+    The public API (docs/interface.md, section "Python API") calls
+    ``pnp.sweep(case, params)``, and the code lives in ``pnp/sweep.py``.
+    Importing a submodule binds its name on the package, so a function
+    re-exported as ``pnp.sweep`` would be replaced by the module on the first
+    ``import pnp.sweep``; a callable module keeps both spellings working in
+    any import order.
     """
 
     def __call__(self, *args: Any, **kwargs: Any) -> SweepResult:
