@@ -67,7 +67,7 @@ def test_pump_leak_steady_state(pump_leak):
     # reference solve of the pump-leak balance in its own test file.)
     # zero total current; the pump's outward current balances the leaks
     pump = res.pump_current[-1]
-    assert pump == pytest.approx(FARADAY * 1e-7, rel=4 * EPS)  # a constant rate: measured 0
+    assert pump == pytest.approx(FARADAY * 1e-7, rel=4 * EPS, abs=0)  # a constant rate: measured 0
     assert abs(res.current[-1]) < 5e-13 * pump  # measured 5.2e-14 of the pump current
     # every species' total flux (leak + pump) vanishes: Na leak = -3 j_p, K leak = +2 j_p
     for name in ("K", "Na", "Cl"):
@@ -242,7 +242,8 @@ def test_spherical_excess_charge_is_c_v_area():
     q_cells = 4 * math.pi * mesh.volume[:start] * rho
     near = mesh.centers[:start] > r_membrane - 5 * lam
     # beyond 5 lambda the layer holds ~exp(-5) = 7e-3 of it: measured 5.7e-3
-    assert q_cells[near].sum() == pytest.approx(q_cells.sum(), rel=1e-2)
+    # (abs=0: the sums are ~1e-17, below pytest's default absolute 1e-12)
+    assert q_cells[near].sum() == pytest.approx(q_cells.sum(), rel=1e-2, abs=0)
 
 
 def test_spherical_donnan_matches_cartesian():
@@ -266,7 +267,7 @@ def test_saturating_pump():
     na_in = res.c("Na")[-1, start - 1]
     k_out = res.c("K")[-1, stop]
     rate = 2e-7 * (na_in / (na_in + 10.0)) ** 3 * (k_out / (k_out + 1.5)) ** 2
-    assert res.pump_current[-1] == pytest.approx(FARADAY * rate, rel=4 * EPS)  # measured 0
+    assert res.pump_current[-1] == pytest.approx(FARADAY * rate, rel=4 * EPS, abs=0)  # measured 0
     assert abs(res.current[-1]) < 2e-11 * res.pump_current[-1]  # measured 2.2e-12
     assert res.stats["newton_iterations"] < 150  # the pump's local Jacobian is assembled
 
