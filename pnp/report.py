@@ -346,7 +346,12 @@ def _whole_cell_rows(case, result) -> list[tuple[str, str]]:
         return []
     rows = []
     if case.geometry != "cartesian":
-        area = sep["membrane_area"]
+        # Current densities are measured at the membrane's mid face (and the pump
+        # acts on that face's area), so the whole-cell currents use that face's
+        # area, not the inner face's (`membrane_area`, 5e-4 smaller at 10 um).
+        mesh = build_mesh(case)
+        start, stop = mesh.region_slices[case.regions.index(first_membrane(case))]
+        area = mesh.face_area[(start + stop) // 2] * GEOMETRY_FACTOR[case.geometry][0]
         rows.append((f"membrane current ({sep['unit']})", f"{result.current[-1] * area * 1e12:.6g} pA"))
         if case.pumps:
             rows.append((f"pump current ({sep['unit']})", f"{result.pump_current[-1] * area * 1e12:.6g} pA"))

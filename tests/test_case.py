@@ -145,23 +145,23 @@ def test_design_example_loads_in_si(design_file):
     assert case.species_names == ("K", "Na", "Cl", "X")
     assert case.species[0].D == 1.96e-9 and case.species[0].z == 1
     cytoplasm, membrane, bath = case.regions
-    assert cytoplasm.length == pytest.approx(5e-6, rel=1e-15)
-    assert membrane.length == pytest.approx(5e-9, rel=1e-15)
+    assert cytoplasm.length == pytest.approx(5e-6, rel=1e-15, abs=0)
+    assert membrane.length == pytest.approx(5e-9, rel=1e-15, abs=0)
     assert membrane.membrane and not bath.membrane
     assert bath.concentration == {"K": 5.0, "Na": 145.0, "Cl": 150.0, "X": 0.0}
     assert membrane.concentration == dict.fromkeys(case.species_names, 0.0)
-    assert membrane.permeability["K"] == pytest.approx(5e-9, rel=1e-15)
+    assert membrane.permeability["K"] == pytest.approx(5e-9, rel=1e-15, abs=0)
     assert membrane.permeability["X"] == 0.0 and membrane.barrier["X"] == math.inf
     assert bath.permeability == {} and bath.barrier == dict.fromkeys(case.species_names, 0.0)
     assert bath.D["Cl"] == 2.03e-9
     assert case.left.type == "wall" and case.left.potential is None and case.left.surface_charge == 0
     assert case.right.potential == 0.0 and not case.right.floating
     (pump,) = case.pumps
-    assert pump.membrane == "membrane" and pump.rate == pytest.approx(1e-7, rel=1e-15)
-    assert case.mesh.max_cell == pytest.approx(1e-7, rel=1e-15)
+    assert pump.membrane == "membrane" and pump.rate == pytest.approx(1e-7, rel=1e-15, abs=0)
+    assert case.mesh.max_cell == pytest.approx(1e-7, rel=1e-15, abs=0)
     assert case.run.t_end == 1.0 and case.run.outputs == 200
     (protocol,) = case.protocols
-    assert protocol.at == pytest.approx(0.01, rel=1e-15)
+    assert protocol.at == pytest.approx(0.01, rel=1e-15, abs=0)
     assert protocol.set == {"boundary.left.potential": -0.02, "pump.rate": 0.0}
     assert case.output.path == os.path.join(str(design_file.parent), "results", "pump_leak.h5")
     assert case.expect == {"membrane_potential": "ghk"}
@@ -185,7 +185,8 @@ def test_capacitance_gives_eps_r(example):
     del membrane["eps_r"]
     membrane["capacitance"] = "1 uF/cm^2"
     case = Case.from_dict(example)
-    assert case.regions[1].eps_r == pytest.approx(0.01 * 5e-9 / constants.epsilon_0, rel=1e-14)
+    assert case.regions[1].eps_r == pytest.approx(0.01 * 5e-9 / constants.epsilon_0, rel=1e-14,
+                                                  abs=0)
 
 
 def test_barrier_of_12_kj_per_mol_at_310_k_gives_pk_over_pna_of_105(example):
@@ -199,7 +200,7 @@ def test_barrier_of_12_kj_per_mol_at_310_k_gives_pk_over_pna_of_105(example):
     expected = math.exp(12e3 / (constants.R * 310.0))
     assert p["K"] / p["Na"] == pytest.approx(expected, rel=1e-13)
     assert expected == pytest.approx(105, abs=0.5)
-    assert p["K"] == pytest.approx(1e-12 / 5e-9, rel=1e-14)  # barrier 0: P = D/d
+    assert p["K"] == pytest.approx(1e-12 / 5e-9, rel=1e-14, abs=0)  # barrier 0: P = D/d
     assert p["Cl"] == 0.0 and case.regions[1].barrier["Cl"] == math.inf  # unlisted: impermeant
 
 
@@ -216,7 +217,8 @@ def test_permeability_and_barrier_convert_both_ways(example):
     given_back["barrier"] = {n: membrane.barrier[n] for n in ("K", "Na", "Cl")}
     again = Case.from_dict(example).regions[1]
     for name in ("K", "Na", "Cl"):
-        assert again.permeability[name] == pytest.approx(membrane.permeability[name], rel=1e-12)
+        assert again.permeability[name] == pytest.approx(membrane.permeability[name], rel=1e-12,
+                                                         abs=0)
 
 
 def test_region_diffusivity_zero_means_immobile_and_bulk_barrier_is_an_offset(example):
@@ -249,10 +251,10 @@ def test_saturating_pumps_as_array_and_floating_boundary(example):
     del example["protocol"]  # its `pump.rate` is ambiguous with two pumps
     example["boundary"]["left"] = {"type": "reservoir", "potential": "floating", "current": "1 uA/cm^2"}
     case = Case.from_dict(example)
-    assert case.pumps[0].j_max == pytest.approx(2e-7, rel=1e-15)
+    assert case.pumps[0].j_max == pytest.approx(2e-7, rel=1e-15, abs=0)
     assert case.pumps[0].K_Na == 10.0 and case.pumps[0].rate is None
     assert case.pumps[1].rate == 0.0
-    assert case.left.floating and case.left.current == pytest.approx(0.01, rel=1e-15)
+    assert case.left.floating and case.left.current == pytest.approx(0.01, rel=1e-15, abs=0)
 
 
 def test_transient_run_with_output_times(example):
@@ -490,7 +492,7 @@ def test_overrides_with_numbers_and_unit_strings(design_file):
     membrane = case.regions[1]
     assert membrane.barrier["Na"] == 12e3
     assert membrane.permeability["Na"] == pytest.approx(
-        math.exp(-12e3 / RT_310) * 1.33e-9 / 5e-9, rel=1e-13)
+        math.exp(-12e3 / RT_310) * 1.33e-9 / 5e-9, rel=1e-13, abs=0)
 
 
 def test_floating_override_and_back(example):

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import h5py
 import pytest
+from scipy import constants
 
+from pnp import analytic
 from pnp.cli import main
 
 CASES = Path(__file__).resolve().parent.parent / "cases"
@@ -92,7 +95,11 @@ def test_set_override(tmp_path, capsys):
     code = main(["run", str(CASES / "nernst_k.toml"), "-o", str(tmp_path / "n.h5"),
                  "--set", "region.bath.concentration.K=14", "--set", "region.bath.concentration.Cl=14"])
     assert code == 0
-    assert "-61.5" in capsys.readouterr().out  # E_K for 140/14 mM at 37 degC
+    # the override reached the run: V_m is E_K for 140/14 mM at 37 degC (-61.54 mV),
+    # printed to 6 digits (rounding up to 5e-6 relative)
+    shown = re.search(r"^membrane potential\s+(\S+) mV", capsys.readouterr().out, re.M)
+    expected = analytic.nernst(140.0, 14.0, 1, constants.zero_Celsius + 37.0) * 1e3
+    assert float(shown.group(1)) == pytest.approx(expected, rel=5e-6, abs=0)
 
 
 def test_info_on_non_result_is_exit_2(tmp_path, capsys):

@@ -557,19 +557,59 @@ def test_absurd_case_files_are_handled_quickly(name, tmp_path):
     assert message.startswith(f"{path}: ") and "\n" not in message and len(message) < 2000
 
 
-@pytest.mark.parametrize("name", sorted(ABSURD_DICTS))
-def test_absurd_values_are_refused_at_validation(name, monkeypatch):
-    make, key = ABSURD_DICTS[name]
-    data = make()
+def _watch_the_mesh(monkeypatch) -> list[float]:
+    """Forbid building a mesh; return the list the loader's cell estimates go to.
+
+    `build_mesh` is replaced in every pnp module that holds it, so a call by
+    any name fails. The loader sizes a graded mesh with the closed-form
+    `pnp.case._estimated_cells` (looked up at call time by `check_cells`);
+    the wrapper records each estimate, so a test can see that it ran.
+    """
+    import pnp.case
+    import pnp.mesh
+
+    real_build = pnp.mesh.build_mesh
 
     def no_mesh(*args, **kwargs):  # validation must refuse before any mesh is built
         raise AssertionError("build_mesh called")
 
-    monkeypatch.setattr("pnp.mesh.build_mesh", no_mesh)
+    for module in [m for n, m in sys.modules.items() if n == "pnp" or n.startswith("pnp.")]:
+        if getattr(module, "build_mesh", None) is real_build:
+            monkeypatch.setattr(module, "build_mesh", no_mesh)
+    estimates: list[float] = []
+    real_estimate = pnp.case._estimated_cells
+
+    def estimate(*args, **kwargs):
+        cells = real_estimate(*args, **kwargs)
+        estimates.append(cells)
+        return cells
+
+    monkeypatch.setattr(pnp.case, "_estimated_cells", estimate)
+    return estimates
+
+
+def test_a_legal_case_is_sized_by_the_estimate_not_a_mesh(monkeypatch):
+    """Control for the test below: the wrapped estimate is on the loader's path."""
+    estimates = _watch_the_mesh(monkeypatch)
+    Case.from_dict(_base())
+    assert len(estimates) == 1 and 10 < estimates[0] < 1e4
+
+
+@pytest.mark.parametrize("name", sorted(ABSURD_DICTS))
+def test_absurd_values_are_refused_at_validation(name, monkeypatch):
+    make, key = ABSURD_DICTS[name]
+    data = make()
+    estimates = _watch_the_mesh(monkeypatch)
     outcome, seconds = _timed(Case.from_dict, data)
     assert seconds < LIMIT, f"{name}: {seconds:.2f} s"
     assert isinstance(outcome, CaseError), name
     assert outcome.key.startswith(key), str(outcome)
+    if key == "mesh":
+        # refused by the closed-form estimate, which saw the absurd count
+        assert estimates and estimates[-1] > 1e8, estimates
+    else:
+        # refused by its own check; any estimate made on the way was of a sane mesh
+        assert all(cells <= 1e8 for cells in estimates), estimates
 
 
 def test_huge_mesh_is_refused_with_a_clear_message_before_allocating():

@@ -89,7 +89,8 @@ def test_adaptive_error_tracks_rtol():
 
     Control of the local error per step makes the global error grow like
     rtol^(p/(p+1)) = rtol^(2/3) for BDF2 (local errors add up over the
-    ~rtol^(-1/3) steps): within 10x rtol down to rtol = 1e-5, at slope 2/3.
+    ~rtol^(-1/3) steps): within 10x rtol down to rtol = 1e-5 (measured 0.9, 2.1
+    and 4.7 rtol), at slope 2/3 (measured 0.64).
     """
     rtols = np.array([1e-3, 1e-4, 1e-5])
     errors = []
@@ -99,7 +100,7 @@ def test_adaptive_error_tracks_rtol():
         assert stats.steps < 400
         errors.append(err)
     slope = np.polyfit(np.log(rtols), np.log(errors), 1)[0]
-    assert 0.55 < slope < 1.0
+    assert abs(slope - 2 / 3) < 0.1
 
 
 # --- time constants ----------------------------------------------------------
@@ -123,9 +124,11 @@ def test_membrane_charging_time_constant_and_charge():
     c_series = analytic.series_capacitance(c_m, c_dl, c_dl)
     tau = access * c_series
     fitted = _fit_decay(res.t, res.current, 1e-9, tau)
+    # a single-exponential fit to a response that is not exactly one: measured 1.9e-2
     assert fitted == pytest.approx(tau, rel=0.05)
     charge = res.extra_observables["membrane_charge"][-1]
-    assert charge == pytest.approx(c_series * 0.01, rel=0.05)
+    # linearised diffuse layers at a 10 mV step: measured 8.1e-4
+    assert charge == pytest.approx(c_series * 0.01, rel=8e-3)
     # instantaneous capacitive transient: outward current right after the step
     after = res.t > 1e-9
     assert res.current[after][0] > 0.3 * 0.01 / access
@@ -140,8 +143,9 @@ def test_diffuse_charge_time_constant():
     lam = analytic.debye_length({"A": 10.0, "B": 10.0}, {"A": 1, "B": -1}, 80, case.temperature)
     half_width = case.regions[0].length / 2
     tau_c = lam * half_width / 1e-9
+    # the leading-order tau_c (corrections O(lambda/L)): measured 1.35e-2
     assert _fit_decay(res.t, res.current, 1e-8, tau_c) == pytest.approx(tau_c, rel=0.05)
-    # final wall charge: two linear diffuse layers in series
+    # final wall charge: two linear diffuse layers in series (measured 9.3e-3)
     expected = constants.epsilon_0 * 80 / lam * 1e-3 / 2
     assert -res.surface_charge["right"][-1] == pytest.approx(expected, rel=0.05)
 
@@ -158,9 +162,11 @@ def donnan_pair():
 def test_donnan_approach_reaches_steady_state(donnan_pair):
     transient, steady = donnan_pair
     assert transient.status == "completed", transient.message
-    np.testing.assert_allclose(transient.concentration[-1], steady.concentration[-1], rtol=1e-6,
+    # at t = 1e5 s the approach has converged far below the solver tolerance:
+    # measured 1.9e-8 relative, 1.6e-10 V
+    np.testing.assert_allclose(transient.concentration[-1], steady.concentration[-1], rtol=2e-7,
                                atol=1e-12)
-    assert transient.membrane_potential[-1] == pytest.approx(steady.membrane_potential[-1], abs=1e-8)
+    assert transient.membrane_potential[-1] == pytest.approx(steady.membrane_potential[-1], abs=2e-9)
 
 
 def test_donnan_approach_conserves_at_every_output(donnan_pair):
@@ -169,7 +175,8 @@ def test_donnan_approach_conserves_at_every_output(donnan_pair):
     cyto = mesh.region == 0
     amounts = transient.concentration[:, :, cyto] @ mesh.volume[cyto]  # (T, S)
     x_index = transient.species.index("X")
-    np.testing.assert_allclose(amounts[:, x_index], amounts[0, x_index], rtol=1e-10)
+    # round-off of the sums (measured 1.4e-15)
+    np.testing.assert_allclose(amounts[:, x_index], amounts[0, x_index], rtol=2e-14)
     # K+ and Cl- really moved
     assert abs(amounts[-1, 0] / amounts[0, 0] - 1) > 0.5
 
@@ -197,7 +204,7 @@ def test_donnan_step_balance_every_step():
     out = solve_transient(model, model.x0, case.run.t_end, [case.run.t_end], lambda *a: None,
                           rtol=case.run.rtol, atol=case.run.atol, callback=audit)
     assert out.success
-    assert np.all(worst <= 1e-10), worst
+    assert np.all(worst <= 6e-12), worst  # measured 6.4e-13 (K)
 
 
 def test_full_span_in_few_steps():
@@ -226,9 +233,12 @@ def test_current_clamp_protocol_steps_membrane_potential():
     assert transient.status == "completed", transient.message
     assert 10.0 in transient.t
     v_before = transient.membrane_potential[transient.t == 10.0][0]
-    assert v_before == pytest.approx(base.membrane_potential[-1], abs=1e-6)
-    assert transient.membrane_potential[-1] == pytest.approx(target.membrane_potential[-1], abs=1e-5)
-    assert transient.current[-1] == pytest.approx(1e-3, rel=1e-3)
+    # both ends are steady states the transient holds to round-off (measured 8e-17 and
+    # 7e-17 V; the current 1.4e-13 relative)
+    assert v_before == pytest.approx(base.membrane_potential[-1], abs=1e-15)
+    assert transient.membrane_potential[-1] == pytest.approx(target.membrane_potential[-1],
+                                                             abs=1e-15)
+    assert transient.current[-1] == pytest.approx(1e-3, rel=2e-12, abs=0)
 
 
 # --- crash safety ------------------------------------------------------------
@@ -279,7 +289,9 @@ def test_restart_continues_from_last_state(tmp_path):
     assert rest.t[0] == pytest.approx(100.0)
     np.testing.assert_allclose(rest.concentration[0], part.concentration[-1])
     steady = pnp.run(load("donnan"))
-    np.testing.assert_allclose(rest.concentration[-1], steady.concentration[-1], rtol=1e-6, atol=1e-12)
+    # measured 1.9e-8 relative (as test_donnan_approach_reaches_steady_state)
+    np.testing.assert_allclose(rest.concentration[-1], steady.concentration[-1], rtol=2e-7,
+                               atol=1e-12)
 
 
 def test_restart_refuses_another_mesh(tmp_path, capsys):
