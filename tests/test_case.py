@@ -27,8 +27,8 @@ from pnp.case import (
 )
 from pnp.errors import CaseError
 
-# The example of DESIGN.md §4, verbatim.
-DESIGN_EXAMPLE = '''
+# A full case using every table of the schema (rules: docs/interface.md, section "Case files").
+FULL_EXAMPLE = '''
 title = "Pump-leak steady state of a neuron"
 temperature = "37 degC"
 geometry = "cartesian"            # cartesian | cylindrical | spherical
@@ -111,16 +111,16 @@ RT_310 = constants.R * 310.0
 
 
 @pytest.fixture
-def design_file(tmp_path):
+def example_file(tmp_path):
     path = tmp_path / "pump_leak.toml"
-    path.write_text(DESIGN_EXAMPLE)
+    path.write_text(FULL_EXAMPLE)
     return path
 
 
 @pytest.fixture
 def example() -> dict:
-    """The DESIGN example as a dict (fresh copy per test)."""
-    return tomllib.loads(DESIGN_EXAMPLE)
+    """The full example case as a dict (fresh copy per test)."""
+    return tomllib.loads(FULL_EXAMPLE)
 
 
 def write(tmp_path, data: dict, name: str = "case.toml"):
@@ -138,8 +138,8 @@ def region(data: dict, name: str) -> dict:
 # ---------------------------------------------------------------------------
 
 
-def test_design_example_loads_in_si(design_file):
-    case = load_case(design_file)
+def test_full_example_loads_in_si(example_file):
+    case = load_case(example_file)
     assert case.title == "Pump-leak steady state of a neuron"
     assert case.temperature == pytest.approx(constants.zero_Celsius + 37.0, abs=1e-12)
     assert case.species_names == ("K", "Na", "Cl", "X")
@@ -163,9 +163,9 @@ def test_design_example_loads_in_si(design_file):
     (protocol,) = case.protocols
     assert protocol.at == pytest.approx(0.01, rel=1e-15, abs=0)
     assert protocol.set == {"boundary.left.potential": -0.02, "pump.rate": 0.0}
-    assert case.output.path == os.path.join(str(design_file.parent), "results", "pump_leak.h5")
+    assert case.output.path == os.path.join(str(example_file.parent), "results", "pump_leak.h5")
     assert case.expect == {"membrane_potential": "ghk"}
-    assert case.source == str(design_file)
+    assert case.source == str(example_file)
 
 
 def test_unit_strings_give_the_si_numbers_meant(example):
@@ -433,7 +433,7 @@ def test_invalid_toml_names_file_line_and_column(tmp_path):
 
 def test_duplicate_species_is_invalid_toml(tmp_path):
     path = tmp_path / "twice.toml"
-    path.write_text(DESIGN_EXAMPLE + "\n[species.K]\nz = 1\nD = 1e-9\n")
+    path.write_text(FULL_EXAMPLE + "\n[species.K]\nz = 1\nD = 1e-9\n")
     with pytest.raises(CaseError, match=r"twice\.toml: invalid TOML: Cannot declare .*'K'.* twice"):
         load_case(path)
 
@@ -472,8 +472,8 @@ def test_from_dict_errors_have_no_file_unless_given(example):
 # ---------------------------------------------------------------------------
 
 
-def test_overrides_with_numbers_and_unit_strings(design_file):
-    case = load_case(design_file, overrides={
+def test_overrides_with_numbers_and_unit_strings(example_file):
+    case = load_case(example_file, overrides={
         "boundary.right.current": 0,                 # makes the reservoir floating
         "boundary.left.potential": "-20 mV",         # wall: replaces surface_charge
         "region.bath.concentration.K": 10,
@@ -617,8 +617,8 @@ def test_protocol_after_the_end_is_an_error_or_warning(example):
 # ---------------------------------------------------------------------------
 
 
-def test_to_toml_round_trip_of_the_design_example(design_file, tmp_path):
-    case = load_case(design_file)
+def test_to_toml_round_trip_of_the_full_example(example_file, tmp_path):
+    case = load_case(example_file)
     text = case.to_toml()
     assert tomllib.loads(text) == case.to_dict()
     again = load_case(write_text(tmp_path / "elsewhere" / "again.toml", text))
@@ -669,7 +669,7 @@ def test_to_toml_round_trip_of_a_case_using_every_form(example):
 )
 def test_to_toml_round_trip_is_exact_for_any_numbers(salt, potassium_fraction, permeability,
                                                      temperature):
-    data = tomllib.loads(DESIGN_EXAMPLE)
+    data = tomllib.loads(FULL_EXAMPLE)
     k = salt * potassium_fraction
     region(data, "bath")["concentration"] = {"K": k, "Na": salt - k, "Cl": (salt - k) + k}
     region(data, "membrane")["permeability"]["K"] = permeability
