@@ -747,7 +747,8 @@ def _estimated_cells(mesh: MeshSpec, species: tuple[Species, ...], regions: tupl
     cells of max_cell. Computed in closed form, so a billion-cell mesh costs
     nothing to refuse.
     """
-    from .mesh import MIN_CELLS_PER_REGION, debye_length
+    from .constants import debye_length
+    from .mesh import MIN_CELLS_PER_REGION
 
     valence = {s.name: s.z for s in species}
     growth, largest = mesh.growth, mesh.max_cell
@@ -1026,11 +1027,11 @@ class _Reader:
             raise self.error("expected one or more [[region]] tables", "region")
         if len(value) > _MAX_REGIONS:
             raise self.error(f"{len(value)} regions; at most {_MAX_REGIONS} allowed", "region")
-        from scipy import constants  # deferred: keeps `import pnp.case` light
+        from .constants import GAS_CONSTANT  # deferred: keeps `import pnp.case` light
 
         names = tuple(s.name for s in species)
         bulk_d = {s.name: s.D for s in species}
-        rt = constants.R * temperature
+        rt = GAS_CONSTANT * temperature
         prefix = "region.<region>"
         seen: dict[str, int] = {}
         out = []
@@ -1087,10 +1088,10 @@ class _Reader:
             if "eps_r" in entry:
                 raise self.error("give either eps_r or capacitance for a membrane, not both",
                                  f"{key}.capacitance")
-            from scipy import constants
+            from .constants import VACUUM_PERMITTIVITY
 
             capacitance = self.get(entry, prefix, "capacitance", key)
-            eps_r = capacitance * length / constants.epsilon_0
+            eps_r = capacitance * length / VACUUM_PERMITTIVITY
             if not math.isfinite(eps_r):
                 raise self.error(f"{capacitance:g} F/m^2 across {length:g} m gives an infinite eps_r",
                                  f"{key}.capacitance")

@@ -921,7 +921,7 @@ def _draw_iv(
     ghk: tuple[Any, Any] | None,
     valences: Mapping[str, float],
 ) -> float:
-    from pnp.analytic import FARADAY
+    from pnp.constants import FARADAY
 
     name = voltage or _voltage_column(columns)
     v = _numeric(columns, name)

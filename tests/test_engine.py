@@ -202,7 +202,8 @@ def test_large_wall_potential_converges(phi0):
     # (Grahame's 382 C/m^2 at 0.5 V is not a target: Poisson–Boltzmann puts it
     # in a layer lambda * exp(-phi0/2V_T) ~ 1e-4 nm thick, which no
     # Debye-scaled mesh resolves, and which is unphysical anyway.)
-    from pnp.mesh import FARADAY, build_mesh
+    from pnp.constants import FARADAY
+    from pnp.mesh import build_mesh
 
     mesh = build_mesh(case)
     ions = FARADAY * mesh.volume @ (res.c("Na")[-1] - res.c("Cl")[-1])

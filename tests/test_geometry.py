@@ -35,7 +35,8 @@ from scipy import constants, optimize, special
 
 import pnp
 from pnp import analytic
-from pnp.mesh import FARADAY, build_mesh
+from pnp.constants import FARADAY
+from pnp.mesh import build_mesh
 from pnp.model import build_model
 from pnp.observables import face_fluxes
 from pnp.report import charge_separation, summary

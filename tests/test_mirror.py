@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 
 import pnp
-from pnp.mesh import FARADAY
+from pnp.constants import FARADAY
 from pnp.report import charge_separation, expectations
 
 CASES = Path(__file__).resolve().parent.parent / "cases"

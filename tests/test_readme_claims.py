@@ -23,7 +23,7 @@ from scipy import constants
 import pnp
 from pnp import analytic
 from pnp.cli import main
-from pnp.mesh import FARADAY
+from pnp.constants import FARADAY
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = ROOT / "cases"
