@@ -928,8 +928,8 @@ def activity_coefficient(
     log10 γ = -A z² (√I/(1 + √I) - 0.3 I)   (``"davies"``)
     γ = 1                                   (``"ideal"``)
 
-    with I in mol/L inside the formulas and A, B from `pnp.activity.debye_huckel_a`
-    and `~pnp.activity.debye_huckel_b` (A = 0.509 (mol/L)^-1/2,
+    with I in mol/L inside the formulas and A, B from `pnp.discretisation.activity.debye_huckel_a`
+    and `~pnp.discretisation.activity.debye_huckel_b` (A = 0.509 (mol/L)^-1/2,
     B = 3.29e9 m^-1 (mol/L)^-1/2 for water at 25 °C).
 
     Parameters
@@ -954,7 +954,9 @@ def activity_coefficient(
     float or ndarray
         γ [-]; Davies at 0.15 M, 25 °C: 0.760 for z = ±1, 0.333 for z = ±2.
     """
-    from .activity import log10_gamma  # here, not at the top: this section was appended
+    from .discretisation.activity import (
+        log10_gamma,  # here, not at the top: this section was appended
+    )
 
     strength = float(ionic_strength)
     if not (math.isfinite(strength) and strength >= 0):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .constants import debye_length
+from ..constants import debye_length
 
 MIN_CELLS_PER_REGION = 4
 
@@ -96,7 +96,7 @@ def _geometric_fill(length: float, smallest: float, growth: float, largest: floa
 
 
 def build_mesh(case, refine: int = 1) -> Mesh:
-    """Mesh of ``case`` (a :class:`pnp.case.Case`).
+    """Mesh of ``case`` (a :class:`pnp.input.case.Case`).
 
     ``refine`` divides every cell size by ``refine`` (and takes the
     ``refine``-th root of the growth factor): a family of meshes for

@@ -11,10 +11,10 @@ import math
 import numpy as np
 from scipy import constants
 
-from . import analytic
-from .constants import FARADAY, GAS_CONSTANT, VACUUM_PERMITTIVITY, debye_length
-from .errors import CaseError
-from .mesh import build_mesh
+from .. import analytic
+from ..constants import FARADAY, GAS_CONSTANT, VACUUM_PERMITTIVITY, debye_length
+from ..discretisation.mesh import build_mesh
+from ..errors import CaseError
 
 
 def _fmt_len(x: float) -> str:
@@ -334,7 +334,7 @@ def charge_separation(case, result) -> dict | None:
     charge = float(vol @ (z @ conc)) * constants.N_A        # elementary charges
     ions = float(vol @ conc.sum(axis=0)) * constants.N_A
     # current densities are measured at the mid face of the membrane
-    # (pnp.observables.measurement_face): whole-cell currents are those
+    # (pnp.results.observables.measurement_face): whole-cell currents are those
     # densities times the area of that same face
     area = mesh.face_area[(start + stop) // 2] * factor
     return {"excess_charge": charge, "ions": ions, "ratio": abs(charge) / ions if ions else math.nan,

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..constants import FARADAY, GAS_CONSTANT, VACUUM_PERMITTIVITY, thermal_voltage
 from . import kernel
 from .activity import ln_gamma_by_region
-from .constants import FARADAY, GAS_CONSTANT, VACUUM_PERMITTIVITY, thermal_voltage
 from .mesh import Mesh, build_mesh
 
 BOUNDARY_CODES = {
@@ -47,7 +47,7 @@ class PumpSite:
 
 @dataclass
 class Model:
-    """Flat arrays of one case on one mesh (see ``pnp.kernel`` for the layout)."""
+    """Flat arrays of one case on one mesh (see ``pnp.discretisation.kernel`` for the layout)."""
 
     case: object
     mesh: Mesh

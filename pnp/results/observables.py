@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import kernel
-from .constants import FARADAY, VACUUM_PERMITTIVITY
-from .model import Model, pump_rate
-from .solver import boundary_displacement
+from ..discretisation import kernel
+from ..constants import FARADAY, VACUUM_PERMITTIVITY
+from ..discretisation.model import Model, pump_rate
+from ..solvers.solver import boundary_displacement
 
 
 def measurement_face(model: Model) -> int:

@@ -38,10 +38,10 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import constants
 
-from .constants import VACUUM_PERMITTIVITY, ionic_strength
+from ..constants import VACUUM_PERMITTIVITY, ionic_strength
 
 if TYPE_CHECKING:
-    from .case import Case
+    from ..input.case import Case
 
 __all__ = [
     "MODELS",
