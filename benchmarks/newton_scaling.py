@@ -54,7 +54,7 @@ def median_time(fn, repeat: int) -> float:
 
 def measure(n: int, s: int, repeat: int) -> dict:
     """Median times of one Newton iteration, its assembly and the bare LU."""
-    from pnp import kernel
+    from pnp.discretisation import kernel
 
     model = build_model(bench_case(n, s))
     system = System(model)

@@ -202,8 +202,8 @@ def worker_pnp(spec, emit):
     import numpy as np
 
     import pnp
-    from pnp import solver as S
     from pnp.discretisation.model import build_model
+    from pnp.solvers import solver as S
 
     repeat = spec["repeat"]
     # warm-up: JIT (or numba cache load) on a small uniform mesh

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from scipy import constants
 
-from pnp import kernel
+from pnp.discretisation import kernel
 from pnp.discretisation.model import build_model
 from pnp.discretisation.reference import bernoulli as ref_bernoulli
 from pnp.discretisation.reference import exp_mean, residual_reference

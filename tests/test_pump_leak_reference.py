@@ -56,8 +56,8 @@ import pytest
 from scipy import constants, integrate, optimize
 
 import pnp
-from pnp import report
 from pnp.discretisation.mesh import build_mesh
+from pnp.presentation import report
 
 CASE = Path(__file__).resolve().parent.parent / "cases" / "pump_leak.toml"
 FARADAY = constants.e * constants.N_A

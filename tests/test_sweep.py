@@ -274,7 +274,7 @@ def test_workers_load_kernels_from_the_numba_cache(iv_case):
 def _kernel_compilations(case):
     from numba.core.registry import CPUDispatcher
 
-    from pnp import kernel
+    from pnp.discretisation import kernel
 
     assert run_point({"case": case, "path": None})["status"] == "completed"
     stats = [v.stats for v in vars(kernel).values() if isinstance(v, CPUDispatcher)]
