@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 import pnp
-from pnp.report import expectations
+from pnp.presentation.report import expectations
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -20,9 +20,9 @@ import numpy as np
 from scipy.linalg import lapack
 
 import pnp
-from pnp.case import Boundary, Case, MeshSpec, Region, Species
-from pnp.model import build_model
-from pnp.solver import System, concentrations
+from pnp.discretisation.model import build_model
+from pnp.input.case import Boundary, Case, MeshSpec, Region, Species
+from pnp.solvers.solver import System, concentrations
 
 NAMES = ["K", "Na", "Cl", "Ca", "X"]
 VALENCE = {"K": 1, "Na": 1, "Cl": -1, "Ca": 2, "X": -1}
@@ -54,7 +54,7 @@ def median_time(fn, repeat: int) -> float:
 
 def measure(n: int, s: int, repeat: int) -> dict:
     """Median times of one Newton iteration, its assembly and the bare LU."""
-    from pnp import kernel
+    from pnp.discretisation import kernel
 
     model = build_model(bench_case(n, s))
     system = System(model)

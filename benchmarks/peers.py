@@ -11,7 +11,7 @@ longer than ``--timeout`` is killed):
 
 - pnp on uniform meshes and on its own graded mesh, three ways:
   ``pnp.run`` end to end (case -> Result; what a user gets), the bare Newton
-  loop (``pnp.solver.newton`` on the steady residual, alpha = 0, from the
+  loop (``pnp.solvers.solver.newton`` on the steady residual, alpha = 0, from the
   case's flat initial state c = c0, psi = 0; model and work arrays built
   beforehand), and pseudo-transient continuation
   (``solve_steady(direct=False)``) where the installed pnp offers it.
@@ -202,8 +202,8 @@ def worker_pnp(spec, emit):
     import numpy as np
 
     import pnp
-    from pnp import solver as S
-    from pnp.model import build_model
+    from pnp.discretisation.model import build_model
+    from pnp.solvers import solver as S
 
     repeat = spec["repeat"]
     # warm-up: JIT (or numba cache load) on a small uniform mesh

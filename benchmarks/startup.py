@@ -36,14 +36,14 @@ def main() -> None:
     args = ap.parse_args()
     out = Path(tempfile.mkdtemp()) / "n.h5"
     case = str(ROOT / "cases" / "nernst_k.toml")
-    run = [sys.executable, "-m", "pnp.cli", "run", case, "-o", str(out), "--force", "--quiet", "--no-plot"]
+    run = [sys.executable, "-m", "pnp", "run", case, "-o", str(out), "--force", "--quiet", "--no-plot"]
     rows = {}
     with tempfile.TemporaryDirectory() as cache:
         env = {**os.environ, "NUMBA_CACHE_DIR": cache}
         rows["python_startup_s"] = timed([sys.executable, "-c", "pass"], env, args.repeat)
         rows["import_pnp_s"] = timed([sys.executable, "-c", "import pnp"], env, args.repeat)
-        rows["pnp_help_s"] = timed([sys.executable, "-m", "pnp.cli", "--help"], env, args.repeat)
-        rows["pnp_check_s"] = timed([sys.executable, "-m", "pnp.cli", "check", case], env, args.repeat)
+        rows["pnp_help_s"] = timed([sys.executable, "-m", "pnp", "--help"], env, args.repeat)
+        rows["pnp_check_s"] = timed([sys.executable, "-m", "pnp", "check", case], env, args.repeat)
         rows["run_cold_s"] = timed(run, env, 1)          # empty cache: compiles every kernel
         rows["run_cached_s"] = timed(run, env, args.repeat)
     for key, value in rows.items():

@@ -20,18 +20,34 @@ membrane potential is ``V = phi_inside - phi_outside``; fluxes and currents
 are positive outward (inside -> outside); a surface charge is the charge on
 the wall.
 
-Physical constants come from :mod:`scipy.constants` (CODATA).
+Physical constants, the thermal voltage, the ionic strength and the Debye
+length are those of :mod:`pnp.constants` (re-exported here).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import constants
 from scipy.optimize import brentq
+
+from .constants import (
+    FARADAY,
+    GAS_CONSTANT,
+    VACUUM_PERMITTIVITY,
+    Concentrations,
+    Valences,
+    _check_nonnegative_array,
+    _check_positive,
+    _check_temperature,
+    _ion_arrays,
+    debye_length,
+    ionic_strength,
+    thermal_voltage,
+)
 
 __all__ = [
     "FARADAY",
@@ -55,10 +71,6 @@ __all__ = [
     "thermal_voltage",
 ]
 
-FARADAY: float = constants.physical_constants["Faraday constant"][0]  # [C/mol]
-GAS_CONSTANT: float = constants.R  # [J/(mol K)]
-VACUUM_PERMITTIVITY: float = constants.epsilon_0  # [F/m]
-
 # Root finds below work in units of the thermal voltage (v = V/V_T, s = ln r),
 # where the answers are O(1): an absolute tolerance of 1e-15 there is ~1e-17 V.
 _ROOT_XTOL = 1e-15
@@ -72,9 +84,6 @@ _NEUTRALITY_RTOL = 1e-6
 # exp(x) overflows a float from here on (x = 709.78).
 _EXP_SAFE = math.log(np.finfo(float).max)
 
-Concentrations = Mapping[str, float] | Sequence[float] | NDArray[np.floating]
-Valences = Mapping[str, float] | Sequence[float] | NDArray[np.number]
-
 
 # --------------------------------------------------------------------------- helpers
 
@@ -82,60 +91,6 @@ Valences = Mapping[str, float] | Sequence[float] | NDArray[np.number]
 def _scalar_or_array(value: NDArray[np.floating]) -> float | NDArray[np.floating]:
     """A 0-d result as a Python float, anything else as an array."""
     return float(value) if np.ndim(value) == 0 else value
-
-
-def _check_temperature(temperature: float) -> float:
-    temperature = float(temperature)
-    if not (math.isfinite(temperature) and temperature > 0):
-        raise ValueError(
-            f"temperature must be a positive finite number of kelvin, got {temperature!r}"
-        )
-    return temperature
-
-
-def _check_positive(name: str, value: float) -> float:
-    value = float(value)
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be positive and finite, got {value!r}")
-    return value
-
-
-def _check_nonnegative_array(name: str, value: ArrayLike) -> NDArray[np.floating]:
-    array = np.asarray(value, dtype=float)
-    if not np.all(np.isfinite(array)) or np.any(array < 0):
-        raise ValueError(f"{name} must be finite and non-negative, got {value!r}")
-    return array
-
-
-def _ion_arrays(
-    concentrations: Concentrations, valences: Valences
-) -> tuple[NDArray[np.floating], NDArray[np.floating]]:
-    """Concentrations [mol/m^3] and valences as two aligned 1-D float arrays.
-
-    Either both are mappings keyed by species name (the valences may hold
-    more species than the concentrations), or both are sequences of one length.
-    """
-    if isinstance(concentrations, Mapping):
-        if not isinstance(valences, Mapping):
-            raise ValueError("concentrations are given by name, so valences must be a mapping too")
-        missing = [name for name in concentrations if name not in valences]
-        if missing:
-            raise ValueError(f"no valence given for species {missing}")
-        names = list(concentrations)
-        c = np.array([concentrations[name] for name in names], dtype=float)
-        z = np.array([valences[name] for name in names], dtype=float)
-    else:
-        if isinstance(valences, Mapping):
-            raise ValueError("concentrations are a sequence, so valences must be a sequence too")
-        c = np.atleast_1d(np.asarray(concentrations, dtype=float))
-        z = np.atleast_1d(np.asarray(valences, dtype=float))
-        if c.ndim != 1 or c.shape != z.shape:
-            raise ValueError(
-                f"concentrations and valences must be 1-D and of one length, got shapes {c.shape} and {z.shape}"
-            )
-    if not np.all(np.isfinite(z)):
-        raise ValueError(f"valences must be finite, got {z.tolist()}")
-    return _check_nonnegative_array("concentrations", c), z
 
 
 def _check_neutral(c: NDArray[np.floating], z: NDArray[np.floating], what: str) -> None:
@@ -185,41 +140,6 @@ def _expm1_minus_y(y: ArrayLike) -> NDArray[np.floating]:
 
 
 # --------------------------------------------------------------------------- basics
-
-
-def thermal_voltage(temperature: float) -> float:
-    """Thermal voltage V_T = RT/F.
-
-    Parameters
-    ----------
-    temperature : float
-        Absolute temperature T [K].
-
-    Returns
-    -------
-    float
-        V_T [V]; 25.69 mV at 298.15 K.
-    """
-    return GAS_CONSTANT * _check_temperature(temperature) / FARADAY
-
-
-def ionic_strength(concentrations: Concentrations, valences: Valences) -> float:
-    """Ionic strength I = 1/2 sum_i z_i^2 c_i.
-
-    Parameters
-    ----------
-    concentrations : mapping or sequence of float
-        c_i [mol/m^3]; a mapping name -> concentration, or a sequence.
-    valences : mapping or sequence of float
-        z_i [-], keyed or ordered like `concentrations`.
-
-    Returns
-    -------
-    float
-        I [mol/m^3] (numerically equal to mM; divide by 1000 for mol/L).
-    """
-    c, z = _ion_arrays(concentrations, valences)
-    return 0.5 * float(np.sum(z * z * c))
 
 
 def nernst(
@@ -511,43 +431,6 @@ def ghk_voltage_monovalent(
 
 
 # --------------------------------------------------------------------------- double layers
-
-
-def debye_length(
-    concentrations: Concentrations, valences: Valences, eps_r: float, temperature: float
-) -> float:
-    """Debye screening length.
-
-    ::
-
-        lambda_D = sqrt(eps0 eps_r R T / (F^2 sum_i z_i^2 c_i))
-
-    Parameters
-    ----------
-    concentrations : mapping or sequence of float
-        Bulk concentrations c_i [mol/m^3].
-    valences : mapping or sequence of float
-        z_i [-], keyed or ordered like `concentrations`.
-    eps_r : float
-        Relative permittivity of the solvent [-].
-    temperature : float
-        T [K].
-
-    Returns
-    -------
-    float
-        lambda_D [m]: 0.785 nm for 150 mM NaCl in water (eps_r 78.5) at
-        298.15 K; ``inf`` when no charged species is present.
-    """
-    c, z = _ion_arrays(concentrations, valences)
-    eps_r = _check_positive("eps_r", eps_r)
-    temperature = _check_temperature(temperature)
-    charge_moment = float(np.sum(z * z * c))
-    if charge_moment == 0:
-        return math.inf
-    return math.sqrt(
-        VACUUM_PERMITTIVITY * eps_r * GAS_CONSTANT * temperature / (FARADAY**2 * charge_moment)
-    )
 
 
 def _gouy_chapman_debye_length(c0: float, z: float, eps_r: float, temperature: float) -> float:
@@ -1045,8 +928,8 @@ def activity_coefficient(
     log10 γ = -A z² (√I/(1 + √I) - 0.3 I)   (``"davies"``)
     γ = 1                                   (``"ideal"``)
 
-    with I in mol/L inside the formulas and A, B from `pnp.activity.debye_huckel_a`
-    and `~pnp.activity.debye_huckel_b` (A = 0.509 (mol/L)^-1/2,
+    with I in mol/L inside the formulas and A, B from `pnp.discretisation.activity.debye_huckel_a`
+    and `~pnp.discretisation.activity.debye_huckel_b` (A = 0.509 (mol/L)^-1/2,
     B = 3.29e9 m^-1 (mol/L)^-1/2 for water at 25 °C).
 
     Parameters
@@ -1071,7 +954,9 @@ def activity_coefficient(
     float or ndarray
         γ [-]; Davies at 0.15 M, 25 °C: 0.760 for z = ±1, 0.333 for z = ±2.
     """
-    from .activity import log10_gamma  # here, not at the top: this section was appended
+    from .discretisation.activity import (
+        log10_gamma,  # here, not at the top: this section was appended
+    )
 
     strength = float(ionic_strength)
     if not (math.isfinite(strength) and strength >= 0):

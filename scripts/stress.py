@@ -28,8 +28,8 @@ import numpy as np
 
 import pnp
 from pnp import analytic
-from pnp.model import build_model
-from pnp.observables import face_fluxes
+from pnp.discretisation.model import build_model
+from pnp.results.observables import face_fluxes
 
 
 def base(z: int = 1, c_in: float = 140.0, c_out: float = 5.0, eps_m: float = 2.0,

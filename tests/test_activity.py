@@ -1,7 +1,7 @@
 """Activity coefficients: constants, models, limits, per-region values, case checks.
 
 References are written out here (textbook numbers, or formulas from
-scipy.constants) rather than taken from pnp.activity. Tolerances:
+scipy.constants) rather than taken from pnp.discretisation.activity. Tolerances:
 - A and B against the tabulated 0.509 / 3.29e9 at 25 degC: the tables round
   to 3 digits, and differ by ~1e-3 relative among themselves (CODATA, the
   eps_r of water), so 1e-3 absolute on A and 0.005e9 on B.
@@ -22,9 +22,9 @@ from scipy import constants
 
 import pnp
 from pnp import activity, analytic
-from pnp.case import Case
-from pnp.cli import main
 from pnp.errors import CaseError
+from pnp.input.case import Case
+from pnp.presentation.cli import main
 
 CASES = Path(__file__).resolve().parent.parent / "cases"
 T_ROOM = 298.15  # 25 degC [K]
@@ -263,7 +263,7 @@ SIZES = {"K": {"size": "0.3 nm"}, "Ca": {"size": "0.6 nm"}, "Cl": {"size": 3e-10
 
 
 def test_case_models_agree_with_the_schema():
-    from pnp.case import SCHEMA  # the loader's table of keys
+    from pnp.input.case import SCHEMA  # the loader's table of keys
 
     assert SCHEMA["activity"].choices == activity.MODELS
 

@@ -14,7 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import constants
 
-from pnp.case import (
+from pnp.errors import CaseError
+from pnp.input.case import (
     PARAMETERS,
     Case,
     CaseWarning,
@@ -25,7 +26,6 @@ from pnp.case import (
     parse_override,
     schema_reference,
 )
-from pnp.errors import CaseError
 
 # A full case using every table of the schema (rules: docs/interface.md, section "Case files").
 FULL_EXAMPLE = '''

@@ -12,7 +12,7 @@ import pytest
 from scipy import constants
 
 from pnp import analytic
-from pnp.cli import main
+from pnp.presentation.cli import main
 
 CASES = Path(__file__).resolve().parent.parent / "cases"
 
@@ -110,7 +110,7 @@ def test_info_on_non_result_is_exit_2(tmp_path, capsys):
 
 
 def test_console_script_help_is_fast_and_compiles_nothing():
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "pnp.cli", "--help"],
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "pnp", "--help"],
                           capture_output=True, text=True, check=True)
     assert "run" in proc.stdout
     assert "numba" not in proc.stderr  # importtime log: numba never imported
@@ -145,6 +145,6 @@ def test_sweep_command_iv_and_reversal(tmp_path, capsys):
 
 
 def test_check_compiles_nothing():
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "pnp.cli", "check",
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "pnp", "check",
                            str(CASES / "ghk.toml")], capture_output=True, text=True, check=True)
     assert "numba" not in proc.stderr and "pint" not in proc.stderr

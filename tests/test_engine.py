@@ -23,7 +23,7 @@ from scipy import constants
 
 import pnp
 from pnp import analytic
-from pnp.mesh import build_mesh
+from pnp.discretisation.mesh import build_mesh
 
 CASES = Path(__file__).resolve().parent.parent / "cases"
 EPS = np.finfo(float).eps
@@ -202,7 +202,8 @@ def test_large_wall_potential_converges(phi0):
     # (Grahame's 382 C/m^2 at 0.5 V is not a target: Poisson–Boltzmann puts it
     # in a layer lambda * exp(-phi0/2V_T) ~ 1e-4 nm thick, which no
     # Debye-scaled mesh resolves, and which is unphysical anyway.)
-    from pnp.mesh import FARADAY, build_mesh
+    from pnp.constants import FARADAY
+    from pnp.discretisation.mesh import build_mesh
 
     mesh = build_mesh(case)
     ions = FARADAY * mesh.volume @ (res.c("Na")[-1] - res.c("Cl")[-1])
@@ -262,8 +263,8 @@ def test_solver_work_counts(nernst, donnan, ghk, debye):
 
 def test_pseudo_transient_fallback_reaches_the_same_state():
     """The continuation path (used when direct Newton fails) gives the same answer."""
-    from pnp.model import build_model
-    from pnp.solver import solve_steady
+    from pnp.discretisation.model import build_model
+    from pnp.solvers.solver import solve_steady
 
     for name in ("nernst_k", "donnan", "ghk"):
         model = build_model(load(name))
@@ -287,9 +288,9 @@ def test_donnan_amounts_change_only_by_membrane_flux():
     physical-time audit of the transient solver (every step, to t = 1e5 s)
     is in test_transient.py.
     """
-    from pnp.model import build_model
-    from pnp.observables import face_fluxes
-    from pnp.solver import concentrations, solve_steady
+    from pnp.discretisation.model import build_model
+    from pnp.results.observables import face_fluxes
+    from pnp.solvers.solver import concentrations, solve_steady
 
     case = load("donnan")
     model = build_model(case)

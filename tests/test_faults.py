@@ -31,8 +31,8 @@ import numpy as np
 import pytest
 
 import pnp
-from pnp.cli import main
 from pnp.errors import ResultFileError
+from pnp.presentation.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = ROOT / "cases"
@@ -248,7 +248,7 @@ PROBE = textwrap.dedent("""
     import json, sys, time, warnings
     warnings.simplefilter("error")
     from pnp.errors import ResultFileError
-    from pnp.io import describe, load_result
+    from pnp.results.io import describe, load_result
     for path in sys.argv[1:]:
         print(json.dumps({"start": path}), flush=True)
         report = {"path": path}
@@ -340,7 +340,7 @@ def test_corrupted_files_are_refused_or_read(damaged):
 
 def pnp_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     """`pnp ARGS` in a fresh interpreter (warnings are errors there too)."""
-    return subprocess.run([sys.executable, "-m", "pnp.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "pnp", *args], capture_output=True,
                           text=True, timeout=120, cwd=cwd,
                           env={**os.environ, "PYTHONWARNINGS": "error"})
 

@@ -11,7 +11,7 @@ deleted bytes, truncation and shuffled lines. For every input the loader
   exception type): its message is one line, names the file (``load_case``) and
   the key path (or, for a whole-file fault such as invalid TOML, says so);
 * takes less than `TIME_LIMIT` (no hang: also a hypothesis ``deadline``);
-* warns with nothing but `pnp.case.CaseWarning` (``strict = false``).
+* warns with nothing but `pnp.input.case.CaseWarning` (``strict = false``).
 
 An accepted case must also survive its own round trip: ``to_toml()`` loaded
 back gives an equal case.
@@ -44,8 +44,8 @@ import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pnp.case import Case, CaseWarning, load_case, parse_override
 from pnp.errors import CaseError
+from pnp.input.case import Case, CaseWarning, load_case, parse_override
 
 # When a hypothesis test fails, its pytest plugin imports libcst to write a
 # patch file, and that import warns (DeprecationWarning from mypy_extensions):
@@ -607,7 +607,7 @@ def test_pnp_check_on_mutated_file_is_one_line_exit_2(tmp_path, name, old, new):
     path = _write(tmp_path, text)
     with pytest.raises(CaseError) as info:
         load_case(path)
-    proc = subprocess.run([sys.executable, "-m", "pnp.cli", "check", str(path)],
+    proc = subprocess.run([sys.executable, "-m", "pnp", "check", str(path)],
                           capture_output=True, text=True, timeout=60, cwd=tmp_path,
                           env={**os.environ, "PYTHONWARNINGS": "error"})
     assert proc.returncode == 2, proc.stderr

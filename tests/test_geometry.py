@@ -35,10 +35,11 @@ from scipy import constants, optimize, special
 
 import pnp
 from pnp import analytic
-from pnp.mesh import FARADAY, build_mesh
-from pnp.model import build_model
-from pnp.observables import face_fluxes
-from pnp.report import charge_separation, summary
+from pnp.constants import FARADAY
+from pnp.discretisation.mesh import build_mesh
+from pnp.discretisation.model import build_model
+from pnp.presentation.report import charge_separation, summary
+from pnp.results.observables import face_fluxes
 
 CASES = Path(__file__).resolve().parent.parent / "cases"
 EPS0 = constants.epsilon_0

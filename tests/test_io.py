@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from pnp.errors import ResultFileError
-from pnp.io import ResultWriter, describe, load_result
-from pnp.result import Result
+from pnp.results.io import ResultWriter, describe, load_result
+from pnp.results.result import Result
 
 REPO = Path(__file__).resolve().parents[1]
 SPECIES = ("K", "Na", "Cl")
@@ -307,7 +307,7 @@ CHILD = textwrap.dedent(
     """
     import sys
     import numpy as np
-    from pnp.io import ResultWriter
+    from pnp.results.io import ResultWriter
 
     n = 50
     faces = np.linspace(0.0, 1e-6, n + 1)

@@ -3,7 +3,7 @@
 * Bernoulli function and derivative against mpmath (or 80-digit decimal).
 * Log-mean and two-half-cell interface flux: derivatives, SG limit, exact
   Boltzmann equilibrium.
-* ``kernel.assemble`` residual equals ``pnp.reference.residual_reference``
+* ``kernel.assemble`` residual equals ``pnp.discretisation.reference.residual_reference``
   on random states for every boundary type and geometry.
 * The analytic band Jacobian equals a central finite-difference Jacobian and
   nothing lies outside the band.
@@ -21,12 +21,12 @@ import numpy as np
 import pytest
 from scipy import constants
 
-from pnp import kernel
-from pnp.case import Boundary, Case, MeshSpec, Region, Species
-from pnp.model import build_model
-from pnp.reference import bernoulli as ref_bernoulli
-from pnp.reference import exp_mean, residual_reference
-from pnp.solver import System
+from pnp.discretisation import kernel
+from pnp.discretisation.model import build_model
+from pnp.discretisation.reference import bernoulli as ref_bernoulli
+from pnp.discretisation.reference import exp_mean, residual_reference
+from pnp.input.case import Boundary, Case, MeshSpec, Region, Species
+from pnp.solvers.solver import System
 
 try:
     import mpmath

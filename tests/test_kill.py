@@ -26,7 +26,7 @@ RUN_ARGS = ["--quiet", "--no-plot", "--set", "run.outputs=300", "--set", "run.rt
 
 
 def _cli(*args, **kw):
-    return subprocess.Popen([sys.executable, "-m", "pnp.cli", *args], stdout=subprocess.DEVNULL,
+    return subprocess.Popen([sys.executable, "-m", "pnp", *args], stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True, **kw)
 
 

@@ -27,8 +27,8 @@ import numpy as np
 import pytest
 
 import pnp
-from pnp.mesh import FARADAY
-from pnp.report import charge_separation, expectations
+from pnp.constants import FARADAY
+from pnp.presentation.report import charge_separation, expectations
 
 CASES = Path(__file__).resolve().parent.parent / "cases"
 SHIPPED = sorted(p.stem for p in CASES.glob("*.toml"))

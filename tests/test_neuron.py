@@ -12,8 +12,8 @@ from scipy import constants
 
 import pnp
 from pnp import analytic
-from pnp.mesh import build_mesh
-from pnp.report import charge_separation, summary
+from pnp.discretisation.mesh import build_mesh
+from pnp.presentation.report import charge_separation, summary
 
 CASES = Path(__file__).resolve().parent.parent / "cases"
 FARADAY = constants.e * constants.N_A
@@ -123,7 +123,7 @@ def test_pump_leak_state_is_stationary_in_time(pump_leak, tmp_path):
     steady_file = tmp_path / "steady.h5"
     res.save(steady_file)
     transient = case.with_overrides({"run.mode": "transient", "run.t_end": 100.0, "run.outputs": 5})
-    from pnp.runner import restart_state, run
+    from pnp.simulation.runner import restart_state, run
 
     x0, _ = restart_state(transient, steady_file)
     later = run(transient, x0=x0)

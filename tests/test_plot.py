@@ -16,7 +16,7 @@ import pnp
 from pnp import plot
 from pnp.analytic import FARADAY, ghk_current, ghk_voltage
 from pnp.errors import ResultFileError
-from pnp.result import Result
+from pnp.results.result import Result
 
 REPO = Path(__file__).resolve().parents[1]
 CASES = REPO / "cases"
@@ -180,7 +180,7 @@ def _is_png(path: Path) -> bool:
 
 
 def test_import_does_not_load_matplotlib():
-    code = "import sys, pnp.plot; print('matplotlib' in sys.modules)"
+    code = "import sys, pnp.presentation.plot; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -502,7 +502,7 @@ def test_unfinished_points_are_named_and_left_out():
 def test_summary_from_a_sweep_result_table():
     summary, z = _ghk_summary()
 
-    class SweepResultLike:  # pnp.sweep.SweepResult: column names and a table
+    class SweepResultLike:  # pnp.simulation.sweep.SweepResult: column names and a table
         def __init__(self, table):
             self.columns = list(table)
             self.table = table

@@ -1,7 +1,7 @@
 """An independent reference for the flagship pump–leak steady state (cases/pump_leak.toml).
 
 The reference is built here from first principles and touches none of the
-solver's code (no pnp.model, kernel, solver or activity); it reads only the
+solver's code (no pnp.discretisation.model, kernel, solver or activity); it reads only the
 parsed case parameters.
 
 Physics of the steady state (37 degC, ideal solutions, spherical cell of
@@ -56,8 +56,8 @@ import pytest
 from scipy import constants, integrate, optimize
 
 import pnp
-from pnp import report
-from pnp.mesh import build_mesh
+from pnp.discretisation.mesh import build_mesh
+from pnp.presentation import report
 
 CASE = Path(__file__).resolve().parent.parent / "cases" / "pump_leak.toml"
 FARADAY = constants.e * constants.N_A

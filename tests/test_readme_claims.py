@@ -2,8 +2,8 @@
 
 Each test names the README sentence it checks and checks numbers or strings,
 not just that something ran. The CLI is run in-process through
-``pnp.cli.main`` (as in test_cli.py) and, where a traceback or the process
-exit status matters, as ``python -m pnp.cli`` in a subprocess.
+``pnp.presentation.cli.main`` (as in test_cli.py) and, where a traceback or the process
+exit status matters, as ``python -m pnp`` in a subprocess.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from scipy import constants
 
 import pnp
 from pnp import analytic
-from pnp.cli import main
-from pnp.mesh import FARADAY
+from pnp.constants import FARADAY
+from pnp.presentation.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = ROOT / "cases"
@@ -84,9 +84,9 @@ def cli(capsys, *argv: str) -> tuple[int, str, str]:
 
 
 def cli_subprocess(*argv: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """``python -m pnp.cli ARGV`` in a fresh process importing this checkout's pnp."""
+    """``python -m pnp ARGV`` in a fresh process importing this checkout's pnp."""
     env = dict(os.environ, PYTHONPATH=str(ROOT), MPLBACKEND="agg")
-    return subprocess.run([sys.executable, "-m", "pnp.cli", *map(str, argv)], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-m", "pnp", *map(str, argv)], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=120)
 
 
@@ -147,12 +147,12 @@ def test_solver_failure_keeps_every_output_so_far(tmp_path, capsys):
 
 def test_internal_error_is_exit_1_one_line_and_debug_reraises(tmp_path, capsys, monkeypatch):
     """Exit codes: "1 anything else"; "--debug shows tracebacks" (here: the exception escapes)."""
-    import pnp.runner
+    import pnp.simulation.runner
 
     def broken(*args, **kwargs):
         raise RuntimeError("kaboom in the solver")
 
-    monkeypatch.setattr(pnp.runner, "run", broken)
+    monkeypatch.setattr(pnp.simulation.runner, "run", broken)
     args = ["run", CASES / "nernst_k.toml", "-o", tmp_path / "x.h5", "--quiet"]
     code, _, err = cli(capsys, *args)
     assert code == 1

@@ -36,10 +36,10 @@ import pytest
 import tomli_w
 
 import pnp
-from pnp.case import Case, load_case, parse_override
-from pnp.cli import main
 from pnp.errors import CaseError, ResultFileError
-from pnp.units import registry
+from pnp.input.case import Case, load_case, parse_override
+from pnp.input.units import registry
+from pnp.presentation.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = ROOT / "cases"
@@ -244,10 +244,11 @@ def test_code_in_protocols_is_refused(canary, monkeypatch):
 def test_pnp_check_with_hostile_set_runs_nothing(canary, tmp_path):
     for payload in payloads(canary)[:3]:
         proc = subprocess.run(
-            [sys.executable, "-m", "pnp.cli", "check", str(CASES / "nernst_k.toml"),
+            [sys.executable, "-m", "pnp", "check", str(CASES / "nernst_k.toml"),
              "--set", f"geometry={payload}", "--set", f"title={payload}"],
             capture_output=True, text=True, timeout=60, cwd=tmp_path,
-            env={**os.environ, "PYTHONPATH": str(canary.parent / "modules")})
+            # this checkout's pnp first (not an installed copy), then the canary modules
+            env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(canary.parent / "modules")])})
         assert proc.returncode == 2, proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
 
@@ -277,7 +278,7 @@ def _calls(tree):
 
 def test_source_has_no_eval_exec_pickle_or_shell():
     problems = []
-    files = sorted(PACKAGE.glob("*.py"))
+    files = sorted(PACKAGE.rglob("*.py"))
     assert len(files) >= 10
     for file in files:
         tree = ast.parse(file.read_text(), filename=str(file))
@@ -288,10 +289,10 @@ def test_source_has_no_eval_exec_pickle_or_shell():
                     names.append(node.module)
                 for name in names:
                     if name.split(".")[0] in FORBIDDEN_MODULES:
-                        problems.append(f"{file.name}:{node.lineno}: imports {name}")
+                        problems.append(f"{file.relative_to(PACKAGE)}:{node.lineno}: imports {name}")
         for call in _calls(tree):
             func = call.func
-            where = f"{file.name}:{call.lineno}"
+            where = f"{file.relative_to(PACKAGE)}:{call.lineno}"
             if isinstance(func, ast.Name) and func.id in FORBIDDEN_CALLS:
                 problems.append(f"{where}: calls {func.id}()")
             if isinstance(func, ast.Attribute):
@@ -300,7 +301,7 @@ def test_source_has_no_eval_exec_pickle_or_shell():
                 if func.attr == "load" and isinstance(func.value, ast.Name) and \
                         func.value.id in ("np", "numpy"):
                     problems.append(f"{where}: np.load can unpickle")
-                if func.attr == "import_module" and file.name != "__init__.py":
+                if func.attr == "import_module" and file != PACKAGE / "__init__.py":
                     problems.append(f"{where}: dynamic import")
             for keyword in call.keywords:
                 if keyword.arg in ("allow_pickle", "shell") and not (
@@ -315,7 +316,10 @@ def test_the_only_dynamic_imports_come_from_a_fixed_table():
     imports = [c for c in _calls(tree) if isinstance(c.func, ast.Attribute)
                and c.func.attr == "import_module"]
     assert len(imports) == 2
-    assert set(pnp._SUBMODULES) <= {p.stem for p in PACKAGE.glob("*.py")}
+    modules = {".".join(("pnp", *p.relative_to(PACKAGE).with_suffix("").parts))
+               for p in PACKAGE.rglob("*.py")}
+    packages = {m.removesuffix(".__init__") for m in modules if m.endswith(".__init__")}
+    assert set(pnp._SUBMODULES.values()) <= modules | packages
     assert all(module.startswith("pnp.") for module, _ in pnp._LAZY.values())
 
 
@@ -372,7 +376,7 @@ def test_pickled_objects_in_result_files_are_never_unpickled(result_file, tmp_pa
 
 
 def test_result_reader_uses_h5py_only():
-    source = (PACKAGE / "io.py").read_text() + (PACKAGE / "result.py").read_text()
+    source = (PACKAGE / "results" / "io.py").read_text() + (PACKAGE / "results" / "result.py").read_text()
     for word in ("pickle", "np.load", "allow_pickle", "eval(", "exec("):
         assert word not in source
 
@@ -431,7 +435,7 @@ def test_run_never_overwrites_without_force(tmp_path, capsys):
         assert len(err.strip().splitlines()) == 1 and "--force" in err
         assert victim.read_bytes() == before
     # The same through a real process, then with --force it is replaced.
-    proc = subprocess.run([sys.executable, "-m", "pnp.cli", "run", str(relative), "--quiet"],
+    proc = subprocess.run([sys.executable, "-m", "pnp", "run", str(relative), "--quiet"],
                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert proc.returncode == 2 and "--force" in proc.stderr and victim.read_bytes() == before
     assert main(["run", str(relative), "--quiet", "--no-plot", "--force"]) == 0
@@ -562,13 +566,13 @@ def _watch_the_mesh(monkeypatch) -> list[float]:
 
     `build_mesh` is replaced in every pnp module that holds it, so a call by
     any name fails. The loader sizes a graded mesh with the closed-form
-    `pnp.case._estimated_cells` (looked up at call time by `check_cells`);
+    `pnp.input.case._estimated_cells` (looked up at call time by `check_cells`);
     the wrapper records each estimate, so a test can see that it ran.
     """
-    import pnp.case
-    import pnp.mesh
+    import pnp.discretisation.mesh
+    import pnp.input.case
 
-    real_build = pnp.mesh.build_mesh
+    real_build = pnp.discretisation.mesh.build_mesh
 
     def no_mesh(*args, **kwargs):  # validation must refuse before any mesh is built
         raise AssertionError("build_mesh called")
@@ -577,14 +581,14 @@ def _watch_the_mesh(monkeypatch) -> list[float]:
         if getattr(module, "build_mesh", None) is real_build:
             monkeypatch.setattr(module, "build_mesh", no_mesh)
     estimates: list[float] = []
-    real_estimate = pnp.case._estimated_cells
+    real_estimate = pnp.input.case._estimated_cells
 
     def estimate(*args, **kwargs):
         cells = real_estimate(*args, **kwargs)
         estimates.append(cells)
         return cells
 
-    monkeypatch.setattr(pnp.case, "_estimated_cells", estimate)
+    monkeypatch.setattr(pnp.input.case, "_estimated_cells", estimate)
     return estimates
 
 
@@ -625,7 +629,7 @@ def test_pnp_check_refuses_a_huge_mesh_quickly(tmp_path):
     path = tmp_path / "huge.toml"
     path.write_text(tomli_w.dumps(_with(mesh__uniform_cells=10**12)))
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "pnp.cli", "check", str(path)],
+    proc = subprocess.run([sys.executable, "-m", "pnp", "check", str(path)],
                           capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert proc.returncode == 2 and "uniform_cells" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1

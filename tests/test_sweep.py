@@ -39,7 +39,7 @@ import pytest
 import pnp
 from pnp import analytic
 from pnp.errors import CaseError
-from pnp.sweep import (
+from pnp.simulation.sweep import (
     SweepResult,
     _run_parallel,
     add_sweep_arguments,
@@ -274,7 +274,7 @@ def test_workers_load_kernels_from_the_numba_cache(iv_case):
 def _kernel_compilations(case):
     from numba.core.registry import CPUDispatcher
 
-    from pnp import kernel
+    from pnp.discretisation import kernel
 
     assert run_point({"case": case, "path": None})["status"] == "completed"
     stats = [v.stats for v in vars(kernel).values() if isinstance(v, CPUDispatcher)]
@@ -553,10 +553,12 @@ def test_continuation_only_for_1d_steady_sweeps(iv_case):
         sweep(iv_case, {"region.bath.length": [1e-6, 2e-6]}, continuation=True)
 
 
-def test_pnp_sweep_is_the_module_and_the_function(iv_case):
-    import pnp.sweep as module
+def test_pnp_sweep_is_the_function(iv_case):
+    import pnp.simulation.sweep as module
 
-    assert pnp.sweep is module and callable(pnp.sweep)
+    # Importing the module (as the workers do) must not rebind the public name.
+    assert pnp.sweep is module.sweep
+    assert pnp.SweepResult is module.SweepResult and pnp.load_sweep is module.load_sweep
     res = pnp.sweep(iv_case, {"boundary.left.potential": [0.0]})
     assert isinstance(res, SweepResult) and res.completed == 1 and res.paths == [None]
     assert repr(res).startswith("<SweepResult 1 point over")
@@ -584,7 +586,7 @@ def test_zero_crossings():
 
 def test_dask_local_cluster_matches_the_process_pool(iv_case, iv_sweep, tmp_path):
     pytest.importorskip("dask.distributed")
-    from pnp.sweep import dask_executor
+    from pnp.simulation.sweep import dask_executor
 
     with dask_executor("local", 2) as executor:
         res = sweep(iv_case, IV, executor=executor, out=tmp_path)

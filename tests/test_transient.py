@@ -17,10 +17,10 @@ from scipy import constants
 
 import pnp
 from pnp import analytic
-from pnp.mesh import build_mesh
-from pnp.model import build_model
-from pnp.observables import face_fluxes
-from pnp.solver import bdf_coefficients, concentrations, solve_transient
+from pnp.discretisation.mesh import build_mesh
+from pnp.discretisation.model import build_model
+from pnp.results.observables import face_fluxes
+from pnp.solvers.solver import bdf_coefficients, concentrations, solve_transient
 
 CASES = Path(__file__).resolve().parent.parent / "cases"
 FARADAY = constants.e * constants.N_A
@@ -247,7 +247,7 @@ def test_sigkill_leaves_readable_file(tmp_path):
     out = tmp_path / "killed.h5"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pnp.cli", "run", str(CASES / "donnan_approach.toml"), "-o", str(out),
+        [sys.executable, "-m", "pnp", "run", str(CASES / "donnan_approach.toml"), "-o", str(out),
          "--quiet", "--set", "run.outputs=1000", "--set", "run.rtol=1e-8"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
@@ -276,7 +276,7 @@ def test_sigkill_leaves_readable_file(tmp_path):
 
 
 def test_restart_continues_from_last_state(tmp_path):
-    from pnp.cli import main
+    from pnp.presentation.cli import main
 
     first = tmp_path / "first.h5"
     second = tmp_path / "second.h5"
@@ -295,7 +295,7 @@ def test_restart_continues_from_last_state(tmp_path):
 
 
 def test_restart_refuses_another_mesh(tmp_path, capsys):
-    from pnp.cli import main
+    from pnp.presentation.cli import main
 
     first = tmp_path / "first.h5"
     case = str(CASES / "donnan_approach.toml")
@@ -309,7 +309,7 @@ def test_restart_refuses_another_mesh(tmp_path, capsys):
 
 def _start_run(out, *extra):
     return subprocess.Popen(
-        [sys.executable, "-m", "pnp.cli", "run", str(CASES / "donnan_approach.toml"), "-o", str(out),
+        [sys.executable, "-m", "pnp", "run", str(CASES / "donnan_approach.toml"), "-o", str(out),
          "--quiet", "--no-plot", "--set", "run.outputs=1000", "--set", "run.rtol=1e-8", *extra],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )

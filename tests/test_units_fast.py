@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pnp import units
+from pnp.input import units
 
 
 @pytest.mark.parametrize(("unit_text", "target"), sorted(units._COMMON))

@@ -1,7 +1,7 @@
 """Compiled kernel: Scharfetter–Gummel fluxes, residual and banded Jacobian.
 
 This module imports nothing from the rest of the package: the model is lowered
-to flat arrays once (``pnp.model``) and passed in explicitly, so the compiled
+to flat arrays once (``pnp.discretisation.model``) and passed in explicitly, so the compiled
 functions are cached on disk and shared by every case.
 
 Unknowns and layout
@@ -211,7 +211,7 @@ def assemble(
 ):
     """Residual ``res`` and (if ``jacobian``) the LAPACK band matrix ``ab``.
 
-    Parameters are the flat model arrays described in ``pnp.model.Model``;
+    Parameters are the flat model arrays described in ``pnp.discretisation.model.Model``;
     ``ab`` has shape (2 kl + ku + 1, n) in LAPACK ``gbsv`` storage and is
     overwritten. Returns nothing; cost is O(N S).
     """

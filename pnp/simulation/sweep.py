@@ -5,7 +5,7 @@ Public interface: docs/interface.md, sections "Python API" and "Command line".
 A sweep is one case and a few dotted keys, each with a list of values::
 
     import pnp
-    from pnp.sweep import sweep, parse_spec
+    from pnp.simulation.sweep import sweep, parse_spec
 
     case = pnp.load_case("cases/ghk_iv.toml")
     res = sweep(case, {"boundary.left.potential": parse_spec("-0.1:0.06:33")},
@@ -98,7 +98,7 @@ also be shared): the warm-up in the submitting process fills it once.
       # sweep_mpi.py
       from mpi4py.futures import MPIPoolExecutor
       import pnp
-      from pnp.sweep import sweep, parse_spec
+      from pnp.simulation.sweep import sweep, parse_spec
       if __name__ == "__main__":
           case = pnp.load_case("cases/ghk_iv.toml")
           with MPIPoolExecutor() as pool:
@@ -111,7 +111,7 @@ Continuation
 ------------
 ``continuation=True`` (1D sweeps of steady cases: one parameter, or zipped
 ones) runs the points one after another, each starting from the final state
-of the last completed point before it (:func:`pnp.runner.restart_state`)
+of the last completed point before it (:func:`pnp.simulation.runner.restart_state`)
 instead of the case's initial contents. Every point must have the same mesh.
 The steady state reached is the same to within the solver tolerance.
 """
@@ -127,7 +127,6 @@ import os
 import sys
 import tempfile
 import time
-import types
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import BrokenExecutor, CancelledError, Executor, as_completed
@@ -138,7 +137,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import CaseError, ResultFileError
+from ..errors import CaseError, ResultFileError
 
 __all__ = [
     "SweepResult",
@@ -223,7 +222,7 @@ def parse_spec(text: str) -> list[Any]:
 
 
 def _value(text: str) -> Any:
-    from .case import parse_override
+    from ..input.case import parse_override
 
     return parse_override(f"value={text}")[1]
 
@@ -603,7 +602,7 @@ def sweep(
         ``force``; continuation where it does not apply.
     """
     if isinstance(case, str | os.PathLike):
-        from .case import load_case
+        from ..input.case import load_case
 
         case = load_case(case)
     if max_workers is not None and (not isinstance(max_workers, int) or max_workers < 1):
@@ -694,7 +693,7 @@ def sweep(
 
 
 def _check_continuation(cases: list, keys: tuple[str, ...], zipped: bool) -> None:
-    from .mesh import build_mesh
+    from ..discretisation.mesh import build_mesh
 
     if len(keys) > 1 and not zipped:
         raise CaseError("continuation needs a 1D sweep: one parameter, or zipped parameters")
@@ -741,7 +740,7 @@ def _completed_outcome(path: Path | None, sha: str) -> dict[str, Any] | None:
     """The outcome stored in ``path`` if it completed the case with hash ``sha``."""
     if path is None or not path.is_file():
         return None
-    from .io import load_result
+    from ..results.io import load_result
 
     try:
         result = load_result(path)
@@ -1102,7 +1101,7 @@ class _Summary:
     def _write_h5(self, columns: list[str], rows: Sequence[Mapping[str, Any]]) -> None:
         import h5py
 
-        from .io import _pnp_version
+        from ..results.io import _pnp_version
 
         target = self.out_dir / SUMMARY_H5
         tmp = target.with_name(f".{SUMMARY_H5}.{os.getpid()}.tmp")
@@ -1131,7 +1130,7 @@ class _Summary:
                     or name in TRAILING_OBSERVABLES
                     or name.startswith("flux_")
                 ):
-                    from .result import observable_units
+                    from ..results.result import observable_units
 
                     dataset.attrs["units"] = observable_units(name)
         os.replace(tmp, target)
@@ -1338,7 +1337,7 @@ def dask_executor(address: str, workers: int | None = None):
 
 def cmd_sweep(args) -> int:
     """``pnp sweep``: 0 all points completed, 2 bad input, 3 some point failed."""
-    from .case import load_case, parse_override
+    from ..input.case import load_case, parse_override
 
     try:
         overrides = dict(parse_override(item) for item in args.overrides)
@@ -1436,26 +1435,3 @@ def format_summary(res: SweepResult, max_rows: int = 40) -> str:
             else:
                 lines.append(f"current = 0 at {key} = {root:.6g}")
     return "\n".join(lines)
-
-
-# ---------------------------------------------------------------------------
-# `pnp.sweep` is this module and its function at once
-# ---------------------------------------------------------------------------
-
-
-class _CallableModule(types.ModuleType):
-    """The module ``pnp.sweep``, callable as its function :func:`sweep`.
-
-    The public API (docs/interface.md, section "Python API") calls
-    ``pnp.sweep(case, params)``, and the code lives in ``pnp/sweep.py``.
-    Importing a submodule binds its name on the package, so a function
-    re-exported as ``pnp.sweep`` would be replaced by the module on the first
-    ``import pnp.sweep``; a callable module keeps both spellings working in
-    any import order.
-    """
-
-    def __call__(self, *args: Any, **kwargs: Any) -> SweepResult:
-        return sweep(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

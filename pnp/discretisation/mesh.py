@@ -13,10 +13,10 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import constants
+
+from ..constants import debye_length
 
 MIN_CELLS_PER_REGION = 4
-FARADAY = constants.e * constants.N_A  # C/mol (exact since SI 2019)
 
 
 @dataclass(frozen=True)
@@ -95,18 +95,8 @@ def _geometric_fill(length: float, smallest: float, growth: float, largest: floa
     return widths * (length / widths.sum())
 
 
-def debye_length(concentration: dict[str, float], valence: dict[str, int], eps_r: float,
-                 temperature: float) -> float:
-    """Debye length [m] of a region's initial contents (inf without ions)."""
-    strength = sum(valence[s] ** 2 * c for s, c in concentration.items())
-    if strength <= 0.0:
-        return math.inf
-    rt = constants.R * temperature
-    return math.sqrt(constants.epsilon_0 * eps_r * rt / (FARADAY**2 * strength))
-
-
 def build_mesh(case, refine: int = 1) -> Mesh:
-    """Mesh of ``case`` (a :class:`pnp.case.Case`).
+    """Mesh of ``case`` (a :class:`pnp.input.case.Case`).
 
     ``refine`` divides every cell size by ``refine`` (and takes the
     ``refine``-th root of the growth factor): a family of meshes for

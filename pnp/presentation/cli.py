@@ -39,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     c.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
-    from .sweep import add_sweep_arguments
+    from ..simulation.sweep import add_sweep_arguments
 
     sw = sub.add_parser("sweep", help="run a case over a grid of parameter values")
     add_sweep_arguments(sw)
@@ -61,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _overrides(items: list[str]) -> dict:
-    from .case import parse_override
+    from ..input.case import parse_override
 
     out = {}
     for item in items:
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS"):
         os.environ.setdefault(var, "1")
     args = _parser().parse_args(argv)
-    from .errors import CaseError, PnpError, ResultFileError
+    from ..errors import CaseError, PnpError, ResultFileError
 
     try:
         if args.command == "run":
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "plot":
             return _cmd_plot(args)
         if args.command == "sweep":
-            from .sweep import cmd_sweep
+            from ..simulation.sweep import cmd_sweep
 
             return cmd_sweep(args)
     except (CaseError, ResultFileError) as exc:
@@ -113,16 +113,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _cmd_run(args) -> int:
-    from .case import load_case
-    from .errors import CaseError
+    from ..errors import CaseError
+    from ..input.case import load_case
 
     case = load_case(args.case, overrides=_overrides(args.overrides))
     out = args.output or case.output.path
     if out is not None and Path(out).exists() and not args.force:
         raise CaseError(f"result file {out} exists; use --force to overwrite or -o to choose another",
                         file=args.case)
+    from ..simulation.runner import restart_state, run
     from . import report
-    from .runner import restart_state, run
 
     x0, t_start = (None, 0.0)
     if args.restart:
@@ -148,8 +148,8 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_check(args) -> int:
+    from ..input.case import load_case
     from . import report
-    from .case import load_case
 
     case = load_case(args.case, overrides=_overrides(args.overrides))
     print(report.check(case))
@@ -168,7 +168,7 @@ def _figure_for(result_path) -> Path | None:
 
 
 def _cmd_plot(args) -> int:
-    from .errors import CaseError
+    from ..errors import CaseError
     from .plot import plot_file
 
     if not Path(args.path).exists():
@@ -182,7 +182,7 @@ def _cmd_plot(args) -> int:
 
 
 def _cmd_info(args) -> int:
-    from .io import describe
+    from ..results.io import describe
 
     print(describe(args.file))
     return EXIT_OK

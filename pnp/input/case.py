@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import CaseError
+from ..errors import CaseError
 from .units import UnitParseError, describe_unit, to_si
 
 __all__ = [
@@ -145,7 +145,7 @@ class Case:
     temperature: float                  # [K]
     geometry: str                       # cartesian | cylindrical | spherical
     inside: str                         # left | right
-    activity: str                       # ideal | debye-huckel | extended-debye-huckel | davies (pnp.activity)
+    activity: str                       # ideal | debye-huckel | extended-debye-huckel | davies (pnp.discretisation.activity)
     species: tuple[Species, ...]
     regions: tuple[Region, ...]
     left: Boundary
@@ -740,14 +740,15 @@ def _clip(text: str | None, limit: int) -> str | None:
 
 def _estimated_cells(mesh: MeshSpec, species: tuple[Species, ...], regions: tuple[Region, ...],
                      temperature: float) -> float:
-    """About as many cells as `pnp.mesh.build_mesh` makes (never far fewer); inf if absurd.
+    """About as many cells as `pnp.discretisation.mesh.build_mesh` makes (never far fewer); inf if absurd.
 
     Each bulk region is counted as graded at both ends: the geometric ramp
     from the smallest cell (Debye length / cells_per_debye) to max_cell, then
     cells of max_cell. Computed in closed form, so a billion-cell mesh costs
     nothing to refuse.
     """
-    from .mesh import MIN_CELLS_PER_REGION, debye_length
+    from ..constants import debye_length
+    from ..discretisation.mesh import MIN_CELLS_PER_REGION
 
     valence = {s.name: s.z for s in species}
     growth, largest = mesh.growth, mesh.max_cell
@@ -1026,11 +1027,11 @@ class _Reader:
             raise self.error("expected one or more [[region]] tables", "region")
         if len(value) > _MAX_REGIONS:
             raise self.error(f"{len(value)} regions; at most {_MAX_REGIONS} allowed", "region")
-        from scipy import constants  # deferred: keeps `import pnp.case` light
+        from ..constants import GAS_CONSTANT  # deferred: keeps `import pnp.input.case` light
 
         names = tuple(s.name for s in species)
         bulk_d = {s.name: s.D for s in species}
-        rt = constants.R * temperature
+        rt = GAS_CONSTANT * temperature
         prefix = "region.<region>"
         seen: dict[str, int] = {}
         out = []
@@ -1087,10 +1088,10 @@ class _Reader:
             if "eps_r" in entry:
                 raise self.error("give either eps_r or capacitance for a membrane, not both",
                                  f"{key}.capacitance")
-            from scipy import constants
+            from ..constants import VACUUM_PERMITTIVITY
 
             capacitance = self.get(entry, prefix, "capacitance", key)
-            eps_r = capacitance * length / constants.epsilon_0
+            eps_r = capacitance * length / VACUUM_PERMITTIVITY
             if not math.isfinite(eps_r):
                 raise self.error(f"{capacitance:g} F/m^2 across {length:g} m gives an infinite eps_r",
                                  f"{key}.capacitance")

@@ -11,9 +11,10 @@ import math
 import numpy as np
 from scipy import constants
 
-from . import analytic
-from .errors import CaseError
-from .mesh import FARADAY, build_mesh, debye_length
+from .. import analytic
+from ..constants import FARADAY, GAS_CONSTANT, VACUUM_PERMITTIVITY, debye_length
+from ..discretisation.mesh import build_mesh
+from ..errors import CaseError
 
 
 def _fmt_len(x: float) -> str:
@@ -71,7 +72,7 @@ def check(case) -> str:
     """Mesh, Debye lengths, permeabilities and time scales of a case."""
     mesh = build_mesh(case)
     z = _valences(case)
-    rt = constants.R * case.temperature
+    rt = GAS_CONSTANT * case.temperature
     lines = [f"case: {case.title}" + (f"  ({case.source})" if case.source else ""),
              f"temperature {case.temperature:.2f} K, geometry {case.geometry}, inside = {case.inside}, "
              f"activity {case.activity}, {len(case.species)} species: "
@@ -94,7 +95,7 @@ def check(case) -> str:
         if not r.membrane:
             continue
         lines.append("")
-        cap = constants.epsilon_0 * r.eps_r / r.length
+        cap = VACUUM_PERMITTIVITY * r.eps_r / r.length
         lines.append(f"membrane {r.name}: {_fmt_len(r.length)}, C = {cap * 100:.4g} uF/cm^2")
         prow = []
         for s in case.species:
@@ -333,7 +334,7 @@ def charge_separation(case, result) -> dict | None:
     charge = float(vol @ (z @ conc)) * constants.N_A        # elementary charges
     ions = float(vol @ conc.sum(axis=0)) * constants.N_A
     # current densities are measured at the mid face of the membrane
-    # (pnp.observables.measurement_face): whole-cell currents are those
+    # (pnp.results.observables.measurement_face): whole-cell currents are those
     # densities times the area of that same face
     area = mesh.face_area[(start + stop) // 2] * factor
     return {"excess_charge": charge, "ions": ions, "ratio": abs(charge) / ions if ions else math.nan,

@@ -1,7 +1,7 @@
 """Plain-numpy residual of the discrete PNP system: a test oracle.
 
 Nothing in the solver uses this module. It re-derives, from the formulas in
-the ``pnp.kernel`` docstring, the residual that ``kernel.assemble`` computes,
+the ``pnp.discretisation.kernel`` docstring, the residual that ``kernel.assemble`` computes,
 vectorised over cells and faces with ordinary numpy and written in a
 deliberately different algebraic form, so that the tests can check the
 compiled kernel against it (two implementations agree, STYLE.md):
@@ -17,7 +17,7 @@ compiled kernel against it (two implementations agree, STYLE.md):
 * boundary and clamp equations are written per side from their physical
   meaning (current entering the domain, displacement toward +x).
 
-Units and layout are those of ``pnp.kernel`` and ``pnp.model``.
+Units and layout are those of ``pnp.discretisation.kernel`` and ``pnp.discretisation.model``.
 """
 
 from __future__ import annotations

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .mesh import build_mesh
-from .model import build_model
-from .observables import measurement_face, observe
-from .solver import solve_steady
+from ..discretisation.mesh import build_mesh
+from ..discretisation.model import build_model
+from ..results.observables import measurement_face, observe
+from ..solvers.solver import solve_steady
 
 
 def _case_toml(case) -> str:
@@ -25,8 +25,8 @@ def observable_names(model) -> list[str]:
 
 
 def make_result(model, times, states, observables, stats: dict, status: str, message: str):
-    """Assemble a :class:`pnp.result.Result` from states and their observables."""
-    from .result import Result
+    """Assemble a :class:`pnp.results.result.Result` from states and their observables."""
+    from ..results.result import Result
 
     case = model.case
     phis, concs = zip(*(model.split(x) for x in states), strict=True) if states else ((), ())
@@ -69,8 +69,8 @@ def restart_state(case, path):
     would build; a floating boundary potential is re-solved from its
     neighbour's value.
     """
-    from .errors import CaseError
-    from .io import load_result
+    from ..errors import CaseError
+    from ..results.io import load_result
 
     previous = load_result(path)
     if len(previous.t) == 0:
@@ -127,7 +127,7 @@ def run(case, progress: bool = False, output: str | None = None, mesh=None, x0=N
     output : str, optional
         Write the result to this HDF5 path, each output as it is reached
         (a killed run leaves a readable file with status "running").
-    mesh : pnp.mesh.Mesh, optional
+    mesh : pnp.discretisation.mesh.Mesh, optional
         Use this mesh instead of the one the case's ``[mesh]`` table gives.
     x0 : array, optional
         Initial state vector (restart); default: the case's initial contents.
@@ -176,7 +176,7 @@ def _save_atomically(result, path) -> None:
 
 
 def _run_transient(case, model, progress, output, x0, t_start):
-    from .solver import initial_step, solve_transient
+    from ..solvers.solver import initial_step, solve_transient
 
     x_init = model.x0 if x0 is None else x0
     t_end = case.run.t_end
@@ -274,7 +274,7 @@ class _DeferredInterrupt:
 
 
 def _open_writer(model, path):
-    from .io import ResultWriter
+    from ..results.io import ResultWriter
 
     case = model.case
     names = observable_names(model)

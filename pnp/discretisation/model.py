@@ -16,11 +16,11 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import constants
 
+from ..constants import FARADAY, GAS_CONSTANT, VACUUM_PERMITTIVITY, thermal_voltage
 from . import kernel
 from .activity import ln_gamma_by_region
-from .mesh import FARADAY, Mesh, build_mesh
+from .mesh import Mesh, build_mesh
 
 BOUNDARY_CODES = {
     ("wall", False): kernel.WALL_POTENTIAL,
@@ -47,7 +47,7 @@ class PumpSite:
 
 @dataclass
 class Model:
-    """Flat arrays of one case on one mesh (see ``pnp.kernel`` for the layout)."""
+    """Flat arrays of one case on one mesh (see ``pnp.discretisation.kernel`` for the layout)."""
 
     case: object
     mesh: Mesh
@@ -138,8 +138,8 @@ def build_model(case, mesh: Mesh | None = None) -> Model:
     if mesh is None:
         mesh = build_mesh(case)
     temperature = case.temperature
-    rt = constants.R * temperature
-    vt = rt / FARADAY
+    rt = GAS_CONSTANT * temperature  # barriers are in J/mol
+    vt = thermal_voltage(temperature)
     names = case.species_names
     S = len(names)
     N = mesh.n_cells
@@ -170,7 +170,7 @@ def build_model(case, mesh: Mesh | None = None) -> Model:
 
     h = mesh.widths
     area = mesh.face_area
-    eps0_scaled = constants.epsilon_0 * vt / FARADAY  # Gauss's law in mol per unit psi
+    eps0_scaled = VACUUM_PERMITTIVITY * vt / FARADAY  # Gauss's law in mol per unit psi
 
     # Poisson: interior faces, half cells in series (harmonic eps).
     pois_cond = np.zeros(N + 1)

@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy.linalg import lapack
 
-from . import kernel
-from .model import Model, pump_rate_derivatives, pump_sources
+from ..discretisation import kernel
+from ..discretisation.model import Model, pump_rate_derivatives, pump_sources
 
 DPSI_MAX = 10.0          # largest potential update per Newton iteration [V_T]
 DT_STEADY = 1e12         # pseudo-time step [s] beyond every physical time scale

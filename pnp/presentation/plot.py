@@ -23,7 +23,7 @@ Units on the axes are chosen for reading, not SI: positions in nm or µm,
 potentials in mV, concentrations in mM (= mol/m^3), currents and fluxes with
 an SI prefix picked from their size (``mA/m²``, ``µmol/m²/s``).
 
-matplotlib is imported inside the functions, so ``import pnp.plot`` costs
+matplotlib is imported inside the functions, so ``import pnp.presentation.plot`` costs
 nothing. The public functions create figures through pyplot (they show in
 Jupyter and with ``plt.show()``), choosing the Agg backend when there is no
 display; :func:`plot_file` uses a bare ``Figure`` that pyplot never tracks, so
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure, SubFigure
 
-    from pnp.result import Result
+    from pnp.results.result import Result
 
 __all__ = ["iv", "plot_file", "profiles", "reversal_potential", "sweep", "traces"]
 
@@ -162,7 +162,7 @@ def _format_time(t: float) -> str:
 
 
 # Units of sweep parameters (dotted case keys), by their last segment or a
-# segment on the way; observables use pnp.result.observable_units.
+# segment on the way; observables use pnp.results.result.observable_units.
 _PARAMETER_UNITS = (
     ("potential", "V"),
     ("surface_charge", "C/m^2"),
@@ -192,7 +192,7 @@ def _column_unit(name: str) -> str:
                 if segment == key:
                     return unit
         return ""
-    from pnp.result import observable_units
+    from pnp.results.result import observable_units
 
     if name == "wall_time":
         return "s"
@@ -806,14 +806,14 @@ def _columns(summary: Any) -> dict[str, np.ndarray]:
     """A sweep summary as a dict of equal-length arrays.
 
     Accepts a mapping of column name to values, anything with ``columns``
-    and item access (a pandas DataFrame), a :class:`pnp.sweep.SweepResult`
+    and item access (a pandas DataFrame), a :class:`pnp.simulation.sweep.SweepResult`
     (its ``table``), or a path to ``summary.csv`` or to the sweep directory
     holding it.
     """
     if isinstance(summary, str | os.PathLike):
         source = Path(summary)
         return _read_summary_csv(source / "summary.csv" if source.is_dir() else source)
-    table = getattr(summary, "table", None)  # a pnp.sweep.SweepResult
+    table = getattr(summary, "table", None)  # a pnp.simulation.sweep.SweepResult
     if isinstance(table, Mapping):
         summary = table
     names = list(summary.columns) if hasattr(summary, "columns") else list(summary.keys())
@@ -899,12 +899,12 @@ def _valence_map(valences: Any) -> dict[str, float]:
 def reversal_potential(v: Any, i: Any) -> float:
     """Voltage where a current changes sign (the first crossing in voltage).
 
-    The same estimate as the sweep summary (:func:`pnp.sweep.zero_crossings`:
+    The same estimate as the sweep summary (:func:`pnp.simulation.sweep.zero_crossings`:
     a cubic-spline root in the bracketing interval, exact for linear and
     cubic data), so figure and table agree. NaN entries are dropped; NaN if
     the current never changes sign.
     """
-    from .sweep import zero_crossings
+    from ..simulation.sweep import zero_crossings
 
     v = np.asarray(v, dtype=float).reshape(-1)
     i = np.asarray(i, dtype=float).reshape(-1)
@@ -921,7 +921,7 @@ def _draw_iv(
     ghk: tuple[Any, Any] | None,
     valences: Mapping[str, float],
 ) -> float:
-    from pnp.analytic import FARADAY
+    from pnp.constants import FARADAY
 
     name = voltage or _voltage_column(columns)
     v = _numeric(columns, name)
@@ -1147,7 +1147,7 @@ def sweep(
 
     Units come from the column names: parameters by their key
     (``...potential`` in mV, ``...concentration...`` in mM, ...),
-    observables by :func:`pnp.result.observable_units`.
+    observables by :func:`pnp.results.result.observable_units`.
     """
     columns = _columns(summary)
     fig = _new_figure((6.5, 4.8))
@@ -1163,7 +1163,7 @@ def sweep(
 def _first_point_result(directory: Path) -> Result | None:
     """One point's result file of a sweep directory (for valences and the case)."""
     from pnp.errors import ResultFileError
-    from pnp.io import load_result
+    from pnp.results.io import load_result
 
     for candidate in sorted(directory.glob("*.h5"))[:5]:
         if candidate.name == "summary.h5":
@@ -1331,7 +1331,7 @@ def plot_file(
             title = source.name
         fig.suptitle(title, fontsize=11)
     else:
-        from pnp.io import load_result
+        from pnp.results.io import load_result
 
         result = load_result(source)
         if kind in ("iv", "sweep"):

@@ -13,12 +13,11 @@ a membrane measures at the outside boundary face, flowing out of the domain.
 from __future__ import annotations
 
 import numpy as np
-from scipy import constants
 
-from . import kernel
-from .mesh import FARADAY
-from .model import Model, pump_rate
-from .solver import boundary_displacement
+from ..discretisation import kernel
+from ..constants import FARADAY, VACUUM_PERMITTIVITY
+from ..discretisation.model import Model, pump_rate
+from ..solvers.solver import boundary_displacement
 
 
 def measurement_face(model: Model) -> int:
@@ -62,7 +61,7 @@ def boundary_potentials(model: Model, x: np.ndarray) -> np.ndarray:
         psi_c = x[model.offset + cell * m + model.n_species]
         sigma = model.case.left.surface_charge if side == 0 else model.case.right.surface_charge
         h = model.mesh.widths[cell]
-        eps = constants.epsilon_0 * model.eps_r[cell]
+        eps = VACUUM_PERMITTIVITY * model.eps_r[cell]
         phi_b[side] = psi_c * model.thermal_voltage + sigma * (h / 2.0) / eps
     return phi_b
 

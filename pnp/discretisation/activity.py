@@ -38,8 +38,10 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import constants
 
+from ..constants import VACUUM_PERMITTIVITY, ionic_strength
+
 if TYPE_CHECKING:
-    from .case import Case
+    from ..input.case import Case
 
 __all__ = [
     "MODELS",
@@ -70,7 +72,7 @@ def _dielectric_energy(temperature: float, eps_r: float) -> float:
         )
     if not (math.isfinite(eps_r) and eps_r > 0):
         raise ValueError(f"eps_r must be positive and finite, got {eps_r!r}")
-    return constants.epsilon_0 * eps_r * constants.k * temperature
+    return VACUUM_PERMITTIVITY * eps_r * constants.k * temperature
 
 
 def debye_huckel_b(temperature: float, eps_r: float = 78.5) -> float:
@@ -127,9 +129,7 @@ def ionic_strength_molar(concentrations: ArrayLike, valences: ArrayLike) -> floa
     float
         I [mol/L] (the unit the A and B constants are quoted for).
     """
-    c = np.asarray(concentrations, dtype=float)
-    z = np.asarray(valences, dtype=float)
-    return 0.5 * float(np.sum(z * z * c)) * constants.liter
+    return ionic_strength(concentrations, valences) * constants.liter
 
 
 def log10_gamma(

@@ -80,7 +80,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from .errors import ResultFileError
+from ..errors import ResultFileError
 from .result import STATUSES, Result, observable_units
 
 FORMAT = "pnp-result"
@@ -446,7 +446,7 @@ class ResultWriter:
 
 
 def save_result(result: Result, path: str | os.PathLike[str]) -> None:
-    """Write a complete result file (used by :meth:`pnp.result.Result.save`)."""
+    """Write a complete result file (used by :meth:`pnp.results.result.Result.save`)."""
     observables = result.observables()
     writer = ResultWriter(
         path,
