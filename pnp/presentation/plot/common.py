@@ -308,7 +308,6 @@ def _zoom_windows(result: Result, case: Mapping[str, Any]) -> list[_Zoom]:
     return zooms
 
 
-
 # -- times and titles -------------------------------------------------------------
 
 
@@ -316,7 +315,6 @@ def _log_like(t: np.ndarray) -> bool:
     """Whether positive output times span more than LOG_TIME_DECADES decades."""
     positive = t[np.isfinite(t) & (t > 0)]
     return positive.size >= 2 and positive.max() > 10**LOG_TIME_DECADES * positive.min()
-
 
 
 def _title(fig: Figure | SubFigure, result: Result, indices: Sequence[int] | None) -> None:

@@ -45,7 +45,6 @@ def _first_point_result(directory: Path) -> Result | None:
     return None
 
 
-
 def _default_sweep_kind(columns: Mapping[str, np.ndarray]) -> str:
     parameters = _parameter_columns(columns)
     if len(parameters) == 1 and parameters[0].endswith("potential") and "current" in columns:
@@ -110,37 +109,18 @@ def plot_file(
         A kind that does not fit the input (``traces`` of a steady result,
         ``iv`` of a result file, ...).
     """
-    from pnp.errors import ResultFileError
-
     if kind is not None and kind not in KINDS:
         raise ValueError(f"unknown plot kind {kind!r}; choose from {', '.join(KINDS)}")
     source = Path(path)
     if source.is_dir():
-        summary_path = source / "summary.csv"
-        if not summary_path.is_file():
-            raise ResultFileError(f"{source}: directory without summary.csv, so not a sweep output")
-        columns = _read_summary_csv(summary_path)
-        if not columns:
-            raise ResultFileError(f"{summary_path}: empty summary")
+        columns = _sweep_directory_columns(source)
         kind = kind or _default_sweep_kind(columns)
         if kind not in ("iv", "sweep"):
             raise ValueError(
                 f"{source} is a sweep directory: plot kind must be iv or sweep, not {kind}"
             )
         target = Path(out) if out is not None else source / f"{kind}.png"
-        fig = _bare_figure((6.5, 4.8))
-        ax = fig.subplots()
-        if kind == "iv":
-            point = _first_point_result(source)
-            voltage = _voltage_column(columns)
-            reference = _ghk_reference(point, voltage, _numeric(columns, voltage))
-            _draw_iv(ax, columns, voltage, reference, _valence_map(point))
-            title = point.title if point is not None and point.title else source.name
-        else:
-            x, y, by = _sweep_defaults(columns, x, y, by)
-            _draw_sweep(ax, columns, x, y, by, "auto", "auto")
-            title = source.name
-        fig.suptitle(title, fontsize=11)
+        fig = _draw_sweep_directory(source, columns, kind, x, y, by)
     else:
         from pnp.results.io import load_result
 
@@ -155,6 +135,44 @@ def plot_file(
         fig = _draw_result_file(result, kind)
     fig.savefig(os.fspath(target), dpi=DPI)
     return target
+
+
+def _sweep_directory_columns(source: Path) -> dict[str, np.ndarray]:
+    """The columns of a sweep directory's ``summary.csv``."""
+    from pnp.errors import ResultFileError
+
+    summary_path = source / "summary.csv"
+    if not summary_path.is_file():
+        raise ResultFileError(f"{source}: directory without summary.csv, so not a sweep output")
+    columns = _read_summary_csv(summary_path)
+    if not columns:
+        raise ResultFileError(f"{summary_path}: empty summary")
+    return columns
+
+
+def _draw_sweep_directory(
+    source: Path,
+    columns: Mapping[str, np.ndarray],
+    kind: str,
+    x: str | None,
+    y: str | None,
+    by: str | None,
+) -> Figure:
+    """The "iv" or "sweep" figure of a sweep directory, titled by its case or name."""
+    fig = _bare_figure((6.5, 4.8))
+    ax = fig.subplots()
+    if kind == "iv":
+        point = _first_point_result(source)
+        voltage = _voltage_column(columns)
+        reference = _ghk_reference(point, voltage, _numeric(columns, voltage))
+        _draw_iv(ax, columns, voltage, reference, _valence_map(point))
+        title = point.title if point is not None and point.title else source.name
+    else:
+        x, y, by = _sweep_defaults(columns, x, y, by)
+        _draw_sweep(ax, columns, x, y, by, "auto", "auto")
+        title = source.name
+    fig.suptitle(title, fontsize=11)
+    return fig
 
 
 def _draw_result_file(result: Result, kind: str) -> Figure:

@@ -163,7 +163,6 @@ def iv(
     return fig
 
 
-
 def _ghk_reference(point: Result | None, voltage: str, v: np.ndarray) -> tuple[Any, Any] | None:
     """The analytic GHK current over the swept voltages, when the case is GHK-like.
 
