@@ -16,6 +16,9 @@ import pnp
 from pnp import plot
 from pnp.analytic import FARADAY, ghk_current, ghk_voltage
 from pnp.errors import ResultFileError
+from pnp.presentation.plot.common import _format_time
+from pnp.presentation.plot.iv_figure import _ghk_reference
+from pnp.presentation.plot.summary import _read_summary_csv
 from pnp.results.result import Result
 
 REPO = Path(__file__).resolve().parents[1]
@@ -321,7 +324,7 @@ def test_transient_profiles_default_to_a_few_log_spaced_times(nernst_transient):
 def test_profiles_at_chosen_times(nernst_transient):
     t = nernst_transient.t
     fig = plot.profiles(nernst_transient, times=[t[3] * 1.01, math.inf])
-    assert _labels(fig.axes[0]) == [plot._format_time(t[3]), "t = 1 s"]
+    assert _labels(fig.axes[0]) == [_format_time(t[3]), "t = 1 s"]
     fig = plot.profiles(nernst_transient, times=0.0)
     assert "t = 0" in fig.get_suptitle()
 
@@ -646,14 +649,14 @@ def test_plot_file_of_a_clamp_sweep_is_an_iv_curve(ghk_sweep):
 
 def test_ghk_reference_of_a_clamp_sweep_matches_the_points(ghk_sweep):
     point = pnp.load_result(ghk_sweep / "0000.h5")
-    columns = plot._read_summary_csv(ghk_sweep / "summary.csv")
+    columns = _read_summary_csv(ghk_sweep / "summary.csv")
     voltage = columns["boundary.left.potential"]
-    v, i = plot._ghk_reference(point, "boundary.left.potential", voltage)
+    v, i = _ghk_reference(point, "boundary.left.potential", voltage)
     np.testing.assert_allclose(
         np.interp(voltage, v, i), columns["current"], rtol=0.01, atol=1e-3 * np.abs(i).max()
     )
     # Not GHK-like: no reference.
-    assert plot._ghk_reference(point, "region.bath.concentration.K", voltage) is None
+    assert _ghk_reference(point, "region.bath.concentration.K", voltage) is None
 
 
 def test_plot_file_of_a_two_parameter_sweep(tmp_path):

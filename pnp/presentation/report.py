@@ -254,7 +254,7 @@ def gouy_chapman_reference(case, x):
 
 def _gc_profile_row(case, result):
     ref, phi0 = gouy_chapman_reference(case, result.x)
-    err = float(np.max(np.abs(result.potential[-1] - (ref + (0.0)))))
+    err = float(np.max(np.abs(result.potential[-1] - ref)))
     return {"quantity": "potential vs Gouy–Chapman (max |error| / phi0)", "simulated": err / abs(phi0),
             "expected": 0.0, "difference": err / abs(phi0), "unit": "", "relative": False, "ok": None}
 
@@ -287,24 +287,27 @@ def summary(case, result) -> str:
                  f"iterations, {st.get('rejected_steps', 0)} rejected, {st.get('wall_time', 0.0):.3g} s"))
     lines.append(_table(rows, ("quantity", "value")))
     if case.expect:
-        exp_rows = []
-        for r in expectations(case, result):
-            if r["relative"]:
-                diff = f"{r['difference'] / r['expected']:.3g} rel" if r["expected"] else f"{r['difference']:.3g}"
-            elif r["unit"] == "V":
-                diff = f"{r['difference'] * 1e3:.4g} mV"
-            else:
-                diff = f"{r['difference']:.3g}"
-            sim, exp = r["simulated"], r["expected"]
-            if r["unit"] == "V":
-                sim, exp = f"{sim * 1e3:.6g} mV", f"{exp * 1e3:.6g} mV"
-            else:
-                sim, exp = f"{sim:.6g} {r['unit']}", f"{exp:.6g} {r['unit']}"
-            ok = "" if r["ok"] is None else ("ok" if r["ok"] else "OUT OF TOLERANCE")
-            exp_rows.append((r["quantity"], sim, exp, diff, ok))
+        exp_rows = [_expectation_cells(r) for r in expectations(case, result)]
         lines.append("")
         lines.append(_table(exp_rows, ("simulated vs analytic", "simulated", "expected", "difference", "")))
     return "\n".join(lines)
+
+
+def _expectation_cells(r: dict) -> tuple[str, str, str, str, str]:
+    """One row of :func:`expectations` as table text: potentials in mV."""
+    if r["relative"]:
+        diff = f"{r['difference'] / r['expected']:.3g} rel" if r["expected"] else f"{r['difference']:.3g}"
+    elif r["unit"] == "V":
+        diff = f"{r['difference'] * 1e3:.4g} mV"
+    else:
+        diff = f"{r['difference']:.3g}"
+    sim, exp = r["simulated"], r["expected"]
+    if r["unit"] == "V":
+        sim, exp = f"{sim * 1e3:.6g} mV", f"{exp * 1e3:.6g} mV"
+    else:
+        sim, exp = f"{sim:.6g} {r['unit']}", f"{exp:.6g} {r['unit']}"
+    ok = "" if r["ok"] is None else ("ok" if r["ok"] else "OUT OF TOLERANCE")
+    return (r["quantity"], sim, exp, diff, ok)
 
 
 GEOMETRY_FACTOR = {"cartesian": (1.0, "per m^2 of membrane"),
@@ -349,26 +352,31 @@ def _whole_cell_rows(case, result) -> list[tuple[str, str]]:
     if case.geometry != "cartesian":
         # Current densities are measured at the membrane's mid face (and the pump
         # acts on that face's area), so the whole-cell currents use that face's
-        # area, not the inner face's (`membrane_area`, 5e-4 smaller at 10 um).
-        mesh = build_mesh(case)
-        start, stop = mesh.region_slices[case.regions.index(first_membrane(case))]
-        area = mesh.face_area[(start + stop) // 2] * GEOMETRY_FACTOR[case.geometry][0]
+        # area: `membrane_area`, not the inner face's (5e-4 smaller at 10 um).
+        area = sep["membrane_area"]
         rows.append((f"membrane current ({sep['unit']})", f"{result.current[-1] * area * 1e12:.6g} pA"))
         if case.pumps:
             rows.append((f"pump current ({sep['unit']})", f"{result.pump_current[-1] * area * 1e12:.6g} pA"))
             for s in ("Na", "K"):
                 if s in result.species:
-                    zs = {sp.name: sp.z for sp in case.species}[s]
-                    leak = result.flux[s][-1]
-                    for p in case.pumps:
-                        if s == p.sodium:
-                            leak -= 3.0 * (result.pump_current[-1] / FARADAY)
-                        if s == p.potassium:
-                            leak += 2.0 * (result.pump_current[-1] / FARADAY)
+                    leak_current = _valences(case)[s] * FARADAY * _leak_flux(case, result, s)
                     rows.append((f"{s} leak current ({sep['unit']})",
-                                 f"{zs * FARADAY * leak * area * 1e12:.6g} pA"))
+                                 f"{leak_current * area * 1e12:.6g} pA"))
     rows.append((f"excess charge inside ({sep['unit']})", f"{sep['excess_charge']:.4g} e"))
     rows.append((f"ions inside ({sep['unit']})", f"{sep['ions']:.4g}"))
     rows.append(("excess charge / ions inside", f"{sep['ratio']:.3g}"))
     return rows
 
+
+def _leak_flux(case, result, name: str) -> float:
+    """Last flux of ``name`` through the leak alone [mol/m^2/s, outward +].
+
+    Each pump moves 3 Na out and 2 K in per charge it carries (pump_current / F).
+    """
+    leak = result.flux[name][-1]
+    for p in case.pumps:
+        if name == p.sodium:
+            leak -= 3.0 * (result.pump_current[-1] / FARADAY)
+        if name == p.potassium:
+            leak += 2.0 * (result.pump_current[-1] / FARADAY)
+    return leak

@@ -1,0 +1,329 @@
+"""What every figure shares: pyplot, units and what a result says about its layout.
+
+Owns the matplotlib entry points (pyplot on a headless-safe backend, new and
+bare figures, saving), the unit choices of every axis (SI prefixes, nm/µm,
+mV, mM, units of sweep columns), the figure title of a result, and the
+reading of a result's layout: its resolved case, region extents, which
+regions are membranes and which walls are charged, and the zoom windows
+around them where the Debye layers are.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure, SubFigure
+
+    from pnp.results.result import Result
+
+# The mesher grades cells geometrically away from every membrane and charged
+# wall, starting at a fraction of the local Debye length. A zoom window ends
+# where the cells have grown to LAYER_GROWTH times the cell at the interface
+# (for the default growth 1.2 and 4 cells per Debye length: about 12 Debye
+# lengths), or after LAYER_MAX_CELLS cells on a mesh that stops growing early.
+LAYER_GROWTH = 10.0
+LAYER_MAX_CELLS = 40
+
+LOG_CONCENTRATION_DECADES = 3.0  # "auto": log c axis (and sweep y axis) for values spanning more
+LOG_TIME_DECADES = 3.0  # "auto": log time axis when positive output times span more
+MARKER_LIMIT = 50  # draw markers on a curve with at most this many points
+DPI = 150
+
+_PREFIXES = ((1.0, ""), (1e-3, "m"), (1e-6, "µ"), (1e-9, "n"), (1e-12, "p"), (1e-15, "f"))
+
+
+# -- matplotlib -----------------------------------------------------------------
+
+
+def _pyplot():
+    """pyplot, on the Agg backend when nothing chose one and there is no display."""
+    if "matplotlib.pyplot" not in sys.modules and not os.environ.get("MPLBACKEND"):
+        import matplotlib
+
+        headless = sys.platform.startswith("linux") and not (
+            os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+        )
+        # Private but stable since matplotlib 3.7: None while nobody chose a
+        # backend, so that a user's matplotlib.use(...) is never overridden.
+        if headless and matplotlib.rcParams._get_backend_or_none() is None:
+            matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _new_figure(size: tuple[float, float]) -> Figure:
+    return _pyplot().figure(figsize=size, layout="constrained")
+
+
+def _bare_figure(size: tuple[float, float]) -> Figure:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=size, layout="constrained")
+
+
+def _save(fig: Figure, path: str | os.PathLike[str] | None) -> None:
+    if path is not None:
+        fig.savefig(os.fspath(path), dpi=DPI)
+
+
+def _root(fig: Figure | SubFigure) -> Figure:
+    return fig.get_figure(root=True)
+
+
+# -- units ----------------------------------------------------------------------
+
+
+def _prefixed(values: Any, template: str) -> tuple[float, str]:
+    """Factor and unit text with an SI prefix fitting the largest |value|.
+
+    ``template`` holds ``{}`` where the prefix goes: ``"{}A/m²"``.
+    """
+    array = np.abs(np.asarray(values, dtype=float))
+    array = array[np.isfinite(array) & (array > 0)]
+    largest = float(array.max()) if array.size else 1.0
+    for scale, prefix in _PREFIXES:
+        if largest >= scale:
+            return 1.0 / scale, template.format(prefix)
+    scale, prefix = _PREFIXES[-1]
+    return 1.0 / scale, template.format(prefix)
+
+
+def _length_unit(span: float) -> tuple[float, str]:
+    """Factor and unit for positions over a span [m]: mm, µm or nm."""
+    if span >= 1e-3:
+        return 1e3, "mm"
+    if span >= 1e-6:
+        return 1e6, "µm"
+    return 1e9, "nm"
+
+
+def _time_unit(span: float) -> tuple[float, str]:
+    """Factor and unit for times up to ``span`` [s] on a linear axis."""
+    for scale, prefix in _PREFIXES:
+        if span >= scale:
+            return 1.0 / scale, f"{prefix}s"
+    return 1e15, "fs"
+
+
+def _format_time(t: float) -> str:
+    if math.isinf(t):
+        return "steady state"
+    if t == 0:
+        return "t = 0"
+    factor, unit = _time_unit(abs(t))
+    return f"t = {t * factor:.3g} {unit}"
+
+
+# Units of sweep parameters (dotted case keys), by their last segment or a
+# segment on the way; observables use pnp.results.result.observable_units.
+_PARAMETER_UNITS = (
+    ("potential", "V"),
+    ("surface_charge", "C/m^2"),
+    ("current", "A/m^2"),
+    ("temperature", "K"),
+    ("length", "m"),
+    ("max_cell", "m"),
+    ("t_end", "s"),
+    ("rate", "mol/m^2/s"),
+    ("j_max", "mol/m^2/s"),
+    ("K_Na", "mol/m^3"),
+    ("K_K", "mol/m^3"),
+    ("fixed_charge", "mol/m^3"),
+    ("concentration", "mol/m^3"),
+    ("permeability", "m/s"),
+    ("barrier", "J/mol"),
+    ("D", "m^2/s"),
+)
+
+
+def _column_unit(name: str) -> str:
+    """SI unit of a summary column: a dotted parameter key or an observable."""
+    if "." in name:
+        parts = name.split(".")
+        for segment in reversed(parts):
+            for key, unit in _PARAMETER_UNITS:
+                if segment == key:
+                    return unit
+        return ""
+    from pnp.results.result import observable_units
+
+    if name == "wall_time":
+        return "s"
+    return observable_units(name)
+
+
+def _display_unit(unit: str, values: Any) -> tuple[float, str]:
+    """Factor and unit text to show values of an SI unit on an axis."""
+    if unit == "V":
+        return 1e3, "mV"
+    if unit == "mol/m^3":
+        return 1.0, "mM"
+    if unit == "J/mol":
+        return 1e-3, "kJ/mol"
+    if unit == "m":
+        array = np.abs(np.asarray(values, dtype=float))
+        array = array[np.isfinite(array)]
+        return _length_unit(float(array.max()) if array.size else 1.0)
+    templates = {
+        "A/m^2": "{}A/m²",
+        "mol/m^2/s": "{}mol/m²/s",
+        "C/m^2": "{}C/m²",
+        "m/s": "{}m/s",
+        "m^2/s": "{}m²/s",
+        "s": "{}s",
+    }
+    if unit in templates:
+        return _prefixed(values, templates[unit])
+    return 1.0, unit
+
+
+def _axis_label(name: str, unit: str) -> str:
+    return f"{name} [{unit}]" if unit else name
+
+
+# -- the case behind a result ------------------------------------------------------
+
+
+def _case_dict(result: Result) -> dict[str, Any]:
+    """The resolved case of a result as a dict ({} when absent or unreadable)."""
+    if not result.case_toml:
+        return {}
+    try:
+        return tomllib.loads(result.case_toml)
+    except (ValueError, RecursionError):  # TOMLDecodeError is a ValueError
+        return {}
+
+
+def _region_extents(result: Result) -> list[tuple[int, int]]:
+    """First and one-past-last cell of every region (regions are contiguous)."""
+    extents = []
+    for index in range(len(result.region_names)):
+        cells = np.flatnonzero(result.region == index)
+        extents.append((int(cells[0]), int(cells[-1]) + 1) if cells.size else (0, 0))
+    return extents
+
+
+def _membrane_regions(result: Result, case: Mapping[str, Any]) -> list[int]:
+    """Indices of membrane regions: from the case, else guessed from the mesh.
+
+    Without a case, an inner region whose cells are all under a tenth of the
+    largest cell of both neighbours is taken for a membrane (the mesher puts
+    uniform nanometre cells there).
+    """
+    names = result.region_names
+    regions = case.get("region")
+    if isinstance(regions, list):
+        flagged = {entry.get("name") for entry in regions if entry.get("membrane")}
+        return [index for index, name in enumerate(names) if name in flagged]
+    widths = np.diff(result.faces)
+    extents = _region_extents(result)
+    largest = [float(widths[a:b].max()) if b > a else 0.0 for a, b in extents]
+    return [
+        index
+        for index in range(1, len(names) - 1)
+        if largest[index] > 0 and largest[index] * 10 < min(largest[index - 1], largest[index + 1])
+    ]
+
+
+def _charged_walls(result: Result, case: Mapping[str, Any]) -> list[str]:
+    """Sides whose wall carries a double layer (held potential or surface charge).
+
+    An uncharged wall (the centre of a cell) has no layer and no zoom. Without
+    a case, a side where the mesh is graded towards the end is taken for one.
+    """
+    boundary = case.get("boundary")
+    if isinstance(boundary, Mapping):
+        sides = []
+        for side in ("left", "right"):
+            spec = boundary.get(side, {})
+            if spec.get("type") != "wall":
+                continue
+            potential = spec.get("potential")
+            if isinstance(potential, int | float) or spec.get("surface_charge", 0) != 0:
+                sides.append(side)
+        return sides
+    widths = np.diff(result.faces)
+    if widths.size < 3:
+        return []
+    extents = _region_extents(result)
+    sides = []
+    first, last = extents[0], extents[-1]
+    if widths[first[0]] * 5 < widths[first[0] : first[1]].max():
+        sides.append("left")
+    if widths[last[1] - 1] * 5 < widths[last[0] : last[1]].max():
+        sides.append("right")
+    return sides
+
+
+@dataclass(frozen=True)
+class _Zoom:
+    """A window around an interface: where the Debye layers are."""
+
+    title: str
+    low: float  # [m]
+    high: float  # [m]
+
+
+def _layer_extent(widths: np.ndarray) -> float:
+    """Distance [m] from an interface over which its graded cells stay small.
+
+    ``widths`` are cell widths going away from the interface.
+    """
+    if widths.size == 0:
+        return 0.0
+    grown = np.flatnonzero(widths > LAYER_GROWTH * widths[0])
+    count = int(grown[0]) if grown.size else widths.size
+    count = min(max(count, 1), LAYER_MAX_CELLS)
+    return float(widths[:count].sum())
+
+
+def _zoom_windows(result: Result, case: Mapping[str, Any]) -> list[_Zoom]:
+    """One window per membrane and per charged wall, left to right."""
+    widths = np.diff(result.faces)
+    faces = result.faces
+    extents = _region_extents(result)
+    zooms = []
+    if "left" in _charged_walls(result, case):
+        zooms.append(_Zoom("left wall", faces[0], faces[0] + _layer_extent(widths)))
+    for index in _membrane_regions(result, case):
+        first, stop = extents[index]
+        if stop <= first:
+            continue
+        left = _layer_extent(widths[:first][::-1])
+        right = _layer_extent(widths[stop:])
+        title = result.region_names[index]
+        zooms.append(_Zoom(title, faces[first] - left, faces[stop] + right))
+    if "right" in _charged_walls(result, case):
+        zooms.append(_Zoom("right wall", faces[-1] - _layer_extent(widths[::-1]), faces[-1]))
+    return zooms
+
+
+# -- times and titles -------------------------------------------------------------
+
+
+def _log_like(t: np.ndarray) -> bool:
+    """Whether positive output times span more than LOG_TIME_DECADES decades."""
+    positive = t[np.isfinite(t) & (t > 0)]
+    return positive.size >= 2 and positive.max() > 10**LOG_TIME_DECADES * positive.min()
+
+
+def _title(fig: Figure | SubFigure, result: Result, indices: Sequence[int] | None) -> None:
+    title = result.title or "pnp result"
+    notes = []
+    if indices is not None and len(indices) == 1:
+        notes.append(_format_time(float(result.t[indices[0]])))
+    if result.status != "completed":
+        notes.append(f"run {result.status}")
+    if notes:
+        title += f"  ({', '.join(notes)})"
+    fig.suptitle(title, fontsize=11)

@@ -1,0 +1,360 @@
+"""The ``profiles`` figure: φ and concentrations against position.
+
+Owns the choice of output times to draw, the region shading and names, the
+log-or-linear concentration axis, and the layout: a whole-domain column and
+one zoomed column per membrane and charged wall (windows from
+:mod:`.common`), or the whole domain only into a given pair of axes.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .common import (
+    LOG_CONCENTRATION_DECADES,
+    _case_dict,
+    _format_time,
+    _length_unit,
+    _log_like,
+    _membrane_regions,
+    _new_figure,
+    _region_extents,
+    _root,
+    _save,
+    _title,
+    _zoom_windows,
+)
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure, SubFigure
+
+    from pnp.results.result import Result
+
+PROFILE_TIMES = 5  # outputs drawn by default for a transient
+MEMBRANE_COLOUR = "#c9b27c"
+REGION_COLOURS = ("#dfeaf7", "#e7f2dc", "#f5e9dc", "#ece3f3")
+TIME_ALPHA_MIN = 0.3  # earliest of several output times; the last is opaque
+LABEL_SIZE = 8  # [pt] region names
+LABEL_CHAR_WIDTH = 0.075  # [in] a generous character width at LABEL_SIZE
+
+
+def _nearest(t: np.ndarray, target: float, log: bool) -> int:
+    finite = np.isfinite(t)
+    if log:
+        usable = finite & (t > 0)
+        distance = np.full(t.shape, np.inf)
+        distance[usable] = np.abs(np.log10(t[usable]) - math.log10(target))
+    else:
+        distance = np.where(finite, np.abs(np.where(finite, t, 0.0) - target), np.inf)
+    return int(np.argmin(distance))
+
+
+def _profile_indices(result: Result, times: float | Sequence[float] | None) -> list[int]:
+    """Output indices to draw: the nearest outputs to ``times`` [s], or a default.
+
+    The default is the only output of a steady result, or for a transient the
+    first output and a few more spaced evenly in log time (linear time when
+    the outputs span less than LOG_TIME_DECADES decades), ending at the last.
+    """
+    t = result.t
+    if t.size == 0:
+        raise ValueError("the result holds no output yet; nothing to plot")
+    if t.size == 1:
+        return [0]
+    if times is not None:
+        wanted = np.atleast_1d(np.asarray(times, dtype=float))
+        picked = set()
+        for target in wanted:
+            if math.isinf(target) or target >= t[-1]:
+                picked.add(t.size - 1)
+            else:
+                picked.add(_nearest(t, float(target), log=False))
+        return sorted(picked)
+    if _log_like(t):
+        positive = t[np.isfinite(t) & (t > 0)]
+        targets = np.geomspace(positive.min(), positive.max(), PROFILE_TIMES)[1:]
+        picked = {0} | {_nearest(t, float(target), log=True) for target in targets}
+    else:
+        targets = np.linspace(t[0], t[-1], PROFILE_TIMES)
+        picked = {_nearest(t, float(target), log=False) for target in targets}
+    picked.add(t.size - 1)
+    return sorted(picked)
+
+
+def _time_alphas(count: int) -> np.ndarray:
+    return np.linspace(TIME_ALPHA_MIN, 1.0, count) if count > 1 else np.ones(1)
+
+
+def _shade_regions(
+    ax: Axes,
+    result: Result,
+    membranes: Sequence[int],
+    factor: float,
+    window: tuple[float, float],
+    label: bool,
+) -> None:
+    """Shade each region (membranes in lipid tan) and name the wide-enough ones."""
+    from matplotlib.transforms import blended_transform_factory
+
+    faces = result.faces
+    low, high = window
+    span = high - low
+    transform = blended_transform_factory(ax.transData, ax.transAxes)
+    # Panel width before layout (an overestimate by the tick labels' room).
+    panel_width = ax.get_window_extent().width / _root(ax.figure).dpi
+    aqueous = 0
+    for index, (first, stop) in enumerate(_region_extents(result)):
+        if stop <= first:
+            continue
+        start, end = faces[first], faces[stop]
+        if index in membranes:
+            colour = MEMBRANE_COLOUR
+        else:
+            colour = REGION_COLOURS[aqueous % len(REGION_COLOURS)]
+            aqueous += 1
+        if index in membranes and (end - start) < 0.004 * span:
+            # Thinner than a pixel or two on this panel: widen the band to stay visible.
+            middle = 0.5 * (start + end)
+            start, end = middle - 0.002 * span, middle + 0.002 * span
+        layer = 0.5 if index in membranes else 0.0  # a widened membrane stays on top
+        ax.axvspan(start * factor, end * factor, color=colour, alpha=0.6, lw=0, zorder=layer)
+        visible_start, visible_end = max(start, low), min(end, high)
+        if label and visible_end > visible_start:
+            room = (visible_end - visible_start) / span * panel_width  # [in]
+            name = result.region_names[index]
+            if room >= LABEL_CHAR_WIDTH * (len(name) + 2):
+                rotation = 0
+            elif index in membranes and room >= 1.6 * LABEL_CHAR_WIDTH:
+                rotation = 90  # upright inside a narrow membrane band
+            else:
+                continue
+            ax.text(
+                0.5 * (visible_start + visible_end) * factor,
+                0.97,
+                name,
+                transform=transform,
+                ha="center",
+                va="top",
+                rotation=rotation,
+                fontsize=LABEL_SIZE,
+                color="0.25",
+                clip_on=True,
+                zorder=1,  # under the curves
+            )
+
+
+def _use_log_concentration(
+    result: Result, indices: Sequence[int], membranes: Sequence[int], mode: bool | str
+) -> bool:
+    if mode != "auto":
+        if isinstance(mode, str):
+            raise ValueError(f"log_concentration must be 'auto', True or False, got {mode!r}")
+        return bool(mode)
+    low, high = _concentration_range(result, indices, membranes)
+    return high > 0 and low > 0 and high > 10**LOG_CONCENTRATION_DECADES * low
+
+
+def _concentration_range(
+    result: Result, indices: Sequence[int], membranes: Sequence[int]
+) -> tuple[float, float]:
+    """Smallest and largest positive concentration outside the membranes [mol/m^3].
+
+    Membrane interiors hold partitioned traces (down to ~1e-7 mM) that would
+    set a log axis by themselves; the solutions on either side decide.
+    """
+    aqueous = ~np.isin(result.region, list(membranes))
+    if not aqueous.any():
+        aqueous = np.ones(result.x.size, dtype=bool)
+    values = result.concentration[np.asarray(indices)][:, :, aqueous]
+    values = values[np.isfinite(values) & (values > 0)]
+    if values.size == 0:
+        return 0.0, 0.0
+    return float(values.min()), float(values.max())
+
+
+def _draw_profiles(
+    fig: Figure | SubFigure,
+    result: Result,
+    indices: Sequence[int],
+    log_concentration: bool | str,
+) -> None:
+    """φ and concentrations: a full-domain column, then one column per zoom."""
+    case = _case_dict(result)
+    membranes = _membrane_regions(result, case)
+    zooms = _zoom_windows(result, case)
+    log = _use_log_concentration(result, indices, membranes, log_concentration)
+    axes = fig.subplots(
+        2,
+        1 + len(zooms),
+        sharex="col",
+        sharey="row",
+        squeeze=False,
+        width_ratios=[2.0] + [1.0] * len(zooms),
+    )
+    domain = (float(result.faces[0]), float(result.faces[-1]))
+    windows = [domain] + [(zoom.low, zoom.high) for zoom in zooms]
+    coordinate = "x" if result.geometry == "cartesian" else "r"
+    for column, window in enumerate(windows):
+        potential_ax, concentration_ax = axes[0, column], axes[1, column]
+        factor, unit = _length_unit(window[1] - window[0])
+        for ax in (potential_ax, concentration_ax):
+            _shade_regions(ax, result, membranes, factor, window, label=ax is potential_ax)
+        _draw_profile_curves(potential_ax, concentration_ax, result, indices, factor, log)
+        concentration_ax.set_xlim(window[0] * factor, window[1] * factor)
+        concentration_ax.set_xlabel(f"{coordinate} [{unit}]")
+        potential_ax.set_title(
+            "whole domain" if column == 0 else f"zoom: {zooms[column - 1].title}", fontsize=9
+        )
+    axes[0, 0].set_ylabel("φ [mV]")
+    axes[1, 0].set_ylabel("c [mM]")
+    _headroom(axes[0, 0])
+    if log:
+        low, high = _concentration_range(result, indices, membranes)
+        axes[1, 0].set_yscale("log")
+        axes[1, 0].set_ylim(low / 3, high * 3)
+    else:
+        axes[1, 0].set_ylim(bottom=0)
+    axes[1, 0].legend(fontsize=8, loc="best", title="species", title_fontsize=8)
+    if len(indices) > 1:
+        axes[0, 0].legend(fontsize=8, loc="best")
+
+
+def _headroom(ax: Axes) -> None:
+    """Room above the curves for the region names."""
+    low, high = ax.get_ylim()
+    ax.set_ylim(low, high + 0.12 * (high - low))
+
+
+def _draw_profile_curves(
+    potential_ax: Axes,
+    concentration_ax: Axes,
+    result: Result,
+    indices: Sequence[int],
+    factor: float,
+    log: bool,
+) -> None:
+    """One φ curve per time (black, earlier lighter); species colours for c."""
+    x = result.x * factor
+    alphas = _time_alphas(len(indices))
+    for alpha, index in zip(alphas, indices, strict=True):
+        last = index == indices[-1]
+        label = _format_time(float(result.t[index])) if len(indices) > 1 else None
+        potential_ax.plot(
+            x, result.potential[index] * 1e3, color="k", alpha=alpha, lw=1.3, label=label
+        )
+        for number, name in enumerate(result.species):
+            values = result.concentration[index, number]
+            if log:
+                values = np.where(values > 0, values, np.nan)
+            concentration_ax.plot(
+                x,
+                values,
+                color=f"C{number % 10}",
+                alpha=alpha,
+                lw=1.3,
+                label=name if last else None,
+            )
+
+
+def profiles(
+    result: Result,
+    times: float | Sequence[float] | None = None,
+    ax: Any = None,
+    path: str | os.PathLike[str] | None = None,
+    log_concentration: bool | str = "auto",
+) -> Figure:
+    """Potential and concentrations against position.
+
+    The left column spans the whole domain; one more column per membrane and
+    per charged wall zooms on a window of a few tens of Debye lengths around
+    it, found from the mesh (the mesher's smallest cells cluster there).
+    Regions are shaded (membranes in tan) and named on the potential row.
+
+    Parameters
+    ----------
+    result : Result
+        A steady or transient result.
+    times : float or sequence of float, optional
+        Output times to draw [s]; each picks the nearest output (``inf``: the
+        last). Default: the only output of a steady result; for a transient,
+        the first output and four more spaced in log time (linear time for
+        outputs spanning under three decades) up to the last. Earlier times
+        are drawn lighter.
+    ax : Figure, SubFigure or pair of Axes, optional
+        Where to draw. A Figure or SubFigure receives the whole layout; a
+        pair ``(potential_ax, concentration_ax)`` receives the full-domain
+        curves only (no zoom panels). Default: a new figure.
+    path : path, optional
+        Also save the figure there (PNG, PDF, SVG, ... by suffix).
+    log_concentration : {"auto", True, False}
+        Log concentration axis; "auto" chooses it when the concentrations in
+        the solutions (outside membranes) span more than three decades.
+
+    Returns
+    -------
+    Figure
+        The (root) figure drawn into.
+    """
+    indices = _profile_indices(result, times)
+    if ax is None:
+        zooms = _zoom_windows(result, _case_dict(result))
+        fig = _new_figure((5.5 + 3.0 * len(zooms), 6.0))
+        _draw_profiles(fig, result, indices, log_concentration)
+        _title(fig, result, indices)
+    elif _is_figure(ax):
+        fig = _root(ax)
+        _draw_profiles(ax, result, indices, log_concentration)
+        _title(ax, result, indices)
+    else:
+        axes = list(np.ravel(np.asarray(ax, dtype=object)))  # a tuple, list or array
+        if len(axes) != 2:
+            raise TypeError(
+                "ax must be a Figure, a SubFigure or a pair of Axes (potential, concentration)"
+            )
+        _draw_profiles_into_axes(axes[0], axes[1], result, indices, log_concentration)
+        fig = _root(axes[0].figure)
+    _save(fig, path)
+    return fig
+
+
+def _is_figure(obj: Any) -> bool:
+    from matplotlib.figure import FigureBase
+
+    return isinstance(obj, FigureBase)
+
+
+def _draw_profiles_into_axes(
+    potential_ax: Axes,
+    concentration_ax: Axes,
+    result: Result,
+    indices: Sequence[int],
+    log_concentration: bool | str,
+) -> None:
+    case = _case_dict(result)
+    membranes = _membrane_regions(result, case)
+    log = _use_log_concentration(result, indices, membranes, log_concentration)
+    window = (float(result.faces[0]), float(result.faces[-1]))
+    factor, unit = _length_unit(window[1] - window[0])
+    for ax in (potential_ax, concentration_ax):
+        _shade_regions(ax, result, membranes, factor, window, label=ax is potential_ax)
+        ax.set_xlim(window[0] * factor, window[1] * factor)
+    _draw_profile_curves(potential_ax, concentration_ax, result, indices, factor, log)
+    coordinate = "x" if result.geometry == "cartesian" else "r"
+    potential_ax.set_xlabel(f"{coordinate} [{unit}]")
+    concentration_ax.set_xlabel(f"{coordinate} [{unit}]")
+    potential_ax.set_ylabel("φ [mV]")
+    concentration_ax.set_ylabel("c [mM]")
+    _headroom(potential_ax)
+    if log:
+        low, high = _concentration_range(result, indices, membranes)
+        concentration_ax.set_yscale("log")
+        concentration_ax.set_ylim(low / 3, high * 3)
+    concentration_ax.legend(fontsize=8)
+    if len(indices) > 1:
+        potential_ax.legend(fontsize=8)

@@ -1,0 +1,146 @@
+"""The ``traces`` figure: membrane potential, currents and fluxes against time.
+
+Owns the check that a result is a time series, the log-or-linear time axis,
+the panels (V_m; total and pump current; per-species fluxes of the species
+that cross) and the protocol-time markers.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .common import (
+    MARKER_LIMIT,
+    _case_dict,
+    _log_like,
+    _new_figure,
+    _prefixed,
+    _save,
+    _time_unit,
+    _title,
+)
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure, SubFigure
+
+    from pnp.results.result import Result
+
+
+def _protocol_times(case: Mapping[str, Any]) -> list[float]:
+    steps = case.get("protocol")
+    if not isinstance(steps, list):
+        return []
+    return [float(step["at"]) for step in steps if isinstance(step.get("at"), int | float)]
+
+
+def _check_time_series(result: Result) -> None:
+    t = result.t
+    if t.size < 2:
+        if t.size == 1 and math.isinf(t[0]):
+            raise ValueError("a steady result has no time series; use profiles")
+        raise ValueError(
+            f"the result has {t.size} output time{'' if t.size == 1 else 's'}, "
+            "no time series; use profiles"
+        )
+
+
+def _draw_traces(fig: Figure | SubFigure, result: Result, log_time: bool | str) -> list[Axes]:
+    _check_time_series(result)
+    t = result.t
+    if log_time == "auto":
+        log = _log_like(t)
+    elif isinstance(log_time, str):
+        raise ValueError(f"log_time must be 'auto', True or False, got {log_time!r}")
+    else:
+        log = bool(log_time)
+    keep = np.isfinite(t) & (t > 0) if log else np.isfinite(t)
+    if log and keep.sum() < 2:
+        raise ValueError("a log time axis needs at least two positive output times")
+    factor, unit = (1.0, "s") if log else _time_unit(float(np.abs(t[keep]).max()))
+    times = t[keep] * factor
+    style = {"marker": "o", "ms": 2.5} if keep.sum() <= MARKER_LIMIT else {}
+
+    fluxes = {name: values for name, values in result.flux.items() if np.any(values[keep] != 0)}
+    # Species that never cross (impermeant, or no membrane) get no curve;
+    # with none crossing, no flux panel.
+    rows = 3 if fluxes else 2
+    axes = list(fig.subplots(rows, 1, sharex=True, squeeze=False)[:, 0])
+
+    axes[0].plot(times, result.membrane_potential[keep] * 1e3, color="k", **style)
+    axes[0].set_ylabel("$V_m$ [mV]")
+
+    pump = result.pump_current[keep]
+    scale, current_unit = _prefixed(np.concatenate([result.current[keep], pump]), "{}A/m²")
+    axes[1].plot(times, result.current[keep] * scale, color="k", label="total", **style)
+    if np.any(pump != 0):
+        axes[1].plot(times, pump * scale, color="C3", label="pump", **style)
+    axes[1].axhline(0, color="0.6", lw=0.6, zorder=0)
+    axes[1].set_ylabel(f"current [{current_unit}]")
+    axes[1].legend(fontsize=8, loc="best", title="outward +", title_fontsize=8)
+
+    if fluxes:
+        scale, flux_unit = _prefixed(
+            np.concatenate([values[keep] for values in fluxes.values()]), "{}mol/m²/s"
+        )
+        for name, values in fluxes.items():
+            number = result.species.index(name)
+            axes[2].plot(times, values[keep] * scale, color=f"C{number % 10}", label=name, **style)
+        axes[2].axhline(0, color="0.6", lw=0.6, zorder=0)
+        axes[2].set_ylabel(f"flux [{flux_unit}]")
+        axes[2].legend(fontsize=8, loc="best", title="outward +", title_fontsize=8)
+
+    for at in _protocol_times(_case_dict(result)):
+        if at > 0 or not log:
+            for ax in axes:
+                ax.axvline(at * factor, color="0.5", lw=0.8, ls=":", zorder=0)
+    if log:
+        axes[-1].set_xscale("log")
+    axes[-1].set_xlabel(f"t [{unit}]")
+    for ax in axes:
+        ax.grid(True, lw=0.3, alpha=0.5)
+    return axes
+
+
+def traces(
+    result: Result,
+    path: str | os.PathLike[str] | None = None,
+    log_time: bool | str = "auto",
+) -> Figure:
+    """Membrane potential, currents and fluxes of a transient against time.
+
+    Three panels sharing the time axis: V_m [mV]; the membrane current
+    (total, and the pump's when there is a pump), outward positive; the flux
+    of every species that crosses, outward positive. Protocol times are
+    dotted vertical lines.
+
+    Parameters
+    ----------
+    result : Result
+        A transient result (two outputs or more).
+    path : path, optional
+        Also save the figure there.
+    log_time : {"auto", True, False}
+        Log time axis; "auto" chooses it when the positive output times span
+        more than three decades (t = 0 is then left out).
+
+    Returns
+    -------
+    Figure
+
+    Raises
+    ------
+    ValueError
+        For a steady result (one output): it has no time series.
+    """
+    _check_time_series(result)
+    fig = _new_figure((6.5, 6.5))
+    _draw_traces(fig, result, log_time)
+    _title(fig, result, None)
+    _save(fig, path)
+    return fig
