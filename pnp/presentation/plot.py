@@ -1163,7 +1163,7 @@ def sweep(
 def _first_point_result(directory: Path) -> Result | None:
     """One point's result file of a sweep directory (for valences and the case)."""
     from pnp.errors import ResultFileError
-    from pnp.results.io import load_result
+    from pnp.results.reader import load_result
 
     for candidate in sorted(directory.glob("*.h5"))[:5]:
         if candidate.name == "summary.h5":
@@ -1331,7 +1331,7 @@ def plot_file(
             title = source.name
         fig.suptitle(title, fontsize=11)
     else:
-        from pnp.results.io import load_result
+        from pnp.results.reader import load_result
 
         result = load_result(source)
         if kind in ("iv", "sweep"):
