@@ -40,7 +40,7 @@ _LAZY = {
     "SweepResult": ("pnp.simulation.sweep", "SweepResult"),
     "load_sweep": ("pnp.simulation.sweep", "load_sweep"),
     "Result": ("pnp.results.result", "Result"),
-    "load_result": ("pnp.results.io", "load_result"),
+    "load_result": ("pnp.results.reader", "load_result"),
     "CaseError": ("pnp.errors", "CaseError"),
     "PnpError": ("pnp.errors", "PnpError"),
     "ResultFileError": ("pnp.errors", "ResultFileError"),

@@ -248,7 +248,7 @@ PROBE = textwrap.dedent("""
     import json, sys, time, warnings
     warnings.simplefilter("error")
     from pnp.errors import ResultFileError
-    from pnp.results.io import describe, load_result
+    from pnp.results.reader import describe, load_result
     for path in sys.argv[1:]:
         print(json.dumps({"start": path}), flush=True)
         report = {"path": path}

@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 
 from pnp.errors import ResultFileError
-from pnp.results.io import ResultWriter, describe, load_result
+from pnp.results.reader import describe, load_result
 from pnp.results.result import Result
+from pnp.results.writer import ResultWriter
 
 REPO = Path(__file__).resolve().parents[1]
 SPECIES = ("K", "Na", "Cl")
@@ -307,7 +308,7 @@ CHILD = textwrap.dedent(
     """
     import sys
     import numpy as np
-    from pnp.results.io import ResultWriter
+    from pnp.results.writer import ResultWriter
 
     n = 50
     faces = np.linspace(0.0, 1e-6, n + 1)

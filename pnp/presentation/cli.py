@@ -182,7 +182,7 @@ def _cmd_plot(args) -> int:
 
 
 def _cmd_info(args) -> int:
-    from ..results.io import describe
+    from ..results.reader import describe
 
     print(describe(args.file))
     return EXIT_OK

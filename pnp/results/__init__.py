@@ -1,7 +1,9 @@
-"""Stage 4, results: state -> observables -> Result -> HDF5 file.
+"""Stage 4, results: converged states -> observables -> Result -> HDF5 file.
 
-In: solver states and their Model. Out: the scalar observables
-(``observables.py``: potentials, currents, charges), the in-memory
-:class:`~pnp.results.result.Result` (``result.py``) and the result file
-(``io.py``: writing, reading with h5py only, ``describe``).
+In: the model and the states the solvers return. Out: the per-time
+observables (``observables.py``: membrane potential, fluxes, currents,
+surface charges), the in-memory :class:`~pnp.results.result.Result`
+(``result.py``), and result files: ``writer.py`` defines the HDF5 layout and
+writes it as a run goes (crash-safe appends), ``reader.py`` loads and checks
+a file (:func:`~pnp.results.reader.load_result`, ``pnp info``).
 """

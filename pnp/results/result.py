@@ -1,7 +1,7 @@
 """The output of one run: mesh, species, time series and solver statistics.
 
 A :class:`Result` is plain data in SI units. The solver builds one with keyword
-arguments (``Result(x=..., potential=..., ...)``); :func:`pnp.results.io.load_result`
+arguments (``Result(x=..., potential=..., ...)``); :func:`pnp.results.reader.load_result`
 builds one from a result file; :meth:`Result.save` writes one.
 
 Observables have two spellings that map one to one:
@@ -310,7 +310,7 @@ class Result:
 
     def save(self, path: str | Any) -> None:
         """Write the result to an HDF5 file (layout: docs/interface.md, section "Result files")."""
-        from pnp.results.io import save_result  # io imports this module
+        from pnp.results.writer import save_result  # writer imports this module
 
         save_result(self, path)
 

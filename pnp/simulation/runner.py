@@ -70,7 +70,7 @@ def restart_state(case, path):
     neighbour's value.
     """
     from ..errors import CaseError
-    from ..results.io import load_result
+    from ..results.reader import load_result
 
     previous = load_result(path)
     if len(previous.t) == 0:
@@ -274,7 +274,7 @@ class _DeferredInterrupt:
 
 
 def _open_writer(model, path):
-    from ..results.io import ResultWriter
+    from ..results.writer import ResultWriter
 
     case = model.case
     names = observable_names(model)

@@ -740,7 +740,7 @@ def _completed_outcome(path: Path | None, sha: str) -> dict[str, Any] | None:
     """The outcome stored in ``path`` if it completed the case with hash ``sha``."""
     if path is None or not path.is_file():
         return None
-    from ..results.io import load_result
+    from ..results.reader import load_result
 
     try:
         result = load_result(path)
@@ -1101,7 +1101,7 @@ class _Summary:
     def _write_h5(self, columns: list[str], rows: Sequence[Mapping[str, Any]]) -> None:
         import h5py
 
-        from ..results.io import _pnp_version
+        from ..results.writer import _pnp_version
 
         target = self.out_dir / SUMMARY_H5
         tmp = target.with_name(f".{SUMMARY_H5}.{os.getpid()}.tmp")

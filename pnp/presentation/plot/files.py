@@ -33,7 +33,7 @@ KINDS = ("profiles", "traces", "iv", "sweep")
 def _first_point_result(directory: Path) -> Result | None:
     """One point's result file of a sweep directory (for valences and the case)."""
     from pnp.errors import ResultFileError
-    from pnp.results.io import load_result
+    from pnp.results.reader import load_result
 
     for candidate in sorted(directory.glob("*.h5"))[:5]:
         if candidate.name == "summary.h5":
@@ -122,7 +122,7 @@ def plot_file(
         target = Path(out) if out is not None else source / f"{kind}.png"
         fig = _draw_sweep_directory(source, columns, kind, x, y, by)
     else:
-        from pnp.results.io import load_result
+        from pnp.results.reader import load_result
 
         result = load_result(source)
         if kind in ("iv", "sweep"):

@@ -1,4 +1,8 @@
-"""HDF5 result files: an incremental writer, a reader and a summary.
+"""HDF5 result files, the writing side: the file format, an incremental writer, save_result.
+
+This module lays out the file (below) and makes a file written as the run goes
+survive a kill. The format's name, version and commit attribute are defined in
+:mod:`pnp.results.reader`, whose checks every file written here must pass.
 
 Layout (docs/interface.md, section "Result files"; format_version 1)::
 
@@ -40,7 +44,7 @@ holds every output appended so far, with status "running". What makes it hold:
 * A two-phase append. All rows (``/t``, ``/potential``, ``/concentration``,
   the observables) are resized, written and flushed; then the root attribute
   ``n_outputs`` (an int64, rewritten in place) is set to the new count and
-  flushed. :func:`load_result` trusts ``min(n_outputs, every length along
+  flushed. :func:`~pnp.results.reader.load_result` trusts ``min(n_outputs, every length along
   t)``, so a kill inside the first flush (where a dataset's new length may be
   on disk before its chunk index, reading as zeros) loses only that output.
   Within one flush HDF5 writes raw data first, then object headers and
@@ -54,24 +58,12 @@ before the constructor's first flush leaves no usable file (there is no output
 yet); a kill inside :meth:`ResultWriter.finish` can damage the status and
 message attributes (they are then reported unreadable and the status read as
 "running"); none of this survives a machine crash (no fsync).
-
-Reading a running file
-----------------------
-A writer holds the HDF5 file lock. A reader in another process gets
-``BlockingIOError``; the readers here then open without locking. Such a reader
-keeps the end of file it saw when opening, and the writer's later metadata can
-point past it ("truncated file", "addr overflow"), so reads of a file another
-process is writing are retried (5 times, 50 ms apart). Other tools need
-``locking=False`` or ``HDF5_USE_FILE_LOCKING=FALSE`` and the same patience. In
-the same process, a reader must use the writer's locking setting ("file locking
-flag values don't match" otherwise); HDF5 then shares the open file.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -80,20 +72,16 @@ from typing import Any
 import h5py
 import numpy as np
 
-from ..errors import ResultFileError
+# The format the reader accepts. Importing it here also loads the reader with
+# the writer, before any file is read.
+from .reader import COMMIT_ATTR, FORMAT, FORMAT_VERSION
 from .result import STATUSES, Result, observable_units
 
-FORMAT = "pnp-result"
-FORMAT_VERSION = 1
 SPECIES_DIM = "species_name"
 # Outputs per chunk of /t and of each observable (8 bytes each).
 TIME_CHUNK = 256
-# Root attribute: outputs completely written (the commit mark of an append).
-COMMIT_ATTR = "n_outputs"
-# Reads of a file another process is writing are retried this often.
-LIVE_READ_ATTEMPTS = 5
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "ResultWriter", "describe", "load_result", "save_result"]
+__all__ = ["COMMIT_ATTR", "FORMAT", "FORMAT_VERSION", "ResultWriter", "save_result"]
 
 
 def _pnp_version() -> str:
@@ -120,12 +108,41 @@ def _attr_value(key: str, value: Any) -> Any:
     raise TypeError(f"stats[{key!r}] = {value!r}: only int, float, bool and str can be stored")
 
 
-def _from_attr(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return value.decode()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
+def _create_mesh(
+    f: h5py.File, x: np.ndarray, faces: np.ndarray, region: np.ndarray, region_names: list[str]
+) -> h5py.Dataset:
+    """Write /x, /faces and /region; return the "x" dimension scale."""
+    x_scale = f.create_dataset("x", data=x, dtype="f8")
+    x_scale.attrs["units"] = "m"
+    x_scale.make_scale("x")
+    faces_scale = f.create_dataset("faces", data=faces, dtype="f8")
+    faces_scale.attrs["units"] = "m"
+    faces_scale.make_scale("faces")
+    region_ds = f.create_dataset("region", data=region, dtype="i8")
+    region_ds.attrs["units"] = "1"
+    region_ds.attrs["region_names"] = region_names
+    region_ds.dims[0].attach_scale(x_scale)
+    return x_scale
+
+
+def _create_species(
+    f: h5py.File, species: list[str], z: np.ndarray, D: np.ndarray
+) -> h5py.Dataset:
+    """Write /species_name and the /species group; return the species dimension scale."""
+    strings = h5py.string_dtype()
+    species_scale = f.create_dataset(
+        SPECIES_DIM, data=np.array(species, dtype=object), dtype=strings
+    )
+    species_scale.make_scale(SPECIES_DIM)
+    group = f.create_group("species")
+    name_ds = group.create_dataset("name", data=np.array(species, dtype=object), dtype=strings)
+    z_ds = group.create_dataset("z", data=z, dtype="i8")
+    z_ds.attrs["units"] = "1"
+    d_ds = group.create_dataset("D", data=D, dtype="f8")
+    d_ds.attrs["units"] = "m^2/s"
+    for dataset in (name_ds, z_ds, d_ds):
+        dataset.dims[0].attach_scale(species_scale)
+    return species_scale
 
 
 class ResultWriter:
@@ -246,6 +263,7 @@ class ResultWriter:
         D,
         units,
     ) -> None:
+        """Lay out the new file: root attributes, mesh, species, empty time series."""
         f = self._file
         assert f is not None
         f.attrs.update(
@@ -266,33 +284,20 @@ class ResultWriter:
                 "region_names": region_names,
             }
         )
-        strings = h5py.string_dtype()
+        x_scale = _create_mesh(f, x, faces, region, region_names)
+        species_scale = _create_species(f, species, z, D)
+        self._create_series(f, x_scale, species_scale, units)
+        f.create_group("solver", track_order=True)  # stats keep their order
+
+    def _create_series(
+        self,
+        f: h5py.File,
+        x_scale: h5py.Dataset,
+        species_scale: h5py.Dataset,
+        units: Mapping[str, str],
+    ) -> None:
+        """The datasets that grow along t: /t, /potential, /concentration, /observables/*."""
         n_cells, n_species = self.n_cells, self.n_species
-
-        x_scale = f.create_dataset("x", data=x, dtype="f8")
-        x_scale.attrs["units"] = "m"
-        x_scale.make_scale("x")
-        faces_scale = f.create_dataset("faces", data=faces, dtype="f8")
-        faces_scale.attrs["units"] = "m"
-        faces_scale.make_scale("faces")
-        region_ds = f.create_dataset("region", data=region, dtype="i8")
-        region_ds.attrs["units"] = "1"
-        region_ds.attrs["region_names"] = region_names
-        region_ds.dims[0].attach_scale(x_scale)
-
-        species_scale = f.create_dataset(
-            SPECIES_DIM, data=np.array(species, dtype=object), dtype=strings
-        )
-        species_scale.make_scale(SPECIES_DIM)
-        group = f.create_group("species")
-        name_ds = group.create_dataset("name", data=np.array(species, dtype=object), dtype=strings)
-        z_ds = group.create_dataset("z", data=z, dtype="i8")
-        z_ds.attrs["units"] = "1"
-        d_ds = group.create_dataset("D", data=D, dtype="f8")
-        d_ds.attrs["units"] = "m^2/s"
-        for dataset in (name_ds, z_ds, d_ds):
-            dataset.dims[0].attach_scale(species_scale)
-
         t_scale = f.create_dataset(
             "t", shape=(0,), maxshape=(None,), chunks=(TIME_CHUNK,), dtype="f8"
         )
@@ -328,7 +333,6 @@ class ResultWriter:
             dataset.attrs["units"] = units.get(name, observable_units(name))
             dataset.dims[0].attach_scale(t_scale)
             self._observables[name] = dataset
-        f.create_group("solver", track_order=True)  # stats keep their order
         self._t, self._potential, self._concentration = t_scale, potential, concentration
 
     # -- writing --------------------------------------------------------------
@@ -467,334 +471,3 @@ def save_result(result: Result, path: str | os.PathLike[str]) -> None:
     with writer:
         writer.extend(result.t, result.potential, result.concentration, observables)
         writer.finish(result.status, result.message, result.stats)
-
-
-# -- reading ------------------------------------------------------------------
-
-
-def _open(path: str | os.PathLike[str]) -> tuple[h5py.File, bool]:
-    """Open a file for reading, or raise ResultFileError saying why not.
-
-    Returns the file and whether another process is writing it (its lock is
-    held), in which case the file may change while it is read.
-    """
-    name = os.fspath(path)
-    if not os.path.exists(name):
-        raise ResultFileError(f"{name}: no such file")
-    if os.path.isdir(name):
-        raise ResultFileError(f"{name}: is a directory, not a result file")
-    if os.path.getsize(name) == 0:
-        raise ResultFileError(f"{name}: empty file, not a pnp result")
-    if not h5py.is_hdf5(name):
-        raise ResultFileError(f"{name}: not an HDF5 file, so not a pnp result")
-    live = False
-    try:
-        try:
-            return h5py.File(name, "r"), False
-        except BlockingIOError:
-            # A writer in another process holds the lock: read anyway.
-            live = True
-            return h5py.File(name, "r", locking=False), True
-        except OSError as exc:
-            # A writer in this process opened it without locking.
-            if "locking flag" not in str(exc):
-                raise
-            return h5py.File(name, "r", locking=False), False
-    except OSError as exc:
-        error = _LiveFileError if live else ResultFileError
-        raise error(f"{name}: cannot open the HDF5 file, truncated or damaged ({exc})") from None
-
-
-def _brief(value: Any) -> str:
-    """``repr`` of a value read from a file, on one line and at most 60 characters."""
-    text = " ".join(repr(value).split())
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _one_line(exc: ResultFileError) -> ResultFileError:
-    """The error with a one-line, printable message.
-
-    HDF5 messages may span lines, and a damaged file can put any bytes into
-    an object name that a message quotes (terminal escapes included).
-    """
-    text = str(exc)
-    if text.isprintable():
-        return exc
-    text = " ".join(text.split())
-    text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
-    return ResultFileError(text)
-
-
-class _LiveFileError(ResultFileError):
-    """Opening failed while another process writes the file: worth another try."""
-
-
-def _check_format(f: h5py.File, name: str) -> None:
-    fmt = _from_attr(f.attrs.get("format"))
-    if fmt is None:
-        raise ResultFileError(f"{name}: HDF5 file but not a pnp result (no 'format' attribute)")
-    if not isinstance(fmt, str) or fmt != FORMAT:
-        raise ResultFileError(
-            f"{name}: not a pnp result (format is {_brief(fmt)}, expected {FORMAT!r})")
-    version = _from_attr(f.attrs.get("format_version"))
-    if not isinstance(version, int) or isinstance(version, bool) or version != FORMAT_VERSION:
-        raise ResultFileError(
-            f"{name}: unsupported format_version {_brief(version)} "
-            f"(this pnp reads version {FORMAT_VERSION})"
-        )
-
-
-_REQUIRED = (
-    "x",
-    "faces",
-    "region",
-    "species/name",
-    "species/z",
-    "species/D",
-    "t",
-    "potential",
-    "concentration",
-    "observables",
-)
-
-
-def _read_attrs(obj: h5py.HLObject) -> tuple[dict[str, Any], list[str]]:
-    """Attributes of an object, skipping (and naming) any that cannot be read."""
-    values, unreadable = {}, []
-    for key in obj.attrs:
-        try:
-            values[key] = _from_attr(obj.attrs[key])
-        except (OSError, RuntimeError, TypeError, ValueError):
-            unreadable.append(key)
-    return values, unreadable
-
-
-# Dataset → (number of dimensions, allowed dtype kinds): signed/unsigned
-# integers, floats. Anything else (strings, opaque bytes, references,
-# compounds, object dtypes) is refused before it is read.
-_NUMERIC = {
-    "x": (1, "f"),
-    "faces": (1, "f"),
-    "region": (1, "iu"),
-    "species/z": (1, "iu"),
-    "species/D": (1, "fiu"),
-    "t": (1, "f"),
-    "potential": (2, "f"),
-    "concentration": (3, "f"),
-}
-
-
-def _check_layout(f: h5py.File, name: str) -> None:
-    """Refuse datasets of the wrong kind, dtype or rank, before reading any."""
-    for key in _REQUIRED:
-        if key not in f:
-            raise ResultFileError(f"{name}: damaged pnp result, missing /{key}")
-    if not isinstance(f["observables"], h5py.Group):
-        raise ResultFileError(f"{name}: damaged pnp result, /observables is not a group")
-    wanted = dict(_NUMERIC)
-    wanted.update({f"observables/{key}": (1, "f") for key in f["observables"]})
-    for key, (ndim, kinds) in wanted.items():
-        dataset = f[key]
-        if not isinstance(dataset, h5py.Dataset):
-            raise ResultFileError(f"{name}: damaged pnp result, /{key} is not a dataset")
-        if dataset.dtype.kind not in kinds or dataset.ndim != ndim:
-            raise ResultFileError(
-                f"{name}: damaged pnp result, /{key} holds {dataset.dtype} with {dataset.ndim} "
-                f"dimensions; expected {ndim}-D {'floats' if kinds[0] == 'f' else 'integers'}")
-    names = f["species/name"]
-    if (not isinstance(names, h5py.Dataset) or names.ndim != 1
-            or h5py.check_string_dtype(names.dtype) is None):
-        raise ResultFileError(f"{name}: damaged pnp result, /species/name is not a list of names")
-
-
-def _check_mesh(result: Result, name: str) -> None:
-    if result.x.size == 0 or not result.species:
-        raise ResultFileError(f"{name}: damaged pnp result, no cells or no species")
-    faces = result.faces
-    if not (np.all(np.isfinite(faces)) and np.all(np.isfinite(result.x))
-            and np.all(faces[1:] > faces[:-1])):
-        raise ResultFileError(f"{name}: damaged pnp result, the mesh faces are not finite and "
-                              "increasing")
-
-
-def _read(f: h5py.File, name: str) -> tuple[Result, dict[str, Any]]:
-    _check_layout(f, name)
-    attrs, unreadable = _read_attrs(f)
-    status = attrs.get("status", "running")
-    message = attrs.get("message", "")
-    if "status" in unreadable:
-        # Only finish() rewrites it: the run was killed while finishing.
-        message = "status attribute unreadable (file damaged while finishing)"
-    observables = {key: f["observables"][key] for key in f["observables"]}
-    series = {
-        "t": f["t"],
-        "potential": f["potential"],
-        "concentration": f["concentration"],
-        **observables,
-    }
-    lengths = {key: dataset.shape[0] if dataset.ndim else -1 for key, dataset in series.items()}
-    committed = attrs.get(COMMIT_ATTR)
-    if committed is not None:  # (unreadable: a kill hit it; the lengths along t decide)
-        if not isinstance(committed, int) or isinstance(committed, bool) or committed < 0:
-            raise ResultFileError(f"{name}: damaged pnp result, attribute {COMMIT_ATTR} is "
-                                  f"{_brief(committed)}, not a count of outputs")
-        lengths["n_outputs"] = committed
-    count = min(lengths.values())
-    if count < 0:
-        raise ResultFileError(f"{name}: damaged pnp result, a time series is a scalar")
-    if len(set(lengths.values())) > 1 and status != "running":
-        detail = ", ".join(f"{key} {length}" for key, length in lengths.items())
-        raise ResultFileError(
-            f"{name}: inconsistent lengths along t ({detail}) in a {status!r} file"
-        )
-
-    stats = {}
-    if "solver" in f:
-        stats = _read_attrs(f["solver"])[0]
-    try:
-        result = Result.from_arrays(
-            title=attrs.get("title", ""),
-            case_toml=attrs.get("case", ""),
-            temperature=attrs["temperature"],
-            geometry=attrs["geometry"],
-            inside=attrs.get("inside", "left"),
-            x=f["x"][()],
-            faces=f["faces"][()],
-            region=f["region"][()],
-            region_names=[
-                _from_attr(v)
-                for v in f["region"].attrs.get("region_names", attrs.get("region_names", []))
-            ],
-            species=list(f["species/name"].asstr()[()]),
-            z=f["species/z"][()],
-            D=f["species/D"][()],
-            t=f["t"][:count],
-            potential=f["potential"][:count],
-            concentration=f["concentration"][:count],
-            observables={key: dataset[:count] for key, dataset in observables.items()},
-            stats=stats,
-            status=status,
-            message=message,
-        )
-    except KeyError as exc:
-        raise ResultFileError(f"{name}: damaged pnp result, missing attribute {exc}") from None
-    except ValueError as exc:
-        raise ResultFileError(f"{name}: inconsistent pnp result ({exc})") from None
-    _check_mesh(result, name)
-    return result, attrs
-
-
-def _load(path: str | os.PathLike[str]) -> tuple[Result, dict[str, Any]]:
-    name = os.fspath(path)
-    for attempt in range(LIVE_READ_ATTEMPTS):
-        retry = attempt + 1 < LIVE_READ_ATTEMPTS
-        # A reader of a file that another process is writing keeps the end of
-        # file it saw on opening, and the writer's later metadata can point
-        # past it ("truncated file", "addr overflow"): open it again.
-        try:
-            f, live = _open(name)
-        except _LiveFileError as exc:
-            if retry:
-                time.sleep(0.05)
-                continue
-            raise _one_line(ResultFileError(str(exc))) from None
-        except ResultFileError as exc:
-            raise _one_line(exc) from None
-        try:
-            with f:
-                _check_format(f, name)
-                return _read(f, name)
-        except Exception as exc:  # whatever a damaged file makes h5py or numpy raise
-            if live and retry:
-                time.sleep(0.05)
-                continue
-            if isinstance(exc, ResultFileError):
-                raise _one_line(exc) from None
-            raise _one_line(ResultFileError(
-                f"{name}: damaged pnp result ({type(exc).__name__}: {exc})")) from None
-    raise AssertionError("unreachable")
-
-
-def load_result(path: str | os.PathLike[str]) -> Result:
-    """Read a result file written by :class:`ResultWriter` or :meth:`Result.save`.
-
-    A file whose run was killed loads with status "running" and every output
-    fully written before the kill.
-
-    Raises
-    ------
-    ResultFileError
-        The file is missing, not HDF5, not a pnp result, of another
-        format_version, or damaged (missing datasets, inconsistent shapes).
-    """
-    return _load(path)[0]
-
-
-def _length(metres: float) -> str:
-    for unit, scale in (("m", 1.0), ("mm", 1e-3), ("um", 1e-6), ("nm", 1e-9), ("pm", 1e-12)):
-        if abs(metres) >= scale:
-            return f"{metres / scale:.4g} {unit}"
-    return f"{metres:.4g} m"
-
-
-def _stat(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
-def describe(path: str | os.PathLike[str]) -> str:
-    """A human summary of a result file (``pnp info``).
-
-    Raises
-    ------
-    ResultFileError
-        As :func:`load_result`.
-    """
-    result, attrs = _load(path)
-    lines = [
-        f"{os.fspath(path)}: pnp result (format {attrs['format_version']}, "
-        f"pnp {attrs.get('pnp_version', '?')}, created {attrs.get('created', '?')})"
-    ]
-    status = result.status
-    if result.message and result.message != result.status:
-        status += f": {result.message}"
-    lines.append(f"status       {status}")
-    if result.title:
-        lines.append(f"title        {result.title}")
-    lines.append(
-        f"conditions   {result.geometry}, T = {result.temperature:.6g} K, inside = {result.inside}"
-    )
-
-    widths = np.diff(result.faces)
-    length = result.faces[-1] - result.faces[0]
-    lines.append(
-        f"mesh         {result.x.size} cells over {_length(length)}, "
-        f"cell size {_length(widths.min())} .. {_length(widths.max())}"
-    )
-    counts = np.bincount(result.region, minlength=len(result.region_names))
-    pad = max(len(name) for name in result.region_names) if result.region_names else 0
-    for name, cells in zip(result.region_names, counts, strict=True):
-        lines.append(f"  {name:<{pad}}  {cells} cells")
-
-    species = ", ".join(
-        f"{name} (z={z:+d}, D={D:.3g} m^2/s)"
-        for name, z, D in zip(result.species, result.z, result.D, strict=True)
-    )
-    lines.append(f"species      {species}")
-    count = result.t.size
-    if count == 0:
-        times = "no outputs"
-    elif count == 1 and np.isinf(result.t[0]):
-        times = "1 output (steady state)"
-    else:
-        times = f"{count} output{'s' if count > 1 else ''}, t = {result.t[0]:.6g} .. {result.t[-1]:.6g} s"
-    lines.append(f"times        {times}")
-    observables = ", ".join(result.observables())
-    lines.append(f"observables  {observables}")
-    if result.stats:
-        lines.append(
-            "solver       "
-            + ", ".join(f"{key}={_stat(value)}" for key, value in result.stats.items())
-        )
-    else:
-        lines.append("solver       no statistics (run not finished)")
-    return "\n".join(lines)

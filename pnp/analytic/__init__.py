@@ -1,0 +1,86 @@
+"""Closed-form references: Nernst, GHK, Donnan, Debye, Gouy–Chapman, Grahame, capacitance.
+
+Everything here is a pure numpy/scipy function of SI quantities, used by the
+tests, the benchmarks and the ``[expect]`` table of a case:
+
+============================  ==============================
+concentration                 mol/m^3 (= mM)
+potential                     V
+temperature                   K
+length                        m
+permeability                  m/s
+surface charge density        C/m^2
+capacitance                   F/m^2
+current density               A/m^2
+molar flux                    mol/m^2/s
+============================  ==============================
+
+Sign conventions (docs/numerics.md, section "Sign conventions"): the
+membrane potential is ``V = phi_inside - phi_outside``; fluxes and currents
+are positive outward (inside -> outside); a surface charge is the charge on
+the wall.
+
+Physical constants, the thermal voltage, the ionic strength and the Debye
+length are those of :mod:`pnp.constants` (re-exported here).
+
+Modules, by topic (every public name is importable from ``pnp.analytic``):
+
+- ``equilibria``: `nernst`, `nernst_activity`, `activity_coefficient`, `donnan`.
+- ``transport``: `ghk_flux`, `ghk_current`, `ghk_voltage`, `ghk_voltage_monovalent`.
+- ``double_layer``: `gouy_chapman`, `gouy_chapman_concentration`, `grahame`,
+  `diffuse_layer_capacitance`, `membrane_capacitance`, `series_capacitance`,
+  `membrane_series_capacitance`.
+- ``_numerics``: the root tolerances and overflow-safe helpers they share.
+"""
+
+from __future__ import annotations
+
+from ..constants import (
+    FARADAY,
+    GAS_CONSTANT,
+    VACUUM_PERMITTIVITY,
+    debye_length,
+    ionic_strength,
+    thermal_voltage,
+)
+from ..constants import (
+    Concentrations as Concentrations,  # the signatures' type aliases, importable as before
+)
+from ..constants import (
+    Valences as Valences,
+)
+from .double_layer import (
+    diffuse_layer_capacitance,
+    gouy_chapman,
+    gouy_chapman_concentration,
+    grahame,
+    membrane_capacitance,
+    membrane_series_capacitance,
+    series_capacitance,
+)
+from .equilibria import activity_coefficient, donnan, nernst, nernst_activity
+from .transport import ghk_current, ghk_flux, ghk_voltage, ghk_voltage_monovalent
+
+__all__ = [
+    "FARADAY",
+    "GAS_CONSTANT",
+    "VACUUM_PERMITTIVITY",
+    "activity_coefficient",
+    "debye_length",
+    "diffuse_layer_capacitance",
+    "donnan",
+    "ghk_current",
+    "ghk_flux",
+    "ghk_voltage",
+    "ghk_voltage_monovalent",
+    "gouy_chapman",
+    "gouy_chapman_concentration",
+    "grahame",
+    "ionic_strength",
+    "membrane_capacitance",
+    "membrane_series_capacitance",
+    "nernst",
+    "nernst_activity",
+    "series_capacitance",
+    "thermal_voltage",
+]
