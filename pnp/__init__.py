@@ -35,10 +35,10 @@ _LAZY = {
     "Case": ("pnp.input.case", "Case"),
     "run": ("pnp.simulation.runner", "run"),
     # pnp.sweep is the function: pnp.sweep(case, params) runs a sweep. Its
-    # module is pnp.simulation.sweep, so importing that never rebinds the name.
-    "sweep": ("pnp.simulation.sweep", "sweep"),
-    "SweepResult": ("pnp.simulation.sweep", "SweepResult"),
-    "load_sweep": ("pnp.simulation.sweep", "load_sweep"),
+    # package is pnp.simulation.sweep, so importing that never rebinds the name.
+    "sweep": ("pnp.simulation.sweep.api", "sweep"),
+    "SweepResult": ("pnp.simulation.sweep.summary", "SweepResult"),
+    "load_sweep": ("pnp.simulation.sweep.summary", "load_sweep"),
     "Result": ("pnp.results.result", "Result"),
     "load_result": ("pnp.results.reader", "load_result"),
     "CaseError": ("pnp.errors", "CaseError"),

@@ -39,11 +39,9 @@ import pytest
 import pnp
 from pnp import analytic
 from pnp.errors import CaseError
+from pnp.presentation.sweep_command import add_sweep_arguments, cmd_sweep
 from pnp.simulation.sweep import (
     SweepResult,
-    _run_parallel,
-    add_sweep_arguments,
-    cmd_sweep,
     load_sweep,
     parse_param,
     parse_spec,
@@ -53,6 +51,7 @@ from pnp.simulation.sweep import (
     warm_up,
     zero_crossings,
 )
+from pnp.simulation.sweep.pool import _run_parallel
 
 CASES = Path(__file__).resolve().parent.parent / "cases"
 IV = {"boundary.left.potential": "-0.1:0.06:9"}

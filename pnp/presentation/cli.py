@@ -39,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     c.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
-    from ..simulation.sweep import add_sweep_arguments
+    from .sweep_command import add_sweep_arguments
 
     sw = sub.add_parser("sweep", help="run a case over a grid of parameter values")
     add_sweep_arguments(sw)
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "plot":
             return _cmd_plot(args)
         if args.command == "sweep":
-            from ..simulation.sweep import cmd_sweep
+            from .sweep_command import cmd_sweep
 
             return cmd_sweep(args)
     except (CaseError, ResultFileError) as exc:

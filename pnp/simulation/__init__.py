@@ -3,5 +3,5 @@
 In: a :class:`~pnp.input.case.Case` (and, for a sweep, dotted overrides).
 Out: a :class:`~pnp.results.result.Result` (``runner.py``: ``pnp.run``,
 restarts, streaming to file) or a sweep summary over many runs
-(``sweep.py``: ``pnp.sweep``, any ``concurrent.futures.Executor``, resuming).
+(``sweep/``: ``pnp.sweep``, any ``concurrent.futures.Executor``, resuming).
 """

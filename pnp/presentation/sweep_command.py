@@ -1,0 +1,194 @@
+"""The ``pnp sweep`` command: its options, running it, and the table it prints.
+
+Owns the command-line face of :mod:`pnp.simulation.sweep`: the argparse
+options (:func:`add_sweep_arguments`), :func:`cmd_sweep` with its exit codes
+(0 all points completed, 2 bad input, 3 some point failed), the default
+output directory and the plain-text summary table (:func:`format_summary`).
+The sweep machinery is imported only when the command runs, so building
+the parser stays cheap.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import CaseError, ResultFileError
+
+if TYPE_CHECKING:
+    from ..simulation.sweep import SweepResult
+
+
+def add_sweep_arguments(parser) -> None:
+    """Add the options of ``pnp sweep`` to an argparse (sub)parser."""
+    parser.add_argument("case", help="case file (TOML)")
+    parser.add_argument(
+        "--param",
+        dest="params",
+        action="append",
+        default=[],
+        required=True,
+        metavar="KEY=SPEC",
+        help="swept dotted key; SPEC: a:b:n (linear, inclusive), log:a:b:n or "
+        "v1,v2,... (units allowed: -100 mV:60 mV:17); repeatable (grid)",
+    )
+    parser.add_argument(
+        "--zip", action="store_true", help="zip the --param lists (equal lengths) instead of a grid"
+    )
+    parser.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="worker processes (default: all cores); with --scheduler local: Dask workers",
+    )
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDR",
+        help="run on a Dask cluster: scheduler address (tcp://host:8786), or "
+        "'local' for a LocalCluster on this machine (needs pnp[dask])",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="DIR",
+        help="output directory (default: <case output dir>/<case>_sweep)",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep points already completed in DIR with the same case; run the rest",
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="start over in a DIR that holds an earlier sweep"
+    )
+    parser.add_argument(
+        "--continuation",
+        action="store_true",
+        help="1D steady sweeps: start each point from its neighbour's solution",
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a value of the base case; repeatable",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar, no table")
+    if "--debug" not in getattr(parser, "_option_string_actions", {}):
+        import argparse
+
+        parser.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
+
+
+def cmd_sweep(args) -> int:
+    """``pnp sweep``: 0 all points completed, 2 bad input, 3 some point failed."""
+    from ..input.case import load_case, parse_override
+    from ..simulation.sweep import dask_executor, parse_param, sweep
+    from ..simulation.sweep.summary import SUMMARY_CSV
+
+    try:
+        overrides = dict(parse_override(item) for item in args.overrides)
+        case = load_case(args.case, overrides=overrides or None)
+        params: dict[str, Any] = {}
+        for item in args.params:
+            key, values = parse_param(item)
+            if key in params:
+                raise CaseError(f"--param {key} given twice")
+            params[key] = values
+        if args.jobs is not None and args.jobs < 1:
+            raise CaseError(f"-j needs a positive number of workers, got {args.jobs}")
+        if args.scheduler and args.scheduler != "local" and args.jobs is not None:
+            raise CaseError("-j sets local workers; with --scheduler ADDR the cluster has its own")
+        if args.resume and args.force:
+            raise CaseError("--resume and --force exclude each other")
+        out = Path(args.output) if args.output else _default_out(case, args.case)
+        quiet = args.quiet
+        show = (not quiet) and sys.stderr.isatty()
+        with contextlib.ExitStack() as stack:
+            executor = None
+            if args.scheduler:
+                executor = stack.enter_context(dask_executor(args.scheduler, args.jobs))
+            res = sweep(
+                case,
+                params,
+                executor=executor,
+                zip=args.zip,
+                out=out,
+                resume=args.resume,
+                continuation=args.continuation,
+                progress=show,
+                max_workers=args.jobs,
+                force=args.force,
+            )
+    except (CaseError, ResultFileError, ImportError, ConnectionError) as exc:
+        if getattr(args, "debug", False):
+            raise
+        print(f"pnp: error: {exc}", file=sys.stderr)
+        return 2
+    if not quiet:
+        print(format_summary(res))
+    if res.failed:
+        print(
+            f"pnp: {res.failed} of {len(res)} points failed (see {out / SUMMARY_CSV})",
+            file=sys.stderr,
+        )
+        return 3
+    return 0
+
+
+def _default_out(case, case_path: str) -> Path:
+    if case.output.path:
+        target = Path(case.output.path)
+        return target.with_name(f"{target.stem}_sweep")
+    return Path("results") / f"{Path(case_path).stem}_sweep"
+
+
+def format_summary(res: SweepResult, max_rows: int = 40) -> str:
+    """A plain-text table of a sweep (at most ``max_rows`` rows) and its zero crossing."""
+    import numpy as np
+
+    from ..simulation.sweep.summary import SUMMARY_CSV
+
+    table = res.table
+    shown = [*res.params, "status", "membrane_potential", "current"]
+    heads = [*res.params, "status", "V_m [mV]", "I [A/m^2]"]
+    lines = []
+    rows = range(len(res))
+    body = []
+    for k in rows:
+        cells = []
+        for name in shown:
+            value = table[name][k]
+            if name == "membrane_potential":
+                cells.append(f"{1e3 * value:.4f}")
+            elif isinstance(value, float | np.floating):
+                cells.append(f"{value:.6g}")
+            else:
+                cells.append(str(value))
+        body.append(cells)
+    widths = [max(len(h), *(len(c[j]) for c in body)) for j, h in enumerate(heads)]
+    lines.append("  ".join(h.rjust(w) for h, w in zip(heads, widths, strict=True)))
+    cut = len(body) > max_rows
+    for cells in (body[: max_rows // 2] + body[-max_rows // 2 :]) if cut else body:
+        lines.append("  ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True)))
+    if cut:
+        lines.insert(1 + max_rows // 2, f"  ... {len(body) - max_rows} more rows ...")
+    lines.append(
+        f"{res.completed} completed, {res.failed} failed"
+        + (f"; summary: {res.out / SUMMARY_CSV}" if res.out is not None else "")
+    )
+    if len(res.params) == 1 and res.completed >= 2:
+        key = res.params[0]
+        with contextlib.suppress(ValueError, TypeError):
+            root = res.reversal_potential()
+            if key.endswith("potential"):
+                lines.append(f"reversal potential (current = 0): {1e3 * root:.4f} mV")
+            else:
+                lines.append(f"current = 0 at {key} = {root:.6g}")
+    return "\n".join(lines)

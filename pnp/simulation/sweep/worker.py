@@ -1,0 +1,123 @@
+"""One sweep point: the task function workers run, its outcome, and what resume keeps.
+
+Owns :func:`run_point` (module level, importable by name: spawned
+processes, Dask and MPI workers unpickle it by reference), :func:`warm_up`
+(the numba cache filled once before fanning out), the outcome dict a point
+reports (status, message, final observables, solver work) and the case
+hash that decides whether a finished point file can be kept on resume.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import math
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ...errors import ResultFileError
+from .summary import STAT_COLUMNS
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+
+def _outcome(result) -> dict[str, Any]:
+    """The summary fields of a Result: status, message, final observables, work."""
+    observables = {}
+    for name, series in result.observables().items():
+        values = np.asarray(series, dtype=float).reshape(-1)
+        observables[name] = float(values[-1]) if values.size else math.nan
+    stats = {name: result.stats.get(name) for name in STAT_COLUMNS}
+    return {
+        "status": result.status,
+        "message": str(result.message),
+        "observables": observables,
+        "stats": stats,
+    }
+
+
+def _failure(message: str, wall_time: float = math.nan) -> dict[str, Any]:
+    return {
+        "status": "failed",
+        "message": message,
+        "observables": {},
+        "stats": {"wall_time": wall_time},
+    }
+
+
+def run_point(task: Mapping[str, Any]) -> dict[str, Any]:
+    """Run one sweep point; the task function every executor receives.
+
+    Module level (importable by name) so that spawned processes, Dask and MPI
+    workers can unpickle it. Never raises for a failed point: a solver
+    failure or any exception comes back as status "failed" with the message.
+
+    Parameters
+    ----------
+    task : mapping
+        ``case`` (a validated Case), ``path`` (result file to write, or
+        None), ``x0`` (initial state vector, or None).
+
+    Returns
+    -------
+    dict
+        ``status``, ``message``, ``observables`` (name → value at the end of
+        the run), ``stats`` (steps, newton_iterations, rejected_steps,
+        wall_time [s]).
+    """
+    start = time.perf_counter()
+    try:
+        from ..runner import run
+
+        path = task.get("path")
+        if path is not None:
+            path = Path(path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.unlink(missing_ok=True)  # a stale file of an earlier attempt
+        return _outcome(
+            run(task["case"], output=None if path is None else os.fspath(path), x0=task.get("x0"))
+        )
+    except Exception as exc:
+        return _failure(f"{type(exc).__name__}: {exc}", time.perf_counter() - start)
+
+
+def warm_up(case) -> None:
+    """Compile every kernel a run of ``case`` calls, or load it from numba's cache.
+
+    Runs two steps of ``case`` on a 4-cells-per-region mesh without writing
+    anything: the compiled code depends on the argument types only, not on
+    the mesh, so the tiny mesh compiles (or loads) exactly what the points
+    need without holding up the fan-out by a full solve. The kernels are
+    ``@njit(cache=True)``: compiling them here stores the machine code on
+    disk, where worker processes find it. Failures are ignored (the points
+    themselves will report them).
+    """
+    from ..runner import run
+
+    with contextlib.suppress(Exception):
+        run(case.with_overrides({"run.max_steps": 2, "mesh.uniform_cells": 4}))
+
+
+
+def _completed_outcome(path: Path | None, sha: str) -> dict[str, Any] | None:
+    """The outcome stored in ``path`` if it completed the case with hash ``sha``."""
+    if path is None or not path.is_file():
+        return None
+    from ...results.reader import load_result
+
+    try:
+        result = load_result(path)
+    except ResultFileError:
+        return None
+    if result.status != "completed" or _sha256(result.case_toml) != sha:
+        return None
+    return _outcome(result)
+
