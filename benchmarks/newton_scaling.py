@@ -22,7 +22,7 @@ from scipy.linalg import lapack
 import pnp
 from pnp.discretisation.model import build_model
 from pnp.input.case import Boundary, Case, MeshSpec, Region, Species
-from pnp.solvers.solver import System, concentrations
+from pnp.solvers.newton import System, concentrations
 
 NAMES = ["K", "Na", "Cl", "Ca", "X"]
 VALENCE = {"K": 1, "Na": 1, "Cl": -1, "Ca": 2, "X": -1}

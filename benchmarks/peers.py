@@ -11,7 +11,7 @@ longer than ``--timeout`` is killed):
 
 - pnp on uniform meshes and on its own graded mesh, three ways:
   ``pnp.run`` end to end (case -> Result; what a user gets), the bare Newton
-  loop (``pnp.solvers.solver.newton`` on the steady residual, alpha = 0, from the
+  loop (``pnp.solvers.newton.newton`` on the steady residual, alpha = 0, from the
   case's flat initial state c = c0, psi = 0; model and work arrays built
   beforehand), and pseudo-transient continuation
   (``solve_steady(direct=False)``) where the installed pnp offers it.
@@ -203,7 +203,8 @@ def worker_pnp(spec, emit):
 
     import pnp
     from pnp.discretisation.model import build_model
-    from pnp.solvers import solver as S
+    from pnp.solvers import newton as S
+    from pnp.solvers.steady import solve_steady
 
     repeat = spec["repeat"]
     # warm-up: JIT (or numba cache load) on a small uniform mesh
@@ -247,16 +248,16 @@ def worker_pnp(spec, emit):
                  message=info.message, cells=int(n), iterations=int(info.iterations), steps=1,
                  times=times, error=_max_error(model.mesh.centers, phi))
         elif variant == "ptc":
-            if "direct" not in inspect.signature(S.solve_steady).parameters:
+            if "direct" not in inspect.signature(solve_steady).parameters:
                 emit(event="skip", variant="ptc", reason="solve_steady has no 'direct' switch")
                 continue
             model = build_model(case)
             t0 = time.perf_counter()
-            S.solve_steady(model, direct=False)
+            solve_steady(model, direct=False)
             times, out = [], None
             for _ in range(n_repeats(repeat, time.perf_counter() - t0)):
                 t0 = time.perf_counter()
-                out = S.solve_steady(model, direct=False)
+                out = solve_steady(model, direct=False)
                 times.append(time.perf_counter() - t0)
             phi, _ = model.split(out.x)
             emit(event="row", variant="ptc", status="completed" if out.success else "failed",

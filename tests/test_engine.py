@@ -264,7 +264,7 @@ def test_solver_work_counts(nernst, donnan, ghk, debye):
 def test_pseudo_transient_fallback_reaches_the_same_state():
     """The continuation path (used when direct Newton fails) gives the same answer."""
     from pnp.discretisation.model import build_model
-    from pnp.solvers.solver import solve_steady
+    from pnp.solvers.steady import solve_steady
 
     for name in ("nernst_k", "donnan", "ghk"):
         model = build_model(load(name))
@@ -290,7 +290,8 @@ def test_donnan_amounts_change_only_by_membrane_flux():
     """
     from pnp.discretisation.model import build_model
     from pnp.results.observables import face_fluxes
-    from pnp.solvers.solver import concentrations, solve_steady
+    from pnp.solvers.newton import concentrations
+    from pnp.solvers.steady import solve_steady
 
     case = load("donnan")
     model = build_model(case)

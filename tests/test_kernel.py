@@ -26,7 +26,7 @@ from pnp.discretisation.model import build_model
 from pnp.discretisation.reference import bernoulli as ref_bernoulli
 from pnp.discretisation.reference import exp_mean, residual_reference
 from pnp.input.case import Boundary, Case, MeshSpec, Region, Species
-from pnp.solvers.solver import System
+from pnp.solvers.newton import System
 
 try:
     import mpmath

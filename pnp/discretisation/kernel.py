@@ -213,12 +213,13 @@ def assemble(
 
     Parameters are the flat model arrays described in ``pnp.discretisation.model.Model``;
     ``ab`` has shape (2 kl + ku + 1, n) in LAPACK ``gbsv`` storage and is
-    overwritten. Returns nothing; cost is O(N S).
+    overwritten. Returns nothing; cost is O(N S). The work is split by term
+    (cells, interior faces, the two boundary faces): each part loops over
+    all its cells or faces itself, so the split costs one call per part.
     """
     m = n_species + 1
     kl = m
     ku = 2 * m - 1
-    n = x.shape[0]
     res[:] = 0.0
     if jacobian:
         # Rows 0..kl-1 are LAPACK's fill-in workspace: gbsv need not see them
@@ -228,9 +229,22 @@ def assemble(
         for col in range(ab.shape[1]):
             for row in range(kl, ldab):
                 ab[row, col] = 0.0
-    S = n_species
+    _cell_terms(x, n_cells, n_species, offset, z, volume, rho_fixed, alpha_c, beta_c, source,
+                res, ab, kl, ku, jacobian)
+    _interior_faces(x, n_cells, n_species, offset, z, g_cell, pois_cond, pois_wleft, face_kind,
+                    face_cond, face_rr, res, ab, kl, ku, jacobian)
+    for side in range(2):
+        _boundary_face(side, x, n_cells, n_species, offset, z, g_cell, b_type, b_psi, b_sigma,
+                       b_current, b_conc, b_g, b_pois_cond, b_pois_next, b_cond, alpha_d, beta_d,
+                       res, ab, kl, ku, jacobian)
 
-    # ---- cell terms: storage and charge ------------------------------
+
+@njit(cache=True)
+def _cell_terms(x, n_cells, n_species, offset, z, volume, rho_fixed, alpha_c, beta_c, source,
+                res, ab, kl, ku, jacobian):
+    """Storage and charge of every cell (species rows and Gauss rows)."""
+    m = n_species + 1
+    S = n_species
     for k in range(n_cells):
         base = offset + k * m
         ip = base + S
@@ -244,7 +258,13 @@ def assemble(
                 _add(ab, kl, ku, ip, base + i, -volume[k] * z[i])
         res[ip] -= volume[k] * q
 
-    # ---- interior faces ----------------------------------------------
+
+@njit(cache=True)
+def _interior_faces(x, n_cells, n_species, offset, z, g_cell, pois_cond, pois_wleft, face_kind,
+                    face_cond, face_rr, res, ab, kl, ku, jacobian):
+    """Displacement and species fluxes through the interior faces 1 … N-1."""
+    m = n_species + 1
+    S = n_species
     for f in range(1, n_cells):
         bl = offset + (f - 1) * m
         br = offset + f * m
@@ -283,80 +303,97 @@ def assemble(
                 _add(ab, kl, ku, br + i, pl, -dpl)
                 _add(ab, kl, ku, br + i, pr, -dpr)
 
-    # ---- boundary faces ----------------------------------------------
-    for side in range(2):
+
+@njit(cache=True)
+def _boundary_face(side, x, n_cells, n_species, offset, z, g_cell, b_type, b_psi, b_sigma,
+                   b_current, b_conc, b_g, b_pois_cond, b_pois_next, b_cond, alpha_d, beta_d,
+                   res, ab, kl, ku, jacobian):
+    """Displacement, reservoir fluxes and current clamp at boundary face ``side`` (0: left)."""
+    m = n_species + 1
+    S = n_species
+    n = x.shape[0]
+    if side == 0:
+        base = offset
+        sign = -1.0  # a flux F through face 0 (toward +x) enters cell 0
+    else:
+        base = offset + (n_cells - 1) * m
+        sign = 1.0   # a flux through face N leaves cell N-1
+    ip = base + S
+    bt = b_type[side]
+    if bt == FLOATING:
+        ib = 0 if side == 0 else n - 1
+        psb = x[ib]
+    else:
+        ib = -1
+        psb = b_psi[side]
+    # displacement through the boundary face, oriented toward +x
+    if bt == WALL_CHARGE:
+        # left: D = sigma (into the domain, +x); right: D = -sigma
+        pf = b_sigma[side] if side == 0 else -b_sigma[side]
+        dpf_dcell = 0.0
+        dpf_db = 0.0
+    else:
+        # second-order wall gradient (quadratic through the wall and the
+        # first two centres) where b_pois_next != 0, else two-point
+        gb = b_pois_cond[side]
+        kn = b_pois_next[side]
         if side == 0:
-            base = offset
-            sign = -1.0  # a flux F through face 0 (toward +x) enters cell 0
+            inext = ip + m
+            pf = gb * (psb - x[ip]) + kn * (x[inext] - x[ip])
+            dpf_dcell = -gb - kn
+            dpf_db = gb
+            dpf_dnext = kn
         else:
-            base = offset + (n_cells - 1) * m
-            sign = 1.0   # a flux through face N leaves cell N-1
-        ip = base + S
-        bt = b_type[side]
-        if bt == FLOATING:
-            ib = 0 if side == 0 else n - 1
-            psb = x[ib]
-        else:
-            ib = -1
-            psb = b_psi[side]
-        # displacement through the boundary face, oriented toward +x
-        if bt == WALL_CHARGE:
-            # left: D = sigma (into the domain, +x); right: D = -sigma
-            pf = b_sigma[side] if side == 0 else -b_sigma[side]
-            dpf_dcell = 0.0
-            dpf_db = 0.0
-        else:
-            # second-order wall gradient (quadratic through the wall and the
-            # first two centres) where b_pois_next != 0, else two-point
-            gb = b_pois_cond[side]
-            kn = b_pois_next[side]
-            if side == 0:
-                inext = ip + m
-                pf = gb * (psb - x[ip]) + kn * (x[inext] - x[ip])
-                dpf_dcell = -gb - kn
-                dpf_db = gb
-                dpf_dnext = kn
-            else:
-                inext = ip - m
-                pf = gb * (x[ip] - psb) - kn * (x[inext] - x[ip])
-                dpf_dcell = gb + kn
-                dpf_db = -gb
-                dpf_dnext = -kn
-        res[ip] += sign * pf
+            inext = ip - m
+            pf = gb * (x[ip] - psb) - kn * (x[inext] - x[ip])
+            dpf_dcell = gb + kn
+            dpf_db = -gb
+            dpf_dnext = -kn
+    res[ip] += sign * pf
+    if jacobian:
+        _add(ab, kl, ku, ip, ip, sign * dpf_dcell)
+        if ib >= 0:
+            _add(ab, kl, ku, ip, ib, sign * dpf_db)
+        if bt != WALL_CHARGE and b_pois_next[side] != 0.0:
+            _add(ab, kl, ku, ip, inext, sign * dpf_dnext)
+    if bt == FLOATING:
+        # clamp: current entering the domain = prescribed.
+        # charge flux toward +x through the face: sum z F + dP/dt
+        res[ib] += -sign * (alpha_d * pf - beta_d[side]) - b_current[side]
         if jacobian:
-            _add(ab, kl, ku, ip, ip, sign * dpf_dcell)
-            if ib >= 0:
-                _add(ab, kl, ku, ip, ib, sign * dpf_db)
-            if bt != WALL_CHARGE and b_pois_next[side] != 0.0:
-                _add(ab, kl, ku, ip, inext, sign * dpf_dnext)
-        if bt == FLOATING:
-            # clamp: current entering the domain = prescribed.
-            # charge flux toward +x through the face: sum z F + dP/dt
-            res[ib] += -sign * (alpha_d * pf - beta_d[side]) - b_current[side]
-            if jacobian:
-                _add(ab, kl, ku, ib, ip, -sign * alpha_d * dpf_dcell)
-                _add(ab, kl, ku, ib, ib, -sign * alpha_d * dpf_db)
-        if bt == RESERVOIR or bt == FLOATING:
-            for i in range(S):
-                cond = b_cond[side, i]
-                if cond == 0.0:
-                    continue
-                zi = z[i]
-                fl, dcc, dfc_dpsi, dfb_dpsi = _reservoir_flux(
-                    side, cond, x[base + i], b_conc[side, i], zi, x[ip], psb,
-                    g_cell[i, 0 if side == 0 else n_cells - 1], b_g[side, i],
-                )
-                res[base + i] += sign * fl
-                if jacobian:
-                    _add(ab, kl, ku, base + i, base + i, sign * dcc)
-                    _add(ab, kl, ku, base + i, ip, sign * dfc_dpsi)
-                if bt == FLOATING:
-                    res[ib] += -sign * zi * fl
-                    if jacobian:
-                        _add(ab, kl, ku, base + i, ib, sign * dfb_dpsi)
-                        _add(ab, kl, ku, ib, base + i, -sign * zi * dcc)
-                        _add(ab, kl, ku, ib, ip, -sign * zi * dfc_dpsi)
-                        _add(ab, kl, ku, ib, ib, -sign * zi * dfb_dpsi)
+            _add(ab, kl, ku, ib, ip, -sign * alpha_d * dpf_dcell)
+            _add(ab, kl, ku, ib, ib, -sign * alpha_d * dpf_db)
+    if bt == RESERVOIR or bt == FLOATING:
+        for i in range(S):
+            _reservoir_species(side, i, x, n_cells, base, ip, ib, psb, bt, z, g_cell, b_conc, b_g,
+                               b_cond, res, ab, kl, ku, jacobian)
+
+
+@njit(cache=True)
+def _reservoir_species(side, i, x, n_cells, base, ip, ib, psb, bt, z, g_cell, b_conc, b_g,
+                       b_cond, res, ab, kl, ku, jacobian):
+    """Flux of species ``i`` through a reservoir (or floating) boundary face, and
+    its share of the current clamp."""
+    sign = -1.0 if side == 0 else 1.0
+    cond = b_cond[side, i]
+    if cond == 0.0:
+        return
+    zi = z[i]
+    fl, dcc, dfc_dpsi, dfb_dpsi = _reservoir_flux(
+        side, cond, x[base + i], b_conc[side, i], zi, x[ip], psb,
+        g_cell[i, 0 if side == 0 else n_cells - 1], b_g[side, i],
+    )
+    res[base + i] += sign * fl
+    if jacobian:
+        _add(ab, kl, ku, base + i, base + i, sign * dcc)
+        _add(ab, kl, ku, base + i, ip, sign * dfc_dpsi)
+    if bt == FLOATING:
+        res[ib] += -sign * zi * fl
+        if jacobian:
+            _add(ab, kl, ku, base + i, ib, sign * dfb_dpsi)
+            _add(ab, kl, ku, ib, base + i, -sign * zi * dcc)
+            _add(ab, kl, ku, ib, ip, -sign * zi * dfc_dpsi)
+            _add(ab, kl, ku, ib, ib, -sign * zi * dfb_dpsi)
 
 
 @njit(cache=True)

@@ -138,7 +138,6 @@ def build_model(case, mesh: Mesh | None = None) -> Model:
     if mesh is None:
         mesh = build_mesh(case)
     temperature = case.temperature
-    rt = GAS_CONSTANT * temperature  # barriers are in J/mol
     vt = thermal_voltage(temperature)
     names = case.species_names
     S = len(names)
@@ -147,13 +146,45 @@ def build_model(case, mesh: Mesh | None = None) -> Model:
     reg = mesh.region
     regions = case.regions
 
-    eps_by_region = np.array([r.eps_r for r in regions])
-    eps_r = eps_by_region[reg]
+    eps_r = np.array([r.eps_r for r in regions])[reg]
     rho_fixed = np.array([r.fixed_charge for r in regions])[reg]
-    # Species properties per region: diffusivity and u offset. Impermeant
-    # (infinite barrier) means absent and immobile there.
-    d_reg = np.zeros((S, len(regions)))
-    g_reg = np.zeros((S, len(regions)))
+    d_reg, g_reg = _species_properties(case, GAS_CONSTANT * temperature)
+    eps0_scaled = VACUUM_PERMITTIVITY * vt / FARADAY  # Gauss's law in mol per unit psi
+    pois_cond, pois_wleft = _poisson_faces(mesh, eps_r, eps0_scaled)
+    face_kind, face_cond, face_rr = _species_faces(mesh, d_reg[:, reg])
+    bounds = _boundaries(case, mesh, eps_r, d_reg[:, reg], g_reg[:, reg], eps0_scaled, vt)
+
+    offset = 1 if bounds["b_type"][0] == kernel.FLOATING else 0
+    n_unknowns = offset + N * (S + 1) + (1 if bounds["b_type"][1] == kernel.FLOATING else 0)
+
+    membranes = tuple(
+        (r.name, *mesh.region_slices[j]) for j, r in enumerate(regions) if r.membrane
+    )
+    model = Model(
+        case=case, mesh=mesh, temperature=temperature, thermal_voltage=vt,
+        species=names, z=z, n_cells=N, n_species=S, offset=offset, n_unknowns=n_unknowns,
+        eps_r=eps_r, volume=mesh.volume, rho_fixed=rho_fixed,
+        g_cell=_cell_major(g_reg[:, reg]), d_reg=d_reg,
+        pois_cond=pois_cond, pois_wleft=pois_wleft,
+        face_kind=_cell_major(face_kind), face_cond=_cell_major(face_cond),
+        face_rr=_cell_major(face_rr), **bounds,
+        membranes=membranes, inside=case.inside,
+        pumps=_pump_sites(case, mesh, names),
+    )
+    model.x0 = initial_state(model)
+    return model
+
+
+def _species_properties(case, rt: float) -> tuple[np.ndarray, np.ndarray]:
+    """(S, regions) diffusivity [m^2/s] and u offset (barrier / RT + ln gamma).
+
+    ``rt`` [J/mol]: barriers are in J/mol. Impermeant (infinite barrier)
+    means absent and immobile there.
+    """
+    names = case.species_names
+    regions = case.regions
+    d_reg = np.zeros((len(names), len(regions)))
+    g_reg = np.zeros((len(names), len(regions)))
     for j, r in enumerate(regions):
         for i, name in enumerate(names):
             barrier = r.barrier.get(name, 0.0)
@@ -165,22 +196,33 @@ def build_model(case, mesh: Mesh | None = None) -> Model:
                 g_reg[i, j] = barrier / rt
     # activity coefficients (static, from each region's initial ionic strength)
     g_reg += ln_gamma_by_region(case).T
-    d_cell = d_reg[:, reg]
-    g_cell = g_reg[:, reg]
+    return d_reg, g_reg
 
+
+def _poisson_faces(mesh: Mesh, eps_r: np.ndarray, eps0_scaled: float):
+    """Poisson on interior faces: half cells in series (harmonic eps).
+
+    Returns the face conductances and the left weight w of psi_f = w psi_L + (1-w) psi_R.
+    """
+    N = mesh.n_cells
     h = mesh.widths
     area = mesh.face_area
-    eps0_scaled = VACUUM_PERMITTIVITY * vt / FARADAY  # Gauss's law in mol per unit psi
-
-    # Poisson: interior faces, half cells in series (harmonic eps).
     pois_cond = np.zeros(N + 1)
     pois_wleft = np.zeros(N + 1)
     half_l = h[:-1] / (2.0 * eps_r[:-1])
     half_r = h[1:] / (2.0 * eps_r[1:])
     pois_cond[1:N] = area[1:N] * eps0_scaled / (half_l + half_r)
-    pois_wleft[1:N] = half_r / (half_l + half_r)   # psi_f = w psi_L + (1-w) psi_R
+    pois_wleft[1:N] = half_r / (half_l + half_r)
+    return pois_cond, pois_wleft
 
-    # Species faces.
+
+def _species_faces(mesh: Mesh, d_cell: np.ndarray):
+    """Kind (closed, SG, interface) and conductances of each species' interior faces."""
+    N = mesh.n_cells
+    h = mesh.widths
+    area = mesh.face_area
+    reg = mesh.region
+    S = d_cell.shape[0]
     face_kind = np.zeros((S, N + 1), dtype=np.int8)
     face_cond = np.zeros((S, N + 1))
     face_rr = np.zeros((S, N + 1))
@@ -199,27 +241,29 @@ def build_model(case, mesh: Mesh | None = None) -> Model:
     face_cond[:, 1:N] = np.where(sg, 1.0 / np.where(sg, rl + rr, 1.0),
                                  np.where(interface & open_face, rl, 0.0))
     face_rr[:, 1:N] = np.where(interface & open_face, rr, 0.0)
+    return face_kind, face_cond, face_rr
 
-    # Boundaries.
-    b_type = np.zeros(2, dtype=np.int64)
-    b_psi = np.zeros(2)
-    b_sigma = np.zeros(2)
-    b_current = np.zeros(2)
-    b_conc = np.zeros((2, S))
-    b_g = np.zeros((2, S))
-    b_pois_cond = np.zeros(2)
-    b_pois_next = np.zeros(2)
-    b_cond = np.zeros((2, S))
+
+def _boundaries(case, mesh: Mesh, eps_r, d_cell, g_cell, eps0_scaled: float, vt: float) -> dict:
+    """The ``b_*`` arrays of :class:`Model` for the left and right boundaries."""
+    N = mesh.n_cells
+    S = d_cell.shape[0]
+    h = mesh.widths
+    area = mesh.face_area
+    reg = mesh.region
+    out = {"b_type": np.zeros(2, dtype=np.int64), "b_psi": np.zeros(2), "b_sigma": np.zeros(2),
+           "b_current": np.zeros(2), "b_conc": np.zeros((2, S)), "b_g": np.zeros((2, S)),
+           "b_pois_cond": np.zeros(2), "b_pois_next": np.zeros(2), "b_cond": np.zeros((2, S))}
     for side, bnd in enumerate((case.left, case.right)):
         cell = 0 if side == 0 else N - 1
         face = 0 if side == 0 else N
-        region = regions[reg[cell]]
+        region = case.regions[reg[cell]]
         no_potential = bnd.potential is None
-        b_type[side] = BOUNDARY_CODES[(bnd.type, no_potential)]
-        b_psi[side] = 0.0 if no_potential else bnd.potential / vt
-        b_sigma[side] = bnd.surface_charge * area[face] / FARADAY
-        b_current[side] = bnd.current * area[face] / FARADAY
-        b_pois_cond[side] = area[face] * eps0_scaled * eps_r[cell] / (h[cell] / 2.0)
+        out["b_type"][side] = BOUNDARY_CODES[(bnd.type, no_potential)]
+        out["b_psi"][side] = 0.0 if no_potential else bnd.potential / vt
+        out["b_sigma"][side] = bnd.surface_charge * area[face] / FARADAY
+        out["b_current"][side] = bnd.current * area[face] / FARADAY
+        out["b_pois_cond"][side] = area[face] * eps0_scaled * eps_r[cell] / (h[cell] / 2.0)
         nxt = 1 if side == 0 else N - 2
         if bnd.type == "wall" and not no_potential and N >= 2 and reg[nxt] == reg[cell]:
             # quadratic through (0, psi_b), (x0, psi_cell), (x1, psi_next):
@@ -227,34 +271,13 @@ def build_model(case, mesh: Mesh | None = None) -> Model:
             x0 = h[cell] / 2.0
             x1 = h[cell] + h[nxt] / 2.0
             eps_area = area[face] * eps0_scaled * eps_r[cell]
-            b_pois_cond[side] = eps_area * (x0 + x1) / (x0 * x1)
-            b_pois_next[side] = eps_area * x0 / (x1 * (x1 - x0))
+            out["b_pois_cond"][side] = eps_area * (x0 + x1) / (x0 * x1)
+            out["b_pois_next"][side] = eps_area * x0 / (x1 * (x1 - x0))
         if bnd.type == "reservoir":
-            b_conc[side] = [region.concentration.get(nm, 0.0) for nm in names]
-            b_g[side] = g_cell[:, cell]
-            b_cond[side] = area[face] * d_cell[:, cell] / (h[cell] / 2.0)
-
-    offset = 1 if b_type[0] == kernel.FLOATING else 0
-    n_unknowns = offset + N * (S + 1) + (1 if b_type[1] == kernel.FLOATING else 0)
-
-    membranes = tuple(
-        (r.name, *mesh.region_slices[j]) for j, r in enumerate(regions) if r.membrane
-    )
-    model = Model(
-        case=case, mesh=mesh, temperature=temperature, thermal_voltage=vt,
-        species=names, z=z, n_cells=N, n_species=S, offset=offset, n_unknowns=n_unknowns,
-        eps_r=eps_r, volume=mesh.volume, rho_fixed=rho_fixed,
-        g_cell=_cell_major(g_cell), d_reg=d_reg,
-        pois_cond=pois_cond, pois_wleft=pois_wleft,
-        face_kind=_cell_major(face_kind), face_cond=_cell_major(face_cond),
-        face_rr=_cell_major(face_rr),
-        b_type=b_type, b_psi=b_psi, b_sigma=b_sigma, b_current=b_current,
-        b_conc=b_conc, b_g=b_g, b_pois_cond=b_pois_cond, b_pois_next=b_pois_next, b_cond=b_cond,
-        membranes=membranes, inside=case.inside,
-        pumps=_pump_sites(case, mesh, names),
-    )
-    model.x0 = initial_state(model)
-    return model
+            out["b_conc"][side] = [region.concentration.get(nm, 0.0) for nm in case.species_names]
+            out["b_g"][side] = g_cell[:, cell]
+            out["b_cond"][side] = area[face] * d_cell[:, cell] / (h[cell] / 2.0)
+    return out
 
 
 def _cell_major(a: np.ndarray) -> np.ndarray:

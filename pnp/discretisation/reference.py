@@ -126,8 +126,49 @@ def residual_reference(model, x, alpha_c, alpha_d, beta_c, beta_d, source,
         psi_b[1] = x[n - 1]
 
     u = z[:, None] * psi[None, :] + model.g_cell    # effective potentials (S, N)
+    flux, fsize = _species_fluxes(model, c, psi, psi_b, u)
+    disp, dsize = _displacements(model, psi, psi_b)
 
-    # ---- species fluxes through the N+1 faces (toward +x) ------------------
+    # ---- cell balances ---------------------------------------------------------
+    storage = vol * (alpha_c * c - beta_c)
+    r_species = storage + flux[:, 1:] - flux[:, :-1] - source
+    s_species = (vol * (np.abs(alpha_c * c) + np.abs(beta_c)) + fsize[:, 1:] + fsize[:, :-1]
+                 + np.abs(source))
+    charge = z @ c + model.rho_fixed
+    r_gauss = disp[1:] - disp[:-1] - vol * charge
+    s_gauss = dsize[1:] + dsize[:-1] + vol * (np.abs(z) @ np.abs(c) + np.abs(model.rho_fixed))
+
+    res = np.zeros(n)
+    scale = np.zeros(n)
+    rows = np.empty((N, m))
+    rows[:, :S] = r_species.T
+    rows[:, S] = r_gauss
+    res[off:off + N * m] = rows.ravel()
+    rows[:, :S] = s_species.T
+    rows[:, S] = s_gauss
+    scale[off:off + N * m] = rows.ravel()
+
+    # ---- current clamp of a floating reservoir -----------------------------------
+    # current carried toward +x through the face: ionic sum_i z_i F_i plus the
+    # displacement current dP/dt ~ alpha_d P - beta_d. Prescribed: the current
+    # entering the domain (toward +x on the left, toward -x on the right).
+    for side, face, row, into in ((0, 0, 0, 1.0), (1, N, n - 1, -1.0)):
+        if not floating[side]:
+            continue
+        toward_x = z @ flux[:, face] + alpha_d * disp[face] - beta_d[side]
+        res[row] = into * toward_x - model.b_current[side]
+        scale[row] = (np.abs(z) @ fsize[:, face] + abs(alpha_d) * dsize[face]
+                      + abs(beta_d[side]) + abs(model.b_current[side]))
+
+    if return_scale:
+        return res, scale
+    return res
+
+
+def _species_fluxes(model, c, psi, psi_b, u):
+    """Species fluxes through the N+1 faces (toward +x) and the size of their terms."""
+    N, S = model.n_cells, model.n_species
+    z = np.asarray(model.z, dtype=float)
     flux = np.zeros((S, N + 1))
     fsize = np.zeros((S, N + 1))
     kind = model.face_kind[:, 1:N]
@@ -166,8 +207,12 @@ def residual_reference(model, x, alpha_c, alpha_d, beta_c, beta_d, source,
         open_ = cond != 0.0
         flux[:, face] = np.where(open_, f, 0.0)
         fsize[:, face] = np.where(open_, s, 0.0)
+    return flux, fsize
 
-    # ---- displacement (mol of charge) through the faces, toward +x ----------
+
+def _displacements(model, psi, psi_b):
+    """Displacement (mol of charge) through the N+1 faces, toward +x, and its term sizes."""
+    N = model.n_cells
     disp = np.zeros(N + 1)
     dsize = np.zeros(N + 1)
     g = model.pois_cond[1:N]
@@ -189,38 +234,4 @@ def residual_reference(model, x, alpha_c, alpha_d, beta_c, beta_d, source,
             else:
                 disp[face] = gb * (inner - outer) - kn * (nxt - inner)
             dsize[face] = gb * (abs(outer) + abs(inner)) + kn * (abs(nxt) + abs(inner))
-
-    # ---- cell balances ---------------------------------------------------------
-    storage = vol * (alpha_c * c - beta_c)
-    r_species = storage + flux[:, 1:] - flux[:, :-1] - source
-    s_species = (vol * (np.abs(alpha_c * c) + np.abs(beta_c)) + fsize[:, 1:] + fsize[:, :-1]
-                 + np.abs(source))
-    charge = z @ c + model.rho_fixed
-    r_gauss = disp[1:] - disp[:-1] - vol * charge
-    s_gauss = dsize[1:] + dsize[:-1] + vol * (np.abs(z) @ np.abs(c) + np.abs(model.rho_fixed))
-
-    res = np.zeros(n)
-    scale = np.zeros(n)
-    rows = np.empty((N, m))
-    rows[:, :S] = r_species.T
-    rows[:, S] = r_gauss
-    res[off:off + N * m] = rows.ravel()
-    rows[:, :S] = s_species.T
-    rows[:, S] = s_gauss
-    scale[off:off + N * m] = rows.ravel()
-
-    # ---- current clamp of a floating reservoir -----------------------------------
-    # current carried toward +x through the face: ionic sum_i z_i F_i plus the
-    # displacement current dP/dt ~ alpha_d P - beta_d. Prescribed: the current
-    # entering the domain (toward +x on the left, toward -x on the right).
-    for side, face, row, into in ((0, 0, 0, 1.0), (1, N, n - 1, -1.0)):
-        if not floating[side]:
-            continue
-        toward_x = z @ flux[:, face] + alpha_d * disp[face] - beta_d[side]
-        res[row] = into * toward_x - model.b_current[side]
-        scale[row] = (np.abs(z) @ fsize[:, face] + abs(alpha_d) * dsize[face]
-                      + abs(beta_d[side]) + abs(model.b_current[side]))
-
-    if return_scale:
-        return res, scale
-    return res
+    return disp, dsize

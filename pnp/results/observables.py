@@ -17,7 +17,7 @@ import numpy as np
 from ..discretisation import kernel
 from ..constants import FARADAY, VACUUM_PERMITTIVITY
 from ..discretisation.model import Model, pump_rate
-from ..solvers.solver import boundary_displacement
+from ..solvers.newton import boundary_displacement
 
 
 def measurement_face(model: Model) -> int:

@@ -1,0 +1,210 @@
+"""What a run reports to: the trackers of :func:`pnp.simulation.loop.simulate`.
+
+Owns :class:`Collector` (keeps every output and assembles the
+:class:`~pnp.results.result.Result`), :class:`FileWriter` (streams outputs to
+an HDF5 result file), :class:`ProgressBar` (tqdm over log time) and
+:class:`DeferredInterrupt` (SIGINT acted on between steps only), all through
+the one :class:`~pnp.simulation.loop.Tracker` protocol.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .loop import Tracker
+
+
+def _case_toml(case) -> str:
+    to_toml = getattr(case, "to_toml", None)
+    return to_toml() if callable(to_toml) else ""
+
+
+def observable_names(model) -> list[str]:
+    return ["membrane_potential", "current", "pump_current", "membrane_charge",
+            "surface_charge_left", "surface_charge_right", *[f"flux_{s}" for s in model.species]]
+
+
+def make_result(model, times, states, observables, stats: dict, status: str, message: str):
+    """Assemble a :class:`pnp.results.result.Result` from states and their observables."""
+    from ..results.result import Result
+
+    case = model.case
+    phis, concs = zip(*(model.split(x) for x in states), strict=True) if states else ((), ())
+    N, S = model.n_cells, model.n_species
+    obs_names = observable_names(model)
+    series = {k: np.array([o[k] for o in observables], dtype=float) for k in obs_names}
+    return Result(
+        title=case.title,
+        case_toml=_case_toml(case),
+        temperature=case.temperature,
+        geometry=case.geometry,
+        inside=case.inside,
+        x=model.mesh.centers.copy(),
+        faces=model.mesh.faces.copy(),
+        region=model.mesh.region.copy(),
+        region_names=model.mesh.region_names,
+        species=model.species,
+        z=np.array([s.z for s in case.species], dtype=int),
+        D=np.array([s.D for s in case.species], dtype=float),
+        t=np.asarray(times, dtype=float),
+        potential=np.array(phis, dtype=float).reshape(len(states), N),
+        concentration=np.array(concs, dtype=float).reshape(len(states), S, N),
+        membrane_potential=series["membrane_potential"],
+        current=series["current"],
+        pump_current=series["pump_current"],
+        flux={s: series[f"flux_{s}"] for s in model.species},
+        surface_charge={"left": series["surface_charge_left"],
+                        "right": series["surface_charge_right"]},
+        extra_observables={"membrane_charge": series["membrane_charge"]},
+        stats=stats,
+        status=status,
+        message=message,
+    )
+
+
+class Collector(Tracker):
+    """Keep every output; :meth:`result` assembles them into a Result."""
+
+    def __init__(self):
+        self.model = None
+        self.times, self.states, self.observables = [], [], []
+
+    def start(self, model):
+        self.model = model
+
+    def output(self, model, t, x, observables):
+        self.times.append(t)
+        self.states.append(x.copy())
+        self.observables.append(observables)
+
+    def result(self, status: str, message: str, stats: dict):
+        return make_result(self.model, self.times, self.states, self.observables, stats, status,
+                           message)
+
+
+def temporary_name(path) -> Path:
+    """Where a result file is written until it may be seen under ``path``."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.part")
+
+
+class FileWriter(Tracker):
+    """Write each output to the HDF5 result file ``path`` as it is reached.
+
+    The file is written under a temporary name and moved into place in one
+    step: after its first output when ``stream`` (a killed run leaves a
+    readable file with status "running"), else once finished (the file
+    appears complete or not at all).
+    """
+
+    def __init__(self, path, stream: bool = True):
+        self.path = path
+        self.stream = stream
+        self.writer = None
+        self.published = False
+
+    def _open(self, model):
+        from ..results.writer import ResultWriter
+
+        case = model.case
+        self.writer = ResultWriter(
+            temporary_name(self.path), title=case.title, case_toml=_case_toml(case),
+            temperature=case.temperature, geometry=case.geometry, x=model.mesh.centers,
+            faces=model.mesh.faces, region=model.mesh.region,
+            region_names=model.mesh.region_names, species=model.species,
+            z=np.array([s.z for s in case.species], dtype=int),
+            D=np.array([s.D for s in case.species], dtype=float), inside=case.inside,
+            observable_names=observable_names(model),
+        )
+
+    def output(self, model, t, x, observables):
+        if self.writer is None:  # opened with the first output: no file for a run without one
+            self._open(model)
+        phi, c = model.split(x)
+        self.writer.append(t, phi, c, observables)
+        if self.stream and not self.published:
+            self._publish()
+
+    def finish(self, status, message, stats):
+        if self.writer is None:
+            return
+        self.writer.finish(status, message, stats)
+        if not self.published:
+            self._publish()
+
+    def _publish(self):
+        os.replace(temporary_name(self.path), self.path)
+        self.published = True
+
+
+class ProgressBar(Tracker):
+    """tqdm bar over log10 of simulated time (transient, ``t_end`` given) or
+    of the pseudo-time step, 1e-15 s … 1e12 s (steady)."""
+
+    def __init__(self, t_end: float | None = None):
+        from tqdm import tqdm
+
+        self.steady = t_end is None
+        if self.steady:
+            self.lo, self.hi, total, desc, unit = -15.0, 12.0, 27, "steady", "decade"
+        else:
+            self.lo, self.hi, total, desc, unit = -12.0, math.log10(t_end), 1000, "transient", "it"
+        self.total = total
+        self.bar = tqdm(total=total, desc=desc, unit=unit,
+                        bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}")
+        self.pos = 0
+
+    def step(self, t, h, stats, x):
+        if self.steady:
+            pos = int(min(27, max(0, math.log10(max(h, 1e-15)) + 15)))
+            post = f"dt={h:.2e}s steps={stats.steps} newton={stats.newton_iterations}"
+        else:
+            frac = (math.log10(max(t, 1e-300)) - self.lo) / (self.hi - self.lo)
+            pos = int(1000 * min(1.0, max(0.0, frac)))
+            post = f"t={t:.3e}s dt={h:.2e}s steps={stats.steps} rejected={stats.rejected_steps}"
+        if pos > self.pos:
+            self.bar.update(pos - self.pos)
+            self.pos = pos
+        self.bar.set_postfix_str(post)
+
+    def close(self):
+        self.bar.close()
+
+
+class DeferredInterrupt(Tracker):
+    """Turn SIGINT into a flag, raised as KeyboardInterrupt at the next step.
+
+    So a run is never stopped inside a file append. Only in the main thread
+    (signal handlers cannot be set elsewhere); in other threads SIGINT keeps
+    its default behaviour.
+    """
+
+    def __init__(self):
+        self.pending = False
+        self.previous = None
+
+    def start(self, model):
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handler)
+
+    def close(self):
+        import signal
+
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+            self.previous = None
+
+    def _handler(self, signum, frame):
+        self.pending = True
+
+    def step(self, t, h, stats, x):
+        if self.pending:
+            self.pending = False
+            raise KeyboardInterrupt

@@ -1,0 +1,299 @@
+"""Transient integration: variable-step BDF2 as a stepper.
+
+Owns :class:`BDF`, an integrator in the manner of ``scipy.integrate``'s
+``OdeSolver``: it holds the time, state, next step size, history and work
+counters, and :meth:`BDF.step` advances by one accepted step, never past a
+given time (so output and protocol times are hit exactly).
+:meth:`BDF.restart` swaps the model at a protocol change and restarts the
+history with BDF1. Driving it to the end (outputs, protocol changes,
+progress, files) is :mod:`pnp.simulation.loop`'s job.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..discretisation.model import Model
+from .compartments import closed_compartments, projector
+from .newton import (
+    NEWTON_RTOL_FLOOR,
+    PSI_FLOOR_NEWTON,
+    PSI_FLOOR_STEP,
+    NewtonInfo,
+    Stats,
+    System,
+    boundary_displacement,
+    concentrations,
+    make_weights,
+    newton,
+)
+
+BDF2_MAX_RATIO = 2.4     # h_{n+1}/h_n below 1 + sqrt(2): zero-stable variable-step BDF2
+SAFETY = 0.9
+MIN_FACTOR = 0.2
+# Each step's local error is held to this fraction of rtol|x| + atol: local
+# errors add up over the steps (the global error of per-step control grows
+# like rtol^(2/3)), and this keeps the global error within a few rtol for
+# rtol >= 1e-5 at ~1.6x the steps.
+LOCAL_FRACTION = 0.25
+
+
+def bdf_coefficients(h: float, h_prev: float | None):
+    """(a0, a1, a2): dy/dt(t_{n+1}) ~ (a0 y_{n+1} + a1 y_n + a2 y_{n-1}) / h.
+
+    BDF1 when ``h_prev`` is None; variable-step BDF2 otherwise (omega = h/h_prev).
+    """
+    if h_prev is None:
+        return 1.0, -1.0, 0.0
+    w = h / h_prev
+    return (1.0 + 2.0 * w) / (1.0 + w), -(1.0 + w), w * w / (1.0 + w)
+
+
+def error_ratio(h: float, hist: list[float]) -> float:
+    """LTE of the corrector over (corrector - predictor) for the order in use.
+
+    BDF1 with a linear predictor through 2 points, BDF2 with a quadratic one
+    through 3 points (``hist`` = previous step sizes, newest first).
+    """
+    if len(hist) == 1:           # BDF1: LTE = h^2 y''/2; predictor error = y''/2 h (h + h1)
+        r = h / (h + hist[0])
+    else:                        # BDF2: LTE = h^2 (h+h1)^2 y'''/(6(2h+h1)); predictor h(h+h1)(h+h1+h2) y'''/6
+        h1, h2 = hist[0], hist[1]
+        r = h * (h + h1) / ((2.0 * h + h1) * (h + h1 + h2))
+    return r / (1.0 + r)
+
+
+def predict(t_hist: list[float], x_hist: list[np.ndarray], t_new: float) -> np.ndarray:
+    """Polynomial extrapolation through the last 2 or 3 states (newest first)."""
+    if len(x_hist) == 2:
+        (t0, t1), (x0, x1) = t_hist[:2], x_hist[:2]
+        return x0 + (t_new - t0) * (x0 - x1) / (t0 - t1)
+    (t0, t1, t2), (x0, x1, x2) = t_hist[:3], x_hist[:3]
+    l0 = (t_new - t1) * (t_new - t2) / ((t0 - t1) * (t0 - t2))
+    l1 = (t_new - t0) * (t_new - t2) / ((t1 - t0) * (t1 - t2))
+    l2 = (t_new - t0) * (t_new - t1) / ((t2 - t0) * (t2 - t1))
+    return l0 * x0 + l1 * x1 + l2 * x2
+
+
+def initial_step(model: Model) -> float:
+    """A step well below the fastest relaxation (a cell's diffusion time)."""
+    h = model.mesh.widths
+    dmax = np.max(model.d_reg, axis=0)[model.mesh.region]
+    with np.errstate(divide="ignore"):
+        cell_times = np.where(dmax > 0, h**2 / np.where(dmax > 0, dmax, 1.0), np.inf)
+    return 1e-2 * float(np.min(cell_times)) if np.isfinite(cell_times).any() else 1e-12
+
+
+def displacement_rate(model: Model, coeffs, h: float, x_hist: list[np.ndarray]):
+    """dP/dt at a face from the BDF formula of the last step (kernel units, +x)."""
+    a0, a1, a2 = coeffs
+    m = model.block
+    S = model.n_species
+
+    def rate(face: int) -> float:
+        vals = []
+        for x in x_hist[:3]:
+            if face <= 0 or face >= model.n_cells:
+                vals.append(boundary_displacement(model, x)[0 if face <= 0 else 1])
+                continue
+            pl = x[model.offset + (face - 1) * m + S]
+            pr = x[model.offset + face * m + S]
+            vals.append(model.pois_cond[face] * (pl - pr))
+        out = a0 * vals[0] + a1 * vals[1]
+        if a2 != 0.0 and len(vals) > 2:
+            out += a2 * vals[2]
+        return out / h
+
+    return rate
+
+
+
+
+class BDF:
+    """Variable-step BDF2 from ``t0``, one accepted step per :meth:`step`.
+
+    BDF1 starts the run and restarts it after every :meth:`restart`. The local
+    error, estimated from the corrector–predictor difference, is kept below
+    ``LOCAL_FRACTION`` (rtol |x| + atol) in the max norm (potentials: rtol in
+    units of V_T); a step is rejected and retried smaller when the error is
+    too large or Newton fails.
+
+    Parameters
+    ----------
+    model : Model
+        The discretised problem.
+    x0 : array
+        State at ``t0`` (copied).
+    t0 : float
+        Start time [s].
+    rtol, atol : float
+        Relative and absolute (mol/m^3) accuracy of each step.
+    fixed_step : float, optional
+        Take steps of this size [s] without error control (BDF1 first, then
+        BDF2) — for measuring the order of accuracy.
+
+    Attributes
+    ----------
+    t, x : float, array
+        Time [s] and state of the last accepted step.
+    h : float
+        Step size to try next [s].
+    h_last : float
+        Size of the last accepted step [s] (nan before the first).
+    stats : Stats
+        Accepted and rejected steps, Newton iterations, factorizations.
+    """
+
+    def __init__(self, model: Model, x0: np.ndarray, t0: float = 0.0, rtol: float = 1e-6,
+                 atol: float = 1e-9, fixed_step: float | None = None):
+        self.rtol, self.atol, self.fixed_step = rtol, atol, fixed_step
+        self.stats = Stats()
+        self.t = t0
+        self.x = x0.copy()
+        self.h_last = np.nan
+        self.invalid = ""
+        if rtol < NEWTON_RTOL_FLOOR and fixed_step is None:
+            # Each step is solved only to NEWTON_RTOL_FLOOR relative: a smaller
+            # local error is below the noise the controller sees, so the request
+            # cannot be honoured (the floors would silently loosen it).
+            self.invalid = (f"run.rtol = {rtol:.3g} is below round-off: every step is solved to "
+                            f"{NEWTON_RTOL_FLOOR:g} relative, so a smaller local error cannot be "
+                            f"controlled (use rtol >= {NEWTON_RTOL_FLOOR:g})")
+        self._begin(model)
+        self.h = initial_step(model) if fixed_step is None else fixed_step
+
+    @property
+    def order(self) -> int:
+        """BDF order of the next step: 1 right after a (re)start, else 2."""
+        return 2 if self.h_hist else 1
+
+    def restart(self, model: Model, x: np.ndarray | None = None) -> None:
+        """Continue with ``model`` (a protocol change) from ``x`` (default: the
+        current state): the history restarts with BDF1 from the initial step."""
+        if x is not None:
+            self.x = x.copy()
+        self._begin(model)
+        self.h = initial_step(model)
+
+    def _begin(self, model: Model) -> None:
+        """Work arrays, compartments, weights and a one-state history for ``model``."""
+        self.model = model
+        self.system = System(model)
+        self.system.stats = self.stats
+        self.project = projector(model, closed_compartments(model, self.x))
+        self.wnewton = make_weights(self.system, max(1e-2 * self.rtol, NEWTON_RTOL_FLOOR),
+                                    1e-2 * self.atol, PSI_FLOOR_NEWTON)
+        self.wstep = make_weights(self.system, self.rtol, self.atol, PSI_FLOOR_STEP)
+        self.t_hist: list[float] = [self.t]
+        self.x_hist: list[np.ndarray] = [self.x.copy()]
+        self.h_hist: list[float] = []
+        # the history's concentrations and boundary displacements, computed once
+        # per accepted step; work arrays for the time terms allocated once
+        self.c_hist = [concentrations(model, self.x)]
+        self.p_hist = [boundary_displacement(model, self.x)]
+        shape = (model.n_species, model.n_cells)
+        self._alpha_c = np.empty(shape, order="F")
+        self._beta_c = np.empty(shape, order="F")
+        self._scratch = np.empty(shape, order="F")
+
+    def step(self, t_limit: float) -> tuple[bool, str]:
+        """Advance by one accepted step, landing exactly on ``t_limit`` if it is reached.
+
+        Returns (success, message); on failure the state is unchanged and the
+        message says why (step size underflow, invalid tolerance).
+        """
+        if self.invalid:
+            return False, self.invalid
+        while True:
+            h_try = self._step_size(t_limit)
+            x_new, info = self._solve(h_try)
+            if not info.converged:
+                self.stats.rejected_steps += 1
+                self.h = 0.25 * h_try
+                if self.h < 1e-12 * max(self.t, 1e-300) or self.h < 1e-30:
+                    return False, f"step size underflow at t = {self.t:.6g} s: {info.message}"
+                continue
+            err, order = self._error(h_try, x_new)
+            if err > 1.0:
+                self.stats.rejected_steps += 1
+                self.h = h_try * max(MIN_FACTOR, SAFETY * err ** (-1.0 / (order + 1)))
+                if self.h < 1e-12 * max(self.t, 1e-300):
+                    return False, (f"step size underflow at t = {self.t:.6g} s: the local error "
+                                   f"({err:.3g} x tolerance) does not shrink with the step; is "
+                                   f"run.rtol below what round-off allows?")
+                continue
+            self._accept(h_try, x_new, self._next_step(h_try, err, order), t_limit)
+            return True, ""
+
+    def _step_size(self, target: float) -> float:
+        """The step to try: stretch the last two steps before ``target`` so it
+        is hit without a tiny step."""
+        t, h = self.t, self.h
+        if t + h >= target * (1 - 1e-12) or target - t < 1e-12 * max(abs(target), 1e-300):
+            return target - t
+        if t + 2.0 * h >= target:
+            return 0.5 * (target - t)
+        return h
+
+    def _solve(self, h_try: float) -> tuple[np.ndarray, NewtonInfo]:
+        """Newton on the BDF equations of a step ``h_try`` from the predictor."""
+        h_prev = self.h_hist[0] if self.h_hist else None
+        a0, a1, a2 = bdf_coefficients(h_try, h_prev)
+        beta_c = self._beta_c
+        np.multiply(self.c_hist[0], -a1 / h_try, out=beta_c)
+        beta_d = -(a1 * self.p_hist[0]) / h_try
+        if a2 != 0.0:
+            np.multiply(self.c_hist[1], -a2 / h_try, out=self._scratch)
+            beta_c += self._scratch
+            beta_d -= a2 * self.p_hist[1] / h_try
+        alpha = a0 / h_try
+        self._alpha_c.fill(alpha)
+        x_hist = self.x_hist
+        x_new = (predict(self.t_hist, x_hist, self.t + h_try) if len(x_hist) >= 2
+                 else x_hist[0].copy())
+        info = newton(self.system, x_new, self._alpha_c, alpha, beta_c, beta_d, self.wnewton,
+                      self.project)
+        return x_new, info
+
+    def _error(self, h_try: float, x_new: np.ndarray) -> tuple[float, int]:
+        """(local error / its tolerance, order of the estimate); (0, 0) when
+        there is no estimate (fixed steps, or the first step after a (re)start)."""
+        if self.fixed_step is not None or len(self.x_hist) < 2:
+            return 0.0, 0
+        order = 1 if len(self.x_hist) < 3 else 2
+        hist = self.h_hist[:order]
+        pred = predict(self.t_hist[:order + 1], self.x_hist[:order + 1], self.t + h_try)
+        pred -= x_new
+        err = error_ratio(h_try, hist) * self.wstep.norm(pred, x_new)
+        return err / LOCAL_FRACTION, order
+
+    def _next_step(self, h_try: float, err: float, order: int) -> float:
+        """Size of the step after an accepted one of size ``h_try``."""
+        if self.fixed_step is not None:
+            return self.fixed_step
+        if order == 0:
+            return h_try * 2.0
+        factor = SAFETY * err ** (-1.0 / (order + 1)) if err > 0 else BDF2_MAX_RATIO
+        return h_try * min(BDF2_MAX_RATIO, max(MIN_FACTOR, factor))
+
+    def _accept(self, h_try: float, x_new: np.ndarray, h_next: float, target: float) -> None:
+        self.stats.steps += 1
+        t = self.t + h_try
+        self.t = t if abs(t - target) > 1e-12 * abs(target) else target
+        self.x = x_new
+        model = self.model
+        self.t_hist.insert(0, self.t)
+        self.x_hist.insert(0, x_new.copy())
+        self.h_hist.insert(0, h_try)
+        self.c_hist.insert(0, concentrations(model, x_new))
+        self.p_hist.insert(0, boundary_displacement(model, x_new))
+        del self.t_hist[3:], self.x_hist[3:], self.h_hist[2:], self.c_hist[2:], self.p_hist[2:]
+        self.h = h_next
+        self.h_last = h_try
+
+    def displacement_rate(self):
+        """dP/dt at a face (kernel units, +x) from the BDF formula of the last
+        accepted step: a function of the face index."""
+        h_hist = self.h_hist
+        coeffs = bdf_coefficients(h_hist[0], h_hist[1] if len(h_hist) > 1 else None)
+        return displacement_rate(self.model, coeffs, h_hist[0], list(self.x_hist))

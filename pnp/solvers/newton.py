@@ -1,0 +1,248 @@
+"""Damped Newton on the fully coupled system, and the small objects around it.
+
+Owns the Newton iteration (:func:`newton`, returning a :class:`NewtonInfo`),
+the work arrays of repeated assembly and banded solves (:class:`System`), the
+work counters (:class:`Stats`), the accuracy weights of the unknowns
+(:class:`Weights`) and helpers reading a state vector (concentrations,
+boundary displacements). Contracts follow ``scipy.integrate._ivp``: Newton
+is a function with explicit inputs returning a small result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy.linalg import lapack
+
+from ..discretisation import kernel
+from ..discretisation.model import Model, pump_rate_derivatives, pump_sources
+
+DPSI_MAX = 10.0          # largest potential update per Newton iteration [V_T]
+NEWTON_MAX_ITER = 25
+NEWTON_RTOL_FLOOR = 1e-11   # relative accuracy asked of Newton never below round-off
+PSI_FLOOR_NEWTON = 1e-8     # absolute potential accuracy floors [V_T]: 0.27 nV for Newton,
+PSI_FLOOR_STEP = 1e-7       # 2.7 nV for time-step error control
+
+
+@dataclass
+class NewtonInfo:
+    converged: bool
+    iterations: int
+    norm: float
+    message: str
+
+
+@dataclass
+class Stats:
+    steps: int = 0
+    newton_iterations: int = 0
+    factorizations: int = 0
+    rejected_steps: int = 0
+    wall_time: float = 0.0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class System:
+    """Work arrays for repeated residual/Jacobian assembly and banded solves."""
+
+    def __init__(self, model: Model):
+        self.model = model
+        kl, ku = model.bandwidths
+        self.kl, self.ku = kl, ku
+        n = model.n_unknowns
+        self.ab = np.zeros((2 * kl + ku + 1, n), order="F")
+        self.res = np.zeros(n)
+        self.args = model.kernel_args()
+        self.source = np.zeros((model.n_species, model.n_cells), order="F")
+        self.psi_index = model.potential_index()
+        extra = []
+        if model.b_type[0] == kernel.FLOATING:
+            extra.append(0)
+        if model.b_type[1] == kernel.FLOATING:
+            extra.append(n - 1)
+        self.psi_index_all = np.concatenate([self.psi_index, np.array(extra, dtype=int)])
+        self.is_psi = np.zeros(n, dtype=bool)
+        self.is_psi[self.psi_index_all] = True
+        self.stats = Stats()
+
+    def max_abs_potential(self, v: np.ndarray) -> float:
+        """Largest |potential entry| of a state-shaped vector (strided views, no copies)."""
+        model = self.model
+        m = model.block
+        cells = v[model.offset + model.n_species:model.offset + model.n_cells * m:m]
+        big = max(float(cells.max()), -float(cells.min()))
+        if model.offset:
+            big = max(big, abs(float(v[0])))
+        if model.b_type[1] == kernel.FLOATING:
+            big = max(big, abs(float(v[-1])))
+        return big
+
+    def assemble(self, x, alpha_c, alpha_d, beta_c, beta_d, jacobian=True):
+        if self.model.pumps:
+            pump_sources(self.model, x, self.source)
+        # one memory layout for every call: one compiled specialisation
+        kernel.assemble(x, *self.args, np.asfortranarray(alpha_c), alpha_d,
+                        np.asfortranarray(beta_c), beta_d, self.source, self.res, self.ab, jacobian)
+        if jacobian and self.model.pumps:
+            self._pump_jacobian(x)
+        return self.res
+
+    def _pump_jacobian(self, x):
+        """Saturating pumps: the in-band part of their Jacobian.
+
+        A pump couples the cells on both sides of its membrane, further apart
+        than the band: the derivative of each cell's rows with respect to its
+        own concentration is added, the cross-membrane coupling is lagged.
+        """
+        model = self.model
+        m = model.block
+        kl, ku = self.kl, self.ku
+        for p in model.pumps:
+            d_na, d_k = pump_rate_derivatives(model, p, x)
+            if d_na == 0.0 and d_k == 0.0:
+                continue
+            inside = model.offset + p.inside_cell * m
+            outside = model.offset + p.outside_cell * m
+            col_na = inside + p.sodium
+            col_k = outside + p.potassium
+            # residual = ... - source; source(Na, inside) = -3 j A, (K, inside) = +2 j A, ...
+            self.ab[kl + ku + (inside + p.sodium) - col_na, col_na] += 3.0 * p.area * d_na
+            self.ab[kl + ku + (inside + p.potassium) - col_na, col_na] -= 2.0 * p.area * d_na
+            self.ab[kl + ku + (outside + p.sodium) - col_k, col_k] -= 3.0 * p.area * d_k
+            self.ab[kl + ku + (outside + p.potassium) - col_k, col_k] += 2.0 * p.area * d_k
+
+    def solve(self) -> tuple[np.ndarray | None, str]:
+        """Newton update -J^{-1} R from the last assembly (row-equilibrated LU)."""
+        kernel.equilibrate_rows(self.ab, self.res, self.kl, self.ku)
+        self.stats.factorizations += 1
+        # solved in place: the update overwrites the residual (no state-sized copy)
+        np.negative(self.res, out=self.res)
+        _, _, delta, info = lapack.dgbsv(self.kl, self.ku, self.ab, self.res,
+                                         overwrite_ab=1, overwrite_b=1)
+        if info > 0:
+            return None, f"singular Jacobian (zero pivot at unknown {info - 1})"
+        if info < 0:
+            return None, f"LAPACK gbsv argument {-info} invalid"
+        if not np.all(np.isfinite(delta)):
+            return None, "non-finite Newton update"
+        return delta, ""
+
+
+def newton(system: System, x: np.ndarray, alpha_c, alpha_d, beta_c, beta_d,
+           weights, project=None, max_iter: int = NEWTON_MAX_ITER) -> NewtonInfo:
+    """Damped Newton on R(x) = 0, updating ``x`` in place.
+
+    Converged when the largest update, measured in ``weights(x)`` (the
+    absolute accuracy wanted of each unknown), is below 1 after an undamped
+    step. Potential updates are limited to ``DPSI_MAX`` thermal voltages by
+    scaling the whole update (a uniform scaling keeps every species' amount
+    exactly balanced).
+    """
+    norm = np.inf
+    best = np.inf
+    previous = np.inf
+    for it in range(1, max_iter + 1):
+        res = system.assemble(x, alpha_c, alpha_d, beta_c, beta_d)
+        if not np.all(np.isfinite(res)):
+            return NewtonInfo(False, it, np.inf, "non-finite residual")
+        delta, why = system.solve()
+        if delta is None:
+            return NewtonInfo(False, it, np.inf, why)
+        dpsi = system.max_abs_potential(delta)
+        lam = min(1.0, DPSI_MAX / dpsi) if dpsi > 0 else 1.0
+        if lam == 1.0:
+            x += delta
+        else:
+            x += lam * delta
+        if project is not None:
+            project(x)
+        norm = weights.norm(delta, x, lam)
+        system.stats.newton_iterations += 1
+        if lam == 1.0 and norm <= 1.0:
+            return NewtonInfo(True, it, norm, "converged")
+        if lam == 1.0 and previous < np.inf:
+            # contraction rate of the last two updates: the error left after
+            # this one is at most rate/(1-rate) times it (scipy's BDF test);
+            # in the quadratic regime this saves the last, tiny update
+            rate = norm / previous
+            if rate < 1.0 and rate / (1.0 - rate) * norm <= 1.0:
+                return NewtonInfo(True, it, norm, "converged")
+        if lam == 1.0 and norm <= 10.0 and norm > 0.5 * previous:
+            # stagnating just above the tolerance: round-off of the linear
+            # solve, not a lack of convergence
+            return NewtonInfo(True, it, norm, "converged to round-off")
+        previous = norm
+        best = min(best, norm)
+        if it >= 4 and norm > 1e4 * best:
+            return NewtonInfo(False, it, norm, "Newton diverged")
+    return NewtonInfo(False, max_iter, norm, f"no convergence in {max_iter} Newton iterations")
+
+
+
+# ----------------------------------------------------------------------------
+# Helpers on states
+# ----------------------------------------------------------------------------
+
+def boundary_displacement(model: Model, x: np.ndarray) -> np.ndarray:
+    """P_f at the two boundary faces (toward +x), in kernel units."""
+    psi_b = model.boundary_psi(x)
+    m = model.block
+    S, N = model.n_species, model.n_cells
+    psi = x[model.offset + S:model.offset + N * m:m]
+    nxt0, nxtn = (psi[1], psi[N - 2]) if N >= 2 else (psi[0], psi[0])
+    out = np.empty(2)
+    out[0] = (model.b_sigma[0] if model.b_type[0] == kernel.WALL_CHARGE
+              else model.b_pois_cond[0] * (psi_b[0] - psi[0])
+              + model.b_pois_next[0] * (nxt0 - psi[0]))
+    out[1] = (-model.b_sigma[1] if model.b_type[1] == kernel.WALL_CHARGE
+              else model.b_pois_cond[1] * (psi[N - 1] - psi_b[1])
+              - model.b_pois_next[1] * (nxtn - psi[N - 1]))
+    return out
+
+
+def concentrations(model: Model, x: np.ndarray) -> np.ndarray:
+    """(S, N) view-free copy of the concentrations in ``x``."""
+    m = model.block
+    body = x[model.offset:model.offset + model.n_cells * m].reshape(model.n_cells, m)
+    return body[:, :-1].T.copy(order="F")  # species-fastest, as the kernel walks it
+
+
+class Weights:
+    """Absolute accuracy wanted of each unknown: rtol |x| + atol.
+
+    atol is in mol/m^3 for concentrations; potentials use rtol (in V_T) as
+    their absolute floor, never below ``psi_floor`` (Gauss's law on a
+    Debye-resolved mesh is conditioned like (L/h_min)^2: its round-off sits
+    near 1e-9 V_T). ``norm(delta, x)`` is the largest |delta| / weight,
+    computed without temporaries; calling the object gives the weights.
+    """
+
+    def __init__(self, is_psi: np.ndarray, rtol: float, atol: float, psi_floor: float = 0.0):
+        self.is_psi = is_psi
+        self.rtol = rtol
+        self.floor_c = atol
+        self.floor_psi = max(rtol, psi_floor)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.rtol * np.abs(x) + np.where(self.is_psi, self.floor_psi, self.floor_c)
+
+    def norm(self, delta: np.ndarray, x: np.ndarray, scale: float = 1.0) -> float:
+        return float(kernel.weighted_max(delta, x, scale, self.rtol, self.floor_c, self.floor_psi,
+                                         self.is_psi))
+
+
+def make_weights(system: System, rtol: float, atol: float, psi_floor: float = 0.0) -> Weights:
+    """The :class:`Weights` of ``system``'s unknowns."""
+    return Weights(system.is_psi, rtol, atol, psi_floor)
+
+
+
+
+def min_concentration(model: Model, x: np.ndarray) -> float:
+    """Smallest concentration in ``x`` (a strided view: no copy)."""
+    m = model.block
+    body = x[model.offset:model.offset + model.n_cells * m].reshape(model.n_cells, m)
+    return float(body[:, :-1].min())
