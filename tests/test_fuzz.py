@@ -46,6 +46,7 @@ from hypothesis import strategies as st
 
 from pnp.case import Case, CaseWarning, load_case, parse_override
 from pnp.errors import CaseError
+from pnp.units import registry
 
 # When a hypothesis test fails, its pytest plugin imports libcst to write a
 # patch file, and that import warns (DeprecationWarning from mypy_extensions):
@@ -91,7 +92,11 @@ def _settings(kind: str, slow: bool = False):
 @pytest.fixture(scope="module", autouse=True)
 def _report_counts(request):
     # Warm up (pint registry, scipy) so the first example is not charged for imports.
+    # The shipped cases' units take a fast path that never builds pint's
+    # registry: build it here, or the first input with another unit pays for
+    # it (1.3-2.9 s measured on a loaded machine) and fails TIME_LIMIT.
     Case.from_dict(DATA["nernst_k.toml"])
+    registry()
     yield
     if not COUNTS:
         return
