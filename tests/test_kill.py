@@ -3,16 +3,28 @@
 Every output flushed before a SIGKILL/SIGINT must be bit-identical to the
 same output of an uninterrupted run, and `pnp sweep --resume` must finish a
 killed sweep with results identical to an uninterrupted one.
+
+Each kill is aimed at a moment chosen by observable progress (the result file
+holds k outputs; the run opened its file but has flushed nothing; m of N
+sweep points are done). To know exactly what the files held when the kill
+landed, the process (for a sweep: its whole process group) is first stopped
+with SIGSTOP, its files are read while it cannot write, and only then is the
+signal sent (with SIGCONT, so that SIGINT is acted on). A process that has
+already exited when it is stopped is a kill that missed its moment: the test
+fails.
 """
 
 from __future__ import annotations
 
 import csv
+import itertools
+import os
 import random
 import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import h5py
@@ -21,8 +33,17 @@ import pytest
 
 import pnp
 
+# SIGSTOP and the process states of /proc
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="needs Linux /proc and SIGSTOP")
+
 CASES = Path(__file__).resolve().parent.parent / "cases"
 RUN_ARGS = ["--quiet", "--no-plot", "--set", "run.outputs=300", "--set", "run.rtol=1e-8"]
+#: Outputs of a complete run: the initial state and the 300 requested.
+N_OUTPUTS = 301
+#: Polling period while waiting for a moment [s].
+POLL = 0.005
+#: Numbers the files and directories of the kills (several kills share a tmp_path).
+_SERIAL = itertools.count()
 
 
 def _cli(*args, **kw):
@@ -36,65 +57,223 @@ def reference(tmp_path_factory):
     proc = _cli("run", str(CASES / "donnan_approach.toml"), "-o", str(out), *RUN_ARGS)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
-    return pnp.load_result(out)
+    res = pnp.load_result(out)
+    assert len(res.t) == N_OUTPUTS
+    return res
 
 
-def _wait_for_outputs(proc, out, count, timeout=120.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline and proc.poll() is None:
-        if out.exists():
-            try:
-                with h5py.File(out, "r", locking=False) as f:
-                    if int(f.attrs.get("n_outputs", 0)) >= count:
-                        return True
-            except OSError:
-                pass
-        time.sleep(0.02)
-    return False
+# --- stopping a process at a moment -------------------------------------------------------
 
 
-def _kill_run_at(tmp_path, delay, sig, reference, after_outputs=None):
-    """Signal a run after ``delay`` s, or once its file holds ``after_outputs`` outputs."""
-    out = tmp_path / f"killed_{sig}_{delay:.3f}.h5"
-    proc = _cli("run", str(CASES / "donnan_approach.toml"), "-o", str(out), *RUN_ARGS)
-    if after_outputs is None:
-        time.sleep(delay)
+def _states(pgid: int) -> dict[int, str]:
+    """State letter (R, S, D, T, Z, ...) of every process in process group ``pgid``."""
+    states = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # exited while listing
+            continue
+        fields = text[text.rindex(")") + 2:].split()
+        if int(fields[2]) == pgid:
+            states[int(stat.parent.name)] = fields[0]
+    return states
+
+
+def _stop(proc, group: bool = False) -> None:
+    """SIGSTOP ``proc`` (``group``: its whole process group) and wait until it is stopped.
+
+    Fails if ``proc`` has already exited: the kill would not land where meant.
+    """
+    assert proc.poll() is None, f"the process exited (code {proc.returncode}) before the kill"
+    # not yet reaped (only poll/communicate reap it), so the pid cannot be reused
+    if group:
+        os.killpg(proc.pid, signal.SIGSTOP)
     else:
-        assert _wait_for_outputs(proc, out, after_outputs), "the run ended before the signal"
-    proc.send_signal(sig)
-    proc.communicate(timeout=120)
+        os.kill(proc.pid, signal.SIGSTOP)
+    deadline = time.monotonic() + 10.0
+    while True:
+        states = _states(proc.pid) if group else {proc.pid: _states_of(proc.pid)}
+        leader = states.get(proc.pid)
+        assert leader != "Z", "the process exited before the kill"
+        # a pool worker that exited just before the stop is a zombie, not stopped
+        if leader == "T" and all(s in "TZ" for s in states.values()):
+            return
+        assert time.monotonic() < deadline, f"SIGSTOP did not stop the process: {states}"
+        time.sleep(0.001)
+
+
+def _states_of(pid: int) -> str:
+    text = Path(f"/proc/{pid}/stat").read_text()
+    return text[text.rindex(")") + 2]
+
+
+def _cont(proc, group: bool = False) -> None:
+    (os.killpg if group else os.kill)(proc.pid, signal.SIGCONT)
+
+
+def _read_stopped(proc, read, group: bool = False):
+    """Stop ``proc`` and return ``read()`` of its files as they are while it cannot write.
+
+    Stopped inside an HDF5 flush, a file may not open: let it run a moment
+    and stop it again.
+    """
+    for _ in range(200):
+        _stop(proc, group)
+        try:
+            return read()
+        except (OSError, KeyError):
+            _cont(proc, group)
+            time.sleep(0.002)
+    pytest.fail("the files never read cleanly with the process stopped")
+
+
+def _wait_for(proc, predicate, what: str, timeout: float = 300.0) -> None:
+    """Poll ``predicate()`` until true; fail if the process exits first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        assert proc.poll() is None, f"the process exited (code {proc.returncode}) before {what}"
+        try:
+            if predicate():
+                return
+        except (OSError, KeyError):  # caught the writer mid-flush: look again
+            pass
+        assert time.monotonic() < deadline, f"no {what} after {timeout} s"
+        time.sleep(POLL)
+
+
+def _signal(proc, sig, group: bool = False) -> str:
+    """Send ``sig`` to the stopped ``proc``, let it go on, wait for its end; its stderr."""
+    (os.killpg if group else os.kill)(proc.pid, sig)
+    _cont(proc, group)
+    _, err = proc.communicate(timeout=300)
+    return err
+
+
+# --- runs -------------------------------------------------------------------------------
+
+
+def _committed(out: Path) -> int:
+    """Outputs a result file holds (its commit count ``n_outputs``); 0 if it does not exist."""
     if not out.exists():
-        # signalled before the first output was flushed (random delays only):
-        # the final name never held an empty file, nothing more to check
-        assert after_outputs is None
         return 0
+    with h5py.File(out, "r", locking=False) as f:
+        return int(f.attrs["n_outputs"])
+
+
+#: Where a run kill lands: before the result file exists (start-up), after the
+#: file is opened under its temporary name but before the first output, or
+#: with k outputs flushed (early / middle / late in the run, by k).
+RUN_PHASES = {"early": range(1, 25), "middle": range(25, 250), "late": range(250, N_OUTPUTS)}
+
+
+def _run_phase(held: int, opened: bool) -> str:
+    if held == 0:
+        return "opened" if opened else "start-up"
+    return next(name for name, ks in RUN_PHASES.items() if held in ks)
+
+
+def _kill_run(tmp_path, reference, sig, outputs: int = 0, opened: bool = False,
+              delay: float = 0.0) -> tuple[int, bool]:
+    """Kill a run of donnan_approach at a chosen moment and check the file it leaves.
+
+    The moment: once the result file holds ``outputs`` outputs (> 0); else once
+    the run has opened its file under the temporary name (``opened``); else
+    ``delay`` seconds after the start, well before the run opens any file.
+
+    Returns
+    -------
+    held : int
+        Outputs the result file held when the kill landed.
+    opened : bool
+        Whether the temporary file existed then.
+    """
+    out = tmp_path / f"run_{next(_SERIAL)}_{sig.name}.h5"
+    part = out.with_name(f".{out.name}.part")
+    proc = _cli("run", str(CASES / "donnan_approach.toml"), "-o", str(out), *RUN_ARGS)
+    if outputs > 0:
+        _wait_for(proc, lambda: _committed(out) >= outputs, f"{outputs} outputs")
+    elif opened:
+        _wait_for(proc, part.exists, "the temporary file")
+    else:
+        time.sleep(delay)
+    held, was_opened = _read_stopped(proc, lambda: (_committed(out), part.exists()))
+    if outputs > 0:
+        assert outputs <= held < N_OUTPUTS, f"meant to land after {outputs} of {N_OUTPUTS} outputs"
+    else:
+        assert held == 0 and was_opened == opened, (
+            f"meant to land {'after the file was opened' if opened else 'before any file'} "
+            f"and before the first output; the file held {held}, opened: {was_opened}")
+    err = _signal(proc, sig)
+
+    if held == 0:
+        # the final name never holds a file without an output
+        assert not out.exists()
+        # SIGINT before pnp's handler is installed: 130 from the CLI, or the
+        # interpreter's own death by SIGINT during start-up
+        assert proc.returncode in ((-signal.SIGKILL,) if sig == signal.SIGKILL
+                                   else (130, -signal.SIGINT)), err
+        return held, was_opened
     res = pnp.load_result(out)
     n = len(res.t)
-    assert n <= len(reference.t)
+    if sig == signal.SIGKILL:
+        # nothing ran after the stop: the file is exactly as read then
+        assert proc.returncode == -signal.SIGKILL, err
+        assert n == held and res.status == "running"
+    else:
+        assert proc.returncode == 130, err
+        assert res.status == "failed" and res.message == "interrupted"
+        # SIGINT is acted on between steps: an append under way at the stop
+        # completes, no later output is written
+        assert n in (held, held + 1)
     # every flushed output is intact: bit-identical to the uninterrupted run
     assert np.array_equal(res.t, reference.t[:n])
     assert np.array_equal(res.potential, reference.potential[:n])
     assert np.array_equal(res.concentration, reference.concentration[:n])
     assert np.array_equal(res.membrane_potential, reference.membrane_potential[:n])
-    if sig == signal.SIGINT and proc.returncode == 130:
-        assert res.status == "failed" and res.message == "interrupted"
-    return n
+    return held, was_opened
 
 
-def test_killed_run_keeps_every_flushed_output(tmp_path, reference):
-    n = _kill_run_at(tmp_path, 0.0, signal.SIGKILL, reference, after_outputs=5)
-    assert n >= 5
+@pytest.mark.parametrize(("sig", "outputs"), [(signal.SIGKILL, 5), (signal.SIGINT, 100)],
+                         ids=["SIGKILL-5", "SIGINT-100"])
+def test_killed_run_keeps_every_flushed_output(tmp_path, reference, sig, outputs):
+    held, _ = _kill_run(tmp_path, reference, sig, outputs=outputs)
+    assert _run_phase(held, True) == ("early" if outputs == 5 else "middle")
+
+
+def test_run_killed_before_its_first_output_leaves_no_file(tmp_path, reference):
+    held, opened = _kill_run(tmp_path, reference, signal.SIGKILL, opened=True)
+    assert (held, opened) == (0, True)
+    # the kill landed on the temporary file, which stays behind; no final name
+    assert [p.name.endswith(".h5.part") for p in tmp_path.iterdir()] == [True]
 
 
 @pytest.mark.slow
 def test_kill_runs_at_random_moments(tmp_path, reference):
+    """24 kills spread over the phases of a run, SIGKILL and SIGINT alternately in each."""
     rng = random.Random(1234)
-    survived = 0
-    for k in range(24):
+    plan = ([("start-up", {"delay": rng.uniform(0.0, 0.3)}) for _ in range(4)]
+            + [("opened", {"opened": True}) for _ in range(4)]
+            + [("early", {"outputs": rng.randint(1, 5)}) for _ in range(4)]
+            + [("middle", {"outputs": rng.randint(25, 220)}) for _ in range(6)]
+            + [("late", {"outputs": rng.randint(250, 298)}) for _ in range(6)])
+    landed = Counter()
+    for k, (phase, moment) in enumerate(plan):
         sig = signal.SIGKILL if k % 2 == 0 else signal.SIGINT
-        _kill_run_at(tmp_path, rng.uniform(0.3, 3.0), sig, reference)
-        survived += 1
-    assert survived == 24
+        held, opened = _kill_run(tmp_path, reference, sig, **moment)
+        assert _run_phase(held, opened) == phase, (phase, moment, held)
+        landed[_run_phase(held, opened), sig.name] += 1
+    assert landed == {(phase, name): n for phase, n in (("start-up", 2), ("opened", 2),
+                                                        ("early", 2), ("middle", 3), ("late", 3))
+                      for name in ("SIGKILL", "SIGINT")}
+
+
+# --- sweeps -----------------------------------------------------------------------------
+
+
+N_POINTS = 24
+SWEEP = ["sweep", str(CASES / "ghk_iv.toml"), "--param",
+         f"boundary.left.potential=-0.1:0.06:{N_POINTS}",
+         "--set", "mesh.uniform_cells=400", "-j", "2", "--quiet"]
 
 
 def _read_summary(path):
@@ -104,8 +283,25 @@ def _read_summary(path):
     return [{k: r[k] for k in keep} for r in rows]
 
 
-SWEEP = ["sweep", str(CASES / "ghk_iv.toml"), "--param", "boundary.left.potential=-0.1:0.06:24",
-         "--set", "mesh.uniform_cells=400", "-j", "2", "--quiet"]
+def _done(out: Path) -> int:
+    """Points summary.csv lists as completed (0 without a summary)."""
+    summary = out / "summary.csv"
+    if not summary.exists():
+        return 0
+    rows = _read_summary(summary)
+    assert len(rows) == N_POINTS
+    return sum(r["status"] == "completed" for r in rows)
+
+
+def _point_files(out: Path) -> dict[str, tuple[str, int, int]]:
+    """Point file name -> (status, inode, mtime in ns)."""
+    files = {}
+    for p in sorted(out.glob("point_*.h5")):
+        with h5py.File(p, "r") as f:
+            status = str(f.attrs["status"])
+        st = p.stat()
+        files[p.name] = (status, st.st_ino, st.st_mtime_ns)
+    return files
 
 
 @pytest.fixture(scope="module")
@@ -117,37 +313,83 @@ def sweep_reference(tmp_path_factory):
     return _read_summary(out / "summary.csv")
 
 
-def _kill_sweep_and_resume(tmp_path, delay, sig, sweep_reference):
-    out = tmp_path / f"sweep_{sig}_{delay:.2f}"
-    proc = _cli(*SWEEP, "-o", str(out), start_new_session=True)
-    time.sleep(delay)
-    # kill the whole process group: the parent and its pool workers
-    import os
+def _kill_sweep_and_resume(tmp_path, sweep_reference, sig, done: int = 0,
+                           summary: bool = False, delay: float = 0.0) -> str:
+    """Kill a sweep (its process group) at a chosen moment, resume it, compare.
 
-    try:
-        os.killpg(proc.pid, sig)
-    except ProcessLookupError:
-        pass
-    proc.communicate(timeout=120)
+    The moment: once summary.csv lists ``done`` (> 0) completed points; else
+    once summary.csv exists (every point still pending, ``summary``); else
+    ``delay`` seconds after the start, before the summary is written.
+    Returns where the kill landed: "start-up" (no summary.csv yet), "pending"
+    (summary.csv lists no point done) or "mid-sweep" (0 < done < N_POINTS).
+    """
+    out = tmp_path / f"sweep_{next(_SERIAL)}_{sig.name}"
+    proc = _cli(*SWEEP, "-o", str(out), start_new_session=True)
+    if done > 0:
+        _wait_for(proc, lambda: _done(out) >= done, f"{done} completed points")
+    elif summary:
+        _wait_for(proc, (out / "summary.csv").exists, "summary.csv")
+    else:
+        time.sleep(delay)
+    has_summary, held = _read_stopped(
+        proc, lambda: ((out / "summary.csv").exists(), _done(out)), group=True)
+    if done > 0:
+        assert done <= held < N_POINTS, f"meant to land after {done} of {N_POINTS} points"
+    else:
+        assert (has_summary, held) == (summary, 0), (
+            f"meant to land {'after summary.csv was written' if summary else 'before it'} and "
+            f"before any point was done; summary: {has_summary}, {held} done")
+    at_stop = _read_summary(out / "summary.csv") if has_summary else None
+    err = _signal(proc, sig, group=True)
+    assert proc.returncode != 0, err
+
+    # what the kill left: for SIGKILL exactly what was on disk at the stop
+    after = _read_summary(out / "summary.csv") if (out / "summary.csv").exists() else None
+    if sig == signal.SIGKILL:
+        assert after == at_stop
+    else:
+        assert (after is None) == (at_stop is None)
+    left = _done(out)
+    assert held <= left < N_POINTS
+    kept = _point_files(out) if out.exists() else {}
+    completed = {name for name, (status, *_) in kept.items() if status == "completed"}
+    # the summary never lists a point whose file is not complete
+    listed = {f"point_{int(r['index']):04d}.h5" for r in (after or []) if r["status"] == "completed"}
+    assert listed <= completed
+    assert len(completed) < N_POINTS
+
     resumed = _cli(*SWEEP, "-o", str(out), "--resume")
     _, err = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, err
     assert _read_summary(out / "summary.csv") == sweep_reference
-    for p in out.glob("point_*.h5"):
-        with h5py.File(p, "r") as f:
-            assert f.attrs["status"] == "completed"
+    now = _point_files(out)
+    assert len(now) == N_POINTS and all(s == "completed" for s, *_ in now.values())
+    # the resume kept every completed point file untouched and ran the rest
+    assert {name: now[name] for name in completed} == {name: kept[name] for name in completed}
+    return "mid-sweep" if held > 0 else "pending" if has_summary else "start-up"
 
 
 def test_killed_sweep_resumes_to_identical_results(tmp_path, sweep_reference):
-    _kill_sweep_and_resume(tmp_path, 2.5, signal.SIGKILL, sweep_reference)
+    landed = _kill_sweep_and_resume(tmp_path, sweep_reference, signal.SIGKILL, done=N_POINTS // 3)
+    assert landed == "mid-sweep"
 
 
 @pytest.mark.slow
 def test_kill_sweeps_at_random_moments(tmp_path, sweep_reference):
+    """12 sweep kills spread over its phases, SIGKILL and SIGINT alternately in each."""
     rng = random.Random(99)
-    for k in range(20):
+    plan = ([("start-up", {"delay": rng.uniform(0.0, 0.3)}) for _ in range(2)]
+            + [("pending", {"summary": True}) for _ in range(2)]
+            + [("mid-sweep", {"done": rng.randint(1, N_POINTS - 2)}) for _ in range(8)])
+    landed = Counter()
+    for k, (phase, moment) in enumerate(plan):
         sig = signal.SIGKILL if k % 2 == 0 else signal.SIGINT
-        _kill_sweep_and_resume(tmp_path, rng.uniform(1.0, 4.0), sig, sweep_reference)
+        where = _kill_sweep_and_resume(tmp_path, sweep_reference, sig, **moment)
+        assert where == phase, (phase, moment)
+        landed[where, sig.name] += 1
+    assert landed == {(phase, name): n for phase, n in (("start-up", 1), ("pending", 1),
+                                                        ("mid-sweep", 4))
+                      for name in ("SIGKILL", "SIGINT")}
 
 
 def test_sweep_is_deterministic_across_worker_counts(tmp_path):
