@@ -222,7 +222,7 @@ def parse_spec(text: str) -> list[Any]:
 
 
 def _value(text: str) -> Any:
-    from ..input.case import parse_override
+    from ..input.overrides import parse_override
 
     return parse_override(f"value={text}")[1]
 
@@ -1337,7 +1337,7 @@ def dask_executor(address: str, workers: int | None = None):
 
 def cmd_sweep(args) -> int:
     """``pnp sweep``: 0 all points completed, 2 bad input, 3 some point failed."""
-    from ..input.case import load_case, parse_override
+    from ..input import load_case, parse_override
 
     try:
         overrides = dict(parse_override(item) for item in args.overrides)
