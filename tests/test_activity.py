@@ -263,7 +263,7 @@ SIZES = {"K": {"size": "0.3 nm"}, "Ca": {"size": "0.6 nm"}, "Cl": {"size": 3e-10
 
 
 def test_case_models_agree_with_the_schema():
-    from pnp.input.case import SCHEMA  # the loader's table of keys
+    from pnp.input.schema import SCHEMA  # the loader's table of keys
 
     assert SCHEMA["activity"].choices == activity.MODELS
 

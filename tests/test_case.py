@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from scipy import constants
 
 from pnp.errors import CaseError
-from pnp.input.case import (
+from pnp.input import (
     PARAMETERS,
     Case,
     CaseWarning,

@@ -45,7 +45,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pnp.errors import CaseError
-from pnp.input.case import Case, CaseWarning, load_case, parse_override
+from pnp.input import Case, CaseWarning, load_case, parse_override
 from pnp.input.units import registry
 
 # When a hypothesis test fails, its pytest plugin imports libcst to write a

@@ -37,7 +37,7 @@ import tomli_w
 
 import pnp
 from pnp.errors import CaseError, ResultFileError
-from pnp.input.case import Case, load_case, parse_override
+from pnp.input import Case, load_case, parse_override
 from pnp.input.units import registry
 from pnp.presentation.cli import main
 
@@ -566,11 +566,11 @@ def _watch_the_mesh(monkeypatch) -> list[float]:
 
     `build_mesh` is replaced in every pnp module that holds it, so a call by
     any name fails. The loader sizes a graded mesh with the closed-form
-    `pnp.input.case._estimated_cells` (looked up at call time by `check_cells`);
+    `pnp.input.sections.estimated_cells` (looked up at call time by `check_cells`);
     the wrapper records each estimate, so a test can see that it ran.
     """
     import pnp.discretisation.mesh
-    import pnp.input.case
+    import pnp.input.sections
 
     real_build = pnp.discretisation.mesh.build_mesh
 
@@ -581,14 +581,14 @@ def _watch_the_mesh(monkeypatch) -> list[float]:
         if getattr(module, "build_mesh", None) is real_build:
             monkeypatch.setattr(module, "build_mesh", no_mesh)
     estimates: list[float] = []
-    real_estimate = pnp.input.case._estimated_cells
+    real_estimate = pnp.input.sections.estimated_cells
 
     def estimate(*args, **kwargs):
         cells = real_estimate(*args, **kwargs)
         estimates.append(cells)
         return cells
 
-    monkeypatch.setattr(pnp.input.case, "_estimated_cells", estimate)
+    monkeypatch.setattr(pnp.input.sections, "estimated_cells", estimate)
     return estimates
 
 

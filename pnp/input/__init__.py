@@ -1,7 +1,54 @@
 """Stage 1, input: a case file (TOML) or a dict -> a validated :class:`~pnp.input.case.Case`.
 
 In: a case file path or mapping, and optional dotted overrides. Out: a
-frozen ``Case`` in SI units (``case.py``: schema, validation, loading;
-``units.py``: quantities with units such as ``"150 mM"``). Nothing here
-builds a mesh or imports numba.
+frozen ``Case`` in SI units. Nothing here builds a mesh or imports numba.
+
+- ``case.py``: the frozen dataclasses (``Case``, ``Species``, ``Region``, ...)
+  and ``load_case``.
+- ``schema.py``: the table of every key (``PARAMETERS``) and its Markdown
+  reference (``schema_reference``).
+- ``toml_io.py``: reading a case file; writing a case back as TOML.
+- ``validation.py``: raw input -> ``Case``, through the section readers
+  ``reader.py`` (values by schema type), ``regions.py`` (species, regions),
+  ``boundaries.py`` (boundaries, pumps), ``sections.py`` (mesh, run, output,
+  expect) and ``protocols.py``.
+- ``overrides.py``: dotted key paths (``--set``, ``overrides=``, protocols).
+- ``messages.py``: error messages as safe one-liners.
+- ``units.py``: quantities with units such as ``"150 mM"``.
 """
+
+from __future__ import annotations
+
+from .case import (
+    Boundary,
+    Case,
+    CaseWarning,
+    MeshSpec,
+    OutputSpec,
+    Protocol,
+    Pump,
+    Region,
+    RunSpec,
+    Species,
+    load_case,
+)
+from .overrides import parse_override
+from .schema import PARAMETERS, Parameter, schema_reference
+
+__all__ = [
+    "PARAMETERS",
+    "Boundary",
+    "Case",
+    "CaseWarning",
+    "MeshSpec",
+    "OutputSpec",
+    "Parameter",
+    "Protocol",
+    "Pump",
+    "Region",
+    "RunSpec",
+    "Species",
+    "load_case",
+    "parse_override",
+    "schema_reference",
+]

@@ -61,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _overrides(items: list[str]) -> dict:
-    from ..input.case import parse_override
+    from ..input.overrides import parse_override
 
     out = {}
     for item in items:

@@ -88,7 +88,7 @@ def add_sweep_arguments(parser) -> None:
 
 def cmd_sweep(args) -> int:
     """``pnp sweep``: 0 all points completed, 2 bad input, 3 some point failed."""
-    from ..input.case import load_case, parse_override
+    from ..input import load_case, parse_override
     from ..simulation.sweep import dask_executor, parse_param, sweep
     from ..simulation.sweep.summary import SUMMARY_CSV
 

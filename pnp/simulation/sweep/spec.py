@@ -72,7 +72,7 @@ def parse_spec(text: str) -> list[Any]:
 
 
 def _value(text: str) -> Any:
-    from ...input.case import parse_override
+    from ...input.overrides import parse_override
 
     return parse_override(f"value={text}")[1]
 

@@ -1,0 +1,337 @@
+"""The case-file schema: one `Parameter` per key, the table `PARAMETERS`, and its reference.
+
+Owns what a case file may contain: every key with its type, SI unit,
+default, limits and description (`PARAMETERS`, indexed by dotted key in
+`SCHEMA`), the size limits the loader enforces on any input (``MAX_*``),
+and `schema_reference`, which renders the table as the Markdown key
+reference kept in README.md (docs/interface.md, section "Case files").
+Nothing here reads or validates a case; `pnp.input.reader` and its
+section readers do, against this table.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from .units import describe_unit
+
+__all__ = ["PARAMETERS", "REQUIRED", "SCHEMA", "Parameter", "children", "schema_reference"]
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return "required"
+
+
+#: Marks a key without a default.
+REQUIRED: Any = _Required()
+
+MAX_FILE_BYTES = 1_000_000
+MAX_DEPTH = 8
+MAX_SPECIES = 64
+MAX_REGIONS = 1000
+MAX_PUMPS = 1000
+MAX_PROTOCOLS = 1000
+MAX_OUTPUT_TIMES = 100_000
+MAX_STRING = 1000
+# Most cells a mesh may have (all regions together): a 1e8-cell 1D problem is
+# far beyond any physical need, and refusing it at validation keeps an absurd
+# `uniform_cells` or `max_cell` from attempting a huge allocation or loop.
+MAX_CELLS = 100_000_000
+MAX_VALENCE = 100
+
+NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]{0,63}")
+ACTIVITY_MODELS = ("ideal", "debye-huckel", "extended-debye-huckel", "davies")
+SIDES = ("left", "right")
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One key of the case-file schema.
+
+    ``key`` is a dotted path in which ``<species>``, ``<region>``, ``<side>``,
+    ``<pump>`` and ``<protocol>`` stand for a species name, a region name,
+    ``left``/``right``, and an entry of ``[[pump]]``/``[[protocol]]``.
+    ``type`` is one of ``float`` (number or string with a unit), ``int``,
+    ``bool``, ``str``, ``name``, ``choice``, ``potential`` (number or
+    ``"floating"``), ``outputs``, ``table`` (protocol changes) or ``value``
+    (number or string, stored as given).
+    """
+
+    key: str
+    type: str
+    unit: str                             # SI unit, or "-" for a dimensionless / non-numeric key
+    default: Any
+    description: str
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+    exclusive_minimum: bool = False       # minimum itself not allowed (> instead of >=)
+    maximum: float | None = None          # largest value allowed (inclusive)
+    default_text: str | None = None       # shown instead of the default when it is derived
+    protocol: bool = False                # may change during a run ([[protocol]] set)
+
+    @property
+    def name(self) -> str:
+        return self.key.rsplit(".", 1)[-1]
+
+    def allowed(self) -> str:
+        """The allowed values in words, e.g. ``"> 0"`` or ``"wall | reservoir"``."""
+        if self.choices:
+            return " | ".join(self.choices)
+        if self.type == "potential":
+            return 'number or "floating"'
+        if self.type == "outputs":
+            return f"int 1 to {MAX_OUTPUT_TIMES}, or up to {MAX_OUTPUT_TIMES} increasing times >= 0"
+        if self.minimum is not None or self.maximum is not None:
+            limits = []
+            if self.minimum is not None:
+                limits.append(f"{'>' if self.exclusive_minimum else '>='} {show_limit(self.minimum)}")
+            if self.maximum is not None:
+                limits.append(f"<= {show_limit(self.maximum)}")
+            return ", ".join(limits)
+        if self.type == "bool":
+            return "true | false"
+        if self.type == "name":
+            return "letters, digits, _ or -"
+        if self.type == "value":
+            return "number or string"
+        if self.type == "float":
+            return "any finite number"
+        return ""
+
+    def expectation(self) -> str:
+        """What a value must be, for error messages."""
+        if self.type == "float":
+            what = describe_unit(self.unit) if self.unit != "-" else "a number"
+        elif self.type == "int":
+            what = "an integer"
+        elif self.type == "bool":
+            return "true or false"
+        elif self.type == "choice":
+            return "one of " + " | ".join(f'"{c}"' for c in self.choices)
+        elif self.type == "potential":
+            return 'a potential (V) or "floating"'
+        elif self.type == "name":
+            return "a name (letters, digits, _ or -, starting with a letter)"
+        elif self.type == "str":
+            return "a string"
+        elif self.type == "outputs":
+            return (f"an integer from 1 to {MAX_OUTPUT_TIMES} (number of outputs) or a list of "
+                    "increasing times (s)")
+        elif self.type == "table":
+            return "a table"
+        else:
+            return "a number or a string"
+        limit = self.allowed() if self.minimum is not None or self.maximum is not None else ""
+        return f"{what}, {limit}" if limit else what
+
+
+def show_limit(value: float) -> str:
+    """A schema limit for people: ``1``, ``0.5``, ``100``, ``1e8``."""
+    if float(value).is_integer() and abs(value) < 1e6:
+        return str(int(value))
+    return f"{value:g}".replace("e+0", "e").replace("e+", "e")
+
+
+def _p(key, type_, unit, default, description, **kw) -> Parameter:
+    return Parameter(key, type_, unit, default, description, **kw)
+
+
+#: The case-file schema (docs/interface.md, section "Case files"): every key the loader accepts.
+PARAMETERS: tuple[Parameter, ...] = (
+    # -- top level --------------------------------------------------------
+    _p("title", "str", "-", None, "Short description shown in summaries and stored in results.",
+       default_text="case file stem"),
+    _p("temperature", "float", "K", 298.15, "Temperature (accepts \"37 degC\"); cannot change during a run.",
+       minimum=0.0, exclusive_minimum=True),
+    _p("geometry", "choice", "-", "cartesian",
+       "Coordinate of the 1D domain; cylindrical and spherical put r = 0 at the left boundary.",
+       choices=("cartesian", "cylindrical", "spherical")),
+    _p("inside", "choice", "-", "left", "Which end of the domain is the cell's inside.",
+       choices=("left", "right")),
+    _p("activity", "choice", "-", "ideal",
+       "Activity-coefficient model; gamma per bulk region from its initial ionic strength, "
+       "static (`extended-debye-huckel` needs `size` of every charged species).",
+       choices=ACTIVITY_MODELS),
+    _p("strict", "bool", "-", True,
+       "Non-electroneutral regions and protocols after the end of the run are errors (false: warnings)."),
+    # -- species ----------------------------------------------------------
+    _p("species.<species>.z", "int", "-", REQUIRED, "Valence (an integer; 0 for a neutral species).",
+       minimum=-MAX_VALENCE, maximum=MAX_VALENCE),
+    _p("species.<species>.D", "float", "m^2/s", REQUIRED, "Bulk diffusivity.",
+       minimum=0.0, exclusive_minimum=True),
+    _p("species.<species>.size", "float", "m", None,
+       "Ion size parameter a (extended Debye-Hückel).", minimum=0.0, exclusive_minimum=True),
+    # -- regions ----------------------------------------------------------
+    _p("region.<region>.name", "name", "-", REQUIRED, "Unique name; override paths use it (`region.bath.length`)."),
+    _p("region.<region>.length", "float", "m", REQUIRED, "Thickness of the region.",
+       minimum=0.0, exclusive_minimum=True),
+    _p("region.<region>.eps_r", "float", "-", REQUIRED, "Relative permittivity.",
+       minimum=1.0, default_text="required (membranes: or capacitance)"),
+    _p("region.<region>.capacitance", "float", "F/m^2", None,
+       "Membranes only, instead of eps_r: eps_r = capacitance·length/ε0.",
+       minimum=0.0, exclusive_minimum=True),
+    _p("region.<region>.membrane", "bool", "-", False,
+       "A membrane: not the first or last region; transport set by permeability or barrier."),
+    _p("region.<region>.concentration.<species>", "float", "mol/m^3", 0.0,
+       "Initial contents (held fixed next to a reservoir boundary).", minimum=0.0, protocol=True),
+    _p("region.<region>.fixed_charge", "float", "mol/m^3", 0.0,
+       "Fixed charge density in mol/m^3 of elementary charges (signed)."),
+    _p("region.<region>.D.<species>", "float", "m^2/s", None,
+       "Diffusivity in this region; 0 = immobile here.", minimum=0.0, default_text="species D"),
+    _p("region.<region>.permeability.<species>", "float", "m/s", None,
+       "Membranes only: permeability P = exp(-barrier/RT)·D/length; unlisted species are impermeant.",
+       minimum=0.0, default_text="0 (impermeant)", protocol=True),
+    _p("region.<region>.barrier.<species>", "float", "J/mol", None,
+       "Standard free-energy offset ΔG; membranes: instead of permeability (unlisted: impermeant); "
+       "bulk: partition offset.", default_text="bulk 0; membranes impermeant", protocol=True),
+    # -- boundaries -------------------------------------------------------
+    _p("boundary.<side>.type", "choice", "-", REQUIRED,
+       "wall: no flux of any species; reservoir: concentrations of the adjacent region held.",
+       choices=("wall", "reservoir")),
+    _p("boundary.<side>.potential", "potential", "V", None,
+       "Wall: blocking electrode potential (else surface_charge); reservoir: a number or "
+       "\"floating\" (current clamp).", default_text="wall: none; reservoir: required", protocol=True),
+    _p("boundary.<side>.surface_charge", "float", "C/m^2", 0.0,
+       "Walls without a potential: charge on the wall.", protocol=True),
+    _p("boundary.<side>.current", "float", "A/m^2", 0.0,
+       "Floating reservoirs only: current density entering the domain through this boundary.",
+       protocol=True),
+    # -- pumps ------------------------------------------------------------
+    _p("pump.<pump>.membrane", "name", "-", REQUIRED, "Name of the membrane region the pump sits in."),
+    _p("pump.<pump>.rate", "float", "mol/m^2/s", None,
+       "Constant cycle rate j_p (3 Na out, 2 K in per cycle).", minimum=0.0, protocol=True),
+    _p("pump.<pump>.j_max", "float", "mol/m^2/s", None,
+       "Saturating form: j_p = j_max·(Na_in/(Na_in+K_Na))³·(K_out/(K_out+K_K))².",
+       minimum=0.0, protocol=True),
+    _p("pump.<pump>.K_Na", "float", "mol/m^3", None, "Saturating form: Na half-activation.",
+       minimum=0.0, exclusive_minimum=True),
+    _p("pump.<pump>.K_K", "float", "mol/m^3", None, "Saturating form: K half-activation.",
+       minimum=0.0, exclusive_minimum=True),
+    _p("pump.<pump>.sodium", "name", "-", "Na", "Species the pump moves out (3 per cycle)."),
+    _p("pump.<pump>.potassium", "name", "-", "K", "Species the pump moves in (2 per cycle)."),
+    # -- mesh -------------------------------------------------------------
+    _p("mesh.cells_per_debye", "float", "-", 4.0,
+       "Smallest cells at interfaces and walls: this many per local Debye length.",
+       minimum=0.0, exclusive_minimum=True),
+    _p("mesh.growth", "float", "-", 1.2, "Geometric growth of cell sizes away from interfaces.",
+       minimum=1.0),
+    _p("mesh.max_cell", "float", "m", 100e-9, "Largest cell.", minimum=0.0, exclusive_minimum=True),
+    _p("mesh.membrane_cells", "int", "-", 10, "Uniform cells in each membrane.", minimum=1,
+       maximum=MAX_CELLS),
+    _p("mesh.uniform_cells", "int", "-", None,
+       "Instead of grading: this many equal cells in every region (at most 1e8 cells in all "
+       "regions together, like any mesh).", minimum=1, maximum=MAX_CELLS),
+    # -- run --------------------------------------------------------------
+    _p("run.mode", "choice", "-", "steady", "Steady state or time course.",
+       choices=("steady", "transient")),
+    _p("run.t_end", "float", "s", None, "End time; required for transient runs.",
+       minimum=0.0, exclusive_minimum=True),
+    _p("run.outputs", "outputs", "s", 200,
+       "Number of log-spaced output times, or an explicit list of times."),
+    _p("run.rtol", "float", "-", 1e-6, "Relative tolerance.", minimum=0.0, exclusive_minimum=True),
+    _p("run.atol", "float", "-", 1e-9, "Absolute tolerance.", minimum=0.0, exclusive_minimum=True),
+    _p("run.max_steps", "int", "-", 100000, "Most time steps before giving up.", minimum=1),
+    # -- protocols ----------------------------------------------------------
+    _p("protocol.<protocol>.at", "float", "s", REQUIRED, "Time of the change.", minimum=0.0),
+    _p("protocol.<protocol>.set", "table", "-", REQUIRED,
+       "Dotted key → new value; only run-time parameters (marked in this table)."),
+    # -- output -------------------------------------------------------------
+    _p("output.path", "str", "-", None, "Result file, relative to the case file's directory.",
+       default_text="`results/<case stem>.h5`"),
+    _p("output.plot", "bool", "-", True, "Write a PNG figure beside the result file."),
+    # -- expect -------------------------------------------------------------
+    _p("expect.<key>", "value", "-", None,
+       "What the run should reproduce, stored as given: membrane_potential (\"nernst:K\", \"ghk\", "
+       "\"donnan\" or V), surface_charge (\"grahame\"), concentration (\"donnan\"), "
+       "potential_profile (\"gouy-chapman\"), tolerance, ..."),
+)
+
+SCHEMA: dict[str, Parameter] = {p.key: p for p in PARAMETERS}
+TOP_LEVEL_SCALARS = ("title", "temperature", "geometry", "inside", "activity", "strict")
+REGION_TABLES = ("concentration", "D", "permeability", "barrier")
+
+
+def children(prefix: str) -> tuple[str, ...]:
+    """Names of the keys directly under ``prefix`` in the schema, in order."""
+    depth = prefix.count(".") + 1 if prefix else 0
+    head = prefix.split(".") if prefix else []
+    out: list[str] = []
+    for key in SCHEMA:
+        parts = key.split(".")
+        if len(parts) > depth and parts[:depth] == head and parts[depth] not in out:
+            out.append(parts[depth])
+    return tuple(out)
+
+
+_SECTION_TITLES = {
+    "": "Top level",
+    "species.<species>": "`[species.NAME]` — one table per species",
+    "region.<region>": "`[[region]]` — one per region, left to right",
+    "boundary.<side>": "`[boundary.left]`, `[boundary.right]`",
+    "pump.<pump>": "`[pump]` or `[[pump]]` — Na⁺/K⁺-ATPase in a membrane",
+    "mesh": "`[mesh]`",
+    "run": "`[run]`",
+    "protocol.<protocol>": "`[[protocol]]` — piecewise-constant changes in a transient run",
+    "output": "`[output]`",
+    "expect": "`[expect]` — free table of numbers or strings",
+}
+
+
+def schema_reference() -> str:
+    """The case-file reference as Markdown, generated from `PARAMETERS`.
+
+    Returns
+    -------
+    str
+        One table per section with key, type, unit, default, allowed values,
+        whether a ``[[protocol]]`` may change it, and a description.
+    """
+    sections: dict[str, list[Parameter]] = {}
+    for param in PARAMETERS:
+        parts = param.key.split(".")
+        if len(parts) == 1:
+            section = ""
+        elif parts[1].startswith("<") and parts[0] != "expect":
+            section = ".".join(parts[:2])
+        else:
+            section = parts[0]
+        sections.setdefault(section, []).append(param)
+    lines = [
+        "Plain numbers are SI (m, s, V, K, mol/m³ = mM, m²/s, m/s, A/m², C/m², J/mol); a string",
+        'with a unit is converted (`"5 nm"`, `"37 degC"`, `"140 mM"`, `"1 uF/cm^2"`, `"12 kJ/mol"`).',
+        "Unknown keys are errors. Overrides (`--set KEY=VALUE`, `overrides={...}`, `[[protocol]] set`)",
+        "use dotted paths: `region.<name>.concentration.K`, `boundary.left.potential`, `pump.rate`",
+        "(`pump.<i>.rate` with several pumps). *Protocol* marks what may change during a run.",
+        "",
+    ]
+    for section, params in sections.items():
+        lines += [f"### {_SECTION_TITLES.get(section, section)}", ""]
+        lines += ["| Key | Type | Unit | Default | Allowed | Protocol | Description |",
+                  "|---|---|---|---|---|---|---|"]
+        for param in params:
+            name = param.key[len(section) + 1:] if section else param.key
+            if param.default_text is not None:
+                default = param.default_text
+            elif param.default is REQUIRED:
+                default = "required"
+            elif param.default is None:
+                default = "—"
+            else:
+                default = f"`{_toml_scalar(param.default)}`"
+            cells = [f"`{name}`", param.type, param.unit, default, param.allowed(),
+                     "yes" if param.protocol else "", param.description]
+            lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    return f"{value:g}" if isinstance(value, float) else str(value)
+

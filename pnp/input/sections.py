@@ -1,0 +1,160 @@
+"""Validation of ``[mesh]``, ``[run]``, ``[output]`` and ``[expect]``; the mesh size limit.
+
+Owns the numerical settings of a case: the mesh spec and the refusal of a
+mesh of more than `MAX_CELLS` cells before anything allocates it (sized
+in closed form by `estimated_cells`), the run spec (mode, end time,
+output times, tolerances), where the result goes, and the free
+``[expect]`` table.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+from pathlib import Path
+from typing import Any
+
+from .case import MeshSpec, OutputSpec, Region, RunSpec, Species
+from .messages import show
+from .reader import Reader
+from .schema import MAX_CELLS, MAX_OUTPUT_TIMES, MAX_STRING, SCHEMA, children, show_limit
+
+__all__ = ["SectionReader", "estimated_cells"]
+
+
+class SectionReader(Reader):
+    """Reads the mesh, run, output and expect tables."""
+
+    def mesh(self, raw: dict[str, Any]) -> MeshSpec:
+        table = self.section(raw, "mesh")
+        return MeshSpec(**{name: self.get(table, "mesh", name, "mesh") for name in children("mesh")})
+
+    def check_cells(self, mesh: MeshSpec, species: tuple[Species, ...], regions: tuple[Region, ...],
+                    temperature: float) -> None:
+        """Refuse a mesh of more than `MAX_CELLS` cells before anything allocates it."""
+        if mesh.uniform_cells is not None:
+            cells = float(mesh.uniform_cells) * len(regions)
+            if cells > MAX_CELLS:
+                raise self.error(f"{mesh.uniform_cells} cells in each of {len(regions)} regions make "
+                                 f"{cells:.3g} cells; at most {show_limit(MAX_CELLS)} in all", "mesh.uniform_cells")
+            return
+        cells = estimated_cells(mesh, species, regions, temperature)
+        if cells > MAX_CELLS:
+            raise self.error(
+                f"the graded mesh would have about {cells:.3g} cells; at most {show_limit(MAX_CELLS)} "
+                "in all: raise max_cell or growth, or lower cells_per_debye or membrane_cells", "mesh")
+
+    def run(self, raw: dict[str, Any]) -> RunSpec:
+        table = self.section(raw, "run")
+        values = {name: self.get(table, "run", name, "run")
+                  for name in children("run") if name != "outputs"}
+        if values["mode"] == "transient" and values["t_end"] is None:
+            raise self.error('missing; a transient run needs its end time t_end (s), > 0', "run.t_end")
+        outputs = table.get("outputs", SCHEMA["run.outputs"].default)
+        if isinstance(outputs, list):
+            if not outputs or len(outputs) > MAX_OUTPUT_TIMES:
+                raise self.error(f"give between 1 and {MAX_OUTPUT_TIMES} output times", "run.outputs")
+            times = []
+            for i, value in enumerate(outputs):
+                t = self.number(value, "s", f"run.outputs[{i}]")
+                if t < 0 or (times and t <= times[-1]):
+                    raise self.error(f"output times must be >= 0 and increasing; {t:g} s follows "
+                                     f"{times[-1] if times else 0:g} s", f"run.outputs[{i}]")
+                times.append(t)
+            if values["mode"] == "transient" and times[-1] > values["t_end"]:
+                raise self.error(f"last output time {times[-1]:g} s is after t_end = {values['t_end']:g} s",
+                                 "run.outputs")
+            outputs = tuple(times)
+        elif (isinstance(outputs, bool) or not isinstance(outputs, numbers.Integral) or outputs < 1
+              or outputs > MAX_OUTPUT_TIMES):
+            raise self.error(f"expected {SCHEMA['run.outputs'].expectation()}, got {show(outputs)}",
+                             "run.outputs")
+        else:
+            outputs = int(outputs)
+        return RunSpec(outputs=outputs, **values)
+
+    def output(self, raw: dict[str, Any], source: str | None) -> OutputSpec:
+        table = self.section(raw, "output")
+        path = self.get(table, "output", "path", "output")
+        plot = self.get(table, "output", "plot", "output")
+        if path is not None and not path.strip():
+            raise self.error("empty path", "output.path")
+        if source is not None:
+            if path is None:
+                path = os.path.join("results", Path(source).stem + ".h5")
+            if not os.path.isabs(path):
+                path = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(source)), path))
+        return OutputSpec(path=path, plot=plot)
+
+    def expect(self, raw: dict[str, Any]) -> dict[str, Any]:
+        table = self.table(raw.get("expect", {}), "expect", "a table [expect]")
+        out: dict[str, Any] = {}
+        for name, value in table.items():
+            key = f"expect.{name}"
+            if not name or len(name) > 64:
+                raise self.error("expectation names are 1 to 64 characters", key)
+            if isinstance(value, str) and len(value) <= MAX_STRING:
+                out[name] = value
+                continue
+            if isinstance(value, numbers.Real) and not isinstance(value, bool):
+                try:
+                    number = float(value)
+                except (OverflowError, ValueError):
+                    number = math.nan
+                if math.isfinite(number):
+                    # Plain int or float (a Fraction or numpy scalar is not TOML).
+                    out[name] = int(value) if isinstance(value, numbers.Integral) else number
+                    continue
+            raise self.error(f"expected a number or a string (e.g. \"ghk\" or -0.07), "
+                             f"got {show(value)}", key)
+        return out
+
+
+def estimated_cells(mesh: MeshSpec, species: tuple[Species, ...], regions: tuple[Region, ...],
+                    temperature: float) -> float:
+    """About as many cells as `pnp.discretisation.mesh.build_mesh` makes (never far fewer); inf if absurd.
+
+    Each bulk region is counted as graded at both ends: the geometric ramp
+    from the smallest cell (Debye length / cells_per_debye) to max_cell, then
+    cells of max_cell. Computed in closed form, so a billion-cell mesh costs
+    nothing to refuse.
+
+    This deliberately does not call the mesh's own sizing
+    (`pnp.discretisation.mesh.graded_widths`): that builds the cells one by
+    one into arrays, which for an absurd case is the very loop and allocation
+    this check exists to prevent. It shares the mesh's inputs instead: the
+    Debye length (`pnp.constants.debye_length`) and `MIN_CELLS_PER_REGION`.
+    """
+    from ..constants import debye_length
+    from ..discretisation.mesh import MIN_CELLS_PER_REGION
+
+    valence = {s.name: s.z for s in species}
+    growth, largest = mesh.growth, mesh.max_cell
+    total = 0.0
+    for region in regions:
+        if region.membrane:
+            total += mesh.membrane_cells
+            continue
+        try:
+            lam = debye_length(region.concentration, valence, region.eps_r, temperature)
+        except (OverflowError, ValueError, ZeroDivisionError):
+            return math.inf
+        smallest = min(lam / mesh.cells_per_debye, largest)
+        if not smallest > 0.0:
+            return math.inf
+        half = region.length / 2.0
+        if smallest >= largest:
+            cells = half / largest
+        elif growth == 1.0:
+            cells = half / smallest
+        else:
+            step = math.log1p(growth - 1.0)
+            ramp = (largest - smallest) / (growth - 1.0)  # length of the geometric part
+            if half <= ramp:
+                cells = math.log1p(half * (growth - 1.0) / smallest) / step
+            else:
+                cells = math.log(largest / smallest) / step + (half - ramp) / largest
+        total += 2.0 * cells + MIN_CELLS_PER_REGION
+    return total
+
