@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..discretisation import kernel
 from ..constants import FARADAY, VACUUM_PERMITTIVITY
+from ..discretisation import kernel
 from ..discretisation.model import Model, pump_rate
 from ..solvers.newton import boundary_displacement
 

@@ -156,7 +156,12 @@ class Result:
         self.message = str(self.message)
         if self.status not in STATUSES:
             raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {self.status!r}")
+        n_cells, n_species = self._check_mesh_and_species()
+        n_times = self._check_fields(n_cells, n_species)
+        self._check_observables(n_times)
 
+    def _check_mesh_and_species(self) -> tuple[int, int]:
+        """Coerce and check the mesh and species arrays; return (N, S)."""
         self.x = np.asarray(self.x, dtype=float).reshape(-1)
         self.faces = np.asarray(self.faces, dtype=float).reshape(-1)
         self.region = np.asarray(self.region, dtype=np.int64).reshape(-1)
@@ -183,7 +188,10 @@ class Result:
                 raise ValueError(
                     f"{what}: expected {n_species} values (one per species), got {array.size}"
                 )
+        return n_cells, n_species
 
+    def _check_fields(self, n_cells: int, n_species: int) -> int:
+        """Coerce and check t, potential and concentration; return T."""
         self.t = np.asarray(self.t, dtype=float).reshape(-1)
         n_times = self.t.size
         self.potential = np.asarray(self.potential, dtype=float)
@@ -201,7 +209,10 @@ class Result:
             raise ValueError(
                 f"concentration: expected shape (T, S, N) = {expected}, got {self.concentration.shape}"
             )
+        return n_times
 
+    def _check_observables(self, n_times: int) -> None:
+        """Coerce and check the observable time series."""
         self.membrane_potential = _series(self.membrane_potential, n_times, "membrane_potential")
         self.current = _series(self.current, n_times, "current")
         if self.pump_current is None:
