@@ -186,7 +186,9 @@ def prepare(module: str, args) -> Path:
     )
     subprocess.run([sys.executable, "-m", "cosmic_ray.cli", "init", str(config), str(session)],
                    cwd=work, check=True, capture_output=True)
-    # baseline: the unmutated selection must pass; its time sets the timeout
+    # coverage first: it also fills the scratch copy's numba cache, so that
+    # the timed baseline (which sets the per-mutant timeout) is a warm run
+    covered = _covered_lines(module, work, env)
     t0 = time.perf_counter()
     base = subprocess.run(_test_command(module, None), shell=True, cwd=work, env=env,
                           capture_output=True, text=True, check=False)
@@ -194,7 +196,6 @@ def prepare(module: str, args) -> Path:
     if base.returncode != 0:
         session.unlink()
         raise SystemExit(f"{module}: the unmutated test selection fails:\n{base.stdout[-3000:]}")
-    covered = _covered_lines(module, work, env)
     lines = (REPO / "pnp" / f"{module}.py").read_text().splitlines()
     with use_db(str(session), WorkDB.Mode.open) as db:
         seen_numbers = set()

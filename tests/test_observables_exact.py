@@ -1,0 +1,188 @@
+"""Observables of hand-built states against closed forms (no solve).
+
+In a uniform 1:1 electrolyte with a linear potential phi(x) = phi0 (1 - x/L):
+- the Scharfetter–Gummel flux of uniform c in a uniform field is pure drift,
+  exactly: J_i = -D_i z_i c F/(RT) dphi/dx, so the current is Ohm's law
+  I = (F^2/RT) c (D_+ + D_-) phi0 / L;
+- the displacement is eps phi0 / L everywhere (no space charge), so the wall
+  carries sigma = eps phi0 / L, the reservoir end -sigma (the second-order wall
+  gradient and the half-cell reservoir gradient are exact for a linear phi);
+- V_m = phi(inside end) - phi(outside end): swapping the inside flips it.
+A charged wall's potential is the adjacent centre plus sigma (h/2) / eps
+(Gauss across the half cell). Pumps and dP/dt enter the membrane fluxes and
+the current additively: their contribution is checked as the difference of
+two observations of one state, with the inside on either side.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import constants
+
+from pnp.case import Case
+from pnp.mesh import FARADAY
+from pnp.model import build_model
+from pnp.observables import measurement_face, observe, outward_sign
+
+PHI0 = 0.05       # V
+LENGTH = 20e-9    # m
+C0 = 150.0        # mol/m^3
+D_NA, D_CL = 1.33e-9, 2.03e-9
+EPS_R = 78.5
+EPS = EPS_R * constants.epsilon_0
+# Linear state: only round-off remains (measured relative error <= 3e-14 in
+# the fluxes, currents and charges: differences of nearby potentials); 1e-12.
+RTOL = 1e-12
+
+
+def _electrolyte(inside="left", left=None, right=None, n=10, geometry="cartesian"):
+    data = {
+        "title": "observables test",
+        "temperature": 298.15,
+        "geometry": geometry,
+        "inside": inside,
+        "species": {"Na": {"z": 1, "D": D_NA}, "Cl": {"z": -1, "D": D_CL}},
+        "region": [{"name": "bath", "length": LENGTH, "eps_r": EPS_R,
+                    "concentration": {"Na": C0, "Cl": C0}}],
+        "boundary": {"left": left or {"type": "wall", "potential": PHI0},
+                     "right": right or {"type": "reservoir", "potential": 0}},
+        "mesh": {"uniform_cells": n},
+    }
+    return build_model(Case.from_dict(data))
+
+
+def _linear_state(model, phi_of_x):
+    x = model.x0.copy()
+    centres = model.mesh.centers
+    x[model.potential_index()] = phi_of_x(centres) / model.thermal_voltage
+    return x
+
+
+def test_linear_potential_gives_ohms_law_and_gauss():
+    model = _electrolyte()
+    x = _linear_state(model, lambda r: PHI0 * (1 - r / LENGTH))
+    obs = observe(model, x)
+    vt = model.thermal_voltage
+    grad = -PHI0 / LENGTH  # dphi/dx [V/m]
+    # measured at the outside (right, reservoir) face, outward = +x
+    assert measurement_face(model) == model.n_cells
+    assert obs["flux_Na"] == pytest.approx(-D_NA * C0 * grad / vt, rel=RTOL)
+    assert obs["flux_Cl"] == pytest.approx(+D_CL * C0 * grad / vt, rel=RTOL)
+    ohm = FARADAY * C0 * (D_NA + D_CL) * PHI0 / (vt * LENGTH)
+    assert obs["current"] == pytest.approx(ohm, rel=RTOL)
+    assert obs["membrane_potential"] == pytest.approx(PHI0, rel=RTOL)
+    sigma = EPS * PHI0 / LENGTH
+    assert obs["surface_charge_left"] == pytest.approx(sigma, rel=RTOL)
+    assert obs["surface_charge_right"] == pytest.approx(-sigma, rel=RTOL)
+    # the charge on the inside (+x normal) of the measurement face: the
+    # capacitor charge eps E = sigma
+    assert obs["membrane_charge"] == pytest.approx(sigma, rel=RTOL)
+    assert obs["pump_current"] == 0.0
+
+
+def test_swapping_the_inside_flips_potential_and_outward_quantities():
+    left = _electrolyte(inside="left")
+    right = _electrolyte(inside="right")
+    assert outward_sign(left) == 1.0
+    assert outward_sign(right) == -1.0
+    # inside on the right: measured at the left (wall) face, where nothing flows
+    assert measurement_face(right) == 0
+    phi = lambda r: PHI0 * (1 - r / LENGTH)  # noqa: E731
+    a = observe(left, _linear_state(left, phi))
+    b = observe(right, _linear_state(right, phi))
+    assert b["membrane_potential"] == pytest.approx(-a["membrane_potential"], rel=RTOL)
+    assert b["flux_Na"] == 0.0 and b["flux_Cl"] == 0.0 and b["current"] == 0.0
+    # outward normal at the wall is -x: the displacement there is +eps phi0/L
+    # toward +x, so the outward charge is -sigma
+    sigma = EPS * PHI0 / LENGTH
+    assert b["membrane_charge"] == pytest.approx(-sigma, rel=RTOL)
+    # surface charges do not depend on which side is inside
+    assert b["surface_charge_left"] == pytest.approx(a["surface_charge_left"], rel=RTOL)
+    assert b["surface_charge_right"] == pytest.approx(a["surface_charge_right"], rel=RTOL)
+
+
+@pytest.mark.parametrize("sigma", [-0.02, 0.01])
+def test_charged_wall_potential_is_gauss_across_the_half_cell(sigma):
+    # charged wall on the left: the field at the wall is sigma / eps, and the
+    # linear profile with that slope reaches 0 at the reservoir
+    model = _electrolyte(left={"type": "wall", "surface_charge": sigma})
+    slope = -sigma / EPS  # dphi/dx
+    x = _linear_state(model, lambda r: slope * (r - LENGTH))
+    obs = observe(model, x)
+    # the wall potential: the linear profile at x = 0 (exact for a line)
+    assert obs["membrane_potential"] == pytest.approx(-slope * LENGTH, rel=RTOL)
+    assert obs["surface_charge_left"] == sigma
+    # neutral electrolyte: the reservoir end carries the opposite charge
+    assert obs["surface_charge_right"] == pytest.approx(-sigma, rel=RTOL)
+
+
+def test_charged_wall_on_the_right():
+    sigma = 0.015
+    model = _electrolyte(left={"type": "reservoir", "potential": 0},
+                         right={"type": "wall", "surface_charge": sigma})
+    slope = sigma / EPS  # D_x = -sigma at the right wall (normal into the domain is -x)
+    x = _linear_state(model, lambda r: slope * r)
+    obs = observe(model, x)
+    # inside is left (reservoir at 0): V_m = 0 - phi(L)
+    assert obs["membrane_potential"] == pytest.approx(-slope * LENGTH, rel=RTOL)
+    assert obs["surface_charge_right"] == sigma
+    assert obs["surface_charge_left"] == pytest.approx(-sigma, rel=RTOL)
+
+
+@pytest.mark.parametrize("inside", ["left", "right"])
+def test_displacement_rate_adds_the_capacitive_current(inside):
+    model = _electrolyte(inside=inside, left={"type": "reservoir", "potential": 0})
+    # at rest (uniform, no field) no ion flows: the current is F dP/dt alone
+    x = model.x0
+    rate = 3e-9  # dP/dt toward +x, mol/s per unit area
+    a, b = observe(model, x), observe(model, x, displacement_rate=rate)
+    sign = 1.0 if inside == "left" else -1.0
+    assert a["current"] == 0.0
+    assert b["current"] == pytest.approx(sign * FARADAY * rate, rel=1e-14)
+    assert b["flux_Na"] == a["flux_Na"] == 0.0
+
+
+def _membrane_cell(inside, pump_rate, geometry="cartesian"):
+    left = {"type": "wall"}
+    right = {"type": "reservoir", "potential": 0}
+    cyt = {"name": "cyt", "length": 1e-6, "eps_r": 80,
+           "concentration": {"K": 140, "Na": 12, "Cl": 10, "X": 142}}
+    bath = {"name": "bath", "length": 1e-6, "eps_r": 80,
+            "concentration": {"K": 5, "Na": 145, "Cl": 150}}
+    mem = {"name": "mem", "membrane": True, "length": 5e-9, "eps_r": 2,
+           "permeability": {"K": 1e-8, "Na": 5e-10, "Cl": 4.5e-9}}
+    regions = [cyt, mem, bath] if inside == "left" else [bath, mem, cyt]
+    if inside == "right":
+        left, right = {"type": "reservoir", "potential": 0}, {"type": "wall"}
+    data = {
+        "title": "pump test", "temperature": 310.15, "inside": inside, "geometry": geometry,
+        "species": {"K": {"z": 1, "D": 1.96e-9}, "Na": {"z": 1, "D": 1.33e-9},
+                    "Cl": {"z": -1, "D": 2.03e-9}, "X": {"z": -1, "D": 1e-10}},
+        "region": regions,
+        "boundary": {"left": left, "right": right},
+        "pump": {"membrane": "mem", "rate": pump_rate},
+        "mesh": {"uniform_cells": 8},
+    }
+    return build_model(Case.from_dict(data))
+
+
+@pytest.mark.parametrize("inside", ["left", "right"])
+def test_pump_moves_three_sodium_out_and_two_potassium_in(inside):
+    rate = 1e-7  # cycles, mol/m^2/s
+    off, on = _membrane_cell(inside, 0.0), _membrane_cell(inside, rate)
+    # a state with a field and gradients (x0 plus a potential ramp)
+    x = on.x0.copy()
+    x[on.potential_index()] = np.linspace(-2.0, 0.0, on.n_cells)
+    # the membrane is the middle region: fluxes at its mid face
+    _, start, stop = on.membranes[0]
+    assert measurement_face(on) == (start + stop) // 2
+    a, b = observe(off, x), observe(on, x)
+    # outward positive whichever side the inside is on
+    assert b["flux_Na"] - a["flux_Na"] == pytest.approx(3.0 * rate, rel=1e-9)
+    assert b["flux_K"] - a["flux_K"] == pytest.approx(-2.0 * rate, rel=1e-9)
+    assert b["flux_Cl"] == a["flux_Cl"]
+    # one net positive charge out per cycle
+    assert b["pump_current"] == pytest.approx(FARADAY * rate, rel=1e-14)
+    assert b["current"] - a["current"] == pytest.approx(FARADAY * rate, rel=1e-6)
+    assert a["pump_current"] == 0.0
