@@ -17,8 +17,8 @@ that every step is cheap and resumable on a shared 2-core machine:
 * Mutants run one at a time per module (``--workers N`` runs up to N modules
   at once, each in its own copy); each one runs a fast test selection for its
   module (``TESTS`` below) with ``-x -p no:cacheprovider`` and a timeout of
-  ``max(20 s, 3 x`` the unmutated run's time``)``; a timeout counts as killed
-  and is reported in its own column.
+  ``max(20 s, 3 x`` the unmutated run's time``)`` and 4 GB of address space;
+  a timeout counts as killed and is reported in its own column.
 * Selective mutation: cosmic-ray's full operator set gives ~10 000 mutants
   for these five modules, most of them redundant (``a + b`` → ``a | b``, ``a
   << b``... raise TypeError on floats and die on the first line that runs
@@ -125,7 +125,10 @@ def _sync(work: Path) -> None:
 
 def _test_command(module: str, k: str | None) -> str:
     tests = [t for t in TESTS[module] if (REPO / t).exists()]
-    cmd = f"{sys.executable} -m pytest -x -q -p no:cacheprovider " + " ".join(tests)
+    # address space capped (4 GB): a mutant that explodes the mesh fails fast
+    # with MemoryError instead of swapping the shared machine
+    cmd = (f"prlimit --as={4 << 30} {sys.executable} -m pytest -x -q -p no:cacheprovider "
+           + " ".join(tests))
     return cmd + (f" -k '{k}'" if k else "")
 
 
