@@ -159,8 +159,27 @@ def _covered_lines(module: str, work: Path, env: dict[str, str]) -> set[int] | N
         return None
     for name, info in files.items():
         if name.endswith(f"{module}.py"):
-            return set(info["executed_lines"])
+            executed = set(info["executed_lines"])
+            first = _statement_first_lines(work / "pnp" / f"{module}.py")
+            # coverage reports a multi-line statement on its first line only
+            return {ln for ln, head in first.items() if head in executed} | executed
     return None
+
+
+def _statement_first_lines(path: Path) -> dict[int, int]:
+    """Line → first line of the innermost statement that spans it."""
+    import ast
+
+    span: dict[int, tuple[int, int]] = {}
+    for node in ast.walk(ast.parse(path.read_text())):
+        if not isinstance(node, ast.stmt):
+            continue
+        first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
+        size = (node.end_lineno or node.lineno) - first
+        for ln in range(first, (node.end_lineno or node.lineno) + 1):
+            if ln not in span or size < span[ln][1]:
+                span[ln] = (node.lineno if ln >= node.lineno else ln, size)
+    return {ln: head for ln, (head, _) in span.items()}
 
 
 def prepare(module: str, args) -> Path:

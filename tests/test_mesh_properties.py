@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -137,6 +138,10 @@ def test_an_exact_geometric_sum_gives_the_geometric_sequence():
     capped = graded_widths(smallest * (1 + 1.5 + 2.25) + 5 * 2.5e-9, smallest, growth,
                            2.5e-9, True, False)
     np.testing.assert_allclose(capped, [1e-9, 1.5e-9, 2.25e-9] + [2.5e-9] * 5, rtol=1e-14)
+    # exactly MIN_CELLS_PER_REGION graded cells are enough: still graded
+    seq = 1e-9 * 2.0 ** np.arange(MIN_CELLS_PER_REGION)
+    w = graded_widths(float(seq.sum()), 1e-9, 2.0, 1.0, False, True)
+    np.testing.assert_allclose(w, seq[::-1], rtol=1e-14)
 
 
 def test_ungraded_regions_are_uniform_with_the_fewest_cells_below_max_cell():
@@ -149,9 +154,10 @@ def test_ungraded_regions_are_uniform_with_the_fewest_cells_below_max_cell():
     # never fewer than MIN_CELLS_PER_REGION, even for a short region
     w = graded_widths(1e-9, 1e-9, 1.2, 3e-9, False, False)
     np.testing.assert_allclose(w, np.full(MIN_CELLS_PER_REGION, 1e-9 / MIN_CELLS_PER_REGION))
-    # smallest >= largest: no grading possible, uniform cells
-    w = graded_widths(10e-9, 3e-9, 1.2, 3e-9, True, True)
-    np.testing.assert_allclose(w, np.full(4, 2.5e-9), rtol=1e-15)
+    # smallest >= largest: no grading possible, the fewest uniform cells
+    # (15 nm at 3 nm: 5 cells, not two halves of 3 cells each)
+    w = graded_widths(15e-9, 3e-9, 1.2, 3e-9, True, True)
+    np.testing.assert_allclose(w, np.full(5, 3e-9), rtol=1e-15)
 
 
 def test_a_short_graded_region_still_gets_min_cells():
@@ -165,6 +171,8 @@ def test_a_short_graded_region_still_gets_min_cells():
 @pytest.mark.parametrize(("conc", "valence", "by_z"), [
     ({"Na": 150.0, "Cl": 150.0}, {"Na": 1, "Cl": -1}, {1: 150.0, -1: 150.0}),
     ({"Ca": 2.0, "Cl": 4.0}, {"Ca": 2, "Cl": -1}, {2: 2.0, -1: 4.0}),
+    # dilute: 100 nM CaCl2 (ionic strength far below 1 mol/m^3)
+    ({"Ca": 1e-4, "Cl": 2e-4}, {"Ca": 2, "Cl": -1}, {2: 1e-4, -1: 2e-4}),
 ])
 def test_debye_length_closed_form(conc, valence, by_z):
     t, eps_r = 310.15, 80.0
@@ -291,3 +299,31 @@ def test_uniform_cells_gives_n_equal_cells_per_region():
         np.testing.assert_allclose(mesh.widths[a:b], length / 6, rtol=1e-9)
     refined = build_mesh(case, refine=3)
     assert refined.n_cells == 54
+
+
+def test_every_interface_between_bulk_regions_is_graded_on_both_sides():
+    # two electrolytes in contact (a liquid junction), reservoirs at both
+    # ends: the only double layer is at the junction
+    regions = [
+        {"name": "a", "length": 30e-9, "eps_r": 80, "concentration": {"Na": 100, "Cl": 100}},
+        {"name": "b", "length": 30e-9, "eps_r": 80, "concentration": {"Na": 10, "Cl": 10}},
+    ]
+    case = _case(regions=regions, left={"type": "reservoir", "potential": 0},
+                 right={"type": "reservoir", "potential": 0})
+    mesh = build_mesh(case)
+    _check_mesh_identities(mesh, [30e-9, 30e-9])
+    (_, stop), _ = mesh.region_slices
+    for j, c in enumerate((100, 10)):
+        lam = debye_length({"Na": c, "Cl": c}, {"Na": 1, "Cl": -1}, 80, 298.15)
+        cell = stop - 1 if j == 0 else stop
+        assert lam / 8 <= mesh.widths[cell] <= lam / 4 * (1 + 1e-12)
+    # the reservoir ends are coarse
+    assert mesh.widths[0] > 2 * mesh.widths[stop - 1]
+    assert mesh.widths[-1] > 2 * mesh.widths[stop]
+
+
+def test_a_mesh_is_immutable():
+    # models and refined families share meshes: nobody may edit one in place
+    mesh = build_mesh(_case())
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        mesh.geometry = "spherical"
