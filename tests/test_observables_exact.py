@@ -281,3 +281,91 @@ def test_nothing_crosses_the_centre_of_a_sphere():
     obs = observe(model, x, displacement_rate=1e-9)
     for key in ("current", "membrane_charge", "flux_Na", "flux_Cl"):
         assert obs[key] == 0.0
+
+
+def test_divalent_ions_carry_twice_the_charge():
+    # CaCl2 in a uniform field: J_i = -D_i z_i c_i dpsi/dx exactly (uniform c),
+    # and the current is Ohm's law with sum z_i^2 D_i c_i: Ca2+ counts four times
+    d_ca = 0.79e-9
+    data = {
+        "title": "CaCl2", "temperature": 298.15,
+        "species": {"Ca": {"z": 2, "D": d_ca}, "Cl": {"z": -1, "D": D_CL}},
+        "region": [{"name": "bath", "length": LENGTH, "eps_r": EPS_R,
+                    "concentration": {"Ca": 50.0, "Cl": 100.0}}],
+        "boundary": {"left": {"type": "wall", "potential": PHI0},
+                     "right": {"type": "reservoir", "potential": 0}},
+        "mesh": {"uniform_cells": 10},
+    }
+    model = build_model(Case.from_dict(data))
+    x = _linear_state(model, lambda r: PHI0 * (1 - r / LENGTH))
+    obs = observe(model, x)
+    vt = model.thermal_voltage
+    e_field = PHI0 / LENGTH
+    assert obs["flux_Ca"] == pytest.approx(2 * d_ca * 50.0 * e_field / vt, rel=RTOL)
+    ohm = FARADAY * (4 * d_ca * 50.0 + D_CL * 100.0) * e_field / vt
+    assert obs["current"] == pytest.approx(ohm, rel=RTOL)
+
+
+@pytest.mark.parametrize("n", [1, 7])
+@pytest.mark.parametrize("inside", ["left", "right"])
+def test_boundary_membrane_charge_is_minus_the_wall_charge(inside, n):
+    # without a membrane the capacitor charge is read at the outside boundary
+    # face; Gauss there: the outward displacement is minus the charge on that
+    # boundary surface (normal into the domain), for any state, including one
+    # with space charge, where the two ends differ
+    model = _electrolyte(inside=inside, left={"type": "reservoir", "potential": 0},
+                         right={"type": "wall", "potential": -PHI0}, n=n)
+    x = _linear_state(model, lambda r: PHI0 * np.sin(7.0 * r / LENGTH) - PHI0 * r / LENGTH)
+    obs = observe(model, x)
+    outside = "right" if inside == "left" else "left"
+    assert obs["membrane_charge"] == pytest.approx(-obs[f"surface_charge_{outside}"], rel=1e-14)
+    # space charge: the two ends carry different charges
+    assert abs(obs["surface_charge_left"] + obs["surface_charge_right"]) > 1e-3 * abs(
+        obs["surface_charge_left"])
+
+
+def test_fluxes_are_measured_in_the_first_membrane():
+    # cytoplasm | membrane | organelle | membrane | bath: the reported fluxes
+    # and currents are those of the first (outer cell) membrane
+    regions = [
+        {"name": "cyt", "length": 100e-9, "eps_r": 80, "concentration": {"Na": C0, "Cl": C0}},
+        {"name": "m1", "membrane": True, "length": 5e-9, "eps_r": 2,
+         "permeability": {"Na": 1e-9}},
+        {"name": "org", "length": 100e-9, "eps_r": 80, "concentration": {"Na": C0, "Cl": C0}},
+        {"name": "m2", "membrane": True, "length": 7e-9, "eps_r": 2,
+         "permeability": {"Na": 1e-9}},
+        {"name": "bath", "length": 100e-9, "eps_r": 80, "concentration": {"Na": C0, "Cl": C0}},
+    ]
+    data = {"title": "two membranes", "temperature": 298.15,
+            "species": {"Na": {"z": 1, "D": D_NA}, "Cl": {"z": -1, "D": D_CL}},
+            "region": regions,
+            "boundary": {"left": {"type": "wall"}, "right": {"type": "reservoir", "potential": 0}},
+            "mesh": {"uniform_cells": 6}}
+    model = build_model(Case.from_dict(data))
+    (_, a, b), (_, c, _) = model.membranes
+    assert measurement_face(model) == (a + b) // 2
+    assert c > b
+
+
+def test_spherical_reservoir_charge_is_gauss_at_the_outer_radius():
+    # the 1/r potential of a charge q r_f^2 per steradian: D(R) = q r_f^2 / R^2
+    # on the outer (reservoir) surface, whose normal into the domain is -r
+    model = _layered("spherical")
+    faces, eps = model.mesh.faces, constants.epsilon_0 * model.eps_r
+    face = measurement_face(model)
+    q, r_f = 2e-3, faces[face]
+    phi_c = np.empty(model.n_cells)
+    b = 0.0
+    for k in range(model.n_cells):
+        if k > 0:
+            b += q * r_f**2 * (1 / (eps[k - 1] * faces[k]) - 1 / (eps[k] * faces[k]))
+        phi_c[k] = q * r_f**2 / (eps[k] * model.mesh.centers[k]) + b
+    # the reservoir holds the potential of the exact solution at R
+    radius = faces[-1]
+    model.b_psi[1] = (q * r_f**2 / (eps[-1] * radius) + b) / model.thermal_voltage
+    x = model.x0.copy()
+    x[model.potential_index()] = phi_c / model.thermal_voltage
+    obs = observe(model, x)
+    # the half-cell gradient of 1/r is first order in h/R = 4.1e-3 (measured
+    # 2.1e-3 relative); 2e-2
+    assert obs["surface_charge_right"] == pytest.approx(-q * r_f**2 / radius**2, rel=2e-2)
