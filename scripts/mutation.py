@@ -57,6 +57,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -244,11 +245,13 @@ def prepare(module: str, args) -> Path:
     return work
 
 
-def retest_survivors(module: str, args) -> None:
-    """Make the survivors of ``module`` pending again (after tests were added).
+def retest(module: str, args) -> None:
+    """Make survivors and/or timeouts of ``module`` pending again.
 
-    Survivors on lines the (new) selection executes run again; the others stay
-    recorded as not executed.
+    Survivors (``--retest-survivors``, after tests were added) on lines the
+    new selection executes run again; the others stay recorded as not
+    executed. Timeouts (``--retest-timeouts``, e.g. with a longer
+    ``--timeout`` when the machine was busy) run again.
     """
     import sqlite3
 
@@ -258,13 +261,15 @@ def retest_survivors(module: str, args) -> None:
     covered = _covered_lines(module, work, _env(module, args))
     with use_db(str(work / "session.sqlite"), WorkDB.Mode.open) as db:
         again = [item.job_id for item, res in db.completed_work_items
-                 if res.test_outcome is not None and res.test_outcome.value == "survived"
-                 and (covered is None or item.mutations[0].start_pos[0] in covered)]
+                 if (args.retest_survivors and res.test_outcome is not None
+                     and res.test_outcome.value == "survived"
+                     and (covered is None or item.mutations[0].start_pos[0] in covered))
+                 or (args.retest_timeouts and res.output == "timeout")]
     con = sqlite3.connect(work / "session.sqlite")
     with con:
         con.executemany("DELETE FROM work_results WHERE job_id = ?", [(j,) for j in again])
     con.close()
-    print(f"{module}: {len(again)} survivors pending again")
+    print(f"{module}: {len(again)} mutants pending again")
 
 
 def _diff(work: Path, mut) -> str:
@@ -282,12 +287,20 @@ def _diff(work: Path, mut) -> str:
     return "".join(difflib.unified_diff(code.splitlines(True), mutated.splitlines(True), n=0))
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def run(module: str, args) -> None:
     """Run the pending mutants of ``module`` (resumable)."""
     from cosmic_ray.mutating import mutate_and_test
     from cosmic_ray.work_db import WorkDB, use_db
 
     work = prepare(module, args)
+    # SIGTERM (and Ctrl-C) stop between mutants: the mutated file is restored
+    # by cosmic-ray's context manager, the interrupted mutant stays pending
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     meta = json.loads((work / "meta.json").read_text())
     timeout = args.timeout or max(20.0, 3.0 * meta["baseline_s"])
     os.environ.update(_env(module, args))
@@ -438,6 +451,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reset", action="store_true", help="discard the sessions and start over")
     p.add_argument("--retest-survivors", action="store_true",
                    help="make survivors pending again (after adding tests), then run")
+    p.add_argument("--retest-timeouts", action="store_true",
+                   help="make timed-out mutants pending again (use with a longer --timeout)")
     p.add_argument("--report", action="store_true", help="only print (and write) the table")
     p.add_argument("--list-survivors", action="store_true", help="print every survivor")
     args = p.parse_args(argv)
@@ -454,11 +469,15 @@ def main(argv: list[str] | None = None) -> int:
             for q in procs:
                 q.wait()
         else:
-            for m in args.modules:
-                if args.retest_survivors:
-                    retest_survivors(m, args)
-                run(m, args)
+            try:
+                for m in args.modules:
+                    if args.retest_survivors or args.retest_timeouts:
+                        retest(m, args)
+                    run(m, args)
+                    os.chdir(REPO)
+            except KeyboardInterrupt:
                 os.chdir(REPO)
+                print("interrupted: run the same command again to resume", flush=True)
     report(MODULES, args.list_survivors, write=True)
     return 0
 
