@@ -275,3 +275,37 @@ def test_saturating_pump_rate_and_derivatives():
     c = _pump_model(rate=1e-7)
     assert pump_rate_derivatives(c, c.pumps[0], c.x0) == (0.0, 0.0)
     assert pump_rate(c, c.pumps[0], c.x0) == 1e-7
+
+
+def test_array_shapes_follow_the_documented_layout():
+    # the kernel indexes faces 0..N and sides 0..1 without bounds checks: an
+    # array of the wrong length would be read past its meaning silently
+    m = _model(left={"type": "reservoir", "potential": "floating"})
+    S, N = m.n_species, m.n_cells
+    shapes = {
+        "z": (S,), "eps_r": (N,), "volume": (N,), "rho_fixed": (N,), "g_cell": (S, N),
+        "d_reg": (S, 3), "pois_cond": (N + 1,), "pois_wleft": (N + 1,),
+        "face_kind": (S, N + 1), "face_cond": (S, N + 1), "face_rr": (S, N + 1),
+        "b_type": (2,), "b_psi": (2,), "b_sigma": (2,), "b_current": (2,), "b_conc": (2, S),
+        "b_g": (2, S), "b_pois_cond": (2,), "b_pois_next": (2,), "b_cond": (2, S),
+        "x0": (m.n_unknowns,),
+    }
+    for name, shape in shapes.items():
+        assert getattr(m, name).shape == shape, name
+    assert m.face_rl.shape == (S, N + 1)
+    assert m.d_cell.shape == (S, N)
+    # the kernel arguments are exactly these arrays, in its order
+    args = m.kernel_args()
+    assert args[:3] == (N, S, m.offset)
+    assert args[3] is m.z and args[-1] is m.b_cond
+
+
+def test_an_impermeant_species_is_absent_from_a_membrane_even_if_given():
+    mem = dict(MEM, concentration={"Na": 1.0, "K": 2.0, "X": 3.0})
+    m = _model(regions=[CYT, mem, BATH])
+    _, start, stop = m.membranes[0]
+    _, c = m.split(m.x0)
+    ix, ina = m.species.index("X"), m.species.index("Na")
+    # X is impermeant (no permeability): absent; Na permeates: kept
+    np.testing.assert_array_equal(c[ix, start:stop], 0.0)
+    np.testing.assert_array_equal(c[ina, start:stop], 1.0)
