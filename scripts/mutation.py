@@ -101,7 +101,8 @@ TESTS = {
     # file runs a short transient, test_neuron the saturating pump Jacobian
     "solver": ["tests/test_solver_contracts.py", "tests/test_engine.py",
                "tests/test_neuron.py"],
-    "kernel": ["tests/test_kernel.py"],
+    # observables_exact checks face_fluxes at reservoir faces (test_kernel does not)
+    "kernel": ["tests/test_kernel.py", "tests/test_observables_exact.py"],
 }
 
 # Binary operator: the one replacement kept per site (its inverse).
