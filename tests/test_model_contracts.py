@@ -267,6 +267,14 @@ def test_saturating_pump_rate_and_derivatives():
         fd = (pump_rate(m, p, xp) - pump_rate(m, p, xm)) / (2 * step)
         # central difference error ~ step^2 f'''/6: measured 1e-9 relative; 1e-7
         assert d == pytest.approx(fd, rel=1e-7)
+    # a dilute K bath (0.5 mM, below every shipped case) still follows the
+    # closed form, and a K-free bath stops the pump
+    x[i_k] = 0.5
+    assert pump_rate(m, p, x) == pytest.approx(1e-6 * (20 / 32) ** 3 * (0.5 / 3.5) ** 2,
+                                               rel=1e-15)
+    x[i_k] = 0.0
+    assert pump_rate(m, p, x) == 0.0
+    x[i_k] = 4.0
     # negative iterates are clipped to 0: no pumping, no negative rate
     x[i_na] = -1.0
     assert pump_rate(m, p, x) == 0.0
