@@ -217,7 +217,9 @@ def _pump_model(inside="left", **pump):
     left, right = {"type": "wall"}, {"type": "reservoir", "potential": 0}
     if inside == "right":
         left, right = right, left
-    data = {"title": "pump", "temperature": T, "inside": inside, "species": SPECIES,
+    # K neither first nor last: an index off by the species position shows
+    species = {name: SPECIES[name] for name in ("Na", "K", "Cl", "X")}
+    data = {"title": "pump", "temperature": T, "inside": inside, "species": species,
             "region": regions, "boundary": {"left": left, "right": right},
             "mesh": {"uniform_cells": 5}, "pump": dict(membrane="mem", **pump)}
     return build_model(Case.from_dict(data))
