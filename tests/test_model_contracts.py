@@ -1,0 +1,321 @@
+"""The case → kernel-array lowering against exact identities (no solve).
+
+- Poisson: for a layered dielectric the exact potential is piecewise linear
+  with a continuous displacement eps E; the face conductances (half cells in
+  series, harmonic eps) must carry the same displacement through every face
+  of that sampled potential, and the interpolation weight must put the face
+  potential on the exact line.
+- The second-order wall gradient is exact for a quadratic potential.
+- Diffusion: resistances in series. Through a membrane of uniform D_m the
+  half-cell and face resistances add up to L / (D_m A) exactly; in a bulk
+  region every face conductance is D A / (centre distance).
+- Impermeant species are absent (zero initial concentration, closed faces),
+  barriers become offsets dG / RT, and boundary data are the case's
+  (sigma A / F, I A / F, held concentrations, half-cell conductances).
+- Pumps conserve every species (what leaves one cell enters the other), move
+  3 Na out and 2 K in per cycle, and the saturating rate and its analytic
+  derivatives agree with the Michaelis–Menten closed form and a central
+  difference.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import constants
+
+from pnp import kernel
+from pnp.case import Case
+from pnp.mesh import FARADAY
+from pnp.model import build_model, initial_state, pump_rate, pump_rate_derivatives, pump_sources
+from pnp.solver import boundary_displacement
+
+T = 310.15
+SPECIES = {"K": {"z": 1, "D": 1.96e-9}, "Na": {"z": 1, "D": 1.33e-9},
+           "Cl": {"z": -1, "D": 2.03e-9}, "X": {"z": -1, "D": 1e-10}}
+CYT = {"name": "cyt", "length": 200e-9, "eps_r": 80,
+       "concentration": {"K": 140, "Na": 12, "Cl": 10, "X": 142}}
+BATH = {"name": "bath", "length": 300e-9, "eps_r": 80,
+        "concentration": {"K": 5, "Na": 145, "Cl": 150}}
+MEM = {"name": "mem", "membrane": True, "length": 5e-9, "eps_r": 2,
+       "permeability": {"K": 1e-8, "Na": 5e-10, "Cl": 4.5e-9}}
+
+
+def _model(regions=None, left=None, right=None, mesh=None, pump=None, geometry="cartesian"):
+    data = {
+        "title": "model test", "temperature": T, "geometry": geometry,
+        "species": SPECIES,
+        "region": regions or [CYT, MEM, BATH],
+        "boundary": {"left": left or {"type": "wall"},
+                     "right": right or {"type": "reservoir", "potential": 0}},
+        "mesh": mesh or {"cells_per_debye": 2, "growth": 1.5, "max_cell": 20e-9},
+    }
+    if pump is not None:
+        data["pump"] = pump
+    return build_model(Case.from_dict(data))
+
+
+def test_thermal_voltage_and_layout():
+    m = _model()
+    assert m.thermal_voltage == pytest.approx(constants.k * T / constants.e, rel=1e-15)
+    assert m.block == 5
+    assert m.n_unknowns == m.n_cells * 5
+    assert m.bandwidths == (5, 9)
+    np.testing.assert_array_equal(m.z, [1, 1, -1, -1])
+    phi, c = m.split(m.x0)
+    np.testing.assert_array_equal(phi, 0.0)
+    assert c.shape == (4, m.n_cells)
+
+
+def test_floating_boundaries_add_one_unknown_each():
+    m = _model(left={"type": "reservoir", "potential": "floating", "current": 2.0})
+    assert m.offset == 1
+    assert m.n_unknowns == m.n_cells * 5 + 1
+    np.testing.assert_array_equal(m.b_type, [kernel.FLOATING, kernel.RESERVOIR])
+    # I A / F entering the domain, cartesian A = 1
+    assert m.b_current[0] == pytest.approx(2.0 / FARADAY, rel=1e-15)
+    x = m.x0.copy()
+    x[0] = 0.7
+    np.testing.assert_array_equal(m.boundary_psi(x), [0.7, 0.0])
+    # the body of x starts after the left boundary unknown
+    _, c = m.split(x)
+    np.testing.assert_allclose(c[:, 0], [140, 12, 10, 142])
+    r = _model(left={"type": "wall", "potential": 0.0},
+               right={"type": "reservoir", "potential": "floating", "current": -1.0})
+    assert r.offset == 0
+    assert r.n_unknowns == r.n_cells * 5 + 1
+    assert r.b_current[1] == pytest.approx(-1.0 / FARADAY, rel=1e-15)
+    x = r.x0.copy()
+    x[-1] = -0.3
+    np.testing.assert_array_equal(r.boundary_psi(x), [0.0, -0.3])
+
+
+def test_layered_dielectric_carries_one_displacement():
+    # the exact potential of a series capacitor: eps_j dphi/dx the same in
+    # every layer. Sampled at the centres, every face must pass the same P.
+    m = _model(left={"type": "wall"}, right={"type": "wall", "potential": 0.0},
+               mesh={"cells_per_debye": 1, "growth": 1.4, "max_cell": 30e-9,
+                     "membrane_cells": 5})
+    eps = m.eps_r
+    disp = 1e-3  # D [C/m^2]
+    field = -disp / (constants.epsilon_0 * eps)  # dphi/dx per cell
+    # phi at the faces by integrating the field, then at the centres
+    phi_faces = np.concatenate([[0.0], np.cumsum(field * m.mesh.widths)])
+    phi_c = phi_faces[:-1] + field * m.mesh.widths / 2.0
+    psi = phi_c / m.thermal_voltage
+    p = m.pois_cond[1:-1] * (psi[:-1] - psi[1:])  # P toward +x, mol per unit area
+    # measured relative spread ~1e-12 (differences of psi); 1e-9 allowed
+    np.testing.assert_allclose(p * FARADAY, disp, rtol=1e-9)
+    w = m.pois_wleft[1:-1]
+    np.testing.assert_allclose(w * psi[:-1] + (1 - w) * psi[1:],
+                               phi_faces[1:-1] / m.thermal_voltage, rtol=1e-9,
+                               atol=1e-12 * np.abs(psi).max())
+
+
+@pytest.mark.parametrize("side", [0, 1])
+def test_wall_gradient_is_exact_for_a_quadratic(side):
+    held = {"type": "wall", "potential": 0.02}
+    m = _model(regions=[CYT], left=held if side == 0 else {"type": "reservoir", "potential": 0},
+               right=held if side == 1 else {"type": "reservoir", "potential": 0},
+               mesh={"cells_per_debye": 2, "growth": 1.5, "max_cell": 20e-9})
+    length = m.mesh.faces[-1]
+    wall = 0.0 if side == 0 else length
+    a, b = 3e5, 4e13  # V/m, V/m^2
+    def phi(r):
+        return 0.02 + a * (r - wall) + b * (r - wall) ** 2
+    x = m.x0.copy()
+    x[m.potential_index()] = phi(m.mesh.centers) / m.thermal_voltage
+    if side == 0:
+        m.b_psi[1] = phi(length) / m.thermal_voltage
+    else:
+        m.b_psi[0] = phi(0.0) / m.thermal_voltage
+    dphi = a + 2 * b * (0.0 if side == 0 else length - wall)  # at the wall
+    expected = -constants.epsilon_0 * 80 * dphi / FARADAY  # P toward +x, A = 1
+    # exact but for round-off of psi differences (measured 2e-12); 1e-9
+    assert boundary_displacement(m, x)[side] == pytest.approx(expected, rel=1e-9)
+
+
+def test_series_resistance_through_the_membrane():
+    m = _model(mesh={"cells_per_debye": 2, "growth": 1.5, "max_cell": 20e-9,
+                     "membrane_cells": 6})
+    _, start, stop = m.membranes[0]
+    case = m.case
+    for i, name in enumerate(m.species):
+        d_m = m.d_reg[i, 1]
+        if d_m == 0.0:
+            continue
+        # left interface face `start`: its right half cell is in the membrane;
+        # right interface face `stop`: its left half cell is
+        assert m.face_kind[i, start] == m.face_kind[i, stop] == kernel.INTERFACE
+        inner = range(start + 1, stop)
+        assert all(m.face_kind[i, f] == kernel.SG for f in inner)
+        total = m.face_rr[i, start] + sum(1.0 / m.face_cond[i, f] for f in inner) \
+            + m.face_rl[i, stop]
+        assert total == pytest.approx(5e-9 / d_m, rel=1e-12)
+        # and the membrane D reproduces the permeability with its offset
+        perm = math.exp(-m.g_cell[i, start]) * d_m / 5e-9
+        assert perm == pytest.approx(case.regions[1].permeability[name], rel=1e-12)
+
+
+def test_bulk_faces_conduct_d_over_distance_and_closed_faces_do_not():
+    m = _model()
+    (a, b), _, (c, d) = m.mesh.region_slices
+    for i in range(m.n_species):
+        for lo, hi, j in ((a, b, 0), (c, d, 2)):
+            faces = np.arange(lo + 1, hi)
+            dist = m.mesh.centers[faces] - m.mesh.centers[faces - 1]
+            np.testing.assert_allclose(m.face_cond[i, faces] * dist, m.d_reg[i, j], rtol=1e-12)
+            assert np.all(m.face_kind[i, faces] == kernel.SG)
+    # X is impermeant: closed at the membrane, absent there, immobile
+    ix = m.species.index("X")
+    _, start, stop = m.membranes[0]
+    assert m.face_kind[ix, start] == m.face_kind[ix, stop] == kernel.CLOSED
+    assert m.face_cond[ix, start] == m.face_rr[ix, start] == 0.0
+    assert m.d_reg[ix, 1] == 0.0
+    _, c0 = m.split(initial_state(m))
+    np.testing.assert_array_equal(c0[ix, start:stop], 0.0)
+    np.testing.assert_array_equal(c0[ix, :start], 142.0)
+    # the boundary faces are never SG/interface faces of the body
+    assert np.all(m.face_kind[:, 0] == kernel.CLOSED)
+    assert np.all(m.face_kind[:, -1] == kernel.CLOSED)
+
+
+def test_barrier_is_an_offset_of_dg_over_rt():
+    bath = dict(BATH, barrier={"K": 2500.0})
+    m = _model(regions=[CYT, MEM, bath])
+    ik = m.species.index("K")
+    (_, _), _, (c, d) = m.mesh.region_slices
+    rt = constants.R * T
+    np.testing.assert_allclose(m.g_cell[ik, c:d], 2500.0 / rt, rtol=1e-14)
+    np.testing.assert_array_equal(m.g_cell[ik, :2], 0.0)
+    assert m.b_g[1, ik] == pytest.approx(2500.0 / rt, rel=1e-14)
+
+
+def test_boundary_data():
+    sigma = -0.01
+    m = _model(regions=[CYT, MEM, BATH], left={"type": "wall", "surface_charge": sigma},
+               right={"type": "reservoir", "potential": -0.004})
+    assert m.b_type[0] == kernel.WALL_CHARGE and m.b_type[1] == kernel.RESERVOIR
+    assert m.b_sigma[0] == pytest.approx(sigma / FARADAY, rel=1e-15)
+    assert m.b_psi[1] == pytest.approx(-0.004 / m.thermal_voltage, rel=1e-15)
+    np.testing.assert_array_equal(m.b_conc[1], [5, 145, 150, 0])
+    np.testing.assert_array_equal(m.b_conc[0], 0.0)  # walls hold nothing
+    h = m.mesh.widths[-1]
+    np.testing.assert_allclose(m.b_cond[1], m.d_reg[:, 2] / (h / 2), rtol=1e-14)
+    eps0s = constants.epsilon_0 * m.thermal_voltage / FARADAY
+    assert m.b_pois_cond[1] == pytest.approx(eps0s * 80 / (h / 2), rel=1e-14)
+    # reservoir and charged walls use the half-cell gradient only
+    np.testing.assert_array_equal(m.b_pois_next, 0.0)
+    assert m.membranes == (("mem", *m.mesh.region_slices[1]),)
+    assert m.inside == "left"
+
+
+def _pump_model(inside="left", **pump):
+    regions = [CYT, MEM, BATH] if inside == "left" else [BATH, MEM, CYT]
+    left, right = {"type": "wall"}, {"type": "reservoir", "potential": 0}
+    if inside == "right":
+        left, right = right, left
+    # K neither first nor last: an index off by the species position shows
+    species = {name: SPECIES[name] for name in ("Na", "K", "Cl", "X")}
+    data = {"title": "pump", "temperature": T, "inside": inside, "species": species,
+            "region": regions, "boundary": {"left": left, "right": right},
+            "mesh": {"uniform_cells": 5}, "pump": dict(membrane="mem", **pump)}
+    return build_model(Case.from_dict(data))
+
+
+@pytest.mark.parametrize("inside", ["left", "right"])
+def test_pump_conserves_and_moves_three_na_out_two_k_in(inside):
+    m = _pump_model(inside, rate=2e-7)
+    (p,) = m.pumps
+    _, start, stop = m.membranes[0]
+    # the cells beside the membrane, inside first
+    cells = (start - 1, stop) if inside == "left" else (stop, start - 1)
+    assert (p.inside_cell, p.outside_cell) == cells
+    out = pump_sources(m, m.x0, np.full((m.n_species, m.n_cells), 9.0))
+    np.testing.assert_array_equal(out.sum(axis=1), 0.0)  # conservation
+    ina, ik = m.species.index("Na"), m.species.index("K")
+    assert out[ina, p.inside_cell] == pytest.approx(-3 * 2e-7, rel=1e-15)
+    assert out[ik, p.inside_cell] == pytest.approx(2 * 2e-7, rel=1e-15)
+    assert out[ina, p.outside_cell] == pytest.approx(3 * 2e-7, rel=1e-15)
+    # nothing elsewhere (the 9.0 filler is cleared)
+    mask = np.ones(m.n_cells, bool)
+    mask[list(cells)] = False
+    np.testing.assert_array_equal(out[:, mask], 0.0)
+    # net charge moved outward per cycle: +1
+    assert float(m.z @ out[:, p.outside_cell]) == pytest.approx(2e-7, rel=1e-12)
+
+
+def test_saturating_pump_rate_and_derivatives():
+    m = _pump_model(j_max=1e-6, K_Na=12.0, K_K=3.0)
+    (p,) = m.pumps
+    ina, ik = m.species.index("Na"), m.species.index("K")
+    x = m.x0.copy()
+    i_na = m.offset + p.inside_cell * m.block + ina
+    i_k = m.offset + p.outside_cell * m.block + ik
+    # at the half-activation concentrations: (1/2)^3 (1/2)^2
+    x[i_na], x[i_k] = 12.0, 3.0
+    assert pump_rate(m, p, x) == pytest.approx(1e-6 / 32, rel=1e-15)
+    x[i_na], x[i_k] = 20.0, 4.0
+    expected = 1e-6 * (20 / 32) ** 3 * (4 / 7) ** 2
+    assert pump_rate(m, p, x) == pytest.approx(expected, rel=1e-15)
+    d_na, d_k = pump_rate_derivatives(m, p, x)
+    for idx, d in ((i_na, d_na), (i_k, d_k)):
+        step = 1e-4
+        xp, xm = x.copy(), x.copy()
+        xp[idx] += step
+        xm[idx] -= step
+        fd = (pump_rate(m, p, xp) - pump_rate(m, p, xm)) / (2 * step)
+        # central difference error ~ step^2 f'''/6: measured 1e-9 relative; 1e-7
+        assert d == pytest.approx(fd, rel=1e-7)
+    # a dilute K bath (0.5 mM, below every shipped case) still follows the
+    # closed form, and a K-free bath stops the pump
+    x[i_k] = 0.5
+    assert pump_rate(m, p, x) == pytest.approx(1e-6 * (20 / 32) ** 3 * (0.5 / 3.5) ** 2,
+                                               rel=1e-15)
+    x[i_k] = 0.0
+    assert pump_rate(m, p, x) == 0.0
+    x[i_k] = 4.0
+    # negative iterates are clipped to 0: no pumping, no negative rate
+    x[i_na] = -1.0
+    assert pump_rate(m, p, x) == 0.0
+    assert pump_rate_derivatives(m, p, x)[0] == 0.0
+    # a constant pump has no derivatives
+    c = _pump_model(rate=1e-7)
+    assert pump_rate_derivatives(c, c.pumps[0], c.x0) == (0.0, 0.0)
+    assert pump_rate(c, c.pumps[0], c.x0) == 1e-7
+
+
+def test_array_shapes_follow_the_documented_layout():
+    # the kernel indexes faces 0..N and sides 0..1 without bounds checks: an
+    # array of the wrong length would be read past its meaning silently
+    m = _model(left={"type": "reservoir", "potential": "floating"})
+    S, N = m.n_species, m.n_cells
+    shapes = {
+        "z": (S,), "eps_r": (N,), "volume": (N,), "rho_fixed": (N,), "g_cell": (S, N),
+        "d_reg": (S, 3), "pois_cond": (N + 1,), "pois_wleft": (N + 1,),
+        "face_kind": (S, N + 1), "face_cond": (S, N + 1), "face_rr": (S, N + 1),
+        "b_type": (2,), "b_psi": (2,), "b_sigma": (2,), "b_current": (2,), "b_conc": (2, S),
+        "b_g": (2, S), "b_pois_cond": (2,), "b_pois_next": (2,), "b_cond": (2, S),
+        "x0": (m.n_unknowns,),
+    }
+    for name, shape in shapes.items():
+        assert getattr(m, name).shape == shape, name
+    assert m.face_rl.shape == (S, N + 1)
+    assert m.d_cell.shape == (S, N)
+    # the kernel arguments are exactly these arrays, in its order
+    args = m.kernel_args()
+    assert args[:3] == (N, S, m.offset)
+    assert args[3] is m.z and args[-1] is m.b_cond
+
+
+def test_an_impermeant_species_is_absent_from_a_membrane_even_if_given():
+    mem = dict(MEM, concentration={"Na": 1.0, "K": 2.0, "X": 3.0})
+    m = _model(regions=[CYT, mem, BATH])
+    _, start, stop = m.membranes[0]
+    _, c = m.split(m.x0)
+    ix, ina = m.species.index("X"), m.species.index("Na")
+    # X is impermeant (no permeability): absent; Na permeates: kept
+    np.testing.assert_array_equal(c[ix, start:stop], 0.0)
+    np.testing.assert_array_equal(c[ina, start:stop], 1.0)

@@ -1,0 +1,373 @@
+"""Observables of hand-built states against closed forms (no solve).
+
+In a uniform 1:1 electrolyte with a linear potential phi(x) = phi0 (1 - x/L):
+- the Scharfetter–Gummel flux of uniform c in a uniform field is pure drift,
+  exactly: J_i = -D_i z_i c F/(RT) dphi/dx, so the current is Ohm's law
+  I = (F^2/RT) c (D_+ + D_-) phi0 / L;
+- the displacement is eps phi0 / L everywhere (no space charge), so the wall
+  carries sigma = eps phi0 / L, the reservoir end -sigma (the second-order wall
+  gradient and the half-cell reservoir gradient are exact for a linear phi);
+- V_m = phi(inside end) - phi(outside end): swapping the inside flips it.
+A charged wall's potential is the adjacent centre plus sigma (h/2) / eps
+(Gauss across the half cell). Pumps and dP/dt enter the membrane fluxes and
+the current additively: their contribution is checked as the difference of
+two observations of one state, with the inside on either side.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import constants
+
+from pnp.case import Case
+from pnp.mesh import FARADAY
+from pnp.model import build_model
+from pnp.observables import measurement_face, observe, outward_sign
+
+PHI0 = 0.05       # V
+LENGTH = 20e-9    # m
+C0 = 150.0        # mol/m^3
+D_NA, D_CL = 1.33e-9, 2.03e-9
+EPS_R = 78.5
+EPS = EPS_R * constants.epsilon_0
+# Linear state: only round-off remains (measured relative error <= 3e-14 in
+# the fluxes, currents and charges: differences of nearby potentials); 1e-12.
+RTOL = 1e-12
+
+
+def _electrolyte(inside="left", left=None, right=None, n=10, geometry="cartesian"):
+    data = {
+        "title": "observables test",
+        "temperature": 298.15,
+        "geometry": geometry,
+        "inside": inside,
+        "species": {"Na": {"z": 1, "D": D_NA}, "Cl": {"z": -1, "D": D_CL}},
+        "region": [{"name": "bath", "length": LENGTH, "eps_r": EPS_R,
+                    "concentration": {"Na": C0, "Cl": C0}}],
+        "boundary": {"left": left or {"type": "wall", "potential": PHI0},
+                     "right": right or {"type": "reservoir", "potential": 0}},
+        "mesh": {"uniform_cells": n},
+    }
+    return build_model(Case.from_dict(data))
+
+
+def _linear_state(model, phi_of_x):
+    x = model.x0.copy()
+    centres = model.mesh.centers
+    x[model.potential_index()] = phi_of_x(centres) / model.thermal_voltage
+    return x
+
+
+def test_linear_potential_gives_ohms_law_and_gauss():
+    model = _electrolyte()
+    x = _linear_state(model, lambda r: PHI0 * (1 - r / LENGTH))
+    obs = observe(model, x)
+    vt = model.thermal_voltage
+    grad = -PHI0 / LENGTH  # dphi/dx [V/m]
+    # measured at the outside (right, reservoir) face, outward = +x
+    assert measurement_face(model) == model.n_cells
+    assert obs["flux_Na"] == pytest.approx(-D_NA * C0 * grad / vt, rel=RTOL)
+    assert obs["flux_Cl"] == pytest.approx(+D_CL * C0 * grad / vt, rel=RTOL)
+    ohm = FARADAY * C0 * (D_NA + D_CL) * PHI0 / (vt * LENGTH)
+    assert obs["current"] == pytest.approx(ohm, rel=RTOL)
+    assert obs["membrane_potential"] == pytest.approx(PHI0, rel=RTOL)
+    sigma = EPS * PHI0 / LENGTH
+    assert obs["surface_charge_left"] == pytest.approx(sigma, rel=RTOL)
+    assert obs["surface_charge_right"] == pytest.approx(-sigma, rel=RTOL)
+    # the charge on the inside (+x normal) of the measurement face: the
+    # capacitor charge eps E = sigma
+    assert obs["membrane_charge"] == pytest.approx(sigma, rel=RTOL)
+    assert obs["pump_current"] == 0.0
+
+
+def test_swapping_the_inside_flips_potential_and_outward_quantities():
+    left = _electrolyte(inside="left")
+    right = _electrolyte(inside="right")
+    assert outward_sign(left) == 1.0
+    assert outward_sign(right) == -1.0
+    # inside on the right: measured at the left (wall) face, where nothing flows
+    assert measurement_face(right) == 0
+    phi = lambda r: PHI0 * (1 - r / LENGTH)  # noqa: E731
+    a = observe(left, _linear_state(left, phi))
+    b = observe(right, _linear_state(right, phi))
+    assert b["membrane_potential"] == pytest.approx(-a["membrane_potential"], rel=RTOL)
+    assert b["flux_Na"] == 0.0 and b["flux_Cl"] == 0.0 and b["current"] == 0.0
+    # outward normal at the wall is -x: the displacement there is +eps phi0/L
+    # toward +x, so the outward charge is -sigma
+    sigma = EPS * PHI0 / LENGTH
+    assert b["membrane_charge"] == pytest.approx(-sigma, rel=RTOL)
+    # surface charges do not depend on which side is inside
+    assert b["surface_charge_left"] == pytest.approx(a["surface_charge_left"], rel=RTOL)
+    assert b["surface_charge_right"] == pytest.approx(a["surface_charge_right"], rel=RTOL)
+
+
+@pytest.mark.parametrize("sigma", [-0.02, 0.01])
+def test_charged_wall_potential_is_gauss_across_the_half_cell(sigma):
+    # charged wall on the left: the field at the wall is sigma / eps, and the
+    # linear profile with that slope reaches 0 at the reservoir
+    model = _electrolyte(left={"type": "wall", "surface_charge": sigma})
+    slope = -sigma / EPS  # dphi/dx
+    x = _linear_state(model, lambda r: slope * (r - LENGTH))
+    obs = observe(model, x)
+    # the wall potential: the linear profile at x = 0 (exact for a line)
+    assert obs["membrane_potential"] == pytest.approx(-slope * LENGTH, rel=RTOL)
+    assert obs["surface_charge_left"] == sigma
+    # neutral electrolyte: the reservoir end carries the opposite charge
+    assert obs["surface_charge_right"] == pytest.approx(-sigma, rel=RTOL)
+
+
+def test_charged_wall_on_the_right():
+    sigma = 0.015
+    model = _electrolyte(left={"type": "reservoir", "potential": 0},
+                         right={"type": "wall", "surface_charge": sigma})
+    slope = sigma / EPS  # D_x = -sigma at the right wall (normal into the domain is -x)
+    x = _linear_state(model, lambda r: slope * r)
+    obs = observe(model, x)
+    # inside is left (reservoir at 0): V_m = 0 - phi(L)
+    assert obs["membrane_potential"] == pytest.approx(-slope * LENGTH, rel=RTOL)
+    assert obs["surface_charge_right"] == sigma
+    assert obs["surface_charge_left"] == pytest.approx(-sigma, rel=RTOL)
+
+
+@pytest.mark.parametrize("inside", ["left", "right"])
+def test_displacement_rate_adds_the_capacitive_current(inside):
+    model = _electrolyte(inside=inside, left={"type": "reservoir", "potential": 0})
+    # at rest (uniform, no field) no ion flows: the current is F dP/dt alone
+    x = model.x0
+    rate = 3e-9  # dP/dt toward +x, mol/s per unit area
+    a, b = observe(model, x), observe(model, x, displacement_rate=rate)
+    sign = 1.0 if inside == "left" else -1.0
+    assert a["current"] == 0.0
+    assert b["current"] == pytest.approx(sign * FARADAY * rate, rel=1e-14)
+    assert b["flux_Na"] == a["flux_Na"] == 0.0
+
+
+def _membrane_cell(inside, pump_rate, geometry="cartesian"):
+    left = {"type": "wall"}
+    right = {"type": "reservoir", "potential": 0}
+    cyt = {"name": "cyt", "length": 1e-6, "eps_r": 80,
+           "concentration": {"K": 140, "Na": 12, "Cl": 10, "X": 142}}
+    bath = {"name": "bath", "length": 1e-6, "eps_r": 80,
+            "concentration": {"K": 5, "Na": 145, "Cl": 150}}
+    mem = {"name": "mem", "membrane": True, "length": 5e-9, "eps_r": 2,
+           "permeability": {"K": 1e-8, "Na": 5e-10, "Cl": 4.5e-9}}
+    regions = [cyt, mem, bath] if inside == "left" else [bath, mem, cyt]
+    if inside == "right":
+        left, right = {"type": "reservoir", "potential": 0}, {"type": "wall"}
+    data = {
+        "title": "pump test", "temperature": 310.15, "inside": inside, "geometry": geometry,
+        "species": {"K": {"z": 1, "D": 1.96e-9}, "Na": {"z": 1, "D": 1.33e-9},
+                    "Cl": {"z": -1, "D": 2.03e-9}, "X": {"z": -1, "D": 1e-10}},
+        "region": regions,
+        "boundary": {"left": left, "right": right},
+        "pump": {"membrane": "mem", "rate": pump_rate},
+        "mesh": {"uniform_cells": 8},
+    }
+    return build_model(Case.from_dict(data))
+
+
+@pytest.mark.parametrize("inside", ["left", "right"])
+def test_pump_moves_three_sodium_out_and_two_potassium_in(inside):
+    rate = 1e-7  # cycles, mol/m^2/s
+    off, on = _membrane_cell(inside, 0.0), _membrane_cell(inside, rate)
+    # a state with a field and gradients (x0 plus a potential ramp)
+    x = on.x0.copy()
+    x[on.potential_index()] = np.linspace(-2.0, 0.0, on.n_cells)
+    # the membrane is the middle region: fluxes at its mid face
+    _, start, stop = on.membranes[0]
+    assert measurement_face(on) == (start + stop) // 2
+    a, b = observe(off, x), observe(on, x)
+    # outward positive whichever side the inside is on
+    assert b["flux_Na"] - a["flux_Na"] == pytest.approx(3.0 * rate, rel=1e-9)
+    assert b["flux_K"] - a["flux_K"] == pytest.approx(-2.0 * rate, rel=1e-9)
+    assert b["flux_Cl"] == a["flux_Cl"]
+    # one net positive charge out per cycle
+    assert b["pump_current"] == pytest.approx(FARADAY * rate, rel=1e-14)
+    assert b["current"] - a["current"] == pytest.approx(FARADAY * rate, rel=1e-6)
+    assert a["pump_current"] == 0.0
+
+
+def _layered(geometry, inside="left", mesh=None):
+    """Electrolyte | 5 nm membrane | electrolyte (r from 1 um in radial runs)."""
+    regions = [
+        {"name": "a", "length": 1e-6, "eps_r": 80, "concentration": {"Na": C0, "Cl": C0}},
+        {"name": "mem", "membrane": True, "length": 5e-9, "eps_r": 2,
+         "permeability": {"Na": 1e-9}},
+        {"name": "b", "length": 0.2e-6, "eps_r": 80, "concentration": {"Na": C0, "Cl": C0}},
+    ]
+    data = {
+        "title": "capacitor", "temperature": 298.15, "geometry": geometry, "inside": inside,
+        "species": {"Na": {"z": 1, "D": D_NA}, "Cl": {"z": -1, "D": D_CL}},
+        "region": regions,
+        "boundary": {"left": {"type": "wall"}, "right": {"type": "reservoir", "potential": 0}},
+        "mesh": mesh or {"uniform_cells": 40},
+    }
+    return build_model(Case.from_dict(data))
+
+
+@pytest.mark.parametrize("geometry", ["cartesian", "spherical"])
+def test_membrane_charge_is_the_capacitor_displacement(geometry):
+    # no space charge anywhere: the displacement through a sphere of radius r
+    # is D(r) r^2 = q (per steradian), so phi = q / (eps r) + const in each
+    # layer; cartesian: D uniform, phi linear. Sampled at the cell centres,
+    # the membrane charge at the mid membrane face must be D there.
+    # graded: the membrane is not in the middle of the state vector
+    model = _layered(geometry, mesh={"cells_per_debye": 1, "growth": 1.5, "max_cell": 50e-9,
+                                     "membrane_cells": 6})
+    faces = model.mesh.faces
+    q = 2e-3  # D at the mid membrane face [C/m^2]
+    face = measurement_face(model)
+    r_f = faces[face]
+    eps = constants.epsilon_0 * model.eps_r
+    if geometry == "cartesian":
+        field = -q / eps * np.ones_like(eps)
+        phi_faces = np.concatenate([[0.0], np.cumsum(field * model.mesh.widths)])
+        phi_c = phi_faces[:-1] + field * model.mesh.widths / 2
+    else:
+        # phi_k(r) = q r_f^2 / (eps_k r) + b_k, continuous at every face
+        phi_c = np.empty(model.n_cells)
+        b = 0.0
+        for k in range(model.n_cells):
+            if k > 0:
+                # continuity at face k between cells k-1 and k
+                b += q * r_f**2 * (1 / (eps[k - 1] * faces[k]) - 1 / (eps[k] * faces[k]))
+            phi_c[k] = q * r_f**2 / (eps[k] * model.mesh.centers[k]) + b
+    x = model.x0.copy()
+    x[model.potential_index()] = phi_c / model.thermal_voltage
+    obs = observe(model, x)
+    # cartesian: exact (measured 2e-14 relative); spherical: the face
+    # conductance is second order in h/r (measured 1.7e-7); 10x those
+    assert obs["membrane_charge"] == pytest.approx(q, rel=2e-13 if geometry == "cartesian"
+                                                   else 2e-6)
+    # the membrane charge is per unit membrane area: dP/dt too, so a
+    # displacement rate of q r_f^2 / F per second is q A/m^2 of current
+    rate = q * model.mesh.face_area[face] / FARADAY
+    a, b_ = observe(model, model.x0), observe(model, model.x0, displacement_rate=rate)
+    assert b_["current"] - a["current"] == pytest.approx(q, rel=1e-12)
+
+
+def test_spherical_membrane_fluxes_are_per_unit_area():
+    # the same uniform-drift state in cartesian and spherical geometry: the
+    # flux density through the membrane face must not depend on r^2
+    for geometry in ("cartesian", "spherical"):
+        model = _layered(geometry)
+        x = model.x0.copy()
+        # same potential step across the membrane only: bulk cells at 0 and -1
+        _, start, stop = model.membranes[0]
+        psi = np.zeros(model.n_cells)
+        psi[stop:] = -1.0
+        psi[start:stop] = np.linspace(0.0, -1.0, stop - start + 2)[1:-1]
+        x[model.potential_index()] = psi
+        # only Na permeates; its membrane cells empty in x0: fill with C0
+        ina = model.species.index("Na")
+        x[model.offset + np.arange(start, stop) * model.block + ina] = C0
+        obs = observe(model, x)
+        if geometry == "cartesian":
+            ref = obs["flux_Na"]
+        else:
+            # the mid-face flux is local (uniform c, linear psi in the
+            # membrane): the same density to round-off (measured 2e-16)
+            assert obs["flux_Na"] == pytest.approx(ref, rel=1e-14)
+    assert ref > 0  # drift outward down the potential
+
+
+def test_nothing_crosses_the_centre_of_a_sphere():
+    # inside on the outer side of a sphere without membrane: measured at the
+    # centre r = 0, a face of zero area, where no flux, current or
+    # displacement can pass (finite zeros, not 0/0)
+    model = _electrolyte(inside="right", left={"type": "wall"}, geometry="spherical")
+    assert measurement_face(model) == 0
+    assert model.mesh.face_area[0] == 0.0
+    x = _linear_state(model, lambda r: PHI0 * r / LENGTH)
+    obs = observe(model, x, displacement_rate=1e-9)
+    for key in ("current", "membrane_charge", "flux_Na", "flux_Cl"):
+        assert obs[key] == 0.0
+
+
+def test_divalent_ions_carry_twice_the_charge():
+    # CaCl2 in a uniform field: J_i = -D_i z_i c_i dpsi/dx exactly (uniform c),
+    # and the current is Ohm's law with sum z_i^2 D_i c_i: Ca2+ counts four times
+    d_ca = 0.79e-9
+    data = {
+        "title": "CaCl2", "temperature": 298.15,
+        "species": {"Ca": {"z": 2, "D": d_ca}, "Cl": {"z": -1, "D": D_CL}},
+        "region": [{"name": "bath", "length": LENGTH, "eps_r": EPS_R,
+                    "concentration": {"Ca": 50.0, "Cl": 100.0}}],
+        "boundary": {"left": {"type": "wall", "potential": PHI0},
+                     "right": {"type": "reservoir", "potential": 0}},
+        "mesh": {"uniform_cells": 10},
+    }
+    model = build_model(Case.from_dict(data))
+    x = _linear_state(model, lambda r: PHI0 * (1 - r / LENGTH))
+    obs = observe(model, x)
+    vt = model.thermal_voltage
+    e_field = PHI0 / LENGTH
+    assert obs["flux_Ca"] == pytest.approx(2 * d_ca * 50.0 * e_field / vt, rel=RTOL)
+    ohm = FARADAY * (4 * d_ca * 50.0 + D_CL * 100.0) * e_field / vt
+    assert obs["current"] == pytest.approx(ohm, rel=RTOL)
+
+
+@pytest.mark.parametrize("n", [1, 7])
+@pytest.mark.parametrize("inside", ["left", "right"])
+def test_boundary_membrane_charge_is_minus_the_wall_charge(inside, n):
+    # without a membrane the capacitor charge is read at the outside boundary
+    # face; Gauss there: the outward displacement is minus the charge on that
+    # boundary surface (normal into the domain), for any state, including one
+    # with space charge, where the two ends differ
+    model = _electrolyte(inside=inside, left={"type": "reservoir", "potential": 0},
+                         right={"type": "wall", "potential": -PHI0}, n=n)
+    x = _linear_state(model, lambda r: PHI0 * np.sin(7.0 * r / LENGTH) - PHI0 * r / LENGTH)
+    obs = observe(model, x)
+    outside = "right" if inside == "left" else "left"
+    assert obs["membrane_charge"] == pytest.approx(-obs[f"surface_charge_{outside}"], rel=1e-14)
+    # space charge: the two ends carry different charges
+    assert abs(obs["surface_charge_left"] + obs["surface_charge_right"]) > 1e-3 * abs(
+        obs["surface_charge_left"])
+
+
+def test_fluxes_are_measured_in_the_first_membrane():
+    # cytoplasm | membrane | organelle | membrane | bath: the reported fluxes
+    # and currents are those of the first (outer cell) membrane
+    regions = [
+        {"name": "cyt", "length": 100e-9, "eps_r": 80, "concentration": {"Na": C0, "Cl": C0}},
+        {"name": "m1", "membrane": True, "length": 5e-9, "eps_r": 2,
+         "permeability": {"Na": 1e-9}},
+        {"name": "org", "length": 100e-9, "eps_r": 80, "concentration": {"Na": C0, "Cl": C0}},
+        {"name": "m2", "membrane": True, "length": 7e-9, "eps_r": 2,
+         "permeability": {"Na": 1e-9}},
+        {"name": "bath", "length": 100e-9, "eps_r": 80, "concentration": {"Na": C0, "Cl": C0}},
+    ]
+    data = {"title": "two membranes", "temperature": 298.15,
+            "species": {"Na": {"z": 1, "D": D_NA}, "Cl": {"z": -1, "D": D_CL}},
+            "region": regions,
+            "boundary": {"left": {"type": "wall"}, "right": {"type": "reservoir", "potential": 0}},
+            "mesh": {"uniform_cells": 6}}
+    model = build_model(Case.from_dict(data))
+    (_, a, b), (_, c, _) = model.membranes
+    assert measurement_face(model) == (a + b) // 2
+    assert c > b
+
+
+def test_spherical_reservoir_charge_is_gauss_at_the_outer_radius():
+    # the 1/r potential of a charge q r_f^2 per steradian: D(R) = q r_f^2 / R^2
+    # on the outer (reservoir) surface, whose normal into the domain is -r
+    model = _layered("spherical")
+    faces, eps = model.mesh.faces, constants.epsilon_0 * model.eps_r
+    face = measurement_face(model)
+    q, r_f = 2e-3, faces[face]
+    phi_c = np.empty(model.n_cells)
+    b = 0.0
+    for k in range(model.n_cells):
+        if k > 0:
+            b += q * r_f**2 * (1 / (eps[k - 1] * faces[k]) - 1 / (eps[k] * faces[k]))
+        phi_c[k] = q * r_f**2 / (eps[k] * model.mesh.centers[k]) + b
+    # the reservoir holds the potential of the exact solution at R
+    radius = faces[-1]
+    model.b_psi[1] = (q * r_f**2 / (eps[-1] * radius) + b) / model.thermal_voltage
+    x = model.x0.copy()
+    x[model.potential_index()] = phi_c / model.thermal_voltage
+    obs = observe(model, x)
+    # the half-cell gradient of 1/r is first order in h/R = 4.1e-3 (measured
+    # 2.1e-3 relative); 2e-2
+    assert obs["surface_charge_right"] == pytest.approx(-q * r_f**2 / radius**2, rel=2e-2)

@@ -1,0 +1,190 @@
+"""The solver's building blocks against exact identities, and its conservation.
+
+- Variable-step BDF: the coefficients differentiate polynomials exactly (BDF1
+  up to degree 1, BDF2 up to degree 2) for any step ratio.
+- The predictors extrapolate polynomials exactly (degree 1 through 2 points,
+  degree 2 through 3).
+- The error estimate: error_ratio x |predictor - corrector| equals the true
+  local error of the corrector exactly when the solution is the lowest
+  polynomial the method does not integrate exactly (t^2 for BDF1, t^3 for
+  BDF2) — derived from the leading error terms.
+- Closed compartments: found where no boundary reaches a species; their
+  amounts are restored exactly by the projection and kept by a transient.
+- A transient of a closed cell conserves every species to the Newton
+  tolerance; the steady Donnan state matches its closed form.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from pnp.case import Case
+from pnp.model import build_model
+from pnp.solver import (
+    Weights,
+    _projector,
+    bdf_coefficients,
+    boundary_displacement,
+    closed_compartments,
+    concentrations,
+    error_ratio,
+    initial_step,
+    predict,
+    solve_steady,
+    solve_transient,
+)
+
+STEPS = [(1e-3, None), (2e-3, 1e-3), (1e-3, 2.3e-3), (5e-4, 5e-4)]
+
+
+@pytest.mark.parametrize(("h", "h_prev"), STEPS)
+def test_bdf_coefficients_differentiate_polynomials_exactly(h, h_prev):
+    a0, a1, a2 = bdf_coefficients(h, h_prev)
+    t1 = 0.37
+    t0 = t1 - h
+    tm = t0 - (h_prev or 0.0)
+    degree = 1 if h_prev is None else 2
+    for k in range(degree + 1):
+        y = [t1**k, t0**k, tm**k]
+        exact = k * t1 ** (k - 1) if k else 0.0
+        approx = (a0 * y[0] + a1 * y[1] + a2 * y[2]) / h
+        # measured round-off ~1e-13 relative to the terms (y / h ~ 1e3)
+        assert approx == pytest.approx(exact, abs=1e-9)
+    if h_prev is None:
+        assert (a0, a1, a2) == (1.0, -1.0, 0.0)
+    else:
+        # constant steps give the classical BDF2 (3/2, -2, 1/2)
+        w = h / h_prev
+        if w == 1.0:
+            assert (a0, a1, a2) == pytest.approx((1.5, -2.0, 0.5), rel=1e-15)
+
+
+def test_predictors_extrapolate_polynomials_exactly():
+    t_hist = [1.0, 0.7, 0.55]
+    for coeffs, n in (((0.3, -2.0), 2), ((0.3, -2.0, 4.0), 3)):
+        def poly(t, coeffs=coeffs):
+            return sum(c * t**k for k, c in enumerate(coeffs))
+        x_hist = [np.array([poly(t), 2 * poly(t)]) for t in t_hist[:n]]
+        out = predict(t_hist[:n], x_hist, 1.4)
+        np.testing.assert_allclose(out, [poly(1.4), 2 * poly(1.4)], rtol=1e-12)
+
+
+@pytest.mark.parametrize(("h", "h1", "h2"), [(1e-2, 1e-2, 1e-2), (2e-2, 1e-2, 0.7e-2),
+                                             (0.5e-2, 1.3e-2, 2e-2)])
+def test_error_ratio_is_exact_on_the_leading_error_term(h, h1, h2):
+    # y' = f(t) with y = t^p: the corrector solves its step exactly in y
+    t0 = 0.8
+    # BDF1, y = t^2
+    corr = t0**2 + h * 2 * (t0 + h)
+    pred = predict([t0, t0 - h1], [np.array([t0**2]), np.array([(t0 - h1) ** 2])], t0 + h)[0]
+    true = abs(corr - (t0 + h) ** 2)
+    assert error_ratio(h, [h1]) * abs(pred - corr) == pytest.approx(true, rel=1e-9)
+    # BDF2, y = t^3: corrector a0 y1 + a1 y0 + a2 y_-1 = h f(t1)
+    a0, a1, a2 = bdf_coefficients(h, h1)
+    t1, tm = t0 + h, t0 - h1
+    corr = (h * 3 * t1**2 - a1 * t0**3 - a2 * tm**3) / a0
+    ts = [t0, tm, tm - h2]
+    pred = predict(ts, [np.array([t**3]) for t in ts], t1)[0]
+    true = abs(corr - t1**3)
+    # exact up to round-off of differences of O(1) numbers (measured 1e-10
+    # relative at these steps); 1e-7
+    assert error_ratio(h, [h1, h2]) * abs(pred - corr) == pytest.approx(true, rel=1e-7)
+
+
+def _donnan(n=12):
+    data = {
+        "title": "donnan", "temperature": 310.15, "inside": "left",
+        "species": {"K": {"z": 1, "D": 1.96e-9}, "Cl": {"z": -1, "D": 2.03e-9},
+                    "X": {"z": -1, "D": 1e-10}},
+        "region": [
+            {"name": "cyt", "length": 200e-9, "eps_r": 80,
+             "concentration": {"K": 150, "Cl": 8, "X": 142}},
+            {"name": "mem", "membrane": True, "length": 5e-9, "eps_r": 2,
+             "permeability": {"K": 5e-9, "Cl": 5e-10}},
+            {"name": "bath", "length": 200e-9, "eps_r": 80,
+             "concentration": {"K": 150, "Cl": 150}},
+        ],
+        "boundary": {"left": {"type": "wall", "surface_charge": 0},
+                     "right": {"type": "reservoir", "potential": 0}},
+        "mesh": {"uniform_cells": n},
+    }
+    return build_model(Case.from_dict(data))
+
+
+def test_closed_compartments_and_exact_projection():
+    m = _donnan()
+    comps = closed_compartments(m, m.x0)
+    ix = m.species.index("X")
+    (a, b), _, _ = m.mesh.region_slices
+    # only X is confined (K and Cl reach the bath reservoir through the
+    # membrane): in the cytoplasm, and (empty) in each membrane cell, where
+    # it is absent and every face is closed to it
+    assert {c.species for c in comps} == {ix}
+    _, (ma, mb), _ = m.mesh.region_slices
+    empty = [c for c in comps if c.amount == 0.0]
+    assert sorted(int(c.cells[0]) for c in empty) == list(range(ma, mb))
+    (comp,) = [c for c in comps if c.amount > 0.0]
+    np.testing.assert_array_equal(comp.cells, np.arange(a, b))
+    assert comp.amount == pytest.approx(142.0 * m.volume[a:b].sum(), rel=1e-14)
+    assert comp.relax_time == pytest.approx(200e-9**2 / 1e-10, rel=1e-12)
+    project = _projector(m, comps)
+    x = m.x0.copy()
+    idx = m.offset + np.arange(a, b) * m.block + ix
+    x[idx] *= np.linspace(0.5, 1.5, b - a)
+    project(x)
+    assert float(np.dot(m.volume[a:b], x[idx])) == pytest.approx(comp.amount, rel=1e-14)
+
+
+def test_initial_step_is_a_hundredth_of_the_fastest_cell_time():
+    m = _donnan()
+    h = m.mesh.widths
+    dmax = m.d_reg.max(axis=0)[m.mesh.region]
+    assert initial_step(m) == pytest.approx(1e-2 * float(np.min(h**2 / dmax)), rel=1e-14)
+
+
+def test_weights_are_rtol_abs_plus_floor():
+    is_psi = np.array([False, True, False])
+    w = Weights(is_psi, rtol=1e-3, atol=1e-6, psi_floor=1e-2)
+    np.testing.assert_allclose(w(np.array([-2.0, 3.0, 0.0])), [2e-3 + 1e-6, 3e-3 + 1e-2, 1e-6])
+    # the potential floor is never below rtol (V_T units)
+    assert Weights(is_psi, rtol=1e-3, atol=1e-6, psi_floor=0.0).floor_psi == 1e-3
+
+
+def test_transient_conserves_a_closed_cell_and_reaches_donnan():
+    m = _donnan()
+    amounts0 = (concentrations(m, m.x0) * m.volume).sum(axis=1)
+    seen = []
+
+    def on_stop(t, x, model, rate):
+        seen.append(t)
+
+    out = solve_transient(m, m.x0, 1e-6, [1e-7, 1e-6], on_stop, rtol=1e-6, atol=1e-9)
+    assert out.success and seen == [1e-7, 1e-6]
+    ix = m.species.index("X")
+    amounts = (concentrations(m, out.x) * m.volume).sum(axis=1)
+    # X never crosses the membrane: its amount is kept by the projection to
+    # round-off (measured 2e-16 relative)
+    assert amounts[ix] == pytest.approx(amounts0[ix], rel=1e-13)
+    # Donnan: the steady state of this cell, against the closed form
+    steady = solve_steady(m, out.x)
+    assert steady.success
+    phi, c = m.split(steady.x)
+    (a, b), _, (c0, c1) = m.mesh.region_slices
+    # total charge per unit area is zero (the cell plus bath are neutral):
+    # sum of the boundary displacements through both ends is the enclosed charge
+    disp = boundary_displacement(m, steady.x)
+    q = float(m.z @ (c * m.volume).sum(axis=1))
+    assert q == pytest.approx(disp[1] - disp[0], abs=1e-12 * 150 * 400e-9)
+    # Donnan equilibrium: each permeant ion at its Nernst potential,
+    # K_in / K_out = Cl_out / Cl_in = exp(-F V / RT), so K_in Cl_in = 150^2.
+    # The solver tolerance (rtol 1e-6) and the ~1e-7 charge imbalance of the
+    # mid-cell sample leave ~1e-6 relative; 1e-4 allowed
+    mid_in, mid_out = a + (b - a) // 2, c0 + (c1 - c0) // 2
+    k_in, cl_in = c[0, mid_in], c[1, mid_in]
+    assert k_in * cl_in == pytest.approx(150.0 * 150.0, rel=1e-4)
+    v = phi[mid_in] - phi[mid_out]
+    assert k_in / 150.0 == pytest.approx(math.exp(-v / m.thermal_voltage), rel=1e-4)
+    assert v < -1e-3  # the impermeant anions hold the inside negative
