@@ -87,7 +87,19 @@ EQUIVALENT_FILE = REPO / "scripts" / "mutation_equivalent.toml"
 REPORT_FILE = REPO / "scripts" / "mutation_report.md"
 
 # Priority order (cheapest and most central first).
-MODULES = ("mesh", "observables", "model", "solver", "kernel")
+MODULES = ("mesh", "observables", "model", "newton", "steady", "bdf", "compartments", "kernel")
+
+# Where each module lives inside pnp/.
+PATHS = {
+    "mesh": "discretisation/mesh.py",
+    "observables": "results/observables.py",
+    "model": "discretisation/model.py",
+    "newton": "solvers/newton.py",
+    "steady": "solvers/steady.py",
+    "bdf": "solvers/bdf.py",
+    "compartments": "solvers/compartments.py",
+    "kernel": "discretisation/kernel.py",
+}
 
 # Fast targeted selections: property tests of the module first, then the
 # existing engine tests that exercise it (~3-10 s unmutated).
@@ -99,8 +111,14 @@ TESTS = {
               "tests/test_activity.py"],
     # test_transient.py (35 s) is left out: too slow per mutant; the contract
     # file runs a short transient, test_neuron the saturating pump Jacobian
-    "solver": ["tests/test_solver_contracts.py", "tests/test_engine.py",
+    "newton": ["tests/test_solver_contracts.py", "tests/test_engine.py",
                "tests/test_neuron.py"],
+    "steady": ["tests/test_solver_contracts.py", "tests/test_engine.py",
+               "tests/test_neuron.py"],
+    "bdf": ["tests/test_solver_contracts.py", "tests/test_engine.py",
+            "tests/test_neuron.py"],
+    "compartments": ["tests/test_solver_contracts.py", "tests/test_engine.py",
+                     "tests/test_neuron.py"],
     # observables_exact checks face_fluxes at reservoir faces (test_kernel does not)
     "kernel": ["tests/test_kernel.py", "tests/test_observables_exact.py"],
 }
@@ -168,7 +186,7 @@ def _covered_lines(module: str, work: Path, env: dict[str, str]) -> set[int] | N
         return None  # numba-compiled lines are invisible to coverage
     data = work / ".coverage"
     cmd = [sys.executable, "-m", "coverage", "run", f"--data-file={data}",
-           f"--include={work / 'pnp' / (module + '.py')}", "-m", "pytest", "-q",
+           f"--include={work / 'pnp' / PATHS[module]}", "-m", "pytest", "-q",
            "-p", "no:cacheprovider", *[t for t in TESTS[module] if (REPO / t).exists()]]
     subprocess.run(cmd, cwd=work, env=env, capture_output=True, check=False)
     out = subprocess.run([sys.executable, "-m", "coverage", "json", f"--data-file={data}",
@@ -179,9 +197,9 @@ def _covered_lines(module: str, work: Path, env: dict[str, str]) -> set[int] | N
     except (json.JSONDecodeError, KeyError):
         return None
     for name, info in files.items():
-        if name.endswith(f"{module}.py"):
+        if name.endswith(PATHS[module]):
             executed = set(info["executed_lines"])
-            first = _statement_first_lines(work / "pnp" / f"{module}.py")
+            first = _statement_first_lines(work / "pnp" / PATHS[module])
             # coverage reports a multi-line statement on its first line only
             return {ln for ln, head in first.items() if head in executed} | executed
     return None
@@ -213,7 +231,7 @@ def prepare(module: str, args) -> Path:
     _sync(work)
     meta_path = work / "meta.json"
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
-    sha = _sha(REPO / "pnp" / f"{module}.py")
+    sha = _sha(REPO / "pnp" / PATHS[module])
     session = work / "session.sqlite"
     env = _env(module, args)
     if meta.get("sha") == sha and session.exists() and not args.reset:
@@ -222,7 +240,7 @@ def prepare(module: str, args) -> Path:
     config = work / "cosmic-ray.toml"
     config.write_text(
         "[cosmic-ray]\n"
-        f'module-path = "pnp/{module}.py"\n'
+        f'module-path = "pnp/{PATHS[module]}"\n'
         "timeout = 60.0\nexcluded-modules = []\n"
         f'test-command = "{_test_command(module, None)}"\n'
         '[cosmic-ray.distributor]\nname = "local"\n'
@@ -239,7 +257,7 @@ def prepare(module: str, args) -> Path:
     if base.returncode != 0:
         session.unlink()
         raise SystemExit(f"{module}: the unmutated test selection fails:\n{base.stdout[-3000:]}")
-    lines = (REPO / "pnp" / f"{module}.py").read_text().splitlines()
+    lines = (REPO / "pnp" / PATHS[module]).read_text().splitlines()
     with use_db(str(session), WorkDB.Mode.open) as db:
         seen_numbers = set()
         for item in list(db.pending_work_items):

@@ -23,14 +23,14 @@ import numpy as np
 import pytest
 from scipy import constants
 
-from pnp.case import Case
-from pnp.mesh import (
+from pnp.discretisation.mesh import (
     MIN_CELLS_PER_REGION,
     build_mesh,
     debye_length,
     geometry_factors,
     graded_widths,
 )
+from pnp.input.case import Case
 
 # Round-off of a sum of ~100 doubles of similar size: ~1e-15 relative
 # (measured max 4e-16); 1e-13 leaves room for longer sums.

@@ -26,11 +26,17 @@ import numpy as np
 import pytest
 from scipy import constants
 
-from pnp import kernel
-from pnp.case import Case
-from pnp.mesh import FARADAY
-from pnp.model import build_model, initial_state, pump_rate, pump_rate_derivatives, pump_sources
-from pnp.solver import boundary_displacement
+from pnp.constants import FARADAY
+from pnp.discretisation import kernel
+from pnp.discretisation.model import (
+    build_model,
+    initial_state,
+    pump_rate,
+    pump_rate_derivatives,
+    pump_sources,
+)
+from pnp.input.case import Case
+from pnp.solvers.newton import boundary_displacement
 
 T = 310.15
 SPECIES = {"K": {"z": 1, "D": 1.96e-9}, "Na": {"z": 1, "D": 1.33e-9},

@@ -20,10 +20,10 @@ import numpy as np
 import pytest
 from scipy import constants
 
-from pnp.case import Case
-from pnp.mesh import FARADAY
-from pnp.model import build_model
-from pnp.observables import measurement_face, observe, outward_sign
+from pnp.constants import FARADAY
+from pnp.discretisation.model import build_model
+from pnp.input.case import Case
+from pnp.results.observables import measurement_face, observe, outward_sign
 
 PHI0 = 0.05       # V
 LENGTH = 20e-9    # m
