@@ -38,10 +38,17 @@ def bench(path: Path, repeat: int) -> dict:
     tracemalloc.stop()
     rows = expectations(case, res) if case.expect else []
     vm = [abs(r["difference"]) for r in rows if r["unit"] == "V"]
-    return {"case": path.stem, "mode": case.run.mode, "cells": int(res.x.size),
-            "steps": int(res.stats["steps"]), "newton_iterations": int(res.stats["newton_iterations"]),
-            "wall_time_s": float(np.median(times)), "peak_memory_mb": peak / 2**20,
-            "vm_error_v": vm[0] if vm else None, "status": res.status}
+    return {
+        "case": path.stem,
+        "mode": case.run.mode,
+        "cells": int(res.x.size),
+        "steps": int(res.stats["steps"]),
+        "newton_iterations": int(res.stats["newton_iterations"]),
+        "wall_time_s": float(np.median(times)),
+        "peak_memory_mb": peak / 2**20,
+        "vm_error_v": vm[0] if vm else None,
+        "status": res.status,
+    }
 
 
 def main() -> None:
@@ -50,12 +57,16 @@ def main() -> None:
     ap.add_argument("--json", default=str(ROOT / "benchmarks" / "out" / "cases.json"))
     args = ap.parse_args()
     rows = [bench(p, args.repeat) for p in sorted((ROOT / "cases").glob("*.toml"))]
-    print(f"{'case':<20} {'mode':<9} {'cells':>6} {'steps':>6} {'Newton':>7} {'wall [ms]':>10} "
-          f"{'peak [MB]':>10} {'|V_m - analytic|':>17}")
+    print(
+        f"{'case':<20} {'mode':<9} {'cells':>6} {'steps':>6} {'Newton':>7} {'wall [ms]':>10} "
+        f"{'peak [MB]':>10} {'|V_m - analytic|':>17}"
+    )
     for r in rows:
         err = "-" if r["vm_error_v"] is None else f"{r['vm_error_v'] * 1e3:.1e} mV"
-        print(f"{r['case']:<20} {r['mode']:<9} {r['cells']:>6} {r['steps']:>6} {r['newton_iterations']:>7} "
-              f"{r['wall_time_s'] * 1e3:>10.2f} {r['peak_memory_mb']:>10.2f} {err:>17}")
+        print(
+            f"{r['case']:<20} {r['mode']:<9} {r['cells']:>6} {r['steps']:>6} {r['newton_iterations']:>7} "
+            f"{r['wall_time_s'] * 1e3:>10.2f} {r['peak_memory_mb']:>10.2f} {err:>17}"
+        )
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps({"rows": rows}, indent=2))
     print(f"wrote {args.json}")

@@ -43,55 +43,85 @@ def machine() -> str:
 
 
 def main() -> None:
-    lines = [f"Measured on: {machine()}. Regenerate with the commands in "
-             "`benchmarks/make_table.py`; medians after a warm-up, JIT compile reported apart.", ""]
+    lines = [
+        f"Measured on: {machine()}. Regenerate with the commands in "
+        "`benchmarks/make_table.py`; medians after a warm-up, JIT compile reported apart.",
+        "",
+    ]
     ns = _load("newton_scaling.json")
     if ns:
-        lines += ["**Time per Newton iteration** (assembly + banded LU solve) against the bare LAPACK "
-                  "`dgbsv` of the same Jacobian (`benchmarks/newton_scaling.py`):", "",
-                  "| cells | species | unknowns | iteration [ms] | assembly [ms] | bare LU [ms] | ratio |",
-                  "|---|---|---|---|---|---|---|"]
+        lines += [
+            "**Time per Newton iteration** (assembly + banded LU solve) against the bare LAPACK "
+            "`dgbsv` of the same Jacobian (`benchmarks/newton_scaling.py`):",
+            "",
+            "| cells | species | unknowns | iteration [ms] | assembly [ms] | bare LU [ms] | ratio |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for r in ns["rows"]:
-            lines.append(f"| {r['cells']:,} | {r['species']} | {r['unknowns']:,} | "
-                         f"{r['newton_iteration_s'] * 1e3:.3g} | {r['assembly_s'] * 1e3:.3g} | "
-                         f"{r['banded_lu_floor_s'] * 1e3:.3g} | {r['ratio_to_floor']:.2f} |")
+            lines.append(
+                f"| {r['cells']:,} | {r['species']} | {r['unknowns']:,} | "
+                f"{r['newton_iteration_s'] * 1e3:.3g} | {r['assembly_s'] * 1e3:.3g} | "
+                f"{r['banded_lu_floor_s'] * 1e3:.3g} | {r['ratio_to_floor']:.2f} |"
+            )
         fits = ", ".join(f"S={s}: N^{v:.2f}" for s, v in ns["scaling_exponent"].items())
-        lines += ["", f"Fitted scaling of the iteration time: {fits}. JIT compile (or cache load) "
-                  f"of the kernels: {ns['compile_s']:.2f} s.", ""]
+        lines += [
+            "",
+            f"Fitted scaling of the iteration time: {fits}. JIT compile (or cache load) "
+            f"of the kernels: {ns['compile_s']:.2f} s.",
+            "",
+        ]
     cases = _load("cases.json")
     if cases:
-        lines += ["**Shipped cases** (`benchmarks/cases.py`, warm):", "",
-                  "| case | mode | cells | steps | Newton its | wall [ms] | peak mem [MB] | abs(V_m − closed form) |",
-                  "|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "**Shipped cases** (`benchmarks/cases.py`, warm):",
+            "",
+            "| case | mode | cells | steps | Newton its | wall [ms] | peak mem [MB] | abs(V_m − closed form) |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
         for r in cases["rows"]:
             err = "–" if r.get("vm_error_v") is None else f"{r['vm_error_v'] * 1e3:.1e} mV"
-            lines.append(f"| {r['case']} | {r['mode']} | {r['cells']} | {r['steps']} | "
-                         f"{r['newton_iterations']} | {r['wall_time_s'] * 1e3:.3g} | "
-                         f"{r['peak_memory_mb']:.2f} | {err} |")
+            lines.append(
+                f"| {r['case']} | {r['mode']} | {r['cells']} | {r['steps']} | "
+                f"{r['newton_iterations']} | {r['wall_time_s'] * 1e3:.3g} | "
+                f"{r['peak_memory_mb']:.2f} | {err} |"
+            )
         lines.append("")
     st = _load("startup.json")
     if st:
-        lines += ["**Start-up** (`benchmarks/startup.py`, separate processes): "
-                  f"`import pnp` {st['import_pnp_s']:.2f} s, `pnp --help` {st['pnp_help_s']:.2f} s, "
-                  f"`pnp check` {st['pnp_check_s']:.2f} s (compiles nothing), `pnp run cases/nernst_k.toml` "
-                  f"{st['run_cached_s']:.2f} s cached and {st['run_cold_s']:.2f} s cold (empty numba "
-                  f"cache); bare `python -c pass` {st['python_startup_s']:.2f} s.", ""]
+        lines += [
+            "**Start-up** (`benchmarks/startup.py`, separate processes): "
+            f"`import pnp` {st['import_pnp_s']:.2f} s, `pnp --help` {st['pnp_help_s']:.2f} s, "
+            f"`pnp check` {st['pnp_check_s']:.2f} s (compiles nothing), `pnp run cases/nernst_k.toml` "
+            f"{st['run_cached_s']:.2f} s cached and {st['run_cold_s']:.2f} s cold (empty numba "
+            f"cache); bare `python -c pass` {st['python_startup_s']:.2f} s.",
+            "",
+        ]
     mem = _load("memory.json")
     if mem:
-        lines += [f"**Memory** (`benchmarks/memory.py`): a steady solve with {mem['cells']:,} cells and "
-                  f"{mem['species']} species peaks at {mem['peak_rss_mib']:.0f} MiB resident (of which "
-                  f"{mem['baseline_mib']:.0f} MiB interpreter and libraries, {mem['band_storage_mib']:.0f} MiB "
-                  f"LAPACK's band storage of the Jacobian), {mem['newton_iterations']} Newton iterations "
-                  f"in {mem['wall_s']:.1f} s.", ""]
+        lines += [
+            f"**Memory** (`benchmarks/memory.py`): a steady solve with {mem['cells']:,} cells and "
+            f"{mem['species']} species peaks at {mem['peak_rss_mib']:.0f} MiB resident (of which "
+            f"{mem['baseline_mib']:.0f} MiB interpreter and libraries, {mem['band_storage_mib']:.0f} MiB "
+            f"LAPACK's band storage of the Jacobian), {mem['newton_iterations']} Newton iterations "
+            f"in {mem['wall_s']:.1f} s.",
+            "",
+        ]
     sw = _load("sweep.json")
     if sw:
-        lines += [f"**Sweep** (`benchmarks/sweep_scaling.py`): {sw['points']} points of ghk_iv at "
-                  f"{sw['cells']:,} cells per region: {sw['wall_1_s']:.2f} s with 1 worker, "
-                  f"{sw['wall_2_s']:.2f} s with 2 ({sw['speedup']:.2f}x).", ""]
+        lines += [
+            f"**Sweep** (`benchmarks/sweep_scaling.py`): {sw['points']} points of ghk_iv at "
+            f"{sw['cells']:,} cells per region: {sw['wall_1_s']:.2f} s with 1 worker, "
+            f"{sw['wall_2_s']:.2f} s with 2 ({sw['speedup']:.2f}x).",
+            "",
+        ]
     peers = OUT / "peers.md"
     if peers.exists():
-        lines += ["**Peers** on the Gouy–Chapman double layer (`benchmarks/peers.py`):", "",
-                  peers.read_text().strip(), ""]
+        lines += [
+            "**Peers** on the Gouy–Chapman double layer (`benchmarks/peers.py`):",
+            "",
+            peers.read_text().strip(),
+            "",
+        ]
     (ROOT / "performance.md").write_text("\n".join(lines).rstrip() + "\n")
     print(f"wrote {ROOT / 'performance.md'}")
 

@@ -47,15 +47,18 @@ def main() -> None:
     ap.add_argument("--cells", type=int, default=1_000_000)
     ap.add_argument("--json", default=str(ROOT / "benchmarks" / "out" / "memory.json"))
     args = ap.parse_args()
-    out = subprocess.run([sys.executable, "-c", CHILD, str(args.cells)], capture_output=True,
-                         text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(args.cells)], capture_output=True, text=True, check=True
+    )
     row = json.loads(out.stdout.strip().splitlines()[-1])
     m = 4
     row["band_storage_mib"] = (2 * m + 2 * m - 1 + 1) * args.cells * m * 8 / 2**20
-    print(f"{row['cells']:,} cells, 3 species: peak RSS {row['peak_rss_mib']:.0f} MiB "
-          f"(interpreter + libraries {row['baseline_mib']:.0f} MiB, LAPACK band storage "
-          f"{row['band_storage_mib']:.0f} MiB), {row['newton_iterations']} Newton iterations, "
-          f"{row['wall_s']:.2f} s")
+    print(
+        f"{row['cells']:,} cells, 3 species: peak RSS {row['peak_rss_mib']:.0f} MiB "
+        f"(interpreter + libraries {row['baseline_mib']:.0f} MiB, LAPACK band storage "
+        f"{row['band_storage_mib']:.0f} MiB), {row['newton_iterations']} Newton iterations, "
+        f"{row['wall_s']:.2f} s"
+    )
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(row, indent=2))
 

@@ -36,11 +36,29 @@ def bench_case(n_cells: int, n_species: int) -> Case:
     if n_species > 1:
         charge = sum(VALENCE[nm] * c for nm, c in conc.items())
         conc[names[-1]] = 100.0 - charge * VALENCE[names[-1]]
-    region = Region("bath", 20e-9, 78.5, False, conc, 0.0, {nm: 1e-9 for nm in names},
-                    {nm: 0.0 for nm in names}, {})
-    return Case("bench", 298.15, "cartesian", "left", "ideal", species, (region,),
-                Boundary("left", "wall", 0.05), Boundary("right", "reservoir", 0.0),
-                mesh=MeshSpec(uniform_cells=n_cells))
+    region = Region(
+        "bath",
+        20e-9,
+        78.5,
+        False,
+        conc,
+        0.0,
+        {nm: 1e-9 for nm in names},
+        {nm: 0.0 for nm in names},
+        {},
+    )
+    return Case(
+        "bench",
+        298.15,
+        "cartesian",
+        "left",
+        "ideal",
+        species,
+        (region,),
+        Boundary("left", "wall", 0.05),
+        Boundary("right", "reservoir", 0.0),
+        mesh=MeshSpec(uniform_cells=n_cells),
+    )
 
 
 def median_time(fn, repeat: int) -> float:
@@ -84,9 +102,17 @@ def measure(n: int, s: int, repeat: int) -> dict:
         lapack.dgbsv(kl, ku, work.pop(), rhs.copy(), overwrite_ab=1, overwrite_b=1)
 
     t_floor = median_time(bare, repeat)
-    return {"cells": n, "species": s, "unknowns": model.n_unknowns, "kl": kl, "ku": ku,
-            "newton_iteration_s": t_iter, "assembly_s": t_asm, "banded_lu_floor_s": t_floor,
-            "ratio_to_floor": t_iter / t_floor}
+    return {
+        "cells": n,
+        "species": s,
+        "unknowns": model.n_unknowns,
+        "kl": kl,
+        "ku": ku,
+        "newton_iteration_s": t_iter,
+        "assembly_s": t_asm,
+        "banded_lu_floor_s": t_floor,
+        "ratio_to_floor": t_iter / t_floor,
+    }
 
 
 def main() -> None:
@@ -111,23 +137,32 @@ def main() -> None:
         for n in (int(v) for v in args.sizes):
             row = measure(n, s, args.repeat)
             rows.append(row)
-            print(f"N={n:>8d} S={s}  iteration {row['newton_iteration_s'] * 1e3:9.3f} ms  "
-                  f"assembly {row['assembly_s'] * 1e3:8.3f} ms  bare dgbsv "
-                  f"{row['banded_lu_floor_s'] * 1e3:9.3f} ms  ratio {row['ratio_to_floor']:5.2f}",
-                  flush=True)
+            print(
+                f"N={n:>8d} S={s}  iteration {row['newton_iteration_s'] * 1e3:9.3f} ms  "
+                f"assembly {row['assembly_s'] * 1e3:8.3f} ms  bare dgbsv "
+                f"{row['banded_lu_floor_s'] * 1e3:9.3f} ms  ratio {row['ratio_to_floor']:5.2f}",
+                flush=True,
+            )
 
     fits = {}
     for s in args.species:
         sub = [r for r in rows if r["species"] == s]
         if len(sub) >= 2:
-            slope = np.polyfit(np.log([r["cells"] for r in sub]),
-                               np.log([r["newton_iteration_s"] for r in sub]), 1)[0]
+            slope = np.polyfit(
+                np.log([r["cells"] for r in sub]), np.log([r["newton_iteration_s"] for r in sub]), 1
+            )[0]
             fits[s] = float(slope)
     print(f"\nJIT compile (first assembly + solve, or cache load): {compile_time:.2f} s")
     for s, slope in fits.items():
         print(f"S={s}: time per Newton iteration ~ N^{slope:.3f}")
-    out = {"pnp_version": pnp.__version__, "machine": platform.platform(), "python": platform.python_version(),
-           "compile_s": compile_time, "rows": rows, "scaling_exponent": fits}
+    out = {
+        "pnp_version": pnp.__version__,
+        "machine": platform.platform(),
+        "python": platform.python_version(),
+        "compile_s": compile_time,
+        "rows": rows,
+        "scaling_exponent": fits,
+    }
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(out, indent=2))
     print(f"wrote {args.json}")

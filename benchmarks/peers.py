@@ -64,11 +64,11 @@ import tempfile
 import time
 from pathlib import Path
 
-C0 = 100.0          # mol/m^3, each ion
+C0 = 100.0  # mol/m^3, each ion
 EPS_R = 79.0
 TEMPERATURE = 298.15
-PHI0 = 0.05         # V
-DOMAIN = 20.0       # Debye lengths
+PHI0 = 0.05  # V
+DOMAIN = 20.0  # Debye lengths
 DEVSIM_REFERENCE_N = 20_000
 # Errors below FLOOR_MARGIN * GC(L) (psi = 0 at L where GC is 9.6e-11 V) are
 # set by the finite domain, not by the mesh: no equal-accuracy comparison there.
@@ -108,6 +108,7 @@ QUOTED = {
 # ============================================================================
 # Workers (run in subprocesses; one JSON object per line on the saved stdout)
 # ============================================================================
+
 
 class _Emitter:
     """JSON lines to the original stdout; fd 1 itself goes to /dev/null so
@@ -152,16 +153,26 @@ def _pnp_case(mesh: dict):
     mesh = dict(mesh)
     if "max_cell_debye" in mesh:
         mesh["max_cell"] = mesh.pop("max_cell_debye") * lam
-    return pnp.Case.from_dict({
-        "title": "Gouy-Chapman benchmark",
-        "temperature": TEMPERATURE,
-        "species": {"Na": {"z": 1, "D": 1.33e-9}, "Cl": {"z": -1, "D": 2.03e-9}},
-        "region": [{"name": "bath", "length": DOMAIN * lam, "eps_r": EPS_R,
-                    "concentration": {"Na": C0, "Cl": C0}}],
-        "boundary": {"left": {"type": "wall", "potential": PHI0},
-                     "right": {"type": "reservoir", "potential": 0}},
-        "mesh": mesh,
-    })
+    return pnp.Case.from_dict(
+        {
+            "title": "Gouy-Chapman benchmark",
+            "temperature": TEMPERATURE,
+            "species": {"Na": {"z": 1, "D": 1.33e-9}, "Cl": {"z": -1, "D": 2.03e-9}},
+            "region": [
+                {
+                    "name": "bath",
+                    "length": DOMAIN * lam,
+                    "eps_r": EPS_R,
+                    "concentration": {"Na": C0, "Cl": C0},
+                }
+            ],
+            "boundary": {
+                "left": {"type": "wall", "potential": PHI0},
+                "right": {"type": "reservoir", "potential": 0},
+            },
+            "mesh": mesh,
+        }
+    )
 
 
 def _max_error(x, psi) -> float:
@@ -175,7 +186,7 @@ def worker_pnp_compile(spec, emit):
     t0 = time.perf_counter()
     import pnp
 
-    _ = (pnp.run, pnp.Case)             # lazy submodules: resolve them (imports numba, scipy)
+    _ = (pnp.run, pnp.Case)  # lazy submodules: resolve them (imports numba, scipy)
     t_import = time.perf_counter() - t0
     case = _pnp_case({"uniform_cells": 100})
     t0 = time.perf_counter()
@@ -184,8 +195,13 @@ def worker_pnp_compile(spec, emit):
     t0 = time.perf_counter()
     pnp.run(case)
     second = time.perf_counter() - t0
-    emit(event="compile", import_s=t_import, first_run_s=first, second_run_s=second,
-         numba_cache_dir=os.environ.get("NUMBA_CACHE_DIR", ""))
+    emit(
+        event="compile",
+        import_s=t_import,
+        first_run_s=first,
+        second_run_s=second,
+        numba_cache_dir=os.environ.get("NUMBA_CACHE_DIR", ""),
+    )
 
 
 def _timed_newton(newton, system, x0, zeros_c, zeros_d, weights):
@@ -216,17 +232,25 @@ def worker_pnp(spec, emit):
     for variant in spec["variants"]:
         if variant == "run":
             t0 = time.perf_counter()
-            res = pnp.run(case)                         # warm run at this size
+            res = pnp.run(case)  # warm run at this size
             times = []
             for _ in range(n_repeats(repeat, time.perf_counter() - t0)):
                 t0 = time.perf_counter()
                 res = pnp.run(case)
                 times.append(time.perf_counter() - t0)
             st = res.stats
-            emit(event="row", variant="run", status=res.status, message=res.message,
-                 cells=int(res.x.size), iterations=int(st["newton_iterations"]),
-                 steps=int(st["steps"]), times=times, solver_wall_s=float(st["wall_time"]),
-                 error=_max_error(res.x, res.potential[-1]))
+            emit(
+                event="row",
+                variant="run",
+                status=res.status,
+                message=res.message,
+                cells=int(res.x.size),
+                iterations=int(st["newton_iterations"]),
+                steps=int(st["steps"]),
+                times=times,
+                solver_wall_s=float(st["wall_time"]),
+                error=_max_error(res.x, res.potential[-1]),
+            )
         elif variant == "newton":
             model = build_model(case)
             system = S.System(model)
@@ -234,8 +258,9 @@ def worker_pnp(spec, emit):
             zeros_c = np.zeros((nsp, n))
             zeros_d = np.zeros(2)
             # the tolerances solve_steady asks of Newton at the default rtol/atol
-            weights = S.make_weights(system, max(1e-2 * 1e-6, S.NEWTON_RTOL_FLOOR), 1e-2 * 1e-9,
-                                     S.PSI_FLOOR_NEWTON)
+            weights = S.make_weights(
+                system, max(1e-2 * 1e-6, S.NEWTON_RTOL_FLOOR), 1e-2 * 1e-9, S.PSI_FLOOR_NEWTON
+            )
 
             args = (S.newton, system, model.x0, zeros_c, zeros_d, weights)
             t_warm = _timed_newton(*args)[0]
@@ -244,9 +269,17 @@ def worker_pnp(spec, emit):
                 t, info, x = _timed_newton(*args)
                 times.append(t)
             phi, _ = model.split(x)
-            emit(event="row", variant="newton", status="completed" if info.converged else "failed",
-                 message=info.message, cells=int(n), iterations=int(info.iterations), steps=1,
-                 times=times, error=_max_error(model.mesh.centers, phi))
+            emit(
+                event="row",
+                variant="newton",
+                status="completed" if info.converged else "failed",
+                message=info.message,
+                cells=int(n),
+                iterations=int(info.iterations),
+                steps=1,
+                times=times,
+                error=_max_error(model.mesh.centers, phi),
+            )
         elif variant == "ptc":
             if "direct" not in inspect.signature(solve_steady).parameters:
                 emit(event="skip", variant="ptc", reason="solve_steady has no 'direct' switch")
@@ -260,10 +293,17 @@ def worker_pnp(spec, emit):
                 out = solve_steady(model, direct=False)
                 times.append(time.perf_counter() - t0)
             phi, _ = model.split(out.x)
-            emit(event="row", variant="ptc", status="completed" if out.success else "failed",
-                 message=out.message, cells=int(model.n_cells),
-                 iterations=int(out.stats.newton_iterations), steps=int(out.stats.steps),
-                 times=times, error=_max_error(model.mesh.centers, phi))
+            emit(
+                event="row",
+                variant="ptc",
+                status="completed" if out.success else "failed",
+                message=out.message,
+                cells=int(model.n_cells),
+                iterations=int(out.stats.newton_iterations),
+                steps=int(out.stats.steps),
+                times=times,
+                error=_max_error(model.mesh.centers, phi),
+            )
 
 
 def worker_matscipy(spec, emit):
@@ -298,8 +338,17 @@ def worker_matscipy(spec, emit):
     logging.getLogger(mps.__name__).addHandler(Catch())
 
     def build(n):
-        kw = dict(c=np.array([C0, C0]), z=np.array([1, -1]), L=DOMAIN * lam, T=TEMPERATURE,
-                  delta_u=PHI0, relative_permittivity=EPS_R, N=n, e=1e-10, maxit=20)
+        kw = dict(
+            c=np.array([C0, C0]),
+            z=np.array([1, -1]),
+            L=DOMAIN * lam,
+            T=TEMPERATURE,
+            delta_u=PHI0,
+            relative_permittivity=EPS_R,
+            N=n,
+            e=1e-10,
+            maxit=20,
+        )
         if solver == "hybr":
             kw["solver"] = "hybr"
         system = mps.PoissonNernstPlanckSystem(**kw)
@@ -319,7 +368,7 @@ def worker_matscipy(spec, emit):
             return g(x)
 
         if solver == "hybr":
-            system.G = counted          # count residual evaluations (hybr reports no iterations)
+            system.G = counted  # count residual evaluations (hybr reports no iterations)
         t0 = time.perf_counter()
         system.solve()
         t_solve = time.perf_counter() - t0
@@ -328,11 +377,17 @@ def worker_matscipy(spec, emit):
             iterations, converged = calls[0], not warnings
         else:
             iterations, converged = len(system.convergenceStepAbsolute), bool(system.converged)
-        return dict(build_s=t_build, solve_s=t_solve, iterations=iterations, converged=converged,
-                    residual_norm=residual, warnings=list(warnings),
-                    error=_max_error(system.grid, system.potential))
+        return dict(
+            build_s=t_build,
+            solve_s=t_solve,
+            iterations=iterations,
+            converged=converged,
+            residual_norm=residual,
+            warnings=list(warnings),
+            error=_max_error(system.grid, system.potential),
+        )
 
-    once(20)                                          # warm-up (imports, code paths)
+    once(20)  # warm-up (imports, code paths)
     emit(event="warmup", import_s=t_import, version=matscipy.__version__)
     for _ in range(spec["repeat"]):
         emit(event="run", **once(spec["N"]))
@@ -375,8 +430,12 @@ def worker_devsim(spec, emit):
         ds.edge_model(device=dev, region=reg, name=name, equation=expr)
         for v in wrt:
             for end in ("n0", "n1"):
-                ds.edge_model(device=dev, region=reg, name=f"{name}:{v}@{end}",
-                              equation=f"diff({expr}, {v}@{end})")
+                ds.edge_model(
+                    device=dev,
+                    region=reg,
+                    name=f"{name}:{v}@{end}",
+                    equation=f"diff({expr}, {v}@{end})",
+                )
 
     def node(name, expr, wrt):
         ds.node_model(device=dev, region=reg, name=name, equation=expr)
@@ -390,24 +449,53 @@ def worker_devsim(spec, emit):
     # Poisson: sum_edges (psi0 - psi1)/h + NodeVolume * (c- - c+)/2 = 0
     edge("Field", "(Potential@n0 - Potential@n1) * EdgeInverseLength", ["Potential"])
     node("MinusRho", "0.5 * (Anion - Cation)", ["Cation", "Anion"])
-    ds.equation(device=dev, region=reg, name="Gauss", variable_name="Potential",
-                node_model="MinusRho", edge_model="Field", variable_update="default")
+    ds.equation(
+        device=dev,
+        region=reg,
+        name="Gauss",
+        variable_name="Potential",
+        node_model="MinusRho",
+        edge_model="Field",
+        variable_update="default",
+    )
     # Scharfetter–Gummel fluxes n0 -> n1 (D = 1): J = (B(z dpsi) c0 - B(-z dpsi) c1)/h, dpsi = psi1 - psi0
-    edge("CationFlux", "EdgeInverseLength * (B(Potential@n1 - Potential@n0) * Cation@n0"
-         " - B(Potential@n0 - Potential@n1) * Cation@n1)", ["Potential", "Cation"])
-    edge("AnionFlux", "EdgeInverseLength * (B(Potential@n0 - Potential@n1) * Anion@n0"
-         " - B(Potential@n1 - Potential@n0) * Anion@n1)", ["Potential", "Anion"])
-    ds.equation(device=dev, region=reg, name="CationBalance", variable_name="Cation",
-                edge_model="CationFlux", variable_update="positive")
-    ds.equation(device=dev, region=reg, name="AnionBalance", variable_name="Anion",
-                edge_model="AnionFlux", variable_update="positive")
+    edge(
+        "CationFlux",
+        "EdgeInverseLength * (B(Potential@n1 - Potential@n0) * Cation@n0"
+        " - B(Potential@n0 - Potential@n1) * Cation@n1)",
+        ["Potential", "Cation"],
+    )
+    edge(
+        "AnionFlux",
+        "EdgeInverseLength * (B(Potential@n0 - Potential@n1) * Anion@n0"
+        " - B(Potential@n1 - Potential@n0) * Anion@n1)",
+        ["Potential", "Anion"],
+    )
+    ds.equation(
+        device=dev,
+        region=reg,
+        name="CationBalance",
+        variable_name="Cation",
+        edge_model="CationFlux",
+        variable_update="positive",
+    )
+    ds.equation(
+        device=dev,
+        region=reg,
+        name="AnionBalance",
+        variable_name="Anion",
+        edge_model="AnionFlux",
+        variable_update="positive",
+    )
     ds.set_parameter(device=dev, name="wall_potential", value=u0)
     contact("wall", "WallPsi", "Potential - wall_potential", "Potential")
     ds.contact_equation(device=dev, contact="wall", name="Gauss", node_model="WallPsi")
     contact("reservoir", "ResPsi", "Potential", "Potential")
     ds.contact_equation(device=dev, contact="reservoir", name="Gauss", node_model="ResPsi")
     contact("reservoir", "ResCation", "Cation - 1", "Cation")
-    ds.contact_equation(device=dev, contact="reservoir", name="CationBalance", node_model="ResCation")
+    ds.contact_equation(
+        device=dev, contact="reservoir", name="CationBalance", node_model="ResCation"
+    )
     contact("reservoir", "ResAnion", "Anion - 1", "Anion")
     ds.contact_equation(device=dev, contact="reservoir", name="AnionBalance", node_model="ResAnion")
     t_setup = time.perf_counter() - t0
@@ -420,29 +508,51 @@ def worker_devsim(spec, emit):
     def once():
         flat_start()
         t0 = time.perf_counter()
-        out = ds.solve(type="dc", absolute_error=spec["absolute_error"],
-                       relative_error=spec["relative_error"], maximum_iterations=30, info=True)
+        out = ds.solve(
+            type="dc",
+            absolute_error=spec["absolute_error"],
+            relative_error=spec["relative_error"],
+            maximum_iterations=30,
+            info=True,
+        )
         return time.perf_counter() - t0, out
 
-    t_warm, out = once()                              # warm-up (loads the linear solver)
-    emit(event="warmup", import_s=t_import, setup_s=t_setup, converged=bool(out["converged"]),
-         version=ds.__version__, direct_solver=info.get("direct_solver"),
-         mkl=info.get("mkl_version", ""))
+    t_warm, out = once()  # warm-up (loads the linear solver)
+    emit(
+        event="warmup",
+        import_s=t_import,
+        setup_s=t_setup,
+        converged=bool(out["converged"]),
+        version=ds.__version__,
+        direct_solver=info.get("direct_solver"),
+        mkl=info.get("mkl_version", ""),
+    )
     for _ in range(n_repeats(spec["repeat"], t_warm)):
         t, out = once()
         x = np.asarray(ds.get_node_model_values(device=dev, region=reg, name="x")) * _debye_length()
         psi = np.asarray(ds.get_node_model_values(device=dev, region=reg, name="Potential")) * vt
-        emit(event="run", solve_s=t, iterations=len(out["iterations"]), converged=bool(out["converged"]),
-             error=_max_error(x, psi), nodes=int(x.size))
+        emit(
+            event="run",
+            solve_s=t,
+            iterations=len(out["iterations"]),
+            converged=bool(out["converged"]),
+            error=_max_error(x, psi),
+            nodes=int(x.size),
+        )
 
 
-WORKERS = {"pnp": worker_pnp, "pnp_compile": worker_pnp_compile, "matscipy": worker_matscipy,
-           "devsim": worker_devsim}
+WORKERS = {
+    "pnp": worker_pnp,
+    "pnp_compile": worker_pnp_compile,
+    "matscipy": worker_matscipy,
+    "devsim": worker_devsim,
+}
 
 
 # ============================================================================
 # Driver
 # ============================================================================
+
 
 def run_worker(spec: dict, timeout: float, env: dict | None = None) -> tuple[list[dict], str]:
     """Run one worker; a line not arriving within ``timeout`` s kills it.
@@ -450,9 +560,14 @@ def run_worker(spec: dict, timeout: float, env: dict | None = None) -> tuple[lis
     Returns the JSON objects received and "ok", "timeout" or "exit <code>".
     """
     with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--worker",
-                                 json.dumps(spec)], stdout=subprocess.PIPE, stderr=err,
-                                cwd=str(REPO), env=env, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)],
+            stdout=subprocess.PIPE,
+            stderr=err,
+            cwd=str(REPO),
+            env=env,
+            start_new_session=True,
+        )
         sel = selectors.DefaultSelector()
         sel.register(proc.stdout, selectors.EVENT_READ)
         buf, objs, status = b"", [], "ok"
@@ -460,7 +575,7 @@ def run_worker(spec: dict, timeout: float, env: dict | None = None) -> tuple[lis
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                os.killpg(proc.pid, signal.SIGKILL)   # the worker's own session only
+                os.killpg(proc.pid, signal.SIGKILL)  # the worker's own session only
                 status = "timeout"
                 break
             if not sel.select(timeout=left):
@@ -525,21 +640,34 @@ def fmt_e(e) -> str:
 def pnp_rows(meshes: list[tuple[str, dict]], variants, repeat, timeout, log) -> list[dict]:
     rows = []
     for label, mesh in meshes:
-        objs, status = run_worker({"kind": "pnp", "mesh": mesh, "variants": variants,
-                                   "repeat": repeat}, timeout)
+        objs, status = run_worker(
+            {"kind": "pnp", "mesh": mesh, "variants": variants, "repeat": repeat}, timeout
+        )
         got = {o["variant"]: o for o in objs if o.get("event") == "row"}
         rss = max((o["rss_mib"] for o in objs), default=math.nan)
         for v in variants:
             o = got.get(v)
             if o is None:
-                skip = next((s for s in objs if s.get("event") == "skip" and s["variant"] == v), None)
+                skip = next(
+                    (s for s in objs if s.get("event") == "skip" and s["variant"] == v), None
+                )
                 if skip is None:
                     log(f"  pnp {label} {v}: {status}")
                 continue
-            row = {"solver": f"pnp {v}", "mesh": label, "mesh_spec": mesh, "N": o["cells"],
-                   "iterations": o["iterations"], "steps": o["steps"], "time_s": median(o["times"]),
-                   "times_s": o["times"], "error_V": o["error"], "status": o["status"],
-                   "message": o["message"], "peak_rss_mib": rss}
+            row = {
+                "solver": f"pnp {v}",
+                "mesh": label,
+                "mesh_spec": mesh,
+                "N": o["cells"],
+                "iterations": o["iterations"],
+                "steps": o["steps"],
+                "time_s": median(o["times"]),
+                "times_s": o["times"],
+                "error_V": o["error"],
+                "status": o["status"],
+                "message": o["message"],
+                "peak_rss_mib": rss,
+            }
             if "solver_wall_s" in o:
                 row["solver_wall_s"] = o["solver_wall_s"]
             rows.append(row)
@@ -548,8 +676,10 @@ def pnp_rows(meshes: list[tuple[str, dict]], variants, repeat, timeout, log) -> 
 
 
 def table_header() -> str:
-    return (f"{'solver':<22s} {'mesh':<16s} {'N':>7s} {'iter':>5s} {'time':>11s} "
-            f"{'max error [V]':>13s} {'RSS MiB':>8s}  note")
+    return (
+        f"{'solver':<22s} {'mesh':<16s} {'N':>7s} {'iter':>5s} {'time':>11s} "
+        f"{'max error [V]':>13s} {'RSS MiB':>8s}  note"
+    )
 
 
 def table_line(r: dict) -> str:
@@ -559,14 +689,21 @@ def table_line(r: dict) -> str:
     note = r.get("note", "")
     if r.get("status") not in (None, "completed", "ok"):
         note = (note + " " + str(r["status"])).strip()
-    return (f"{r['solver']:<22s} {r.get('mesh', ''):<16s} {r['N']:>7d} {it:>5s} "
-            f"{fmt_t(r['time_s']):>11s} {fmt_e(r['error_V']):>13s} {rss:>8s}  {note}")
+    return (
+        f"{r['solver']:<22s} {r.get('mesh', ''):<16s} {r['N']:>7d} {it:>5s} "
+        f"{fmt_t(r['time_s']):>11s} {fmt_e(r['error_V']):>13s} {rss:>8s}  {note}"
+    )
 
 
 def curve(rows, solver, mesh_kind):
-    pts = [(r["error_V"], r["time_s"], r["N"]) for r in rows
-           if r["solver"] == solver and r["mesh"].startswith(mesh_kind) and r["status"] == "completed"
-           and math.isfinite(r["time_s"])]
+    pts = [
+        (r["error_V"], r["time_s"], r["N"])
+        for r in rows
+        if r["solver"] == solver
+        and r["mesh"].startswith(mesh_kind)
+        and r["status"] == "completed"
+        and math.isfinite(r["time_s"])
+    ]
     return pts
 
 
@@ -591,27 +728,57 @@ def at_accuracy(pts, target):
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--worker", help=argparse.SUPPRESS)
-    ap.add_argument("--repeat", type=int, default=5, help="timed runs per point (median), pnp and DEVSIM")
+    ap.add_argument(
+        "--repeat", type=int, default=5, help="timed runs per point (median), pnp and DEVSIM"
+    )
     ap.add_argument("--matscipy-repeat", type=int, default=3)
-    ap.add_argument("--timeout", type=float, default=60.0, help="limit per run [s] (a worker is killed)")
-    ap.add_argument("--pnp-sizes", type=int, nargs="+",
-                    default=[100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000, 200000])
-    ap.add_argument("--graded-refine", type=int, nargs="+", default=[1, 2, 4, 8, 16, 32, 64, 128, 256],
-                    help="graded family: cells_per_debye 32r, growth 1.2^(1/r), max_cell 2 lambda_D/r")
-    ap.add_argument("--ptc-sizes", type=int, nargs="*", default=[1000, 10000, 100000],
-                    help="uniform sizes also solved by pseudo-transient continuation")
+    ap.add_argument(
+        "--timeout", type=float, default=60.0, help="limit per run [s] (a worker is killed)"
+    )
+    ap.add_argument(
+        "--pnp-sizes",
+        type=int,
+        nargs="+",
+        default=[100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000, 200000],
+    )
+    ap.add_argument(
+        "--graded-refine",
+        type=int,
+        nargs="+",
+        default=[1, 2, 4, 8, 16, 32, 64, 128, 256],
+        help="graded family: cells_per_debye 32r, growth 1.2^(1/r), max_cell 2 lambda_D/r",
+    )
+    ap.add_argument(
+        "--ptc-sizes",
+        type=int,
+        nargs="*",
+        default=[1000, 10000, 100000],
+        help="uniform sizes also solved by pseudo-transient continuation",
+    )
     ap.add_argument("--matscipy-sizes", type=int, nargs="+", default=[100, 200, 400])
-    ap.add_argument("--matscipy-solvers", nargs="+", default=["newton", "hybr"],
-                    choices=["newton", "hybr", "newton-expm1"],
-                    help="newton-expm1 is a DIAGNOSTIC (matscipy with a stable Bernoulli function)")
-    ap.add_argument("--devsim-sizes", type=int, nargs="+",
-                    default=[1000, 2000, 5000, 10000, 20000, 50000, 100000])
+    ap.add_argument(
+        "--matscipy-solvers",
+        nargs="+",
+        default=["newton", "hybr"],
+        choices=["newton", "hybr", "newton-expm1"],
+        help="newton-expm1 is a DIAGNOSTIC (matscipy with a stable Bernoulli function)",
+    )
+    ap.add_argument(
+        "--devsim-sizes",
+        type=int,
+        nargs="+",
+        default=[1000, 2000, 5000, 10000, 20000, 50000, 100000],
+    )
     ap.add_argument("--devsim-solver", choices=["pardiso", "umfpack"], default="pardiso")
     ap.add_argument("--devsim-rel-error", type=float, default=1e-6)
     ap.add_argument("--devsim-abs-error", type=float, default=1e-10)
-    ap.add_argument("--skip", nargs="*", default=[], choices=["matscipy", "devsim", "compile", "ptc"])
+    ap.add_argument(
+        "--skip", nargs="*", default=[], choices=["matscipy", "devsim", "compile", "ptc"]
+    )
     ap.add_argument("--json", default=str(HERE / "out" / "peers.json"))
     ap.add_argument("--md", default=str(HERE / "out" / "peers.md"))
     args = ap.parse_args()
@@ -631,13 +798,26 @@ def main() -> None:
 
     import pnp
 
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
-                            text=True).stdout.strip()
-    dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
-                                capture_output=True, text=True).stdout.strip())
-    machine = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-               "cpus": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,
-               "pnp": pnp.__version__, "pnp_commit": commit + ("+dirty" if dirty else "")}
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+    ).stdout.strip()
+    dirty = bool(
+        subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    )
+    machine = {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "pnp": pnp.__version__,
+        "pnp_commit": commit + ("+dirty" if dirty else ""),
+    }
     try:
         for ln in Path("/proc/cpuinfo").read_text().splitlines():
             if ln.startswith("model name"):
@@ -646,19 +826,41 @@ def main() -> None:
     except OSError:
         pass
     lam = _debye_length()
-    log(f"Gouy–Chapman: c0 = {C0:g} mol/m^3 1:1, eps_r {EPS_R:g}, T {TEMPERATURE} K, phi0 = {PHI0 * 1e3:g} mV, "
-        f"L = {DOMAIN:g} lambda_D = {DOMAIN * lam * 1e9:.3f} nm")
-    log(f"machine: {machine['processor']}, {machine['cpus']} CPUs, Python {machine['python']}, "
-        f"pnp {machine['pnp']} ({machine['pnp_commit']})")
-    log("load average (1, 5, 15 min) at start: " + ", ".join(f"{v:.2f}" for v in os.getloadavg())
-        + f" on {os.cpu_count()} CPUs (other work on the machine inflates every time below)")
-    log(f"median of {args.repeat} timed runs after a warm-up (matscipy: {args.matscipy_repeat}); "
-        f"limit {args.timeout:g} s per run\n")
-    out: dict = {"case": {"c0_mol_m3": C0, "eps_r": EPS_R, "temperature_K": TEMPERATURE, "phi0_V": PHI0,
-                          "length_debye": DOMAIN, "debye_length_m": lam},
-                 "machine": machine, "repeat": args.repeat, "matscipy_repeat": args.matscipy_repeat,
-                 "timeout_s": args.timeout, "command": " ".join(["python", "benchmarks/peers.py", *sys.argv[1:]]),
-                 "load_average_start": os.getloadavg(), "skipped": {}, "rows": []}
+    log(
+        f"Gouy–Chapman: c0 = {C0:g} mol/m^3 1:1, eps_r {EPS_R:g}, T {TEMPERATURE} K, phi0 = {PHI0 * 1e3:g} mV, "
+        f"L = {DOMAIN:g} lambda_D = {DOMAIN * lam * 1e9:.3f} nm"
+    )
+    log(
+        f"machine: {machine['processor']}, {machine['cpus']} CPUs, Python {machine['python']}, "
+        f"pnp {machine['pnp']} ({machine['pnp_commit']})"
+    )
+    log(
+        "load average (1, 5, 15 min) at start: "
+        + ", ".join(f"{v:.2f}" for v in os.getloadavg())
+        + f" on {os.cpu_count()} CPUs (other work on the machine inflates every time below)"
+    )
+    log(
+        f"median of {args.repeat} timed runs after a warm-up (matscipy: {args.matscipy_repeat}); "
+        f"limit {args.timeout:g} s per run\n"
+    )
+    out: dict = {
+        "case": {
+            "c0_mol_m3": C0,
+            "eps_r": EPS_R,
+            "temperature_K": TEMPERATURE,
+            "phi0_V": PHI0,
+            "length_debye": DOMAIN,
+            "debye_length_m": lam,
+        },
+        "machine": machine,
+        "repeat": args.repeat,
+        "matscipy_repeat": args.matscipy_repeat,
+        "timeout_s": args.timeout,
+        "command": " ".join(["python", "benchmarks/peers.py", *sys.argv[1:]]),
+        "load_average_start": os.getloadavg(),
+        "skipped": {},
+        "rows": [],
+    }
     rows = out["rows"]
 
     # ---- pnp: JIT compile ------------------------------------------------
@@ -670,12 +872,18 @@ def main() -> None:
         comp = {}
         if cold and warm:
             c, w = cold[0], warm[0]
-            comp = {"import_s": c["import_s"], "cold_first_run_s": c["first_run_s"],
-                    "cached_first_run_s": w["first_run_s"], "warm_run_s": w["second_run_s"],
-                    "jit_compile_s": c["first_run_s"] - c["second_run_s"]}
-            log(f"pnp JIT: import {c['import_s']:.2f} s; first run (100 cells) with an empty numba cache "
+            comp = {
+                "import_s": c["import_s"],
+                "cold_first_run_s": c["first_run_s"],
+                "cached_first_run_s": w["first_run_s"],
+                "warm_run_s": w["second_run_s"],
+                "jit_compile_s": c["first_run_s"] - c["second_run_s"],
+            }
+            log(
+                f"pnp JIT: import {c['import_s']:.2f} s; first run (100 cells) with an empty numba cache "
                 f"{c['first_run_s']:.2f} s, with the cache filled {w['first_run_s']:.2f} s, warm "
-                f"{fmt_t(w['second_run_s'])} -> compile ~{comp['jit_compile_s']:.1f} s (excluded below)\n")
+                f"{fmt_t(w['second_run_s'])} -> compile ~{comp['jit_compile_s']:.1f} s (excluded below)\n"
+            )
         else:
             log(f"pnp JIT measurement failed: {st1} / {st2}\n")
         out["pnp_compile"] = comp
@@ -687,10 +895,19 @@ def main() -> None:
     for n in args.pnp_sizes:
         meshes.append(("uniform", {"uniform_cells": n}))
         variants_for[len(meshes) - 1] = ["run", "newton"] + (
-            ["ptc"] if n in args.ptc_sizes and "ptc" not in args.skip else [])
+            ["ptc"] if n in args.ptc_sizes and "ptc" not in args.skip else []
+        )
     for r in args.graded_refine:
-        meshes.append((f"graded r={r}", {"cells_per_debye": 32 * r, "growth": round(1.2 ** (1.0 / r), 12),
-                                         "max_cell_debye": 2.0 / r}))
+        meshes.append(
+            (
+                f"graded r={r}",
+                {
+                    "cells_per_debye": 32 * r,
+                    "growth": round(1.2 ** (1.0 / r), 12),
+                    "max_cell_debye": 2.0 / r,
+                },
+            )
+        )
         variants_for[len(meshes) - 1] = ["run", "newton"]
     for i, m in enumerate(meshes):
         rows += pnp_rows([m], variants_for[i], args.repeat, args.timeout, log)
@@ -701,25 +918,46 @@ def main() -> None:
     elif not installed("matscipy"):
         out["skipped"]["matscipy"] = "not installed (pip install matscipy)"
     if out["skipped"].get("matscipy"):
-        log(f"matscipy: skipped ({out['skipped']['matscipy']}); RESULTS.md figures quoted, not re-measured")
+        log(
+            f"matscipy: skipped ({out['skipped']['matscipy']}); RESULTS.md figures quoted, not re-measured"
+        )
         for solver, n, it, t, e, conv in QUOTED["matscipy"]:
-            rows.append({"solver": f"matscipy {solver}", "mesh": "uniform", "N": n, "iterations": it,
-                         "time_s": t, "error_V": e, "status": "completed" if conv else "not converged",
-                         "note": "quoted, not re-measured", "quoted": True})
+            rows.append(
+                {
+                    "solver": f"matscipy {solver}",
+                    "mesh": "uniform",
+                    "N": n,
+                    "iterations": it,
+                    "time_s": t,
+                    "error_V": e,
+                    "status": "completed" if conv else "not converged",
+                    "note": "quoted, not re-measured",
+                    "quoted": True,
+                }
+            )
             log(table_line(rows[-1]))
     else:
         for solver in args.matscipy_solvers:
             for n in args.matscipy_sizes:
-                objs, status = run_worker({"kind": "matscipy", "solver": solver, "N": n,
-                                           "repeat": args.matscipy_repeat}, args.timeout)
+                objs, status = run_worker(
+                    {"kind": "matscipy", "solver": solver, "N": n, "repeat": args.matscipy_repeat},
+                    args.timeout,
+                )
                 runs = [o for o in objs if o.get("event") == "run"]
                 warm = next((o for o in objs if o.get("event") == "warmup"), {})
                 rss = max((o["rss_mib"] for o in objs), default=math.nan)
                 if not runs:
-                    row = {"solver": f"matscipy {solver}", "mesh": "uniform", "N": n, "iterations": None,
-                           "time_s": math.nan, "error_V": math.nan, "peak_rss_mib": rss,
-                           "status": status if status != "ok" else "no result",
-                           "note": f"> {args.timeout:g} s limit" if status == "timeout" else ""}
+                    row = {
+                        "solver": f"matscipy {solver}",
+                        "mesh": "uniform",
+                        "N": n,
+                        "iterations": None,
+                        "time_s": math.nan,
+                        "error_V": math.nan,
+                        "peak_rss_mib": rss,
+                        "status": status if status != "ok" else "no result",
+                        "note": f"> {args.timeout:g} s limit" if status == "timeout" else "",
+                    }
                 else:
                     last = runs[-1]
                     note = []
@@ -732,12 +970,23 @@ def main() -> None:
                     conv = all(o["converged"] for o in runs)
                     if not conv:
                         note.append("not converged")
-                    row = {"solver": f"matscipy {solver}", "mesh": "uniform", "N": n,
-                           "iterations": last["iterations"], "time_s": median([o["solve_s"] for o in runs]),
-                           "times_s": [o["solve_s"] for o in runs], "build_s": median([o["build_s"] for o in runs]),
-                           "error_V": last["error"], "residual_norm": last["residual_norm"],
-                           "converged": conv, "warnings": last["warnings"][:3], "status": "completed",
-                           "peak_rss_mib": rss, "version": warm.get("version"), "note": "; ".join(note)}
+                    row = {
+                        "solver": f"matscipy {solver}",
+                        "mesh": "uniform",
+                        "N": n,
+                        "iterations": last["iterations"],
+                        "time_s": median([o["solve_s"] for o in runs]),
+                        "times_s": [o["solve_s"] for o in runs],
+                        "build_s": median([o["build_s"] for o in runs]),
+                        "error_V": last["error"],
+                        "residual_norm": last["residual_norm"],
+                        "converged": conv,
+                        "warnings": last["warnings"][:3],
+                        "status": "completed",
+                        "peak_rss_mib": rss,
+                        "version": warm.get("version"),
+                        "note": "; ".join(note),
+                    }
                 rows.append(row)
                 log(table_line(row))
 
@@ -747,32 +996,69 @@ def main() -> None:
     elif not installed("devsim"):
         out["skipped"]["devsim"] = "not installed (pip install devsim mkl==2025.3.1)"
     if out["skipped"].get("devsim"):
-        log(f"DEVSIM: skipped ({out['skipped']['devsim']}); RESULTS.md figures quoted, not re-measured")
+        log(
+            f"DEVSIM: skipped ({out['skipped']['devsim']}); RESULTS.md figures quoted, not re-measured"
+        )
         for n, it, t, e, rss in QUOTED["devsim"]:
-            rows.append({"solver": "devsim", "mesh": "uniform", "N": n, "iterations": it, "time_s": t,
-                         "error_V": e, "peak_rss_mib": rss, "status": "completed",
-                         "note": "quoted, not re-measured", "quoted": True})
+            rows.append(
+                {
+                    "solver": "devsim",
+                    "mesh": "uniform",
+                    "N": n,
+                    "iterations": it,
+                    "time_s": t,
+                    "error_V": e,
+                    "peak_rss_mib": rss,
+                    "status": "completed",
+                    "note": "quoted, not re-measured",
+                    "quoted": True,
+                }
+            )
             log(table_line(rows[-1]))
     else:
         for n in args.devsim_sizes:
-            objs, status = run_worker({"kind": "devsim", "N": n, "repeat": args.repeat,
-                                       "linear_solver": args.devsim_solver,
-                                       "relative_error": args.devsim_rel_error,
-                                       "absolute_error": args.devsim_abs_error}, args.timeout)
+            objs, status = run_worker(
+                {
+                    "kind": "devsim",
+                    "N": n,
+                    "repeat": args.repeat,
+                    "linear_solver": args.devsim_solver,
+                    "relative_error": args.devsim_rel_error,
+                    "absolute_error": args.devsim_abs_error,
+                },
+                args.timeout,
+            )
             runs = [o for o in objs if o.get("event") == "run"]
             warm = next((o for o in objs if o.get("event") == "warmup"), {})
             rss = max((o["rss_mib"] for o in objs), default=math.nan)
             if runs:
                 conv = all(o["converged"] for o in runs)
-                row = {"solver": f"devsim {args.devsim_solver}", "mesh": "uniform", "N": n,
-                       "iterations": runs[-1]["iterations"], "time_s": median([o["solve_s"] for o in runs]),
-                       "times_s": [o["solve_s"] for o in runs], "setup_s": warm.get("setup_s"),
-                       "error_V": runs[-1]["error"], "status": "completed" if conv else "not converged",
-                       "peak_rss_mib": rss, "version": warm.get("version"), "mkl": warm.get("mkl"),
-                       "note": f"setup {fmt_t(warm.get('setup_s', math.nan))}"}
+                row = {
+                    "solver": f"devsim {args.devsim_solver}",
+                    "mesh": "uniform",
+                    "N": n,
+                    "iterations": runs[-1]["iterations"],
+                    "time_s": median([o["solve_s"] for o in runs]),
+                    "times_s": [o["solve_s"] for o in runs],
+                    "setup_s": warm.get("setup_s"),
+                    "error_V": runs[-1]["error"],
+                    "status": "completed" if conv else "not converged",
+                    "peak_rss_mib": rss,
+                    "version": warm.get("version"),
+                    "mkl": warm.get("mkl"),
+                    "note": f"setup {fmt_t(warm.get('setup_s', math.nan))}",
+                }
             else:
-                row = {"solver": f"devsim {args.devsim_solver}", "mesh": "uniform", "N": n, "iterations": None,
-                       "time_s": math.nan, "error_V": math.nan, "status": status, "peak_rss_mib": rss}
+                row = {
+                    "solver": f"devsim {args.devsim_solver}",
+                    "mesh": "uniform",
+                    "N": n,
+                    "iterations": None,
+                    "time_s": math.nan,
+                    "error_V": math.nan,
+                    "status": status,
+                    "peak_rss_mib": rss,
+                }
             rows.append(row)
             log(table_line(row))
 
@@ -787,14 +1073,19 @@ def main() -> None:
 
 
 def _pnp_check(mesh: dict, repeat: int, timeout: float) -> dict | None:
-    objs, _ = run_worker({"kind": "pnp", "mesh": mesh, "variants": ["run", "newton"], "repeat": repeat},
-                         timeout)
+    objs, _ = run_worker(
+        {"kind": "pnp", "mesh": mesh, "variants": ["run", "newton"], "repeat": repeat}, timeout
+    )
     got = {o["variant"]: o for o in objs if o.get("event") == "row"}
     if "run" not in got:
         return None
-    return {"N": got["run"]["cells"], "run_s": median(got["run"]["times"]), "error_V": got["run"]["error"],
-            "newton_s": median(got["newton"]["times"]) if "newton" in got else math.nan,
-            "iterations": got["run"]["iterations"]}
+    return {
+        "N": got["run"]["cells"],
+        "run_s": median(got["run"]["times"]),
+        "error_V": got["run"]["error"],
+        "newton_s": median(got["newton"]["times"]) if "newton" in got else math.nan,
+        "iterations": got["run"]["iterations"],
+    }
 
 
 def derive(rows, args, log) -> dict:
@@ -809,47 +1100,87 @@ def derive(rows, args, log) -> dict:
         t_un, _ = at_accuracy(uni_newton, target)
         t_g, n_g = at_accuracy(gr_run, target)
         t_gn, _ = at_accuracy(gr_newton, target)
-        res = {"target_error_V": target, "uniform_N": n_u, "uniform_run_s": t_u, "uniform_newton_s": t_un,
-               "graded_N": n_g, "graded_run_s": t_g, "graded_newton_s": t_gn}
+        res = {
+            "target_error_V": target,
+            "uniform_N": n_u,
+            "uniform_run_s": t_u,
+            "uniform_newton_s": t_un,
+            "graded_N": n_g,
+            "graded_run_s": t_g,
+            "graded_newton_s": t_gn,
+        }
         if math.isfinite(n_u):
             chk = _pnp_check({"uniform_cells": math.ceil(n_u)}, args.repeat, args.timeout)
             if chk:
                 res["uniform_check"] = chk
-                log(f"  check {label}: pnp uniform N = {chk['N']}: error {chk['error_V']:.3g} V, "
-                    f"pnp.run {fmt_t(chk['run_s'])}, Newton only {fmt_t(chk['newton_s'])}")
+                log(
+                    f"  check {label}: pnp uniform N = {chk['N']}: error {chk['error_V']:.3g} V, "
+                    f"pnp.run {fmt_t(chk['run_s'])}, Newton only {fmt_t(chk['newton_s'])}"
+                )
         return res
 
     # matscipy: best accuracy it reached
-    ms = [r for r in rows if r["solver"].startswith("matscipy") and r["solver"] != "matscipy newton-expm1"
-          and math.isfinite(r.get("error_V", math.nan)) and math.isfinite(r.get("time_s", math.nan))]
+    ms = [
+        r
+        for r in rows
+        if r["solver"].startswith("matscipy")
+        and r["solver"] != "matscipy newton-expm1"
+        and math.isfinite(r.get("error_V", math.nan))
+        and math.isfinite(r.get("time_s", math.nan))
+    ]
     log("\nDerived figures")
     if ms:
         best = min(ms, key=lambda r: r["error_V"])
         res = pnp_at(best["error_V"], "matscipy best")
-        res.update({"matscipy_solver": best["solver"], "matscipy_N": best["N"],
-                    "matscipy_time_s": best["time_s"], "quoted": bool(best.get("quoted")),
-                    "speedup_uniform_run": best["time_s"] / res["uniform_run_s"],
-                    "speedup_uniform_newton": best["time_s"] / res["uniform_newton_s"],
-                    "speedup_graded_run": best["time_s"] / res["graded_run_s"]})
+        res.update(
+            {
+                "matscipy_solver": best["solver"],
+                "matscipy_N": best["N"],
+                "matscipy_time_s": best["time_s"],
+                "quoted": bool(best.get("quoted")),
+                "speedup_uniform_run": best["time_s"] / res["uniform_run_s"],
+                "speedup_uniform_newton": best["time_s"] / res["uniform_newton_s"],
+                "speedup_graded_run": best["time_s"] / res["graded_run_s"],
+            }
+        )
         if "uniform_check" in res:
             res["speedup_uniform_check_run"] = best["time_s"] / res["uniform_check"]["run_s"]
         # pnp at matscipy's own N (equal N, not equal accuracy)
-        same = [r for r in rows if r["solver"] == "pnp run" and r["mesh"] == "uniform" and r["N"] == best["N"]]
+        same = [
+            r
+            for r in rows
+            if r["solver"] == "pnp run" and r["mesh"] == "uniform" and r["N"] == best["N"]
+        ]
         if same:
-            res["pnp_same_N"] = {"N": best["N"], "error_V": same[0]["error_V"], "run_s": same[0]["time_s"]}
+            res["pnp_same_N"] = {
+                "N": best["N"],
+                "error_V": same[0]["error_V"],
+                "run_s": same[0]["time_s"],
+            }
         d["matscipy_best"] = res
         q = " (quoted, not re-measured)" if best.get("quoted") else ""
-        log(f"matscipy's best accuracy{q}: {best['error_V']:.3g} V ({best['solver']}, N = {best['N']}, "
-            f"{fmt_t(best['time_s'])})")
-        log(f"  pnp uniform reaches it with ~{fmt_n(res['uniform_N'])} cells in {fmt_t(res['uniform_run_s'])} "
+        log(
+            f"matscipy's best accuracy{q}: {best['error_V']:.3g} V ({best['solver']}, N = {best['N']}, "
+            f"{fmt_t(best['time_s'])})"
+        )
+        log(
+            f"  pnp uniform reaches it with ~{fmt_n(res['uniform_N'])} cells in {fmt_t(res['uniform_run_s'])} "
             f"(pnp.run; Newton only {fmt_t(res['uniform_newton_s'])}) -> {fmt_x(res['speedup_uniform_run'])} "
-            f"({fmt_x(res['speedup_uniform_newton'])} Newton only)")
-        log(f"  pnp graded reaches it with ~{fmt_n(res['graded_N'])} cells in {fmt_t(res['graded_run_s'])} "
-            f"-> {fmt_x(res['speedup_graded_run'])}")
+            f"({fmt_x(res['speedup_uniform_newton'])} Newton only)"
+        )
+        log(
+            f"  pnp graded reaches it with ~{fmt_n(res['graded_N'])} cells in {fmt_t(res['graded_run_s'])} "
+            f"-> {fmt_x(res['speedup_graded_run'])}"
+        )
 
     # DEVSIM at equal accuracy
-    ds_rows = [r for r in rows if r["solver"].startswith("devsim") and r["status"] == "completed"
-               and math.isfinite(r["time_s"])]
+    ds_rows = [
+        r
+        for r in rows
+        if r["solver"].startswith("devsim")
+        and r["status"] == "completed"
+        and math.isfinite(r["time_s"])
+    ]
     if ds_rows:
         ref = next((r for r in ds_rows if r["N"] == DEVSIM_REFERENCE_N), None)
         if ref is None:
@@ -857,57 +1188,99 @@ def derive(rows, args, log) -> dict:
             above = [r for r in ds_rows if r["error_V"] >= FLOOR_MARGIN * floor] or ds_rows
             ref = min(above, key=lambda r: abs(math.log(r["N"] / DEVSIM_REFERENCE_N)))
         res = pnp_at(ref["error_V"], "DEVSIM reference")
-        res.update({"devsim_N": ref["N"], "devsim_time_s": ref["time_s"], "devsim_error_V": ref["error_V"],
-                    "quoted": bool(ref.get("quoted")),
-                    "speedup_uniform_run": ref["time_s"] / res["uniform_run_s"],
-                    "speedup_uniform_newton": ref["time_s"] / res["uniform_newton_s"],
-                    "speedup_graded_run": ref["time_s"] / res["graded_run_s"],
-                    "speedup_graded_newton": ref["time_s"] / res["graded_newton_s"]})
+        res.update(
+            {
+                "devsim_N": ref["N"],
+                "devsim_time_s": ref["time_s"],
+                "devsim_error_V": ref["error_V"],
+                "quoted": bool(ref.get("quoted")),
+                "speedup_uniform_run": ref["time_s"] / res["uniform_run_s"],
+                "speedup_uniform_newton": ref["time_s"] / res["uniform_newton_s"],
+                "speedup_graded_run": ref["time_s"] / res["graded_run_s"],
+                "speedup_graded_newton": ref["time_s"] / res["graded_newton_s"],
+            }
+        )
         if "uniform_check" in res:
             chk = res["uniform_check"]
             res["speedup_uniform_check_run"] = ref["time_s"] / chk["run_s"]
             res["speedup_uniform_check_newton"] = ref["time_s"] / chk["newton_s"]
-        same = [r for r in rows if r["solver"] == "pnp run" and r["mesh"] == "uniform" and r["N"] == ref["N"]]
+        same = [
+            r
+            for r in rows
+            if r["solver"] == "pnp run" and r["mesh"] == "uniform" and r["N"] == ref["N"]
+        ]
         if same:
-            res["pnp_same_N"] = {"N": ref["N"], "error_V": same[0]["error_V"], "run_s": same[0]["time_s"],
-                                 "speedup": ref["time_s"] / same[0]["time_s"]}
+            res["pnp_same_N"] = {
+                "N": ref["N"],
+                "error_V": same[0]["error_V"],
+                "run_s": same[0]["time_s"],
+                "speedup": ref["time_s"] / same[0]["time_s"],
+            }
         d["devsim_reference"] = res
         q = " (quoted, not re-measured)" if ref.get("quoted") else ""
-        log(f"DEVSIM reference{q}: N = {ref['N']}, error {ref['error_V']:.3g} V, {fmt_t(ref['time_s'])}")
-        log(f"  pnp uniform at equal accuracy: ~{fmt_n(res['uniform_N'])} cells, {fmt_t(res['uniform_run_s'])} "
+        log(
+            f"DEVSIM reference{q}: N = {ref['N']}, error {ref['error_V']:.3g} V, {fmt_t(ref['time_s'])}"
+        )
+        log(
+            f"  pnp uniform at equal accuracy: ~{fmt_n(res['uniform_N'])} cells, {fmt_t(res['uniform_run_s'])} "
             f"(pnp.run) / {fmt_t(res['uniform_newton_s'])} (Newton only) -> "
-            f"{fmt_x(res['speedup_uniform_run'])} / {fmt_x(res['speedup_uniform_newton'])}")
-        log(f"  pnp graded at equal accuracy: ~{fmt_n(res['graded_N'])} cells, {fmt_t(res['graded_run_s'])} "
-            f"(pnp.run) -> {fmt_x(res['speedup_graded_run'])}")
+            f"{fmt_x(res['speedup_uniform_run'])} / {fmt_x(res['speedup_uniform_newton'])}"
+        )
+        log(
+            f"  pnp graded at equal accuracy: ~{fmt_n(res['graded_N'])} cells, {fmt_t(res['graded_run_s'])} "
+            f"(pnp.run) -> {fmt_x(res['speedup_graded_run'])}"
+        )
         # every DEVSIM point at equal accuracy
         table = []
         floor = float(_gc(DOMAIN * _debye_length()))
         d["truncation_floor_V"] = floor
         for r in sorted(ds_rows, key=lambda r: r["N"]):
             if r["error_V"] < FLOOR_MARGIN * floor:
-                table.append({"devsim_N": r["N"], "error_V": r["error_V"], "devsim_s": r["time_s"],
-                              "at_truncation_floor": True})
+                table.append(
+                    {
+                        "devsim_N": r["N"],
+                        "error_V": r["error_V"],
+                        "devsim_s": r["time_s"],
+                        "at_truncation_floor": True,
+                    }
+                )
                 continue
             t_u, n_u = at_accuracy(uni_run, r["error_V"])
             t_un, _ = at_accuracy(uni_newton, r["error_V"])
             t_g, n_g = at_accuracy(gr_run, r["error_V"])
-            table.append({"devsim_N": r["N"], "error_V": r["error_V"], "devsim_s": r["time_s"],
-                          "pnp_uniform_N": n_u, "pnp_uniform_run_s": t_u, "pnp_uniform_newton_s": t_un,
-                          "pnp_graded_N": n_g, "pnp_graded_run_s": t_g,
-                          "speedup_uniform": r["time_s"] / t_u, "speedup_graded": r["time_s"] / t_g,
-                          "at_truncation_floor": False})
+            table.append(
+                {
+                    "devsim_N": r["N"],
+                    "error_V": r["error_V"],
+                    "devsim_s": r["time_s"],
+                    "pnp_uniform_N": n_u,
+                    "pnp_uniform_run_s": t_u,
+                    "pnp_uniform_newton_s": t_un,
+                    "pnp_graded_N": n_g,
+                    "pnp_graded_run_s": t_g,
+                    "speedup_uniform": r["time_s"] / t_u,
+                    "speedup_graded": r["time_s"] / t_g,
+                    "at_truncation_floor": False,
+                }
+            )
         d["devsim_equal_accuracy"] = table
-        log(f"  {'DEVSIM N':>9s} {'error':>9s} {'DEVSIM':>9s} | {'pnp uni N':>9s} {'pnp.run':>9s} "
-            f"{'speedup':>7s} | {'graded N':>8s} {'pnp.run':>9s} {'speedup':>7s}")
+        log(
+            f"  {'DEVSIM N':>9s} {'error':>9s} {'DEVSIM':>9s} | {'pnp uni N':>9s} {'pnp.run':>9s} "
+            f"{'speedup':>7s} | {'graded N':>8s} {'pnp.run':>9s} {'speedup':>7s}"
+        )
         for e in table:
             if e["at_truncation_floor"]:
-                log(f"  {e['devsim_N']:>9d} {e['error_V']:>9.3g} {fmt_t(e['devsim_s']):>9s} | at the "
-                    f"truncation floor GC(L) = {floor:.3g} V: no equal-accuracy comparison")
+                log(
+                    f"  {e['devsim_N']:>9d} {e['error_V']:>9.3g} {fmt_t(e['devsim_s']):>9s} | at the "
+                    f"truncation floor GC(L) = {floor:.3g} V: no equal-accuracy comparison"
+                )
                 continue
-            log(f"  {e['devsim_N']:>9d} {e['error_V']:>9.3g} {fmt_t(e['devsim_s']):>9s} | "
+            log(
+                f"  {e['devsim_N']:>9d} {e['error_V']:>9.3g} {fmt_t(e['devsim_s']):>9s} | "
                 f"{fmt_n(e['pnp_uniform_N']):>9s} {fmt_t(e['pnp_uniform_run_s']):>9s} "
                 f"{fmt_x(e['speedup_uniform']):>7s} | {fmt_n(e['pnp_graded_N']):>8s} "
-                f"{fmt_t(e['pnp_graded_run_s']):>9s} {fmt_x(e['speedup_graded']):>7s}")
+                f"{fmt_t(e['pnp_graded_run_s']):>9s} {fmt_x(e['speedup_graded']):>7s}"
+            )
     # targets of the issue
     tg = {}
     if "devsim_reference" in d:
@@ -916,91 +1289,144 @@ def derive(rows, args, log) -> dict:
     if "matscipy_best" in d:
         tg["matscipy_1000x_uniform"] = d["matscipy_best"]["speedup_uniform_run"] >= 1000.0
     d["targets_met"] = tg
-    log("targets (issue 6): " + ", ".join(f"{k}: {'met' if v else 'NOT met'}" for k, v in tg.items()))
+    log(
+        "targets (issue 6): "
+        + ", ".join(f"{k}: {'met' if v else 'NOT met'}" for k, v in tg.items())
+    )
     return d
 
 
 def markdown(out: dict) -> str:
     m = out["machine"]
     d = out["derived"]
-    L = ["# pnp beside its peers: Gouy–Chapman double layer", "",
-         f"0.1 M 1:1, eps_r {EPS_R:g}, {TEMPERATURE} K, phi0 = {PHI0 * 1e3:g} mV, L = {DOMAIN:g} lambda_D; "
-         "error = max |psi - GC| over the solver's nodes (pnp: cell centres).",
-         f"Machine: {m['processor']}, {m['cpus']} CPUs, Python {m['python']}; pnp {m['pnp']} "
-         f"({m['pnp_commit']}). Median of {out['repeat']} warm runs "
-         f"(matscipy {out['matscipy_repeat']}); load average at start/end "
-         f"{out['load_average_start'][0]:.2f}/{out['load_average_end'][0]:.2f}. "
-         f"Reproduce: `{out['command']}`.", ""]
+    L = [
+        "# pnp beside its peers: Gouy–Chapman double layer",
+        "",
+        f"0.1 M 1:1, eps_r {EPS_R:g}, {TEMPERATURE} K, phi0 = {PHI0 * 1e3:g} mV, L = {DOMAIN:g} lambda_D; "
+        "error = max |psi - GC| over the solver's nodes (pnp: cell centres).",
+        f"Machine: {m['processor']}, {m['cpus']} CPUs, Python {m['python']}; pnp {m['pnp']} "
+        f"({m['pnp_commit']}). Median of {out['repeat']} warm runs "
+        f"(matscipy {out['matscipy_repeat']}); load average at start/end "
+        f"{out['load_average_start'][0]:.2f}/{out['load_average_end'][0]:.2f}. "
+        f"Reproduce: `{out['command']}`.",
+        "",
+    ]
     if out.get("pnp_compile"):
         c = out["pnp_compile"]
-        L += [f"pnp JIT compile (empty numba cache): ~{c['jit_compile_s']:.1f} s, excluded; "
-              f"first run with the cache filled {c['cached_first_run_s']:.2f} s.", ""]
+        L += [
+            f"pnp JIT compile (empty numba cache): ~{c['jit_compile_s']:.1f} s, excluded; "
+            f"first run with the cache filled {c['cached_first_run_s']:.2f} s.",
+            "",
+        ]
     for k, v in out["skipped"].items():
-        L.append(f"- {k}: skipped ({v}); its figures below are quoted from RESULTS.md, not re-measured.")
+        L.append(
+            f"- {k}: skipped ({v}); its figures below are quoted from RESULTS.md, not re-measured."
+        )
     if out["skipped"]:
         L.append("")
-    L += ["| solver | mesh | N | Newton it. | wall time | max error [V] |", "|---|---|---:|---:|---:|---:|"]
+    L += [
+        "| solver | mesh | N | Newton it. | wall time | max error [V] |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
     for r in out["rows"]:
         if r["solver"] == "pnp newton" and r["mesh"] != "uniform":
             continue
         note = f" ({r['note']})" if r.get("note") else ""
         it = "—" if r.get("iterations") is None else r["iterations"]
-        L.append(f"| {r['solver']}{note} | {r['mesh']} | {r['N']} | {it} | {fmt_t(r['time_s'])} | "
-                 f"{fmt_e(r['error_V'])} |")
-    L += ["", "`pnp run` = `pnp.run(case)` end to end; `pnp newton` = the Newton loop alone on the steady "
-          "residual from the flat start (model built beforehand); `pnp ptc` = pseudo-transient continuation. "
-          "Graded r: cells_per_debye 32r, growth 1.2^(1/r), max_cell 2 lambda_D/r. "
-          "DEVSIM times are its `solve` call (flat start; mesh and model setup excluded).", ""]
+        L.append(
+            f"| {r['solver']}{note} | {r['mesh']} | {r['N']} | {it} | {fmt_t(r['time_s'])} | "
+            f"{fmt_e(r['error_V'])} |"
+        )
+    L += [
+        "",
+        "`pnp run` = `pnp.run(case)` end to end; `pnp newton` = the Newton loop alone on the steady "
+        "residual from the flat start (model built beforehand); `pnp ptc` = pseudo-transient continuation. "
+        "Graded r: cells_per_debye 32r, growth 1.2^(1/r), max_cell 2 lambda_D/r. "
+        "DEVSIM times are its `solve` call (flat start; mesh and model setup excluded).",
+        "",
+    ]
     if d.get("devsim_equal_accuracy"):
-        L += ["## pnp at DEVSIM's accuracy (interpolated on pnp's error-vs-time curves)", "",
-              "| DEVSIM N | error [V] | DEVSIM | pnp uniform cells | pnp.run | speedup | pnp graded cells "
-              "| pnp.run | speedup |", "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        L += [
+            "## pnp at DEVSIM's accuracy (interpolated on pnp's error-vs-time curves)",
+            "",
+            "| DEVSIM N | error [V] | DEVSIM | pnp uniform cells | pnp.run | speedup | pnp graded cells "
+            "| pnp.run | speedup |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
         for e in d["devsim_equal_accuracy"]:
             if e["at_truncation_floor"]:
-                L.append(f"| {e['devsim_N']} | {fmt_e(e['error_V'])} | {fmt_t(e['devsim_s'])} | "
-                         "at the truncation floor GC(L) | | | | | |")
+                L.append(
+                    f"| {e['devsim_N']} | {fmt_e(e['error_V'])} | {fmt_t(e['devsim_s'])} | "
+                    "at the truncation floor GC(L) | | | | | |"
+                )
                 continue
-            L.append(f"| {e['devsim_N']} | {fmt_e(e['error_V'])} | {fmt_t(e['devsim_s'])} | "
-                     f"{fmt_n(e['pnp_uniform_N'])} | {fmt_t(e['pnp_uniform_run_s'])} | "
-                     f"{fmt_x(e['speedup_uniform'])} | {fmt_n(e['pnp_graded_N'])} | "
-                     f"{fmt_t(e['pnp_graded_run_s'])} | {fmt_x(e['speedup_graded'])} |")
+            L.append(
+                f"| {e['devsim_N']} | {fmt_e(e['error_V'])} | {fmt_t(e['devsim_s'])} | "
+                f"{fmt_n(e['pnp_uniform_N'])} | {fmt_t(e['pnp_uniform_run_s'])} | "
+                f"{fmt_x(e['speedup_uniform'])} | {fmt_n(e['pnp_graded_N'])} | "
+                f"{fmt_t(e['pnp_graded_run_s'])} | {fmt_x(e['speedup_graded'])} |"
+            )
         L.append("")
     L += ["## Derived", "", "| comparison | peer | pnp | speedup |", "|---|---|---|---:|"]
     if "matscipy_best" in d:
         b = d["matscipy_best"]
         q = ", quoted" if b["quoted"] else ""
         peer = f"{b['matscipy_solver']} N={b['matscipy_N']}: {fmt_e(b['target_error_V'])} V in {fmt_t(b['matscipy_time_s'])}{q}"
-        L.append(f"| matscipy's best accuracy, pnp uniform (pnp.run) | {peer} | ~{fmt_n(b['uniform_N'])} cells, "
-                 f"{fmt_t(b['uniform_run_s'])} | {fmt_x(b['speedup_uniform_run'])} |")
-        L.append(f"| matscipy's best accuracy, pnp uniform (Newton only) | ″ | {fmt_t(b['uniform_newton_s'])} | "
-                 f"{fmt_x(b['speedup_uniform_newton'])} |")
+        L.append(
+            f"| matscipy's best accuracy, pnp uniform (pnp.run) | {peer} | ~{fmt_n(b['uniform_N'])} cells, "
+            f"{fmt_t(b['uniform_run_s'])} | {fmt_x(b['speedup_uniform_run'])} |"
+        )
+        L.append(
+            f"| matscipy's best accuracy, pnp uniform (Newton only) | ″ | {fmt_t(b['uniform_newton_s'])} | "
+            f"{fmt_x(b['speedup_uniform_newton'])} |"
+        )
         if "uniform_check" in b:
             c = b["uniform_check"]
-            L.append(f"| matscipy's best accuracy, pnp uniform (pnp.run, measured at N={c['N']}) | ″ | "
-                     f"{fmt_e(c['error_V'])} V, {fmt_t(c['run_s'])} | {fmt_x(b['speedup_uniform_check_run'])} |")
-        L.append(f"| matscipy's best accuracy, pnp graded (pnp.run) | ″ | ~{fmt_n(b['graded_N'])} cells, "
-                 f"{fmt_t(b['graded_run_s'])} | {fmt_x(b['speedup_graded_run'])} |")
+            L.append(
+                f"| matscipy's best accuracy, pnp uniform (pnp.run, measured at N={c['N']}) | ″ | "
+                f"{fmt_e(c['error_V'])} V, {fmt_t(c['run_s'])} | {fmt_x(b['speedup_uniform_check_run'])} |"
+            )
+        L.append(
+            f"| matscipy's best accuracy, pnp graded (pnp.run) | ″ | ~{fmt_n(b['graded_N'])} cells, "
+            f"{fmt_t(b['graded_run_s'])} | {fmt_x(b['speedup_graded_run'])} |"
+        )
     if "devsim_reference" in d:
         r = d["devsim_reference"]
         q = ", quoted" if r["quoted"] else ""
-        peer = f"N={r['devsim_N']}: {fmt_e(r['devsim_error_V'])} V in {fmt_t(r['devsim_time_s'])}{q}"
-        L.append(f"| DEVSIM equal accuracy, pnp uniform (pnp.run, interpolated) | {peer} | ~{r['uniform_N']:.0f} "
-                 f"cells, {fmt_t(r['uniform_run_s'])} | {fmt_x(r['speedup_uniform_run'])} |")
+        peer = (
+            f"N={r['devsim_N']}: {fmt_e(r['devsim_error_V'])} V in {fmt_t(r['devsim_time_s'])}{q}"
+        )
+        L.append(
+            f"| DEVSIM equal accuracy, pnp uniform (pnp.run, interpolated) | {peer} | ~{r['uniform_N']:.0f} "
+            f"cells, {fmt_t(r['uniform_run_s'])} | {fmt_x(r['speedup_uniform_run'])} |"
+        )
         if "uniform_check" in r:
             c = r["uniform_check"]
-            L.append(f"| DEVSIM equal accuracy, pnp uniform (pnp.run, measured at N={c['N']}) | ″ | "
-                     f"{fmt_e(c['error_V'])} V, {fmt_t(c['run_s'])} | {fmt_x(r['speedup_uniform_check_run'])} |")
-            L.append(f"| DEVSIM equal accuracy, pnp uniform (Newton only, measured at N={c['N']}) | ″ | "
-                     f"{fmt_t(c['newton_s'])} | {fmt_x(r['speedup_uniform_check_newton'])} |")
-        L.append(f"| DEVSIM equal accuracy, pnp graded (pnp.run) | ″ | ~{fmt_n(r['graded_N'])} cells, "
-                 f"{fmt_t(r['graded_run_s'])} | {fmt_x(r['speedup_graded_run'])} |")
+            L.append(
+                f"| DEVSIM equal accuracy, pnp uniform (pnp.run, measured at N={c['N']}) | ″ | "
+                f"{fmt_e(c['error_V'])} V, {fmt_t(c['run_s'])} | {fmt_x(r['speedup_uniform_check_run'])} |"
+            )
+            L.append(
+                f"| DEVSIM equal accuracy, pnp uniform (Newton only, measured at N={c['N']}) | ″ | "
+                f"{fmt_t(c['newton_s'])} | {fmt_x(r['speedup_uniform_check_newton'])} |"
+            )
+        L.append(
+            f"| DEVSIM equal accuracy, pnp graded (pnp.run) | ″ | ~{fmt_n(r['graded_N'])} cells, "
+            f"{fmt_t(r['graded_run_s'])} | {fmt_x(r['speedup_graded_run'])} |"
+        )
         if "pnp_same_N" in r:
             s = r["pnp_same_N"]
-            L.append(f"| DEVSIM equal N (not equal accuracy), pnp uniform | ″ | N={s['N']}: {fmt_e(s['error_V'])} V, "
-                     f"{fmt_t(s['run_s'])} | {fmt_x(s['speedup'])} |")
+            L.append(
+                f"| DEVSIM equal N (not equal accuracy), pnp uniform | ″ | N={s['N']}: {fmt_e(s['error_V'])} V, "
+                f"{fmt_t(s['run_s'])} | {fmt_x(s['speedup'])} |"
+            )
     if d.get("targets_met"):
-        L += ["", "Targets of issue 6: " + ", ".join(f"{k} {'met' if v else '**not met**'}"
-                                                    for k, v in d["targets_met"].items()) + "."]
+        L += [
+            "",
+            "Targets of issue 6: "
+            + ", ".join(f"{k} {'met' if v else '**not met**'}" for k, v in d["targets_met"].items())
+            + ".",
+        ]
     return "\n".join(L) + "\n"
 
 

@@ -24,7 +24,9 @@ def timed(cmd: list[str], env: dict, repeat: int) -> float:
     times = []
     for _ in range(repeat):
         t0 = time.perf_counter()
-        subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            cmd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         times.append(time.perf_counter() - t0)
     return float(np.median(times))
 
@@ -36,7 +38,18 @@ def main() -> None:
     args = ap.parse_args()
     out = Path(tempfile.mkdtemp()) / "n.h5"
     case = str(ROOT / "cases" / "nernst_k.toml")
-    run = [sys.executable, "-m", "pnp", "run", case, "-o", str(out), "--force", "--quiet", "--no-plot"]
+    run = [
+        sys.executable,
+        "-m",
+        "pnp",
+        "run",
+        case,
+        "-o",
+        str(out),
+        "--force",
+        "--quiet",
+        "--no-plot",
+    ]
     rows = {}
     with tempfile.TemporaryDirectory() as cache:
         env = {**os.environ, "NUMBA_CACHE_DIR": cache}
@@ -44,7 +57,7 @@ def main() -> None:
         rows["import_pnp_s"] = timed([sys.executable, "-c", "import pnp"], env, args.repeat)
         rows["pnp_help_s"] = timed([sys.executable, "-m", "pnp", "--help"], env, args.repeat)
         rows["pnp_check_s"] = timed([sys.executable, "-m", "pnp", "check", case], env, args.repeat)
-        rows["run_cold_s"] = timed(run, env, 1)          # empty cache: compiles every kernel
+        rows["run_cold_s"] = timed(run, env, 1)  # empty cache: compiles every kernel
         rows["run_cached_s"] = timed(run, env, args.repeat)
     for key, value in rows.items():
         print(f"{key:<20} {value:8.3f} s")

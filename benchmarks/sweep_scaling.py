@@ -26,8 +26,9 @@ def main() -> None:
     ap.add_argument("--points", type=int, default=32)
     ap.add_argument("--json", default=str(ROOT / "benchmarks" / "out" / "sweep.json"))
     args = ap.parse_args()
-    case = pnp.load_case(ROOT / "cases" / "ghk_iv.toml",
-                         overrides={"mesh.uniform_cells": args.cells})
+    case = pnp.load_case(
+        ROOT / "cases" / "ghk_iv.toml", overrides={"mesh.uniform_cells": args.cells}
+    )
     params = {"boundary.left.potential": f"-0.1:0.06:{args.points}"}
     pnp.run(case)  # warm the cache
     rows = {}
@@ -41,9 +42,18 @@ def main() -> None:
     speedup = rows[1] / rows[2]
     print(f"speed-up with 2 workers: {speedup:.2f}x")
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps({"cells": args.cells, "points": args.points,
-                                           "wall_1_s": rows[1], "wall_2_s": rows[2],
-                                           "speedup": speedup}, indent=2))
+    Path(args.json).write_text(
+        json.dumps(
+            {
+                "cells": args.cells,
+                "points": args.points,
+                "wall_1_s": rows[1],
+                "wall_2_s": rows[2],
+                "speedup": speedup,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -32,15 +32,22 @@ def main(out_dir: str | Path | None = None) -> float:
     potassium = base.regions[0].concentration["K"]
     simulated, closed_form = [], []
     for x in IMPERMEANT:
-        case = pnp.load_case(CASE, overrides={
-            "region.cytoplasm.concentration.X": x,
-            "region.cytoplasm.concentration.Cl": potassium - x,  # electroneutral start
-        })
+        case = pnp.load_case(
+            CASE,
+            overrides={
+                "region.cytoplasm.concentration.X": x,
+                "region.cytoplasm.concentration.Cl": potassium - x,  # electroneutral start
+            },
+        )
         result = pnp.run(case)
         simulated.append(result.membrane_potential[-1])
         # X⁻ cannot leave, so its concentration is the fixed charge the ions balance.
-        donnan = pnp.analytic.donnan({"K": bath["K"], "Cl": bath["Cl"]}, {"K": 1, "Cl": -1},
-                                     fixed_charge=-x, temperature=case.temperature)
+        donnan = pnp.analytic.donnan(
+            {"K": bath["K"], "Cl": bath["Cl"]},
+            {"K": 1, "Cl": -1},
+            fixed_charge=-x,
+            temperature=case.temperature,
+        )
         closed_form.append(donnan["potential"])
     simulated, closed_form = np.array(simulated), np.array(closed_form)
 
@@ -53,8 +60,12 @@ def main(out_dir: str | Path | None = None) -> float:
         out = Path(out_dir) if out_dir is not None else Path(scratch)
         out.mkdir(parents=True, exist_ok=True)
         fine = np.linspace(0.0, max(IMPERMEANT), 100)
-        curve = [pnp.analytic.donnan({"K": bath["K"], "Cl": bath["Cl"]}, {"K": 1, "Cl": -1},
-                                     -x, base.temperature)["potential"] for x in fine]
+        curve = [
+            pnp.analytic.donnan(
+                {"K": bath["K"], "Cl": bath["Cl"]}, {"K": 1, "Cl": -1}, -x, base.temperature
+            )["potential"]
+            for x in fine
+        ]
         fig, ax = plt.subplots(figsize=(5, 4))
         ax.plot(fine, np.array(curve) * 1e3, "-", color="0.6", label="Donnan (closed form)")
         ax.plot(IMPERMEANT, simulated * 1e3, "o", label="pnp")
@@ -68,9 +79,11 @@ def main(out_dir: str | Path | None = None) -> float:
 
     for x, v, v_d in zip(IMPERMEANT, simulated, closed_form, strict=True):
         print(f"  X = {x:5.1f} mM   V_m = {v * 1e3:9.5f} mV   Donnan {v_d * 1e3:9.5f} mV")
-    print(f"Donnan potential at {IMPERMEANT[-1]:g} mM of X-: {simulated[-1] * 1e3:.5f} mV "
-          f"(largest deviation from the closed form {np.max(np.abs(simulated - closed_form)):.2g} V)"
-          + (f"; figure: {figure}" if out_dir is not None else ""))
+    print(
+        f"Donnan potential at {IMPERMEANT[-1]:g} mM of X-: {simulated[-1] * 1e3:.5f} mV "
+        f"(largest deviation from the closed form {np.max(np.abs(simulated - closed_form)):.2g} V)"
+        + (f"; figure: {figure}" if out_dir is not None else "")
+    )
     return float(simulated[-1])
 
 

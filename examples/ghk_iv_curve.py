@@ -31,8 +31,13 @@ def ghk_total_current(case: pnp.Case, voltage: np.ndarray) -> np.ndarray:
         permeability = membrane.permeability[species.name]
         if permeability > 0:
             total += pnp.analytic.ghk_current(
-                voltage, inside.concentration[species.name],
-                outside.concentration[species.name], species.z, permeability, case.temperature)
+                voltage,
+                inside.concentration[species.name],
+                outside.concentration[species.name],
+                species.z,
+                permeability,
+                case.temperature,
+            )
     return total
 
 
@@ -42,8 +47,12 @@ def main(out_dir: str | Path | None = None, workers: int = 1) -> float:
         out = Path(out_dir) if out_dir is not None else Path(scratch)
         case = pnp.load_case(CASE)
         # 17 clamp potentials from -100 to +60 mV; every point is a steady solve.
-        sweep = pnp.sweep(case, {"boundary.left.potential": "-0.1:0.06:17"},
-                          out=out / "sweep", max_workers=workers)
+        sweep = pnp.sweep(
+            case,
+            {"boundary.left.potential": "-0.1:0.06:17"},
+            out=out / "sweep",
+            max_workers=workers,
+        )
         table = sweep.table
         clamp = table["boundary.left.potential"]
         current = table["current"]
@@ -77,8 +86,10 @@ def main(out_dir: str | Path | None = None, workers: int = 1) -> float:
         fig.savefig(out / "iv.png", dpi=120)
         plt.close(fig)
 
-        print(f"reversal potential {reversal * 1e3:.4f} mV (GHK voltage {ghk * 1e3:.4f} mV)"
-              + (f"; figure: {out / 'iv.png'}" if out_dir is not None else ""))
+        print(
+            f"reversal potential {reversal * 1e3:.4f} mV (GHK voltage {ghk * 1e3:.4f} mV)"
+            + (f"; figure: {out / 'iv.png'}" if out_dir is not None else "")
+        )
     return reversal
 
 

@@ -32,12 +32,20 @@ def r_times_c(case: pnp.Case) -> float:
     # Conductivity of each bath, sum z² F² D c / RT [S/m], and its resistance [Ω m²].
     resistance = 0.0
     for bath in (inside, outside):
-        kappa = sum(s.z**2 * FARADAY**2 * s.D * bath.concentration[s.name]
-                    for s in case.species) / (GAS_CONSTANT * case.temperature)
+        kappa = sum(
+            s.z**2 * FARADAY**2 * s.D * bath.concentration[s.name] for s in case.species
+        ) / (GAS_CONSTANT * case.temperature)
         resistance += bath.length / kappa
     capacitance = pnp.analytic.membrane_series_capacitance(
-        membrane.eps_r, membrane.length, inside.concentration, outside.concentration, z,
-        inside.eps_r, outside.eps_r, case.temperature)
+        membrane.eps_r,
+        membrane.length,
+        inside.concentration,
+        outside.concentration,
+        z,
+        inside.eps_r,
+        outside.eps_r,
+        case.temperature,
+    )
     return resistance * capacitance
 
 
@@ -69,8 +77,13 @@ def main(out_dir: str | Path | None = None) -> float:
         fig, ax = plt.subplots(figsize=(5, 4))
         ax.semilogy(t_ns, np.abs(result.current[after]), "o", ms=3, label="pnp")
         start = result.current[after][0]
-        ax.semilogy(t_ns, abs(start) * np.exp(-(t_ns - t_ns[0]) * 1e-9 / tau_rc), "-",
-                    color="0.6", label=f"exp(-t/RC), RC = {tau_rc * 1e9:.2f} ns")
+        ax.semilogy(
+            t_ns,
+            abs(start) * np.exp(-(t_ns - t_ns[0]) * 1e-9 / tau_rc),
+            "-",
+            color="0.6",
+            label=f"exp(-t/RC), RC = {tau_rc * 1e9:.2f} ns",
+        )
         ax.set_xlabel("time after the step [ns]")
         ax.set_ylabel("|membrane current| [A/m²]")
         ax.legend()
@@ -79,8 +92,10 @@ def main(out_dir: str | Path | None = None) -> float:
         plt.close(fig)
         figure = out / "charging.png"
 
-    print(f"fitted time constant {tau * 1e9:.3f} ns (R·C = {tau_rc * 1e9:.3f} ns, "
-          f"{tau / tau_rc - 1:+.2%})" + (f"; figure: {figure}" if out_dir is not None else ""))
+    print(
+        f"fitted time constant {tau * 1e9:.3f} ns (R·C = {tau_rc * 1e9:.3f} ns, "
+        f"{tau / tau_rc - 1:+.2%})" + (f"; figure: {figure}" if out_dir is not None else "")
+    )
     return float(tau)
 
 

@@ -105,32 +105,57 @@ PATHS = {
 # existing engine tests that exercise it (~3-10 s unmutated).
 TESTS = {
     "mesh": ["tests/test_mesh_properties.py", "tests/test_engine.py"],
-    "observables": ["tests/test_observables_exact.py", "tests/test_engine.py",
-                    "tests/test_neuron.py"],
-    "model": ["tests/test_model_contracts.py", "tests/test_engine.py", "tests/test_neuron.py",
-              "tests/test_activity.py"],
+    "observables": [
+        "tests/test_observables_exact.py",
+        "tests/test_engine.py",
+        "tests/test_neuron.py",
+    ],
+    "model": [
+        "tests/test_model_contracts.py",
+        "tests/test_engine.py",
+        "tests/test_neuron.py",
+        "tests/test_activity.py",
+    ],
     # test_transient.py (35 s) is left out: too slow per mutant; the contract
     # file runs a short transient, test_neuron the saturating pump Jacobian
-    "newton": ["tests/test_solver_contracts.py", "tests/test_engine.py",
-               "tests/test_neuron.py"],
-    "steady": ["tests/test_solver_contracts.py", "tests/test_engine.py",
-               "tests/test_neuron.py"],
-    "bdf": ["tests/test_solver_contracts.py", "tests/test_engine.py",
-            "tests/test_neuron.py"],
-    "compartments": ["tests/test_solver_contracts.py", "tests/test_engine.py",
-                     "tests/test_neuron.py"],
+    "newton": ["tests/test_solver_contracts.py", "tests/test_engine.py", "tests/test_neuron.py"],
+    "steady": ["tests/test_solver_contracts.py", "tests/test_engine.py", "tests/test_neuron.py"],
+    "bdf": ["tests/test_solver_contracts.py", "tests/test_engine.py", "tests/test_neuron.py"],
+    "compartments": [
+        "tests/test_solver_contracts.py",
+        "tests/test_engine.py",
+        "tests/test_neuron.py",
+    ],
     # observables_exact checks face_fluxes at reservoir faces (test_kernel does not)
     "kernel": ["tests/test_kernel.py", "tests/test_observables_exact.py"],
 }
 
 # Binary operator: the one replacement kept per site (its inverse).
-KEEP_BINARY = {"Add": "Sub", "Sub": "Add", "Mul": "Div", "Div": "Mul", "Pow": "Mul",
-               "FloorDiv": "Div", "Mod": "FloorDiv", "BitAnd": "BitOr", "BitOr": "BitAnd",
-               "BitXor": "BitOr", "LShift": "RShift", "RShift": "LShift"}
+KEEP_BINARY = {
+    "Add": "Sub",
+    "Sub": "Add",
+    "Mul": "Div",
+    "Div": "Mul",
+    "Pow": "Mul",
+    "FloorDiv": "Div",
+    "Mod": "FloorDiv",
+    "BitAnd": "BitOr",
+    "BitOr": "BitAnd",
+    "BitXor": "BitOr",
+    "LShift": "RShift",
+    "RShift": "LShift",
+}
 # Comparison: boundary shift and negation.
-KEEP_COMPARE = {"Lt": {"LtE", "GtE"}, "LtE": {"Lt", "Gt"}, "Gt": {"GtE", "LtE"},
-                "GtE": {"Gt", "Lt"}, "Eq": {"NotEq"}, "NotEq": {"Eq"}, "Is": {"IsNot"},
-                "IsNot": {"Is"}}
+KEEP_COMPARE = {
+    "Lt": {"LtE", "GtE"},
+    "LtE": {"Lt", "Gt"},
+    "Gt": {"GtE", "LtE"},
+    "GtE": {"Gt", "Lt"},
+    "Eq": {"NotEq"},
+    "NotEq": {"Eq"},
+    "Is": {"IsNot"},
+    "IsNot": {"Is"},
+}
 KEEP_UNARY = {"USub": {"UAdd"}, "UAdd": {"USub"}, "Invert": {"USub"}, "Delete": {"USub"}}
 
 
@@ -166,8 +191,10 @@ def _test_command(module: str, k: str | None) -> str:
     tests = [t for t in TESTS[module] if (REPO / t).exists()]
     # address space capped (4 GB): a mutant that explodes the mesh fails fast
     # with MemoryError instead of swapping the shared machine
-    cmd = (f"prlimit --as={4 << 30} {sys.executable} -m pytest -x -q -p no:cacheprovider "
-           + " ".join(tests))
+    cmd = (
+        f"prlimit --as={4 << 30} {sys.executable} -m pytest -x -q -p no:cacheprovider "
+        + " ".join(tests)
+    )
     return cmd + (f" -k '{k}'" if k else "")
 
 
@@ -185,13 +212,29 @@ def _covered_lines(module: str, work: Path, env: dict[str, str]) -> set[int] | N
     if module == "kernel":
         return None  # numba-compiled lines are invisible to coverage
     data = work / ".coverage"
-    cmd = [sys.executable, "-m", "coverage", "run", f"--data-file={data}",
-           f"--include={work / 'pnp' / PATHS[module]}", "-m", "pytest", "-q",
-           "-p", "no:cacheprovider", *[t for t in TESTS[module] if (REPO / t).exists()]]
+    cmd = [
+        sys.executable,
+        "-m",
+        "coverage",
+        "run",
+        f"--data-file={data}",
+        f"--include={work / 'pnp' / PATHS[module]}",
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        *[t for t in TESTS[module] if (REPO / t).exists()],
+    ]
     subprocess.run(cmd, cwd=work, env=env, capture_output=True, check=False)
-    out = subprocess.run([sys.executable, "-m", "coverage", "json", f"--data-file={data}",
-                          "-o", "-"], cwd=work, env=env, capture_output=True, text=True,
-                         check=False)
+    out = subprocess.run(
+        [sys.executable, "-m", "coverage", "json", f"--data-file={data}", "-o", "-"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     try:
         files = json.loads(out.stdout)["files"]
     except (json.JSONDecodeError, KeyError):
@@ -245,14 +288,25 @@ def prepare(module: str, args) -> Path:
         f'test-command = "{_test_command(module, None)}"\n'
         '[cosmic-ray.distributor]\nname = "local"\n'
     )
-    subprocess.run([sys.executable, "-m", "cosmic_ray.cli", "init", str(config), str(session)],
-                   cwd=work, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "cosmic_ray.cli", "init", str(config), str(session)],
+        cwd=work,
+        check=True,
+        capture_output=True,
+    )
     # coverage first: it also fills the scratch copy's numba cache, so that
     # the timed baseline (which sets the per-mutant timeout) is a warm run
     covered = _covered_lines(module, work, env)
     t0 = time.perf_counter()
-    base = subprocess.run(_test_command(module, None), shell=True, cwd=work, env=env,
-                          capture_output=True, text=True, check=False)
+    base = subprocess.run(
+        _test_command(module, None),
+        shell=True,
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     baseline = time.perf_counter() - t0
     if base.returncode != 0:
         session.unlink()
@@ -271,13 +325,20 @@ def prepare(module: str, args) -> Path:
                 why = "selective: one shift per literal" if mut.start_pos in seen_numbers else None
                 seen_numbers.add(mut.start_pos)
             if why:
-                db.set_result(item.job_id, WorkResult(output=f"excluded: {why}",
-                                                      worker_outcome=WorkerOutcome.SKIPPED))
+                db.set_result(
+                    item.job_id,
+                    WorkResult(output=f"excluded: {why}", worker_outcome=WorkerOutcome.SKIPPED),
+                )
             elif covered is not None and mut.start_pos[0] not in covered:
-                db.set_result(item.job_id, WorkResult(
-                    output="not run: line not executed by the selection",
-                    test_outcome="survived", worker_outcome=WorkerOutcome.NORMAL,
-                    diff=_diff(work, mut)))
+                db.set_result(
+                    item.job_id,
+                    WorkResult(
+                        output="not run: line not executed by the selection",
+                        test_outcome="survived",
+                        worker_outcome=WorkerOutcome.NORMAL,
+                        diff=_diff(work, mut),
+                    ),
+                )
     meta = {"sha": sha, "baseline_s": baseline, "tests": TESTS[module]}
     meta_path.write_text(json.dumps(meta, indent=1))
     return work
@@ -298,11 +359,17 @@ def retest(module: str, args) -> None:
     work = prepare(module, args)
     covered = _covered_lines(module, work, _env(module, args))
     with use_db(str(work / "session.sqlite"), WorkDB.Mode.open) as db:
-        again = [item.job_id for item, res in db.completed_work_items
-                 if (args.retest_survivors and res.test_outcome is not None
-                     and res.test_outcome.value == "survived"
-                     and (covered is None or item.mutations[0].start_pos[0] in covered))
-                 or (args.retest_timeouts and res.output == "timeout")]
+        again = [
+            item.job_id
+            for item, res in db.completed_work_items
+            if (
+                args.retest_survivors
+                and res.test_outcome is not None
+                and res.test_outcome.value == "survived"
+                and (covered is None or item.mutations[0].start_pos[0] in covered)
+            )
+            or (args.retest_timeouts and res.output == "timeout")
+        ]
     con = sqlite3.connect(work / "session.sqlite")
     with con:
         con.executemany("DELETE FROM work_results WHERE job_id = ?", [(j,) for j in again])
@@ -348,8 +415,11 @@ def run(module: str, args) -> None:
     done = 0
     with use_db(str(work / "session.sqlite"), WorkDB.Mode.open) as db:
         pending = list(db.pending_work_items)
-        print(f"{module}: {len(pending)} pending mutants, timeout {timeout:.0f} s, "
-              f"baseline {meta['baseline_s']:.1f} s", flush=True)
+        print(
+            f"{module}: {len(pending)} pending mutants, timeout {timeout:.0f} s, "
+            f"baseline {meta['baseline_s']:.1f} s",
+            flush=True,
+        )
         for item in pending:
             if deadline is not None and time.monotonic() > deadline:
                 break
@@ -360,9 +430,12 @@ def run(module: str, args) -> None:
             db.set_result(item.job_id, result)
             done += 1
             mut = item.mutations[0]
-            print(f"  {module} {mut.operator_name.removeprefix('core/')} #{mut.occurrence} "
-                  f"line {mut.start_pos[0]}: {_outcome(result)} "
-                  f"({time.perf_counter() - t0:.1f} s)", flush=True)
+            print(
+                f"  {module} {mut.operator_name.removeprefix('core/')} #{mut.occurrence} "
+                f"line {mut.start_pos[0]}: {_outcome(result)} "
+                f"({time.perf_counter() - t0:.1f} s)",
+                flush=True,
+            )
 
 
 def _outcome(result) -> str:
@@ -380,10 +453,16 @@ def _equivalents() -> list[dict]:
 
 
 def _changed_lines(diff: str) -> tuple[str, str]:
-    old = " ".join(ln[1:].strip() for ln in diff.splitlines()
-                   if ln.startswith("-") and not ln.startswith("---"))
-    new = " ".join(ln[1:].strip() for ln in diff.splitlines()
-                   if ln.startswith("+") and not ln.startswith("+++"))
+    old = " ".join(
+        ln[1:].strip()
+        for ln in diff.splitlines()
+        if ln.startswith("-") and not ln.startswith("---")
+    )
+    new = " ".join(
+        ln[1:].strip()
+        for ln in diff.splitlines()
+        if ln.startswith("+") and not ln.startswith("+++")
+    )
     return old, new
 
 
@@ -395,8 +474,7 @@ def summarize(module: str) -> dict | None:
     if not session.exists():
         return None
     eq = [e for e in _equivalents() if e["module"] == module]
-    counts = dict(mutants=0, killed=0, survived=0, timeout=0, equivalent=0, pending=0,
-                  skipped=0)
+    counts = dict(mutants=0, killed=0, survived=0, timeout=0, equivalent=0, pending=0, skipped=0)
     survivors = []
     with use_db(str(session), WorkDB.Mode.open) as db:
         results = dict(db.results)
@@ -414,14 +492,26 @@ def summarize(module: str) -> dict | None:
                 counts["mutants"] -= 1
             elif res.test_outcome.value == "survived":
                 old, new = _changed_lines(res.diff or "")
-                hit = [e for e in eq if e["operator"] == mut.operator_name
-                       and e["line"] == old and e["mutated"] == new]
+                hit = [
+                    e
+                    for e in eq
+                    if e["operator"] == mut.operator_name
+                    and e["line"] == old
+                    and e["mutated"] == new
+                ]
                 if hit:
                     counts["equivalent"] += 1
                 else:
                     counts["survived"] += 1
-                    survivors.append((mut.start_pos[0], mut.operator_name, old, new,
-                                      (res.output or "").startswith("not run")))
+                    survivors.append(
+                        (
+                            mut.start_pos[0],
+                            mut.operator_name,
+                            old,
+                            new,
+                            (res.output or "").startswith("not run"),
+                        )
+                    )
             elif (res.output or "") == "timeout":
                 counts["timeout"] += 1
             else:
@@ -433,8 +523,7 @@ def summarize(module: str) -> dict | None:
 
 
 def report(modules, list_survivors: bool, write: bool) -> None:
-    head = ("module", "mutants", "killed", "survived", "timeout", "equivalent", "pending",
-            "score")
+    head = ("module", "mutants", "killed", "survived", "timeout", "equivalent", "pending", "score")
     rows = []
     details = []
     for m in modules:
@@ -442,12 +531,21 @@ def report(modules, list_survivors: bool, write: bool) -> None:
         if c is None:
             rows.append((m, "-", "-", "-", "-", "-", "-", "not run"))
             continue
-        rows.append((m, c["mutants"], c["killed"], c["survived"], c["timeout"], c["equivalent"],
-                     c["pending"], f"{100 * c['score']:.1f} %"))
+        rows.append(
+            (
+                m,
+                c["mutants"],
+                c["killed"],
+                c["survived"],
+                c["timeout"],
+                c["equivalent"],
+                c["pending"],
+                f"{100 * c['score']:.1f} %",
+            )
+        )
         for line, op, old, new, not_run in c["survivors"]:
             tag = " (line not executed by the selection)" if not_run else ""
-            details.append(f"- `{m}.py:{line}` {op.removeprefix('core/')}: `{old}` → "
-                           f"`{new}`{tag}")
+            details.append(f"- `{m}.py:{line}` {op.removeprefix('core/')}: `{old}` → `{new}`{tag}")
     width = [max(len(str(r[i])) for r in (head, *rows)) for i in range(len(head))]
     fmt = "  ".join(f"{{:>{w}}}" for w in width)
     print(fmt.format(*head))
@@ -456,12 +554,17 @@ def report(modules, list_survivors: bool, write: bool) -> None:
     if list_survivors:
         print("\n".join(details))
     if write:
-        md = ["# Mutation testing report", "",
-              "Written by `python scripts/mutation.py` (see its docstring for the method).",
-              "score = (killed + timeout) / (killed + timeout + survived); mutants argued",
-              "equivalent (`scripts/mutation_equivalent.toml`) leave the denominator; pending",
-              "mutants have not run yet.", "",
-              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        md = [
+            "# Mutation testing report",
+            "",
+            "Written by `python scripts/mutation.py` (see its docstring for the method).",
+            "score = (killed + timeout) / (killed + timeout + survived); mutants argued",
+            "equivalent (`scripts/mutation_equivalent.toml`) leave the denominator; pending",
+            "mutants have not run yet.",
+            "",
+            "| " + " | ".join(head) + " |",
+            "|" + "---|" * len(head),
+        ]
         md += ["| " + " | ".join(map(str, r)) + " |" for r in rows]
         md += ["", "## Survivors not yet killed or argued equivalent", ""]
         md += details or ["(none)"]
@@ -469,28 +572,59 @@ def report(modules, list_survivors: bool, write: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="Method and costs: see the module docstring.")
-    p.add_argument("--modules", nargs="+", choices=MODULES, default=list(MODULES),
-                   help="modules to mutate, in this order (default: all, priority order)")
-    p.add_argument("--workers", type=int, default=1,
-                   help="modules mutated at once, each in its own copy (default 1: the "
-                        "machine is shared)")
-    p.add_argument("--timeout", type=float, default=None,
-                   help="seconds per mutant (default max(20, 3 x unmutated run))")
-    p.add_argument("--max-minutes", type=float, default=None,
-                   help="stop each module after this many minutes (resume later)")
-    p.add_argument("--max-mutants", type=int, default=None,
-                   help="stop each module after this many mutants (resume later)")
-    p.add_argument("--kernel-nojit", action="store_true",
-                   help="run kernel mutants with NUMBA_DISABLE_JIT=1 (no recompilation per "
-                        "mutant; the kernel tests then run in pure Python)")
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Method and costs: see the module docstring.",
+    )
+    p.add_argument(
+        "--modules",
+        nargs="+",
+        choices=MODULES,
+        default=list(MODULES),
+        help="modules to mutate, in this order (default: all, priority order)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="modules mutated at once, each in its own copy (default 1: the machine is shared)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        help="seconds per mutant (default max(20, 3 x unmutated run))",
+    )
+    p.add_argument(
+        "--max-minutes",
+        type=float,
+        default=None,
+        help="stop each module after this many minutes (resume later)",
+    )
+    p.add_argument(
+        "--max-mutants",
+        type=int,
+        default=None,
+        help="stop each module after this many mutants (resume later)",
+    )
+    p.add_argument(
+        "--kernel-nojit",
+        action="store_true",
+        help="run kernel mutants with NUMBA_DISABLE_JIT=1 (no recompilation per "
+        "mutant; the kernel tests then run in pure Python)",
+    )
     p.add_argument("--reset", action="store_true", help="discard the sessions and start over")
-    p.add_argument("--retest-survivors", action="store_true",
-                   help="make survivors pending again (after adding tests), then run")
-    p.add_argument("--retest-timeouts", action="store_true",
-                   help="make timed-out mutants pending again (use with a longer --timeout)")
+    p.add_argument(
+        "--retest-survivors",
+        action="store_true",
+        help="make survivors pending again (after adding tests), then run",
+    )
+    p.add_argument(
+        "--retest-timeouts",
+        action="store_true",
+        help="make timed-out mutants pending again (use with a longer --timeout)",
+    )
     p.add_argument("--report", action="store_true", help="only print (and write) the table")
     p.add_argument("--list-survivors", action="store_true", help="print every survivor")
     args = p.parse_args(argv)
@@ -502,8 +636,11 @@ def main(argv: list[str] | None = None) -> int:
                 while len([q for q in procs if q.poll() is None]) >= args.workers:
                     time.sleep(2.0)
                 rest = _strip_modules(passthrough)
-                procs.append(subprocess.Popen([sys.executable, __file__, "--modules", m,
-                                               "--workers", "1", *rest]))
+                procs.append(
+                    subprocess.Popen(
+                        [sys.executable, __file__, "--modules", m, "--workers", "1", *rest]
+                    )
+                )
             for q in procs:
                 q.wait()
         else:

@@ -32,23 +32,48 @@ from pnp.discretisation.model import build_model
 from pnp.results.observables import face_fluxes
 
 
-def base(z: int = 1, c_in: float = 140.0, c_out: float = 5.0, eps_m: float = 2.0,
-         thickness: float = 5e-9, perm: float = 1e-8, length: float = 1e-6,
-         temperature: float = 310.15, clamp: float | None = None) -> dict:
+def base(
+    z: int = 1,
+    c_in: float = 140.0,
+    c_out: float = 5.0,
+    eps_m: float = 2.0,
+    thickness: float = 5e-9,
+    perm: float = 1e-8,
+    length: float = 1e-6,
+    temperature: float = 310.15,
+    clamp: float | None = None,
+) -> dict:
     """A one-permeant-cation membrane between two salt reservoirs (counter-ion z=-1)."""
     counter = {"A": c_in * z, "B": c_out * z}  # anion concentrations for neutrality
-    left = ({"type": "reservoir", "potential": "floating", "current": 0.0} if clamp is None
-            else {"type": "reservoir", "potential": clamp})
+    left = (
+        {"type": "reservoir", "potential": "floating", "current": 0.0}
+        if clamp is None
+        else {"type": "reservoir", "potential": clamp}
+    )
     return {
-        "title": "stress", "temperature": temperature,
+        "title": "stress",
+        "temperature": temperature,
         "species": {"C": {"z": z, "D": 1e-9}, "A": {"z": -1, "D": 2e-9}},
         "region": [
-            {"name": "inside", "length": length, "eps_r": 80,
-             "concentration": {"C": c_in, "A": counter["A"]}},
-            {"name": "membrane", "membrane": True, "length": thickness, "eps_r": eps_m,
-             "permeability": {"C": perm}},
-            {"name": "outside", "length": length, "eps_r": 80,
-             "concentration": {"C": c_out, "A": counter["B"]}},
+            {
+                "name": "inside",
+                "length": length,
+                "eps_r": 80,
+                "concentration": {"C": c_in, "A": counter["A"]},
+            },
+            {
+                "name": "membrane",
+                "membrane": True,
+                "length": thickness,
+                "eps_r": eps_m,
+                "permeability": {"C": perm},
+            },
+            {
+                "name": "outside",
+                "length": length,
+                "eps_r": 80,
+                "concentration": {"C": c_out, "A": counter["B"]},
+            },
         ],
         "boundary": {"left": left, "right": {"type": "reservoir", "potential": 0.0}},
     }
@@ -74,9 +99,15 @@ def stress_points() -> list[tuple[str, dict]]:
         pts.append((f"T={T:g} K", base(temperature=T)))
     # combined extremes
     pts.append(("z=3, c_out=1e-9, clamp=-1 V", base(z=3, c_out=1e-9, clamp=-1.0)))
-    pts.append(("eps_m=1, d=1nm, P=1e-3, clamp=+1 V", base(eps_m=1.0, thickness=1e-9, perm=1e-3,
-                                                           clamp=1.0)))
-    pts.append(("L=10nm, c=3e3, T=273K", base(length=10e-9, c_in=3e3, c_out=3e3, temperature=273.15)))
+    pts.append(
+        (
+            "eps_m=1, d=1nm, P=1e-3, clamp=+1 V",
+            base(eps_m=1.0, thickness=1e-9, perm=1e-3, clamp=1.0),
+        )
+    )
+    pts.append(
+        ("L=10nm, c=3e3, T=273K", base(length=10e-9, c_in=3e3, c_out=3e3, temperature=273.15))
+    )
     pts.append(("L=1mm, c_in=1e-9, z=2", base(length=1e-3, c_in=1e-9, z=2)))
     return pts
 
@@ -106,7 +137,9 @@ def check(case, result) -> list[str]:
         bad.append(f"negative concentration {np.min(result.concentration):.3g}")
     model = build_model(case)
     x = np.zeros(model.n_unknowns)
-    body = x[model.offset:model.offset + model.n_cells * model.block].reshape(model.n_cells, model.block)
+    body = x[model.offset : model.offset + model.n_cells * model.block].reshape(
+        model.n_cells, model.block
+    )
     body[:, :-1] = result.concentration[-1].T
     body[:, -1] = result.potential[-1] / model.thermal_voltage
     if model.offset:
@@ -115,13 +148,15 @@ def check(case, result) -> list[str]:
     _, a, b = model.membranes[0]
     # steady state: every membrane face carries the same flux, to a fraction
     # of the one-way flux P c (the net flux itself may be ~0 at equilibrium)
-    area = model.mesh.face_area[a:b + 1]
+    area = model.mesh.face_area[a : b + 1]
     for i, name in enumerate(model.species):
         perm = case.regions[1].permeability.get(name, 0.0)
         if perm == 0.0:
             continue
-        one_way = perm * max(case.regions[0].concentration[name], case.regions[2].concentration[name])
-        spread = np.ptp(fl[i, a:b + 1] / area) / one_way
+        one_way = perm * max(
+            case.regions[0].concentration[name], case.regions[2].concentration[name]
+        )
+        spread = np.ptp(fl[i, a : b + 1] / area) / one_way
         if spread > 1e-6:
             bad.append(f"{name} flux not uniform through the membrane ({spread:.2g} of P c)")
     floating = case.left.potential is None
@@ -140,8 +175,6 @@ def check(case, result) -> list[str]:
     return bad
 
 
-
-
 def run_point(label: str, data: dict) -> dict:
     t0 = time.perf_counter()
     try:
@@ -155,18 +188,25 @@ def run_point(label: str, data: dict) -> dict:
         outcome = "WRONG" if nan or not res.message else "failed"
         return {"point": label, "outcome": outcome, "detail": res.message, "seconds": seconds}
     problems = check(case, res)
-    return {"point": label, "outcome": "WRONG" if problems else "ok",
-            "detail": "; ".join(problems) or f"V_m {res.membrane_potential[-1] * 1e3:.4g} mV, "
-            f"{res.stats['newton_iterations']} Newton its",
-            "seconds": seconds}
+    return {
+        "point": label,
+        "outcome": "WRONG" if problems else "ok",
+        "detail": "; ".join(problems)
+        or f"V_m {res.membrane_potential[-1] * 1e3:.4g} mV, "
+        f"{res.stats['newton_iterations']} Newton its",
+        "seconds": seconds,
+    }
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--json", default="benchmarks/out/stress.json")
     ap.add_argument("--markdown", action="store_true", help="print the README table")
-    ap.add_argument("--markdown-file", default="benchmarks/stress.md",
-                    help="write the README's summary table here (scripts/update_readme.py)")
+    ap.add_argument(
+        "--markdown-file",
+        default="benchmarks/stress.md",
+        help="write the README's summary table here (scripts/update_readme.py)",
+    )
     args = ap.parse_args()
     rows = [run_point(label, data) for label, data in stress_points()]
     counts = {k: sum(r["outcome"] == k for r in rows) for k in ("ok", "failed", "refused", "WRONG")}
@@ -178,8 +218,10 @@ def main() -> int:
         for r in rows:
             print(f"{r['point']:<38} {r['outcome']:<8} {r['seconds']:7.3f} s  {r['detail']}")
     print(f"\n{len(rows)} points: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
-    summary = ["| factor pushed to its extremes | points | ok | failed (with a message) | wrong |",
-               "|---|---|---|---|---|"]
+    summary = [
+        "| factor pushed to its extremes | points | ok | failed (with a message) | wrong |",
+        "|---|---|---|---|---|",
+    ]
     groups: dict[str, list[dict]] = {}
     for r in rows:
         key = "combined extremes" if "," in r["point"] else r["point"].split("=")[0]
@@ -189,11 +231,14 @@ def main() -> int:
         n_fail = sum(m["outcome"] in ("failed", "refused") for m in members)
         n_wrong = sum(m["outcome"] == "WRONG" for m in members)
         summary.append(f"| {name} | {len(members)} | {n_ok} | {n_fail} | {n_wrong} |")
-    summary.append(f"| **all** | {len(rows)} | {counts['ok']} | {counts['failed'] + counts['refused']} "
-                   f"| {counts['WRONG']} |")
+    summary.append(
+        f"| **all** | {len(rows)} | {counts['ok']} | {counts['failed'] + counts['refused']} "
+        f"| {counts['WRONG']} |"
+    )
     Path(args.markdown_file).write_text(
         f"Produced by `python scripts/stress.py` ({len(rows)} points; details in "
-        "`benchmarks/out/stress.json`).\n\n" + "\n".join(summary) + "\n")
+        "`benchmarks/out/stress.json`).\n\n" + "\n".join(summary) + "\n"
+    )
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps({"rows": rows, "counts": counts}, indent=2))
     return 1 if counts["WRONG"] else 0

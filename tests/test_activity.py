@@ -43,8 +43,9 @@ def molar_ionic_strength(concentration: dict[str, float], valences: dict[str, in
     return 0.5 * sum(valences[n] ** 2 * c for n, c in concentration.items()) * constants.liter
 
 
-def textbook_gamma(model: str, z: int, molar: float, temperature: float, eps_r: float,
-                   size: float | None = None) -> float:
+def textbook_gamma(
+    model: str, z: int, molar: float, temperature: float, eps_r: float, size: float | None = None
+) -> float:
     """Activity coefficient from the textbook log10 forms, written out here.
 
     A and B come from the Debye–Hückel theory with scipy's constants only:
@@ -79,8 +80,9 @@ def test_models_match_the_textbook_formulas(model, z, molar):
     4.4e-16 in test_ln_gamma_by_region; allowed 1e-14 of ln gamma (~45 ulp).
     """
     size = 0.4e-9 if model == "extended-debye-huckel" else None
-    gamma = analytic.activity_coefficient(model, z, molar / constants.liter, T_BODY, 74.2,
-                                          size=size)
+    gamma = analytic.activity_coefficient(
+        model, z, molar / constants.liter, T_BODY, 74.2, size=size
+    )
     expected = textbook_gamma(model, z, molar, T_BODY, 74.2, size)
     assert math.log(gamma) == pytest.approx(math.log(expected), rel=1e-14, abs=0)
 
@@ -106,8 +108,7 @@ def test_debye_huckel_constants_from_the_debye_length():
     ln_gamma = -(constants.e**2) * kappa / (8.0 * math.pi * eps * kT)
     a_const = activity.debye_huckel_a(T_ROOM, EPS_WATER)
     # formula identities: round-off only (measured 0 and 2.2e-16)
-    assert -a_const * math.log(10.0) * math.sqrt(molar) == pytest.approx(ln_gamma, rel=4e-15,
-                                                                          abs=0)
+    assert -a_const * math.log(10.0) * math.sqrt(molar) == pytest.approx(ln_gamma, rel=4e-15, abs=0)
     # and the Debye length of the analytic module, 0.1 M 1:1 (I = c)
     assert 1.0 / (b_const * math.sqrt(molar)) == pytest.approx(
         analytic.debye_length({"Na": c, "Cl": c}, {"Na": 1, "Cl": -1}, EPS_WATER, T_ROOM),
@@ -121,10 +122,12 @@ def test_constants_scale_with_permittivity_and_temperature():
     b0 = activity.debye_huckel_b(T_ROOM, EPS_WATER)
     factor = (74.2 * T_BODY) / (EPS_WATER * T_ROOM)
     # round-off of the power laws: measured 4.3e-16 and 2.9e-16
-    assert activity.debye_huckel_a(T_BODY, 74.2) == pytest.approx(a0 * factor**-1.5, rel=4e-15,
-                                                                   abs=0)
-    assert activity.debye_huckel_b(T_BODY, 74.2) == pytest.approx(b0 * factor**-0.5, rel=4e-15,
-                                                                   abs=0)
+    assert activity.debye_huckel_a(T_BODY, 74.2) == pytest.approx(
+        a0 * factor**-1.5, rel=4e-15, abs=0
+    )
+    assert activity.debye_huckel_b(T_BODY, 74.2) == pytest.approx(
+        b0 * factor**-0.5, rel=4e-15, abs=0
+    )
     # water at 37 degC: tabulated A = 0.521-0.523 (eps_r 74.2-74.3)
     assert activity.debye_huckel_a(T_BODY, 74.2) == pytest.approx(0.522, abs=2e-3)
 
@@ -150,7 +153,8 @@ def test_models_tend_to_the_limiting_law(z, molar):
     limiting = math.log(analytic.activity_coefficient("debye-huckel", z, strength, T_ROOM))
     assert limiting == pytest.approx(
         # ln of gamma ~ 1 - 1e-4 keeps fewer digits: measured 1.0e-13 (1e-8 M)
-        -math.log(10.0) * activity.debye_huckel_a(T_ROOM) * z * z * math.sqrt(molar), rel=1e-12,
+        -math.log(10.0) * activity.debye_huckel_a(T_ROOM) * z * z * math.sqrt(molar),
+        rel=1e-12,
         abs=0,
     )
     davies = math.log(analytic.activity_coefficient("davies", z, strength, T_ROOM))
@@ -214,11 +218,15 @@ def test_nernst_activity():
     c_in, c_out = 140.0, 5.0
     plain = analytic.nernst(c_in, c_out, 1, T_BODY)
     assert analytic.nernst_activity(c_in, c_out, 1, T_BODY, 0.8, 0.8) == pytest.approx(
-        plain, rel=2e-15, abs=0  # measured 0
+        plain,
+        rel=2e-15,
+        abs=0,  # measured 0
     )
     shift = constants.R * T_BODY / analytic.FARADAY * math.log(0.9 / 0.75)
     assert analytic.nernst_activity(c_in, c_out, 1, T_BODY, 0.75, 0.9) == pytest.approx(
-        plain + shift, rel=2e-15, abs=0  # measured 1.7e-16
+        plain + shift,
+        rel=2e-15,
+        abs=0,  # measured 1.7e-16
     )
     # divalent: half the shift
     assert analytic.nernst_activity(c_in, c_out, 2, T_BODY, 0.75, 0.9) - analytic.nernst(
@@ -282,11 +290,13 @@ def test_ln_gamma_by_region(model):
     valences = dict(zip(names, z, strict=True))
     for row, strength, eps_r in ((0, 143.0, 74.2), (2, 11.0, 80.0)):
         molar = molar_ionic_strength(case.regions[row].concentration, valences)
-        assert molar == pytest.approx(strength * constants.liter, rel=4 * np.finfo(float).eps,
-                                      abs=0)
+        assert molar == pytest.approx(
+            strength * constants.liter, rel=4 * np.finfo(float).eps, abs=0
+        )
         for i in range(len(names)):
-            expected = math.log(textbook_gamma(model, z[i], molar, case.temperature, eps_r,
-                                               size[i]))
+            expected = math.log(
+                textbook_gamma(model, z[i], molar, case.temperature, eps_r, size[i])
+            )
             # measured 4.4e-16 (2 ulp)
             assert ln_gamma[row, i] == pytest.approx(expected, rel=4e-15, abs=1e-300)
     assert np.all(ln_gamma[1] == 0.0)  # membrane: its barrier is its partition
@@ -335,13 +345,15 @@ def expected_activity_ek(case: Case) -> tuple[float, float, float]:
     inside, outside = case.regions[0], case.regions[-1]
     z = {s.name: s.z for s in case.species}
     gammas = [
-        textbook_gamma("davies", z["K"], molar_ionic_strength(r.concentration, z),
-                       case.temperature, r.eps_r)
+        textbook_gamma(
+            "davies", z["K"], molar_ionic_strength(r.concentration, z), case.temperature, r.eps_r
+        )
         for r in (inside, outside)
     ]
     v_t = constants.R * case.temperature / (constants.e * constants.N_A)
-    e_k = v_t * math.log(gammas[1] * outside.concentration["K"]
-                         / (gammas[0] * inside.concentration["K"]))
+    e_k = v_t * math.log(
+        gammas[1] * outside.concentration["K"] / (gammas[0] * inside.concentration["K"])
+    )
     return gammas[0], gammas[1], e_k
 
 

@@ -352,7 +352,9 @@ def test_ghk_voltage_ions_on_one_side_only():
     P = {"K": 1e-8, "Ca": 1e-8}
     V = analytic.ghk_voltage(c_in, c_out, P, VALENCES, T_BODY)
     assert analytic.ghk_current(V, 1.0, 0.0, 1, 1e-8, T_BODY) == pytest.approx(
-        -analytic.ghk_current(V, 0.0, 1.0, 2, 1e-8, T_BODY), rel=2e-15, abs=0  # measured 0
+        -analytic.ghk_current(V, 0.0, 1.0, 2, 1e-8, T_BODY),
+        rel=2e-15,
+        abs=0,  # measured 0
     )
 
 
@@ -588,7 +590,9 @@ def test_grahame_mixture_matches_textbook_sum(nacl, cacl2, u):
     phi0 = u * v_thermal(T_BODY)
     sigma = analytic.grahame(phi0, concentrations, valences, 80.0, T_BODY)
     assert sigma == pytest.approx(
-        naive_grahame(phi0, concentrations, valences, 80.0, T_BODY), rel=4e-14, abs=0  # measured 3.6e-15
+        naive_grahame(phi0, concentrations, valences, 80.0, T_BODY),
+        rel=4e-14,
+        abs=0,  # measured 3.6e-15
     )
     assert np.sign(sigma) == np.sign(phi0)
 
@@ -647,8 +651,9 @@ def test_diffuse_layer_capacitance_is_derivative_of_grahame(phi0):
 def test_membrane_capacitance_textbook():
     # 5 nm of eps_r 5.65 is the textbook 1 uF/cm^2 = 0.01 F/m^2 (0.885 nm per unit eps_r).
     assert analytic.membrane_capacitance(5.65, 5e-9) == pytest.approx(0.01, rel=1e-3)
-    assert analytic.membrane_capacitance(2.0, 5e-9) == pytest.approx(2 * EPS0 / 5e-9, rel=2 * EPS,
-                                                                     abs=0)
+    assert analytic.membrane_capacitance(2.0, 5e-9) == pytest.approx(
+        2 * EPS0 / 5e-9, rel=2 * EPS, abs=0
+    )
 
 
 def test_series_capacitance():
@@ -709,7 +714,9 @@ def test_donnan_kcl_closed_form(c, rho):
     assert abs(k_in - cl_in + rho) <= 16 * EPS * (k_in + cl_in + abs(rho)) * (1 + abs(math.log(r)))
     # Osmotic excess of the ions: c (r + 1/r) - 2c = sqrt(rho^2 + 4 c^2) - 2c = rho^2 / (sqrt(.) + 2c).
     ion_excess = rho**2 / (math.hypot(rho, 2 * c) + 2 * c)
-    assert result["osmotic_excess"] == pytest.approx(ion_excess + abs(rho), rel=2e-15, abs=0)  # measured 2.2e-16
+    assert result["osmotic_excess"] == pytest.approx(
+        ion_excess + abs(rho), rel=2e-15, abs=0
+    )  # measured 2.2e-16
     # Negative fixed charge: inside negative, K+ gathered, Cl- expelled.
     assert np.sign(result["potential"]) == np.sign(rho)
 
@@ -735,8 +742,9 @@ def test_donnan_cacl2_by_substitution():
     assert cl_in == pytest.approx(2 * c / r, rel=4 * EPS, abs=0)
     assert ca_in * cl_in**2 == pytest.approx(c * (2 * c) ** 2, rel=32 * EPS)
     assert abs(2 * ca_in - cl_in + rho) <= 16 * EPS * (2 * ca_in + cl_in + abs(rho))
-    assert result["potential"] == pytest.approx(-v_thermal(T_BODY) * math.log(r), rel=2 * EPS,
-                                                abs=0)
+    assert result["potential"] == pytest.approx(
+        -v_thermal(T_BODY) * math.log(r), rel=2 * EPS, abs=0
+    )
 
 
 @settings(max_examples=300, deadline=None)
@@ -800,7 +808,9 @@ def test_donnan_with_impermeant_bath_ion():
     assert result["inside"]["Na"] == 0.0
     # Counted: ions inside + 100 mM of X, minus everything in the bath (Na included).
     total_inside = result["inside"]["K"] + result["inside"]["Cl"] + 100.0
-    assert result["osmotic_excess"] == pytest.approx(total_inside - sum(bath.values()), rel=8e-15, abs=0)  # measured 8.3e-16
+    assert result["osmotic_excess"] == pytest.approx(
+        total_inside - sum(bath.values()), rel=8e-15, abs=0
+    )  # measured 8.3e-16
 
 
 def test_donnan_without_solution_raises():

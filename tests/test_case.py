@@ -28,7 +28,7 @@ from pnp.input import (
 )
 
 # A full case using every table of the schema (rules: docs/interface.md, section "Case files").
-FULL_EXAMPLE = '''
+FULL_EXAMPLE = """
 title = "Pump-leak steady state of a neuron"
 temperature = "37 degC"
 geometry = "cartesian"            # cartesian | cylindrical | spherical
@@ -105,7 +105,7 @@ plot = true
 
 [expect]                          # optional: what the run should reproduce; `pnp run` prints simulated vs expected
 membrane_potential = "ghk"        # a closed form (nernst:K, ghk, donnan, ...) or a number with `tolerance`
-'''
+"""
 
 RT_310 = constants.R * 310.0
 
@@ -154,7 +154,9 @@ def test_full_example_loads_in_si(example_file):
     assert membrane.permeability["X"] == 0.0 and membrane.barrier["X"] == math.inf
     assert bath.permeability == {} and bath.barrier == dict.fromkeys(case.species_names, 0.0)
     assert bath.D["Cl"] == 2.03e-9
-    assert case.left.type == "wall" and case.left.potential is None and case.left.surface_charge == 0
+    assert (
+        case.left.type == "wall" and case.left.potential is None and case.left.surface_charge == 0
+    )
     assert case.right.potential == 0.0 and not case.right.floating
     (pump,) = case.pumps
     assert pump.membrane == "membrane" and pump.rate == pytest.approx(1e-7, rel=1e-15, abs=0)
@@ -185,8 +187,9 @@ def test_capacitance_gives_eps_r(example):
     del membrane["eps_r"]
     membrane["capacitance"] = "1 uF/cm^2"
     case = Case.from_dict(example)
-    assert case.regions[1].eps_r == pytest.approx(0.01 * 5e-9 / constants.epsilon_0, rel=1e-14,
-                                                  abs=0)
+    assert case.regions[1].eps_r == pytest.approx(
+        0.01 * 5e-9 / constants.epsilon_0, rel=1e-14, abs=0
+    )
 
 
 def test_barrier_of_12_kj_per_mol_at_310_k_gives_pk_over_pna_of_105(example):
@@ -217,8 +220,9 @@ def test_permeability_and_barrier_convert_both_ways(example):
     given_back["barrier"] = {n: membrane.barrier[n] for n in ("K", "Na", "Cl")}
     again = Case.from_dict(example).regions[1]
     for name in ("K", "Na", "Cl"):
-        assert again.permeability[name] == pytest.approx(membrane.permeability[name], rel=1e-12,
-                                                         abs=0)
+        assert again.permeability[name] == pytest.approx(
+            membrane.permeability[name], rel=1e-12, abs=0
+        )
 
 
 def test_region_diffusivity_zero_means_immobile_and_bulk_barrier_is_an_offset(example):
@@ -231,8 +235,19 @@ def test_region_diffusivity_zero_means_immobile_and_bulk_barrier_is_an_offset(ex
 
 
 def test_defaults_and_output_path(example, tmp_path):
-    for key in ("title", "temperature", "geometry", "inside", "activity", "mesh", "run",
-                "protocol", "output", "expect", "pump"):
+    for key in (
+        "title",
+        "temperature",
+        "geometry",
+        "inside",
+        "activity",
+        "mesh",
+        "run",
+        "protocol",
+        "output",
+        "expect",
+        "pump",
+    ):
         example.pop(key)
     case = Case.from_dict(example)
     assert case.temperature == 298.15 and case.geometry == "cartesian" and case.inside == "left"
@@ -249,7 +264,11 @@ def test_saturating_pumps_as_array_and_floating_boundary(example):
         {"membrane": "membrane", "rate": 0},
     ]
     del example["protocol"]  # its `pump.rate` is ambiguous with two pumps
-    example["boundary"]["left"] = {"type": "reservoir", "potential": "floating", "current": "1 uA/cm^2"}
+    example["boundary"]["left"] = {
+        "type": "reservoir",
+        "potential": "floating",
+        "current": "1 uA/cm^2",
+    }
     case = Case.from_dict(example)
     assert case.pumps[0].j_max == pytest.approx(2e-7, rel=1e-15, abs=0)
     assert case.pumps[0].K_Na == 10.0 and case.pumps[0].rate is None
@@ -289,12 +308,14 @@ def _set(path, value):
         for part in path[:-1]:
             target = target[part]
         target[path[-1]] = value
+
     return change
 
 
 def _region_set(name, key, value):
     def change(data):
         region(data, name)[key] = value
+
     return change
 
 
@@ -304,6 +325,7 @@ def _delete(*path):
         for part in path[:-1]:
             target = target[part]
         del target[path[-1]]
+
     return change
 
 
@@ -311,6 +333,7 @@ def _chain(*changes):
     def change(data):
         for c in changes:
             c(data)
+
     return change
 
 
@@ -327,66 +350,160 @@ MISTAKES = [
     # (id, change, key, fragments of the message)
     ("unknown-key", _region_set("bath", "eps", 80), "region.bath.eps", ["did you mean `eps_r`?"]),
     ("unknown-top-key", _set(["temprature"], 300), "temprature", ["did you mean `temperature`?"]),
-    ("unknown-section-key", _set(["mesh", "grwoth"], 1.1), "mesh.grwoth", ["did you mean `growth`?"]),
-    ("wrong-unit", _region_set("bath", "length", "5 mV"), "region.bath.length",
-     ["'5 mV'", "millivolt", "expected a length (m)"]),
-    ("unknown-unit", _region_set("bath", "length", "5 parsecs-ish"), "region.bath.length", ["unit"]),
-    ("negative-concentration",
-     _region_set("bath", "concentration", {"K": -5, "Na": 145, "Cl": 150}),
-     "region.bath.concentration.K", [">= 0"]),
-    ("not-electroneutral", _region_set("bath", "concentration", {"K": 5, "Na": 145, "Cl": 140}),
-     "region.bath.concentration", ["not electroneutral", "10", "strict = false"]),
+    (
+        "unknown-section-key",
+        _set(["mesh", "grwoth"], 1.1),
+        "mesh.grwoth",
+        ["did you mean `growth`?"],
+    ),
+    (
+        "wrong-unit",
+        _region_set("bath", "length", "5 mV"),
+        "region.bath.length",
+        ["'5 mV'", "millivolt", "expected a length (m)"],
+    ),
+    (
+        "unknown-unit",
+        _region_set("bath", "length", "5 parsecs-ish"),
+        "region.bath.length",
+        ["unit"],
+    ),
+    (
+        "negative-concentration",
+        _region_set("bath", "concentration", {"K": -5, "Na": 145, "Cl": 150}),
+        "region.bath.concentration.K",
+        [">= 0"],
+    ),
+    (
+        "not-electroneutral",
+        _region_set("bath", "concentration", {"K": 5, "Na": 145, "Cl": 140}),
+        "region.bath.concentration",
+        ["not electroneutral", "10", "strict = false"],
+    ),
     ("membrane-at-end", _membrane_first, "region.membrane.membrane", ["first", "bulk region"]),
-    ("unknown-species", _region_set("bath", "concentration", {"Kx": 5}),
-     "region.bath.concentration.Kx", ["unknown species", "did you mean `K`?"]),
-    ("both-floating", _chain(
-        _set(["boundary", "left"], {"type": "reservoir", "potential": "floating"}),
-        _set(["boundary", "right"], {"type": "reservoir", "potential": "floating"})),
-     "boundary", ["undefined"]),
-    ("walls-without-potential", _set(["boundary", "right"], {"type": "wall"}),
-     "boundary", ["undefined"]),
+    (
+        "unknown-species",
+        _region_set("bath", "concentration", {"Kx": 5}),
+        "region.bath.concentration.Kx",
+        ["unknown species", "did you mean `K`?"],
+    ),
+    (
+        "both-floating",
+        _chain(
+            _set(["boundary", "left"], {"type": "reservoir", "potential": "floating"}),
+            _set(["boundary", "right"], {"type": "reservoir", "potential": "floating"}),
+        ),
+        "boundary",
+        ["undefined"],
+    ),
+    (
+        "walls-without-potential",
+        _set(["boundary", "right"], {"type": "wall"}),
+        "boundary",
+        ["undefined"],
+    ),
     ("duplicate-region", _duplicate_region, "region[3].name", ["duplicate region name 'bath'"]),
     ("activity-unknown", _set(["activity"], "debye"), "activity", ["one of ideal"]),
-    ("protocol-changes-length",
-     _set(["protocol"], [{"at": 0.1, "set": {"region.bath.length": "1 um"}}]),
-     "protocol[0].set", ["`region.bath.length` cannot change during a run"]),
-    ("protocol-changes-temperature", _set(["protocol"], [{"at": 0.1, "set": {"temperature": 300}}]),
-     "protocol[0].set", ["cannot change during a run"]),
-    ("protocol-changes-interior-region",
-     _set(["protocol"], [{"at": 0.1, "set": {"region.cytoplasm.concentration.K": 100}}]),
-     "protocol[0].set", ["next to a reservoir"]),
-    ("protocol-breaks-electroneutrality",
-     _set(["protocol"], [{"at": 0.1, "set": {"region.bath.concentration.K": "10 mM"}}]),
-     "protocol[0].set", ["t = 0.1 s", "not electroneutral"]),
-    ("protocol-unknown-key",
-     _set(["protocol"], [{"at": 0.1, "set": {"boundary.left.potental": 0}}]),
-     "protocol[0].set", ["`boundary.left.potental`", "did you mean `potential`?"]),
-    ("permeability-and-barrier", _region_set("membrane", "barrier", {"K": 0}),
-     "region.membrane.barrier.K", ["both a permeability and a barrier"]),
-    ("permeability-in-bulk", _region_set("bath", "permeability", {"K": 1e-8}),
-     "region.bath.permeability", ["only membranes"]),
+    (
+        "protocol-changes-length",
+        _set(["protocol"], [{"at": 0.1, "set": {"region.bath.length": "1 um"}}]),
+        "protocol[0].set",
+        ["`region.bath.length` cannot change during a run"],
+    ),
+    (
+        "protocol-changes-temperature",
+        _set(["protocol"], [{"at": 0.1, "set": {"temperature": 300}}]),
+        "protocol[0].set",
+        ["cannot change during a run"],
+    ),
+    (
+        "protocol-changes-interior-region",
+        _set(["protocol"], [{"at": 0.1, "set": {"region.cytoplasm.concentration.K": 100}}]),
+        "protocol[0].set",
+        ["next to a reservoir"],
+    ),
+    (
+        "protocol-breaks-electroneutrality",
+        _set(["protocol"], [{"at": 0.1, "set": {"region.bath.concentration.K": "10 mM"}}]),
+        "protocol[0].set",
+        ["t = 0.1 s", "not electroneutral"],
+    ),
+    (
+        "protocol-unknown-key",
+        _set(["protocol"], [{"at": 0.1, "set": {"boundary.left.potental": 0}}]),
+        "protocol[0].set",
+        ["`boundary.left.potental`", "did you mean `potential`?"],
+    ),
+    (
+        "permeability-and-barrier",
+        _region_set("membrane", "barrier", {"K": 0}),
+        "region.membrane.barrier.K",
+        ["both a permeability and a barrier"],
+    ),
+    (
+        "permeability-in-bulk",
+        _region_set("bath", "permeability", {"K": 1e-8}),
+        "region.bath.permeability",
+        ["only membranes"],
+    ),
     ("eps-r-below-one", _region_set("bath", "eps_r", 0.5), "region.bath.eps_r", [">= 1"]),
-    ("capacitance-too-small", _chain(_delete("region", 1, "eps_r"),
-                                     _region_set("membrane", "capacitance", "1 nF/cm^2")),
-     "region.membrane.capacitance", ["eps_r = ", "< 1"]),
+    (
+        "capacitance-too-small",
+        _chain(_delete("region", 1, "eps_r"), _region_set("membrane", "capacitance", "1 nF/cm^2")),
+        "region.membrane.capacitance",
+        ["eps_r = ", "< 1"],
+    ),
     ("missing-eps-r", _delete("region", 2, "eps_r"), "region.bath.eps_r", ["missing"]),
-    ("current-on-fixed-reservoir", _set(["boundary", "right", "current"], 0),
-     "boundary.right.current", ['potential = "floating"']),
-    ("floating-wall", _set(["boundary", "left"], {"type": "wall", "potential": "floating"}),
-     "boundary.left.potential", ["only for reservoirs"]),
-    ("wall-potential-and-charge", _set(["boundary", "left", "potential"], 0.01),
-     "boundary.left.surface_charge", ["not both"]),
-    ("boundary-type", _set(["boundary", "right", "type"], "reservior"), "boundary.right.type",
-     ["did you mean `reservoir`?"]),
-    ("spherical-centre-with-charge", _chain(_set(["geometry"], "spherical"),
-                                            _set(["boundary", "left", "surface_charge"], 0.01)),
-     "boundary.left", ["r = 0"]),
+    (
+        "current-on-fixed-reservoir",
+        _set(["boundary", "right", "current"], 0),
+        "boundary.right.current",
+        ['potential = "floating"'],
+    ),
+    (
+        "floating-wall",
+        _set(["boundary", "left"], {"type": "wall", "potential": "floating"}),
+        "boundary.left.potential",
+        ["only for reservoirs"],
+    ),
+    (
+        "wall-potential-and-charge",
+        _set(["boundary", "left", "potential"], 0.01),
+        "boundary.left.surface_charge",
+        ["not both"],
+    ),
+    (
+        "boundary-type",
+        _set(["boundary", "right", "type"], "reservior"),
+        "boundary.right.type",
+        ["did you mean `reservoir`?"],
+    ),
+    (
+        "spherical-centre-with-charge",
+        _chain(_set(["geometry"], "spherical"), _set(["boundary", "left", "surface_charge"], 0.01)),
+        "boundary.left",
+        ["r = 0"],
+    ),
     ("pump-in-bulk", _set(["pump", "membrane"], "bath"), "pump.membrane", ["not a membrane"]),
     ("pump-both-forms", _set(["pump", "j_max"], 1e-7), "pump.j_max", ["either rate"]),
-    ("pump-unknown-species", _set(["pump", "sodium"], "Nax"), "pump.sodium", ["did you mean `Na`?"]),
-    ("transient-without-end", _chain(_set(["run", "mode"], "transient"), _delete("run", "t_end")),
-     "run.t_end", ["transient"]),
-    ("outputs-not-increasing", _set(["run", "outputs"], [0.1, 0.1]), "run.outputs[1]", ["increasing"]),
+    (
+        "pump-unknown-species",
+        _set(["pump", "sodium"], "Nax"),
+        "pump.sodium",
+        ["did you mean `Na`?"],
+    ),
+    (
+        "transient-without-end",
+        _chain(_set(["run", "mode"], "transient"), _delete("run", "t_end")),
+        "run.t_end",
+        ["transient"],
+    ),
+    (
+        "outputs-not-increasing",
+        _set(["run", "outputs"], [0.1, 0.1]),
+        "run.outputs[1]",
+        ["increasing"],
+    ),
     ("bool-as-number", _region_set("bath", "length", True), "region.bath.length", ["boolean"]),
     ("nan", _region_set("bath", "length", math.nan), "region.bath.length", ["finite"]),
     ("float-valence", _set(["species", "K", "z"], 1.5), "species.K.z", ["integer"]),
@@ -398,9 +515,12 @@ MISTAKES = [
 ]
 
 
-@pytest.mark.parametrize(("change", "key", "fragments"), [m[1:] for m in MISTAKES],
-                         ids=[m[0] for m in MISTAKES])
-def test_mistakes_give_one_line_errors_naming_file_and_key(tmp_path, example, change, key, fragments):
+@pytest.mark.parametrize(
+    ("change", "key", "fragments"), [m[1:] for m in MISTAKES], ids=[m[0] for m in MISTAKES]
+)
+def test_mistakes_give_one_line_errors_naming_file_and_key(
+    tmp_path, example, change, key, fragments
+):
     change(example)
     path = write(tmp_path, example)
     with pytest.raises(CaseError) as info:
@@ -463,7 +583,9 @@ def test_from_dict_errors_have_no_file_unless_given(example):
     with pytest.raises(CaseError) as info:
         Case.from_dict(example)
     assert str(info.value).startswith("`temperature`: ")
-    with pytest.raises(CaseError, match=r"^cell\.toml: `temperature`: -1 is not allowed; must be > 0 K"):
+    with pytest.raises(
+        CaseError, match=r"^cell\.toml: `temperature`: -1 is not allowed; must be > 0 K"
+    ):
         Case.from_dict(example, source="cell.toml")
 
 
@@ -473,17 +595,20 @@ def test_from_dict_errors_have_no_file_unless_given(example):
 
 
 def test_overrides_with_numbers_and_unit_strings(example_file):
-    case = load_case(example_file, overrides={
-        "boundary.right.current": 0,                 # makes the reservoir floating
-        "boundary.left.potential": "-20 mV",         # wall: replaces surface_charge
-        "region.bath.concentration.K": 10,
-        "region.bath.concentration.Cl": "155 mM",
-        "pump.rate": 0,
-        "temperature": 310,
-        "run.rtol": 1e-8,
-        "mesh.cells_per_debye": 8,
-        "region.membrane.barrier.Na": "12 kJ/mol",  # replaces the permeability of Na
-    })
+    case = load_case(
+        example_file,
+        overrides={
+            "boundary.right.current": 0,  # makes the reservoir floating
+            "boundary.left.potential": "-20 mV",  # wall: replaces surface_charge
+            "region.bath.concentration.K": 10,
+            "region.bath.concentration.Cl": "155 mM",
+            "pump.rate": 0,
+            "temperature": 310,
+            "run.rtol": 1e-8,
+            "mesh.cells_per_debye": 8,
+            "region.membrane.barrier.Na": "12 kJ/mol",  # replaces the permeability of Na
+        },
+    )
     assert case.right.floating and case.right.current == 0.0
     assert case.left.potential == -0.02
     assert case.regions[2].concentration["K"] == 10.0
@@ -492,12 +617,14 @@ def test_overrides_with_numbers_and_unit_strings(example_file):
     membrane = case.regions[1]
     assert membrane.barrier["Na"] == 12e3
     assert membrane.permeability["Na"] == pytest.approx(
-        math.exp(-12e3 / RT_310) * 1.33e-9 / 5e-9, rel=1e-13, abs=0)
+        math.exp(-12e3 / RT_310) * 1.33e-9 / 5e-9, rel=1e-13, abs=0
+    )
 
 
 def test_floating_override_and_back(example):
-    case = Case.from_dict(example, overrides={"boundary.right.potential": "floating",
-                                              "boundary.left.potential": 0})
+    case = Case.from_dict(
+        example, overrides={"boundary.right.potential": "floating", "boundary.left.potential": 0}
+    )
     assert case.right.floating and case.left.potential == 0.0
     back = case.with_overrides({"boundary.right.potential": 0.01})
     assert back.right.potential == 0.01 and not back.right.floating
@@ -512,18 +639,21 @@ def test_with_overrides_keeps_the_rest_and_revalidates(example):
         case.with_overrides({"region.bath.concentration.K": 10})
 
 
-@pytest.mark.parametrize(("key", "fragment"), [
-    ("region.bath.concentraton.K", "did you mean `concentration`?"),
-    ("region.bth.length", "did you mean `bath`?"),
-    ("region.bath.concentration.Kx", "did you mean `K`?"),
-    ("boundary.rigth.potential", "did you mean `right`?"),
-    ("mesh.cell_per_debye", "did you mean `cells_per_debye`?"),
-    ("temprature", "did you mean `temperature`?"),
-    ("species.Na.DD", "did you mean `D`?"),
-    ("pump.3.rate", "numbered 0 to 0"),
-    ("protocol.0.at", "cannot be overridden"),
-    ("region..length", "not a dotted key path"),
-])
+@pytest.mark.parametrize(
+    ("key", "fragment"),
+    [
+        ("region.bath.concentraton.K", "did you mean `concentration`?"),
+        ("region.bth.length", "did you mean `bath`?"),
+        ("region.bath.concentration.Kx", "did you mean `K`?"),
+        ("boundary.rigth.potential", "did you mean `right`?"),
+        ("mesh.cell_per_debye", "did you mean `cells_per_debye`?"),
+        ("temprature", "did you mean `temperature`?"),
+        ("species.Na.DD", "did you mean `D`?"),
+        ("pump.3.rate", "numbered 0 to 0"),
+        ("protocol.0.at", "cannot be overridden"),
+        ("region..length", "not a dotted key path"),
+    ],
+)
 def test_unknown_override_paths_suggest(example, key, fragment):
     with pytest.raises(CaseError) as info:
         Case.from_dict(example, overrides={key: 1}, source="c.toml")
@@ -538,7 +668,10 @@ def test_override_value_is_validated_like_the_file(example):
 
 
 def test_pump_index_paths(example):
-    example["pump"] = [{"membrane": "membrane", "rate": 1e-7}, {"membrane": "membrane", "rate": 2e-7}]
+    example["pump"] = [
+        {"membrane": "membrane", "rate": 1e-7},
+        {"membrane": "membrane", "rate": 2e-7},
+    ]
     example["protocol"][0]["set"] = {"pump.1.rate": 0}
     case = Case.from_dict(example, overrides={"pump[1].rate": 0, "pump.0.rate": "3e-7 mol/m^2/s"})
     assert [p.rate for p in case.pumps] == [3e-7, 0.0]
@@ -546,15 +679,18 @@ def test_pump_index_paths(example):
         Case.from_dict(example, overrides={"pump.rate": 0})
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("run.rtol=1e-8", ("run.rtol", 1e-8)),
-    ("mesh.uniform_cells = 400", ("mesh.uniform_cells", 400)),
-    ("boundary.right.potential=floating", ("boundary.right.potential", "floating")),
-    ("region.bath.length=5 nm", ("region.bath.length", "5 nm")),
-    ('title="a = b"', ("title", "a = b")),
-    ("output.plot=false", ("output.plot", False)),
-    ("run.outputs=[0.1, 0.2]", ("run.outputs", [0.1, 0.2])),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("run.rtol=1e-8", ("run.rtol", 1e-8)),
+        ("mesh.uniform_cells = 400", ("mesh.uniform_cells", 400)),
+        ("boundary.right.potential=floating", ("boundary.right.potential", "floating")),
+        ("region.bath.length=5 nm", ("region.bath.length", "5 nm")),
+        ('title="a = b"', ("title", "a = b")),
+        ("output.plot=false", ("output.plot", False)),
+        ("run.outputs=[0.1, 0.2]", ("run.outputs", [0.1, 0.2])),
+    ],
+)
 def test_parse_override(text, expected):
     assert parse_override(text) == expected
 
@@ -573,14 +709,26 @@ def test_parse_override_errors():
 def test_protocols_are_sorted_converted_and_applied_in_turn(example):
     example["run"] = {"mode": "transient", "t_end": 1}
     example["protocol"] = [
-        {"at": "0.5 s", "set": {"region.bath.concentration.K": 20, "region.bath.concentration.Cl": 165}},
-        {"at": "10 ms", "set": {"boundary.right.potential": "-10 mV",
-                                "region.membrane.permeability.Na": "1e-9 m/s", "pump.rate": 0}},
+        {
+            "at": "0.5 s",
+            "set": {"region.bath.concentration.K": 20, "region.bath.concentration.Cl": 165},
+        },
+        {
+            "at": "10 ms",
+            "set": {
+                "boundary.right.potential": "-10 mV",
+                "region.membrane.permeability.Na": "1e-9 m/s",
+                "pump.rate": 0,
+            },
+        },
     ]
     case = Case.from_dict(example)
     assert [p.at for p in case.protocols] == [0.01, 0.5]
-    assert case.protocols[0].set == {"boundary.right.potential": -0.01,
-                                     "region.membrane.permeability.Na": 1e-9, "pump.rate": 0.0}
+    assert case.protocols[0].set == {
+        "boundary.right.potential": -0.01,
+        "region.membrane.permeability.Na": 1e-9,
+        "pump.rate": 0.0,
+    }
     assert case.at_time(0.0) == case
     early = case.at_time(0.2)
     assert early.right.potential == -0.01 and early.regions[1].permeability["Na"] == 1e-9
@@ -645,14 +793,30 @@ def test_to_toml_round_trip_of_a_case_using_every_form(example):
     region(example, "cytoplasm")["concentration"]["X"] = 141
     example["species"]["K"]["size"] = "0.3 nm"
     example["temperature"] = "36.6 degC"
-    example["pump"] = [{"membrane": "membrane", "j_max": 1e-7, "K_Na": 10, "K_K": 1.5,
-                        "sodium": "Na", "potassium": "K"}, {"membrane": "membrane", "rate": 0}]
+    example["pump"] = [
+        {
+            "membrane": "membrane",
+            "j_max": 1e-7,
+            "K_Na": 10,
+            "K_K": 1.5,
+            "sodium": "Na",
+            "potassium": "K",
+        },
+        {"membrane": "membrane", "rate": 0},
+    ]
     example["boundary"]["left"] = {"type": "reservoir", "potential": "floating", "current": 1e-3}
     example["mesh"]["uniform_cells"] = 50
     example["run"] = {"mode": "transient", "t_end": 2, "outputs": [0.1, "1 s", 2], "max_steps": 10}
-    example["protocol"] = [{"at": 1, "set": {"region.membrane.barrier": {"K": "2 kJ/mol"},
-                                            "boundary.right.potential": "floating",
-                                            "boundary.left.potential": 0}}]
+    example["protocol"] = [
+        {
+            "at": 1,
+            "set": {
+                "region.membrane.barrier": {"K": "2 kJ/mol"},
+                "boundary.right.potential": "floating",
+                "boundary.left.potential": 0,
+            },
+        }
+    ]
     example["expect"] = {"membrane_potential": -0.07, "tolerance": 1e-4, "note": "a string"}
     case = Case.from_dict(example)
     again = Case.from_dict(tomllib.loads(case.to_toml()))
@@ -667,8 +831,9 @@ def test_to_toml_round_trip_of_a_case_using_every_form(example):
     permeability=st.floats(min_value=1e-15, max_value=1e-3),
     temperature=st.floats(min_value=250.0, max_value=400.0),
 )
-def test_to_toml_round_trip_is_exact_for_any_numbers(salt, potassium_fraction, permeability,
-                                                     temperature):
+def test_to_toml_round_trip_is_exact_for_any_numbers(
+    salt, potassium_fraction, permeability, temperature
+):
     data = tomllib.loads(FULL_EXAMPLE)
     k = salt * potassium_fraction
     region(data, "bath")["concentration"] = {"K": k, "Na": salt - k, "Cl": (salt - k) + k}

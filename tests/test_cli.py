@@ -29,12 +29,19 @@ BASE = (CASES / "nernst_k.toml").read_text()
 @pytest.mark.parametrize(
     ("old", "new", "key"),
     [
-        ("eps_r = 80\nconcentration = { K = \"140 mM\"", "epsr = 80\nconcentration = { K = \"140 mM\"",
-         "eps_r"),                                                   # unknown key, suggestion
-        ('length = "1 um"', 'length = "1 mV"', "length"),              # wrong unit
-        ('K = "5 mM", Cl = "5 mM"', 'K = "-5 mM", Cl = "5 mM"', "K"),   # negative concentration
+        (
+            'eps_r = 80\nconcentration = { K = "140 mM"',
+            'epsr = 80\nconcentration = { K = "140 mM"',
+            "eps_r",
+        ),  # unknown key, suggestion
+        ('length = "1 um"', 'length = "1 mV"', "length"),  # wrong unit
+        ('K = "5 mM", Cl = "5 mM"', 'K = "-5 mM", Cl = "5 mM"', "K"),  # negative concentration
         ('K = "5 mM", Cl = "5 mM"', 'K = "5 mM", Cl = "6 mM"', "bath"),  # not electroneutral
-        ('permeability = { K = "5e-9 m/s" }', 'permeability = { Ca = "5e-9 m/s" }', "Ca"),  # unknown species
+        (
+            'permeability = { K = "5e-9 m/s" }',
+            'permeability = { Ca = "5e-9 m/s" }',
+            "Ca",
+        ),  # unknown species
     ],
 )
 def test_bad_case_is_one_line_exit_2(tmp_path, capsys, old, new, key):
@@ -54,7 +61,7 @@ def test_membrane_at_domain_end(tmp_path, capsys):
     text = BASE.replace('[[region]]\nname = "cytoplasm"', '[[region]]\nname = "cytoplasm"', 1)
     # drop the bath region: the membrane is then the last region
     head, _, _ = text.partition('[[region]]\nname = "bath"')
-    tail = text[text.index("[boundary.left]"):]
+    tail = text[text.index("[boundary.left]") :]
     path = write_case(tmp_path, head + tail)
     assert main(["check", str(path)]) == 2
     err = capsys.readouterr().err
@@ -92,8 +99,18 @@ def test_run_summary_compares_with_analytic(tmp_path, capsys):
 
 
 def test_set_override(tmp_path, capsys):
-    code = main(["run", str(CASES / "nernst_k.toml"), "-o", str(tmp_path / "n.h5"),
-                 "--set", "region.bath.concentration.K=14", "--set", "region.bath.concentration.Cl=14"])
+    code = main(
+        [
+            "run",
+            str(CASES / "nernst_k.toml"),
+            "-o",
+            str(tmp_path / "n.h5"),
+            "--set",
+            "region.bath.concentration.K=14",
+            "--set",
+            "region.bath.concentration.Cl=14",
+        ]
+    )
     assert code == 0
     # the override reached the run: V_m is E_K for 140/14 mM at 37 degC (-61.54 mV),
     # printed to 6 digits (rounding up to 5e-6 relative)
@@ -110,8 +127,12 @@ def test_info_on_non_result_is_exit_2(tmp_path, capsys):
 
 
 def test_console_script_help_is_fast_and_compiles_nothing():
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "pnp", "--help"],
-                          capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "pnp", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "run" in proc.stdout
     assert "numba" not in proc.stderr  # importtime log: numba never imported
 
@@ -136,8 +157,19 @@ def test_no_plot_flag(tmp_path):
 
 def test_sweep_command_iv_and_reversal(tmp_path, capsys):
     out = tmp_path / "iv"
-    code = main(["sweep", str(CASES / "ghk_iv.toml"), "--param",
-                 "boundary.left.potential=-0.1:0.06:9", "-o", str(out), "-j", "1", "--quiet"])
+    code = main(
+        [
+            "sweep",
+            str(CASES / "ghk_iv.toml"),
+            "--param",
+            "boundary.left.potential=-0.1:0.06:9",
+            "-o",
+            str(out),
+            "-j",
+            "1",
+            "--quiet",
+        ]
+    )
     assert code == 0
     assert (out / "summary.csv").exists() and (out / "point_0008.h5").exists()
     assert main(["plot", str(out)]) == 0
@@ -145,6 +177,10 @@ def test_sweep_command_iv_and_reversal(tmp_path, capsys):
 
 
 def test_check_compiles_nothing():
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "pnp", "check",
-                           str(CASES / "ghk.toml")], capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "pnp", "check", str(CASES / "ghk.toml")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "numba" not in proc.stderr and "pint" not in proc.stderr

@@ -73,8 +73,9 @@ def test_nernst_potential(nernst):
 def test_donnan_equilibrium(donnan):
     case, res = donnan
     assert res.status == "completed", res.message
-    d = analytic.donnan({"K": 150.0, "Cl": 150.0}, {"K": 1, "Cl": -1, "X": -1}, -142.0,
-                        case.temperature)
+    d = analytic.donnan(
+        {"K": 150.0, "Cl": 150.0}, {"K": 1, "Cl": -1, "X": -1}, -142.0, case.temperature
+    )
     # finite closed cell (see the module docstring): measured 2.1e-9 V, 8.0e-8 relative
     assert abs(res.membrane_potential[-1] - d["potential"]) < 2e-8
     # bulk of the cytoplasm: the cell at the closed wall, far from the membrane
@@ -103,8 +104,13 @@ def test_ghk_potential(ghk):
     assert res.status == "completed", res.message
     mem = case.regions[1]
     perm = {k: v for k, v in mem.permeability.items() if v > 0}
-    expected = analytic.ghk_voltage(case.regions[0].concentration, case.regions[2].concentration,
-                                    perm, {s.name: s.z for s in case.species}, case.temperature)
+    expected = analytic.ghk_voltage(
+        case.regions[0].concentration,
+        case.regions[2].concentration,
+        perm,
+        {s.name: s.z for s in case.species},
+        case.temperature,
+    )
     assert expected == pytest.approx(-67.34e-3, abs=0.005e-3)  # the README's 2 decimals
     # the diffuse layers' shift (module docstring): measured 2.47e-7 V
     assert abs(res.membrane_potential[-1] - expected) < 2.5e-6
@@ -151,8 +157,9 @@ def test_gouy_chapman_profile(debye):
 
 def test_debye_length_from_decay(debye):
     case, res = debye
-    lam = analytic.debye_length({"Na": 150.0, "Cl": 150.0}, {"Na": 1, "Cl": -1}, 78.5,
-                                case.temperature)
+    lam = analytic.debye_length(
+        {"Na": 150.0, "Cl": 150.0}, {"Na": 1, "Cl": -1}, 78.5, case.temperature
+    )
     assert lam == pytest.approx(0.785e-9, abs=0.0005e-9)  # the README's 0.785 nm
     # far from the wall the potential decays as exp(-x/lambda); fit ln(phi)
     # where phi is small enough to be linear and large enough to resolve
@@ -165,16 +172,25 @@ def test_debye_length_from_decay(debye):
 
 def test_grahame_surface_charge(debye):
     case, res = debye
-    sigma = analytic.grahame(0.05, {"Na": 150.0, "Cl": 150.0}, {"Na": 1, "Cl": -1}, 78.5,
-                             case.temperature)
+    sigma = analytic.grahame(
+        0.05, {"Na": 150.0, "Cl": 150.0}, {"Na": 1, "Cl": -1}, 78.5, case.temperature
+    )
     # second-order wall gradient at 16 cells per Debye length: measured 1.7e-3
     assert res.surface_charge["left"][-1] == pytest.approx(sigma, rel=5e-3)
 
 
 def test_potential_converges_second_order_on_graded_meshes():
     """Observed order of the Gouy–Chapman potential error on refined graded meshes."""
-    case = load("debye_layer", **{"mesh.cells_per_debye": 4, "mesh.growth": 1.2,
-                                  "mesh.max_cell": "5 nm", "run.rtol": 1e-10, "run.atol": 1e-12})
+    case = load(
+        "debye_layer",
+        **{
+            "mesh.cells_per_debye": 4,
+            "mesh.growth": 1.2,
+            "mesh.max_cell": "5 nm",
+            "run.rtol": 1e-10,
+            "run.atol": 1e-12,
+        },
+    )
     errors, sizes = [], []
     for refine in (8, 16, 32, 64):
         mesh = build_mesh(case, refine=refine)
@@ -207,16 +223,23 @@ def test_large_wall_potential_converges(phi0):
 
     mesh = build_mesh(case)
     ions = FARADAY * mesh.volume @ (res.c("Na")[-1] - res.c("Cl")[-1])
-    assert res.surface_charge["left"][-1] == pytest.approx(-ions, rel=4e-15, abs=0)  # measured 2.2e-16
+    assert res.surface_charge["left"][-1] == pytest.approx(
+        -ions, rel=4e-15, abs=0
+    )  # measured 2.2e-16
     assert abs(res.surface_charge["left"][-1]) > 1.0  # a strongly charged wall indeed
 
 
 def test_concentrations_spanning_twelve_decades():
     """1e-9 mol/m^3 of one ion beside 1e3 of another: Nernst still exact."""
-    case = load("nernst_k", **{
-        "region.cytoplasm.concentration.K": 1000.0, "region.cytoplasm.concentration.Cl": 1000.0,
-        "region.bath.concentration.K": 1e-9, "region.bath.concentration.Cl": 1e-9,
-    })
+    case = load(
+        "nernst_k",
+        **{
+            "region.cytoplasm.concentration.K": 1000.0,
+            "region.cytoplasm.concentration.Cl": 1000.0,
+            "region.bath.concentration.K": 1e-9,
+            "region.bath.concentration.Cl": 1e-9,
+        },
+    )
     res = pnp.run(case)
     assert res.status == "completed", res.message
     expected = analytic.nernst(1000.0, 1e-9, 1, case.temperature)
@@ -226,20 +249,39 @@ def test_concentrations_spanning_twelve_decades():
 
 def test_divalent_donnan():
     """Ca2+ with an impermeant anion: Donnan with a divalent counter-ion."""
-    case = pnp.Case.from_dict({
-        "title": "CaCl2 Donnan", "temperature": 310.15,
-        "species": {"Ca": {"z": 2, "D": 0.79e-9}, "Cl": {"z": -1, "D": 2.03e-9},
-                    "X": {"z": -1, "D": 1e-10}},
-        "region": [
-            {"name": "cell", "length": 2e-6, "eps_r": 80,
-             "concentration": {"Ca": 50.0, "Cl": 20.0, "X": 80.0}},
-            {"name": "membrane", "membrane": True, "length": 5e-9, "eps_r": 2,
-             "permeability": {"Ca": 1e-8, "Cl": 1e-8}},
-            {"name": "bath", "length": 2e-6, "eps_r": 80,
-             "concentration": {"Ca": 10.0, "Cl": 20.0}},
-        ],
-        "boundary": {"left": {"type": "wall"}, "right": {"type": "reservoir", "potential": 0}},
-    })
+    case = pnp.Case.from_dict(
+        {
+            "title": "CaCl2 Donnan",
+            "temperature": 310.15,
+            "species": {
+                "Ca": {"z": 2, "D": 0.79e-9},
+                "Cl": {"z": -1, "D": 2.03e-9},
+                "X": {"z": -1, "D": 1e-10},
+            },
+            "region": [
+                {
+                    "name": "cell",
+                    "length": 2e-6,
+                    "eps_r": 80,
+                    "concentration": {"Ca": 50.0, "Cl": 20.0, "X": 80.0},
+                },
+                {
+                    "name": "membrane",
+                    "membrane": True,
+                    "length": 5e-9,
+                    "eps_r": 2,
+                    "permeability": {"Ca": 1e-8, "Cl": 1e-8},
+                },
+                {
+                    "name": "bath",
+                    "length": 2e-6,
+                    "eps_r": 80,
+                    "concentration": {"Ca": 10.0, "Cl": 20.0},
+                },
+            ],
+            "boundary": {"left": {"type": "wall"}, "right": {"type": "reservoir", "potential": 0}},
+        }
+    )
     res = pnp.run(case)
     assert res.status == "completed", res.message
     d = analytic.donnan({"Ca": 10.0, "Cl": 20.0}, {"Ca": 2, "Cl": -1}, -80.0, case.temperature)

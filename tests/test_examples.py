@@ -72,8 +72,9 @@ def test_membrane_charging_time_constant_is_r_times_c(tmp_path):
     access = (inside.length + outside.length) / kappa
     debye = math.sqrt(constants.epsilon_0 * inside.eps_r * rt / (2 * F**2 * c))
     # membrane slab in series with the two linear diffuse layers
-    inverse_c = (membrane.length / (constants.epsilon_0 * membrane.eps_r)
-                 + 2 * debye / (constants.epsilon_0 * inside.eps_r))
+    inverse_c = membrane.length / (constants.epsilon_0 * membrane.eps_r) + 2 * debye / (
+        constants.epsilon_0 * inside.eps_r
+    )
     tau_rc = access / inverse_c
 
     tau = _example("membrane_charging").main(tmp_path)
@@ -86,12 +87,20 @@ def test_membrane_charging_time_constant_is_r_times_c(tmp_path):
 
 def test_an_example_runs_as_a_script_and_writes_nothing_into_the_repo(tmp_path):
     def files():
-        return {p for p in REPO.rglob("*") if ".git" not in p.parts and "__pycache__" not in p.parts}
+        return {
+            p for p in REPO.rglob("*") if ".git" not in p.parts and "__pycache__" not in p.parts
+        }
 
     before = files()
     env = {**os.environ, "PYTHONPATH": str(REPO), "MPLBACKEND": "agg"}
-    proc = subprocess.run([sys.executable, str(EXAMPLES / "donnan_fixed_charge.py")],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, str(EXAMPLES / "donnan_fixed_charge.py")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "Donnan potential at 142 mM" in proc.stdout
     assert files() <= before

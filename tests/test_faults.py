@@ -52,8 +52,10 @@ def files(tmp_path_factory):
     steady = folder / "steady.h5"
     transient = folder / "transient.h5"
     pnp.run(pnp.load_case(CASES / "nernst_k.toml"), output=str(steady))
-    pnp.run(pnp.load_case(CASES / "donnan_approach.toml", overrides=TRANSIENT_OVERRIDES),
-            output=str(transient))
+    pnp.run(
+        pnp.load_case(CASES / "donnan_approach.toml", overrides=TRANSIENT_OVERRIDES),
+        output=str(transient),
+    )
     return {"steady": steady, "transient": transient}
 
 
@@ -72,18 +74,21 @@ def _replace(name: str, data):
     def edit(f):
         del f[name]
         f[name] = data
+
     return edit
 
 
 def _set_attr(name: str, value, obj: str = "/"):
     def edit(f):
         f[obj].attrs[name] = value
+
     return edit
 
 
 def _del_attr(name: str, obj: str = "/"):
     def edit(f):
         del f[obj].attrs[name]
+
     return edit
 
 
@@ -110,87 +115,140 @@ FOREIGN = {
     "empty file": lambda good, d: _bytes(d / "empty.h5", b""),
     "text file": lambda good, d: _bytes(d / "text.h5", b"time,potential\n0,1\n"),
     "binary junk": lambda good, d: _bytes(d / "junk.h5", bytes(range(256)) * 40),
-    "hdf5 signature only": lambda good, d: _bytes(d / "sig.h5", b"\x89HDF\r\n\x1a\n" + b"\x00" * 100),
+    "hdf5 signature only": lambda good, d: _bytes(
+        d / "sig.h5", b"\x89HDF\r\n\x1a\n" + b"\x00" * 100
+    ),
     "directory": lambda good, d: _folder(d / "folder.h5"),
     "missing file": lambda good, d: d / "nothing-here.h5",
     "hdf5 without attributes": lambda good, d: _bare_hdf5(d / "bare.h5"),
     "hdf5 of another tool": lambda good, d: _bare_hdf5(
-        d / "other.h5", {"format": "NETCDF4", "Conventions": "CF-1.8"},
-        {"x": np.arange(5.0), "temperature": np.ones(5)}),
+        d / "other.h5",
+        {"format": "NETCDF4", "Conventions": "CF-1.8"},
+        {"x": np.arange(5.0), "temperature": np.ones(5)},
+    ),
     "hdf5 with format only": lambda good, d: _bare_hdf5(
-        d / "formatonly.h5", {"format": "pnp-result", "format_version": 1}),
+        d / "formatonly.h5", {"format": "pnp-result", "format_version": 1}
+    ),
     "format as bytes array": lambda good, d: _edit(
-        _copy(good, d / "fmtarray.h5"), _set_attr("format", np.array([b"pnp-result"] * 2))),
-    "format_version 2": lambda good, d: _edit(_copy(good, d / "v2.h5"), _set_attr("format_version", 2)),
-    "format_version 0": lambda good, d: _edit(_copy(good, d / "v0.h5"), _set_attr("format_version", 0)),
-    "format_version -1": lambda good, d: _edit(_copy(good, d / "vm1.h5"),
-                                               _set_attr("format_version", -1)),
-    "format_version '1' (string)": lambda good, d: _edit(_copy(good, d / "vstr.h5"),
-                                                         _set_attr("format_version", "1")),
-    "format_version 1.5": lambda good, d: _edit(_copy(good, d / "vfloat.h5"),
-                                                _set_attr("format_version", 1.5)),
-    "format_version [1, 1]": lambda good, d: _edit(_copy(good, d / "varray.h5"),
-                                                   _set_attr("format_version", [1, 1])),
-    "format_version missing": lambda good, d: _edit(_copy(good, d / "vnone.h5"),
-                                                    _del_attr("format_version")),
+        _copy(good, d / "fmtarray.h5"), _set_attr("format", np.array([b"pnp-result"] * 2))
+    ),
+    "format_version 2": lambda good, d: _edit(
+        _copy(good, d / "v2.h5"), _set_attr("format_version", 2)
+    ),
+    "format_version 0": lambda good, d: _edit(
+        _copy(good, d / "v0.h5"), _set_attr("format_version", 0)
+    ),
+    "format_version -1": lambda good, d: _edit(
+        _copy(good, d / "vm1.h5"), _set_attr("format_version", -1)
+    ),
+    "format_version '1' (string)": lambda good, d: _edit(
+        _copy(good, d / "vstr.h5"), _set_attr("format_version", "1")
+    ),
+    "format_version 1.5": lambda good, d: _edit(
+        _copy(good, d / "vfloat.h5"), _set_attr("format_version", 1.5)
+    ),
+    "format_version [1, 1]": lambda good, d: _edit(
+        _copy(good, d / "varray.h5"), _set_attr("format_version", [1, 1])
+    ),
+    "format_version missing": lambda good, d: _edit(
+        _copy(good, d / "vnone.h5"), _del_attr("format_version")
+    ),
     "format missing": lambda good, d: _edit(_copy(good, d / "fnone.h5"), _del_attr("format")),
-    "temperature missing": lambda good, d: _edit(_copy(good, d / "tnone.h5"),
-                                                 _del_attr("temperature")),
-    "temperature text": lambda good, d: _edit(_copy(good, d / "ttext.h5"),
-                                              _set_attr("temperature", "hot")),
-    "temperature array": lambda good, d: _edit(_copy(good, d / "tarr.h5"),
-                                               _set_attr("temperature", [300.0, 310.0])),
-    "status unknown": lambda good, d: _edit(_copy(good, d / "status.h5"),
-                                            _set_attr("status", "exploded")),
-    "status a number": lambda good, d: _edit(_copy(good, d / "statusnum.h5"), _set_attr("status", 3)),
-    "n_outputs text": lambda good, d: _edit(_copy(good, d / "ntext.h5"),
-                                            _set_attr("n_outputs", "many")),
-    "missing /potential": lambda good, d: _edit(_copy(good, d / "nopot.h5"),
-                                                lambda f: f.__delitem__("potential")),
-    "missing /species": lambda good, d: _edit(_copy(good, d / "nospec.h5"),
-                                              lambda f: f.__delitem__("species")),
-    "observables a dataset": lambda good, d: _edit(_copy(good, d / "obsds.h5"),
-                                                   _replace("observables", np.zeros(1))),
+    "temperature missing": lambda good, d: _edit(
+        _copy(good, d / "tnone.h5"), _del_attr("temperature")
+    ),
+    "temperature text": lambda good, d: _edit(
+        _copy(good, d / "ttext.h5"), _set_attr("temperature", "hot")
+    ),
+    "temperature array": lambda good, d: _edit(
+        _copy(good, d / "tarr.h5"), _set_attr("temperature", [300.0, 310.0])
+    ),
+    "status unknown": lambda good, d: _edit(
+        _copy(good, d / "status.h5"), _set_attr("status", "exploded")
+    ),
+    "status a number": lambda good, d: _edit(
+        _copy(good, d / "statusnum.h5"), _set_attr("status", 3)
+    ),
+    "n_outputs text": lambda good, d: _edit(
+        _copy(good, d / "ntext.h5"), _set_attr("n_outputs", "many")
+    ),
+    "missing /potential": lambda good, d: _edit(
+        _copy(good, d / "nopot.h5"), lambda f: f.__delitem__("potential")
+    ),
+    "missing /species": lambda good, d: _edit(
+        _copy(good, d / "nospec.h5"), lambda f: f.__delitem__("species")
+    ),
+    "observables a dataset": lambda good, d: _edit(
+        _copy(good, d / "obsds.h5"), _replace("observables", np.zeros(1))
+    ),
     "x of strings (object dtype)": lambda good, d: _edit(
-        _copy(good, d / "xstr.h5"), _replace("x", np.array([b"a"] * 79, dtype=object).astype("S1"))),
+        _copy(good, d / "xstr.h5"), _replace("x", np.array([b"a"] * 79, dtype=object).astype("S1"))
+    ),
     "x of variable-length strings": lambda good, d: _edit(
         _copy(good, d / "xvlen.h5"),
-        lambda f: (f.__delitem__("x"), f.create_dataset(
-            "x", data=np.array(["a"] * 79, dtype=object), dtype=h5py.string_dtype()))),
+        lambda f: (
+            f.__delitem__("x"),
+            f.create_dataset(
+                "x", data=np.array(["a"] * 79, dtype=object), dtype=h5py.string_dtype()
+            ),
+        ),
+    ),
     "potential of opaque bytes": lambda good, d: _edit(
-        _copy(good, d / "opaque.h5"),
-        _replace("potential", np.void(b"\x80\x04pickled-bytes\x94."))),
+        _copy(good, d / "opaque.h5"), _replace("potential", np.void(b"\x80\x04pickled-bytes\x94."))
+    ),
     "potential compound": lambda good, d: _edit(
         _copy(good, d / "compound.h5"),
-        _replace("potential", np.zeros((1, 79), dtype=[("a", "f8"), ("b", "i4")]))),
+        _replace("potential", np.zeros((1, 79), dtype=[("a", "f8"), ("b", "i4")])),
+    ),
     "potential of references": lambda good, d: _edit(
         _copy(good, d / "refs.h5"),
-        lambda f: (f.__delitem__("potential"),
-                   f.create_dataset("potential", data=np.array([[f["x"].ref]]),
-                                    dtype=h5py.ref_dtype))),
-    "potential wrong shape": lambda good, d: _edit(_copy(good, d / "potshape.h5"),
-                                                   _replace("potential", np.zeros((1, 3)))),
-    "potential scalar": lambda good, d: _edit(_copy(good, d / "potscalar.h5"),
-                                              _replace("potential", 1.0)),
+        lambda f: (
+            f.__delitem__("potential"),
+            f.create_dataset("potential", data=np.array([[f["x"].ref]]), dtype=h5py.ref_dtype),
+        ),
+    ),
+    "potential wrong shape": lambda good, d: _edit(
+        _copy(good, d / "potshape.h5"), _replace("potential", np.zeros((1, 3)))
+    ),
+    "potential scalar": lambda good, d: _edit(
+        _copy(good, d / "potscalar.h5"), _replace("potential", 1.0)
+    ),
     "t scalar": lambda good, d: _edit(_copy(good, d / "tscalar.h5"), _replace("t", 1.0)),
     "t 2-D": lambda good, d: _edit(_copy(good, d / "t2d.h5"), _replace("t", np.zeros((1, 1)))),
     "no cells": lambda good, d: _edit(
         _copy(good, d / "nocells.h5"),
-        lambda f: [_replace(name, data)(f) for name, data in
-                   (("x", np.zeros(0)), ("faces", np.zeros(1)), ("region", np.zeros(0, int)),
-                    ("potential", np.zeros((1, 0))), ("concentration", np.zeros((1, 2, 0))))]),
+        lambda f: [
+            _replace(name, data)(f)
+            for name, data in (
+                ("x", np.zeros(0)),
+                ("faces", np.zeros(1)),
+                ("region", np.zeros(0, int)),
+                ("potential", np.zeros((1, 0))),
+                ("concentration", np.zeros((1, 2, 0))),
+            )
+        ],
+    ),
     "faces not increasing": lambda good, d: _edit(
-        _copy(good, d / "faces.h5"), lambda f: f["faces"].__setitem__(slice(0, 2), [1.0, 0.0])),
+        _copy(good, d / "faces.h5"), lambda f: f["faces"].__setitem__(slice(0, 2), [1.0, 0.0])
+    ),
     "faces not finite": lambda good, d: _edit(
-        _copy(good, d / "facesnan.h5"), lambda f: f["faces"].__setitem__(5, np.nan)),
+        _copy(good, d / "facesnan.h5"), lambda f: f["faces"].__setitem__(5, np.nan)
+    ),
     "region index out of range": lambda good, d: _edit(
-        _copy(good, d / "region.h5"), lambda f: f["region"].__setitem__(0, 99)),
+        _copy(good, d / "region.h5"), lambda f: f["region"].__setitem__(0, 99)
+    ),
     "species names duplicated": lambda good, d: _edit(
-        _copy(good, d / "dupspecies.h5"), lambda f: f["species/name"].__setitem__(1, "K")),
+        _copy(good, d / "dupspecies.h5"), lambda f: f["species/name"].__setitem__(1, "K")
+    ),
     "z of text": lambda good, d: _edit(
         _copy(good, d / "ztext.h5"),
-        lambda f: (f.__delitem__("species/z"), f.create_dataset(
-            "species/z", data=np.array(["+1", "-1"], dtype=object), dtype=h5py.string_dtype()))),
+        lambda f: (
+            f.__delitem__("species/z"),
+            f.create_dataset(
+                "species/z", data=np.array(["+1", "-1"], dtype=object), dtype=h5py.string_dtype()
+            ),
+        ),
+    ),
 }
 
 
@@ -202,8 +260,18 @@ def foreign(files, tmp_path_factory):
 
 def _truncations(source: Path, folder: Path, count: int, rng: random.Random) -> list[Path]:
     data = source.read_bytes()
-    cuts = sorted({0, 1, 8, 100, 512, len(data) - 1, len(data) // 2,
-                   *(rng.randrange(1, len(data)) for _ in range(count))})
+    cuts = sorted(
+        {
+            0,
+            1,
+            8,
+            100,
+            512,
+            len(data) - 1,
+            len(data) // 2,
+            *(rng.randrange(1, len(data)) for _ in range(count)),
+        }
+    )
     out = []
     for cut in cuts:
         path = folder / f"{source.stem}-cut{cut}.h5"
@@ -221,9 +289,12 @@ def _corruptions(source: Path, folder: Path, count: int, rng: random.Random) -> 
             size = rng.choice((1, 4, 8, 64, 512))
             # Half of the damage lands in the first 4 kB (superblock, root
             # group, attribute heap), where it does the most harm.
-            start = rng.randrange(min(4096, len(data))) if rng.random() < 0.5 else \
-                rng.randrange(len(data))
-            damaged[start:start + size] = rng.randbytes(min(size, len(data) - start))
+            start = (
+                rng.randrange(min(4096, len(data)))
+                if rng.random() < 0.5
+                else rng.randrange(len(data))
+            )
+            damaged[start : start + size] = rng.randbytes(min(size, len(data) - start))
         path = folder / f"{source.stem}-bad{i}.h5"
         path.write_bytes(bytes(damaged))
         out.append(path)
@@ -269,8 +340,12 @@ PROBE = textwrap.dedent("""
 
 
 def probe(paths: list[Path]) -> list[dict]:
-    proc = subprocess.run([sys.executable, "-c", PROBE, *map(str, paths)], capture_output=True,
-                          text=True, timeout=60 + 2 * READ_LIMIT * len(paths))
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, *map(str, paths)],
+        capture_output=True,
+        text=True,
+        timeout=60 + 2 * READ_LIMIT * len(paths),
+    )
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
     reports = [line for line in lines if "start" not in line]
     if proc.returncode != 0:
@@ -308,8 +383,13 @@ def test_foreign_and_wrong_version_files_are_refused(foreign):
     reports = probe(list(foreign.values()))
     check_reports(reports, must_refuse=True)
     by_path = {r["path"]: r["load"][1] for r in reports}
-    for name in ("format_version 2", "format_version 0", "format_version '1' (string)",
-                 "format_version 1.5", "format_version missing"):
+    for name in (
+        "format_version 2",
+        "format_version 0",
+        "format_version '1' (string)",
+        "format_version 1.5",
+        "format_version missing",
+    ):
         assert "format_version" in by_path[str(foreign[name])], by_path[str(foreign[name])]
     assert "not an HDF5 file" in by_path[str(foreign["text file"])]
     assert "empty" in by_path[str(foreign["empty file"])]
@@ -340,9 +420,14 @@ def test_corrupted_files_are_refused_or_read(damaged):
 
 def pnp_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     """`pnp ARGS` in a fresh interpreter (warnings are errors there too)."""
-    return subprocess.run([sys.executable, "-m", "pnp", *args], capture_output=True,
-                          text=True, timeout=120, cwd=cwd,
-                          env={**os.environ, "PYTHONWARNINGS": "error"})
+    return subprocess.run(
+        [sys.executable, "-m", "pnp", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+        env={**os.environ, "PYTHONWARNINGS": "error"},
+    )
 
 
 def pnp_main(capsys, *args: str) -> subprocess.CompletedProcess:
@@ -363,10 +448,21 @@ def assert_one_line_exit_2(proc: subprocess.CompletedProcess, path: Path | None 
 
 
 # A sample of each kind of fault for the command-line checks.
-CLI_SAMPLE = ("empty file", "text file", "directory", "missing file", "hdf5 without attributes",
-              "hdf5 of another tool", "format_version 2", "format_version '1' (string)",
-              "missing /potential", "x of variable-length strings", "potential of opaque bytes",
-              "no cells", "faces not finite")
+CLI_SAMPLE = (
+    "empty file",
+    "text file",
+    "directory",
+    "missing file",
+    "hdf5 without attributes",
+    "hdf5 of another tool",
+    "format_version 2",
+    "format_version '1' (string)",
+    "missing /potential",
+    "x of variable-length strings",
+    "potential of opaque bytes",
+    "no cells",
+    "faces not finite",
+)
 # The ones also run through a real `pnp` process.
 SUBPROCESS_SAMPLE = ("text file", "format_version 2", "truncated half", "potential of opaque bytes")
 
@@ -375,8 +471,9 @@ SUBPROCESS_SAMPLE = ("text file", "format_version 2", "truncated half", "potenti
 def cli_sample(foreign, damaged):
     sample = {name: foreign[name] for name in CLI_SAMPLE}
     sample["truncated half"] = next(p for p in damaged["truncated"] if p.stat().st_size > 1000)
-    sample["corrupted"] = next(p for p in damaged["corrupted"]
-                               if "refused" == probe([p])[0]["load"][0])
+    sample["corrupted"] = next(
+        p for p in damaged["corrupted"] if "refused" == probe([p])[0]["load"][0]
+    )
     return sample
 
 
@@ -393,27 +490,54 @@ def test_plot_on_damaged_files(cli_sample, capsys, tmp_path):
         main(["plot", "--help"])
     if help_exit.value.code != 0:  # pragma: no cover
         pytest.skip("no `pnp plot` command yet")
-    for name in ("empty file", "text file", "hdf5 without attributes", "format_version 2",
-                 "truncated half", "corrupted", "potential of opaque bytes", "no cells"):
+    for name in (
+        "empty file",
+        "text file",
+        "hdf5 without attributes",
+        "format_version 2",
+        "truncated half",
+        "corrupted",
+        "potential of opaque bytes",
+        "no cells",
+    ):
         path = cli_sample[name]
         figure = tmp_path / f"{path.stem}.png"
         assert_one_line_exit_2(pnp_main(capsys, "plot", str(path), "-o", str(figure)), path)
         assert not figure.exists()
     path = cli_sample["truncated half"]
-    assert_one_line_exit_2(pnp_cli("plot", str(path), "-o", str(tmp_path / "x.png"), cwd=tmp_path),
-                           path)
+    assert_one_line_exit_2(
+        pnp_cli("plot", str(path), "-o", str(tmp_path / "x.png"), cwd=tmp_path), path
+    )
 
 
 def test_restart_from_damaged_files(cli_sample, capsys, tmp_path):
     out = tmp_path / "out.h5"
     for path in cli_sample.values():
-        proc = pnp_main(capsys, "run", str(CASES / "nernst_k.toml"), "--restart", str(path),
-                        "-o", str(out), "--quiet", "--no-plot")
+        proc = pnp_main(
+            capsys,
+            "run",
+            str(CASES / "nernst_k.toml"),
+            "--restart",
+            str(path),
+            "-o",
+            str(out),
+            "--quiet",
+            "--no-plot",
+        )
         assert_one_line_exit_2(proc, path)
         assert not out.exists(), path
     path = cli_sample["truncated half"]
-    proc = pnp_cli("run", str(CASES / "nernst_k.toml"), "--restart", str(path), "-o", str(out),
-                   "--quiet", "--no-plot", cwd=tmp_path)
+    proc = pnp_cli(
+        "run",
+        str(CASES / "nernst_k.toml"),
+        "--restart",
+        str(path),
+        "-o",
+        str(out),
+        "--quiet",
+        "--no-plot",
+        cwd=tmp_path,
+    )
     assert_one_line_exit_2(proc, path)
     assert not out.exists()
 
@@ -422,18 +546,39 @@ def test_restart_from_a_result_without_outputs_or_of_another_case(files, capsys,
     empty = _edit(_copy(files["transient"], tmp_path / "none.h5"), _set_attr("n_outputs", 0))
     for source in (empty, files["transient"]):
         out = tmp_path / "out.h5"
-        proc = pnp_main(capsys, "run", str(CASES / "nernst_k.toml"), "--restart", str(source),
-                        "-o", str(out), "--quiet", "--no-plot")
+        proc = pnp_main(
+            capsys,
+            "run",
+            str(CASES / "nernst_k.toml"),
+            "--restart",
+            str(source),
+            "-o",
+            str(out),
+            "--quiet",
+            "--no-plot",
+        )
         assert_one_line_exit_2(proc, source)
         assert not out.exists()
 
 
 def test_restart_from_a_state_with_nan_is_bad_input(files, capsys, tmp_path):
-    source = _edit(_copy(files["transient"], tmp_path / "nan.h5"),
-                   lambda f: f["concentration"].__setitem__((-1, 0, 3), np.nan))
+    source = _edit(
+        _copy(files["transient"], tmp_path / "nan.h5"),
+        lambda f: f["concentration"].__setitem__((-1, 0, 3), np.nan),
+    )
     out = tmp_path / "out.h5"
-    proc = pnp_main(capsys, "run", str(CASES / "donnan_approach.toml"), *TRANSIENT_SET,
-                    "--restart", str(source), "-o", str(out), "--quiet", "--no-plot")
+    proc = pnp_main(
+        capsys,
+        "run",
+        str(CASES / "donnan_approach.toml"),
+        *TRANSIENT_SET,
+        "--restart",
+        str(source),
+        "-o",
+        str(out),
+        "--quiet",
+        "--no-plot",
+    )
     assert_one_line_exit_2(proc, source)
 
 
@@ -450,8 +595,16 @@ def test_run_never_overwrites_a_damaged_result_without_force(cli_sample, capsys,
     existing = _copy(cli_sample["corrupted"], tmp_path / "keep-damaged.h5")
     before = existing.read_bytes()
     for extra in ((), ("--restart", str(existing))):
-        proc = pnp_main(capsys, "run", str(CASES / "nernst_k.toml"), "-o", str(existing),
-                        "--quiet", "--no-plot", *extra)
+        proc = pnp_main(
+            capsys,
+            "run",
+            str(CASES / "nernst_k.toml"),
+            "-o",
+            str(existing),
+            "--quiet",
+            "--no-plot",
+            *extra,
+        )
         assert_one_line_exit_2(proc)
         assert "--force" in proc.stderr
         assert existing.read_bytes() == before
@@ -468,10 +621,17 @@ DETERMINISM = {
 
 
 def _arrays(result) -> dict[str, bytes]:
-    arrays = {"t": result.t, "x": result.x, "faces": result.faces,
-              "potential": result.potential, "concentration": result.concentration}
+    arrays = {
+        "t": result.t,
+        "x": result.x,
+        "faces": result.faces,
+        "potential": result.potential,
+        "concentration": result.concentration,
+    }
     arrays.update({f"observable {name}": values for name, values in result.observables().items()})
-    return {name: np.ascontiguousarray(value, dtype=float).tobytes() for name, value in arrays.items()}
+    return {
+        name: np.ascontiguousarray(value, dtype=float).tobytes() for name, value in arrays.items()
+    }
 
 
 def _work(result) -> dict:
@@ -494,8 +654,9 @@ def test_same_case_in_another_process_is_bit_identical(kind, tmp_path):
     here = pnp.run(pnp.load_case(CASES / name, overrides=overrides))
     out = tmp_path / "other.h5"
     args = TRANSIENT_SET if overrides else []
-    proc = pnp_cli("run", str(CASES / name), *args, "-o", str(out), "--quiet", "--no-plot",
-                   cwd=tmp_path)
+    proc = pnp_cli(
+        "run", str(CASES / name), *args, "-o", str(out), "--quiet", "--no-plot", cwd=tmp_path
+    )
     assert proc.returncode == 0, proc.stderr
     there = pnp.load_result(out)
     assert _arrays(here) == _arrays(there)

@@ -77,17 +77,28 @@ SLOW_FACTOR = 10
 COUNTS: Counter[tuple[str, str]] = Counter()
 
 # Messages of faults of the whole input (file, overrides, `--set` text): no key to name.
-FILE_LEVEL = ("invalid TOML", "not UTF-8", "a case is a table", "case files are limited to",
-              "cannot read the case file", "file is ", "expected KEY=VALUE",
-              "overrides must be a dict", "override keys are dotted strings")
+FILE_LEVEL = (
+    "invalid TOML",
+    "not UTF-8",
+    "a case is a table",
+    "case files are limited to",
+    "cannot read the case file",
+    "file is ",
+    "expected KEY=VALUE",
+    "overrides must be a dict",
+    "override keys are dotted strings",
+)
 
 
 def _settings(kind: str, slow: bool = False):
     return settings(
         max_examples=EXAMPLES[kind] * (SLOW_FACTOR if slow else 1),
         deadline=None,  # `attempt` holds every load to TIME_LIMIT of CPU time
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                               HealthCheck.filter_too_much],
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.filter_too_much,
+        ],
     )
 
 
@@ -137,7 +148,8 @@ def check_message(exc: CaseError, file: str | None) -> None:
         assert f"`{exc.key}`" in message, message
     else:
         assert any(fragment in message for fragment in FILE_LEVEL), (
-            f"message names no key: {message!r}")
+            f"message names no key: {message!r}"
+        )
 
 
 def attempt(test: str, load, *args, file: str | None = None, **kwargs) -> Case | None:
@@ -181,29 +193,161 @@ def check_accepted(case: Case) -> None:
 # Values
 # ---------------------------------------------------------------------------
 
-UNITS = ("nm", "um", "m", "mm", "km", "mV", "V", "kV", "mM", "M", "mol/m^3", "mol/L", "m^2/s",
-         "cm^2/s", "m/s", "cm/s", "uF/cm^2", "F/m^2", "kJ/mol", "J/mol", "kcal/mol", "degC", "degF",
-         "K", "s", "ms", "min", "h", "kg", "Hz", "A/m^2", "C/m^2", "mol/m^2/s", "percent",
-         "dimensionless", "parsec", "furlong", "m^2^3", "(m", "m)**2", "1/0", "nm nm", "m**99",
-         "m^-2", "mol / (m**2 * s)", "µm", "Ω", "ohm", "__import__", "m; rm -rf", "x" * 70)
+UNITS = (
+    "nm",
+    "um",
+    "m",
+    "mm",
+    "km",
+    "mV",
+    "V",
+    "kV",
+    "mM",
+    "M",
+    "mol/m^3",
+    "mol/L",
+    "m^2/s",
+    "cm^2/s",
+    "m/s",
+    "cm/s",
+    "uF/cm^2",
+    "F/m^2",
+    "kJ/mol",
+    "J/mol",
+    "kcal/mol",
+    "degC",
+    "degF",
+    "K",
+    "s",
+    "ms",
+    "min",
+    "h",
+    "kg",
+    "Hz",
+    "A/m^2",
+    "C/m^2",
+    "mol/m^2/s",
+    "percent",
+    "dimensionless",
+    "parsec",
+    "furlong",
+    "m^2^3",
+    "(m",
+    "m)**2",
+    "1/0",
+    "nm nm",
+    "m**99",
+    "m^-2",
+    "mol / (m**2 * s)",
+    "µm",
+    "Ω",
+    "ohm",
+    "__import__",
+    "m; rm -rf",
+    "x" * 70,
+)
 
-SPECIAL_NUMBERS = (0, 0.0, -0.0, -1, 1, -1e-300, 5e-324, 1e-30, 1e300, 1e308, -1e308, math.nan,
-                   math.inf, -math.inf, 2**31, 2**63, 2**64, -(2**63) - 1, 10**400, 1e12, 1e20,
-                   -273.15, 273.15, 0.5, 1.0000001)
+SPECIAL_NUMBERS = (
+    0,
+    0.0,
+    -0.0,
+    -1,
+    1,
+    -1e-300,
+    5e-324,
+    1e-30,
+    1e300,
+    1e308,
+    -1e308,
+    math.nan,
+    math.inf,
+    -math.inf,
+    2**31,
+    2**63,
+    2**64,
+    -(2**63) - 1,
+    10**400,
+    1e12,
+    1e20,
+    -273.15,
+    273.15,
+    0.5,
+    1.0000001,
+)
 
 NUMBER_TEXT = st.one_of(
-    st.sampled_from(("0", "-0", "1", "-1", "5", "1e-300", "1e300", "1e400", "-1e400", "nan", "inf",
-                     "-inf", "1e-400", "0.5", "1e12", ".5", "5.", "+3", "--3", "1e", "e5", "1_000",
-                     "0x10", "")),
+    st.sampled_from(
+        (
+            "0",
+            "-0",
+            "1",
+            "-1",
+            "5",
+            "1e-300",
+            "1e300",
+            "1e400",
+            "-1e400",
+            "nan",
+            "inf",
+            "-inf",
+            "1e-400",
+            "0.5",
+            "1e12",
+            ".5",
+            "5.",
+            "+3",
+            "--3",
+            "1e",
+            "e5",
+            "1_000",
+            "0x10",
+            "",
+        )
+    ),
     st.floats(allow_nan=False, allow_infinity=False).map(repr),
 )
-UNIT_STRINGS = st.builds(lambda n, u, sep: f"{n}{sep}{u}", NUMBER_TEXT, st.sampled_from(UNITS),
-                         st.sampled_from((" ", "", "  ", "\t")))
-SPECIAL_STRINGS = st.sampled_from(("", " ", "floating", "Floating", "wall", "reservoir", "steady",
-                                   "transient", "cartesian", "spherical", "ideal", "davies", "left",
-                                   "right", "nernst:K", "ghk", "K", "Na", "Cl", "X", "bath",
-                                   "membrane", "cytoplasm", "\n", "a\nb", "\x00", "é", "𝜑",
-                                   "${HOME}", "`id`", "__import__('os')", "!!python/object"))
+UNIT_STRINGS = st.builds(
+    lambda n, u, sep: f"{n}{sep}{u}",
+    NUMBER_TEXT,
+    st.sampled_from(UNITS),
+    st.sampled_from((" ", "", "  ", "\t")),
+)
+SPECIAL_STRINGS = st.sampled_from(
+    (
+        "",
+        " ",
+        "floating",
+        "Floating",
+        "wall",
+        "reservoir",
+        "steady",
+        "transient",
+        "cartesian",
+        "spherical",
+        "ideal",
+        "davies",
+        "left",
+        "right",
+        "nernst:K",
+        "ghk",
+        "K",
+        "Na",
+        "Cl",
+        "X",
+        "bath",
+        "membrane",
+        "cytoplasm",
+        "\n",
+        "a\nb",
+        "\x00",
+        "é",
+        "𝜑",
+        "${HOME}",
+        "`id`",
+        "__import__('os')",
+        "!!python/object",
+    )
+)
 
 SCALARS = st.one_of(
     st.booleans(),
@@ -221,8 +365,9 @@ SCALARS = st.one_of(
 # Everything TOML can express (and tomli_w can write).
 TOML_VALUES = st.recursive(
     SCALARS,
-    lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
     max_leaves=6,
 )
 # What a Python caller might pass to Case.from_dict besides TOML values.
@@ -235,15 +380,51 @@ PYTHON_VALUES = st.one_of(
     st.tuples(SCALARS, SCALARS),
     st.frozensets(st.integers(), max_size=3),
     st.builds(object),
-    st.sampled_from((np.float64("nan"), np.float64(1e300), np.int64(3), np.int8(-7),
-                     np.bool_(True), np.float32(1e30), np.array([1.0, 2.0]), np.array(5e-9),
-                     np.array(["a"]), np.array([1, "x"], dtype=object), decimal.Decimal("NaN"),
-                     decimal.Decimal("1e999999"), fractions.Fraction(10**400, 3), range(3))),
+    st.sampled_from(
+        (
+            np.float64("nan"),
+            np.float64(1e300),
+            np.int64(3),
+            np.int8(-7),
+            np.bool_(True),
+            np.float32(1e30),
+            np.array([1.0, 2.0]),
+            np.array(5e-9),
+            np.array(["a"]),
+            np.array([1, "x"], dtype=object),
+            decimal.Decimal("NaN"),
+            decimal.Decimal("1e999999"),
+            fractions.Fraction(10**400, 3),
+            range(3),
+        )
+    ),
 )
 NAME_LIKE = st.one_of(
-    st.sampled_from(("K", "Na", "Cl", "X", "Ca", "k", "KK", "bath", "membrane", "cytoplasm",
-                     "inside", "outside", "membrane2", "left", "right", "", " ", "1abc", "a.b",
-                     "a" * 65, "électrolyte")),
+    st.sampled_from(
+        (
+            "K",
+            "Na",
+            "Cl",
+            "X",
+            "Ca",
+            "k",
+            "KK",
+            "bath",
+            "membrane",
+            "cytoplasm",
+            "inside",
+            "outside",
+            "membrane2",
+            "left",
+            "right",
+            "",
+            " ",
+            "1abc",
+            "a.b",
+            "a" * 65,
+            "électrolyte",
+        )
+    ),
     st.from_regex(r"[A-Za-z_][A-Za-z0-9_\-]{0,10}", fullmatch=True),
     st.text(max_size=12),
 )
@@ -283,7 +464,7 @@ def _typo(draw, name: str) -> str:
         return "x"
     i = draw(st.integers(0, len(name) - 1))
     if kind == "drop":
-        out = name[:i] + name[i + 1:]
+        out = name[:i] + name[i + 1 :]
     elif kind == "double":
         out = name[:i] + name[i] + name[i:]
     elif kind == "case":
@@ -317,8 +498,11 @@ def _mutate(draw, data, path, kind, values):
             value = draw(st.sampled_from(SPECIAL_NUMBERS))
         elif isinstance(node, int | float) and not isinstance(node, bool):
             # (an int times a float factor overflows when the int is huge)
-            factors = (-1, 0, 10**30, -(10**300)) if isinstance(node, int) else \
-                (-1, 0, 1e-30, 1e30, 1e300, -1e300)
+            factors = (
+                (-1, 0, 10**30, -(10**300))
+                if isinstance(node, int)
+                else (-1, 0, 1e-30, 1e30, 1e300, -1e300)
+            )
             value = node * draw(st.sampled_from(factors))
         else:
             value = f"{draw(st.sampled_from(SPECIAL_NUMBERS))} {draw(st.sampled_from(UNITS))}"
@@ -341,8 +525,11 @@ def _mutate(draw, data, path, kind, values):
         # region table entry), or another name where a name is expected.
         if isinstance(node, dict):
             key = draw(NAME_LIKE)
-            node[key] = copy.deepcopy(next(iter(node.values()))) if node and draw(st.booleans()) \
+            node[key] = (
+                copy.deepcopy(next(iter(node.values())))
+                if node and draw(st.booleans())
                 else draw(values)
+            )
             return data
         return _put(data, path, draw(NAME_LIKE))
     if kind == "duplicate":
@@ -351,13 +538,18 @@ def _mutate(draw, data, path, kind, values):
             return data
         if path and path[-1] == "name" and isinstance(data, dict):
             regions = data.get("region")
-            names = [r.get("name") for r in regions if isinstance(r, dict)] \
-                if isinstance(regions, list) else []
+            names = (
+                [r.get("name") for r in regions if isinstance(r, dict)]
+                if isinstance(regions, list)
+                else []
+            )
             if names:
                 return _put(data, path, draw(st.sampled_from(names)))
         if isinstance(node, dict) and node:
             key = draw(st.sampled_from(list(node)))
-            node[_typo(draw, key) if draw(st.booleans()) else key.lower()] = copy.deepcopy(node[key])
+            node[_typo(draw, key) if draw(st.booleans()) else key.lower()] = copy.deepcopy(
+                node[key]
+            )
             return data
         return _put(data, path, [copy.deepcopy(node), copy.deepcopy(node)])
     if kind == "typo":
@@ -379,8 +571,19 @@ def _mutate(draw, data, path, kind, values):
     raise AssertionError(kind)
 
 
-KINDS = ("delete", "replace", "unit", "number", "empty", "retype", "name", "duplicate", "typo",
-         "text", "add_key")
+KINDS = (
+    "delete",
+    "replace",
+    "unit",
+    "number",
+    "empty",
+    "retype",
+    "name",
+    "duplicate",
+    "typo",
+    "text",
+    "add_key",
+)
 
 
 @st.composite
@@ -404,10 +607,45 @@ def mutated_cases(draw, values=TOML_VALUES, max_mutations=4):
 # Mutations of the TOML text
 # ---------------------------------------------------------------------------
 
-SYNTAX = (b"[", b"]", b"[[", b"]]", b"=", b'"', b"'", b"'''", b'"""', b"{", b"}", b",", b".",
-          b"#", b"\n", b"\r", b"\t", b" ", b"\\", b"\x00", b"\xff", b"\xc3", b"-", b"+", b"e",
-          b"nan", b"inf", b"true", b"1979-05-27T07:32:00Z", b"\xef\xbb\xbf", b"[species.K]\n",
-          b"[[region]]\n", b'name = "bath"\n', b"z = 1\n", b"9" * 4400, b"[" * 3000, b"{a=" * 300)
+SYNTAX = (
+    b"[",
+    b"]",
+    b"[[",
+    b"]]",
+    b"=",
+    b'"',
+    b"'",
+    b"'''",
+    b'"""',
+    b"{",
+    b"}",
+    b",",
+    b".",
+    b"#",
+    b"\n",
+    b"\r",
+    b"\t",
+    b" ",
+    b"\\",
+    b"\x00",
+    b"\xff",
+    b"\xc3",
+    b"-",
+    b"+",
+    b"e",
+    b"nan",
+    b"inf",
+    b"true",
+    b"1979-05-27T07:32:00Z",
+    b"\xef\xbb\xbf",
+    b"[species.K]\n",
+    b"[[region]]\n",
+    b'name = "bath"\n',
+    b"z = 1\n",
+    b"9" * 4400,
+    b"[" * 3000,
+    b"{a=" * 300,
+)
 
 
 @st.composite
@@ -416,8 +654,11 @@ def mutated_texts(draw):
     text = bytearray(TEXTS[name])
     steps = []
     for _ in range(draw(st.integers(1, 3))):
-        kind = draw(st.sampled_from(("flip", "truncate", "insert", "delete", "dup_line",
-                                     "swap_lines", "drop_line")))
+        kind = draw(
+            st.sampled_from(
+                ("flip", "truncate", "insert", "delete", "dup_line", "swap_lines", "drop_line")
+            )
+        )
         size = len(text)
         pos = draw(st.integers(0, max(size - 1, 0)))
         if kind == "flip" and size:
@@ -425,9 +666,11 @@ def mutated_texts(draw):
         elif kind == "truncate":
             del text[pos:]
         elif kind == "insert":
-            text[pos:pos] = draw(st.one_of(st.sampled_from(SYNTAX), st.binary(min_size=1, max_size=8)))
+            text[pos:pos] = draw(
+                st.one_of(st.sampled_from(SYNTAX), st.binary(min_size=1, max_size=8))
+            )
         elif kind == "delete":
-            del text[pos:pos + draw(st.integers(1, 40))]
+            del text[pos : pos + draw(st.integers(1, 40))]
         else:
             lines = bytes(text).splitlines(keepends=True)
             if lines:
@@ -515,11 +758,27 @@ def overrides(draw):
         st.sampled_from(paths),
         st.sampled_from(paths).map(lambda p: p.replace(".", "..", 1)),
         st.sampled_from(paths).flatmap(lambda p: st.just(p + "." + "x")),
-        st.sampled_from(paths).flatmap(lambda p: st.builds(lambda t: _typo_text(p, t),
-                                                           st.integers(0, len(p) - 1))),
-        st.sampled_from(("pump.rate", "pump.0.rate", "pump.7.rate", "region.nowhere.length",
-                         "region[0].length", "species.K.z", "mesh.uniform_cells",
-                         "boundary.middle.potential", "protocol", "run", "", ".", "a.", "[0]")),
+        st.sampled_from(paths).flatmap(
+            lambda p: st.builds(lambda t: _typo_text(p, t), st.integers(0, len(p) - 1))
+        ),
+        st.sampled_from(
+            (
+                "pump.rate",
+                "pump.0.rate",
+                "pump.7.rate",
+                "region.nowhere.length",
+                "region[0].length",
+                "species.K.z",
+                "mesh.uniform_cells",
+                "boundary.middle.potential",
+                "protocol",
+                "run",
+                "",
+                ".",
+                "a.",
+                "[0]",
+            )
+        ),
         st.text(max_size=20),
     )
     values = st.one_of(TOML_VALUES, PYTHON_VALUES)
@@ -527,7 +786,7 @@ def overrides(draw):
 
 
 def _typo_text(path: str, index: int) -> str:
-    return path[:index] + path[index + 1:]
+    return path[:index] + path[index + 1 :]
 
 
 def _override_property(mutation):
@@ -553,33 +812,74 @@ def _fuzz_tests(slow: bool):
     mark = pytest.mark.slow if slow else (lambda f: f)
     return (
         mark(_settings("dict", slow)(given(mutated_cases())(_dict_property))),
-        mark(_settings("python", slow)(given(mutated_cases(values=st.one_of(PYTHON_VALUES, TOML_VALUES)),
-                                             st.sampled_from((None, None, True, False, 0, "no")))
-                                       (_python_property))),
+        mark(
+            _settings("python", slow)(
+                given(
+                    mutated_cases(values=st.one_of(PYTHON_VALUES, TOML_VALUES)),
+                    st.sampled_from((None, None, True, False, 0, "no")),
+                )(_python_property)
+            )
+        ),
         mark(_settings("file", slow)(given(mutation=mutated_cases())(_file_property))),
         mark(_settings("text", slow)(given(mutation=mutated_texts())(_text_property))),
         mark(_settings("overrides", slow)(given(overrides())(_override_property))),
-        mark(_settings("overrides", slow)(given(
-            st.sampled_from(NAMES),
-            st.lists(st.one_of(
-                st.builds(lambda k, v: f"{k}={v}",
-                          st.sampled_from(("temperature", "region.bath.length", "mesh.growth",
-                                           "boundary.right.potential", "run.outputs",
-                                           "species.K.D", "region.bath.concentration.K",
-                                           "expect.x", "output.path")),
-                          st.one_of(UNIT_STRINGS, SPECIAL_STRINGS, NUMBER_TEXT,
+        mark(
+            _settings("overrides", slow)(
+                given(
+                    st.sampled_from(NAMES),
+                    st.lists(
+                        st.one_of(
+                            st.builds(
+                                lambda k, v: f"{k}={v}",
+                                st.sampled_from(
+                                    (
+                                        "temperature",
+                                        "region.bath.length",
+                                        "mesh.growth",
+                                        "boundary.right.potential",
+                                        "run.outputs",
+                                        "species.K.D",
+                                        "region.bath.concentration.K",
+                                        "expect.x",
+                                        "output.path",
+                                    )
+                                ),
+                                st.one_of(
+                                    UNIT_STRINGS,
+                                    SPECIAL_STRINGS,
+                                    NUMBER_TEXT,
                                     st.text(max_size=20),
-                                    st.sampled_from(("1" * 4400, "[" * 3000, "{a=" * 300)))),
-                st.text(max_size=30)), min_size=1, max_size=3))(_cli_override_property))),
+                                    st.sampled_from(("1" * 4400, "[" * 3000, "{a=" * 300)),
+                                ),
+                            ),
+                            st.text(max_size=30),
+                        ),
+                        min_size=1,
+                        max_size=3,
+                    ),
+                )(_cli_override_property)
+            )
+        ),
     )
 
 
-(test_mutated_dicts, test_mutated_dicts_with_python_values, test_mutated_files,
- test_mutated_toml_text, test_random_overrides, test_random_cli_overrides) = _fuzz_tests(slow=False)
+(
+    test_mutated_dicts,
+    test_mutated_dicts_with_python_values,
+    test_mutated_files,
+    test_mutated_toml_text,
+    test_random_overrides,
+    test_random_cli_overrides,
+) = _fuzz_tests(slow=False)
 
-(test_mutated_dicts_slow, test_mutated_dicts_with_python_values_slow, test_mutated_files_slow,
- test_mutated_toml_text_slow, test_random_overrides_slow,
- test_random_cli_overrides_slow) = _fuzz_tests(slow=True)
+(
+    test_mutated_dicts_slow,
+    test_mutated_dicts_with_python_values_slow,
+    test_mutated_files_slow,
+    test_mutated_toml_text_slow,
+    test_random_overrides_slow,
+    test_random_cli_overrides_slow,
+) = _fuzz_tests(slow=True)
 
 
 def test_every_shipped_case_loads_unchanged():
@@ -593,20 +893,19 @@ def test_every_shipped_case_loads_unchanged():
 # ---------------------------------------------------------------------------
 
 CLI_MUTATIONS = [
-    ("nernst_k.toml", b"eps_r = 80", b"eps_r = 80\neps_r = 81"),        # duplicate key: invalid TOML
-    ("ghk.toml", b"[[region]]", b"[[region]"),                          # broken header
-    ("donnan.toml", b"length = \"5 um\"", b"length = \"5 mV\""),        # wrong unit
-    ("pump_leak.toml", b"z = 1", b"z = \"one\""),                       # wrong type
-    ("calcium.toml", b"eps_r = 80", b"eps_r = nan"),                    # NaN
-    ("selectivity.toml", b"name = \"membrane\"", b"name = \"inside\""),  # duplicate region name
-    ("ischemia.toml", b"[pump]", b"[pump]\nmembrane2 = \"x\""),          # unknown key
-    ("membrane_charging.toml", b"", b"\xff\xfe"),                        # not UTF-8
-    ("debye_layer.toml", None, None),                                   # truncated
+    ("nernst_k.toml", b"eps_r = 80", b"eps_r = 80\neps_r = 81"),  # duplicate key: invalid TOML
+    ("ghk.toml", b"[[region]]", b"[[region]"),  # broken header
+    ("donnan.toml", b'length = "5 um"', b'length = "5 mV"'),  # wrong unit
+    ("pump_leak.toml", b"z = 1", b'z = "one"'),  # wrong type
+    ("calcium.toml", b"eps_r = 80", b"eps_r = nan"),  # NaN
+    ("selectivity.toml", b'name = "membrane"', b'name = "inside"'),  # duplicate region name
+    ("ischemia.toml", b"[pump]", b'[pump]\nmembrane2 = "x"'),  # unknown key
+    ("membrane_charging.toml", b"", b"\xff\xfe"),  # not UTF-8
+    ("debye_layer.toml", None, None),  # truncated
 ]
 
 
-@pytest.mark.parametrize(("name", "old", "new"), CLI_MUTATIONS,
-                         ids=[m[0] for m in CLI_MUTATIONS])
+@pytest.mark.parametrize(("name", "old", "new"), CLI_MUTATIONS, ids=[m[0] for m in CLI_MUTATIONS])
 def test_pnp_check_on_mutated_file_is_one_line_exit_2(tmp_path, name, old, new):
     text = TEXTS[name]
     if old is None:
@@ -618,9 +917,14 @@ def test_pnp_check_on_mutated_file_is_one_line_exit_2(tmp_path, name, old, new):
     path = _write(tmp_path, text)
     with pytest.raises(CaseError) as info:
         load_case(path)
-    proc = subprocess.run([sys.executable, "-m", "pnp", "check", str(path)],
-                          capture_output=True, text=True, timeout=60, cwd=tmp_path,
-                          env={**os.environ, "PYTHONWARNINGS": "error"})
+    proc = subprocess.run(
+        [sys.executable, "-m", "pnp", "check", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONWARNINGS": "error"},
+    )
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr

@@ -54,6 +54,7 @@ def load(name, **overrides):
 
 # --- mesh ----------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("geometry", ["cylindrical", "spherical"])
 def test_mesh_volumes_and_areas(geometry):
     """Cell volumes fill each region's shell exactly; face areas are 2 pi r (4 pi r^2)."""
@@ -78,6 +79,7 @@ def test_mesh_volumes_and_areas(geometry):
 
 # --- a cell whose membrane potential is a small Nernst potential --------------
 
+
 def _cell(geometry, radius, salt, eps_m, v, bath=60e-9, thickness=5e-9, cells_per_debye=4.0):
     """Core (K+ and impermeant X-) | K+-only membrane | bath (K+, Cl-), bath held at 0 V.
 
@@ -87,21 +89,44 @@ def _cell(geometry, radius, salt, eps_m, v, bath=60e-9, thickness=5e-9, cells_pe
     would carry an uncompensated charge of its own (at P = 1e-8 m/s it shifts
     Q/V by 1e-4 at v = 1e-3); the steady state does not depend on P.
     """
-    return pnp.Case.from_dict({
-        "title": f"{geometry} capacitor", "temperature": T, "geometry": geometry,
-        "species": {"K": {"z": 1, "D": 2e-9}, "Cl": {"z": -1, "D": 2e-9},
-                    "X": {"z": -1, "D": 1e-9}},
-        "region": [
-            {"name": "core", "length": radius, "eps_r": 80.0,
-             "concentration": {"K": salt, "X": salt}},
-            {"name": "membrane", "membrane": True, "length": thickness, "eps_r": eps_m,
-             "permeability": {"K": 1e-12}},
-            {"name": "bath", "length": bath, "eps_r": 80.0,
-             "concentration": {"K": salt * math.exp(-v), "Cl": salt * math.exp(-v)}},
-        ],
-        "boundary": {"left": {"type": "wall"}, "right": {"type": "reservoir", "potential": 0.0}},
-        "mesh": {"cells_per_debye": cells_per_debye},
-    })
+    return pnp.Case.from_dict(
+        {
+            "title": f"{geometry} capacitor",
+            "temperature": T,
+            "geometry": geometry,
+            "species": {
+                "K": {"z": 1, "D": 2e-9},
+                "Cl": {"z": -1, "D": 2e-9},
+                "X": {"z": -1, "D": 1e-9},
+            },
+            "region": [
+                {
+                    "name": "core",
+                    "length": radius,
+                    "eps_r": 80.0,
+                    "concentration": {"K": salt, "X": salt},
+                },
+                {
+                    "name": "membrane",
+                    "membrane": True,
+                    "length": thickness,
+                    "eps_r": eps_m,
+                    "permeability": {"K": 1e-12},
+                },
+                {
+                    "name": "bath",
+                    "length": bath,
+                    "eps_r": 80.0,
+                    "concentration": {"K": salt * math.exp(-v), "Cl": salt * math.exp(-v)},
+                },
+            ],
+            "boundary": {
+                "left": {"type": "wall"},
+                "right": {"type": "reservoir", "potential": 0.0},
+            },
+            "mesh": {"cells_per_debye": cells_per_debye},
+        }
+    )
 
 
 def _kappa(case, region):
@@ -114,7 +139,7 @@ def _core_charge(case, mesh, res):
     """Excess charge of the core [C per metre (cylinder) or whole cell (sphere)], volumes from r."""
     a = mesh.region_slices[1][0]
     rho = FARADAY * sum(s.z * res.c(s.name)[-1, :a] for s in case.species)
-    r = mesh.faces[:a + 1]
+    r = mesh.faces[: a + 1]
     if case.geometry == "cylindrical":
         shells = math.pi * np.diff(r**2)
     else:
@@ -167,8 +192,9 @@ def test_series_capacitance_of_a_curved_membrane(geometry):
     case = _cell(geometry, 20e-9, 150.0, 40.0, v=1e-3)
     a = case.regions[0].length
     b = a + case.regions[1].length
-    c_exact = series_capacitance(geometry, a, b, 40.0, 80.0, _kappa(case, "core"),
-                                 _kappa(case, "bath"))
+    c_exact = series_capacitance(
+        geometry, a, b, 40.0, 80.0, _kappa(case, "core"), _kappa(case, "bath")
+    )
     errors = []
     for refine in (1, 2, 4):
         mesh = build_mesh(case, refine=refine)
@@ -209,26 +235,34 @@ def linear_dh_profile(geometry, vm, a, b, big_r, eps_m, eps_w, kappa_in, kappa_o
         dec = (lambda r: special.k0(ko * r), lambda r: -ko * special.k1(ko * r))
         grow = (lambda r: special.i0(ko * r), lambda r: ko * special.i1(ko * r))
     else:
-        core = (lambda r: np.sinh(ki * r) / (ki * r),
-                lambda r: (ki * r * np.cosh(ki * r) - np.sinh(ki * r)) / (ki * r * r))
+        core = (
+            lambda r: np.sinh(ki * r) / (ki * r),
+            lambda r: (ki * r * np.cosh(ki * r) - np.sinh(ki * r)) / (ki * r * r),
+        )
         mem = (lambda r: 1.0 / r, lambda r: -1.0 / r**2)
         dec = (lambda r: np.exp(-ko * r) / r, lambda r: -np.exp(-ko * r) * (1 + ko * r) / r**2)
         grow = (lambda r: np.exp(ko * r) / r, lambda r: np.exp(ko * r) * (ko * r - 1) / r**2)
     # unknowns: phi_c, B, C, D, A, E
-    m = np.array([
-        [1, 1, 0, 0, 0, 0],                                    # phi(0) = V_m (core(0) = 1)
-        [1, core[0](a), -1, -mem[0](a), 0, 0],                 # phi continuous at a
-        [0, eps_w * core[1](a), 0, -eps_m * mem[1](a), 0, 0],  # displacement continuous at a
-        [0, 0, 1, mem[0](b), -dec[0](b), -grow[0](b)],         # phi continuous at b
-        [0, 0, 0, eps_m * mem[1](b), -eps_w * dec[1](b), -eps_w * grow[1](b)],
-        [0, 0, 0, 0, dec[0](big_r), grow[0](big_r)],           # phi(R) = 0
-    ], dtype=float)
+    m = np.array(
+        [
+            [1, 1, 0, 0, 0, 0],  # phi(0) = V_m (core(0) = 1)
+            [1, core[0](a), -1, -mem[0](a), 0, 0],  # phi continuous at a
+            [0, eps_w * core[1](a), 0, -eps_m * mem[1](a), 0, 0],  # displacement continuous at a
+            [0, 0, 1, mem[0](b), -dec[0](b), -grow[0](b)],  # phi continuous at b
+            [0, 0, 0, eps_m * mem[1](b), -eps_w * dec[1](b), -eps_w * grow[1](b)],
+            [0, 0, 0, 0, dec[0](big_r), grow[0](big_r)],  # phi(R) = 0
+        ],
+        dtype=float,
+    )
     phi_c, bb, cc, dd, aa, ee = np.linalg.solve(m, [vm, 0, 0, 0, 0, 0])
 
     def phi(r):
         r = np.asarray(r, dtype=float)
-        return np.where(r <= a, phi_c + bb * core[0](r),
-                        np.where(r <= b, cc + dd * mem[0](r), aa * dec[0](r) + ee * grow[0](r)))
+        return np.where(
+            r <= a,
+            phi_c + bb * core[0](r),
+            np.where(r <= b, cc + dd * mem[0](r), aa * dec[0](r) + ee * grow[0](r)),
+        )
 
     area = a if geometry == "cylindrical" else a * a
     return phi, -area * EPS0 * eps_w * bb * core[1](a)
@@ -252,8 +286,9 @@ def test_linear_debye_huckel_profile_of_a_thin_cell(geometry):
         res = pnp.run(case, mesh=mesh)
         assert res.status == "completed", res.message
         vm = float(res.membrane_potential[-1])
-        phi, q_core = linear_dh_profile(geometry, vm, a, b, big_r, 40.0, 80.0,
-                                        _kappa(case, "core"), _kappa(case, "bath"))
+        phi, q_core = linear_dh_profile(
+            geometry, vm, a, b, big_r, 40.0, 80.0, _kappa(case, "core"), _kappa(case, "bath")
+        )
         errors.append(np.max(np.abs(res.potential[-1] - phi(mesh.centers))) / abs(vm))
         charge_errors.append(_core_charge(case, mesh, res) / (FULL_ANGLE[geometry] * q_core) - 1)
     # measured max |error| / |V_m| at refine 1, 2, 4: cylinder 1.49e-3, 4.58e-4, 1.19e-4;
@@ -268,6 +303,7 @@ def test_linear_debye_huckel_profile_of_a_thin_cell(geometry):
 
 
 # --- observables and the report's per-metre (whole-cell) values ---------------
+
 
 @pytest.mark.parametrize("geometry", ["cylindrical", "spherical"])
 def test_membrane_charge_and_report_counts(geometry):
@@ -301,8 +337,9 @@ def test_membrane_charge_and_report_counts(geometry):
     # X- cannot leave the core: its count is its initial 10 mM times the core's volume
     shell = math.pi if geometry == "cylindrical" else 4.0 * math.pi / 3.0
     x_count = float(np.sum(shells[:start] * res.c("X")[-1, :start])) * constants.N_A
-    assert x_count == pytest.approx(10.0 * shell * mesh.faces[start] ** power * constants.N_A,
-                                    rel=1e-12)
+    assert x_count == pytest.approx(
+        10.0 * shell * mesh.faces[start] ** power * constants.N_A, rel=1e-12
+    )
     unit = "per m of cell length" if geometry == "cylindrical" else "whole cell"
     assert sep["unit"] == unit
 
@@ -311,7 +348,7 @@ def _summary_value(text, label):
     """The number in the row ``label`` of a `pnp run` summary."""
     for line in text.splitlines():
         if line.startswith(label + "  "):
-            return float(line[len(label):].split()[0])
+            return float(line[len(label) :].split()[0])
     raise AssertionError(f"no row {label!r} in\n{text}")
 
 
@@ -332,26 +369,29 @@ def test_report_whole_cell_currents(geometry):
     r_mid = mesh.faces[(start + stop) // 2]
     full = FULL_ANGLE[geometry]
     power = 2 if geometry == "cylindrical" else 3
-    pump_total = FARADAY * 1e-7 * full * r_mid ** (power - 1) * 1e12   # pA
+    pump_total = FARADAY * 1e-7 * full * r_mid ** (power - 1) * 1e12  # pA
     text = summary(case, res)
     unit = "per m of cell length" if geometry == "cylindrical" else "whole cell"
     # printed to 6 significant digits: relative 5e-6
     assert _summary_value(text, f"pump current ({unit})") == pytest.approx(pump_total, rel=1e-5)
-    assert _summary_value(text, f"Na leak current ({unit})") == pytest.approx(-3 * pump_total,
-                                                                           rel=1e-5)
-    assert _summary_value(text, f"K leak current ({unit})") == pytest.approx(2 * pump_total,
-                                                                          rel=1e-5)
+    assert _summary_value(text, f"Na leak current ({unit})") == pytest.approx(
+        -3 * pump_total, rel=1e-5
+    )
+    assert _summary_value(text, f"K leak current ({unit})") == pytest.approx(
+        2 * pump_total, rel=1e-5
+    )
     # the model's own Na+ flux through each membrane face: A_f J_f is the same at every face
     # (steady state), the leak part of it carried by the pump's share
     model = build_model(case, mesh)
     x = np.zeros(model.n_unknowns)
     phi = res.potential[-1] / model.thermal_voltage
-    body = x[model.offset:model.offset + model.n_cells * model.block].reshape(model.n_cells,
-                                                                             model.block)
+    body = x[model.offset : model.offset + model.n_cells * model.block].reshape(
+        model.n_cells, model.block
+    )
     body[:, -1] = phi
     body[:, :-1] = res.concentration[-1].T
     na = model.species.index("Na")
-    through = face_fluxes(model, x)[na, start:stop + 1] * full
+    through = face_fluxes(model, x)[na, start : stop + 1] * full
     np.testing.assert_allclose(through, through[0], rtol=1e-9)
     leak_total = FARADAY * through[0] * 1e12
     assert _summary_value(text, f"Na leak current ({unit})") == pytest.approx(leak_total, rel=1e-5)
@@ -359,24 +399,43 @@ def test_report_whole_cell_currents(geometry):
 
 # --- transients: where volume and area enter differently ----------------------
 
-def _exchange_case(geometry, radius=1e-6, thickness=5e-9, bath=20e-9, permeability=1e-6,
-                   diffusivity=1e-9):
+
+def _exchange_case(
+    geometry, radius=1e-6, thickness=5e-9, bath=20e-9, permeability=1e-6, diffusivity=1e-9
+):
     """A core of a neutral solute (1 mM) behind a membrane, a thin bath held at 0 mM."""
-    return pnp.Case.from_dict({
-        "title": f"{geometry} solute exchange", "temperature": T, "geometry": geometry,
-        "species": {"G": {"z": 0, "D": diffusivity}},
-        "region": [
-            {"name": "core", "length": radius, "eps_r": 80.0, "concentration": {"G": 1.0}},
-            {"name": "membrane", "membrane": True, "length": thickness, "eps_r": 2.0,
-             "permeability": {"G": permeability}},
-            {"name": "bath", "length": bath, "eps_r": 80.0, "concentration": {"G": 0.0}},
-        ],
-        "boundary": {"left": {"type": "wall"} if geometry != "cartesian"
-                     else {"type": "wall", "surface_charge": 0.0},
-                     "right": {"type": "reservoir", "potential": 0.0}},
-        "run": {"mode": "transient", "t_end": 0.5, "outputs": [0.05, 0.5], "rtol": 1e-6,
-                "atol": 1e-14},
-    })
+    return pnp.Case.from_dict(
+        {
+            "title": f"{geometry} solute exchange",
+            "temperature": T,
+            "geometry": geometry,
+            "species": {"G": {"z": 0, "D": diffusivity}},
+            "region": [
+                {"name": "core", "length": radius, "eps_r": 80.0, "concentration": {"G": 1.0}},
+                {
+                    "name": "membrane",
+                    "membrane": True,
+                    "length": thickness,
+                    "eps_r": 2.0,
+                    "permeability": {"G": permeability},
+                },
+                {"name": "bath", "length": bath, "eps_r": 80.0, "concentration": {"G": 0.0}},
+            ],
+            "boundary": {
+                "left": {"type": "wall"}
+                if geometry != "cartesian"
+                else {"type": "wall", "surface_charge": 0.0},
+                "right": {"type": "reservoir", "potential": 0.0},
+            },
+            "run": {
+                "mode": "transient",
+                "t_end": 0.5,
+                "outputs": [0.05, 0.5],
+                "rtol": 1e-6,
+                "atol": 1e-14,
+            },
+        }
+    )
 
 
 def exchange_rate(geometry, a, b, big_r, permeability, thickness, diffusivity):
@@ -424,9 +483,9 @@ def test_solute_exchange_rate(geometry):
     assert res.status == "completed", res.message
     mesh = build_mesh(case)
     start = mesh.region_slices[1][0]
-    r = mesh.faces[:start + 1]
+    r = mesh.faces[: start + 1]
     power = {"cylindrical": 2, "spherical": 3, "cartesian": 1}[geometry]
-    shells = np.diff(r**power)   # volumes up to a constant factor
+    shells = np.diff(r**power)  # volumes up to a constant factor
     amount = res.c("G")[:, :start] @ shells
     i1, i2 = (np.searchsorted(res.t, t) for t in (0.05, 0.5))
     rate = math.log(amount[i1] / amount[i2]) / (res.t[i2] - res.t[i1])
@@ -444,22 +503,42 @@ def test_closed_cylinder_conserves_every_species():
     species stay put to round-off. A kernel using any other cell volumes than
     its face areas imply (e.g. the slab's h) would not conserve these.
     """
-    case = pnp.Case.from_dict({
-        "title": "closed cylinder", "temperature": T, "geometry": "cylindrical",
-        "species": {"K": {"z": 1, "D": 2e-9}, "Cl": {"z": -1, "D": 2e-9},
-                    "X": {"z": -1, "D": 1e-9}},
-        "region": [
-            {"name": "core", "length": 1e-6, "eps_r": 80.0,
-             "concentration": {"K": 100.0, "X": 100.0}},
-            {"name": "membrane", "membrane": True, "length": 5e-9, "eps_r": 2.0,
-             "permeability": {"K": 1e-6, "Cl": 1e-6}},
-            {"name": "shell", "length": 0.5e-6, "eps_r": 80.0,
-             "concentration": {"K": 50.0, "Cl": 50.0}},
-        ],
-        "boundary": {"left": {"type": "wall"}, "right": {"type": "wall", "potential": 0.0}},
-        "mesh": {"max_cell": 5e-8},
-        "run": {"mode": "transient", "t_end": 1.0, "outputs": 12},
-    })
+    case = pnp.Case.from_dict(
+        {
+            "title": "closed cylinder",
+            "temperature": T,
+            "geometry": "cylindrical",
+            "species": {
+                "K": {"z": 1, "D": 2e-9},
+                "Cl": {"z": -1, "D": 2e-9},
+                "X": {"z": -1, "D": 1e-9},
+            },
+            "region": [
+                {
+                    "name": "core",
+                    "length": 1e-6,
+                    "eps_r": 80.0,
+                    "concentration": {"K": 100.0, "X": 100.0},
+                },
+                {
+                    "name": "membrane",
+                    "membrane": True,
+                    "length": 5e-9,
+                    "eps_r": 2.0,
+                    "permeability": {"K": 1e-6, "Cl": 1e-6},
+                },
+                {
+                    "name": "shell",
+                    "length": 0.5e-6,
+                    "eps_r": 80.0,
+                    "concentration": {"K": 50.0, "Cl": 50.0},
+                },
+            ],
+            "boundary": {"left": {"type": "wall"}, "right": {"type": "wall", "potential": 0.0}},
+            "mesh": {"max_cell": 5e-8},
+            "run": {"mode": "transient", "t_end": 1.0, "outputs": 12},
+        }
+    )
     res = pnp.run(case)
     assert res.status == "completed", res.message
     mesh = build_mesh(case)

@@ -41,6 +41,7 @@ RT = constants.R * T
 # Case helpers
 # ----------------------------------------------------------------------------
 
+
 def membrane(name, length, eps_r, perms, species, temperature=T, d=None):
     """A membrane region from permeabilities P_i = exp(-dG_i/RT) D_i / length."""
     rt = constants.R * temperature
@@ -49,20 +50,39 @@ def membrane(name, length, eps_r, perms, species, temperature=T, d=None):
     for s in species:
         p = perms.get(s.name, 0.0)
         barrier[s.name] = math.inf if p == 0 else -rt * math.log(p * length / d[s.name])
-    return Region(name, length, eps_r, True, {s.name: 0.0 for s in species}, 0.0,
-                  dict(d), barrier, {s.name: perms.get(s.name, 0.0) for s in species})
+    return Region(
+        name,
+        length,
+        eps_r,
+        True,
+        {s.name: 0.0 for s in species},
+        0.0,
+        dict(d),
+        barrier,
+        {s.name: perms.get(s.name, 0.0) for s in species},
+    )
 
 
 def bulk(name, length, conc, species, eps_r=80.0, rho=0.0):
     """An aqueous region with the species' bulk diffusivities and no barrier."""
-    return Region(name, length, eps_r, False, {s.name: conc.get(s.name, 0.0) for s in species},
-                  rho, {s.name: s.D for s in species}, {s.name: 0.0 for s in species}, {})
+    return Region(
+        name,
+        length,
+        eps_r,
+        False,
+        {s.name: conc.get(s.name, 0.0) for s in species},
+        rho,
+        {s.name: s.D for s in species},
+        {s.name: 0.0 for s in species},
+        {},
+    )
 
 
 def make_case(title, species, regions, left, right, geometry="cartesian", cells=5):
     mesh = MeshSpec() if cells is None else MeshSpec(uniform_cells=cells)
-    return Case(title, T, geometry, "left", "ideal", tuple(species), tuple(regions),
-                left, right, mesh=mesh)
+    return Case(
+        title, T, geometry, "left", "ideal", tuple(species), tuple(regions), left, right, mesh=mesh
+    )
 
 
 K = Species("K", 1, 1.96e-9)
@@ -75,49 +95,82 @@ SO4 = Species("SO4", -2, 1.07e-9)
 
 def _nernst(cells=5, length=1e-6):
     sp = (K, CL)
-    regs = (bulk("in", length, {"K": 140, "Cl": 140}, sp),
-            membrane("mem", 5e-9, 2.0, {"K": 5e-9}, sp),
-            bulk("out", length, {"K": 5, "Cl": 5}, sp))
-    return make_case("nernst", sp, regs, Boundary("left", "reservoir", None, 0.0, 0.0),
-                     Boundary("right", "reservoir", 0.0), cells=cells)
+    regs = (
+        bulk("in", length, {"K": 140, "Cl": 140}, sp),
+        membrane("mem", 5e-9, 2.0, {"K": 5e-9}, sp),
+        bulk("out", length, {"K": 5, "Cl": 5}, sp),
+    )
+    return make_case(
+        "nernst",
+        sp,
+        regs,
+        Boundary("left", "reservoir", None, 0.0, 0.0),
+        Boundary("right", "reservoir", 0.0),
+        cells=cells,
+    )
 
 
 def _donnan():
     sp = (K, CL, X)
-    regs = (bulk("cyto", 2e-6, {"K": 150, "Cl": 8, "X": 142}, sp),
-            membrane("mem", 5e-9, 2.0, {"K": 5e-9, "Cl": 5e-10}, sp),
-            bulk("bath", 2e-6, {"K": 150, "Cl": 150}, sp))
-    return make_case("donnan", sp, regs, Boundary("left", "wall", None, 0.0),
-                     Boundary("right", "reservoir", 0.0))
+    regs = (
+        bulk("cyto", 2e-6, {"K": 150, "Cl": 8, "X": 142}, sp),
+        membrane("mem", 5e-9, 2.0, {"K": 5e-9, "Cl": 5e-10}, sp),
+        bulk("bath", 2e-6, {"K": 150, "Cl": 150}, sp),
+    )
+    return make_case(
+        "donnan", sp, regs, Boundary("left", "wall", None, 0.0), Boundary("right", "reservoir", 0.0)
+    )
 
 
 def _wall_potential():
     sp = (NA, CL)
-    regs = (bulk("gel", 50e-9, {"Na": 100, "Cl": 60}, sp, eps_r=60.0, rho=-40.0),
-            bulk("sol", 200e-9, {"Na": 100, "Cl": 100}, sp))
-    return make_case("wall_potential", sp, regs, Boundary("left", "wall", 0.05),
-                     Boundary("right", "reservoir", -0.01), cells=6)
+    regs = (
+        bulk("gel", 50e-9, {"Na": 100, "Cl": 60}, sp, eps_r=60.0, rho=-40.0),
+        bulk("sol", 200e-9, {"Na": 100, "Cl": 100}, sp),
+    )
+    return make_case(
+        "wall_potential",
+        sp,
+        regs,
+        Boundary("left", "wall", 0.05),
+        Boundary("right", "reservoir", -0.01),
+        cells=6,
+    )
 
 
 def _wall_charge():
     sp = (NA, CL)
-    regs = (bulk("sol", 100e-9, {"Na": 10, "Cl": 10}, sp),
-            bulk("sol2", 100e-9, {"Na": 10, "Cl": 10}, sp, eps_r=40.0))
-    return make_case("wall_charge", sp, regs, Boundary("left", "wall", None, -0.05),
-                     Boundary("right", "wall", None, 0.02), cells=6)
+    regs = (
+        bulk("sol", 100e-9, {"Na": 10, "Cl": 10}, sp),
+        bulk("sol2", 100e-9, {"Na": 10, "Cl": 10}, sp, eps_r=40.0),
+    )
+    return make_case(
+        "wall_charge",
+        sp,
+        regs,
+        Boundary("left", "wall", None, -0.05),
+        Boundary("right", "wall", None, 0.02),
+        cells=6,
+    )
 
 
 def _radial(geometry):
     sp = (K, NA, CL)
     perms = {"K": 1e-8, "Na": 5e-10, "Cl": 4.5e-9}
-    d_mem = {"K": 1e-11, "Na": 3e-12, "Cl": 5e-11}   # membrane D unlike the bulk D
-    regs = (bulk("cell", 1e-6, {"K": 140, "Na": 10, "Cl": 150}, sp),
-            membrane("mem", 5e-9, 2.0, perms, sp, d=d_mem),
-            bulk("bath", 1e-6, {"K": 5, "Na": 145, "Cl": 150}, sp))
-    right = (Boundary("right", "reservoir", None, 0.0, 2e-3) if geometry == "cylindrical"
-             else Boundary("right", "reservoir", 0.0))
-    return make_case(geometry, sp, regs, Boundary("left", "wall", None, 0.0), right,
-                     geometry=geometry)
+    d_mem = {"K": 1e-11, "Na": 3e-12, "Cl": 5e-11}  # membrane D unlike the bulk D
+    regs = (
+        bulk("cell", 1e-6, {"K": 140, "Na": 10, "Cl": 150}, sp),
+        membrane("mem", 5e-9, 2.0, perms, sp, d=d_mem),
+        bulk("bath", 1e-6, {"K": 5, "Na": 145, "Cl": 150}, sp),
+    )
+    right = (
+        Boundary("right", "reservoir", None, 0.0, 2e-3)
+        if geometry == "cylindrical"
+        else Boundary("right", "reservoir", 0.0)
+    )
+    return make_case(
+        geometry, sp, regs, Boundary("left", "wall", None, 0.0), right, geometry=geometry
+    )
 
 
 def _divalent():
@@ -125,22 +178,37 @@ def _divalent():
     # "out" carries standard free-energy offsets (g != 0 next to a reservoir)
     out = bulk("out", 500e-9, {"Ca": 2, "SO4": 51, "Na": 98}, sp)
     out = dataclasses.replace(out, barrier={"Ca": 0.7 * RT, "SO4": -0.4 * RT, "Na": 0.1 * RT})
-    regs = (bulk("in", 500e-9, {"Ca": 1, "SO4": 51, "Na": 100}, sp),
-            membrane("mem", 5e-9, 4.0, {"Ca": 1e-8, "Na": 1e-9}, sp),
-            out)
-    return make_case("divalent", sp, regs, Boundary("left", "reservoir", None, 0.0, -1e-2),
-                     Boundary("right", "reservoir", 0.02))
+    regs = (
+        bulk("in", 500e-9, {"Ca": 1, "SO4": 51, "Na": 100}, sp),
+        membrane("mem", 5e-9, 4.0, {"Ca": 1e-8, "Na": 1e-9}, sp),
+        out,
+    )
+    return make_case(
+        "divalent",
+        sp,
+        regs,
+        Boundary("left", "reservoir", None, 0.0, -1e-2),
+        Boundary("right", "reservoir", 0.02),
+    )
 
 
 def _ghk_graded():
     """Default graded mesh (non-uniform widths), three species, floating left."""
     sp = (K, NA, CL)
     perms = {"K": 1e-8, "Na": 5e-10, "Cl": 4.5e-9}
-    regs = (bulk("in", 100e-9, {"K": 140, "Na": 10, "Cl": 150}, sp),
-            membrane("mem", 5e-9, 2.0, perms, sp),
-            bulk("out", 100e-9, {"K": 5, "Na": 145, "Cl": 150}, sp))
-    return make_case("ghk_graded", sp, regs, Boundary("left", "reservoir", None, 0.0, 5e-3),
-                     Boundary("right", "reservoir", 0.0), cells=None)
+    regs = (
+        bulk("in", 100e-9, {"K": 140, "Na": 10, "Cl": 150}, sp),
+        membrane("mem", 5e-9, 2.0, perms, sp),
+        bulk("out", 100e-9, {"K": 5, "Na": 145, "Cl": 150}, sp),
+    )
+    return make_case(
+        "ghk_graded",
+        sp,
+        regs,
+        Boundary("left", "reservoir", None, 0.0, 5e-3),
+        Boundary("right", "reservoir", 0.0),
+        cells=None,
+    )
 
 
 CASES = {
@@ -165,8 +233,7 @@ def get_model(name):
 
 def test_case_set_covers_every_boundary_type():
     types = {int(t) for name in CASES for t in get_model(name).b_type}
-    assert types == {kernel.WALL_POTENTIAL, kernel.WALL_CHARGE, kernel.RESERVOIR,
-                     kernel.FLOATING}
+    assert types == {kernel.WALL_POTENTIAL, kernel.WALL_CHARGE, kernel.RESERVOIR, kernel.FLOATING}
     kinds = {int(k) for name in CASES for k in np.unique(get_model(name).face_kind[:, 1:-1])}
     assert kinds == {kernel.CLOSED, kernel.SG, kernel.INTERFACE}
     assert get_model("spherical").mesh.face_area[0] == 0.0
@@ -187,7 +254,7 @@ def random_state(model, rng):
     body = np.empty((N, m))
     body[:, :S] = 10.0 ** rng.uniform(-9.0, 3.0, size=(N, S))
     body[:, S] = rng.uniform(-20.0, 20.0, size=N)
-    x[off:off + N * m] = body.ravel()
+    x[off : off + N * m] = body.ravel()
     if off:
         x[0] = rng.uniform(-20.0, 20.0)
     if model.b_type[1] == kernel.FLOATING:
@@ -216,8 +283,9 @@ def kernel_residual(model, x, alpha_c, alpha_d, beta_c, beta_d, source):
     kl, ku = model.bandwidths
     res = np.zeros(n)
     ab = np.zeros((2 * kl + ku + 1, n), order="F")
-    kernel.assemble(x, *model.kernel_args(), alpha_c, alpha_d, beta_c, beta_d, source,
-                    res, ab, False)
+    kernel.assemble(
+        x, *model.kernel_args(), alpha_c, alpha_d, beta_c, beta_d, source, res, ab, False
+    )
     return res
 
 
@@ -236,8 +304,25 @@ def band_to_dense(ab, kl, ku):
 # ----------------------------------------------------------------------------
 
 _SWITCH = kernel._SERIES
-_MAGNITUDES = [0.0, 1e-12, 1e-8, 1e-4, _SWITCH * (1 - 1e-12), _SWITCH, _SWITCH * (1 + 1e-12),
-               0.0099, 0.0101, 0.1, 1.0, 10.0, 100.0, 700.0, 709.5, 710.0, 1000.0]
+_MAGNITUDES = [
+    0.0,
+    1e-12,
+    1e-8,
+    1e-4,
+    _SWITCH * (1 - 1e-12),
+    _SWITCH,
+    _SWITCH * (1 + 1e-12),
+    0.0099,
+    0.0101,
+    0.1,
+    1.0,
+    10.0,
+    100.0,
+    700.0,
+    709.5,
+    710.0,
+    1000.0,
+]
 XS = sorted({s * a for a in _MAGNITUDES for s in (1.0, -1.0)})
 
 
@@ -279,7 +364,7 @@ def test_bernoulli_reflection_identity(x):
     # B(-x) = B(x) + x exactly in exact arithmetic
     lhs = kernel.bernoulli(x) - kernel.bernoulli(-x)
     assert abs(lhs + x) <= 4 * np.finfo(float).eps * max(1.0, abs(x))
-    dl = kernel.bernoulli_deriv(x) + kernel.bernoulli_deriv(-x)   # B'(x) + B'(-x) = -1
+    dl = kernel.bernoulli_deriv(x) + kernel.bernoulli_deriv(-x)  # B'(x) + B'(-x) = -1
     assert abs(dl + 1.0) <= 1e-13
 
 
@@ -296,6 +381,7 @@ def test_bernoulli_deriv_central_difference(x):
 # Log-mean and the interface flux
 # ----------------------------------------------------------------------------
 
+
 def _exact_logmean(p, q):
     with mpmath.workdps(60):
         p, q = mpmath.mpf(p), mpmath.mpf(q)
@@ -304,9 +390,21 @@ def _exact_logmean(p, q):
         return float((mpmath.exp(p) - mpmath.exp(q)) / (p - q))
 
 
-_LM_PAIRS = [(0.0, 0.0), (0.0, -1e-12), (-1e-3, 0.0), (0.0, -0.0099), (-0.0101, 0.0),
-             (-0.5, -0.2), (0.0, -3.0), (-7.0, 0.0), (0.0, -50.0), (-300.0, 0.0),
-             (0.0, -800.0), (-2.0, -2.0 - 5e-3), (1.0, 2.0)]
+_LM_PAIRS = [
+    (0.0, 0.0),
+    (0.0, -1e-12),
+    (-1e-3, 0.0),
+    (0.0, -0.0099),
+    (-0.0101, 0.0),
+    (-0.5, -0.2),
+    (0.0, -3.0),
+    (-7.0, 0.0),
+    (0.0, -50.0),
+    (-300.0, 0.0),
+    (0.0, -800.0),
+    (-2.0, -2.0 - 5e-3),
+    (1.0, 2.0),
+]
 
 
 @pytest.mark.skipif(mpmath is None, reason="needs mpmath")
@@ -357,8 +455,9 @@ _FLUX_ARGS = [
 def test_interface_flux_derivatives(args):
     out = kernel.interface_flux(*args)
     # size of the two terms of the numerator: sets the round-off of F itself
-    size = (abs(kernel.interface_flux(args[0], 0.0, *args[2:])[0])
-            + abs(kernel.interface_flux(0.0, args[1], *args[2:])[0]))
+    size = abs(kernel.interface_flux(args[0], 0.0, *args[2:])[0]) + abs(
+        kernel.interface_flux(0.0, args[1], *args[2:])[0]
+    )
     for k in range(6):  # cL, cR, uL, ufL, ufR, uR
         h = 1e-6 * max(1.0, abs(args[k]))
         a = list(args)
@@ -392,9 +491,19 @@ def test_interface_flux_reduces_to_sg(du, u0):
     assert abs(got[3] + got[4] + got[5] + got[6]) <= 1e-9 * (abs(got[3]) + abs(got[6]) + 1e-300)
 
 
-@pytest.mark.parametrize(("uL", "uR"), [(0.0, 0.0), (700.0, 690.0), (-700.0, -650.0),
-                                         (700.0, 0.0), (-700.0, 0.0), (350.0, -350.0),
-                                         (0.0, 700.0), (-650.0, 50.0)])
+@pytest.mark.parametrize(
+    ("uL", "uR"),
+    [
+        (0.0, 0.0),
+        (700.0, 690.0),
+        (-700.0, -650.0),
+        (700.0, 0.0),
+        (-700.0, 0.0),
+        (350.0, -350.0),
+        (0.0, 700.0),
+        (-650.0, 50.0),
+    ],
+)
 @pytest.mark.parametrize("g_jump", [0.0, 9.0, -25.0])
 def test_interface_flux_vanishes_at_boltzmann_equilibrium(uL, uR, g_jump):
     """c_L e^uL = c_R e^uR: no flux whatever the partition jump at the face."""
@@ -417,6 +526,7 @@ def test_interface_flux_vanishes_at_boltzmann_equilibrium(uL, uR, g_jump):
 # ----------------------------------------------------------------------------
 # Residual: kernel against the numpy oracle
 # ----------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("transient", [False, True], ids=["steady", "transient"])
 @pytest.mark.parametrize("name", list(CASES))
@@ -453,6 +563,7 @@ def test_residual_matches_reference_on_initial_state():
 # Jacobian: band against central finite differences
 # ----------------------------------------------------------------------------
 
+
 def fd_jacobian(model, x, terms, rel_step=1e-7):
     """Dense central-difference Jacobian of the kernel residual, and its step sizes.
 
@@ -476,7 +587,8 @@ def fd_jacobian(model, x, terms, rel_step=1e-7):
         xp[j] += steps[j]
         xm[j] -= steps[j]
         jac[:, j] = (kernel_residual(model, xp, *terms) - kernel_residual(model, xm, *terms)) / (
-            xp[j] - xm[j])
+            xp[j] - xm[j]
+        )
     return jac, steps
 
 
@@ -531,6 +643,7 @@ def test_band_jacobian_matches_finite_differences(name, transient):
 # Work: the assembled structure is linear in N
 # ----------------------------------------------------------------------------
 
+
 def _nonzeros(model, rng):
     x = random_state(model, rng)
     S, N = model.n_species, model.n_cells
@@ -551,8 +664,7 @@ def test_assembly_structure_is_linear_in_cells():
     counts = []
     sizes = []
     for per_region in (34, 334, 3334):
-        model = build_model(dataclasses.replace(
-            _nernst(), mesh=MeshSpec(uniform_cells=per_region)))
+        model = build_model(dataclasses.replace(_nernst(), mesh=MeshSpec(uniform_cells=per_region)))
         kl, ku = model.bandwidths
         ab, x = _nonzeros(model, rng)
         assert ab.shape == (2 * kl + ku + 1, model.n_unknowns)
@@ -572,11 +684,19 @@ def test_assembly_structure_is_linear_in_cells():
         if per_region == 3334:
             S_, N_ = model.n_species, model.n_cells
             z2 = np.zeros((S_, N_))
-            got = kernel_residual(model, x, np.ones((S_, N_)), 1.0, np.ones((S_, N_)),
-                                  np.zeros(2), z2)
-            want, scale = residual_reference(model, x, np.ones((S_, N_)), 1.0,
-                                             np.ones((S_, N_)), np.zeros(2), z2,
-                                             return_scale=True)
+            got = kernel_residual(
+                model, x, np.ones((S_, N_)), 1.0, np.ones((S_, N_)), np.zeros(2), z2
+            )
+            want, scale = residual_reference(
+                model,
+                x,
+                np.ones((S_, N_)),
+                1.0,
+                np.ones((S_, N_)),
+                np.zeros(2),
+                z2,
+                return_scale=True,
+            )
             assert np.all(np.abs(got - want) <= 6e-15 * scale)  # measured 6.3e-16
     assert sizes[2] >= 1e4 and sizes[1] >= 1e3
     slope_1 = (counts[1] - counts[0]) / (sizes[1] - sizes[0])

@@ -47,8 +47,13 @@ _SERIAL = itertools.count()
 
 
 def _cli(*args, **kw):
-    return subprocess.Popen([sys.executable, "-m", "pnp", *args], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, **kw)
+    return subprocess.Popen(
+        [sys.executable, "-m", "pnp", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +78,7 @@ def _states(pgid: int) -> dict[int, str]:
             text = stat.read_text()
         except OSError:  # exited while listing
             continue
-        fields = text[text.rindex(")") + 2:].split()
+        fields = text[text.rindex(")") + 2 :].split()
         if int(fields[2]) == pgid:
             states[int(stat.parent.name)] = fields[0]
     return states
@@ -172,8 +177,9 @@ def _run_phase(held: int, opened: bool) -> str:
     return next(name for name, ks in RUN_PHASES.items() if held in ks)
 
 
-def _kill_run(tmp_path, reference, sig, outputs: int = 0, opened: bool = False,
-              delay: float = 0.0) -> tuple[int, bool]:
+def _kill_run(
+    tmp_path, reference, sig, outputs: int = 0, opened: bool = False, delay: float = 0.0
+) -> tuple[int, bool]:
     """Kill a run of donnan_approach at a chosen moment and check the file it leaves.
 
     The moment: once the result file holds ``outputs`` outputs (> 0); else once
@@ -202,7 +208,8 @@ def _kill_run(tmp_path, reference, sig, outputs: int = 0, opened: bool = False,
     else:
         assert held == 0 and was_opened == opened, (
             f"meant to land {'after the file was opened' if opened else 'before any file'} "
-            f"and before the first output; the file held {held}, opened: {was_opened}")
+            f"and before the first output; the file held {held}, opened: {was_opened}"
+        )
     err = _signal(proc, sig)
 
     if held == 0:
@@ -210,8 +217,9 @@ def _kill_run(tmp_path, reference, sig, outputs: int = 0, opened: bool = False,
         assert not out.exists()
         # SIGINT before pnp's handler is installed: 130 from the CLI, or the
         # interpreter's own death by SIGINT during start-up
-        assert proc.returncode in ((-signal.SIGKILL,) if sig == signal.SIGKILL
-                                   else (130, -signal.SIGINT)), err
+        assert proc.returncode in (
+            (-signal.SIGKILL,) if sig == signal.SIGKILL else (130, -signal.SIGINT)
+        ), err
         return held, was_opened
     res = pnp.load_result(out)
     n = len(res.t)
@@ -233,8 +241,9 @@ def _kill_run(tmp_path, reference, sig, outputs: int = 0, opened: bool = False,
     return held, was_opened
 
 
-@pytest.mark.parametrize(("sig", "outputs"), [(signal.SIGKILL, 5), (signal.SIGINT, 100)],
-                         ids=["SIGKILL-5", "SIGINT-100"])
+@pytest.mark.parametrize(
+    ("sig", "outputs"), [(signal.SIGKILL, 5), (signal.SIGINT, 100)], ids=["SIGKILL-5", "SIGINT-100"]
+)
 def test_killed_run_keeps_every_flushed_output(tmp_path, reference, sig, outputs):
     held, _ = _kill_run(tmp_path, reference, sig, outputs=outputs)
     assert _run_phase(held, True) == ("early" if outputs == 5 else "middle")
@@ -251,29 +260,41 @@ def test_run_killed_before_its_first_output_leaves_no_file(tmp_path, reference):
 def test_kill_runs_at_random_moments(tmp_path, reference):
     """24 kills spread over the phases of a run, SIGKILL and SIGINT alternately in each."""
     rng = random.Random(1234)
-    plan = ([("start-up", {"delay": rng.uniform(0.0, 0.3)}) for _ in range(4)]
-            + [("opened", {"opened": True}) for _ in range(4)]
-            + [("early", {"outputs": rng.randint(1, 5)}) for _ in range(4)]
-            + [("middle", {"outputs": rng.randint(25, 220)}) for _ in range(6)]
-            + [("late", {"outputs": rng.randint(250, 298)}) for _ in range(6)])
+    plan = (
+        [("start-up", {"delay": rng.uniform(0.0, 0.3)}) for _ in range(4)]
+        + [("opened", {"opened": True}) for _ in range(4)]
+        + [("early", {"outputs": rng.randint(1, 5)}) for _ in range(4)]
+        + [("middle", {"outputs": rng.randint(25, 220)}) for _ in range(6)]
+        + [("late", {"outputs": rng.randint(250, 298)}) for _ in range(6)]
+    )
     landed = Counter()
     for k, (phase, moment) in enumerate(plan):
         sig = signal.SIGKILL if k % 2 == 0 else signal.SIGINT
         held, opened = _kill_run(tmp_path, reference, sig, **moment)
         assert _run_phase(held, opened) == phase, (phase, moment, held)
         landed[_run_phase(held, opened), sig.name] += 1
-    assert landed == {(phase, name): n for phase, n in (("start-up", 2), ("opened", 2),
-                                                        ("early", 2), ("middle", 3), ("late", 3))
-                      for name in ("SIGKILL", "SIGINT")}
+    assert landed == {
+        (phase, name): n
+        for phase, n in (("start-up", 2), ("opened", 2), ("early", 2), ("middle", 3), ("late", 3))
+        for name in ("SIGKILL", "SIGINT")
+    }
 
 
 # --- sweeps -----------------------------------------------------------------------------
 
 
 N_POINTS = 24
-SWEEP = ["sweep", str(CASES / "ghk_iv.toml"), "--param",
-         f"boundary.left.potential=-0.1:0.06:{N_POINTS}",
-         "--set", "mesh.uniform_cells=400", "-j", "2", "--quiet"]
+SWEEP = [
+    "sweep",
+    str(CASES / "ghk_iv.toml"),
+    "--param",
+    f"boundary.left.potential=-0.1:0.06:{N_POINTS}",
+    "--set",
+    "mesh.uniform_cells=400",
+    "-j",
+    "2",
+    "--quiet",
+]
 
 
 def _read_summary(path):
@@ -313,8 +334,9 @@ def sweep_reference(tmp_path_factory):
     return _read_summary(out / "summary.csv")
 
 
-def _kill_sweep_and_resume(tmp_path, sweep_reference, sig, done: int = 0,
-                           summary: bool = False, delay: float = 0.0) -> str:
+def _kill_sweep_and_resume(
+    tmp_path, sweep_reference, sig, done: int = 0, summary: bool = False, delay: float = 0.0
+) -> str:
     """Kill a sweep (its process group) at a chosen moment, resume it, compare.
 
     The moment: once summary.csv lists ``done`` (> 0) completed points; else
@@ -332,13 +354,15 @@ def _kill_sweep_and_resume(tmp_path, sweep_reference, sig, done: int = 0,
     else:
         time.sleep(delay)
     has_summary, held = _read_stopped(
-        proc, lambda: ((out / "summary.csv").exists(), _done(out)), group=True)
+        proc, lambda: ((out / "summary.csv").exists(), _done(out)), group=True
+    )
     if done > 0:
         assert done <= held < N_POINTS, f"meant to land after {done} of {N_POINTS} points"
     else:
         assert (has_summary, held) == (summary, 0), (
             f"meant to land {'after summary.csv was written' if summary else 'before it'} and "
-            f"before any point was done; summary: {has_summary}, {held} done")
+            f"before any point was done; summary: {has_summary}, {held} done"
+        )
     at_stop = _read_summary(out / "summary.csv") if has_summary else None
     err = _signal(proc, sig, group=True)
     assert proc.returncode != 0, err
@@ -354,7 +378,9 @@ def _kill_sweep_and_resume(tmp_path, sweep_reference, sig, done: int = 0,
     kept = _point_files(out) if out.exists() else {}
     completed = {name for name, (status, *_) in kept.items() if status == "completed"}
     # the summary never lists a point whose file is not complete
-    listed = {f"point_{int(r['index']):04d}.h5" for r in (after or []) if r["status"] == "completed"}
+    listed = {
+        f"point_{int(r['index']):04d}.h5" for r in (after or []) if r["status"] == "completed"
+    }
     assert listed <= completed
     assert len(completed) < N_POINTS
 
@@ -378,18 +404,22 @@ def test_killed_sweep_resumes_to_identical_results(tmp_path, sweep_reference):
 def test_kill_sweeps_at_random_moments(tmp_path, sweep_reference):
     """12 sweep kills spread over its phases, SIGKILL and SIGINT alternately in each."""
     rng = random.Random(99)
-    plan = ([("start-up", {"delay": rng.uniform(0.0, 0.3)}) for _ in range(2)]
-            + [("pending", {"summary": True}) for _ in range(2)]
-            + [("mid-sweep", {"done": rng.randint(1, N_POINTS - 2)}) for _ in range(8)])
+    plan = (
+        [("start-up", {"delay": rng.uniform(0.0, 0.3)}) for _ in range(2)]
+        + [("pending", {"summary": True}) for _ in range(2)]
+        + [("mid-sweep", {"done": rng.randint(1, N_POINTS - 2)}) for _ in range(8)]
+    )
     landed = Counter()
     for k, (phase, moment) in enumerate(plan):
         sig = signal.SIGKILL if k % 2 == 0 else signal.SIGINT
         where = _kill_sweep_and_resume(tmp_path, sweep_reference, sig, **moment)
         assert where == phase, (phase, moment)
         landed[where, sig.name] += 1
-    assert landed == {(phase, name): n for phase, n in (("start-up", 1), ("pending", 1),
-                                                        ("mid-sweep", 4))
-                      for name in ("SIGKILL", "SIGINT")}
+    assert landed == {
+        (phase, name): n
+        for phase, n in (("start-up", 1), ("pending", 1), ("mid-sweep", 4))
+        for name in ("SIGKILL", "SIGINT")
+    }
 
 
 def test_sweep_is_deterministic_across_worker_counts(tmp_path):
@@ -402,7 +432,9 @@ def test_sweep_is_deterministic_across_worker_counts(tmp_path):
 
 
 def test_same_case_twice_is_bit_identical():
-    case = pnp.load_case(CASES / "donnan_approach.toml", overrides={"run.t_end": 1.0, "run.outputs": 5})
+    case = pnp.load_case(
+        CASES / "donnan_approach.toml", overrides={"run.t_end": 1.0, "run.outputs": 5}
+    )
     a, b = pnp.run(case), pnp.run(case)
     assert np.array_equal(a.potential, b.potential)
     assert np.array_equal(a.concentration, b.concentration)

@@ -43,9 +43,9 @@ def _case(left=None, right=None, geometry="cartesian", mesh=None, regions=None):
         "temperature": 298.15,
         "geometry": geometry,
         "species": {"Na": {"z": 1, "D": 1.33e-9}, "Cl": {"z": -1, "D": 2.03e-9}},
-        "region": regions or [
-            {"name": "a", "length": 40e-9, "eps_r": 78.5,
-             "concentration": {"Na": 150, "Cl": 150}},
+        "region": regions
+        or [
+            {"name": "a", "length": 40e-9, "eps_r": 78.5, "concentration": {"Na": 150, "Cl": 150}},
         ],
         "boundary": {
             "left": left or {"type": "wall", "potential": 0.05},
@@ -59,8 +59,9 @@ def _case(left=None, right=None, geometry="cartesian", mesh=None, regions=None):
 def _lambda_closed_form(c_molar_by_z: dict[int, float], eps_r: float, t: float) -> float:
     """Debye length from k_B T, e and N_A: sqrt(eps kT / (e^2 N_A sum z^2 c))."""
     strength = sum(z * z * c for z, c in c_molar_by_z.items())  # mol/m^3
-    return math.sqrt(eps_r * constants.epsilon_0 * constants.k * t
-                     / (constants.e**2 * constants.N_A * strength))
+    return math.sqrt(
+        eps_r * constants.epsilon_0 * constants.k * t / (constants.e**2 * constants.N_A * strength)
+    )
 
 
 # -- geometry factors -------------------------------------------------------
@@ -68,11 +69,14 @@ def _lambda_closed_form(c_molar_by_z: dict[int, float], eps_r: float, t: float) 
 FACES = np.array([0.0, 0.3e-6, 0.7e-6, 1.2e-6, 2.0e-6])
 
 
-@pytest.mark.parametrize(("geometry", "area", "total"), [
-    ("cartesian", lambda r: np.ones_like(r), lambda r: r),
-    ("cylindrical", lambda r: r, lambda r: r**2 / 2.0),
-    ("spherical", lambda r: r**2, lambda r: r**3 / 3.0),
-])
+@pytest.mark.parametrize(
+    ("geometry", "area", "total"),
+    [
+        ("cartesian", lambda r: np.ones_like(r), lambda r: r),
+        ("cylindrical", lambda r: r, lambda r: r**2 / 2.0),
+        ("spherical", lambda r: r**2, lambda r: r**3 / 3.0),
+    ],
+)
 def test_geometry_factors_are_the_exact_areas_and_shell_volumes(geometry, area, total):
     a, v = geometry_factors(FACES, geometry)
     np.testing.assert_allclose(a, area(FACES), rtol=0, atol=0)
@@ -101,6 +105,7 @@ def test_unknown_geometry_is_refused():
 
 
 # -- graded widths ---------------------------------------------------------
+
 
 @pytest.mark.parametrize(("left", "right"), [(True, False), (False, True), (True, True)])
 def test_graded_widths_fill_the_length_and_respect_their_bounds(left, right):
@@ -135,8 +140,9 @@ def test_an_exact_geometric_sum_gives_the_geometric_sequence():
     # exact up to the accumulated round-off of the sum (measured 2e-16)
     np.testing.assert_allclose(w, seq, rtol=1e-14)
     # capped: beyond the cap every cell is `largest`
-    capped = graded_widths(smallest * (1 + 1.5 + 2.25) + 5 * 2.5e-9, smallest, growth,
-                           2.5e-9, True, False)
+    capped = graded_widths(
+        smallest * (1 + 1.5 + 2.25) + 5 * 2.5e-9, smallest, growth, 2.5e-9, True, False
+    )
     np.testing.assert_allclose(capped, [1e-9, 1.5e-9, 2.25e-9] + [2.5e-9] * 5, rtol=1e-14)
     # exactly MIN_CELLS_PER_REGION graded cells are enough: still graded
     seq = 1e-9 * 2.0 ** np.arange(MIN_CELLS_PER_REGION)
@@ -168,12 +174,16 @@ def test_a_short_graded_region_still_gets_min_cells():
 
 # -- Debye length ------------------------------------------------------------
 
-@pytest.mark.parametrize(("conc", "valence", "by_z"), [
-    ({"Na": 150.0, "Cl": 150.0}, {"Na": 1, "Cl": -1}, {1: 150.0, -1: 150.0}),
-    ({"Ca": 2.0, "Cl": 4.0}, {"Ca": 2, "Cl": -1}, {2: 2.0, -1: 4.0}),
-    # dilute: 100 nM CaCl2 (ionic strength far below 1 mol/m^3)
-    ({"Ca": 1e-4, "Cl": 2e-4}, {"Ca": 2, "Cl": -1}, {2: 1e-4, -1: 2e-4}),
-])
+
+@pytest.mark.parametrize(
+    ("conc", "valence", "by_z"),
+    [
+        ({"Na": 150.0, "Cl": 150.0}, {"Na": 1, "Cl": -1}, {1: 150.0, -1: 150.0}),
+        ({"Ca": 2.0, "Cl": 4.0}, {"Ca": 2, "Cl": -1}, {2: 2.0, -1: 4.0}),
+        # dilute: 100 nM CaCl2 (ionic strength far below 1 mol/m^3)
+        ({"Ca": 1e-4, "Cl": 2e-4}, {"Ca": 2, "Cl": -1}, {2: 1e-4, -1: 2e-4}),
+    ],
+)
 def test_debye_length_closed_form(conc, valence, by_z):
     t, eps_r = 310.15, 80.0
     lam = debye_length(conc, valence, eps_r, t)
@@ -193,10 +203,12 @@ def test_debye_length_without_ions_is_infinite():
 
 # -- build_mesh ---------------------------------------------------------------
 
+
 def _check_mesh_identities(mesh, lengths):
     np.testing.assert_array_equal(np.diff(mesh.faces), mesh.widths)
-    np.testing.assert_allclose(mesh.centers, 0.5 * (mesh.faces[1:] + mesh.faces[:-1]),
-                               rtol=0, atol=0)
+    np.testing.assert_allclose(
+        mesh.centers, 0.5 * (mesh.faces[1:] + mesh.faces[:-1]), rtol=0, atol=0
+    )
     assert mesh.faces[0] == 0.0
     assert mesh.n_cells == mesh.centers.size == mesh.widths.size
     np.testing.assert_array_equal(mesh.spacing, np.diff(mesh.centers))
@@ -215,8 +227,7 @@ def _check_mesh_identities(mesh, lengths):
 
 THREE_REGIONS = [
     {"name": "cyt", "length": 37e-9, "eps_r": 80, "concentration": {"Na": 100, "Cl": 100}},
-    {"name": "mem", "membrane": True, "length": 5e-9, "eps_r": 2,
-     "permeability": {"Na": 1e-9}},
+    {"name": "mem", "membrane": True, "length": 5e-9, "eps_r": 2, "permeability": {"Na": 1e-9}},
     {"name": "bath", "length": 43e-9, "eps_r": 80, "concentration": {"Na": 100, "Cl": 100}},
 ]
 
@@ -224,10 +235,13 @@ THREE_REGIONS = [
 @pytest.mark.parametrize("geometry", ["cartesian", "cylindrical", "spherical"])
 def test_build_mesh_regions_and_interfaces(geometry):
     # the left end is a plain wall (in radial geometry it is the centre r = 0)
-    case = _case(regions=THREE_REGIONS, geometry=geometry, left={"type": "wall"},
-                 right={"type": "reservoir", "potential": 0},
-                 mesh={"cells_per_debye": 4, "growth": 1.2, "max_cell": 2e-9,
-                       "membrane_cells": 7})
+    case = _case(
+        regions=THREE_REGIONS,
+        geometry=geometry,
+        left={"type": "wall"},
+        right={"type": "reservoir", "potential": 0},
+        mesh={"cells_per_debye": 4, "growth": 1.2, "max_cell": 2e-9, "membrane_cells": 7},
+    )
     mesh = build_mesh(case)
     assert mesh.geometry == geometry
     assert mesh.region_names == ("cyt", "mem", "bath")
@@ -245,12 +259,15 @@ def test_build_mesh_regions_and_interfaces(geometry):
         assert mesh.widths[cell] > 5 * lam / 4
 
 
-@pytest.mark.parametrize(("left", "graded"), [
-    ({"type": "wall", "potential": 0.05}, True),
-    ({"type": "wall", "surface_charge": -0.01}, True),
-    ({"type": "wall", "surface_charge": 0.0}, False),
-    ({"type": "reservoir", "potential": 0}, False),
-])
+@pytest.mark.parametrize(
+    ("left", "graded"),
+    [
+        ({"type": "wall", "potential": 0.05}, True),
+        ({"type": "wall", "surface_charge": -0.01}, True),
+        ({"type": "wall", "surface_charge": 0.0}, False),
+        ({"type": "reservoir", "potential": 0}, False),
+    ],
+)
 def test_only_walls_with_a_double_layer_are_graded(left, graded):
     case = _case(left=left, right={"type": "reservoir", "potential": 0})
     mesh = build_mesh(case)
@@ -265,8 +282,9 @@ def test_only_walls_with_a_double_layer_are_graded(left, graded):
 
 
 def test_right_wall_is_graded_at_the_right_end():
-    case = _case(left={"type": "reservoir", "potential": 0},
-                 right={"type": "wall", "potential": 0.05})
+    case = _case(
+        left={"type": "reservoir", "potential": 0}, right={"type": "wall", "potential": 0.05}
+    )
     mesh = build_mesh(case)
     lam = debye_length({"Na": 150, "Cl": 150}, {"Na": 1, "Cl": -1}, 78.5, 298.15)
     assert mesh.widths[-1] <= lam / 4 * (1 + 1e-12)
@@ -288,9 +306,12 @@ def test_refine_divides_the_cells():
 
 
 def test_uniform_cells_gives_n_equal_cells_per_region():
-    case = _case(regions=THREE_REGIONS, left={"type": "reservoir", "potential": 0},
-                 right={"type": "reservoir", "potential": 0},
-                 mesh={"uniform_cells": 6})
+    case = _case(
+        regions=THREE_REGIONS,
+        left={"type": "reservoir", "potential": 0},
+        right={"type": "reservoir", "potential": 0},
+        mesh={"uniform_cells": 6},
+    )
     mesh = build_mesh(case)
     _check_mesh_identities(mesh, [37e-9, 5e-9, 43e-9])
     assert mesh.n_cells == 18
@@ -308,8 +329,11 @@ def test_every_interface_between_bulk_regions_is_graded_on_both_sides():
         {"name": "a", "length": 30e-9, "eps_r": 80, "concentration": {"Na": 100, "Cl": 100}},
         {"name": "b", "length": 30e-9, "eps_r": 80, "concentration": {"Na": 10, "Cl": 10}},
     ]
-    case = _case(regions=regions, left={"type": "reservoir", "potential": 0},
-                 right={"type": "reservoir", "potential": 0})
+    case = _case(
+        regions=regions,
+        left={"type": "reservoir", "potential": 0},
+        right={"type": "reservoir", "potential": 0},
+    )
     mesh = build_mesh(case)
     _check_mesh_identities(mesh, [30e-9, 30e-9])
     (_, stop), _ = mesh.region_slices

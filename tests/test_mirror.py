@@ -79,8 +79,8 @@ def run_pair(data: dict):
 # (the nearly idle inner membrane of test_two_membranes...).
 STEADY = {"rtol": 1e-10, "v_tol": 1e-11, "flux_floor": 1e-19}
 TRANSIENT = {"rtol": 1e-7, "v_tol": 1e-7, "flux_floor": 1e-14}
-CURRENT_FLOOR = 1e-14     # A/m^2: zero currents differ by <= 1.2e-15
-CHARGE_FLOOR = 1e-11      # C/m^2: zero charges differ by <= 8.2e-13 (transients)
+CURRENT_FLOOR = 1e-14  # A/m^2: zero currents differ by <= 1.2e-15
+CHARGE_FLOOR = 1e-11  # C/m^2: zero charges differ by <= 8.2e-13 (transients)
 # The capacitive current is dQ/dt at the membrane: the round-off of Q over a step. At
 # ps steps (the first outputs of donnan_approach, ischemia) that is ~0.1 A/m^2 of noise,
 # on both sides; bounded by Q_NOISE over the time since the previous output (measured
@@ -95,7 +95,8 @@ def _close(a, b, rtol, what, floor=0.0):
     excess = np.abs(a - b) - (rtol * scale + floor)
     worst = int(np.argmax(excess))
     assert excess.flat[worst] <= 0, (
-        f"{what}: |{a.flat[worst]:.6g} - {b.flat[worst]:.6g}| > {rtol:g} * {scale:.3g} + floor")
+        f"{what}: |{a.flat[worst]:.6g} - {b.flat[worst]:.6g}| > {rtol:g} * {scale:.3g} + floor"
+    )
 
 
 def assert_mirrored(res, res_m, rtol, v_tol, flux_floor):
@@ -111,11 +112,21 @@ def assert_mirrored(res, res_m, rtol, v_tol, flux_floor):
     _close(res.pump_current, res_m.pump_current, rtol, "pump current")
     for name in res.species:
         _close(res.flux[name], res_m.flux[name], rtol, f"flux {name}", floor=flux_floor)
-    _close(res.extra_observables["membrane_charge"], res_m.extra_observables["membrane_charge"],
-           rtol, "membrane charge", floor=CHARGE_FLOOR)
+    _close(
+        res.extra_observables["membrane_charge"],
+        res_m.extra_observables["membrane_charge"],
+        rtol,
+        "membrane charge",
+        floor=CHARGE_FLOOR,
+    )
     for side, other in (("left", "right"), ("right", "left")):
-        _close(res.surface_charge[side], res_m.surface_charge[other], rtol,
-               f"surface charge {side}", floor=CHARGE_FLOOR)
+        _close(
+            res.surface_charge[side],
+            res_m.surface_charge[other],
+            rtol,
+            f"surface charge {side}",
+            floor=CHARGE_FLOOR,
+        )
     # profiles: the mirror's read from the other end, at positions L - x
     length = res.faces[-1]
     np.testing.assert_allclose(res_m.x[::-1], length - res.x, rtol=0, atol=1e-12 * length)
@@ -137,7 +148,8 @@ def test_shipped_case_and_its_mirror(name):
         # a row naming a side names the mirror's other side
         swap = {"left": "right", "right": "left"}
         assert [" ".join(swap.get(w, w) for w in r["quantity"].split()) for r in rows] == [
-            r["quantity"] for r in rows_m]
+            r["quantity"] for r in rows_m
+        ]
         for row, row_m in zip(rows, rows_m, strict=True):
             assert row_m["expected"] == pytest.approx(row["expected"], rel=1e-12, abs=1e-300)
             assert row_m["simulated"] == pytest.approx(row["simulated"], rel=1e-6, abs=1e-12)
@@ -145,12 +157,14 @@ def test_shipped_case_and_its_mirror(name):
     if sep is not None:
         # the excess is a difference of ~1e11 ions: it carries their summation round-off,
         # measured <= 1.9e-16 of the ion count
-        assert sep_m["excess_charge"] == pytest.approx(sep["excess_charge"], rel=0,
-                                                     abs=2e-15 * sep["ions"])
+        assert sep_m["excess_charge"] == pytest.approx(
+            sep["excess_charge"], rel=0, abs=2e-15 * sep["ions"]
+        )
         assert sep_m["ions"] == pytest.approx(sep["ions"], rel=1e-12)
 
 
 # --- sign conventions, each with its mirror -------------------------------------
+
 
 def test_current_clamp_injected_inside_flows_outward():
     """A current injected at the inside boundary crosses the membrane outward (README).
@@ -195,7 +209,7 @@ def test_current_clamp_transient_and_its_mirror():
         # measured: 0.1 to 1e-9 relative at every output after the step
         np.testing.assert_allclose(r.current[after], 0.1, rtol=1e-6)
         ionic = sum(FARADAY * s.z * r.flux[s.name] for s in case.species)
-        assert ionic[np.searchsorted(r.t, 1e-6)] > 0.15   # K+ leaking out at V_m ~ 0
+        assert ionic[np.searchsorted(r.t, 1e-6)] > 0.15  # K+ leaking out at V_m ~ 0
         # after 5 time constants: measured 0.2720 mV above the steady -23.84 mV, ionic
         # current 0.8 % above 0.1 A/m^2 (the remaining e^-5 of the relaxation)
         assert v_steady < r.membrane_potential[-1] < v_steady + 1e-3
@@ -227,13 +241,18 @@ def test_two_membranes_measured_at_the_one_nearest_the_inside():
     data = shipped("ghk")
     data.pop("expect")
     cytoplasm, membrane, bath = data["region"]
-    gap = {"name": "gap", "length": 2e-7, "eps_r": 80.0,
-           "concentration": dict(cytoplasm["concentration"])}
+    gap = {
+        "name": "gap",
+        "length": 2e-7,
+        "eps_r": 80.0,
+        "concentration": dict(cytoplasm["concentration"]),
+    }
     data["region"] = [cytoplasm, membrane, gap, dict(membrane, name="membrane2"), bath]
     data["run"] = {"mode": "transient", "t_end": 1e-3, "outputs": 10}
     case, twin, res, res_m = run_pair(data)
     assert_mirrored(res, res_m, **TRANSIENT)
     sep, sep_m = charge_separation(case, res), charge_separation(twin, res_m)
-    assert sep_m["excess_charge"] == pytest.approx(sep["excess_charge"], rel=0,
-                                                     abs=2e-15 * sep["ions"])
+    assert sep_m["excess_charge"] == pytest.approx(
+        sep["excess_charge"], rel=0, abs=2e-15 * sep["ions"]
+    )
     assert sep_m["ions"] == pytest.approx(sep["ions"], rel=1e-12)

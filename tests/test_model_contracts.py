@@ -39,23 +39,44 @@ from pnp.input.case import Case
 from pnp.solvers.newton import boundary_displacement
 
 T = 310.15
-SPECIES = {"K": {"z": 1, "D": 1.96e-9}, "Na": {"z": 1, "D": 1.33e-9},
-           "Cl": {"z": -1, "D": 2.03e-9}, "X": {"z": -1, "D": 1e-10}}
-CYT = {"name": "cyt", "length": 200e-9, "eps_r": 80,
-       "concentration": {"K": 140, "Na": 12, "Cl": 10, "X": 142}}
-BATH = {"name": "bath", "length": 300e-9, "eps_r": 80,
-        "concentration": {"K": 5, "Na": 145, "Cl": 150}}
-MEM = {"name": "mem", "membrane": True, "length": 5e-9, "eps_r": 2,
-       "permeability": {"K": 1e-8, "Na": 5e-10, "Cl": 4.5e-9}}
+SPECIES = {
+    "K": {"z": 1, "D": 1.96e-9},
+    "Na": {"z": 1, "D": 1.33e-9},
+    "Cl": {"z": -1, "D": 2.03e-9},
+    "X": {"z": -1, "D": 1e-10},
+}
+CYT = {
+    "name": "cyt",
+    "length": 200e-9,
+    "eps_r": 80,
+    "concentration": {"K": 140, "Na": 12, "Cl": 10, "X": 142},
+}
+BATH = {
+    "name": "bath",
+    "length": 300e-9,
+    "eps_r": 80,
+    "concentration": {"K": 5, "Na": 145, "Cl": 150},
+}
+MEM = {
+    "name": "mem",
+    "membrane": True,
+    "length": 5e-9,
+    "eps_r": 2,
+    "permeability": {"K": 1e-8, "Na": 5e-10, "Cl": 4.5e-9},
+}
 
 
 def _model(regions=None, left=None, right=None, mesh=None, pump=None, geometry="cartesian"):
     data = {
-        "title": "model test", "temperature": T, "geometry": geometry,
+        "title": "model test",
+        "temperature": T,
+        "geometry": geometry,
         "species": SPECIES,
         "region": regions or [CYT, MEM, BATH],
-        "boundary": {"left": left or {"type": "wall"},
-                     "right": right or {"type": "reservoir", "potential": 0}},
+        "boundary": {
+            "left": left or {"type": "wall"},
+            "right": right or {"type": "reservoir", "potential": 0},
+        },
         "mesh": mesh or {"cells_per_debye": 2, "growth": 1.5, "max_cell": 20e-9},
     }
     if pump is not None:
@@ -88,8 +109,10 @@ def test_floating_boundaries_add_one_unknown_each():
     # the body of x starts after the left boundary unknown
     _, c = m.split(x)
     np.testing.assert_allclose(c[:, 0], [140, 12, 10, 142])
-    r = _model(left={"type": "wall", "potential": 0.0},
-               right={"type": "reservoir", "potential": "floating", "current": -1.0})
+    r = _model(
+        left={"type": "wall", "potential": 0.0},
+        right={"type": "reservoir", "potential": "floating", "current": -1.0},
+    )
     assert r.offset == 0
     assert r.n_unknowns == r.n_cells * 5 + 1
     assert r.b_current[1] == pytest.approx(-1.0 / FARADAY, rel=1e-15)
@@ -101,9 +124,11 @@ def test_floating_boundaries_add_one_unknown_each():
 def test_layered_dielectric_carries_one_displacement():
     # the exact potential of a series capacitor: eps_j dphi/dx the same in
     # every layer. Sampled at the centres, every face must pass the same P.
-    m = _model(left={"type": "wall"}, right={"type": "wall", "potential": 0.0},
-               mesh={"cells_per_debye": 1, "growth": 1.4, "max_cell": 30e-9,
-                     "membrane_cells": 5})
+    m = _model(
+        left={"type": "wall"},
+        right={"type": "wall", "potential": 0.0},
+        mesh={"cells_per_debye": 1, "growth": 1.4, "max_cell": 30e-9, "membrane_cells": 5},
+    )
     eps = m.eps_r
     disp = 1e-3  # D [C/m^2]
     field = -disp / (constants.epsilon_0 * eps)  # dphi/dx per cell
@@ -115,22 +140,30 @@ def test_layered_dielectric_carries_one_displacement():
     # measured relative spread ~1e-12 (differences of psi); 1e-9 allowed
     np.testing.assert_allclose(p * FARADAY, disp, rtol=1e-9)
     w = m.pois_wleft[1:-1]
-    np.testing.assert_allclose(w * psi[:-1] + (1 - w) * psi[1:],
-                               phi_faces[1:-1] / m.thermal_voltage, rtol=1e-9,
-                               atol=1e-12 * np.abs(psi).max())
+    np.testing.assert_allclose(
+        w * psi[:-1] + (1 - w) * psi[1:],
+        phi_faces[1:-1] / m.thermal_voltage,
+        rtol=1e-9,
+        atol=1e-12 * np.abs(psi).max(),
+    )
 
 
 @pytest.mark.parametrize("side", [0, 1])
 def test_wall_gradient_is_exact_for_a_quadratic(side):
     held = {"type": "wall", "potential": 0.02}
-    m = _model(regions=[CYT], left=held if side == 0 else {"type": "reservoir", "potential": 0},
-               right=held if side == 1 else {"type": "reservoir", "potential": 0},
-               mesh={"cells_per_debye": 2, "growth": 1.5, "max_cell": 20e-9})
+    m = _model(
+        regions=[CYT],
+        left=held if side == 0 else {"type": "reservoir", "potential": 0},
+        right=held if side == 1 else {"type": "reservoir", "potential": 0},
+        mesh={"cells_per_debye": 2, "growth": 1.5, "max_cell": 20e-9},
+    )
     length = m.mesh.faces[-1]
     wall = 0.0 if side == 0 else length
     a, b = 3e5, 4e13  # V/m, V/m^2
+
     def phi(r):
         return 0.02 + a * (r - wall) + b * (r - wall) ** 2
+
     x = m.x0.copy()
     x[m.potential_index()] = phi(m.mesh.centers) / m.thermal_voltage
     if side == 0:
@@ -144,8 +177,7 @@ def test_wall_gradient_is_exact_for_a_quadratic(side):
 
 
 def test_series_resistance_through_the_membrane():
-    m = _model(mesh={"cells_per_debye": 2, "growth": 1.5, "max_cell": 20e-9,
-                     "membrane_cells": 6})
+    m = _model(mesh={"cells_per_debye": 2, "growth": 1.5, "max_cell": 20e-9, "membrane_cells": 6})
     _, start, stop = m.membranes[0]
     case = m.case
     for i, name in enumerate(m.species):
@@ -157,8 +189,9 @@ def test_series_resistance_through_the_membrane():
         assert m.face_kind[i, start] == m.face_kind[i, stop] == kernel.INTERFACE
         inner = range(start + 1, stop)
         assert all(m.face_kind[i, f] == kernel.SG for f in inner)
-        total = m.face_rr[i, start] + sum(1.0 / m.face_cond[i, f] for f in inner) \
-            + m.face_rl[i, stop]
+        total = (
+            m.face_rr[i, start] + sum(1.0 / m.face_cond[i, f] for f in inner) + m.face_rl[i, stop]
+        )
         assert total == pytest.approx(5e-9 / d_m, rel=1e-12)
         # and the membrane D reproduces the permeability with its offset
         perm = math.exp(-m.g_cell[i, start]) * d_m / 5e-9
@@ -201,8 +234,11 @@ def test_barrier_is_an_offset_of_dg_over_rt():
 
 def test_boundary_data():
     sigma = -0.01
-    m = _model(regions=[CYT, MEM, BATH], left={"type": "wall", "surface_charge": sigma},
-               right={"type": "reservoir", "potential": -0.004})
+    m = _model(
+        regions=[CYT, MEM, BATH],
+        left={"type": "wall", "surface_charge": sigma},
+        right={"type": "reservoir", "potential": -0.004},
+    )
     assert m.b_type[0] == kernel.WALL_CHARGE and m.b_type[1] == kernel.RESERVOIR
     assert m.b_sigma[0] == pytest.approx(sigma / FARADAY, rel=1e-15)
     assert m.b_psi[1] == pytest.approx(-0.004 / m.thermal_voltage, rel=1e-15)
@@ -225,9 +261,16 @@ def _pump_model(inside="left", **pump):
         left, right = right, left
     # K neither first nor last: an index off by the species position shows
     species = {name: SPECIES[name] for name in ("Na", "K", "Cl", "X")}
-    data = {"title": "pump", "temperature": T, "inside": inside, "species": species,
-            "region": regions, "boundary": {"left": left, "right": right},
-            "mesh": {"uniform_cells": 5}, "pump": dict(membrane="mem", **pump)}
+    data = {
+        "title": "pump",
+        "temperature": T,
+        "inside": inside,
+        "species": species,
+        "region": regions,
+        "boundary": {"left": left, "right": right},
+        "mesh": {"uniform_cells": 5},
+        "pump": dict(membrane="mem", **pump),
+    }
     return build_model(Case.from_dict(data))
 
 
@@ -278,8 +321,7 @@ def test_saturating_pump_rate_and_derivatives():
     # a dilute K bath (0.5 mM, below every shipped case) still follows the
     # closed form, and a K-free bath stops the pump
     x[i_k] = 0.5
-    assert pump_rate(m, p, x) == pytest.approx(1e-6 * (20 / 32) ** 3 * (0.5 / 3.5) ** 2,
-                                               rel=1e-15)
+    assert pump_rate(m, p, x) == pytest.approx(1e-6 * (20 / 32) ** 3 * (0.5 / 3.5) ** 2, rel=1e-15)
     x[i_k] = 0.0
     assert pump_rate(m, p, x) == 0.0
     x[i_k] = 4.0
@@ -299,11 +341,26 @@ def test_array_shapes_follow_the_documented_layout():
     m = _model(left={"type": "reservoir", "potential": "floating"})
     S, N = m.n_species, m.n_cells
     shapes = {
-        "z": (S,), "eps_r": (N,), "volume": (N,), "rho_fixed": (N,), "g_cell": (S, N),
-        "d_reg": (S, 3), "pois_cond": (N + 1,), "pois_wleft": (N + 1,),
-        "face_kind": (S, N + 1), "face_cond": (S, N + 1), "face_rr": (S, N + 1),
-        "b_type": (2,), "b_psi": (2,), "b_sigma": (2,), "b_current": (2,), "b_conc": (2, S),
-        "b_g": (2, S), "b_pois_cond": (2,), "b_pois_next": (2,), "b_cond": (2, S),
+        "z": (S,),
+        "eps_r": (N,),
+        "volume": (N,),
+        "rho_fixed": (N,),
+        "g_cell": (S, N),
+        "d_reg": (S, 3),
+        "pois_cond": (N + 1,),
+        "pois_wleft": (N + 1,),
+        "face_kind": (S, N + 1),
+        "face_cond": (S, N + 1),
+        "face_rr": (S, N + 1),
+        "b_type": (2,),
+        "b_psi": (2,),
+        "b_sigma": (2,),
+        "b_current": (2,),
+        "b_conc": (2, S),
+        "b_g": (2, S),
+        "b_pois_cond": (2,),
+        "b_pois_next": (2,),
+        "b_cond": (2, S),
         "x0": (m.n_unknowns,),
     }
     for name, shape in shapes.items():

@@ -43,14 +43,17 @@ def membrane_ghk_flux(case, res, name):
     z = {s.name: s.z for s in case.species}[name]
     c_in = res.c(name)[-1, a - 1] * np.exp(-z * (phi_in - phi[a - 1]) / vt)
     c_out = res.c(name)[-1, b] * np.exp(-z * (phi_out - phi[b]) / vt)
-    return analytic.ghk_flux(phi_in - phi_out, c_in, c_out, z,
-                             case.regions[index].permeability[name], case.temperature)
+    return analytic.ghk_flux(
+        phi_in - phi_out, c_in, c_out, z, case.regions[index].permeability[name], case.temperature
+    )
 
 
 def whole_cell_currents(text):
     """{row label: value [pA]} of the whole-cell rows of a `pnp run` summary."""
-    return {m.group(1): float(m.group(2))
-            for m in re.finditer(r"^(.*?\(whole cell\))\s+(\S+) pA\s*$", text, re.M)}
+    return {
+        m.group(1): float(m.group(2))
+        for m in re.finditer(r"^(.*?\(whole cell\))\s+(\S+) pA\s*$", text, re.M)
+    }
 
 
 @pytest.fixture(scope="module")
@@ -138,8 +141,9 @@ def test_without_pump_the_cell_goes_to_donnan():
     case = load("pump_leak", **{"pump.rate": 0})
     res = pnp.run(case)
     assert res.status == "completed", res.message
-    d = analytic.donnan({"K": 5.0, "Na": 145.0, "Cl": 150.0}, {"K": 1, "Na": 1, "Cl": -1}, -142.0,
-                        case.temperature)
+    d = analytic.donnan(
+        {"K": 5.0, "Na": 145.0, "Cl": 150.0}, {"K": 1, "Na": 1, "Cl": -1}, -142.0, case.temperature
+    )
     # the closed cell's bulk is shifted by the membrane capacitor's charge
     # (see test_engine): measured 3.2e-9 V and 1.2e-7 relative
     assert res.membrane_potential[-1] == pytest.approx(d["potential"], abs=3e-8)
@@ -157,10 +161,10 @@ def test_ischemia_depolarises_after_pump_stops(pump_leak):
     assert before == pytest.approx(pump_leak[1].membrane_potential[-1], abs=4e-6)
     assert np.all(res.pump_current[res.t > 60.0] == 0.0)
     after = res.membrane_potential[res.t > 60.0]
-    assert np.all(np.diff(after) > -1e-9)           # monotone depolarisation
-    assert after[-1] > before + 0.03                # tens of mV in an hour
+    assert np.all(np.diff(after) > -1e-9)  # monotone depolarisation
+    assert after[-1] > before + 0.03  # tens of mV in an hour
     k_in = res.c("K")[:, 0]
-    assert k_in[-1] < 0.5 * k_in[0]                 # the K+ gradient runs down
+    assert k_in[-1] < 0.5 * k_in[0]  # the K+ gradient runs down
 
 
 def test_selectivity_from_barriers():
@@ -172,8 +176,13 @@ def test_selectivity_from_barriers():
     mem = case.regions[1]
     # P = D/d exp(-dG/RT) evaluated twice: measured 2.0e-15
     assert mem.permeability["K"] / mem.permeability["Na"] == pytest.approx(ratio, rel=2e-14)
-    expected = analytic.ghk_voltage({"K": 140, "Na": 10}, {"K": 5, "Na": 145},
-                                    {"K": ratio, "Na": 1.0}, {"K": 1, "Na": 1}, case.temperature)
+    expected = analytic.ghk_voltage(
+        {"K": 140, "Na": 10},
+        {"K": 5, "Na": 145},
+        {"K": ratio, "Na": 1.0},
+        {"K": 1, "Na": 1},
+        case.temperature,
+    )
     # the diffuse layers' shift, as for ghk.toml (README: 3.6e-4 mV): measured 3.6e-7 V
     assert res.membrane_potential[-1] == pytest.approx(expected, abs=4e-6)
 
@@ -193,8 +202,9 @@ def test_ghk_with_calcium():
     res = pnp.run(case)
     assert res.status == "completed", res.message
     inside, outside = case.regions[0].concentration, case.regions[2].concentration
-    expected = analytic.ghk_voltage(inside, outside, perms, {"Ca": 2, "K": 1, "Na": 1, "Cl": -1},
-                                    case.temperature)
+    expected = analytic.ghk_voltage(
+        inside, outside, perms, {"Ca": 2, "K": 1, "Na": 1, "Cl": -1}, case.temperature
+    )
     # measured 5.5e-5 V: the diffuse layers shift the divalent Ca2+ flux far more
     # than the monovalent ones of ghk.toml (2.5e-7 V)
     assert res.membrane_potential[-1] == pytest.approx(expected, abs=1e-4)
@@ -204,15 +214,26 @@ def test_ghk_with_calcium():
 
 def test_grahame_for_a_2_1_electrolyte():
     """CaCl2 against a charged wall: the 2:1 Grahame equation (any mixture form)."""
-    case = pnp.Case.from_dict({
-        "title": "CaCl2 double layer", "temperature": 298.15,
-        "species": {"Ca": {"z": 2, "D": 0.79e-9}, "Cl": {"z": -1, "D": 2.03e-9}},
-        "region": [{"name": "bath", "length": 20e-9, "eps_r": 78.5,
-                    "concentration": {"Ca": 50.0, "Cl": 100.0}}],
-        "boundary": {"left": {"type": "wall", "potential": -0.04},
-                     "right": {"type": "reservoir", "potential": 0}},
-        "mesh": {"cells_per_debye": 16, "growth": 1.1, "max_cell": 0.2e-9},
-    })
+    case = pnp.Case.from_dict(
+        {
+            "title": "CaCl2 double layer",
+            "temperature": 298.15,
+            "species": {"Ca": {"z": 2, "D": 0.79e-9}, "Cl": {"z": -1, "D": 2.03e-9}},
+            "region": [
+                {
+                    "name": "bath",
+                    "length": 20e-9,
+                    "eps_r": 78.5,
+                    "concentration": {"Ca": 50.0, "Cl": 100.0},
+                }
+            ],
+            "boundary": {
+                "left": {"type": "wall", "potential": -0.04},
+                "right": {"type": "reservoir", "potential": 0},
+            },
+            "mesh": {"cells_per_debye": 16, "growth": 1.1, "max_cell": 0.2e-9},
+        }
+    )
     res = pnp.run(case)
     sigma = analytic.grahame(-0.04, {"Ca": 50.0, "Cl": 100.0}, {"Ca": 2, "Cl": -1}, 78.5, 298.15)
     # second-order wall gradient, 16 cells per Debye length: measured 3.6e-3
@@ -224,8 +245,15 @@ def test_spherical_excess_charge_is_c_v_area():
     res = pnp.run(case)
     mem = case.regions[1]
     c_series = analytic.membrane_series_capacitance(
-        mem.eps_r, mem.length, {"K": 140.0, "X": 140.0}, {"K": 10.2, "Na": 139.8, "Cl": 150.0},
-        {"K": 1, "Na": 1, "Cl": -1, "X": -1}, 80.0, 80.0, case.temperature)
+        mem.eps_r,
+        mem.length,
+        {"K": 140.0, "X": 140.0},
+        {"K": 10.2, "Na": 139.8, "Cl": 150.0},
+        {"K": 1, "Na": 1, "Cl": -1, "X": -1},
+        80.0,
+        80.0,
+        case.temperature,
+    )
     area = 4 * math.pi * (10e-6) ** 2
     q_expected = c_series * res.membrane_potential[-1] * area / constants.e
     sep = charge_separation(case, res)
@@ -253,8 +281,9 @@ def test_spherical_donnan_matches_cartesian():
         # the capacitor charge over a different volume/area ratio: measured 8.0e-8
         assert spherical.c(name)[-1, 0] == pytest.approx(cartesian.c(name)[-1, 0], rel=1e-6)
     # measured 2.2e-9 V
-    assert spherical.membrane_potential[-1] == pytest.approx(cartesian.membrane_potential[-1],
-                                                             abs=2e-8)
+    assert spherical.membrane_potential[-1] == pytest.approx(
+        cartesian.membrane_potential[-1], abs=2e-8
+    )
 
 
 def test_saturating_pump():

@@ -25,9 +25,9 @@ from pnp.discretisation.model import build_model
 from pnp.input.case import Case
 from pnp.results.observables import measurement_face, observe, outward_sign
 
-PHI0 = 0.05       # V
-LENGTH = 20e-9    # m
-C0 = 150.0        # mol/m^3
+PHI0 = 0.05  # V
+LENGTH = 20e-9  # m
+C0 = 150.0  # mol/m^3
 D_NA, D_CL = 1.33e-9, 2.03e-9
 EPS_R = 78.5
 EPS = EPS_R * constants.epsilon_0
@@ -43,10 +43,18 @@ def _electrolyte(inside="left", left=None, right=None, n=10, geometry="cartesian
         "geometry": geometry,
         "inside": inside,
         "species": {"Na": {"z": 1, "D": D_NA}, "Cl": {"z": -1, "D": D_CL}},
-        "region": [{"name": "bath", "length": LENGTH, "eps_r": EPS_R,
-                    "concentration": {"Na": C0, "Cl": C0}}],
-        "boundary": {"left": left or {"type": "wall", "potential": PHI0},
-                     "right": right or {"type": "reservoir", "potential": 0}},
+        "region": [
+            {
+                "name": "bath",
+                "length": LENGTH,
+                "eps_r": EPS_R,
+                "concentration": {"Na": C0, "Cl": C0},
+            }
+        ],
+        "boundary": {
+            "left": left or {"type": "wall", "potential": PHI0},
+            "right": right or {"type": "reservoir", "potential": 0},
+        },
         "mesh": {"uniform_cells": n},
     }
     return build_model(Case.from_dict(data))
@@ -119,8 +127,9 @@ def test_charged_wall_potential_is_gauss_across_the_half_cell(sigma):
 
 def test_charged_wall_on_the_right():
     sigma = 0.015
-    model = _electrolyte(left={"type": "reservoir", "potential": 0},
-                         right={"type": "wall", "surface_charge": sigma})
+    model = _electrolyte(
+        left={"type": "reservoir", "potential": 0}, right={"type": "wall", "surface_charge": sigma}
+    )
     slope = sigma / EPS  # D_x = -sigma at the right wall (normal into the domain is -x)
     x = _linear_state(model, lambda r: slope * r)
     obs = observe(model, x)
@@ -146,19 +155,39 @@ def test_displacement_rate_adds_the_capacitive_current(inside):
 def _membrane_cell(inside, pump_rate, geometry="cartesian"):
     left = {"type": "wall"}
     right = {"type": "reservoir", "potential": 0}
-    cyt = {"name": "cyt", "length": 1e-6, "eps_r": 80,
-           "concentration": {"K": 140, "Na": 12, "Cl": 10, "X": 142}}
-    bath = {"name": "bath", "length": 1e-6, "eps_r": 80,
-            "concentration": {"K": 5, "Na": 145, "Cl": 150}}
-    mem = {"name": "mem", "membrane": True, "length": 5e-9, "eps_r": 2,
-           "permeability": {"K": 1e-8, "Na": 5e-10, "Cl": 4.5e-9}}
+    cyt = {
+        "name": "cyt",
+        "length": 1e-6,
+        "eps_r": 80,
+        "concentration": {"K": 140, "Na": 12, "Cl": 10, "X": 142},
+    }
+    bath = {
+        "name": "bath",
+        "length": 1e-6,
+        "eps_r": 80,
+        "concentration": {"K": 5, "Na": 145, "Cl": 150},
+    }
+    mem = {
+        "name": "mem",
+        "membrane": True,
+        "length": 5e-9,
+        "eps_r": 2,
+        "permeability": {"K": 1e-8, "Na": 5e-10, "Cl": 4.5e-9},
+    }
     regions = [cyt, mem, bath] if inside == "left" else [bath, mem, cyt]
     if inside == "right":
         left, right = {"type": "reservoir", "potential": 0}, {"type": "wall"}
     data = {
-        "title": "pump test", "temperature": 310.15, "inside": inside, "geometry": geometry,
-        "species": {"K": {"z": 1, "D": 1.96e-9}, "Na": {"z": 1, "D": 1.33e-9},
-                    "Cl": {"z": -1, "D": 2.03e-9}, "X": {"z": -1, "D": 1e-10}},
+        "title": "pump test",
+        "temperature": 310.15,
+        "inside": inside,
+        "geometry": geometry,
+        "species": {
+            "K": {"z": 1, "D": 1.96e-9},
+            "Na": {"z": 1, "D": 1.33e-9},
+            "Cl": {"z": -1, "D": 2.03e-9},
+            "X": {"z": -1, "D": 1e-10},
+        },
         "region": regions,
         "boundary": {"left": left, "right": right},
         "pump": {"membrane": "mem", "rate": pump_rate},
@@ -192,12 +221,14 @@ def _layered(geometry, inside="left", mesh=None):
     """Electrolyte | 5 nm membrane | electrolyte (r from 1 um in radial runs)."""
     regions = [
         {"name": "a", "length": 1e-6, "eps_r": 80, "concentration": {"Na": C0, "Cl": C0}},
-        {"name": "mem", "membrane": True, "length": 5e-9, "eps_r": 2,
-         "permeability": {"Na": 1e-9}},
+        {"name": "mem", "membrane": True, "length": 5e-9, "eps_r": 2, "permeability": {"Na": 1e-9}},
         {"name": "b", "length": 0.2e-6, "eps_r": 80, "concentration": {"Na": C0, "Cl": C0}},
     ]
     data = {
-        "title": "capacitor", "temperature": 298.15, "geometry": geometry, "inside": inside,
+        "title": "capacitor",
+        "temperature": 298.15,
+        "geometry": geometry,
+        "inside": inside,
         "species": {"Na": {"z": 1, "D": D_NA}, "Cl": {"z": -1, "D": D_CL}},
         "region": regions,
         "boundary": {"left": {"type": "wall"}, "right": {"type": "reservoir", "potential": 0}},
@@ -213,8 +244,9 @@ def test_membrane_charge_is_the_capacitor_displacement(geometry):
     # layer; cartesian: D uniform, phi linear. Sampled at the cell centres,
     # the membrane charge at the mid membrane face must be D there.
     # graded: the membrane is not in the middle of the state vector
-    model = _layered(geometry, mesh={"cells_per_debye": 1, "growth": 1.5, "max_cell": 50e-9,
-                                     "membrane_cells": 6})
+    model = _layered(
+        geometry, mesh={"cells_per_debye": 1, "growth": 1.5, "max_cell": 50e-9, "membrane_cells": 6}
+    )
     faces = model.mesh.faces
     q = 2e-3  # D at the mid membrane face [C/m^2]
     face = measurement_face(model)
@@ -238,8 +270,9 @@ def test_membrane_charge_is_the_capacitor_displacement(geometry):
     obs = observe(model, x)
     # cartesian: exact (measured 2e-14 relative); spherical: the face
     # conductance is second order in h/r (measured 1.7e-7); 10x those
-    assert obs["membrane_charge"] == pytest.approx(q, rel=2e-13 if geometry == "cartesian"
-                                                   else 2e-6)
+    assert obs["membrane_charge"] == pytest.approx(
+        q, rel=2e-13 if geometry == "cartesian" else 2e-6
+    )
     # the membrane charge is per unit membrane area: dP/dt too, so a
     # displacement rate of q r_f^2 / F per second is q A/m^2 of current
     rate = q * model.mesh.face_area[face] / FARADAY
@@ -290,12 +323,21 @@ def test_divalent_ions_carry_twice_the_charge():
     # and the current is Ohm's law with sum z_i^2 D_i c_i: Ca2+ counts four times
     d_ca = 0.79e-9
     data = {
-        "title": "CaCl2", "temperature": 298.15,
+        "title": "CaCl2",
+        "temperature": 298.15,
         "species": {"Ca": {"z": 2, "D": d_ca}, "Cl": {"z": -1, "D": D_CL}},
-        "region": [{"name": "bath", "length": LENGTH, "eps_r": EPS_R,
-                    "concentration": {"Ca": 50.0, "Cl": 100.0}}],
-        "boundary": {"left": {"type": "wall", "potential": PHI0},
-                     "right": {"type": "reservoir", "potential": 0}},
+        "region": [
+            {
+                "name": "bath",
+                "length": LENGTH,
+                "eps_r": EPS_R,
+                "concentration": {"Ca": 50.0, "Cl": 100.0},
+            }
+        ],
+        "boundary": {
+            "left": {"type": "wall", "potential": PHI0},
+            "right": {"type": "reservoir", "potential": 0},
+        },
         "mesh": {"uniform_cells": 10},
     }
     model = build_model(Case.from_dict(data))
@@ -315,15 +357,20 @@ def test_boundary_membrane_charge_is_minus_the_wall_charge(inside, n):
     # face; Gauss there: the outward displacement is minus the charge on that
     # boundary surface (normal into the domain), for any state, including one
     # with space charge, where the two ends differ
-    model = _electrolyte(inside=inside, left={"type": "reservoir", "potential": 0},
-                         right={"type": "wall", "potential": -PHI0}, n=n)
+    model = _electrolyte(
+        inside=inside,
+        left={"type": "reservoir", "potential": 0},
+        right={"type": "wall", "potential": -PHI0},
+        n=n,
+    )
     x = _linear_state(model, lambda r: PHI0 * np.sin(7.0 * r / LENGTH) - PHI0 * r / LENGTH)
     obs = observe(model, x)
     outside = "right" if inside == "left" else "left"
     assert obs["membrane_charge"] == pytest.approx(-obs[f"surface_charge_{outside}"], rel=1e-14)
     # space charge: the two ends carry different charges
     assert abs(obs["surface_charge_left"] + obs["surface_charge_right"]) > 1e-3 * abs(
-        obs["surface_charge_left"])
+        obs["surface_charge_left"]
+    )
 
 
 def test_fluxes_are_measured_in_the_first_membrane():
@@ -331,18 +378,19 @@ def test_fluxes_are_measured_in_the_first_membrane():
     # and currents are those of the first (outer cell) membrane
     regions = [
         {"name": "cyt", "length": 100e-9, "eps_r": 80, "concentration": {"Na": C0, "Cl": C0}},
-        {"name": "m1", "membrane": True, "length": 5e-9, "eps_r": 2,
-         "permeability": {"Na": 1e-9}},
+        {"name": "m1", "membrane": True, "length": 5e-9, "eps_r": 2, "permeability": {"Na": 1e-9}},
         {"name": "org", "length": 100e-9, "eps_r": 80, "concentration": {"Na": C0, "Cl": C0}},
-        {"name": "m2", "membrane": True, "length": 7e-9, "eps_r": 2,
-         "permeability": {"Na": 1e-9}},
+        {"name": "m2", "membrane": True, "length": 7e-9, "eps_r": 2, "permeability": {"Na": 1e-9}},
         {"name": "bath", "length": 100e-9, "eps_r": 80, "concentration": {"Na": C0, "Cl": C0}},
     ]
-    data = {"title": "two membranes", "temperature": 298.15,
-            "species": {"Na": {"z": 1, "D": D_NA}, "Cl": {"z": -1, "D": D_CL}},
-            "region": regions,
-            "boundary": {"left": {"type": "wall"}, "right": {"type": "reservoir", "potential": 0}},
-            "mesh": {"uniform_cells": 6}}
+    data = {
+        "title": "two membranes",
+        "temperature": 298.15,
+        "species": {"Na": {"z": 1, "D": D_NA}, "Cl": {"z": -1, "D": D_CL}},
+        "region": regions,
+        "boundary": {"left": {"type": "wall"}, "right": {"type": "reservoir", "potential": 0}},
+        "mesh": {"uniform_cells": 6},
+    }
     model = build_model(Case.from_dict(data))
     (_, a, b), (_, c, _) = model.membranes
     assert measurement_face(model) == (a + b) // 2

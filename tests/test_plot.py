@@ -392,8 +392,9 @@ def test_traces_of_a_real_transient_use_a_log_time_axis(nernst_transient):
     # The trace is the result's V_m in mV at t > 0, which heads for E_K = -89 mV.
     drawn = np.asarray(potential_ax.get_lines()[0].get_ydata(), dtype=float)
     later = nernst_transient.t > 0
-    np.testing.assert_allclose(drawn, 1e3 * nernst_transient.membrane_potential[later],
-                               rtol=1e-15, atol=0)
+    np.testing.assert_allclose(
+        drawn, 1e3 * nernst_transient.membrane_potential[later], rtol=1e-15, atol=0
+    )
     np.testing.assert_allclose(times, nernst_transient.t[later], rtol=1e-15, atol=0)
     assert drawn[-1] < -80
 

@@ -75,14 +75,14 @@ def _bernoulli(x: float) -> float:
 class Reference:
     """The reference steady state (potentials in V, concentrations in mol/m^3)."""
 
-    v_m: float                      # phi(inside bulk) - phi(outside bulk)
-    u_membrane: float               # drop across the membrane proper
-    zeta_in: float                  # phi(inner membrane face) - phi(inside bulk)
-    zeta_out: float                 # phi(outer membrane face) - phi(bath bulk)
-    rate: float                     # pump cycle rate [mol/m^2/s] at the mid radius
-    c_in: dict[str, float]          # inside bulk
-    c_face_in: dict[str, float]     # at the inner membrane face
-    c_face_out: dict[str, float]    # at the outer membrane face
+    v_m: float  # phi(inside bulk) - phi(outside bulk)
+    u_membrane: float  # drop across the membrane proper
+    zeta_in: float  # phi(inner membrane face) - phi(inside bulk)
+    zeta_out: float  # phi(outer membrane face) - phi(bath bulk)
+    rate: float  # pump cycle rate [mol/m^2/s] at the mid radius
+    c_in: dict[str, float]  # inside bulk
+    c_face_in: dict[str, float]  # at the inner membrane face
+    c_face_out: dict[str, float]  # at the outer membrane face
     leak: dict[str, float] = field(default_factory=dict)  # GHK, outward, per m^2 at r_m
     r_mid: float = 0.0
 
@@ -123,8 +123,13 @@ def _grahame(zeta: float, c: dict[str, float], p: _Params, eps: float) -> float:
 
 def _zeta(sigma: float, c: dict[str, float], p: _Params, eps: float) -> float:
     """Scaled diffuse potential that screens ``sigma`` (inverse Grahame)."""
-    return optimize.brentq(lambda t: _grahame(t, c, p, eps) - sigma, -5.0, 5.0,
-                           xtol=1e-15, rtol=4 * np.finfo(float).eps)
+    return optimize.brentq(
+        lambda t: _grahame(t, c, p, eps) - sigma,
+        -5.0,
+        5.0,
+        xtol=1e-15,
+        rtol=4 * np.finfo(float).eps,
+    )
 
 
 def _surface_excess(name: str, zeta: float, c: dict[str, float], p: _Params, eps: float) -> float:
@@ -157,7 +162,8 @@ def _face_in(name: str, u: float, rate: float, c_face_out: dict[str, float], p: 
     z = p.z[name]
     j_shell = -_pump_flux(name, rate, p) * p.r_mid**2 / (p.r1 * p.r2)
     return (j_shell + p.P[name] * c_face_out[name] * _bernoulli(z * u)) / (
-        p.P[name] * _bernoulli(-z * u))
+        p.P[name] * _bernoulli(-z * u)
+    )
 
 
 def _rate(u: float, c_face_out: dict[str, float], p: _Params) -> float:
@@ -208,6 +214,7 @@ def pump_leak_reference(case, diffuse_layers: bool = True) -> Reference:
     closed = dict(p.closed)
     v = math.nan
     for _ in range(50):
+
         def charge(v_, zi=zeta_in, zo=zeta_out, cl=closed):
             c_in = _inside(v_, zi, zo, cl, p)[-1]
             return sum(p.z[n] * c for n, c in c_in.items())
@@ -219,19 +226,29 @@ def pump_leak_reference(case, diffuse_layers: bool = True) -> Reference:
         if not diffuse_layers or done:
             break
         u, _, _, _, c_in = _inside(v, zeta_in, zeta_out, closed, p)
-        d_in = p.eps_m * p.vt * u * p.r2 / (p.r1 * p.d)     # displacement at r1 (outward)
-        d_out = p.eps_m * p.vt * u * p.r1 / (p.r2 * p.d)    # and at r2
-        zeta_in = _zeta(-d_in, c_in, p, p.eps_in)           # the inside layer screens -D(r1)
+        d_in = p.eps_m * p.vt * u * p.r2 / (p.r1 * p.d)  # displacement at r1 (outward)
+        d_out = p.eps_m * p.vt * u * p.r1 / (p.r2 * p.d)  # and at r2
+        zeta_in = _zeta(-d_in, c_in, p, p.eps_in)  # the inside layer screens -D(r1)
         zeta_out = _zeta(d_out, p.c_out, p, p.eps_out)
         # X- amount fixed: bulk = total - surface excess * area / volume (sphere: 3/r1)
-        closed = {n: c0 - 3.0 * _surface_excess(n, zeta_in, c_in, p, p.eps_in) / p.r1
-                  for n, c0 in p.closed.items()}
+        closed = {
+            n: c0 - 3.0 * _surface_excess(n, zeta_in, c_in, p, p.eps_in) / p.r1
+            for n, c0 in p.closed.items()
+        }
     else:
         raise AssertionError("pump-leak reference: fixed point did not converge")
     u, rate, c_face_in, c_face_out, c_in = _inside(v, zeta_in, zeta_out, closed, p)
-    ref = Reference(v_m=v * p.vt, u_membrane=u * p.vt, zeta_in=zeta_in * p.vt,
-                    zeta_out=zeta_out * p.vt, rate=rate, c_in=c_in, c_face_in=c_face_in,
-                    c_face_out=c_face_out, r_mid=p.r_mid)
+    ref = Reference(
+        v_m=v * p.vt,
+        u_membrane=u * p.vt,
+        zeta_in=zeta_in * p.vt,
+        zeta_out=zeta_out * p.vt,
+        rate=rate,
+        c_in=c_in,
+        c_face_in=c_face_in,
+        c_face_out=c_face_out,
+        r_mid=p.r_mid,
+    )
     for n in p.names:
         if p.P[n] > 0.0:
             z = p.z[n]
@@ -262,12 +279,19 @@ def _profile(res) -> dict[str, float]:
     start, stop = _membrane_cells(res)
     phi, x, f = res.potential[-1], res.x, res.faces
     face_in = phi[start] + (phi[start + 1] - phi[start]) / (x[start + 1] - x[start]) * (
-        f[start] - x[start])
+        f[start] - x[start]
+    )
     face_out = phi[stop - 1] + (phi[stop - 1] - phi[stop - 2]) / (x[stop - 1] - x[stop - 2]) * (
-        f[stop] - x[stop - 1])
+        f[stop] - x[stop - 1]
+    )
     # bulk inside: the centre cell; bath bulk: the reservoir's 0 V
-    return {"u": face_in - face_out, "zeta_in": face_in - phi[0], "zeta_out": face_out,
-            "phi_face_in": face_in, "phi_face_out": face_out}
+    return {
+        "u": face_in - face_out,
+        "zeta_in": face_in - phi[0],
+        "zeta_out": face_out,
+        "phi_face_in": face_in,
+        "phi_face_out": face_out,
+    }
 
 
 def _whole_cell_pA(res, density: float) -> float:
@@ -306,14 +330,15 @@ def test_reference_closes(flagship):
     # faces in Boltzmann equilibrium with their bulk
     for n in p.names:
         assert ref.c_face_in[n] == pytest.approx(
-            ref.c_in[n] * math.exp(-p.z[n] * ref.zeta_in / p.vt), rel=1e-13)
+            ref.c_in[n] * math.exp(-p.z[n] * ref.zeta_in / p.vt), rel=1e-13
+        )
     # each leak (GHK through the shell, re-evaluated) is minus the pump's flux
     assert ref.leak["Na"] == pytest.approx(-3e-7, rel=1e-11)
     assert ref.leak["K"] == pytest.approx(2e-7, rel=1e-11)
     assert abs(ref.leak["Cl"]) < 1e-11 * 1e-7
     # the net charge C u (4 pi r1 r2) against the ions inside: negligible, and
     # held by the diffuse layer, not the bulk
-    q = p.eps_m / p.d * abs(ref.u_membrane) * p.r1 * p.r2 / FARADAY         # mol / sr
+    q = p.eps_m / p.d * abs(ref.u_membrane) * p.r1 * p.r2 / FARADAY  # mol / sr
     ions = sum(ref.c_in.values()) * p.r1**3 / 3.0
     assert q / ions == pytest.approx(2.5e-6, rel=0.05)
 
@@ -342,7 +367,8 @@ def test_pump_and_leak_currents_whole_cell(flagship):
     _, res, ref = flagship
     area = 4.0 * math.pi * ref.r_mid**2
     assert _whole_cell_pA(res, res.pump_current[-1]) == pytest.approx(
-        FARADAY * ref.rate * area * 1e12, rel=1e-12)                       # 12.13 pA
+        FARADAY * ref.rate * area * 1e12, rel=1e-12
+    )  # 12.13 pA
     rate = res.pump_current[-1] / FARADAY
     pump_flux = {"K": -2.0 * rate, "Na": 3.0 * rate, "Cl": 0.0}
     # leak = total flux at the mid face - pump: measured 2e-14 relative to the
@@ -350,7 +376,7 @@ def test_pump_and_leak_currents_whole_cell(flagship):
     # residual), 1e-12 allows for round-off of the 1e-6 mol/m^2/s GHK terms
     for name, z in (("K", 1), ("Na", 1), ("Cl", -1)):
         leak_pA = _whole_cell_pA(res, z * FARADAY * (res.flux[name][-1] - pump_flux[name]))
-        expected = z * FARADAY * ref.leak[name] * area * 1e12              # K 24.26, Na -36.39
+        expected = z * FARADAY * ref.leak[name] * area * 1e12  # K 24.26, Na -36.39
         assert leak_pA == pytest.approx(expected, rel=1e-12, abs=1e-12 * 36.0), name
 
 
@@ -378,14 +404,14 @@ def test_diffuse_layers_share(flagship):
     case, res, ref = flagship
     p = _Params(case)
     bulk_only = pump_leak_reference(case, diffuse_layers=False)
-    share = ref.v_m - bulk_only.v_m                                        # +0.279 mV
-    assert share > 0.1e-3          # the bulk-only closed form would miss 0.05 mV by 5x
+    share = ref.v_m - bulk_only.v_m  # +0.279 mV
+    assert share > 0.1e-3  # the bulk-only closed form would miss 0.05 mV by 5x
     assert res.membrane_potential[-1] - bulk_only.v_m == pytest.approx(share, abs=3.3e-5)
     # read off pnp's profile; measured errors u 10.6 uV, zeta_in 4.1, zeta_out 3.2 uV
     prof = _profile(res)
-    assert prof["u"] == pytest.approx(ref.u_membrane, abs=1e-4)            # -68.855 mV
-    assert prof["zeta_in"] == pytest.approx(ref.zeta_in, abs=4e-5)         # +0.276 mV
-    assert prof["zeta_out"] == pytest.approx(ref.zeta_out, abs=3e-5)       # -0.278 mV
+    assert prof["u"] == pytest.approx(ref.u_membrane, abs=1e-4)  # -68.855 mV
+    assert prof["zeta_in"] == pytest.approx(ref.zeta_in, abs=4e-5)  # +0.276 mV
+    assert prof["zeta_out"] == pytest.approx(ref.zeta_out, abs=3e-5)  # -0.278 mV
     # GHK through the shell from pnp's own membrane faces (Boltzmann from the
     # adjacent cells, which are ~lambda_D/8 from the face) balances the pump
     # to 1.24e-5 (measured); GHK at V_m with bulk values misses it by 0.41 %,
@@ -396,16 +422,19 @@ def test_diffuse_layers_share(flagship):
     for name, pumped in (("K", -2e-7), ("Na", 3e-7)):
         z = p.z[name]
         c_in = res.c(name)[-1, start - 1] * math.exp(
-            -z * (prof["phi_face_in"] - phi[start - 1]) / p.vt)
+            -z * (prof["phi_face_in"] - phi[start - 1]) / p.vt
+        )
         c_out = res.c(name)[-1, stop] * math.exp(-z * (prof["phi_face_out"] - phi[stop]) / p.vt)
         face_ghk = p.P[name] * (c_in * _bernoulli(-z * u) - c_out * _bernoulli(z * u))
         assert face_ghk * p.r1 * p.r2 / p.r_mid**2 == pytest.approx(-pumped, rel=1.2e-4), name
         v = res.membrane_potential[-1] / p.vt
-        bulk_ghk = p.P[name] * (res.c(name)[-1, 0] * _bernoulli(-z * v)
-                                - p.c_out[name] * _bernoulli(z * v))
+        bulk_ghk = p.P[name] * (
+            res.c(name)[-1, 0] * _bernoulli(-z * v) - p.c_out[name] * _bernoulli(z * v)
+        )
         v_ref = ref.v_m / p.vt
-        predicted = p.P[name] * (ref.c_in[name] * _bernoulli(-z * v_ref)
-                                 - p.c_out[name] * _bernoulli(z * v_ref))
+        predicted = p.P[name] * (
+            ref.c_in[name] * _bernoulli(-z * v_ref) - p.c_out[name] * _bernoulli(z * v_ref)
+        )
         assert predicted / -pumped - 1.0 == pytest.approx(-4.078e-3, rel=1e-3), name
         # measured: pnp's bulk-GHK miss -4.126e-3 differs from the predicted one by 4.8e-5
         assert bulk_ghk / -pumped == pytest.approx(predicted / -pumped, abs=4.8e-4), name
@@ -421,23 +450,27 @@ def test_converges_to_reference():
     """
     case = _load()
     ref = pump_leak_reference(case)
-    err = [abs(pnp.run(case, mesh=build_mesh(case, refine=k)).membrane_potential[-1] - ref.v_m)
-           for k in (1, 2, 4)]
-    order = math.log2(err[0] / err[1])                                     # measured 1.91
+    err = [
+        abs(pnp.run(case, mesh=build_mesh(case, refine=k)).membrane_potential[-1] - ref.v_m)
+        for k in (1, 2, 4)
+    ]
+    order = math.log2(err[0] / err[1])  # measured 1.91
     assert 1.7 < order < 2.5
-    assert err[2] < 0.5e-6                                                 # measured 0.16 uV
+    assert err[2] < 0.5e-6  # measured 0.16 uV
 
 
 def test_pump_rate_derivative(flagship):
     """A 1 % pump-rate change moves pnp and the reference alike (agreement is not luck)."""
     *_, ref = flagship
     slopes = []
-    for solve in (lambda c: pnp.run(c).membrane_potential[-1],
-                  lambda c: pump_leak_reference(c).v_m):
+    for solve in (
+        lambda c: pnp.run(c).membrane_potential[-1],
+        lambda c: pump_leak_reference(c).v_m,
+    ):
         v = [solve(_load(**{"pump.rate": ref.rate * (1.0 + s)})) for s in (-0.01, 0.01)]
-        slopes.append((v[1] - v[0]) / 0.02)                                # dV_m / dln(rate)
+        slopes.append((v[1] - v[0]) / 0.02)  # dV_m / dln(rate)
     pnp_slope, ref_slope = slopes
-    assert ref_slope == pytest.approx(-67.55e-3, rel=1e-3)                 # -0.68 mV per 1 %
+    assert ref_slope == pytest.approx(-67.55e-3, rel=1e-3)  # -0.68 mV per 1 %
     # measured relative difference 1.4e-4 (7.8e-6 at refine 4); the bulk-only
     # closed form's slope (-68.36 mV) is 1.2 % off, far outside
     assert pnp_slope == pytest.approx(ref_slope, rel=1.4e-3)
@@ -461,4 +494,4 @@ def test_saturating_pump():
     for name, rel in (("K", 1.3e-3), ("Na", 1.7e-3), ("Cl", 1.2e-3), ("X", 4e-9)):
         assert res.c(name)[-1, 0] == pytest.approx(ref.c_in[name], rel=rel), name
     err = [abs(r.membrane_potential[-1] - ref.v_m) for r in results]
-    assert 0.8 < math.log2(err[0] / err[2]) / 2.0 < 1.3                    # measured 1.01
+    assert 0.8 < math.log2(err[0] / err[2]) / 2.0 < 1.3  # measured 1.01

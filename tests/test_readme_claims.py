@@ -86,8 +86,14 @@ def cli(capsys, *argv: str) -> tuple[int, str, str]:
 def cli_subprocess(*argv: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """``python -m pnp ARGV`` in a fresh process importing this checkout's pnp."""
     env = dict(os.environ, PYTHONPATH=str(ROOT), MPLBACKEND="agg")
-    return subprocess.run([sys.executable, "-m", "pnp", *map(str, argv)], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "pnp", *map(str, argv)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def summary_rows(out: str) -> dict[str, str]:
@@ -110,11 +116,20 @@ def number(text: str) -> float:
 # 1 anything else; --debug shows tracebacks, without it one line.
 # ---------------------------------------------------------------------------
 
+
 def test_rtol_below_round_off_fails_exit_3_with_message_and_failed_file(tmp_path, capsys):
     """Numerics: "Requests below round-off ... fail with a message saying so"; exit code 3."""
     out = tmp_path / "absurd.h5"
-    code, stdout, err = cli(capsys, "run", CASES / "membrane_charging.toml", "-o", out,
-                            "--no-plot", "--set", "run.rtol=1e-13")
+    code, stdout, err = cli(
+        capsys,
+        "run",
+        CASES / "membrane_charging.toml",
+        "-o",
+        out,
+        "--no-plot",
+        "--set",
+        "run.rtol=1e-13",
+    )
     assert code == 3
     assert err.count("\n") == 1 and "Traceback" not in err
     assert "pnp: solver failed: run.rtol = 1e-13 is below round-off" in err
@@ -130,8 +145,17 @@ def test_solver_failure_keeps_every_output_so_far(tmp_path, capsys):
     """Exit codes: "3 solver failure (the result file is still written, with status "failed"
     and the reason)" — here the step limit, after the outputs already reached."""
     out = tmp_path / "limit.h5"
-    code, _, err = cli(capsys, "run", CASES / "membrane_charging.toml", "-o", out, "--no-plot",
-                       "--quiet", "--set", "run.max_steps=40")
+    code, _, err = cli(
+        capsys,
+        "run",
+        CASES / "membrane_charging.toml",
+        "-o",
+        out,
+        "--no-plot",
+        "--quiet",
+        "--set",
+        "run.max_steps=40",
+    )
     assert code == 3
     assert "step limit 40 reached" in err
     with h5py.File(out) as f:
@@ -179,13 +203,22 @@ def test_debug_shows_traceback_only_with_debug(tmp_path):
 
 def test_exit_codes_of_the_real_process(tmp_path):
     """The process exit status is the documented code (not only main()'s return value)."""
-    ok = cli_subprocess("run", CASES / "nernst_k.toml", "-o", tmp_path / "n.h5", "--quiet",
-                        "--no-plot")
+    ok = cli_subprocess(
+        "run", CASES / "nernst_k.toml", "-o", tmp_path / "n.h5", "--quiet", "--no-plot"
+    )
     assert ok.returncode == 0, ok.stderr
     again = cli_subprocess("run", CASES / "nernst_k.toml", "-o", tmp_path / "n.h5", "--quiet")
     assert again.returncode == 2 and "--force" in again.stderr
-    failed = cli_subprocess("run", CASES / "membrane_charging.toml", "-o", tmp_path / "f.h5",
-                            "--quiet", "--no-plot", "--set", "run.rtol=1e-12")
+    failed = cli_subprocess(
+        "run",
+        CASES / "membrane_charging.toml",
+        "-o",
+        tmp_path / "f.h5",
+        "--quiet",
+        "--no-plot",
+        "--set",
+        "run.rtol=1e-12",
+    )
     assert failed.returncode == 3 and "below round-off" in failed.stderr
 
 
@@ -194,11 +227,13 @@ def test_exit_codes_of_the_real_process(tmp_path):
 # or `[output] plot = false`)".
 # ---------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("plot", [True, False])
 def test_output_plot_setting(tmp_path, capsys, plot):
     text = (CASES / "nernst_k.toml").read_text()
-    text = text.replace('[output]\npath = "../results/nernst_k.h5"',
-                        f"[output]\nplot = {str(plot).lower()}")
+    text = text.replace(
+        '[output]\npath = "../results/nernst_k.h5"', f"[output]\nplot = {str(plot).lower()}"
+    )
     assert f"plot = {str(plot).lower()}" in text
     out = tmp_path / "n.h5"
     code, stdout, _ = cli(capsys, "run", write(tmp_path, text), "-o", out)
@@ -215,8 +250,11 @@ def test_output_path_default_is_relative_to_the_case_file(tmp_path, capsys, monk
     `results/<case stem>.h5`."""
     case_dir = tmp_path / "cases"
     case_dir.mkdir()
-    text = (CASES / "nernst_k.toml").read_text().replace('path = "../results/nernst_k.h5"',
-                                                         'path = "sub/k.h5"\nplot = false')
+    text = (
+        (CASES / "nernst_k.toml")
+        .read_text()
+        .replace('path = "../results/nernst_k.h5"', 'path = "sub/k.h5"\nplot = false')
+    )
     write(case_dir, text, "mine.toml")
     elsewhere = tmp_path / "cwd"
     elsewhere.mkdir()
@@ -237,6 +275,7 @@ def test_output_path_default_is_relative_to_the_case_file(tmp_path, capsys, monk
 # outward, boundary current = current entering the domain; inside = "right".
 # ---------------------------------------------------------------------------
 
+
 def _ghk_text(inside: str, clamp: float = 0.0) -> str:
     cyto, mem, bath = CYTOPLASM.format(length="1 um"), MEMBRANE.format(), BATH.format(length="1 um")
     head = f'title = "GHK, inside {inside}"\ntemperature = "37 degC"\ninside = "{inside}"\n'
@@ -247,7 +286,9 @@ def _ghk_text(inside: str, clamp: float = 0.0) -> str:
     else:
         body = bath + mem + cyto + f"[boundary.left]\n{grounded}\n[boundary.right]\n{floating}"
     expect = '\n[expect]\nmembrane_potential = "ghk"\ntolerance = 1e-4\n'
-    return head + SPECIES_KNACLX + body + "\n[output]\nplot = false\n" + (expect if not clamp else "")
+    return (
+        head + SPECIES_KNACLX + body + "\n[output]\nplot = false\n" + (expect if not clamp else "")
+    )
 
 
 def test_inside_right_summary_matches_the_mirrored_case(tmp_path, capsys):
@@ -273,11 +314,18 @@ def test_inside_right_summary_matches_the_mirrored_case(tmp_path, capsys):
         assert number(side["flux K (outward +)"]) > 0 > number(side["flux Na (outward +)"])
         assert abs(number(side["membrane current (outward +)"])) < 1e-9  # open circuit
     # mirrored mesh: the same numbers to the printed 6 digits
-    for key in ("membrane potential", "flux K (outward +)", "flux Na (outward +)",
-                "flux Cl (outward +)", "flux X (outward +)", "excess charge inside (per m^2 of membrane)"):
+    for key in (
+        "membrane potential",
+        "flux K (outward +)",
+        "flux Na (outward +)",
+        "flux Cl (outward +)",
+        "flux X (outward +)",
+        "excess charge inside (per m^2 of membrane)",
+    ):
         assert number(left[key]) == pytest.approx(number(right[key]), rel=1e-5), key
     assert number(left["surface charge left"]) == pytest.approx(
-        number(right["surface charge right"]), rel=1e-3, abs=1e-12)
+        number(right["surface charge right"]), rel=1e-3, abs=1e-12
+    )
 
 
 @pytest.mark.parametrize("inside", ["left", "right"])
@@ -286,28 +334,45 @@ def test_injected_current_flows_outward_across_the_membrane(tmp_path, capsys, in
     at the inside boundary flows outward across the membrane" (the README's --set example)."""
     path = write(tmp_path, _ghk_text(inside, clamp=0.0))
     out = tmp_path / "clamp.h5"
-    code, stdout, _ = cli(capsys, "run", path, "--set", f"boundary.{inside}.current=0.01", "-o", out,
-                          "--force")
+    code, stdout, _ = cli(
+        capsys, "run", path, "--set", f"boundary.{inside}.current=0.01", "-o", out, "--force"
+    )
     assert code == 0
     res = pnp.load_result(out)
     # steady state: all the injected current crosses the membrane (measured 2.8e-13 relative,
     # Newton's residual)
     assert res.current[-1] == pytest.approx(0.01, rel=3e-12)
-    assert number(summary_rows(stdout)["membrane current (outward +)"]) == pytest.approx(0.01,
-                                                                                     rel=1e-6)
+    assert number(summary_rows(stdout)["membrane current (outward +)"]) == pytest.approx(
+        0.01, rel=1e-6
+    )
     # depolarised relative to the open-circuit GHK voltage
     z = {"K": 1, "Na": 1, "Cl": -1}
-    v_ghk = analytic.ghk_voltage({"K": 140, "Na": 12, "Cl": 10}, {"K": 5, "Na": 145, "Cl": 150},
-                                 {"K": 1e-8, "Na": 5e-10, "Cl": 4.5e-9}, z, 310.15)
+    v_ghk = analytic.ghk_voltage(
+        {"K": 140, "Na": 12, "Cl": 10},
+        {"K": 5, "Na": 145, "Cl": 150},
+        {"K": 1e-8, "Na": 5e-10, "Cl": 4.5e-9},
+        z,
+        310.15,
+    )
     assert res.membrane_potential[-1] > v_ghk + 1e-3
     # and it equals the GHK I-V relation's voltage for +0.01 A/m^2 outward
     from scipy.optimize import brentq
 
     def total(v):
-        return sum(analytic.ghk_current(v, {"K": 140, "Na": 12, "Cl": 10}[s],
-                                        {"K": 5, "Na": 145, "Cl": 150}[s], z[s],
-                                        {"K": 1e-8, "Na": 5e-10, "Cl": 4.5e-9}[s], 310.15)
-                   for s in z) - 0.01
+        return (
+            sum(
+                analytic.ghk_current(
+                    v,
+                    {"K": 140, "Na": 12, "Cl": 10}[s],
+                    {"K": 5, "Na": 145, "Cl": 150}[s],
+                    z[s],
+                    {"K": 1e-8, "Na": 5e-10, "Cl": 4.5e-9}[s],
+                    310.15,
+                )
+                for s in z
+            )
+            - 0.01
+        )
 
     v_clamp = brentq(total, v_ghk, 0.2, xtol=1e-12)
     # GHK holds for the potential drop across the membrane only; the Debye layers beside it
@@ -320,17 +385,22 @@ def test_injected_current_flows_outward_across_the_membrane(tmp_path, capsys, in
 # or per metre of cell (cylindrical)".
 # ---------------------------------------------------------------------------
 
-R_AXON = 200e-9   # cytoplasm radius [m]: small, so r at the membrane's faces differ by 2.5 %
-D_MEM = 5e-9      # membrane thickness [m]
+R_AXON = 200e-9  # cytoplasm radius [m]: small, so r at the membrane's faces differ by 2.5 %
+D_MEM = 5e-9  # membrane thickness [m]
 PUMP_RATE = 1e-7  # [mol/m^2/s]
 
 
 def _axon_text() -> str:
-    return ('title = "thin axon"\ntemperature = "37 degC"\ngeometry = "cylindrical"\n'
-            'inside = "left"\n' + SPECIES_KNACLX + CYTOPLASM.format(length="200 nm")
-            + MEMBRANE.format() + BATH.format(length="1 um")
-            + '[boundary.left]\ntype = "wall"\n[boundary.right]\ntype = "reservoir"\npotential = 0\n'
-            + f'[pump]\nmembrane = "membrane"\nrate = {PUMP_RATE!r}\n[output]\nplot = false\n')
+    return (
+        'title = "thin axon"\ntemperature = "37 degC"\ngeometry = "cylindrical"\n'
+        'inside = "left"\n'
+        + SPECIES_KNACLX
+        + CYTOPLASM.format(length="200 nm")
+        + MEMBRANE.format()
+        + BATH.format(length="1 um")
+        + '[boundary.left]\ntype = "wall"\n[boundary.right]\ntype = "reservoir"\npotential = 0\n'
+        + f'[pump]\nmembrane = "membrane"\nrate = {PUMP_RATE!r}\n[output]\nplot = false\n'
+    )
 
 
 def test_cylindrical_summary_is_per_metre_of_cell(tmp_path, capsys):
@@ -344,9 +414,9 @@ def test_cylindrical_summary_is_per_metre_of_cell(tmp_path, capsys):
     res = pnp.load_result(out)
     assert res.geometry == "cylindrical"
     # the membrane current is measured at its mid face (README Conventions), r = R + d/2
-    per_metre = 2.0 * math.pi * (R_AXON + D_MEM / 2.0)                     # m^2 per m
+    per_metre = 2.0 * math.pi * (R_AXON + D_MEM / 2.0)  # m^2 per m
     unit = "per m of cell length"
-    i_total = res.current[-1] * per_metre * 1e12                           # pA per m
+    i_total = res.current[-1] * per_metre * 1e12  # pA per m
     i_pump = FARADAY * PUMP_RATE * per_metre * 1e12
     assert res.pump_current[-1] == pytest.approx(FARADAY * PUMP_RATE, rel=1e-15)
     # printed to 6 significant digits: rounding <= 5e-6 relative
@@ -371,8 +441,9 @@ def test_cylindrical_summary_is_per_metre_of_cell(tmp_path, capsys):
     # printed to 4 significant digits (<= 5e-4 relative), the ratio to 3
     assert number(rows[f"excess charge inside ({unit})"]) == pytest.approx(charge, rel=1e-3)
     assert number(rows[f"ions inside ({unit})"]) == pytest.approx(ions, rel=1e-3)
-    assert number(rows["excess charge / ions inside"]) == pytest.approx(abs(charge) / ions,
-                                                                          rel=1e-2)
+    assert number(rows["excess charge / ions inside"]) == pytest.approx(
+        abs(charge) / ions, rel=1e-2
+    )
     # the cell is negative inside and the excess is the membrane capacitor's charge
     assert charge < 0 and res.membrane_potential[-1] < -0.05
 
@@ -380,6 +451,7 @@ def test_cylindrical_summary_is_per_metre_of_cell(tmp_path, capsys):
 # ---------------------------------------------------------------------------
 # Case-file extensions: `D = { X = 0 }`, several `[[pump]]`, bulk `barrier`.
 # ---------------------------------------------------------------------------
+
 
 def _gel_text(d_x: str) -> str:
     """A gel of fixed anions X- beside a KCl bath: Cl- and K+ diffuse in, X- (maybe) not."""
@@ -429,8 +501,9 @@ def test_immobile_species_does_not_move(tmp_path, capsys):
     moved = {}
     for label, d_x in (("immobile", "D = { X = 0 }"), ("mobile", "")):
         out = tmp_path / f"{label}.h5"
-        code, _, _ = cli(capsys, "run", write(tmp_path, _gel_text(d_x), f"{label}.toml"), "-o", out,
-                         "--quiet")
+        code, _, _ = cli(
+            capsys, "run", write(tmp_path, _gel_text(d_x), f"{label}.toml"), "-o", out, "--quiet"
+        )
         assert code == 0
         res = pnp.load_result(out)
         gel = res.region == res.region_names.index("gel")
@@ -446,10 +519,20 @@ def test_immobile_species_does_not_move(tmp_path, capsys):
     assert moved["mobile"] > 1e-2, moved
 
 
-def _pump_text(pumps: str, permeability: str, extra_species: str = "", bath_extra: str = "",
-               cyto_extra: str = "", run: str = "") -> str:
+def _pump_text(
+    pumps: str,
+    permeability: str,
+    extra_species: str = "",
+    bath_extra: str = "",
+    cyto_extra: str = "",
+    run: str = "",
+) -> str:
     """A closed cartesian cell (wall | cytoplasm | membrane | bath | reservoir) with pumps."""
-    return ('title = "pumps"\ntemperature = "37 degC"\n' + SPECIES_KNACLX + extra_species + f"""
+    return (
+        'title = "pumps"\ntemperature = "37 degC"\n'
+        + SPECIES_KNACLX
+        + extra_species
+        + f"""
 [[region]]
 name = "cytoplasm"
 length = "1 um"
@@ -478,7 +561,8 @@ potential = 0
 {run}
 [output]
 plot = false
-""")
+"""
+    )
 
 
 LEAKS = 'K = "1.34e-8 m/s", Na = "7.4e-10 m/s", Cl = "1e-9 m/s"'
@@ -487,13 +571,16 @@ LEAKS = 'K = "1.34e-8 m/s", Na = "7.4e-10 m/s", Cl = "1e-9 m/s"'
 def test_two_pumps_splitting_one_pumps_rate_give_its_steady_state(tmp_path, capsys):
     """`[[pump]]` (several): two pumps at 0.4 and 0.6 of a rate act as one pump at the rate."""
     one = '[pump]\nmembrane = "membrane"\nrate = 1e-7\n'
-    two = ('[[pump]]\nmembrane = "membrane"\nrate = 4e-8\n'
-           '[[pump]]\nmembrane = "membrane"\nrate = 6e-8\n')
+    two = (
+        '[[pump]]\nmembrane = "membrane"\nrate = 4e-8\n'
+        '[[pump]]\nmembrane = "membrane"\nrate = 6e-8\n'
+    )
     results, rows = {}, {}
     for label, pumps in (("one", one), ("two", two)):
         out = tmp_path / f"{label}.h5"
-        code, stdout, _ = cli(capsys, "run", write(tmp_path, _pump_text(pumps, LEAKS), f"{label}.toml"),
-                              "-o", out)
+        code, stdout, _ = cli(
+            capsys, "run", write(tmp_path, _pump_text(pumps, LEAKS), f"{label}.toml"), "-o", out
+        )
         assert code == 0
         results[label], rows[label] = pnp.load_result(out), summary_rows(stdout)
     a, b = results["one"], results["two"]
@@ -517,8 +604,10 @@ def test_two_pumps_of_different_species_act_independently(tmp_path, capsys):
     inside change by exactly -3 j t and +2 j t per pump (a conservation audit)."""
     r1, r2 = 1e-7, 3e-7
     species = '[species.Li]\nz = 1\nD = "1e-9 m^2/s"\n[species.Rb]\nz = 1\nD = "2e-9 m^2/s"\n'
-    pumps = ('[[pump]]\nmembrane = "membrane"\nrate = 1e-7\n'
-             '[[pump]]\nmembrane = "membrane"\nrate = 3e-7\nsodium = "Li"\npotassium = "Rb"\n')
+    pumps = (
+        '[[pump]]\nmembrane = "membrane"\nrate = 1e-7\n'
+        '[[pump]]\nmembrane = "membrane"\nrate = 3e-7\nsodium = "Li"\npotassium = "Rb"\n'
+    )
     run = '[run]\nmode = "transient"\nt_end = "1 ms"\noutputs = 3\nmax_steps = 2000\n'
     text = _pump_text(pumps, "", species, ", Li = 5, Rb = 5", ", Li = 5, Rb = 5", run)
     text = text.replace("Cl = 10, X = 142, Li = 5, Rb = 5", "Cl = 10, X = 152, Li = 5, Rb = 5")
@@ -529,21 +618,30 @@ def test_two_pumps_of_different_species_act_independently(tmp_path, capsys):
     res = pnp.load_result(out)
     cyto = res.region == res.region_names.index("cytoplasm")
     widths = np.diff(res.faces)[cyto]
-    amounts = {s: res.c(s)[:, cyto] @ widths for s in res.species}    # mol/m^2
+    amounts = {s: res.c(s)[:, cyto] @ widths for s in res.species}  # mol/m^2
     t = res.t
-    expected = {"Na": -3 * r1 * t, "K": 2 * r1 * t, "Li": -3 * r2 * t, "Rb": 2 * r2 * t,
-                "Cl": 0 * t, "X": 0 * t}
+    expected = {
+        "Na": -3 * r1 * t,
+        "K": 2 * r1 * t,
+        "Li": -3 * r2 * t,
+        "Rb": 2 * r2 * t,
+        "Cl": 0 * t,
+        "X": 0 * t,
+    }
     for s, change in expected.items():
         # every step balances amounts to round-off: measured 5.6e-19 mol/m^2 against
         # changes of 1e-10 and totals of 1.5e-4 mol/m^2
-        np.testing.assert_allclose(amounts[s] - amounts[s][0], change, rtol=0, atol=6e-18,
-                                   err_msg=s)
-    assert number(summary_rows(stdout)["pump current"]) == pytest.approx(FARADAY * (r1 + r2),
-                                                                           rel=1e-5)
+        np.testing.assert_allclose(
+            amounts[s] - amounts[s][0], change, rtol=0, atol=6e-18, err_msg=s
+        )
+    assert number(summary_rows(stdout)["pump current"]) == pytest.approx(
+        FARADAY * (r1 + r2), rel=1e-5
+    )
     # one + leaves per cycle: the capacitor's inside face holds -F (j1 + j2) t (Gauss: all the
     # cell's net charge; measured 1.6e-9 relative)
     assert res.extra_observables["membrane_charge"][-1] == pytest.approx(
-        -FARADAY * (r1 + r2) * t[-1], rel=2e-8)
+        -FARADAY * (r1 + r2) * t[-1], rel=2e-8
+    )
 
 
 def test_bulk_barrier_is_a_partition_offset(tmp_path, capsys):
@@ -614,6 +712,7 @@ plot = false
 # Sweeps: Dask from the CLI; the 1D sweep's reversal potential.
 # ---------------------------------------------------------------------------
 
+
 def _sweep_table(stdout: str) -> list[str]:
     """The table rows and the reversal line of a `pnp sweep` summary (not the path line)."""
     return [line for line in stdout.splitlines() if "summary:" not in line]
@@ -639,8 +738,17 @@ def test_dask_local_scheduler_gives_the_local_pool_summary(tmp_path, capsys):
 def test_sweep_prints_reversal_potential_and_exit_3_when_a_point_fails(tmp_path, capsys):
     """Sweeps: "A 1D sweep prints the reversal potential (spline root of the current)";
     "a failing point never stops the others, and the exit code is 3 if any failed"."""
-    code, out, _ = cli(capsys, "sweep", CASES / "ghk_iv.toml", "--param",
-                       "boundary.left.potential=-0.1:0.06:17", "-j", "1", "-o", tmp_path / "iv")
+    code, out, _ = cli(
+        capsys,
+        "sweep",
+        CASES / "ghk_iv.toml",
+        "--param",
+        "boundary.left.potential=-0.1:0.06:17",
+        "-j",
+        "1",
+        "-o",
+        tmp_path / "iv",
+    )
     assert code == 0
     v_rev = float(re.search(r"reversal potential \(current = 0\): (\S+) mV", out).group(1))
     case = pnp.load_case(CASES / "ghk_iv.toml")
@@ -648,15 +756,28 @@ def test_sweep_prints_reversal_potential_and_exit_3_when_a_point_fails(tmp_path,
     inside, outside = case.regions[0], case.regions[-1]
     z = {s.name: s.z for s in case.species}
     perm = {k: v for k, v in mem.permeability.items() if v > 0}
-    v_ghk = analytic.ghk_voltage(inside.concentration, outside.concentration, perm, z,
-                                 case.temperature)
+    v_ghk = analytic.ghk_voltage(
+        inside.concentration, outside.concentration, perm, z, case.temperature
+    )
     # spline root through 10 mV spacing, and the mesh's GHK error: measured 2.75e-4 mV off
     # (printed to 1e-4 mV)
     assert v_rev == pytest.approx(v_ghk * 1e3, abs=3e-3)
     # a transient whose second point asks for rtol below round-off: that point fails alone
-    code, out, err = cli(capsys, "sweep", CASES / "membrane_charging.toml", "--param",
-                         "run.rtol=1e-4,1e-13", "--set", "run.t_end=2e-9", "--set", "run.outputs=2",
-                         "-j", "1", "-o", tmp_path / "fail")
+    code, out, err = cli(
+        capsys,
+        "sweep",
+        CASES / "membrane_charging.toml",
+        "--param",
+        "run.rtol=1e-4,1e-13",
+        "--set",
+        "run.t_end=2e-9",
+        "--set",
+        "run.outputs=2",
+        "-j",
+        "1",
+        "-o",
+        tmp_path / "fail",
+    )
     assert code == 3
     assert "1 of 2 points failed" in err
     lines = (tmp_path / "fail" / "summary.csv").read_text().splitlines()
@@ -670,8 +791,19 @@ def test_output_times_steady_inf_transient_from_zero_with_protocol_times(tmp_pat
     assert code == 0
     assert pnp.load_result(tmp_path / "s.h5").t.tolist() == [math.inf]
     # 3 log-spaced outputs that miss the protocol time 1 ns; the step lands at 0 mV on it
-    code, _, _ = cli(capsys, "run", CASES / "membrane_charging.toml", "-o", tmp_path / "t.h5",
-                     "--quiet", "--no-plot", "--set", "run.outputs=3", "--set", "run.t_end=5e-9")
+    code, _, _ = cli(
+        capsys,
+        "run",
+        CASES / "membrane_charging.toml",
+        "-o",
+        tmp_path / "t.h5",
+        "--quiet",
+        "--no-plot",
+        "--set",
+        "run.outputs=3",
+        "--set",
+        "run.t_end=5e-9",
+    )
     assert code == 0
     res = pnp.load_result(tmp_path / "t.h5")
     assert res.t[0] == 0.0 and 1e-9 in res.t.tolist() and res.t[-1] == 5e-9

@@ -57,8 +57,7 @@ def canary(tmp_path, monkeypatch):
     target = tmp_path / "PWNED"
     folder = tmp_path / "modules"
     folder.mkdir()
-    (folder / f"{CANARY_MODULE}.py").write_text(
-        f"open({str(target)!r}, 'w').write('imported')\n")
+    (folder / f"{CANARY_MODULE}.py").write_text(f"open({str(target)!r}, 'w').write('imported')\n")
     monkeypatch.syspath_prepend(str(folder))
     yield target
     assert not target.exists(), "a payload ran"
@@ -102,8 +101,14 @@ class Spy:
     def __init__(self, monkeypatch):
         registry()  # pint, imported lazily, defines dataclasses (exec) on import
         self.calls: list[tuple[str, str]] = []
-        for module, name in ((builtins, "eval"), (builtins, "exec"), (builtins, "compile"),
-                             (pickle, "loads"), (pickle, "load"), (importlib, "import_module")):
+        for module, name in (
+            (builtins, "eval"),
+            (builtins, "exec"),
+            (builtins, "compile"),
+            (pickle, "loads"),
+            (pickle, "load"),
+            (importlib, "import_module"),
+        ):
             original = getattr(module, name)
             monkeypatch.setattr(module, name, self._wrap(name, original))
 
@@ -114,6 +119,7 @@ class Spy:
             if name not in ("exec", "eval", "compile") or isinstance(args[0], str | bytes):
                 self.calls.append((name, repr(args[:1])[:80]))
             return original(*args, **kwargs)
+
         return spy
 
 
@@ -185,8 +191,15 @@ def test_code_in_case_files_keys_and_names_is_refused(canary, monkeypatch, tmp_p
     spy = Spy(monkeypatch)
     for payload in payloads(canary):
         variants = []
-        for table in ([], ["species"], ["region", 0], ["region", 0, "concentration"],
-                      ["boundary", "left"], ["pump"], ["expect"]):
+        for table in (
+            [],
+            ["species"],
+            ["region", 0],
+            ["region", 0, "concentration"],
+            ["boundary", "left"],
+            ["pump"],
+            ["expect"],
+        ):
             data = copy.deepcopy(base)
             data.setdefault("expect", {})
             _get(data, table).setdefault(payload, 1)
@@ -209,9 +222,21 @@ def test_code_in_case_files_keys_and_names_is_refused(canary, monkeypatch, tmp_p
 
 def test_code_in_overrides_is_refused_or_inert(canary, monkeypatch):
     data = tomllib.loads((CASES / "ischemia.toml").read_text())
-    keys = ["title", "temperature", "geometry", "activity", "species.K.D", "region.bath.length",
-            "region.bath.concentration.K", "boundary.right.potential", "pump.rate",
-            "mesh.growth", "run.mode", "output.path", "expect.note"]
+    keys = [
+        "title",
+        "temperature",
+        "geometry",
+        "activity",
+        "species.K.D",
+        "region.bath.length",
+        "region.bath.concentration.K",
+        "boundary.right.potential",
+        "pump.rate",
+        "mesh.growth",
+        "run.mode",
+        "output.path",
+        "expect.note",
+    ]
     spy = Spy(monkeypatch)
     for payload in payloads(canary):
         for key in keys:
@@ -225,8 +250,9 @@ def test_code_in_overrides_is_refused_or_inert(canary, monkeypatch):
                 continue
             _load_or_refuse(Case.from_dict, data, overrides={parsed_key: value})
         assert _load_or_refuse(Case.from_dict, data, overrides={payload: 1}) is None
-        assert _load_or_refuse(Case.from_dict, data, overrides={f"region.{payload}.length": 1}) \
-            is None
+        assert (
+            _load_or_refuse(Case.from_dict, data, overrides={f"region.{payload}.length": 1}) is None
+        )
     assert spy.calls == []
 
 
@@ -234,7 +260,11 @@ def test_code_in_protocols_is_refused(canary, monkeypatch):
     data = tomllib.loads((CASES / "ischemia.toml").read_text())
     spy = Spy(monkeypatch)
     for payload in payloads(canary):
-        for changes in ({payload: 0}, {"pump.rate": payload}, {"boundary.right.potential": payload}):
+        for changes in (
+            {payload: 0},
+            {"pump.rate": payload},
+            {"boundary.right.potential": payload},
+        ):
             hostile = copy.deepcopy(data)
             hostile["protocol"] = [{"at": "1 min", "set": changes}]
             assert _load_or_refuse(Case.from_dict, hostile) is None
@@ -244,11 +274,27 @@ def test_code_in_protocols_is_refused(canary, monkeypatch):
 def test_pnp_check_with_hostile_set_runs_nothing(canary, tmp_path):
     for payload in payloads(canary)[:3]:
         proc = subprocess.run(
-            [sys.executable, "-m", "pnp", "check", str(CASES / "nernst_k.toml"),
-             "--set", f"geometry={payload}", "--set", f"title={payload}"],
-            capture_output=True, text=True, timeout=60, cwd=tmp_path,
+            [
+                sys.executable,
+                "-m",
+                "pnp",
+                "check",
+                str(CASES / "nernst_k.toml"),
+                "--set",
+                f"geometry={payload}",
+                "--set",
+                f"title={payload}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
             # this checkout's pnp first (not an installed copy), then the canary modules
-            env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(canary.parent / "modules")])})
+            env={
+                **os.environ,
+                "PYTHONPATH": os.pathsep.join([str(ROOT), str(canary.parent / "modules")]),
+            },
+        )
         assert proc.returncode == 2, proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
 
@@ -264,10 +310,32 @@ def test_package_attributes_never_import_modules_named_by_input(canary):
 # ---------------------------------------------------------------------------
 
 FORBIDDEN_CALLS = {"eval", "exec", "compile", "__import__", "execfile", "input"}
-FORBIDDEN_ATTRIBUTE_CALLS = {"system", "popen", "spawnl", "spawnv", "execv", "execve", "load_pickle",
-                             "read_pickle", "parse_expression"}
-FORBIDDEN_MODULES = {"pickle", "cPickle", "dill", "cloudpickle", "marshal", "shelve", "yaml",
-                     "jsonpickle", "subprocess", "pty", "code", "codeop", "runpy"}
+FORBIDDEN_ATTRIBUTE_CALLS = {
+    "system",
+    "popen",
+    "spawnl",
+    "spawnv",
+    "execv",
+    "execve",
+    "load_pickle",
+    "read_pickle",
+    "parse_expression",
+}
+FORBIDDEN_MODULES = {
+    "pickle",
+    "cPickle",
+    "dill",
+    "cloudpickle",
+    "marshal",
+    "shelve",
+    "yaml",
+    "jsonpickle",
+    "subprocess",
+    "pty",
+    "code",
+    "codeop",
+    "runpy",
+}
 
 
 def _calls(tree):
@@ -289,7 +357,9 @@ def test_source_has_no_eval_exec_pickle_or_shell():
                     names.append(node.module)
                 for name in names:
                     if name.split(".")[0] in FORBIDDEN_MODULES:
-                        problems.append(f"{file.relative_to(PACKAGE)}:{node.lineno}: imports {name}")
+                        problems.append(
+                            f"{file.relative_to(PACKAGE)}:{node.lineno}: imports {name}"
+                        )
         for call in _calls(tree):
             func = call.func
             where = f"{file.relative_to(PACKAGE)}:{call.lineno}"
@@ -298,14 +368,18 @@ def test_source_has_no_eval_exec_pickle_or_shell():
             if isinstance(func, ast.Attribute):
                 if func.attr in FORBIDDEN_ATTRIBUTE_CALLS | {"eval", "exec", "__import__"}:
                     problems.append(f"{where}: calls .{func.attr}()")
-                if func.attr == "load" and isinstance(func.value, ast.Name) and \
-                        func.value.id in ("np", "numpy"):
+                if (
+                    func.attr == "load"
+                    and isinstance(func.value, ast.Name)
+                    and func.value.id in ("np", "numpy")
+                ):
                     problems.append(f"{where}: np.load can unpickle")
                 if func.attr == "import_module" and file != PACKAGE / "__init__.py":
                     problems.append(f"{where}: dynamic import")
             for keyword in call.keywords:
                 if keyword.arg in ("allow_pickle", "shell") and not (
-                        isinstance(keyword.value, ast.Constant) and keyword.value.value is False):
+                    isinstance(keyword.value, ast.Constant) and keyword.value.value is False
+                ):
                     problems.append(f"{where}: {keyword.arg}=...")
     assert problems == []
 
@@ -313,11 +387,16 @@ def test_source_has_no_eval_exec_pickle_or_shell():
 def test_the_only_dynamic_imports_come_from_a_fixed_table():
     """`pnp/__init__.py` imports lazily, but only names of its own two tables."""
     tree = ast.parse((PACKAGE / "__init__.py").read_text())
-    imports = [c for c in _calls(tree) if isinstance(c.func, ast.Attribute)
-               and c.func.attr == "import_module"]
+    imports = [
+        c
+        for c in _calls(tree)
+        if isinstance(c.func, ast.Attribute) and c.func.attr == "import_module"
+    ]
     assert len(imports) == 2
-    modules = {".".join(("pnp", *p.relative_to(PACKAGE).with_suffix("").parts))
-               for p in PACKAGE.rglob("*.py")}
+    modules = {
+        ".".join(("pnp", *p.relative_to(PACKAGE).with_suffix("").parts))
+        for p in PACKAGE.rglob("*.py")
+    }
     packages = {m.removesuffix(".__init__") for m in modules if m.endswith(".__init__")}
     assert set(pnp._SUBMODULES.values()) <= modules | packages
     assert all(module.startswith("pnp.") for module, _ in pnp._LAZY.values())
@@ -351,16 +430,24 @@ def _hostile_copy(result_file, folder, name, edit):
     return path
 
 
-def test_pickled_objects_in_result_files_are_never_unpickled(result_file, tmp_path, canary,
-                                                            monkeypatch):
+def test_pickled_objects_in_result_files_are_never_unpickled(
+    result_file, tmp_path, canary, monkeypatch
+):
     blob = np.void(pickle.dumps(_Evil(canary)))
     opaque = {
         "observable": lambda f: f["observables"].create_dataset("evil", data=np.array([blob])),
-        "potential": lambda f: (f.__delitem__("potential"), f.create_dataset("potential", data=blob)),
+        "potential": lambda f: (
+            f.__delitem__("potential"),
+            f.create_dataset("potential", data=blob),
+        ),
         "object strings": lambda f: (
             f.__delitem__("x"),
-            f.create_dataset("x", data=np.array([str(pickle.dumps(_Evil(canary)))] * 79,
-                                                dtype=object), dtype=h5py.string_dtype())),
+            f.create_dataset(
+                "x",
+                data=np.array([str(pickle.dumps(_Evil(canary)))] * 79, dtype=object),
+                dtype=h5py.string_dtype(),
+            ),
+        ),
     }
     spy = Spy(monkeypatch)
     for name, edit in opaque.items():
@@ -368,15 +455,18 @@ def test_pickled_objects_in_result_files_are_never_unpickled(result_file, tmp_pa
         with pytest.raises(ResultFileError, match="damaged pnp result"):
             pnp.load_result(path)
     # A pickle in an attribute is read back as inert bytes.
-    path = _hostile_copy(result_file, tmp_path, "attribute",
-                         lambda f: f.attrs.__setitem__("message", blob))
+    path = _hostile_copy(
+        result_file, tmp_path, "attribute", lambda f: f.attrs.__setitem__("message", blob)
+    )
     result = pnp.load_result(path)
     assert isinstance(result.message, str)
     assert [call for call in spy.calls if call[0] != "import_module"] == []
 
 
 def test_result_reader_uses_h5py_only():
-    source = "".join((PACKAGE / "results" / name).read_text() for name in ("reader.py", "writer.py", "result.py"))
+    source = "".join(
+        (PACKAGE / "results" / name).read_text() for name in ("reader.py", "writer.py", "result.py")
+    )
     for word in ("pickle", "np.load", "allow_pickle", "eval(", "exec("):
         assert word not in source
 
@@ -390,8 +480,11 @@ def _case_text(output_path: str | None) -> str:
     text = (CASES / "nernst_k.toml").read_text()
     head, _, tail = text.partition("[output]")
     tail = tail.split("\n[", 1)[1] if "\n[" in tail else ""
-    output = f'\n[output]\npath = "{output_path}"\nplot = false\n' if output_path else \
-        "\n[output]\nplot = false\n"
+    output = (
+        f'\n[output]\npath = "{output_path}"\nplot = false\n'
+        if output_path
+        else "\n[output]\nplot = false\n"
+    )
     return head + output + ("\n[" + tail if tail else "")
 
 
@@ -401,11 +494,13 @@ def test_output_path_is_relative_to_the_case_file(tmp_path, monkeypatch):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
-    for given, expected in (("out/r.h5", folder / "out" / "r.h5"),
-                            ("../results/r.h5", tmp_path / "project" / "results" / "r.h5"),
-                            ("r.h5", folder / "r.h5"),
-                            (str(tmp_path / "abs.h5"), tmp_path / "abs.h5"),
-                            (None, folder / "results" / "case.h5")):
+    for given, expected in (
+        ("out/r.h5", folder / "out" / "r.h5"),
+        ("../results/r.h5", tmp_path / "project" / "results" / "r.h5"),
+        ("r.h5", folder / "r.h5"),
+        (str(tmp_path / "abs.h5"), tmp_path / "abs.h5"),
+        (None, folder / "results" / "case.h5"),
+    ):
         path = folder / "case.toml"
         path.write_text(_case_text(given))
         assert load_case(path).output.path == str(expected)
@@ -426,17 +521,25 @@ def test_run_never_overwrites_without_force(tmp_path, capsys):
     relative.write_text(_case_text("../victim.h5"))
     absolute = folder / "absolute.toml"
     absolute.write_text(_case_text(str(victim)))
-    for args in (["run", str(relative)], ["run", str(absolute)],
-                 ["run", str(CASES / "nernst_k.toml"), "-o", str(victim)],
-                 ["run", str(relative), "--restart", str(victim)],
-                 ["run", str(relative), "--set", "output.path=../victim.h5"]):
+    for args in (
+        ["run", str(relative)],
+        ["run", str(absolute)],
+        ["run", str(CASES / "nernst_k.toml"), "-o", str(victim)],
+        ["run", str(relative), "--restart", str(victim)],
+        ["run", str(relative), "--set", "output.path=../victim.h5"],
+    ):
         assert main([*args, "--quiet", "--no-plot"]) == 2
         err = capsys.readouterr().err
         assert len(err.strip().splitlines()) == 1 and "--force" in err
         assert victim.read_bytes() == before
     # The same through a real process, then with --force it is replaced.
-    proc = subprocess.run([sys.executable, "-m", "pnp", "run", str(relative), "--quiet"],
-                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pnp", "run", str(relative), "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 2 and "--force" in proc.stderr and victim.read_bytes() == before
     assert main(["run", str(relative), "--quiet", "--no-plot", "--force"]) == 0
     assert pnp.load_result(victim).status == "completed"
@@ -485,8 +588,9 @@ def _many_regions_and_protocols(regions: int, protocols: int) -> dict:
     bath = data["region"][-1]
     data["region"] = data["region"][:2] + [dict(bath, name=f"b{i}") for i in range(regions - 2)]
     data["run"] = {"mode": "transient", "t_end": 1.0}
-    data["protocol"] = [{"at": i * 1e-4, "set": {"boundary.right.potential": i * 1e-6}}
-                        for i in range(protocols)]
+    data["protocol"] = [
+        {"at": i * 1e-4, "set": {"boundary.right.potential": i * 1e-6}} for i in range(protocols)
+    ]
     return data
 
 
@@ -508,8 +612,9 @@ ABSURD_FILES = {
     "arrays 400,000 deep": lambda: "x = " + "[" * 400_000 + "]" * 400_000 + "\n",
     "integer of 5,000 digits": lambda: "temperature = 1" + "0" * 5000 + "\n",
     "10,000 species": lambda: "".join(f"[species.S{i}]\nz = 0\nD = 1e-9\n" for i in range(10_000)),
-    "10,000 regions": lambda: "".join(f'[[region]]\nname = "r{i}"\nlength = 1e-6\n'
-                                      for i in range(10_000)),
+    "10,000 regions": lambda: "".join(
+        f'[[region]]\nname = "r{i}"\nlength = 1e-6\n' for i in range(10_000)
+    ),
     "key of 900,000 characters": lambda: "k" * 900_000 + " = 1\n",
     "1000 regions x 1000 protocols": lambda: tomli_w.dumps(_many_regions_and_protocols(1000, 1000)),
 }
@@ -518,17 +623,25 @@ ABSURD_DICTS = {
     "uniform_cells = 1e12": (lambda: _with(mesh__uniform_cells=10**12), "mesh.uniform_cells"),
     "uniform_cells = 1e7 in 20 regions": (
         lambda: dict(_many_regions_and_protocols(20, 0), mesh={"uniform_cells": 10**7}),
-        "mesh.uniform_cells"),
+        "mesh.uniform_cells",
+    ),
     "max_cell = 1 fm": (lambda: _with(mesh__max_cell="1 fm"), "mesh"),
     "growth 1, 1e9 cells per Debye length": (
-        lambda: _with(mesh__growth=1.0, mesh__cells_per_debye=1e9), "mesh"),
+        lambda: _with(mesh__growth=1.0, mesh__cells_per_debye=1e9),
+        "mesh",
+    ),
     "a region of 1e300 m": (lambda: _region_length(1e300), "mesh"),
     "membrane_cells = 1e9": (lambda: _with(mesh__membrane_cells=10**9), "mesh.membrane_cells"),
-    "outputs = 1e12": (lambda: _with(run__mode="transient", run__t_end=1.0, run__outputs=10**12),
-                       "run.outputs"),
-    "200,000 output times": (lambda: _with(run__mode="transient", run__t_end=1.0,
-                                           run__outputs=[i * 1e-6 for i in range(200_000)]),
-                             "run.outputs"),
+    "outputs = 1e12": (
+        lambda: _with(run__mode="transient", run__t_end=1.0, run__outputs=10**12),
+        "run.outputs",
+    ),
+    "200,000 output times": (
+        lambda: _with(
+            run__mode="transient", run__t_end=1.0, run__outputs=[i * 1e-6 for i in range(200_000)]
+        ),
+        "run.outputs",
+    ),
     "valence 10**100": (lambda: _valence(10**100), "species.K.z"),
     "10,000 species": (lambda: _many_species(10_000), "species"),
     "nesting depth 50": (lambda: _nested(50), "expect.deep"),
@@ -629,8 +742,13 @@ def test_pnp_check_refuses_a_huge_mesh_quickly(tmp_path):
     path = tmp_path / "huge.toml"
     path.write_text(tomli_w.dumps(_with(mesh__uniform_cells=10**12)))
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "pnp", "check", str(path)],
-                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pnp", "check", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 2 and "uniform_cells" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
     assert time.perf_counter() - start < 30  # interpreter start-up included; no allocation

@@ -56,15 +56,18 @@ def test_bdf_coefficients_differentiate_polynomials_exactly(h, h_prev):
 def test_predictors_extrapolate_polynomials_exactly():
     t_hist = [1.0, 0.7, 0.55]
     for coeffs, n in (((0.3, -2.0), 2), ((0.3, -2.0, 4.0), 3)):
+
         def poly(t, coeffs=coeffs):
             return sum(c * t**k for k, c in enumerate(coeffs))
+
         x_hist = [np.array([poly(t), 2 * poly(t)]) for t in t_hist[:n]]
         out = predict(t_hist[:n], x_hist, 1.4)
         np.testing.assert_allclose(out, [poly(1.4), 2 * poly(1.4)], rtol=1e-12)
 
 
-@pytest.mark.parametrize(("h", "h1", "h2"), [(1e-2, 1e-2, 1e-2), (2e-2, 1e-2, 0.7e-2),
-                                             (0.5e-2, 1.3e-2, 2e-2)])
+@pytest.mark.parametrize(
+    ("h", "h1", "h2"), [(1e-2, 1e-2, 1e-2), (2e-2, 1e-2, 0.7e-2), (0.5e-2, 1.3e-2, 2e-2)]
+)
 def test_error_ratio_is_exact_on_the_leading_error_term(h, h1, h2):
     # y' = f(t) with y = t^p: the corrector solves its step exactly in y
     t0 = 0.8
@@ -87,19 +90,34 @@ def test_error_ratio_is_exact_on_the_leading_error_term(h, h1, h2):
 
 def _donnan(n=12):
     data = {
-        "title": "donnan", "temperature": 310.15, "inside": "left",
-        "species": {"K": {"z": 1, "D": 1.96e-9}, "Cl": {"z": -1, "D": 2.03e-9},
-                    "X": {"z": -1, "D": 1e-10}},
+        "title": "donnan",
+        "temperature": 310.15,
+        "inside": "left",
+        "species": {
+            "K": {"z": 1, "D": 1.96e-9},
+            "Cl": {"z": -1, "D": 2.03e-9},
+            "X": {"z": -1, "D": 1e-10},
+        },
         "region": [
-            {"name": "cyt", "length": 200e-9, "eps_r": 80,
-             "concentration": {"K": 150, "Cl": 8, "X": 142}},
-            {"name": "mem", "membrane": True, "length": 5e-9, "eps_r": 2,
-             "permeability": {"K": 5e-9, "Cl": 5e-10}},
-            {"name": "bath", "length": 200e-9, "eps_r": 80,
-             "concentration": {"K": 150, "Cl": 150}},
+            {
+                "name": "cyt",
+                "length": 200e-9,
+                "eps_r": 80,
+                "concentration": {"K": 150, "Cl": 8, "X": 142},
+            },
+            {
+                "name": "mem",
+                "membrane": True,
+                "length": 5e-9,
+                "eps_r": 2,
+                "permeability": {"K": 5e-9, "Cl": 5e-10},
+            },
+            {"name": "bath", "length": 200e-9, "eps_r": 80, "concentration": {"K": 150, "Cl": 150}},
         ],
-        "boundary": {"left": {"type": "wall", "surface_charge": 0},
-                     "right": {"type": "reservoir", "potential": 0}},
+        "boundary": {
+            "left": {"type": "wall", "surface_charge": 0},
+            "right": {"type": "reservoir", "potential": 0},
+        },
         "mesh": {"uniform_cells": n},
     }
     return build_model(Case.from_dict(data))

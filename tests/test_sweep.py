@@ -524,7 +524,10 @@ def test_continuation_changes_nothing_beyond_tolerance(iv_case, tmp_path):
     peak = np.max(np.abs(plain.table["current"]))
     np.testing.assert_allclose(
         # both are Newton-converged to round-off: measured 3.8e-15 A/m^2 = 7.5e-15 peak
-        continued.table["current"], plain.table["current"], rtol=0, atol=1e-13 * peak
+        continued.table["current"],
+        plain.table["current"],
+        rtol=0,
+        atol=1e-13 * peak,
     )
     # floating membrane potential along a permeability scan (open circuit GHK)
     ghk = pnp.load_case(CASES / "ghk.toml")
@@ -574,7 +577,8 @@ def test_zero_crossings():
     assert zero_crossings([0.0, 1.0], [-1.0, 3.0]) == pytest.approx([0.25])  # linear
     assert zero_crossings(x, x**2 + 1).size == 0
     assert zero_crossings(x[::-1], np.sin(4 * x[::-1])) == pytest.approx(  # unsorted input
-        [-np.pi / 4, 0.0, np.pi / 4], abs=5e-3  # spline through 9 points: measured 4.8e-4
+        [-np.pi / 4, 0.0, np.pi / 4],
+        abs=5e-3,  # spline through 9 points: measured 4.8e-4
     )
     with pytest.raises(ValueError):
         zero_crossings([0.0, 0.0, 1.0], [1.0, -1.0, 2.0])

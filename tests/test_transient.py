@@ -33,16 +33,22 @@ def load(name, **overrides):
 
 # --- order of accuracy in time ----------------------------------------------
 
+
 def _diffusion_case(n_cells=40, length=1e-6, diffusivity=1e-9):
-    return pnp.Case.from_dict({
-        "title": "neutral diffusion", "temperature": 298.15,
-        "species": {"N": {"z": 0, "D": diffusivity}},
-        "region": [{"name": "box", "length": length, "eps_r": 80, "concentration": {"N": 1.0}}],
-        "boundary": {"left": {"type": "wall", "potential": 0},
-                     "right": {"type": "wall", "potential": 0}},
-        "mesh": {"uniform_cells": n_cells},
-        "run": {"mode": "transient", "t_end": 1e-4, "outputs": 1, "rtol": 1e-10, "atol": 1e-14},
-    })
+    return pnp.Case.from_dict(
+        {
+            "title": "neutral diffusion",
+            "temperature": 298.15,
+            "species": {"N": {"z": 0, "D": diffusivity}},
+            "region": [{"name": "box", "length": length, "eps_r": 80, "concentration": {"N": 1.0}}],
+            "boundary": {
+                "left": {"type": "wall", "potential": 0},
+                "right": {"type": "wall", "potential": 0},
+            },
+            "mesh": {"uniform_cells": n_cells},
+            "run": {"mode": "transient", "t_end": 1e-4, "outputs": 1, "rtol": 1e-10, "atol": 1e-14},
+        }
+    )
 
 
 def _semi_discrete_error(h_step=None, rtol=None):
@@ -112,6 +118,7 @@ def test_adaptive_error_tracks_rtol():
 
 # --- time constants ----------------------------------------------------------
 
+
 def _fit_decay(t, y, t0, tau, lo=1.0, hi=4.0):
     sel = (t - t0 > lo * tau) & (t - t0 < hi * tau)
     assert sel.sum() >= 10
@@ -159,6 +166,7 @@ def test_diffuse_charge_time_constant():
 
 # --- Donnan approach ---------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def donnan_pair():
     transient = pnp.run(load("donnan_approach"))
@@ -171,9 +179,12 @@ def test_donnan_approach_reaches_steady_state(donnan_pair):
     assert transient.status == "completed", transient.message
     # at t = 1e5 s the approach has converged far below the solver tolerance:
     # measured 1.9e-8 relative, 1.6e-10 V
-    np.testing.assert_allclose(transient.concentration[-1], steady.concentration[-1], rtol=2e-7,
-                               atol=1e-12)
-    assert transient.membrane_potential[-1] == pytest.approx(steady.membrane_potential[-1], abs=2e-9)
+    np.testing.assert_allclose(
+        transient.concentration[-1], steady.concentration[-1], rtol=2e-7, atol=1e-12
+    )
+    assert transient.membrane_potential[-1] == pytest.approx(
+        steady.membrane_potential[-1], abs=2e-9
+    )
 
 
 def test_donnan_approach_conserves_at_every_output(donnan_pair):
@@ -226,37 +237,60 @@ def test_full_span_in_few_steps():
 
 # --- protocols ---------------------------------------------------------------
 
+
 def test_current_clamp_protocol_steps_membrane_potential():
     """A current step on the floating inside reservoir: V_m moves by I * R_m at steady state."""
-    case = load("ghk", **{"run.mode": "transient", "run.t_end": 2e3, "run.outputs": [10.0, 1e3, 2e3]})
+    case = load(
+        "ghk", **{"run.mode": "transient", "run.t_end": 2e3, "run.outputs": [10.0, 1e3, 2e3]}
+    )
     case = case.with_overrides({})
     base = pnp.run(load("ghk"))
     stepped = load("ghk", **{"boundary.left.current": 1e-3})
     target = pnp.run(stepped)
-    transient = pnp.run(pnp.Case.from_dict({
-        **case.to_dict(),
-        "protocol": [{"at": 10.0, "set": {"boundary.left.current": 1e-3}}],
-    }))
+    transient = pnp.run(
+        pnp.Case.from_dict(
+            {
+                **case.to_dict(),
+                "protocol": [{"at": 10.0, "set": {"boundary.left.current": 1e-3}}],
+            }
+        )
+    )
     assert transient.status == "completed", transient.message
     assert 10.0 in transient.t
     v_before = transient.membrane_potential[transient.t == 10.0][0]
     # both ends are steady states the transient holds to round-off (measured 8e-17 and
     # 7e-17 V; the current 1.4e-13 relative)
     assert v_before == pytest.approx(base.membrane_potential[-1], abs=1e-15)
-    assert transient.membrane_potential[-1] == pytest.approx(target.membrane_potential[-1],
-                                                             abs=1e-15)
+    assert transient.membrane_potential[-1] == pytest.approx(
+        target.membrane_potential[-1], abs=1e-15
+    )
     assert transient.current[-1] == pytest.approx(1e-3, rel=2e-12, abs=0)
 
 
 # --- crash safety ------------------------------------------------------------
 
+
 def test_sigkill_leaves_readable_file(tmp_path):
     out = tmp_path / "killed.h5"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pnp", "run", str(CASES / "donnan_approach.toml"), "-o", str(out),
-         "--quiet", "--set", "run.outputs=1000", "--set", "run.rtol=1e-8"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "pnp",
+            "run",
+            str(CASES / "donnan_approach.toml"),
+            "-o",
+            str(out),
+            "--quiet",
+            "--set",
+            "run.outputs=1000",
+            "--set",
+            "run.rtol=1e-8",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.time() + 60
     outputs = 0
@@ -288,8 +322,22 @@ def test_restart_continues_from_last_state(tmp_path):
     first = tmp_path / "first.h5"
     second = tmp_path / "second.h5"
     case = str(CASES / "donnan_approach.toml")
-    assert main(["run", case, "-o", str(first), "--quiet", "--set", "run.t_end=100",
-                 "--set", "run.outputs=5"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                case,
+                "-o",
+                str(first),
+                "--quiet",
+                "--set",
+                "run.t_end=100",
+                "--set",
+                "run.outputs=5",
+            ]
+        )
+        == 0
+    )
     assert main(["run", case, "-o", str(second), "--quiet", "--restart", str(first)]) == 0
     part = pnp.load_result(first)
     rest = pnp.load_result(second)
@@ -297,8 +345,9 @@ def test_restart_continues_from_last_state(tmp_path):
     np.testing.assert_allclose(rest.concentration[0], part.concentration[-1])
     steady = pnp.run(load("donnan"))
     # measured 1.9e-8 relative (as test_donnan_approach_reaches_steady_state)
-    np.testing.assert_allclose(rest.concentration[-1], steady.concentration[-1], rtol=2e-7,
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        rest.concentration[-1], steady.concentration[-1], rtol=2e-7, atol=1e-12
+    )
 
 
 def test_restart_refuses_another_mesh(tmp_path, capsys):
@@ -306,19 +355,60 @@ def test_restart_refuses_another_mesh(tmp_path, capsys):
 
     first = tmp_path / "first.h5"
     case = str(CASES / "donnan_approach.toml")
-    assert main(["run", case, "-o", str(first), "--quiet", "--set", "run.t_end=1e-6",
-                 "--set", "run.outputs=2"]) == 0
-    code = main(["run", case, "-o", str(tmp_path / "b.h5"), "--quiet", "--restart", str(first),
-                 "--set", "mesh.cells_per_debye=8"])
+    assert (
+        main(
+            [
+                "run",
+                case,
+                "-o",
+                str(first),
+                "--quiet",
+                "--set",
+                "run.t_end=1e-6",
+                "--set",
+                "run.outputs=2",
+            ]
+        )
+        == 0
+    )
+    code = main(
+        [
+            "run",
+            case,
+            "-o",
+            str(tmp_path / "b.h5"),
+            "--quiet",
+            "--restart",
+            str(first),
+            "--set",
+            "mesh.cells_per_debye=8",
+        ]
+    )
     assert code == 2
     assert "mesh" in capsys.readouterr().err
 
 
 def _start_run(out, *extra):
     return subprocess.Popen(
-        [sys.executable, "-m", "pnp", "run", str(CASES / "donnan_approach.toml"), "-o", str(out),
-         "--quiet", "--no-plot", "--set", "run.outputs=1000", "--set", "run.rtol=1e-8", *extra],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pnp",
+            "run",
+            str(CASES / "donnan_approach.toml"),
+            "-o",
+            str(out),
+            "--quiet",
+            "--no-plot",
+            "--set",
+            "run.outputs=1000",
+            "--set",
+            "run.rtol=1e-8",
+            *extra,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 

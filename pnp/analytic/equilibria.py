@@ -246,6 +246,7 @@ def _donnan_inside(
             excess.append(inside[-1] - float(ci))
     return inside, excess
 
+
 def activity_coefficient(
     model: str,
     z: ArrayLike,
@@ -289,7 +290,9 @@ def activity_coefficient(
     """
     strength = float(ionic_strength)
     if not (math.isfinite(strength) and strength >= 0):
-        raise ValueError(f"ionic_strength must be finite and >= 0 [mol/m^3], got {ionic_strength!r}")
+        raise ValueError(
+            f"ionic_strength must be finite and >= 0 [mol/m^3], got {ionic_strength!r}"
+        )
     log10 = log10_gamma(model, z, strength * constants.liter, temperature, eps_r, size)
     return _scalar_or_array(np.power(10.0, log10))
 
@@ -327,8 +330,16 @@ def nernst_activity(
     """
     gamma_in = np.asarray(gamma_in, dtype=float)
     gamma_out = np.asarray(gamma_out, dtype=float)
-    if not (np.all(np.isfinite(gamma_in)) and np.all(np.isfinite(gamma_out))
-            and np.all(gamma_in > 0) and np.all(gamma_out > 0)):
+    if not (
+        np.all(np.isfinite(gamma_in))
+        and np.all(np.isfinite(gamma_out))
+        and np.all(gamma_in > 0)
+        and np.all(gamma_out > 0)
+    ):
         raise ValueError("activity coefficients must be positive and finite")
-    return nernst(gamma_in * np.asarray(c_in, dtype=float),
-                  gamma_out * np.asarray(c_out, dtype=float), z, temperature)
+    return nernst(
+        gamma_in * np.asarray(c_in, dtype=float),
+        gamma_out * np.asarray(c_out, dtype=float),
+        z,
+        temperature,
+    )

@@ -28,14 +28,14 @@ class Mesh:
     r^2 and (r_R^3 - r_L^3)/3 (spherical, per steradian).
     """
 
-    faces: np.ndarray          # (N+1,)
-    centers: np.ndarray        # (N,)
-    widths: np.ndarray         # (N,)
-    region: np.ndarray         # (N,) region index of each cell
+    faces: np.ndarray  # (N+1,)
+    centers: np.ndarray  # (N,)
+    widths: np.ndarray  # (N,)
+    region: np.ndarray  # (N,) region index of each cell
     region_names: tuple[str, ...]
     region_slices: tuple[tuple[int, int], ...]  # [start, stop) cell range of each region
-    face_area: np.ndarray      # (N+1,)
-    volume: np.ndarray         # (N,)
+    face_area: np.ndarray  # (N+1,)
+    volume: np.ndarray  # (N,)
     geometry: str
 
     @property
@@ -59,8 +59,9 @@ def geometry_factors(faces: np.ndarray, geometry: str) -> tuple[np.ndarray, np.n
     raise ValueError(f"unknown geometry {geometry!r}")
 
 
-def graded_widths(length: float, smallest: float, growth: float, largest: float,
-                  left: bool, right: bool) -> np.ndarray:
+def graded_widths(
+    length: float, smallest: float, growth: float, largest: float, left: bool, right: bool
+) -> np.ndarray:
     """Cell widths filling ``length``, fine at the flagged ends.
 
     From a graded end the widths are ``smallest * growth**j`` capped at
@@ -120,8 +121,16 @@ def build_mesh(case, refine: int = 1) -> Mesh:
         right = j < n_reg - 1 or _wall_needs_grading(case.right, case.geometry)
         lam = debye_length(reg.concentration, valence, reg.eps_r, case.temperature)
         smallest = min(lam / spec.cells_per_debye, spec.max_cell) / refine
-        widths_all.append(graded_widths(reg.length, smallest, spec.growth ** (1.0 / refine),
-                                        spec.max_cell / refine, left, right))
+        widths_all.append(
+            graded_widths(
+                reg.length,
+                smallest,
+                spec.growth ** (1.0 / refine),
+                spec.max_cell / refine,
+                left,
+                right,
+            )
+        )
     counts = [w.size for w in widths_all]
     widths = np.concatenate(widths_all)
     faces = np.concatenate([[0.0], np.cumsum(widths)])

@@ -36,10 +36,10 @@ class PumpSite:
 
     inside_cell: int
     outside_cell: int
-    area: float                 # membrane area at its mid face (geometry units)
-    sodium: int                 # species indices
+    area: float  # membrane area at its mid face (geometry units)
+    sodium: int  # species indices
     potassium: int
-    rate: float | None          # constant j_p [mol/m^2/s]
+    rate: float | None  # constant j_p [mol/m^2/s]
     j_max: float | None
     K_Na: float | None
     K_K: float | None
@@ -54,30 +54,30 @@ class Model:
     temperature: float
     thermal_voltage: float
     species: tuple[str, ...]
-    z: np.ndarray                 # (S,) float
+    z: np.ndarray  # (S,) float
     n_cells: int
     n_species: int
-    offset: int                   # 1 if the left boundary is floating
+    offset: int  # 1 if the left boundary is floating
     n_unknowns: int
-    eps_r: np.ndarray             # (N,)
-    volume: np.ndarray            # (N,)
-    rho_fixed: np.ndarray         # (N,)
-    g_cell: np.ndarray            # (S, N)
-    d_reg: np.ndarray             # (S, R) diffusivity per region (0: immobile/absent)
-    pois_cond: np.ndarray         # (N+1,)
-    pois_wleft: np.ndarray        # (N+1,)
-    face_kind: np.ndarray         # (S, N+1) int8
-    face_cond: np.ndarray         # (S, N+1)
-    face_rr: np.ndarray           # (S, N+1)
-    b_type: np.ndarray            # (2,) int64
-    b_psi: np.ndarray             # (2,)
-    b_sigma: np.ndarray           # (2,) sigma * A / F [mol/m^2 * area]
-    b_current: np.ndarray         # (2,) I * A / F, entering the domain
-    b_conc: np.ndarray            # (2, S)
-    b_g: np.ndarray               # (2, S)
-    b_pois_cond: np.ndarray       # (2,) wall/reservoir gradient: weight of (psi_b - psi_cell)
-    b_pois_next: np.ndarray       # (2,) weight of (psi_next - psi_cell), second-order walls
-    b_cond: np.ndarray            # (2, S)
+    eps_r: np.ndarray  # (N,)
+    volume: np.ndarray  # (N,)
+    rho_fixed: np.ndarray  # (N,)
+    g_cell: np.ndarray  # (S, N)
+    d_reg: np.ndarray  # (S, R) diffusivity per region (0: immobile/absent)
+    pois_cond: np.ndarray  # (N+1,)
+    pois_wleft: np.ndarray  # (N+1,)
+    face_kind: np.ndarray  # (S, N+1) int8
+    face_cond: np.ndarray  # (S, N+1)
+    face_rr: np.ndarray  # (S, N+1)
+    b_type: np.ndarray  # (2,) int64
+    b_psi: np.ndarray  # (2,)
+    b_sigma: np.ndarray  # (2,) sigma * A / F [mol/m^2 * area]
+    b_current: np.ndarray  # (2,) I * A / F, entering the domain
+    b_conc: np.ndarray  # (2, S)
+    b_g: np.ndarray  # (2, S)
+    b_pois_cond: np.ndarray  # (2,) wall/reservoir gradient: weight of (psi_b - psi_cell)
+    b_pois_next: np.ndarray  # (2,) weight of (psi_next - psi_cell), second-order walls
+    b_cond: np.ndarray  # (2, S)
     membranes: tuple[tuple[str, int, int], ...]  # (name, first cell, stop cell)
     inside: str
     pumps: tuple[PumpSite, ...] = ()
@@ -109,7 +109,7 @@ class Model:
     def split(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(phi [V] (N,), c [mol/m^3] (S, N)) views/copies of a state vector."""
         m = self.block
-        body = x[self.offset:self.offset + self.n_cells * m].reshape(self.n_cells, m)
+        body = x[self.offset : self.offset + self.n_cells * m].reshape(self.n_cells, m)
         return body[:, -1] * self.thermal_voltage, body[:, :-1].T.copy()
 
     def boundary_psi(self, x: np.ndarray) -> np.ndarray:
@@ -124,12 +124,27 @@ class Model:
     def kernel_args(self) -> tuple:
         """The model part of ``kernel.assemble``'s arguments, in order."""
         return (
-            self.n_cells, self.n_species, self.offset,
-            self.z, self.volume, self.rho_fixed, self.g_cell,
-            self.pois_cond, self.pois_wleft,
-            self.face_kind, self.face_cond, self.face_rr,
-            self.b_type, self.b_psi, self.b_sigma, self.b_current, self.b_conc, self.b_g,
-            self.b_pois_cond, self.b_pois_next, self.b_cond,
+            self.n_cells,
+            self.n_species,
+            self.offset,
+            self.z,
+            self.volume,
+            self.rho_fixed,
+            self.g_cell,
+            self.pois_cond,
+            self.pois_wleft,
+            self.face_kind,
+            self.face_cond,
+            self.face_rr,
+            self.b_type,
+            self.b_psi,
+            self.b_sigma,
+            self.b_current,
+            self.b_conc,
+            self.b_g,
+            self.b_pois_cond,
+            self.b_pois_next,
+            self.b_cond,
         )
 
 
@@ -157,18 +172,31 @@ def build_model(case, mesh: Mesh | None = None) -> Model:
     offset = 1 if bounds["b_type"][0] == kernel.FLOATING else 0
     n_unknowns = offset + N * (S + 1) + (1 if bounds["b_type"][1] == kernel.FLOATING else 0)
 
-    membranes = tuple(
-        (r.name, *mesh.region_slices[j]) for j, r in enumerate(regions) if r.membrane
-    )
+    membranes = tuple((r.name, *mesh.region_slices[j]) for j, r in enumerate(regions) if r.membrane)
     model = Model(
-        case=case, mesh=mesh, temperature=temperature, thermal_voltage=vt,
-        species=names, z=z, n_cells=N, n_species=S, offset=offset, n_unknowns=n_unknowns,
-        eps_r=eps_r, volume=mesh.volume, rho_fixed=rho_fixed,
-        g_cell=_cell_major(g_reg[:, reg]), d_reg=d_reg,
-        pois_cond=pois_cond, pois_wleft=pois_wleft,
-        face_kind=_cell_major(face_kind), face_cond=_cell_major(face_cond),
-        face_rr=_cell_major(face_rr), **bounds,
-        membranes=membranes, inside=case.inside,
+        case=case,
+        mesh=mesh,
+        temperature=temperature,
+        thermal_voltage=vt,
+        species=names,
+        z=z,
+        n_cells=N,
+        n_species=S,
+        offset=offset,
+        n_unknowns=n_unknowns,
+        eps_r=eps_r,
+        volume=mesh.volume,
+        rho_fixed=rho_fixed,
+        g_cell=_cell_major(g_reg[:, reg]),
+        d_reg=d_reg,
+        pois_cond=pois_cond,
+        pois_wleft=pois_wleft,
+        face_kind=_cell_major(face_kind),
+        face_cond=_cell_major(face_cond),
+        face_rr=_cell_major(face_rr),
+        **bounds,
+        membranes=membranes,
+        inside=case.inside,
         pumps=_pump_sites(case, mesh, names),
     )
     model.x0 = initial_state(model)
@@ -233,13 +261,15 @@ def _species_faces(mesh: Mesh, d_cell: np.ndarray):
     with np.errstate(divide="ignore"):
         rl = np.where(open_face, (h[:-1] / 2.0) / (dl * area[1:N]), 0.0)
         rr = np.where(open_face, (h[1:] / 2.0) / (dr * area[1:N]), 0.0)
-    face_kind[:, 1:N] = np.where(open_face, np.where(interface, kernel.INTERFACE, kernel.SG),
-                                 kernel.CLOSED)
+    face_kind[:, 1:N] = np.where(
+        open_face, np.where(interface, kernel.INTERFACE, kernel.SG), kernel.CLOSED
+    )
     sg = open_face & ~interface
     # SG faces: the series conductance; interface faces: the left half-cell
     # resistance rL (one array for both: a face is one kind or the other)
-    face_cond[:, 1:N] = np.where(sg, 1.0 / np.where(sg, rl + rr, 1.0),
-                                 np.where(interface & open_face, rl, 0.0))
+    face_cond[:, 1:N] = np.where(
+        sg, 1.0 / np.where(sg, rl + rr, 1.0), np.where(interface & open_face, rl, 0.0)
+    )
     face_rr[:, 1:N] = np.where(interface & open_face, rr, 0.0)
     return face_kind, face_cond, face_rr
 
@@ -251,9 +281,17 @@ def _boundaries(case, mesh: Mesh, eps_r, d_cell, g_cell, eps0_scaled: float, vt:
     h = mesh.widths
     area = mesh.face_area
     reg = mesh.region
-    out = {"b_type": np.zeros(2, dtype=np.int64), "b_psi": np.zeros(2), "b_sigma": np.zeros(2),
-           "b_current": np.zeros(2), "b_conc": np.zeros((2, S)), "b_g": np.zeros((2, S)),
-           "b_pois_cond": np.zeros(2), "b_pois_next": np.zeros(2), "b_cond": np.zeros((2, S))}
+    out = {
+        "b_type": np.zeros(2, dtype=np.int64),
+        "b_psi": np.zeros(2),
+        "b_sigma": np.zeros(2),
+        "b_current": np.zeros(2),
+        "b_conc": np.zeros((2, S)),
+        "b_g": np.zeros((2, S)),
+        "b_pois_cond": np.zeros(2),
+        "b_pois_next": np.zeros(2),
+        "b_cond": np.zeros((2, S)),
+    }
     for side, bnd in enumerate((case.left, case.right)):
         cell = 0 if side == 0 else N - 1
         face = 0 if side == 0 else N
@@ -298,12 +336,19 @@ def _pump_sites(case, mesh: Mesh, names: tuple[str, ...]) -> tuple[PumpSite, ...
         before, after = start - 1, stop
         inside_cell, outside_cell = (before, after) if case.inside == "left" else (after, before)
         mid_face = (start + stop) // 2
-        sites.append(PumpSite(
-            inside_cell=inside_cell, outside_cell=outside_cell,
-            area=float(mesh.face_area[mid_face]),
-            sodium=names.index(pump.sodium), potassium=names.index(pump.potassium),
-            rate=pump.rate, j_max=pump.j_max, K_Na=pump.K_Na, K_K=pump.K_K,
-        ))
+        sites.append(
+            PumpSite(
+                inside_cell=inside_cell,
+                outside_cell=outside_cell,
+                area=float(mesh.face_area[mid_face]),
+                sodium=names.index(pump.sodium),
+                potassium=names.index(pump.potassium),
+                rate=pump.rate,
+                j_max=pump.j_max,
+                K_Na=pump.K_Na,
+                K_K=pump.K_K,
+            )
+        )
     return tuple(sites)
 
 
@@ -317,7 +362,7 @@ def initial_state(model: Model) -> np.ndarray:
     body = np.empty((model.n_cells, model.block))
     body[:, :-1] = c_cells.T
     body[:, -1] = 0.0
-    x[model.offset:model.offset + body.size] = body.ravel()
+    x[model.offset : model.offset + body.size] = body.ravel()
     return x
 
 

@@ -38,9 +38,9 @@ def bernoulli(x: np.ndarray) -> np.ndarray:
     neg = x < 0.0
     pos = x > 0.0
     xn = x[neg]
-    out[neg] = xn / np.expm1(xn)                       # expm1 in (-1, 0): no overflow
+    out[neg] = xn / np.expm1(xn)  # expm1 in (-1, 0): no overflow
     xp = x[pos]
-    out[pos] = xp * np.exp(-xp) / -np.expm1(-xp)       # e^-x <= 1: no overflow
+    out[pos] = xp * np.exp(-xp) / -np.expm1(-xp)  # e^-x <= 1: no overflow
     return out
 
 
@@ -85,15 +85,17 @@ def half_cells_flux(c_left, c_right, u_left, uf_left, uf_right, u_right, r_left,
     and <e^u> the mean of e^u over the half cell. Returns (F, size of terms).
     """
     top = np.maximum(np.maximum(u_left, uf_left), np.maximum(uf_right, u_right))
-    resist = (r_left * exp_mean(u_left - top, uf_left - top)
-              + r_right * exp_mean(uf_right - top, u_right - top))
+    resist = r_left * exp_mean(u_left - top, uf_left - top) + r_right * exp_mean(
+        uf_right - top, u_right - top
+    )
     p_left = c_left * np.exp(u_left - top)
     p_right = c_right * np.exp(u_right - top)
     return (p_left - p_right) / resist, (np.abs(p_left) + np.abs(p_right)) / resist
 
 
-def residual_reference(model, x, alpha_c, alpha_d, beta_c, beta_d, source,
-                       return_scale: bool = False):
+def residual_reference(
+    model, x, alpha_c, alpha_d, beta_c, beta_d, source, return_scale: bool = False
+):
     """Residual of ``kernel.assemble`` recomputed with numpy (test oracle).
 
     Arguments are those of ``kernel.assemble`` (the model's flat arrays are
@@ -115,9 +117,9 @@ def residual_reference(model, x, alpha_c, alpha_d, beta_c, beta_d, source,
     beta_d = np.broadcast_to(np.asarray(beta_d, dtype=float), (2,))
     alpha_d = float(alpha_d)
 
-    body = x[off:off + N * m].reshape(N, m)
-    c = body[:, :S].T                      # (S, N)
-    psi = body[:, S]                       # (N,)
+    body = x[off : off + N * m].reshape(N, m)
+    c = body[:, :S].T  # (S, N)
+    psi = body[:, S]  # (N,)
     floating = model.b_type == kernel.FLOATING
     psi_b = np.array(model.b_psi, dtype=float)
     if floating[0]:
@@ -125,15 +127,16 @@ def residual_reference(model, x, alpha_c, alpha_d, beta_c, beta_d, source,
     if floating[1]:
         psi_b[1] = x[n - 1]
 
-    u = z[:, None] * psi[None, :] + model.g_cell    # effective potentials (S, N)
+    u = z[:, None] * psi[None, :] + model.g_cell  # effective potentials (S, N)
     flux, fsize = _species_fluxes(model, c, psi, psi_b, u)
     disp, dsize = _displacements(model, psi, psi_b)
 
     # ---- cell balances ---------------------------------------------------------
     storage = vol * (alpha_c * c - beta_c)
     r_species = storage + flux[:, 1:] - flux[:, :-1] - source
-    s_species = (vol * (np.abs(alpha_c * c) + np.abs(beta_c)) + fsize[:, 1:] + fsize[:, :-1]
-                 + np.abs(source))
+    s_species = (
+        vol * (np.abs(alpha_c * c) + np.abs(beta_c)) + fsize[:, 1:] + fsize[:, :-1] + np.abs(source)
+    )
     charge = z @ c + model.rho_fixed
     r_gauss = disp[1:] - disp[:-1] - vol * charge
     s_gauss = dsize[1:] + dsize[:-1] + vol * (np.abs(z) @ np.abs(c) + np.abs(model.rho_fixed))
@@ -143,10 +146,10 @@ def residual_reference(model, x, alpha_c, alpha_d, beta_c, beta_d, source,
     rows = np.empty((N, m))
     rows[:, :S] = r_species.T
     rows[:, S] = r_gauss
-    res[off:off + N * m] = rows.ravel()
+    res[off : off + N * m] = rows.ravel()
     rows[:, :S] = s_species.T
     rows[:, S] = s_gauss
-    scale[off:off + N * m] = rows.ravel()
+    scale[off : off + N * m] = rows.ravel()
 
     # ---- current clamp of a floating reservoir -----------------------------------
     # current carried toward +x through the face: ionic sum_i z_i F_i plus the
@@ -157,8 +160,12 @@ def residual_reference(model, x, alpha_c, alpha_d, beta_c, beta_d, source,
             continue
         toward_x = z @ flux[:, face] + alpha_d * disp[face] - beta_d[side]
         res[row] = into * toward_x - model.b_current[side]
-        scale[row] = (np.abs(z) @ fsize[:, face] + abs(alpha_d) * dsize[face]
-                      + abs(beta_d[side]) + abs(model.b_current[side]))
+        scale[row] = (
+            np.abs(z) @ fsize[:, face]
+            + abs(alpha_d) * dsize[face]
+            + abs(beta_d[side])
+            + abs(model.b_current[side])
+        )
 
     if return_scale:
         return res, scale
@@ -186,8 +193,14 @@ def _species_fluxes(model, c, psi, psi_b, u):
     uf_l = z[:, None] * psi_face[None, :] + model.g_cell[:, :-1]
     uf_r = z[:, None] * psi_face[None, :] + model.g_cell[:, 1:]
     f_in[itf], s_in[itf] = half_cells_flux(
-        c_l[itf], c_r[itf], u_l[itf], uf_l[itf], uf_r[itf], u_r[itf],
-        model.face_rl[:, 1:N][itf], model.face_rr[:, 1:N][itf],
+        c_l[itf],
+        c_r[itf],
+        u_l[itf],
+        uf_l[itf],
+        uf_r[itf],
+        u_r[itf],
+        model.face_rl[:, 1:N][itf],
+        model.face_rr[:, 1:N][itf],
     )
     flux[:, 1:N] = f_in
     fsize[:, 1:N] = s_in

@@ -28,23 +28,27 @@ def printable(text: str | None) -> str | None:
     """
     if text is None or text.isprintable():
         return text
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
-                   for c in text)
+    return "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text
+    )
 
 
 def case_error(message: str, *, file: str | None = None, key: str | None = None) -> CaseError:
     """A `CaseError` whose message, file and key are printable one-liners."""
     if key == "":
         key = '""'  # an empty TOML key, as TOML writes it
-    return CaseError(clip(printable(message), _MAX_MESSAGE), file=printable(file),
-                     key=clip(printable(key), _MAX_KEY_SHOWN))
+    return CaseError(
+        clip(printable(message), _MAX_MESSAGE),
+        file=printable(file),
+        key=clip(printable(key), _MAX_KEY_SHOWN),
+    )
 
 
 def clip(text: str | None, limit: int) -> str | None:
     """At most ``limit`` characters: a 500 kB key name is not repeated in full."""
     if text is None or len(text) <= limit:
         return text
-    return text[:limit - 3] + "..."
+    return text[: limit - 3] + "..."
 
 
 def show(value: Any) -> str:

@@ -47,7 +47,7 @@ def parse_override(text: str) -> tuple[str, Any]:
     try:
         value = tomllib.loads(f"value = {value_text}")["value"]
     except (ValueError, RecursionError):  # not TOML (TOMLDecodeError is a ValueError), too
-        value = value_text                # many digits, or nested too deep: a bare string
+        value = value_text  # many digits, or nested too deep: a bare string
     return key, value
 
 
@@ -55,11 +55,11 @@ def parse_override(text: str) -> tuple[str, Any]:
 class Target:
     """Where a dotted override path points in the raw input."""
 
-    key: str                      # canonical dotted path
-    parts: list[str]              # its parts: section, [entry], field, [species]
-    container: dict[str, Any]     # the table that holds the value
-    name: str                     # the value's key in ``container``
-    param: Parameter | None       # schema entry (None: a whole species table)
+    key: str  # canonical dotted path
+    parts: list[str]  # its parts: section, [entry], field, [species]
+    container: dict[str, Any]  # the table that holds the value
+    name: str  # the value's key in ``container``
+    param: Parameter | None  # schema entry (None: a whole species table)
     entry: dict[str, Any] | None  # the region / boundary / pump table, if any
 
 
@@ -67,7 +67,9 @@ def split_key(key: str, file: str | None) -> list[str]:
     normal = re.sub(r"\[(\d+)\]", r".\1", key.strip())
     parts = normal.split(".")
     if not normal or any(not part for part in parts):
-        raise case_error("not a dotted key path (e.g. `region.bath.concentration.K`)", file=file, key=key)
+        raise case_error(
+            "not a dotted key path (e.g. `region.bath.concentration.K`)", file=file, key=key
+        )
     return parts
 
 
@@ -111,8 +113,13 @@ class _Path:
         if name not in known:
             raise unknown(name, known, self.key, self.file, "species")
 
-    def target(self, container: dict[str, Any], name: str, param: Parameter | None,
-               entry: dict[str, Any] | None) -> Target:
+    def target(
+        self,
+        container: dict[str, Any],
+        name: str,
+        param: Parameter | None,
+        entry: dict[str, Any] | None,
+    ) -> Target:
         return Target(self.key, self.parts, container, name, param, entry)
 
 
@@ -147,8 +154,9 @@ def _resolve_table(path: _Path) -> Target:
 
 def _resolve_expect(path: _Path) -> Target:
     path.need(2, "expect.<name>")
-    return path.target(path.sub_table(path.raw, "expect"), path.parts[1], SCHEMA["expect.<key>"],
-                       None)
+    return path.target(
+        path.sub_table(path.raw, "expect"), path.parts[1], SCHEMA["expect.<key>"], None
+    )
 
 
 def _resolve_species(path: _Path) -> Target:
@@ -179,8 +187,10 @@ def _resolve_pump(path: _Path) -> Target:
         raise path.error("the case has no [pump]")
     if len(parts) == 2:
         if len(entries) != 1:
-            raise path.error(f"the case has {len(entries)} pumps: address one as "
-                             f"`pump.<index>.{parts[1]}` (from 0)")
+            raise path.error(
+                f"the case has {len(entries)} pumps: address one as "
+                f"`pump.<index>.{parts[1]}` (from 0)"
+            )
         entry, name = entries[0], parts[1]
     else:
         path.need(3, "pump.<key> or pump.<index>.<key>")
@@ -199,10 +209,13 @@ def _resolve_region(path: _Path) -> Target:
     if len(parts) < 3:
         raise path.error("expected `region.<name>.<key>`")
     regions = path.raw.get("region") if isinstance(path.raw.get("region"), list) else []
-    by_name = {r["name"]: r for r in regions if isinstance(r, dict) and isinstance(r.get("name"), str)}
+    by_name = {
+        r["name"]: r for r in regions if isinstance(r, dict) and isinstance(r.get("name"), str)
+    }
     if parts[1] not in by_name:
-        raise unknown(parts[1], [n for n in by_name if isinstance(n, str)], path.key, path.file,
-                      "region")
+        raise unknown(
+            parts[1], [n for n in by_name if isinstance(n, str)], path.key, path.file, "region"
+        )
     entry = by_name[parts[1]]
     path.field(parts[2], "region.<region>")
     if parts[2] in REGION_TABLES:
@@ -210,8 +223,12 @@ def _resolve_region(path: _Path) -> Target:
             return path.target(entry, parts[2], None, entry)
         path.need(4, f"region.<name>.{parts[2]}.<species>")
         path.species(parts[3])
-        return path.target(path.sub_table(entry, parts[2]), parts[3],
-                           SCHEMA[f"region.<region>.{parts[2]}.<species>"], entry)
+        return path.target(
+            path.sub_table(entry, parts[2]),
+            parts[3],
+            SCHEMA[f"region.<region>.{parts[2]}.<species>"],
+            entry,
+        )
     path.need(3, "region.<name>.<key>")
     return path.target(entry, parts[2], SCHEMA[f"region.<region>.{parts[2]}"], entry)
 
@@ -241,7 +258,9 @@ def apply_override(raw: dict[str, Any], key: str, value: Any, file: str | None) 
     target = resolve(raw, key, file, create=True)
     entry, name = target.entry, target.name
     if target.param is None and not isinstance(value, dict):
-        raise case_error(f"expected a table species -> value for `{name}`", file=file, key=target.key)
+        raise case_error(
+            f"expected a table species -> value for `{name}`", file=file, key=target.key
+        )
     target.container[name] = value
     drop = _DROP_ALTERNATIVE.get(target.parts[0])
     if entry is not None and drop is not None:
@@ -264,14 +283,18 @@ def _drop_boundary(entry: dict[str, Any], target: Target, value: Any) -> None:
 
 
 def _drop_region(entry: dict[str, Any], target: Target, value: Any) -> None:
-    other = {"permeability": "barrier", "barrier": "permeability",
-             "eps_r": "capacitance", "capacitance": "eps_r"}.get(target.parts[2])
+    other = {
+        "permeability": "barrier",
+        "barrier": "permeability",
+        "eps_r": "capacitance",
+        "capacitance": "eps_r",
+    }.get(target.parts[2])
     if other in ("eps_r", "capacitance"):
         entry.pop(other, None)
     elif other is not None and entry.get("membrane") is True:
         dropped = entry.get(other)
         if isinstance(dropped, dict):
-            for species in (value if target.param is None else {target.name: None}):
+            for species in value if target.param is None else {target.name: None}:
                 dropped.pop(species, None)
 
 

@@ -25,15 +25,25 @@ __all__ = ["ProtocolReader", "runtime_refusal"]
 class ProtocolReader(RegionReader, BoundaryReader):
     """Reads the protocols; re-checks the regions, boundaries and pumps they change."""
 
-    def protocols(self, raw: dict[str, Any], regions: tuple[Region, ...], left: Boundary,
-                  right: Boundary, run: RunSpec, strict: bool) -> tuple[Protocol, ...]:
+    def protocols(
+        self,
+        raw: dict[str, Any],
+        regions: tuple[Region, ...],
+        left: Boundary,
+        right: Boundary,
+        run: RunSpec,
+        strict: bool,
+    ) -> tuple[Protocol, ...]:
         prefix = "protocol.<protocol>"
         parsed: list[tuple[str, float, dict[str, Any]]] = []
         for key, entry in self.entries(raw, "protocol", MAX_PROTOCOLS):
             self.check_keys(entry, prefix, key)
             at = self.get(entry, prefix, "at", key)
-            changes = self.table(self.get(entry, prefix, "set", key), f"{key}.set",
-                                 'a table of dotted key -> value, e.g. { "pump.rate" = 0 }')
+            changes = self.table(
+                self.get(entry, prefix, "set", key),
+                f"{key}.set",
+                'a table of dotted key -> value, e.g. { "pump.rate" = 0 }',
+            )
             converted = {}
             for path, value in changes.items():
                 try:
@@ -42,12 +52,16 @@ class ProtocolReader(RegionReader, BoundaryReader):
                     raise self.error(str(exc), f"{key}.set") from None
                 reason = runtime_refusal(target.parts, regions, left, right)
                 if reason:
-                    raise self.error(f"`{target.key}` cannot change during a run: {reason}",
-                                     f"{key}.set")
+                    raise self.error(
+                        f"`{target.key}` cannot change during a run: {reason}", f"{key}.set"
+                    )
                 converted[target.key] = self.si_value(value, target, f"{key}.set.{target.key}")
             if run.mode == "transient" and run.t_end is not None and at > run.t_end:
-                self.complain(strict, f"the protocol at {at:g} s is after run.t_end = {run.t_end:g} s",
-                              f"{key}.at")
+                self.complain(
+                    strict,
+                    f"the protocol at {at:g} s is after run.t_end = {run.t_end:g} s",
+                    f"{key}.at",
+                )
             parsed.append((key, at, converted))
         parsed.sort(key=lambda item: item[1])  # stable: equal times keep file order
         # Each protocol is a set of overrides applied on top of the previous
@@ -78,8 +92,9 @@ class ProtocolReader(RegionReader, BoundaryReader):
                 if touched_pumps:
                     checker.pumps(state, species, regions, only=touched_pumps)
             except CaseError as exc:
-                raise self.error(f"the changes at t = {at:g} s make the case invalid: {exc}",
-                                 f"{key}.set") from None
+                raise self.error(
+                    f"the changes at t = {at:g} s make the case invalid: {exc}", f"{key}.set"
+                ) from None
         return tuple(Protocol(at=at, set=converted) for _, at, converted in parsed)
 
     def si_value(self, value: Any, target: Target, key: str) -> Any:
@@ -91,12 +106,15 @@ class ProtocolReader(RegionReader, BoundaryReader):
         return self.convert(value, target.param, key)
 
 
-def runtime_refusal(parts: list[str], regions: tuple[Region, ...], left: Boundary,
-                     right: Boundary) -> str | None:
+def runtime_refusal(
+    parts: list[str], regions: tuple[Region, ...], left: Boundary, right: Boundary
+) -> str | None:
     """Why a protocol may not set this path (None: it may)."""
-    allowed = ("a protocol may set boundary.<side>.potential | current | surface_charge, "
-               "region.<name>.concentration.<species> next to a reservoir, "
-               "region.<membrane>.permeability | barrier.<species>, pump.rate | j_max")
+    allowed = (
+        "a protocol may set boundary.<side>.potential | current | surface_charge, "
+        "region.<name>.concentration.<species> next to a reservoir, "
+        "region.<membrane>.permeability | barrier.<species>, pump.rate | j_max"
+    )
     section = parts[0]
     if section == "boundary" and parts[2] in ("potential", "current", "surface_charge"):
         return None
@@ -106,12 +124,15 @@ def runtime_refusal(parts: list[str], regions: tuple[Region, ...], left: Boundar
         index = next(i for i, r in enumerate(regions) if r.name == parts[1])
         region = regions[index]
         if parts[2] == "concentration":
-            held = ((index == 0 and left.type == "reservoir")
-                    or (index == len(regions) - 1 and right.type == "reservoir"))
+            held = (index == 0 and left.type == "reservoir") or (
+                index == len(regions) - 1 and right.type == "reservoir"
+            )
             if held:
                 return None
-            return (f"only the contents of a region next to a reservoir boundary are held by the "
-                    f"boundary; '{region.name}' is not")
+            return (
+                f"only the contents of a region next to a reservoir boundary are held by the "
+                f"boundary; '{region.name}' is not"
+            )
         if parts[2] in ("permeability", "barrier"):
             if region.membrane:
                 return None
@@ -119,4 +140,3 @@ def runtime_refusal(parts: list[str], regions: tuple[Region, ...], left: Boundar
     if section == "temperature":
         return "the temperature is fixed for the whole run"
     return allowed
-

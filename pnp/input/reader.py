@@ -55,7 +55,9 @@ class Reader:
         allowed = children(prefix)
         for name in table:
             if name not in allowed:
-                raise self.error(f"unknown key `{name}`; {suggest(name, allowed)}", join_key(path, name))
+                raise self.error(
+                    f"unknown key `{name}`; {suggest(name, allowed)}", join_key(path, name)
+                )
 
     def get(self, table: dict[str, Any], prefix: str, name: str, path: str) -> Any:
         """Read ``table[name]`` as the schema key ``prefix.name`` (default if absent)."""
@@ -104,8 +106,11 @@ class Reader:
         if kind == "name" and not NAME_PATTERN.fullmatch(value):
             raise self.error(f"'{value}' is not a valid name; expected {param.expectation()}", key)
         if kind == "choice" and value not in param.choices:
-            raise self.error(f"'{value}' is not allowed; {suggest(value, param.choices)} "
-                             f"(one of {' | '.join(param.choices)})", key)
+            raise self.error(
+                f"'{value}' is not allowed; {suggest(value, param.choices)} "
+                f"(one of {' | '.join(param.choices)})",
+                key,
+            )
         return value
 
     def potential(self, value: Any, param: Parameter, key: str) -> float | str:
@@ -115,8 +120,11 @@ class Reader:
         if isinstance(value, str) and not re.match(r"\s*[-+.\d]", value):
             close = difflib.get_close_matches(value, ["floating"], n=1)
             hint = "; did you mean `floating`?" if close else ""
-            raise self.error(f"'{value}' is not allowed; give a potential (V), e.g. 0 or "
-                             f"\"-70 mV\", or \"floating\"{hint}", key)
+            raise self.error(
+                f"'{value}' is not allowed; give a potential (V), e.g. 0 or "
+                f'"-70 mV", or "floating"{hint}',
+                key,
+            )
         return self.number(value, param.unit, key)
 
     def number(self, value: Any, unit: str, key: str) -> float:
@@ -141,18 +149,24 @@ class Reader:
                 return to_si(value, unit)
             except UnitParseError as exc:
                 raise self.error(str(exc), key) from None
-        raise self.error(f"expected {expected} as a number or a string with a unit, "
-                         f"got {show(value)}", key)
+        raise self.error(
+            f"expected {expected} as a number or a string with a unit, got {show(value)}", key
+        )
 
     def check_minimum(self, number: float, param: Parameter, key: str) -> None:
         """The schema limits of ``param`` (minimum and maximum)."""
         low, high = param.minimum, param.maximum
-        if ((low is not None and (number < low or (param.exclusive_minimum and number == low)))
-                or (high is not None and number > high)):
-            shown = f"{number:g}" if isinstance(number, float) or abs(number) < 10**15 \
-                else show(number)
-            raise self.error(f"{shown} is not allowed; must be {param.allowed()}"
-                             + (f" {param.unit}" if param.unit != "-" else ""), key)
+        if (low is not None and (number < low or (param.exclusive_minimum and number == low))) or (
+            high is not None and number > high
+        ):
+            shown = (
+                f"{number:g}" if isinstance(number, float) or abs(number) < 10**15 else show(number)
+            )
+            raise self.error(
+                f"{shown} is not allowed; must be {param.allowed()}"
+                + (f" {param.unit}" if param.unit != "-" else ""),
+                key,
+            )
 
     def name_in(self, name: str, known: Any, key: str, what: str) -> None:
         if name not in known:
@@ -166,10 +180,14 @@ class Reader:
         if isinstance(value, dict):
             return [(section, value)]
         if not isinstance(value, list):
-            raise self.error(f"expected a table [{section}] or an array of tables [[{section}]]", section)
+            raise self.error(
+                f"expected a table [{section}] or an array of tables [[{section}]]", section
+            )
         if len(value) > limit:
             raise self.error(f"{len(value)} entries; at most {limit} allowed", section)
-        return [(f"{section}[{i}]", self.table(item, f"{section}[{i}]")) for i, item in enumerate(value)]
+        return [
+            (f"{section}[{i}]", self.table(item, f"{section}[{i}]")) for i, item in enumerate(value)
+        ]
 
     def section(self, raw: dict[str, Any], name: str) -> dict[str, Any]:
         table = self.table(raw.get(name, {}), name, f"a table [{name}]")

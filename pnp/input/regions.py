@@ -26,24 +26,35 @@ class RegionReader(Reader):
 
     def species(self, raw: dict[str, Any]) -> tuple[Species, ...]:
         if "species" not in raw:
-            raise self.error("missing; give at least one [species.NAME] table with z and D", "species")
+            raise self.error(
+                "missing; give at least one [species.NAME] table with z and D", "species"
+            )
         table = self.table(raw["species"], "species", "[species.NAME] tables")
         if not table:
-            raise self.error("no species; give at least one [species.NAME] table with z and D", "species")
+            raise self.error(
+                "no species; give at least one [species.NAME] table with z and D", "species"
+            )
         if len(table) > MAX_SPECIES:
             raise self.error(f"{len(table)} species; at most {MAX_SPECIES} allowed", "species")
         out = []
         for name, entry in table.items():
             key = f"species.{name}"
             if not NAME_PATTERN.fullmatch(name):
-                raise self.error("not a valid species name (letters, digits, _ or -, starting with a letter)",
-                                 key)
+                raise self.error(
+                    "not a valid species name (letters, digits, _ or -, starting with a letter)",
+                    key,
+                )
             entry = self.table(entry, key, "a table with z and D")
             prefix = "species.<species>"
             self.check_keys(entry, prefix, key)
-            out.append(Species(name=name, z=self.get(entry, prefix, "z", key),
-                               D=self.get(entry, prefix, "D", key),
-                               size=self.get(entry, prefix, "size", key)))
+            out.append(
+                Species(
+                    name=name,
+                    z=self.get(entry, prefix, "z", key),
+                    D=self.get(entry, prefix, "D", key),
+                    size=self.get(entry, prefix, "size", key),
+                )
+            )
         return tuple(out)
 
     def check_activity(self, activity: str, species: tuple[Species, ...]) -> None:
@@ -55,10 +66,12 @@ class RegionReader(Reader):
                 raise self.error(
                     'missing; activity = "extended-debye-huckel" needs the ion size a of every '
                     f'charged species (e.g. size = "0.3 nm"), and {s.name} (z = {s.z}) has none',
-                    f"species.{s.name}.size")
+                    f"species.{s.name}.size",
+                )
 
-    def species_table(self, entry: dict[str, Any], name: str, path: str,
-                      species_names: tuple[str, ...]) -> dict[str, float]:
+    def species_table(
+        self, entry: dict[str, Any], name: str, path: str, species_names: tuple[str, ...]
+    ) -> dict[str, float]:
         """A region's species → value table (only the given entries)."""
         if name not in entry:
             return {}
@@ -72,15 +85,26 @@ class RegionReader(Reader):
             out[species_name] = self.convert(value, param, item_key)
         return out
 
-    def regions(self, raw: dict[str, Any], species: tuple[Species, ...], temperature: float,
-                strict: bool, only: Collection[str] | None = None) -> tuple[Region, ...]:
+    def regions(
+        self,
+        raw: dict[str, Any],
+        species: tuple[Species, ...],
+        temperature: float,
+        strict: bool,
+        only: Collection[str] | None = None,
+    ) -> tuple[Region, ...]:
         """The regions, validated; ``only``: validate (and return) just the regions of these names."""
         if "region" not in raw:
-            raise self.error("missing; give the regions left to right as [[region]] tables", "region")
+            raise self.error(
+                "missing; give the regions left to right as [[region]] tables", "region"
+            )
         value = raw["region"]
         if isinstance(value, dict):
-            raise self.error("write the regions as an array of tables, [[region]] (double brackets), "
-                             "one per region from left to right", "region")
+            raise self.error(
+                "write the regions as an array of tables, [[region]] (double brackets), "
+                "one per region from left to right",
+                "region",
+            )
         if not isinstance(value, list) or not value:
             raise self.error("expected one or more [[region]] tables", "region")
         if len(value) > MAX_REGIONS:
@@ -103,8 +127,11 @@ class RegionReader(Reader):
             self.check_keys(entry, prefix, key)
             region_name = self.get(entry, prefix, "name", key)
             if region_name in seen:
-                raise self.error(f"duplicate region name '{region_name}' (regions {seen[region_name]} and "
-                                 f"{index}); region names must be unique", f"region[{index}].name")
+                raise self.error(
+                    f"duplicate region name '{region_name}' (regions {seen[region_name]} and "
+                    f"{index}); region names must be unique",
+                    f"region[{index}].name",
+                )
             seen[region_name] = index
             membrane = self.get(entry, prefix, "membrane", key)
             length = self.get(entry, prefix, "length", key)
@@ -116,22 +143,37 @@ class RegionReader(Reader):
             diffusivity.update(self.species_table(entry, "D", key, names))
             barrier_given = self.species_table(entry, "barrier", key, names)
             if membrane:
-                permeability, barrier = self.membrane_transport(entry, key, names, diffusivity,
-                                                                barrier_given, length, rt)
+                permeability, barrier = self.membrane_transport(
+                    entry, key, names, diffusivity, barrier_given, length, rt
+                )
             else:
                 if "permeability" in entry:
-                    raise self.error("only membranes have a permeability (set membrane = true, or use "
-                                     "barrier for a partition offset)", f"{key}.permeability")
+                    raise self.error(
+                        "only membranes have a permeability (set membrane = true, or use "
+                        "barrier for a partition offset)",
+                        f"{key}.permeability",
+                    )
                 permeability = {}
                 barrier = dict.fromkeys(names, 0.0)
                 barrier.update(barrier_given)
             if membrane and index in (0, len(value) - 1):
                 end = "first (left end)" if index == 0 else "last (right end)"
-                raise self.error(f"a membrane cannot be the {end} region of the domain; put a bulk "
-                                 f"region on each side of it", f"{key}.membrane")
-            region = Region(name=region_name, length=length, eps_r=eps_r, membrane=membrane,
-                            concentration=concentration, fixed_charge=fixed_charge, D=diffusivity,
-                            barrier=barrier, permeability=permeability)
+                raise self.error(
+                    f"a membrane cannot be the {end} region of the domain; put a bulk "
+                    f"region on each side of it",
+                    f"{key}.membrane",
+                )
+            region = Region(
+                name=region_name,
+                length=length,
+                eps_r=eps_r,
+                membrane=membrane,
+                concentration=concentration,
+                fixed_charge=fixed_charge,
+                D=diffusivity,
+                barrier=barrier,
+                permeability=permeability,
+            )
             if not membrane:
                 self.electroneutrality(region, species, key, strict)
             out.append(region)
@@ -141,55 +183,81 @@ class RegionReader(Reader):
         prefix = "region.<region>"
         if "capacitance" in entry:
             if not membrane:
-                raise self.error("capacitance is only for membranes (membrane = true); give eps_r",
-                                 f"{key}.capacitance")
+                raise self.error(
+                    "capacitance is only for membranes (membrane = true); give eps_r",
+                    f"{key}.capacitance",
+                )
             if "eps_r" in entry:
-                raise self.error("give either eps_r or capacitance for a membrane, not both",
-                                 f"{key}.capacitance")
+                raise self.error(
+                    "give either eps_r or capacitance for a membrane, not both",
+                    f"{key}.capacitance",
+                )
             from ..constants import VACUUM_PERMITTIVITY
 
             capacitance = self.get(entry, prefix, "capacitance", key)
             eps_r = capacitance * length / VACUUM_PERMITTIVITY
             if not math.isfinite(eps_r):
-                raise self.error(f"{capacitance:g} F/m^2 across {length:g} m gives an infinite eps_r",
-                                 f"{key}.capacitance")
+                raise self.error(
+                    f"{capacitance:g} F/m^2 across {length:g} m gives an infinite eps_r",
+                    f"{key}.capacitance",
+                )
             if eps_r < 1.0:
-                raise self.error(f"{capacitance:g} F/m^2 across {length:g} m gives eps_r = {eps_r:.3g} "
-                                 "< 1; check the capacitance and the membrane length",
-                                 f"{key}.capacitance")
+                raise self.error(
+                    f"{capacitance:g} F/m^2 across {length:g} m gives eps_r = {eps_r:.3g} "
+                    "< 1; check the capacitance and the membrane length",
+                    f"{key}.capacitance",
+                )
             return eps_r
         if "eps_r" not in entry:
             extra = " or capacitance (F/m^2)" if membrane else ""
-            raise self.error(f"missing; give eps_r (relative permittivity, >= 1){extra}", f"{key}.eps_r")
+            raise self.error(
+                f"missing; give eps_r (relative permittivity, >= 1){extra}", f"{key}.eps_r"
+            )
         return self.get(entry, prefix, "eps_r", key)
 
-    def membrane_transport(self, entry: dict[str, Any], key: str, names: tuple[str, ...],
-                           diffusivity: dict[str, float], barrier_given: dict[str, float],
-                           length: float, rt: float) -> tuple[dict[str, float], dict[str, float]]:
+    def membrane_transport(
+        self,
+        entry: dict[str, Any],
+        key: str,
+        names: tuple[str, ...],
+        diffusivity: dict[str, float],
+        barrier_given: dict[str, float],
+        length: float,
+        rt: float,
+    ) -> tuple[dict[str, float], dict[str, float]]:
         """Permeability and barrier of every species: P = exp(-ΔG/RT)·D_m/d."""
         permeability_given = self.species_table(entry, "permeability", key, names)
         permeability, barrier = {}, {}
         for name in names:
             d_membrane = diffusivity[name]
             if name in permeability_given and name in barrier_given:
-                raise self.error(f"`{name}` has both a permeability and a barrier; give one",
-                                 f"{key}.barrier.{name}")
+                raise self.error(
+                    f"`{name}` has both a permeability and a barrier; give one",
+                    f"{key}.barrier.{name}",
+                )
             if name in permeability_given:
                 p = permeability_given[name]
                 if p == 0.0:
                     g = math.inf
                 elif d_membrane == 0.0:
-                    raise self.error(f"permeability {p:g} m/s needs a nonzero D of `{name}` in the "
-                                     "membrane (it is 0 here)", f"{key}.permeability.{name}")
+                    raise self.error(
+                        f"permeability {p:g} m/s needs a nonzero D of `{name}` in the "
+                        "membrane (it is 0 here)",
+                        f"{key}.permeability.{name}",
+                    )
                 else:
                     try:
                         g = -rt * math.log(p * length / d_membrane)
                     except ValueError:
-                        raise self.error(f"permeability {p:g} m/s is too small to represent",
-                                         f"{key}.permeability.{name}") from None
+                        raise self.error(
+                            f"permeability {p:g} m/s is too small to represent",
+                            f"{key}.permeability.{name}",
+                        ) from None
                     if not math.isfinite(g):
-                        raise self.error(f"permeability {p:g} m/s is too large to represent (as a "
-                                         "barrier)", f"{key}.permeability.{name}")
+                        raise self.error(
+                            f"permeability {p:g} m/s is too large to represent (as a barrier)",
+                            f"{key}.permeability.{name}",
+                        )
             elif name in barrier_given:
                 g = barrier_given[name]
                 try:
@@ -197,16 +265,19 @@ class RegionReader(Reader):
                 except OverflowError:
                     p = math.inf
                 if not math.isfinite(p):
-                    raise self.error(f"barrier {g:g} J/mol gives an infinite permeability",
-                                     f"{key}.barrier.{name}")
+                    raise self.error(
+                        f"barrier {g:g} J/mol gives an infinite permeability",
+                        f"{key}.barrier.{name}",
+                    )
             else:
                 p, g = 0.0, math.inf  # unlisted: impermeant
             permeability[name] = p
             barrier[name] = g
         return permeability, barrier
 
-    def electroneutrality(self, region: Region, species: tuple[Species, ...], key: str,
-                          strict: bool) -> None:
+    def electroneutrality(
+        self, region: Region, species: tuple[Species, ...], key: str, strict: bool
+    ) -> None:
         net = region.fixed_charge
         scale = 0.0
         for s in species:
@@ -214,8 +285,11 @@ class RegionReader(Reader):
             net += s.z * c
             scale += abs(s.z) * c
         if not (math.isfinite(net) and math.isfinite(scale)):
-            raise self.error(f"the charge of region '{region.name}' (sum |z|*c) overflows; "
-                             "the concentrations are far too large", f"{key}.concentration")
+            raise self.error(
+                f"the charge of region '{region.name}' (sum |z|*c) overflows; "
+                "the concentrations are far too large",
+                f"{key}.concentration",
+            )
         if abs(net) > 1e-6 * scale:
             self.complain(
                 strict,

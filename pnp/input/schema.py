@@ -62,15 +62,15 @@ class Parameter:
 
     key: str
     type: str
-    unit: str                             # SI unit, or "-" for a dimensionless / non-numeric key
+    unit: str  # SI unit, or "-" for a dimensionless / non-numeric key
     default: Any
     description: str
     choices: tuple[str, ...] = ()
     minimum: float | None = None
-    exclusive_minimum: bool = False       # minimum itself not allowed (> instead of >=)
-    maximum: float | None = None          # largest value allowed (inclusive)
-    default_text: str | None = None       # shown instead of the default when it is derived
-    protocol: bool = False                # may change during a run ([[protocol]] set)
+    exclusive_minimum: bool = False  # minimum itself not allowed (> instead of >=)
+    maximum: float | None = None  # largest value allowed (inclusive)
+    default_text: str | None = None  # shown instead of the default when it is derived
+    protocol: bool = False  # may change during a run ([[protocol]] set)
 
     @property
     def name(self) -> str:
@@ -87,7 +87,9 @@ class Parameter:
         if self.minimum is not None or self.maximum is not None:
             limits = []
             if self.minimum is not None:
-                limits.append(f"{'>' if self.exclusive_minimum else '>='} {show_limit(self.minimum)}")
+                limits.append(
+                    f"{'>' if self.exclusive_minimum else '>='} {show_limit(self.minimum)}"
+                )
             if self.maximum is not None:
                 limits.append(f"<= {show_limit(self.maximum)}")
             return ", ".join(limits)
@@ -118,8 +120,10 @@ class Parameter:
         elif self.type == "str":
             return "a string"
         elif self.type == "outputs":
-            return (f"an integer from 1 to {MAX_OUTPUT_TIMES} (number of outputs) or a list of "
-                    "increasing times (s)")
+            return (
+                f"an integer from 1 to {MAX_OUTPUT_TIMES} (number of outputs) or a list of "
+                "increasing times (s)"
+            )
         elif self.type == "table":
             return "a table"
         else:
@@ -142,111 +146,346 @@ def _p(key, type_, unit, default, description, **kw) -> Parameter:
 #: The case-file schema (docs/interface.md, section "Case files"): every key the loader accepts.
 PARAMETERS: tuple[Parameter, ...] = (
     # -- top level --------------------------------------------------------
-    _p("title", "str", "-", None, "Short description shown in summaries and stored in results.",
-       default_text="case file stem"),
-    _p("temperature", "float", "K", 298.15, "Temperature (accepts \"37 degC\"); cannot change during a run.",
-       minimum=0.0, exclusive_minimum=True),
-    _p("geometry", "choice", "-", "cartesian",
-       "Coordinate of the 1D domain; cylindrical and spherical put r = 0 at the left boundary.",
-       choices=("cartesian", "cylindrical", "spherical")),
-    _p("inside", "choice", "-", "left", "Which end of the domain is the cell's inside.",
-       choices=("left", "right")),
-    _p("activity", "choice", "-", "ideal",
-       "Activity-coefficient model; gamma per bulk region from its initial ionic strength, "
-       "static (`extended-debye-huckel` needs `size` of every charged species).",
-       choices=ACTIVITY_MODELS),
-    _p("strict", "bool", "-", True,
-       "Non-electroneutral regions and protocols after the end of the run are errors (false: warnings)."),
+    _p(
+        "title",
+        "str",
+        "-",
+        None,
+        "Short description shown in summaries and stored in results.",
+        default_text="case file stem",
+    ),
+    _p(
+        "temperature",
+        "float",
+        "K",
+        298.15,
+        'Temperature (accepts "37 degC"); cannot change during a run.',
+        minimum=0.0,
+        exclusive_minimum=True,
+    ),
+    _p(
+        "geometry",
+        "choice",
+        "-",
+        "cartesian",
+        "Coordinate of the 1D domain; cylindrical and spherical put r = 0 at the left boundary.",
+        choices=("cartesian", "cylindrical", "spherical"),
+    ),
+    _p(
+        "inside",
+        "choice",
+        "-",
+        "left",
+        "Which end of the domain is the cell's inside.",
+        choices=("left", "right"),
+    ),
+    _p(
+        "activity",
+        "choice",
+        "-",
+        "ideal",
+        "Activity-coefficient model; gamma per bulk region from its initial ionic strength, "
+        "static (`extended-debye-huckel` needs `size` of every charged species).",
+        choices=ACTIVITY_MODELS,
+    ),
+    _p(
+        "strict",
+        "bool",
+        "-",
+        True,
+        "Non-electroneutral regions and protocols after the end of the run are errors (false: warnings).",
+    ),
     # -- species ----------------------------------------------------------
-    _p("species.<species>.z", "int", "-", REQUIRED, "Valence (an integer; 0 for a neutral species).",
-       minimum=-MAX_VALENCE, maximum=MAX_VALENCE),
-    _p("species.<species>.D", "float", "m^2/s", REQUIRED, "Bulk diffusivity.",
-       minimum=0.0, exclusive_minimum=True),
-    _p("species.<species>.size", "float", "m", None,
-       "Ion size parameter a (extended Debye-Hückel).", minimum=0.0, exclusive_minimum=True),
+    _p(
+        "species.<species>.z",
+        "int",
+        "-",
+        REQUIRED,
+        "Valence (an integer; 0 for a neutral species).",
+        minimum=-MAX_VALENCE,
+        maximum=MAX_VALENCE,
+    ),
+    _p(
+        "species.<species>.D",
+        "float",
+        "m^2/s",
+        REQUIRED,
+        "Bulk diffusivity.",
+        minimum=0.0,
+        exclusive_minimum=True,
+    ),
+    _p(
+        "species.<species>.size",
+        "float",
+        "m",
+        None,
+        "Ion size parameter a (extended Debye-Hückel).",
+        minimum=0.0,
+        exclusive_minimum=True,
+    ),
     # -- regions ----------------------------------------------------------
-    _p("region.<region>.name", "name", "-", REQUIRED, "Unique name; override paths use it (`region.bath.length`)."),
-    _p("region.<region>.length", "float", "m", REQUIRED, "Thickness of the region.",
-       minimum=0.0, exclusive_minimum=True),
-    _p("region.<region>.eps_r", "float", "-", REQUIRED, "Relative permittivity.",
-       minimum=1.0, default_text="required (membranes: or capacitance)"),
-    _p("region.<region>.capacitance", "float", "F/m^2", None,
-       "Membranes only, instead of eps_r: eps_r = capacitance·length/ε0.",
-       minimum=0.0, exclusive_minimum=True),
-    _p("region.<region>.membrane", "bool", "-", False,
-       "A membrane: not the first or last region; transport set by permeability or barrier."),
-    _p("region.<region>.concentration.<species>", "float", "mol/m^3", 0.0,
-       "Initial contents (held fixed next to a reservoir boundary).", minimum=0.0, protocol=True),
-    _p("region.<region>.fixed_charge", "float", "mol/m^3", 0.0,
-       "Fixed charge density in mol/m^3 of elementary charges (signed)."),
-    _p("region.<region>.D.<species>", "float", "m^2/s", None,
-       "Diffusivity in this region; 0 = immobile here.", minimum=0.0, default_text="species D"),
-    _p("region.<region>.permeability.<species>", "float", "m/s", None,
-       "Membranes only: permeability P = exp(-barrier/RT)·D/length; unlisted species are impermeant.",
-       minimum=0.0, default_text="0 (impermeant)", protocol=True),
-    _p("region.<region>.barrier.<species>", "float", "J/mol", None,
-       "Standard free-energy offset ΔG; membranes: instead of permeability (unlisted: impermeant); "
-       "bulk: partition offset.", default_text="bulk 0; membranes impermeant", protocol=True),
+    _p(
+        "region.<region>.name",
+        "name",
+        "-",
+        REQUIRED,
+        "Unique name; override paths use it (`region.bath.length`).",
+    ),
+    _p(
+        "region.<region>.length",
+        "float",
+        "m",
+        REQUIRED,
+        "Thickness of the region.",
+        minimum=0.0,
+        exclusive_minimum=True,
+    ),
+    _p(
+        "region.<region>.eps_r",
+        "float",
+        "-",
+        REQUIRED,
+        "Relative permittivity.",
+        minimum=1.0,
+        default_text="required (membranes: or capacitance)",
+    ),
+    _p(
+        "region.<region>.capacitance",
+        "float",
+        "F/m^2",
+        None,
+        "Membranes only, instead of eps_r: eps_r = capacitance·length/ε0.",
+        minimum=0.0,
+        exclusive_minimum=True,
+    ),
+    _p(
+        "region.<region>.membrane",
+        "bool",
+        "-",
+        False,
+        "A membrane: not the first or last region; transport set by permeability or barrier.",
+    ),
+    _p(
+        "region.<region>.concentration.<species>",
+        "float",
+        "mol/m^3",
+        0.0,
+        "Initial contents (held fixed next to a reservoir boundary).",
+        minimum=0.0,
+        protocol=True,
+    ),
+    _p(
+        "region.<region>.fixed_charge",
+        "float",
+        "mol/m^3",
+        0.0,
+        "Fixed charge density in mol/m^3 of elementary charges (signed).",
+    ),
+    _p(
+        "region.<region>.D.<species>",
+        "float",
+        "m^2/s",
+        None,
+        "Diffusivity in this region; 0 = immobile here.",
+        minimum=0.0,
+        default_text="species D",
+    ),
+    _p(
+        "region.<region>.permeability.<species>",
+        "float",
+        "m/s",
+        None,
+        "Membranes only: permeability P = exp(-barrier/RT)·D/length; unlisted species are impermeant.",
+        minimum=0.0,
+        default_text="0 (impermeant)",
+        protocol=True,
+    ),
+    _p(
+        "region.<region>.barrier.<species>",
+        "float",
+        "J/mol",
+        None,
+        "Standard free-energy offset ΔG; membranes: instead of permeability (unlisted: impermeant); "
+        "bulk: partition offset.",
+        default_text="bulk 0; membranes impermeant",
+        protocol=True,
+    ),
     # -- boundaries -------------------------------------------------------
-    _p("boundary.<side>.type", "choice", "-", REQUIRED,
-       "wall: no flux of any species; reservoir: concentrations of the adjacent region held.",
-       choices=("wall", "reservoir")),
-    _p("boundary.<side>.potential", "potential", "V", None,
-       "Wall: blocking electrode potential (else surface_charge); reservoir: a number or "
-       "\"floating\" (current clamp).", default_text="wall: none; reservoir: required", protocol=True),
-    _p("boundary.<side>.surface_charge", "float", "C/m^2", 0.0,
-       "Walls without a potential: charge on the wall.", protocol=True),
-    _p("boundary.<side>.current", "float", "A/m^2", 0.0,
-       "Floating reservoirs only: current density entering the domain through this boundary.",
-       protocol=True),
+    _p(
+        "boundary.<side>.type",
+        "choice",
+        "-",
+        REQUIRED,
+        "wall: no flux of any species; reservoir: concentrations of the adjacent region held.",
+        choices=("wall", "reservoir"),
+    ),
+    _p(
+        "boundary.<side>.potential",
+        "potential",
+        "V",
+        None,
+        "Wall: blocking electrode potential (else surface_charge); reservoir: a number or "
+        '"floating" (current clamp).',
+        default_text="wall: none; reservoir: required",
+        protocol=True,
+    ),
+    _p(
+        "boundary.<side>.surface_charge",
+        "float",
+        "C/m^2",
+        0.0,
+        "Walls without a potential: charge on the wall.",
+        protocol=True,
+    ),
+    _p(
+        "boundary.<side>.current",
+        "float",
+        "A/m^2",
+        0.0,
+        "Floating reservoirs only: current density entering the domain through this boundary.",
+        protocol=True,
+    ),
     # -- pumps ------------------------------------------------------------
-    _p("pump.<pump>.membrane", "name", "-", REQUIRED, "Name of the membrane region the pump sits in."),
-    _p("pump.<pump>.rate", "float", "mol/m^2/s", None,
-       "Constant cycle rate j_p (3 Na out, 2 K in per cycle).", minimum=0.0, protocol=True),
-    _p("pump.<pump>.j_max", "float", "mol/m^2/s", None,
-       "Saturating form: j_p = j_max·(Na_in/(Na_in+K_Na))³·(K_out/(K_out+K_K))².",
-       minimum=0.0, protocol=True),
-    _p("pump.<pump>.K_Na", "float", "mol/m^3", None, "Saturating form: Na half-activation.",
-       minimum=0.0, exclusive_minimum=True),
-    _p("pump.<pump>.K_K", "float", "mol/m^3", None, "Saturating form: K half-activation.",
-       minimum=0.0, exclusive_minimum=True),
+    _p(
+        "pump.<pump>.membrane",
+        "name",
+        "-",
+        REQUIRED,
+        "Name of the membrane region the pump sits in.",
+    ),
+    _p(
+        "pump.<pump>.rate",
+        "float",
+        "mol/m^2/s",
+        None,
+        "Constant cycle rate j_p (3 Na out, 2 K in per cycle).",
+        minimum=0.0,
+        protocol=True,
+    ),
+    _p(
+        "pump.<pump>.j_max",
+        "float",
+        "mol/m^2/s",
+        None,
+        "Saturating form: j_p = j_max·(Na_in/(Na_in+K_Na))³·(K_out/(K_out+K_K))².",
+        minimum=0.0,
+        protocol=True,
+    ),
+    _p(
+        "pump.<pump>.K_Na",
+        "float",
+        "mol/m^3",
+        None,
+        "Saturating form: Na half-activation.",
+        minimum=0.0,
+        exclusive_minimum=True,
+    ),
+    _p(
+        "pump.<pump>.K_K",
+        "float",
+        "mol/m^3",
+        None,
+        "Saturating form: K half-activation.",
+        minimum=0.0,
+        exclusive_minimum=True,
+    ),
     _p("pump.<pump>.sodium", "name", "-", "Na", "Species the pump moves out (3 per cycle)."),
     _p("pump.<pump>.potassium", "name", "-", "K", "Species the pump moves in (2 per cycle)."),
     # -- mesh -------------------------------------------------------------
-    _p("mesh.cells_per_debye", "float", "-", 4.0,
-       "Smallest cells at interfaces and walls: this many per local Debye length.",
-       minimum=0.0, exclusive_minimum=True),
-    _p("mesh.growth", "float", "-", 1.2, "Geometric growth of cell sizes away from interfaces.",
-       minimum=1.0),
+    _p(
+        "mesh.cells_per_debye",
+        "float",
+        "-",
+        4.0,
+        "Smallest cells at interfaces and walls: this many per local Debye length.",
+        minimum=0.0,
+        exclusive_minimum=True,
+    ),
+    _p(
+        "mesh.growth",
+        "float",
+        "-",
+        1.2,
+        "Geometric growth of cell sizes away from interfaces.",
+        minimum=1.0,
+    ),
     _p("mesh.max_cell", "float", "m", 100e-9, "Largest cell.", minimum=0.0, exclusive_minimum=True),
-    _p("mesh.membrane_cells", "int", "-", 10, "Uniform cells in each membrane.", minimum=1,
-       maximum=MAX_CELLS),
-    _p("mesh.uniform_cells", "int", "-", None,
-       "Instead of grading: this many equal cells in every region (at most 1e8 cells in all "
-       "regions together, like any mesh).", minimum=1, maximum=MAX_CELLS),
+    _p(
+        "mesh.membrane_cells",
+        "int",
+        "-",
+        10,
+        "Uniform cells in each membrane.",
+        minimum=1,
+        maximum=MAX_CELLS,
+    ),
+    _p(
+        "mesh.uniform_cells",
+        "int",
+        "-",
+        None,
+        "Instead of grading: this many equal cells in every region (at most 1e8 cells in all "
+        "regions together, like any mesh).",
+        minimum=1,
+        maximum=MAX_CELLS,
+    ),
     # -- run --------------------------------------------------------------
-    _p("run.mode", "choice", "-", "steady", "Steady state or time course.",
-       choices=("steady", "transient")),
-    _p("run.t_end", "float", "s", None, "End time; required for transient runs.",
-       minimum=0.0, exclusive_minimum=True),
-    _p("run.outputs", "outputs", "s", 200,
-       "Number of log-spaced output times, or an explicit list of times."),
+    _p(
+        "run.mode",
+        "choice",
+        "-",
+        "steady",
+        "Steady state or time course.",
+        choices=("steady", "transient"),
+    ),
+    _p(
+        "run.t_end",
+        "float",
+        "s",
+        None,
+        "End time; required for transient runs.",
+        minimum=0.0,
+        exclusive_minimum=True,
+    ),
+    _p(
+        "run.outputs",
+        "outputs",
+        "s",
+        200,
+        "Number of log-spaced output times, or an explicit list of times.",
+    ),
     _p("run.rtol", "float", "-", 1e-6, "Relative tolerance.", minimum=0.0, exclusive_minimum=True),
     _p("run.atol", "float", "-", 1e-9, "Absolute tolerance.", minimum=0.0, exclusive_minimum=True),
     _p("run.max_steps", "int", "-", 100000, "Most time steps before giving up.", minimum=1),
     # -- protocols ----------------------------------------------------------
     _p("protocol.<protocol>.at", "float", "s", REQUIRED, "Time of the change.", minimum=0.0),
-    _p("protocol.<protocol>.set", "table", "-", REQUIRED,
-       "Dotted key → new value; only run-time parameters (marked in this table)."),
+    _p(
+        "protocol.<protocol>.set",
+        "table",
+        "-",
+        REQUIRED,
+        "Dotted key → new value; only run-time parameters (marked in this table).",
+    ),
     # -- output -------------------------------------------------------------
-    _p("output.path", "str", "-", None, "Result file, relative to the case file's directory.",
-       default_text="`results/<case stem>.h5`"),
+    _p(
+        "output.path",
+        "str",
+        "-",
+        None,
+        "Result file, relative to the case file's directory.",
+        default_text="`results/<case stem>.h5`",
+    ),
     _p("output.plot", "bool", "-", True, "Write a PNG figure beside the result file."),
     # -- expect -------------------------------------------------------------
-    _p("expect.<key>", "value", "-", None,
-       "What the run should reproduce, stored as given: membrane_potential (\"nernst:K\", \"ghk\", "
-       "\"donnan\" or V), surface_charge (\"grahame\"), concentration (\"donnan\"), "
-       "potential_profile (\"gouy-chapman\"), tolerance, ..."),
+    _p(
+        "expect.<key>",
+        "value",
+        "-",
+        None,
+        'What the run should reproduce, stored as given: membrane_potential ("nernst:K", "ghk", '
+        '"donnan" or V), surface_charge ("grahame"), concentration ("donnan"), '
+        'potential_profile ("gouy-chapman"), tolerance, ...',
+    ),
 )
 
 SCHEMA: dict[str, Parameter] = {p.key: p for p in PARAMETERS}
@@ -309,10 +548,12 @@ def schema_reference() -> str:
     ]
     for section, params in sections.items():
         lines += [f"### {_SECTION_TITLES.get(section, section)}", ""]
-        lines += ["| Key | Type | Unit | Default | Allowed | Protocol | Description |",
-                  "|---|---|---|---|---|---|---|"]
+        lines += [
+            "| Key | Type | Unit | Default | Allowed | Protocol | Description |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for param in params:
-            name = param.key[len(section) + 1:] if section else param.key
+            name = param.key[len(section) + 1 :] if section else param.key
             if param.default_text is not None:
                 default = param.default_text
             elif param.default is REQUIRED:
@@ -321,8 +562,15 @@ def schema_reference() -> str:
                 default = "—"
             else:
                 default = f"`{_toml_scalar(param.default)}`"
-            cells = [f"`{name}`", param.type, param.unit, default, param.allowed(),
-                     "yes" if param.protocol else "", param.description]
+            cells = [
+                f"`{name}`",
+                param.type,
+                param.unit,
+                default,
+                param.allowed(),
+                "yes" if param.protocol else "",
+                param.description,
+            ]
             lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
         lines.append("")
     return "\n".join(lines)
@@ -334,4 +582,3 @@ def _toml_scalar(value: Any) -> str:
     if isinstance(value, str):
         return f'"{value}"'
     return f"{value:g}" if isinstance(value, float) else str(value)
-

@@ -28,48 +28,78 @@ class SectionReader(Reader):
 
     def mesh(self, raw: dict[str, Any]) -> MeshSpec:
         table = self.section(raw, "mesh")
-        return MeshSpec(**{name: self.get(table, "mesh", name, "mesh") for name in children("mesh")})
+        return MeshSpec(
+            **{name: self.get(table, "mesh", name, "mesh") for name in children("mesh")}
+        )
 
-    def check_cells(self, mesh: MeshSpec, species: tuple[Species, ...], regions: tuple[Region, ...],
-                    temperature: float) -> None:
+    def check_cells(
+        self,
+        mesh: MeshSpec,
+        species: tuple[Species, ...],
+        regions: tuple[Region, ...],
+        temperature: float,
+    ) -> None:
         """Refuse a mesh of more than `MAX_CELLS` cells before anything allocates it."""
         if mesh.uniform_cells is not None:
             cells = float(mesh.uniform_cells) * len(regions)
             if cells > MAX_CELLS:
-                raise self.error(f"{mesh.uniform_cells} cells in each of {len(regions)} regions make "
-                                 f"{cells:.3g} cells; at most {show_limit(MAX_CELLS)} in all", "mesh.uniform_cells")
+                raise self.error(
+                    f"{mesh.uniform_cells} cells in each of {len(regions)} regions make "
+                    f"{cells:.3g} cells; at most {show_limit(MAX_CELLS)} in all",
+                    "mesh.uniform_cells",
+                )
             return
         cells = estimated_cells(mesh, species, regions, temperature)
         if cells > MAX_CELLS:
             raise self.error(
                 f"the graded mesh would have about {cells:.3g} cells; at most {show_limit(MAX_CELLS)} "
-                "in all: raise max_cell or growth, or lower cells_per_debye or membrane_cells", "mesh")
+                "in all: raise max_cell or growth, or lower cells_per_debye or membrane_cells",
+                "mesh",
+            )
 
     def run(self, raw: dict[str, Any]) -> RunSpec:
         table = self.section(raw, "run")
-        values = {name: self.get(table, "run", name, "run")
-                  for name in children("run") if name != "outputs"}
+        values = {
+            name: self.get(table, "run", name, "run")
+            for name in children("run")
+            if name != "outputs"
+        }
         if values["mode"] == "transient" and values["t_end"] is None:
-            raise self.error('missing; a transient run needs its end time t_end (s), > 0', "run.t_end")
+            raise self.error(
+                "missing; a transient run needs its end time t_end (s), > 0", "run.t_end"
+            )
         outputs = table.get("outputs", SCHEMA["run.outputs"].default)
         if isinstance(outputs, list):
             if not outputs or len(outputs) > MAX_OUTPUT_TIMES:
-                raise self.error(f"give between 1 and {MAX_OUTPUT_TIMES} output times", "run.outputs")
+                raise self.error(
+                    f"give between 1 and {MAX_OUTPUT_TIMES} output times", "run.outputs"
+                )
             times = []
             for i, value in enumerate(outputs):
                 t = self.number(value, "s", f"run.outputs[{i}]")
                 if t < 0 or (times and t <= times[-1]):
-                    raise self.error(f"output times must be >= 0 and increasing; {t:g} s follows "
-                                     f"{times[-1] if times else 0:g} s", f"run.outputs[{i}]")
+                    raise self.error(
+                        f"output times must be >= 0 and increasing; {t:g} s follows "
+                        f"{times[-1] if times else 0:g} s",
+                        f"run.outputs[{i}]",
+                    )
                 times.append(t)
             if values["mode"] == "transient" and times[-1] > values["t_end"]:
-                raise self.error(f"last output time {times[-1]:g} s is after t_end = {values['t_end']:g} s",
-                                 "run.outputs")
+                raise self.error(
+                    f"last output time {times[-1]:g} s is after t_end = {values['t_end']:g} s",
+                    "run.outputs",
+                )
             outputs = tuple(times)
-        elif (isinstance(outputs, bool) or not isinstance(outputs, numbers.Integral) or outputs < 1
-              or outputs > MAX_OUTPUT_TIMES):
-            raise self.error(f"expected {SCHEMA['run.outputs'].expectation()}, got {show(outputs)}",
-                             "run.outputs")
+        elif (
+            isinstance(outputs, bool)
+            or not isinstance(outputs, numbers.Integral)
+            or outputs < 1
+            or outputs > MAX_OUTPUT_TIMES
+        ):
+            raise self.error(
+                f"expected {SCHEMA['run.outputs'].expectation()}, got {show(outputs)}",
+                "run.outputs",
+            )
         else:
             outputs = int(outputs)
         return RunSpec(outputs=outputs, **values)
@@ -84,7 +114,9 @@ class SectionReader(Reader):
             if path is None:
                 path = os.path.join("results", Path(source).stem + ".h5")
             if not os.path.isabs(path):
-                path = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(source)), path))
+                path = os.path.normpath(
+                    os.path.join(os.path.dirname(os.path.abspath(source)), path)
+                )
         return OutputSpec(path=path, plot=plot)
 
     def expect(self, raw: dict[str, Any]) -> dict[str, Any]:
@@ -106,13 +138,15 @@ class SectionReader(Reader):
                     # Plain int or float (a Fraction or numpy scalar is not TOML).
                     out[name] = int(value) if isinstance(value, numbers.Integral) else number
                     continue
-            raise self.error(f"expected a number or a string (e.g. \"ghk\" or -0.07), "
-                             f"got {show(value)}", key)
+            raise self.error(
+                f'expected a number or a string (e.g. "ghk" or -0.07), got {show(value)}', key
+            )
         return out
 
 
-def estimated_cells(mesh: MeshSpec, species: tuple[Species, ...], regions: tuple[Region, ...],
-                    temperature: float) -> float:
+def estimated_cells(
+    mesh: MeshSpec, species: tuple[Species, ...], regions: tuple[Region, ...], temperature: float
+) -> float:
     """About as many cells as `pnp.discretisation.mesh.build_mesh` makes (never far fewer); inf if absurd.
 
     Each bulk region is counted as graded at both ends: the geometric ramp
@@ -157,4 +191,3 @@ def estimated_cells(mesh: MeshSpec, species: tuple[Species, ...], regions: tuple
                 cells = math.log(largest / smallest) / step + (half - ramp) / largest
         total += 2.0 * cells + MIN_CELLS_PER_REGION
     return total
-

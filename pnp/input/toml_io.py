@@ -36,8 +36,9 @@ def read_case_file(file: str) -> dict[str, Any]:
     try:
         size = os.path.getsize(file)
         if size > MAX_FILE_BYTES:
-            raise case_error(f"file is {size} bytes; case files are limited to {MAX_FILE_BYTES} bytes",
-                             file=file)
+            raise case_error(
+                f"file is {size} bytes; case files are limited to {MAX_FILE_BYTES} bytes", file=file
+            )
         with open(file, "rb") as handle:
             data = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
@@ -58,7 +59,9 @@ def read_case_file(file: str) -> dict[str, Any]:
         # for users.
         raise case_error(f"invalid TOML: {str(exc).split(';')[0]}", file=file) from None
     except RecursionError:
-        raise case_error(f"invalid TOML: nested deeper than {MAX_DEPTH} levels", file=file) from None
+        raise case_error(
+            f"invalid TOML: nested deeper than {MAX_DEPTH} levels", file=file
+        ) from None
     return parsed
 
 
@@ -73,7 +76,6 @@ def _given_forms(case: Case, region_name: str) -> dict[str, str]:
                     forms.update(dict.fromkeys(entry[form], form))
             return forms
     return {}
-
 
 
 def case_to_dict(case: Case) -> dict[str, Any]:
@@ -111,10 +113,16 @@ def case_to_dict(case: Case) -> dict[str, Any]:
         out["pump"] = pumps[0]
     elif pumps:
         out["pump"] = pumps
-    out["mesh"] = {name: getattr(case.mesh, name) for name in children("mesh")
-                   if getattr(case.mesh, name) is not None}
-    run = {name: getattr(case.run, name) for name in children("run")
-           if getattr(case.run, name) is not None}
+    out["mesh"] = {
+        name: getattr(case.mesh, name)
+        for name in children("mesh")
+        if getattr(case.mesh, name) is not None
+    }
+    run = {
+        name: getattr(case.run, name)
+        for name in children("run")
+        if getattr(case.run, name) is not None
+    }
     if isinstance(run["outputs"], tuple):
         run["outputs"] = list(run["outputs"])
     out["run"] = run
@@ -131,9 +139,14 @@ def case_to_dict(case: Case) -> dict[str, Any]:
 
 def _region_dict(case: Case, r: Region, bulk_d: dict[str, float]) -> dict[str, Any]:
     """One ``[[region]]`` table: D only where it differs from the species' bulk D."""
-    entry: dict[str, Any] = {"name": r.name, "membrane": r.membrane, "length": r.length,
-                             "eps_r": r.eps_r, "concentration": dict(r.concentration),
-                             "fixed_charge": r.fixed_charge}
+    entry: dict[str, Any] = {
+        "name": r.name,
+        "membrane": r.membrane,
+        "length": r.length,
+        "eps_r": r.eps_r,
+        "concentration": dict(r.concentration),
+        "fixed_charge": r.fixed_charge,
+    }
     d_changed = {n: d for n, d in r.D.items() if d != bulk_d.get(n)}
     if d_changed:
         entry["D"] = d_changed
@@ -202,7 +215,7 @@ def dump_toml(data: dict[str, Any]) -> str:
             if not item:
                 return "{}"
             return "{ " + ", ".join(f"{key(k)} = {value(v)}" for k, v in item.items()) + " }"
-        return tomli_w.dumps({"v": item})[len("v = "):].rstrip("\n")
+        return tomli_w.dumps({"v": item})[len("v = ") :].rstrip("\n")
 
     def table(header: str | None, items: dict[str, Any]) -> None:
         if header:
@@ -213,7 +226,9 @@ def dump_toml(data: dict[str, Any]) -> str:
     sections = []
     top = {}
     for name, item in data.items():
-        if isinstance(item, dict) or (isinstance(item, list) and item and isinstance(item[0], dict)):
+        if isinstance(item, dict) or (
+            isinstance(item, list) and item and isinstance(item[0], dict)
+        ):
             sections.append(name)
         else:
             top[name] = item

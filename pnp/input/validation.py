@@ -54,12 +54,28 @@ class CaseReader(ProtocolReader, SectionReader):
         run = self.run(raw)
         output = self.output(raw, source)
         expect = self.expect(raw)
-        protocols = self.protocols(raw, regions, left, right, run, strict) if check_protocols else ()
+        protocols = (
+            self.protocols(raw, regions, left, right, run, strict) if check_protocols else ()
+        )
         return Case(
-            title=title, temperature=temperature, geometry=geometry, inside=inside,
-            activity=activity, species=species, regions=regions, left=left, right=right,
-            pumps=pumps, mesh=mesh, run=run, protocols=protocols, output=output,
-            expect=expect, strict=strict, source=source, raw=raw,
+            title=title,
+            temperature=temperature,
+            geometry=geometry,
+            inside=inside,
+            activity=activity,
+            species=species,
+            regions=regions,
+            left=left,
+            right=right,
+            pumps=pumps,
+            mesh=mesh,
+            run=run,
+            protocols=protocols,
+            output=output,
+            expect=expect,
+            strict=strict,
+            source=source,
+            raw=raw,
         )
 
 
@@ -103,4 +119,3 @@ def plain_copy(value: Any, file: str | None, key: str, depth: int) -> Any:
     if type(value).__module__ == "numpy" and hasattr(value, "tolist"):
         return plain_copy(value.tolist(), file, key, depth)  # numpy arrays and scalars
     return value
-

@@ -18,26 +18,41 @@ EXIT_OK, EXIT_OTHER, EXIT_INPUT, EXIT_SOLVER = 0, 1, 2, 3
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="pnp", description="Poisson–Nernst–Planck simulation of ions across membranes.")
+    p = argparse.ArgumentParser(
+        prog="pnp", description="Poisson–Nernst–Planck simulation of ions across membranes."
+    )
     p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("run", help="run a case file")
     r.add_argument("case")
     r.add_argument("-o", "--output", help="result file (default: [output] path of the case)")
-    r.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a case value (dotted key, TOML value); repeatable")
+    r.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a case value (dotted key, TOML value); repeatable",
+    )
     r.add_argument("--no-plot", action="store_true", help="do not write a figure")
     r.add_argument("--quiet", action="store_true", help="no progress bar, no table")
     r.add_argument("--force", action="store_true", help="overwrite an existing result file")
-    r.add_argument("--restart", metavar="FROM.h5",
-                   help="continue from the last state of a result file (same mesh and species)")
-    r.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    r.add_argument(
+        "--restart",
+        metavar="FROM.h5",
+        help="continue from the last state of a result file (same mesh and species)",
+    )
+    r.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
 
     c = sub.add_parser("check", help="validate a case and print its mesh and scales; runs nothing")
     c.add_argument("case")
     c.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    c.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    c.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
 
     from .sweep_command import add_sweep_arguments
 
@@ -46,17 +61,24 @@ def _parser() -> argparse.ArgumentParser:
 
     pl = sub.add_parser("plot", help="draw a result file or a sweep directory to PNG")
     pl.add_argument("path", metavar="FILE_OR_DIR")
-    pl.add_argument("--kind", choices=["profiles", "traces", "iv", "sweep"],
-                    help="default: profiles (steady), traces+profiles (transient), iv/sweep (sweep dir)")
+    pl.add_argument(
+        "--kind",
+        choices=["profiles", "traces", "iv", "sweep"],
+        help="default: profiles (steady), traces+profiles (transient), iv/sweep (sweep dir)",
+    )
     pl.add_argument("-o", "--output", help="PNG path (default: next to the input)")
     pl.add_argument("--x", help="sweep: parameter column on the x axis")
     pl.add_argument("--y", help="sweep: summary column on the y axis")
     pl.add_argument("--by", help="sweep: one line per value of this parameter")
-    pl.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    pl.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
 
     i = sub.add_parser("info", help="describe a result file")
     i.add_argument("file")
-    i.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    i.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
     return p
 
 
@@ -107,7 +129,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # the last line of defence: one line, no traceback
         if args.debug:
             raise
-        print(f"pnp: internal error: {type(exc).__name__}: {exc} (rerun with --debug)", file=sys.stderr)
+        print(
+            f"pnp: internal error: {type(exc).__name__}: {exc} (rerun with --debug)",
+            file=sys.stderr,
+        )
         return EXIT_OTHER
     return EXIT_OTHER
 
@@ -119,8 +144,10 @@ def _cmd_run(args) -> int:
     case = load_case(args.case, overrides=_overrides(args.overrides))
     out = args.output or case.output.path
     if out is not None and Path(out).exists() and not args.force:
-        raise CaseError(f"result file {out} exists; use --force to overwrite or -o to choose another",
-                        file=args.case)
+        raise CaseError(
+            f"result file {out} exists; use --force to overwrite or -o to choose another",
+            file=args.case,
+        )
     from ..simulation.runner import restart_state, run
     from . import report
 
@@ -174,7 +201,9 @@ def _cmd_plot(args) -> int:
     if not Path(args.path).exists():
         raise CaseError(f"{args.path}: no such file or directory")
     try:
-        written = plot_file(args.path, kind=args.kind, out=args.output, x=args.x, y=args.y, by=args.by)
+        written = plot_file(
+            args.path, kind=args.kind, out=args.output, x=args.x, y=args.y, by=args.by
+        )
     except ValueError as exc:
         raise CaseError(f"{args.path}: {exc}") from None
     print(f"figure: {written}")

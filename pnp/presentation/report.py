@@ -37,8 +37,10 @@ def _fmt_time(t: float) -> str:
 
 def _table(rows: list[tuple], header: tuple) -> str:
     rows = [tuple(str(c) for c in r) for r in rows]
-    widths = [max(len(str(h)), *(len(r[j]) for r in rows)) if rows else len(str(h))
-              for j, h in enumerate(header)]
+    widths = [
+        max(len(str(h)), *(len(r[j]) for r in rows)) if rows else len(str(h))
+        for j, h in enumerate(header)
+    ]
     line = "  ".join(str(h).ljust(w) for h, w in zip(header, widths, strict=True))
     out = [line, "  ".join("-" * w for w in widths)]
     out += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
@@ -68,28 +70,54 @@ def first_membrane(case):
 # pnp check
 # ---------------------------------------------------------------------------
 
+
 def check(case) -> str:
     """Mesh, Debye lengths, permeabilities and time scales of a case."""
     mesh = build_mesh(case)
     z = _valences(case)
     rt = GAS_CONSTANT * case.temperature
-    lines = [f"case: {case.title}" + (f"  ({case.source})" if case.source else ""),
-             f"temperature {case.temperature:.2f} K, geometry {case.geometry}, inside = {case.inside}, "
-             f"activity {case.activity}, {len(case.species)} species: "
-             + ", ".join(f"{s.name} (z={s.z:+d})" for s in case.species),
-             f"boundaries: left {_describe_boundary(case.left)}; right {_describe_boundary(case.right)}",
-             ""]
+    lines = [
+        f"case: {case.title}" + (f"  ({case.source})" if case.source else ""),
+        f"temperature {case.temperature:.2f} K, geometry {case.geometry}, inside = {case.inside}, "
+        f"activity {case.activity}, {len(case.species)} species: "
+        + ", ".join(f"{s.name} (z={s.z:+d})" for s in case.species),
+        f"boundaries: left {_describe_boundary(case.left)}; right {_describe_boundary(case.right)}",
+        "",
+    ]
     rows = []
     for j, r in enumerate(case.regions):
         a, b = mesh.region_slices[j]
         h = mesh.widths[a:b]
         lam = debye_length(r.concentration, z, r.eps_r, case.temperature)
-        rows.append((r.name, "membrane" if r.membrane else "bulk", _fmt_len(r.length), f"{r.eps_r:g}",
-                     b - a, _fmt_len(h.min()), _fmt_len(h.max()),
-                     "-" if r.membrane else _fmt_len(lam),
-                     "-" if r.membrane or not math.isfinite(lam) else f"{lam / h.min():.1f}"))
-    lines.append(_table(rows, ("region", "kind", "length", "eps_r", "cells", "smallest", "largest",
-                               "Debye length", "cells/λ at edge")))
+        rows.append(
+            (
+                r.name,
+                "membrane" if r.membrane else "bulk",
+                _fmt_len(r.length),
+                f"{r.eps_r:g}",
+                b - a,
+                _fmt_len(h.min()),
+                _fmt_len(h.max()),
+                "-" if r.membrane else _fmt_len(lam),
+                "-" if r.membrane or not math.isfinite(lam) else f"{lam / h.min():.1f}",
+            )
+        )
+    lines.append(
+        _table(
+            rows,
+            (
+                "region",
+                "kind",
+                "length",
+                "eps_r",
+                "cells",
+                "smallest",
+                "largest",
+                "Debye length",
+                "cells/λ at edge",
+            ),
+        )
+    )
     lines.append(f"total: {mesh.n_cells} cells, {mesh.n_cells * (len(case.species) + 1)} unknowns")
     for r in case.regions:
         if not r.membrane:
@@ -101,9 +129,14 @@ def check(case) -> str:
         for s in case.species:
             p = r.permeability.get(s.name, 0.0)
             g = r.barrier.get(s.name, math.inf)
-            prow.append((s.name, f"{p:.4g}" if p > 0 else "impermeant",
-                         f"{g / 1e3:.4g}" if math.isfinite(g) else "inf",
-                         f"{math.exp(-g / rt):.4g}" if math.isfinite(g) else "0"))
+            prow.append(
+                (
+                    s.name,
+                    f"{p:.4g}" if p > 0 else "impermeant",
+                    f"{g / 1e3:.4g}" if math.isfinite(g) else "inf",
+                    f"{math.exp(-g / rt):.4g}" if math.isfinite(g) else "0",
+                )
+            )
         lines.append(_table(prow, ("species", "P [m/s]", "barrier [kJ/mol]", "partition k")))
     lines.append("")
     lines.append("time scales:")
@@ -114,8 +147,11 @@ def check(case) -> str:
 
 def _describe_boundary(b) -> str:
     if b.type == "wall":
-        return (f"wall at {b.potential * 1e3:g} mV" if b.potential is not None
-                else f"wall, surface charge {b.surface_charge:g} C/m^2")
+        return (
+            f"wall at {b.potential * 1e3:g} mV"
+            if b.potential is not None
+            else f"wall, surface charge {b.surface_charge:g} C/m^2"
+        )
     if b.potential is None:
         return f"reservoir, floating (current {b.current:g} A/m^2)"
     return f"reservoir at {b.potential * 1e3:g} mV"
@@ -150,6 +186,7 @@ def time_scales(case, mesh) -> list[tuple[str, float]]:
 # [expect]
 # ---------------------------------------------------------------------------
 
+
 def expectations(case, result) -> list[dict]:
     """Evaluate ``[expect]``: rows with quantity, simulated, expected, difference, ok."""
     spec = dict(case.expect)
@@ -163,8 +200,9 @@ def expectations(case, result) -> list[dict]:
         elif key == "surface_charge":
             side, expected = _expected_sigma(case, value)
             sim = float(result.surface_charge[side][-1])
-            rows.append(_row(f"surface charge {side} ({value})", sim, expected, "C/m^2", tol,
-                             relative=True))
+            rows.append(
+                _row(f"surface charge {side} ({value})", sim, expected, "C/m^2", tol, relative=True)
+            )
         elif key == "concentration" and value == "donnan":
             d = _donnan(case)
             inside_idx = 0 if case.inside == "left" else -1
@@ -173,21 +211,31 @@ def expectations(case, result) -> list[dict]:
                 c_exp = d["inside"][name]
                 i = result.species.index(name)
                 sim = float(result.concentration[-1, i, inside_idx])
-                rows.append(_row(f"{name} inside (donnan)", sim, c_exp, "mol/m^3", None,
-                                 relative=True))
+                rows.append(
+                    _row(f"{name} inside (donnan)", sim, c_exp, "mol/m^3", None, relative=True)
+                )
         elif key == "potential_profile" and value == "gouy-chapman":
             rows.append(_gc_profile_row(case, result))
         else:
-            raise CaseError(f"cannot evaluate expectation {key} = {value!r}", file=case.source,
-                            key=f"expect.{key}")
+            raise CaseError(
+                f"cannot evaluate expectation {key} = {value!r}",
+                file=case.source,
+                key=f"expect.{key}",
+            )
     return rows
 
 
 def _row(label, sim, expected, unit, tol, relative=False):
     diff = sim - expected
-    return {"quantity": label, "simulated": sim, "expected": expected, "difference": diff,
-            "unit": unit, "relative": relative,
-            "ok": None if tol is None else abs(diff) <= float(tol)}
+    return {
+        "quantity": label,
+        "simulated": sim,
+        "expected": expected,
+        "difference": diff,
+        "unit": unit,
+        "relative": relative,
+        "ok": None if tol is None else abs(diff) <= float(tol),
+    }
 
 
 def _expected_vm(case, value):
@@ -197,17 +245,22 @@ def _expected_vm(case, value):
     z = _valences(case)
     if value.startswith("nernst:"):
         name = value.split(":", 1)[1]
-        return analytic.nernst(inside.concentration[name], outside.concentration[name], z[name],
-                               case.temperature), value
+        return analytic.nernst(
+            inside.concentration[name], outside.concentration[name], z[name], case.temperature
+        ), value
     mem = first_membrane(case)
     if value == "ghk":
         perm = {k: v for k, v in mem.permeability.items() if v > 0}
-        return analytic.ghk_voltage(inside.concentration, outside.concentration, perm, z,
-                                    case.temperature), "GHK"
+        return analytic.ghk_voltage(
+            inside.concentration, outside.concentration, perm, z, case.temperature
+        ), "GHK"
     if value == "donnan":
         return _donnan(case)["potential"], "Donnan"
-    raise CaseError(f"unknown closed form {value!r}; use nernst:<species>, ghk, donnan or a number",
-                    file=case.source, key="expect.membrane_potential")
+    raise CaseError(
+        f"unknown closed form {value!r}; use nernst:<species>, ghk, donnan or a number",
+        file=case.source,
+        key="expect.membrane_potential",
+    )
 
 
 def _donnan(case):
@@ -215,24 +268,30 @@ def _donnan(case):
     mem = first_membrane(case)
     z = _valences(case)
     permeant = [s for s, p in mem.permeability.items() if p > 0]
-    fixed = inside.fixed_charge + sum(z[s] * c for s, c in inside.concentration.items()
-                                      if s not in permeant)
-    return analytic.donnan(dict(outside.concentration), z, fixed, case.temperature,
-                           permeant=permeant)
+    fixed = inside.fixed_charge + sum(
+        z[s] * c for s, c in inside.concentration.items() if s not in permeant
+    )
+    return analytic.donnan(
+        dict(outside.concentration), z, fixed, case.temperature, permeant=permeant
+    )
 
 
 def _expected_sigma(case, value):
     if value != "grahame":
-        raise CaseError("use surface_charge = \"grahame\"", file=case.source, key="expect.surface_charge")
+        raise CaseError(
+            'use surface_charge = "grahame"', file=case.source, key="expect.surface_charge"
+        )
     for side, b in (("left", case.left), ("right", case.right)):
         if b.type == "wall" and b.potential is not None:
             region = case.regions[0] if side == "left" else case.regions[-1]
             other = case.right if side == "left" else case.left
             phi0 = b.potential - (other.potential or 0.0)
-            return side, analytic.grahame(phi0, region.concentration, _valences(case), region.eps_r,
-                                          case.temperature)
-    raise CaseError("grahame needs a wall at a fixed potential", file=case.source,
-                    key="expect.surface_charge")
+            return side, analytic.grahame(
+                phi0, region.concentration, _valences(case), region.eps_r, case.temperature
+            )
+    raise CaseError(
+        "grahame needs a wall at a fixed potential", file=case.source, key="expect.surface_charge"
+    )
 
 
 def gouy_chapman_reference(case, x):
@@ -243,8 +302,11 @@ def gouy_chapman_reference(case, x):
     region = case.regions[0] if side == "left" else case.regions[-1]
     zs = {abs(s.z) for s in case.species if region.concentration.get(s.name, 0) > 0}
     if len(zs) != 1:
-        raise CaseError("the Gouy–Chapman profile needs a symmetric z:z electrolyte", file=case.source,
-                        key="expect.potential_profile")
+        raise CaseError(
+            "the Gouy–Chapman profile needs a symmetric z:z electrolyte",
+            file=case.source,
+            key="expect.potential_profile",
+        )
     zsalt = zs.pop()
     c0 = max(region.concentration.values())
     phi0 = wall.potential - (other.potential or 0.0)
@@ -255,19 +317,29 @@ def gouy_chapman_reference(case, x):
 def _gc_profile_row(case, result):
     ref, phi0 = gouy_chapman_reference(case, result.x)
     err = float(np.max(np.abs(result.potential[-1] - ref)))
-    return {"quantity": "potential vs Gouy–Chapman (max |error| / phi0)", "simulated": err / abs(phi0),
-            "expected": 0.0, "difference": err / abs(phi0), "unit": "", "relative": False, "ok": None}
+    return {
+        "quantity": "potential vs Gouy–Chapman (max |error| / phi0)",
+        "simulated": err / abs(phi0),
+        "expected": 0.0,
+        "difference": err / abs(phi0),
+        "unit": "",
+        "relative": False,
+        "ok": None,
+    }
 
 
 # ---------------------------------------------------------------------------
 # pnp run summary
 # ---------------------------------------------------------------------------
 
+
 def summary(case, result) -> str:
     z = _valences(case)
     lines = [f"{case.title}: {result.status}" + (f" ({result.message})" if result.message else "")]
-    rows = [("membrane potential", f"{result.membrane_potential[-1] * 1e3:.6g} mV"),
-            ("membrane current (outward +)", f"{result.current[-1]:.6g} A/m^2")]
+    rows = [
+        ("membrane potential", f"{result.membrane_potential[-1] * 1e3:.6g} mV"),
+        ("membrane current (outward +)", f"{result.current[-1]:.6g} A/m^2"),
+    ]
     if case.pumps:
         rows.append(("pump current", f"{result.pump_current[-1]:.6g} A/m^2"))
     for s in result.species:
@@ -279,24 +351,39 @@ def summary(case, result) -> str:
             lam = debye_length(r.concentration, z, r.eps_r, case.temperature)
             rows.append((f"Debye length {r.name}", _fmt_len(lam)))
     if case.pumps:
-        rows.append(("leak current (outward +)",
-                     f"{result.current[-1] - result.pump_current[-1]:.6g} A/m^2"))
+        rows.append(
+            (
+                "leak current (outward +)",
+                f"{result.current[-1] - result.pump_current[-1]:.6g} A/m^2",
+            )
+        )
     rows.extend(_whole_cell_rows(case, result))
     st = result.stats
-    rows.append(("solver work", f"{st.get('steps', 0)} steps, {st.get('newton_iterations', 0)} Newton "
-                 f"iterations, {st.get('rejected_steps', 0)} rejected, {st.get('wall_time', 0.0):.3g} s"))
+    rows.append(
+        (
+            "solver work",
+            f"{st.get('steps', 0)} steps, {st.get('newton_iterations', 0)} Newton "
+            f"iterations, {st.get('rejected_steps', 0)} rejected, {st.get('wall_time', 0.0):.3g} s",
+        )
+    )
     lines.append(_table(rows, ("quantity", "value")))
     if case.expect:
         exp_rows = [_expectation_cells(r) for r in expectations(case, result)]
         lines.append("")
-        lines.append(_table(exp_rows, ("simulated vs analytic", "simulated", "expected", "difference", "")))
+        lines.append(
+            _table(exp_rows, ("simulated vs analytic", "simulated", "expected", "difference", ""))
+        )
     return "\n".join(lines)
 
 
 def _expectation_cells(r: dict) -> tuple[str, str, str, str, str]:
     """One row of :func:`expectations` as table text: potentials in mV."""
     if r["relative"]:
-        diff = f"{r['difference'] / r['expected']:.3g} rel" if r["expected"] else f"{r['difference']:.3g}"
+        diff = (
+            f"{r['difference'] / r['expected']:.3g} rel"
+            if r["expected"]
+            else f"{r['difference']:.3g}"
+        )
     elif r["unit"] == "V":
         diff = f"{r['difference'] * 1e3:.4g} mV"
     else:
@@ -310,9 +397,11 @@ def _expectation_cells(r: dict) -> tuple[str, str, str, str, str]:
     return (r["quantity"], sim, exp, diff, ok)
 
 
-GEOMETRY_FACTOR = {"cartesian": (1.0, "per m^2 of membrane"),
-                   "cylindrical": (2.0 * math.pi, "per m of cell length"),
-                   "spherical": (4.0 * math.pi, "whole cell")}
+GEOMETRY_FACTOR = {
+    "cartesian": (1.0, "per m^2 of membrane"),
+    "cylindrical": (2.0 * math.pi, "per m of cell length"),
+    "spherical": (4.0 * math.pi, "whole cell"),
+}
 
 
 def charge_separation(case, result) -> dict | None:
@@ -334,14 +423,19 @@ def charge_separation(case, result) -> dict | None:
     vol = mesh.volume[inside] * factor
     z = np.array([s.z for s in case.species], dtype=float)
     conc = result.concentration[-1][:, inside]
-    charge = float(vol @ (z @ conc)) * constants.N_A        # elementary charges
+    charge = float(vol @ (z @ conc)) * constants.N_A  # elementary charges
     ions = float(vol @ conc.sum(axis=0)) * constants.N_A
     # current densities are measured at the mid face of the membrane
     # (pnp.results.observables.measurement_face): whole-cell currents are those
     # densities times the area of that same face
     area = mesh.face_area[(start + stop) // 2] * factor
-    return {"excess_charge": charge, "ions": ions, "ratio": abs(charge) / ions if ions else math.nan,
-            "membrane_area": area, "unit": unit}
+    return {
+        "excess_charge": charge,
+        "ions": ions,
+        "ratio": abs(charge) / ions if ions else math.nan,
+        "membrane_area": area,
+        "unit": unit,
+    }
 
 
 def _whole_cell_rows(case, result) -> list[tuple[str, str]]:
@@ -354,14 +448,22 @@ def _whole_cell_rows(case, result) -> list[tuple[str, str]]:
         # acts on that face's area), so the whole-cell currents use that face's
         # area: `membrane_area`, not the inner face's (5e-4 smaller at 10 um).
         area = sep["membrane_area"]
-        rows.append((f"membrane current ({sep['unit']})", f"{result.current[-1] * area * 1e12:.6g} pA"))
+        rows.append(
+            (f"membrane current ({sep['unit']})", f"{result.current[-1] * area * 1e12:.6g} pA")
+        )
         if case.pumps:
-            rows.append((f"pump current ({sep['unit']})", f"{result.pump_current[-1] * area * 1e12:.6g} pA"))
+            rows.append(
+                (f"pump current ({sep['unit']})", f"{result.pump_current[-1] * area * 1e12:.6g} pA")
+            )
             for s in ("Na", "K"):
                 if s in result.species:
                     leak_current = _valences(case)[s] * FARADAY * _leak_flux(case, result, s)
-                    rows.append((f"{s} leak current ({sep['unit']})",
-                                 f"{leak_current * area * 1e12:.6g} pA"))
+                    rows.append(
+                        (
+                            f"{s} leak current ({sep['unit']})",
+                            f"{leak_current * area * 1e12:.6g} pA",
+                        )
+                    )
     rows.append((f"excess charge inside ({sep['unit']})", f"{sep['excess_charge']:.4g} e"))
     rows.append((f"ions inside ({sep['unit']})", f"{sep['ions']:.4g}"))
     rows.append(("excess charge / ions inside", f"{sep['ratio']:.3g}"))

@@ -85,7 +85,6 @@ def add_sweep_arguments(parser) -> None:
         parser.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
 
 
-
 def cmd_sweep(args) -> int:
     """``pnp sweep``: 0 all points completed, 2 bad input, 3 some point failed."""
     from ..input import load_case, parse_override

@@ -38,9 +38,22 @@ def face_fluxes(model: Model, x: np.ndarray) -> np.ndarray:
     """(S, N+1) species fluxes A_f J_i through every face [mol/s per geometry unit], +x."""
     out = np.zeros((model.n_species, model.n_cells + 1))
     kernel.face_fluxes(
-        x, model.n_cells, model.n_species, model.offset, model.z, model.g_cell,
-        model.pois_wleft, model.face_kind, model.face_cond, model.face_rr,
-        model.b_type, model.b_psi, model.b_conc, model.b_g, model.b_cond, out,
+        x,
+        model.n_cells,
+        model.n_species,
+        model.offset,
+        model.z,
+        model.g_cell,
+        model.pois_wleft,
+        model.face_kind,
+        model.face_cond,
+        model.face_rr,
+        model.b_type,
+        model.b_psi,
+        model.b_conc,
+        model.b_g,
+        model.b_cond,
+        out,
     )
     return out
 
@@ -124,8 +137,9 @@ def observe(model: Model, x: np.ndarray, displacement_rate: float = 0.0) -> dict
     obs["current"] = float(ionic + displacement)
     # charge held by the membrane capacitor on its inside face: the outward
     # normal displacement at the measurement face
-    obs["membrane_charge"] = float(sign * FARADAY * displacement_at(model, x, face) / area
-                                   if area > 0 else 0.0)
+    obs["membrane_charge"] = float(
+        sign * FARADAY * displacement_at(model, x, face) / area if area > 0 else 0.0
+    )
     obs["pump_current"] = float(pump)
     for name, j in species_flux.items():
         obs[f"flux_{name}"] = float(j)

@@ -98,7 +98,9 @@ def _one_line(exc: ResultFileError) -> ResultFileError:
     if text.isprintable():
         return exc
     text = " ".join(text.split())
-    text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+    text = "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text
+    )
     return ResultFileError(text)
 
 
@@ -112,7 +114,8 @@ def _check_format(f: h5py.File, name: str) -> None:
         raise ResultFileError(f"{name}: HDF5 file but not a pnp result (no 'format' attribute)")
     if not isinstance(fmt, str) or fmt != FORMAT:
         raise ResultFileError(
-            f"{name}: not a pnp result (format is {_brief(fmt)}, expected {FORMAT!r})")
+            f"{name}: not a pnp result (format is {_brief(fmt)}, expected {FORMAT!r})"
+        )
     version = _from_attr(f.attrs.get("format_version"))
     if not isinstance(version, int) or isinstance(version, bool) or version != FORMAT_VERSION:
         raise ResultFileError(
@@ -177,10 +180,14 @@ def _check_layout(f: h5py.File, name: str) -> None:
         if dataset.dtype.kind not in kinds or dataset.ndim != ndim:
             raise ResultFileError(
                 f"{name}: damaged pnp result, /{key} holds {dataset.dtype} with {dataset.ndim} "
-                f"dimensions; expected {ndim}-D {'floats' if kinds[0] == 'f' else 'integers'}")
+                f"dimensions; expected {ndim}-D {'floats' if kinds[0] == 'f' else 'integers'}"
+            )
     names = f["species/name"]
-    if (not isinstance(names, h5py.Dataset) or names.ndim != 1
-            or h5py.check_string_dtype(names.dtype) is None):
+    if (
+        not isinstance(names, h5py.Dataset)
+        or names.ndim != 1
+        or h5py.check_string_dtype(names.dtype) is None
+    ):
         raise ResultFileError(f"{name}: damaged pnp result, /species/name is not a list of names")
 
 
@@ -188,10 +195,14 @@ def _check_mesh(result: Result, name: str) -> None:
     if result.x.size == 0 or not result.species:
         raise ResultFileError(f"{name}: damaged pnp result, no cells or no species")
     faces = result.faces
-    if not (np.all(np.isfinite(faces)) and np.all(np.isfinite(result.x))
-            and np.all(faces[1:] > faces[:-1])):
-        raise ResultFileError(f"{name}: damaged pnp result, the mesh faces are not finite and "
-                              "increasing")
+    if not (
+        np.all(np.isfinite(faces))
+        and np.all(np.isfinite(result.x))
+        and np.all(faces[1:] > faces[:-1])
+    ):
+        raise ResultFileError(
+            f"{name}: damaged pnp result, the mesh faces are not finite and increasing"
+        )
 
 
 def _read(f: h5py.File, name: str) -> tuple[Result, dict[str, Any]]:
@@ -213,8 +224,10 @@ def _read(f: h5py.File, name: str) -> tuple[Result, dict[str, Any]]:
     committed = attrs.get(COMMIT_ATTR)
     if committed is not None:  # (unreadable: a kill hit it; the lengths along t decide)
         if not isinstance(committed, int) or isinstance(committed, bool) or committed < 0:
-            raise ResultFileError(f"{name}: damaged pnp result, attribute {COMMIT_ATTR} is "
-                                  f"{_brief(committed)}, not a count of outputs")
+            raise ResultFileError(
+                f"{name}: damaged pnp result, attribute {COMMIT_ATTR} is "
+                f"{_brief(committed)}, not a count of outputs"
+            )
         lengths["n_outputs"] = committed
     count = min(lengths.values())
     if count < 0:
@@ -287,8 +300,9 @@ def _load(path: str | os.PathLike[str]) -> tuple[Result, dict[str, Any]]:
                 continue
             if isinstance(exc, ResultFileError):
                 raise _one_line(exc) from None
-            raise _one_line(ResultFileError(
-                f"{name}: damaged pnp result ({type(exc).__name__}: {exc})")) from None
+            raise _one_line(
+                ResultFileError(f"{name}: damaged pnp result ({type(exc).__name__}: {exc})")
+            ) from None
     raise AssertionError("unreachable")
 
 

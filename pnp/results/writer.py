@@ -125,9 +125,7 @@ def _create_mesh(
     return x_scale
 
 
-def _create_species(
-    f: h5py.File, species: list[str], z: np.ndarray, D: np.ndarray
-) -> h5py.Dataset:
+def _create_species(f: h5py.File, species: list[str], z: np.ndarray, D: np.ndarray) -> h5py.Dataset:
     """Write /species_name and the /species group; return the species dimension scale."""
     strings = h5py.string_dtype()
     species_scale = f.create_dataset(

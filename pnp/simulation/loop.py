@@ -87,8 +87,9 @@ def output_times(case, first_step: float) -> list[float]:
     return sorted(float(v) for v in outputs if 0.0 < v <= t_end)
 
 
-def simulate(case, model, tracker: Tracker, x0: np.ndarray | None = None,
-             t_start: float = 0.0) -> tuple[str, str, dict]:
+def simulate(
+    case, model, tracker: Tracker, x0: np.ndarray | None = None, t_start: float = 0.0
+) -> tuple[str, str, dict]:
     """Solve ``model`` (built from ``case``) and report through ``tracker``.
 
     Returns (status, message, solver statistics); status is "completed" or
@@ -107,8 +108,14 @@ def simulate(case, model, tracker: Tracker, x0: np.ndarray | None = None,
 
 
 def _steady(case, model, tracker, x0):
-    outcome = solve_steady(model, x0=x0, rtol=case.run.rtol, atol=case.run.atol,
-                           max_steps=case.run.max_steps, callback=tracker.step)
+    outcome = solve_steady(
+        model,
+        x0=x0,
+        rtol=case.run.rtol,
+        atol=case.run.atol,
+        max_steps=case.run.max_steps,
+        callback=tracker.step,
+    )
     stats = outcome.stats.as_dict()
     stats["pseudo_time"] = outcome.pseudo_time
     tracker.output(model, math.inf, outcome.x, observe(model, outcome.x))

@@ -30,21 +30,32 @@ def restart_state(case, path):
         raise CaseError(f"{path} holds no output to restart from", file=case.source)
     model = build_model(case)
     if previous.species != model.species:
-        raise CaseError(f"{path} has species {previous.species}, the case has {model.species}",
-                        file=case.source)
+        raise CaseError(
+            f"{path} has species {previous.species}, the case has {model.species}", file=case.source
+        )
     if previous.x.shape != model.mesh.centers.shape or not np.allclose(
-            previous.x, model.mesh.centers, rtol=1e-12, atol=0.0):
-        raise CaseError(f"{path} was computed on another mesh ({previous.x.size} cells, the case "
-                        f"gives {model.n_cells})", file=case.source)
+        previous.x, model.mesh.centers, rtol=1e-12, atol=0.0
+    ):
+        raise CaseError(
+            f"{path} was computed on another mesh ({previous.x.size} cells, the case "
+            f"gives {model.n_cells})",
+            file=case.source,
+        )
     last_c, last_phi = previous.concentration[-1], previous.potential[-1]
     if not (np.all(np.isfinite(last_c)) and np.all(np.isfinite(last_phi))):
-        raise CaseError(f"{path}: its last state holds non-finite values; cannot restart from it",
-                        file=case.source)
+        raise CaseError(
+            f"{path}: its last state holds non-finite values; cannot restart from it",
+            file=case.source,
+        )
     if np.min(last_c) < 0.0:
-        raise CaseError(f"{path}: its last state holds negative concentrations; cannot restart "
-                        f"from it", file=case.source)
+        raise CaseError(
+            f"{path}: its last state holds negative concentrations; cannot restart from it",
+            file=case.source,
+        )
     x = np.zeros(model.n_unknowns)
-    body = x[model.offset:model.offset + model.n_cells * model.block].reshape(model.n_cells, model.block)
+    body = x[model.offset : model.offset + model.n_cells * model.block].reshape(
+        model.n_cells, model.block
+    )
     body[:, :-1] = last_c.T
     body[:, -1] = last_phi / model.thermal_voltage
     if model.offset:
@@ -55,8 +66,14 @@ def restart_state(case, path):
     return x, (t if np.isfinite(t) else 0.0)
 
 
-def run(case, progress: bool = False, output: str | None = None, mesh=None, x0=None,
-        t_start: float = 0.0):
+def run(
+    case,
+    progress: bool = False,
+    output: str | None = None,
+    mesh=None,
+    x0=None,
+    t_start: float = 0.0,
+):
     """Solve ``case`` (steady or transient per its ``[run]`` table).
 
     Parameters

@@ -24,8 +24,15 @@ def _case_toml(case) -> str:
 
 
 def observable_names(model) -> list[str]:
-    return ["membrane_potential", "current", "pump_current", "membrane_charge",
-            "surface_charge_left", "surface_charge_right", *[f"flux_{s}" for s in model.species]]
+    return [
+        "membrane_potential",
+        "current",
+        "pump_current",
+        "membrane_charge",
+        "surface_charge_left",
+        "surface_charge_right",
+        *[f"flux_{s}" for s in model.species],
+    ]
 
 
 def make_result(model, times, states, observables, stats: dict, status: str, message: str):
@@ -57,8 +64,10 @@ def make_result(model, times, states, observables, stats: dict, status: str, mes
         current=series["current"],
         pump_current=series["pump_current"],
         flux={s: series[f"flux_{s}"] for s in model.species},
-        surface_charge={"left": series["surface_charge_left"],
-                        "right": series["surface_charge_right"]},
+        surface_charge={
+            "left": series["surface_charge_left"],
+            "right": series["surface_charge_right"],
+        },
         extra_observables={"membrane_charge": series["membrane_charge"]},
         stats=stats,
         status=status,
@@ -82,8 +91,9 @@ class Collector(Tracker):
         self.observables.append(observables)
 
     def result(self, status: str, message: str, stats: dict):
-        return make_result(self.model, self.times, self.states, self.observables, stats, status,
-                           message)
+        return make_result(
+            self.model, self.times, self.states, self.observables, stats, status, message
+        )
 
 
 def temporary_name(path) -> Path:
@@ -112,12 +122,19 @@ class FileWriter(Tracker):
 
         case = model.case
         self.writer = ResultWriter(
-            temporary_name(self.path), title=case.title, case_toml=_case_toml(case),
-            temperature=case.temperature, geometry=case.geometry, x=model.mesh.centers,
-            faces=model.mesh.faces, region=model.mesh.region,
-            region_names=model.mesh.region_names, species=model.species,
+            temporary_name(self.path),
+            title=case.title,
+            case_toml=_case_toml(case),
+            temperature=case.temperature,
+            geometry=case.geometry,
+            x=model.mesh.centers,
+            faces=model.mesh.faces,
+            region=model.mesh.region,
+            region_names=model.mesh.region_names,
+            species=model.species,
             z=np.array([s.z for s in case.species], dtype=int),
-            D=np.array([s.D for s in case.species], dtype=float), inside=case.inside,
+            D=np.array([s.D for s in case.species], dtype=float),
+            inside=case.inside,
             observable_names=observable_names(model),
         )
 
@@ -154,8 +171,12 @@ class ProgressBar(Tracker):
         else:
             self.lo, self.hi, total, desc, unit = -12.0, math.log10(t_end), 1000, "transient", "it"
         self.total = total
-        self.bar = tqdm(total=total, desc=desc, unit=unit,
-                        bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}")
+        self.bar = tqdm(
+            total=total,
+            desc=desc,
+            unit=unit,
+            bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}",
+        )
         self.pos = 0
 
     def step(self, t, h, stats, x):

@@ -28,7 +28,7 @@ from .newton import (
     newton,
 )
 
-BDF2_MAX_RATIO = 2.4     # h_{n+1}/h_n below 1 + sqrt(2): zero-stable variable-step BDF2
+BDF2_MAX_RATIO = 2.4  # h_{n+1}/h_n below 1 + sqrt(2): zero-stable variable-step BDF2
 SAFETY = 0.9
 MIN_FACTOR = 0.2
 # Each step's local error is held to this fraction of rtol|x| + atol: local
@@ -55,9 +55,9 @@ def error_ratio(h: float, hist: list[float]) -> float:
     BDF1 with a linear predictor through 2 points, BDF2 with a quadratic one
     through 3 points (``hist`` = previous step sizes, newest first).
     """
-    if len(hist) == 1:           # BDF1: LTE = h^2 y''/2; predictor error = y''/2 h (h + h1)
+    if len(hist) == 1:  # BDF1: LTE = h^2 y''/2; predictor error = y''/2 h (h + h1)
         r = h / (h + hist[0])
-    else:                        # BDF2: LTE = h^2 (h+h1)^2 y'''/(6(2h+h1)); predictor h(h+h1)(h+h1+h2) y'''/6
+    else:  # BDF2: LTE = h^2 (h+h1)^2 y'''/(6(2h+h1)); predictor h(h+h1)(h+h1+h2) y'''/6
         h1, h2 = hist[0], hist[1]
         r = h * (h + h1) / ((2.0 * h + h1) * (h + h1 + h2))
     return r / (1.0 + r)
@@ -107,8 +107,6 @@ def displacement_rate(model: Model, coeffs, h: float, x_hist: list[np.ndarray]):
     return rate
 
 
-
-
 class BDF:
     """Variable-step BDF2 from ``t0``, one accepted step per :meth:`step`.
 
@@ -144,8 +142,15 @@ class BDF:
         Accepted and rejected steps, Newton iterations, factorizations.
     """
 
-    def __init__(self, model: Model, x0: np.ndarray, t0: float = 0.0, rtol: float = 1e-6,
-                 atol: float = 1e-9, fixed_step: float | None = None):
+    def __init__(
+        self,
+        model: Model,
+        x0: np.ndarray,
+        t0: float = 0.0,
+        rtol: float = 1e-6,
+        atol: float = 1e-9,
+        fixed_step: float | None = None,
+    ):
         self.rtol, self.atol, self.fixed_step = rtol, atol, fixed_step
         self.stats = Stats()
         self.t = t0
@@ -156,9 +161,11 @@ class BDF:
             # Each step is solved only to NEWTON_RTOL_FLOOR relative: a smaller
             # local error is below the noise the controller sees, so the request
             # cannot be honoured (the floors would silently loosen it).
-            self.invalid = (f"run.rtol = {rtol:.3g} is below round-off: every step is solved to "
-                            f"{NEWTON_RTOL_FLOOR:g} relative, so a smaller local error cannot be "
-                            f"controlled (use rtol >= {NEWTON_RTOL_FLOOR:g})")
+            self.invalid = (
+                f"run.rtol = {rtol:.3g} is below round-off: every step is solved to "
+                f"{NEWTON_RTOL_FLOOR:g} relative, so a smaller local error cannot be "
+                f"controlled (use rtol >= {NEWTON_RTOL_FLOOR:g})"
+            )
         self._begin(model)
         self.h = initial_step(model) if fixed_step is None else fixed_step
 
@@ -181,8 +188,12 @@ class BDF:
         self.system = System(model)
         self.system.stats = self.stats
         self.project = projector(model, closed_compartments(model, self.x))
-        self.wnewton = make_weights(self.system, max(1e-2 * self.rtol, NEWTON_RTOL_FLOOR),
-                                    1e-2 * self.atol, PSI_FLOOR_NEWTON)
+        self.wnewton = make_weights(
+            self.system,
+            max(1e-2 * self.rtol, NEWTON_RTOL_FLOOR),
+            1e-2 * self.atol,
+            PSI_FLOOR_NEWTON,
+        )
         self.wstep = make_weights(self.system, self.rtol, self.atol, PSI_FLOOR_STEP)
         self.t_hist: list[float] = [self.t]
         self.x_hist: list[np.ndarray] = [self.x.copy()]
@@ -218,9 +229,11 @@ class BDF:
                 self.stats.rejected_steps += 1
                 self.h = h_try * max(MIN_FACTOR, SAFETY * err ** (-1.0 / (order + 1)))
                 if self.h < 1e-12 * max(self.t, 1e-300):
-                    return False, (f"step size underflow at t = {self.t:.6g} s: the local error "
-                                   f"({err:.3g} x tolerance) does not shrink with the step; is "
-                                   f"run.rtol below what round-off allows?")
+                    return False, (
+                        f"step size underflow at t = {self.t:.6g} s: the local error "
+                        f"({err:.3g} x tolerance) does not shrink with the step; is "
+                        f"run.rtol below what round-off allows?"
+                    )
                 continue
             self._accept(h_try, x_new, self._next_step(h_try, err, order), t_limit)
             return True, ""
@@ -249,10 +262,12 @@ class BDF:
         alpha = a0 / h_try
         self._alpha_c.fill(alpha)
         x_hist = self.x_hist
-        x_new = (predict(self.t_hist, x_hist, self.t + h_try) if len(x_hist) >= 2
-                 else x_hist[0].copy())
-        info = newton(self.system, x_new, self._alpha_c, alpha, beta_c, beta_d, self.wnewton,
-                      self.project)
+        x_new = (
+            predict(self.t_hist, x_hist, self.t + h_try) if len(x_hist) >= 2 else x_hist[0].copy()
+        )
+        info = newton(
+            self.system, x_new, self._alpha_c, alpha, beta_c, beta_d, self.wnewton, self.project
+        )
         return x_new, info
 
     def _error(self, h_try: float, x_new: np.ndarray) -> tuple[float, int]:
@@ -262,7 +277,7 @@ class BDF:
             return 0.0, 0
         order = 1 if len(self.x_hist) < 3 else 2
         hist = self.h_hist[:order]
-        pred = predict(self.t_hist[:order + 1], self.x_hist[:order + 1], self.t + h_try)
+        pred = predict(self.t_hist[: order + 1], self.x_hist[: order + 1], self.t + h_try)
         pred -= x_new
         err = error_ratio(h_try, hist) * self.wstep.norm(pred, x_new)
         return err / LOCAL_FRACTION, order

@@ -26,9 +26,9 @@ class Compartment:
     """Cells among which one species moves, closed to it on both ends."""
 
     species: int
-    cells: np.ndarray          # cell indices
-    amount: float              # sum V c at the start [mol per geometry unit]
-    relax_time: float          # slowest diffusion time across it [s]
+    cells: np.ndarray  # cell indices
+    amount: float  # sum V c at the start [mol per geometry unit]
+    relax_time: float  # slowest diffusion time across it [s]
 
 
 def closed_compartments(model: Model, x: np.ndarray) -> list[Compartment]:
@@ -63,8 +63,11 @@ def _pumped(model: Model, species: int, a: int, b: int) -> bool:
     """A pump moves ``species`` into or out of cells [a, b): their amount is not conserved."""
     for p in model.pumps:
         moving = p.rate is None or p.rate > 0.0
-        if moving and species in (p.sodium, p.potassium) and (
-                a <= p.inside_cell < b or a <= p.outside_cell < b):
+        if (
+            moving
+            and species in (p.sodium, p.potassium)
+            and (a <= p.inside_cell < b or a <= p.outside_cell < b)
+        ):
             return True
     return False
 
@@ -72,8 +75,11 @@ def _pumped(model: Model, species: int, a: int, b: int) -> bool:
 def projector(model: Model, compartments: list[Compartment]):
     """Restore each closed compartment's amount exactly (multiplicative)."""
     m = model.block
-    items = [(model.offset + comp.cells * m + comp.species, model.volume[comp.cells], comp.amount)
-             for comp in compartments if comp.amount > 0 and comp.cells.size > 1]
+    items = [
+        (model.offset + comp.cells * m + comp.species, model.volume[comp.cells], comp.amount)
+        for comp in compartments
+        if comp.amount > 0 and comp.cells.size > 1
+    ]
     if not items:
         return None
 
@@ -84,4 +90,3 @@ def projector(model: Model, compartments: list[Compartment]):
                 x[idx] *= amount / now
 
     return project
-

@@ -18,11 +18,11 @@ from scipy.linalg import lapack
 from ..discretisation import kernel
 from ..discretisation.model import Model, pump_rate_derivatives, pump_sources
 
-DPSI_MAX = 10.0          # largest potential update per Newton iteration [V_T]
+DPSI_MAX = 10.0  # largest potential update per Newton iteration [V_T]
 NEWTON_MAX_ITER = 25
-NEWTON_RTOL_FLOOR = 1e-11   # relative accuracy asked of Newton never below round-off
-PSI_FLOOR_NEWTON = 1e-8     # absolute potential accuracy floors [V_T]: 0.27 nV for Newton,
-PSI_FLOOR_STEP = 1e-7       # 2.7 nV for time-step error control
+NEWTON_RTOL_FLOOR = 1e-11  # relative accuracy asked of Newton never below round-off
+PSI_FLOOR_NEWTON = 1e-8  # absolute potential accuracy floors [V_T]: 0.27 nV for Newton,
+PSI_FLOOR_STEP = 1e-7  # 2.7 nV for time-step error control
 
 
 @dataclass
@@ -72,7 +72,7 @@ class System:
         """Largest |potential entry| of a state-shaped vector (strided views, no copies)."""
         model = self.model
         m = model.block
-        cells = v[model.offset + model.n_species:model.offset + model.n_cells * m:m]
+        cells = v[model.offset + model.n_species : model.offset + model.n_cells * m : m]
         big = max(float(cells.max()), -float(cells.min()))
         if model.offset:
             big = max(big, abs(float(v[0])))
@@ -84,8 +84,18 @@ class System:
         if self.model.pumps:
             pump_sources(self.model, x, self.source)
         # one memory layout for every call: one compiled specialisation
-        kernel.assemble(x, *self.args, np.asfortranarray(alpha_c), alpha_d,
-                        np.asfortranarray(beta_c), beta_d, self.source, self.res, self.ab, jacobian)
+        kernel.assemble(
+            x,
+            *self.args,
+            np.asfortranarray(alpha_c),
+            alpha_d,
+            np.asfortranarray(beta_c),
+            beta_d,
+            self.source,
+            self.res,
+            self.ab,
+            jacobian,
+        )
         if jacobian and self.model.pumps:
             self._pump_jacobian(x)
         return self.res
@@ -120,8 +130,9 @@ class System:
         self.stats.factorizations += 1
         # solved in place: the update overwrites the residual (no state-sized copy)
         np.negative(self.res, out=self.res)
-        _, _, delta, info = lapack.dgbsv(self.kl, self.ku, self.ab, self.res,
-                                         overwrite_ab=1, overwrite_b=1)
+        _, _, delta, info = lapack.dgbsv(
+            self.kl, self.ku, self.ab, self.res, overwrite_ab=1, overwrite_b=1
+        )
         if info > 0:
             return None, f"singular Jacobian (zero pivot at unknown {info - 1})"
         if info < 0:
@@ -131,8 +142,17 @@ class System:
         return delta, ""
 
 
-def newton(system: System, x: np.ndarray, alpha_c, alpha_d, beta_c, beta_d,
-           weights, project=None, max_iter: int = NEWTON_MAX_ITER) -> NewtonInfo:
+def newton(
+    system: System,
+    x: np.ndarray,
+    alpha_c,
+    alpha_d,
+    beta_c,
+    beta_d,
+    weights,
+    project=None,
+    max_iter: int = NEWTON_MAX_ITER,
+) -> NewtonInfo:
     """Damped Newton on R(x) = 0, updating ``x`` in place.
 
     Converged when the largest update, measured in ``weights(x)`` (the
@@ -181,32 +201,37 @@ def newton(system: System, x: np.ndarray, alpha_c, alpha_d, beta_c, beta_d,
     return NewtonInfo(False, max_iter, norm, f"no convergence in {max_iter} Newton iterations")
 
 
-
 # ----------------------------------------------------------------------------
 # Helpers on states
 # ----------------------------------------------------------------------------
+
 
 def boundary_displacement(model: Model, x: np.ndarray) -> np.ndarray:
     """P_f at the two boundary faces (toward +x), in kernel units."""
     psi_b = model.boundary_psi(x)
     m = model.block
     S, N = model.n_species, model.n_cells
-    psi = x[model.offset + S:model.offset + N * m:m]
+    psi = x[model.offset + S : model.offset + N * m : m]
     nxt0, nxtn = (psi[1], psi[N - 2]) if N >= 2 else (psi[0], psi[0])
     out = np.empty(2)
-    out[0] = (model.b_sigma[0] if model.b_type[0] == kernel.WALL_CHARGE
-              else model.b_pois_cond[0] * (psi_b[0] - psi[0])
-              + model.b_pois_next[0] * (nxt0 - psi[0]))
-    out[1] = (-model.b_sigma[1] if model.b_type[1] == kernel.WALL_CHARGE
-              else model.b_pois_cond[1] * (psi[N - 1] - psi_b[1])
-              - model.b_pois_next[1] * (nxtn - psi[N - 1]))
+    out[0] = (
+        model.b_sigma[0]
+        if model.b_type[0] == kernel.WALL_CHARGE
+        else model.b_pois_cond[0] * (psi_b[0] - psi[0]) + model.b_pois_next[0] * (nxt0 - psi[0])
+    )
+    out[1] = (
+        -model.b_sigma[1]
+        if model.b_type[1] == kernel.WALL_CHARGE
+        else model.b_pois_cond[1] * (psi[N - 1] - psi_b[1])
+        - model.b_pois_next[1] * (nxtn - psi[N - 1])
+    )
     return out
 
 
 def concentrations(model: Model, x: np.ndarray) -> np.ndarray:
     """(S, N) view-free copy of the concentrations in ``x``."""
     m = model.block
-    body = x[model.offset:model.offset + model.n_cells * m].reshape(model.n_cells, m)
+    body = x[model.offset : model.offset + model.n_cells * m].reshape(model.n_cells, m)
     return body[:, :-1].T.copy(order="F")  # species-fastest, as the kernel walks it
 
 
@@ -230,8 +255,11 @@ class Weights:
         return self.rtol * np.abs(x) + np.where(self.is_psi, self.floor_psi, self.floor_c)
 
     def norm(self, delta: np.ndarray, x: np.ndarray, scale: float = 1.0) -> float:
-        return float(kernel.weighted_max(delta, x, scale, self.rtol, self.floor_c, self.floor_psi,
-                                         self.is_psi))
+        return float(
+            kernel.weighted_max(
+                delta, x, scale, self.rtol, self.floor_c, self.floor_psi, self.is_psi
+            )
+        )
 
 
 def make_weights(system: System, rtol: float, atol: float, psi_floor: float = 0.0) -> Weights:
@@ -239,10 +267,8 @@ def make_weights(system: System, rtol: float, atol: float, psi_floor: float = 0.
     return Weights(system.is_psi, rtol, atol, psi_floor)
 
 
-
-
 def min_concentration(model: Model, x: np.ndarray) -> float:
     """Smallest concentration in ``x`` (a strided view: no copy)."""
     m = model.block
-    body = x[model.offset:model.offset + model.n_cells * m].reshape(model.n_cells, m)
+    body = x[model.offset : model.offset + model.n_cells * m].reshape(model.n_cells, m)
     return float(body[:, :-1].min())

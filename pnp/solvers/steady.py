@@ -28,7 +28,7 @@ from .newton import (
     newton,
 )
 
-DT_STEADY = 1e12         # pseudo-time step [s] beyond every physical time scale
+DT_STEADY = 1e12  # pseudo-time step [s] beyond every physical time scale
 DIRECT_MAX_ITER = 30
 DIRECT_MAX_SOLVES = 8
 
@@ -42,9 +42,15 @@ class SteadyOutcome:
     pseudo_time: float
 
 
-def solve_steady(model: Model, x0: np.ndarray | None = None, rtol: float = 1e-6,
-                 atol: float = 1e-9, max_steps: int = 2000, callback=None,
-                 direct: bool = True) -> SteadyOutcome:
+def solve_steady(
+    model: Model,
+    x0: np.ndarray | None = None,
+    rtol: float = 1e-6,
+    atol: float = 1e-9,
+    max_steps: int = 2000,
+    callback=None,
+    direct: bool = True,
+) -> SteadyOutcome:
     """Steady state: direct Newton, else pseudo-transient continuation.
 
     ``direct``: first try Newton on the steady equations themselves (species
@@ -79,26 +85,49 @@ def solve_steady(model: Model, x0: np.ndarray | None = None, rtol: float = 1e-6,
 
     if direct:
         try:
-            outcome = _direct_steady(model, system, x, alpha_floor, project, weights_newton,
-                                     weights_step, atol, callback, max_steps)
+            outcome = _direct_steady(
+                model,
+                system,
+                x,
+                alpha_floor,
+                project,
+                weights_newton,
+                weights_step,
+                atol,
+                callback,
+                max_steps,
+            )
         except KeyboardInterrupt:
-            return SteadyOutcome(x=x, success=False, message="interrupted", stats=stats,
-                                 pseudo_time=np.inf)
+            return SteadyOutcome(
+                x=x, success=False, message="interrupted", stats=stats, pseudo_time=np.inf
+            )
         if outcome is not None:
             outcome.stats.wall_time = time.perf_counter() - t0
             return outcome
         x = (model.x0 if x0 is None else x0).copy()
     try:
-        return _continuation(model, system, x, alpha_floor, project, weights_newton,
-                             weights_step, max_steps, callback, t0)
+        return _continuation(
+            model,
+            system,
+            x,
+            alpha_floor,
+            project,
+            weights_newton,
+            weights_step,
+            max_steps,
+            callback,
+            t0,
+        )
     except KeyboardInterrupt:
         stats.wall_time = time.perf_counter() - t0
-        return SteadyOutcome(x=x, success=False, message="interrupted", stats=stats,
-                             pseudo_time=np.inf)
+        return SteadyOutcome(
+            x=x, success=False, message="interrupted", stats=stats, pseudo_time=np.inf
+        )
 
 
-def _continuation(model, system, x, alpha_floor, project, weights_newton, weights_step,
-                  max_steps, callback, t0) -> SteadyOutcome:
+def _continuation(
+    model, system, x, alpha_floor, project, weights_newton, weights_step, max_steps, callback, t0
+) -> SteadyOutcome:
     """Pseudo-transient continuation from ``x`` (updated in place)."""
     stats = system.stats
     dt = initial_step(model)
@@ -131,7 +160,15 @@ def _continuation(model, system, x, alpha_floor, project, weights_newton, weight
             success = True
             message = "steady state reached"
             break
-        growth = 10.0 if info.iterations <= 3 else 4.0 if info.iterations <= 5 else 2.0 if info.iterations <= 10 else 1.0
+        growth = (
+            10.0
+            if info.iterations <= 3
+            else 4.0
+            if info.iterations <= 5
+            else 2.0
+            if info.iterations <= 10
+            else 1.0
+        )
         dt = min(dt * growth, DT_STEADY)
     else:
         message = f"no steady state within {max_steps} pseudo-time steps (last dt {dt:.3g} s)"
@@ -139,9 +176,9 @@ def _continuation(model, system, x, alpha_floor, project, weights_newton, weight
     return SteadyOutcome(x=x, success=success, message=message, stats=stats, pseudo_time=t)
 
 
-
-def _direct_steady(model, system, x0, alpha_floor, project, weights_newton, weights_step,
-                   atol, callback, max_steps) -> SteadyOutcome | None:
+def _direct_steady(
+    model, system, x0, alpha_floor, project, weights_newton, weights_step, atol, callback, max_steps
+) -> SteadyOutcome | None:
     """Newton on the steady equations; None when it does not converge cleanly."""
     x = x0.copy()
     stats = system.stats
@@ -151,15 +188,29 @@ def _direct_steady(model, system, x0, alpha_floor, project, weights_newton, weig
     confined = bool(np.any(alpha_floor))
     for _ in range(DIRECT_MAX_SOLVES):
         if stats.steps >= max_steps:
-            return SteadyOutcome(x=x, success=False, stats=stats, pseudo_time=np.inf,
-                                 message=f"no steady state within {max_steps} steps")
+            return SteadyOutcome(
+                x=x,
+                success=False,
+                stats=stats,
+                pseudo_time=np.inf,
+                message=f"no steady state within {max_steps} steps",
+            )
         if confined:
             x_old = x.copy()
             beta_c = alpha_floor * concentrations(model, x_old)
         else:
             beta_c = alpha_floor
-        info = newton(system, x, alpha_floor, 0.0, beta_c, beta_d, weights_newton, project,
-                      max_iter=DIRECT_MAX_ITER)
+        info = newton(
+            system,
+            x,
+            alpha_floor,
+            0.0,
+            beta_c,
+            beta_d,
+            weights_newton,
+            project,
+            max_iter=DIRECT_MAX_ITER,
+        )
         if not info.converged or not np.all(np.isfinite(x)):
             stats.rejected_steps += 1
             return None
@@ -170,11 +221,20 @@ def _direct_steady(model, system, x0, alpha_floor, project, weights_newton, weig
         if callback is not None:
             callback(np.inf, np.inf, stats, x)
         if not confined:
-            return SteadyOutcome(x=x, success=True, message="steady state reached (Newton)",
-                                 stats=stats, pseudo_time=np.inf)
+            return SteadyOutcome(
+                x=x,
+                success=True,
+                message="steady state reached (Newton)",
+                stats=stats,
+                pseudo_time=np.inf,
+            )
         x_old -= x  # x_old now holds -(change)
         if weights_step.norm(x_old, x) <= 1.0:
-            return SteadyOutcome(x=x, success=True, message="steady state reached (Newton)",
-                                 stats=stats, pseudo_time=np.inf)
+            return SteadyOutcome(
+                x=x,
+                success=True,
+                message="steady state reached (Newton)",
+                stats=stats,
+                pseudo_time=np.inf,
+            )
     return None
-

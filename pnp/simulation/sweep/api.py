@@ -278,4 +278,3 @@ def _prepare_out(out_dir: Path, resume: bool, force: bool) -> None:
         for p in earlier:
             p.unlink()
     out_dir.mkdir(parents=True, exist_ok=True)
-

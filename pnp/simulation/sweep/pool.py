@@ -54,7 +54,6 @@ def _run_continued(cases, files, rows, pending, task, record, executor, bar) -> 
             previous = files[i]
 
 
-
 def _collect(future) -> dict[str, Any]:
     try:
         return future.result()
@@ -251,7 +250,6 @@ class _Progress:
         self.bar.close()
 
 
-
 @contextlib.contextmanager
 def dask_executor(address: str, workers: int | None = None):
     """A Dask executor: ``address`` of a running scheduler, or "local" for a LocalCluster.
@@ -291,4 +289,3 @@ def dask_executor(address: str, workers: int | None = None):
                     f"cannot reach the Dask scheduler at {address}: {exc}"
                 ) from None
         yield client.get_executor(pure=False)
-

@@ -51,4 +51,3 @@ def zero_crossings(x: Any, y: Any) -> np.ndarray:
     if y[-1] == 0:
         roots.append(x[-1])
     return np.array(roots, dtype=float)
-

@@ -221,7 +221,6 @@ def _resolved(tree: Any, key: str) -> Any:
     return node
 
 
-
 def _point_values(point: Mapping[str, Any], point_case) -> dict[str, Any]:
     """The value of every swept key of ``point`` as ``point_case`` resolved it (SI).
 

@@ -124,7 +124,6 @@ class SweepResult:
         )
 
 
-
 def _base_columns(keys: Sequence[str], species: Sequence[str]) -> list[str]:
     return [
         "index",
@@ -322,4 +321,3 @@ def load_sweep(path: str | os.PathLike) -> SweepResult:
 
 def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
-

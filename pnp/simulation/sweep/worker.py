@@ -28,7 +28,6 @@ def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-
 def _outcome(result) -> dict[str, Any]:
     """The summary fields of a Result: status, message, final observables, work."""
     observables = {}
@@ -106,7 +105,6 @@ def warm_up(case) -> None:
         run(case.with_overrides({"run.max_steps": 2, "mesh.uniform_cells": 4}))
 
 
-
 def _completed_outcome(path: Path | None, sha: str) -> dict[str, Any] | None:
     """The outcome stored in ``path`` if it completed the case with hash ``sha``."""
     if path is None or not path.is_file():
@@ -120,4 +118,3 @@ def _completed_outcome(path: Path | None, sha: str) -> dict[str, Any] | None:
     if result.status != "completed" or _sha256(result.case_toml) != sha:
         return None
     return _outcome(result)
-
