@@ -37,6 +37,7 @@ OBSERVABLE_UNITS = {
     "membrane_potential": "V",
     "current": "A/m^2",
     "pump_current": "A/m^2",
+    "membrane_charge": "C/m^2",
 }
 
 
