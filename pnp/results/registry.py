@@ -51,7 +51,9 @@ class Observable:
         The :class:`~pnp.results.result.Result` field that holds it
         (``flux`` for ``flux_{species}``); "" for ``extra_observables``.
     summary : bool
-        Whether the sweep summary has a column for it.
+        Whether it is one of the fixed observable columns of a sweep summary
+        (after the parameters and status); the others still get a column, after
+        the solver statistics, as every observable a run reports does.
     """
 
     name: str

@@ -268,7 +268,7 @@ class _Summary:
                     dataset = f.create_dataset(name, data=values)
                 dataset.dims[0].attach_scale(index)
                 obs = lookup(name)
-                if obs is not None and obs.summary:
+                if obs is not None:  # every observable column, fixed or extra
                     dataset.attrs["units"] = obs.unit
         os.replace(tmp, target)
 
