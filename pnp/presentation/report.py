@@ -15,6 +15,7 @@ from .. import analytic
 from ..constants import FARADAY, GAS_CONSTANT, VACUUM_PERMITTIVITY, debye_length
 from ..discretisation.mesh import build_mesh
 from ..errors import CaseError
+from ..results.registry import entry
 
 
 def _fmt_len(x: float) -> str:
@@ -336,16 +337,29 @@ def _gc_profile_row(case, result):
 def summary(case, result) -> str:
     z = _valences(case)
     lines = [f"{case.title}: {result.status}" + (f" ({result.message})" if result.message else "")]
+    # labels and units from the observables registry; V_m is shown in mV
+    vm, cur, pump, flux, sigma = (
+        entry(name)
+        for name in (
+            "membrane_potential",
+            "current",
+            "pump_current",
+            "flux_{species}",
+            "surface_charge_{side}",
+        )
+    )
     rows = [
-        ("membrane potential", f"{result.membrane_potential[-1] * 1e3:.6g} mV"),
-        ("membrane current (outward +)", f"{result.current[-1]:.6g} A/m^2"),
+        (vm.label, f"{result.membrane_potential[-1] * 1e3:.6g} m{vm.unit}"),
+        (f"{cur.label} (outward +)", f"{result.current[-1]:.6g} {cur.unit}"),
     ]
     if case.pumps:
-        rows.append(("pump current", f"{result.pump_current[-1]:.6g} A/m^2"))
+        rows.append((pump.label, f"{result.pump_current[-1]:.6g} {pump.unit}"))
     for s in result.species:
-        rows.append((f"flux {s} (outward +)", f"{result.flux[s][-1]:.6g} mol/m^2/s"))
-    for side in ("left", "right"):
-        rows.append((f"surface charge {side}", f"{result.surface_charge[side][-1]:.6g} C/m^2"))
+        label = flux.label.format(species=s)
+        rows.append((f"{label} (outward +)", f"{result.flux[s][-1]:.6g} {flux.unit}"))
+    for side in result.surface_charge:
+        value = f"{result.surface_charge[side][-1]:.6g} {sigma.unit}"
+        rows.append((sigma.label.format(side=side), value))
     for r in case.regions:
         if not r.membrane:
             lam = debye_length(r.concentration, z, r.eps_r, case.temperature)

@@ -2,7 +2,8 @@
 
 In: the model and the states the solvers return. Out: the per-time
 observables (``observables.py``: membrane potential, fluxes, currents,
-surface charges), the in-memory :class:`~pnp.results.result.Result`
+surface charges; their names, units and descriptions are the one table in
+``registry.py``), the in-memory :class:`~pnp.results.result.Result`
 (``result.py``), and result files: ``writer.py`` defines the HDF5 layout and
 writes it as a run goes (crash-safe appends), ``reader.py`` loads and checks
 a file (:func:`~pnp.results.reader.load_result`, ``pnp info``).

@@ -16,6 +16,8 @@ Observables have two spellings that map one to one:
 ``surface_charge["left" | "right"]``   ``surface_charge_left`` / ``_right``
 ``extra_observables[name]``            ``name`` (anything else)
 =====================================  =====================================
+
+The names, units and descriptions come from :mod:`pnp.results.registry`.
 """
 
 from __future__ import annotations
@@ -26,29 +28,13 @@ from typing import Any
 
 import numpy as np
 
+from .registry import OBSERVABLES, PER_SIDE, PER_SPECIES, SCALAR, SIDES, entry
+
 STATUSES = ("running", "completed", "failed")
-SIDES = ("left", "right")
-FLUX_PREFIX = "flux_"
-SURFACE_CHARGE_PREFIX = "surface_charge_"
-SCALAR_OBSERVABLES = ("membrane_potential", "current", "pump_current")
-
-# Units of the flat observable names; anything not listed is stored unitless.
-OBSERVABLE_UNITS = {
-    "membrane_potential": "V",
-    "current": "A/m^2",
-    "pump_current": "A/m^2",
-}
-
-
-def observable_units(name: str) -> str:
-    """Units of a flat observable name (``flux_K`` → ``mol/m^2/s``)."""
-    if name in OBSERVABLE_UNITS:
-        return OBSERVABLE_UNITS[name]
-    if name.startswith(FLUX_PREFIX):
-        return "mol/m^2/s"
-    if name.startswith(SURFACE_CHARGE_PREFIX):
-        return "C/m^2"
-    return ""
+FLUX_PREFIX = entry("flux_{species}").prefix
+SURFACE_CHARGE_PREFIX = entry("surface_charge_{side}").prefix
+#: Registered scalar observables held in their own Result field.
+SCALAR_OBSERVABLES = tuple(o.name for o in OBSERVABLES if o.kind == SCALAR and o.attribute)
 
 
 def _series(value: Any, n_times: int, what: str) -> np.ndarray:
@@ -266,18 +252,24 @@ class Result:
         return self.concentration[:, index, :]
 
     def _structured_names(self) -> list[str]:
-        names = list(SCALAR_OBSERVABLES)
-        names += [FLUX_PREFIX + name for name in self.flux]
-        names += [SURFACE_CHARGE_PREFIX + side for side in self.surface_charge]
-        return names
+        return [name for name in self._structured()]
+
+    def _structured(self) -> dict[str, np.ndarray]:
+        """Observables held in their own fields, by flat name, in registry order."""
+        flat: dict[str, np.ndarray] = {}
+        for obs in OBSERVABLES:
+            if not obs.attribute:
+                continue
+            value = getattr(self, obs.attribute)
+            if obs.kind == SCALAR:
+                flat[obs.name] = value
+            else:
+                flat.update({obs.prefix + key: series for key, series in value.items()})
+        return flat
 
     def observables(self) -> dict[str, np.ndarray]:
         """Every per-time observable under its flat name (see module docstring)."""
-        flat = {name: getattr(self, name) for name in SCALAR_OBSERVABLES}
-        flat.update({FLUX_PREFIX + name: values for name, values in self.flux.items()})
-        flat.update(
-            {SURFACE_CHARGE_PREFIX + side: values for side, values in self.surface_charge.items()}
-        )
+        flat = self._structured()
         flat.update(self.extra_observables)
         return flat
 
@@ -293,31 +285,33 @@ class Result:
         field is passed as a keyword, as to the constructor.
         """
         species = tuple(str(name) for name in species)
-        flux, surface_charge, extra = {}, {}, {}
+        keys = {PER_SPECIES: species, PER_SIDE: SIDES}
+        structured: dict[str, Any] = {
+            o.attribute: {} for o in OBSERVABLES if o.attribute and o.kind != SCALAR
+        }
+        structured["extra_observables"] = {}
         scalars: dict[str, Any] = {}
         for name, values in observables.items():
-            if name in SCALAR_OBSERVABLES:
+            obs = next(
+                (
+                    o
+                    for o in OBSERVABLES
+                    if o.attribute
+                    and o.matches(name)
+                    and (o.kind == SCALAR or name[len(o.prefix) :] in keys[o.kind])
+                ),
+                None,
+            )
+            if obs is None:
+                structured["extra_observables"][name] = values
+            elif obs.kind == SCALAR:
                 scalars[name] = values
-            elif name.startswith(FLUX_PREFIX) and name[len(FLUX_PREFIX) :] in species:
-                flux[name[len(FLUX_PREFIX) :]] = values
-            elif (
-                name.startswith(SURFACE_CHARGE_PREFIX)
-                and name[len(SURFACE_CHARGE_PREFIX) :] in SIDES
-            ):
-                surface_charge[name[len(SURFACE_CHARGE_PREFIX) :]] = values
             else:
-                extra[name] = values
+                structured[obs.attribute][name[len(obs.prefix) :]] = values
         missing = [name for name in ("membrane_potential", "current") if name not in scalars]
         if missing:
             raise ValueError(f"observables: missing {', '.join(missing)}")
-        return cls(
-            species=species,
-            flux=flux,
-            surface_charge=surface_charge,
-            extra_observables=extra,
-            **scalars,
-            **fields,
-        )
+        return cls(species=species, **structured, **scalars, **fields)
 
     def save(self, path: str | Any) -> None:
         """Write the result to an HDF5 file (layout: docs/interface.md, section "Result files")."""

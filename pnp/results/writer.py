@@ -75,7 +75,8 @@ import numpy as np
 # The format the reader accepts. Importing it here also loads the reader with
 # the writer, before any file is read.
 from .reader import COMMIT_ATTR, FORMAT, FORMAT_VERSION
-from .result import STATUSES, Result, observable_units
+from .registry import observable_units
+from .result import STATUSES, Result
 
 SPECIES_DIM = "species_name"
 # Outputs per chunk of /t and of each observable (8 bytes each).

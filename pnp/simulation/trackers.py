@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..results import registry
 from .loop import Tracker
 
 
@@ -24,15 +25,8 @@ def _case_toml(case) -> str:
 
 
 def observable_names(model) -> list[str]:
-    return [
-        "membrane_potential",
-        "current",
-        "pump_current",
-        "membrane_charge",
-        "surface_charge_left",
-        "surface_charge_right",
-        *[f"flux_{s}" for s in model.species],
-    ]
+    """Flat names of everything :func:`~pnp.results.observables.observe` reports."""
+    return registry.observable_names(model.species)
 
 
 def make_result(model, times, states, observables, stats: dict, status: str, message: str):
@@ -44,7 +38,9 @@ def make_result(model, times, states, observables, stats: dict, status: str, mes
     N, S = model.n_cells, model.n_species
     obs_names = observable_names(model)
     series = {k: np.array([o[k] for o in observables], dtype=float) for k in obs_names}
-    return Result(
+    # from_arrays sorts the flat names into Result fields (registry attribute)
+    return Result.from_arrays(
+        observables=series,
         title=case.title,
         case_toml=_case_toml(case),
         temperature=case.temperature,
@@ -60,15 +56,6 @@ def make_result(model, times, states, observables, stats: dict, status: str, mes
         t=np.asarray(times, dtype=float),
         potential=np.array(phis, dtype=float).reshape(len(states), N),
         concentration=np.array(concs, dtype=float).reshape(len(states), S, N),
-        membrane_potential=series["membrane_potential"],
-        current=series["current"],
-        pump_current=series["pump_current"],
-        flux={s: series[f"flux_{s}"] for s in model.species},
-        surface_charge={
-            "left": series["surface_charge_left"],
-            "right": series["surface_charge_right"],
-        },
-        extra_observables={"membrane_charge": series["membrane_charge"]},
         stats=stats,
         status=status,
         message=message,

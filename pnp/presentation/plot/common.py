@@ -125,7 +125,7 @@ def _format_time(t: float) -> str:
 
 
 # Units of sweep parameters (dotted case keys), by their last segment or a
-# segment on the way; observables use pnp.results.result.observable_units.
+# segment on the way; observables use pnp.results.registry.observable_units.
 _PARAMETER_UNITS = (
     ("potential", "V"),
     ("surface_charge", "C/m^2"),
@@ -155,7 +155,7 @@ def _column_unit(name: str) -> str:
                 if segment == key:
                     return unit
         return ""
-    from pnp.results.result import observable_units
+    from pnp.results.registry import observable_units
 
     if name == "wall_time":
         return "s"

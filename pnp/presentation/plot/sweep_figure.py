@@ -143,7 +143,7 @@ def sweep(
 
     Units come from the column names: parameters by their key
     (``...potential`` in mV, ``...concentration...`` in mM, ...),
-    observables by :func:`pnp.results.result.observable_units`.
+    observables by :func:`pnp.results.registry.observable_units`.
     """
     columns = _columns(summary)
     fig = _new_figure((6.5, 4.8))

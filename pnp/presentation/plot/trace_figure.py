@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ...results.registry import entry
 from .common import (
     MARKER_LIMIT,
     _case_dict,
+    _display_unit,
     _log_like,
     _new_figure,
-    _prefixed,
     _save,
     _time_unit,
     _title,
@@ -76,7 +77,9 @@ def _draw_traces(fig: Figure | SubFigure, result: Result, log_time: bool | str) 
     axes[0].set_ylabel("$V_m$ [mV]")
 
     pump = result.pump_current[keep]
-    scale, current_unit = _prefixed(np.concatenate([result.current[keep], pump]), "{}A/m²")
+    # units from the observables registry, with an SI prefix for the data
+    both = np.concatenate([result.current[keep], pump])
+    scale, current_unit = _display_unit(entry("current").unit, both)
     axes[1].plot(times, result.current[keep] * scale, color="k", label="total", **style)
     if np.any(pump != 0):
         axes[1].plot(times, pump * scale, color="C3", label="pump", **style)
@@ -85,8 +88,9 @@ def _draw_traces(fig: Figure | SubFigure, result: Result, log_time: bool | str) 
     axes[1].legend(fontsize=8, loc="best", title="outward +", title_fontsize=8)
 
     if fluxes:
-        scale, flux_unit = _prefixed(
-            np.concatenate([values[keep] for values in fluxes.values()]), "{}mol/m²/s"
+        scale, flux_unit = _display_unit(
+            entry("flux_{species}").unit,
+            np.concatenate([values[keep] for values in fluxes.values()]),
         )
         for name, values in fluxes.items():
             number = result.species.index(name)

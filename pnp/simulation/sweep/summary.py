@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import ResultFileError
+from ...results.registry import lookup, observable_names
 from .roots import zero_crossings
 
 SUMMARY_CSV = "summary.csv"
@@ -28,9 +29,6 @@ SUMMARY_FORMAT = "pnp-sweep"
 SUMMARY_FORMAT_VERSION = 1
 #: Status of a point that has not finished (yet) in a summary.
 PENDING = "pending"
-#: Observables every summary has (plus ``flux_<species>`` after ``pump_current``).
-LEADING_OBSERVABLES = ("membrane_potential", "current", "pump_current")
-TRAILING_OBSERVABLES = ("surface_charge_left", "surface_charge_right")
 STAT_COLUMNS = ("steps", "newton_iterations", "rejected_steps", "wall_time")
 INT_COLUMNS = ("index", "steps", "newton_iterations", "rejected_steps")
 STRING_COLUMNS = ("status", "message", "case_sha256")
@@ -130,9 +128,8 @@ def _base_columns(keys: Sequence[str], species: Sequence[str]) -> list[str]:
         *keys,
         "status",
         "message",
-        *LEADING_OBSERVABLES,
-        *[f"flux_{s}" for s in species],
-        *TRAILING_OBSERVABLES,
+        # the registered observables with summary=True, in registry order
+        *observable_names(species, summary=True),
         *STAT_COLUMNS,
         "case_sha256",
     ]
@@ -270,14 +267,9 @@ class _Summary:
                 else:
                     dataset = f.create_dataset(name, data=values)
                 dataset.dims[0].attach_scale(index)
-                if (
-                    name in LEADING_OBSERVABLES
-                    or name in TRAILING_OBSERVABLES
-                    or name.startswith("flux_")
-                ):
-                    from ...results.result import observable_units
-
-                    dataset.attrs["units"] = observable_units(name)
+                obs = lookup(name)
+                if obs is not None:  # every observable column, fixed or extra
+                    dataset.attrs["units"] = obs.unit
         os.replace(tmp, target)
 
 

@@ -1,0 +1,201 @@
+"""The one table of per-time observables: flat names, units, descriptions.
+
+How to add an observable: compute it in :func:`pnp.results.observables.observe`
+(a new key in the dict it returns, or one key per species / per side), then add
+one :class:`Observable` entry to :data:`OBSERVABLES` below with its name (a
+pattern with ``{species}`` or ``{side}`` for per-species / per-side ones), unit,
+description and kind. Everything else follows from the table: the names the
+solver collects, the datasets of a result file and their ``units`` attribute,
+:meth:`Result.observables`, the sweep summary columns (unless ``summary=False``)
+and the units on plot axes. An observable that is not one of the structured
+:class:`~pnp.results.result.Result` fields (``membrane_potential``, ``current``,
+``pump_current``, ``flux``, ``surface_charge``) lands in
+``Result.extra_observables`` under its flat name. tests/test_registry.py checks
+that the table and ``observe()`` agree.
+
+The order of the table is the order of the names everywhere (result files,
+``Result.observables()``, summary columns).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+SIDES = ("left", "right")
+SCALAR, PER_SPECIES, PER_SIDE = "scalar", "per species", "per side"
+
+
+@dataclass(frozen=True)
+class Observable:
+    """One entry of the table.
+
+    Parameters
+    ----------
+    name : str
+        Flat name, or a pattern with ``{species}`` (kind ``per species``) or
+        ``{side}`` (kind ``per side``) expanded to one name each.
+    unit : str
+        SI unit as written in result files (``A/m^2``).
+    description : str
+        What it is, with its sign convention.
+    kind : str
+        ``scalar``, ``per species`` or ``per side``.
+    label : str
+        Short human label (``membrane potential``; patterns as in ``name``).
+    compute : str
+        Where its value comes from: the function of
+        :mod:`pnp.results.observables` that computes it (``observe()`` returns
+        it under the expanded name).
+    attribute : str
+        The :class:`~pnp.results.result.Result` field that holds it
+        (``flux`` for ``flux_{species}``); "" for ``extra_observables``.
+    summary : bool
+        Whether it is one of the fixed observable columns of a sweep summary
+        (after the parameters and status); the others still get a column, after
+        the solver statistics, as every observable a run reports does.
+    """
+
+    name: str
+    unit: str
+    description: str
+    kind: str
+    label: str
+    compute: str
+    attribute: str = ""
+    summary: bool = True
+
+    @property
+    def prefix(self) -> str:
+        """The fixed part of a pattern before ``{``: ``flux_`` (the name itself if scalar)."""
+        return self.name.split("{", 1)[0]
+
+    def expand(self, species: Sequence[str] = (), sides: Sequence[str] = SIDES) -> list[str]:
+        """Flat names of this entry for the given species and sides."""
+        if self.kind == PER_SPECIES:
+            return [self.name.format(species=s) for s in species]
+        if self.kind == PER_SIDE:
+            return [self.name.format(side=s) for s in sides]
+        return [self.name]
+
+    def matches(self, flat: str) -> bool:
+        """Whether ``flat`` is this entry or starts with its pattern's prefix (``flux_``)."""
+        if self.kind == SCALAR:
+            return flat == self.name
+        return flat.startswith(self.prefix)
+
+
+OBSERVABLES: tuple[Observable, ...] = (
+    Observable(
+        "membrane_potential",
+        "V",
+        "V_m = phi(inside end) - phi(outside end), at the two boundary faces",
+        SCALAR,
+        "membrane potential",
+        "boundary_potentials",
+        attribute="membrane_potential",
+    ),
+    Observable(
+        "current",
+        "A/m^2",
+        "total membrane current density (ionic, pump, displacement), outward positive",
+        SCALAR,
+        "membrane current",
+        "face_fluxes",
+        attribute="current",
+    ),
+    Observable(
+        "pump_current",
+        "A/m^2",
+        "net pump current density F*sum(j_p), outward positive",
+        SCALAR,
+        "pump current",
+        "pump_rate",
+        attribute="pump_current",
+    ),
+    Observable(
+        "flux_{species}",
+        "mol/m^2/s",
+        "flux of {species} across the membrane (leak + pump), outward positive",
+        PER_SPECIES,
+        "flux {species}",
+        "face_fluxes",
+        attribute="flux",
+    ),
+    Observable(
+        "surface_charge_{side}",
+        "C/m^2",
+        "charge on the {side} boundary surface",
+        PER_SIDE,
+        "surface charge {side}",
+        "surface_charges",
+        attribute="surface_charge",
+    ),
+    Observable(
+        "membrane_charge",
+        "C/m^2",
+        "charge of the membrane capacitor on its inside face",
+        SCALAR,
+        "membrane charge",
+        "displacement_at",
+        summary=False,
+    ),
+)
+
+
+def entry(name: str) -> Observable:
+    """The entry whose name or pattern is ``name`` (``flux_{species}``, ``current``)."""
+    for obs in OBSERVABLES:
+        if obs.name == name:
+            return obs
+    raise KeyError(f"no observable {name!r} in the registry")
+
+
+def lookup(flat: str) -> Observable | None:
+    """The entry a flat name belongs to (``flux_K`` → ``flux_{species}``), or None."""
+    for obs in OBSERVABLES:
+        if obs.matches(flat):
+            return obs
+    return None
+
+
+def observable_names(
+    species: Sequence[str],
+    sides: Sequence[str] = SIDES,
+    *,
+    summary: bool = False,
+) -> list[str]:
+    """Every flat observable name for these species and sides, in table order.
+
+    With ``summary=True`` only those that are sweep summary columns.
+    """
+    names: list[str] = []
+    for obs in OBSERVABLES:
+        if summary and not obs.summary:
+            continue
+        names += obs.expand(species, sides)
+    return names
+
+
+def observable_units(name: str) -> str:
+    """Unit of a flat observable name (``flux_K`` → ``mol/m^2/s``); "" if unregistered."""
+    obs = lookup(name)
+    return obs.unit if obs is not None else ""
+
+
+def describe(species: Sequence[str], sides: Sequence[str] = SIDES) -> list[tuple[str, str, str]]:
+    """(flat name, unit, description) of every observable, in table order."""
+    rows = []
+    for obs in OBSERVABLES:
+        if obs.kind == PER_SPECIES:
+            rows += [
+                (obs.name.format(species=s), obs.unit, obs.description.format(species=s))
+                for s in species
+            ]
+        elif obs.kind == PER_SIDE:
+            rows += [
+                (obs.name.format(side=s), obs.unit, obs.description.format(side=s)) for s in sides
+            ]
+        else:
+            rows.append((obs.name, obs.unit, obs.description))
+    return rows
