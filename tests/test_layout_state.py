@@ -172,7 +172,8 @@ def test_model_layout_matches_its_boundaries(left, right, lead, trail):
     lay = m.layout
     assert (lay.n_cells, lay.n_species) == (m.n_cells, m.n_species)
     assert (lay.n_boundary, lay.n_trailing) == (lead, trail)
-    assert m.offset == lead and m.block == lay.block and m.n_unknowns == lay.size
+    assert m.n_unknowns == lay.size
+    assert m.bandwidths == (lay.block, 2 * lay.block - 1)
     assert m.kernel_args()[2] == lead and isinstance(m.kernel_args()[2], int)
     assert len(lay.boundary_names) == lead + trail
     floating = [s for s in range(2) if m.b_type[s] == kernel.FLOATING]

@@ -48,7 +48,7 @@ class PumpSite:
 
 @dataclass
 class Model:
-    """Flat arrays of one case on one mesh (see ``pnp.discretisation.kernel`` for the layout)."""
+    """Flat arrays of one case on one mesh; ``layout`` places the unknowns in the state vector."""
 
     case: object
     mesh: Mesh
@@ -85,21 +85,12 @@ class Model:
 
     # -- layout helpers ------------------------------------------------
     @property
-    def offset(self) -> int:
-        """Leading boundary unknowns (1 if the left boundary floats): the kernel's int."""
-        return self.layout.n_boundary
-
-    @property
-    def block(self) -> int:
-        return self.layout.block
-
-    @property
     def n_unknowns(self) -> int:
         return self.layout.size
 
     @property
     def bandwidths(self) -> tuple[int, int]:
-        m = self.block
+        m = self.layout.block
         return m, 2 * m - 1
 
     @property
