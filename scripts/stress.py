@@ -136,14 +136,13 @@ def check(case, result) -> list[str]:
     if np.min(result.concentration) < -1e-9:
         bad.append(f"negative concentration {np.min(result.concentration):.3g}")
     model = build_model(case)
-    x = np.zeros(model.n_unknowns)
-    body = x[model.offset : model.offset + model.n_cells * model.block].reshape(
-        model.n_cells, model.block
+    lay = model.layout
+    vt = model.thermal_voltage
+    # a floating left reservoir holds the membrane potential (a floating right one: 0)
+    boundary = np.concatenate(
+        [np.full(lay.n_boundary, result.membrane_potential[-1] / vt), np.zeros(lay.n_trailing)]
     )
-    body[:, :-1] = result.concentration[-1].T
-    body[:, -1] = result.potential[-1] / model.thermal_voltage
-    if model.offset:
-        x[0] = result.membrane_potential[-1] / model.thermal_voltage
+    x = lay.pack(result.potential[-1] / vt, result.concentration[-1], boundary=boundary)
     fl = face_fluxes(model, x)
     _, a, b = model.membranes[0]
     # steady state: every membrane face carries the same flux, to a fraction

@@ -383,13 +383,7 @@ def test_report_whole_cell_currents(geometry):
     # the model's own Na+ flux through each membrane face: A_f J_f is the same at every face
     # (steady state), the leak part of it carried by the pump's share
     model = build_model(case, mesh)
-    x = np.zeros(model.n_unknowns)
-    phi = res.potential[-1] / model.thermal_voltage
-    body = x[model.offset : model.offset + model.n_cells * model.block].reshape(
-        model.n_cells, model.block
-    )
-    body[:, -1] = phi
-    body[:, :-1] = res.concentration[-1].T
+    x = model.layout.pack(res.potential[-1] / model.thermal_voltage, res.concentration[-1])
     na = model.species.index("Na")
     through = face_fluxes(model, x)[na, start : stop + 1] * full
     np.testing.assert_allclose(through, through[0], rtol=1e-9)

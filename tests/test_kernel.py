@@ -249,16 +249,14 @@ def test_case_set_covers_every_boundary_type():
 def random_state(model, rng):
     """Concentrations log-uniform in 1e-9..1e3 mol/m^3, potentials within ±20 V_T."""
     x = np.empty(model.n_unknowns)
-    m = model.block
-    N, S, off = model.n_cells, model.n_species, model.offset
-    body = np.empty((N, m))
+    lay = model.layout
+    N, S = model.n_cells, model.n_species
+    body = lay.cells_view(x)
     body[:, :S] = 10.0 ** rng.uniform(-9.0, 3.0, size=(N, S))
     body[:, S] = rng.uniform(-20.0, 20.0, size=N)
-    x[off : off + N * m] = body.ravel()
-    if off:
-        x[0] = rng.uniform(-20.0, 20.0)
-    if model.b_type[1] == kernel.FLOATING:
-        x[-1] = rng.uniform(-20.0, 20.0)
+    # floating boundary potentials, left then right
+    for i in lay.boundary:
+        x[i] = rng.uniform(-20.0, 20.0)
     return x
 
 
@@ -574,10 +572,7 @@ def fd_jacobian(model, x, terms, rel_step=1e-7):
     n = model.n_unknowns
     psi_cols = np.zeros(n, dtype=bool)
     psi_cols[model.potential_index()] = True
-    if model.offset:
-        psi_cols[0] = True
-    if model.b_type[1] == kernel.FLOATING:
-        psi_cols[-1] = True
+    psi_cols[model.layout.boundary] = True
     cmax = np.max(np.abs(x[~psi_cols]))
     jac = np.zeros((n, n))
     steps = rel_step * np.maximum(np.abs(x), np.where(psi_cols, 1.0, cmax))
@@ -668,10 +663,10 @@ def test_assembly_structure_is_linear_in_cells():
         kl, ku = model.bandwidths
         ab, x = _nonzeros(model, rng)
         assert ab.shape == (2 * kl + ku + 1, model.n_unknowns)
-        S, m = model.n_species, model.block
+        S, m = model.n_species, model.layout.block
         # a bulk cell far from every interface and boundary: the 7S+3 stencil
         k = per_region // 2
-        rows = model.offset + k * m + np.arange(m)
+        rows = np.arange(model.n_unknowns)[model.layout.cell(k)]
         dense_rows = np.zeros((m, model.n_unknowns))
         for r_i, r in enumerate(rows):
             cols = np.arange(max(0, r - kl), min(model.n_unknowns, r + ku + 1))
@@ -702,4 +697,4 @@ def test_assembly_structure_is_linear_in_cells():
     slope_1 = (counts[1] - counts[0]) / (sizes[1] - sizes[0])
     slope_2 = (counts[2] - counts[1]) / (sizes[2] - sizes[1])
     assert slope_1 == slope_2
-    assert slope_1 <= model.block * (2 * model.bandwidths[0] + model.bandwidths[1] + 1)
+    assert slope_1 <= model.layout.block * (2 * model.bandwidths[0] + model.bandwidths[1] + 1)

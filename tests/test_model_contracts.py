@@ -87,7 +87,7 @@ def _model(regions=None, left=None, right=None, mesh=None, pump=None, geometry="
 def test_thermal_voltage_and_layout():
     m = _model()
     assert m.thermal_voltage == pytest.approx(constants.k * T / constants.e, rel=1e-15)
-    assert m.block == 5
+    assert m.layout.block == 5
     assert m.n_unknowns == m.n_cells * 5
     assert m.bandwidths == (5, 9)
     np.testing.assert_array_equal(m.z, [1, 1, -1, -1])
@@ -98,7 +98,7 @@ def test_thermal_voltage_and_layout():
 
 def test_floating_boundaries_add_one_unknown_each():
     m = _model(left={"type": "reservoir", "potential": "floating", "current": 2.0})
-    assert m.offset == 1
+    assert m.layout.n_boundary == 1
     assert m.n_unknowns == m.n_cells * 5 + 1
     np.testing.assert_array_equal(m.b_type, [kernel.FLOATING, kernel.RESERVOIR])
     # I A / F entering the domain, cartesian A = 1
@@ -113,7 +113,7 @@ def test_floating_boundaries_add_one_unknown_each():
         left={"type": "wall", "potential": 0.0},
         right={"type": "reservoir", "potential": "floating", "current": -1.0},
     )
-    assert r.offset == 0
+    assert r.layout.n_boundary == 0
     assert r.n_unknowns == r.n_cells * 5 + 1
     assert r.b_current[1] == pytest.approx(-1.0 / FARADAY, rel=1e-15)
     x = r.x0.copy()
@@ -301,8 +301,8 @@ def test_saturating_pump_rate_and_derivatives():
     (p,) = m.pumps
     ina, ik = m.species.index("Na"), m.species.index("K")
     x = m.x0.copy()
-    i_na = m.offset + p.inside_cell * m.block + ina
-    i_k = m.offset + p.outside_cell * m.block + ik
+    i_na = m.layout.conc_at(p.inside_cell, ina)
+    i_k = m.layout.conc_at(p.outside_cell, ik)
     # at the half-activation concentrations: (1/2)^3 (1/2)^2
     x[i_na], x[i_k] = 12.0, 3.0
     assert pump_rate(m, p, x) == pytest.approx(1e-6 / 32, rel=1e-15)
@@ -369,7 +369,7 @@ def test_array_shapes_follow_the_documented_layout():
     assert m.d_cell.shape == (S, N)
     # the kernel arguments are exactly these arrays, in its order
     args = m.kernel_args()
-    assert args[:3] == (N, S, m.offset)
+    assert args[:3] == (N, S, m.layout.n_boundary)
     assert args[3] is m.z and args[-1] is m.b_cond
 
 

@@ -294,7 +294,7 @@ def test_spherical_membrane_fluxes_are_per_unit_area():
         x[model.potential_index()] = psi
         # only Na permeates; its membrane cells empty in x0: fill with C0
         ina = model.species.index("Na")
-        x[model.offset + np.arange(start, stop) * model.block + ina] = C0
+        x[model.layout.conc_at(np.arange(start, stop), ina)] = C0
         obs = observe(model, x)
         if geometry == "cartesian":
             ref = obs["flux_Na"]

@@ -141,7 +141,7 @@ def test_closed_compartments_and_exact_projection():
     assert comp.relax_time == pytest.approx(200e-9**2 / 1e-10, rel=1e-12)
     project = projector(m, comps)
     x = m.x0.copy()
-    idx = m.offset + np.arange(a, b) * m.block + ix
+    idx = m.layout.conc_at(np.arange(a, b), ix)
     x[idx] *= np.linspace(0.5, 1.5, b - a)
     project(x)
     assert float(np.dot(m.volume[a:b], x[idx])) == pytest.approx(comp.amount, rel=1e-14)

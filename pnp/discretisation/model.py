@@ -20,6 +20,7 @@ import numpy as np
 from ..constants import FARADAY, GAS_CONSTANT, VACUUM_PERMITTIVITY, thermal_voltage
 from . import kernel
 from .activity import ln_gamma_by_region
+from .layout import StateLayout
 from .mesh import Mesh, build_mesh
 
 BOUNDARY_CODES = {
@@ -47,7 +48,7 @@ class PumpSite:
 
 @dataclass
 class Model:
-    """Flat arrays of one case on one mesh (see ``pnp.discretisation.kernel`` for the layout)."""
+    """Flat arrays of one case on one mesh; ``layout`` places the unknowns in the state vector."""
 
     case: object
     mesh: Mesh
@@ -57,8 +58,7 @@ class Model:
     z: np.ndarray  # (S,) float
     n_cells: int
     n_species: int
-    offset: int  # 1 if the left boundary is floating
-    n_unknowns: int
+    layout: StateLayout  # where each unknown sits in the state vector
     eps_r: np.ndarray  # (N,)
     volume: np.ndarray  # (N,)
     rho_fixed: np.ndarray  # (N,)
@@ -85,12 +85,12 @@ class Model:
 
     # -- layout helpers ------------------------------------------------
     @property
-    def block(self) -> int:
-        return self.n_species + 1
+    def n_unknowns(self) -> int:
+        return self.layout.size
 
     @property
     def bandwidths(self) -> tuple[int, int]:
-        m = self.block
+        m = self.layout.block
         return m, 2 * m - 1
 
     @property
@@ -104,21 +104,20 @@ class Model:
         return self.d_reg[:, self.mesh.region]
 
     def potential_index(self) -> np.ndarray:
-        return self.offset + np.arange(self.n_cells) * self.block + self.n_species
+        return self.layout.potential_at(np.arange(self.n_cells))
 
     def split(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(phi [V] (N,), c [mol/m^3] (S, N)) views/copies of a state vector."""
-        m = self.block
-        body = x[self.offset : self.offset + self.n_cells * m].reshape(self.n_cells, m)
-        return body[:, -1] * self.thermal_voltage, body[:, :-1].T.copy()
+        """(phi [V] (N,), c [mol/m^3] (S, N)) copies of a state vector."""
+        psi, c = self.layout.split(x)
+        return psi * self.thermal_voltage, c.copy()
 
     def boundary_psi(self, x: np.ndarray) -> np.ndarray:
         """Scaled potential held at (or floating on) each boundary face."""
         out = self.b_psi.copy()
-        if self.b_type[0] == kernel.FLOATING:
-            out[0] = x[0]
-        if self.b_type[1] == kernel.FLOATING:
-            out[1] = x[-1]
+        index = iter(self.layout.boundary)
+        for side in range(2):
+            if self.b_type[side] == kernel.FLOATING:
+                out[side] = x[next(index)]
         return out
 
     def kernel_args(self) -> tuple:
@@ -126,7 +125,7 @@ class Model:
         return (
             self.n_cells,
             self.n_species,
-            self.offset,
+            self.layout.n_boundary,
             self.z,
             self.volume,
             self.rho_fixed,
@@ -169,8 +168,16 @@ def build_model(case, mesh: Mesh | None = None) -> Model:
     face_kind, face_cond, face_rr = _species_faces(mesh, d_reg[:, reg])
     bounds = _boundaries(case, mesh, eps_r, d_reg[:, reg], g_reg[:, reg], eps0_scaled, vt)
 
-    offset = 1 if bounds["b_type"][0] == kernel.FLOATING else 0
-    n_unknowns = offset + N * (S + 1) + (1 if bounds["b_type"][1] == kernel.FLOATING else 0)
+    floating = bounds["b_type"] == kernel.FLOATING
+    layout = StateLayout(
+        n_cells=N,
+        n_species=S,
+        n_boundary=int(floating[0]),
+        n_trailing=int(floating[1]),
+        boundary_names=tuple(
+            f"psi_{side}" for side, f in zip(("left", "right"), floating, strict=True) if f
+        ),
+    )
 
     membranes = tuple((r.name, *mesh.region_slices[j]) for j, r in enumerate(regions) if r.membrane)
     model = Model(
@@ -182,8 +189,7 @@ def build_model(case, mesh: Mesh | None = None) -> Model:
         z=z,
         n_cells=N,
         n_species=S,
-        offset=offset,
-        n_unknowns=n_unknowns,
+        layout=layout,
         eps_r=eps_r,
         volume=mesh.volume,
         rho_fixed=rho_fixed,
@@ -355,15 +361,10 @@ def _pump_sites(case, mesh: Mesh, names: tuple[str, ...]) -> tuple[PumpSite, ...
 def initial_state(model: Model) -> np.ndarray:
     """State vector of the case's initial contents, at zero potential."""
     case = model.case
-    x = np.zeros(model.n_unknowns)
     c = np.array([[r.concentration.get(nm, 0.0) for nm in model.species] for r in case.regions]).T
     c_cells = c[:, model.mesh.region]
     c_cells[_is_absent(model)] = 0.0
-    body = np.empty((model.n_cells, model.block))
-    body[:, :-1] = c_cells.T
-    body[:, -1] = 0.0
-    x[model.offset : model.offset + body.size] = body.ravel()
-    return x
+    return model.layout.pack(np.zeros(model.n_cells), c_cells)
 
 
 def _is_absent(model: Model) -> np.ndarray:
@@ -398,9 +399,9 @@ def pump_rate(model: Model, p: PumpSite, x: np.ndarray) -> float:
     """Cycle rate j_p [mol/m^2/s] of one pump at state ``x``."""
     if p.rate is not None:
         return p.rate
-    m = model.block
-    na_in = max(x[model.offset + p.inside_cell * m + p.sodium], 0.0)
-    k_out = max(x[model.offset + p.outside_cell * m + p.potassium], 0.0)
+    lay = model.layout
+    na_in = max(x[lay.conc_at(p.inside_cell, p.sodium)], 0.0)
+    k_out = max(x[lay.conc_at(p.outside_cell, p.potassium)], 0.0)
     return p.j_max * (na_in / (na_in + p.K_Na)) ** 3 * (k_out / (k_out + p.K_K)) ** 2
 
 
@@ -408,9 +409,9 @@ def pump_rate_derivatives(model: Model, p: PumpSite, x: np.ndarray) -> tuple[flo
     """d j_p / d Na_inside and d j_p / d K_outside of a saturating pump (0, 0 if constant)."""
     if p.rate is not None:
         return 0.0, 0.0
-    m = model.block
-    na = max(x[model.offset + p.inside_cell * m + p.sodium], 0.0)
-    k = max(x[model.offset + p.outside_cell * m + p.potassium], 0.0)
+    lay = model.layout
+    na = max(x[lay.conc_at(p.inside_cell, p.sodium)], 0.0)
+    k = max(x[lay.conc_at(p.outside_cell, p.potassium)], 0.0)
     f = na / (na + p.K_Na)
     g = k / (k + p.K_K)
     d_na = p.j_max * 3.0 * f**2 * p.K_Na / (na + p.K_Na) ** 2 * g**2

@@ -107,7 +107,7 @@ def residual_reference(
     N = model.n_cells
     S = model.n_species
     m = S + 1
-    off = model.offset
+    off = model.layout.n_boundary
     n = model.n_unknowns
     z = np.asarray(model.z, dtype=float)
     vol = model.volume

@@ -41,7 +41,7 @@ def face_fluxes(model: Model, x: np.ndarray) -> np.ndarray:
         x,
         model.n_cells,
         model.n_species,
-        model.offset,
+        model.layout.n_boundary,
         model.z,
         model.g_cell,
         model.pois_wleft,
@@ -66,12 +66,11 @@ def boundary_potentials(model: Model, x: np.ndarray) -> np.ndarray:
     """
     psi_b = model.boundary_psi(x)
     phi_b = psi_b * model.thermal_voltage
-    m = model.block
     for side in range(2):
         if model.b_type[side] != kernel.WALL_CHARGE:
             continue
         cell = 0 if side == 0 else model.n_cells - 1
-        psi_c = x[model.offset + cell * m + model.n_species]
+        psi_c = x[model.layout.potential_at(cell)]
         sigma = model.case.left.surface_charge if side == 0 else model.case.right.surface_charge
         h = model.mesh.widths[cell]
         eps = VACUUM_PERMITTIVITY * model.eps_r[cell]
@@ -98,10 +97,8 @@ def displacement_at(model: Model, x: np.ndarray, face: int) -> float:
     """P_f (displacement * area / F) through ``face`` toward +x, kernel units."""
     if face <= 0 or face >= model.n_cells:
         return float(boundary_displacement(model, x)[0 if face <= 0 else 1])
-    m = model.block
-    S = model.n_species
-    pl = x[model.offset + (face - 1) * m + S]
-    pr = x[model.offset + face * m + S]
+    pl = x[model.layout.potential_at(face - 1)]
+    pr = x[model.layout.potential_at(face)]
     return float(model.pois_cond[face] * (pl - pr))
 
 

@@ -52,16 +52,11 @@ def restart_state(case, path):
             f"{path}: its last state holds negative concentrations; cannot restart from it",
             file=case.source,
         )
-    x = np.zeros(model.n_unknowns)
-    body = x[model.offset : model.offset + model.n_cells * model.block].reshape(
-        model.n_cells, model.block
-    )
-    body[:, :-1] = last_c.T
-    body[:, -1] = last_phi / model.thermal_voltage
-    if model.offset:
-        x[0] = body[0, -1]
-    if model.n_unknowns > model.offset + body.size:
-        x[-1] = body[-1, -1]
+    psi = last_phi / model.thermal_voltage
+    # a floating reservoir's potential starts at that of the cell next to it
+    lay = model.layout
+    boundary = np.concatenate([np.full(lay.n_boundary, psi[0]), np.full(lay.n_trailing, psi[-1])])
+    x = lay.pack(psi, last_c, boundary=boundary)
     t = float(previous.t[-1])
     return x, (t if np.isfinite(t) else 0.0)
 

@@ -87,8 +87,7 @@ def initial_step(model: Model) -> float:
 def displacement_rate(model: Model, coeffs, h: float, x_hist: list[np.ndarray]):
     """dP/dt at a face from the BDF formula of the last step (kernel units, +x)."""
     a0, a1, a2 = coeffs
-    m = model.block
-    S = model.n_species
+    psi_at = model.layout.potential_at
 
     def rate(face: int) -> float:
         vals = []
@@ -96,8 +95,8 @@ def displacement_rate(model: Model, coeffs, h: float, x_hist: list[np.ndarray]):
             if face <= 0 or face >= model.n_cells:
                 vals.append(boundary_displacement(model, x)[0 if face <= 0 else 1])
                 continue
-            pl = x[model.offset + (face - 1) * m + S]
-            pr = x[model.offset + face * m + S]
+            pl = x[psi_at(face - 1)]
+            pr = x[psi_at(face)]
             vals.append(model.pois_cond[face] * (pl - pr))
         out = a0 * vals[0] + a1 * vals[1]
         if a2 != 0.0 and len(vals) > 2:

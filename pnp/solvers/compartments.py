@@ -35,7 +35,6 @@ def closed_compartments(model: Model, x: np.ndarray) -> list[Compartment]:
     """Every (species, connected cell range) that no boundary flux can reach."""
     out = []
     N = model.n_cells
-    m = model.block
     h = model.mesh.widths
     for i in range(model.n_species):
         open_faces = model.face_kind[i, 1:N] != kernel.CLOSED
@@ -49,7 +48,7 @@ def closed_compartments(model: Model, x: np.ndarray) -> list[Compartment]:
             if touches_left or touches_right or _pumped(model, i, a, b):
                 continue
             cells = np.arange(a, b)
-            c = x[model.offset + cells * m + i]
+            c = x[model.layout.conc_at(cells, i)]
             amount = float(np.sum(model.volume[cells] * c))
             d = model.d_reg[i, model.mesh.region[cells]]
             length = float(np.sum(h[cells]))
@@ -74,9 +73,8 @@ def _pumped(model: Model, species: int, a: int, b: int) -> bool:
 
 def projector(model: Model, compartments: list[Compartment]):
     """Restore each closed compartment's amount exactly (multiplicative)."""
-    m = model.block
     items = [
-        (model.offset + comp.cells * m + comp.species, model.volume[comp.cells], comp.amount)
+        (model.layout.conc_at(comp.cells, comp.species), model.volume[comp.cells], comp.amount)
         for comp in compartments
         if comp.amount > 0 and comp.cells.size > 1
     ]

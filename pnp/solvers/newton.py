@@ -58,26 +58,19 @@ class System:
         self.args = model.kernel_args()
         self.source = np.zeros((model.n_species, model.n_cells), order="F")
         self.psi_index = model.potential_index()
-        extra = []
-        if model.b_type[0] == kernel.FLOATING:
-            extra.append(0)
-        if model.b_type[1] == kernel.FLOATING:
-            extra.append(n - 1)
-        self.psi_index_all = np.concatenate([self.psi_index, np.array(extra, dtype=int)])
+        # every boundary unknown is a floating reservoir's potential
+        self.psi_index_all = np.concatenate([self.psi_index, model.layout.boundary])
         self.is_psi = np.zeros(n, dtype=bool)
         self.is_psi[self.psi_index_all] = True
         self.stats = Stats()
 
     def max_abs_potential(self, v: np.ndarray) -> float:
         """Largest |potential entry| of a state-shaped vector (strided views, no copies)."""
-        model = self.model
-        m = model.block
-        cells = v[model.offset + model.n_species : model.offset + model.n_cells * m : m]
+        layout = self.model.layout
+        cells = v[layout.potential]
         big = max(float(cells.max()), -float(cells.min()))
-        if model.offset:
-            big = max(big, abs(float(v[0])))
-        if model.b_type[1] == kernel.FLOATING:
-            big = max(big, abs(float(v[-1])))
+        for i in layout.boundary:
+            big = max(big, abs(float(v[i])))
         return big
 
     def assemble(self, x, alpha_c, alpha_d, beta_c, beta_d, jacobian=True):
@@ -108,21 +101,21 @@ class System:
         own concentration is added, the cross-membrane coupling is lagged.
         """
         model = self.model
-        m = model.block
         kl, ku = self.kl, self.ku
         for p in model.pumps:
             d_na, d_k = pump_rate_derivatives(model, p, x)
             if d_na == 0.0 and d_k == 0.0:
                 continue
-            inside = model.offset + p.inside_cell * m
-            outside = model.offset + p.outside_cell * m
-            col_na = inside + p.sodium
-            col_k = outside + p.potassium
+            lay = model.layout
+            col_na = lay.conc_at(p.inside_cell, p.sodium)
+            col_k = lay.conc_at(p.outside_cell, p.potassium)
+            row_na_in, row_k_in = col_na, lay.conc_at(p.inside_cell, p.potassium)
+            row_na_out, row_k_out = lay.conc_at(p.outside_cell, p.sodium), col_k
             # residual = ... - source; source(Na, inside) = -3 j A, (K, inside) = +2 j A, ...
-            self.ab[kl + ku + (inside + p.sodium) - col_na, col_na] += 3.0 * p.area * d_na
-            self.ab[kl + ku + (inside + p.potassium) - col_na, col_na] -= 2.0 * p.area * d_na
-            self.ab[kl + ku + (outside + p.sodium) - col_k, col_k] -= 3.0 * p.area * d_k
-            self.ab[kl + ku + (outside + p.potassium) - col_k, col_k] += 2.0 * p.area * d_k
+            self.ab[kl + ku + row_na_in - col_na, col_na] += 3.0 * p.area * d_na
+            self.ab[kl + ku + row_k_in - col_na, col_na] -= 2.0 * p.area * d_na
+            self.ab[kl + ku + row_na_out - col_k, col_k] -= 3.0 * p.area * d_k
+            self.ab[kl + ku + row_k_out - col_k, col_k] += 2.0 * p.area * d_k
 
     def solve(self) -> tuple[np.ndarray | None, str]:
         """Newton update -J^{-1} R from the last assembly (row-equilibrated LU)."""
@@ -209,9 +202,8 @@ def newton(
 def boundary_displacement(model: Model, x: np.ndarray) -> np.ndarray:
     """P_f at the two boundary faces (toward +x), in kernel units."""
     psi_b = model.boundary_psi(x)
-    m = model.block
-    S, N = model.n_species, model.n_cells
-    psi = x[model.offset + S : model.offset + N * m : m]
+    N = model.n_cells
+    psi = x[model.layout.potential]
     nxt0, nxtn = (psi[1], psi[N - 2]) if N >= 2 else (psi[0], psi[0])
     out = np.empty(2)
     out[0] = (
@@ -230,9 +222,8 @@ def boundary_displacement(model: Model, x: np.ndarray) -> np.ndarray:
 
 def concentrations(model: Model, x: np.ndarray) -> np.ndarray:
     """(S, N) view-free copy of the concentrations in ``x``."""
-    m = model.block
-    body = x[model.offset : model.offset + model.n_cells * m].reshape(model.n_cells, m)
-    return body[:, :-1].T.copy(order="F")  # species-fastest, as the kernel walks it
+    _, c = model.layout.split(x)
+    return c.copy(order="F")  # species-fastest, as the kernel walks it
 
 
 class Weights:
@@ -269,6 +260,5 @@ def make_weights(system: System, rtol: float, atol: float, psi_floor: float = 0.
 
 def min_concentration(model: Model, x: np.ndarray) -> float:
     """Smallest concentration in ``x`` (a strided view: no copy)."""
-    m = model.block
-    body = x[model.offset : model.offset + model.n_cells * m].reshape(model.n_cells, m)
-    return float(body[:, :-1].min())
+    _, c = model.layout.split(x)
+    return float(c.min())
