@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -74,18 +75,18 @@ class StateLayout:
         """Unknowns per cell: S concentrations and one potential."""
         return self.n_species + 1
 
-    @property
+    @cached_property
     def body(self) -> slice:
         """All cell blocks, contiguous."""
         return slice(self.n_boundary, self.n_boundary + self.n_cells * self.block)
 
-    @property
+    @cached_property
     def size(self) -> int:
         """Length of the state vector."""
         return self.body.stop + self.n_trailing + sum(c for _, c in self.extras)
 
     # -- indices ---------------------------------------------------------
-    @property
+    @cached_property
     def potential(self) -> slice:
         """Scaled potential of every cell (strided: indexing gives a view)."""
         return slice(self.n_boundary + self.n_species, self.body.stop, self.block)
@@ -111,12 +112,14 @@ class StateLayout:
         """Flat index of the potential of cell(s) ``k`` (int or int array)."""
         return self.n_boundary + k * self.block + self.n_species
 
-    @property
+    @cached_property
     def boundary(self) -> np.ndarray:
-        """Indices of the boundary unknowns: leading, then trailing."""
+        """Indices of the boundary unknowns: leading, then trailing (read-only)."""
         lead = np.arange(self.n_boundary)
         trail = self.body.stop + np.arange(self.n_trailing)
-        return np.concatenate([lead, trail])
+        indices = np.concatenate([lead, trail])
+        indices.setflags(write=False)
+        return indices
 
     def extra(self, name: str) -> slice:
         """Slice of the appended block ``name``."""

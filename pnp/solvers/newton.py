@@ -62,14 +62,16 @@ class System:
         self.psi_index_all = np.concatenate([self.psi_index, model.layout.boundary])
         self.is_psi = np.zeros(n, dtype=bool)
         self.is_psi[self.psi_index_all] = True
+        # read on every Newton iteration: plain Python ints, computed once
+        self.potential_cells = model.layout.potential
+        self.boundary_indices = [int(i) for i in model.layout.boundary]
         self.stats = Stats()
 
     def max_abs_potential(self, v: np.ndarray) -> float:
         """Largest |potential entry| of a state-shaped vector (strided views, no copies)."""
-        layout = self.model.layout
-        cells = v[layout.potential]
+        cells = v[self.potential_cells]
         big = max(float(cells.max()), -float(cells.min()))
-        for i in layout.boundary:
+        for i in self.boundary_indices:
             big = max(big, abs(float(v[i])))
         return big
 
