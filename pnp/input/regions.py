@@ -118,10 +118,13 @@ class RegionReader(Reader):
         seen: dict[str, int] = {}
         out = []
         for index, entry in enumerate(value):
+            # a protocol re-checks only the regions it touches: skip the others
+            # before any work (P protocols x R regions would otherwise cost
+            # O(P R) table checks; the full pass has validated every entry)
+            if only is not None and not (isinstance(entry, dict) and entry.get("name") in only):
+                continue
             entry = self.table(entry, f"region[{index}]")
             label = entry.get("name")
-            if only is not None and label not in only:
-                continue
             named = isinstance(label, str) and NAME_PATTERN.fullmatch(label) and label not in seen
             key = f"region.{label}" if named else f"region[{index}]"
             self.check_keys(entry, prefix, key)
