@@ -20,7 +20,7 @@ from concurrent.futures import BrokenExecutor, CancelledError, Executor, as_comp
 from typing import Any
 
 from ...errors import CaseError, ResultFileError
-from .worker import _failure, run_point, warm_up
+from .worker import _failure, ignore_interrupts, run_point, warm_up
 
 # A point whose worker process died this many times runs alone; dying alone
 # as well marks it failed.
@@ -77,7 +77,11 @@ def _spawn_pool(workers: int) -> Executor:
 
     # spawn: workers start clean (no forked numba/HDF5/thread state) and the
     # path is the one remote executors take: run_point imported by name.
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=ignore_interrupts,
+    )
 
 
 #: Thread counts of the BLAS/OpenMP libraries, pinned to 1 in pool workers.

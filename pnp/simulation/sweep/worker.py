@@ -52,6 +52,23 @@ def _failure(message: str, wall_time: float = math.nan) -> dict[str, Any]:
     }
 
 
+def ignore_interrupts() -> None:
+    """Initializer of local pool workers: Ctrl-C is the parent's to handle.
+
+    A terminal's Ctrl-C reaches the whole process group. A worker that took it
+    as KeyboardInterrupt while reading its next task from the pool's queue
+    died part-way through the read and could leave the queue unreadable: the
+    parent then waited for ever in the pool's shutdown (a SIGINT'd 2-worker
+    sweep hung once in the kill tests). Workers ignore SIGINT between points;
+    a transient point still installs its own handler for the length of the
+    run (pnp.simulation.trackers.DeferredInterrupt) and stops at its next step,
+    saved as interrupted. The parent cancels the queued points and exits 130.
+    """
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def run_point(task: Mapping[str, Any]) -> dict[str, Any]:
     """Run one sweep point; the task function every executor receives.
 
