@@ -24,8 +24,8 @@ def measurement_face(model: Model) -> int:
     """Face at which membrane fluxes and currents are reported."""
     if model.membranes:
         # the membrane met first going outward from the inside end
-        _, start, stop = model.membranes[0 if model.inside == "left" else -1]
-        return (start + stop) // 2
+        name, _, _ = model.membranes[0 if model.inside == "left" else -1]
+        return model.mesh.mid_face(name)
     return model.n_cells if model.inside == "left" else 0
 
 
