@@ -24,6 +24,7 @@ from .newton import (
     System,
     boundary_displacement,
     concentrations,
+    displacement_at,
     make_weights,
     newton,
 )
@@ -87,20 +88,12 @@ def initial_step(model: Model) -> float:
 def displacement_rate(model: Model, coeffs, h: float, x_hist: list[np.ndarray]):
     """dP/dt at a face from the BDF formula of the last step (kernel units, +x)."""
     a0, a1, a2 = coeffs
-    psi_at = model.layout.potential_at
 
     def rate(face: int) -> float:
-        vals = []
-        for x in x_hist[:3]:
-            if face <= 0 or face >= model.n_cells:
-                vals.append(boundary_displacement(model, x)[0 if face <= 0 else 1])
-                continue
-            pl = x[psi_at(face - 1)]
-            pr = x[psi_at(face)]
-            vals.append(model.pois_cond[face] * (pl - pr))
-        out = a0 * vals[0] + a1 * vals[1]
-        if a2 != 0.0 and len(vals) > 2:
-            out += a2 * vals[2]
+        out = a0 * displacement_at(model, x_hist[0], face)
+        out += a1 * displacement_at(model, x_hist[1], face)
+        if a2 != 0.0 and len(x_hist) > 2:
+            out += a2 * displacement_at(model, x_hist[2], face)
         return out / h
 
     return rate
