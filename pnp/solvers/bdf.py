@@ -198,6 +198,7 @@ class BDF:
         self._alpha_c = np.empty(shape, order="F")
         self._beta_c = np.empty(shape, order="F")
         self._scratch = np.empty(shape, order="F")
+        self._pred: np.ndarray | None = None  # predictor of the step being tried
 
     def step(self, t_limit: float) -> tuple[bool, str]:
         """Advance by one accepted step, landing exactly on ``t_limit`` if it is reached.
@@ -254,9 +255,10 @@ class BDF:
         alpha = a0 / h_try
         self._alpha_c.fill(alpha)
         x_hist = self.x_hist
-        x_new = (
-            predict(self.t_hist, x_hist, self.t + h_try) if len(x_hist) >= 2 else x_hist[0].copy()
-        )
+        # the predictor through the whole history (2 or 3 states) starts Newton
+        # and is kept for the error estimate of this same step (_error)
+        self._pred = predict(self.t_hist, x_hist, self.t + h_try) if len(x_hist) >= 2 else None
+        x_new = (self._pred if self._pred is not None else x_hist[0]).copy()
         info = newton(
             self.system, x_new, self._alpha_c, alpha, beta_c, beta_d, self.wnewton, self.project
         )
@@ -264,12 +266,15 @@ class BDF:
 
     def _error(self, h_try: float, x_new: np.ndarray) -> tuple[float, int]:
         """(local error / its tolerance, order of the estimate); (0, 0) when
-        there is no estimate (fixed steps, or the first step after a (re)start)."""
+        there is no estimate (fixed steps, or the first step after a (re)start).
+
+        The estimate is the corrector minus the predictor :meth:`_solve` started
+        from, of order len(x_hist) - 1."""
         if self.fixed_step is not None or len(self.x_hist) < 2:
             return 0.0, 0
         order = 1 if len(self.x_hist) < 3 else 2
         hist = self.h_hist[:order]
-        pred = predict(self.t_hist[: order + 1], self.x_hist[: order + 1], self.t + h_try)
+        pred = self._pred
         pred -= x_new
         err = error_ratio(h_try, hist) * self.wstep.norm(pred, x_new)
         return err / LOCAL_FRACTION, order
