@@ -38,7 +38,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import constants
 
-from ..constants import VACUUM_PERMITTIVITY, ionic_strength
+from ..constants import VACUUM_PERMITTIVITY, _check_positive, _check_temperature, ionic_strength
 
 if TYPE_CHECKING:
     from ..input.case import Case
@@ -64,14 +64,8 @@ _LN10 = math.log(10.0)
 
 def _dielectric_energy(temperature: float, eps_r: float) -> float:
     """ε0 εr k T [F/m · J]; checks both arguments."""
-    temperature = float(temperature)
-    eps_r = float(eps_r)
-    if not (math.isfinite(temperature) and temperature > 0):
-        raise ValueError(
-            f"temperature must be a positive finite number of kelvin, got {temperature!r}"
-        )
-    if not (math.isfinite(eps_r) and eps_r > 0):
-        raise ValueError(f"eps_r must be positive and finite, got {eps_r!r}")
+    temperature = _check_temperature(temperature)
+    eps_r = _check_positive("eps_r", eps_r)
     return VACUUM_PERMITTIVITY * eps_r * constants.k * temperature
 
 

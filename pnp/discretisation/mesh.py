@@ -47,6 +47,15 @@ class Mesh:
         """Centre-to-centre distances of the N-1 interior faces [m]."""
         return np.diff(self.centers)
 
+    def mid_face(self, region: str) -> int:
+        """The face in the middle of region ``region`` (by name).
+
+        A membrane's fluxes and currents are measured there and its pump acts
+        on that face's area.
+        """
+        start, stop = self.region_slices[self.region_names.index(region)]
+        return (start + stop) // 2
+
 
 def geometry_factors(faces: np.ndarray, geometry: str) -> tuple[np.ndarray, np.ndarray]:
     """Face areas and cell volumes of a 1D mesh in ``geometry``."""

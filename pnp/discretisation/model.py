@@ -341,12 +341,11 @@ def _pump_sites(case, mesh: Mesh, names: tuple[str, ...]) -> tuple[PumpSite, ...
         start, stop = slices[pump.membrane]
         before, after = start - 1, stop
         inside_cell, outside_cell = (before, after) if case.inside == "left" else (after, before)
-        mid_face = (start + stop) // 2
         sites.append(
             PumpSite(
                 inside_cell=inside_cell,
                 outside_cell=outside_cell,
-                area=float(mesh.face_area[mid_face]),
+                area=float(mesh.face_area[mesh.mid_face(pump.membrane)]),
                 sodium=names.index(pump.sodium),
                 potassium=names.index(pump.potassium),
                 rate=pump.rate,

@@ -442,7 +442,7 @@ def charge_separation(case, result) -> dict | None:
     # current densities are measured at the mid face of the membrane
     # (pnp.results.observables.measurement_face): whole-cell currents are those
     # densities times the area of that same face
-    area = mesh.face_area[(start + stop) // 2] * factor
+    area = mesh.face_area[mesh.mid_face(mem.name)] * factor
     return {
         "excess_charge": charge,
         "ions": ions,

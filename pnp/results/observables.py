@@ -17,15 +17,15 @@ import numpy as np
 from ..constants import FARADAY, VACUUM_PERMITTIVITY
 from ..discretisation import kernel
 from ..discretisation.model import Model, pump_rate
-from ..solvers.newton import boundary_displacement
+from ..solvers.newton import boundary_displacement, displacement_at
 
 
 def measurement_face(model: Model) -> int:
     """Face at which membrane fluxes and currents are reported."""
     if model.membranes:
         # the membrane met first going outward from the inside end
-        _, start, stop = model.membranes[0 if model.inside == "left" else -1]
-        return (start + stop) // 2
+        name, _, _ = model.membranes[0 if model.inside == "left" else -1]
+        return model.mesh.mid_face(name)
     return model.n_cells if model.inside == "left" else 0
 
 
@@ -91,15 +91,6 @@ def surface_charges(model: Model, x: np.ndarray) -> np.ndarray:
         d = disp[side] * FARADAY / area
         out[side] = d if side == 0 else -d
     return out
-
-
-def displacement_at(model: Model, x: np.ndarray, face: int) -> float:
-    """P_f (displacement * area / F) through ``face`` toward +x, kernel units."""
-    if face <= 0 or face >= model.n_cells:
-        return float(boundary_displacement(model, x)[0 if face <= 0 else 1])
-    pl = x[model.layout.potential_at(face - 1)]
-    pr = x[model.layout.potential_at(face)]
-    return float(model.pois_cond[face] * (pl - pr))
 
 
 def observe(model: Model, x: np.ndarray, displacement_rate: float = 0.0) -> dict[str, float]:

@@ -28,13 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from .registry import OBSERVABLES, PER_SIDE, PER_SPECIES, SCALAR, SIDES, entry
+from .registry import OBSERVABLES, PER_SIDE, PER_SPECIES, SCALAR, SIDES
 
 STATUSES = ("running", "completed", "failed")
-FLUX_PREFIX = entry("flux_{species}").prefix
-SURFACE_CHARGE_PREFIX = entry("surface_charge_{side}").prefix
-#: Registered scalar observables held in their own Result field.
-SCALAR_OBSERVABLES = tuple(o.name for o in OBSERVABLES if o.kind == SCALAR and o.attribute)
 
 
 def _series(value: Any, n_times: int, what: str) -> np.ndarray:
@@ -229,7 +225,7 @@ class Result:
             str(name): _series(values, n_times, str(name))
             for name, values in self.extra_observables.items()
         }
-        clash = set(self.extra_observables) & set(self._structured_names())
+        clash = set(self.extra_observables) & set(self._structured())
         if clash:
             raise ValueError(f"extra_observables: {sorted(clash)} clash with standard observables")
         self.stats = dict(self.stats)
@@ -250,9 +246,6 @@ class Result:
                 f"unknown species {name!r}; species are {', '.join(self.species)}"
             ) from None
         return self.concentration[:, index, :]
-
-    def _structured_names(self) -> list[str]:
-        return [name for name in self._structured()]
 
     def _structured(self) -> dict[str, np.ndarray]:
         """Observables held in their own fields, by flat name, in registry order."""

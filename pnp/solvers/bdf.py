@@ -24,6 +24,7 @@ from .newton import (
     System,
     boundary_displacement,
     concentrations,
+    displacement_at,
     make_weights,
     newton,
 )
@@ -87,20 +88,12 @@ def initial_step(model: Model) -> float:
 def displacement_rate(model: Model, coeffs, h: float, x_hist: list[np.ndarray]):
     """dP/dt at a face from the BDF formula of the last step (kernel units, +x)."""
     a0, a1, a2 = coeffs
-    psi_at = model.layout.potential_at
 
     def rate(face: int) -> float:
-        vals = []
-        for x in x_hist[:3]:
-            if face <= 0 or face >= model.n_cells:
-                vals.append(boundary_displacement(model, x)[0 if face <= 0 else 1])
-                continue
-            pl = x[psi_at(face - 1)]
-            pr = x[psi_at(face)]
-            vals.append(model.pois_cond[face] * (pl - pr))
-        out = a0 * vals[0] + a1 * vals[1]
-        if a2 != 0.0 and len(vals) > 2:
-            out += a2 * vals[2]
+        out = a0 * displacement_at(model, x_hist[0], face)
+        out += a1 * displacement_at(model, x_hist[1], face)
+        if a2 != 0.0 and len(x_hist) > 2:
+            out += a2 * displacement_at(model, x_hist[2], face)
         return out / h
 
     return rate
@@ -205,6 +198,7 @@ class BDF:
         self._alpha_c = np.empty(shape, order="F")
         self._beta_c = np.empty(shape, order="F")
         self._scratch = np.empty(shape, order="F")
+        self._pred: np.ndarray | None = None  # predictor of the step being tried
 
     def step(self, t_limit: float) -> tuple[bool, str]:
         """Advance by one accepted step, landing exactly on ``t_limit`` if it is reached.
@@ -261,9 +255,10 @@ class BDF:
         alpha = a0 / h_try
         self._alpha_c.fill(alpha)
         x_hist = self.x_hist
-        x_new = (
-            predict(self.t_hist, x_hist, self.t + h_try) if len(x_hist) >= 2 else x_hist[0].copy()
-        )
+        # the predictor through the whole history (2 or 3 states) starts Newton
+        # and is kept for the error estimate of this same step (_error)
+        self._pred = predict(self.t_hist, x_hist, self.t + h_try) if len(x_hist) >= 2 else None
+        x_new = (self._pred if self._pred is not None else x_hist[0]).copy()
         info = newton(
             self.system, x_new, self._alpha_c, alpha, beta_c, beta_d, self.wnewton, self.project
         )
@@ -271,12 +266,15 @@ class BDF:
 
     def _error(self, h_try: float, x_new: np.ndarray) -> tuple[float, int]:
         """(local error / its tolerance, order of the estimate); (0, 0) when
-        there is no estimate (fixed steps, or the first step after a (re)start)."""
+        there is no estimate (fixed steps, or the first step after a (re)start).
+
+        The estimate is the corrector minus the predictor :meth:`_solve` started
+        from, of order len(x_hist) - 1."""
         if self.fixed_step is not None or len(self.x_hist) < 2:
             return 0.0, 0
         order = 1 if len(self.x_hist) < 3 else 2
         hist = self.h_hist[:order]
-        pred = predict(self.t_hist[: order + 1], self.x_hist[: order + 1], self.t + h_try)
+        pred = self._pred
         pred -= x_new
         err = error_ratio(h_try, hist) * self.wstep.norm(pred, x_new)
         return err / LOCAL_FRACTION, order

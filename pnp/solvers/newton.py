@@ -222,6 +222,15 @@ def boundary_displacement(model: Model, x: np.ndarray) -> np.ndarray:
     return out
 
 
+def displacement_at(model: Model, x: np.ndarray, face: int) -> float:
+    """P_f (displacement * area / F) through ``face`` toward +x, kernel units."""
+    if face <= 0 or face >= model.n_cells:
+        return float(boundary_displacement(model, x)[0 if face <= 0 else 1])
+    pl = x[model.layout.potential_at(face - 1)]
+    pr = x[model.layout.potential_at(face)]
+    return float(model.pois_cond[face] * (pl - pr))
+
+
 def concentrations(model: Model, x: np.ndarray) -> np.ndarray:
     """(S, N) view-free copy of the concentrations in ``x``."""
     _, c = model.layout.split(x)

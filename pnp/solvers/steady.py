@@ -83,8 +83,9 @@ def solve_steady(
     weights_newton = make_weights(system, newton_rtol, 1e-2 * atol, PSI_FLOOR_NEWTON)
     weights_step = make_weights(system, rtol, atol, PSI_FLOOR_STEP)
 
-    if direct:
-        try:
+    outcome = None
+    try:
+        if direct:
             outcome = _direct_steady(
                 model,
                 system,
@@ -97,36 +98,30 @@ def solve_steady(
                 callback,
                 max_steps,
             )
-        except KeyboardInterrupt:
-            return SteadyOutcome(
-                x=x, success=False, message="interrupted", stats=stats, pseudo_time=np.inf
+            if outcome is None:
+                x = (model.x0 if x0 is None else x0).copy()
+        if outcome is None:
+            outcome = _continuation(
+                model,
+                system,
+                x,
+                alpha_floor,
+                project,
+                weights_newton,
+                weights_step,
+                max_steps,
+                callback,
             )
-        if outcome is not None:
-            outcome.stats.wall_time = time.perf_counter() - t0
-            return outcome
-        x = (model.x0 if x0 is None else x0).copy()
-    try:
-        return _continuation(
-            model,
-            system,
-            x,
-            alpha_floor,
-            project,
-            weights_newton,
-            weights_step,
-            max_steps,
-            callback,
-            t0,
-        )
     except KeyboardInterrupt:
-        stats.wall_time = time.perf_counter() - t0
-        return SteadyOutcome(
+        outcome = SteadyOutcome(
             x=x, success=False, message="interrupted", stats=stats, pseudo_time=np.inf
         )
+    stats.wall_time = time.perf_counter() - t0
+    return outcome
 
 
 def _continuation(
-    model, system, x, alpha_floor, project, weights_newton, weights_step, max_steps, callback, t0
+    model, system, x, alpha_floor, project, weights_newton, weights_step, max_steps, callback
 ) -> SteadyOutcome:
     """Pseudo-transient continuation from ``x`` (updated in place)."""
     stats = system.stats
@@ -172,7 +167,6 @@ def _continuation(
         dt = min(dt * growth, DT_STEADY)
     else:
         message = f"no steady state within {max_steps} pseudo-time steps (last dt {dt:.3g} s)"
-    stats.wall_time = time.perf_counter() - t0
     return SteadyOutcome(x=x, success=success, message=message, stats=stats, pseudo_time=t)
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ...results.registry import entry
 from .common import MARKER_LIMIT, _case_dict, _new_figure, _prefixed, _save
 from .summary import _columns, _completed, _left_out, _numeric, _valence_map, _voltage_column
 
@@ -60,10 +61,11 @@ def _draw_iv(
     v_points, i_points = v[keep][order], current[keep][order]
 
     species_currents = {}
+    flux_prefix = entry("flux_{species}").prefix
     for column in columns:
-        if not column.startswith("flux_"):
+        if not column.startswith(flux_prefix):
             continue
-        species = column[len("flux_") :]
+        species = column[len(flux_prefix) :]
         flux = _numeric(columns, column)[keep][order]
         if species in valences and np.any(flux != 0):
             species_currents[species] = valences[species] * FARADAY * flux
