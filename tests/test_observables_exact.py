@@ -75,17 +75,17 @@ def test_linear_potential_gives_ohms_law_and_gauss():
     grad = -PHI0 / LENGTH  # dphi/dx [V/m]
     # measured at the outside (right, reservoir) face, outward = +x
     assert measurement_face(model) == model.n_cells
-    assert obs["flux_Na"] == pytest.approx(-D_NA * C0 * grad / vt, rel=RTOL)
-    assert obs["flux_Cl"] == pytest.approx(+D_CL * C0 * grad / vt, rel=RTOL)
+    assert obs["flux_Na"] == pytest.approx(-D_NA * C0 * grad / vt, rel=RTOL, abs=0)
+    assert obs["flux_Cl"] == pytest.approx(+D_CL * C0 * grad / vt, rel=RTOL, abs=0)
     ohm = FARADAY * C0 * (D_NA + D_CL) * PHI0 / (vt * LENGTH)
-    assert obs["current"] == pytest.approx(ohm, rel=RTOL)
-    assert obs["membrane_potential"] == pytest.approx(PHI0, rel=RTOL)
+    assert obs["current"] == pytest.approx(ohm, rel=RTOL, abs=0)
+    assert obs["membrane_potential"] == pytest.approx(PHI0, rel=RTOL, abs=0)
     sigma = EPS * PHI0 / LENGTH
-    assert obs["surface_charge_left"] == pytest.approx(sigma, rel=RTOL)
-    assert obs["surface_charge_right"] == pytest.approx(-sigma, rel=RTOL)
+    assert obs["surface_charge_left"] == pytest.approx(sigma, rel=RTOL, abs=0)
+    assert obs["surface_charge_right"] == pytest.approx(-sigma, rel=RTOL, abs=0)
     # the charge on the inside (+x normal) of the measurement face: the
     # capacitor charge eps E = sigma
-    assert obs["membrane_charge"] == pytest.approx(sigma, rel=RTOL)
+    assert obs["membrane_charge"] == pytest.approx(sigma, rel=RTOL, abs=0)
     assert obs["pump_current"] == 0.0
 
 
@@ -99,15 +99,15 @@ def test_swapping_the_inside_flips_potential_and_outward_quantities():
     phi = lambda r: PHI0 * (1 - r / LENGTH)  # noqa: E731
     a = observe(left, _linear_state(left, phi))
     b = observe(right, _linear_state(right, phi))
-    assert b["membrane_potential"] == pytest.approx(-a["membrane_potential"], rel=RTOL)
+    assert b["membrane_potential"] == pytest.approx(-a["membrane_potential"], rel=RTOL, abs=0)
     assert b["flux_Na"] == 0.0 and b["flux_Cl"] == 0.0 and b["current"] == 0.0
     # outward normal at the wall is -x: the displacement there is +eps phi0/L
     # toward +x, so the outward charge is -sigma
     sigma = EPS * PHI0 / LENGTH
-    assert b["membrane_charge"] == pytest.approx(-sigma, rel=RTOL)
+    assert b["membrane_charge"] == pytest.approx(-sigma, rel=RTOL, abs=0)
     # surface charges do not depend on which side is inside
-    assert b["surface_charge_left"] == pytest.approx(a["surface_charge_left"], rel=RTOL)
-    assert b["surface_charge_right"] == pytest.approx(a["surface_charge_right"], rel=RTOL)
+    assert b["surface_charge_left"] == pytest.approx(a["surface_charge_left"], rel=RTOL, abs=0)
+    assert b["surface_charge_right"] == pytest.approx(a["surface_charge_right"], rel=RTOL, abs=0)
 
 
 @pytest.mark.parametrize("sigma", [-0.02, 0.01])
@@ -119,10 +119,10 @@ def test_charged_wall_potential_is_gauss_across_the_half_cell(sigma):
     x = _linear_state(model, lambda r: slope * (r - LENGTH))
     obs = observe(model, x)
     # the wall potential: the linear profile at x = 0 (exact for a line)
-    assert obs["membrane_potential"] == pytest.approx(-slope * LENGTH, rel=RTOL)
+    assert obs["membrane_potential"] == pytest.approx(-slope * LENGTH, rel=RTOL, abs=0)
     assert obs["surface_charge_left"] == sigma
     # neutral electrolyte: the reservoir end carries the opposite charge
-    assert obs["surface_charge_right"] == pytest.approx(-sigma, rel=RTOL)
+    assert obs["surface_charge_right"] == pytest.approx(-sigma, rel=RTOL, abs=0)
 
 
 def test_charged_wall_on_the_right():
@@ -134,9 +134,9 @@ def test_charged_wall_on_the_right():
     x = _linear_state(model, lambda r: slope * r)
     obs = observe(model, x)
     # inside is left (reservoir at 0): V_m = 0 - phi(L)
-    assert obs["membrane_potential"] == pytest.approx(-slope * LENGTH, rel=RTOL)
+    assert obs["membrane_potential"] == pytest.approx(-slope * LENGTH, rel=RTOL, abs=0)
     assert obs["surface_charge_right"] == sigma
-    assert obs["surface_charge_left"] == pytest.approx(-sigma, rel=RTOL)
+    assert obs["surface_charge_left"] == pytest.approx(-sigma, rel=RTOL, abs=0)
 
 
 @pytest.mark.parametrize("inside", ["left", "right"])
@@ -148,7 +148,7 @@ def test_displacement_rate_adds_the_capacitive_current(inside):
     a, b = observe(model, x), observe(model, x, displacement_rate=rate)
     sign = 1.0 if inside == "left" else -1.0
     assert a["current"] == 0.0
-    assert b["current"] == pytest.approx(sign * FARADAY * rate, rel=1e-14)
+    assert b["current"] == pytest.approx(sign * FARADAY * rate, rel=1e-14, abs=0)
     assert b["flux_Na"] == a["flux_Na"] == 0.0
 
 
@@ -208,12 +208,12 @@ def test_pump_moves_three_sodium_out_and_two_potassium_in(inside):
     assert measurement_face(on) == (start + stop) // 2
     a, b = observe(off, x), observe(on, x)
     # outward positive whichever side the inside is on
-    assert b["flux_Na"] - a["flux_Na"] == pytest.approx(3.0 * rate, rel=1e-9)
-    assert b["flux_K"] - a["flux_K"] == pytest.approx(-2.0 * rate, rel=1e-9)
+    assert b["flux_Na"] - a["flux_Na"] == pytest.approx(3.0 * rate, rel=1e-9, abs=0)
+    assert b["flux_K"] - a["flux_K"] == pytest.approx(-2.0 * rate, rel=1e-9, abs=0)
     assert b["flux_Cl"] == a["flux_Cl"]
     # one net positive charge out per cycle
-    assert b["pump_current"] == pytest.approx(FARADAY * rate, rel=1e-14)
-    assert b["current"] - a["current"] == pytest.approx(FARADAY * rate, rel=1e-6)
+    assert b["pump_current"] == pytest.approx(FARADAY * rate, rel=1e-14, abs=0)
+    assert b["current"] - a["current"] == pytest.approx(FARADAY * rate, rel=1e-6, abs=0)
     assert a["pump_current"] == 0.0
 
 
@@ -271,13 +271,13 @@ def test_membrane_charge_is_the_capacitor_displacement(geometry):
     # cartesian: exact (measured 2e-14 relative); spherical: the face
     # conductance is second order in h/r (measured 1.7e-7); 10x those
     assert obs["membrane_charge"] == pytest.approx(
-        q, rel=2e-13 if geometry == "cartesian" else 2e-6
+        q, rel=2e-13 if geometry == "cartesian" else 2e-6, abs=0
     )
     # the membrane charge is per unit membrane area: dP/dt too, so a
     # displacement rate of q r_f^2 / F per second is q A/m^2 of current
     rate = q * model.mesh.face_area[face] / FARADAY
     a, b_ = observe(model, model.x0), observe(model, model.x0, displacement_rate=rate)
-    assert b_["current"] - a["current"] == pytest.approx(q, rel=1e-12)
+    assert b_["current"] - a["current"] == pytest.approx(q, rel=1e-12, abs=0)
 
 
 def test_spherical_membrane_fluxes_are_per_unit_area():
@@ -301,7 +301,7 @@ def test_spherical_membrane_fluxes_are_per_unit_area():
         else:
             # the mid-face flux is local (uniform c, linear psi in the
             # membrane): the same density to round-off (measured 2e-16)
-            assert obs["flux_Na"] == pytest.approx(ref, rel=1e-14)
+            assert obs["flux_Na"] == pytest.approx(ref, rel=1e-14, abs=0)
     assert ref > 0  # drift outward down the potential
 
 
@@ -345,9 +345,9 @@ def test_divalent_ions_carry_twice_the_charge():
     obs = observe(model, x)
     vt = model.thermal_voltage
     e_field = PHI0 / LENGTH
-    assert obs["flux_Ca"] == pytest.approx(2 * d_ca * 50.0 * e_field / vt, rel=RTOL)
+    assert obs["flux_Ca"] == pytest.approx(2 * d_ca * 50.0 * e_field / vt, rel=RTOL, abs=0)
     ohm = FARADAY * (4 * d_ca * 50.0 + D_CL * 100.0) * e_field / vt
-    assert obs["current"] == pytest.approx(ohm, rel=RTOL)
+    assert obs["current"] == pytest.approx(ohm, rel=RTOL, abs=0)
 
 
 @pytest.mark.parametrize("n", [1, 7])
@@ -366,7 +366,9 @@ def test_boundary_membrane_charge_is_minus_the_wall_charge(inside, n):
     x = _linear_state(model, lambda r: PHI0 * np.sin(7.0 * r / LENGTH) - PHI0 * r / LENGTH)
     obs = observe(model, x)
     outside = "right" if inside == "left" else "left"
-    assert obs["membrane_charge"] == pytest.approx(-obs[f"surface_charge_{outside}"], rel=1e-14)
+    assert obs["membrane_charge"] == pytest.approx(
+        -obs[f"surface_charge_{outside}"], rel=1e-14, abs=0
+    )
     # space charge: the two ends carry different charges
     assert abs(obs["surface_charge_left"] + obs["surface_charge_right"]) > 1e-3 * abs(
         obs["surface_charge_left"]
@@ -418,4 +420,4 @@ def test_spherical_reservoir_charge_is_gauss_at_the_outer_radius():
     obs = observe(model, x)
     # the half-cell gradient of 1/r is first order in h/R = 4.1e-3 (measured
     # 2.1e-3 relative); 2e-2
-    assert obs["surface_charge_right"] == pytest.approx(-q * r_f**2 / radius**2, rel=2e-2)
+    assert obs["surface_charge_right"] == pytest.approx(-q * r_f**2 / radius**2, rel=2e-2, abs=0)

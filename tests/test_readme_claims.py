@@ -322,7 +322,7 @@ def test_inside_right_summary_matches_the_mirrored_case(tmp_path, capsys):
         "flux X (outward +)",
         "excess charge inside (per m^2 of membrane)",
     ):
-        assert number(left[key]) == pytest.approx(number(right[key]), rel=1e-5), key
+        assert number(left[key]) == pytest.approx(number(right[key]), rel=1e-5, abs=0), key
     assert number(left["surface charge left"]) == pytest.approx(
         number(right["surface charge right"]), rel=1e-3, abs=1e-12
     )
@@ -341,9 +341,9 @@ def test_injected_current_flows_outward_across_the_membrane(tmp_path, capsys, in
     res = pnp.load_result(out)
     # steady state: all the injected current crosses the membrane (measured 2.8e-13 relative,
     # Newton's residual)
-    assert res.current[-1] == pytest.approx(0.01, rel=3e-12)
+    assert res.current[-1] == pytest.approx(0.01, rel=3e-12, abs=0)
     assert number(summary_rows(stdout)["membrane current (outward +)"]) == pytest.approx(
-        0.01, rel=1e-6
+        0.01, rel=1e-6, abs=0
     )
     # depolarised relative to the open-circuit GHK voltage
     z = {"K": 1, "Na": 1, "Cl": -1}
@@ -418,19 +418,19 @@ def test_cylindrical_summary_is_per_metre_of_cell(tmp_path, capsys):
     unit = "per m of cell length"
     i_total = res.current[-1] * per_metre * 1e12  # pA per m
     i_pump = FARADAY * PUMP_RATE * per_metre * 1e12
-    assert res.pump_current[-1] == pytest.approx(FARADAY * PUMP_RATE, rel=1e-15)
+    assert res.pump_current[-1] == pytest.approx(FARADAY * PUMP_RATE, rel=1e-15, abs=0)
     # printed to 6 significant digits: rounding <= 5e-6 relative
-    assert number(rows[f"membrane current ({unit})"]) == pytest.approx(i_total, rel=1e-5)
-    assert number(rows[f"pump current ({unit})"]) == pytest.approx(i_pump, rel=1e-5)
+    assert number(rows[f"membrane current ({unit})"]) == pytest.approx(i_total, rel=1e-5, abs=0)
+    assert number(rows[f"pump current ({unit})"]) == pytest.approx(i_pump, rel=1e-5, abs=0)
     # Na+ leak = total Na+ flux minus the pump's 3 Na+ out per cycle; K+ leak: plus 2 K+ in
     na_leak = FARADAY * (res.flux["Na"][-1] - 3 * PUMP_RATE) * per_metre * 1e12
     k_leak = FARADAY * (res.flux["K"][-1] + 2 * PUMP_RATE) * per_metre * 1e12
-    assert number(rows[f"Na leak current ({unit})"]) == pytest.approx(na_leak, rel=1e-5)
-    assert number(rows[f"K leak current ({unit})"]) == pytest.approx(k_leak, rel=1e-5)
+    assert number(rows[f"Na leak current ({unit})"]) == pytest.approx(na_leak, rel=1e-5, abs=0)
+    assert number(rows[f"K leak current ({unit})"]) == pytest.approx(k_leak, rel=1e-5, abs=0)
     # steady state of a closed cell: every species' total flux is zero, so the leaks
     # cancel the pump: Na leak = -3 F j_p, K leak = +2 F j_p per unit area
-    assert na_leak == pytest.approx(-3 * i_pump, rel=1e-6)
-    assert k_leak == pytest.approx(2 * i_pump, rel=1e-6)
+    assert na_leak == pytest.approx(-3 * i_pump, rel=1e-6, abs=0)
+    assert k_leak == pytest.approx(2 * i_pump, rel=1e-6, abs=0)
     # charge and ions in the cytoplasm per metre, from shells pi (r_R^2 - r_L^2)
     cyto = res.region == res.region_names.index("cytoplasm")
     shells = math.pi * np.diff(res.faces**2)[cyto]
@@ -439,10 +439,10 @@ def test_cylindrical_summary_is_per_metre_of_cell(tmp_path, capsys):
     charge = float(shells @ (z @ conc)) * constants.N_A
     ions = float(shells @ conc.sum(axis=0)) * constants.N_A
     # printed to 4 significant digits (<= 5e-4 relative), the ratio to 3
-    assert number(rows[f"excess charge inside ({unit})"]) == pytest.approx(charge, rel=1e-3)
-    assert number(rows[f"ions inside ({unit})"]) == pytest.approx(ions, rel=1e-3)
+    assert number(rows[f"excess charge inside ({unit})"]) == pytest.approx(charge, rel=1e-3, abs=0)
+    assert number(rows[f"ions inside ({unit})"]) == pytest.approx(ions, rel=1e-3, abs=0)
     assert number(rows["excess charge / ions inside"]) == pytest.approx(
-        abs(charge) / ions, rel=1e-2
+        abs(charge) / ions, rel=1e-2, abs=0
     )
     # the cell is negative inside and the excess is the membrane capacitor's charge
     assert charge < 0 and res.membrane_potential[-1] < -0.05
@@ -588,14 +588,14 @@ def test_two_pumps_splitting_one_pumps_rate_give_its_steady_state(tmp_path, caps
     # one rate by an ulp, which Newton carries to round-off of the state)
     np.testing.assert_allclose(b.concentration[-1], a.concentration[-1], rtol=1e-12, atol=0)
     np.testing.assert_allclose(b.potential[-1], a.potential[-1], rtol=0, atol=1e-13)
-    assert b.pump_current[-1] == pytest.approx(FARADAY * 1e-7, rel=1e-15)
+    assert b.pump_current[-1] == pytest.approx(FARADAY * 1e-7, rel=1e-15, abs=0)
     assert rows["one"]["pump current"] == rows["two"]["pump current"]
     # pumping moved the cell well away from its pump-free Donnan state
     assert a.membrane_potential[-1] < -0.05
     # and the summary's leak current is current - pump current
     leak = number(rows["two"]["leak current (outward +)"])
-    assert leak == pytest.approx(b.current[-1] - b.pump_current[-1], rel=1e-5)
-    assert leak == pytest.approx(-FARADAY * 1e-7, rel=1e-5)  # closed cell: no net current
+    assert leak == pytest.approx(b.current[-1] - b.pump_current[-1], rel=1e-5, abs=0)
+    assert leak == pytest.approx(-FARADAY * 1e-7, rel=1e-5, abs=0)  # closed cell: no net current
 
 
 def test_two_pumps_of_different_species_act_independently(tmp_path, capsys):
@@ -635,12 +635,12 @@ def test_two_pumps_of_different_species_act_independently(tmp_path, capsys):
             amounts[s] - amounts[s][0], change, rtol=0, atol=6e-18, err_msg=s
         )
     assert number(summary_rows(stdout)["pump current"]) == pytest.approx(
-        FARADAY * (r1 + r2), rel=1e-5
+        FARADAY * (r1 + r2), rel=1e-5, abs=0
     )
     # one + leaves per cycle: the capacitor's inside face holds -F (j1 + j2) t (Gauss: all the
     # cell's net charge; measured 1.6e-9 relative)
     assert res.extra_observables["membrane_charge"][-1] == pytest.approx(
-        -FARADAY * (r1 + r2) * t[-1], rel=2e-8
+        -FARADAY * (r1 + r2) * t[-1], rel=2e-8, abs=0
     )
 
 
@@ -703,9 +703,9 @@ plot = false
     # (measured 0.0 in c, 6.7e-16 relative in phi; the Debye-layer tails are e^-100)
     mid = np.flatnonzero(gel)[np.argmin(np.abs(res.x[gel] - 100e-9))]
     salt = 100.0 * math.exp(-dg_na / (2 * rt))
-    assert res.c("Na")[-1, mid] == pytest.approx(salt, rel=1e-14)
-    assert res.c("Cl")[-1, mid] == pytest.approx(salt, rel=1e-14)
-    assert phi[mid] == pytest.approx(-dg_na / (2 * FARADAY), rel=1e-14)
+    assert res.c("Na")[-1, mid] == pytest.approx(salt, rel=1e-14, abs=0)
+    assert res.c("Cl")[-1, mid] == pytest.approx(salt, rel=1e-14, abs=0)
+    assert phi[mid] == pytest.approx(-dg_na / (2 * FARADAY), rel=1e-14, abs=0)
 
 
 # ---------------------------------------------------------------------------
