@@ -24,6 +24,7 @@ import math
 
 import numpy as np
 import pytest
+from helpers import bath, cytoplasm, membrane, neuron_cell, neuron_species
 from scipy import constants
 
 from pnp.constants import FARADAY
@@ -39,31 +40,10 @@ from pnp.input.case import Case
 from pnp.solvers.newton import boundary_displacement
 
 T = 310.15
-SPECIES = {
-    "K": {"z": 1, "D": 1.96e-9},
-    "Na": {"z": 1, "D": 1.33e-9},
-    "Cl": {"z": -1, "D": 2.03e-9},
-    "X": {"z": -1, "D": 1e-10},
-}
-CYT = {
-    "name": "cyt",
-    "length": 200e-9,
-    "eps_r": 80,
-    "concentration": {"K": 140, "Na": 12, "Cl": 10, "X": 142},
-}
-BATH = {
-    "name": "bath",
-    "length": 300e-9,
-    "eps_r": 80,
-    "concentration": {"K": 5, "Na": 145, "Cl": 150},
-}
-MEM = {
-    "name": "mem",
-    "membrane": True,
-    "length": 5e-9,
-    "eps_r": 2,
-    "permeability": {"K": 1e-8, "Na": 5e-10, "Cl": 4.5e-9},
-}
+SPECIES = neuron_species()
+CYT = cytoplasm(200e-9)
+BATH = bath(300e-9)
+MEM = membrane()
 
 
 def _model(regions=None, left=None, right=None, mesh=None, pump=None, geometry="cartesian"):
@@ -255,22 +235,17 @@ def test_boundary_data():
 
 
 def _pump_model(inside="left", **pump):
-    regions = [CYT, MEM, BATH] if inside == "left" else [BATH, MEM, CYT]
-    left, right = {"type": "wall"}, {"type": "reservoir", "potential": 0}
-    if inside == "right":
-        left, right = right, left
     # K neither first nor last: an index off by the species position shows
-    species = {name: SPECIES[name] for name in ("Na", "K", "Cl", "X")}
-    data = {
-        "title": "pump",
-        "temperature": T,
-        "inside": inside,
-        "species": species,
-        "region": regions,
-        "boundary": {"left": left, "right": right},
-        "mesh": {"uniform_cells": 5},
-        "pump": dict(membrane="mem", **pump),
-    }
+    data = neuron_cell(
+        inside,
+        cyt_length=CYT["length"],
+        bath_length=BATH["length"],
+        title="pump",
+        temperature=T,
+        species=neuron_species(("Na", "K", "Cl", "X")),
+        mesh={"uniform_cells": 5},
+        pump=dict(membrane="mem", **pump),
+    )
     return build_model(Case.from_dict(data))
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import neuron_cell
 from scipy import constants
 
 from pnp.constants import FARADAY
@@ -153,46 +154,13 @@ def test_displacement_rate_adds_the_capacitive_current(inside):
 
 
 def _membrane_cell(inside, pump_rate, geometry="cartesian"):
-    left = {"type": "wall"}
-    right = {"type": "reservoir", "potential": 0}
-    cyt = {
-        "name": "cyt",
-        "length": 1e-6,
-        "eps_r": 80,
-        "concentration": {"K": 140, "Na": 12, "Cl": 10, "X": 142},
-    }
-    bath = {
-        "name": "bath",
-        "length": 1e-6,
-        "eps_r": 80,
-        "concentration": {"K": 5, "Na": 145, "Cl": 150},
-    }
-    mem = {
-        "name": "mem",
-        "membrane": True,
-        "length": 5e-9,
-        "eps_r": 2,
-        "permeability": {"K": 1e-8, "Na": 5e-10, "Cl": 4.5e-9},
-    }
-    regions = [cyt, mem, bath] if inside == "left" else [bath, mem, cyt]
-    if inside == "right":
-        left, right = {"type": "reservoir", "potential": 0}, {"type": "wall"}
-    data = {
-        "title": "pump test",
-        "temperature": 310.15,
-        "inside": inside,
-        "geometry": geometry,
-        "species": {
-            "K": {"z": 1, "D": 1.96e-9},
-            "Na": {"z": 1, "D": 1.33e-9},
-            "Cl": {"z": -1, "D": 2.03e-9},
-            "X": {"z": -1, "D": 1e-10},
-        },
-        "region": regions,
-        "boundary": {"left": left, "right": right},
-        "pump": {"membrane": "mem", "rate": pump_rate},
-        "mesh": {"uniform_cells": 8},
-    }
+    data = neuron_cell(
+        inside,
+        title="pump test",
+        geometry=geometry,
+        pump={"membrane": "mem", "rate": pump_rate},
+        mesh={"uniform_cells": 8},
+    )
     return build_model(Case.from_dict(data))
 
 
