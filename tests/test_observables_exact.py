@@ -205,6 +205,21 @@ def _layered(geometry, inside="left", mesh=None):
     return build_model(Case.from_dict(data))
 
 
+def _coulomb_potential(model, q, r_f):
+    """Cell-centre potential of a charge q r_f^2 per steradian inside the
+    domain, no space charge: phi_k(r) = q r_f^2 / (eps_k r) + b_k in each
+    layer, continuous at every face. Returns (phi at the centres, the last b_k)."""
+    faces, eps = model.mesh.faces, constants.epsilon_0 * model.eps_r
+    phi_c = np.empty(model.n_cells)
+    b = 0.0
+    for k in range(model.n_cells):
+        if k > 0:
+            # continuity at face k between cells k-1 and k
+            b += q * r_f**2 * (1 / (eps[k - 1] * faces[k]) - 1 / (eps[k] * faces[k]))
+        phi_c[k] = q * r_f**2 / (eps[k] * model.mesh.centers[k]) + b
+    return phi_c, b
+
+
 @pytest.mark.parametrize("geometry", ["cartesian", "spherical"])
 def test_membrane_charge_is_the_capacitor_displacement(geometry):
     # no space charge anywhere: the displacement through a sphere of radius r
@@ -225,14 +240,7 @@ def test_membrane_charge_is_the_capacitor_displacement(geometry):
         phi_faces = np.concatenate([[0.0], np.cumsum(field * model.mesh.widths)])
         phi_c = phi_faces[:-1] + field * model.mesh.widths / 2
     else:
-        # phi_k(r) = q r_f^2 / (eps_k r) + b_k, continuous at every face
-        phi_c = np.empty(model.n_cells)
-        b = 0.0
-        for k in range(model.n_cells):
-            if k > 0:
-                # continuity at face k between cells k-1 and k
-                b += q * r_f**2 * (1 / (eps[k - 1] * faces[k]) - 1 / (eps[k] * faces[k]))
-            phi_c[k] = q * r_f**2 / (eps[k] * model.mesh.centers[k]) + b
+        phi_c, _ = _coulomb_potential(model, q, r_f)
     x = model.x0.copy()
     x[model.potential_index()] = phi_c / model.thermal_voltage
     obs = observe(model, x)
@@ -374,12 +382,7 @@ def test_spherical_reservoir_charge_is_gauss_at_the_outer_radius():
     faces, eps = model.mesh.faces, constants.epsilon_0 * model.eps_r
     face = measurement_face(model)
     q, r_f = 2e-3, faces[face]
-    phi_c = np.empty(model.n_cells)
-    b = 0.0
-    for k in range(model.n_cells):
-        if k > 0:
-            b += q * r_f**2 * (1 / (eps[k - 1] * faces[k]) - 1 / (eps[k] * faces[k]))
-        phi_c[k] = q * r_f**2 / (eps[k] * model.mesh.centers[k]) + b
+    phi_c, b = _coulomb_potential(model, q, r_f)
     # the reservoir holds the potential of the exact solution at R
     radius = faces[-1]
     model.b_psi[1] = (q * r_f**2 / (eps[-1] * radius) + b) / model.thermal_voltage
