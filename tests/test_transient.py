@@ -3,7 +3,6 @@ the Donnan approach, conservation at every step, protocols, crash safety."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -270,10 +269,8 @@ def test_current_clamp_protocol_steps_membrane_potential():
 # --- crash safety ------------------------------------------------------------
 
 
-def test_sigkill_leaves_readable_file(tmp_path):
-    out = tmp_path / "killed.h5"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(
+def _start_run(out, *extra):
+    return subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -283,30 +280,39 @@ def test_sigkill_leaves_readable_file(tmp_path):
             "-o",
             str(out),
             "--quiet",
+            "--no-plot",
             "--set",
             "run.outputs=1000",
             "--set",
             "run.rtol=1e-8",
+            *extra,
         ],
-        env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
-    deadline = time.time() + 60
-    outputs = 0
+
+
+def _wait_for_outputs(proc, out, count, timeout=60.0):
+    deadline = time.time() + timeout
     while time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
         if out.exists():
             try:
                 with h5py.File(out, "r", locking=False) as f:
-                    outputs = int(f.attrs.get("n_outputs", 0))
+                    if int(f.attrs.get("n_outputs", 0)) >= count:
+                        return True
             except OSError:
                 continue
-            if outputs >= 5:
-                break
-    assert proc.poll() is None, "the run finished before it could be killed"
+    return False
+
+
+def test_sigkill_leaves_readable_file(tmp_path):
+    out = tmp_path / "killed.h5"
+    proc = _start_run(out)
+    assert _wait_for_outputs(proc, out, 5), "the run ended before it could be killed"
     proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    proc.communicate(timeout=60)
     res = pnp.load_result(out)
     assert res.status == "running"
     assert len(res.t) >= 5
@@ -386,44 +392,6 @@ def test_restart_refuses_another_mesh(tmp_path, capsys):
     )
     assert code == 2
     assert "mesh" in capsys.readouterr().err
-
-
-def _start_run(out, *extra):
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pnp",
-            "run",
-            str(CASES / "donnan_approach.toml"),
-            "-o",
-            str(out),
-            "--quiet",
-            "--no-plot",
-            "--set",
-            "run.outputs=1000",
-            "--set",
-            "run.rtol=1e-8",
-            *extra,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def _wait_for_outputs(proc, out, count, timeout=60.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-        if out.exists():
-            try:
-                with h5py.File(out, "r", locking=False) as f:
-                    if int(f.attrs.get("n_outputs", 0)) >= count:
-                        return True
-            except OSError:
-                continue
-    return False
 
 
 def test_sigint_stops_cleanly(tmp_path):
