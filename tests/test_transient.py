@@ -322,28 +322,32 @@ def test_sigkill_leaves_readable_file(tmp_path):
     np.testing.assert_allclose(res.c("X")[0][res.region == 0], 142.0)
 
 
+def _run_donnan_approach(out, t_end, outputs):
+    """`pnp run cases/donnan_approach.toml` to t_end with that many outputs (exit code)."""
+    from pnp.presentation.cli import main
+
+    return main(
+        [
+            "run",
+            str(CASES / "donnan_approach.toml"),
+            "-o",
+            str(out),
+            "--quiet",
+            "--set",
+            f"run.t_end={t_end}",
+            "--set",
+            f"run.outputs={outputs}",
+        ]
+    )
+
+
 def test_restart_continues_from_last_state(tmp_path):
     from pnp.presentation.cli import main
 
     first = tmp_path / "first.h5"
     second = tmp_path / "second.h5"
     case = str(CASES / "donnan_approach.toml")
-    assert (
-        main(
-            [
-                "run",
-                case,
-                "-o",
-                str(first),
-                "--quiet",
-                "--set",
-                "run.t_end=100",
-                "--set",
-                "run.outputs=5",
-            ]
-        )
-        == 0
-    )
+    assert _run_donnan_approach(first, t_end=100, outputs=5) == 0
     assert main(["run", case, "-o", str(second), "--quiet", "--restart", str(first)]) == 0
     part = pnp.load_result(first)
     rest = pnp.load_result(second)
@@ -361,22 +365,7 @@ def test_restart_refuses_another_mesh(tmp_path, capsys):
 
     first = tmp_path / "first.h5"
     case = str(CASES / "donnan_approach.toml")
-    assert (
-        main(
-            [
-                "run",
-                case,
-                "-o",
-                str(first),
-                "--quiet",
-                "--set",
-                "run.t_end=1e-6",
-                "--set",
-                "run.outputs=2",
-            ]
-        )
-        == 0
-    )
+    assert _run_donnan_approach(first, t_end=1e-6, outputs=2) == 0
     code = main(
         [
             "run",
