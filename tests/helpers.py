@@ -1,5 +1,7 @@
 """Helpers shared by several test modules (pytest puts tests/ on sys.path).
 
+- `pnp_subprocess`: `python -m pnp ARGS` in a fresh interpreter importing this
+  checkout's pnp (not whichever pnp is installed), warnings as errors.
 - `neuron_species`, `cytoplasm`, `membrane`, `bath`, `neuron_cell`: the
   K/Na/Cl/X cell (the flagship's 140/12/10/142 mM inside, 5/145/150 mM
   outside; a 5 nm membrane of P_K 1e-8, P_Na 5e-10, P_Cl 4.5e-9 m/s), as
@@ -7,6 +9,28 @@
 """
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pnp_subprocess(*args, cwd=None, timeout=120, path=()) -> subprocess.CompletedProcess:
+    """`python -m pnp ARGS`; `path`: more module folders, after this checkout."""
+    folders = [str(ROOT), *map(str, path), os.environ.get("PYTHONPATH")]
+    path = os.pathsep.join(f for f in folders if f)  # an empty entry would add the cwd
+    return subprocess.run(
+        [sys.executable, "-m", "pnp", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": path, "PYTHONWARNINGS": "error", "MPLBACKEND": "agg"},
+    )
+
 
 _SPECIES = {
     "K": {"z": 1, "D": 1.96e-9},

@@ -9,15 +9,13 @@ exit status matters, as ``python -m pnp`` in a subprocess.
 from __future__ import annotations
 
 import math
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
+from helpers import pnp_subprocess
 from scipy import constants
 
 import pnp
@@ -81,19 +79,6 @@ def cli(capsys, *argv: str) -> tuple[int, str, str]:
     code = main([str(a) for a in argv])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
-
-
-def cli_subprocess(*argv: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """``python -m pnp ARGV`` in a fresh process importing this checkout's pnp."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT), MPLBACKEND="agg")
-    return subprocess.run(
-        [sys.executable, "-m", "pnp", *map(str, argv)],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def summary_rows(out: str) -> dict[str, str]:
@@ -189,13 +174,13 @@ def test_internal_error_is_exit_1_one_line_and_debug_reraises(tmp_path, capsys, 
 def test_debug_shows_traceback_only_with_debug(tmp_path):
     """--debug: a bad case is one line without it, a full traceback with it."""
     bad = write(tmp_path, (CASES / "nernst_k.toml").read_text().replace("eps_r = 2", "eps_rr = 2"))
-    plain = cli_subprocess("check", bad)
+    plain = pnp_subprocess("check", bad)
     assert plain.returncode == 2
     assert "Traceback" not in plain.stderr
     assert len(plain.stderr.strip().splitlines()) == 1
     assert "eps_rr" in plain.stderr and bad.name in plain.stderr
     for argv in (("--debug", "check", bad), ("check", bad, "--debug")):
-        loud = cli_subprocess(*argv)
+        loud = pnp_subprocess(*argv)
         assert loud.returncode != 0
         assert "Traceback (most recent call last)" in loud.stderr
         assert "CaseError" in loud.stderr and "eps_rr" in loud.stderr
@@ -203,13 +188,13 @@ def test_debug_shows_traceback_only_with_debug(tmp_path):
 
 def test_exit_codes_of_the_real_process(tmp_path):
     """The process exit status is the documented code (not only main()'s return value)."""
-    ok = cli_subprocess(
+    ok = pnp_subprocess(
         "run", CASES / "nernst_k.toml", "-o", tmp_path / "n.h5", "--quiet", "--no-plot"
     )
     assert ok.returncode == 0, ok.stderr
-    again = cli_subprocess("run", CASES / "nernst_k.toml", "-o", tmp_path / "n.h5", "--quiet")
+    again = pnp_subprocess("run", CASES / "nernst_k.toml", "-o", tmp_path / "n.h5", "--quiet")
     assert again.returncode == 2 and "--force" in again.stderr
-    failed = cli_subprocess(
+    failed = pnp_subprocess(
         "run",
         CASES / "membrane_charging.toml",
         "-o",
