@@ -1,5 +1,6 @@
 """Helpers shared by several test modules (pytest puts tests/ on sys.path).
 
+- `load`: a shipped case of cases/ by name, with dotted overrides.
 - `pnp_subprocess`: `python -m pnp ARGS` in a fresh interpreter importing this
   checkout's pnp (not whichever pnp is installed), warnings as errors.
 - `neuron_species`, `cytoplasm`, `membrane`, `bath`, `neuron_cell`: the
@@ -15,7 +16,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pnp
+
 ROOT = Path(__file__).resolve().parent.parent
+CASES = ROOT / "cases"
+
+
+def load(name, **overrides):
+    return pnp.load_case(CASES / f"{name}.toml", overrides=overrides or None)
 
 
 def pnp_subprocess(*args, cwd=None, timeout=120, path=()) -> subprocess.CompletedProcess:

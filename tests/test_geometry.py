@@ -27,10 +27,10 @@ steradian (spherical); the factor 2 pi (4 pi) converts to per metre of cell
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import load
 from scipy import constants, optimize, special
 
 import pnp
@@ -41,15 +41,10 @@ from pnp.discretisation.model import build_model
 from pnp.presentation.report import charge_separation, summary
 from pnp.results.observables import face_fluxes
 
-CASES = Path(__file__).resolve().parent.parent / "cases"
 EPS0 = constants.epsilon_0
 T = 298.15
 V_T = constants.R * T / FARADAY
 FULL_ANGLE = {"cylindrical": 2.0 * math.pi, "spherical": 4.0 * math.pi}
-
-
-def load(name, **overrides):
-    return pnp.load_case(CASES / f"{name}.toml", overrides=overrides or None)
 
 
 # --- mesh ----------------------------------------------------------------------

@@ -7,11 +7,11 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
+from helpers import CASES, load
 from scipy import constants
 
 import pnp
@@ -22,12 +22,7 @@ from pnp.results.observables import face_fluxes
 from pnp.solvers.bdf import BDF, bdf_coefficients
 from pnp.solvers.newton import concentrations
 
-CASES = Path(__file__).resolve().parent.parent / "cases"
 FARADAY = constants.e * constants.N_A
-
-
-def load(name, **overrides):
-    return pnp.load_case(CASES / f"{name}.toml", overrides=overrides or None)
 
 
 # --- order of accuracy in time ----------------------------------------------
