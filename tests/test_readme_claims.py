@@ -27,20 +27,18 @@ ROOT = Path(__file__).resolve().parent.parent
 CASES = ROOT / "cases"
 RT_BODY = constants.R * 310.15
 
-SPECIES_KNACLX = """
-[species.K]
-z = 1
-D = "1.96e-9 m^2/s"
-[species.Na]
-z = 1
-D = "1.33e-9 m^2/s"
-[species.Cl]
-z = -1
-D = "2.03e-9 m^2/s"
-[species.X]
-z = -1
-D = "1e-10 m^2/s"
-"""
+# the flagship's species: valence, diffusivity (pump_leak.toml)
+SPECIES = {"K": (1, "1.96e-9"), "Na": (1, "1.33e-9"), "Cl": (-1, "2.03e-9"), "X": (-1, "1e-10")}
+
+
+def species_toml(*names: str) -> str:
+    """`[species.NAME]` tables of these SPECIES."""
+    return "".join(
+        f'[species.{n}]\nz = {SPECIES[n][0]}\nD = "{SPECIES[n][1]} m^2/s"\n' for n in names
+    )
+
+
+SPECIES_KNACLX = "\n" + species_toml("K", "Na", "Cl", "X")
 
 CYTOPLASM = """
 [[region]]
@@ -441,16 +439,7 @@ def test_cylindrical_summary_is_per_metre_of_cell(tmp_path, capsys):
 def _gel_text(d_x: str) -> str:
     """A gel of fixed anions X- beside a KCl bath: Cl- and K+ diffuse in, X- (maybe) not."""
     return f"""title = "gel"
-[species.K]
-z = 1
-D = "1.96e-9 m^2/s"
-[species.Cl]
-z = -1
-D = "2.03e-9 m^2/s"
-[species.X]
-z = -1
-D = "1e-10 m^2/s"
-
+{species_toml("K", "Cl", "X")}
 [[region]]
 name = "gel"
 length = "1 um"
