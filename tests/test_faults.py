@@ -500,9 +500,9 @@ def test_plot_on_damaged_files(cli_sample, capsys, tmp_path):
 
 def test_restart_from_damaged_files(cli_sample, capsys, tmp_path):
     out = tmp_path / "out.h5"
-    for path in cli_sample.values():
-        proc = pnp_main(
-            capsys,
+
+    def restart(path):
+        return (
             "run",
             str(CASES / "nernst_k.toml"),
             "--restart",
@@ -512,20 +512,12 @@ def test_restart_from_damaged_files(cli_sample, capsys, tmp_path):
             "--quiet",
             "--no-plot",
         )
-        assert_one_line_exit_2(proc, path)
+
+    for path in cli_sample.values():
+        assert_one_line_exit_2(pnp_main(capsys, *restart(path)), path)
         assert not out.exists(), path
     path = cli_sample["truncated half"]
-    proc = pnp_subprocess(
-        "run",
-        str(CASES / "nernst_k.toml"),
-        "--restart",
-        str(path),
-        "-o",
-        str(out),
-        "--quiet",
-        "--no-plot",
-        cwd=tmp_path,
-    )
+    proc = pnp_subprocess(*restart(path), cwd=tmp_path)
     assert_one_line_exit_2(proc, path)
     assert not out.exists()
 
