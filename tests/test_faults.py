@@ -474,10 +474,6 @@ def test_info_on_damaged_files(cli_sample, capsys, tmp_path):
 
 
 def test_plot_on_damaged_files(cli_sample, capsys, tmp_path):
-    with pytest.raises(SystemExit) as help_exit:
-        main(["plot", "--help"])
-    if help_exit.value.code != 0:  # pragma: no cover
-        pytest.skip("no `pnp plot` command yet")
     for name in (
         "empty file",
         "text file",
