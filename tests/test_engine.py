@@ -15,22 +15,16 @@ Each tolerance is about 10x the error measured on that test (written beside it):
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
+from helpers import load
 from scipy import constants
 
 import pnp
 from pnp import analytic
 from pnp.discretisation.mesh import build_mesh
 
-CASES = Path(__file__).resolve().parent.parent / "cases"
 EPS = np.finfo(float).eps
-
-
-def load(name, **overrides):
-    return pnp.load_case(CASES / f"{name}.toml", overrides=overrides or None)
 
 
 @pytest.fixture(scope="module")

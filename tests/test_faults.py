@@ -17,7 +17,6 @@ more in another process give bit-identical arrays.
 from __future__ import annotations
 
 import json
-import os
 import random
 import re
 import shutil
@@ -29,6 +28,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from helpers import pnp_subprocess
 
 import pnp
 from pnp.errors import ResultFileError
@@ -418,18 +418,6 @@ def test_corrupted_files_are_refused_or_read(damaged):
 # ---------------------------------------------------------------------------
 
 
-def pnp_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    """`pnp ARGS` in a fresh interpreter (warnings are errors there too)."""
-    return subprocess.run(
-        [sys.executable, "-m", "pnp", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=cwd,
-        env={**os.environ, "PYTHONWARNINGS": "error"},
-    )
-
-
 def pnp_main(capsys, *args: str) -> subprocess.CompletedProcess:
     """`pnp ARGS` in this process (much faster: numba and h5py are loaded already)."""
     capsys.readouterr()
@@ -482,14 +470,10 @@ def test_info_on_damaged_files(cli_sample, capsys, tmp_path):
         assert_one_line_exit_2(pnp_main(capsys, "info", str(path)), path)
     for name in SUBPROCESS_SAMPLE:
         path = cli_sample[name]
-        assert_one_line_exit_2(pnp_cli("info", str(path), cwd=tmp_path), path)
+        assert_one_line_exit_2(pnp_subprocess("info", str(path), cwd=tmp_path), path)
 
 
 def test_plot_on_damaged_files(cli_sample, capsys, tmp_path):
-    with pytest.raises(SystemExit) as help_exit:
-        main(["plot", "--help"])
-    if help_exit.value.code != 0:  # pragma: no cover
-        pytest.skip("no `pnp plot` command yet")
     for name in (
         "empty file",
         "text file",
@@ -506,15 +490,15 @@ def test_plot_on_damaged_files(cli_sample, capsys, tmp_path):
         assert not figure.exists()
     path = cli_sample["truncated half"]
     assert_one_line_exit_2(
-        pnp_cli("plot", str(path), "-o", str(tmp_path / "x.png"), cwd=tmp_path), path
+        pnp_subprocess("plot", str(path), "-o", str(tmp_path / "x.png"), cwd=tmp_path), path
     )
 
 
 def test_restart_from_damaged_files(cli_sample, capsys, tmp_path):
     out = tmp_path / "out.h5"
-    for path in cli_sample.values():
-        proc = pnp_main(
-            capsys,
+
+    def restart(path):
+        return (
             "run",
             str(CASES / "nernst_k.toml"),
             "--restart",
@@ -524,20 +508,12 @@ def test_restart_from_damaged_files(cli_sample, capsys, tmp_path):
             "--quiet",
             "--no-plot",
         )
-        assert_one_line_exit_2(proc, path)
+
+    for path in cli_sample.values():
+        assert_one_line_exit_2(pnp_main(capsys, *restart(path)), path)
         assert not out.exists(), path
     path = cli_sample["truncated half"]
-    proc = pnp_cli(
-        "run",
-        str(CASES / "nernst_k.toml"),
-        "--restart",
-        str(path),
-        "-o",
-        str(out),
-        "--quiet",
-        "--no-plot",
-        cwd=tmp_path,
-    )
+    proc = pnp_subprocess(*restart(path), cwd=tmp_path)
     assert_one_line_exit_2(proc, path)
     assert not out.exists()
 
@@ -654,7 +630,7 @@ def test_same_case_in_another_process_is_bit_identical(kind, tmp_path):
     here = pnp.run(pnp.load_case(CASES / name, overrides=overrides))
     out = tmp_path / "other.h5"
     args = TRANSIENT_SET if overrides else []
-    proc = pnp_cli(
+    proc = pnp_subprocess(
         "run", str(CASES / name), *args, "-o", str(out), "--quiet", "--no-plot", cwd=tmp_path
     )
     assert proc.returncode == 0, proc.stderr

@@ -29,9 +29,6 @@ import decimal
 import fractions
 import gc
 import math
-import os
-import subprocess
-import sys
 import time
 import tomllib
 import warnings
@@ -41,6 +38,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tomli_w
+from helpers import pnp_subprocess
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -917,14 +915,7 @@ def test_pnp_check_on_mutated_file_is_one_line_exit_2(tmp_path, name, old, new):
     path = _write(tmp_path, text)
     with pytest.raises(CaseError) as info:
         load_case(path)
-    proc = subprocess.run(
-        [sys.executable, "-m", "pnp", "check", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONWARNINGS": "error"},
-    )
+    proc = pnp_subprocess("check", path, cwd=tmp_path, timeout=60)
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr

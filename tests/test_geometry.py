@@ -27,10 +27,10 @@ steradian (spherical); the factor 2 pi (4 pi) converts to per metre of cell
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import load
 from scipy import constants, optimize, special
 
 import pnp
@@ -41,15 +41,10 @@ from pnp.discretisation.model import build_model
 from pnp.presentation.report import charge_separation, summary
 from pnp.results.observables import face_fluxes
 
-CASES = Path(__file__).resolve().parent.parent / "cases"
 EPS0 = constants.epsilon_0
 T = 298.15
 V_T = constants.R * T / FARADAY
 FULL_ANGLE = {"cylindrical": 2.0 * math.pi, "spherical": 4.0 * math.pi}
-
-
-def load(name, **overrides):
-    return pnp.load_case(CASES / f"{name}.toml", overrides=overrides or None)
 
 
 # --- mesh ----------------------------------------------------------------------
@@ -68,9 +63,9 @@ def test_mesh_volumes_and_areas(geometry):
     np.testing.assert_allclose(full * mesh.volume, shell * np.diff(r**power), rtol=1e-13)
     for (a, b), name in zip(mesh.region_slices, mesh.region_names, strict=True):
         expected = shell * (r[b] ** power - r[a] ** power)
-        assert full * mesh.volume[a:b].sum() == pytest.approx(expected, rel=1e-13), name
+        assert full * mesh.volume[a:b].sum() == pytest.approx(expected, rel=1e-13, abs=0), name
     radius = sum(reg.length for reg in case.regions)
-    assert full * mesh.volume.sum() == pytest.approx(shell * radius**power, rel=1e-13)
+    assert full * mesh.volume.sum() == pytest.approx(shell * radius**power, rel=1e-13, abs=0)
     np.testing.assert_allclose(full * mesh.face_area, full * r ** (power - 1), rtol=0, atol=0)
     assert mesh.face_area[0] == 0.0  # the centre r = 0
     # the cells are ordinary cartesian widths: only areas and volumes are radial
@@ -201,7 +196,7 @@ def test_series_capacitance_of_a_curved_membrane(geometry):
         res = pnp.run(case, mesh=mesh)
         assert res.status == "completed", res.message
         vm = float(res.membrane_potential[-1])
-        assert vm == pytest.approx(-1e-3 * V_T, rel=0.05)
+        assert vm == pytest.approx(-1e-3 * V_T, rel=0.05, abs=0)
         errors.append(_core_charge(case, mesh, res) / vm / c_exact - 1.0)
     # measured relative errors at refine 1, 2, 4: cylinder -1.83e-3, -4.82e-4, -1.32e-4;
     # sphere -2.00e-3, -5.22e-4, -1.43e-4 (second order: ratios 3.8, 3.6)
@@ -328,17 +323,17 @@ def test_membrane_charge_and_report_counts(geometry):
     area_mid = full * mesh.faces[mid] ** (power - 1)
     sigma = float(res.extra_observables["membrane_charge"][-1])
     # measured relative difference 1e-16 .. 1e-12 (the Newton residual of Gauss's law)
-    assert sigma * area_mid == pytest.approx(enclosed, rel=1e-9)
+    assert sigma * area_mid == pytest.approx(enclosed, rel=1e-9, abs=0)
     sep = charge_separation(case, res)
     core_charge = float(np.sum(shells[:start] * rho[:start]))
     ions = float(np.sum(shells[:start] * (res.c("K")[-1, :start] + res.c("X")[-1, :start])))
-    assert sep["excess_charge"] * constants.e == pytest.approx(core_charge, rel=1e-12)
-    assert sep["ions"] == pytest.approx(ions * constants.N_A, rel=1e-12)
+    assert sep["excess_charge"] * constants.e == pytest.approx(core_charge, rel=1e-12, abs=0)
+    assert sep["ions"] == pytest.approx(ions * constants.N_A, rel=1e-12, abs=0)
     # X- cannot leave the core: its count is its initial 10 mM times the core's volume
     shell = math.pi if geometry == "cylindrical" else 4.0 * math.pi / 3.0
     x_count = float(np.sum(shells[:start] * res.c("X")[-1, :start])) * constants.N_A
     assert x_count == pytest.approx(
-        10.0 * shell * mesh.faces[start] ** power * constants.N_A, rel=1e-12
+        10.0 * shell * mesh.faces[start] ** power * constants.N_A, rel=1e-12, abs=0
     )
     unit = "per m of cell length" if geometry == "cylindrical" else "whole cell"
     assert sep["unit"] == unit
@@ -373,12 +368,14 @@ def test_report_whole_cell_currents(geometry):
     text = summary(case, res)
     unit = "per m of cell length" if geometry == "cylindrical" else "whole cell"
     # printed to 6 significant digits: relative 5e-6
-    assert _summary_value(text, f"pump current ({unit})") == pytest.approx(pump_total, rel=1e-5)
+    assert _summary_value(text, f"pump current ({unit})") == pytest.approx(
+        pump_total, rel=1e-5, abs=0
+    )
     assert _summary_value(text, f"Na leak current ({unit})") == pytest.approx(
-        -3 * pump_total, rel=1e-5
+        -3 * pump_total, rel=1e-5, abs=0
     )
     assert _summary_value(text, f"K leak current ({unit})") == pytest.approx(
-        2 * pump_total, rel=1e-5
+        2 * pump_total, rel=1e-5, abs=0
     )
     # the model's own Na+ flux through each membrane face: A_f J_f is the same at every face
     # (steady state), the leak part of it carried by the pump's share
@@ -388,7 +385,9 @@ def test_report_whole_cell_currents(geometry):
     through = face_fluxes(model, x)[na, start : stop + 1] * full
     np.testing.assert_allclose(through, through[0], rtol=1e-9)
     leak_total = FARADAY * through[0] * 1e12
-    assert _summary_value(text, f"Na leak current ({unit})") == pytest.approx(leak_total, rel=1e-5)
+    assert _summary_value(text, f"Na leak current ({unit})") == pytest.approx(
+        leak_total, rel=1e-5, abs=0
+    )
 
 
 # --- transients: where volume and area enter differently ----------------------
@@ -486,7 +485,7 @@ def test_solute_exchange_rate(geometry):
     expected = exchange_rate(geometry, a, b, big_r, 1e-6, 5e-9, 1e-9)
     # measured relative error 3.0e-5 (all three; 1e-6 at rtol 1e-8, ~10x slower): the
     # time integration's
-    assert rate == pytest.approx(expected, rel=3e-4)
+    assert rate == pytest.approx(expected, rel=3e-4, abs=0)
 
 
 def test_closed_cylinder_conserves_every_species():

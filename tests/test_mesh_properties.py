@@ -188,7 +188,7 @@ def test_debye_length_closed_form(conc, valence, by_z):
     t, eps_r = 310.15, 80.0
     lam = debye_length(conc, valence, eps_r, t)
     # R = k N_A and F = e N_A exactly (SI 2019): agreement to round-off
-    assert lam == pytest.approx(_lambda_closed_form(by_z, eps_r, t), rel=1e-14)
+    assert lam == pytest.approx(_lambda_closed_form(by_z, eps_r, t), rel=1e-14, abs=0)
 
 
 def test_debye_length_of_150_mM_salt_is_0785_nm():
@@ -296,7 +296,7 @@ def test_refine_divides_the_cells():
     coarse, fine = build_mesh(case), build_mesh(case, refine=2)
     _check_mesh_identities(fine, [40e-9])
     # the smallest cell halves (up to the scale-down to fit: within 10 %)
-    assert fine.widths[0] == pytest.approx(coarse.widths[0] / 2, rel=0.1)
+    assert fine.widths[0] == pytest.approx(coarse.widths[0] / 2, rel=0.1, abs=0)
     # the largest cell halves: max_cell / refine
     assert fine.widths.max() <= 1e-9 * (1 + 1e-12)
     # growth^(1/2): neighbour ratio at most sqrt(1.2)

@@ -24,6 +24,7 @@ import math
 
 import numpy as np
 import pytest
+from helpers import bath, cytoplasm, membrane, neuron_cell, neuron_species
 from scipy import constants
 
 from pnp.constants import FARADAY
@@ -39,31 +40,10 @@ from pnp.input.case import Case
 from pnp.solvers.newton import boundary_displacement
 
 T = 310.15
-SPECIES = {
-    "K": {"z": 1, "D": 1.96e-9},
-    "Na": {"z": 1, "D": 1.33e-9},
-    "Cl": {"z": -1, "D": 2.03e-9},
-    "X": {"z": -1, "D": 1e-10},
-}
-CYT = {
-    "name": "cyt",
-    "length": 200e-9,
-    "eps_r": 80,
-    "concentration": {"K": 140, "Na": 12, "Cl": 10, "X": 142},
-}
-BATH = {
-    "name": "bath",
-    "length": 300e-9,
-    "eps_r": 80,
-    "concentration": {"K": 5, "Na": 145, "Cl": 150},
-}
-MEM = {
-    "name": "mem",
-    "membrane": True,
-    "length": 5e-9,
-    "eps_r": 2,
-    "permeability": {"K": 1e-8, "Na": 5e-10, "Cl": 4.5e-9},
-}
+SPECIES = neuron_species()
+CYT = cytoplasm(200e-9)
+BATH = bath(300e-9)
+MEM = membrane()
 
 
 def _model(regions=None, left=None, right=None, mesh=None, pump=None, geometry="cartesian"):
@@ -86,7 +66,7 @@ def _model(regions=None, left=None, right=None, mesh=None, pump=None, geometry="
 
 def test_thermal_voltage_and_layout():
     m = _model()
-    assert m.thermal_voltage == pytest.approx(constants.k * T / constants.e, rel=1e-15)
+    assert m.thermal_voltage == pytest.approx(constants.k * T / constants.e, rel=1e-15, abs=0)
     assert m.layout.block == 5
     assert m.n_unknowns == m.n_cells * 5
     assert m.bandwidths == (5, 9)
@@ -102,7 +82,7 @@ def test_floating_boundaries_add_one_unknown_each():
     assert m.n_unknowns == m.n_cells * 5 + 1
     np.testing.assert_array_equal(m.b_type, [kernel.FLOATING, kernel.RESERVOIR])
     # I A / F entering the domain, cartesian A = 1
-    assert m.b_current[0] == pytest.approx(2.0 / FARADAY, rel=1e-15)
+    assert m.b_current[0] == pytest.approx(2.0 / FARADAY, rel=1e-15, abs=0)
     x = m.x0.copy()
     x[0] = 0.7
     np.testing.assert_array_equal(m.boundary_psi(x), [0.7, 0.0])
@@ -115,7 +95,7 @@ def test_floating_boundaries_add_one_unknown_each():
     )
     assert r.layout.n_boundary == 0
     assert r.n_unknowns == r.n_cells * 5 + 1
-    assert r.b_current[1] == pytest.approx(-1.0 / FARADAY, rel=1e-15)
+    assert r.b_current[1] == pytest.approx(-1.0 / FARADAY, rel=1e-15, abs=0)
     x = r.x0.copy()
     x[-1] = -0.3
     np.testing.assert_array_equal(r.boundary_psi(x), [0.0, -0.3])
@@ -173,7 +153,7 @@ def test_wall_gradient_is_exact_for_a_quadratic(side):
     dphi = a + 2 * b * (0.0 if side == 0 else length - wall)  # at the wall
     expected = -constants.epsilon_0 * 80 * dphi / FARADAY  # P toward +x, A = 1
     # exact but for round-off of psi differences (measured 2e-12); 1e-9
-    assert boundary_displacement(m, x)[side] == pytest.approx(expected, rel=1e-9)
+    assert boundary_displacement(m, x)[side] == pytest.approx(expected, rel=1e-9, abs=0)
 
 
 def test_series_resistance_through_the_membrane():
@@ -192,10 +172,10 @@ def test_series_resistance_through_the_membrane():
         total = (
             m.face_rr[i, start] + sum(1.0 / m.face_cond[i, f] for f in inner) + m.face_rl[i, stop]
         )
-        assert total == pytest.approx(5e-9 / d_m, rel=1e-12)
+        assert total == pytest.approx(5e-9 / d_m, rel=1e-12, abs=0)
         # and the membrane D reproduces the permeability with its offset
         perm = math.exp(-m.g_cell[i, start]) * d_m / 5e-9
-        assert perm == pytest.approx(case.regions[1].permeability[name], rel=1e-12)
+        assert perm == pytest.approx(case.regions[1].permeability[name], rel=1e-12, abs=0)
 
 
 def test_bulk_faces_conduct_d_over_distance_and_closed_faces_do_not():
@@ -229,7 +209,7 @@ def test_barrier_is_an_offset_of_dg_over_rt():
     rt = constants.R * T
     np.testing.assert_allclose(m.g_cell[ik, c:d], 2500.0 / rt, rtol=1e-14)
     np.testing.assert_array_equal(m.g_cell[ik, :2], 0.0)
-    assert m.b_g[1, ik] == pytest.approx(2500.0 / rt, rel=1e-14)
+    assert m.b_g[1, ik] == pytest.approx(2500.0 / rt, rel=1e-14, abs=0)
 
 
 def test_boundary_data():
@@ -240,14 +220,14 @@ def test_boundary_data():
         right={"type": "reservoir", "potential": -0.004},
     )
     assert m.b_type[0] == kernel.WALL_CHARGE and m.b_type[1] == kernel.RESERVOIR
-    assert m.b_sigma[0] == pytest.approx(sigma / FARADAY, rel=1e-15)
-    assert m.b_psi[1] == pytest.approx(-0.004 / m.thermal_voltage, rel=1e-15)
+    assert m.b_sigma[0] == pytest.approx(sigma / FARADAY, rel=1e-15, abs=0)
+    assert m.b_psi[1] == pytest.approx(-0.004 / m.thermal_voltage, rel=1e-15, abs=0)
     np.testing.assert_array_equal(m.b_conc[1], [5, 145, 150, 0])
     np.testing.assert_array_equal(m.b_conc[0], 0.0)  # walls hold nothing
     h = m.mesh.widths[-1]
     np.testing.assert_allclose(m.b_cond[1], m.d_reg[:, 2] / (h / 2), rtol=1e-14)
     eps0s = constants.epsilon_0 * m.thermal_voltage / FARADAY
-    assert m.b_pois_cond[1] == pytest.approx(eps0s * 80 / (h / 2), rel=1e-14)
+    assert m.b_pois_cond[1] == pytest.approx(eps0s * 80 / (h / 2), rel=1e-14, abs=0)
     # reservoir and charged walls use the half-cell gradient only
     np.testing.assert_array_equal(m.b_pois_next, 0.0)
     assert m.membranes == (("mem", *m.mesh.region_slices[1]),)
@@ -255,22 +235,17 @@ def test_boundary_data():
 
 
 def _pump_model(inside="left", **pump):
-    regions = [CYT, MEM, BATH] if inside == "left" else [BATH, MEM, CYT]
-    left, right = {"type": "wall"}, {"type": "reservoir", "potential": 0}
-    if inside == "right":
-        left, right = right, left
     # K neither first nor last: an index off by the species position shows
-    species = {name: SPECIES[name] for name in ("Na", "K", "Cl", "X")}
-    data = {
-        "title": "pump",
-        "temperature": T,
-        "inside": inside,
-        "species": species,
-        "region": regions,
-        "boundary": {"left": left, "right": right},
-        "mesh": {"uniform_cells": 5},
-        "pump": dict(membrane="mem", **pump),
-    }
+    data = neuron_cell(
+        inside,
+        cyt_length=CYT["length"],
+        bath_length=BATH["length"],
+        title="pump",
+        temperature=T,
+        species=neuron_species(("Na", "K", "Cl", "X")),
+        mesh={"uniform_cells": 5},
+        pump=dict(membrane="mem", **pump),
+    )
     return build_model(Case.from_dict(data))
 
 
@@ -285,15 +260,15 @@ def test_pump_conserves_and_moves_three_na_out_two_k_in(inside):
     out = pump_sources(m, m.x0, np.full((m.n_species, m.n_cells), 9.0))
     np.testing.assert_array_equal(out.sum(axis=1), 0.0)  # conservation
     ina, ik = m.species.index("Na"), m.species.index("K")
-    assert out[ina, p.inside_cell] == pytest.approx(-3 * 2e-7, rel=1e-15)
-    assert out[ik, p.inside_cell] == pytest.approx(2 * 2e-7, rel=1e-15)
-    assert out[ina, p.outside_cell] == pytest.approx(3 * 2e-7, rel=1e-15)
+    assert out[ina, p.inside_cell] == pytest.approx(-3 * 2e-7, rel=1e-15, abs=0)
+    assert out[ik, p.inside_cell] == pytest.approx(2 * 2e-7, rel=1e-15, abs=0)
+    assert out[ina, p.outside_cell] == pytest.approx(3 * 2e-7, rel=1e-15, abs=0)
     # nothing elsewhere (the 9.0 filler is cleared)
     mask = np.ones(m.n_cells, bool)
     mask[list(cells)] = False
     np.testing.assert_array_equal(out[:, mask], 0.0)
     # net charge moved outward per cycle: +1
-    assert float(m.z @ out[:, p.outside_cell]) == pytest.approx(2e-7, rel=1e-12)
+    assert float(m.z @ out[:, p.outside_cell]) == pytest.approx(2e-7, rel=1e-12, abs=0)
 
 
 def test_saturating_pump_rate_and_derivatives():
@@ -305,10 +280,10 @@ def test_saturating_pump_rate_and_derivatives():
     i_k = m.layout.conc_at(p.outside_cell, ik)
     # at the half-activation concentrations: (1/2)^3 (1/2)^2
     x[i_na], x[i_k] = 12.0, 3.0
-    assert pump_rate(m, p, x) == pytest.approx(1e-6 / 32, rel=1e-15)
+    assert pump_rate(m, p, x) == pytest.approx(1e-6 / 32, rel=1e-15, abs=0)
     x[i_na], x[i_k] = 20.0, 4.0
     expected = 1e-6 * (20 / 32) ** 3 * (4 / 7) ** 2
-    assert pump_rate(m, p, x) == pytest.approx(expected, rel=1e-15)
+    assert pump_rate(m, p, x) == pytest.approx(expected, rel=1e-15, abs=0)
     d_na, d_k = pump_rate_derivatives(m, p, x)
     for idx, d in ((i_na, d_na), (i_k, d_k)):
         step = 1e-4
@@ -317,11 +292,13 @@ def test_saturating_pump_rate_and_derivatives():
         xm[idx] -= step
         fd = (pump_rate(m, p, xp) - pump_rate(m, p, xm)) / (2 * step)
         # central difference error ~ step^2 f'''/6: measured 1e-9 relative; 1e-7
-        assert d == pytest.approx(fd, rel=1e-7)
+        assert d == pytest.approx(fd, rel=1e-7, abs=0)
     # a dilute K bath (0.5 mM, below every shipped case) still follows the
     # closed form, and a K-free bath stops the pump
     x[i_k] = 0.5
-    assert pump_rate(m, p, x) == pytest.approx(1e-6 * (20 / 32) ** 3 * (0.5 / 3.5) ** 2, rel=1e-15)
+    assert pump_rate(m, p, x) == pytest.approx(
+        1e-6 * (20 / 32) ** 3 * (0.5 / 3.5) ** 2, rel=1e-15, abs=0
+    )
     x[i_k] = 0.0
     assert pump_rate(m, p, x) == 0.0
     x[i_k] = 4.0

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import load
 from scipy import constants
 
 import pnp
@@ -15,13 +15,8 @@ from pnp import analytic
 from pnp.discretisation.mesh import build_mesh
 from pnp.presentation.report import charge_separation, summary
 
-CASES = Path(__file__).resolve().parent.parent / "cases"
 FARADAY = constants.e * constants.N_A
 EPS = np.finfo(float).eps
-
-
-def load(name, **overrides):
-    return pnp.load_case(CASES / f"{name}.toml", overrides=overrides or None)
 
 
 def membrane_ghk_flux(case, res, name):

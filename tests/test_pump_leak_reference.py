@@ -319,28 +319,32 @@ def test_reference_closes(flagship):
     # inside bulk electroneutral; X- amount = bulk + diffuse-layer excess
     assert abs(sum(p.z[n] * c for n, c in ref.c_in.items())) < 1e-12 * ref.c_in["K"]
     gamma_x = _surface_excess("X", ref.zeta_in / p.vt, ref.c_in, p, p.eps_in)
-    assert ref.c_in["X"] + 3.0 * gamma_x / p.r1 == pytest.approx(142.0, rel=1e-14)
+    assert ref.c_in["X"] + 3.0 * gamma_x / p.r1 == pytest.approx(142.0, rel=1e-14, abs=0)
     # the potential drops add up: bulk in → inner face → outer face → bath bulk
     assert ref.v_m == pytest.approx(ref.u_membrane - ref.zeta_in + ref.zeta_out, abs=1e-15)
     # Grahame on both faces, each screening the membrane capacitor's displacement
     d_in = p.eps_m * ref.u_membrane * p.r2 / (p.r1 * p.d)
     d_out = p.eps_m * ref.u_membrane * p.r1 / (p.r2 * p.d)
-    assert _grahame(ref.zeta_in / p.vt, ref.c_in, p, p.eps_in) == pytest.approx(-d_in, rel=1e-12)
-    assert _grahame(ref.zeta_out / p.vt, p.c_out, p, p.eps_out) == pytest.approx(d_out, rel=1e-12)
+    assert _grahame(ref.zeta_in / p.vt, ref.c_in, p, p.eps_in) == pytest.approx(
+        -d_in, rel=1e-12, abs=0
+    )
+    assert _grahame(ref.zeta_out / p.vt, p.c_out, p, p.eps_out) == pytest.approx(
+        d_out, rel=1e-12, abs=0
+    )
     # faces in Boltzmann equilibrium with their bulk
     for n in p.names:
         assert ref.c_face_in[n] == pytest.approx(
-            ref.c_in[n] * math.exp(-p.z[n] * ref.zeta_in / p.vt), rel=1e-13
+            ref.c_in[n] * math.exp(-p.z[n] * ref.zeta_in / p.vt), rel=1e-13, abs=0
         )
     # each leak (GHK through the shell, re-evaluated) is minus the pump's flux
-    assert ref.leak["Na"] == pytest.approx(-3e-7, rel=1e-11)
-    assert ref.leak["K"] == pytest.approx(2e-7, rel=1e-11)
+    assert ref.leak["Na"] == pytest.approx(-3e-7, rel=1e-11, abs=0)
+    assert ref.leak["K"] == pytest.approx(2e-7, rel=1e-11, abs=0)
     assert abs(ref.leak["Cl"]) < 1e-11 * 1e-7
     # the net charge C u (4 pi r1 r2) against the ions inside: negligible, and
     # held by the diffuse layer, not the bulk
     q = p.eps_m / p.d * abs(ref.u_membrane) * p.r1 * p.r2 / FARADAY  # mol / sr
     ions = sum(ref.c_in.values()) * p.r1**3 / 3.0
-    assert q / ions == pytest.approx(2.5e-6, rel=0.05)
+    assert q / ions == pytest.approx(2.5e-6, rel=0.05, abs=0)
 
 
 # --------------------------------------------------------------------------- pnp vs reference
@@ -359,7 +363,7 @@ def test_inside_concentrations(flagship):
     # 1 % of its GHK balance, so it carries the flux errors 100x), Cl 1.2e-4,
     # X 4.3e-10 (conservation; the reference includes the layer's X excess)
     for name, rel in (("K", 1.3e-3), ("Na", 1.3e-2), ("Cl", 1.2e-3), ("X", 4e-9)):
-        assert res.c(name)[-1, 0] == pytest.approx(ref.c_in[name], rel=rel), name
+        assert res.c(name)[-1, 0] == pytest.approx(ref.c_in[name], rel=rel, abs=0), name
 
 
 def test_pump_and_leak_currents_whole_cell(flagship):
@@ -367,7 +371,7 @@ def test_pump_and_leak_currents_whole_cell(flagship):
     _, res, ref = flagship
     area = 4.0 * math.pi * ref.r_mid**2
     assert _whole_cell_pA(res, res.pump_current[-1]) == pytest.approx(
-        FARADAY * ref.rate * area * 1e12, rel=1e-12
+        FARADAY * ref.rate * area * 1e12, rel=1e-12, abs=0
     )  # 12.13 pA
     rate = res.pump_current[-1] / FARADAY
     pump_flux = {"K": -2.0 * rate, "Na": 3.0 * rate, "Cl": 0.0}
@@ -394,9 +398,9 @@ def test_run_summary_whole_cell_currents(flagship):
         if m:
             printed[m.group(1)] = float(m.group(2))
     area_pA = 4.0 * math.pi * ref.r_mid**2 * 1e12
-    assert printed["pump"] == pytest.approx(FARADAY * ref.rate * area_pA, rel=1e-5)
-    assert printed["Na leak"] == pytest.approx(FARADAY * ref.leak["Na"] * area_pA, rel=1e-5)
-    assert printed["K leak"] == pytest.approx(FARADAY * ref.leak["K"] * area_pA, rel=1e-5)
+    assert printed["pump"] == pytest.approx(FARADAY * ref.rate * area_pA, rel=1e-5, abs=0)
+    assert printed["Na leak"] == pytest.approx(FARADAY * ref.leak["Na"] * area_pA, rel=1e-5, abs=0)
+    assert printed["K leak"] == pytest.approx(FARADAY * ref.leak["K"] * area_pA, rel=1e-5, abs=0)
 
 
 def test_diffuse_layers_share(flagship):
@@ -426,7 +430,9 @@ def test_diffuse_layers_share(flagship):
         )
         c_out = res.c(name)[-1, stop] * math.exp(-z * (prof["phi_face_out"] - phi[stop]) / p.vt)
         face_ghk = p.P[name] * (c_in * _bernoulli(-z * u) - c_out * _bernoulli(z * u))
-        assert face_ghk * p.r1 * p.r2 / p.r_mid**2 == pytest.approx(-pumped, rel=1.2e-4), name
+        assert face_ghk * p.r1 * p.r2 / p.r_mid**2 == pytest.approx(-pumped, rel=1.2e-4, abs=0), (
+            name
+        )
         v = res.membrane_potential[-1] / p.vt
         bulk_ghk = p.P[name] * (
             res.c(name)[-1, 0] * _bernoulli(-z * v) - p.c_out[name] * _bernoulli(z * v)
@@ -435,7 +441,7 @@ def test_diffuse_layers_share(flagship):
         predicted = p.P[name] * (
             ref.c_in[name] * _bernoulli(-z * v_ref) - p.c_out[name] * _bernoulli(z * v_ref)
         )
-        assert predicted / -pumped - 1.0 == pytest.approx(-4.078e-3, rel=1e-3), name
+        assert predicted / -pumped - 1.0 == pytest.approx(-4.078e-3, rel=1e-3, abs=0), name
         # measured: pnp's bulk-GHK miss -4.126e-3 differs from the predicted one by 4.8e-5
         assert bulk_ghk / -pumped == pytest.approx(predicted / -pumped, abs=4.8e-4), name
 
@@ -470,10 +476,10 @@ def test_pump_rate_derivative(flagship):
         v = [solve(_load(**{"pump.rate": ref.rate * (1.0 + s)})) for s in (-0.01, 0.01)]
         slopes.append((v[1] - v[0]) / 0.02)  # dV_m / dln(rate)
     pnp_slope, ref_slope = slopes
-    assert ref_slope == pytest.approx(-67.55e-3, rel=1e-3)  # -0.68 mV per 1 %
+    assert ref_slope == pytest.approx(-67.55e-3, rel=1e-3, abs=0)  # -0.68 mV per 1 %
     # measured relative difference 1.4e-4 (7.8e-6 at refine 4); the bulk-only
     # closed form's slope (-68.36 mV) is 1.2 % off, far outside
-    assert pnp_slope == pytest.approx(ref_slope, rel=1.4e-3)
+    assert pnp_slope == pytest.approx(ref_slope, rel=1.4e-3, abs=0)
 
 
 def test_saturating_pump():
@@ -490,8 +496,8 @@ def test_saturating_pump():
     results = [pnp.run(case, mesh=build_mesh(case, refine=k)) for k in (1, 2, 4)]
     res = results[0]
     assert res.membrane_potential[-1] == pytest.approx(ref.v_m, abs=3.2e-5)
-    assert res.pump_current[-1] / FARADAY == pytest.approx(ref.rate, rel=2.5e-4)
+    assert res.pump_current[-1] / FARADAY == pytest.approx(ref.rate, rel=2.5e-4, abs=0)
     for name, rel in (("K", 1.3e-3), ("Na", 1.7e-3), ("Cl", 1.2e-3), ("X", 4e-9)):
-        assert res.c(name)[-1, 0] == pytest.approx(ref.c_in[name], rel=rel), name
+        assert res.c(name)[-1, 0] == pytest.approx(ref.c_in[name], rel=rel, abs=0), name
     err = [abs(r.membrane_potential[-1] - ref.v_m) for r in results]
     assert 0.8 < math.log2(err[0] / err[2]) / 2.0 < 1.3  # measured 1.01

@@ -9,15 +9,13 @@ exit status matters, as ``python -m pnp`` in a subprocess.
 from __future__ import annotations
 
 import math
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
+from helpers import pnp_subprocess
 from scipy import constants
 
 import pnp
@@ -29,20 +27,18 @@ ROOT = Path(__file__).resolve().parent.parent
 CASES = ROOT / "cases"
 RT_BODY = constants.R * 310.15
 
-SPECIES_KNACLX = """
-[species.K]
-z = 1
-D = "1.96e-9 m^2/s"
-[species.Na]
-z = 1
-D = "1.33e-9 m^2/s"
-[species.Cl]
-z = -1
-D = "2.03e-9 m^2/s"
-[species.X]
-z = -1
-D = "1e-10 m^2/s"
-"""
+# the flagship's species: valence, diffusivity (pump_leak.toml)
+SPECIES = {"K": (1, "1.96e-9"), "Na": (1, "1.33e-9"), "Cl": (-1, "2.03e-9"), "X": (-1, "1e-10")}
+
+
+def species_toml(*names: str) -> str:
+    """`[species.NAME]` tables of these SPECIES."""
+    return "".join(
+        f'[species.{n}]\nz = {SPECIES[n][0]}\nD = "{SPECIES[n][1]} m^2/s"\n' for n in names
+    )
+
+
+SPECIES_KNACLX = "\n" + species_toml("K", "Na", "Cl", "X")
 
 CYTOPLASM = """
 [[region]]
@@ -81,19 +77,6 @@ def cli(capsys, *argv: str) -> tuple[int, str, str]:
     code = main([str(a) for a in argv])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
-
-
-def cli_subprocess(*argv: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """``python -m pnp ARGV`` in a fresh process importing this checkout's pnp."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT), MPLBACKEND="agg")
-    return subprocess.run(
-        [sys.executable, "-m", "pnp", *map(str, argv)],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def summary_rows(out: str) -> dict[str, str]:
@@ -189,13 +172,13 @@ def test_internal_error_is_exit_1_one_line_and_debug_reraises(tmp_path, capsys, 
 def test_debug_shows_traceback_only_with_debug(tmp_path):
     """--debug: a bad case is one line without it, a full traceback with it."""
     bad = write(tmp_path, (CASES / "nernst_k.toml").read_text().replace("eps_r = 2", "eps_rr = 2"))
-    plain = cli_subprocess("check", bad)
+    plain = pnp_subprocess("check", bad)
     assert plain.returncode == 2
     assert "Traceback" not in plain.stderr
     assert len(plain.stderr.strip().splitlines()) == 1
     assert "eps_rr" in plain.stderr and bad.name in plain.stderr
     for argv in (("--debug", "check", bad), ("check", bad, "--debug")):
-        loud = cli_subprocess(*argv)
+        loud = pnp_subprocess(*argv)
         assert loud.returncode != 0
         assert "Traceback (most recent call last)" in loud.stderr
         assert "CaseError" in loud.stderr and "eps_rr" in loud.stderr
@@ -203,13 +186,13 @@ def test_debug_shows_traceback_only_with_debug(tmp_path):
 
 def test_exit_codes_of_the_real_process(tmp_path):
     """The process exit status is the documented code (not only main()'s return value)."""
-    ok = cli_subprocess(
+    ok = pnp_subprocess(
         "run", CASES / "nernst_k.toml", "-o", tmp_path / "n.h5", "--quiet", "--no-plot"
     )
     assert ok.returncode == 0, ok.stderr
-    again = cli_subprocess("run", CASES / "nernst_k.toml", "-o", tmp_path / "n.h5", "--quiet")
+    again = pnp_subprocess("run", CASES / "nernst_k.toml", "-o", tmp_path / "n.h5", "--quiet")
     assert again.returncode == 2 and "--force" in again.stderr
-    failed = cli_subprocess(
+    failed = pnp_subprocess(
         "run",
         CASES / "membrane_charging.toml",
         "-o",
@@ -322,7 +305,7 @@ def test_inside_right_summary_matches_the_mirrored_case(tmp_path, capsys):
         "flux X (outward +)",
         "excess charge inside (per m^2 of membrane)",
     ):
-        assert number(left[key]) == pytest.approx(number(right[key]), rel=1e-5), key
+        assert number(left[key]) == pytest.approx(number(right[key]), rel=1e-5, abs=0), key
     assert number(left["surface charge left"]) == pytest.approx(
         number(right["surface charge right"]), rel=1e-3, abs=1e-12
     )
@@ -341,9 +324,9 @@ def test_injected_current_flows_outward_across_the_membrane(tmp_path, capsys, in
     res = pnp.load_result(out)
     # steady state: all the injected current crosses the membrane (measured 2.8e-13 relative,
     # Newton's residual)
-    assert res.current[-1] == pytest.approx(0.01, rel=3e-12)
+    assert res.current[-1] == pytest.approx(0.01, rel=3e-12, abs=0)
     assert number(summary_rows(stdout)["membrane current (outward +)"]) == pytest.approx(
-        0.01, rel=1e-6
+        0.01, rel=1e-6, abs=0
     )
     # depolarised relative to the open-circuit GHK voltage
     z = {"K": 1, "Na": 1, "Cl": -1}
@@ -418,19 +401,19 @@ def test_cylindrical_summary_is_per_metre_of_cell(tmp_path, capsys):
     unit = "per m of cell length"
     i_total = res.current[-1] * per_metre * 1e12  # pA per m
     i_pump = FARADAY * PUMP_RATE * per_metre * 1e12
-    assert res.pump_current[-1] == pytest.approx(FARADAY * PUMP_RATE, rel=1e-15)
+    assert res.pump_current[-1] == pytest.approx(FARADAY * PUMP_RATE, rel=1e-15, abs=0)
     # printed to 6 significant digits: rounding <= 5e-6 relative
-    assert number(rows[f"membrane current ({unit})"]) == pytest.approx(i_total, rel=1e-5)
-    assert number(rows[f"pump current ({unit})"]) == pytest.approx(i_pump, rel=1e-5)
+    assert number(rows[f"membrane current ({unit})"]) == pytest.approx(i_total, rel=1e-5, abs=0)
+    assert number(rows[f"pump current ({unit})"]) == pytest.approx(i_pump, rel=1e-5, abs=0)
     # Na+ leak = total Na+ flux minus the pump's 3 Na+ out per cycle; K+ leak: plus 2 K+ in
     na_leak = FARADAY * (res.flux["Na"][-1] - 3 * PUMP_RATE) * per_metre * 1e12
     k_leak = FARADAY * (res.flux["K"][-1] + 2 * PUMP_RATE) * per_metre * 1e12
-    assert number(rows[f"Na leak current ({unit})"]) == pytest.approx(na_leak, rel=1e-5)
-    assert number(rows[f"K leak current ({unit})"]) == pytest.approx(k_leak, rel=1e-5)
+    assert number(rows[f"Na leak current ({unit})"]) == pytest.approx(na_leak, rel=1e-5, abs=0)
+    assert number(rows[f"K leak current ({unit})"]) == pytest.approx(k_leak, rel=1e-5, abs=0)
     # steady state of a closed cell: every species' total flux is zero, so the leaks
     # cancel the pump: Na leak = -3 F j_p, K leak = +2 F j_p per unit area
-    assert na_leak == pytest.approx(-3 * i_pump, rel=1e-6)
-    assert k_leak == pytest.approx(2 * i_pump, rel=1e-6)
+    assert na_leak == pytest.approx(-3 * i_pump, rel=1e-6, abs=0)
+    assert k_leak == pytest.approx(2 * i_pump, rel=1e-6, abs=0)
     # charge and ions in the cytoplasm per metre, from shells pi (r_R^2 - r_L^2)
     cyto = res.region == res.region_names.index("cytoplasm")
     shells = math.pi * np.diff(res.faces**2)[cyto]
@@ -439,10 +422,10 @@ def test_cylindrical_summary_is_per_metre_of_cell(tmp_path, capsys):
     charge = float(shells @ (z @ conc)) * constants.N_A
     ions = float(shells @ conc.sum(axis=0)) * constants.N_A
     # printed to 4 significant digits (<= 5e-4 relative), the ratio to 3
-    assert number(rows[f"excess charge inside ({unit})"]) == pytest.approx(charge, rel=1e-3)
-    assert number(rows[f"ions inside ({unit})"]) == pytest.approx(ions, rel=1e-3)
+    assert number(rows[f"excess charge inside ({unit})"]) == pytest.approx(charge, rel=1e-3, abs=0)
+    assert number(rows[f"ions inside ({unit})"]) == pytest.approx(ions, rel=1e-3, abs=0)
     assert number(rows["excess charge / ions inside"]) == pytest.approx(
-        abs(charge) / ions, rel=1e-2
+        abs(charge) / ions, rel=1e-2, abs=0
     )
     # the cell is negative inside and the excess is the membrane capacitor's charge
     assert charge < 0 and res.membrane_potential[-1] < -0.05
@@ -456,16 +439,7 @@ def test_cylindrical_summary_is_per_metre_of_cell(tmp_path, capsys):
 def _gel_text(d_x: str) -> str:
     """A gel of fixed anions X- beside a KCl bath: Cl- and K+ diffuse in, X- (maybe) not."""
     return f"""title = "gel"
-[species.K]
-z = 1
-D = "1.96e-9 m^2/s"
-[species.Cl]
-z = -1
-D = "2.03e-9 m^2/s"
-[species.X]
-z = -1
-D = "1e-10 m^2/s"
-
+{species_toml("K", "Cl", "X")}
 [[region]]
 name = "gel"
 length = "1 um"
@@ -588,14 +562,14 @@ def test_two_pumps_splitting_one_pumps_rate_give_its_steady_state(tmp_path, caps
     # one rate by an ulp, which Newton carries to round-off of the state)
     np.testing.assert_allclose(b.concentration[-1], a.concentration[-1], rtol=1e-12, atol=0)
     np.testing.assert_allclose(b.potential[-1], a.potential[-1], rtol=0, atol=1e-13)
-    assert b.pump_current[-1] == pytest.approx(FARADAY * 1e-7, rel=1e-15)
+    assert b.pump_current[-1] == pytest.approx(FARADAY * 1e-7, rel=1e-15, abs=0)
     assert rows["one"]["pump current"] == rows["two"]["pump current"]
     # pumping moved the cell well away from its pump-free Donnan state
     assert a.membrane_potential[-1] < -0.05
     # and the summary's leak current is current - pump current
     leak = number(rows["two"]["leak current (outward +)"])
-    assert leak == pytest.approx(b.current[-1] - b.pump_current[-1], rel=1e-5)
-    assert leak == pytest.approx(-FARADAY * 1e-7, rel=1e-5)  # closed cell: no net current
+    assert leak == pytest.approx(b.current[-1] - b.pump_current[-1], rel=1e-5, abs=0)
+    assert leak == pytest.approx(-FARADAY * 1e-7, rel=1e-5, abs=0)  # closed cell: no net current
 
 
 def test_two_pumps_of_different_species_act_independently(tmp_path, capsys):
@@ -635,12 +609,12 @@ def test_two_pumps_of_different_species_act_independently(tmp_path, capsys):
             amounts[s] - amounts[s][0], change, rtol=0, atol=6e-18, err_msg=s
         )
     assert number(summary_rows(stdout)["pump current"]) == pytest.approx(
-        FARADAY * (r1 + r2), rel=1e-5
+        FARADAY * (r1 + r2), rel=1e-5, abs=0
     )
     # one + leaves per cycle: the capacitor's inside face holds -F (j1 + j2) t (Gauss: all the
     # cell's net charge; measured 1.6e-9 relative)
     assert res.extra_observables["membrane_charge"][-1] == pytest.approx(
-        -FARADAY * (r1 + r2) * t[-1], rel=2e-8
+        -FARADAY * (r1 + r2) * t[-1], rel=2e-8, abs=0
     )
 
 
@@ -703,9 +677,9 @@ plot = false
     # (measured 0.0 in c, 6.7e-16 relative in phi; the Debye-layer tails are e^-100)
     mid = np.flatnonzero(gel)[np.argmin(np.abs(res.x[gel] - 100e-9))]
     salt = 100.0 * math.exp(-dg_na / (2 * rt))
-    assert res.c("Na")[-1, mid] == pytest.approx(salt, rel=1e-14)
-    assert res.c("Cl")[-1, mid] == pytest.approx(salt, rel=1e-14)
-    assert phi[mid] == pytest.approx(-dg_na / (2 * FARADAY), rel=1e-14)
+    assert res.c("Na")[-1, mid] == pytest.approx(salt, rel=1e-14, abs=0)
+    assert res.c("Cl")[-1, mid] == pytest.approx(salt, rel=1e-14, abs=0)
+    assert phi[mid] == pytest.approx(-dg_na / (2 * FARADAY), rel=1e-14, abs=0)
 
 
 # ---------------------------------------------------------------------------

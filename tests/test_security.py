@@ -24,7 +24,6 @@ import copy
 import importlib
 import os
 import pickle
-import subprocess
 import sys
 import time
 import tomllib
@@ -34,6 +33,7 @@ import h5py
 import numpy as np
 import pytest
 import tomli_w
+from helpers import pnp_subprocess
 
 import pnp
 from pnp.errors import CaseError, ResultFileError
@@ -273,27 +273,16 @@ def test_code_in_protocols_is_refused(canary, monkeypatch):
 
 def test_pnp_check_with_hostile_set_runs_nothing(canary, tmp_path):
     for payload in payloads(canary)[:3]:
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pnp",
-                "check",
-                str(CASES / "nernst_k.toml"),
-                "--set",
-                f"geometry={payload}",
-                "--set",
-                f"title={payload}",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
+        proc = pnp_subprocess(
+            "check",
+            CASES / "nernst_k.toml",
+            "--set",
+            f"geometry={payload}",
+            "--set",
+            f"title={payload}",
             cwd=tmp_path,
-            # this checkout's pnp first (not an installed copy), then the canary modules
-            env={
-                **os.environ,
-                "PYTHONPATH": os.pathsep.join([str(ROOT), str(canary.parent / "modules")]),
-            },
+            timeout=60,
+            path=[canary.parent / "modules"],  # the canary modules, after this checkout's pnp
         )
         assert proc.returncode == 2, proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
@@ -533,13 +522,7 @@ def test_run_never_overwrites_without_force(tmp_path, capsys):
         assert len(err.strip().splitlines()) == 1 and "--force" in err
         assert victim.read_bytes() == before
     # The same through a real process, then with --force it is replaced.
-    proc = subprocess.run(
-        [sys.executable, "-m", "pnp", "run", str(relative), "--quiet"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
-    )
+    proc = pnp_subprocess("run", relative, "--quiet", cwd=tmp_path)
     assert proc.returncode == 2 and "--force" in proc.stderr and victim.read_bytes() == before
     assert main(["run", str(relative), "--quiet", "--no-plot", "--force"]) == 0
     assert pnp.load_result(victim).status == "completed"
@@ -742,13 +725,7 @@ def test_pnp_check_refuses_a_huge_mesh_quickly(tmp_path):
     path = tmp_path / "huge.toml"
     path.write_text(tomli_w.dumps(_with(mesh__uniform_cells=10**12)))
     start = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, "-m", "pnp", "check", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=tmp_path,
-    )
+    proc = pnp_subprocess("check", path, cwd=tmp_path, timeout=60)
     assert proc.returncode == 2 and "uniform_cells" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
     assert time.perf_counter() - start < 30  # interpreter start-up included; no allocation

@@ -50,7 +50,7 @@ def test_bdf_coefficients_differentiate_polynomials_exactly(h, h_prev):
         # constant steps give the classical BDF2 (3/2, -2, 1/2)
         w = h / h_prev
         if w == 1.0:
-            assert (a0, a1, a2) == pytest.approx((1.5, -2.0, 0.5), rel=1e-15)
+            assert (a0, a1, a2) == pytest.approx((1.5, -2.0, 0.5), rel=1e-15, abs=0)
 
 
 def test_predictors_extrapolate_polynomials_exactly():
@@ -75,7 +75,7 @@ def test_error_ratio_is_exact_on_the_leading_error_term(h, h1, h2):
     corr = t0**2 + h * 2 * (t0 + h)
     pred = predict([t0, t0 - h1], [np.array([t0**2]), np.array([(t0 - h1) ** 2])], t0 + h)[0]
     true = abs(corr - (t0 + h) ** 2)
-    assert error_ratio(h, [h1]) * abs(pred - corr) == pytest.approx(true, rel=1e-9)
+    assert error_ratio(h, [h1]) * abs(pred - corr) == pytest.approx(true, rel=1e-9, abs=0)
     # BDF2, y = t^3: corrector a0 y1 + a1 y0 + a2 y_-1 = h f(t1)
     a0, a1, a2 = bdf_coefficients(h, h1)
     t1, tm = t0 + h, t0 - h1
@@ -85,7 +85,7 @@ def test_error_ratio_is_exact_on_the_leading_error_term(h, h1, h2):
     true = abs(corr - t1**3)
     # exact up to round-off of differences of O(1) numbers (measured 1e-10
     # relative at these steps); 1e-7
-    assert error_ratio(h, [h1, h2]) * abs(pred - corr) == pytest.approx(true, rel=1e-7)
+    assert error_ratio(h, [h1, h2]) * abs(pred - corr) == pytest.approx(true, rel=1e-7, abs=0)
 
 
 def _donnan(n=12):
@@ -137,21 +137,21 @@ def test_closed_compartments_and_exact_projection():
     assert sorted(int(c.cells[0]) for c in empty) == list(range(ma, mb))
     (comp,) = [c for c in comps if c.amount > 0.0]
     np.testing.assert_array_equal(comp.cells, np.arange(a, b))
-    assert comp.amount == pytest.approx(142.0 * m.volume[a:b].sum(), rel=1e-14)
-    assert comp.relax_time == pytest.approx(200e-9**2 / 1e-10, rel=1e-12)
+    assert comp.amount == pytest.approx(142.0 * m.volume[a:b].sum(), rel=1e-14, abs=0)
+    assert comp.relax_time == pytest.approx(200e-9**2 / 1e-10, rel=1e-12, abs=0)
     project = projector(m, comps)
     x = m.x0.copy()
     idx = m.layout.conc_at(np.arange(a, b), ix)
     x[idx] *= np.linspace(0.5, 1.5, b - a)
     project(x)
-    assert float(np.dot(m.volume[a:b], x[idx])) == pytest.approx(comp.amount, rel=1e-14)
+    assert float(np.dot(m.volume[a:b], x[idx])) == pytest.approx(comp.amount, rel=1e-14, abs=0)
 
 
 def test_initial_step_is_a_hundredth_of_the_fastest_cell_time():
     m = _donnan()
     h = m.mesh.widths
     dmax = m.d_reg.max(axis=0)[m.mesh.region]
-    assert initial_step(m) == pytest.approx(1e-2 * float(np.min(h**2 / dmax)), rel=1e-14)
+    assert initial_step(m) == pytest.approx(1e-2 * float(np.min(h**2 / dmax)), rel=1e-14, abs=0)
 
 
 def test_weights_are_rtol_abs_plus_floor():
@@ -177,7 +177,7 @@ def test_transient_conserves_a_closed_cell_and_reaches_donnan():
     amounts = (concentrations(m, stepper.x) * m.volume).sum(axis=1)
     # X never crosses the membrane: its amount is kept by the projection to
     # round-off (measured 2e-16 relative)
-    assert amounts[ix] == pytest.approx(amounts0[ix], rel=1e-13)
+    assert amounts[ix] == pytest.approx(amounts0[ix], rel=1e-13, abs=0)
     # Donnan: the steady state of this cell, against the closed form
     steady = solve_steady(m, stepper.x)
     assert steady.success
@@ -194,7 +194,7 @@ def test_transient_conserves_a_closed_cell_and_reaches_donnan():
     # mid-cell sample leave ~1e-6 relative; 1e-4 allowed
     mid_in, mid_out = a + (b - a) // 2, c0 + (c1 - c0) // 2
     k_in, cl_in = c[0, mid_in], c[1, mid_in]
-    assert k_in * cl_in == pytest.approx(150.0 * 150.0, rel=1e-4)
+    assert k_in * cl_in == pytest.approx(150.0 * 150.0, rel=1e-4, abs=0)
     v = phi[mid_in] - phi[mid_out]
-    assert k_in / 150.0 == pytest.approx(math.exp(-v / m.thermal_voltage), rel=1e-4)
+    assert k_in / 150.0 == pytest.approx(math.exp(-v / m.thermal_voltage), rel=1e-4, abs=0)
     assert v < -1e-3  # the impermeant anions hold the inside negative

@@ -3,16 +3,15 @@ the Donnan approach, conservation at every step, protocols, crash safety."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
+from helpers import CASES, load
 from scipy import constants
 
 import pnp
@@ -23,12 +22,7 @@ from pnp.results.observables import face_fluxes
 from pnp.solvers.bdf import BDF, bdf_coefficients
 from pnp.solvers.newton import concentrations
 
-CASES = Path(__file__).resolve().parent.parent / "cases"
 FARADAY = constants.e * constants.N_A
-
-
-def load(name, **overrides):
-    return pnp.load_case(CASES / f"{name}.toml", overrides=overrides or None)
 
 
 # --- order of accuracy in time ----------------------------------------------
@@ -270,124 +264,6 @@ def test_current_clamp_protocol_steps_membrane_potential():
 # --- crash safety ------------------------------------------------------------
 
 
-def test_sigkill_leaves_readable_file(tmp_path):
-    out = tmp_path / "killed.h5"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pnp",
-            "run",
-            str(CASES / "donnan_approach.toml"),
-            "-o",
-            str(out),
-            "--quiet",
-            "--set",
-            "run.outputs=1000",
-            "--set",
-            "run.rtol=1e-8",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.time() + 60
-    outputs = 0
-    while time.time() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-        if out.exists():
-            try:
-                with h5py.File(out, "r", locking=False) as f:
-                    outputs = int(f.attrs.get("n_outputs", 0))
-            except OSError:
-                continue
-            if outputs >= 5:
-                break
-    assert proc.poll() is None, "the run finished before it could be killed"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    res = pnp.load_result(out)
-    assert res.status == "running"
-    assert len(res.t) >= 5
-    assert np.all(np.diff(res.t) > 0)
-    assert np.all(np.isfinite(res.potential)) and np.all(np.isfinite(res.concentration))
-    # the first output is the initial state
-    np.testing.assert_allclose(res.c("X")[0][res.region == 0], 142.0)
-
-
-def test_restart_continues_from_last_state(tmp_path):
-    from pnp.presentation.cli import main
-
-    first = tmp_path / "first.h5"
-    second = tmp_path / "second.h5"
-    case = str(CASES / "donnan_approach.toml")
-    assert (
-        main(
-            [
-                "run",
-                case,
-                "-o",
-                str(first),
-                "--quiet",
-                "--set",
-                "run.t_end=100",
-                "--set",
-                "run.outputs=5",
-            ]
-        )
-        == 0
-    )
-    assert main(["run", case, "-o", str(second), "--quiet", "--restart", str(first)]) == 0
-    part = pnp.load_result(first)
-    rest = pnp.load_result(second)
-    assert rest.t[0] == pytest.approx(100.0)
-    np.testing.assert_allclose(rest.concentration[0], part.concentration[-1])
-    steady = pnp.run(load("donnan"))
-    # measured 1.9e-8 relative (as test_donnan_approach_reaches_steady_state)
-    np.testing.assert_allclose(
-        rest.concentration[-1], steady.concentration[-1], rtol=2e-7, atol=1e-12
-    )
-
-
-def test_restart_refuses_another_mesh(tmp_path, capsys):
-    from pnp.presentation.cli import main
-
-    first = tmp_path / "first.h5"
-    case = str(CASES / "donnan_approach.toml")
-    assert (
-        main(
-            [
-                "run",
-                case,
-                "-o",
-                str(first),
-                "--quiet",
-                "--set",
-                "run.t_end=1e-6",
-                "--set",
-                "run.outputs=2",
-            ]
-        )
-        == 0
-    )
-    code = main(
-        [
-            "run",
-            case,
-            "-o",
-            str(tmp_path / "b.h5"),
-            "--quiet",
-            "--restart",
-            str(first),
-            "--set",
-            "mesh.cells_per_debye=8",
-        ]
-    )
-    assert code == 2
-    assert "mesh" in capsys.readouterr().err
-
-
 def _start_run(out, *extra):
     return subprocess.Popen(
         [
@@ -424,6 +300,82 @@ def _wait_for_outputs(proc, out, count, timeout=60.0):
             except OSError:
                 continue
     return False
+
+
+def test_sigkill_leaves_readable_file(tmp_path):
+    out = tmp_path / "killed.h5"
+    proc = _start_run(out)
+    assert _wait_for_outputs(proc, out, 5), "the run ended before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
+    res = pnp.load_result(out)
+    assert res.status == "running"
+    assert len(res.t) >= 5
+    assert np.all(np.diff(res.t) > 0)
+    assert np.all(np.isfinite(res.potential)) and np.all(np.isfinite(res.concentration))
+    # the first output is the initial state
+    np.testing.assert_allclose(res.c("X")[0][res.region == 0], 142.0)
+
+
+def _run_donnan_approach(out, t_end, outputs):
+    """`pnp run cases/donnan_approach.toml` to t_end with that many outputs (exit code)."""
+    from pnp.presentation.cli import main
+
+    return main(
+        [
+            "run",
+            str(CASES / "donnan_approach.toml"),
+            "-o",
+            str(out),
+            "--quiet",
+            "--set",
+            f"run.t_end={t_end}",
+            "--set",
+            f"run.outputs={outputs}",
+        ]
+    )
+
+
+def test_restart_continues_from_last_state(tmp_path):
+    from pnp.presentation.cli import main
+
+    first = tmp_path / "first.h5"
+    second = tmp_path / "second.h5"
+    case = str(CASES / "donnan_approach.toml")
+    assert _run_donnan_approach(first, t_end=100, outputs=5) == 0
+    assert main(["run", case, "-o", str(second), "--quiet", "--restart", str(first)]) == 0
+    part = pnp.load_result(first)
+    rest = pnp.load_result(second)
+    assert rest.t[0] == pytest.approx(100.0)
+    np.testing.assert_allclose(rest.concentration[0], part.concentration[-1])
+    steady = pnp.run(load("donnan"))
+    # measured 1.9e-8 relative (as test_donnan_approach_reaches_steady_state)
+    np.testing.assert_allclose(
+        rest.concentration[-1], steady.concentration[-1], rtol=2e-7, atol=1e-12
+    )
+
+
+def test_restart_refuses_another_mesh(tmp_path, capsys):
+    from pnp.presentation.cli import main
+
+    first = tmp_path / "first.h5"
+    case = str(CASES / "donnan_approach.toml")
+    assert _run_donnan_approach(first, t_end=1e-6, outputs=2) == 0
+    code = main(
+        [
+            "run",
+            case,
+            "-o",
+            str(tmp_path / "b.h5"),
+            "--quiet",
+            "--restart",
+            str(first),
+            "--set",
+            "mesh.cells_per_debye=8",
+        ]
+    )
+    assert code == 2
+    assert "mesh" in capsys.readouterr().err
 
 
 def test_sigint_stops_cleanly(tmp_path):

@@ -1,0 +1,100 @@
+"""Helpers shared by several test modules (pytest puts tests/ on sys.path).
+
+- `load`: a shipped case of cases/ by name, with dotted overrides.
+- `pnp_subprocess`: `python -m pnp ARGS` in a fresh interpreter importing this
+  checkout's pnp (not whichever pnp is installed), warnings as errors.
+- `neuron_species`, `cytoplasm`, `membrane`, `bath`, `neuron_cell`: the
+  K/Na/Cl/X cell (the flagship's 140/12/10/142 mM inside, 5/145/150 mM
+  outside; a 5 nm membrane of P_K 1e-8, P_Na 5e-10, P_Cl 4.5e-9 m/s), as
+  case dicts to build models from; each call returns fresh dicts.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pnp
+
+ROOT = Path(__file__).resolve().parent.parent
+CASES = ROOT / "cases"
+
+
+def load(name, **overrides):
+    return pnp.load_case(CASES / f"{name}.toml", overrides=overrides or None)
+
+
+def pnp_subprocess(*args, cwd=None, timeout=120, path=()) -> subprocess.CompletedProcess:
+    """`python -m pnp ARGS`; `path`: more module folders, after this checkout."""
+    folders = [str(ROOT), *map(str, path), os.environ.get("PYTHONPATH")]
+    path = os.pathsep.join(f for f in folders if f)  # an empty entry would add the cwd
+    return subprocess.run(
+        [sys.executable, "-m", "pnp", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": path, "PYTHONWARNINGS": "error", "MPLBACKEND": "agg"},
+    )
+
+
+_SPECIES = {
+    "K": {"z": 1, "D": 1.96e-9},
+    "Na": {"z": 1, "D": 1.33e-9},
+    "Cl": {"z": -1, "D": 2.03e-9},
+    "X": {"z": -1, "D": 1e-10},
+}
+
+
+def neuron_species(order=("K", "Na", "Cl", "X")) -> dict:
+    return {name: dict(_SPECIES[name]) for name in order}
+
+
+def cytoplasm(length: float) -> dict:
+    return {
+        "name": "cyt",
+        "length": length,
+        "eps_r": 80,
+        "concentration": {"K": 140, "Na": 12, "Cl": 10, "X": 142},
+    }
+
+
+def bath(length: float) -> dict:
+    return {
+        "name": "bath",
+        "length": length,
+        "eps_r": 80,
+        "concentration": {"K": 5, "Na": 145, "Cl": 150},
+    }
+
+
+def membrane() -> dict:
+    return {
+        "name": "mem",
+        "membrane": True,
+        "length": 5e-9,
+        "eps_r": 2,
+        "permeability": {"K": 1e-8, "Na": 5e-10, "Cl": 4.5e-9},
+    }
+
+
+def neuron_cell(inside="left", cyt_length=1e-6, bath_length=1e-6, **extra) -> dict:
+    """The cell with its cytoplasm on the `inside` end (a wall there), the bath
+    held at 0 V on the other; `extra` adds or replaces top-level entries."""
+    regions = [cytoplasm(cyt_length), membrane(), bath(bath_length)]
+    ends = [{"type": "wall"}, {"type": "reservoir", "potential": 0}]
+    if inside == "right":
+        regions.reverse()
+        ends.reverse()
+    data = {
+        "title": "neuron cell",
+        "temperature": 310.15,
+        "inside": inside,
+        "species": neuron_species(),
+        "region": regions,
+        "boundary": {"left": ends[0], "right": ends[1]},
+    }
+    data.update(extra)
+    return data
