@@ -368,7 +368,24 @@ def _kill_sweep_and_resume(
             f"before any point was done; summary: {has_summary}, {held} done"
         )
     at_stop = _read_summary(out / "summary.csv") if has_summary else None
-    err = _signal(proc, sig, group=True)
+    try:
+        err = _signal(proc, sig, group=True)
+    except subprocess.TimeoutExpired:
+        if sig != signal.SIGINT:
+            raise
+        # A SIGINT'd 2-worker sweep hung once in CI (before its workers ignored
+        # SIGINT between points) and the hang has not been reproduced since (0 in
+        # 46 tries): if it comes back, record where every process of the group
+        # waits, so the next reader can find the cause, and xfail this kill only.
+        states = subprocess.run(
+            ["ps", "-o", "pid,ppid,stat,wchan:32,args", "-g", str(proc.pid)],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.xfail(f"known hang of a SIGINT'd sweep (issue 13); process states:\n{states}")
     assert proc.returncode != 0, err
 
     # what the kill left: for SIGKILL exactly what was on disk at the stop
@@ -405,12 +422,6 @@ def test_killed_sweep_resumes_to_identical_results(tmp_path, sweep_reference):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    raises=subprocess.TimeoutExpired,
-    strict=False,
-    reason="known bug (issue 13): a SIGINT'd `pnp sweep -j 2` can hang instead of exiting; "
-    "seen once in 2 CI runs (sweep_35_SIGINT, 300 s timeout)",
-)
 def test_kill_sweeps_at_random_moments(tmp_path, sweep_reference):
     """12 sweep kills spread over its phases, SIGKILL and SIGINT alternately in each."""
     rng = random.Random(99)
