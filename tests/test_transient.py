@@ -436,6 +436,34 @@ def test_restart_with_a_later_t_end_continues(tmp_path):
     assert np.all(np.diff(rest.t) > 0)
 
 
+def test_restart_keeps_the_protocols_already_applied(tmp_path):
+    """A restart from a file past a protocol time continues under that
+    protocol: the file's state came from the changed case. Before, the model
+    was rebuilt from the case as loaded, undoing every protocol change."""
+    from pnp.simulation.runner import restart_state
+
+    clamp = {"at": 10.0, "set": {"boundary.left.current": 1e-3}}
+    data = {
+        **load("ghk", **{"run.mode": "transient", "run.t_end": 20.0}).to_dict(),
+        "protocol": [clamp],
+    }
+    data["run"] = {**data["run"], "t_end": 20.0, "outputs": [10.0, 20.0]}
+    first = tmp_path / "first.h5"
+    assert pnp.run(pnp.Case.from_dict(data), output=str(first)).status == "completed"
+    data["run"] = {**data["run"], "t_end": 2e3, "outputs": [1e3, 2e3]}
+    case = pnp.Case.from_dict(data)
+    x0, t0 = restart_state(case, first)
+    assert t0 == 20.0
+    rest = pnp.run(case, x0=x0, t_start=t0)
+    assert rest.status == "completed", rest.message
+    base = pnp.run(load("ghk")).membrane_potential[-1]
+    target = pnp.run(load("ghk", **{"boundary.left.current": 1e-3})).membrane_potential[-1]
+    assert abs(target - base) > 5e-4  # the clamp moves V_m by 0.6 mV
+    # steady states held to round-off (as test_current_clamp_protocol_steps_membrane_potential)
+    assert rest.membrane_potential[-1] == pytest.approx(target, abs=1e-15)
+    assert rest.current[-1] == pytest.approx(1e-3, rel=2e-12, abs=0)
+
+
 def _start_run(out, *extra):
     return subprocess.Popen(
         [

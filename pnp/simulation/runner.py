@@ -112,9 +112,14 @@ def run(
         (every state reached is kept).
     """
     transient = case.run.mode == "transient"
+    # the mesh of the case as loaded (that of the run being continued), as
+    # protocol changes keep it
+    mesh = mesh if mesh is not None else build_mesh(case)
     if transient and t_start != 0.0:
         check_start_time(case, t_start)
-    model = build_model(case, mesh if mesh is not None else build_mesh(case))
+        # every protocol up to t_start is in effect; only later ones are to come
+        case = case.at_time(t_start)
+    model = build_model(case, mesh)
     collector = Collector()
     # SIGINT first: acted on between steps, before any other tracker sees the step
     trackers = [DeferredInterrupt()] if transient else []
