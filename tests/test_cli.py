@@ -98,6 +98,18 @@ def test_run_summary_compares_with_analytic(tmp_path, capsys):
     assert "simulated vs analytic" in out and "nernst:K" in out and " ok" in out
 
 
+def test_failed_run_never_shows_an_ok_verdict(tmp_path, capsys):
+    """A steady Donnan solve stopped by run.max_steps = 1 fails (exit 3) with
+    its last state already at the closed form: the verdict said "ok"."""
+    argv = ["run", str(CASES / "donnan.toml"), "-o", str(tmp_path / "d.h5"), "--no-plot"]
+    assert main([*argv, "--set", "run.max_steps=1"]) == 3
+    out = capsys.readouterr().out
+    assert ": failed (" in out.splitlines()[0]
+    verdict = next(line for line in out.splitlines() if "membrane potential (Donnan)" in line)
+    assert verdict.endswith("not reached (run failed)")
+    assert " ok" not in out and "OUT OF TOLERANCE" not in out
+
+
 def test_set_override(tmp_path, capsys):
     code = main(
         [

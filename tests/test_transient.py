@@ -378,6 +378,82 @@ def test_restart_refuses_another_mesh(tmp_path, capsys):
     assert "mesh" in capsys.readouterr().err
 
 
+def _short_donnan_run(path):
+    from pnp.presentation.cli import main
+
+    case = str(CASES / "donnan_approach.toml")
+    argv = ["run", case, "-o", str(path), "--quiet", "--set", "run.t_end=1e-6"]
+    assert main([*argv, "--set", "run.outputs=2"]) == 0
+    return case
+
+
+def test_restart_at_or_after_t_end_is_bad_input_and_touches_no_file(tmp_path, capsys):
+    """README: `pnp run cases/donnan_approach.toml --restart results/donnan_approach.h5`
+    restarts at the case's own t_end. That crashed (IndexError, exit 1, a
+    "running" file left) and, past t_end, stepped backwards in time."""
+    from pnp.presentation.cli import main
+
+    first = tmp_path / "first.h5"
+    case = _short_donnan_run(first)
+    kept = tmp_path / "kept.h5"
+    kept.write_bytes(b"an earlier result")
+    capsys.readouterr()
+    for extra in (("--set", "run.t_end=1e-6"), ("--set", "run.t_end=1e-7")):
+        for out, force in ((tmp_path / "new.h5", ()), (kept, ("--force",))):
+            argv = ["run", case, "-o", str(out), "--restart", str(first), *extra, *force]
+            assert main(argv) == 2
+            err = capsys.readouterr().err
+            assert err.count("\n") == 1 and "run.t_end" in err and "nothing to run" in err
+            assert "t = 1e-06 s" in err
+    assert not (tmp_path / "new.h5").exists()
+    assert kept.read_bytes() == b"an earlier result"  # --force deletes nothing before the check
+    loaded = pnp.load_case(case, overrides={"run.t_end": 1e-6})
+    with pytest.raises(pnp.CaseError, match="nothing to run"):
+        pnp.run(loaded, x0=build_model(loaded).x0, t_start=1e-6)
+
+
+def test_restart_with_a_later_t_end_continues(tmp_path):
+    from pnp.presentation.cli import main
+
+    first, second = tmp_path / "first.h5", tmp_path / "second.h5"
+    case = _short_donnan_run(first)
+    argv = ["run", case, "-o", str(second), "--quiet", "--restart", str(first)]
+    assert main([*argv, "--set", "run.t_end=1e-5", "--set", "run.outputs=3"]) == 0
+    part, rest = pnp.load_result(first), pnp.load_result(second)
+    assert rest.status == "completed"
+    assert rest.t[0] == 1e-6 and rest.t[-1] == 1e-5
+    np.testing.assert_array_equal(rest.concentration[0], part.concentration[-1])
+    assert np.all(np.diff(rest.t) > 0)
+
+
+def test_restart_keeps_the_protocols_already_applied(tmp_path):
+    """A restart from a file past a protocol time continues under that
+    protocol: the file's state came from the changed case. Before, the model
+    was rebuilt from the case as loaded, undoing every protocol change."""
+    from pnp.simulation.runner import restart_state
+
+    clamp = {"at": 10.0, "set": {"boundary.left.current": 1e-3}}
+    data = {
+        **load("ghk", **{"run.mode": "transient", "run.t_end": 20.0}).to_dict(),
+        "protocol": [clamp],
+    }
+    data["run"] = {**data["run"], "t_end": 20.0, "outputs": [10.0, 20.0]}
+    first = tmp_path / "first.h5"
+    assert pnp.run(pnp.Case.from_dict(data), output=str(first)).status == "completed"
+    data["run"] = {**data["run"], "t_end": 2e3, "outputs": [1e3, 2e3]}
+    case = pnp.Case.from_dict(data)
+    x0, t0 = restart_state(case, first)
+    assert t0 == 20.0
+    rest = pnp.run(case, x0=x0, t_start=t0)
+    assert rest.status == "completed", rest.message
+    base = pnp.run(load("ghk")).membrane_potential[-1]
+    target = pnp.run(load("ghk", **{"boundary.left.current": 1e-3})).membrane_potential[-1]
+    assert abs(target - base) > 5e-4  # the clamp moves V_m by 0.6 mV
+    # steady states held to round-off (as test_current_clamp_protocol_steps_membrane_potential)
+    assert rest.membrane_potential[-1] == pytest.approx(target, abs=1e-15)
+    assert rest.current[-1] == pytest.approx(1e-3, rel=2e-12, abs=0)
+
+
 def test_sigint_stops_cleanly(tmp_path):
     out = tmp_path / "interrupted.h5"
     proc = _start_run(out)

@@ -382,7 +382,8 @@ def summary(case, result) -> str:
     )
     lines.append(_table(rows, ("quantity", "value")))
     if case.expect:
-        exp_rows = [_expectation_cells(r) for r in expectations(case, result)]
+        failed = result.status != "completed"
+        exp_rows = [_expectation_cells(r, failed) for r in expectations(case, result)]
         lines.append("")
         lines.append(
             _table(exp_rows, ("simulated vs analytic", "simulated", "expected", "difference", ""))
@@ -390,8 +391,9 @@ def summary(case, result) -> str:
     return "\n".join(lines)
 
 
-def _expectation_cells(r: dict) -> tuple[str, str, str, str, str]:
-    """One row of :func:`expectations` as table text: potentials in mV."""
+def _expectation_cells(r: dict, failed: bool = False) -> tuple[str, str, str, str, str]:
+    """One row of :func:`expectations` as table text: potentials in mV. The
+    verdict of a failed run is "not reached (run failed)", whatever its last state."""
     if r["relative"]:
         diff = (
             f"{r['difference'] / r['expected']:.3g} rel"
@@ -408,6 +410,8 @@ def _expectation_cells(r: dict) -> tuple[str, str, str, str, str]:
     else:
         sim, exp = f"{sim:.6g} {r['unit']}", f"{exp:.6g} {r['unit']}"
     ok = "" if r["ok"] is None else ("ok" if r["ok"] else "OUT OF TOLERANCE")
+    if failed and r["ok"] is not None:
+        ok = "not reached (run failed)"
     return (r["quantity"], sim, exp, diff, ok)
 
 

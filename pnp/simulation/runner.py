@@ -58,7 +58,25 @@ def restart_state(case, path):
     boundary = np.concatenate([np.full(lay.n_boundary, psi[0]), np.full(lay.n_trailing, psi[-1])])
     x = lay.pack(psi, last_c, boundary=boundary)
     t = float(previous.t[-1])
-    return x, (t if np.isfinite(t) else 0.0)
+    t = t if np.isfinite(t) else 0.0
+    check_start_time(case, t, f" (the last output of {path})")
+    return x, t
+
+
+def check_start_time(case, t_start: float, origin: str = "") -> None:
+    """A transient must start before its ``run.t_end``: a restart at or after it
+    has nothing to do (a CaseError saying so, and how to continue)."""
+    from ..errors import CaseError
+
+    t_end = case.run.t_end
+    if case.run.mode == "transient" and not t_start < t_end:
+        raise CaseError(
+            f"the run would start at t = {t_start:.6g} s{origin}, not before run.t_end = "
+            f"{t_end:.6g} s: nothing to run (to continue, set a later run.t_end, e.g. "
+            f"--set run.t_end={10 * t_start:g})",
+            file=case.source,
+            key="run.t_end",
+        )
 
 
 def run(
@@ -93,8 +111,15 @@ def run(
         With ``status`` "completed", or "failed" and a ``message`` saying why
         (every state reached is kept).
     """
-    model = build_model(case, mesh if mesh is not None else build_mesh(case))
     transient = case.run.mode == "transient"
+    # the mesh of the case as loaded (that of the run being continued), as
+    # protocol changes keep it
+    mesh = mesh if mesh is not None else build_mesh(case)
+    if transient and t_start != 0.0:
+        check_start_time(case, t_start)
+        # every protocol up to t_start is in effect; only later ones are to come
+        case = case.at_time(t_start)
+    model = build_model(case, mesh)
     collector = Collector()
     # SIGINT first: acted on between steps, before any other tracker sees the step
     trackers = [DeferredInterrupt()] if transient else []

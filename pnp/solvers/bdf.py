@@ -172,11 +172,17 @@ class BDF:
         if x is not None:
             self.x = x.copy()
         self._begin(model)
-        self.h = initial_step(model)
+        self.h = self._h0
 
     def _begin(self, model: Model) -> None:
         """Work arrays, compartments, weights and a one-state history for ``model``."""
         self.model = model
+        # Time is kept as an origin (the start, or the last time hit exactly)
+        # plus the steps taken since, and a step's smallness is judged against
+        # the time run since this (re)start: the first steps after a restart at
+        # t = 1e5 s are far below the resolution of t itself.
+        self._origin, self._elapsed, self._segment = self.t, 0.0, 0.0
+        self._h0 = initial_step(model)
         self.system = System(model)
         self.system.stats = self.stats
         self.project = projector(model, closed_compartments(model, self.x))
@@ -187,7 +193,6 @@ class BDF:
             PSI_FLOOR_NEWTON,
         )
         self.wstep = make_weights(self.system, self.rtol, self.atol, PSI_FLOOR_STEP)
-        self.t_hist: list[float] = [self.t]
         self.x_hist: list[np.ndarray] = [self.x.copy()]
         self.h_hist: list[float] = []
         # the history's concentrations and boundary displacements, computed once
@@ -208,20 +213,25 @@ class BDF:
         """
         if self.invalid:
             return False, self.invalid
+        if not t_limit > self.t:
+            return (
+                False,
+                f"nothing to step: t_limit = {t_limit:.6g} s is not after t = {self.t:.6g} s",
+            )
         while True:
             h_try = self._step_size(t_limit)
             x_new, info = self._solve(h_try)
             if not info.converged:
                 self.stats.rejected_steps += 1
                 self.h = 0.25 * h_try
-                if self.h < 1e-12 * max(self.t, 1e-300) or self.h < 1e-30:
+                if self._collapsed(self.h):
                     return False, f"step size underflow at t = {self.t:.6g} s: {info.message}"
                 continue
             err, order = self._error(h_try, x_new)
             if err > 1.0:
                 self.stats.rejected_steps += 1
                 self.h = h_try * max(MIN_FACTOR, SAFETY * err ** (-1.0 / (order + 1)))
-                if self.h < 1e-12 * max(self.t, 1e-300):
+                if self._collapsed(self.h):
                     return False, (
                         f"step size underflow at t = {self.t:.6g} s: the local error "
                         f"({err:.3g} x tolerance) does not shrink with the step; is "
@@ -231,14 +241,25 @@ class BDF:
             self._accept(h_try, x_new, self._next_step(h_try, err, order), t_limit)
             return True, ""
 
+    def _collapsed(self, h: float) -> bool:
+        """A step 1e12 times below the time run since the (re)start (at the
+        start: below the initial step), or below 1e-30 s: the step has collapsed."""
+        return h < 1e-12 * max(self._segment, self._h0) or h < 1e-30
+
+    def _remaining(self, target: float) -> tuple[float, float]:
+        """(time left to ``target``, span from the origin to ``target``)."""
+        span = target - self._origin
+        return span - self._elapsed, span
+
     def _step_size(self, target: float) -> float:
         """The step to try: stretch the last two steps before ``target`` so it
         is hit without a tiny step."""
-        t, h = self.t, self.h
-        if t + h >= target * (1 - 1e-12) or target - t < 1e-12 * max(abs(target), 1e-300):
-            return target - t
-        if t + 2.0 * h >= target:
-            return 0.5 * (target - t)
+        h = self.h
+        left, span = self._remaining(target)
+        if h >= left * (1 - 1e-12) or left < 1e-12 * abs(span):
+            return left
+        if 2.0 * h >= left:
+            return 0.5 * left
         return h
 
     def _solve(self, h_try: float) -> tuple[np.ndarray, NewtonInfo]:
@@ -257,7 +278,7 @@ class BDF:
         x_hist = self.x_hist
         # the predictor through the whole history (2 or 3 states) starts Newton
         # and is kept for the error estimate of this same step (_error)
-        self._pred = predict(self.t_hist, x_hist, self.t + h_try) if len(x_hist) >= 2 else None
+        self._pred = predict(self._times(), x_hist, h_try) if len(x_hist) >= 2 else None
         x_new = (self._pred if self._pred is not None else x_hist[0]).copy()
         info = newton(
             self.system, x_new, self._alpha_c, alpha, beta_c, beta_d, self.wnewton, self.project
@@ -279,6 +300,19 @@ class BDF:
         err = error_ratio(h_try, hist) * self.wstep.norm(pred, x_new)
         return err / LOCAL_FRACTION, order
 
+    def _times(self) -> list[float]:
+        """Times of the history states relative to the current one (0, -h1, -h1-h2).
+
+        Built from the step sizes, not from differences of the absolute times:
+        a step far below the resolution of ``t`` (the first steps after a
+        restart or protocol change at t = 1e5 s) leaves ``t + h == t``, and
+        the predictor would divide by zero.
+        """
+        times = [0.0]
+        for h in self.h_hist:
+            times.append(times[-1] - h)
+        return times
+
     def _next_step(self, h_try: float, err: float, order: int) -> float:
         """Size of the step after an accepted one of size ``h_try``."""
         if self.fixed_step is not None:
@@ -290,16 +324,20 @@ class BDF:
 
     def _accept(self, h_try: float, x_new: np.ndarray, h_next: float, target: float) -> None:
         self.stats.steps += 1
-        t = self.t + h_try
-        self.t = t if abs(t - target) > 1e-12 * abs(target) else target
+        self._elapsed += h_try
+        self._segment += h_try
+        left, span = self._remaining(target)
+        if abs(left) <= 1e-12 * abs(span):
+            self.t, self._origin, self._elapsed = target, target, 0.0
+        else:
+            self.t = self._origin + self._elapsed
         self.x = x_new
         model = self.model
-        self.t_hist.insert(0, self.t)
         self.x_hist.insert(0, x_new.copy())
         self.h_hist.insert(0, h_try)
         self.c_hist.insert(0, concentrations(model, x_new))
         self.p_hist.insert(0, boundary_displacement(model, x_new))
-        del self.t_hist[3:], self.x_hist[3:], self.h_hist[2:], self.c_hist[2:], self.p_hist[2:]
+        del self.x_hist[3:], self.h_hist[2:], self.c_hist[2:], self.p_hist[2:]
         self.h = h_next
         self.h_last = h_try
 

@@ -1,0 +1,224 @@
+"""Every shell command and Python block of README.md, docs/interface.md and
+examples/README.md, run as written in a copy of ``cases/`` and ``examples/``.
+
+The commands are read from the documents themselves, so an edited command
+runs as edited; each must be listed in ``EXPECT`` (exit code and what its
+output must show) or in ``NOT_RUN`` (with the reason), and each listed one
+must still be in a document, so neither side can drift. ``pnp`` runs as
+``python -m pnp`` and ``python`` as this interpreter, with PYTHONPATH at this
+checkout. The Python blocks run through ``python -c``, as pasted into an
+interpreter (the README says a *script* calling ``pnp.sweep`` needs the
+``__main__`` guard), each followed by a few lines that print what is checked.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import pnp
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = {name: (ROOT / name).read_text() for name in ("README.md", "docs/interface.md")}
+EXAMPLES_README = (ROOT / "examples" / "README.md").read_text()
+
+DONNAN_OK = r"^membrane potential \(Donnan\)\s+-12\.2203 mV .* ok$"
+# command -> (exit code, regexes its stdout must match, files it leaves)
+EXPECT = {
+    "pnp run cases/pump_leak.toml": (0, [r"^membrane potential\s+-69\.4\d* mV"], []),
+    "pnp check cases/donnan.toml": (0, [r"^total: 170 cells", r"^time scales:"], []),
+    "pnp run cases/donnan.toml": (0, [DONNAN_OK], ["results/donnan.h5"]),
+    "pnp run cases/ghk.toml --set region.membrane.permeability.Na=2e-9 -o out.h5 --force": (
+        0,
+        [r"^membrane potential \(GHK\)\s+-45\.327\d mV .* ok$"],
+        ["out.h5"],
+    ),
+    "pnp run cases/donnan_approach.toml": (0, [DONNAN_OK], ["results/donnan_approach.h5"]),
+    "pnp run cases/donnan_approach.toml --restart results/donnan_approach.h5 --set "
+    "run.t_end=1e6 -o more.h5": (0, [DONNAN_OK, r"^result: more\.h5$"], ["more.h5"]),
+    "pnp info out.h5": (0, [r"^status\s+completed: steady state reached"], []),
+    "pnp plot out.h5": (0, [r"^figure: out\.png$"], ["out.png"]),
+    "pnp sweep cases/ghk_iv.toml --param boundary.left.potential=-0.1:0.06:33": (
+        0,
+        [r"^33 completed, 0 failed", r"^reversal potential \(current = 0\): -67\.34\d* mV$"],
+        ["results/ghk_iv_sweep/summary.csv"],
+    ),
+    "pnp sweep cases/ghk.toml --param region.membrane.permeability.Na=log:1e-10:1e-8:9 "
+    "--param region.membrane.permeability.Cl=1e-9,4.5e-9,1e-8 -j 2 -o scan": (
+        0,
+        [r"^27 completed, 0 failed"],
+        ["scan/summary.csv"],
+    ),
+    "pnp plot scan --kind sweep --x region.membrane.permeability.Na --y membrane_potential "
+    "--by region.membrane.permeability.Cl": (0, [r"^figure: scan/sweep\.png$"], ["scan/sweep.png"]),
+}
+NOT_RUN = {
+    "pip install -e .": "installs into the environment running the tests",
+    "pip install -e .[test]": "installs into the environment running the tests",
+    "python -m pytest -q": "the suite itself; test_docs checks that CI runs it",
+}
+
+
+def blocks(text: str, lang: str) -> list[str]:
+    return re.findall(rf"```{lang}\n(.*?)```", text, re.S)
+
+
+def commands(block: str) -> list[str]:
+    """The commands of a shell block: continuation lines joined, comments
+    dropped, ``a && b`` split, each normalised to its words joined by spaces."""
+    out = []
+    for line in block.replace("\\\n", " ").splitlines():
+        words = shlex.split(line, comments=True)
+        while words:
+            cut = words.index("&&") if "&&" in words else len(words)
+            out.append(" ".join(words[:cut]))
+            words = words[cut + 1 :]
+    return out
+
+
+def readme_bash_blocks() -> list[list[str]]:
+    return [commands(b) for b in blocks(DOCS["README.md"], "bash")]
+
+
+def test_every_documented_command_has_an_expectation_and_every_expectation_a_command():
+    documented = [c for block in readme_bash_blocks() for c in block]
+    assert len(documented) == len(set(documented)) == len(EXPECT) + len(NOT_RUN)
+    assert set(documented) == set(EXPECT) | set(NOT_RUN)
+
+
+@pytest.fixture
+def workspace(tmp_path):
+    shutil.copytree(ROOT / "cases", tmp_path / "cases")
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    return tmp_path
+
+
+def run(argv: list[str], cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "agg"}
+    if argv[0] == "pnp":
+        argv = [sys.executable, "-m", "pnp", *argv[1:]]
+    elif argv[0] == "python":
+        argv = [sys.executable, *argv[1:]]
+    return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def check(command: str, cwd: Path) -> str:
+    code, patterns, files = EXPECT[command]
+    proc = run(shlex.split(command), cwd)
+    assert proc.returncode == code, f"{command}\n{proc.stdout}\n{proc.stderr}"
+    for pattern in patterns:
+        assert re.search(pattern, proc.stdout, re.M), (
+            f"{command}: no {pattern:.17g} in\n{proc.stdout}"
+        )
+    for name in files:
+        assert (cwd / name).stat().st_size > 0, f"{command}: {name} missing"
+    return proc.stdout
+
+
+def _run_block(index: int, cwd: Path) -> None:
+    for command in readme_bash_blocks()[index]:
+        if command not in NOT_RUN:
+            check(command, cwd)
+
+
+def test_quick_start(workspace):
+    _run_block(0, workspace)
+
+
+@pytest.mark.slow
+def test_using_it(workspace):
+    """The restart continues the Donnan approach from 1e5 s to 1e6 s."""
+    _run_block(1, workspace)
+    first = pnp.load_result(workspace / "results" / "donnan_approach.h5")
+    more = pnp.load_result(workspace / "more.h5")
+    assert more.status == "completed"
+    assert more.t[0] == first.t[-1] == 1e5 and more.t[-1] == 1e6
+    assert (more.concentration[0] == first.concentration[-1]).all()
+
+
+@pytest.mark.slow
+def test_parameter_sweeps(workspace):
+    _run_block(2, workspace)
+    sweep = pnp.load_sweep(workspace / "scan")
+    assert len(sweep.table["membrane_potential"]) == 27
+
+
+def run_python(code: str, cwd: Path) -> dict[str, str]:
+    """Run ``code`` with ``python -c``; its ``@name=value`` lines as a dict."""
+    proc = run(["python", "-c", code], cwd)
+    assert proc.returncode == 0, proc.stderr
+    lines = [line[1:] for line in proc.stdout.splitlines() if line.startswith("@")]
+    return dict(line.split("=", 1) for line in lines)
+
+
+def test_readme_python_block(workspace):
+    (block,) = blocks(DOCS["README.md"], "python")
+    shown = run_python(
+        block
+        + "print(f'@status={result.status}')\n"
+        + "print(f'@vm={result.membrane_potential[-1]:.17g}')\n"
+        + "print(f'@ghk={pnp.analytic.ghk_voltage(c_in, c_out, P, z, 310.15):.17g}')\n"
+        + "print(f'@saved={pnp.load_result(\"out.h5\").membrane_potential[-1]:.17g}')\n",
+        workspace,
+    )
+    assert shown["status"] == "completed"
+    vm, ghk = float(shown["vm"]), float(shown["ghk"])
+    # the value the block's comment gives, to its 4 significant digits
+    claimed = float(re.search(r"# (-0\.\d+) V, as result", block).group(1))
+    assert abs(ghk - claimed) <= 5e-6
+    # cases/ghk.toml expects the GHK voltage within 1e-4 V; measured 2.5e-7 V
+    assert abs(vm - ghk) < 2.5e-6
+    assert float(shown["saved"]) == vm
+
+
+@pytest.mark.slow
+def test_interface_python_blocks(workspace):
+    """docs/interface.md: the API block, then the sweep block using its case."""
+    code = "\n".join(blocks(DOCS["docs/interface.md"], "python"))
+    shown = run_python(
+        code
+        + "print(f'@status={pnp.load_result(\"out.h5\").status}')\n"
+        + 'print(f\'@points={len(pnp.load_sweep("iv").table["current"])}\')\n'
+        + "print(f'@reversal={res.reversal_potential():.17g}')\n"
+        + "print(f'@vm={pnp.run(case).membrane_potential[-1]:.17g}')\n",
+        workspace,
+    )
+    assert shown["status"] == "completed" and shown["points"] == "33"
+    # the spline root of the clamped I-V curve against the open-circuit V_m of
+    # the same case: measured 2.1e-9 V apart (5 mV between points); 2e-8 allowed
+    assert abs(float(shown["reversal"]) - float(shown["vm"])) < 2e-8
+
+
+EXAMPLE_HEADLINES = {  # script -> (regex for the headline it prints, value in the table)
+    "ghk_iv_curve.py": (r"reversal potential (-?\d+\.\d+) mV", "−67.34 mV"),
+    "donnan_fixed_charge.py": (r"Donnan potential at 142 mM of X-: (-?\d+\.\d+) mV", "−12.22 mV"),
+    "membrane_charging.py": (r"fitted time constant (\d+\.\d+) ns", "16.6 ns"),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script", sorted(EXAMPLE_HEADLINES))
+def test_examples_readme_command(workspace, script):
+    """`python examples/<name>.py [OUTPUT_DIR]` for each script in its table:
+    the headline printed is the table's, to the digits the table gives."""
+    template = re.search(r"`(python examples/<name>\.py)\s+\[OUTPUT_DIR\]`", EXAMPLES_README)
+    assert template is not None
+    row = next(line for line in EXAMPLES_README.splitlines() if line.startswith(f"| `{script}`"))
+    pattern, headline = EXAMPLE_HEADLINES[script]
+    assert row.rstrip(" |").endswith(headline) or f"| {headline}" in row
+    for out in ([], ["figures"]):
+        argv = [*shlex.split(template.group(1).replace("<name>.py", script)), *out]
+        proc = run(argv, workspace)
+        assert proc.returncode == 0, proc.stderr
+        printed = float(re.search(pattern, proc.stdout).group(1))
+        table = float(headline.replace("−", "-").split()[0])
+        decimals = len(headline.split()[0].split(".")[1])
+        assert round(printed, decimals) == table
+    assert any((workspace / "figures").iterdir())
