@@ -1,4 +1,5 @@
-"""Closed-form references: Nernst, GHK, Donnan, Debye, Gouy–Chapman, Grahame, capacitance.
+"""Closed-form references: Nernst, GHK, Donnan, Debye, Gouy–Chapman, Grahame, capacitance,
+counter-ions between charged walls, Debye–Hückel spheres and cylinders.
 
 Everything here is a pure numpy/scipy function of SI quantities, used by the
 tests, the benchmarks and the ``[expect]`` table of a case:
@@ -28,8 +29,11 @@ Modules, by topic (every public name is importable from ``pnp.analytic``):
 - ``equilibria``: `nernst`, `nernst_activity`, `activity_coefficient`, `donnan`.
 - ``transport``: `ghk_flux`, `ghk_current`, `ghk_voltage`, `ghk_voltage_monovalent`.
 - ``double_layer``: `gouy_chapman`, `gouy_chapman_concentration`, `grahame`,
-  `diffuse_layer_capacitance`, `membrane_capacitance`, `series_capacitance`,
-  `membrane_series_capacitance`.
+  `grahame_potential`, `gouy_chapman_length`, `diffuse_layer_capacitance`,
+  `membrane_capacitance`, `series_capacitance`, `membrane_series_capacitance`.
+- ``charged_bodies``: `counterion_gap_midplane`, `counterion_gap_concentration`,
+  `counterion_gap_potential`, `counterion_gap_contact`, `debye_huckel_sphere`,
+  `debye_huckel_cylinder`.
 - ``_numerics``: the root tolerances and overflow-safe helpers they share.
 """
 
@@ -49,11 +53,21 @@ from ..constants import (
 from ..constants import (
     Valences as Valences,
 )
+from .charged_bodies import (
+    counterion_gap_concentration,
+    counterion_gap_contact,
+    counterion_gap_midplane,
+    counterion_gap_potential,
+    debye_huckel_cylinder,
+    debye_huckel_sphere,
+)
 from .double_layer import (
     diffuse_layer_capacitance,
     gouy_chapman,
     gouy_chapman_concentration,
+    gouy_chapman_length,
     grahame,
+    grahame_potential,
     membrane_capacitance,
     membrane_series_capacitance,
     series_capacitance,
@@ -66,6 +80,12 @@ __all__ = [
     "GAS_CONSTANT",
     "VACUUM_PERMITTIVITY",
     "activity_coefficient",
+    "counterion_gap_concentration",
+    "counterion_gap_contact",
+    "counterion_gap_midplane",
+    "counterion_gap_potential",
+    "debye_huckel_cylinder",
+    "debye_huckel_sphere",
     "debye_length",
     "diffuse_layer_capacitance",
     "donnan",
@@ -75,7 +95,9 @@ __all__ = [
     "ghk_voltage_monovalent",
     "gouy_chapman",
     "gouy_chapman_concentration",
+    "gouy_chapman_length",
     "grahame",
+    "grahame_potential",
     "ionic_strength",
     "membrane_capacitance",
     "membrane_series_capacitance",

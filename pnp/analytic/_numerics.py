@@ -1,7 +1,8 @@
 """Numerical helpers shared by the closed forms of :mod:`pnp.analytic`.
 
 Root-finding tolerances, the electroneutrality check of a bath, and the
-overflow- and cancellation-safe B(x) = x/(e^x - 1) and e^y - 1 - y.
+overflow- and cancellation-safe B(x) = x/(e^x - 1), e^y - 1 - y and its
+logarithm.
 """
 
 from __future__ import annotations
@@ -74,3 +75,29 @@ def _expm1_minus_y(y: ArrayLike) -> NDArray[np.floating]:
     for coefficient in reversed(_EXPM1_MINUS_Y_COEFFS):
         series = series * y_small + coefficient
     return np.where(small, y_small * y_small * series, np.expm1(y_large) - y_large)
+
+
+def _expm1_minus_y_over_y2(y: float) -> float:
+    """(exp(y) - 1 - y) / y^2 for a scalar |y| <= 1/2, by its Taylor series (1/2 at y = 0)."""
+    series = 0.0
+    for coefficient in reversed(_EXPM1_MINUS_Y_COEFFS):
+        series = series * y + coefficient
+    return series
+
+
+def _log_expm1_minus_y(y: float) -> float:
+    """ln(exp(y) - 1 - y) for a scalar y, -inf at y = 0.
+
+    Full relative precision of the argument everywhere and no overflow: the
+    series of :func:`_expm1_minus_y_over_y2` near 0 (so that even |y| ~ 1e-300,
+    whose y^2 underflows, keeps its logarithm), and y + ln(1 - (1 + y) e^-y)
+    for large positive y, where e^y would overflow.
+    """
+    y = float(y)
+    if y == 0:
+        return -math.inf
+    if abs(y) <= 0.5:
+        return 2.0 * math.log(abs(y)) + math.log(_expm1_minus_y_over_y2(y))
+    if y > 30:
+        return y + math.log1p(-(1.0 + y) * math.exp(-y))
+    return math.log(math.expm1(y) - y)

@@ -2,9 +2,10 @@
 
 The diffuse layer beside a charged wall or membrane face (Gouy–Chapman
 potential and concentration profiles of a symmetric salt, Grahame's surface
-charge and the differential capacitance of any electroneutral bath), and the
-capacitors in series across a membrane (the dielectric slab and the two
-diffuse layers).
+charge of any electroneutral bath and its inverse, the surface potential of
+a given charge, the Gouy–Chapman length and the differential capacitance),
+and the capacitors in series across a membrane (the dielectric slab and the
+two diffuse layers).
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from collections.abc import Mapping
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from scipy.optimize import brentq
 
 from ..constants import (
+    FARADAY,
     GAS_CONSTANT,
     VACUUM_PERMITTIVITY,
     Concentrations,
@@ -26,13 +29,23 @@ from ..constants import (
     debye_length,
     thermal_voltage,
 )
-from ._numerics import _check_neutral, _expm1_minus_y, _scalar_or_array
+from ._numerics import (
+    _ROOT_MAXITER,
+    _ROOT_RTOL,
+    _check_neutral,
+    _expm1_minus_y,
+    _expm1_minus_y_over_y2,
+    _log_expm1_minus_y,
+    _scalar_or_array,
+)
 
 __all__ = [
     "diffuse_layer_capacitance",
     "gouy_chapman",
     "gouy_chapman_concentration",
+    "gouy_chapman_length",
     "grahame",
+    "grahame_potential",
     "membrane_capacitance",
     "membrane_series_capacitance",
     "series_capacitance",
@@ -202,6 +215,175 @@ def grahame(
         2 * VACUUM_PERMITTIVITY * eps_r * GAS_CONSTANT * temperature * boltzmann_sum
     )
     return _scalar_or_array(sigma)
+
+
+def _grahame_root(
+    sigma: float, two_eps_rt: float, c: NDArray[np.floating], z: NDArray[np.floating]
+) -> float:
+    """u0 = F phi0/RT of sign(sigma) with sum_i c_i (e^(-z_i u0) - 1 + z_i u0) = sigma^2/two_eps_rt.
+
+    `c`, `z`: the charged species present. ln f is evaluated as a log-sum-exp
+    of per-ion logarithms (no overflow, no underflow). The root is bracketed
+    in t = ln|u0| (steps doubling from the Debye–Hückel estimate, where
+    ln f = 2t + ln(sum z^2 c / 2)), then found by Brent's method in |u0|
+    itself. The logarithms carry an absolute round-off of ~eps |ln sigma|,
+    i.e. a relative one in u0; where every |z_i u0| <= 1/2 one fixed-point
+    step of |u0| = |sigma| / sqrt(two_eps_rt sum_i c_i z_i^2 s(-z_i u0)),
+    s(y) = (e^y - 1 - y)/y^2, removes it (its own sensitivity is |u0|).
+    """
+    side = math.copysign(1.0, sigma)
+    target = 2 * math.log(abs(sigma)) - math.log(two_eps_rt)
+    log_c = [math.log(ci) for ci in c]
+    valences = [float(zi) for zi in z]
+
+    def excess_at(magnitude: float) -> float:
+        logs = [
+            lc + _log_expm1_minus_y(-zi * side * magnitude)
+            for lc, zi in zip(log_c, valences, strict=True)
+        ]
+        top = max(logs)
+        return top + math.log(math.fsum(math.exp(x - top) for x in logs)) - target
+
+    low = high = 0.5 * (target - math.log(0.5 * float(np.sum(z * z * c))))
+    step = 1.0
+    while excess_at(math.exp(low)) > 0:
+        low -= step
+        step *= 2
+    step = 1.0
+    while excess_at(math.exp(high)) < 0:
+        high += step
+        step *= 2
+    magnitude = brentq(
+        excess_at,
+        math.exp(low),
+        math.exp(high),
+        xtol=1e-300,
+        rtol=_ROOT_RTOL,
+        maxiter=_ROOT_MAXITER,
+    )
+    if max(abs(zi) for zi in valences) * magnitude <= 0.5:
+        moment = math.fsum(
+            ci * zi * zi * _expm1_minus_y_over_y2(-zi * side * magnitude)
+            for ci, zi in zip(c, valences, strict=True)
+        )
+        magnitude = abs(sigma) / math.sqrt(two_eps_rt * moment)
+    return side * magnitude
+
+
+def grahame_potential(
+    sigma: ArrayLike,
+    concentrations: Concentrations,
+    valences: Valences,
+    eps_r: float,
+    temperature: float,
+) -> float | NDArray[np.floating]:
+    """Surface potential of a flat wall carrying the charge sigma: the inverse of :func:`grahame`.
+
+    The Grahame equation (first integral of the Poisson–Boltzmann equation
+    eps0 eps_r phi'' = -F sum_i z_i c_i exp(-z_i F phi/RT) on a half space
+    x >= 0, with phi, phi' -> 0 in the bulk, and Gauss's law at the wall,
+    sigma = -eps0 eps_r phi'(0)) solved for phi0 = phi(0)::
+
+        sum_i c_i (exp(-z_i u0) - 1 + z_i u0) = sigma^2 / (2 eps0 eps_r R T),
+        u0 = F phi0/RT,  sign(phi0) = sign(sigma)
+
+    (the + z_i u0 terms add up to 0 in an electroneutral bath). The left side
+    f(u0) is 0 at u0 = 0, convex, and grows monotonically in |u0| on each side,
+    so the root on the side of sign(sigma) is unique. It is found by bracketing
+    and Brent's method on ln f = ln(sigma^2/(2 eps0 eps_r RT)) (bracketed in
+    t = ln|u0|, where ln f is ~2t near the origin and ~|z|e^t far out), with
+    every term taken as a logarithm so nothing overflows or underflows: the
+    answer is exact to a few ulp (~1e-15 relative), from |sigma| of
+    1e-300 C/m^2 to |z u0| of several hundred.
+
+    For a z:z salt the closed form is
+    phi0 = (2RT/(zF)) asinh(sigma / sqrt(8 eps0 eps_r RT c0)); for small sigma,
+    phi0 -> sigma lambda_D / (eps0 eps_r) (Debye–Hückel).
+
+    Parameters
+    ----------
+    sigma : float or array_like
+        Charge on the wall [C/m^2], finite.
+    concentrations : mapping or sequence of float
+        Bulk concentrations c_i [mol/m^3]; electroneutral within 1e-6 relative.
+    valences : mapping or sequence of float
+        z_i [-], keyed or ordered like `concentrations`.
+    eps_r : float
+        Relative permittivity of the solvent [-].
+    temperature : float
+        T [K].
+
+    Returns
+    -------
+    float or ndarray
+        phi0 [V], the wall potential relative to the bulk, shaped like `sigma`.
+    """
+    c, z = _ion_arrays(concentrations, valences)
+    _check_neutral(c, z, "the bath")
+    eps_r = _check_positive("eps_r", eps_r)
+    temperature = _check_temperature(temperature)
+    sigma = np.asarray(sigma, dtype=float)
+    if not np.all(np.isfinite(sigma)):
+        raise ValueError("grahame_potential needs a finite surface charge sigma")
+    charged = (z != 0) & (c > 0)
+    if np.any(sigma != 0) and not np.any(charged):
+        raise ValueError("a charged wall needs charged species in the bath (none is present)")
+    c, z = c[charged], z[charged]
+    two_eps_rt = 2 * VACUUM_PERMITTIVITY * eps_r * GAS_CONSTANT * temperature
+
+    def u_of(s: float) -> float:
+        return 0.0 if s == 0 else _grahame_root(s, two_eps_rt, c, z)
+
+    u0 = np.array([u_of(s) for s in sigma.ravel()]).reshape(sigma.shape)
+    return _scalar_or_array(u0 * thermal_voltage(temperature))
+
+
+def gouy_chapman_length(
+    sigma: ArrayLike, z: float, eps_r: float, temperature: float
+) -> float | NDArray[np.floating]:
+    """Gouy–Chapman length of a wall of charge sigma with counter-ions of valence z.
+
+    ::
+
+        l_GC = 2 eps0 eps_r R T / (|z| F |sigma|)
+
+    The distance over which the bare field of the wall, |sigma|/(eps0 eps_r),
+    changes a counter-ion's energy by 2 kT (|z| F |sigma| l_GC/(eps0 eps_r) = 2RT
+    per mole). A wall with its counter-ions only
+    (Poisson–Boltzmann, no salt, half space) holds them as
+    c(x) = 2 eps0 eps_r RT / (z^2 F^2 (x + l_GC)^2), and l_GC is where that
+    profile has fallen to a quarter of its contact value sigma^2/(2 eps0 eps_r RT).
+    It is the length a mesh must resolve beside a strongly charged wall:
+    once l_GC < lambda_D (|sigma| > 2 eps0 eps_r V_T/(|z| lambda_D)), the
+    counter-ions pile up within l_GC of the wall, not lambda_D.
+
+    Parameters
+    ----------
+    sigma : float or array_like
+        Charge on the wall [C/m^2] (sign irrelevant); 0 gives ``inf``.
+    z : float
+        Valence of the counter-ions [-], non-zero (sign irrelevant).
+    eps_r : float
+        Relative permittivity of the solvent [-].
+    temperature : float
+        T [K].
+
+    Returns
+    -------
+    float or ndarray
+        l_GC [m], shaped like `sigma`.
+    """
+    if z == 0 or not math.isfinite(z):
+        raise ValueError(f"the counter-ion valence z must be non-zero, got {z!r}")
+    eps_r = _check_positive("eps_r", eps_r)
+    temperature = _check_temperature(temperature)
+    sigma = np.abs(np.asarray(sigma, dtype=float))
+    if not np.all(np.isfinite(sigma)):
+        raise ValueError("gouy_chapman_length needs a finite surface charge sigma")
+    scale = 2 * VACUUM_PERMITTIVITY * eps_r * GAS_CONSTANT * temperature / (abs(z) * FARADAY)
+    with np.errstate(divide="ignore"):
+        length = np.where(sigma > 0, scale / np.where(sigma > 0, sigma, 1.0), np.inf)
+    return _scalar_or_array(length)
 
 
 def diffuse_layer_capacitance(
