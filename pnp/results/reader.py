@@ -32,13 +32,17 @@ from ..errors import ResultFileError
 from .result import Result
 
 FORMAT = "pnp-result"
+# /error_estimate was added within version 1: it is optional (files written
+# before it load with NaN estimates) and readers that predate it ignore it.
 FORMAT_VERSION = 1
+# The optional group of the observables' error estimates.
+ERROR_GROUP = "error_estimate"
 # Root attribute: outputs completely written (the commit mark of an append).
 COMMIT_ATTR = "n_outputs"
 # Reads of a file another process is writing are retried this often.
 LIVE_READ_ATTEMPTS = 5
 
-__all__ = ["COMMIT_ATTR", "FORMAT", "FORMAT_VERSION", "describe", "load_result"]
+__all__ = ["COMMIT_ATTR", "ERROR_GROUP", "FORMAT", "FORMAT_VERSION", "describe", "load_result"]
 
 
 def _from_attr(value: Any) -> Any:
@@ -173,6 +177,10 @@ def _check_layout(f: h5py.File, name: str) -> None:
         raise ResultFileError(f"{name}: damaged pnp result, /observables is not a group")
     wanted = dict(_NUMERIC)
     wanted.update({f"observables/{key}": (1, "f") for key in f["observables"]})
+    if ERROR_GROUP in f:  # optional: files written before it have none
+        if not isinstance(f[ERROR_GROUP], h5py.Group):
+            raise ResultFileError(f"{name}: damaged pnp result, /{ERROR_GROUP} is not a group")
+        wanted.update({f"{ERROR_GROUP}/{key}": (1, "f") for key in f[ERROR_GROUP]})
     for key, (ndim, kinds) in wanted.items():
         dataset = f[key]
         if not isinstance(dataset, h5py.Dataset):
@@ -214,11 +222,13 @@ def _read(f: h5py.File, name: str) -> tuple[Result, dict[str, Any]]:
         # Only finish() rewrites it: the run was killed while finishing.
         message = "status attribute unreadable (file damaged while finishing)"
     observables = {key: f["observables"][key] for key in f["observables"]}
+    errors = {key: f[ERROR_GROUP][key] for key in f[ERROR_GROUP]} if ERROR_GROUP in f else {}
     series = {
         "t": f["t"],
         "potential": f["potential"],
         "concentration": f["concentration"],
         **observables,
+        **{f"{ERROR_GROUP}/{key}": dataset for key, dataset in errors.items()},
     }
     lengths = {key: dataset.shape[0] if dataset.ndim else -1 for key, dataset in series.items()}
     committed = attrs.get(COMMIT_ATTR)
@@ -262,6 +272,7 @@ def _read(f: h5py.File, name: str) -> tuple[Result, dict[str, Any]]:
             potential=f["potential"][:count],
             concentration=f["concentration"][:count],
             observables={key: dataset[:count] for key, dataset in observables.items()},
+            error_estimate={key: dataset[:count] for key, dataset in errors.items()},
             stats=stats,
             status=status,
             message=message,
