@@ -1,5 +1,5 @@
-"""Error estimates of the observables: in the Result, the result file and back
-(issue 12: every observable carries one).
+"""Error estimates of the observables: from the run loop's trackers to the
+Result, the result file and back (issue 12: every observable carries one).
 
 The run loop gives no estimates yet (NaN everywhere); these tests give
 explicit values through the Tracker, ResultWriter and Result interfaces.
@@ -12,11 +12,16 @@ import math
 import h5py
 import numpy as np
 import pytest
+from helpers import load
 from test_io import append_output, assert_results_equal, make_result, writer_for
 
+from pnp.discretisation.mesh import build_mesh
+from pnp.discretisation.model import build_model, initial_state
 from pnp.errors import ResultFileError
 from pnp.results.reader import load_result
 from pnp.results.result import Result
+from pnp.simulation.loop import Tracker, Trackers
+from pnp.simulation.trackers import Collector, FileWriter, observable_names
 
 
 def estimates_for(result: Result, seed: int = 1) -> dict[str, np.ndarray]:
@@ -239,3 +244,84 @@ def test_streamed_file_has_the_estimates_of_every_output_written(tmp_path):
     assert loaded.status == "running"
     for name, values in estimates.items():
         assert same_bits(loaded.error_estimate[name], values[:3]), name
+
+
+# -- the run loop's trackers ----------------------------------------------------
+
+
+class _Recorder(Tracker):
+    """A tracker written against the old protocol's defaults."""
+
+    def __init__(self):
+        self.calls = []
+
+    def output(self, model, t, x, observables, errors=None):
+        self.calls.append(errors)
+
+
+def _outputs(model, count):
+    """Arbitrary states and observables of ``model`` (nothing is solved)."""
+    x = initial_state(model)
+    names = observable_names(model)
+    for k in range(count):
+        yield float(k), x + k, {name: float(10 * k + j) for j, name in enumerate(names)}
+
+
+def test_trackers_carry_estimates_to_the_result_and_the_file(tmp_path):
+    model = build_model(load("nernst_k"))
+    path = tmp_path / "run.h5"
+    collector, writer, recorder = Collector(), FileWriter(path, stream=True), _Recorder()
+    trackers = Trackers([collector, writer, recorder])
+    given = [
+        {"membrane_potential": 4e-6, "flux_K": 1e-12, "surface_charge_left": 0.0},
+        None,  # no estimates at this output
+        {"current": 3e-9},
+    ]
+    trackers.start(model)
+    for (t, x, obs), errors in zip(_outputs(model, 3), given, strict=True):
+        trackers.output(model, t, x, obs, errors)
+    trackers.output(model, 3.0, initial_state(model), dict(obs))  # the old call, no errors
+    trackers.finish("completed", "", {"steps": 4})
+    trackers.close()
+    assert recorder.calls == [*given, None]
+
+    nan = math.nan
+    expected = {
+        "membrane_potential": [4e-6, nan, nan, nan],
+        "flux_K": [1e-12, nan, nan, nan],
+        "surface_charge_left": [0.0, nan, nan, nan],
+        "current": [nan, nan, 3e-9, nan],
+    }
+    result = collector.result("completed", "", {"steps": 4})
+    loaded = load_result(path)
+    for got in (result, loaded):
+        assert list(got.error_estimate) == observable_names(model)
+        for name, values in got.error_estimate.items():
+            np.testing.assert_array_equal(values, expected.get(name, [nan] * 4), err_msg=name)
+    assert_results_equal(loaded, result)
+
+
+def test_collector_builds_the_result_on_the_last_outputs_model():
+    """The steady solver may end on a finer mesh than the one it started on."""
+    case = load("nernst_k")
+    start = build_model(case)
+    finer = build_model(case, build_mesh(case.with_overrides({"mesh.uniform_cells": 60})))
+    assert finer.n_cells != start.n_cells
+    collector = Collector()
+    collector.start(start)
+    ((_t, x, obs),) = _outputs(finer, 1)
+    collector.output(finer, math.inf, x, obs, {"membrane_potential": 1e-7})
+    result = collector.result("completed", "", {})
+    assert result.x.size == finer.n_cells
+    np.testing.assert_array_equal(result.faces, finer.mesh.faces)
+    assert result.error_estimate["membrane_potential"].tolist() == [1e-7]
+
+
+def test_collector_refuses_an_estimate_of_no_observable():
+    model = build_model(load("nernst_k"))
+    collector = Collector()
+    collector.start(model)
+    ((t, x, obs),) = _outputs(model, 1)
+    collector.output(model, t, x, obs, {"flux_Na": 1.0})  # nernst_k has K and Cl only
+    with pytest.raises(ValueError, match="flux_Na"):
+        collector.result("completed", "", {})
