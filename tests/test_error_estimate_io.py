@@ -18,7 +18,8 @@ from test_io import append_output, assert_results_equal, make_result, writer_for
 from pnp.discretisation.mesh import build_mesh
 from pnp.discretisation.model import build_model, initial_state
 from pnp.errors import ResultFileError
-from pnp.results.reader import load_result
+from pnp.results.display import with_error
+from pnp.results.reader import describe, load_result
 from pnp.results.result import Result
 from pnp.simulation.loop import Tracker, Trackers
 from pnp.simulation.trackers import Collector, FileWriter, observable_names
@@ -136,6 +137,7 @@ def test_file_without_estimates_loads_with_nan(tmp_path):
     assert_results_equal(loaded, result)  # result: the same arrays, no estimates
     assert list(loaded.error_estimate) == list(loaded.observables())
     assert all(np.isnan(values).all() for values in loaded.error_estimate.values())
+    assert "(no error estimates)" in describe(path)
 
 
 def test_file_with_some_estimates_missing_loads_them_as_nan(tmp_path):
@@ -325,3 +327,27 @@ def test_collector_refuses_an_estimate_of_no_observable():
     collector.output(model, t, x, obs, {"flux_Na": 1.0})  # nernst_k has K and Cl only
     with pytest.raises(ValueError, match="flux_Na"):
         collector.result("completed", "", {})
+
+
+# -- display ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "error", "unit", "text"),
+    [
+        (-70.1234567, 0.0043, "mV", "-70.123 ± 0.004 mV"),
+        (-70.1234567, 0.0014, "mV", "-70.1235 ± 0.0014 mV"),  # a leading 1: two digits
+        (-70.1234567, 0.00196, "mV", "-70.123 ± 0.002 mV"),  # 0.0020 rounds to one digit
+        (70.0, 0.001, "mV", "70.0000 ± 0.0010 mV"),  # trailing zeros are digits too
+        (1.234567e-5, 3e-9, "A/m^2", "1.2346e-05 ± 3e-09 A/m^2"),
+        (3e-12, 5e-9, "A/m^2", "3e-12 ± 5e-09 A/m^2"),  # below the error: one digit
+        (0.0, 2e-6, "V", "0 ± 2e-06 V"),
+        (1.0, 1e-20, "", "1.00000000000 ± 1.0e-20"),  # at most 12 digits
+        (1.2345678, math.nan, "V", "1.23457 V"),  # no estimate: as without one
+        (1.2345678, None, "V", "1.23457 V"),
+        (1.2345678, 0.0, "V", "1.23457 ± 0 V"),
+        (1.2345678, math.inf, "V", "1.23457 ± inf V"),
+    ],
+)
+def test_value_with_error_text(value, error, unit, text):
+    assert with_error(value, error, unit) == text

@@ -21,6 +21,7 @@ flag values don't match" otherwise); HDF5 then shares the open file.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from typing import Any
@@ -29,6 +30,8 @@ import h5py
 import numpy as np
 
 from ..errors import ResultFileError
+from .display import with_error
+from .registry import observable_units
 from .result import Result
 
 FORMAT = "pnp-result"
@@ -343,6 +346,23 @@ def _stat(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
+def _observable_lines(result: Result) -> list[str]:
+    """Each observable at the last output, ± its error estimate, in SI units."""
+    observables = result.observables()
+    if result.t.size == 0:
+        return [f"observables  {', '.join(observables)} (no outputs)"]
+    last = {name: float(series[-1]) for name, series in observables.items()}
+    errors = {name: float(series[-1]) for name, series in result.error_estimate.items()}
+    estimated = any(not math.isnan(error) for error in errors.values())
+    note = "± estimated discretisation error" if estimated else "no error estimates"
+    lines = [f"observables  at the last output ({note})"]
+    pad = max(len(name) for name in last)
+    for name, value in last.items():
+        text = with_error(value, errors[name], observable_units(name))
+        lines.append(f"  {name:<{pad}}  {text}")
+    return lines
+
+
 def describe(path: str | os.PathLike[str]) -> str:
     """A human summary of a result file (``pnp info``).
 
@@ -390,8 +410,7 @@ def describe(path: str | os.PathLike[str]) -> str:
     else:
         times = f"{count} output{'s' if count > 1 else ''}, t = {result.t[0]:.6g} .. {result.t[-1]:.6g} s"
     lines.append(f"times        {times}")
-    observables = ", ".join(result.observables())
-    lines.append(f"observables  {observables}")
+    lines += _observable_lines(result)
     if result.stats:
         lines.append(
             "solver       "
