@@ -7,6 +7,7 @@ explicit values through the Tracker, ResultWriter and Result interfaces.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import h5py
@@ -347,7 +348,23 @@ def test_collector_refuses_an_estimate_of_no_observable():
         (1.2345678, None, "V", "1.23457 V"),
         (1.2345678, 0.0, "V", "1.23457 ± 0 V"),
         (1.2345678, math.inf, "V", "1.23457 ± inf V"),
+        (1.0, 1.7976931348623157e308, "", "1 ± 1.8e+308"),  # rounding up would overflow
+        (1.0, 1.75e308, "", "1 ± 1.8e+308"),
     ],
 )
 def test_value_with_error_text(value, error, unit, text):
     assert with_error(value, error, unit) == text
+
+
+def test_value_with_error_text_for_any_floats():
+    """What a damaged file may hold: every finite, infinite or NaN value with
+    any non-negative estimate gives one line of text, never an exception."""
+    rng = np.random.default_rng(7)
+    values = rng.integers(0, 2**64, 2000, dtype=np.uint64).view(np.float64)
+    errors = np.abs(rng.integers(0, 2**64, 2000, dtype=np.uint64).view(np.float64))
+    specials = [0.0, -0.0, 5e-324, 1.7976931348623157e308, math.inf, math.nan]
+    pairs = [*zip(values, errors, strict=True), *itertools.product(specials, specials)]
+    for value, error in pairs:
+        text = with_error(float(value), float(error), "V")
+        assert text.isprintable() and text.endswith(" V"), (value, error, text)
+        assert ("±" in text) != math.isnan(error), (value, error, text)

@@ -23,10 +23,12 @@ def _tidy(text: str) -> str:
 
 def _rounded_error(error: float) -> tuple[float, int]:
     """The estimate rounded to 1 significant digit (2 if it begins with 1), and that count."""
-    two = float(f"{error:.1e}")
+    two, one = float(f"{error:.1e}"), float(f"{error:.0e}")
+    if not math.isfinite(one):  # near the largest float, rounding up overflows
+        return (two, 2) if math.isfinite(two) else (error, 2)
     if f"{two:.1e}".startswith("1"):
         return two, 2
-    return float(f"{error:.0e}"), 1
+    return one, 1
 
 
 def with_error(value: float, error: float | None, unit: str = "", digits: int = 6) -> str:
