@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import h5py
+import numpy as np
 import pytest
 from scipy import constants
 
+import pnp
 from pnp import analytic
 from pnp.presentation.cli import main
+from pnp.presentation.report import summary
 
 CASES = Path(__file__).resolve().parent.parent / "cases"
 
@@ -126,9 +130,42 @@ def test_set_override(tmp_path, capsys):
     assert code == 0
     # the override reached the run: V_m is E_K for 140/14 mM at 37 degC (-61.54 mV),
     # printed to 6 digits (rounding up to 5e-6 relative)
-    shown = re.search(r"^membrane potential\s+(\S+) mV", capsys.readouterr().out, re.M)
+    shown = re.search(r"^membrane potential\s+(\S+)(?: ± \S+)? mV", capsys.readouterr().out, re.M)
     expected = analytic.nernst(140.0, 14.0, 1, constants.zero_Celsius + 37.0) * 1e3
     assert float(shown.group(1)) == pytest.approx(expected, rel=5e-6, abs=0)
+
+
+def test_summary_and_info_show_each_estimate_as_plus_minus(tmp_path, capsys):
+    """`pnp run` and `pnp info` show value ± estimate, to the estimate's digits;
+    an observable without an estimate is shown as before, with nothing added."""
+    case = pnp.load_case(CASES / "nernst_k.toml")
+    result = pnp.run(case)
+    assert result.membrane_potential[-1] == pytest.approx(-0.0890587, abs=5e-8)
+    assert all(np.isnan(e).all() for e in result.error_estimate.values())  # no estimator yet
+    plain = summary(case, result)
+    assert "±" not in plain
+    assert re.search(r"^membrane potential\s+-89\.0587 mV\s*$", plain, re.M)
+
+    estimates = {"membrane_potential": [4.3e-6], "flux_K": [2e-22]}
+    estimated = dataclasses.replace(result, error_estimate=estimates)
+    text = summary(case, estimated)
+    assert re.search(r"^membrane potential\s+-89\.059 ± 0\.004 mV\s*$", text, re.M)
+    assert re.search(r"^flux K \(outward \+\)\s+-3\.9e-21 ± 2e-22 mol/m\^2/s\s*$", text, re.M)
+    current = next(line for line in text.splitlines() if line.startswith("membrane current"))
+    assert "±" not in current
+
+    path = tmp_path / "estimated.h5"
+    estimated.save(path)
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "observables  at the last output (± estimated discretisation error)" in out
+    assert re.search(r"^  membrane_potential\s+-0\.089059 ± 4e-06 V$", out, re.M)
+    assert re.search(r"^  flux_K\s+-3\.9e-21 ± 2e-22 mol/m\^2/s$", out, re.M)
+    assert re.search(r"^  current\s+\S+ A/m\^2$", out, re.M)  # no estimate: nothing added
+    result.save(tmp_path / "plain.h5")
+    assert main(["info", str(tmp_path / "plain.h5")]) == 0
+    out = capsys.readouterr().out
+    assert "(no error estimates)" in out and "±" not in out
 
 
 def test_info_on_non_result_is_exit_2(tmp_path, capsys):

@@ -38,9 +38,12 @@ ROOT = Path(__file__).resolve().parent.parent
 CASES = ROOT / "cases"
 TRANSIENT_OVERRIDES = {"run.t_end": 1e-3, "run.outputs": 5}
 TRANSIENT_SET = ["--set", "run.t_end=1e-3", "--set", "run.outputs=5"]
-# Reading any one damaged file must take less than this [s]: HDF5 itself may spend a
-# second or two on a damaged attribute (measured: 1.3 s for one string attribute).
-READ_LIMIT = 5.0
+# Reading any one damaged file must take less than this [s]: HDF5 itself may spend
+# seconds on a damaged attribute (measured: 1.3 s for one string attribute; 3 s,
+# and 9 s with both cores busy, for the root `message` of transient-bad77.h5, whose
+# damaged global heap made HDF5 allocate 2.7 GB before failing to read it: a sample
+# that hits it since /error_estimate changed the file layout).
+READ_LIMIT = 15.0
 CORRUPTIONS_PER_FILE = 120
 TRUNCATIONS_PER_FILE = 40
 

@@ -279,7 +279,14 @@ def test_append_checks_shapes_and_names(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "longer", [["potential", "observables/current"], ["t"], ["t", "potential"]]
+    "longer",
+    [
+        ["potential", "observables/current"],
+        ["t"],
+        ["t", "potential"],
+        ["error_estimate/flux_K"],
+        ["t", "potential", "concentration", "observables/flux_K"],  # all but the estimates
+    ],
 )
 def test_interrupted_append_loads_committed_outputs(tmp_path, longer):
     """A kill inside an append leaves some rows one longer than ``n_outputs``."""
@@ -321,7 +328,8 @@ CHILD = textwrap.dedent(
     k = 0
     while True:
         writer.append(float(k), np.full(n, k), np.full((2, n), k),
-                      {"membrane_potential": k, "current": k, "flux_K": k, "flux_Cl": k})
+                      {"membrane_potential": k, "current": k, "flux_K": k, "flux_Cl": k},
+                      {"membrane_potential": 1e-3 * k, "flux_K": 2e-3 * k})
         k += 1
         print(k, flush=True)
     """
@@ -372,6 +380,12 @@ def test_sigkill_keeps_every_flushed_output(tmp_path):
     )
     for values in (loaded.membrane_potential, loaded.current, loaded.flux["K"], loaded.flux["Cl"]):
         np.testing.assert_array_equal(values, steps)
+    # the error estimates of every output kept, NaN where none was given
+    errors = loaded.error_estimate
+    np.testing.assert_array_equal(errors["membrane_potential"], 1e-3 * steps)
+    np.testing.assert_array_equal(errors["flux_K"], 2e-3 * steps)
+    assert np.isnan(errors["current"]).all() and np.isnan(errors["flux_Cl"]).all()
+    assert errors["current"].shape == (count,)
 
 
 # -- bad files ----------------------------------------------------------------
@@ -488,3 +502,9 @@ def test_xarray_opens_with_named_dims(tmp_path):
     with xr.open_dataset(path, engine="h5netcdf", group="observables") as ds:
         assert ds["membrane_potential"].dims == ("t",)
         np.testing.assert_array_equal(ds["flux_K"].values, result.flux["K"])
+    estimated = make_result(error_estimate={"flux_K": np.arange(4.0)})
+    estimated.save(path)
+    with xr.open_dataset(path, engine="h5netcdf", group="error_estimate") as ds:
+        assert ds["flux_K"].dims == ("t",) and ds["flux_K"].attrs["units"] == "mol/m^2/s"
+        np.testing.assert_array_equal(ds["flux_K"].values, np.arange(4.0))
+        assert np.isnan(ds["current"].values).all()

@@ -91,11 +91,13 @@ def test_every_registered_name_is_in_the_result_file_with_its_unit(pump_leak, tm
         if file != path:
             result.save(file)
         with h5py.File(file, "r") as f:
-            assert sorted(f["observables"]) == sorted(names)
-            for name in names:
-                assert f["observables"][name].attrs["units"] == registry.observable_units(name)
+            for group in ("observables", "error_estimate"):
+                assert sorted(f[group]) == sorted(names), group
+                for name in names:
+                    assert f[group][name].attrs["units"] == registry.observable_units(name)
     loaded = pnp.load_result(path)
     assert list(loaded.observables()) == names
+    assert list(loaded.error_estimate) == list(result.error_estimate) == names
 
 
 def test_every_summary_observable_is_a_sweep_column_with_its_unit(tmp_path):
@@ -106,15 +108,21 @@ def test_every_summary_observable_is_a_sweep_column_with_its_unit(tmp_path):
     columns = list(res.table)
     in_summary = registry.observable_names(case.species_names, summary=True)
     start = columns.index(in_summary[0])
-    assert columns[start : start + len(in_summary)] == in_summary
+    # the observables, then their error estimates, in registry order
+    errors = [registry.error_column(name) for name in in_summary]
+    assert columns[start : start + 2 * len(in_summary)] == in_summary + errors
     # membrane_charge is the one observable without a fixed column; it gets
-    # a column after the solver statistics, like any observable a run reports.
+    # a column after the solver statistics, like any observable a run reports,
+    # and its error estimate one after it.
     everything = registry.observable_names(case.species_names)
     assert set(everything) - set(in_summary) == {"membrane_charge"}
     assert columns.index("membrane_charge") > columns.index("wall_time")
+    assert columns.index("membrane_charge_error") == columns.index("membrane_charge") + 1
     with h5py.File(tmp_path / "summary.h5", "r") as f:
         for name in everything:
-            assert f[name].attrs["units"] == registry.observable_units(name), name
+            unit = registry.observable_units(name)
+            assert f[name].attrs["units"] == unit, name
+            assert f[registry.error_column(name)].attrs["units"] == unit, name
 
 
 def _si(unit: str) -> str:
@@ -151,6 +159,12 @@ def test_flat_names_find_their_entry():
     assert registry.observable_units("surface_charge_right") == "C/m^2"
     assert registry.observable_units("membrane_potential") == "V"
     assert registry.observable_units("capacitive_current") == ""
+    # an error-estimate column has its observable's unit
+    assert registry.error_column("membrane_potential") == "membrane_potential_error"
+    assert registry.observable_units("membrane_potential_error") == "V"
+    assert registry.observable_units("surface_charge_left_error") == "C/m^2"
+    assert registry.observable_units("membrane_charge_error") == "C/m^2"
+    assert registry.observable_units("capacitive_current_error") == ""
     rows = registry.describe(["K"])
     assert [r[0] for r in rows] == registry.observable_names(["K"])
     assert ("flux_K", "mol/m^2/s") == rows[3][:2] and "K" in rows[3][2]

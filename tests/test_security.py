@@ -425,6 +425,10 @@ def test_pickled_objects_in_result_files_are_never_unpickled(
     blob = np.void(pickle.dumps(_Evil(canary)))
     opaque = {
         "observable": lambda f: f["observables"].create_dataset("evil", data=np.array([blob])),
+        "error estimate": lambda f: (
+            f["error_estimate"].__delitem__("current"),
+            f["error_estimate"].create_dataset("current", data=np.array([blob])),
+        ),
         "potential": lambda f: (
             f.__delitem__("potential"),
             f.create_dataset("potential", data=blob),

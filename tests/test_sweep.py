@@ -234,6 +234,15 @@ def test_iv_sweep_files_and_summaries(iv_sweep):
         "flux_X",
         "surface_charge_left",
         "surface_charge_right",
+        "membrane_potential_error",
+        "current_error",
+        "pump_current_error",
+        "flux_K_error",
+        "flux_Na_error",
+        "flux_Cl_error",
+        "flux_X_error",
+        "surface_charge_left_error",
+        "surface_charge_right_error",
         "steps",
         "newton_iterations",
         "rejected_steps",
@@ -251,6 +260,56 @@ def test_iv_sweep_files_and_summaries(iv_sweep):
     with h5py.File(res.out / "summary.h5") as f:
         assert f.attrs["format"] == "pnp-sweep"
         assert f["current"].attrs["units"] == "A/m^2"
+        assert f["current_error"].attrs["units"] == "A/m^2"
+    # each point's estimates, as its result file holds them (NaN: none yet)
+    for i, path in enumerate(res.paths):
+        errors = pnp.load_result(path).error_estimate
+        for name in ("membrane_potential", "current", "flux_K", "membrane_charge"):
+            np.testing.assert_array_equal(res.table[f"{name}_error"][i], errors[name][-1])
+
+
+def test_summary_columns_hold_each_points_error_estimates(iv_case, tmp_path):
+    """The `<name>_error` columns come from each point's Result: its last
+    estimates, NaN (a blank CSV cell) where it has none; units as the observable's."""
+    from test_io import make_result  # synthetic K, Na, Cl results, 4 outputs
+
+    from pnp.simulation.sweep.summary import _base_columns, _row, _Summary
+    from pnp.simulation.sweep.worker import _failure, _outcome
+
+    estimates = {"membrane_potential": [1, 2, 3, 4e-6], "flux_Na": [0, 0, 0, 5e-12]}
+    results = [
+        make_result(status="completed", error_estimate=estimates),
+        make_result(status="completed", seed=1),
+    ]
+    keys = ("boundary.left.potential",)
+    base = _base_columns(keys, ("K", "Na", "Cl"))
+    outcomes = [*map(_outcome, results), _failure("boom")]
+    rows = [_row(i, {keys[0]: 0.01 * i}, "0" * 64, o, base) for i, o in enumerate(outcomes)]
+    _Summary(tmp_path, base, iv_case, keys, False).write(rows)
+
+    loaded = load_sweep(tmp_path)
+    observables = list(results[0].observables())  # capacitive_current: an extra one
+    fixed = observables[:-1]
+    columns = loaded.columns
+    start = columns.index("membrane_potential")
+    assert columns[start : start + 2 * len(fixed)] == fixed + [f"{n}_error" for n in fixed]
+    assert columns[-3:] == ["capacitive_current", "capacitive_current_error", "case_sha256"]
+    table = loaded.table
+    for i, result in enumerate(results):
+        for name in observables:
+            assert table[name][i] == result.observables()[name][-1], name
+            np.testing.assert_array_equal(
+                table[f"{name}_error"][i], result.error_estimate[name][-1], err_msg=name
+            )
+    assert table["membrane_potential_error"][0] == 4e-6 and table["flux_Na_error"][0] == 5e-12
+    assert np.isnan(table["current_error"]).all()
+    assert np.isnan(table["membrane_potential_error"][1:]).all()  # none, and a failed point
+    csv_rows = read_csv(tmp_path / "summary.csv")
+    assert [r["membrane_potential_error"] for r in csv_rows] == [repr(4e-6), "", ""]
+    with h5py.File(tmp_path / "summary.h5") as f:
+        assert f["membrane_potential_error"].attrs["units"] == "V"
+        assert f["flux_Na_error"].attrs["units"] == "mol/m^2/s"
+        assert "units" not in f["capacitive_current_error"].attrs  # unregistered, like its value
 
 
 def test_summary_opens_in_xarray(iv_sweep):

@@ -15,6 +15,7 @@ from .. import analytic
 from ..constants import FARADAY, GAS_CONSTANT, VACUUM_PERMITTIVITY, debye_length
 from ..discretisation.mesh import build_mesh
 from ..errors import CaseError
+from ..results.display import with_error
 from ..results.registry import entry
 
 
@@ -335,6 +336,8 @@ def _gc_profile_row(case, result):
 
 
 def summary(case, result) -> str:
+    """The `pnp run` summary: each observable at the last output ± its error
+    estimate (as `with_error`), derived quantities, solver work, `[expect]`."""
     z = _valences(case)
     lines = [f"{case.title}: {result.status}" + (f" ({result.message})" if result.message else "")]
     # labels and units from the observables registry; V_m is shown in mV
@@ -348,18 +351,25 @@ def summary(case, result) -> str:
             "surface_charge_{side}",
         )
     )
+    observables = result.observables()
+
+    def last(name: str, unit: str, scale: float = 1.0) -> str:
+        """The last value ± its error estimate (nothing added without one)."""
+        error = result.error_estimate[name][-1]
+        return with_error(observables[name][-1] * scale, error * scale, unit)
+
     rows = [
-        (vm.label, f"{result.membrane_potential[-1] * 1e3:.6g} m{vm.unit}"),
-        (f"{cur.label} (outward +)", f"{result.current[-1]:.6g} {cur.unit}"),
+        (vm.label, last(vm.name, f"m{vm.unit}", 1e3)),
+        (f"{cur.label} (outward +)", last(cur.name, cur.unit)),
     ]
     if case.pumps:
-        rows.append((pump.label, f"{result.pump_current[-1]:.6g} {pump.unit}"))
+        rows.append((pump.label, last(pump.name, pump.unit)))
     for s in result.species:
         label = flux.label.format(species=s)
-        rows.append((f"{label} (outward +)", f"{result.flux[s][-1]:.6g} {flux.unit}"))
+        rows.append((f"{label} (outward +)", last(flux.name.format(species=s), flux.unit)))
     for side in result.surface_charge:
-        value = f"{result.surface_charge[side][-1]:.6g} {sigma.unit}"
-        rows.append((sigma.label.format(side=side), value))
+        name = sigma.name.format(side=side)
+        rows.append((sigma.label.format(side=side), last(name, sigma.unit)))
     for r in case.regions:
         if not r.membrane:
             lam = debye_length(r.concentration, z, r.eps_r, case.temperature)

@@ -21,6 +21,7 @@ flag values don't match" otherwise); HDF5 then shares the open file.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from typing import Any
@@ -29,16 +30,22 @@ import h5py
 import numpy as np
 
 from ..errors import ResultFileError
+from .display import with_error
+from .registry import observable_units
 from .result import Result
 
 FORMAT = "pnp-result"
+# /error_estimate was added within version 1: it is optional (files written
+# before it load with NaN estimates) and readers that predate it ignore it.
 FORMAT_VERSION = 1
+# The optional group of the observables' error estimates.
+ERROR_GROUP = "error_estimate"
 # Root attribute: outputs completely written (the commit mark of an append).
 COMMIT_ATTR = "n_outputs"
 # Reads of a file another process is writing are retried this often.
 LIVE_READ_ATTEMPTS = 5
 
-__all__ = ["COMMIT_ATTR", "FORMAT", "FORMAT_VERSION", "describe", "load_result"]
+__all__ = ["COMMIT_ATTR", "ERROR_GROUP", "FORMAT", "FORMAT_VERSION", "describe", "load_result"]
 
 
 def _from_attr(value: Any) -> Any:
@@ -173,6 +180,10 @@ def _check_layout(f: h5py.File, name: str) -> None:
         raise ResultFileError(f"{name}: damaged pnp result, /observables is not a group")
     wanted = dict(_NUMERIC)
     wanted.update({f"observables/{key}": (1, "f") for key in f["observables"]})
+    if ERROR_GROUP in f:  # optional: files written before it have none
+        if not isinstance(f[ERROR_GROUP], h5py.Group):
+            raise ResultFileError(f"{name}: damaged pnp result, /{ERROR_GROUP} is not a group")
+        wanted.update({f"{ERROR_GROUP}/{key}": (1, "f") for key in f[ERROR_GROUP]})
     for key, (ndim, kinds) in wanted.items():
         dataset = f[key]
         if not isinstance(dataset, h5py.Dataset):
@@ -214,11 +225,13 @@ def _read(f: h5py.File, name: str) -> tuple[Result, dict[str, Any]]:
         # Only finish() rewrites it: the run was killed while finishing.
         message = "status attribute unreadable (file damaged while finishing)"
     observables = {key: f["observables"][key] for key in f["observables"]}
+    errors = {key: f[ERROR_GROUP][key] for key in f[ERROR_GROUP]} if ERROR_GROUP in f else {}
     series = {
         "t": f["t"],
         "potential": f["potential"],
         "concentration": f["concentration"],
         **observables,
+        **{f"{ERROR_GROUP}/{key}": dataset for key, dataset in errors.items()},
     }
     lengths = {key: dataset.shape[0] if dataset.ndim else -1 for key, dataset in series.items()}
     committed = attrs.get(COMMIT_ATTR)
@@ -262,6 +275,7 @@ def _read(f: h5py.File, name: str) -> tuple[Result, dict[str, Any]]:
             potential=f["potential"][:count],
             concentration=f["concentration"][:count],
             observables={key: dataset[:count] for key, dataset in observables.items()},
+            error_estimate={key: dataset[:count] for key, dataset in errors.items()},
             stats=stats,
             status=status,
             message=message,
@@ -332,6 +346,23 @@ def _stat(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
+def _observable_lines(result: Result) -> list[str]:
+    """Each observable at the last output, ± its error estimate, in SI units."""
+    observables = result.observables()
+    if result.t.size == 0:
+        return [f"observables  {', '.join(observables)} (no outputs)"]
+    last = {name: float(series[-1]) for name, series in observables.items()}
+    errors = {name: float(series[-1]) for name, series in result.error_estimate.items()}
+    estimated = any(not math.isnan(error) for error in errors.values())
+    note = "± estimated discretisation error" if estimated else "no error estimates"
+    lines = [f"observables  at the last output ({note})"]
+    pad = max(len(name) for name in last)
+    for name, value in last.items():
+        text = with_error(value, errors[name], observable_units(name))
+        lines.append(f"  {name:<{pad}}  {text}")
+    return lines
+
+
 def describe(path: str | os.PathLike[str]) -> str:
     """A human summary of a result file (``pnp info``).
 
@@ -379,8 +410,7 @@ def describe(path: str | os.PathLike[str]) -> str:
     else:
         times = f"{count} output{'s' if count > 1 else ''}, t = {result.t[0]:.6g} .. {result.t[-1]:.6g} s"
     lines.append(f"times        {times}")
-    observables = ", ".join(result.observables())
-    lines.append(f"observables  {observables}")
+    lines += _observable_lines(result)
     if result.stats:
         lines.append(
             "solver       "

@@ -15,6 +15,11 @@ that the table and ``observe()`` agree.
 
 The order of the table is the order of the names everywhere (result files,
 ``Result.observables()``, summary columns).
+
+Every observable also has an error estimate (``Result.error_estimate``, the
+result file's ``/error_estimate`` group) under the same flat name and in the
+same unit; a sweep summary holds it in the column :func:`error_column`
+(``membrane_potential_error``).
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from dataclasses import dataclass
 
 SIDES = ("left", "right")
 SCALAR, PER_SPECIES, PER_SIDE = "scalar", "per species", "per side"
+#: Suffix of the sweep-summary column holding an observable's error estimate.
+ERROR_SUFFIX = "_error"
 
 
 @dataclass(frozen=True)
@@ -177,9 +184,20 @@ def observable_names(
     return names
 
 
+def error_column(name: str) -> str:
+    """The sweep-summary column of a flat name's error estimate (``current_error``)."""
+    return name + ERROR_SUFFIX
+
+
 def observable_units(name: str) -> str:
-    """Unit of a flat observable name (``flux_K`` → ``mol/m^2/s``); "" if unregistered."""
+    """Unit of a flat observable name (``flux_K`` → ``mol/m^2/s``); "" if unregistered.
+
+    An error-estimate column (``membrane_potential_error``) has its
+    observable's unit.
+    """
     obs = lookup(name)
+    if obs is None and name.endswith(ERROR_SUFFIX):
+        obs = lookup(name[: -len(ERROR_SUFFIX)])
     return obs.unit if obs is not None else ""
 
 

@@ -18,6 +18,11 @@ Observables have two spellings that map one to one:
 =====================================  =====================================
 
 The names, units and descriptions come from :mod:`pnp.results.registry`.
+
+Every observable carries an estimate of its discretisation error:
+``error_estimate[flat name]`` is an array (T,) of absolute errors in the
+observable's unit (file: ``/error_estimate/NAME``), NaN where no estimate was
+made.
 """
 
 from __future__ import annotations
@@ -91,6 +96,12 @@ class Result:
         Net outward pump current [A/m^2]; zeros if omitted (no pump).
     extra_observables : dict of str → array (T,), optional
         Any other per-time observable, kept under its flat name.
+    error_estimate : dict of str → array (T,), optional
+        Estimated absolute discretisation error of each observable, by flat
+        name (``membrane_potential``, ``flux_K``, ...), in the observable's
+        unit; non-negative, NaN where unknown. On construction every
+        observable of :meth:`observables` gets an entry (all NaN if omitted);
+        a name that is not an observable is refused.
     stats : dict, optional
         Solver work: steps, newton_iterations, rejected_steps, factorizations,
         wall_time [s], ... (int, float, bool or str values).
@@ -124,6 +135,7 @@ class Result:
     surface_charge: dict[str, np.ndarray]
     pump_current: np.ndarray | None = None
     extra_observables: dict[str, np.ndarray] = field(default_factory=dict)
+    error_estimate: dict[str, np.ndarray] = field(default_factory=dict)
     stats: dict[str, Any] = field(default_factory=dict)
     status: str = "completed"
     message: str = ""
@@ -141,6 +153,7 @@ class Result:
         n_cells, n_species = self._check_mesh_and_species()
         n_times = self._check_fields(n_cells, n_species)
         self._check_observables(n_times)
+        self._check_error_estimate(n_times)
 
     def _check_mesh_and_species(self) -> tuple[int, int]:
         """Coerce and check the mesh and species arrays; return (N, S)."""
@@ -230,6 +243,27 @@ class Result:
             raise ValueError(f"extra_observables: {sorted(clash)} clash with standard observables")
         self.stats = dict(self.stats)
 
+    def _check_error_estimate(self, n_times: int) -> None:
+        """One non-negative series per observable, NaN where none was given."""
+        given = dict(self.error_estimate or {})
+        names = list(self.observables())
+        unknown = set(given) - set(names)
+        if unknown:
+            raise ValueError(
+                f"error_estimate: {sorted(unknown)} are not observables of this result "
+                f"({', '.join(names)})"
+            )
+        estimates = {}
+        for name in names:
+            if name not in given:
+                estimates[name] = np.full(n_times, np.nan)
+                continue
+            values = _series(given[name], n_times, f"error_estimate[{name!r}]")
+            if np.any(values < 0):
+                raise ValueError(f"error_estimate[{name!r}]: negative values")
+            estimates[name] = values
+        self.error_estimate = estimates
+
     # -- access ---------------------------------------------------------------
 
     @property
@@ -269,13 +303,22 @@ class Result:
     # -- construction and files ---------------------------------------------
 
     @classmethod
-    def from_arrays(cls, *, observables: Mapping[str, Any], species: Any, **fields: Any) -> Result:
+    def from_arrays(
+        cls,
+        *,
+        observables: Mapping[str, Any],
+        species: Any,
+        error_estimate: Mapping[str, Any] | None = None,
+        **fields: Any,
+    ) -> Result:
         """Build a Result whose observables are given under their flat names.
 
         ``observables`` maps ``membrane_potential``, ``current``,
         ``pump_current``, ``flux_<species>``, ``surface_charge_<side>`` and any
-        other name (kept in ``extra_observables``) to arrays (T,). Every other
-        field is passed as a keyword, as to the constructor.
+        other name (kept in ``extra_observables``) to arrays (T,).
+        ``error_estimate`` maps the same flat names to their error estimates
+        (T,); names left out get NaN. Every other field is passed as a
+        keyword, as to the constructor.
         """
         species = tuple(str(name) for name in species)
         keys = {PER_SPECIES: species, PER_SIDE: SIDES}
@@ -304,7 +347,13 @@ class Result:
         missing = [name for name in ("membrane_potential", "current") if name not in scalars]
         if missing:
             raise ValueError(f"observables: missing {', '.join(missing)}")
-        return cls(species=species, **structured, **scalars, **fields)
+        return cls(
+            species=species,
+            error_estimate=dict(error_estimate or {}),
+            **structured,
+            **scalars,
+            **fields,
+        )
 
     def save(self, path: str | Any) -> None:
         """Write the result to an HDF5 file (layout: docs/interface.md, section "Result files")."""

@@ -19,11 +19,19 @@ Layout (docs/interface.md, section "Result files"; format_version 1)::
     /concentration (T, S, N)  [mol/m^3]; one chunk per output
     /observables/NAME (T,) membrane_potential, current, pump_current, flux_<species>,
                            surface_charge_left, surface_charge_right, ... (attr units)
+    /error_estimate/NAME (T,)  estimated absolute discretisation error of
+                           /observables/NAME, same unit (attr units); NaN where none
     /solver                attrs: steps, newton_iterations, rejected_steps, wall_time, ...
 
 Every dataset axis has a dimension scale, so ``xarray.open_dataset(path,
 engine="h5netcdf")`` gives named dims ``t``, ``species_name``, ``x`` (and
-``faces``); ``group="observables"`` or ``group="species"`` open those groups.
+``faces``); ``group="observables"``, ``group="error_estimate"`` or
+``group="species"`` open those groups.
+
+``/error_estimate`` came after format_version 1 was fixed, without a new
+version: a reader that does not know it ignores it, and
+:func:`~pnp.results.reader.load_result` reads a file without it (written
+before) with NaN estimates.
 
 Why ``species_name`` and not ``species``: h5netcdf names a dimension after the
 path of its scale dataset and only finds scales in the variable's own group or
@@ -42,15 +50,15 @@ holds every output appended so far, with status "running". What makes it hold:
   ``h5clear -s`` repairs it. The version-0 superblock has the same flag but
   HDF5 ignores it on reading.
 * A two-phase append. All rows (``/t``, ``/potential``, ``/concentration``,
-  the observables) are resized, written and flushed; then the root attribute
+  the observables and their error estimates) are resized, written and flushed; then the root attribute
   ``n_outputs`` (an int64, rewritten in place) is set to the new count and
   flushed. :func:`~pnp.results.reader.load_result` trusts ``min(n_outputs, every length along
   t)``, so a kill inside the first flush (where a dataset's new length may be
   on disk before its chunk index, reading as zeros) loses only that output.
   Within one flush HDF5 writes raw data first, then object headers and
   B-trees, the superblock last.
-* No compression, so a partly filled chunk (``/t``, observables: 256 outputs
-  each) is rewritten in place with identical bytes before the new value.
+* No compression, so a partly filled chunk (``/t``, observables, error
+  estimates: 256 outputs each) is rewritten in place with identical bytes before the new value.
 
 Measured: 1,200 SIGKILLs at random times during appends, every file opened
 and held at least every output whose append had returned. Limits: a kill
@@ -74,15 +82,23 @@ import numpy as np
 
 # The format the reader accepts. Importing it here also loads the reader with
 # the writer, before any file is read.
-from .reader import COMMIT_ATTR, FORMAT, FORMAT_VERSION
+from .reader import COMMIT_ATTR, ERROR_GROUP, FORMAT, FORMAT_VERSION
 from .registry import observable_units
 from .result import STATUSES, Result
 
 SPECIES_DIM = "species_name"
-# Outputs per chunk of /t and of each observable (8 bytes each).
+# Outputs per chunk of /t, of each observable and of each error estimate
+# (8 bytes each).
 TIME_CHUNK = 256
 
-__all__ = ["COMMIT_ATTR", "FORMAT", "FORMAT_VERSION", "ResultWriter", "save_result"]
+__all__ = [
+    "COMMIT_ATTR",
+    "ERROR_GROUP",
+    "FORMAT",
+    "FORMAT_VERSION",
+    "ResultWriter",
+    "save_result",
+]
 
 
 def _pnp_version() -> str:
@@ -168,6 +184,10 @@ class ResultWriter:
         (``membrane_potential``, ``current``, ``flux_K``, ...).
     observable_units : dict, optional
         Units of observables whose name does not tell them.
+
+    Every observable also gets a dataset of error estimates
+    (``/error_estimate/NAME``, same unit); an append may give an estimate for
+    any of them and the others are stored as NaN.
 
     Each append is flushed, so the file holds every output written so far even
     if the process dies (see the module docstring). :meth:`finish` records the
@@ -295,7 +315,8 @@ class ResultWriter:
         species_scale: h5py.Dataset,
         units: Mapping[str, str],
     ) -> None:
-        """The datasets that grow along t: /t, /potential, /concentration, /observables/*."""
+        """The datasets that grow along t: /t, /potential, /concentration,
+        /observables/* and /error_estimate/*."""
         n_cells, n_species = self.n_cells, self.n_species
         t_scale = f.create_dataset(
             "t", shape=(0,), maxshape=(None,), chunks=(TIME_CHUNK,), dtype="f8"
@@ -323,16 +344,24 @@ class ResultWriter:
             dataset.dims[dataset.ndim - 1].attach_scale(x_scale)  # h5py: no negative axes
         concentration.dims[1].attach_scale(species_scale)
 
-        observables = f.create_group("observables")
-        self._observables = {}
+        self._observables = self._create_per_time(f, "observables", t_scale, units)
+        self._errors = self._create_per_time(f, ERROR_GROUP, t_scale, units)
+        self._t, self._potential, self._concentration = t_scale, potential, concentration
+
+    def _create_per_time(
+        self, f: h5py.File, group_name: str, t_scale: h5py.Dataset, units: Mapping[str, str]
+    ) -> dict[str, h5py.Dataset]:
+        """A group of one empty (T,) dataset per observable, with its unit."""
+        group = f.create_group(group_name)
+        datasets = {}
         for name in self.observable_names:
-            dataset = observables.create_dataset(
+            dataset = group.create_dataset(
                 name, shape=(0,), maxshape=(None,), chunks=(TIME_CHUNK,), dtype="f8"
             )
             dataset.attrs["units"] = units.get(name, observable_units(name))
             dataset.dims[0].attach_scale(t_scale)
-            self._observables[name] = dataset
-        self._t, self._potential, self._concentration = t_scale, potential, concentration
+            datasets[name] = dataset
+        return datasets
 
     # -- writing --------------------------------------------------------------
 
@@ -346,7 +375,12 @@ class ResultWriter:
         return self._file
 
     def append(
-        self, t: float, potential: Any, concentration: Any, observables: Mapping[str, float]
+        self,
+        t: float,
+        potential: Any,
+        concentration: Any,
+        observables: Mapping[str, float],
+        errors: Mapping[str, float | None] | None = None,
     ) -> None:
         """Append one output and flush it to disk.
 
@@ -360,19 +394,29 @@ class ResultWriter:
             [mol/m^3].
         observables : dict of str → float
             A value for every name given as ``observable_names``.
+        errors : dict of str → float, optional
+            Estimated absolute error of some of the observables, in their
+            units (non-negative); the others (and None values) are stored as NaN.
         """
         self.extend(
             [t],
             np.asarray(potential, dtype=float)[np.newaxis],
             np.asarray(concentration, dtype=float)[np.newaxis],
             {name: [value] for name, value in observables.items()},
+            {name: [np.nan if value is None else value] for name, value in (errors or {}).items()},
         )
 
     def extend(
-        self, t: Any, potential: Any, concentration: Any, observables: Mapping[str, Any]
+        self,
+        t: Any,
+        potential: Any,
+        concentration: Any,
+        observables: Mapping[str, Any],
+        errors: Mapping[str, Any] | None = None,
     ) -> None:
         """Append K outputs at once: t (K,), potential (K, N), concentration (K, S, N),
-        observables name → (K,). Flushed like :meth:`append`."""
+        observables name → (K,), errors (optional) name → (K,). Flushed like
+        :meth:`append`."""
         f = self._require_open()
         t = np.asarray(t, dtype=float).reshape(-1)
         count = t.size
@@ -399,6 +443,7 @@ class ResultWriter:
                 raise ValueError(
                     f"observable {name!r}: expected {count} values, got {values[name].size}"
                 )
+        estimates = self._estimates(errors or {}, count)
         if count == 0:
             return
 
@@ -407,6 +452,7 @@ class ResultWriter:
         # second flush rewrites one fixed-size attribute in place.
         rows = [(self._t, t), (self._potential, potential), (self._concentration, concentration)]
         rows += [(self._observables[name], values[name]) for name in self.observable_names]
+        rows += [(self._errors[name], estimates[name]) for name in self.observable_names]
         for dataset, data in rows:
             dataset.resize(stop, axis=0)
             dataset[start:stop] = data
@@ -414,6 +460,27 @@ class ResultWriter:
         f.attrs[COMMIT_ATTR] = np.int64(stop)
         f.flush()
         self.n_outputs = stop
+
+    def _estimates(self, errors: Mapping[str, Any], count: int) -> dict[str, np.ndarray]:
+        """Error estimates (count,) for every observable: NaN where none is given."""
+        unknown = set(errors) - set(self.observable_names)
+        if unknown:
+            raise ValueError(
+                f"errors: unknown {sorted(unknown)} (declared: {', '.join(self.observable_names)})"
+            )
+        estimates = {}
+        for name in self.observable_names:
+            given = errors.get(name)
+            if given is None:
+                estimates[name] = np.full(count, np.nan)
+                continue
+            array = np.asarray(given, dtype=float).reshape(-1)
+            if array.size != count:
+                raise ValueError(f"errors {name!r}: expected {count} values, got {array.size}")
+            if np.any(array < 0):
+                raise ValueError(f"errors {name!r}: an error estimate cannot be negative")
+            estimates[name] = array
+        return estimates
 
     def finish(
         self, status: str = "completed", message: str = "", stats: Mapping[str, Any] | None = None
@@ -468,5 +535,11 @@ def save_result(result: Result, path: str | os.PathLike[str]) -> None:
         observable_names=list(observables),
     )
     with writer:
-        writer.extend(result.t, result.potential, result.concentration, observables)
+        writer.extend(
+            result.t,
+            result.potential,
+            result.concentration,
+            observables,
+            result.error_estimate,
+        )
         writer.finish(result.status, result.message, result.stats)

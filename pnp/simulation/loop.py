@@ -23,9 +23,13 @@ from ..solvers.steady import solve_steady
 class Tracker:
     """Hooks called by :func:`simulate`; every one does nothing by default.
 
-    ``start(model)`` before solving; ``output(model, t, x, observables)`` at
-    each output (the initial state of a transient, each output time and the
-    state just before each protocol change; t = inf for a steady state);
+    ``start(model)`` before solving; ``output(model, t, x, observables,
+    errors)`` at each output (the initial state of a transient, each output
+    time and the state just before each protocol change; t = inf for a
+    steady state), where ``errors`` maps flat observable names to estimates
+    of their absolute discretisation error (in the observable's unit; None,
+    or a name left out: no estimate) and ``model`` is the model of that
+    output's state (its mesh may differ from the one ``start`` saw);
     ``step(t, h, stats, x)`` after each accepted (pseudo-)time step (h = inf
     for a direct steady solve) — raising KeyboardInterrupt there stops the
     run; ``finish(status, message, stats)`` once at the end, also when
@@ -35,7 +39,9 @@ class Tracker:
     def start(self, model) -> None:
         pass
 
-    def output(self, model, t: float, x: np.ndarray, observables: dict) -> None:
+    def output(
+        self, model, t: float, x: np.ndarray, observables: dict, errors: dict | None = None
+    ) -> None:
         pass
 
     def step(self, t: float, h: float, stats, x: np.ndarray) -> None:
@@ -58,9 +64,9 @@ class Trackers(Tracker):
         for tr in self.trackers:
             tr.start(model)
 
-    def output(self, model, t, x, observables):
+    def output(self, model, t, x, observables, errors=None):
         for tr in self.trackers:
-            tr.output(model, t, x, observables)
+            tr.output(model, t, x, observables, errors)
 
     def step(self, t, h, stats, x):
         for tr in self.trackers:

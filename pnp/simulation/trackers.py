@@ -29,8 +29,39 @@ def observable_names(model) -> list[str]:
     return registry.observable_names(model.species)
 
 
-def make_result(model, times, states, observables, stats: dict, status: str, message: str):
-    """Assemble a :class:`pnp.results.result.Result` from states and their observables."""
+def _error_series(errors, count: int) -> dict[str, np.ndarray]:
+    """Per-output error dicts (or None) → name → array (count,), NaN where not given.
+
+    Every name given at any output gets a series: a name that is not an
+    observable is refused by the Result.
+    """
+    errors = list(errors) if errors is not None else [None] * count
+    if len(errors) != count:
+        raise ValueError(f"errors: expected {count} entries (one per output), got {len(errors)}")
+    names = list(dict.fromkeys(name for e in errors if e for name in e))
+    return {
+        name: np.array(
+            [math.nan if not e or e.get(name) is None else e[name] for e in errors], dtype=float
+        )
+        for name in names
+    }
+
+
+def make_result(
+    model,
+    times,
+    states,
+    observables,
+    stats: dict,
+    status: str,
+    message: str,
+    errors=None,
+):
+    """Assemble a :class:`pnp.results.result.Result` from states and their observables.
+
+    ``errors``: one dict (flat name → estimated absolute error) or None per
+    output, or None for no estimates at all; missing estimates are NaN.
+    """
     from ..results.result import Result
 
     case = model.case
@@ -41,6 +72,7 @@ def make_result(model, times, states, observables, stats: dict, status: str, mes
     # from_arrays sorts the flat names into Result fields (registry attribute)
     return Result.from_arrays(
         observables=series,
+        error_estimate=_error_series(errors, len(states)),
         title=case.title,
         case_toml=_case_toml(case),
         temperature=case.temperature,
@@ -63,23 +95,33 @@ def make_result(model, times, states, observables, stats: dict, status: str, mes
 
 
 class Collector(Tracker):
-    """Keep every output; :meth:`result` assembles them into a Result."""
+    """Keep every output and its error estimates; :meth:`result` assembles
+    them into a Result, on the mesh of the last output's model."""
 
     def __init__(self):
         self.model = None
-        self.times, self.states, self.observables = [], [], []
+        self.times, self.states, self.observables, self.errors = [], [], [], []
 
     def start(self, model):
         self.model = model
 
-    def output(self, model, t, x, observables):
+    def output(self, model, t, x, observables, errors=None):
+        self.model = model  # a steady solve may end on another mesh than it started
         self.times.append(t)
         self.states.append(x.copy())
         self.observables.append(observables)
+        self.errors.append(dict(errors) if errors else None)
 
     def result(self, status: str, message: str, stats: dict):
         return make_result(
-            self.model, self.times, self.states, self.observables, stats, status, message
+            self.model,
+            self.times,
+            self.states,
+            self.observables,
+            stats,
+            status,
+            message,
+            errors=self.errors,
         )
 
 
@@ -125,11 +167,11 @@ class FileWriter(Tracker):
             observable_names=observable_names(model),
         )
 
-    def output(self, model, t, x, observables):
+    def output(self, model, t, x, observables, errors=None):
         if self.writer is None:  # opened with the first output: no file for a run without one
             self._open(model)
         phi, c = model.split(x)
-        self.writer.append(t, phi, c, observables)
+        self.writer.append(t, phi, c, observables, errors)
         if self.stream and not self.published:
             self._publish()
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ...results.registry import entry
+from ...results.registry import ERROR_SUFFIX, entry
 from .common import MARKER_LIMIT, _case_dict, _new_figure, _prefixed, _save
 from .summary import _columns, _completed, _left_out, _numeric, _valence_map, _voltage_column
 
@@ -63,8 +63,8 @@ def _draw_iv(
     species_currents = {}
     flux_prefix = entry("flux_{species}").prefix
     for column in columns:
-        if not column.startswith(flux_prefix):
-            continue
+        if not column.startswith(flux_prefix) or column.endswith(ERROR_SUFFIX):
+            continue  # not a flux, or a flux's error estimate
         species = column[len(flux_prefix) :]
         flux = _numeric(columns, column)[keep][order]
         if species in valences and np.any(flux != 0):

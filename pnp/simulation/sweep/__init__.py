@@ -31,7 +31,10 @@ Output directory
 ``summary.csv``, ``summary.h5``            one row per point: index, parameter
                                            values (SI), status, message, the
                                            observables at the end of the run,
-                                           solver work, wall time, case_sha256
+                                           then their error estimates
+                                           (``<name>_error``, same unit; blank
+                                           or NaN if none), solver work, wall
+                                           time, case_sha256
 
 Both summaries are rewritten (temporary file + ``os.replace``) each time a
 point finishes, so an interrupted sweep keeps what it did; points not yet run

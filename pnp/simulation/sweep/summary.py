@@ -1,6 +1,7 @@
 """Sweep summaries: one row per point, the files summary.csv/summary.h5, and reading them.
 
-Owns the summary format (columns, units, attributes; ``SUMMARY_FORMAT``),
+Owns the summary format (columns, units, attributes; ``SUMMARY_FORMAT``;
+each observable column has its error estimate in ``<name>_error``, same unit),
 :class:`SweepResult` (what ``pnp.sweep`` returns and ``pnp.load_sweep``
 reads back), the row of a point from its outcome, and the atomic rewrite of
 both files (temporary file + ``os.replace``) after every point.
@@ -20,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import ResultFileError
-from ...results.registry import lookup, observable_names
+from ...results.registry import error_column, observable_names, observable_units
 from .roots import zero_crossings
 
 SUMMARY_CSV = "summary.csv"
@@ -123,13 +124,16 @@ class SweepResult:
 
 
 def _base_columns(keys: Sequence[str], species: Sequence[str]) -> list[str]:
+    observables = observable_names(species, summary=True)
     return [
         "index",
         *keys,
         "status",
         "message",
-        # the registered observables with summary=True, in registry order
-        *observable_names(species, summary=True),
+        # the registered observables with summary=True, in registry order,
+        # then their error estimates in the same order
+        *observables,
+        *(error_column(name) for name in observables),
         *STAT_COLUMNS,
         "case_sha256",
     ]
@@ -149,6 +153,8 @@ def _row(
         "message": outcome.get("message", ""),
     }
     observables = outcome.get("observables", {})
+    errors = {error_column(name): value for name, value in outcome.get("errors", {}).items()}
+    error_of = {error_column(name): name for name in base_columns}
     stats = outcome.get("stats", {})
     for name in base_columns:
         if name in row or name == "case_sha256":
@@ -159,12 +165,23 @@ def _row(
                 row[name] = -1 if name in INT_COLUMNS else math.nan
             else:
                 row[name] = int(value) if name in INT_COLUMNS else float(value)
+        elif name in error_of:  # <observable>_error
+            row[name] = _estimate(errors.get(name))
         else:
             row[name] = float(observables.get(name, math.nan))
-    for name, value in observables.items():  # observables beyond the standard ones
-        row.setdefault(name, float(value))
+    # observables beyond the standard ones, then their error estimates
+    extra = [name for name in observables if name not in row]
+    for name in extra:
+        row[name] = float(observables[name])
+    for name in extra:
+        row[error_column(name)] = _estimate(errors.get(error_column(name)))
     row["case_sha256"] = sha
     return row
+
+
+def _estimate(value: Any) -> float:
+    """An error estimate as a column value: NaN where there is none."""
+    return math.nan if value is None else float(value)
 
 
 def _columns(rows: Sequence[Mapping[str, Any]], keys: Sequence[str] = ()) -> list[str]:
@@ -267,9 +284,10 @@ class _Summary:
                 else:
                     dataset = f.create_dataset(name, data=values)
                 dataset.dims[0].attach_scale(index)
-                obs = lookup(name)
-                if obs is not None:  # every observable column, fixed or extra
-                    dataset.attrs["units"] = obs.unit
+                # every observable column, fixed or extra, and its error estimate
+                unit = observable_units(name)
+                if unit:
+                    dataset.attrs["units"] = unit
         os.replace(tmp, target)
 
 

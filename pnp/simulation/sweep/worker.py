@@ -3,7 +3,8 @@
 Owns :func:`run_point` (module level, importable by name: spawned
 processes, Dask and MPI workers unpickle it by reference), :func:`warm_up`
 (the numba cache filled once before fanning out), the outcome dict a point
-reports (status, message, final observables, solver work) and the case
+reports (status, message, final observables and their error estimates,
+solver work) and the case
 hash that decides whether a finished point file can be kept on resume.
 """
 
@@ -28,17 +29,22 @@ def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _last(series) -> float:
+    values = np.asarray(series, dtype=float).reshape(-1)
+    return float(values[-1]) if values.size else math.nan
+
+
 def _outcome(result) -> dict[str, Any]:
-    """The summary fields of a Result: status, message, final observables, work."""
-    observables = {}
-    for name, series in result.observables().items():
-        values = np.asarray(series, dtype=float).reshape(-1)
-        observables[name] = float(values[-1]) if values.size else math.nan
+    """The summary fields of a Result: status, message, final observables and
+    their error estimates, work."""
+    observables = {name: _last(series) for name, series in result.observables().items()}
+    errors = {name: _last(series) for name, series in result.error_estimate.items()}
     stats = {name: result.stats.get(name) for name in STAT_COLUMNS}
     return {
         "status": result.status,
         "message": str(result.message),
         "observables": observables,
+        "errors": errors,
         "stats": stats,
     }
 
@@ -48,6 +54,7 @@ def _failure(message: str, wall_time: float = math.nan) -> dict[str, Any]:
         "status": "failed",
         "message": message,
         "observables": {},
+        "errors": {},
         "stats": {"wall_time": wall_time},
     }
 
@@ -86,8 +93,8 @@ def run_point(task: Mapping[str, Any]) -> dict[str, Any]:
     -------
     dict
         ``status``, ``message``, ``observables`` (name → value at the end of
-        the run), ``stats`` (steps, newton_iterations, rejected_steps,
-        wall_time [s]).
+        the run), ``errors`` (name → its error estimate there, NaN if none),
+        ``stats`` (steps, newton_iterations, rejected_steps, wall_time [s]).
     """
     start = time.perf_counter()
     try:
