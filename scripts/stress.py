@@ -135,7 +135,7 @@ def check(case, result) -> list[str]:
         return ["non-finite values"]
     if np.min(result.concentration) < -1e-9:
         bad.append(f"negative concentration {np.min(result.concentration):.3g}")
-    model = build_model(case)
+    model = build_model(case, result.mesh())
     lay = model.layout
     vt = model.thermal_voltage
     # a floating left reservoir holds the membrane potential (a floating right one: 0)

@@ -83,7 +83,7 @@ def test_donnan_equilibrium(donnan):
 
 def test_donnan_conserves_impermeant_anions(donnan):
     case, res = donnan
-    mesh = build_mesh(case)
+    mesh = res.mesh()
     cyto = mesh.region == 0
     vol = mesh.volume[cyto]
     x_start = 142.0 * vol.sum()
@@ -117,7 +117,7 @@ def test_ghk_membrane_flux_is_ghk_flux(ghk):
     """The discrete membrane flux equals the GHK flux of the membrane's own drop."""
     case, res = ghk
     mem = case.regions[1]
-    a, b = build_mesh(case).region_slices[1]
+    a, b = res.mesh().region_slices[1]
     # membrane faces' potentials: the membrane holds no charge, so phi is
     # linear in it; extrapolate from its first and last cell centres.
     x = res.x
@@ -199,7 +199,8 @@ def test_potential_converges_second_order_on_graded_meshes():
 
 @pytest.mark.parametrize("phi0", [0.5, -0.5])
 def test_large_wall_potential_converges(phi0):
-    case = load("debye_layer", **{"boundary.left.potential": phi0})
+    """On the graded mesh as given (no adaptation: the claim is about the scheme)."""
+    case = load("debye_layer", **{"boundary.left.potential": phi0, "mesh.adapt": False})
     res = pnp.run(case)
     assert res.status == "completed", res.message
     assert np.all(np.isfinite(res.potential)) and np.all(res.concentration >= 0)
@@ -207,19 +208,21 @@ def test_large_wall_potential_converges(phi0):
     vt = constants.R * case.temperature / (constants.e * constants.N_A)
     for name, z in (("Na", 1), ("Cl", -1)):
         boltzmann = 150.0 * np.exp(-z * res.potential[-1] / vt)
-        np.testing.assert_allclose(res.c(name)[-1], boltzmann, rtol=3e-14)  # measured 2.7e-15
+        # to the round-off of the linear solves, which grows with the conditioning: the
+        # mesh graded to the Gouy-Chapman length at the wall (1e-7 .. 4e10 mol/m^3
+        # side by side) gives 1.7e-10 (the Debye-graded one gave 2.7e-15)
+        np.testing.assert_allclose(res.c(name)[-1], boltzmann, rtol=2e-9)
     # Gauss: the wall charge balances the ions (the reservoir end is field-free).
     # (Grahame's 382 C/m^2 at 0.5 V is not a target: Poisson–Boltzmann puts it
     # in a layer lambda * exp(-phi0/2V_T) ~ 1e-4 nm thick, which no
     # Debye-scaled mesh resolves, and which is unphysical anyway.)
     from pnp.constants import FARADAY
-    from pnp.discretisation.mesh import build_mesh
 
-    mesh = build_mesh(case)
+    mesh = res.mesh()
     ions = FARADAY * mesh.volume @ (res.c("Na")[-1] - res.c("Cl")[-1])
-    assert res.surface_charge["left"][-1] == pytest.approx(
-        -ions, rel=4e-15, abs=0
-    )  # measured 2.2e-16
+    # the sum's round-off over 222 cells spanning 1e-7 .. 4e10 mol/m^3, and the
+    # linear solve's: measured 6.1e-15 (2.2e-16 on the Debye-graded mesh)
+    assert res.surface_charge["left"][-1] == pytest.approx(-ions, rel=6e-14, abs=0)
     assert abs(res.surface_charge["left"][-1]) > 1.0  # a strongly charged wall indeed
 
 
@@ -287,13 +290,18 @@ def test_divalent_donnan():
 def test_solver_work_counts(nernst, donnan, ghk, debye):
     """Loose bounds: a regression in the solver shows up here first.
 
-    Each case converges by direct Newton in one or two steady solves
-    (5-12 iterations today).
+    Each case converges by direct Newton on each mesh of the adaptive solve.
     """
     for _, res in (nernst, donnan, ghk, debye):
         st = res.stats
-        assert st["steps"] <= 3
-        assert st["newton_iterations"] <= 20
+        # per mesh cycle a solve and one on the halved mesh, then once the polish; the
+        # first from the initial contents (<= 20 iterations as before), the others from
+        # a remapped or converged state (today 2-13 iterations in all)
+        cycles = st["mesh_cycles"]
+        solves = 2 * cycles + 1
+        assert 1 <= cycles <= 2
+        assert st["steps"] <= 2 * solves
+        assert st["newton_iterations"] <= 20 + 3 * (solves - 1)
         assert st["rejected_steps"] == 0
 
 

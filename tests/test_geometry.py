@@ -359,7 +359,7 @@ def test_report_whole_cell_currents(geometry):
     case = load("pump_leak", geometry=geometry)
     res = pnp.run(case)
     assert res.status == "completed", res.message
-    mesh = build_mesh(case)
+    mesh = res.mesh()
     start, stop = mesh.region_slices[1]
     r_mid = mesh.faces[(start + stop) // 2]
     full = FULL_ANGLE[geometry]
@@ -474,7 +474,7 @@ def test_solute_exchange_rate(geometry):
     big_r = b + case.regions[2].length
     res = pnp.run(case)
     assert res.status == "completed", res.message
-    mesh = build_mesh(case)
+    mesh = res.mesh()
     start = mesh.region_slices[1][0]
     r = mesh.faces[: start + 1]
     power = {"cylindrical": 2, "spherical": 3, "cartesian": 1}[geometry]
@@ -534,7 +534,7 @@ def test_closed_cylinder_conserves_every_species():
     )
     res = pnp.run(case)
     assert res.status == "completed", res.message
-    mesh = build_mesh(case)
+    mesh = res.mesh()
     per_metre = math.pi * np.diff(mesh.faces**2)
     start = mesh.region_slices[1][0]
     core = mesh.region_slices[0][1]

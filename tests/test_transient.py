@@ -16,7 +16,6 @@ from scipy import constants
 
 import pnp
 from pnp import analytic
-from pnp.discretisation.mesh import build_mesh
 from pnp.discretisation.model import build_model
 from pnp.results.observables import face_fluxes
 from pnp.solvers.bdf import BDF, bdf_coefficients
@@ -183,7 +182,7 @@ def test_donnan_approach_reaches_steady_state(donnan_pair):
 
 def test_donnan_approach_conserves_at_every_output(donnan_pair):
     transient, _ = donnan_pair
-    mesh = build_mesh(load("donnan_approach"))
+    mesh = transient.mesh()
     cyto = mesh.region == 0
     amounts = transient.concentration[:, :, cyto] @ mesh.volume[cyto]  # (T, S)
     x_index = transient.species.index("X")
@@ -238,9 +237,7 @@ def test_current_clamp_protocol_steps_membrane_potential():
         "ghk", **{"run.mode": "transient", "run.t_end": 2e3, "run.outputs": [10.0, 1e3, 2e3]}
     )
     case = case.with_overrides({})
-    base = pnp.run(load("ghk"))
     stepped = load("ghk", **{"boundary.left.current": 1e-3})
-    target = pnp.run(stepped)
     transient = pnp.run(
         pnp.Case.from_dict(
             {
@@ -250,6 +247,9 @@ def test_current_clamp_protocol_steps_membrane_potential():
         )
     )
     assert transient.status == "completed", transient.message
+    # the steady states on the transient's mesh (adapted to both of them at once)
+    base = pnp.run(load("ghk"), mesh=transient.mesh())
+    target = pnp.run(stepped, mesh=transient.mesh())
     assert 10.0 in transient.t
     v_before = transient.membrane_potential[transient.t == 10.0][0]
     # both ends are steady states the transient holds to round-off (measured 8e-17 and
@@ -356,6 +356,8 @@ def test_restart_continues_from_last_state(tmp_path):
 
 
 def test_restart_refuses_another_mesh(tmp_path, capsys):
+    """A restart runs on the file's own mesh (the case's mesh settings do not
+    apply); a file whose regions differ from the case's is refused."""
     from pnp.presentation.cli import main
 
     first = tmp_path / "first.h5"
@@ -371,7 +373,7 @@ def test_restart_refuses_another_mesh(tmp_path, capsys):
             "--restart",
             str(first),
             "--set",
-            "mesh.cells_per_debye=8",
+            "region.bath.length=6 um",
         ]
     )
     assert code == 2
@@ -442,12 +444,14 @@ def test_restart_keeps_the_protocols_already_applied(tmp_path):
     assert pnp.run(pnp.Case.from_dict(data), output=str(first)).status == "completed"
     data["run"] = {**data["run"], "t_end": 2e3, "outputs": [1e3, 2e3]}
     case = pnp.Case.from_dict(data)
-    x0, t0 = restart_state(case, first)
+    x0, t0, mesh = restart_state(case, first)
     assert t0 == 20.0
-    rest = pnp.run(case, x0=x0, t_start=t0)
+    rest = pnp.run(case, x0=x0, t_start=t0, mesh=mesh)
     assert rest.status == "completed", rest.message
-    base = pnp.run(load("ghk")).membrane_potential[-1]
-    target = pnp.run(load("ghk", **{"boundary.left.current": 1e-3})).membrane_potential[-1]
+    # the steady states on the run's own mesh
+    base = pnp.run(load("ghk"), mesh=mesh).membrane_potential[-1]
+    target = pnp.run(load("ghk", **{"boundary.left.current": 1e-3}), mesh=mesh)
+    target = target.membrane_potential[-1]
     assert abs(target - base) > 5e-4  # the clamp moves V_m by 0.6 mV
     # steady states held to round-off (as test_current_clamp_protocol_steps_membrane_potential)
     assert rest.membrane_potential[-1] == pytest.approx(target, abs=1e-15)

@@ -1,10 +1,15 @@
 """Regions → a graded 1D finite-volume mesh with geometry factors.
 
 Region interfaces and walls lie on faces. Beside every interface and charged
-wall the smallest cells resolve the local Debye length (``cells_per_debye``)
-and grow geometrically (``growth``) up to ``max_cell``; membranes get
-``membrane_cells`` uniform cells; ``uniform_cells = N`` gives N equal cells in
-every region instead.
+wall the smallest cells resolve the local screening length
+(``cells_per_debye`` per length) and grow geometrically (``growth``) up to
+``max_cell``; membranes get ``membrane_cells`` uniform cells;
+``uniform_cells = N`` gives N equal cells in every region instead. The
+screening length is the bulk Debye length, or beside a charged or held wall
+the Gouy-Chapman length 2 eps RT / (|z| F |sigma|) predicted from the wall's
+charge (or, for a held wall, from the Grahame charge of its potential),
+whichever is shorter. :mod:`pnp.discretisation.adapt` builds meshes from the
+solution instead.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..constants import debye_length
+from ..constants import FARADAY, GAS_CONSTANT, VACUUM_PERMITTIVITY, debye_length
 
 MIN_CELLS_PER_REGION = 4
 
@@ -55,6 +60,33 @@ class Mesh:
         """
         start, stop = self.region_slices[self.region_names.index(region)]
         return (start + stop) // 2
+
+
+def mesh_from_faces(faces, region, region_names, geometry: str) -> Mesh:
+    """The :class:`Mesh` with these faces (N+1,) and region index per cell (N,).
+
+    How a result's mesh is rebuilt (``Result.faces``, ``region``,
+    ``region_names``, ``geometry``): each region's cells must be contiguous.
+    """
+    faces = np.asarray(faces, dtype=float)
+    region = np.asarray(region, dtype=np.int64)
+    counts = np.bincount(region, minlength=len(region_names))
+    stops = np.cumsum(counts)
+    starts = np.concatenate([[0], stops[:-1]])
+    if np.any(np.diff(region) < 0) or faces.size != region.size + 1:
+        raise ValueError("regions must be contiguous, left to right, with one more face than cells")
+    area, volume = geometry_factors(faces, geometry)
+    return Mesh(
+        faces=faces,
+        centers=0.5 * (faces[1:] + faces[:-1]),
+        widths=np.diff(faces),
+        region=region,
+        region_names=tuple(region_names),
+        region_slices=tuple((int(a), int(b)) for a, b in zip(starts, stops, strict=True)),
+        face_area=area,
+        volume=volume,
+        geometry=geometry,
+    )
 
 
 def geometry_factors(faces: np.ndarray, geometry: str) -> tuple[np.ndarray, np.ndarray]:
@@ -129,6 +161,10 @@ def build_mesh(case, refine: int = 1) -> Mesh:
         left = j > 0 or _wall_needs_grading(case.left, case.geometry)
         right = j < n_reg - 1 or _wall_needs_grading(case.right, case.geometry)
         lam = debye_length(reg.concentration, valence, reg.eps_r, case.temperature)
+        if j == 0:
+            lam = min(lam, wall_screening_length(case, reg, case.left, case.right))
+        if j == n_reg - 1:
+            lam = min(lam, wall_screening_length(case, reg, case.right, case.left))
         smallest = min(lam / spec.cells_per_debye, spec.max_cell) / refine
         widths_all.append(
             graded_widths(
@@ -140,13 +176,30 @@ def build_mesh(case, refine: int = 1) -> Mesh:
                 right,
             )
         )
+    return assemble_mesh(case, widths_all)
+
+
+def assemble_mesh(case, widths_all: list[np.ndarray]) -> Mesh:
+    """The :class:`Mesh` of ``case`` with the given cell widths in each region (left to right)."""
+    regions = case.regions
+    n_reg = len(regions)
     counts = [w.size for w in widths_all]
-    widths = np.concatenate(widths_all)
-    faces = np.concatenate([[0.0], np.cumsum(widths)])
-    # Region ends exactly where the case says (no round-off drift).
-    stops = np.cumsum(counts)
     ends = np.cumsum([r.length for r in regions])
-    faces[stops] = ends
+    starts_x = np.concatenate([[0.0], ends[:-1]])
+    # Each region's faces are summed from its nearer end, so that round-off
+    # is as small beside both ends (where the finest cells are) and a
+    # mirrored case gets the mirrored mesh; region ends sit exactly where the
+    # case says.
+    pieces = [[0.0]]
+    for w, a, b in zip(widths_all, starts_x, ends, strict=True):
+        w = w * ((b - a) / w.sum())
+        left = a + np.cumsum(w[:-1])
+        right = b - np.cumsum(w[::-1][:-1])[::-1]
+        half = np.arange(1, w.size) <= w.size / 2
+        pieces.append(np.where(half, left, right))
+        pieces.append([b])
+    faces = np.concatenate(pieces)
+    stops = np.cumsum(counts)
     widths = np.diff(faces)
     region = np.repeat(np.arange(n_reg), counts)
     area, volume = geometry_factors(faces, case.geometry)
@@ -171,3 +224,31 @@ def _wall_needs_grading(boundary, geometry: str) -> bool:
     if boundary.potential is not None:
         return True
     return boundary.surface_charge != 0.0
+
+
+def wall_screening_length(case, region, wall, other) -> float:
+    """Gouy-Chapman length 2 eps RT / (|z| F |sigma|) beside ``wall`` (inf if none).
+
+    sigma is the wall's surface charge or, for a wall held at a potential,
+    the Grahame charge of a flat double layer in ``region``'s contents,
+    sigma^2 = 2 eps RT sum_i c_i (exp(-z_i F psi0 / RT) - 1), with psi0 the
+    wall potential less that of ``other`` when it is a reservoir (else 0 V).
+    z is the largest valence among the counter-ions present.
+    """
+    if wall.type != "wall":
+        return math.inf
+    rt = GAS_CONSTANT * case.temperature
+    eps = VACUUM_PERMITTIVITY * region.eps_r
+    valence = {s.name: s.z for s in case.species}
+    conc = {k: v for k, v in region.concentration.items() if v > 0.0 and valence.get(k, 0) != 0}
+    if wall.potential is not None:
+        bulk = other.potential if other.type == "reservoir" and other.potential is not None else 0.0
+        psi0 = (wall.potential - bulk) * FARADAY / rt
+        total = sum(c * math.expm1(-valence[k] * psi0) for k, c in conc.items())
+        sigma = math.copysign(math.sqrt(max(2.0 * eps * rt * total, 0.0)), psi0)
+    else:
+        sigma = wall.surface_charge
+    counter = [abs(valence[k]) for k in conc if valence[k] * sigma < 0.0]
+    if sigma == 0.0 or not counter:
+        return math.inf
+    return 2.0 * eps * rt / (max(counter) * FARADAY * abs(sigma))

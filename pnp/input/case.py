@@ -105,6 +105,10 @@ class MeshSpec:
     max_cell: float = 100e-9  # [m]
     membrane_cells: int = 10
     uniform_cells: int | None = None
+    adapt: bool = True
+    tolerance: float = 1e-5  # [V] for potentials; relative for charges, fluxes, currents
+    max_cells: int = 100_000
+    max_cycles: int = 6
 
 
 @dataclass(frozen=True)

@@ -429,6 +429,44 @@ PARAMETERS: tuple[Parameter, ...] = (
         minimum=1,
         maximum=MAX_CELLS,
     ),
+    _p(
+        "mesh.adapt",
+        "bool",
+        "-",
+        True,
+        "Steady states: refine and coarsen the mesh from the solution until every observable's "
+        "error estimate is within mesh.tolerance (off: solve on the graded mesh as given; the "
+        "estimate is still reported). Transients run on the adapted mesh of their initial and "
+        "protocol steady states.",
+    ),
+    _p(
+        "mesh.tolerance",
+        "float",
+        "-",
+        1e-5,
+        "Error allowed in each observable: in V for potentials, relative for charges, fluxes "
+        "and currents (docs/numerics.md, adaptive meshes).",
+        minimum=1e-9,
+        maximum=0.1,
+    ),
+    _p(
+        "mesh.max_cells",
+        "int",
+        "-",
+        100_000,
+        "Most cells an adapted mesh may have; refinement stops there with a message.",
+        minimum=10,
+        maximum=MAX_CELLS,
+    ),
+    _p(
+        "mesh.max_cycles",
+        "int",
+        "-",
+        6,
+        "Most solve-and-refine cycles of an adaptive steady solve; stops there with a message.",
+        minimum=1,
+        maximum=50,
+    ),
     # -- run --------------------------------------------------------------
     _p(
         "run.mode",

@@ -151,15 +151,23 @@ def _cmd_run(args) -> int:
     from ..simulation.runner import restart_state, run
     from . import report
 
-    x0, t_start = (None, 0.0)
+    x0, t_start, mesh = (None, 0.0, None)
     if args.restart:
-        x0, t_start = restart_state(case, args.restart)
+        x0, t_start, mesh = restart_state(case, args.restart)
     tty = sys.stderr.isatty()
     if out is not None:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         if Path(out).exists():
             Path(out).unlink()  # --force was given
-    result = run(case, progress=(not args.quiet) and tty, output=out, x0=x0, t_start=t_start)
+    result = run(
+        case,
+        progress=(not args.quiet) and tty,
+        output=out,
+        mesh=mesh,
+        x0=x0,
+        t_start=t_start,
+        adapt_mesh=True,
+    )
     if not args.quiet:
         print(report.summary(case, result))
         if out is not None:

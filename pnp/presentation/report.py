@@ -443,7 +443,7 @@ def charge_separation(case, result) -> dict | None:
     mem = first_membrane(case)
     if mem is None:
         return None
-    mesh = build_mesh(case)
+    mesh = result.mesh()
     j = case.regions.index(mem)
     start, stop = mesh.region_slices[j]
     inside = slice(0, start) if case.inside == "left" else slice(stop, mesh.n_cells)

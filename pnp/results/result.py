@@ -271,6 +271,16 @@ class Result:
         """True when the run completed."""
         return self.status == "completed"
 
+    def mesh(self):
+        """The :class:`~pnp.discretisation.mesh.Mesh` the result was computed on.
+
+        A steady state's mesh is adapted to the solution: use this one (not
+        ``pnp.build_mesh(case)``) for cell volumes and face areas.
+        """
+        from ..discretisation.mesh import mesh_from_faces
+
+        return mesh_from_faces(self.faces, self.region, self.region_names, self.geometry)
+
     def c(self, name: str) -> np.ndarray:
         """Concentration of one species, shape (T, N) [mol/m^3]."""
         try:

@@ -17,7 +17,7 @@ import numpy as np
 from ..discretisation.model import build_model
 from ..results.observables import measurement_face, observe
 from ..solvers.bdf import BDF, initial_step
-from ..solvers.steady import solve_steady
+from .adaptive import solve_adaptive
 
 
 class Tracker:
@@ -94,12 +94,19 @@ def output_times(case, first_step: float) -> list[float]:
 
 
 def simulate(
-    case, model, tracker: Tracker, x0: np.ndarray | None = None, t_start: float = 0.0
+    case,
+    model,
+    tracker: Tracker,
+    x0: np.ndarray | None = None,
+    t_start: float = 0.0,
+    adapt_mesh: bool = True,
 ) -> tuple[str, str, dict]:
     """Solve ``model`` (built from ``case``) and report through ``tracker``.
 
     Returns (status, message, solver statistics); status is "completed" or
-    "failed". A KeyboardInterrupt (from a tracker's ``step`` or, for a steady
+    "failed". A steady state adapts the mesh from ``model``'s unless
+    ``adapt_mesh`` is false (:mod:`pnp.simulation.adaptive`); its one output
+    may be on another mesh than ``model``'s. A KeyboardInterrupt (from a tracker's ``step`` or, for a steady
     run, anywhere in the solve) finishes the trackers with ("failed",
     "interrupted") and is raised again.
     """
@@ -108,28 +115,27 @@ def simulate(
         tracker.start(model)
         if case.run.mode == "transient":
             return _transient(case, model, tracker, x0, t_start)
-        return _steady(case, model, tracker, x0)
+        return _steady(case, model, tracker, x0, adapt_mesh)
     finally:
         tracker.close()
 
 
-def _steady(case, model, tracker, x0):
-    outcome = solve_steady(
-        model,
-        x0=x0,
-        rtol=case.run.rtol,
-        atol=case.run.atol,
-        max_steps=case.run.max_steps,
-        callback=tracker.step,
-    )
-    stats = outcome.stats.as_dict()
+def _steady(case, model, tracker, x0, adapt_mesh):
+    result = solve_adaptive(case, model, x0, adapt_mesh, callback=tracker.step)
+    outcome = result.outcome
+    stats = dict(result.stats)
     stats["pseudo_time"] = outcome.pseudo_time
-    tracker.output(model, math.inf, outcome.x, observe(model, outcome.x))
+    stats["mesh_cycles"] = result.cycles
+    stats["cells"] = result.model.n_cells
+    message = outcome.message if not result.note else f"{outcome.message}; {result.note}"
+    tracker.output(
+        result.model, math.inf, outcome.x, result.observables, errors=result.error_estimate
+    )
     status = "completed" if outcome.success else "failed"
-    tracker.finish(status, outcome.message, stats)
+    tracker.finish(status, message, stats)
     if outcome.message == "interrupted":
         raise KeyboardInterrupt
-    return status, outcome.message, stats
+    return status, message, stats
 
 
 def _transient(case, model, tracker, x0, t_start):

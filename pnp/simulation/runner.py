@@ -7,20 +7,59 @@ loop itself is :mod:`pnp.simulation.loop`'s.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
-from ..discretisation.mesh import build_mesh
+from ..discretisation.mesh import Mesh, assemble_mesh, build_mesh
 from ..discretisation.model import build_model
+from .adaptive import adaptive_case, transient_mesh
 from .loop import Trackers, simulate
 from .trackers import Collector, DeferredInterrupt, FileWriter, ProgressBar
 
 
-def restart_state(case, path):
-    """(state vector, time) of the last output of result file ``path`` for ``case``.
+class Start(NamedTuple):
+    """Where a run continues from: state vector, its time and the mesh it lives on."""
 
-    The file must hold the same mesh (cell centres) and species as the case
-    would build; a floating boundary potential is re-solved from its
-    neighbour's value.
+    x: np.ndarray
+    t: float
+    mesh: Mesh
+
+
+def mesh_of_result(case, previous, path) -> Mesh:
+    """The mesh a result was computed on, as a mesh of ``case`` (same regions and geometry)."""
+    from ..errors import CaseError
+
+    faces = np.asarray(previous.faces, dtype=float)
+    names = tuple(r.name for r in case.regions)
+    ends = np.cumsum([r.length for r in case.regions])
+    counts = np.bincount(previous.region, minlength=len(names))
+    stops = np.cumsum(counts)
+    same = (
+        previous.region_names == names
+        and previous.geometry == case.geometry
+        and counts.size == len(names)
+        and np.all(counts > 0)
+        and np.allclose(faces[stops], ends, rtol=1e-12, atol=0.0)
+        and np.isclose(faces[0], 0.0, rtol=0.0, atol=1e-12 * ends[-1])
+    )
+    if not same:
+        raise CaseError(
+            f"{path} was computed on another mesh (regions {previous.region_names}, "
+            f"{previous.geometry}; the case has {names}, {case.geometry}, or other region lengths)",
+            file=case.source,
+        )
+    starts = np.concatenate([[0], stops[:-1]])
+    widths = [np.diff(faces[a : b + 1]) for a, b in zip(starts, stops, strict=True)]
+    return assemble_mesh(case, widths)
+
+
+def restart_state(case, path) -> Start:
+    """The last output of result file ``path`` for ``case``, on the file's own mesh.
+
+    The file must hold the same species, regions (names, lengths) and
+    geometry as the case; a floating boundary potential is re-solved from
+    its neighbour's value.
     """
     from ..errors import CaseError
     from ..results.reader import load_result
@@ -28,19 +67,13 @@ def restart_state(case, path):
     previous = load_result(path)
     if len(previous.t) == 0:
         raise CaseError(f"{path} holds no output to restart from", file=case.source)
-    model = build_model(case)
-    if previous.species != model.species:
+    if previous.species != case.species_names:
         raise CaseError(
-            f"{path} has species {previous.species}, the case has {model.species}", file=case.source
-        )
-    if previous.x.shape != model.mesh.centers.shape or not np.allclose(
-        previous.x, model.mesh.centers, rtol=1e-12, atol=0.0
-    ):
-        raise CaseError(
-            f"{path} was computed on another mesh ({previous.x.size} cells, the case "
-            f"gives {model.n_cells})",
+            f"{path} has species {previous.species}, the case has {case.species_names}",
             file=case.source,
         )
+    mesh = mesh_of_result(case, previous, path)
+    model = build_model(case, mesh)
     last_c, last_phi = previous.concentration[-1], previous.potential[-1]
     if not (np.all(np.isfinite(last_c)) and np.all(np.isfinite(last_phi))):
         raise CaseError(
@@ -60,7 +93,7 @@ def restart_state(case, path):
     t = float(previous.t[-1])
     t = t if np.isfinite(t) else 0.0
     check_start_time(case, t, f" (the last output of {path})")
-    return x, t
+    return Start(x, t, mesh)
 
 
 def check_start_time(case, t_start: float, origin: str = "") -> None:
@@ -86,6 +119,7 @@ def run(
     mesh=None,
     x0=None,
     t_start: float = 0.0,
+    adapt_mesh: bool | None = None,
 ):
     """Solve ``case`` (steady or transient per its ``[run]`` table).
 
@@ -99,22 +133,32 @@ def run(
         Write the result to this HDF5 path, each output as it is reached
         (a killed run leaves a readable file with status "running").
     mesh : pnp.discretisation.mesh.Mesh, optional
-        Use this mesh instead of the one the case's ``[mesh]`` table gives.
+        Start on this mesh instead of the one the case's ``[mesh]`` table
+        gives (and the one ``x0`` lives on, if given).
     x0 : array, optional
         Initial state vector (restart); default: the case's initial contents.
     t_start : float
         Time of ``x0`` [s] (restart).
+    adapt_mesh : bool, optional
+        Adapt the mesh of a steady state to the solution
+        (:mod:`pnp.simulation.adaptive`; also ``[mesh] adapt``). Default:
+        yes unless ``mesh`` is given. A transient from the initial contents
+        runs on the adapted meshes of its initial and protocol steady states
+        merged; a restarted one on ``mesh``.
 
     Returns
     -------
     Result
         With ``status`` "completed", or "failed" and a ``message`` saying why
-        (every state reached is kept).
+        (every state reached is kept), and ``error_estimate`` per observable.
     """
     transient = case.run.mode == "transient"
-    # the mesh of the case as loaded (that of the run being continued), as
-    # protocol changes keep it
-    mesh = mesh if mesh is not None else build_mesh(case)
+    adapt_mesh = mesh is None if adapt_mesh is None else adapt_mesh
+    if mesh is None:
+        if transient and x0 is None and adapt_mesh and adaptive_case(case):
+            mesh = transient_mesh(case)
+        else:
+            mesh = build_mesh(case)
     if transient and t_start != 0.0:
         check_start_time(case, t_start)
         # every protocol up to t_start is in effect; only later ones are to come
@@ -130,5 +174,7 @@ def run(
         trackers.append(FileWriter(output, stream=transient))
     if progress:
         trackers.append(ProgressBar(case.run.t_end if transient else None))
-    status, message, stats = simulate(case, model, Trackers(trackers), x0, t_start)
+    status, message, stats = simulate(
+        case, model, Trackers(trackers), x0, t_start, adapt_mesh=adapt_mesh
+    )
     return collector.result(status, message, stats)

@@ -50,6 +50,7 @@ def solve_steady(
     max_steps: int = 2000,
     callback=None,
     direct: bool = True,
+    continuation: bool = True,
 ) -> SteadyOutcome:
     """Steady state: direct Newton, else pseudo-transient continuation.
 
@@ -65,6 +66,9 @@ def solve_steady(
     restored exactly after each Newton iteration. Converged when a step of
     ``DT_STEADY`` changes no unknown by more than its tolerance
     (rtol |x| + atol).
+
+    ``continuation=False`` stops after a failed direct attempt (a caller
+    with another start to try first).
 
     ``callback(t, dt, stats, x)`` is called after every accepted step
     (``dt = inf`` for direct solves).
@@ -100,6 +104,14 @@ def solve_steady(
             )
             if outcome is None:
                 x = (model.x0 if x0 is None else x0).copy()
+        if outcome is None and not continuation:
+            outcome = SteadyOutcome(
+                x=x,
+                success=False,
+                message="direct Newton did not converge",
+                stats=stats,
+                pseudo_time=0.0,
+            )
         if outcome is None:
             outcome = _continuation(
                 model,

@@ -226,13 +226,17 @@ class _Book:
         if self.bar is not None:
             self.bar.done(outcome["status"] == "failed")
 
-    def task(self, i: int, x0=None) -> dict[str, Any]:
-        """What :func:`~.worker.run_point` gets for point ``i`` (picklable: no closures)."""
+    def task(self, i: int, start=None) -> dict[str, Any]:
+        """What :func:`~.worker.run_point` gets for point ``i`` (picklable: no closures).
+
+        ``start``: a :class:`~pnp.simulation.runner.Start` (continuation) or None.
+        """
         path = self.files[i]
         return {
             "case": self.plan.cases[i],
             "path": None if path is None else os.fspath(path),
-            "x0": x0,
+            "x0": None if start is None else start.x,
+            "mesh": None if start is None else start.mesh,
         }
 
 

@@ -35,18 +35,18 @@ def _run_continued(cases, files, rows, pending, task, record, executor, bar) -> 
     previous = None
     for i in range(len(cases)):
         if i in todo:
-            x0 = None
+            start = None
             if previous is not None:
                 try:
-                    x0 = restart_state(cases[i], previous)[0]
+                    start = restart_state(cases[i], previous)
                 except (CaseError, ResultFileError):
-                    x0 = None  # unreadable neighbour: start from the initial contents
+                    start = None  # unreadable neighbour: start from the initial contents
             if bar is not None:
                 bar.running(1)
             if executor is None:
-                outcome = run_point(task(i, x0))
+                outcome = run_point(task(i, start))
             else:
-                outcome = _collect(executor.submit(run_point, task(i, x0)))
+                outcome = _collect(executor.submit(run_point, task(i, start)))
             record(i, outcome)
             if outcome["status"] == "completed":
                 previous = files[i]

@@ -106,7 +106,13 @@ def run_point(task: Mapping[str, Any]) -> dict[str, Any]:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.unlink(missing_ok=True)  # a stale file of an earlier attempt
         return _outcome(
-            run(task["case"], output=None if path is None else os.fspath(path), x0=task.get("x0"))
+            run(
+                task["case"],
+                output=None if path is None else os.fspath(path),
+                x0=task.get("x0"),
+                mesh=task.get("mesh"),
+                adapt_mesh=True,
+            )
         )
     except Exception as exc:
         return _failure(f"{type(exc).__name__}: {exc}", time.perf_counter() - start)
