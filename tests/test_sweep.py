@@ -580,23 +580,22 @@ def test_continuation_changes_nothing_beyond_tolerance(iv_case, tmp_path):
     plain = sweep(iv_case, IV, max_workers=1)
     continued = sweep(iv_case, IV, continuation=True, out=tmp_path)
     assert continued.completed == 9 and continued.out == tmp_path
-    peak = np.max(np.abs(plain.table["current"]))
-    np.testing.assert_allclose(
-        # both are Newton-converged to round-off: measured 3.8e-15 A/m^2 = 7.5e-15 peak
-        continued.table["current"],
-        plain.table["current"],
-        rtol=0,
-        atol=1e-13 * peak,
-    )
+    # each point's mesh is adapted from where it starts (the neighbour's mesh, or
+    # the case's graded one): the two answers agree within their error estimates
+    # (measured differences up to 1.2e-5 relative, estimates ~1e-5 relative)
+    diff = np.abs(continued.table["current"] - plain.table["current"])
+    allowed = continued.table["current_error"] + plain.table["current_error"]
+    assert np.all(diff <= allowed)
+    assert np.all(plain.table["current_error"] > 0)
     # floating membrane potential along a permeability scan (open circuit GHK)
     ghk = pnp.load_case(CASES / "ghk.toml")
     params = {"region.membrane.permeability.Na": "log:1e-10:1e-8:4"}
     a = sweep(ghk, params, max_workers=1)
     b = sweep(ghk, params, continuation=True)  # no out: files in a scratch directory
     assert b.out is None and b.completed == 4
-    np.testing.assert_allclose(
-        b.table["membrane_potential"], a.table["membrane_potential"], rtol=0, atol=1e-15
-    )  # measured 5.6e-17 V
+    diff = np.abs(b.table["membrane_potential"] - a.table["membrane_potential"])
+    allowed = b.table["membrane_potential_error"] + a.table["membrane_potential_error"]
+    assert np.all(diff <= allowed)
     assert np.all(np.diff(a.table["membrane_potential"]) > 0)  # more Na+ -> depolarised
 
 
