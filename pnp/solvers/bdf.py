@@ -22,9 +22,9 @@ from .newton import (
     NewtonInfo,
     Stats,
     System,
-    boundary_displacement,
     concentrations,
     displacement_at,
+    displacements,
     make_weights,
     newton,
 )
@@ -195,10 +195,10 @@ class BDF:
         self.wstep = make_weights(self.system, self.rtol, self.atol, PSI_FLOOR_STEP)
         self.x_hist: list[np.ndarray] = [self.x.copy()]
         self.h_hist: list[float] = []
-        # the history's concentrations and boundary displacements, computed once
-        # per accepted step; work arrays for the time terms allocated once
+        # the history's concentrations and displacements (every face), computed
+        # once per accepted step; work arrays for the time terms allocated once
         self.c_hist = [concentrations(model, self.x)]
-        self.p_hist = [boundary_displacement(model, self.x)]
+        self.p_hist = [displacements(model, self.x)]
         shape = (model.n_species, model.n_cells)
         self._alpha_c = np.empty(shape, order="F")
         self._beta_c = np.empty(shape, order="F")
@@ -336,7 +336,7 @@ class BDF:
         self.x_hist.insert(0, x_new.copy())
         self.h_hist.insert(0, h_try)
         self.c_hist.insert(0, concentrations(model, x_new))
-        self.p_hist.insert(0, boundary_displacement(model, x_new))
+        self.p_hist.insert(0, displacements(model, x_new))
         del self.x_hist[3:], self.h_hist[2:], self.c_hist[2:], self.p_hist[2:]
         self.h = h_next
         self.h_last = h_try
