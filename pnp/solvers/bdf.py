@@ -23,7 +23,6 @@ from .newton import (
     Stats,
     System,
     concentrations,
-    displacement_at,
     displacements,
     make_weights,
     newton,
@@ -83,20 +82,6 @@ def initial_step(model: Model) -> float:
     with np.errstate(divide="ignore"):
         cell_times = np.where(dmax > 0, h**2 / np.where(dmax > 0, dmax, 1.0), np.inf)
     return 1e-2 * float(np.min(cell_times)) if np.isfinite(cell_times).any() else 1e-12
-
-
-def displacement_rate(model: Model, coeffs, h: float, x_hist: list[np.ndarray]):
-    """dP/dt at a face from the BDF formula of the last step (kernel units, +x)."""
-    a0, a1, a2 = coeffs
-
-    def rate(face: int) -> float:
-        out = a0 * displacement_at(model, x_hist[0], face)
-        out += a1 * displacement_at(model, x_hist[1], face)
-        if a2 != 0.0 and len(x_hist) > 2:
-            out += a2 * displacement_at(model, x_hist[2], face)
-        return out / h
-
-    return rate
 
 
 class BDF:
@@ -168,14 +153,20 @@ class BDF:
 
     def restart(self, model: Model, x: np.ndarray | None = None) -> None:
         """Continue with ``model`` (a protocol change) from ``x`` (default: the
-        current state): the history restarts with BDF1 from the initial step."""
+        current state): the history restarts with BDF1 from the initial step.
+
+        The current state keeps the displacements it had under the previous
+        model (a boundary potential or surface charge that changes moves the
+        charge on its face in the first step, as a displacement current)."""
+        previous = None if x is not None else self.p_hist[0]
         if x is not None:
             self.x = x.copy()
-        self._begin(model)
+        self._begin(model, previous)
         self.h = self._h0
 
-    def _begin(self, model: Model) -> None:
-        """Work arrays, compartments, weights and a one-state history for ``model``."""
+    def _begin(self, model: Model, displacement: np.ndarray | None = None) -> None:
+        """Work arrays, compartments, weights and a one-state history for ``model``
+        (``displacement``: that of the state, if not the one ``model`` gives)."""
         self.model = model
         # Time is kept as an origin (the start, or the last time hit exactly)
         # plus the steps taken since, and a step's smallness is judged against
@@ -183,7 +174,9 @@ class BDF:
         # t = 1e5 s are far below the resolution of t itself.
         self._origin, self._elapsed, self._segment = self.t, 0.0, 0.0
         self._h0 = initial_step(model)
-        self.system = System(model)
+        # current continuity in place of species 0's balance: the total current
+        # is then the same through every face to round-off (kernel docstring)
+        self.system = System(model, continuity=True)
         self.system.stats = self.stats
         self.project = projector(model, closed_compartments(model, self.x))
         self.wnewton = make_weights(
@@ -195,10 +188,12 @@ class BDF:
         self.wstep = make_weights(self.system, self.rtol, self.atol, PSI_FLOOR_STEP)
         self.x_hist: list[np.ndarray] = [self.x.copy()]
         self.h_hist: list[float] = []
-        # the history's concentrations and displacements (every face), computed
-        # once per accepted step; work arrays for the time terms allocated once
+        # the history's concentrations and displacements (every face, under the
+        # model of their time), computed once per accepted step; work arrays
+        # for the time terms allocated once
+        self.rates = np.zeros(model.n_cells + 1)  # displacement rates of the last step
         self.c_hist = [concentrations(model, self.x)]
-        self.p_hist = [displacements(model, self.x)]
+        self.p_hist = [displacements(model, self.x) if displacement is None else displacement]
         shape = (model.n_species, model.n_cells)
         self._alpha_c = np.empty(shape, order="F")
         self._beta_c = np.empty(shape, order="F")
@@ -283,6 +278,7 @@ class BDF:
         info = newton(
             self.system, x_new, self._alpha_c, alpha, beta_c, beta_d, self.wnewton, self.project
         )
+        self._rate_terms = (alpha, beta_d)  # the displacement rate of this step
         return x_new, info
 
     def _error(self, h_try: float, x_new: np.ndarray) -> tuple[float, int]:
@@ -340,10 +336,13 @@ class BDF:
         del self.x_hist[3:], self.h_hist[2:], self.c_hist[2:], self.p_hist[2:]
         self.h = h_next
         self.h_last = h_try
+        alpha, beta_d = self._rate_terms
+        self.rates = alpha * self.p_hist[0] - beta_d
 
     def displacement_rate(self):
-        """dP/dt at a face (kernel units, +x) from the BDF formula of the last
-        accepted step: a function of the face index."""
-        h_hist = self.h_hist
-        coeffs = bdf_coefficients(h_hist[0], h_hist[1] if len(h_hist) > 1 else None)
-        return displacement_rate(self.model, coeffs, h_hist[0], list(self.x_hist))
+        """dP/dt at a face (kernel units, +x) in the last accepted step: a
+        function of the face index. The very expression its current-continuity
+        rows held the total current with, alpha P_f - beta_d[f]; so with the
+        ionic current of the new state it gives the step's total current."""
+        rates = self.rates
+        return lambda face: float(rates[face])
