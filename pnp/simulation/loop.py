@@ -16,7 +16,7 @@ import numpy as np
 
 from ..discretisation.model import build_model
 from ..results.observables import measurement_face, observe
-from ..solvers.bdf import BDF, initial_step
+from ..solvers.bdf import BDF, consistent_start, initial_rates, initial_step
 from ..solvers.steady import solve_steady
 
 
@@ -97,12 +97,11 @@ def simulate(
     run, anywhere in the solve) finishes the trackers with ("failed",
     "interrupted") and is raised again.
     """
-    x0 = model.x0 if x0 is None else x0
     try:
         tracker.start(model)
         if case.run.mode == "transient":
             return _transient(case, model, tracker, x0, t_start)
-        return _steady(case, model, tracker, x0)
+        return _steady(case, model, tracker, model.x0 if x0 is None else x0)
     finally:
         tracker.close()
 
@@ -127,7 +126,17 @@ def _steady(case, model, tracker, x0):
 
 
 def _transient(case, model, tracker, x0, t_start):
-    tracker.output(model, t_start, x0, observe(model, x0))
+    """The transient from ``x0`` (a restart state, used as it is), else from
+    the regions' contents with Gauss's law solved at them; the first output
+    is that state."""
+    if x0 is None:
+        # Gauss's law at the initial concentrations: the algebraic part of
+        # the system holds from t = 0 on
+        x0 = consistent_start(model, model.x0)
+    # the initial current: ionic plus the displacement current that holds
+    # Gauss's law, so the total current is the same through every face
+    rate = initial_rates(model, x0)[measurement_face(model)]
+    tracker.output(model, t_start, x0, observe(model, x0, rate))
     t0_wall = time.perf_counter()
     stepper = BDF(model, x0, t_start, rtol=case.run.rtol, atol=case.run.atol)
     try:

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..constants import FARADAY
+from ..discretisation.kernel import FLOATING
 from ..discretisation.mesh import build_mesh
 from ..discretisation.model import build_model
+from ..input.schema import SIDES
 from .loop import Trackers, simulate
 from .trackers import Collector, DeferredInterrupt, FileWriter, ProgressBar
 
@@ -19,8 +22,8 @@ def restart_state(case, path):
     """(state vector, time) of the last output of result file ``path`` for ``case``.
 
     The file must hold the same mesh (cell centres) and species as the case
-    would build; a floating boundary potential is re-solved from its
-    neighbour's value.
+    would build; a floating boundary potential is rebuilt from the surface
+    charge on its face and its neighbour's potential.
     """
     from ..errors import CaseError
     from ..results.reader import load_result
@@ -53,10 +56,19 @@ def restart_state(case, path):
             file=case.source,
         )
     psi = last_phi / model.thermal_voltage
-    # a floating reservoir's potential starts at that of the cell next to it
+    # a floating reservoir's potential: from the charge on its face (the
+    # surface charge of the last output) over the half cell next to it, which
+    # keeps the displacement through the face where the run left it
     lay = model.layout
-    boundary = np.concatenate([np.full(lay.n_boundary, psi[0]), np.full(lay.n_trailing, psi[-1])])
-    x = lay.pack(psi, last_c, boundary=boundary)
+    boundary = []
+    for side, cell, face in ((0, 0, 0), (1, -1, model.n_cells)):
+        if model.b_type[side] != FLOATING:
+            continue
+        sigma = previous.surface_charge.get(SIDES[side])
+        charge = float(sigma[-1]) if sigma is not None and np.isfinite(sigma[-1]) else 0.0
+        area = model.mesh.face_area[face]
+        boundary.append(psi[cell] + charge * area / (FARADAY * model.b_pois_cond[side]))
+    x = lay.pack(psi, last_c, boundary=np.array(boundary))
     t = float(previous.t[-1])
     t = t if np.isfinite(t) else 0.0
     check_start_time(case, t, f" (the last output of {path})")
@@ -117,7 +129,9 @@ def run(
     mesh = mesh if mesh is not None else build_mesh(case)
     if transient and t_start != 0.0:
         check_start_time(case, t_start)
-        # every protocol up to t_start is in effect; only later ones are to come
+    if transient and any(p.at <= t_start for p in case.protocols):
+        # every protocol up to t_start (one at t = 0 included) is in effect;
+        # only later ones are to come
         case = case.at_time(t_start)
     model = build_model(case, mesh)
     collector = Collector()

@@ -11,7 +11,10 @@ progress, files) is :mod:`pnp.simulation.loop`'s job.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
+from scipy.linalg import solve_banded
 
 from ..discretisation.model import Model
 from .compartments import closed_compartments, projector
@@ -82,6 +85,98 @@ def initial_step(model: Model) -> float:
     with np.errstate(divide="ignore"):
         cell_times = np.where(dmax > 0, h**2 / np.where(dmax > 0, dmax, 1.0), np.inf)
     return 1e-2 * float(np.min(cell_times)) if np.isfinite(cell_times).any() else 1e-12
+
+
+def _potential_system(model: Model, x: np.ndarray):
+    """Gauss's law and the clamps at ``x`` as a system in the potentials alone.
+
+    Returns (index, band, res): the potential unknowns in state order
+    ([psi_L] psi_0 .. psi_{N-1} [psi_R]), the Jacobian of Gauss's law with
+    respect to them in ``scipy.linalg.solve_banded`` storage (tridiagonal),
+    and the residual of the steady system at ``x``. A floating reservoir's
+    row is psi_b - psi_cell (its displacement, over the half cell next to it).
+    """
+    system = System(model)
+    zero = np.zeros((model.n_species, model.n_cells), order="F")
+    res = system.assemble(x, zero, 0.0, zero, np.zeros(model.n_cells + 1)).copy()
+    kl, ku, ab = system.kl, system.ku, system.ab
+    lay = model.layout
+    cells = lay.potential_at(np.arange(model.n_cells))
+    index = np.concatenate([lay.boundary[: lay.n_boundary], cells, lay.boundary[lay.n_boundary :]])
+    n = index.size
+    # band[1 + r - c, c] holds row r, column c
+    band = np.zeros((3, n))
+    pos = np.arange(n)
+    for shift in (-1, 0, 1):  # column = row + shift
+        rows = pos[max(0, -shift) : n - max(0, shift)]
+        i, j = index[rows], index[rows + shift]
+        band[1 - shift, rows + shift] = ab[kl + ku + i - j, j]
+    for row, neighbour in ((0, 1), (n - 1, n - 2)):
+        if index[row] in lay.boundary:
+            band[1, row] = 1.0
+            band[1 + row - neighbour, neighbour] = -1.0
+    return index, band, res
+
+
+def _floating_rows(model: Model, index: np.ndarray):
+    """(row in the potential system, side) of each floating reservoir."""
+    return [
+        (row, side)
+        for row, side in ((0, 0), (index.size - 1, 1))
+        if index[row] in model.layout.boundary
+    ]
+
+
+def consistent_start(model: Model, x: np.ndarray) -> np.ndarray:
+    """``x`` with Gauss's law solved for the potentials at its concentrations.
+
+    The consistent initial state of a transient: Gauss's law is the algebraic
+    part of the system and holds at every instant, also at t = 0, while the
+    concentrations are the initial data. It is linear in the potentials at
+    fixed concentrations, so one Newton step on the potential rows of the
+    assembled system (a tridiagonal solve) gives it to round-off.
+
+    A floating reservoir keeps its boundary displacement, i.e. the charge on
+    its face (zero for the contents at zero potential): its potential moves
+    with that of the cell next to it. That is what the current clamp gives
+    over a vanishing time: a finite current moves no charge in no time.
+    Returns a new vector; the concentrations are those of ``x`` bit for bit.
+    """
+    index, band, res = _potential_system(model, x)
+    rhs = -res[index]
+    for row, _ in _floating_rows(model, index):
+        rhs[row] = 0.0
+    out = x.copy()
+    out[index] += solve_banded((1, 1), band, rhs)
+    return out
+
+
+def initial_rates(model: Model, x: np.ndarray) -> np.ndarray:
+    """dP_f/dt at every face (kernel units, +x) of a consistent state ``x``.
+
+    The time derivative of Gauss's law, with dc/dt from the species balances
+    at ``x``, fixes the potentials' rates; a floating reservoir's current
+    clamp fixes its displacement's rate (the clamp current minus the ionic
+    current through its face). With these rates the total current is the
+    same through every face, as after every step: the current of the
+    initial output.
+    """
+    index, band, res = _potential_system(model, x)
+    # d/dt of Gauss's law: the change of the displacements balances the
+    # charge the species fluxes bring, V sum_i z_i dc_i/dt = -sum_i z_i R_i
+    lay = model.layout
+    species_res = lay.cells_view(res)[:, : model.n_species]  # (N, S)
+    rhs = np.zeros(index.size)
+    rhs[lay.n_boundary : lay.n_boundary + model.n_cells] = -(species_res @ model.z)
+    for row, side in _floating_rows(model, index):
+        # clamp residual at steady = -(rate of P toward the inside), over the half cell
+        rhs[row] = -res[index[row]] / model.b_pois_cond[side]
+    rate = np.zeros_like(x)
+    rate[index] = solve_banded((1, 1), band, rhs)
+    # the displacements are linear in the potentials: their rates are the
+    # displacements of the rates with no held boundary value or charge
+    held = dataclasses.replace(model, b_psi=np.zeros(2), b_sigma=np.zeros(2))
+    return displacements(held, rate)
 
 
 class BDF:
