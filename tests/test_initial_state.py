@@ -7,6 +7,8 @@
 - A floating reservoir keeps the charge on its face at t = 0.
 - The first output's current is the total current at t = 0 (ionic plus
   the displacement current that keeps Gauss's law).
+- ``[run] initial = "steady"``: the steady state of the case at t = 0, then
+  the protocols. A failed steady solve fails the run, saying so.
 - A restart state is used as it is; a floating potential is rebuilt from
   the surface charge of the file.
 - A protocol at t = 0 is part of the case at t = 0.
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import load
+from helpers import CASES, load
 
 import pnp
 from pnp.constants import FARADAY, VACUUM_PERMITTIVITY
@@ -26,6 +28,7 @@ from pnp.discretisation.reference import residual_reference
 from pnp.results.observables import face_fluxes
 from pnp.simulation.runner import restart_state
 from pnp.solvers.bdf import consistent_start, initial_rates
+from pnp.solvers.newton import PSI_FLOOR_NEWTON
 
 
 def state_of(model, res, index):
@@ -158,11 +161,92 @@ def test_a_protocol_at_t0_is_part_of_the_case_at_t0():
     assert res.membrane_potential[-1] == pytest.approx(-0.06, rel=1e-15)
 
 
-def test_a_restart_is_used_as_it_is(tmp_path):
-    """--restart continues from the file: the state is not re-solved, and a
-    floating reservoir's potential comes back from the surface charge of its
-    face (before: the charge was dropped, the boundary potential set to its
-    neighbour's)."""
+# --- [run] initial = "steady" -------------------------------------------------
+
+
+def test_a_steady_start_is_the_steady_state_of_the_case_at_t0():
+    """donnan_approach from its steady state: the first output is the Donnan
+    state of cases/donnan.toml (same mesh), and nothing moves after it."""
+    res = pnp.run(load("donnan_approach", **{"run.initial": "steady", "run.t_end": 1.0}))
+    assert res.status == "completed", res.message
+    steady = pnp.run(load("donnan"))
+    np.testing.assert_array_equal(res.concentration[0], steady.concentration[0])
+    # Gauss's law solved again at the start: a change at its round-off, below
+    # Newton's potential floor (measured 4e-10 V_T)
+    vt = build_model(load("donnan")).thermal_voltage
+    np.testing.assert_allclose(
+        res.potential[0], steady.potential[0], rtol=0, atol=PSI_FLOOR_NEWTON * vt
+    )
+    # every later output: the same state to the run's tolerance
+    for c in res.concentration[1:]:
+        np.testing.assert_allclose(c, res.concentration[0], rtol=1e-6, atol=1e-9)
+    assert res.stats["newton_iterations"] > res.stats["steps"]  # the steady solve counts
+
+
+def test_a_steady_start_is_taken_after_the_protocols_at_t0():
+    """A protocol at t = 0 is part of the case at t = 0 (before, a protocol
+    at 0 was never applied): the holding state is that of the changed case."""
+    data = load("membrane_charging", **{"run.initial": "steady"}).to_dict()
+    data["protocol"] = [
+        {"at": 0.0, "set": {"boundary.left.potential": -0.07}},
+        {"at": 1e-9, "set": {"boundary.left.potential": -0.06}},
+    ]
+    data["run"]["t_end"] = 2e-9
+    data["run"]["outputs"] = 4
+    res = pnp.run(pnp.Case.from_dict(data))
+    assert res.status == "completed", res.message
+    assert res.membrane_potential[0] == pytest.approx(-0.07, rel=1e-15)
+    assert res.membrane_potential[-1] == pytest.approx(-0.06, rel=1e-15)
+    # at rest at -70 mV the membrane holds C V (C = 3.51 mF/m^2 in series
+    # with its diffuse layers, tests/test_total_current.py)
+    held = res.extra_observables["membrane_charge"][0]
+    assert held == pytest.approx(-0.07 * 3.5133e-3, rel=1e-3)
+    # from the contents: only what the neutral dielectric column (two 5 um
+    # baths, eps_r 80, and the 5 nm membrane, eps_r 2) gives it: 2 % of that,
+    # exact on the mesh (a piecewise linear potential)
+    data["run"]["initial"] = "contents"
+    res = pnp.run(pnp.Case.from_dict(data))
+    assert res.membrane_potential[0] == pytest.approx(-0.07, rel=1e-15)
+    column = VACUUM_PERMITTIVITY / (10e-6 / 80 + 5e-9 / 2)
+    assert res.extra_observables["membrane_charge"][0] == pytest.approx(-0.07 * column, rel=1e-9)
+
+
+def test_a_failed_steady_start_fails_the_run_and_keeps_what_it_has(tmp_path):
+    """One pseudo-time step is not enough for the closed cell of
+    donnan_approach: the run fails with the steady solver's reason, and the
+    file holds the state it reached (at t = 0), marked failed."""
+    out = tmp_path / "failed.h5"
+    case = load("donnan_approach", **{"run.initial": "steady", "run.max_steps": 1})
+    res = pnp.run(case, output=str(out))
+    assert res.status == "failed"
+    assert res.message.startswith('run.initial = "steady": no steady state to start from (')
+    assert list(res.t) == [0.0]
+    stored = pnp.load_result(out)
+    assert stored.status == "failed" and stored.message == res.message
+    assert list(stored.t) == [0.0]
+
+
+def test_initial_from_the_command_line(tmp_path, capsys):
+    """``--set run.initial=steady`` reaches the run; a protocol cannot change it."""
+    from pnp.presentation.cli import main
+
+    out = tmp_path / "steady_start.h5"
+    argv = ["run", str(CASES / "donnan_approach.toml"), "-o", str(out), "--quiet"]
+    argv += ["--set", "run.initial=steady", "--set", "run.t_end=1", "--set", "run.outputs=2"]
+    assert main(argv) == 0
+    steady = pnp.run(load("donnan"))
+    np.testing.assert_array_equal(pnp.load_result(out).concentration[0], steady.concentration[0])
+    data = load("membrane_charging").to_dict()
+    data["protocol"] = [{"at": 1e-9, "set": {"run.initial": "steady"}}]
+    with pytest.raises(pnp.CaseError, match=r"`run\.initial` cannot change during a run"):
+        pnp.Case.from_dict(data)
+
+
+def test_a_restart_is_used_as_it_is_whatever_initial_says(tmp_path):
+    """--restart continues from the file: run.initial is not used, the
+    state is not re-solved, and a floating reservoir's potential comes back
+    from the surface charge of its face (before: the charge was dropped, the
+    boundary potential set to its neighbour's)."""
     data = load("ghk").to_dict()
     data["region"][0]["length"] = 2e-9  # the membrane's diffuse layer reaches the clamp
     data["boundary"]["left"]["current"] = 0.5
@@ -171,7 +255,7 @@ def test_a_restart_is_used_as_it_is(tmp_path):
     part = pnp.run(pnp.Case.from_dict(data), output=str(first))
     assert part.status == "completed", part.message
     assert abs(part.surface_charge["left"][-1]) > 1e-10
-    data["run"] = {**data["run"], "t_end": 2e-8}
+    data["run"] = {**data["run"], "t_end": 2e-8, "initial": "steady"}
     case = pnp.Case.from_dict(data)
     x0, t0 = restart_state(case, first)
     rest = pnp.run(case, x0=x0, t_start=t0)
