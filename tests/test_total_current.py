@@ -138,8 +138,8 @@ def checked_run(monkeypatch, case, end, known=None):
 )
 def test_total_current_is_zero_at_open_circuit(monkeypatch, name, overrides):
     """A closed wall on the left: no current anywhere, at every output; from
-    the steady state too (a trace flat to round-off; before: +-20 mA/m^2
-    between 2 ps and 10 ns)."""
+    the steady state too (a trace flat to round-off; before: up to 0.1 A/m^2
+    between 2 ps and 0.2 ns)."""
     case = load(name, **overrides)
     check = checked_run(monkeypatch, case, end=0, known=lambda t: 0.0)
     print(name, overrides, check.outputs, check.worst_faces, check.worst_reported, check.largest)

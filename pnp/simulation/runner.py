@@ -113,7 +113,9 @@ def run(
     mesh : pnp.discretisation.mesh.Mesh, optional
         Use this mesh instead of the one the case's ``[mesh]`` table gives.
     x0 : array, optional
-        Initial state vector (restart); default: the case's initial contents.
+        Initial state vector (restart), used as it is; default: the state
+        ``[run] initial`` names (the contents, or the steady state at t = 0),
+        with Gauss's law solved at its concentrations.
     t_start : float
         Time of ``x0`` [s] (restart).
 
