@@ -79,7 +79,7 @@ def measure(n: int, s: int, repeat: int) -> dict:
     x = model.x0.copy()
     alpha = np.full((model.n_species, model.n_cells), 1e3, order="F")
     beta = alpha * concentrations(model, x)
-    bd = np.zeros(2)
+    bd = np.zeros(model.n_cells + 1)
 
     def iteration():
         system.assemble(x, alpha, 1e3, beta, bd)
@@ -128,7 +128,7 @@ def main() -> None:
     x = small.model.x0.copy()
     S, N = small.model.n_species, small.model.n_cells
     zeros = np.zeros((S, N), order="F")
-    small.assemble(x, zeros + 1.0, 1.0, concentrations(small.model, x), np.zeros(2))
+    small.assemble(x, zeros + 1.0, 1.0, concentrations(small.model, x), np.zeros(N + 1))
     small.solve()
     compile_time = time.perf_counter() - t0
 

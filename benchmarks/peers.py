@@ -256,7 +256,7 @@ def worker_pnp(spec, emit):
             system = S.System(model)
             nsp, n = model.n_species, model.n_cells
             zeros_c = np.zeros((nsp, n))
-            zeros_d = np.zeros(2)
+            zeros_d = np.zeros(n + 1)
             # the tolerances solve_steady asks of Newton at the default rtol/atol
             weights = S.make_weights(
                 system, max(1e-2 * 1e-6, S.NEWTON_RTOL_FLOOR), 1e-2 * 1e-9, S.PSI_FLOOR_NEWTON

@@ -19,10 +19,11 @@ from decimal import Decimal, localcontext
 
 import numpy as np
 import pytest
+from helpers import neuron_cell, neuron_species
 from scipy import constants
 
 from pnp.discretisation import kernel
-from pnp.discretisation.model import build_model
+from pnp.discretisation.model import build_model, pump_sources
 from pnp.discretisation.reference import bernoulli as ref_bernoulli
 from pnp.discretisation.reference import exp_mean, residual_reference
 from pnp.input.case import Boundary, Case, MeshSpec, Region, Species
@@ -260,29 +261,41 @@ def random_state(model, rng):
     return x
 
 
-def time_terms(model, rng, transient):
-    """(alpha_c, alpha_d, beta_c, beta_d, source): zero (steady) or random (transient)."""
+#: the kinds of time terms: none, random per species and cell, and a
+#: transient step (one alpha) with the current-continuity rows
+TIME_KINDS = ["steady", "transient", "continuity"]
+
+
+def time_terms(model, rng, kind):
+    """(alpha_c, alpha_d, beta_c, beta_d, source, cont) of one of ``TIME_KINDS``."""
     S, N = model.n_species, model.n_cells
-    if not transient:
+    none = np.zeros(N, dtype=np.int8)
+    if kind == "steady":
         z2 = np.zeros((S, N))
-        return z2, 0.0, z2.copy(), np.zeros(2), z2.copy()
+        return z2, 0.0, z2.copy(), np.zeros(N + 1), z2.copy(), none
     dt = 10.0 ** rng.uniform(-9.0, -3.0)
-    alpha_c = (1.0 / dt) * rng.uniform(0.5, 2.0, size=(S, N))
+    alpha_d = 1.0 / dt
+    if kind == "continuity":
+        alpha_c = np.full((S, N), alpha_d)
+        cont = model.continuity_cells()
+    else:
+        alpha_c = (1.0 / dt) * rng.uniform(0.5, 2.0, size=(S, N))
+        cont = none
     c_old = 10.0 ** rng.uniform(-9.0, 3.0, size=(S, N))
     beta_c = alpha_c * c_old
-    alpha_d = 1.0 / dt
-    beta_d = alpha_d * rng.normal(size=2) * 1e-6
+    beta_d = alpha_d * rng.normal(size=N + 1) * 1e-6
     source = rng.normal(size=(S, N)) * model.volume * 1e-3
-    return alpha_c, alpha_d, beta_c, beta_d, source
+    return alpha_c, alpha_d, beta_c, beta_d, source, cont
 
 
-def kernel_residual(model, x, alpha_c, alpha_d, beta_c, beta_d, source):
+def kernel_residual(model, x, alpha_c, alpha_d, beta_c, beta_d, source, cont=None):
     n = model.n_unknowns
     kl, ku = model.bandwidths
     res = np.zeros(n)
     ab = np.zeros((2 * kl + ku + 1, n), order="F")
+    cont = np.zeros(model.n_cells, dtype=np.int8) if cont is None else cont
     kernel.assemble(
-        x, *model.kernel_args(), alpha_c, alpha_d, beta_c, beta_d, source, res, ab, False
+        x, *model.kernel_args(), alpha_c, alpha_d, beta_c, beta_d, cont, source, res, ab, False
     )
     return res
 
@@ -526,11 +539,12 @@ def test_interface_flux_vanishes_at_boltzmann_equilibrium(uL, uR, g_jump):
 # ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("transient", [False, True], ids=["steady", "transient"])
+@pytest.mark.parametrize("transient", TIME_KINDS)
 @pytest.mark.parametrize("name", list(CASES))
 def test_residual_matches_reference(name, transient):
     model = get_model(name)
-    rng = np.random.default_rng(zlib.crc32(f"{name}-{transient}".encode()))
+    seed = {"steady": False, "transient": True}.get(transient, transient)
+    rng = np.random.default_rng(zlib.crc32(f"{name}-{seed}".encode()))
     worst = 0.0
     for _ in range(4):
         x = random_state(model, rng)
@@ -552,8 +566,9 @@ def test_residual_matches_reference_on_initial_state():
     x = model.x0.copy()
     S, N = model.n_species, model.n_cells
     z2 = np.zeros((S, N))
-    got = kernel_residual(model, x, z2, 0.0, z2, np.zeros(2), z2)
-    want, scale = residual_reference(model, x, z2, 0.0, z2, np.zeros(2), z2, return_scale=True)
+    z1 = np.zeros(N + 1)
+    got = kernel_residual(model, x, z2, 0.0, z2, z1, z2)
+    want, scale = residual_reference(model, x, z2, 0.0, z2, z1, z2, return_scale=True)
     assert np.all(np.abs(got - want) <= 1e-15 * scale + 1e-300)  # measured 0
 
 
@@ -587,17 +602,20 @@ def fd_jacobian(model, x, terms, rel_step=1e-7):
     return jac, steps
 
 
-@pytest.mark.parametrize("transient", [False, True], ids=["steady", "transient"])
+@pytest.mark.parametrize("transient", TIME_KINDS)
 @pytest.mark.parametrize("name", list(CASES))
 def test_band_jacobian_matches_finite_differences(name, transient):
     model = get_model(name)
-    rng = np.random.default_rng(zlib.crc32(f"jac-{name}-{transient}".encode()))
+    seed = {"steady": False, "transient": True}.get(transient, transient)
+    rng = np.random.default_rng(zlib.crc32(f"jac-{name}-{seed}".encode()))
     x = random_state(model, rng)
     terms = time_terms(model, rng, transient)
-    alpha_c, alpha_d, beta_c, beta_d, _ = terms
-    terms = (alpha_c, alpha_d, beta_c, beta_d, np.zeros_like(alpha_c))  # System has no source
+    alpha_c, alpha_d, beta_c, beta_d, _, cont = terms
+    # System has no source (no pump here)
+    terms = (alpha_c, alpha_d, beta_c, beta_d, np.zeros_like(alpha_c), cont)
 
-    system = System(model)
+    system = System(model, continuity=transient == "continuity")
+    assert np.array_equal(system.cont, cont)
     res = system.assemble(x, alpha_c, alpha_d, beta_c, beta_d).copy()
     kl, ku = model.bandwidths
     assert (system.kl, system.ku) == (kl, ku)
@@ -634,6 +652,62 @@ def test_band_jacobian_matches_finite_differences(name, transient):
     assert bad.size == 0, [(int(a), int(b), jac[a, b], rich[a, b]) for a, b in bad[:10]]
 
 
+@pytest.mark.parametrize("continuity", [False, True], ids=["balances", "continuity"])
+@pytest.mark.parametrize("first", ["Na", "K", "Cl"])
+def test_pump_jacobian_in_band_matches_finite_differences(first, continuity):
+    """A saturating pump's rate depends on Na inside and K outside: the
+    System adds the derivative of each of its two cells' rows with respect
+    to that cell's own concentration (the cross-membrane coupling is out of
+    the band and lagged). With current-continuity rows the first species'
+    row is the charge-weighted sum, pump included: checked with the pumped
+    species first (Na, K) and not (Cl)."""
+    order = (first, *[n for n in ("Na", "K", "Cl", "X") if n != first])
+    data = neuron_cell(
+        species=neuron_species(order),
+        mesh={"uniform_cells": 4},
+        # a strong pump (1e-4 mol/m^2/s): its entries stand out against the fluxes'
+        pump={"membrane": "mem", "j_max": 1e-4, "K_Na": 12.0, "K_K": 3.0},
+    )
+    model = build_model(Case.from_dict(data))
+    (p,) = model.pumps
+    S, N = model.n_species, model.n_cells
+    rng = np.random.default_rng(zlib.crc32(f"pump-{first}-{continuity}".encode()))
+    x = model.x0.copy()
+    x[model.layout.potential] = rng.uniform(-2.0, 2.0, size=N)
+    alpha = 1e6
+    alpha_c = np.full((S, N), alpha, order="F")
+    beta_c = alpha_c * (model.layout.split(x)[1] * 1.01)
+    beta_d = rng.normal(size=N + 1) * 1e-9
+    system = System(model, continuity=continuity)
+    cont = system.cont
+    assert bool(cont.any()) == continuity
+
+    def residual(y, scale=False):
+        source = pump_sources(model, y, np.zeros((S, N), order="F"))
+        if scale:  # the size of each row's terms
+            terms = (alpha_c, alpha, beta_c, beta_d, source, cont)
+            return residual_reference(model, y, *terms, return_scale=True)[1]
+        return kernel_residual(model, y, alpha_c, alpha, beta_c, beta_d, source, cont)
+
+    system.assemble(x, alpha_c, alpha, beta_c, beta_d)
+    assert np.array_equal(system.res, residual(x))
+    kl, ku = model.bandwidths
+    jac = band_to_dense(system.ab, kl, ku)
+    lay = model.layout
+    for cell, species in ((p.inside_cell, p.sodium), (p.outside_cell, p.potassium)):
+        col = lay.conc_at(cell, species)
+        step = 1e-6 * x[col]
+        xp, xm = x.copy(), x.copy()
+        xp[col] += step
+        xm[col] -= step
+        fd = (residual(xp) - residual(xm)) / (xp[col] - xm[col])
+        rows = np.arange(model.n_unknowns)[lay.cell(cell)]
+        # the rows of the cell itself, in the band: to the central difference's
+        # round-off, eps * (row terms) / step (as the band test above)
+        noise = 50 * np.finfo(float).eps * residual(x, scale=True)[rows] / step
+        assert np.all(np.abs(jac[rows, col] - fd[rows]) <= 1e-6 * np.abs(fd[rows]) + noise)
+
+
 # ----------------------------------------------------------------------------
 # Work: the assembled structure is linear in N
 # ----------------------------------------------------------------------------
@@ -644,7 +718,7 @@ def _nonzeros(model, rng):
     S, N = model.n_species, model.n_cells
     alpha_c = np.ones((S, N))
     system = System(model)
-    system.assemble(x, alpha_c, 1.0, alpha_c, np.zeros(2))
+    system.assemble(x, alpha_c, 1.0, alpha_c, np.zeros(N + 1))
     return system.ab, x
 
 
@@ -680,7 +754,7 @@ def test_assembly_structure_is_linear_in_cells():
             S_, N_ = model.n_species, model.n_cells
             z2 = np.zeros((S_, N_))
             got = kernel_residual(
-                model, x, np.ones((S_, N_)), 1.0, np.ones((S_, N_)), np.zeros(2), z2
+                model, x, np.ones((S_, N_)), 1.0, np.ones((S_, N_)), np.zeros(N_ + 1), z2
             )
             want, scale = residual_reference(
                 model,
@@ -688,7 +762,7 @@ def test_assembly_structure_is_linear_in_cells():
                 np.ones((S_, N_)),
                 1.0,
                 np.ones((S_, N_)),
-                np.zeros(2),
+                np.zeros(N_ + 1),
                 z2,
                 return_scale=True,
             )

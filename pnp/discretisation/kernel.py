@@ -33,6 +33,19 @@ in mol of elementary charge::
     R = P[k+1] - P[k] - V_k (sum_i z_i c[i,k] + rho_fixed[k])
     P_f = G_f (psi_L - psi_R)           (G_f: half cells in series, harmonic eps)
 
+Current continuity (cell k with ``cont[k]``, in place of species 0's balance;
+a transient with one alpha for every species): the total current, ionic plus
+displacement, entering the cell equals that leaving it::
+
+    R = sum_i z_i (F[i,k+1] - F[i,k] - source[i,k]) + dP[k+1] - dP[k]
+    dP_f = alpha_d P_f - beta_d[f]      (the displacement rate, history in beta_d)
+
+It is sum_i z_i (balance i) + alpha_d (Gauss's law), with the storage terms
+cancelled by hand: the charge a cell gains in a step is then carried by the
+displacements, not by a difference of concentrations 1e6 times larger, and
+the total current through every face is the same to round-off of the
+currents themselves. Needs z_0 != 0 (the replaced row must be in the sum).
+
 At a wall held at a potential, the wall gradient comes from the quadratic
 through the wall value and the first two cell centres (second order, where
 the Debye layer is steepest); reservoirs use the two-point half cell.
@@ -206,14 +219,17 @@ def assemble(
     pois_cond, pois_wleft,
     face_kind, face_cond, face_rr,
     b_type, b_psi, b_sigma, b_current, b_conc, b_g, b_pois_cond, b_pois_next, b_cond,
-    alpha_c, alpha_d, beta_c, beta_d, source,
+    alpha_c, alpha_d, beta_c, beta_d, cont, source,
     res, ab, jacobian,
 ):
     """Residual ``res`` and (if ``jacobian``) the LAPACK band matrix ``ab``.
 
     Parameters are the flat model arrays described in ``pnp.discretisation.model.Model``;
     ``ab`` has shape (2 kl + ku + 1, n) in LAPACK ``gbsv`` storage and is
-    overwritten. Returns nothing; cost is O(N S). The work is split by term
+    overwritten. ``beta_d`` (N+1) is the history part of the displacement
+    rate of every face, dP_f/dt ~ alpha_d P_f - beta_d[f]; ``cont`` (N) marks
+    the cells whose first species row is the current-continuity row (module
+    docstring). Returns nothing; cost is O(N S). The work is split by term
     (cells, interior faces, the two boundary faces): each part loops over
     all its cells or faces itself, so the split costs one call per part.
     """
@@ -229,20 +245,24 @@ def assemble(
         for col in range(ab.shape[1]):
             for row in range(kl, ldab):
                 ab[row, col] = 0.0
-    _cell_terms(x, n_cells, n_species, offset, z, volume, rho_fixed, alpha_c, beta_c, source,
-                res, ab, kl, ku, jacobian)
+    _cell_terms(x, n_cells, n_species, offset, z, volume, rho_fixed, alpha_c, beta_c, cont,
+                source, res, ab, kl, ku, jacobian)
     _interior_faces(x, n_cells, n_species, offset, z, g_cell, pois_cond, pois_wleft, face_kind,
-                    face_cond, face_rr, res, ab, kl, ku, jacobian)
+                    face_cond, face_rr, alpha_d, beta_d, cont, res, ab, kl, ku, jacobian)
     for side in range(2):
         _boundary_face(side, x, n_cells, n_species, offset, z, g_cell, b_type, b_psi, b_sigma,
                        b_current, b_conc, b_g, b_pois_cond, b_pois_next, b_cond, alpha_d, beta_d,
-                       res, ab, kl, ku, jacobian)
+                       cont, res, ab, kl, ku, jacobian)
 
 
 @njit(cache=True)
-def _cell_terms(x, n_cells, n_species, offset, z, volume, rho_fixed, alpha_c, beta_c, source,
-                res, ab, kl, ku, jacobian):
-    """Storage and charge of every cell (species rows and Gauss rows)."""
+def _cell_terms(x, n_cells, n_species, offset, z, volume, rho_fixed, alpha_c, beta_c, cont,
+                source, res, ab, kl, ku, jacobian):
+    """Storage and charge of every cell (species rows and Gauss rows).
+
+    A continuity row (``cont[k]``) has no storage term: the charge stored is
+    the displacement's, added by the faces; it takes the sources' charge.
+    """
     m = n_species + 1
     S = n_species
     for k in range(n_cells):
@@ -252,16 +272,41 @@ def _cell_terms(x, n_cells, n_species, offset, z, volume, rho_fixed, alpha_c, be
         for i in range(S):
             ci = x[base + i]
             q += z[i] * ci
+            if jacobian:
+                _add(ab, kl, ku, ip, base + i, -volume[k] * z[i])
+            if cont[k] and i == 0:
+                continue
             res[base + i] += volume[k] * (alpha_c[i, k] * ci - beta_c[i, k]) - source[i, k]
             if jacobian:
                 _add(ab, kl, ku, base + i, base + i, volume[k] * alpha_c[i, k])
-                _add(ab, kl, ku, ip, base + i, -volume[k] * z[i])
+        if cont[k]:
+            for i in range(S):
+                res[base] -= z[i] * source[i, k]
         res[ip] -= volume[k] * q
 
 
 @njit(cache=True)
+def _species_flux_rows(base, i, zi, contk, sign, fl, res):
+    """Add ``sign * fl``, species ``i``'s flux, to the rows of the cell at ``base``:
+    its own balance, and z_i times it to the continuity row when ``contk``."""
+    if not (contk and i == 0):
+        res[base + i] += sign * fl
+    if contk:
+        res[base] += sign * zi * fl
+
+
+@njit(cache=True)
+def _species_flux_jac(ab, kl, ku, base, i, zi, contk, col, val):
+    """The Jacobian entry ``val`` of species ``i``'s flux rows (as _species_flux_rows)."""
+    if not (contk and i == 0):
+        _add(ab, kl, ku, base + i, col, val)
+    if contk:
+        _add(ab, kl, ku, base, col, zi * val)
+
+
+@njit(cache=True)
 def _interior_faces(x, n_cells, n_species, offset, z, g_cell, pois_cond, pois_wleft, face_kind,
-                    face_cond, face_rr, res, ab, kl, ku, jacobian):
+                    face_cond, face_rr, alpha_d, beta_d, cont, res, ab, kl, ku, jacobian):
     """Displacement and species fluxes through the interior faces 1 … N-1."""
     m = n_species + 1
     S = n_species
@@ -272,6 +317,8 @@ def _interior_faces(x, n_cells, n_species, offset, z, g_cell, pois_cond, pois_wl
         pr = br + S
         psl = x[pl]
         psr = x[pr]
+        cl_ = cont[f - 1]
+        cr_ = cont[f]
         # Poisson: P = G (psi_L - psi_R) leaves cell L, enters cell R
         gp = pois_cond[f]
         pf = gp * (psl - psr)
@@ -282,96 +329,122 @@ def _interior_faces(x, n_cells, n_species, offset, z, g_cell, pois_cond, pois_wl
             _add(ab, kl, ku, pl, pr, -gp)
             _add(ab, kl, ku, pr, pl, -gp)
             _add(ab, kl, ku, pr, pr, gp)
+        # continuity rows: the displacement current alpha_d P - beta_d
+        if cl_ or cr_:
+            dpf = alpha_d * pf - beta_d[f]
+            if cl_:
+                res[bl] += dpf
+                if jacobian:
+                    _add(ab, kl, ku, bl, pl, alpha_d * gp)
+                    _add(ab, kl, ku, bl, pr, -alpha_d * gp)
+            if cr_:
+                res[br] -= dpf
+                if jacobian:
+                    _add(ab, kl, ku, br, pl, -alpha_d * gp)
+                    _add(ab, kl, ku, br, pr, alpha_d * gp)
         wl = pois_wleft[f]
         for i in range(S):
             kind = face_kind[i, f]
             if kind == CLOSED:
                 continue
+            zi = z[i]
             fl, dcl, dcr, dpl, dpr = _interior_flux(
-                kind, x[bl + i], x[br + i], z[i], psl, psr, wl, g_cell[i, f - 1], g_cell[i, f],
+                kind, x[bl + i], x[br + i], zi, psl, psr, wl, g_cell[i, f - 1], g_cell[i, f],
                 face_cond[i, f], face_rr[i, f],
             )
-            res[bl + i] += fl
-            res[br + i] -= fl
+            _species_flux_rows(bl, i, zi, cl_, 1.0, fl, res)
+            _species_flux_rows(br, i, zi, cr_, -1.0, fl, res)
             if jacobian:
-                _add(ab, kl, ku, bl + i, bl + i, dcl)
-                _add(ab, kl, ku, bl + i, br + i, dcr)
-                _add(ab, kl, ku, bl + i, pl, dpl)
-                _add(ab, kl, ku, bl + i, pr, dpr)
-                _add(ab, kl, ku, br + i, bl + i, -dcl)
-                _add(ab, kl, ku, br + i, br + i, -dcr)
-                _add(ab, kl, ku, br + i, pl, -dpl)
-                _add(ab, kl, ku, br + i, pr, -dpr)
+                # leaves cell L (+), enters cell R (-)
+                _species_flux_jac(ab, kl, ku, bl, i, zi, cl_, bl + i, dcl)
+                _species_flux_jac(ab, kl, ku, bl, i, zi, cl_, br + i, dcr)
+                _species_flux_jac(ab, kl, ku, bl, i, zi, cl_, pl, dpl)
+                _species_flux_jac(ab, kl, ku, bl, i, zi, cl_, pr, dpr)
+                _species_flux_jac(ab, kl, ku, br, i, zi, cr_, bl + i, -dcl)
+                _species_flux_jac(ab, kl, ku, br, i, zi, cr_, br + i, -dcr)
+                _species_flux_jac(ab, kl, ku, br, i, zi, cr_, pl, -dpl)
+                _species_flux_jac(ab, kl, ku, br, i, zi, cr_, pr, -dpr)
+
+
+@njit(cache=True)
+def _boundary_displacement(side, x, ip, m, bt, psb, b_sigma, b_pois_cond, b_pois_next):
+    """P through boundary face ``side`` toward +x, and its derivatives.
+
+    Returns (P, dP/dpsi_cell, dP/dpsi_b, index of the next cell's psi (-1:
+    none), dP/dpsi_next).
+    """
+    if bt == WALL_CHARGE:
+        # left: D = sigma (into the domain, +x); right: D = -sigma
+        return (b_sigma[side] if side == 0 else -b_sigma[side]), 0.0, 0.0, -1, 0.0
+    # second-order wall gradient (quadratic through the wall and the first
+    # two centres) where b_pois_next != 0, else two-point
+    gb = b_pois_cond[side]
+    kn = b_pois_next[side]
+    inext = -1 if kn == 0.0 else (ip + m if side == 0 else ip - m)
+    if side == 0:
+        nxt = x[ip + m] if kn != 0.0 else 0.0
+        return gb * (psb - x[ip]) + kn * (nxt - x[ip]), -gb - kn, gb, inext, kn
+    nxt = x[ip - m] if kn != 0.0 else 0.0
+    return gb * (x[ip] - psb) - kn * (nxt - x[ip]), gb + kn, -gb, inext, -kn
+
+
+@njit(cache=True)
+def _add_displacement(ab, kl, ku, row, scale, ip, ib, inext, dcell, db, dnext):
+    """Jacobian entries of ``scale`` times a boundary displacement in ``row``."""
+    _add(ab, kl, ku, row, ip, scale * dcell)
+    if ib >= 0:
+        _add(ab, kl, ku, row, ib, scale * db)
+    if inext >= 0:
+        _add(ab, kl, ku, row, inext, scale * dnext)
 
 
 @njit(cache=True)
 def _boundary_face(side, x, n_cells, n_species, offset, z, g_cell, b_type, b_psi, b_sigma,
                    b_current, b_conc, b_g, b_pois_cond, b_pois_next, b_cond, alpha_d, beta_d,
-                   res, ab, kl, ku, jacobian):
+                   cont, res, ab, kl, ku, jacobian):
     """Displacement, reservoir fluxes and current clamp at boundary face ``side`` (0: left)."""
     m = n_species + 1
     S = n_species
     n = x.shape[0]
-    if side == 0:
-        base = offset
-        sign = -1.0  # a flux F through face 0 (toward +x) enters cell 0
-    else:
-        base = offset + (n_cells - 1) * m
-        sign = 1.0   # a flux through face N leaves cell N-1
+    # a flux F through face 0 (toward +x) enters cell 0; one through face N leaves cell N-1
+    cell = 0 if side == 0 else n_cells - 1
+    face = 0 if side == 0 else n_cells
+    sign = -1.0 if side == 0 else 1.0
+    base = offset + cell * m
+    contk = cont[cell]
     ip = base + S
     bt = b_type[side]
+    ib = -1
+    psb = b_psi[side]
     if bt == FLOATING:
         ib = 0 if side == 0 else n - 1
         psb = x[ib]
-    else:
-        ib = -1
-        psb = b_psi[side]
-    # displacement through the boundary face, oriented toward +x
-    if bt == WALL_CHARGE:
-        # left: D = sigma (into the domain, +x); right: D = -sigma
-        pf = b_sigma[side] if side == 0 else -b_sigma[side]
-        dpf_dcell = 0.0
-        dpf_db = 0.0
-    else:
-        # second-order wall gradient (quadratic through the wall and the
-        # first two centres) where b_pois_next != 0, else two-point
-        gb = b_pois_cond[side]
-        kn = b_pois_next[side]
-        if side == 0:
-            inext = ip + m
-            pf = gb * (psb - x[ip]) + kn * (x[inext] - x[ip])
-            dpf_dcell = -gb - kn
-            dpf_db = gb
-            dpf_dnext = kn
-        else:
-            inext = ip - m
-            pf = gb * (x[ip] - psb) - kn * (x[inext] - x[ip])
-            dpf_dcell = gb + kn
-            dpf_db = -gb
-            dpf_dnext = -kn
+    pf, dcell, db, inext, dnext = _boundary_displacement(
+        side, x, ip, m, bt, psb, b_sigma, b_pois_cond, b_pois_next
+    )
     res[ip] += sign * pf
     if jacobian:
-        _add(ab, kl, ku, ip, ip, sign * dpf_dcell)
-        if ib >= 0:
-            _add(ab, kl, ku, ip, ib, sign * dpf_db)
-        if bt != WALL_CHARGE and b_pois_next[side] != 0.0:
-            _add(ab, kl, ku, ip, inext, sign * dpf_dnext)
+        _add_displacement(ab, kl, ku, ip, sign, ip, ib, inext, dcell, db, dnext)
+    if contk:
+        # continuity row: the displacement current through the boundary face
+        res[base] += sign * (alpha_d * pf - beta_d[face])
+        if jacobian:
+            _add_displacement(ab, kl, ku, base, sign * alpha_d, ip, ib, inext, dcell, db, dnext)
     if bt == FLOATING:
         # clamp: current entering the domain = prescribed.
         # charge flux toward +x through the face: sum z F + dP/dt
-        res[ib] += -sign * (alpha_d * pf - beta_d[side]) - b_current[side]
+        res[ib] += -sign * (alpha_d * pf - beta_d[face]) - b_current[side]
         if jacobian:
-            _add(ab, kl, ku, ib, ip, -sign * alpha_d * dpf_dcell)
-            _add(ab, kl, ku, ib, ib, -sign * alpha_d * dpf_db)
+            _add_displacement(ab, kl, ku, ib, -sign * alpha_d, ip, ib, inext, dcell, db, dnext)
     if bt == RESERVOIR or bt == FLOATING:
         for i in range(S):
             _reservoir_species(side, i, x, n_cells, base, ip, ib, psb, bt, z, g_cell, b_conc, b_g,
-                               b_cond, res, ab, kl, ku, jacobian)
+                               b_cond, contk, res, ab, kl, ku, jacobian)
 
 
 @njit(cache=True)
 def _reservoir_species(side, i, x, n_cells, base, ip, ib, psb, bt, z, g_cell, b_conc, b_g,
-                       b_cond, res, ab, kl, ku, jacobian):
+                       b_cond, contk, res, ab, kl, ku, jacobian):
     """Flux of species ``i`` through a reservoir (or floating) boundary face, and
     its share of the current clamp."""
     sign = -1.0 if side == 0 else 1.0
@@ -383,14 +456,14 @@ def _reservoir_species(side, i, x, n_cells, base, ip, ib, psb, bt, z, g_cell, b_
         side, cond, x[base + i], b_conc[side, i], zi, x[ip], psb,
         g_cell[i, 0 if side == 0 else n_cells - 1], b_g[side, i],
     )
-    res[base + i] += sign * fl
+    _species_flux_rows(base, i, zi, contk, sign, fl, res)
     if jacobian:
-        _add(ab, kl, ku, base + i, base + i, sign * dcc)
-        _add(ab, kl, ku, base + i, ip, sign * dfc_dpsi)
+        _species_flux_jac(ab, kl, ku, base, i, zi, contk, base + i, sign * dcc)
+        _species_flux_jac(ab, kl, ku, base, i, zi, contk, ip, sign * dfc_dpsi)
     if bt == FLOATING:
         res[ib] += -sign * zi * fl
         if jacobian:
-            _add(ab, kl, ku, base + i, ib, sign * dfb_dpsi)
+            _species_flux_jac(ab, kl, ku, base, i, zi, contk, ib, sign * dfb_dpsi)
             _add(ab, kl, ku, ib, base + i, -sign * zi * dcc)
             _add(ab, kl, ku, ib, ip, -sign * zi * dfc_dpsi)
             _add(ab, kl, ku, ib, ib, -sign * zi * dfb_dpsi)

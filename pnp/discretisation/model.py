@@ -120,6 +120,24 @@ class Model:
                 out[side] = x[next(index)]
         return out
 
+    def continuity_cells(self) -> np.ndarray:
+        """(N,) int8: 1 in the cells where a transient writes current continuity
+        in place of species 0's balance (``kernel`` module docstring).
+
+        Those where species 0 is charged and crosses a face of the cell: where
+        it cannot move, its balance keeps its amount exactly and stays.
+        """
+        N = self.n_cells
+        out = np.zeros(N, dtype=np.int8)
+        if self.z[0] == 0.0:
+            return out
+        open_face = self.face_kind[0] != kernel.CLOSED  # (N+1,), boundary faces closed here
+        for side, face in ((0, 0), (1, N)):
+            if self.b_type[side] in (kernel.RESERVOIR, kernel.FLOATING):
+                open_face[face] = self.b_cond[side, 0] != 0.0
+        out[open_face[:-1] | open_face[1:]] = 1
+        return out
+
     def kernel_args(self) -> tuple:
         """The model part of ``kernel.assemble``'s arguments, in order."""
         return (

@@ -94,14 +94,15 @@ def half_cells_flux(c_left, c_right, u_left, uf_left, uf_right, u_right, r_left,
 
 
 def residual_reference(
-    model, x, alpha_c, alpha_d, beta_c, beta_d, source, return_scale: bool = False
+    model, x, alpha_c, alpha_d, beta_c, beta_d, source, cont=None, return_scale: bool = False
 ):
     """Residual of ``kernel.assemble`` recomputed with numpy (test oracle).
 
     Arguments are those of ``kernel.assemble`` (the model's flat arrays are
-    read from ``model``). With ``return_scale`` also returns, per row, the sum
-    of the magnitudes of the terms that make up the row (the size against
-    which round-off in that row is to be judged).
+    read from ``model``; ``beta_d`` has one entry per face; ``cont`` marks the
+    cells with a current-continuity row, default none). With ``return_scale``
+    also returns, per row, the sum of the magnitudes of the terms that make up
+    the row (the size against which round-off in that row is to be judged).
     """
     x = np.asarray(x, dtype=float)
     N = model.n_cells
@@ -114,8 +115,9 @@ def residual_reference(
     alpha_c = np.broadcast_to(np.asarray(alpha_c, dtype=float), (S, N))
     beta_c = np.broadcast_to(np.asarray(beta_c, dtype=float), (S, N))
     source = np.broadcast_to(np.asarray(source, dtype=float), (S, N))
-    beta_d = np.broadcast_to(np.asarray(beta_d, dtype=float), (2,))
+    beta_d = np.broadcast_to(np.asarray(beta_d, dtype=float), (N + 1,))
     alpha_d = float(alpha_d)
+    cont = np.zeros(N, dtype=bool) if cont is None else np.asarray(cont, dtype=bool)
 
     body = x[off : off + N * m].reshape(N, m)
     c = body[:, :S].T  # (S, N)
@@ -141,6 +143,19 @@ def residual_reference(
     r_gauss = disp[1:] - disp[:-1] - vol * charge
     s_gauss = dsize[1:] + dsize[:-1] + vol * (np.abs(z) @ np.abs(c) + np.abs(model.rho_fixed))
 
+    # current continuity: the charge each species carries out of the cell,
+    # plus the displacement current out of it, minus the sources' charge
+    current = z @ flux + alpha_d * disp - beta_d  # total current toward +x, per face
+    r_current = current[1:] - current[:-1] - z @ source
+    s_current = (
+        np.abs(z) @ (fsize[:, 1:] + fsize[:, :-1] + np.abs(source))
+        + abs(alpha_d) * (dsize[1:] + dsize[:-1])
+        + np.abs(beta_d[1:])
+        + np.abs(beta_d[:-1])
+    )
+    r_species[0] = np.where(cont, r_current, r_species[0])
+    s_species[0] = np.where(cont, s_current, s_species[0])
+
     res = np.zeros(n)
     scale = np.zeros(n)
     rows = np.empty((N, m))
@@ -158,12 +173,11 @@ def residual_reference(
     for side, face, row, into in ((0, 0, 0, 1.0), (1, N, n - 1, -1.0)):
         if not floating[side]:
             continue
-        toward_x = z @ flux[:, face] + alpha_d * disp[face] - beta_d[side]
-        res[row] = into * toward_x - model.b_current[side]
+        res[row] = into * current[face] - model.b_current[side]
         scale[row] = (
             np.abs(z) @ fsize[:, face]
             + abs(alpha_d) * dsize[face]
-            + abs(beta_d[side])
+            + abs(beta_d[face])
             + abs(model.b_current[side])
         )
 

@@ -119,6 +119,7 @@ class RunSpec:
     rtol: float = 1e-6
     atol: float = 1e-9
     max_steps: int = 100000
+    initial: str = "contents"  # contents | steady: the state a transient starts from
 
 
 @dataclass(frozen=True)

@@ -495,6 +495,16 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p("run.rtol", "float", "-", 1e-6, "Relative tolerance.", minimum=0.0, exclusive_minimum=True),
     _p("run.atol", "float", "-", 1e-9, "Absolute tolerance.", minimum=0.0, exclusive_minimum=True),
     _p("run.max_steps", "int", "-", 100000, "Most time steps before giving up.", minimum=1),
+    _p(
+        "run.initial",
+        "choice",
+        "-",
+        "contents",
+        "State a transient starts from: the regions' contents, or the steady state of the case "
+        "at t = 0 (a resting or holding state; protocols then change it). Gauss's law is solved "
+        "in either. Not used with a restart.",
+        choices=("contents", "steady"),
+    ),
     # -- protocols ----------------------------------------------------------
     _p("protocol.<protocol>.at", "float", "s", REQUIRED, "Time of the change.", minimum=0.0),
     _p(

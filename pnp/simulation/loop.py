@@ -16,7 +16,9 @@ import numpy as np
 
 from ..discretisation.model import build_model
 from ..results.observables import measurement_face, observe
-from ..solvers.bdf import BDF, initial_step
+from ..solvers.bdf import BDF, consistent_start, initial_rates, initial_step
+from ..solvers.newton import Stats
+from ..solvers.steady import solve_steady
 from .adaptive import solve_adaptive
 
 
@@ -106,11 +108,10 @@ def simulate(
     Returns (status, message, solver statistics); status is "completed" or
     "failed". A steady state adapts the mesh from ``model``'s unless
     ``adapt_mesh`` is false (:mod:`pnp.simulation.adaptive`); its one output
-    may be on another mesh than ``model``'s. A KeyboardInterrupt (from a tracker's ``step`` or, for a steady
-    run, anywhere in the solve) finishes the trackers with ("failed",
-    "interrupted") and is raised again.
+    may be on another mesh than ``model``'s. A KeyboardInterrupt (from a
+    tracker's ``step`` or, for a steady run, anywhere in the solve) finishes
+    the trackers with ("failed", "interrupted") and is raised again.
     """
-    x0 = model.x0 if x0 is None else x0
     try:
         tracker.start(model)
         if case.run.mode == "transient":
@@ -139,9 +140,34 @@ def _steady(case, model, tracker, x0, adapt_mesh):
 
 
 def _transient(case, model, tracker, x0, t_start):
-    tracker.output(model, t_start, x0, observe(model, x0))
+    """The transient from ``x0`` (a restart state, used as it is), else from
+    the initial state ``[run] initial`` names, with Gauss's law solved at its
+    concentrations; the first output is that state."""
     t0_wall = time.perf_counter()
+    work = Stats()
+    if x0 is None:
+        x0 = model.x0
+        if case.run.initial == "steady":
+            x0, failure = _steady_start(case, model, tracker, t_start, work)
+            if failure is not None:
+                work.wall_time = time.perf_counter() - t0_wall
+                stats = work.as_dict()
+                tracker.output(model, t_start, x0, observe(model, x0))
+                tracker.finish("failed", failure, stats)
+                if failure == "interrupted":
+                    raise KeyboardInterrupt
+                return "failed", failure, stats
+        # Gauss's law at the initial concentrations: the algebraic part of
+        # the system holds from t = 0 on (a steady state satisfies it already:
+        # solved again, it changes by round-off only)
+        x0 = consistent_start(model, x0)
+    # the initial current: ionic plus the displacement current that holds
+    # Gauss's law, so the total current is the same through every face
+    rate = initial_rates(model, x0)[measurement_face(model)]
+    tracker.output(model, t_start, x0, observe(model, x0, rate))
     stepper = BDF(model, x0, t_start, rtol=case.run.rtol, atol=case.run.atol)
+    stepper.stats.newton_iterations += work.newton_iterations
+    stepper.stats.factorizations += work.factorizations
     try:
         success, message = _advance(case, stepper, tracker, t_start)
     except KeyboardInterrupt:
@@ -153,6 +179,28 @@ def _transient(case, model, tracker, x0, t_start):
     status = "completed" if success else "failed"
     tracker.finish(status, message, stats)
     return status, message, stats
+
+
+def _steady_start(case, model, tracker, t_start, work):
+    """(state, None) — the steady state of ``model`` (the case at the start) —
+    or (the steady solver's last state, why it failed)."""
+    outcome = solve_steady(
+        model,
+        rtol=case.run.rtol,
+        atol=case.run.atol,
+        max_steps=case.run.max_steps,
+        # reported at the start time: the run has not begun
+        callback=lambda t, h, stats, x: tracker.step(t_start, h, stats, x),
+    )
+    work.newton_iterations += outcome.stats.newton_iterations
+    work.factorizations += outcome.stats.factorizations
+    if outcome.message == "interrupted":
+        return outcome.x, "interrupted"
+    if not outcome.success:
+        return outcome.x, (
+            f'run.initial = "steady": no steady state to start from ({outcome.message})'
+        )
+    return outcome.x, None
 
 
 def _advance(case, stepper: BDF, tracker: Tracker, t_start: float) -> tuple[bool, str]:

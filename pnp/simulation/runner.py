@@ -11,8 +11,11 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..constants import FARADAY
+from ..discretisation.kernel import FLOATING
 from ..discretisation.mesh import Mesh, assemble_mesh, build_mesh
 from ..discretisation.model import build_model
+from ..input.schema import SIDES
 from .adaptive import adaptive_case, transient_mesh
 from .loop import Trackers, simulate
 from .trackers import Collector, DeferredInterrupt, FileWriter, ProgressBar
@@ -58,8 +61,8 @@ def restart_state(case, path) -> Start:
     """The last output of result file ``path`` for ``case``, on the file's own mesh.
 
     The file must hold the same species, regions (names, lengths) and
-    geometry as the case; a floating boundary potential is re-solved from
-    its neighbour's value.
+    geometry as the case; a floating boundary potential is rebuilt from the
+    surface charge on its face and its neighbour's potential.
     """
     from ..errors import CaseError
     from ..results.reader import load_result
@@ -86,10 +89,19 @@ def restart_state(case, path) -> Start:
             file=case.source,
         )
     psi = last_phi / model.thermal_voltage
-    # a floating reservoir's potential starts at that of the cell next to it
+    # a floating reservoir's potential: from the charge on its face (the
+    # surface charge of the last output) over the half cell next to it, which
+    # keeps the displacement through the face where the run left it
     lay = model.layout
-    boundary = np.concatenate([np.full(lay.n_boundary, psi[0]), np.full(lay.n_trailing, psi[-1])])
-    x = lay.pack(psi, last_c, boundary=boundary)
+    boundary = []
+    for side, cell, face in ((0, 0, 0), (1, -1, model.n_cells)):
+        if model.b_type[side] != FLOATING:
+            continue
+        sigma = previous.surface_charge.get(SIDES[side])
+        charge = float(sigma[-1]) if sigma is not None and np.isfinite(sigma[-1]) else 0.0
+        area = model.mesh.face_area[face]
+        boundary.append(psi[cell] + charge * area / (FARADAY * model.b_pois_cond[side]))
+    x = lay.pack(psi, last_c, boundary=np.array(boundary))
     t = float(previous.t[-1])
     t = t if np.isfinite(t) else 0.0
     check_start_time(case, t, f" (the last output of {path})")
@@ -136,7 +148,9 @@ def run(
         Start on this mesh instead of the one the case's ``[mesh]`` table
         gives (and the one ``x0`` lives on, if given).
     x0 : array, optional
-        Initial state vector (restart); default: the case's initial contents.
+        Initial state vector (restart), used as it is; default: the state
+        ``[run] initial`` names (the contents, or the steady state at t = 0),
+        with Gauss's law solved at its concentrations.
     t_start : float
         Time of ``x0`` [s] (restart).
     adapt_mesh : bool, optional
@@ -161,7 +175,9 @@ def run(
             mesh = build_mesh(case)
     if transient and t_start != 0.0:
         check_start_time(case, t_start)
-        # every protocol up to t_start is in effect; only later ones are to come
+    if transient and any(p.at <= t_start for p in case.protocols):
+        # every protocol up to t_start (one at t = 0 included) is in effect;
+        # only later ones are to come
         case = case.at_time(t_start)
     model = build_model(case, mesh)
     collector = Collector()

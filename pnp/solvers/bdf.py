@@ -11,7 +11,10 @@ progress, files) is :mod:`pnp.simulation.loop`'s job.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
+from scipy.linalg import solve_banded
 
 from ..discretisation.model import Model
 from .compartments import closed_compartments, projector
@@ -22,9 +25,8 @@ from .newton import (
     NewtonInfo,
     Stats,
     System,
-    boundary_displacement,
     concentrations,
-    displacement_at,
+    displacements,
     make_weights,
     newton,
 )
@@ -85,18 +87,96 @@ def initial_step(model: Model) -> float:
     return 1e-2 * float(np.min(cell_times)) if np.isfinite(cell_times).any() else 1e-12
 
 
-def displacement_rate(model: Model, coeffs, h: float, x_hist: list[np.ndarray]):
-    """dP/dt at a face from the BDF formula of the last step (kernel units, +x)."""
-    a0, a1, a2 = coeffs
+def _potential_system(model: Model, x: np.ndarray):
+    """Gauss's law and the clamps at ``x`` as a system in the potentials alone.
 
-    def rate(face: int) -> float:
-        out = a0 * displacement_at(model, x_hist[0], face)
-        out += a1 * displacement_at(model, x_hist[1], face)
-        if a2 != 0.0 and len(x_hist) > 2:
-            out += a2 * displacement_at(model, x_hist[2], face)
-        return out / h
+    Returns (index, band, res): the potential unknowns in state order
+    ([psi_L] psi_0 .. psi_{N-1} [psi_R]), the Jacobian of Gauss's law with
+    respect to them in ``scipy.linalg.solve_banded`` storage (tridiagonal),
+    and the residual of the steady system at ``x``. A floating reservoir's
+    row is psi_b - psi_cell (its displacement, over the half cell next to it).
+    """
+    system = System(model)
+    zero = np.zeros((model.n_species, model.n_cells), order="F")
+    res = system.assemble(x, zero, 0.0, zero, np.zeros(model.n_cells + 1)).copy()
+    kl, ku, ab = system.kl, system.ku, system.ab
+    lay = model.layout
+    cells = lay.potential_at(np.arange(model.n_cells))
+    index = np.concatenate([lay.boundary[: lay.n_boundary], cells, lay.boundary[lay.n_boundary :]])
+    n = index.size
+    # band[1 + r - c, c] holds row r, column c
+    band = np.zeros((3, n))
+    pos = np.arange(n)
+    for shift in (-1, 0, 1):  # column = row + shift
+        rows = pos[max(0, -shift) : n - max(0, shift)]
+        i, j = index[rows], index[rows + shift]
+        band[1 - shift, rows + shift] = ab[kl + ku + i - j, j]
+    for row, neighbour in ((0, 1), (n - 1, n - 2)):
+        if index[row] in lay.boundary:
+            band[1, row] = 1.0
+            band[1 + row - neighbour, neighbour] = -1.0
+    return index, band, res
 
-    return rate
+
+def _floating_rows(model: Model, index: np.ndarray):
+    """(row in the potential system, side) of each floating reservoir."""
+    return [
+        (row, side)
+        for row, side in ((0, 0), (index.size - 1, 1))
+        if index[row] in model.layout.boundary
+    ]
+
+
+def consistent_start(model: Model, x: np.ndarray) -> np.ndarray:
+    """``x`` with Gauss's law solved for the potentials at its concentrations.
+
+    The consistent initial state of a transient: Gauss's law is the algebraic
+    part of the system and holds at every instant, also at t = 0, while the
+    concentrations are the initial data. It is linear in the potentials at
+    fixed concentrations, so one Newton step on the potential rows of the
+    assembled system (a tridiagonal solve) gives it to round-off.
+
+    A floating reservoir keeps its boundary displacement, i.e. the charge on
+    its face (zero for the contents at zero potential): its potential moves
+    with that of the cell next to it. That is what the current clamp gives
+    over a vanishing time: a finite current moves no charge in no time.
+    Returns a new vector; the concentrations are those of ``x`` bit for bit.
+    """
+    index, band, res = _potential_system(model, x)
+    rhs = -res[index]
+    for row, _ in _floating_rows(model, index):
+        rhs[row] = 0.0
+    out = x.copy()
+    out[index] += solve_banded((1, 1), band, rhs)
+    return out
+
+
+def initial_rates(model: Model, x: np.ndarray) -> np.ndarray:
+    """dP_f/dt at every face (kernel units, +x) of a consistent state ``x``.
+
+    The time derivative of Gauss's law, with dc/dt from the species balances
+    at ``x``, fixes the potentials' rates; a floating reservoir's current
+    clamp fixes its displacement's rate (the clamp current minus the ionic
+    current through its face). With these rates the total current is the
+    same through every face, as after every step: the current of the
+    initial output.
+    """
+    index, band, res = _potential_system(model, x)
+    # d/dt of Gauss's law: the change of the displacements balances the
+    # charge the species fluxes bring, V sum_i z_i dc_i/dt = -sum_i z_i R_i
+    lay = model.layout
+    species_res = lay.cells_view(res)[:, : model.n_species]  # (N, S)
+    rhs = np.zeros(index.size)
+    rhs[lay.n_boundary : lay.n_boundary + model.n_cells] = -(species_res @ model.z)
+    for row, side in _floating_rows(model, index):
+        # clamp residual at steady = -(rate of P toward the inside), over the half cell
+        rhs[row] = -res[index[row]] / model.b_pois_cond[side]
+    rate = np.zeros_like(x)
+    rate[index] = solve_banded((1, 1), band, rhs)
+    # the displacements are linear in the potentials: their rates are the
+    # displacements of the rates with no held boundary value or charge
+    held = dataclasses.replace(model, b_psi=np.zeros(2), b_sigma=np.zeros(2))
+    return displacements(held, rate)
 
 
 class BDF:
@@ -168,14 +248,20 @@ class BDF:
 
     def restart(self, model: Model, x: np.ndarray | None = None) -> None:
         """Continue with ``model`` (a protocol change) from ``x`` (default: the
-        current state): the history restarts with BDF1 from the initial step."""
+        current state): the history restarts with BDF1 from the initial step.
+
+        The current state keeps the displacements it had under the previous
+        model (a boundary potential or surface charge that changes moves the
+        charge on its face in the first step, as a displacement current)."""
+        previous = None if x is not None else self.p_hist[0]
         if x is not None:
             self.x = x.copy()
-        self._begin(model)
+        self._begin(model, previous)
         self.h = self._h0
 
-    def _begin(self, model: Model) -> None:
-        """Work arrays, compartments, weights and a one-state history for ``model``."""
+    def _begin(self, model: Model, displacement: np.ndarray | None = None) -> None:
+        """Work arrays, compartments, weights and a one-state history for ``model``
+        (``displacement``: that of the state, if not the one ``model`` gives)."""
         self.model = model
         # Time is kept as an origin (the start, or the last time hit exactly)
         # plus the steps taken since, and a step's smallness is judged against
@@ -183,7 +269,9 @@ class BDF:
         # t = 1e5 s are far below the resolution of t itself.
         self._origin, self._elapsed, self._segment = self.t, 0.0, 0.0
         self._h0 = initial_step(model)
-        self.system = System(model)
+        # current continuity in place of species 0's balance: the total current
+        # is then the same through every face to round-off (kernel docstring)
+        self.system = System(model, continuity=True)
         self.system.stats = self.stats
         self.project = projector(model, closed_compartments(model, self.x))
         self.wnewton = make_weights(
@@ -195,10 +283,12 @@ class BDF:
         self.wstep = make_weights(self.system, self.rtol, self.atol, PSI_FLOOR_STEP)
         self.x_hist: list[np.ndarray] = [self.x.copy()]
         self.h_hist: list[float] = []
-        # the history's concentrations and boundary displacements, computed once
-        # per accepted step; work arrays for the time terms allocated once
+        # the history's concentrations and displacements (every face, under the
+        # model of their time), computed once per accepted step; work arrays
+        # for the time terms allocated once
+        self.rates = np.zeros(model.n_cells + 1)  # displacement rates of the last step
         self.c_hist = [concentrations(model, self.x)]
-        self.p_hist = [boundary_displacement(model, self.x)]
+        self.p_hist = [displacements(model, self.x) if displacement is None else displacement]
         shape = (model.n_species, model.n_cells)
         self._alpha_c = np.empty(shape, order="F")
         self._beta_c = np.empty(shape, order="F")
@@ -283,6 +373,7 @@ class BDF:
         info = newton(
             self.system, x_new, self._alpha_c, alpha, beta_c, beta_d, self.wnewton, self.project
         )
+        self._rate_terms = (alpha, beta_d)  # the displacement rate of this step
         return x_new, info
 
     def _error(self, h_try: float, x_new: np.ndarray) -> tuple[float, int]:
@@ -336,14 +427,17 @@ class BDF:
         self.x_hist.insert(0, x_new.copy())
         self.h_hist.insert(0, h_try)
         self.c_hist.insert(0, concentrations(model, x_new))
-        self.p_hist.insert(0, boundary_displacement(model, x_new))
+        self.p_hist.insert(0, displacements(model, x_new))
         del self.x_hist[3:], self.h_hist[2:], self.c_hist[2:], self.p_hist[2:]
         self.h = h_next
         self.h_last = h_try
+        alpha, beta_d = self._rate_terms
+        self.rates = alpha * self.p_hist[0] - beta_d
 
     def displacement_rate(self):
-        """dP/dt at a face (kernel units, +x) from the BDF formula of the last
-        accepted step: a function of the face index."""
-        h_hist = self.h_hist
-        coeffs = bdf_coefficients(h_hist[0], h_hist[1] if len(h_hist) > 1 else None)
-        return displacement_rate(self.model, coeffs, h_hist[0], list(self.x_hist))
+        """dP/dt at a face (kernel units, +x) in the last accepted step: a
+        function of the face index. The very expression its current-continuity
+        rows held the total current with, alpha P_f - beta_d[f]; so with the
+        ionic current of the new state it gives the step's total current."""
+        rates = self.rates
+        return lambda face: float(rates[face])

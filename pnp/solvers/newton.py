@@ -46,10 +46,18 @@ class Stats:
 
 
 class System:
-    """Work arrays for repeated residual/Jacobian assembly and banded solves."""
+    """Work arrays for repeated residual/Jacobian assembly and banded solves.
 
-    def __init__(self, model: Model):
+    ``continuity``: write current continuity in place of species 0's balance
+    where it moves (``Model.continuity_cells``; a transient step, with one
+    time coefficient for every species). ``assemble`` then takes the history
+    part of the displacement rate of every face as ``beta_d`` (N+1).
+    """
+
+    def __init__(self, model: Model, continuity: bool = False):
         self.model = model
+        cont = model.continuity_cells() if continuity else None
+        self.cont = cont if cont is not None else np.zeros(model.n_cells, dtype=np.int8)
         kl, ku = model.bandwidths
         self.kl, self.ku = kl, ku
         n = model.n_unknowns
@@ -76,6 +84,8 @@ class System:
         return big
 
     def assemble(self, x, alpha_c, alpha_d, beta_c, beta_d, jacobian=True):
+        """Residual (returned) and band Jacobian at ``x``: dc/dt ~ alpha_c c - beta_c,
+        dP_f/dt ~ alpha_d P_f - beta_d[f] (``beta_d``: the N+1 faces)."""
         if self.model.pumps:
             pump_sources(self.model, x, self.source)
         # one memory layout for every call: one compiled specialisation
@@ -86,6 +96,7 @@ class System:
             alpha_d,
             np.asfortranarray(beta_c),
             beta_d,
+            self.cont,
             self.source,
             self.res,
             self.ab,
@@ -103,21 +114,32 @@ class System:
         own concentration is added, the cross-membrane coupling is lagged.
         """
         model = self.model
-        kl, ku = self.kl, self.ku
         for p in model.pumps:
             d_na, d_k = pump_rate_derivatives(model, p, x)
             if d_na == 0.0 and d_k == 0.0:
                 continue
             lay = model.layout
-            col_na = lay.conc_at(p.inside_cell, p.sodium)
+            col_na = lay.conc_at(p.inside_cell, p.sodium)  # Na inside, K outside set the rate
             col_k = lay.conc_at(p.outside_cell, p.potassium)
-            row_na_in, row_k_in = col_na, lay.conc_at(p.inside_cell, p.potassium)
-            row_na_out, row_k_out = lay.conc_at(p.outside_cell, p.sodium), col_k
             # residual = ... - source; source(Na, inside) = -3 j A, (K, inside) = +2 j A, ...
-            self.ab[kl + ku + row_na_in - col_na, col_na] += 3.0 * p.area * d_na
-            self.ab[kl + ku + row_k_in - col_na, col_na] -= 2.0 * p.area * d_na
-            self.ab[kl + ku + row_na_out - col_k, col_k] -= 3.0 * p.area * d_k
-            self.ab[kl + ku + row_k_out - col_k, col_k] += 2.0 * p.area * d_k
+            for cell, col, d_rate in ((p.inside_cell, col_na, d_na), (p.outside_cell, col_k, d_k)):
+                out = 1.0 if cell == p.inside_cell else -1.0  # Na leaves the inside cell
+                for species, per_cycle in ((p.sodium, 3.0), (p.potassium, -2.0)):
+                    value = out * per_cycle * p.area * d_rate
+                    self._add_species_row(cell, species, col, value)
+
+    def _add_species_row(self, cell: int, species: int, col: int, value: float) -> None:
+        """Add ``value`` at column ``col`` to the balance of ``species`` in ``cell``:
+        to its row, and z times it to the continuity row where that replaces
+        species 0's (as the kernel does)."""
+        lay, kl, ku = self.model.layout, self.kl, self.ku
+        rows = []
+        if not (self.cont[cell] and species == 0):
+            rows.append((lay.conc_at(cell, species), value))
+        if self.cont[cell]:
+            rows.append((lay.conc_at(cell, 0), self.model.z[species] * value))
+        for row, v in rows:
+            self.ab[kl + ku + row - col, col] += v
 
     def solve(self) -> tuple[np.ndarray | None, str]:
         """Newton update -J^{-1} R from the last assembly (row-equilibrated LU)."""
@@ -219,6 +241,15 @@ def boundary_displacement(model: Model, x: np.ndarray) -> np.ndarray:
         else model.b_pois_cond[1] * (psi[N - 1] - psi_b[1])
         - model.b_pois_next[1] * (nxtn - psi[N - 1])
     )
+    return out
+
+
+def displacements(model: Model, x: np.ndarray) -> np.ndarray:
+    """P_f through all N+1 faces (toward +x), kernel units."""
+    psi = x[model.layout.potential]
+    out = np.empty(model.n_cells + 1)
+    out[1:-1] = model.pois_cond[1:-1] * (psi[:-1] - psi[1:])
+    out[[0, -1]] = boundary_displacement(model, x)
     return out
 
 

@@ -21,8 +21,8 @@ from .newton import (
     PSI_FLOOR_STEP,
     Stats,
     System,
-    boundary_displacement,
     concentrations,
+    displacements,
     make_weights,
     min_concentration,
     newton,
@@ -146,7 +146,7 @@ def _continuation(
         alpha = 1.0 / dt
         alpha_c = np.maximum(alpha, alpha_floor)
         beta_c = alpha_c * concentrations(model, x_old)
-        beta_d = alpha * boundary_displacement(model, x_old)
+        beta_d = alpha * displacements(model, x_old)
         info = newton(system, x, alpha_c, alpha, beta_c, beta_d, weights_newton, project)
         if not info.converged:
             stats.rejected_steps += 1
@@ -188,7 +188,7 @@ def _direct_steady(
     """Newton on the steady equations; None when it does not converge cleanly."""
     x = x0.copy()
     stats = system.stats
-    beta_d = np.zeros(2)
+    beta_d = np.zeros(model.n_cells + 1)
     # without confined species one solve is the steady state itself, and the
     # time terms are all zero (no state-sized history arrays needed)
     confined = bool(np.any(alpha_floor))
