@@ -78,7 +78,9 @@ def add_sweep_arguments(parser) -> None:
         metavar="KEY=VALUE",
         help="override a value of the base case; repeatable",
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress bar, no table")
+    parser.add_argument(
+        "--quiet", action="store_true", help="no progress (bar or lines on stderr), no table"
+    )
     if "--debug" not in getattr(parser, "_option_string_actions", {}):
         import argparse
 
@@ -108,7 +110,8 @@ def cmd_sweep(args) -> int:
             raise CaseError("--resume and --force exclude each other")
         out = Path(args.output) if args.output else _default_out(case, args.case)
         quiet = args.quiet
-        show = (not quiet) and sys.stderr.isatty()
+        # a bar on a terminal; a log file gets a line as points finish, every few seconds
+        show = False if quiet else "bar" if sys.stderr.isatty() else "lines"
         with contextlib.ExitStack() as stack:
             executor = None
             if args.scheduler:

@@ -12,7 +12,7 @@ import numpy as np
 from ..discretisation.mesh import build_mesh
 from ..discretisation.model import build_model
 from .loop import Trackers, simulate
-from .trackers import Collector, DeferredInterrupt, FileWriter, ProgressBar
+from .trackers import Collector, DeferredInterrupt, FileWriter, ProgressBar, ProgressLines
 
 
 def restart_state(case, path):
@@ -81,7 +81,7 @@ def check_start_time(case, t_start: float, origin: str = "") -> None:
 
 def run(
     case,
-    progress: bool = False,
+    progress: bool | str = False,
     output: str | None = None,
     mesh=None,
     x0=None,
@@ -93,8 +93,11 @@ def run(
     ----------
     case : pnp.Case
         A validated case (``pnp.load_case`` or ``pnp.Case.from_dict``).
-    progress : bool
-        Show a progress bar (pseudo-)time on a log scale.
+    progress : bool or str
+        True or "bar": a progress bar over (pseudo-)time on a log scale (for
+        a terminal); "lines": a line on stderr every 5 s
+        (``PNP_PROGRESS_INTERVAL``) saying where the run is (for a log
+        file); False: nothing.
     output : str, optional
         Write the result to this HDF5 path, each output as it is reached
         (a killed run leaves a readable file with status "running").
@@ -111,6 +114,8 @@ def run(
         With ``status`` "completed", or "failed" and a ``message`` saying why
         (every state reached is kept).
     """
+    if progress not in (False, True, "bar", "lines"):
+        raise ValueError(f'progress must be True, False, "bar" or "lines", not {progress!r}')
     transient = case.run.mode == "transient"
     # the mesh of the case as loaded (that of the run being continued), as
     # protocol changes keep it
@@ -128,7 +133,9 @@ def run(
         # a transient's file is readable from its first output on; a steady
         # file appears only once complete
         trackers.append(FileWriter(output, stream=transient))
-    if progress:
+    if progress == "lines":
+        trackers.append(ProgressLines(case.run.t_end if transient else None))
+    elif progress:
         trackers.append(ProgressBar(case.run.t_end if transient else None))
     status, message, stats = simulate(case, model, Trackers(trackers), x0, t_start)
     return collector.result(status, message, stats)

@@ -42,7 +42,7 @@ def sweep(
     out: str | os.PathLike | None = None,
     resume: bool = False,
     continuation: bool = False,
-    progress: bool = False,
+    progress: bool | str = False,
     max_workers: int | None = None,
     force: bool = False,
 ) -> SweepResult:
@@ -72,8 +72,10 @@ def sweep(
         1D steady sweeps: run in order, each point starting from the last
         completed point's state (in this process, or one at a time on
         ``executor``).
-    progress : bool
-        A tqdm bar over points (done, failed, running, ETA) on stderr.
+    progress : bool or str
+        True or "bar": a tqdm bar over points (done, failed, running, ETA)
+        on stderr; "lines": a line on stderr as points finish, at most every
+        5 s (``PNP_PROGRESS_INTERVAL``), for a log file; False: nothing.
     max_workers : int, optional
         Workers of the default pool (default: every core).
     force : bool
@@ -92,6 +94,8 @@ def sweep(
         written; an ``out`` holding an earlier sweep without ``resume`` or
         ``force``; continuation where it does not apply.
     """
+    if progress not in (False, True, "bar", "lines"):
+        raise ValueError(f'progress must be True, False, "bar" or "lines", not {progress!r}')
     case = _base_case(case, max_workers)
     plan = _plan(case, params, zip, continuation)
     n = len(plan.cases)
@@ -101,7 +105,7 @@ def sweep(
     pending = book.keep_completed() if resume and out_dir is not None else list(range(n))
     book.write()
     if progress:
-        book.bar = _Progress(n, n - len(pending), book.failed())
+        book.bar = _Progress(n, n - len(pending), book.failed(), lines=progress == "lines")
     try:
         if continuation:
             _run_continued(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from concurrent.futures import BrokenExecutor, CancelledError, Executor, as_completed
@@ -220,13 +221,26 @@ def _drain(
 
 
 class _Progress:
-    """tqdm bar over points: done, failed, running, ETA."""
+    """Progress over points: done, failed, running.
 
-    def __init__(self, total: int, done: int, failed: int):
+    ``lines=False``: a tqdm bar with an ETA, for a terminal. ``lines=True``:
+    for a log file, a line on stderr as points finish, at most one every few
+    seconds (:func:`~pnp.simulation.trackers.progress_interval`) and one for
+    the last point.
+    """
+
+    def __init__(self, total: int, done: int, failed: int, lines: bool = False):
+        self.total, self.finished, self.failed = total, done, failed
+        self.active = 0
+        self.bar = None
+        if lines:
+            from ..trackers import progress_interval
+
+            self.interval: float | None = progress_interval()
+            self.began = self.last = time.monotonic()
+            return
         from tqdm import tqdm
 
-        self.failed = failed
-        self.active = 0
         self.bar = tqdm(
             total=total,
             initial=done,
@@ -238,7 +252,24 @@ class _Progress:
         self._show()
 
     def _show(self) -> None:
-        self.bar.set_postfix_str(f"failed={self.failed} running={self.active}", refresh=True)
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"failed={self.failed} running={self.active}", refresh=True)
+
+    def _line(self) -> None:
+        now = time.monotonic()
+        last = self.finished == self.total
+        if self.interval is None or (now - self.last < self.interval and not last):
+            return
+        self.last = now
+        try:
+            print(
+                f"pnp: sweep: {self.finished} of {self.total} points done ({self.failed} "
+                f"failed), {self.active} running, {now - self.began:.0f} s elapsed",
+                file=sys.stderr,
+                flush=True,
+            )
+        except (OSError, ValueError):  # closed stream: stop reporting, go on sweeping
+            self.interval = None
 
     def running(self, count: int) -> None:
         self.active = count
@@ -246,12 +277,17 @@ class _Progress:
 
     def done(self, failed: bool) -> None:
         self.failed += bool(failed)
+        self.finished += 1
         self.active = max(0, self.active - 1)
+        if self.bar is None:
+            self._line()
+            return
         self.bar.update(1)
         self._show()
 
     def close(self) -> None:
-        self.bar.close()
+        if self.bar is not None:
+            self.bar.close()
 
 
 @contextlib.contextmanager
