@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from .. import __version__
@@ -153,7 +154,11 @@ def main(argv: list[str] | None = None) -> int:
     saved = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = _ReaderMayLeave(sys.stdout), _ReaderMayLeave(sys.stderr)
     try:
-        return _main(argv)
+        with warnings.catch_warnings():
+            from ..input.messages import show_case_warnings_as_lines
+
+            show_case_warnings_as_lines()  # one line each: pnp: warning: FILE: `KEY`: ...
+            return _main(argv)
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
