@@ -484,7 +484,8 @@ PARAMETERS: tuple[Parameter, ...] = (
         None,
         'What the run should reproduce, stored as given: membrane_potential ("nernst:K", "ghk", '
         '"donnan" or V), surface_charge ("grahame"), concentration ("donnan"), '
-        'potential_profile ("gouy-chapman"), tolerance, ...',
+        'potential_profile ("gouy-chapman"), tolerance, ...; compared only where the closed '
+        'form\'s premises hold (docs/interface.md, "The [expect] table").',
     ),
 )
 

@@ -1,7 +1,8 @@
 """The ``pnp`` command (docs/interface.md, section "Command line").
 
 Exit codes: 0 success, 2 bad input, 3 solver failure (result still written),
-1 anything else. Errors are one line on stderr; ``--debug`` shows tracebacks.
+4 a completed run misses an expectation of its ``[expect]`` table that
+applies (result and figure still written), 130 interrupted, 1 anything else. Errors are one line on stderr; ``--debug`` shows tracebacks.
 A reader that stops reading (``pnp info F | head -1``) ends the output
 silently; the command finishes its work and keeps its own exit code.
 Heavy modules (numba kernels, h5py, matplotlib) are imported only by the
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from .. import __version__
 
-EXIT_OK, EXIT_OTHER, EXIT_INPUT, EXIT_SOLVER = 0, 1, 2, 3
+EXIT_OK, EXIT_OTHER, EXIT_INPUT, EXIT_SOLVER, EXIT_EXPECT = 0, 1, 2, 3, 4
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -241,6 +242,12 @@ def _cmd_run(args) -> int:
     if result.status != "completed":
         print(f"pnp: solver failed: {result.message}", file=sys.stderr)
         return EXIT_SOLVER
+    from .expectations import out_of_tolerance
+
+    missed = out_of_tolerance(case, result)
+    if missed:
+        print(f"pnp: out of tolerance: {'; '.join(missed)} (see [expect])", file=sys.stderr)
+        return EXIT_EXPECT
     return EXIT_OK
 
 
