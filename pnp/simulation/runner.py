@@ -12,7 +12,14 @@ import numpy as np
 from ..discretisation.mesh import build_mesh
 from ..discretisation.model import build_model
 from .loop import Trackers, simulate
-from .trackers import Collector, DeferredInterrupt, FileWriter, ProgressBar, ProgressLines
+from .trackers import (
+    Collector,
+    DeferredInterrupt,
+    FileWriter,
+    ProgressBar,
+    ProgressLines,
+    StopWhenSet,
+)
 
 
 def restart_state(case, path):
@@ -86,6 +93,7 @@ def run(
     mesh=None,
     x0=None,
     t_start: float = 0.0,
+    stop=None,
 ):
     """Solve ``case`` (steady or transient per its ``[run]`` table).
 
@@ -107,6 +115,12 @@ def run(
         Initial state vector (restart); default: the case's initial contents.
     t_start : float
         Time of ``x0`` [s] (restart).
+    stop : object with ``is_set()``, optional
+        A flag (``threading.Event``, ``multiprocessing.Event``): once set, the
+        run ends at its next (pseudo-)time step as Ctrl-C would end it (its
+        file saved with status "failed", message "interrupted"; then
+        KeyboardInterrupt). With ``stop`` the caller owns Ctrl-C: the run
+        installs no SIGINT handler of its own. How a sweep stops its workers.
 
     Returns
     -------
@@ -126,8 +140,11 @@ def run(
         case = case.at_time(t_start)
     model = build_model(case, mesh)
     collector = Collector()
-    # SIGINT first: acted on between steps, before any other tracker sees the step
-    trackers = [DeferredInterrupt()] if transient else []
+    # stopping first: acted on between steps, before any other tracker sees the step
+    if stop is not None:
+        trackers = [StopWhenSet(stop)]
+    else:
+        trackers = [DeferredInterrupt()] if transient else []
     trackers.append(collector)
     if output is not None:
         # a transient's file is readable from its first output on; a steady

@@ -4,7 +4,8 @@ Owns :class:`Collector` (keeps every output and assembles the
 :class:`~pnp.results.result.Result`), :class:`FileWriter` (streams outputs to
 an HDF5 result file), :class:`ProgressBar` (tqdm over log time, for a
 terminal), :class:`ProgressLines` (a line every few seconds, for a log file),
-:class:`DeferredInterrupt` (SIGINT acted on between steps only), all through
+:class:`DeferredInterrupt` (SIGINT acted on between steps only) and
+:class:`StopWhenSet` (a run stopped from outside, as by SIGINT), all through
 the one :class:`~pnp.simulation.loop.Tracker` protocol.
 """
 
@@ -236,6 +237,22 @@ class ProgressLines(Tracker):
             print(line, file=self.stream or sys.stderr, flush=True)
         except (OSError, ValueError):  # closed stream: stop reporting, go on running
             self.interval = None
+
+
+class StopWhenSet(Tracker):
+    """End the run at its next step once ``flag.is_set()``, as SIGINT would.
+
+    ``flag`` is any object with ``is_set()`` (``threading.Event``, a
+    ``multiprocessing`` event shared with pool workers): how a sweep stops the
+    points running in its workers.
+    """
+
+    def __init__(self, flag):
+        self.flag = flag
+
+    def step(self, t, h, stats, x):
+        if self.flag.is_set():
+            raise KeyboardInterrupt
 
 
 class DeferredInterrupt(Tracker):

@@ -88,6 +88,11 @@ def sweep(
 
     Raises
     ------
+    SweepInterrupted
+        Ctrl-C (SIGINT): a KeyboardInterrupt whose ``result`` holds every
+        point's status as the summary files have it: no point starts after
+        the signal, running ones end at their next step (saved as
+        interrupted), queued ones stay pending. ``resume`` continues.
     CaseError
         A malformed parameter, or a point whose override is invalid (named
         with its index and key), before any point runs or any file is
@@ -115,17 +120,39 @@ def sweep(
             _run_parallel(
                 plan.cases, pending, book.task, book.record, executor, max_workers, book.bar
             )
+    except KeyboardInterrupt:
+        book.write()  # every point as it stands: completed, interrupted, pending
+        raise SweepInterrupted(_result(plan, book, files, out_dir, zip)) from None
     finally:
         if book.bar is not None:
             book.bar.close()
         if scratch is not None:
             scratch.cleanup()
+    return _result(plan, book, files, out_dir, zip)
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a sweep; ``result`` (a SweepResult) holds every point as recorded.
+
+    Points completed before, or while the running ones were winding down, are
+    "completed"; the points that were running are "failed" with message
+    "interrupted"; the others are "pending". The summary files say the same.
+    A KeyboardInterrupt: code that catches Ctrl-C catches this too.
+    """
+
+    def __init__(self, result: SweepResult):
+        super().__init__("sweep interrupted")
+        self.result = result
+
+
+def _result(plan: _Plan, book: _Book, files: list, out_dir, zipped: bool) -> SweepResult:
+    n = len(plan.cases)
     return SweepResult(
         out=out_dir,
         params=plan.keys,
         rows=book.rows,
         paths=list(files) if out_dir is not None else [None] * n,
-        zipped=zip,
+        zipped=zipped,
         columns=book.summary.columns(book.rows),
     )
 
@@ -237,6 +264,7 @@ class _Book:
             "case": self.plan.cases[i],
             "path": None if path is None else os.fspath(path),
             "x0": x0,
+            "index": i,
         }
 
 
