@@ -2,7 +2,8 @@
 
 - `load`: a shipped case of cases/ by name, with dotted overrides.
 - `pnp_subprocess`: `python -m pnp ARGS` in a fresh interpreter importing this
-  checkout's pnp (not whichever pnp is installed), warnings as errors.
+  checkout's pnp (not whichever pnp is installed), warnings as errors;
+  `pnp_popen` starts the same without waiting for it.
 - `neuron_species`, `cytoplasm`, `membrane`, `bath`, `neuron_cell`: the
   K/Na/Cl/X cell (the flagship's 140/12/10/142 mM inside, 5/145/150 mM
   outside; a 5 nm membrane of P_K 1e-8, P_Na 5e-10, P_Cl 4.5e-9 m/s), as
@@ -26,17 +27,36 @@ def load(name, **overrides):
     return pnp.load_case(CASES / f"{name}.toml", overrides=overrides or None)
 
 
-def pnp_subprocess(*args, cwd=None, timeout=120, path=()) -> subprocess.CompletedProcess:
-    """`python -m pnp ARGS`; `path`: more module folders, after this checkout."""
+def _pnp_env(path=(), env=None) -> dict:
     folders = [str(ROOT), *map(str, path), os.environ.get("PYTHONPATH")]
     path = os.pathsep.join(f for f in folders if f)  # an empty entry would add the cwd
+    extra = env or {}
+    return {
+        **os.environ,
+        "PYTHONPATH": path,
+        "PYTHONWARNINGS": "error",
+        "MPLBACKEND": "agg",
+        **extra,
+    }
+
+
+def pnp_subprocess(*args, cwd=None, timeout=120, path=(), env=None) -> subprocess.CompletedProcess:
+    """`python -m pnp ARGS`; `path`: more module folders, after this checkout;
+    `env`: more environment variables."""
     return subprocess.run(
         [sys.executable, "-m", "pnp", *map(str, args)],
         capture_output=True,
         text=True,
         timeout=timeout,
         cwd=cwd,
-        env={**os.environ, "PYTHONPATH": path, "PYTHONWARNINGS": "error", "MPLBACKEND": "agg"},
+        env=_pnp_env(path, env),
+    )
+
+
+def pnp_popen(*args, env=None, **kw) -> subprocess.Popen:
+    """`python -m pnp ARGS` started, not waited for; `kw` as for `subprocess.Popen`."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "pnp", *map(str, args)], env=_pnp_env(env=env), **kw
     )
 
 

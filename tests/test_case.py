@@ -583,9 +583,7 @@ def test_from_dict_errors_have_no_file_unless_given(example):
     with pytest.raises(CaseError) as info:
         Case.from_dict(example)
     assert str(info.value).startswith("`temperature`: ")
-    with pytest.raises(
-        CaseError, match=r"^cell\.toml: `temperature`: -1 is not allowed; must be > 0 K"
-    ):
+    with pytest.raises(CaseError, match=r"^cell\.toml: `temperature`: -1 K is outside 200-400 K"):
         Case.from_dict(example, source="cell.toml")
 
 

@@ -238,7 +238,9 @@ def test_initial_from_the_command_line(tmp_path, capsys):
     assert main(argv) == 0
     started = pnp.load_result(out)
     steady = pnp.run(load("donnan"), mesh=started.mesh())  # round-off apart, as above
-    np.testing.assert_allclose(started.concentration[0], steady.concentration[0], rtol=4e-14, atol=0)
+    np.testing.assert_allclose(
+        started.concentration[0], steady.concentration[0], rtol=4e-14, atol=0
+    )
     data = load("membrane_charging").to_dict()
     data["protocol"] = [{"at": 1e-9, "set": {"run.initial": "steady"}}]
     with pytest.raises(pnp.CaseError, match=r"`run\.initial` cannot change during a run"):

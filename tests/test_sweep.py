@@ -41,6 +41,7 @@ from pnp import analytic
 from pnp.errors import CaseError
 from pnp.presentation.sweep_command import add_sweep_arguments, cmd_sweep
 from pnp.simulation.sweep import (
+    SweepInterrupted,
     SweepResult,
     load_sweep,
     parse_param,
@@ -652,3 +653,33 @@ def test_dask_local_cluster_matches_the_process_pool(iv_case, iv_sweep, tmp_path
     with dask_executor("local", 2) as executor:
         res = sweep(iv_case, IV, executor=executor, out=tmp_path)
     same_results(res, iv_sweep[0])
+
+
+def test_ctrl_c_in_a_one_worker_sweep_records_every_point_and_resumes(
+    iv_case, tmp_path, monkeypatch
+):
+    """Ctrl-C during the third point of a sweep run in this process: it is recorded
+    as interrupted, the point after it stays pending, both summaries say so, and
+    SweepInterrupted (a KeyboardInterrupt) carries the same table."""
+    import pnp.simulation.runner as runner
+
+    real = runner.run
+
+    def run(case, **kwargs):
+        if case.left.potential == 0.0:
+            raise KeyboardInterrupt  # what the run raises after saving itself
+        return real(case, **kwargs)
+
+    params = {"boundary.left.potential": "-0.08,-0.04,0,0.04"}
+    monkeypatch.setattr(runner, "run", run)
+    with pytest.raises(SweepInterrupted) as info:
+        sweep(iv_case, params, out=tmp_path, max_workers=1)
+    assert isinstance(info.value, KeyboardInterrupt)
+    expected = ["completed", "completed", "failed", "pending"]
+    assert list(info.value.result.table["status"]) == expected
+    assert info.value.result.table["message"][2] == "interrupted"
+    assert [r["status"] for r in read_csv(tmp_path / "summary.csv")] == expected
+    assert list(load_sweep(tmp_path).table["status"]) == expected
+    monkeypatch.setattr(runner, "run", real)
+    resumed = sweep(iv_case, params, out=tmp_path, resume=True, max_workers=1)
+    assert list(resumed.table["status"]) == ["completed"] * 4

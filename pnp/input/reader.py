@@ -3,6 +3,7 @@
 Owns the `Reader` the section readers (`pnp.input.regions`,
 `pnp.input.boundaries`, `pnp.input.sections`, `pnp.input.protocols`) build
 on: errors and warnings with the file and dotted key, unknown-key checks,
+the plausibility of plain numbers (`pnp.input.plausibility`),
 reading a key with its schema default, and conversion by schema type (a
 number with a unit to SI, an integer, a name, a choice, a potential) with
 the schema limits.
@@ -20,10 +21,16 @@ from typing import Any
 from ..errors import CaseError
 from .case import CaseWarning
 from .messages import case_error, join_key, printable, show, suggest
+from .plausibility import implausible, temperature_problem
 from .schema import MAX_STRING, NAME_PATTERN, REQUIRED, SCHEMA, Parameter, children
 from .units import UnitParseError, describe_unit, to_si
 
-__all__ = ["Reader"]
+__all__ = ["Reader", "is_plain"]
+
+
+def is_plain(value: Any) -> bool:
+    """A number written without a unit (read in the key's SI unit)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 class Reader:
@@ -43,8 +50,23 @@ class Reader:
         """Error in strict mode, warning otherwise."""
         if strict:
             raise self.error(message + " (or set strict = false to only warn)", key)
+        self.warn(message, key)
+
+    def warn(self, message: str, key: str) -> None:
+        """A `CaseWarning` naming the file and the dotted key, on one line.
+
+        The ``pnp`` command prints it as ``pnp: warning: FILE: `KEY`: MESSAGE``
+        (`pnp.input.messages.case_warning_lines`).
+        """
         where = f"{self.file}: " if self.file else ""
-        warnings.warn(printable(f"{where}`{key}`: {message}"), CaseWarning, stacklevel=4)
+        warnings.warn(printable(f"{where}`{key}`: {message}"), CaseWarning, stacklevel=5)
+
+    def plausible(self, value: Any, number: float, param: Parameter, key: str) -> None:
+        """A plain number far outside what cells have: a warning (`pnp.input.plausibility`)."""
+        if is_plain(value):
+            problem = implausible(param.key, number, param.unit)
+            if problem is not None:
+                self.warn(problem, key)
 
     def table(self, value: Any, key: str, what: str = "a table") -> dict[str, Any]:
         if not isinstance(value, dict):
@@ -74,7 +96,12 @@ class Reader:
         kind = param.type
         if kind == "float":
             number = self.number(value, param.unit, key)
+            if param.key == "temperature":  # before the minimum: "-5" is likely -5 degC
+                problem = temperature_problem(number, is_plain(value), param.minimum, param.maximum)
+                if problem is not None:
+                    raise self.error(problem, key)
             self.check_minimum(number, param, key)
+            self.plausible(value, number, param, key)
             return number
         if kind == "int":
             if isinstance(value, bool) or not isinstance(value, numbers.Integral):
@@ -125,7 +152,9 @@ class Reader:
                 f'"-70 mV", or "floating"{hint}',
                 key,
             )
-        return self.number(value, param.unit, key)
+        number = self.number(value, param.unit, key)
+        self.plausible(value, number, param, key)
+        return number
 
     def number(self, value: Any, unit: str, key: str) -> float:
         """A finite float in ``unit`` from a plain number (SI) or a string with a unit."""

@@ -15,7 +15,8 @@ from typing import Any
 
 from .case import Region, Species
 from .messages import join_key
-from .reader import Reader
+from .plausibility import thin_membrane
+from .reader import Reader, is_plain
 from .schema import MAX_REGIONS, MAX_SPECIES, NAME_PATTERN, SCHEMA
 
 __all__ = ["RegionReader"]
@@ -138,6 +139,9 @@ class RegionReader(Reader):
             seen[region_name] = index
             membrane = self.get(entry, prefix, "membrane", key)
             length = self.get(entry, prefix, "length", key)
+            thin = thin_membrane(length) if membrane and is_plain(entry["length"]) else None
+            if thin is not None:
+                self.warn(thin, f"{key}.length")
             eps_r = self.permittivity(entry, membrane, length, key)
             concentration = dict.fromkeys(names, 0.0)
             concentration.update(self.species_table(entry, "concentration", key, names))

@@ -159,9 +159,9 @@ PARAMETERS: tuple[Parameter, ...] = (
         "float",
         "K",
         298.15,
-        'Temperature (accepts "37 degC"); cannot change during a run.',
-        minimum=0.0,
-        exclusive_minimum=True,
+        'Temperature; a plain number is kelvin (or "37 degC"); cannot change during a run.',
+        minimum=200.0,
+        maximum=400.0,
     ),
     _p(
         "geometry",
@@ -532,7 +532,8 @@ PARAMETERS: tuple[Parameter, ...] = (
         None,
         'What the run should reproduce, stored as given: membrane_potential ("nernst:K", "ghk", '
         '"donnan" or V), surface_charge ("grahame"), concentration ("donnan"), '
-        'potential_profile ("gouy-chapman"), tolerance, ...',
+        'potential_profile ("gouy-chapman"), tolerance, ...; compared only where the closed '
+        'form\'s premises hold (docs/interface.md, "The [expect] table").',
     ),
 )
 
@@ -592,6 +593,8 @@ def schema_reference() -> str:
         "Unknown keys are errors. Overrides (`--set KEY=VALUE`, `overrides={...}`, `[[protocol]] set`)",
         "use dotted paths: `region.<name>.concentration.K`, `boundary.left.potential`, `pump.rate`",
         "(`pump.<i>.rate` with several pumps). *Protocol* marks what may change during a run.",
+        "A plain number far from anything a cell has draws a one-line warning (a concentration",
+        "above 10 M, a membrane thinner than 0.5 nm, a potential beyond 1 V, ...: docs/interface.md).",
         "",
     ]
     for section, params in sections.items():

@@ -1,7 +1,10 @@
 """The ``pnp`` command (docs/interface.md, section "Command line").
 
 Exit codes: 0 success, 2 bad input, 3 solver failure (result still written),
-1 anything else. Errors are one line on stderr; ``--debug`` shows tracebacks.
+4 a completed run misses an expectation of its ``[expect]`` table that
+applies (result and figure still written), 130 interrupted, 1 anything else. Errors are one line on stderr; ``--debug`` shows tracebacks.
+A reader that stops reading (``pnp info F | head -1``) ends the output
+silently; the command finishes its work and keeps its own exit code.
 Heavy modules (numba kernels, h5py, matplotlib) are imported only by the
 subcommands that need them, so ``pnp --help`` and ``pnp check`` compile
 nothing.
@@ -12,9 +15,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from pathlib import Path
 
-EXIT_OK, EXIT_OTHER, EXIT_INPUT, EXIT_SOLVER = 0, 1, 2, 3
+from .. import __version__
+
+EXIT_OK, EXIT_OTHER, EXIT_INPUT, EXIT_SOLVER, EXIT_EXPECT = 0, 1, 2, 3, 4
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -22,6 +28,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="pnp", description="Poisson–Nernst–Planck simulation of ions across membranes."
     )
     p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    p.add_argument("--version", action="version", version=f"pnp {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("run", help="run a case file")
@@ -36,7 +43,9 @@ def _parser() -> argparse.ArgumentParser:
         help="override a case value (dotted key, TOML value); repeatable",
     )
     r.add_argument("--no-plot", action="store_true", help="do not write a figure")
-    r.add_argument("--quiet", action="store_true", help="no progress bar, no table")
+    r.add_argument(
+        "--quiet", action="store_true", help="no progress (bar or lines on stderr), no table"
+    )
     r.add_argument("--force", action="store_true", help="overwrite an existing result file")
     r.add_argument(
         "--restart",
@@ -92,11 +101,72 @@ def _overrides(items: list[str]) -> dict:
     return out
 
 
+class _ReaderMayLeave:
+    """A text stream (stdout, stderr) whose reader may close the pipe early.
+
+    ``pnp info F | head -1``: once ``head`` has its line and exits, writing
+    fails with BrokenPipeError. From then on this stream drops what is
+    written, silently, and the command goes on (a run still writes its
+    figure) and keeps its exit code. The descriptor is pointed at the null
+    device, so that what the stream's buffer still holds is discarded when
+    the interpreter flushes it at exit instead of failing again.
+    """
+
+    def __init__(self, stream):
+        self._stream = stream
+        self.reader_left = False
+
+    def write(self, text: str) -> int:
+        if not self.reader_left:
+            try:
+                return self._stream.write(text)
+            except BrokenPipeError:
+                self._drop()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.reader_left:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._drop()
+
+    def _drop(self) -> None:
+        self.reader_left = True
+        try:
+            fd = self._stream.fileno()
+        except (AttributeError, OSError, ValueError):  # not a file (captured in tests)
+            return
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, fd)
+        finally:
+            os.close(null)
+
+    def __getattr__(self, name):  # isatty, fileno, encoding, ...
+        return getattr(self._stream, name)
+
+
 def main(argv: list[str] | None = None) -> int:
     # One BLAS thread: the banded solves are too small to gain from threads,
     # and threads oversubscribe sweep workers (set before numpy loads BLAS).
     for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS"):
         os.environ.setdefault(var, "1")
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _ReaderMayLeave(sys.stdout), _ReaderMayLeave(sys.stderr)
+    try:
+        with warnings.catch_warnings():
+            from ..input.messages import show_case_warnings_as_lines
+
+            show_case_warnings_as_lines()  # one line each: pnp: warning: FILE: `KEY`: ...
+            return _main(argv)
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        sys.stdout, sys.stderr = saved
+
+
+def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     from ..errors import CaseError, PnpError, ResultFileError
 
@@ -154,14 +224,15 @@ def _cmd_run(args) -> int:
     x0, t_start, mesh = (None, 0.0, None)
     if args.restart:
         x0, t_start, mesh = restart_state(case, args.restart)
-    tty = sys.stderr.isatty()
+    # a bar redraws itself on a terminal; a log file gets a line every few seconds
+    progress = False if args.quiet else "bar" if sys.stderr.isatty() else "lines"
     if out is not None:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         if Path(out).exists():
             Path(out).unlink()  # --force was given
     result = run(
         case,
-        progress=(not args.quiet) and tty,
+        progress=progress,
         output=out,
         mesh=mesh,
         x0=x0,
@@ -179,6 +250,12 @@ def _cmd_run(args) -> int:
     if result.status != "completed":
         print(f"pnp: solver failed: {result.message}", file=sys.stderr)
         return EXIT_SOLVER
+    from .expectations import out_of_tolerance
+
+    missed = out_of_tolerance(case, result)
+    if missed:
+        print(f"pnp: out of tolerance: {'; '.join(missed)} (see [expect])", file=sys.stderr)
+        return EXIT_EXPECT
     return EXIT_OK
 
 

@@ -1,7 +1,7 @@
 """Text reports: `pnp check` (case summary) and `pnp run` (result summary).
 
-Also evaluates a case's ``[expect]`` table against closed forms
-(:func:`expectations`).
+The run summary ends with a case's ``[expect]`` table against closed forms,
+as evaluated by :mod:`pnp.presentation.expectations` (re-exported here).
 """
 
 from __future__ import annotations
@@ -11,12 +11,27 @@ import math
 import numpy as np
 from scipy import constants
 
-from .. import analytic
 from ..constants import FARADAY, GAS_CONSTANT, VACUUM_PERMITTIVITY, debye_length
 from ..discretisation.mesh import build_mesh
-from ..errors import CaseError
 from ..results.display import with_error
 from ..results.registry import entry
+from .expectations import (
+    _valences,
+    end_regions,
+    expectations,
+    first_membrane,
+    verdict,
+)
+
+__all__ = [
+    "charge_separation",
+    "check",
+    "end_regions",
+    "expectations",
+    "first_membrane",
+    "summary",
+    "time_scales",
+]
 
 
 def _fmt_len(x: float) -> str:
@@ -47,25 +62,6 @@ def _table(rows: list[tuple], header: tuple) -> str:
     out = [line, "  ".join("-" * w for w in widths)]
     out += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
     return "\n".join(out)
-
-
-def _valences(case) -> dict[str, int]:
-    return {s.name: s.z for s in case.species}
-
-
-def end_regions(case):
-    """(inside end region, outside end region)."""
-    first, last = case.regions[0], case.regions[-1]
-    return (first, last) if case.inside == "left" else (last, first)
-
-
-def first_membrane(case):
-    """The membrane nearest the inside end (None without a membrane)."""
-    regions = case.regions if case.inside == "left" else case.regions[::-1]
-    for r in regions:
-        if r.membrane:
-            return r
-    return None
 
 
 # ---------------------------------------------------------------------------
@@ -185,152 +181,6 @@ def time_scales(case, mesh) -> list[tuple[str, float]]:
 
 
 # ---------------------------------------------------------------------------
-# [expect]
-# ---------------------------------------------------------------------------
-
-
-def expectations(case, result) -> list[dict]:
-    """Evaluate ``[expect]``: rows with quantity, simulated, expected, difference, ok."""
-    spec = dict(case.expect)
-    tol = spec.pop("tolerance", None)
-    rows = []
-    for key, value in spec.items():
-        if key == "membrane_potential":
-            expected, label = _expected_vm(case, value)
-            sim = float(result.membrane_potential[-1])
-            rows.append(_row(f"membrane potential ({label})", sim, expected, "V", tol))
-        elif key == "surface_charge":
-            side, expected = _expected_sigma(case, value)
-            sim = float(result.surface_charge[side][-1])
-            rows.append(
-                _row(f"surface charge {side} ({value})", sim, expected, "C/m^2", tol, relative=True)
-            )
-        elif key == "concentration" and value == "donnan":
-            d = _donnan(case)
-            inside_idx = 0 if case.inside == "left" else -1
-            permeant = [s for s, p in first_membrane(case).permeability.items() if p > 0]
-            for name in permeant:
-                c_exp = d["inside"][name]
-                i = result.species.index(name)
-                sim = float(result.concentration[-1, i, inside_idx])
-                rows.append(
-                    _row(f"{name} inside (donnan)", sim, c_exp, "mol/m^3", None, relative=True)
-                )
-        elif key == "potential_profile" and value == "gouy-chapman":
-            rows.append(_gc_profile_row(case, result))
-        else:
-            raise CaseError(
-                f"cannot evaluate expectation {key} = {value!r}",
-                file=case.source,
-                key=f"expect.{key}",
-            )
-    return rows
-
-
-def _row(label, sim, expected, unit, tol, relative=False):
-    diff = sim - expected
-    return {
-        "quantity": label,
-        "simulated": sim,
-        "expected": expected,
-        "difference": diff,
-        "unit": unit,
-        "relative": relative,
-        "ok": None if tol is None else abs(diff) <= float(tol),
-    }
-
-
-def _expected_vm(case, value):
-    if isinstance(value, int | float):
-        return float(value), "given"
-    inside, outside = end_regions(case)
-    z = _valences(case)
-    if value.startswith("nernst:"):
-        name = value.split(":", 1)[1]
-        return analytic.nernst(
-            inside.concentration[name], outside.concentration[name], z[name], case.temperature
-        ), value
-    mem = first_membrane(case)
-    if value == "ghk":
-        perm = {k: v for k, v in mem.permeability.items() if v > 0}
-        return analytic.ghk_voltage(
-            inside.concentration, outside.concentration, perm, z, case.temperature
-        ), "GHK"
-    if value == "donnan":
-        return _donnan(case)["potential"], "Donnan"
-    raise CaseError(
-        f"unknown closed form {value!r}; use nernst:<species>, ghk, donnan or a number",
-        file=case.source,
-        key="expect.membrane_potential",
-    )
-
-
-def _donnan(case):
-    inside, outside = end_regions(case)
-    mem = first_membrane(case)
-    z = _valences(case)
-    permeant = [s for s, p in mem.permeability.items() if p > 0]
-    fixed = inside.fixed_charge + sum(
-        z[s] * c for s, c in inside.concentration.items() if s not in permeant
-    )
-    return analytic.donnan(
-        dict(outside.concentration), z, fixed, case.temperature, permeant=permeant
-    )
-
-
-def _expected_sigma(case, value):
-    if value != "grahame":
-        raise CaseError(
-            'use surface_charge = "grahame"', file=case.source, key="expect.surface_charge"
-        )
-    for side, b in (("left", case.left), ("right", case.right)):
-        if b.type == "wall" and b.potential is not None:
-            region = case.regions[0] if side == "left" else case.regions[-1]
-            other = case.right if side == "left" else case.left
-            phi0 = b.potential - (other.potential or 0.0)
-            return side, analytic.grahame(
-                phi0, region.concentration, _valences(case), region.eps_r, case.temperature
-            )
-    raise CaseError(
-        "grahame needs a wall at a fixed potential", file=case.source, key="expect.surface_charge"
-    )
-
-
-def gouy_chapman_reference(case, x):
-    """Gouy–Chapman potential at distances ``x`` from the charged wall, and phi0."""
-    side = "left" if case.left.type == "wall" and case.left.potential is not None else "right"
-    wall = case.left if side == "left" else case.right
-    other = case.right if side == "left" else case.left
-    region = case.regions[0] if side == "left" else case.regions[-1]
-    zs = {abs(s.z) for s in case.species if region.concentration.get(s.name, 0) > 0}
-    if len(zs) != 1:
-        raise CaseError(
-            "the Gouy–Chapman profile needs a symmetric z:z electrolyte",
-            file=case.source,
-            key="expect.potential_profile",
-        )
-    zsalt = zs.pop()
-    c0 = max(region.concentration.values())
-    phi0 = wall.potential - (other.potential or 0.0)
-    dist = x if side == "left" else (region.length - x)
-    return analytic.gouy_chapman(dist, phi0, c0, zsalt, region.eps_r, case.temperature), phi0
-
-
-def _gc_profile_row(case, result):
-    ref, phi0 = gouy_chapman_reference(case, result.x)
-    err = float(np.max(np.abs(result.potential[-1] - ref)))
-    return {
-        "quantity": "potential vs Gouy–Chapman (max |error| / phi0)",
-        "simulated": err / abs(phi0),
-        "expected": 0.0,
-        "difference": err / abs(phi0),
-        "unit": "",
-        "relative": False,
-        "ok": None,
-    }
-
-
-# ---------------------------------------------------------------------------
 # pnp run summary
 # ---------------------------------------------------------------------------
 
@@ -403,26 +253,27 @@ def summary(case, result) -> str:
 
 def _expectation_cells(r: dict, failed: bool = False) -> tuple[str, str, str, str, str]:
     """One row of :func:`expectations` as table text: potentials in mV. The
-    verdict of a failed run is "not reached (run failed)", whatever its last state."""
-    if r["relative"]:
-        diff = (
-            f"{r['difference'] / r['expected']:.3g} rel"
-            if r["expected"]
-            else f"{r['difference']:.3g}"
-        )
+    verdict of a failed run is "not reached (run failed)", whatever its last
+    state; an expectation whose premises the case does not meet is "not
+    applicable (why)", with "-" for what is not computed."""
+    sim, exp, difference = r["simulated"], r["expected"], r["difference"]
+    if difference is None:
+        diff = "-"
+    elif r["relative"]:
+        diff = f"{difference / exp:.3g} rel" if exp else f"{difference:.3g}"
     elif r["unit"] == "V":
-        diff = f"{r['difference'] * 1e3:.4g} mV"
+        diff = f"{difference * 1e3:.4g} mV"
     else:
-        diff = f"{r['difference']:.3g}"
-    sim, exp = r["simulated"], r["expected"]
-    if r["unit"] == "V":
-        sim, exp = f"{sim * 1e3:.6g} mV", f"{exp * 1e3:.6g} mV"
-    else:
-        sim, exp = f"{sim:.6g} {r['unit']}", f"{exp:.6g} {r['unit']}"
-    ok = "" if r["ok"] is None else ("ok" if r["ok"] else "OUT OF TOLERANCE")
-    if failed and r["ok"] is not None:
-        ok = "not reached (run failed)"
-    return (r["quantity"], sim, exp, diff, ok)
+        diff = f"{difference:.3g}"
+    shown = []
+    for value in (sim, exp):
+        if value is None:
+            shown.append("-")
+        elif r["unit"] == "V":
+            shown.append(f"{value * 1e3:.6g} mV")
+        else:
+            shown.append(f"{value:.6g} {r['unit']}")
+    return (r["quantity"], shown[0], shown[1], diff, verdict(r, failed))
 
 
 GEOMETRY_FACTOR = {

@@ -78,7 +78,9 @@ def add_sweep_arguments(parser) -> None:
         metavar="KEY=VALUE",
         help="override a value of the base case; repeatable",
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress bar, no table")
+    parser.add_argument(
+        "--quiet", action="store_true", help="no progress (bar or lines on stderr), no table"
+    )
     if "--debug" not in getattr(parser, "_option_string_actions", {}):
         import argparse
 
@@ -86,9 +88,10 @@ def add_sweep_arguments(parser) -> None:
 
 
 def cmd_sweep(args) -> int:
-    """``pnp sweep``: 0 all points completed, 2 bad input, 3 some point failed."""
+    """``pnp sweep``: 0 all points completed, 2 bad input, 3 some point failed,
+    130 interrupted (Ctrl-C; the summaries list every point's status)."""
     from ..input import load_case, parse_override
-    from ..simulation.sweep import dask_executor, parse_param, sweep
+    from ..simulation.sweep import SweepInterrupted, dask_executor, parse_param, sweep
     from ..simulation.sweep.summary import SUMMARY_CSV
 
     try:
@@ -108,7 +111,8 @@ def cmd_sweep(args) -> int:
             raise CaseError("--resume and --force exclude each other")
         out = Path(args.output) if args.output else _default_out(case, args.case)
         quiet = args.quiet
-        show = (not quiet) and sys.stderr.isatty()
+        # a bar on a terminal; a log file gets a line as points finish, every few seconds
+        show = False if quiet else "bar" if sys.stderr.isatty() else "lines"
         with contextlib.ExitStack() as stack:
             executor = None
             if args.scheduler:
@@ -130,6 +134,9 @@ def cmd_sweep(args) -> int:
             raise
         print(f"pnp: error: {exc}", file=sys.stderr)
         return 2
+    except SweepInterrupted as stopped:
+        print(f"pnp: interrupted: {_interrupted_counts(stopped.result)}", file=sys.stderr)
+        return 130
     if not quiet:
         print(format_summary(res))
     if res.failed:
@@ -139,6 +146,23 @@ def cmd_sweep(args) -> int:
         )
         return 3
     return 0
+
+
+def _interrupted_counts(res: SweepResult) -> str:
+    """What an interrupted sweep leaves, and how to go on."""
+    statuses = list(res.table["status"])
+    messages = list(res.table["message"])
+    stopped = sum(
+        st == "failed" and str(m).startswith("interrupted")
+        for st, m in zip(statuses, messages, strict=True)
+    )
+    text = (
+        f"{res.completed} completed, {stopped} interrupted, "
+        f"{res.failed - stopped} failed, {statuses.count('pending')} not run"
+    )
+    if res.out is not None:
+        text += f" (summary: {res.out / 'summary.csv'}; --resume runs the rest)"
+    return text
 
 
 def _default_out(case, case_path: str) -> Path:

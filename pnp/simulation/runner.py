@@ -18,7 +18,14 @@ from ..discretisation.model import build_model
 from ..input.schema import SIDES
 from .adaptive import adaptive_case, transient_mesh
 from .loop import Trackers, simulate
-from .trackers import Collector, DeferredInterrupt, FileWriter, ProgressBar
+from .trackers import (
+    Collector,
+    DeferredInterrupt,
+    FileWriter,
+    ProgressBar,
+    ProgressLines,
+    StopWhenSet,
+)
 
 
 class Start(NamedTuple):
@@ -126,12 +133,13 @@ def check_start_time(case, t_start: float, origin: str = "") -> None:
 
 def run(
     case,
-    progress: bool = False,
+    progress: bool | str = False,
     output: str | None = None,
     mesh=None,
     x0=None,
     t_start: float = 0.0,
     adapt_mesh: bool | None = None,
+    stop=None,
 ):
     """Solve ``case`` (steady or transient per its ``[run]`` table).
 
@@ -139,8 +147,11 @@ def run(
     ----------
     case : pnp.Case
         A validated case (``pnp.load_case`` or ``pnp.Case.from_dict``).
-    progress : bool
-        Show a progress bar (pseudo-)time on a log scale.
+    progress : bool or str
+        True or "bar": a progress bar over (pseudo-)time on a log scale (for
+        a terminal); "lines": a line on stderr every 5 s
+        (``PNP_PROGRESS_INTERVAL``) saying where the run is (for a log
+        file); False: nothing.
     output : str, optional
         Write the result to this HDF5 path, each output as it is reached
         (a killed run leaves a readable file with status "running").
@@ -159,6 +170,12 @@ def run(
         yes unless ``mesh`` is given. A transient from the initial contents
         runs on the adapted meshes of its initial and protocol steady states
         merged; a restarted one on ``mesh``.
+    stop : object with ``is_set()``, optional
+        A flag (``threading.Event``, ``multiprocessing.Event``): once set, the
+        run ends at its next (pseudo-)time step as Ctrl-C would end it (its
+        file saved with status "failed", message "interrupted"; then
+        KeyboardInterrupt). With ``stop`` the caller owns Ctrl-C: the run
+        installs no SIGINT handler of its own. How a sweep stops its workers.
 
     Returns
     -------
@@ -166,6 +183,8 @@ def run(
         With ``status`` "completed", or "failed" and a ``message`` saying why
         (every state reached is kept), and ``error_estimate`` per observable.
     """
+    if progress not in (False, True, "bar", "lines"):
+        raise ValueError(f'progress must be True, False, "bar" or "lines", not {progress!r}')
     transient = case.run.mode == "transient"
     adapt_mesh = mesh is None if adapt_mesh is None else adapt_mesh
     if mesh is None:
@@ -181,14 +200,19 @@ def run(
         case = case.at_time(t_start)
     model = build_model(case, mesh)
     collector = Collector()
-    # SIGINT first: acted on between steps, before any other tracker sees the step
-    trackers = [DeferredInterrupt()] if transient else []
+    # stopping first: acted on between steps, before any other tracker sees the step
+    if stop is not None:
+        trackers = [StopWhenSet(stop)]
+    else:
+        trackers = [DeferredInterrupt()] if transient else []
     trackers.append(collector)
     if output is not None:
         # a transient's file is readable from its first output on; a steady
         # file appears only once complete
         trackers.append(FileWriter(output, stream=transient))
-    if progress:
+    if progress == "lines":
+        trackers.append(ProgressLines(case.run.t_end if transient else None))
+    elif progress:
         trackers.append(ProgressBar(case.run.t_end if transient else None))
     status, message, stats = simulate(
         case, model, Trackers(trackers), x0, t_start, adapt_mesh=adapt_mesh

@@ -2,8 +2,10 @@
 
 Owns :class:`Collector` (keeps every output and assembles the
 :class:`~pnp.results.result.Result`), :class:`FileWriter` (streams outputs to
-an HDF5 result file), :class:`ProgressBar` (tqdm over log time) and
-:class:`DeferredInterrupt` (SIGINT acted on between steps only), all through
+an HDF5 result file), :class:`ProgressBar` (tqdm over log time, for a
+terminal), :class:`ProgressLines` (a line every few seconds, for a log file),
+:class:`DeferredInterrupt` (SIGINT acted on between steps only) and
+:class:`StopWhenSet` (a run stopped from outside, as by SIGINT), all through
 the one :class:`~pnp.simulation.loop.Tracker` protocol.
 """
 
@@ -11,6 +13,8 @@ from __future__ import annotations
 
 import math
 import os
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -204,7 +208,8 @@ class ProgressBar(Tracker):
             total=total,
             desc=desc,
             unit=unit,
-            bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}",
+            # tqdm puts ", " before the postfix: after the elapsed time it reads right
+            bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed} elapsed{postfix}",
         )
         self.pos = 0
 
@@ -223,6 +228,73 @@ class ProgressBar(Tracker):
 
     def close(self):
         self.bar.close()
+
+
+#: Seconds between two lines of :class:`ProgressLines` unless the
+#: environment variable ``PNP_PROGRESS_INTERVAL`` sets another number.
+PROGRESS_INTERVAL = 5.0
+
+
+def progress_interval() -> float:
+    """``PNP_PROGRESS_INTERVAL`` [s] if it holds a positive number, else 5 s."""
+    try:
+        value = float(os.environ.get("PNP_PROGRESS_INTERVAL", ""))
+    except ValueError:
+        return PROGRESS_INTERVAL
+    return value if value > 0 and math.isfinite(value) else PROGRESS_INTERVAL
+
+
+class ProgressLines(Tracker):
+    """A line on stderr every few seconds (:func:`progress_interval`): where a
+    run is, for a log file or a pipe, where a bar cannot redraw itself.
+
+    ``pnp: t = 1.2e-03 s of 1e+05 s, 830 steps, 10 s elapsed`` (transient) or
+    ``pnp: steady: pseudo-time step 3.1e-02 s, 41 steps, 10 s elapsed``. A
+    stream that can no longer be written (its reader has gone) ends the lines,
+    not the run.
+    """
+
+    def __init__(self, t_end: float | None = None, stream=None, interval: float | None = None):
+        self.t_end = t_end
+        self.stream = stream
+        self.interval = progress_interval() if interval is None else interval
+        self.began = self.last = time.monotonic()
+
+    def start(self, model):
+        self.began = self.last = time.monotonic()
+
+    def step(self, t, h, stats, x):
+        if self.interval is None:
+            return
+        now = time.monotonic()
+        if now - self.last < self.interval:
+            return
+        self.last = now
+        if self.t_end is None:
+            where = f"steady: pseudo-time step {h:.2g} s"
+        else:
+            where = f"t = {t:.3g} s of {self.t_end:.3g} s"
+        line = f"pnp: {where}, {stats.steps} steps, {now - self.began:.0f} s elapsed"
+        try:
+            print(line, file=self.stream or sys.stderr, flush=True)
+        except (OSError, ValueError):  # closed stream: stop reporting, go on running
+            self.interval = None
+
+
+class StopWhenSet(Tracker):
+    """End the run at its next step once ``flag.is_set()``, as SIGINT would.
+
+    ``flag`` is any object with ``is_set()`` (``threading.Event``, a
+    ``multiprocessing`` event shared with pool workers): how a sweep stops the
+    points running in its workers.
+    """
+
+    def __init__(self, flag):
+        self.flag = flag
+
+    def step(self, t, h, stats, x):
+        if self.flag.is_set():
+            raise KeyboardInterrupt
 
 
 class DeferredInterrupt(Tracker):

@@ -43,6 +43,16 @@ point whose file is completed and holds the same resolved case (by the
 SHA-256 of ``case.to_toml()``) and runs the others again: failed, missing,
 damaged or computed from another case.
 
+Ctrl-C (SIGINT) stops a sweep at once: no point starts after it, the
+running points end at their next step and are saved as interrupted
+(status "failed", message "interrupted"), queued points stay "pending",
+and both summaries are rewritten with every point's status before
+:class:`SweepInterrupted` (a KeyboardInterrupt) is raised; ``pnp sweep``
+exits 130, within about a second. Resuming runs the interrupted and pending
+points. Workers of the local pool ignore SIGINT: the sweep tells them
+through a shared stop flag (:mod:`.pool`). On Dask or MPI, running points
+cannot be stopped from the sweep and finish on their own.
+
 Failures stay with their point: a solver failure (status "failed") or any
 exception in the worker is recorded with its message and the sweep goes on.
 If a worker process of the local pool dies (segfault, out of memory), the
@@ -129,7 +139,7 @@ files, :func:`load_sweep`), :mod:`.roots` (:func:`zero_crossings`) and
 
 from __future__ import annotations
 
-from .api import sweep
+from .api import SweepInterrupted, sweep
 from .pool import dask_executor
 from .roots import zero_crossings
 from .spec import parse_param, parse_spec, point_overrides
@@ -137,6 +147,7 @@ from .summary import SweepResult, load_sweep
 from .worker import run_point, warm_up
 
 __all__ = [
+    "SweepInterrupted",
     "SweepResult",
     "dask_executor",
     "load_sweep",

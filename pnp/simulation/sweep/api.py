@@ -42,7 +42,7 @@ def sweep(
     out: str | os.PathLike | None = None,
     resume: bool = False,
     continuation: bool = False,
-    progress: bool = False,
+    progress: bool | str = False,
     max_workers: int | None = None,
     force: bool = False,
 ) -> SweepResult:
@@ -72,8 +72,10 @@ def sweep(
         1D steady sweeps: run in order, each point starting from the last
         completed point's state (in this process, or one at a time on
         ``executor``).
-    progress : bool
-        A tqdm bar over points (done, failed, running, ETA) on stderr.
+    progress : bool or str
+        True or "bar": a tqdm bar over points (done, failed, running, ETA)
+        on stderr; "lines": a line on stderr as points finish, at most every
+        5 s (``PNP_PROGRESS_INTERVAL``), for a log file; False: nothing.
     max_workers : int, optional
         Workers of the default pool (default: every core).
     force : bool
@@ -86,12 +88,19 @@ def sweep(
 
     Raises
     ------
+    SweepInterrupted
+        Ctrl-C (SIGINT): a KeyboardInterrupt whose ``result`` holds every
+        point's status as the summary files have it: no point starts after
+        the signal, running ones end at their next step (saved as
+        interrupted), queued ones stay pending. ``resume`` continues.
     CaseError
         A malformed parameter, or a point whose override is invalid (named
         with its index and key), before any point runs or any file is
         written; an ``out`` holding an earlier sweep without ``resume`` or
         ``force``; continuation where it does not apply.
     """
+    if progress not in (False, True, "bar", "lines"):
+        raise ValueError(f'progress must be True, False, "bar" or "lines", not {progress!r}')
     case = _base_case(case, max_workers)
     plan = _plan(case, params, zip, continuation)
     n = len(plan.cases)
@@ -101,7 +110,7 @@ def sweep(
     pending = book.keep_completed() if resume and out_dir is not None else list(range(n))
     book.write()
     if progress:
-        book.bar = _Progress(n, n - len(pending), book.failed())
+        book.bar = _Progress(n, n - len(pending), book.failed(), lines=progress == "lines")
     try:
         if continuation:
             _run_continued(
@@ -111,17 +120,39 @@ def sweep(
             _run_parallel(
                 plan.cases, pending, book.task, book.record, executor, max_workers, book.bar
             )
+    except KeyboardInterrupt:
+        book.write()  # every point as it stands: completed, interrupted, pending
+        raise SweepInterrupted(_result(plan, book, files, out_dir, zip)) from None
     finally:
         if book.bar is not None:
             book.bar.close()
         if scratch is not None:
             scratch.cleanup()
+    return _result(plan, book, files, out_dir, zip)
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a sweep; ``result`` (a SweepResult) holds every point as recorded.
+
+    Points completed before, or while the running ones were winding down, are
+    "completed"; the points that were running are "failed" with message
+    "interrupted"; the others are "pending". The summary files say the same.
+    A KeyboardInterrupt: code that catches Ctrl-C catches this too.
+    """
+
+    def __init__(self, result: SweepResult):
+        super().__init__("sweep interrupted")
+        self.result = result
+
+
+def _result(plan: _Plan, book: _Book, files: list, out_dir, zipped: bool) -> SweepResult:
+    n = len(plan.cases)
     return SweepResult(
         out=out_dir,
         params=plan.keys,
         rows=book.rows,
         paths=list(files) if out_dir is not None else [None] * n,
-        zipped=zip,
+        zipped=zipped,
         columns=book.summary.columns(book.rows),
     )
 
@@ -237,6 +268,7 @@ class _Book:
             "path": None if path is None else os.fspath(path),
             "x0": None if start is None else start.x,
             "mesh": None if start is None else start.mesh,
+            "index": i,
         }
 
 

@@ -1,7 +1,8 @@
 """One sweep point: the task function workers run, its outcome, and what resume keeps.
 
 Owns :func:`run_point` (module level, importable by name: spawned
-processes, Dask and MPI workers unpickle it by reference), :func:`warm_up`
+processes, Dask and MPI workers unpickle it by reference), the local pool
+workers' initializer (:func:`init_worker`: Ctrl-C, the stop flag), :func:`warm_up`
 (the numba cache filled once before fanning out), the outcome dict a point
 reports (status, message, final observables and their error estimates,
 solver work) and the case
@@ -59,21 +60,43 @@ def _failure(message: str, wall_time: float = math.nan) -> dict[str, Any]:
     }
 
 
-def ignore_interrupts() -> None:
+#: Set in local pool workers by :func:`init_worker`, None in any other process:
+#: the sweep's stop flag (a multiprocessing Event the parent sets on Ctrl-C) and
+#: its record of the points a worker has started (a shared byte per point).
+_STOP = None
+_STARTED = None
+
+#: The message of a point a worker took from the queue after the stop flag was set.
+NOT_STARTED = "not run: the sweep was interrupted"
+
+
+def init_worker(stop=None, started=None) -> None:
     """Initializer of local pool workers: Ctrl-C is the parent's to handle.
 
     A terminal's Ctrl-C reaches the whole process group. A worker that took it
     as KeyboardInterrupt while reading its next task from the pool's queue
     died part-way through the read and could leave the queue unreadable: the
     parent then waited for ever in the pool's shutdown (a SIGINT'd 2-worker
-    sweep hung once in the kill tests). Workers ignore SIGINT between points;
-    a transient point still installs its own handler for the length of the
-    run (pnp.simulation.trackers.DeferredInterrupt) and stops at its next step,
-    saved as interrupted. The parent cancels the queued points and exits 130.
+    sweep hung once in the kill tests). Workers ignore SIGINT throughout;
+    the parent sets ``stop`` instead (:mod:`.pool`), and a worker's running
+    point ends at its next step, saved as interrupted, while a point it takes
+    from the queue after that does not start. ``started[i]`` is set when
+    point ``i`` starts, so that the parent can tell a point it had to stop by
+    force from one that never ran. Case warnings print as one line each, as
+    in the ``pnp`` command.
     """
     import signal
 
+    from ...input.messages import show_case_warnings_as_lines
+
+    global _STOP, _STARTED
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _STOP, _STARTED = stop, started
+    show_case_warnings_as_lines()
+
+
+def _not_started() -> dict[str, Any]:
+    return {"status": "pending", "message": NOT_STARTED, "observables": {}, "stats": {}}
 
 
 def run_point(task: Mapping[str, Any]) -> dict[str, Any]:
@@ -82,12 +105,17 @@ def run_point(task: Mapping[str, Any]) -> dict[str, Any]:
     Module level (importable by name) so that spawned processes, Dask and MPI
     workers can unpickle it. Never raises for a failed point: a solver
     failure or any exception comes back as status "failed" with the message.
+    In a local pool worker (:func:`init_worker`) a point stopped by the
+    sweep's stop flag is "failed" with message "interrupted", and one not
+    started because the flag was set before is "pending" (:data:`NOT_STARTED`);
+    in any other process Ctrl-C (KeyboardInterrupt) propagates.
 
     Parameters
     ----------
     task : mapping
         ``case`` (a validated Case), ``path`` (result file to write, or
-        None), ``x0`` (initial state vector, or None).
+        None), ``x0`` (initial state vector, or None), ``index`` (the
+        point's index in the sweep, optional).
 
     Returns
     -------
@@ -97,6 +125,12 @@ def run_point(task: Mapping[str, Any]) -> dict[str, Any]:
         ``stats`` (steps, newton_iterations, rejected_steps, wall_time [s]).
     """
     start = time.perf_counter()
+    stop = _STOP
+    if stop is not None and stop.is_set():
+        return _not_started()
+    index = task.get("index")
+    if _STARTED is not None and index is not None:
+        _STARTED[index] = 1
     try:
         from ..runner import run
 
@@ -105,15 +139,21 @@ def run_point(task: Mapping[str, Any]) -> dict[str, Any]:
             path = Path(path)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.unlink(missing_ok=True)  # a stale file of an earlier attempt
+        output = None if path is None else os.fspath(path)
         return _outcome(
             run(
                 task["case"],
-                output=None if path is None else os.fspath(path),
+                output=output,
                 x0=task.get("x0"),
                 mesh=task.get("mesh"),
                 adapt_mesh=True,
+                stop=stop,
             )
         )
+    except KeyboardInterrupt:
+        if stop is None:
+            raise  # Ctrl-C in the sweep's own process: the sweep records it and stops
+        return _failure("interrupted", time.perf_counter() - start)
     except Exception as exc:
         return _failure(f"{type(exc).__name__}: {exc}", time.perf_counter() - start)
 

@@ -1,0 +1,175 @@
+"""The [expect] table applies a closed form only where its premises hold.
+
+`pnp run cases/ghk.toml --set boundary.left.current=0.01` printed "OUT OF
+TOLERANCE" (exit 0): the GHK voltage, a zero-current potential, was compared
+with a current-clamped cell. An expectation the case does not meet is now "not
+applicable (why)" and is not compared; one that applies and is missed by a
+completed run exits 4.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from helpers import CASES
+
+import pnp
+from pnp.discretisation.mesh import build_mesh
+from pnp.presentation.cli import main
+from pnp.presentation.expectations import expectations, verdict
+
+SHIPPED_WITH_EXPECT = sorted(
+    p.stem for p in CASES.glob("*.toml") if "[expect]" in p.read_text() and p.stem != "ghk_iv"
+)
+
+
+def stub_result(case, t_last=math.inf):
+    """What expectations() reads of a result, all zero: the premises and the expected
+    values depend on the case alone."""
+    centres = build_mesh(case).centers
+    n, s = centres.size, len(case.species)
+    return SimpleNamespace(
+        t=np.array([t_last]),
+        status="completed",
+        membrane_potential=np.zeros(1),
+        surface_charge={"left": np.zeros(1), "right": np.zeros(1)},
+        species=list(case.species_names),
+        concentration=np.zeros((1, s, n)),
+        x=centres,
+        potential=np.zeros((1, n)),
+    )
+
+
+def reasons(case, t_last=math.inf) -> list[str | None]:
+    return [r["reason"] for r in expectations(case, stub_result(case, t_last))]
+
+
+def data(name: str) -> dict:
+    return tomllib.loads((CASES / f"{name}.toml").read_text())
+
+
+def test_every_shipped_expectation_applies_to_its_case():
+    assert len(SHIPPED_WITH_EXPECT) == 9, SHIPPED_WITH_EXPECT
+    for name in SHIPPED_WITH_EXPECT:
+        case = pnp.load_case(CASES / f"{name}.toml")
+        assert reasons(case) == [None] * len(reasons(case)), name
+
+
+E_K = -0.0890597  # 140/5 mM at 37 degC, V
+
+
+@pytest.mark.parametrize(
+    ("name", "overrides", "reason"),
+    [
+        ("ghk", {"boundary.left.current": 0.01}, "current clamp, 0.01 A/m^2 injected"),
+        ("ghk", {"boundary.left.potential": -0.05}, "voltage clamp at -50 mV, not at the"),
+        # held at its own reversal (within the 0.1 mV tolerance): applies
+        ("ghk", {"boundary.left.potential": -0.06734}, None),
+        ("nernst_k", {"boundary.left.potential": E_K}, None),
+        ("nernst_k", {"boundary.left.potential": -0.05}, "voltage clamp at -50 mV"),
+        ("nernst_k", {"region.membrane.permeability.Cl": 1e-9}, "Cl crosses the membrane too"),
+        ("nernst_k", {"region.membrane.permeability.K": 0}, "K does not cross the membrane"),
+        ("nernst_k", {"activity": "davies"}, "K: another activity coefficient"),
+        ("nernst_k", {"region.bath.barrier.K": "1 kJ/mol"}, "partition offset"),
+        ("calcium", {"region.membrane.permeability.K": 1e-9}, "K crosses the membrane too"),
+        ("debye_layer", {"boundary.left.surface_charge": 0.01}, "no wall at a fixed potential"),
+        ("debye_layer", {"region.bath.length": "3 nm"}, "Debye lengths long: the closed form"),
+        # the README's override: another GHK voltage, still a zero-current one
+        ("ghk", {"region.membrane.permeability.Na": 2e-9}, None),
+    ],
+)
+def test_a_premise_the_case_misses_makes_its_expectation_not_applicable(name, overrides, reason):
+    case = pnp.load_case(CASES / f"{name}.toml", overrides=overrides)
+    found = reasons(case)
+    if reason is None:
+        assert found == [None] * len(found)
+    else:
+        assert all(r is not None and reason in r for r in found), found
+
+
+def test_walls_pumps_and_membranes():
+    # GHK in a cell closed by a wall: its steady state is Donnan's equilibrium
+    closed = data("ghk")
+    closed["boundary"]["left"] = {"type": "wall"}
+    assert "a wall closes the cell" in reasons(pnp.Case.from_dict(closed))[0]
+    # a running pump: GHK (zero leak current) and Donnan do not hold, Nernst of what it moves
+    pumped = data("ghk")
+    pumped["pump"] = {"membrane": "membrane", "rate": 1e-7}
+    assert "a pump runs" in reasons(pnp.Case.from_dict(pumped))[0]
+    pumped["expect"]["membrane_potential"] = "nernst:K"
+    assert "a pump moves K" in reasons(pnp.Case.from_dict(pumped))[0]
+    pumped["pump"]["rate"] = 0.0  # stopped: no premise broken by it
+    assert "pump" not in (reasons(pnp.Case.from_dict(pumped))[0] or "")
+    # Donnan needs a closed inside and a bath outside
+    opened = data("donnan")
+    opened["boundary"]["left"] = {"type": "reservoir", "potential": "floating"}
+    assert all("the inside end is a reservoir" in r for r in reasons(pnp.Case.from_dict(opened)))
+    # two membranes
+    two = data("nernst_k")
+    regions = two["region"]
+    two["region"] = [*regions[:2], {**regions[0], "name": "middle"}, {**regions[1], "name": "m2"}]
+    two["region"].append(regions[2])
+    assert reasons(pnp.Case.from_dict(two)) == ["2 membranes: the closed form is for one"]
+
+
+def test_the_premises_are_those_in_effect_at_the_last_output():
+    """A protocol that clamps the current during a transient: the expectation is for
+    the case as it is at the end of the run."""
+    raw = data("nernst_k")
+    raw["run"] = {"mode": "transient", "t_end": 1e-3, "outputs": 3}
+    raw["protocol"] = [{"at": 1e-4, "set": {"boundary.left.current": 0.01}}]
+    case = pnp.Case.from_dict(raw)
+    assert reasons(case, t_last=1e-3)[0].startswith("current clamp")
+    assert reasons(case, t_last=1e-4) == [None]  # the output just before the change
+    assert reasons(case, t_last=5e-5) == [None]
+
+
+def test_verdicts():
+    row = {"applicable": False, "reason": "why", "ok": None}
+    assert verdict(row) == verdict(row, failed=True) == "not applicable (why)"
+    row = {"applicable": True, "reason": None, "ok": True}
+    assert (verdict(row), verdict(row, failed=True)) == ("ok", "not reached (run failed)")
+    assert verdict({**row, "ok": False}) == "OUT OF TOLERANCE"
+    assert verdict({**row, "ok": None}) == ""
+
+
+def test_ghk_with_an_injected_current_is_not_applicable_and_exits_0(tmp_path, capsys):
+    out = tmp_path / "g.h5"
+    argv = ["run", str(CASES / "ghk.toml"), "-o", str(out), "--no-plot"]
+    assert main([*argv, "--set", "boundary.left.current=0.01"]) == 0
+    text = capsys.readouterr().out
+    line = next(x for x in text.splitlines() if x.startswith("membrane potential (GHK)"))
+    assert line.endswith(
+        "not applicable (current clamp, 0.01 A/m^2 injected: the closed form needs zero net "
+        "current)"
+    )
+    assert "OUT OF TOLERANCE" not in text and not line.rstrip().endswith(" ok")
+
+
+def test_a_missed_expectation_that_applies_exits_4(tmp_path, capsys):
+    """The GHK voltage to 1e-9 V (the mesh gives it to 2.5e-7 V): out of tolerance.
+    The result file and figure are written as usual; stderr says which."""
+    out = tmp_path / "g.h5"
+    argv = ["run", str(CASES / "ghk.toml"), "-o", str(out), "--set", "expect.tolerance=1e-9"]
+    assert main(argv) == 4
+    captured = capsys.readouterr()
+    assert "OUT OF TOLERANCE" in captured.out
+    assert captured.err == "pnp: out of tolerance: membrane potential (GHK) (see [expect])\n"
+    assert pnp.load_result(out).status == "completed" and (tmp_path / "g.png").exists()
+    # --quiet prints nothing, and the exit code still tells
+    assert main([*argv, "--quiet", "--force", "--no-plot"]) == 4
+    assert capsys.readouterr().out == ""
+
+
+def test_a_failed_run_exits_3_and_judges_nothing(tmp_path, capsys):
+    """A solver failure is exit 3 even when an expectation is also missed, and no
+    row reads "ok" (the donnan solve stopped after one step)."""
+    argv = ["run", str(CASES / "donnan.toml"), "-o", str(tmp_path / "d.h5"), "--no-plot"]
+    assert main([*argv, "--set", "run.max_steps=1", "--set", "expect.tolerance=1e-12"]) == 3
+    out = capsys.readouterr().out
+    assert " ok" not in out and "OUT OF TOLERANCE" not in out
+    assert "not reached (run failed)" in out
