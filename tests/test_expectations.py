@@ -173,3 +173,21 @@ def test_a_failed_run_exits_3_and_judges_nothing(tmp_path, capsys):
     out = capsys.readouterr().out
     assert " ok" not in out and "OUT OF TOLERANCE" not in out
     assert "not reached (run failed)" in out
+
+
+def test_a_transient_stopped_before_it_settles_is_not_applicable(tmp_path, capsys):
+    """donnan_approach stopped at 1 us (V_m -0.002 mV on its way to -12.22 mV):
+    the Donnan closed form is of the steady state, so it does not apply yet, the
+    row says where the run was going, and the exit code is 0; run to its own
+    t_end it applies and is ok."""
+    from pnp.presentation.cli import main
+
+    case = str(CASES / "donnan_approach.toml")
+    short = ["run", case, "-o", str(tmp_path / "short.h5"), "--no-plot"]
+    assert main([*short, "--set", "run.t_end=1e-6", "--set", "run.outputs=2"]) == 0
+    out = capsys.readouterr().out
+    assert "not applicable (not settled: the steady state it leads to has V_m = -12.22 mV" in out
+    assert "OUT OF TOLERANCE" not in out
+    assert main(["run", case, "-o", str(tmp_path / "full.h5"), "--no-plot"]) == 0
+    out = capsys.readouterr().out
+    assert "not settled" not in out and " ok" in out
