@@ -120,6 +120,7 @@ class RunSpec:
     atol: float = 1e-9
     max_steps: int = 100000
     initial: str = "contents"  # contents | steady: the state a transient starts from
+    error_estimate: bool = False  # transients: comparison runs for an error estimate
 
 
 @dataclass(frozen=True)

