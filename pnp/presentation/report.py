@@ -240,6 +240,7 @@ def summary(case, result) -> str:
             f"iterations, {st.get('rejected_steps', 0)} rejected, {st.get('wall_time', 0.0):.3g} s",
         )
     )
+    rows.append(("mesh", _mesh_line(case, result)))
     lines.append(_table(rows, ("quantity", "value")))
     if case.expect:
         failed = result.status != "completed"
@@ -281,6 +282,26 @@ GEOMETRY_FACTOR = {
     "cylindrical": (2.0 * math.pi, "per m of cell length"),
     "spherical": (4.0 * math.pi, "whole cell"),
 }
+
+
+def _mesh_line(case, result) -> str:
+    """Cells, and how the mesh came about and what the ± estimates are."""
+    st = result.stats
+    cells = f"{result.x.size} cells"
+    if case.run.mode == "transient":
+        how = "adapted to the steady states of the run" if case.mesh.adapt else "as graded"
+        if not np.isfinite(result.error_estimate["membrane_potential"]).any():
+            return f"{cells}, {how}; no error estimate (set run.error_estimate = true)"
+        return f"{cells}, {how}; ± from runs twice as coarse and at 10x rtol"
+    cycles = st.get("mesh_cycles")
+    if cycles is None:
+        return cells
+    if case.mesh.adapt and case.mesh.uniform_cells is None:
+        return (
+            f"{cells}, adapted in {cycles} cycle{'s' * (cycles != 1)} to mesh.tolerance "
+            f"{case.mesh.tolerance:g}; ± from the mesh with every cell halved"
+        )
+    return f"{cells}, as given (mesh.adapt = false); ± from the mesh with every cell halved"
 
 
 def charge_separation(case, result) -> dict | None:
