@@ -292,16 +292,16 @@ def _mesh_line(case, result) -> str:
         how = "adapted to the steady states of the run" if case.mesh.adapt else "as graded"
         if not np.isfinite(result.error_estimate["membrane_potential"]).any():
             return f"{cells}, {how}; no error estimate (set run.error_estimate = true)"
-        return f"{cells}, {how}; ± from runs twice as coarse and at 10x rtol"
+        return f"{cells}, {how}; estimates from runs twice as coarse and at 10x rtol"
     cycles = st.get("mesh_cycles")
     if cycles is None:
         return cells
     if case.mesh.adapt and case.mesh.uniform_cells is None:
         return (
             f"{cells}, adapted in {cycles} cycle{'s' * (cycles != 1)} to mesh.tolerance "
-            f"{case.mesh.tolerance:g}; ± from the mesh with every cell halved"
+            f"{case.mesh.tolerance:g}; estimates from the mesh with every cell halved"
         )
-    return f"{cells}, as given (mesh.adapt = false); ± from the mesh with every cell halved"
+    return f"{cells}, as given (mesh.adapt = false); estimates from the mesh with every cell halved"
 
 
 def charge_separation(case, result) -> dict | None:
