@@ -82,7 +82,7 @@ def test_donnan_equilibrium(donnan):
 
 
 def test_donnan_conserves_impermeant_anions(donnan):
-    case, res = donnan
+    _case, res = donnan
     mesh = res.mesh()
     cyto = mesh.region == 0
     vol = mesh.volume[cyto]
