@@ -55,8 +55,20 @@ def test_estimate_bounds_the_real_mesh(path, variant):
         pytest.skip("uniform_cells: counted exactly, not estimated")
     case = dataclasses.replace(case, mesh=_variant(case.mesh, **VARIANTS[variant]))
     cells = build_mesh(case).n_cells
-    estimate = estimated_cells(case.mesh, case.species, case.regions, case.temperature)
+    estimate = estimated_cells(
+        case.mesh, case.species, case.regions, case.temperature, case.left, case.right
+    )
     # Measured on the 14 shipped cases x 4 variants: estimate / cells from
     # 1.0001 to 1.74 (the estimate grades both ends of every bulk region,
     # the mesh only those next to an interface or a charged wall).
+    assert cells <= estimate <= 2.0 * cells, (cells, estimate)
+
+
+def test_a_wall_at_tens_of_volts_is_estimated_and_meshed_without_overflow():
+    """exp(-z F psi0 / RT) overflows beyond ~18 V; the Grahame sum is then taken in logs."""
+    case = load_case(CASES / "debye_layer.toml", overrides={"boundary.left.potential": 20.0})
+    cells = build_mesh(case).n_cells
+    estimate = estimated_cells(
+        case.mesh, case.species, case.regions, case.temperature, case.left, case.right
+    )
     assert cells <= estimate <= 2.0 * cells, (cells, estimate)

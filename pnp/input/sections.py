@@ -15,12 +15,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .case import MeshSpec, OutputSpec, Region, RunSpec, Species
+from .case import Boundary, MeshSpec, OutputSpec, Region, RunSpec, Species
 from .messages import show
 from .reader import Reader
 from .schema import MAX_CELLS, MAX_OUTPUT_TIMES, MAX_STRING, SCHEMA, children, show_limit
 
-__all__ = ["SectionReader", "estimated_cells"]
+__all__ = ["SectionReader", "estimated_cells", "region_cells"]
 
 
 class SectionReader(Reader):
@@ -38,6 +38,8 @@ class SectionReader(Reader):
         species: tuple[Species, ...],
         regions: tuple[Region, ...],
         temperature: float,
+        left: Boundary,
+        right: Boundary,
     ) -> None:
         """Refuse a mesh of more than `MAX_CELLS` cells before anything allocates it."""
         if mesh.uniform_cells is not None:
@@ -49,7 +51,7 @@ class SectionReader(Reader):
                     "mesh.uniform_cells",
                 )
             return
-        cells = estimated_cells(mesh, species, regions, temperature)
+        cells = estimated_cells(mesh, species, regions, temperature, left, right)
         if cells > MAX_CELLS:
             raise self.error(
                 f"the graded mesh would have about {cells:.3g} cells; at most {show_limit(MAX_CELLS)} "
@@ -145,49 +147,76 @@ class SectionReader(Reader):
 
 
 def estimated_cells(
-    mesh: MeshSpec, species: tuple[Species, ...], regions: tuple[Region, ...], temperature: float
+    mesh: MeshSpec,
+    species: tuple[Species, ...],
+    regions: tuple[Region, ...],
+    temperature: float,
+    left: Boundary,
+    right: Boundary,
 ) -> float:
-    """About as many cells as `pnp.discretisation.mesh.build_mesh` makes (never far fewer); inf if absurd.
+    """About as many cells as `pnp.discretisation.mesh.build_mesh` makes (never fewer); inf if absurd.
 
     Each bulk region is counted as graded at both ends: the geometric ramp
-    from the smallest cell (Debye length / cells_per_debye) to max_cell, then
-    cells of max_cell. Computed in closed form, so a billion-cell mesh costs
-    nothing to refuse.
+    from the smallest cell (screening length / cells_per_debye) to max_cell,
+    then cells of max_cell. The screening length is the region's Debye
+    length or, in the first and last region, the Gouy-Chapman length of a
+    charged or held wall beside it when that is shorter, exactly as the mesh
+    grades. Computed in closed form, so a billion-cell mesh costs nothing to
+    refuse.
 
     This deliberately does not call the mesh's own sizing
     (`pnp.discretisation.mesh.graded_widths`): that builds the cells one by
     one into arrays, which for an absurd case is the very loop and allocation
     this check exists to prevent. It shares the mesh's inputs instead: the
-    Debye length (`pnp.constants.debye_length`) and `MIN_CELLS_PER_REGION`.
+    Debye length (`pnp.constants.debye_length`), the wall's screening length
+    (`pnp.discretisation.mesh.wall_screening_length`, closed form) and
+    `MIN_CELLS_PER_REGION`.
     """
-    from ..constants import debye_length
-    from ..discretisation.mesh import MIN_CELLS_PER_REGION
+    return sum(
+        region_cells(mesh, species, regions, temperature, left, right, j)
+        for j in range(len(regions))
+    )
 
-    valence = {s.name: s.z for s in species}
+
+def region_cells(
+    mesh: MeshSpec,
+    species: tuple[Species, ...],
+    regions: tuple[Region, ...],
+    temperature: float,
+    left: Boundary,
+    right: Boundary,
+    j: int,
+) -> float:
+    """The share of region ``j`` in `estimated_cells` (inf if absurd)."""
+    from ..constants import debye_length
+    from ..discretisation.mesh import MIN_CELLS_PER_REGION, wall_screening_length
+
+    region = regions[j]
+    if region.membrane:
+        return float(mesh.membrane_cells)
     growth, largest = mesh.growth, mesh.max_cell
-    total = 0.0
-    for region in regions:
-        if region.membrane:
-            total += mesh.membrane_cells
-            continue
-        try:
-            lam = debye_length(region.concentration, valence, region.eps_r, temperature)
-        except (OverflowError, ValueError, ZeroDivisionError):
-            return math.inf
-        smallest = min(lam / mesh.cells_per_debye, largest)
-        if not smallest > 0.0:
-            return math.inf
-        half = region.length / 2.0
-        if smallest >= largest:
-            cells = half / largest
-        elif growth == 1.0:
-            cells = half / smallest
+    valence = {s.name: s.z for s in species}
+    try:
+        lam = debye_length(region.concentration, valence, region.eps_r, temperature)
+        if j == 0:
+            lam = min(lam, wall_screening_length(species, temperature, region, left, right))
+        if j == len(regions) - 1:
+            lam = min(lam, wall_screening_length(species, temperature, region, right, left))
+    except (OverflowError, ValueError, ZeroDivisionError):
+        return math.inf
+    smallest = min(lam / mesh.cells_per_debye, largest)
+    if not smallest > 0.0:
+        return math.inf
+    half = region.length / 2.0
+    if smallest >= largest:
+        cells = half / largest
+    elif growth == 1.0:
+        cells = half / smallest
+    else:
+        step = math.log1p(growth - 1.0)
+        ramp = (largest - smallest) / (growth - 1.0)  # length of the geometric part
+        if half <= ramp:
+            cells = math.log1p(half * (growth - 1.0) / smallest) / step
         else:
-            step = math.log1p(growth - 1.0)
-            ramp = (largest - smallest) / (growth - 1.0)  # length of the geometric part
-            if half <= ramp:
-                cells = math.log1p(half * (growth - 1.0) / smallest) / step
-            else:
-                cells = math.log(largest / smallest) / step + (half - ramp) / largest
-        total += 2.0 * cells + MIN_CELLS_PER_REGION
-    return total
+            cells = math.log(largest / smallest) / step + (half - ramp) / largest
+    return 2.0 * cells + MIN_CELLS_PER_REGION

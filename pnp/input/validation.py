@@ -50,7 +50,7 @@ class CaseReader(ProtocolReader, SectionReader):
         if check_protocols:
             # The mesh is built once, from the initial state (`at_time` states
             # reuse it), so only the initial state is held to the cell limit.
-            self.check_cells(mesh, species, regions, temperature)
+            self.check_cells(mesh, species, regions, temperature, left, right)
         run = self.run(raw)
         output = self.output(raw, source)
         expect = self.expect(raw)
