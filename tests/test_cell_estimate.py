@@ -75,7 +75,26 @@ def test_a_wall_at_tens_of_volts_is_estimated_and_meshed_without_overflow():
     assert cells <= estimate <= 2.0 * cells, (cells, estimate)
 
 
-def test_every_protocol_state_is_estimated_like_a_case_of_its_own(monkeypatch):
+# Protocol sequences on debye_layer (one bath beside a wall held at 50 mV);
+# "two baths" splits the bath in two, so a change of the right reservoir's
+# potential moves the left wall's screening length in another region.
+PROTOCOLS = {
+    "one bath": [
+        {"boundary.left.potential": "300 mV"},
+        {"region.bath.concentration": {"Na": 10, "Cl": 10}},
+        {"boundary.left.potential": "-1 V", "boundary.right.potential": "10 mV"},
+        {"region.bath.concentration": {"Na": 1000, "Cl": 1000}},
+    ],
+    "two baths": [
+        {"boundary.right.potential": "-1 V"},
+        {"region.far.concentration": {"Na": 10, "Cl": 10}},
+        {"boundary.right.potential": "0 V"},
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(PROTOCOLS))
+def test_every_protocol_state_is_estimated_like_a_case_of_its_own(name, monkeypatch):
     """A transient builds the graded mesh of each protocol state, so the loader sizes each.
 
     It does so incrementally (`pnp.input.sections.StateCells`: only what a
@@ -89,13 +108,10 @@ def test_every_protocol_state_is_estimated_like_a_case_of_its_own(monkeypatch):
     monkeypatch.setattr(
         sections.StateCells, "after", lambda self, *a: seen.append(after(self, *a)) or seen[-1]
     )
-    changes = [
-        {"boundary.left.potential": "300 mV"},
-        {"region.bath.concentration": {"Na": 10, "Cl": 10}},
-        {"boundary.left.potential": "-1 V", "boundary.right.potential": "10 mV"},
-        {"region.bath.concentration": {"Na": 1000, "Cl": 1000}},
-    ]
+    changes = PROTOCOLS[name]
     data = tomllib.loads((CASES / "debye_layer.toml").read_text())
+    if name == "two baths":
+        data["region"].append(dict(data["region"][0], name="far"))
     data["run"] = {"mode": "transient", "t_end": 1.0}
     data["mesh"]["growth"] = 1.05
     data["protocol"] = [{"at": 0.1 * (i + 1), "set": s} for i, s in enumerate(changes)]

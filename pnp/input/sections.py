@@ -242,9 +242,9 @@ class StateCells:
     A transient builds the graded mesh of every state it goes through (to
     adapt it: `pnp.simulation.adaptive.transient_mesh`), so each is held to
     `MAX_CELLS` like the initial one. Starting from the initial state's
-    estimate ``total``, only the regions a protocol changes and the region
-    beside a boundary it changes are counted again (before and after), so
-    P protocols cost O(P), not O(P x regions).
+    estimate ``total``, only the regions a protocol changes, and the first
+    and last region when it changes a boundary, are counted again (before
+    and after), so P protocols cost O(P), not O(P x regions).
     """
 
     def __init__(
@@ -284,10 +284,9 @@ class StateCells:
     def after(self, changed: tuple[Region, ...], left: Boundary, right: Boundary) -> float:
         """The estimate once the ``changed`` regions and the boundaries are as given."""
         redo = {self.index[r.name] for r in changed}
-        if left != self.left:
-            redo.add(0)
-        if right != self.right:
-            redo.add(len(self.regions) - 1)
+        if left != self.left or right != self.right:
+            # a held wall's screening length depends on the opposite reservoir's potential
+            redo |= {0, len(self.regions) - 1}
         before = {j: self._count(j) for j in redo}
         for region in changed:
             j = self.index[region.name]
