@@ -4,7 +4,7 @@
     python scripts/update_readme.py --check  # exit 1 if README.md is stale (used by a test)
 
 Sections between ``<!-- BEGIN name -->`` and ``<!-- END name -->`` markers are
-produced by code: the case-file reference from ``pnp.input.schema.schema_reference()``
+produced by code: the case-file reference from ``pnp.input.key_reference.schema_reference()``
 (the one table of defaults), and the performance table from the benchmark
 JSON files when present.
 """
@@ -20,7 +20,7 @@ README = ROOT / "README.md"
 
 
 def sections() -> dict[str, str]:
-    from pnp.input.schema import schema_reference
+    from pnp.input.key_reference import schema_reference
 
     out = {"case-reference": schema_reference().strip()}
     for name, file in (("performance", "performance.md"), ("stress", "stress.md")):

@@ -18,12 +18,13 @@ per region, which also covers the floor of 4 cells.
 from __future__ import annotations
 
 import dataclasses
+import tomllib
 from pathlib import Path
 
 import pytest
 
 from pnp.discretisation.mesh import build_mesh
-from pnp.input import load_case
+from pnp.input import Case, load_case
 from pnp.input.sections import estimated_cells
 
 CASES = Path(__file__).resolve().parent.parent / "cases"
@@ -55,8 +56,71 @@ def test_estimate_bounds_the_real_mesh(path, variant):
         pytest.skip("uniform_cells: counted exactly, not estimated")
     case = dataclasses.replace(case, mesh=_variant(case.mesh, **VARIANTS[variant]))
     cells = build_mesh(case).n_cells
-    estimate = estimated_cells(case.mesh, case.species, case.regions, case.temperature)
+    estimate = estimated_cells(
+        case.mesh, case.species, case.regions, case.temperature, case.left, case.right
+    )
     # Measured on the 14 shipped cases x 4 variants: estimate / cells from
     # 1.0001 to 1.74 (the estimate grades both ends of every bulk region,
     # the mesh only those next to an interface or a charged wall).
     assert cells <= estimate <= 2.0 * cells, (cells, estimate)
+
+
+def test_a_wall_at_tens_of_volts_is_estimated_and_meshed_without_overflow():
+    """exp(-z F psi0 / RT) overflows beyond ~18 V; the Grahame sum is then taken in logs."""
+    case = load_case(CASES / "debye_layer.toml", overrides={"boundary.left.potential": 20.0})
+    cells = build_mesh(case).n_cells
+    estimate = estimated_cells(
+        case.mesh, case.species, case.regions, case.temperature, case.left, case.right
+    )
+    assert cells <= estimate <= 2.0 * cells, (cells, estimate)
+
+
+# Protocol sequences on debye_layer (one bath beside a wall held at 50 mV);
+# "two baths" splits the bath in two, so a change of the right reservoir's
+# potential moves the left wall's screening length in another region.
+PROTOCOLS = {
+    "one bath": [
+        {"boundary.left.potential": "300 mV"},
+        {"region.bath.concentration": {"Na": 10, "Cl": 10}},
+        {"boundary.left.potential": "-1 V", "boundary.right.potential": "10 mV"},
+        {"region.bath.concentration": {"Na": 1000, "Cl": 1000}},
+    ],
+    "two baths": [
+        {"boundary.right.potential": "-1 V"},
+        {"region.far.concentration": {"Na": 10, "Cl": 10}},
+        {"boundary.right.potential": "0 V"},
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(PROTOCOLS))
+def test_every_protocol_state_is_estimated_like_a_case_of_its_own(name, monkeypatch):
+    """A transient builds the graded mesh of each protocol state, so the loader sizes each.
+
+    It does so incrementally (`pnp.input.sections.StateCells`: only what a
+    protocol changes is counted again); each running estimate must equal
+    the estimate of that state loaded on its own, and bound its mesh.
+    """
+    import pnp.input.sections as sections
+
+    seen = []
+    after = sections.StateCells.after
+    monkeypatch.setattr(
+        sections.StateCells, "after", lambda self, *a: seen.append(after(self, *a)) or seen[-1]
+    )
+    changes = PROTOCOLS[name]
+    data = tomllib.loads((CASES / "debye_layer.toml").read_text())
+    if name == "two baths":
+        data["region"].append(dict(data["region"][0], name="far"))
+    data["run"] = {"mode": "transient", "t_end": 1.0}
+    data["mesh"]["growth"] = 1.05
+    data["protocol"] = [{"at": 0.1 * (i + 1), "set": s} for i, s in enumerate(changes)]
+    case = Case.from_dict(data)
+    assert len(seen) == len(changes)
+    for i, running in enumerate(seen):
+        state = case.at_time(0.1 * (i + 1))
+        alone = estimated_cells(
+            state.mesh, state.species, state.regions, state.temperature, state.left, state.right
+        )
+        assert running == pytest.approx(alone, rel=1e-12, abs=0)
+        assert build_mesh(state).n_cells <= alone

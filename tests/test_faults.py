@@ -416,6 +416,35 @@ def test_corrupted_files_are_refused_or_read(damaged):
     assert counts["refused"] > 0 and sum(counts.values()) == len(damaged["corrupted"])
 
 
+def _string_attribute_made_a_sequence(source: Path, target: Path, name: str) -> Path:
+    """A copy of ``source`` whose root attribute ``name`` (a variable-length string) has
+    the variable-length kind in its datatype message set to 2, which is neither
+    sequence (0) nor string (1): one byte, as a seeded corruption of
+    transient-bad5.h5 did to `created` (HDF5 2.0.0 then segfaults converting it)."""
+    data = bytearray(source.read_bytes())
+    at = data.index(name.encode() + b"\x00") + len(name)
+    while data[at] == 0:  # the name's NUL padding
+        at += 1
+    assert data[at] == 0x19, "a version-1 variable-length datatype follows the name"
+    assert data[at + 1] & 0x0F == 1, "of kind string"
+    data[at + 1] = (data[at + 1] & 0xF0) | 2
+    target.write_bytes(bytes(data))
+    return target
+
+
+def test_an_attribute_of_a_damaged_datatype_is_never_converted(files, tmp_path):
+    """The reader reads only attributes of the types pnp writes (numbers, strings)."""
+    created = _string_attribute_made_a_sequence(
+        files["transient"], tmp_path / "created.h5", "created"
+    )
+    fmt = _string_attribute_made_a_sequence(files["transient"], tmp_path / "format.h5", "format")
+    reports = {Path(r["path"]).name: r for r in probe([created, fmt])}
+    check_reports(list(reports.values()), must_refuse=False)
+    assert reports["created.h5"]["load"][0] == "read"  # `created` is only shown by pnp info
+    assert reports["format.h5"]["load"][0] == "refused"
+    assert "pnp result" in reports["format.h5"]["load"][1]
+
+
 # ---------------------------------------------------------------------------
 # The commands: one line on stderr, exit code 2, nothing written
 # ---------------------------------------------------------------------------

@@ -619,6 +619,18 @@ ABSURD_DICTS = {
         "mesh",
     ),
     "a region of 1e300 m": (lambda: _region_length(1e300), "mesh"),
+    # walls grade on the Gouy-Chapman length: uniform cells of it beside a
+    # 1e6 C/m^2 wall are ~1e11 cells, and a 1e6 V wall's length underflows to 0
+    "growth 1 beside a wall of 1e6 C/m^2": (
+        lambda: _with(mesh__growth=1.0, boundary__left={"type": "wall", "surface_charge": 1e6}),
+        "mesh",
+    ),
+    "a wall at 1e6 V": (lambda: _with(boundary__left={"type": "wall", "potential": 1e6}), "mesh"),
+    # a transient builds the graded mesh of every state its protocols lead to
+    "a protocol charging a wall to 1e6 C/m^2, growth 1": (
+        lambda: _protocol_to_a_charged_wall(),
+        "protocol",
+    ),
     "membrane_cells = 1e9": (lambda: _with(mesh__membrane_cells=10**9), "mesh.membrane_cells"),
     "outputs = 1e12": (
         lambda: _with(run__mode="transient", run__t_end=1.0, run__outputs=10**12),
@@ -634,6 +646,13 @@ ABSURD_DICTS = {
     "10,000 species": (lambda: _many_species(10_000), "species"),
     "nesting depth 50": (lambda: _nested(50), "expect.deep"),
 }
+
+
+def _protocol_to_a_charged_wall():
+    data = _with(mesh__growth=1.0, boundary__left={"type": "wall", "surface_charge": 0.0})
+    data["run"] = {"mode": "transient", "t_end": 1.0}
+    data["protocol"] = [{"at": 0.5, "set": {"boundary.left.surface_charge": 1e6}}]
+    return data
 
 
 def _region_length(length):

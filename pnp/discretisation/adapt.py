@@ -96,6 +96,14 @@ def _faces_at(x: np.ndarray, h: np.ndarray, cum, slope, flat, targets) -> np.nda
     return x[k] + np.where(flat[k], local * h0, curved)
 
 
+def _cell_count(cum_total: float, cum_r_total: float) -> float:
+    """Whole cells for a region whose count density integrates to these (from each end)."""
+    total = 0.5 * (cum_total + cum_r_total)
+    if not np.isfinite(total):
+        return np.inf
+    return float(max(MIN_CELLS_PER_REGION, np.ceil(float(f"{total:.9g}") - 1e-9)))
+
+
 def _fill(x: np.ndarray, h: np.ndarray) -> np.ndarray:
     """Cell widths filling [x[0], x[-1]] whose size follows h (linear between samples).
 
@@ -109,8 +117,7 @@ def _fill(x: np.ndarray, h: np.ndarray) -> np.ndarray:
     cum, slope, flat = _counts(x, h)
     xr = length - (x[::-1] - x[0])
     cum_r, slope_r, flat_r = _counts(xr, h[::-1])
-    total = 0.5 * (cum[-1] + cum_r[-1])
-    n = max(MIN_CELLS_PER_REGION, int(np.ceil(float(f"{total:.9g}") - 1e-9)))
+    n = int(_cell_count(cum[-1], cum_r[-1]))
     k = np.arange(1, n)
     left = k <= n - k  # the half nearer the left end
     from_left = _faces_at(x, h, cum, slope, flat, k[left] * (cum[-1] / n))
@@ -120,6 +127,42 @@ def _fill(x: np.ndarray, h: np.ndarray) -> np.ndarray:
     return np.diff(faces)
 
 
+def _region_targets(case, mesh: Mesh, size: np.ndarray):
+    """Per region of ``mesh``: an int (a membrane's uniform cells) or (faces, face targets)."""
+    spec = case.mesh
+    slope = max(spec.growth - 1.0, 1e-3)
+    out = []
+    for j, (a, b) in enumerate(mesh.region_slices):
+        region = case.regions[j]
+        target = np.minimum(size[a:b], spec.max_cell)
+        if region.membrane:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                fine = np.ceil(region.length / target.min() - 1e-9)
+            out.append(max(spec.membrane_cells, fine) if np.isfinite(fine) else np.inf)
+            continue
+        x = mesh.faces[a : b + 1]
+        face_target = np.minimum(np.r_[target[0], target], np.r_[target, target[-1]])
+        out.append((x, _lipschitz(x, face_target, slope)))
+    return out
+
+
+def cells_from_sizes(case, mesh: Mesh, size: np.ndarray) -> float:
+    """The cells :func:`mesh_from_sizes` would make, counted without making them (inf if absurd).
+
+    So that a caller can refuse a mesh over its budget before allocating it.
+    """
+    total = 0.0
+    for item in _region_targets(case, mesh, size):
+        if not isinstance(item, tuple):
+            total += float(item)
+            continue
+        x, h = item
+        xr = (x[-1] - x[0]) - (x[::-1] - x[0])
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            total += _cell_count(_counts(x, h)[0][-1], _counts(xr, h[::-1])[0][-1])
+    return total if np.isfinite(total) else np.inf
+
+
 def mesh_from_sizes(case, mesh: Mesh, size: np.ndarray) -> Mesh:
     """A new mesh of ``case`` whose cells follow the target widths ``size`` (N,) on ``mesh``.
 
@@ -127,22 +170,15 @@ def mesh_from_sizes(case, mesh: Mesh, size: np.ndarray) -> Mesh:
     of the two neighbouring cells' and made Lipschitz (slope growth - 1)
     within each region. A membrane gets uniform cells: at least
     ``membrane_cells``, and fine enough for its smallest target.
+    :func:`cells_from_sizes` counts them first.
     """
-    spec = case.mesh
-    slope = max(spec.growth - 1.0, 1e-3)
     widths_all = []
-    for j, (a, b) in enumerate(mesh.region_slices):
-        region = case.regions[j]
-        target = np.minimum(size[a:b], spec.max_cell)
-        length = region.length
-        if region.membrane:
-            n = max(spec.membrane_cells, int(np.ceil(length / target.min() - 1e-9)))
-            widths_all.append(np.full(n, length / n))
+    for j, item in enumerate(_region_targets(case, mesh, size)):
+        if not isinstance(item, tuple):
+            n = int(item)
+            widths_all.append(np.full(n, case.regions[j].length / n))
             continue
-        x = mesh.faces[a : b + 1]
-        face_target = np.minimum(np.r_[target[0], target], np.r_[target, target[-1]])
-        face_target = _lipschitz(x, face_target, slope)
-        widths_all.append(_fill(x, face_target))
+        widths_all.append(_fill(*item))
     return assemble_mesh(case, widths_all)
 
 

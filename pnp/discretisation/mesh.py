@@ -22,6 +22,8 @@ import numpy as np
 from ..constants import FARADAY, GAS_CONSTANT, VACUUM_PERMITTIVITY, debye_length
 
 MIN_CELLS_PER_REGION = 4
+# exponents above this are summed in logs (math.exp overflows above ~709.8)
+_EXP_SAFE = 700.0
 
 
 @dataclass(frozen=True)
@@ -162,9 +164,15 @@ def build_mesh(case, refine: int = 1) -> Mesh:
         right = j < n_reg - 1 or _wall_needs_grading(case.right, case.geometry)
         lam = debye_length(reg.concentration, valence, reg.eps_r, case.temperature)
         if j == 0:
-            lam = min(lam, wall_screening_length(case, reg, case.left, case.right))
+            lam = min(
+                lam,
+                wall_screening_length(case.species, case.temperature, reg, case.left, case.right),
+            )
         if j == n_reg - 1:
-            lam = min(lam, wall_screening_length(case, reg, case.right, case.left))
+            lam = min(
+                lam,
+                wall_screening_length(case.species, case.temperature, reg, case.right, case.left),
+            )
         smallest = min(lam / spec.cells_per_debye, spec.max_cell) / refine
         widths_all.append(
             graded_widths(
@@ -226,29 +234,49 @@ def _wall_needs_grading(boundary, geometry: str) -> bool:
     return boundary.surface_charge != 0.0
 
 
-def wall_screening_length(case, region, wall, other) -> float:
+def wall_screening_length(species, temperature: float, region, wall, other) -> float:
     """Gouy-Chapman length 2 eps RT / (|z| F |sigma|) beside ``wall`` (inf if none).
 
     sigma is the wall's surface charge or, for a wall held at a potential,
     the Grahame charge of a flat double layer in ``region``'s contents,
     sigma^2 = 2 eps RT sum_i c_i (exp(-z_i F psi0 / RT) - 1), with psi0 the
     wall potential less that of ``other`` when it is a reservoir (else 0 V).
-    z is the largest valence among the counter-ions present.
+    z is the largest valence among the counter-ions present. Needs no `Case`:
+    the loader's cell estimate (`pnp.input.sections.estimated_cells`) calls
+    it too. No overflow: a wall so far from the bulk that sigma exceeds the
+    float range gets 0.0 (which the loader refuses as a mesh of infinitely
+    many cells).
     """
     if wall.type != "wall":
         return math.inf
-    rt = GAS_CONSTANT * case.temperature
+    rt = GAS_CONSTANT * temperature
     eps = VACUUM_PERMITTIVITY * region.eps_r
-    valence = {s.name: s.z for s in case.species}
+    valence = {s.name: s.z for s in species}
     conc = {k: v for k, v in region.concentration.items() if v > 0.0 and valence.get(k, 0) != 0}
     if wall.potential is not None:
         bulk = other.potential if other.type == "reservoir" and other.potential is not None else 0.0
         psi0 = (wall.potential - bulk) * FARADAY / rt
-        total = sum(c * math.expm1(-valence[k] * psi0) for k, c in conc.items())
-        sigma = math.copysign(math.sqrt(max(2.0 * eps * rt * total, 0.0)), psi0)
+        sigma = math.copysign(_grahame_charge(eps * rt, conc, valence, psi0), psi0)
     else:
         sigma = wall.surface_charge
     counter = [abs(valence[k]) for k in conc if valence[k] * sigma < 0.0]
     if sigma == 0.0 or not counter:
         return math.inf
     return 2.0 * eps * rt / (max(counter) * FARADAY * abs(sigma))
+
+
+def _grahame_charge(eps_rt: float, conc: dict, valence: dict, psi0: float) -> float:
+    """|sigma| = sqrt(2 eps RT sum_i c_i (exp(-z_i psi0) - 1)), inf beyond the float range."""
+    exponents = [(c, -valence[k] * psi0) for k, c in conc.items()]
+    top = max((a for _, a in exponents), default=0.0)
+    if top <= _EXP_SAFE:
+        total = sum(c * math.expm1(a) for c, a in exponents)
+        return math.sqrt(max(2.0 * eps_rt * total, 0.0))
+    if math.isinf(top):
+        return math.inf
+    # exp(top) > 1e304: the terms c_i exp(a_i) outweigh the -sum_i c_i beyond round-off
+    log_total = top + math.log(sum(c * math.exp(a - top) for c, a in exponents))
+    try:
+        return math.exp(0.5 * (math.log(2.0 * eps_rt) + log_total))
+    except OverflowError:
+        return math.inf

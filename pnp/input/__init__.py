@@ -5,8 +5,9 @@ frozen ``Case`` in SI units. Nothing here builds a mesh or imports numba.
 
 - ``case.py``: the frozen dataclasses (``Case``, ``Species``, ``Region``, ...)
   and ``load_case``.
-- ``schema.py``: the table of every key (``PARAMETERS``) and its Markdown
-  reference (``schema_reference``).
+- ``schema.py``: the table of every key (``PARAMETERS``).
+- ``key_reference.py``: that table as the Markdown key reference
+  (``schema_reference``).
 - ``toml_io.py``: reading a case file; writing a case back as TOML.
 - ``validation.py``: raw input -> ``Case``, through the section readers
   ``reader.py`` (values by schema type), ``regions.py`` (species, regions),
@@ -32,8 +33,9 @@ from .case import (
     Species,
     load_case,
 )
+from .key_reference import schema_reference
 from .overrides import parse_override
-from .schema import PARAMETERS, Parameter, schema_reference
+from .schema import PARAMETERS, Parameter
 
 __all__ = [
     "PARAMETERS",

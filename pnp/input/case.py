@@ -4,10 +4,11 @@ A case is validated once, converted to SI, and held in the frozen dataclasses
 below. Everything downstream (mesh, model, solver) reads only these.
 
 The rest of the stage is split by job: `pnp.input.schema` (the table of
-every key, `PARAMETERS`, and its Markdown reference), `pnp.input.toml_io`
-(reading a case file, writing a case back), `pnp.input.validation` and
-the section readers it combines (checking every key, building these
-dataclasses), and `pnp.input.overrides` (dotted key paths).
+every key, `PARAMETERS`), `pnp.input.key_reference` (that table as
+Markdown), `pnp.input.toml_io` (reading a case file, writing a case back),
+`pnp.input.validation` and the section readers it combines (checking every
+key, building these dataclasses), and `pnp.input.overrides` (dotted key
+paths).
 
 Pipeline of `Case.from_dict` (and `load_case`)::
 

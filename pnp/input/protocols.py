@@ -17,7 +17,8 @@ from .boundaries import BoundaryReader
 from .case import Boundary, Protocol, Region, RunSpec
 from .overrides import Target, apply_override, resolve, split_key
 from .regions import RegionReader
-from .schema import MAX_PROTOCOLS, SCHEMA
+from .schema import MAX_CELLS, MAX_PROTOCOLS, SCHEMA
+from .sections import StateCells, too_many_cells
 
 __all__ = ["ProtocolReader", "runtime_refusal"]
 
@@ -33,7 +34,12 @@ class ProtocolReader(RegionReader, BoundaryReader):
         right: Boundary,
         run: RunSpec,
         strict: bool,
+        cells: StateCells | None = None,
     ) -> tuple[Protocol, ...]:
+        """The protocols, sorted by time; every state they lead to is a valid case.
+
+        ``cells`` sizes the graded mesh of each state (None: not graded).
+        """
         prefix = "protocol.<protocol>"
         parsed: list[tuple[str, float, dict[str, Any]]] = []
         for key, entry in self.entries(raw, "protocol", MAX_PROTOCOLS):
@@ -69,7 +75,8 @@ class ProtocolReader(RegionReader, BoundaryReader):
         # protocol can change only boundaries, regions and pumps (see
         # `runtime_refusal`), so only those are checked again, and of the
         # regions and pumps only the ones it touches: validating P protocols
-        # costs O(P), not O(P x regions).
+        # costs O(P), not O(P x regions). The same holds for the size of each
+        # state's graded mesh (`StateCells`), which a transient builds.
         state = copy.deepcopy(raw)
         state.pop("protocol", None)
         checker = type(self)(None)  # the full case reader, without a file
@@ -87,14 +94,17 @@ class ProtocolReader(RegionReader, BoundaryReader):
                 elif parts[0] == "pump":
                     touched_pumps.add(int(parts[1]) if len(parts) == 3 else 0)
             try:
-                checker.regions(state, species, temperature, strict, only=touched_regions)
-                checker.boundaries(state, geometry)
+                changed = checker.regions(state, species, temperature, strict, only=touched_regions)
+                state_left, state_right = checker.boundaries(state, geometry)
                 if touched_pumps:
                     checker.pumps(state, species, regions, only=touched_pumps)
             except CaseError as exc:
                 raise self.error(
                     f"the changes at t = {at:g} s make the case invalid: {exc}", f"{key}.set"
                 ) from None
+            total = cells.after(changed, state_left, state_right) if cells else 0.0
+            if total > MAX_CELLS:
+                raise self.error(f"at t = {at:g} s {too_many_cells(total)}", f"{key}.set")
         return tuple(Protocol(at=at, set=converted) for _, at, converted in parsed)
 
     def si_value(self, value: Any, target: Target, key: str) -> Any:

@@ -15,12 +15,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .case import MeshSpec, OutputSpec, Region, RunSpec, Species
+from .case import Boundary, MeshSpec, OutputSpec, Region, RunSpec, Species
 from .messages import show
 from .reader import Reader
 from .schema import MAX_CELLS, MAX_OUTPUT_TIMES, MAX_STRING, SCHEMA, children, show_limit
 
-__all__ = ["SectionReader", "estimated_cells"]
+__all__ = ["SectionReader", "StateCells", "estimated_cells", "region_cells"]
 
 
 class SectionReader(Reader):
@@ -38,8 +38,13 @@ class SectionReader(Reader):
         species: tuple[Species, ...],
         regions: tuple[Region, ...],
         temperature: float,
-    ) -> None:
-        """Refuse a mesh of more than `MAX_CELLS` cells before anything allocates it."""
+        left: Boundary,
+        right: Boundary,
+    ) -> float:
+        """Refuse a mesh of more than `MAX_CELLS` cells before anything allocates it.
+
+        Returns the mesh's cells (`estimated_cells` of a graded mesh).
+        """
         if mesh.uniform_cells is not None:
             cells = float(mesh.uniform_cells) * len(regions)
             if cells > MAX_CELLS:
@@ -48,14 +53,11 @@ class SectionReader(Reader):
                     f"{cells:.3g} cells; at most {show_limit(MAX_CELLS)} in all",
                     "mesh.uniform_cells",
                 )
-            return
-        cells = estimated_cells(mesh, species, regions, temperature)
+            return cells
+        cells = estimated_cells(mesh, species, regions, temperature, left, right)
         if cells > MAX_CELLS:
-            raise self.error(
-                f"the graded mesh would have about {cells:.3g} cells; at most {show_limit(MAX_CELLS)} "
-                "in all: raise max_cell or growth, or lower cells_per_debye or membrane_cells",
-                "mesh",
-            )
+            raise self.error(too_many_cells(cells), "mesh")
+        return cells
 
     def run(self, raw: dict[str, Any]) -> RunSpec:
         table = self.section(raw, "run")
@@ -144,50 +146,153 @@ class SectionReader(Reader):
         return out
 
 
+def too_many_cells(cells: float) -> str:
+    """The refusal of a graded mesh of about ``cells`` cells."""
+    return (
+        f"the graded mesh would have about {cells:.3g} cells; at most {show_limit(MAX_CELLS)} "
+        "in all: raise max_cell or growth, or lower cells_per_debye or membrane_cells"
+    )
+
+
 def estimated_cells(
-    mesh: MeshSpec, species: tuple[Species, ...], regions: tuple[Region, ...], temperature: float
+    mesh: MeshSpec,
+    species: tuple[Species, ...],
+    regions: tuple[Region, ...],
+    temperature: float,
+    left: Boundary,
+    right: Boundary,
 ) -> float:
-    """About as many cells as `pnp.discretisation.mesh.build_mesh` makes (never far fewer); inf if absurd.
+    """As many cells as `pnp.discretisation.mesh.build_mesh` makes or more (not far more); inf if absurd.
 
     Each bulk region is counted as graded at both ends: the geometric ramp
-    from the smallest cell (Debye length / cells_per_debye) to max_cell, then
-    cells of max_cell. Computed in closed form, so a billion-cell mesh costs
-    nothing to refuse.
+    from the smallest cell (screening length / cells_per_debye) to max_cell,
+    then cells of max_cell. The screening length is the region's Debye
+    length or, in the first and last region, the Gouy-Chapman length of a
+    charged or held wall beside it when that is shorter, as the mesh grades.
+    Computed in closed form, so a billion-cell mesh costs nothing to refuse.
 
     This deliberately does not call the mesh's own sizing
     (`pnp.discretisation.mesh.graded_widths`): that builds the cells one by
     one into arrays, which for an absurd case is the very loop and allocation
     this check exists to prevent. It shares the mesh's inputs instead: the
-    Debye length (`pnp.constants.debye_length`) and `MIN_CELLS_PER_REGION`.
+    Debye length (`pnp.constants.debye_length`), the wall's screening length
+    (`pnp.discretisation.mesh.wall_screening_length`, closed form) and
+    `MIN_CELLS_PER_REGION`.
+    """
+    n = len(regions)
+    return sum(
+        region_cells(mesh, species, temperature, region, walls_beside(j, n, left, right))
+        for j, region in enumerate(regions)
+    )
+
+
+def walls_beside(j: int, n: int, left: Boundary, right: Boundary) -> tuple:
+    """The (boundary, opposite boundary) pairs beside region ``j`` of ``n``."""
+    return ((left, right),) * (j == 0) + ((right, left),) * (j == n - 1)
+
+
+def region_cells(
+    mesh: MeshSpec,
+    species: tuple[Species, ...],
+    temperature: float,
+    region: Region,
+    walls: tuple = (),
+    debye: float | None = None,
+) -> float:
+    """The share of one region in `estimated_cells` (inf if absurd).
+
+    ``walls``: `walls_beside` the region; ``debye``: its Debye length, if known.
     """
     from ..constants import debye_length
-    from ..discretisation.mesh import MIN_CELLS_PER_REGION
+    from ..discretisation.mesh import MIN_CELLS_PER_REGION, wall_screening_length
 
-    valence = {s.name: s.z for s in species}
+    if region.membrane:
+        return float(mesh.membrane_cells)
     growth, largest = mesh.growth, mesh.max_cell
-    total = 0.0
-    for region in regions:
-        if region.membrane:
-            total += mesh.membrane_cells
-            continue
-        try:
-            lam = debye_length(region.concentration, valence, region.eps_r, temperature)
-        except (OverflowError, ValueError, ZeroDivisionError):
-            return math.inf
-        smallest = min(lam / mesh.cells_per_debye, largest)
-        if not smallest > 0.0:
-            return math.inf
-        half = region.length / 2.0
-        if smallest >= largest:
-            cells = half / largest
-        elif growth == 1.0:
-            cells = half / smallest
+    try:
+        if debye is None:
+            valence = {s.name: s.z for s in species}
+            debye = debye_length(region.concentration, valence, region.eps_r, temperature)
+        lam = debye
+        for wall, other in walls:
+            lam = min(lam, wall_screening_length(species, temperature, region, wall, other))
+    except (OverflowError, ValueError, ZeroDivisionError):
+        return math.inf
+    smallest = min(lam / mesh.cells_per_debye, largest)
+    if not smallest > 0.0:
+        return math.inf
+    half = region.length / 2.0
+    if smallest >= largest:
+        cells = half / largest
+    elif growth == 1.0:
+        cells = half / smallest
+    else:
+        step = math.log1p(growth - 1.0)
+        ramp = (largest - smallest) / (growth - 1.0)  # length of the geometric part
+        if half <= ramp:
+            cells = math.log1p(half * (growth - 1.0) / smallest) / step
         else:
-            step = math.log1p(growth - 1.0)
-            ramp = (largest - smallest) / (growth - 1.0)  # length of the geometric part
-            if half <= ramp:
-                cells = math.log1p(half * (growth - 1.0) / smallest) / step
-            else:
-                cells = math.log(largest / smallest) / step + (half - ramp) / largest
-        total += 2.0 * cells + MIN_CELLS_PER_REGION
-    return total
+            cells = math.log(largest / smallest) / step + (half - ramp) / largest
+    return 2.0 * cells + MIN_CELLS_PER_REGION
+
+
+class StateCells:
+    """`estimated_cells` of each state a run's protocols lead to, at O(1) cost per state.
+
+    A transient builds the graded mesh of every state it goes through (to
+    adapt it: `pnp.simulation.adaptive.transient_mesh`), so each is held to
+    `MAX_CELLS` like the initial one. Starting from the initial state's
+    estimate ``total``, only the regions a protocol changes, and the first
+    and last region when it changes a boundary, are counted again (before
+    and after), so P protocols cost O(P), not O(P x regions).
+    """
+
+    def __init__(
+        self,
+        total: float,
+        mesh: MeshSpec,
+        species: tuple[Species, ...],
+        regions: tuple[Region, ...],
+        temperature: float,
+        left: Boundary,
+        right: Boundary,
+    ) -> None:
+        self.total = total
+        self.mesh, self.species, self.temperature = mesh, species, temperature
+        self.regions = list(regions)
+        self.index = {r.name: j for j, r in enumerate(regions)}
+        self.left, self.right = left, right
+        self.debye: dict[int, float] = {}  # Debye lengths computed so far
+
+    def _count(self, j: int) -> float:
+        region = self.regions[j]
+        if j not in self.debye and not region.membrane:
+            from ..constants import debye_length
+
+            valence = {s.name: s.z for s in self.species}
+            try:
+                self.debye[j] = debye_length(
+                    region.concentration, valence, region.eps_r, self.temperature
+                )
+            except (OverflowError, ValueError, ZeroDivisionError):
+                return math.inf
+        walls = walls_beside(j, len(self.regions), self.left, self.right)
+        return region_cells(
+            self.mesh, self.species, self.temperature, region, walls, self.debye.get(j)
+        )
+
+    def after(self, changed: tuple[Region, ...], left: Boundary, right: Boundary) -> float:
+        """The estimate once the ``changed`` regions and the boundaries are as given."""
+        redo = {self.index[r.name] for r in changed}
+        if left != self.left or right != self.right:
+            # a held wall's screening length depends on the opposite reservoir's potential
+            redo |= {0, len(self.regions) - 1}
+        before = {j: self._count(j) for j in redo}
+        for region in changed:
+            j = self.index[region.name]
+            self.regions[j] = region
+            self.debye.pop(j, None)
+        self.left, self.right = left, right
+        for j in sorted(redo):
+            self.total += self._count(j) - before[j]
+        return self.total

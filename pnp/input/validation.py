@@ -22,7 +22,7 @@ from .messages import case_error
 from .overrides import apply_override
 from .protocols import ProtocolReader
 from .schema import MAX_DEPTH
-from .sections import SectionReader
+from .sections import SectionReader, StateCells
 
 __all__ = ["CaseReader", "case_from_data", "plain_copy"]
 
@@ -47,15 +47,21 @@ class CaseReader(ProtocolReader, SectionReader):
         left, right = self.boundaries(raw, geometry)
         pumps = self.pumps(raw, species, regions)
         mesh = self.mesh(raw)
+        graded = None
         if check_protocols:
-            # The mesh is built once, from the initial state (`at_time` states
-            # reuse it), so only the initial state is held to the cell limit.
-            self.check_cells(mesh, species, regions, temperature)
+            # The initial state here, and every state the protocols lead to
+            # (`graded`, in `protocols` below), is held to the cell limit once,
+            # when the case is loaded; `at_time` builds them without the check.
+            cells = self.check_cells(mesh, species, regions, temperature, left, right)
+            if mesh.uniform_cells is None:
+                graded = StateCells(cells, mesh, species, regions, temperature, left, right)
         run = self.run(raw)
         output = self.output(raw, source)
         expect = self.expect(raw)
         protocols = (
-            self.protocols(raw, regions, left, right, run, strict) if check_protocols else ()
+            self.protocols(raw, regions, left, right, run, strict, graded)
+            if check_protocols
+            else ()
         )
         return Case(
             title=title,

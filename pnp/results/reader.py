@@ -3,7 +3,8 @@
 The reader refuses a foreign or damaged file with a one-line
 :class:`~pnp.errors.ResultFileError` before reading its arrays: format and
 version, then the kind, dtype and rank of every dataset, then consistent lengths
-along t and a finite increasing mesh. The format name and version it accepts are
+along t and a finite increasing mesh. Attributes are read only when their datatype
+is one pnp writes (numbers, strings; `_attr`). The format name and version it accepts are
 defined here; the layout, and why a file from a killed run still opens, are in
 :mod:`pnp.results.writer`.
 
@@ -54,6 +55,25 @@ def _from_attr(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+def _attr(attrs: h5py.AttributeManager, key: str, default: Any = None) -> Any:
+    """One attribute's value (``default`` if absent), if its type is one pnp writes.
+
+    pnp writes numbers, strings and arrays of them. Any other datatype is
+    refused with TypeError from its header, before HDF5 converts the value:
+    a damaged datatype message can turn a variable-length string into a
+    variable-length sequence whose conversion crashes libhdf5 (a segfault
+    with HDF5 2.0.0) instead of failing.
+    """
+    if key not in attrs:
+        return default
+    dtype = attrs.get_id(key).dtype
+    if dtype.kind not in "biuf" and h5py.check_string_dtype(dtype) is None:
+        base = h5py.check_vlen_dtype(dtype)
+        kind = f"variable-length sequences of {base}" if base is not None else str(dtype)
+        raise TypeError(f"attribute {key!r} holds {kind}, not numbers or strings")
+    return _from_attr(attrs[key])
 
 
 def _open(path: str | os.PathLike[str]) -> tuple[h5py.File, bool]:
@@ -116,14 +136,14 @@ class _LiveFileError(ResultFileError):
 
 
 def _check_format(f: h5py.File, name: str) -> None:
-    fmt = _from_attr(f.attrs.get("format"))
+    fmt = _attr(f.attrs, "format")
     if fmt is None:
         raise ResultFileError(f"{name}: HDF5 file but not a pnp result (no 'format' attribute)")
     if not isinstance(fmt, str) or fmt != FORMAT:
         raise ResultFileError(
             f"{name}: not a pnp result (format is {_brief(fmt)}, expected {FORMAT!r})"
         )
-    version = _from_attr(f.attrs.get("format_version"))
+    version = _attr(f.attrs, "format_version")
     if not isinstance(version, int) or isinstance(version, bool) or version != FORMAT_VERSION:
         raise ResultFileError(
             f"{name}: unsupported format_version {_brief(version)} "
@@ -150,7 +170,7 @@ def _read_attrs(obj: h5py.HLObject) -> tuple[dict[str, Any], list[str]]:
     values, unreadable = {}, []
     for key in obj.attrs:
         try:
-            values[key] = _from_attr(obj.attrs[key])
+            values[key] = _attr(obj.attrs, key)
         except (OSError, RuntimeError, TypeError, ValueError):
             unreadable.append(key)
     return values, unreadable
@@ -266,7 +286,7 @@ def _read(f: h5py.File, name: str) -> tuple[Result, dict[str, Any]]:
             region=f["region"][()],
             region_names=[
                 _from_attr(v)
-                for v in f["region"].attrs.get("region_names", attrs.get("region_names", []))
+                for v in _attr(f["region"].attrs, "region_names", attrs.get("region_names", []))
             ],
             species=list(f["species/name"].asstr()[()]),
             z=f["species/z"][()],

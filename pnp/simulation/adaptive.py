@@ -24,6 +24,7 @@ import numpy as np
 from ..constants import FARADAY, VACUUM_PERMITTIVITY, debye_length
 from ..discretisation import adapt
 from ..discretisation.model import build_model
+from ..input.schema import MAX_CELLS, show_limit
 from ..results.observables import observe
 from ..solvers.steady import SteadyOutcome, solve_steady
 
@@ -168,6 +169,16 @@ def solve_adaptive(case, model, x0=None, adapt_mesh: bool = True, callback=None)
         solves.append(coarse)
         if not coarse.success:
             return _failed(model, coarse, cycle, history, solves)
+        # The loader holds the start mesh to MAX_CELLS, so its halved copy can
+        # have twice that; later meshes are held to max_cells / 2 below.
+        halved = 2 * model.mesh.n_cells
+        if halved > MAX_CELLS:
+            note = (
+                f"no error estimate: the halved mesh would have {halved} cells, more than "
+                f"any mesh may have ({show_limit(MAX_CELLS)})"
+            )
+            obs_c = observe(model, coarse.x)
+            return AdaptiveOutcome(model, coarse, obs_c, {}, _total(solves), cycle, note, history)
         fine_model = build_model(case, adapt.split_mesh(case, model.mesh))
         fine = _solve_from(fine_model, adapt.remap(model, coarse.x, fine_model), run, callback)
         solves.append(fine)
@@ -208,14 +219,15 @@ def solve_adaptive(case, model, x0=None, adapt_mesh: bool = True, callback=None)
         m_coarse = np.maximum(m[0::2], m[1::2])
         c_now = adapt.resolution(model.mesh, m_coarse)
         c_next = c_now * SAFETY * min(1.0, 1.0 / math.sqrt(worst))
-        new_mesh = adapt.mesh_from_sizes(case, fine_model.mesh, c_next / np.sqrt(m))
-        if 2 * new_mesh.n_cells > spec.max_cells:
+        sizes = c_next / np.sqrt(m)
+        # counted before it is made: the next mesh may be orders of magnitude finer
+        if 2 * adapt.cells_from_sizes(case, fine_model.mesh, sizes) > spec.max_cells:
             note = (
                 f"mesh.max_cells = {spec.max_cells} would be exceeded; stopped with an "
                 f"error estimate {worst:.3g} times mesh.tolerance"
             )
             break
-        new_model = build_model(case, new_mesh)
+        new_model = build_model(case, adapt.mesh_from_sizes(case, fine_model.mesh, sizes))
         x = adapt.remap(fine_model, fine.x, new_model)
         model = new_model
     fine, obs_f = _polish(fine_model, fine, obs_f, run, callback, solves)

@@ -39,7 +39,7 @@ membranes, charged walls and zoom windows), ``profile_figure``,
 
 from __future__ import annotations
 
-from .common import LAYER_GROWTH as LAYER_GROWTH
+from .common import ZOOM_DEBYE_LENGTHS as ZOOM_DEBYE_LENGTHS
 from .files import KINDS as KINDS
 from .files import plot_file
 from .iv_figure import iv, reversal_potential

@@ -25,13 +25,15 @@ if TYPE_CHECKING:
 
     from pnp.results.result import Result
 
-# The mesher grades cells geometrically away from every membrane and charged
-# wall, starting at a fraction of the local Debye length. A zoom window ends
-# where the cells have grown to LAYER_GROWTH times the cell at the interface
-# (for the default growth 1.2 and 4 cells per Debye length: about 12 Debye
-# lengths), or after LAYER_MAX_CELLS cells on a mesh that stops growing early.
-LAYER_GROWTH = 10.0
-LAYER_MAX_CELLS = 40
+# A zoom window reaches this many Debye lengths of the bulk beside a membrane
+# or charged wall into each neighbouring region (never past its far end): the
+# diffuse layer's potential decays as exp(-x / lambda_D) however strongly the
+# interface is charged (the Gouy-Chapman length only sets how steep its first
+# part is), so the whole layer and some bulk beyond it are in view. It does
+# not depend on the mesh, which adapts to the solution.
+ZOOM_DEBYE_LENGTHS = 12.0
+# Relative permittivity assumed for a result without its case (water, 25 degC).
+WATER_EPS_R = 78.5
 
 LOG_CONCENTRATION_DECADES = 3.0  # "auto": log c axis (and sweep y axis) for values spanning more
 LOG_TIME_DECADES = 3.0  # "auto": log time axis when positive output times span more
@@ -274,37 +276,66 @@ class _Zoom:
     high: float  # [m]
 
 
-def _layer_extent(widths: np.ndarray) -> float:
-    """Distance [m] from an interface over which its graded cells stay small.
+def _bulk_debye_length(result: Result, case: Mapping[str, Any], index: int) -> float:
+    """Debye length [m] in the bulk of region ``index`` (inf without ions).
 
-    ``widths`` are cell widths going away from the interface.
+    From the solution: the contents of the region's middle cell at the last
+    output, so that a Donnan gel or an equilibrated compartment counts what
+    it holds, not what it started with; the case's initial contents if that
+    is not a number. eps_r from the case; water's without one.
     """
-    if widths.size == 0:
+    from pnp.constants import debye_length
+
+    start, stop = _region_extents(result)[index]
+    if stop <= start:
+        return math.inf
+    name = result.region_names[index]
+    entry: Mapping[str, Any] = {}
+    regions = case.get("region")
+    if isinstance(regions, list):
+        entry = next((r for r in regions if isinstance(r, Mapping) and r.get("name") == name), {})
+    eps_r = entry.get("eps_r", WATER_EPS_R)
+    z = dict(zip(result.species, np.asarray(result.z, dtype=float).tolist(), strict=True))
+    middle = np.asarray(result.concentration[-1][:, (start + stop) // 2], dtype=float)
+    initial = entry.get("concentration")
+    candidates = [dict(zip(result.species, np.maximum(middle, 0.0).tolist(), strict=True))]
+    if isinstance(initial, Mapping):
+        candidates.append({k: v for k, v in initial.items() if k in z})
+    for contents in candidates:
+        try:
+            return debye_length(contents, z, float(eps_r), result.temperature)
+        except (TypeError, ValueError):  # NaN in a failed solution, a malformed case
+            continue
+    return math.inf
+
+
+def _zoom_depth(result: Result, case: Mapping[str, Any], index: int) -> float:
+    """How far [m] a zoom reaches into region ``index``: ZOOM_DEBYE_LENGTHS, at most all of it."""
+    start, stop = _region_extents(result)[index]
+    if stop <= start:
         return 0.0
-    grown = np.flatnonzero(widths > LAYER_GROWTH * widths[0])
-    count = int(grown[0]) if grown.size else widths.size
-    count = min(max(count, 1), LAYER_MAX_CELLS)
-    return float(widths[:count].sum())
+    length = float(result.faces[stop] - result.faces[start])
+    return min(ZOOM_DEBYE_LENGTHS * _bulk_debye_length(result, case, index), length)
 
 
 def _zoom_windows(result: Result, case: Mapping[str, Any]) -> list[_Zoom]:
     """One window per membrane and per charged wall, left to right."""
-    widths = np.diff(result.faces)
     faces = result.faces
     extents = _region_extents(result)
+    last = len(extents) - 1
     zooms = []
     if "left" in _charged_walls(result, case):
-        zooms.append(_Zoom("left wall", faces[0], faces[0] + _layer_extent(widths)))
+        zooms.append(_Zoom("left wall", faces[0], faces[0] + _zoom_depth(result, case, 0)))
     for index in _membrane_regions(result, case):
         first, stop = extents[index]
         if stop <= first:
             continue
-        left = _layer_extent(widths[:first][::-1])
-        right = _layer_extent(widths[stop:])
+        left = _zoom_depth(result, case, index - 1) if index > 0 else 0.0
+        right = _zoom_depth(result, case, index + 1) if index < last else 0.0
         title = result.region_names[index]
         zooms.append(_Zoom(title, faces[first] - left, faces[stop] + right))
     if "right" in _charged_walls(result, case):
-        zooms.append(_Zoom("right wall", faces[-1] - _layer_extent(widths[::-1]), faces[-1]))
+        zooms.append(_Zoom("right wall", faces[-1] - _zoom_depth(result, case, last), faces[-1]))
     return zooms
 
 

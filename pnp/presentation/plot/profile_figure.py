@@ -272,8 +272,8 @@ def profiles(
     """Potential and concentrations against position.
 
     The left column spans the whole domain; one more column per membrane and
-    per charged wall zooms on a window of a few tens of Debye lengths around
-    it, found from the mesh (the mesher's smallest cells cluster there).
+    per charged wall zooms on it: ``ZOOM_DEBYE_LENGTHS`` (12) bulk Debye
+    lengths into each neighbouring region, or all of a shorter region.
     Regions are shaded (membranes in tan) and named on the potential row.
 
     Parameters
