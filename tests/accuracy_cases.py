@@ -63,7 +63,13 @@ CORE_EPS_R = 1e6  # the sphere's core
 SALTS = {"1:1": (1, -1), "2:1": (2, -1), "1:2": (1, -2), "2:2": (2, -2)}
 MOLAR = (1.0, 10.0, 100.0, 1000.0)  # mol/m^3 of formula units: 1 mM .. 1 M
 SIGMAS = (-0.3, -0.2, -0.1, -0.05, -0.01, 0.01, 0.05, 0.1, 0.2, 0.3)  # C/m^2
-WALL_POTENTIALS = (-0.25, -0.2, -0.1, -0.025, 0.025, 0.1, 0.2, 0.25)  # V
+WALL_POTENTIALS = (-0.25, -0.2, -0.125, -0.1, -0.025, 0.025, 0.1, 0.125, 0.2, 0.25)  # V
+# What sets a held wall's layer is the counter-ion's z F phi / RT: at 250 mV a
+# divalent counter-ion would sit at 1e17 times its bulk concentration at the wall
+# (far beyond the density of water; Grahame charges of 4 to 990 C/m^2). A wall
+# whose counter-ions are divalent is held at up to the same exponent as a
+# monovalent one at 250 mV: 125 mV.
+MAX_COUNTERION_EXPONENT = 0.25  # V times the counter-ion's valence
 GAP_COUNTERIONS = (1, 2, -1)  # valence; the walls carry the opposite sign
 GAP_SIGMAS = (0.01, 0.05, 0.2, 0.3)  # |sigma| [C/m^2]
 GAP_HALF_WIDTHS = (2e-9, 10e-9)  # m
@@ -227,6 +233,9 @@ def wall_charge_points(
         for m in molar:
             concentrations, valences = salt_bath(name, m)
             for potential in potentials:
+                counter = max(abs(z) for z in valences.values() if z * potential < 0)
+                if counter * abs(potential) > MAX_COUNTERION_EXPONENT + 1e-12:
+                    continue
                 reference = analytic.grahame(
                     potential, concentrations, valences, EPS_R, TEMPERATURE
                 )
@@ -292,8 +301,8 @@ def representative_points(kinds=KINDS) -> list[Point]:
         points += surface_potential_points(("1:1",), (10.0, 100.0), (-0.2, -0.05, -0.01))
     if "wall_charge" in kinds:
         points += wall_charge_points(("1:1",), (1.0, 10.0, 1000.0), (-0.25, 0.025, 0.1, 0.2))
-        points += wall_charge_points(("2:1", "1:2"), (10.0,), (-0.25, 0.1))
-        points += wall_charge_points(("2:2",), (100.0,), (-0.025, 0.25))
+        points += wall_charge_points(("2:1", "1:2"), (10.0,), (-0.25, -0.125, 0.1, 0.125))
+        points += wall_charge_points(("2:2",), (100.0,), (-0.025, 0.125))
     if "counterion_gap" in kinds:
         points += counterion_gap_points(sigmas=(0.01, 0.3), half_widths=(10e-9,))
         points += counterion_gap_points((1,), (0.05, 0.2), (2e-9, 10e-9))
