@@ -502,9 +502,14 @@ def test_xarray_opens_with_named_dims(tmp_path):
     with xr.open_dataset(path, engine="h5netcdf", group="observables") as ds:
         assert ds["membrane_potential"].dims == ("t",)
         np.testing.assert_array_equal(ds["flux_K"].values, result.flux["K"])
+        # the group carries t as its coordinate: V_m(t) directly
+        np.testing.assert_array_equal(ds["membrane_potential"]["t"].values, result.t)
+        assert ds["t"].attrs["units"] == "s"
+        assert float(ds["membrane_potential"].sel(t=result.t[1])) == result.membrane_potential[1]
     estimated = make_result(error_estimate={"flux_K": np.arange(4.0)})
     estimated.save(path)
     with xr.open_dataset(path, engine="h5netcdf", group="error_estimate") as ds:
         assert ds["flux_K"].dims == ("t",) and ds["flux_K"].attrs["units"] == "mol/m^2/s"
         np.testing.assert_array_equal(ds["flux_K"].values, np.arange(4.0))
+        np.testing.assert_array_equal(ds["flux_K"]["t"].values, estimated.t)
         assert np.isnan(ds["current"].values).all()

@@ -41,12 +41,23 @@ FORMAT = "pnp-result"
 FORMAT_VERSION = 1
 # The optional group of the observables' error estimates.
 ERROR_GROUP = "error_estimate"
+# each per-time group's own copy of the output times (its netCDF coordinate);
+# not an observable. Files written before it have none.
+GROUP_TIME = "t"
 # Root attribute: outputs completely written (the commit mark of an append).
 COMMIT_ATTR = "n_outputs"
 # Reads of a file another process is writing are retried this often.
 LIVE_READ_ATTEMPTS = 5
 
-__all__ = ["COMMIT_ATTR", "ERROR_GROUP", "FORMAT", "FORMAT_VERSION", "describe", "load_result"]
+__all__ = [
+    "COMMIT_ATTR",
+    "ERROR_GROUP",
+    "FORMAT",
+    "FORMAT_VERSION",
+    "GROUP_TIME",
+    "describe",
+    "load_result",
+]
 
 
 def _from_attr(value: Any) -> Any:
@@ -200,6 +211,7 @@ def _check_layout(f: h5py.File, name: str) -> None:
         raise ResultFileError(f"{name}: damaged pnp result, /observables is not a group")
     wanted = dict(_NUMERIC)
     wanted.update({f"observables/{key}": (1, "f") for key in f["observables"]})
+    # (each group's own "t", if there, must be as long as the outputs like the rest)
     if ERROR_GROUP in f:  # optional: files written before it have none
         if not isinstance(f[ERROR_GROUP], h5py.Group):
             raise ResultFileError(f"{name}: damaged pnp result, /{ERROR_GROUP} is not a group")
@@ -244,8 +256,12 @@ def _read(f: h5py.File, name: str) -> tuple[Result, dict[str, Any]]:
     if "status" in unreadable:
         # Only finish() rewrites it: the run was killed while finishing.
         message = "status attribute unreadable (file damaged while finishing)"
-    observables = {key: f["observables"][key] for key in f["observables"]}
-    errors = {key: f[ERROR_GROUP][key] for key in f[ERROR_GROUP]} if ERROR_GROUP in f else {}
+    observables = {key: f["observables"][key] for key in f["observables"] if key != GROUP_TIME}
+    errors = (
+        {key: f[ERROR_GROUP][key] for key in f[ERROR_GROUP] if key != GROUP_TIME}
+        if ERROR_GROUP in f
+        else {}
+    )
     series = {
         "t": f["t"],
         "potential": f["potential"],

@@ -82,7 +82,7 @@ import numpy as np
 
 # The format the reader accepts. Importing it here also loads the reader with
 # the writer, before any file is read.
-from .reader import COMMIT_ATTR, ERROR_GROUP, FORMAT, FORMAT_VERSION
+from .reader import COMMIT_ATTR, ERROR_GROUP, FORMAT, FORMAT_VERSION, GROUP_TIME
 from .registry import observable_units
 from .result import STATUSES, Result
 
@@ -344,6 +344,7 @@ class ResultWriter:
             dataset.dims[dataset.ndim - 1].attach_scale(x_scale)  # h5py: no negative axes
         concentration.dims[1].attach_scale(species_scale)
 
+        self._group_times: list[h5py.Dataset] = []
         self._observables = self._create_per_time(f, "observables", t_scale, units)
         self._errors = self._create_per_time(f, ERROR_GROUP, t_scale, units)
         self._t, self._potential, self._concentration = t_scale, potential, concentration
@@ -351,15 +352,28 @@ class ResultWriter:
     def _create_per_time(
         self, f: h5py.File, group_name: str, t_scale: h5py.Dataset, units: Mapping[str, str]
     ) -> dict[str, h5py.Dataset]:
-        """A group of one empty (T,) dataset per observable, with its unit."""
+        """A group of one empty (T,) dataset per observable, with its unit.
+
+        The group holds its own copy of the output times, ``t``, as the
+        dimension scale of its datasets: netCDF readers find a coordinate only
+        in the variable's own group, so ``xarray.open_dataset(path,
+        engine="h5netcdf", group="observables")`` gives each observable
+        against t.
+        """
         group = f.create_group(group_name)
+        times = group.create_dataset(
+            GROUP_TIME, shape=(0,), maxshape=(None,), chunks=(TIME_CHUNK,), dtype="f8"
+        )
+        times.attrs["units"] = "s"
+        times.make_scale("t")
+        self._group_times.append(times)
         datasets = {}
         for name in self.observable_names:
             dataset = group.create_dataset(
                 name, shape=(0,), maxshape=(None,), chunks=(TIME_CHUNK,), dtype="f8"
             )
             dataset.attrs["units"] = units.get(name, observable_units(name))
-            dataset.dims[0].attach_scale(t_scale)
+            dataset.dims[0].attach_scale(times)
             datasets[name] = dataset
         return datasets
 
@@ -451,6 +465,7 @@ class ResultWriter:
         # Write and flush every row first, then bump the commit count: that
         # second flush rewrites one fixed-size attribute in place.
         rows = [(self._t, t), (self._potential, potential), (self._concentration, concentration)]
+        rows += [(times, t) for times in self._group_times]
         rows += [(self._observables[name], values[name]) for name in self.observable_names]
         rows += [(self._errors[name], estimates[name]) for name in self.observable_names]
         for dataset, data in rows:
