@@ -864,3 +864,29 @@ def test_every_parameter_is_documented():
     for param in PARAMETERS:
         assert f"`{param.name}`" in reference or f"`{param.key.split('.', 2)[-1]}`" in reference
     assert "| `eps_r` | float | - |" in reference and "`[[region]]`" in reference
+
+
+def test_outputs_every_gives_evenly_spaced_times_to_t_end():
+    """`outputs = { every = "1 ns" }`: 1, 2, ... ns and t_end (issue 13); a wrong key,
+    a steady run or too many outputs are one-line errors naming the key."""
+    import numpy as np
+    from helpers import CASES
+
+    import pnp
+
+    base = CASES / "membrane_charging.toml"
+    case = pnp.load_case(base, overrides={"run.outputs": {"every": "1 ns"}})
+    times = np.asarray(case.run.outputs)
+    assert case.run.t_end == pytest.approx(1.21e-7)
+    assert times.size == 121 and times[-1] == case.run.t_end
+    np.testing.assert_allclose(np.diff(times[:-1]), 1e-9, rtol=1e-9)
+    assert pnp.run(case).t[1:].tolist() == times.tolist()
+    for bad, key in (
+        ({"evry": "1 ns"}, "run.outputs"),
+        ({"every": 0}, "run.outputs.every"),
+        ({"every": 1e-15}, "run.outputs.every"),
+    ):
+        with pytest.raises(pnp.CaseError, match=key.replace(".", r"\.")):
+            pnp.load_case(base, overrides={"run.outputs": bad})
+    with pytest.raises(pnp.CaseError, match="transient"):
+        pnp.load_case(CASES / "ghk.toml", overrides={"run.outputs": {"every": 1.0}})

@@ -82,7 +82,10 @@ class Parameter:
         if self.type == "potential":
             return 'number or "floating"'
         if self.type == "outputs":
-            return f"int 1 to {MAX_OUTPUT_TIMES}, or up to {MAX_OUTPUT_TIMES} increasing times >= 0"
+            return (
+                f"int 1 to {MAX_OUTPUT_TIMES}, or up to {MAX_OUTPUT_TIMES} increasing times >= 0, "
+                "or { every = STEP }"
+            )
         if self.minimum is not None or self.maximum is not None:
             limits = []
             if self.minimum is not None:
@@ -120,8 +123,8 @@ class Parameter:
             return "a string"
         elif self.type == "outputs":
             return (
-                f"an integer from 1 to {MAX_OUTPUT_TIMES} (number of outputs) or a list of "
-                "increasing times (s)"
+                f"an integer from 1 to {MAX_OUTPUT_TIMES} (number of outputs), a list of "
+                "increasing times (s) or a table {every = STEP} (evenly spaced)"
             )
         elif self.type == "table":
             return "a table"
@@ -489,7 +492,8 @@ PARAMETERS: tuple[Parameter, ...] = (
         "outputs",
         "s",
         200,
-        "Number of log-spaced output times, or an explicit list of times.",
+        "Number of log-spaced output times, an explicit list of times, or "
+        '`{ every = "0.1 ms" }`: evenly spaced times every STEP up to t_end.',
     ),
     _p("run.rtol", "float", "-", 1e-6, "Relative tolerance.", minimum=0.0, exclusive_minimum=True),
     _p("run.atol", "float", "-", 1e-9, "Absolute tolerance.", minimum=0.0, exclusive_minimum=True),

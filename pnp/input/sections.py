@@ -59,6 +59,34 @@ class SectionReader(Reader):
             raise self.error(too_many_cells(cells), "mesh")
         return cells
 
+    def _every(self, table: dict[str, Any], values: dict[str, Any]) -> list[float]:
+        """``outputs = { every = STEP }``: STEP, 2 STEP, ... up to t_end (and t_end)."""
+        unknown = sorted(set(table) - {"every"})
+        if unknown or "every" not in table:
+            raise self.error(
+                "a table of outputs takes one key, every (the spacing, s); got "
+                + (", ".join(map(show, unknown)) or "none"),
+                "run.outputs",
+            )
+        step = self.number(table["every"], "s", "run.outputs.every")
+        t_end = values["t_end"]
+        if values["mode"] != "transient" or t_end is None:
+            raise self.error("evenly spaced outputs need a transient run with t_end", "run.outputs")
+        if not step > 0.0:
+            raise self.error(f"the spacing must be > 0 s, got {step:g} s", "run.outputs.every")
+        count = math.floor(t_end / step * (1.0 + 1e-12))
+        if count + 1 > MAX_OUTPUT_TIMES:
+            raise self.error(
+                f"every {step:g} s up to t_end = {t_end:g} s makes {count} outputs; at most "
+                f"{MAX_OUTPUT_TIMES}: choose a larger spacing",
+                "run.outputs.every",
+            )
+        times = [step * k for k in range(1, count + 1)]
+        if not times or times[-1] < t_end * (1.0 - 1e-12):
+            times.append(t_end)
+        times[-1] = min(times[-1], t_end)
+        return times
+
     def run(self, raw: dict[str, Any]) -> RunSpec:
         table = self.section(raw, "run")
         values = {
@@ -71,6 +99,8 @@ class SectionReader(Reader):
                 "missing; a transient run needs its end time t_end (s), > 0", "run.t_end"
             )
         outputs = table.get("outputs", SCHEMA["run.outputs"].default)
+        if isinstance(outputs, dict):
+            outputs = self._every(outputs, values)
         if isinstance(outputs, list):
             if not outputs or len(outputs) > MAX_OUTPUT_TIMES:
                 raise self.error(
