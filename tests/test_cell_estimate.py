@@ -67,7 +67,7 @@ def test_estimate_bounds_the_real_mesh(path, variant):
 
 def test_a_wall_at_tens_of_volts_is_estimated_and_meshed_without_overflow():
     """exp(-z F psi0 / RT) overflows beyond ~18 V; the Grahame sum is then taken in logs."""
-    case = load_case(CASES / "debye_layer.toml", overrides={"boundary.left.potential": 20.0})
+    case = load_case(CASES / "debye_layer.toml", overrides={"boundary.left.potential": "20 V"})
     cells = build_mesh(case).n_cells
     estimate = estimated_cells(
         case.mesh, case.species, case.regions, case.temperature, case.left, case.right
