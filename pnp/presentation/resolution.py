@@ -32,7 +32,7 @@ membranes of the shipped cases at r >= 6, 3.5 at r = 1.2), r = h/l:
   of that gap in series with the membrane's (the fluxes through it move by
   the same order).
 
-At h = l/2 the first two are 3 % of psi_0 and 1.5 % of the charge.
+At h = l/2 the first two are at most 3 % of psi_0 and 1.5 % of the charge.
 """
 
 from __future__ import annotations
