@@ -220,7 +220,11 @@ def unresolved_layers(case, mesh: Mesh) -> list[Layer]:
     """Every layer of ``case`` that ``mesh`` does not resolve, each at its worst state."""
     worst: dict[str, Layer] = {}
     for state, when in _states(case):
-        for layer in _walls(state, mesh, when) + _interfaces(state, mesh, when):
+        try:
+            layers = _walls(state, mesh, when) + _interfaces(state, mesh, when)
+        except (OverflowError, ValueError, ZeroDivisionError):
+            continue  # a state beyond what the screening lengths can be computed for
+        for layer in layers:
             if layer.where not in worst or layer.size > worst[layer.where].size:
                 worst[layer.where] = layer
     return list(worst.values())
