@@ -785,3 +785,75 @@ def test_output_times_steady_inf_transient_from_zero_with_protocol_times(tmp_pat
     # the state just before the change: the clamp still at 0 mV, so no membrane charge yet
     assert abs(res.membrane_potential[before]) < 1e-9
     assert res.membrane_potential[-1] > 1e-3
+
+
+# ---------------------------------------------------------------------------
+# How accurate is a result: every steady result carries value ± estimate; the
+# estimate is about three times the true error; tolerance tightens it;
+# adapt = false keeps the mesh with an estimate twice the halved-mesh change.
+# ---------------------------------------------------------------------------
+
+WALL = """
+title = "wall of -0.3 C/m^2 in 1 mM NaCl"
+temperature = 298.15
+[species.Na]
+z = 1
+D = 1.33e-9
+[species.Cl]
+z = -1
+D = 2.03e-9
+[[region]]
+name = "bath"
+length = "300 nm"
+eps_r = 78.5
+concentration = { Na = 1, Cl = 1 }
+[boundary.left]
+type = "wall"
+surface_charge = -0.3
+[boundary.right]
+type = "reservoir"
+potential = 0
+"""
+
+
+def _wall_run(tmp_path, capsys, name, *overrides) -> tuple[str, pnp.Result, float]:
+    """`pnp run` of WALL: (stdout, result, true error of the surface potential [V])."""
+    argv = ["run", write(tmp_path, WALL), "-o", tmp_path / f"{name}.h5", "--no-plot"]
+    for item in overrides:
+        argv += ["--set", item]
+    code, out, err = cli(capsys, *argv)
+    assert code == 0 and err == "", err
+    result = pnp.load_result(tmp_path / f"{name}.h5")
+    exact = analytic.grahame_potential(-0.3, {"Na": 1, "Cl": 1}, {"Na": 1, "Cl": -1}, 78.5, 298.15)
+    return out, result, abs(result.membrane_potential[-1] - exact)
+
+
+def test_how_accurate_every_steady_result_carries_an_honest_estimate(tmp_path, capsys):
+    """README "How accurate is a result": value ± estimate; with the defaults a charged
+    wall's surface potential within 0.002 mV of Grahame, the estimate 3.0 times the
+    true error, one or two refinement cycles (measured: 1.93e-6 V, 3.0, 2 cycles)."""
+    out, result, error = _wall_run(tmp_path, capsys, "default")
+    assert re.search(r"^membrane potential\s+-\d+\.\d+ ± \d\S* mV", out, re.M), out
+    estimate = result.error_estimate["membrane_potential"][-1]
+    assert error <= 0.002e-3
+    assert 2.5 <= estimate / error <= 3.5
+    assert estimate <= 1e-5  # within mesh.tolerance, in V
+    assert result.stats["mesh_cycles"] in (1, 2)
+    assert result.stats["cells"] == result.x.size == result.mesh().n_cells
+    for name, values in result.error_estimate.items():
+        assert np.isfinite(values[-1]) and values[-1] >= 0.0, name
+
+
+def test_how_accurate_tighter_tolerance_and_a_mesh_of_your_own(tmp_path, capsys):
+    """README: `--set mesh.tolerance=1e-7`: ~10x the cells (measured 632 -> 6168),
+    2e-8 V from Grahame; `mesh.adapt = false`: 0.73 mV off, estimate 1.1 mV (twice
+    the change from the halved mesh, at least the error)."""
+    _, default, _ = _wall_run(tmp_path, capsys, "default")
+    _, tight, error = _wall_run(tmp_path, capsys, "tight", "mesh.tolerance=1e-7")
+    assert error <= 3e-8
+    assert 5 <= tight.stats["cells"] / default.stats["cells"] <= 20
+    _, fixed, error = _wall_run(tmp_path, capsys, "fixed", "mesh.adapt=false")
+    assert fixed.stats["mesh_cycles"] == 1
+    assert fixed.stats["cells"] == pnp.build_mesh(pnp.load_case(tmp_path / "case.toml")).n_cells
+    estimate = fixed.error_estimate["membrane_potential"][-1]
+    assert 0.5e-3 <= error <= 1e-3 and error <= estimate <= 2 * error

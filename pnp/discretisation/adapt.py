@@ -192,8 +192,8 @@ def remap(old_model, x: np.ndarray, new_model) -> np.ndarray:
     """State ``x`` on ``old_model``'s mesh carried to ``new_model``'s (same case).
 
     Within each region the potential and the log of each concentration are
-    interpolated linearly between cell centres (extrapolated linearly beyond
-    the end centres, where the new mesh may be much finer), which keeps a Boltzmann profile exactly Boltzmann, so Newton
+    interpolated linearly between cell centres (held constant beyond the end
+    centres), which keeps a Boltzmann profile exactly Boltzmann, so Newton
     starts close on any finer mesh; each region's amount of each species is
     then restored to the old one to round-off by a common factor (region
     ends are faces of both meshes; the steady solver keeps the amounts of
@@ -220,16 +220,6 @@ def remap(old_model, x: np.ndarray, new_model) -> np.ndarray:
     if lay_new.n_boundary + lay_new.n_trailing == 0:
         boundary = None
     return lay_new.pack(psi_new, c_new, boundary=boundary)
-
-
-def _interp(xn: np.ndarray, xo: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Linear interpolation, linear extrapolation beyond the ends (constant for one point)."""
-    out = np.interp(xn, xo, v)
-    if xo.size >= 2:
-        lo, hi = xn < xo[0], xn > xo[-1]
-        out[lo] = v[0] + (xn[lo] - xo[0]) * (v[1] - v[0]) / (xo[1] - xo[0])
-        out[hi] = v[-1] + (xn[hi] - xo[-1]) * (v[-1] - v[-2]) / (xo[-1] - xo[-2])
-    return out
 
 
 def _overlap_average(old: Mesh, new: Mesh, seg, a, b, p, q) -> np.ndarray:

@@ -399,7 +399,7 @@ PARAMETERS: tuple[Parameter, ...] = (
         "float",
         "-",
         4.0,
-        "Smallest cells at interfaces and walls: this many per local Debye length.",
+        "Starting mesh: cells per screening length (Debye; Gouy-Chapman at a charged wall).",
         minimum=0.0,
         exclusive_minimum=True,
     ),

@@ -220,10 +220,12 @@ def _cmd_run(args) -> int:
         )
     from ..simulation.runner import restart_state, run
     from . import report
+    from .resolution import warn_unresolved
 
     x0, t_start, mesh = (None, 0.0, None)
     if args.restart:
         x0, t_start, mesh = restart_state(case, args.restart)
+    warn_unresolved(case, mesh)  # a mesh that does not adapt and misses a double layer
     # a bar redraws itself on a terminal; a log file gets a line every few seconds
     progress = False if args.quiet else "bar" if sys.stderr.isatty() else "lines"
     if out is not None:
@@ -262,8 +264,10 @@ def _cmd_run(args) -> int:
 def _cmd_check(args) -> int:
     from ..input.case import load_case
     from . import report
+    from .resolution import warn_unresolved
 
     case = load_case(args.case, overrides=_overrides(args.overrides))
+    warn_unresolved(case)
     print(report.check(case))
     return EXIT_OK
 

@@ -117,6 +117,7 @@ def check(case) -> str:
         )
     )
     lines.append(f"total: {mesh.n_cells} cells, {mesh.n_cells * (len(case.species) + 1)} unknowns")
+    lines.append(_adaptivity(case))
     for r in case.regions:
         if not r.membrane:
             continue
@@ -141,6 +142,31 @@ def check(case) -> str:
     for label, t in time_scales(case, mesh):
         lines.append(f"  {label}: {_fmt_time(t)}")
     return "\n".join(lines)
+
+
+def _adaptivity(case) -> str:
+    """What happens to the mesh above when the case runs (docs/numerics.md, adaptive meshes)."""
+    spec = case.mesh
+    if not spec.adapt or spec.uniform_cells is not None:
+        why = (
+            f"mesh.uniform_cells = {spec.uniform_cells}"
+            if spec.uniform_cells is not None
+            else "mesh.adapt = false"
+        )
+        return (
+            f"mesh: fixed ({why}): the run uses these cells; error estimates are twice the "
+            "difference from the same mesh halved"
+        )
+    what = (
+        "a transient runs on a mesh adapted to its steady states at t = 0 and after each "
+        "protocol change"
+        if case.run.mode == "transient"
+        else "the steady state is solved on meshes adapted to it"
+    )
+    return (
+        f"mesh: adaptive (mesh.adapt = true), tolerance {spec.tolerance:g} (V for potentials, "
+        f"relative for charges, fluxes and currents); these are the starting cells: {what}"
+    )
 
 
 def _describe_boundary(b) -> str:
