@@ -81,7 +81,7 @@ def test_check_warns_about_a_charged_wall_on_twenty_uniform_cells(tmp_path, caps
     assert found["where"] == "the left wall" and found["when"] == ""
     case = pnp.load_case(path)
     region = case.regions[0]
-    screening = wall_screening_length(case, region, case.left, case.right)
+    screening = wall_screening_length(case.species, case.temperature, region, case.left, case.right)
     assert float(found["cell"]) == 5.0  # 100 nm / 20
     assert float(found["layer"]) == pytest.approx(screening * 1e9, rel=0.01)
     assert screening == pytest.approx(analytic.gouy_chapman_length(0.1, 1, 78.5, 298.15), rel=1e-12)

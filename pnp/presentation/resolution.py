@@ -133,7 +133,10 @@ def _walls(case, mesh: Mesh, when: str) -> list[Layer]:
         region = case.regions[j]
         if region.membrane:
             continue
-        ell = min(_debye(case, region), wall_screening_length(case, region, wall, other))
+        ell = min(
+            _debye(case, region),
+            wall_screening_length(case.species, case.temperature, region, wall, other),
+        )
         h = float(mesh.widths[cell])
         if not math.isfinite(ell) or h <= RESOLVED * ell:
             continue
