@@ -21,6 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import pnp
@@ -50,14 +51,15 @@ EXPECT = {
         [r"^33 completed, 0 failed", r"^reversal potential \(current = 0\): -67\.34\d* mV$"],
         ["results/ghk_iv_sweep/summary.csv"],
     ),
-    "pnp sweep cases/ghk.toml --param region.membrane.permeability.Na=log:1e-10:1e-8:9 "
-    "--param region.membrane.permeability.Cl=1e-9,4.5e-9,1e-8 -j 2 -o scan": (
+    "pnp sweep cases/ghk.toml --set region.bath.balance=Cl "
+    "--param region.membrane.permeability.Na=log:1e-10:1e-8:9 "
+    "--param region.bath.concentration.K=5,10,20 -j 2 -o scan": (
         0,
         [r"^27 completed, 0 failed"],
         ["scan/summary.csv"],
     ),
     "pnp plot scan --kind sweep --x region.membrane.permeability.Na --y membrane_potential "
-    "--by region.membrane.permeability.Cl": (0, [r"^figure: scan/sweep\.png$"], ["scan/sweep.png"]),
+    "--by region.bath.concentration.K": (0, [r"^figure: scan/sweep\.png$"], ["scan/sweep.png"]),
 }
 NOT_RUN = {
     "pip install -e .": "installs into the environment running the tests",
@@ -145,9 +147,26 @@ def test_using_it(workspace):
 
 @pytest.mark.slow
 def test_parameter_sweeps(workspace):
+    """The P_Na x K+ scan: every point at the GHK voltage of its bath, whose Cl- balances K+."""
     _run_block(2, workspace)
     sweep = pnp.load_sweep(workspace / "scan")
-    assert len(sweep.table["membrane_potential"]) == 27
+    table = sweep.table
+    assert len(table["membrane_potential"]) == 27
+    p_na = table["region.membrane.permeability.Na"]
+    k_out = table["region.bath.concentration.K"]
+    assert sorted(set(k_out)) == [5.0, 10.0, 20.0]
+    for p, k, vm in zip(p_na, k_out, table["membrane_potential"], strict=True):
+        ghk = pnp.analytic.ghk_voltage(
+            {"K": 140, "Na": 12, "Cl": 10},
+            {"K": k, "Na": 145, "Cl": 145 + k},  # balance = "Cl": the bath stays neutral
+            {"K": 1e-8, "Na": p, "Cl": 4.5e-9},
+            {"K": 1, "Na": 1, "Cl": -1},
+            310.15,
+        )
+        assert abs(vm - ghk) < 1e-4  # the case's [expect] tolerance
+    # more K+ outside depolarises at every P_Na
+    vm = table["membrane_potential"].reshape(9, 3)
+    assert (np.diff(vm, axis=1) > 0).all()
 
 
 def run_python(code: str, cwd: Path) -> dict[str, str]:

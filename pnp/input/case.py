@@ -73,6 +73,7 @@ class Region:
     permeability: dict[
         str, float
     ]  # membranes: P_i = exp(-dG_i/RT) D_i / length [m/s], every species (0 = impermeant); bulk: {}
+    balance: str | None = None  # species adjusted to keep the region electroneutral (None: none)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,14 @@ from ..errors import CaseError
 from .messages import case_error, unknown
 from .schema import REGION_TABLES, SCHEMA, SIDES, TOP_LEVEL_SCALARS, Parameter, children
 
-__all__ = ["Target", "apply_override", "parse_override", "resolve", "split_key"]
+__all__ = [
+    "Target",
+    "apply_override",
+    "balanced_refusal",
+    "parse_override",
+    "resolve",
+    "split_key",
+]
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -265,6 +272,29 @@ def apply_override(raw: dict[str, Any], key: str, value: Any, file: str | None) 
     drop = _DROP_ALTERNATIVE.get(target.parts[0])
     if entry is not None and drop is not None:
         drop(entry, target, value)
+
+
+def balanced_refusal(raw: dict[str, Any], key: str) -> str | None:
+    """Why ``key`` may not be set in ``raw``: a concentration its region's ``balance`` computes.
+
+    ``region.bath.concentration.Cl`` with ``balance = "Cl"`` in the bath
+    would be replaced by the balanced value; refused rather than ignored.
+    None: nothing against it (a whole ``concentration`` table is allowed; its
+    balanced species' value is replaced like the file's).
+    """
+    parts = re.sub(r"\[(\d+)\]", r".\1", key.strip()).split(".")
+    if len(parts) != 4 or parts[0] != "region" or parts[2] != "concentration":
+        return None
+    regions = raw.get("region")
+    for entry in regions if isinstance(regions, list) else []:
+        if isinstance(entry, dict) and entry.get("name") == parts[1]:
+            if entry.get("balance") == parts[3]:
+                return (
+                    f"region '{parts[1]}' has balance = \"{parts[3]}\": its {parts[3]} is "
+                    "computed to keep the region electroneutral; set another ion, or another "
+                    "balance"
+                )
+    return None
 
 
 def _drop_boundary(entry: dict[str, Any], target: Target, value: Any) -> None:

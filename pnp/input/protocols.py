@@ -15,7 +15,7 @@ from typing import Any
 from ..errors import CaseError
 from .boundaries import BoundaryReader
 from .case import Boundary, Protocol, Region, RunSpec
-from .overrides import Target, apply_override, resolve, split_key
+from .overrides import Target, apply_override, balanced_refusal, resolve, split_key
 from .regions import RegionReader
 from .schema import MAX_CELLS, MAX_PROTOCOLS, SCHEMA
 from .sections import StateCells, too_many_cells
@@ -56,7 +56,9 @@ class ProtocolReader(RegionReader, BoundaryReader):
                     target = resolve(raw, path, None)
                 except CaseError as exc:
                     raise self.error(str(exc), f"{key}.set") from None
-                reason = runtime_refusal(target.parts, regions, left, right)
+                reason = runtime_refusal(target.parts, regions, left, right) or balanced_refusal(
+                    raw, target.key
+                )
                 if reason:
                     raise self.error(
                         f"`{target.key}` cannot change during a run: {reason}", f"{key}.set"

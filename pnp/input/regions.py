@@ -146,6 +146,17 @@ class RegionReader(Reader):
             concentration = dict.fromkeys(names, 0.0)
             concentration.update(self.species_table(entry, "concentration", key, names))
             fixed_charge = self.get(entry, prefix, "fixed_charge", key)
+            balance = self.get(entry, prefix, "balance", key)
+            if balance is not None:
+                if membrane:
+                    raise self.error(
+                        "only a bulk region (membrane = false) is kept electroneutral; "
+                        "remove balance from the membrane",
+                        f"{key}.balance",
+                    )
+                concentration[balance] = self.balanced(
+                    region_name, balance, concentration, fixed_charge, species, key
+                )
             diffusivity = dict(bulk_d)
             diffusivity.update(self.species_table(entry, "D", key, names))
             barrier_given = self.species_table(entry, "barrier", key, names)
@@ -180,6 +191,7 @@ class RegionReader(Reader):
                 D=diffusivity,
                 barrier=barrier,
                 permeability=permeability,
+                balance=balance,
             )
             if not membrane:
                 self.electroneutrality(region, species, key, strict)
@@ -281,6 +293,54 @@ class RegionReader(Reader):
             permeability[name] = p
             barrier[name] = g
         return permeability, barrier
+
+    def balanced(
+        self,
+        region_name: str,
+        balance: str,
+        concentration: dict[str, float],
+        fixed_charge: float,
+        species: tuple[Species, ...],
+        key: str,
+    ) -> float:
+        """The concentration of ``balance`` that makes the region electroneutral.
+
+        sum_i z_i c_i + fixed_charge = 0 solved for c_balance, the others as given.
+        """
+        where = f"{key}.balance"
+        valence = {s.name: s.z for s in species}
+        self.name_in(balance, valence, where, "species")
+        z = valence[balance]
+        if z == 0:
+            raise self.error(
+                f"`{balance}` is uncharged (z = 0) and cannot balance a charge; name a charged species",
+                where,
+            )
+        others = {name: c for name, c in concentration.items() if name != balance}
+        rest = fixed_charge + sum(valence[name] * c for name, c in others.items())
+        scale = abs(fixed_charge) + sum(abs(valence[name]) * c for name, c in others.items())
+        value = -rest / z
+        if not (math.isfinite(value) and math.isfinite(scale)):
+            raise self.error(
+                f"the charge of region '{region_name}' (sum |z|*c) overflows; "
+                "the concentrations are far too large",
+                where,
+            )
+        if value < 0.0 and abs(rest) <= 1e-12 * scale:
+            value = 0.0  # rounding of an exact cancellation
+        if value < 0.0:
+            charged = [f"{name} = {c:g}" for name, c in others.items() if c and valence[name]]
+            if fixed_charge:
+                charged.append(f"fixed_charge = {fixed_charge:g}")
+            sign = "a cation" if z < 0 else "an anion"
+            raise self.error(
+                f"balance = \"{balance}\" cannot make region '{region_name}' electroneutral: "
+                f"{', '.join(charged)} (mol/m^3) carry a net charge of {rest:+.6g} mol/m^3, "
+                f"which {balance} (z = {z:+d}) would offset only at {value:.6g} mol/m^3 < 0; "
+                f"change those values or balance with {sign}",
+                where,
+            )
+        return value + 0.0  # no -0.0
 
     def electroneutrality(
         self, region: Region, species: tuple[Species, ...], key: str, strict: bool

@@ -277,6 +277,15 @@ PARAMETERS: tuple[Parameter, ...] = (
         protocol=True,
     ),
     _p(
+        "region.<region>.balance",
+        "name",
+        "-",
+        None,
+        "Bulk regions: the charged species whose concentration is set so that the region is "
+        "electroneutral after overrides, sweep values and protocols (its listed value is replaced).",
+        default_text="none",
+    ),
+    _p(
         "region.<region>.fixed_charge",
         "float",
         "mol/m^3",

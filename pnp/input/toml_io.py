@@ -147,6 +147,8 @@ def _region_dict(case: Case, r: Region, bulk_d: dict[str, float]) -> dict[str, A
         "concentration": dict(r.concentration),
         "fixed_charge": r.fixed_charge,
     }
+    if r.balance is not None:
+        entry["balance"] = r.balance
     d_changed = {n: d for n, d in r.D.items() if d != bulk_d.get(n)}
     if d_changed:
         entry["D"] = d_changed

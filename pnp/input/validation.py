@@ -19,7 +19,7 @@ from typing import Any
 
 from .case import Case
 from .messages import case_error
-from .overrides import apply_override
+from .overrides import apply_override, balanced_refusal
 from .protocols import ProtocolReader
 from .schema import MAX_DEPTH
 from .sections import SectionReader, StateCells
@@ -102,6 +102,10 @@ def case_from_data(
             if not isinstance(key, str):
                 raise case_error(f"override keys are dotted strings, got {key!r}", file=file)
             apply_override(raw, key, plain_copy(value, file, key, 2), file)
+        for key in overrides:
+            refusal = balanced_refusal(raw, key)
+            if refusal:
+                raise case_error(refusal, file=file, key=key)
     if strict is not None:
         if not isinstance(strict, bool):
             raise case_error("expected true or false", file=file, key="strict")

@@ -20,10 +20,12 @@ from ..errors import CaseError, ResultFileError
 if TYPE_CHECKING:
     from ..simulation.sweep import SweepResult
 
+ZIP_ALL = "\0all"  # the value of a bare --zip
+
 
 def add_sweep_arguments(parser) -> None:
     """Add the options of ``pnp sweep`` to an argparse (sub)parser."""
-    parser.add_argument("case", help="case file (TOML)")
+    parser.add_argument("case", nargs="?", help="case file (TOML)")
     parser.add_argument(
         "--param",
         dest="params",
@@ -35,7 +37,14 @@ def add_sweep_arguments(parser) -> None:
         "v1,v2,... (units allowed: -100 mV:60 mV:17); repeatable (grid)",
     )
     parser.add_argument(
-        "--zip", action="store_true", help="zip the --param lists (equal lengths) instead of a grid"
+        "--zip",
+        action="append",
+        nargs="?",
+        const=ZIP_ALL,
+        default=[],
+        metavar="KEY,KEY",
+        help="alone: zip every --param list (equal lengths) into one path; with keys (or their "
+        "last dotted parts, K,Cl): zip those into one axis of the grid; repeatable",
     )
     parser.add_argument(
         "-j",
@@ -95,8 +104,9 @@ def cmd_sweep(args) -> int:
     from ..simulation.sweep.summary import SUMMARY_CSV
 
     try:
+        case_file, zip_arg = _case_and_zip(args)
         overrides = dict(parse_override(item) for item in args.overrides)
-        case = load_case(args.case, overrides=overrides or None)
+        case = load_case(case_file, overrides=overrides or None)
         params: dict[str, Any] = {}
         for item in args.params:
             key, values = parse_param(item)
@@ -109,7 +119,7 @@ def cmd_sweep(args) -> int:
             raise CaseError("-j sets local workers; with --scheduler ADDR the cluster has its own")
         if args.resume and args.force:
             raise CaseError("--resume and --force exclude each other")
-        out = Path(args.output) if args.output else _default_out(case, args.case)
+        out = Path(args.output) if args.output else _default_out(case, case_file)
         quiet = args.quiet
         # a bar on a terminal; a log file gets a line as points finish, every few seconds
         show = False if quiet else "bar" if sys.stderr.isatty() else "lines"
@@ -121,7 +131,7 @@ def cmd_sweep(args) -> int:
                 case,
                 params,
                 executor=executor,
-                zip=args.zip,
+                zip=zip_arg,
                 out=out,
                 resume=args.resume,
                 continuation=args.continuation,
@@ -146,6 +156,29 @@ def cmd_sweep(args) -> int:
         )
         return 3
     return 0
+
+
+def _case_and_zip(args) -> tuple[str, Any]:
+    """The case file and ``zip`` of :func:`~pnp.simulation.sweep.sweep` from the options.
+
+    ``--zip`` alone zips every parameter; ``--zip K,Cl`` (repeatable) makes
+    groups. A bare ``--zip`` written before the case file takes the file as
+    its value (``pnp sweep --zip case.toml ...``, as before groups existed):
+    then the file is the case and ``--zip`` zips every parameter.
+    """
+    groups = list(args.zip)
+    case_file = args.case
+    if case_file is None:
+        stray = [g for g in groups if g != ZIP_ALL and g.strip().lower().endswith(".toml")]
+        if len(stray) != 1:
+            raise CaseError("give the case file (TOML)")
+        case_file = stray[0]
+        groups[groups.index(case_file)] = ZIP_ALL
+    if ZIP_ALL in groups:
+        if len(groups) > 1:
+            raise CaseError("--zip alone zips every --param; with KEY,KEY groups, leave it out")
+        return case_file, True
+    return case_file, groups
 
 
 def _interrupted_counts(res: SweepResult) -> str:

@@ -20,7 +20,8 @@ or from the shell::
 SPEC is ``a:b:n`` (n values from a to b, inclusive), ``log:a:b:n`` (log
 spaced) or a list ``v1,v2,...``; values may carry units (``"-100 mV:60 mV:17"``,
 ``"5 mM,10 mM"``). Several parameters make a Cartesian grid (the first one
-varies slowest) or, with ``zip``, a path through equal-length lists. Every
+varies slowest) or, with ``zip=True``, a path through equal-length lists;
+``zip=["K,Cl"]`` zips only those keys into one axis of the grid. Every
 point is ``case.with_overrides({...})`` and every point is validated before
 anything runs: one bad key or value fails the whole sweep at once.
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +20,7 @@ import numpy as np
 
 from ...errors import CaseError
 from .pool import _Progress, _run_continued, _run_parallel
-from .spec import _point_values, _validate, point_overrides
+from .spec import _point_values, _validate, axis_count, point_overrides, zip_groups
 from .summary import (
     PENDING,
     SUMMARY_CSV,
@@ -33,12 +33,14 @@ from .summary import (
 )
 from .worker import _completed_outcome, _sha256
 
+builtins_zip = zip  # `zip` is also a parameter of `sweep`
+
 
 def sweep(
     case,
     params: Mapping[str, Any],
     executor: Executor | None = None,
-    zip: bool = False,
+    zip: bool | Sequence[str | Sequence[str]] = False,
     out: str | os.PathLike | None = None,
     resume: bool = False,
     continuation: bool = False,
@@ -60,8 +62,14 @@ def sweep(
         of a Dask client, an ``mpi4py.futures.MPIPoolExecutor``... Default:
         a local spawn-based process pool with ``max_workers`` workers. Not
         shut down by the sweep.
-    zip : bool
-        Zip the parameters (equal lengths) instead of a Cartesian grid.
+    zip : bool or sequence of groups
+        True: zip every parameter (equal lengths), a path instead of a
+        grid. A sequence of groups (each a sequence of keys, or one
+        ``"KEY1,KEY2"`` string; a key may be named by a dotted suffix that
+        ends one swept key, ``"K,Cl"``): each group's keys take their i-th
+        values together and form one axis of the grid, crossed with the
+        other groups and the keys in none (``zip=["K,Cl"]`` with a third key
+        P gives len(P) x len(K) points). False: a grid of every key.
     out : str or path, optional
         Output directory (created): point files and summaries. Default: no
         files, only the returned table.
@@ -103,10 +111,12 @@ def sweep(
         raise ValueError(f'progress must be True, False, "bar" or "lines", not {progress!r}')
     case = _base_case(case, max_workers)
     plan = _plan(case, params, zip, continuation)
+    zip = plan.zipped
     n = len(plan.cases)
     out_dir, scratch, files = _point_files(out, n, resume, force, continuation)
     base_columns = _base_columns(plan.keys, case.species_names)
-    book = _Book(plan, files, base_columns, _Summary(out_dir, base_columns, case, plan.keys, zip))
+    summary = _Summary(out_dir, base_columns, case, plan.keys, zip, plan.groups)
+    book = _Book(plan, files, base_columns, summary)
     pending = book.keep_completed() if resume and out_dir is not None else list(range(n))
     book.write()
     if progress:
@@ -153,6 +163,7 @@ def _result(plan: _Plan, book: _Book, files: list, out_dir, zipped: bool) -> Swe
         rows=book.rows,
         paths=list(files) if out_dir is not None else [None] * n,
         zipped=zipped,
+        zip_groups=plan.groups,
         columns=book.summary.columns(book.rows),
     )
 
@@ -197,20 +208,25 @@ class _Plan:
     cases: list  # the Case of every point
     hashes: list[str]  # SHA-256 of every point's case.to_toml(): what resume compares
     values: list[dict[str, Any]]  # every point's swept values as resolved (SI)
+    groups: tuple[tuple[str, ...], ...] = ()  # the zip groups (full keys, sweep order)
+    zipped: bool = False  # one group of every key: a path, not a grid
 
 
-def _plan(case, params: Mapping[str, Any], zipped: bool, continuation: bool) -> _Plan:
+def _plan(case, params: Mapping[str, Any], zip: Any, continuation: bool) -> _Plan:
     """Every point validated (and checked for continuation) before anything runs."""
-    points = point_overrides(params, zip=zipped)
+    points = point_overrides(params, zip=zip)
     keys = tuple(points[0])
+    groups = tuple(zip_groups(keys, zip))
     cases = _validate(case, points)
     if continuation:
-        _check_continuation(cases, keys, zipped)
+        _check_continuation(cases, keys, axis_count(keys, groups))
     return _Plan(
         keys=keys,
         cases=cases,
         hashes=[_sha256(c.to_toml()) for c in cases],
-        values=[_point_values(p, c) for p, c in zip(points, cases, strict=True)],
+        values=[_point_values(p, c) for p, c in builtins_zip(points, cases, strict=True)],
+        groups=groups,
+        zipped=len(groups) == 1 and len(groups[0]) == len(keys),
     )
 
 
@@ -272,11 +288,13 @@ class _Book:
         }
 
 
-def _check_continuation(cases: list, keys: tuple[str, ...], zipped: bool) -> None:
+def _check_continuation(cases: list, keys: tuple[str, ...], axes: int) -> None:
     from ...discretisation.mesh import build_mesh
 
-    if len(keys) > 1 and not zipped:
-        raise CaseError("continuation needs a 1D sweep: one parameter, or zipped parameters")
+    if axes > 1:
+        raise CaseError(
+            "continuation needs a 1D sweep: one parameter, or parameters zipped into one group"
+        )
     modes = {c.run.mode for c in cases}
     if modes != {"steady"}:
         raise CaseError(

@@ -22,9 +22,6 @@ builtins_zip = zip  # `zip` is also a parameter of `point_overrides`
 _NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
 
 
-_NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
-
-
 # ---------------------------------------------------------------------------
 # Parameter specs and points
 # ---------------------------------------------------------------------------
@@ -151,11 +148,78 @@ def _values(key: str, values: Any) -> list[Any]:
     return out
 
 
-def point_overrides(params: Mapping[str, Any], zip: bool = False) -> list[dict[str, Any]]:
+def zip_groups(keys: Sequence[str], zip: Any) -> list[tuple[str, ...]]:
+    """The zip groups of a sweep over ``keys``, each a tuple of full keys.
+
+    ``zip``: False or None (a grid, no groups), True (one group of every
+    key, as before groups existed), or a sequence of groups, each a
+    sequence of keys or one comma-separated string (``"K,Cl"``); a string
+    alone is one group. A key is named in full or by a dotted suffix that
+    ends exactly one swept key (``Cl`` for ``region.bath.concentration.Cl``).
+
+    Raises
+    ------
+    CaseError
+        A name matching no swept key or several, a group of one key, a key
+        in two groups.
+    """
+    if zip is None or zip is False:
+        return []
+    if zip is True:
+        return [tuple(keys)]
+    if isinstance(zip, str):
+        zip = [zip]
+    if not isinstance(zip, Sequence):
+        raise CaseError(f"zip is True, False or a list of groups of keys, got {type(zip).__name__}")
+    groups: list[tuple[str, ...]] = []
+    owner: dict[str, int] = {}
+    for group in zip:
+        if isinstance(group, str):
+            names = [name.strip() for name in group.split(",")]
+        elif isinstance(group, Sequence):
+            names = list(group)
+        else:
+            raise CaseError(f"a zip group is a list of keys or 'KEY1,KEY2', got {group!r}")
+        full = tuple(_swept_key(name, keys) for name in names)
+        if len(full) < 2:
+            raise CaseError(f"zip group {group!r}: pair two or more swept keys")
+        for key in full:
+            if key in owner:
+                where = "twice in it" if owner[key] == len(groups) else "in two zip groups"
+                raise CaseError(f"zip group {group!r}: {key} is {where}")
+            owner[key] = len(groups)
+        groups.append(tuple(sorted(full, key=list(keys).index)))  # in sweep order
+    return groups
+
+
+def _swept_key(name: Any, keys: Sequence[str]) -> str:
+    """The swept key ``name`` means: itself, or the one key it is a dotted suffix of."""
+    if not isinstance(name, str) or not name.strip():
+        raise CaseError(f"zip groups name swept keys, got {name!r}")
+    name = name.strip()
+    if name in keys:
+        return name
+    matches = [key for key in keys if key.endswith("." + name)]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise CaseError(f"zip: `{name}` ends several swept keys ({', '.join(matches)}); say which")
+    raise CaseError(f"zip: `{name}` is not a swept key; swept: {', '.join(keys)}")
+
+
+def axis_count(keys: Sequence[str], groups: Sequence[tuple[str, ...]]) -> int:
+    """The dimension of the sweep: each zip group and each other key is one axis."""
+    return len(keys) - sum(len(group) - 1 for group in groups)
+
+
+def point_overrides(params: Mapping[str, Any], zip: Any = False) -> list[dict[str, Any]]:
     """The override dict of every point, in sweep order.
 
-    A Cartesian grid (the first parameter varies slowest), or with ``zip``
-    the i-th values of every parameter together (equal lengths required).
+    A Cartesian grid whose axes are the zip groups (the i-th values of
+    their keys together; equal lengths required) and the keys in no group;
+    an axis sits where its first key is in ``params``, and the first axis
+    varies slowest. ``zip``: see :func:`zip_groups` (True: every key in one
+    group, a path instead of a grid).
     """
     if not isinstance(params, Mapping) or not params:
         raise CaseError("a sweep needs at least one parameter: {dotted key: values}")
@@ -163,16 +227,27 @@ def point_overrides(params: Mapping[str, Any], zip: bool = False) -> list[dict[s
     for key in keys:
         if not isinstance(key, str) or not key.strip():
             raise CaseError(f"sweep parameters are dotted keys, got {key!r}")
-    lists = [_values(key, params[key]) for key in keys]
-    if zip:
-        lengths = {key: len(values) for key, values in builtins_zip(keys, lists)}
+    values = {key: _values(key, params[key]) for key in keys}
+    groups = zip_groups(keys, zip)
+    group_of = {key: group for group in groups for key in group}
+    axes: list[list[dict[str, Any]]] = []
+    for key in keys:
+        group = group_of.get(key, (key,))
+        if group[0] != key:
+            continue  # a later key of a group: on its first key's axis
+        lengths = {k: len(values[k]) for k in group}
         if len(set(lengths.values())) > 1:
             detail = ", ".join(f"{k}: {n}" for k, n in lengths.items())
             raise CaseError(f"zipped parameters need equal numbers of values ({detail})")
-        combos = builtins_zip(*lists)
-    else:
-        combos = itertools.product(*lists)
-    return [dict(builtins_zip(keys, combo)) for combo in combos]
+        columns = builtins_zip(*(values[k] for k in group))
+        axes.append([dict(builtins_zip(group, row)) for row in columns])
+    points = []
+    for parts in itertools.product(*axes):
+        merged: dict[str, Any] = {}
+        for part in parts:
+            merged.update(part)
+        points.append({key: merged[key] for key in keys})
+    return points
 
 
 def _describe(point: Mapping[str, Any]) -> str:

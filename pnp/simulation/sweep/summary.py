@@ -10,6 +10,7 @@ both files (temporary file + ``os.replace``) after every point.
 from __future__ import annotations
 
 import csv
+import json
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -56,7 +57,10 @@ class SweepResult:
     paths : list of Path or None
         Result file of each point (None without ``out``).
     zipped : bool
-        Whether the parameters were zipped instead of gridded.
+        Whether the parameters were zipped into one path instead of a grid.
+    zip_groups : tuple of tuple of str
+        The zip groups: keys whose values went together, each group one axis
+        of the grid (``zipped``: one group of every key).
     """
 
     out: Path | None
@@ -64,6 +68,7 @@ class SweepResult:
     rows: list[dict[str, Any]]
     paths: list[Path | None]
     zipped: bool = False
+    zip_groups: tuple[tuple[str, ...], ...] = ()
     columns: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
@@ -223,7 +228,9 @@ def _csv_text(value: Any) -> str:
 class _Summary:
     """summary.csv and summary.h5 of an output directory, rewritten atomically."""
 
-    def __init__(self, out_dir: Path | None, base_columns: list[str], case, keys, zipped):
+    def __init__(
+        self, out_dir: Path | None, base_columns: list[str], case, keys, zipped, groups=()
+    ):
         self.out_dir = out_dir
         self.base_columns = base_columns
         self.attrs = {
@@ -231,6 +238,7 @@ class _Summary:
             "format_version": SUMMARY_FORMAT_VERSION,
             "params": list(keys),
             "zip": bool(zipped),
+            "zip_groups": json.dumps([list(group) for group in groups]),
             "case": case.to_toml(),
             "title": case.title,
         }
@@ -313,19 +321,26 @@ def load_sweep(path: str | os.PathLike) -> SweepResult:
             columns = [str(c) for c in f.attrs["columns"]]
             params = tuple(str(p) for p in f.attrs["params"])
             zipped = bool(f.attrs.get("zip", False))
+            groups = tuple(tuple(g) for g in json.loads(str(f.attrs.get("zip_groups", "[]"))))
             data = {}
             for c in columns:
                 dataset = f[c]
                 data[c] = (
                     dataset.asstr()[()] if h5py.check_string_dtype(dataset.dtype) else dataset[()]
                 )
-    except (OSError, KeyError) as exc:
+    except (OSError, KeyError, ValueError, TypeError) as exc:
         raise ResultFileError(f"{name}: damaged pnp sweep summary ({exc})") from None
     n = len(data["index"])
     rows = [{c: _plain(data[c][k]) for c in columns} for k in range(n)]
     paths = [point_path(name.parent, int(i), n) for i in data["index"]]
     return SweepResult(
-        out=name.parent, params=params, rows=rows, paths=paths, zipped=zipped, columns=columns
+        out=name.parent,
+        params=params,
+        rows=rows,
+        paths=paths,
+        zipped=zipped,
+        zip_groups=groups,
+        columns=columns,
     )
 
 
