@@ -91,3 +91,23 @@ def test_transient_estimate_bounds_the_error_at_every_output():
     assert np.all(estimate >= true)
     assert np.all(estimate <= 10 * (space + time) + 1e-20)
     assert np.all(np.isfinite(estimate))
+
+
+@pytest.mark.parametrize("at_call", [1, 2, 3, 4, 5])
+def test_an_interrupt_in_any_solve_of_the_cycle_ends_the_steady_run(at_call):
+    """Ctrl-C (or a sweep's stop flag) in any solve of an adaptive cycle — the
+    first, the halved mesh, the next mesh, the polish — ends the run as
+    interrupted; no fallback solve may finish it as if nothing happened."""
+    from pnp.discretisation.model import build_model
+    from pnp.simulation.adaptive import solve_adaptive
+
+    case = pnp.load_case(CASES / "debye_layer.toml")
+    calls = []
+
+    def stop_at(t, h, stats, x):
+        calls.append(t)
+        if len(calls) == at_call:
+            raise KeyboardInterrupt
+
+    out = solve_adaptive(case, build_model(case), callback=stop_at)
+    assert out.outcome.message == "interrupted" and not out.outcome.success

@@ -28,6 +28,7 @@ from ..input.schema import MAX_CELLS, show_limit
 from ..results.observables import observe
 from ..solvers.steady import SteadyOutcome, solve_steady
 
+INTERRUPTED = "interrupted"  # the steady solver's message when Ctrl-C or a stop flag ends it
 SAFETY = 0.7  # aim the next mesh's estimate at this fraction of the tolerance
 # the estimate of a mesh the user fixed (no adaptation): twice the difference,
 # which bounds the error of the coarser solution for any order >= 1
@@ -113,10 +114,10 @@ def _solve_from(model, x0, run, callback):
     """
     kwargs = dict(rtol=run.rtol, atol=run.atol, max_steps=run.max_steps, callback=callback)
     first = solve_steady(model, x0=x0, continuation=False, **kwargs)
-    if first.success:
+    if first.success or first.message == INTERRUPTED:
         return first
     flat = solve_steady(model, continuation=False, **kwargs)
-    if flat.success:
+    if flat.success or flat.message == INTERRUPTED:
         _add_stats(flat, first)
         return flat
     last = solve_steady(model, x0=x0, **kwargs)
@@ -183,6 +184,8 @@ def solve_adaptive(case, model, x0=None, adapt_mesh: bool = True, callback=None)
         fine = _solve_from(fine_model, adapt.remap(model, coarse.x, fine_model), run, callback)
         solves.append(fine)
         obs_c = observe(model, coarse.x)
+        if fine.message == INTERRUPTED:
+            return _failed(fine_model, fine, cycle, history, solves)
         if not fine.success:
             # the coarse state stands, without an estimate
             return AdaptiveOutcome(
@@ -243,6 +246,8 @@ def _polish(model, outcome, obs, run, callback, solves):
     """
     polished = _solve(model, outcome.x, run, callback)
     solves.append(polished)
+    if polished.message == INTERRUPTED:
+        return polished, obs  # stopped: the run ends as interrupted, not as if polished
     if not polished.success:
         return outcome, obs
     return polished, observe(model, polished.x)
