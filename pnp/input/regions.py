@@ -86,15 +86,8 @@ class RegionReader(Reader):
             out[species_name] = self.convert(value, param, item_key)
         return out
 
-    def regions(
-        self,
-        raw: dict[str, Any],
-        species: tuple[Species, ...],
-        temperature: float,
-        strict: bool,
-        only: Collection[str] | None = None,
-    ) -> tuple[Region, ...]:
-        """The regions, validated; ``only``: validate (and return) just the regions of these names."""
+    def _region_entries(self, raw: dict[str, Any]) -> list:
+        """The [[region]] array of tables, checked for shape and count."""
         if "region" not in raw:
             raise self.error(
                 "missing; give the regions left to right as [[region]] tables", "region"
@@ -110,6 +103,30 @@ class RegionReader(Reader):
             raise self.error("expected one or more [[region]] tables", "region")
         if len(value) > MAX_REGIONS:
             raise self.error(f"{len(value)} regions; at most {MAX_REGIONS} allowed", "region")
+        return value
+
+    def _balance(self, region_name, balance, membrane, concentration, fixed_charge, species, key):
+        """Set the balancing ion of a bulk region in ``concentration`` (in place)."""
+        if membrane:
+            raise self.error(
+                "only a bulk region (membrane = false) is kept electroneutral; "
+                "remove balance from the membrane",
+                f"{key}.balance",
+            )
+        concentration[balance] = self.balanced(
+            region_name, balance, concentration, fixed_charge, species, key
+        )
+
+    def regions(
+        self,
+        raw: dict[str, Any],
+        species: tuple[Species, ...],
+        temperature: float,
+        strict: bool,
+        only: Collection[str] | None = None,
+    ) -> tuple[Region, ...]:
+        """The regions, validated; ``only``: validate (and return) just the regions of these names."""
+        value = self._region_entries(raw)
         from ..constants import GAS_CONSTANT  # deferred: keeps `import pnp.input` light
 
         names = tuple(s.name for s in species)
@@ -148,14 +165,8 @@ class RegionReader(Reader):
             fixed_charge = self.get(entry, prefix, "fixed_charge", key)
             balance = self.get(entry, prefix, "balance", key)
             if balance is not None:
-                if membrane:
-                    raise self.error(
-                        "only a bulk region (membrane = false) is kept electroneutral; "
-                        "remove balance from the membrane",
-                        f"{key}.balance",
-                    )
-                concentration[balance] = self.balanced(
-                    region_name, balance, concentration, fixed_charge, species, key
+                self._balance(
+                    region_name, balance, membrane, concentration, fixed_charge, species, key
                 )
             diffusivity = dict(bulk_d)
             diffusivity.update(self.species_table(entry, "D", key, names))

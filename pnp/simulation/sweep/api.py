@@ -122,14 +122,7 @@ def sweep(
     if progress:
         book.bar = _Progress(n, n - len(pending), book.failed(), lines=progress == "lines")
     try:
-        if continuation:
-            _run_continued(
-                plan.cases, files, book.rows, pending, book.task, book.record, executor, book.bar
-            )
-        elif pending:
-            _run_parallel(
-                plan.cases, pending, book.task, book.record, executor, max_workers, book.bar
-            )
+        _run_points(plan, book, files, pending, executor, max_workers, continuation)
     except KeyboardInterrupt:
         book.write()  # every point as it stands: completed, interrupted, pending
         raise SweepInterrupted(_result(plan, book, files, out_dir, zip)) from None
@@ -139,6 +132,16 @@ def sweep(
         if scratch is not None:
             scratch.cleanup()
     return _result(plan, book, files, out_dir, zip)
+
+
+def _run_points(plan, book, files, pending, executor, max_workers, continuation) -> None:
+    """The pending points: in order from each other's state, or in parallel."""
+    if continuation:
+        _run_continued(
+            plan.cases, files, book.rows, pending, book.task, book.record, executor, book.bar
+        )
+    elif pending:
+        _run_parallel(plan.cases, pending, book.task, book.record, executor, max_workers, book.bar)
 
 
 class SweepInterrupted(KeyboardInterrupt):
