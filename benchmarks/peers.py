@@ -1454,7 +1454,8 @@ def derive(rows, args, log) -> dict:
         d["devsim_equal_accuracy"] = table
         log(
             f"  {'DEVSIM N':>9s} {'error':>9s} {'DEVSIM':>9s} | {'pnp uni N':>9s} {'pnp.run':>9s} "
-            f"{'speedup':>7s} | {'graded N':>8s} {'pnp.run':>9s} {'speedup':>7s}"
+            f"{'speedup':>7s} | {'graded N':>8s} {'pnp.run':>9s} {'speedup':>7s} | "
+            f"{'adapt. N':>8s} {'pnp.run':>9s} {'speedup':>7s}"
         )
         for e in table:
             if e["at_truncation_floor"]:
@@ -1467,7 +1468,9 @@ def derive(rows, args, log) -> dict:
                 f"  {e['devsim_N']:>9d} {e['error_V']:>9.3g} {fmt_t(e['devsim_s']):>9s} | "
                 f"{fmt_n(e['pnp_uniform_N']):>9s} {fmt_t(e['pnp_uniform_run_s']):>9s} "
                 f"{fmt_x(e['speedup_uniform']):>7s} | {fmt_n(e['pnp_graded_N']):>8s} "
-                f"{fmt_t(e['pnp_graded_run_s']):>9s} {fmt_x(e['speedup_graded']):>7s}"
+                f"{fmt_t(e['pnp_graded_run_s']):>9s} {fmt_x(e['speedup_graded']):>7s} | "
+                f"{fmt_n(e['pnp_adaptive_N']):>8s} {fmt_t(e['pnp_adaptive_run_s']):>9s} "
+                f"{fmt_x(e['speedup_adaptive']):>7s}"
             )
     # pnp with default settings against DEVSIM at pnp's accuracy
     default = next(
