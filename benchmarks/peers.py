@@ -810,7 +810,7 @@ def main() -> None:
         "--adaptive-tolerances",
         type=float,
         nargs="*",
-        default=[1e-5, 3e-6, 1e-6, 3e-7, 1e-7, 1e-8],
+        default=[1e-4, 3e-5, 1e-5, 3e-6, 1e-6, 3e-7, 1e-7, 1e-8],
         help=f"[mesh] tolerance of the adaptive family (default setting: {DEFAULT_TOLERANCE:g})",
     )
     ap.add_argument(
