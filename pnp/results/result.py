@@ -38,6 +38,30 @@ from .registry import OBSERVABLES, PER_SIDE, PER_SPECIES, SCALAR, SIDES
 STATUSES = ("running", "completed", "failed")
 
 
+class _DeferredText:
+    """A text field that may be given as a zero-argument function, called on first read.
+
+    The solver hands the case's TOML this way: dumping it costs about a
+    millisecond, as much as a small steady solve, and most results in a
+    sweep or a script are never written or shown.
+    """
+
+    def __set_name__(self, owner, name):
+        self.slot = "_" + name
+
+    def __get__(self, obj, objtype=None):
+        if obj is None:
+            return ""  # the dataclass default
+        value = obj.__dict__.get(self.slot, "")
+        if callable(value):
+            value = str(value())
+            obj.__dict__[self.slot] = value
+        return value
+
+    def __set__(self, obj, value):
+        obj.__dict__[self.slot] = value if callable(value) else str(value)
+
+
 def _series(value: Any, n_times: int, what: str) -> np.ndarray:
     """One value per output time as a float array of shape (n_times,)."""
     array = np.asarray(value, dtype=float).reshape(-1)
@@ -56,8 +80,9 @@ class Result:
     ----------
     title : str
         Title of the case.
-    case_toml : str
-        The resolved case (SI) as TOML text.
+    case_toml : str or callable
+        The resolved case (SI) as TOML text, or a function returning it
+        (called once, when the text is first read).
     temperature : float
         Temperature [K].
     geometry : str
@@ -115,7 +140,7 @@ class Result:
     """
 
     title: str = ""
-    case_toml: str = ""
+    case_toml: str = _DeferredText()
     temperature: float
     geometry: str
     x: np.ndarray
@@ -142,7 +167,6 @@ class Result:
 
     def __post_init__(self) -> None:
         self.title = str(self.title)
-        self.case_toml = str(self.case_toml)
         self.temperature = float(self.temperature)
         self.geometry = str(self.geometry)
         self.inside = str(self.inside)

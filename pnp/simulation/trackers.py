@@ -11,6 +11,7 @@ the one :class:`~pnp.simulation.loop.Tracker` protocol.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import sys
@@ -19,13 +20,19 @@ from pathlib import Path
 
 import numpy as np
 
+from ..input.toml_io import dump_toml
 from ..results import registry
 from .loop import Tracker
 
 
-def _case_toml(case) -> str:
-    to_toml = getattr(case, "to_toml", None)
-    return to_toml() if callable(to_toml) else ""
+def _case_toml(case):
+    """The case's TOML, deferred: its plain content now (a later change to a
+    mutable part of the case cannot reach it), the text when first read."""
+    to_dict = getattr(case, "to_dict", None)
+    if not callable(to_dict):
+        return ""
+    content = to_dict()
+    return functools.partial(dump_toml, content)
 
 
 def observable_names(model) -> list[str]:
@@ -157,7 +164,7 @@ class FileWriter(Tracker):
         self.writer = ResultWriter(
             temporary_name(self.path),
             title=case.title,
-            case_toml=_case_toml(case),
+            case_toml=case.to_toml(),
             temperature=case.temperature,
             geometry=case.geometry,
             x=model.mesh.centers,

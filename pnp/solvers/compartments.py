@@ -31,52 +31,103 @@ class Compartment:
     relax_time: float  # slowest diffusion time across it [s]
 
 
-def closed_compartments(model: Model, x: np.ndarray) -> list[Compartment]:
+class Compartments:
+    """Every closed compartment of a state, held as arrays (one entry each).
+
+    A membrane is a run of one-cell compartments for every species it does
+    not let through, so a case has dozens of them: arrays keep finding them
+    and setting their time terms to a few numpy calls per species. Indexing
+    and iteration give :class:`Compartment` objects.
+    """
+
+    def __init__(self, species, starts, stops, amount, relax_time):
+        self.species = np.asarray(species, dtype=np.int64)
+        self.starts = np.asarray(starts, dtype=np.int64)
+        self.stops = np.asarray(stops, dtype=np.int64)
+        self.amount = np.asarray(amount, dtype=float)
+        self.relax_time = np.asarray(relax_time, dtype=float)
+
+    def __len__(self) -> int:
+        return int(self.species.size)
+
+    def __getitem__(self, k: int) -> Compartment:
+        return Compartment(
+            int(self.species[k]),
+            np.arange(self.starts[k], self.stops[k]),
+            float(self.amount[k]),
+            float(self.relax_time[k]),
+        )
+
+    def __iter__(self):
+        return (self[k] for k in range(len(self)))
+
+    def time_floor(self, n_species: int, n_cells: int) -> np.ndarray:
+        """(S, N) smallest time coefficient of each species in each cell:
+        1/(REGULARISE x relax time) in a closed compartment, 0 elsewhere."""
+        floor = np.zeros((n_species, n_cells), order="F")
+        sizes = self.stops - self.starts
+        cells = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        cells += np.repeat(self.starts, sizes)
+        floor[np.repeat(self.species, sizes), cells] = np.repeat(
+            1.0 / (REGULARISE * self.relax_time), sizes
+        )
+        return floor
+
+
+def closed_compartments(model: Model, x: np.ndarray) -> Compartments:
     """Every (species, connected cell range) that no boundary flux can reach."""
-    out = []
     N = model.n_cells
     h = model.mesh.widths
+    region = model.mesh.region
+    _, conc = model.layout.split(x)
+    parts = []
     for i in range(model.n_species):
         open_faces = model.face_kind[i, 1:N] != kernel.CLOSED
         # break points between compartments
         cuts = np.flatnonzero(~open_faces) + 1
         starts = np.concatenate([[0], cuts])
         stops = np.concatenate([cuts, [N]])
-        for a, b in zip(starts, stops, strict=True):
-            touches_left = a == 0 and model.b_cond[0, i] > 0
-            touches_right = b == N and model.b_cond[1, i] > 0
-            if touches_left or touches_right or _pumped(model, i, a, b):
-                continue
-            cells = np.arange(a, b)
-            c = x[model.layout.conc_at(cells, i)]
-            amount = float(np.sum(model.volume[cells] * c))
-            d = model.d_reg[i, model.mesh.region[cells]]
-            length = float(np.sum(h[cells]))
-            dmin = float(np.min(d)) if np.all(d > 0) else 0.0
-            relax = length**2 / dmin if dmin > 0 else 1.0
-            out.append(Compartment(i, cells, amount, relax))
-    return out
+        keep = np.ones(starts.size, dtype=bool)
+        keep[0] &= not model.b_cond[0, i] > 0  # open to the left boundary
+        keep[-1] &= not model.b_cond[1, i] > 0
+        for cell in _pumped_cells(model, i):
+            keep[np.searchsorted(stops, cell, side="right")] = False
+        if not keep.any():
+            continue
+        d = model.d_reg[i, region]
+        amounts = np.add.reduceat(model.volume * conc[i], starts)[keep]
+        lengths = np.add.reduceat(h, starts)[keep]
+        dmin = np.minimum.reduceat(d, starts)[keep]
+        relax = np.ones(dmin.size)
+        moving = dmin > 0
+        relax[moving] = lengths[moving] ** 2 / dmin[moving]
+        parts.append((np.full(dmin.size, i), starts[keep], stops[keep], amounts, relax))
+    if not parts:
+        return Compartments(*([] for _ in range(5)))
+    return Compartments(*(np.concatenate(arrays) for arrays in zip(*parts, strict=True)))
 
 
-def _pumped(model: Model, species: int, a: int, b: int) -> bool:
-    """A pump moves ``species`` into or out of cells [a, b): their amount is not conserved."""
-    for p in model.pumps:
-        moving = p.rate is None or p.rate > 0.0
-        if (
-            moving
-            and species in (p.sodium, p.potassium)
-            and (a <= p.inside_cell < b or a <= p.outside_cell < b)
-        ):
-            return True
-    return False
+def _pumped_cells(model: Model, species: int) -> list[int]:
+    """Cells a running pump moves ``species`` into or out of: their
+    compartments' amounts are not conserved."""
+    return [
+        cell
+        for p in model.pumps
+        if (p.rate is None or p.rate > 0.0) and species in (p.sodium, p.potassium)
+        for cell in (p.inside_cell, p.outside_cell)
+    ]
 
 
-def projector(model: Model, compartments: list[Compartment]):
+def projector(model: Model, compartments: Compartments):
     """Restore each closed compartment's amount exactly (multiplicative)."""
     items = [
         (model.layout.conc_at(comp.cells, comp.species), model.volume[comp.cells], comp.amount)
-        for comp in compartments
-        if comp.amount > 0 and comp.cells.size > 1
+        for comp in (
+            compartments[k]
+            for k in np.flatnonzero(
+                (compartments.amount > 0) & (compartments.stops - compartments.starts > 1)
+            )
+        )
     ]
     if not items:
         return None

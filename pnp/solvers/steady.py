@@ -14,7 +14,7 @@ import numpy as np
 
 from ..discretisation.model import Model
 from .bdf import initial_step
-from .compartments import REGULARISE, closed_compartments, projector
+from .compartments import closed_compartments, projector
 from .newton import (
     NEWTON_RTOL_FLOOR,
     PSI_FLOOR_NEWTON,
@@ -79,9 +79,7 @@ def solve_steady(
     x = (model.x0 if x0 is None else x0).copy()
     S, N = model.n_species, model.n_cells
     comps = closed_compartments(model, x)
-    alpha_floor = np.zeros((S, N), order="F")
-    for comp in comps:
-        alpha_floor[comp.species, comp.cells] = 1.0 / (REGULARISE * comp.relax_time)
+    alpha_floor = comps.time_floor(S, N)
     project = projector(model, comps)
     newton_rtol = max(1e-2 * rtol, NEWTON_RTOL_FLOOR)
     weights_newton = make_weights(system, newton_rtol, 1e-2 * atol, PSI_FLOOR_NEWTON)
