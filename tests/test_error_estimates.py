@@ -88,7 +88,11 @@ def test_transient_estimate_bounds_the_error_at_every_output():
     time = np.abs(value - same_mesh.observables()[name])
     # measured: estimate / true 1.4 .. 12 where the error is significant (more where
     # space and time errors cancel); estimate / (space + time) <= 6.5
-    assert np.all(estimate >= true)
+    # at t = 0 the charge is zero and every figure round-off (~1e-29 C/m^2, its sign
+    # and size set by the order of operations): compared where the error exceeds
+    # the round-off of the series
+    roundoff = 1e-12 * np.max(np.abs(value))
+    assert np.all((estimate >= true) | (true <= roundoff))
     assert np.all(estimate <= 10 * (space + time) + 1e-20)
     assert np.all(np.isfinite(estimate))
 
