@@ -790,7 +790,7 @@ def test_output_times_steady_inf_transient_from_zero_with_protocol_times(tmp_pat
 # ---------------------------------------------------------------------------
 # How accurate is a result: every steady result carries value ± estimate; the
 # estimate is about three times the true error; tolerance tightens it;
-# adapt = false keeps the mesh with an estimate twice the halved-mesh change.
+# adapt = false keeps the mesh with an estimate: the change from it merged in pairs.
 # ---------------------------------------------------------------------------
 
 WALL = """
@@ -846,8 +846,9 @@ def test_how_accurate_every_steady_result_carries_an_honest_estimate(tmp_path, c
 
 def test_how_accurate_tighter_tolerance_and_a_mesh_of_your_own(tmp_path, capsys):
     """README: `--set mesh.tolerance=1e-7`: ~10x the cells (measured 632 -> 6168),
-    2e-8 V from Grahame; `mesh.adapt = false`: 0.73 mV off, estimate 1.1 mV (twice
-    the change from the halved mesh, at least the error)."""
+    2e-8 V from Grahame; `mesh.adapt = false`: 0.73 mV off, estimate 2.2 mV (the
+    change from the mesh with its cells merged in pairs: at least the error, and
+    three times it at second order; measured 3.06)."""
     _, default, _ = _wall_run(tmp_path, capsys, "default")
     _, tight, error = _wall_run(tmp_path, capsys, "tight", "mesh.tolerance=1e-7")
     assert error <= 3e-8
@@ -856,4 +857,4 @@ def test_how_accurate_tighter_tolerance_and_a_mesh_of_your_own(tmp_path, capsys)
     assert fixed.stats["mesh_cycles"] == 1
     assert fixed.stats["cells"] == pnp.build_mesh(pnp.load_case(tmp_path / "case.toml")).n_cells
     estimate = fixed.error_estimate["membrane_potential"][-1]
-    assert 0.5e-3 <= error <= 1e-3 and error <= estimate <= 2 * error
+    assert 0.5e-3 <= error <= 1e-3 and 2.5 * error <= estimate <= 3.5 * error

@@ -188,6 +188,21 @@ def split_mesh(case, mesh: Mesh) -> Mesh:
     return assemble_mesh(case, widths_all)
 
 
+def merge_pairs(case, mesh: Mesh, min_cells: int = 4) -> Mesh:
+    """``mesh`` with neighbouring cells merged in pairs in every region of at
+    least ``min_cells`` cells (an odd count keeps its last cell; smaller
+    regions are kept as they are)."""
+    widths_all = []
+    for a, b in mesh.region_slices:
+        w = mesh.widths[a:b]
+        if w.size < min_cells:
+            widths_all.append(w)
+            continue
+        even = w.size // 2 * 2
+        widths_all.append(np.concatenate([w[:even].reshape(-1, 2).sum(axis=1), w[even:]]))
+    return assemble_mesh(case, widths_all)
+
+
 def remap(old_model, x: np.ndarray, new_model) -> np.ndarray:
     """State ``x`` on ``old_model``'s mesh carried to ``new_model``'s (same case).
 

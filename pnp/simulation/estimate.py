@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
-from ..discretisation.mesh import assemble_mesh
+from ..discretisation import adapt
 from .loop import Tracker, output_times
 
 TEMPORAL_FACTOR = 1.0  # the estimate: this times the difference at 10x rtol
@@ -36,15 +34,7 @@ LOOSER = 10.0
 def coarsened(case, mesh):
     """``mesh`` with its cells merged in pairs in every region (a region with an odd
     number of cells keeps its last one; one of fewer than 8 cells is kept)."""
-    widths = []
-    for a, b in mesh.region_slices:
-        w = mesh.widths[a:b]
-        if w.size < 8:
-            widths.append(w)
-            continue
-        pairs = w[: w.size // 2 * 2].reshape(-1, 2).sum(axis=1)
-        widths.append(np.concatenate([pairs, w[w.size // 2 * 2 :]]))
-    return assemble_mesh(case, widths)
+    return adapt.merge_pairs(case, mesh, min_cells=8)
 
 
 def run_times(case, model, t_start: float = 0.0) -> list[float]:
