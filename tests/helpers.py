@@ -118,3 +118,33 @@ def neuron_cell(inside="left", cyt_length=1e-6, bath_length=1e-6, **extra) -> di
     }
     data.update(extra)
     return data
+
+
+def charged_wall_toml(surface_charge: float, salt: float, length: str, title: str) -> str:
+    """Case text: a wall of ``surface_charge`` [C/m^2] in NaCl of ``salt``
+    [mM], a grounded reservoir ``length`` away (eps_r 78.5, 298.15 K)."""
+    return f"""\
+title = "{title}"
+temperature = 298.15
+
+[species.Na]
+z = 1
+D = 1.33e-9
+[species.Cl]
+z = -1
+D = 2.03e-9
+
+[[region]]
+name = "bath"
+length = "{length}"
+eps_r = 78.5
+concentration = {{ Na = {salt:g}, Cl = {salt:g} }}
+
+[boundary.left]
+type = "wall"
+surface_charge = {surface_charge:g}
+
+[boundary.right]
+type = "reservoir"
+potential = 0
+"""

@@ -145,10 +145,10 @@ def test_the_initial_current_is_the_total_current_of_the_start():
     assert res.current[0] == 0.0 or abs(res.current[0]) <= 1e-13 * FARADAY * np.abs(ionic).max()
 
 
-def test_a_protocol_at_t0_is_part_of_the_case_at_t0():
-    """Before, a protocol at t = 0 was never applied (the run began from the
-    case as loaded and stepped only to later protocol times)."""
-    data = load("membrane_charging").to_dict()
+def _clamp_stepped_at_1ns(initial: str) -> pnp.Result:
+    """membrane_charging clamped at -70 mV by a protocol at t = 0, stepped to
+    -60 mV at 1 ns, started from ``initial``."""
+    data = load("membrane_charging", **{"run.initial": initial}).to_dict()
     data["protocol"] = [
         {"at": 0.0, "set": {"boundary.left.potential": -0.07}},
         {"at": 1e-9, "set": {"boundary.left.potential": -0.06}},
@@ -157,8 +157,20 @@ def test_a_protocol_at_t0_is_part_of_the_case_at_t0():
     data["run"]["outputs"] = 4
     res = pnp.run(pnp.Case.from_dict(data))
     assert res.status == "completed", res.message
+    return res
+
+
+def test_a_protocol_at_t0_is_part_of_the_case_at_t0():
+    """Before, a protocol at t = 0 was never applied (the run began from the
+    case as loaded and stepped only to later protocol times)."""
+    res = _clamp_stepped_at_1ns("contents")
     assert res.membrane_potential[0] == pytest.approx(-0.07, rel=1e-15)
     assert res.membrane_potential[-1] == pytest.approx(-0.06, rel=1e-15)
+    # from the contents the membrane holds only what the neutral dielectric
+    # column (two 5 um baths, eps_r 80, and the 5 nm membrane, eps_r 2) gives
+    # it: exact on the mesh (a piecewise linear potential)
+    column = VACUUM_PERMITTIVITY / (10e-6 / 80 + 5e-9 / 2)
+    assert res.extra_observables["membrane_charge"][0] == pytest.approx(-0.07 * column, rel=1e-9)
 
 
 # --- [run] initial = "steady" -------------------------------------------------
@@ -188,29 +200,14 @@ def test_a_steady_start_is_the_steady_state_of_the_case_at_t0():
 def test_a_steady_start_is_taken_after_the_protocols_at_t0():
     """A protocol at t = 0 is part of the case at t = 0 (before, a protocol
     at 0 was never applied): the holding state is that of the changed case."""
-    data = load("membrane_charging", **{"run.initial": "steady"}).to_dict()
-    data["protocol"] = [
-        {"at": 0.0, "set": {"boundary.left.potential": -0.07}},
-        {"at": 1e-9, "set": {"boundary.left.potential": -0.06}},
-    ]
-    data["run"]["t_end"] = 2e-9
-    data["run"]["outputs"] = 4
-    res = pnp.run(pnp.Case.from_dict(data))
-    assert res.status == "completed", res.message
+    res = _clamp_stepped_at_1ns("steady")
     assert res.membrane_potential[0] == pytest.approx(-0.07, rel=1e-15)
     assert res.membrane_potential[-1] == pytest.approx(-0.06, rel=1e-15)
     # at rest at -70 mV the membrane holds C V (C = 3.51 mF/m^2 in series
-    # with its diffuse layers, tests/test_total_current.py)
+    # with its diffuse layers, tests/test_total_current.py): 50x what the
+    # start from the contents gives it (the test above)
     held = res.extra_observables["membrane_charge"][0]
     assert held == pytest.approx(-0.07 * 3.5133e-3, rel=1e-3)
-    # from the contents: only what the neutral dielectric column (two 5 um
-    # baths, eps_r 80, and the 5 nm membrane, eps_r 2) gives it: 2 % of that,
-    # exact on the mesh (a piecewise linear potential)
-    data["run"]["initial"] = "contents"
-    res = pnp.run(pnp.Case.from_dict(data))
-    assert res.membrane_potential[0] == pytest.approx(-0.07, rel=1e-15)
-    column = VACUUM_PERMITTIVITY / (10e-6 / 80 + 5e-9 / 2)
-    assert res.extra_observables["membrane_charge"][0] == pytest.approx(-0.07 * column, rel=1e-9)
 
 
 def test_a_failed_steady_start_fails_the_run_and_keeps_what_it_has(tmp_path):

@@ -14,7 +14,7 @@ import re
 import warnings
 
 import pytest
-from helpers import CASES
+from helpers import CASES, charged_wall_toml
 
 import pnp
 from pnp import analytic
@@ -25,31 +25,7 @@ from pnp.presentation.resolution import unresolved_layers
 
 # a wall carrying 0.1 C/m^2 in 10 mM NaCl, a grounded reservoir 100 nm away
 # (33 Debye lengths): Gouy-Chapman length 0.36 nm, Debye length 3.0 nm
-CHARGED_WALL = """\
-title = "charged wall"
-temperature = 298.15
-
-[species.Na]
-z = 1
-D = 1.33e-9
-[species.Cl]
-z = -1
-D = 2.03e-9
-
-[[region]]
-name = "bath"
-length = "100 nm"
-eps_r = 78.5
-concentration = { Na = 10, Cl = 10 }
-
-[boundary.left]
-type = "wall"
-surface_charge = 0.1
-
-[boundary.right]
-type = "reservoir"
-potential = 0
-"""
+CHARGED_WALL = charged_wall_toml(0.1, 10, "100 nm", "charged wall")
 
 WARNING = re.compile(
     r"pnp: warning: (?P<file>.*): `(?P<key>[a-z_.]+)`: cells of (?P<cell>\S+) nm at "

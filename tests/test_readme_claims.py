@@ -15,7 +15,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from helpers import pnp_subprocess
+from helpers import charged_wall_toml, pnp_subprocess
 from scipy import constants
 
 import pnp
@@ -793,27 +793,7 @@ def test_output_times_steady_inf_transient_from_zero_with_protocol_times(tmp_pat
 # adapt = false keeps the mesh with an estimate: the change from it merged in pairs.
 # ---------------------------------------------------------------------------
 
-WALL = """
-title = "wall of -0.3 C/m^2 in 1 mM NaCl"
-temperature = 298.15
-[species.Na]
-z = 1
-D = 1.33e-9
-[species.Cl]
-z = -1
-D = 2.03e-9
-[[region]]
-name = "bath"
-length = "300 nm"
-eps_r = 78.5
-concentration = { Na = 1, Cl = 1 }
-[boundary.left]
-type = "wall"
-surface_charge = -0.3
-[boundary.right]
-type = "reservoir"
-potential = 0
-"""
+WALL = charged_wall_toml(-0.3, 1, "300 nm", "wall of -0.3 C/m^2 in 1 mM NaCl")
 
 
 def _wall_run(tmp_path, capsys, name, *overrides) -> tuple[str, pnp.Result, float]:

@@ -335,13 +335,11 @@ def _still_moving(case, result, tol) -> dict:
         return {}
     from ..discretisation.model import build_model
     from ..results.observables import observe
+    from ..simulation.runner import result_state
     from ..solvers.steady import solve_steady
 
     model = build_model(case, result.mesh())
-    psi = result.potential[-1] / model.thermal_voltage
-    lay = model.layout
-    boundary = np.concatenate([np.full(lay.n_boundary, psi[0]), np.full(lay.n_trailing, psi[-1])])
-    x = lay.pack(psi, result.concentration[-1], boundary=boundary)
+    x = result_state(model, result)
     run = case.run
     steady = solve_steady(model, x0=x, rtol=run.rtol, atol=run.atol, max_steps=run.max_steps)
     if not steady.success:

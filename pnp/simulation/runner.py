@@ -95,24 +95,31 @@ def restart_state(case, path) -> Start:
             f"{path}: its last state holds negative concentrations; cannot restart from it",
             file=case.source,
         )
-    psi = last_phi / model.thermal_voltage
-    # a floating reservoir's potential: from the charge on its face (the
-    # surface charge of the last output) over the half cell next to it, which
-    # keeps the displacement through the face where the run left it
-    lay = model.layout
-    boundary = []
-    for side, cell, face in ((0, 0, 0), (1, -1, model.n_cells)):
-        if model.b_type[side] != FLOATING:
-            continue
-        sigma = previous.surface_charge.get(SIDES[side])
-        charge = float(sigma[-1]) if sigma is not None and np.isfinite(sigma[-1]) else 0.0
-        area = model.mesh.face_area[face]
-        boundary.append(psi[cell] + charge * area / (FARADAY * model.b_pois_cond[side]))
-    x = lay.pack(psi, last_c, boundary=np.array(boundary))
+    x = result_state(model, previous)
     t = float(previous.t[-1])
     t = t if np.isfinite(t) else 0.0
     check_start_time(case, t, f" (the last output of {path})")
     return Start(x, t, mesh)
+
+
+def result_state(model, result, index: int = -1) -> np.ndarray:
+    """The state vector of output ``index`` of ``result``, on ``model`` (the
+    result's own mesh).
+
+    A floating reservoir's potential is not stored: it is rebuilt from the
+    charge on its face (that output's surface charge) over the half cell
+    next to it, which keeps the displacement through the face as it was.
+    """
+    psi = result.potential[index] / model.thermal_voltage
+    boundary = []
+    for side, cell, face in ((0, 0, 0), (1, -1, model.n_cells)):
+        if model.b_type[side] != FLOATING:
+            continue
+        sigma = result.surface_charge.get(SIDES[side])
+        charge = float(sigma[index]) if sigma is not None and np.isfinite(sigma[index]) else 0.0
+        area = model.mesh.face_area[face]
+        boundary.append(psi[cell] + charge * area / (FARADAY * model.b_pois_cond[side]))
+    return model.layout.pack(psi, result.concentration[index], boundary=np.array(boundary))
 
 
 def check_start_time(case, t_start: float, origin: str = "") -> None:
