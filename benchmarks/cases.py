@@ -20,7 +20,7 @@ steady case is timed on a fixed mesh of the same final size, two ways:
 
 - ``pnp.run(case, mesh=result.mesh(), adapt_mesh=False)``: the same mesh,
   not adapted, with its error estimate (a solve on the mesh, one on its
-  halved copy, and the polish);
+  copy with cells merged in pairs, and the polish);
 - ``solve_steady(build_model(case, result.mesh()))`` with the case's
   ``[run]`` tolerances: one solve on the mesh and nothing else (no estimate,
   no observables, no Result), the floor of what a steady answer of that

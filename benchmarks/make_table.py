@@ -83,7 +83,7 @@ def main() -> None:
                 "**Shipped steady cases** (`benchmarks/cases.py`; warm, minimum of repeated runs): "
                 "`pnp.run(case)` adapts the mesh (cells: the graded start → the final mesh; a cycle "
                 "solves a mesh and its halved copy), beside a fixed mesh of the same final size: "
-                "`pnp.run(case, mesh=result.mesh(), adapt_mesh=False)` (that mesh, its halved copy "
+                "`pnp.run(case, mesh=result.mesh(), adapt_mesh=False)` (that mesh, its copy merged in pairs "
                 "for the error estimate, the polish) and the bare `solve_steady(build_model(case, "
                 "mesh))` (one solve, no estimate).",
                 "",
@@ -142,10 +142,10 @@ def main() -> None:
             f"{mem['baseline_mib']:.0f} MiB interpreter and libraries, {mem['band_storage_mib']:.0f} MiB "
             f"LAPACK's band storage of the Jacobian)"
             + (
-                f"; `pnp.run` on this fixed mesh also solves its halved copy "
-                f"({mem['halved_cells']:,} cells, band storage {mem['band_storage_halved_mib']:.0f} "
-                "MiB) for the error estimate, which sets the peak"
-                if "halved_cells" in mem
+                f"; `pnp.run` on this fixed mesh also solves a copy with its cells merged in "
+                f"pairs ({mem['merged_cells']:,} cells, band storage "
+                f"{mem['band_storage_merged_mib']:.0f} MiB) for the error estimate"
+                if "merged_cells" in mem
                 else ""
             )
             + f"; {mem['newton_iterations']} Newton iterations in all, {mem['wall_s']:.1f} s.",
@@ -155,8 +155,8 @@ def main() -> None:
     if sw:
         lines += [
             f"**Sweep** (`benchmarks/sweep_scaling.py`): {sw['points']} points of ghk_iv at "
-            f"{sw['cells']:,} cells per region (each point on that fixed mesh and its halved copy "
-            f"for the error estimate): {sw['wall_1_s']:.2f} s with 1 worker, "
+            f"{sw['cells']:,} cells per region (each point on that fixed mesh and, for the error "
+            f"estimate, on a copy with its cells merged in pairs): {sw['wall_1_s']:.2f} s with 1 worker, "
             f"{sw['wall_2_s']:.2f} s with 2 ({sw['speedup']:.2f}x).",
             "",
         ]

@@ -20,8 +20,8 @@ longer than ``--timeout`` is killed):
   were known beforehand).
 - pnp on fixed meshes, uniform and its own graded family (``[mesh] adapt =
   false``), three ways: ``pnp.run`` end to end (case -> Result; what a user
-  gets: on a fixed mesh it still solves the halved copy for the error
-  estimate and polishes), the bare Newton loop (``pnp.solvers.newton.newton``
+  gets: on a fixed mesh it also solves a copy with its cells merged in
+  pairs for the error estimate, and polishes), the bare Newton loop (``pnp.solvers.newton.newton``
   on the steady residual, alpha = 0, from the case's flat initial state
   c = c0, psi = 0; model and work arrays built beforehand), and
   pseudo-transient continuation (``solve_steady(direct=False)``) where the
@@ -1601,7 +1601,7 @@ def markdown(out: dict) -> str:
         "",
         "`pnp run` = `pnp.run(case)` end to end (adaptive: the final mesh's cells and every "
         "solve's Newton iterations; uniform and graded: fixed meshes, `[mesh] adapt = false`, "
-        "solved with their halved copy for the error estimate and polished); `pnp newton` = the "
+        "solved with a copy merged in pairs for the error estimate and polished); `pnp newton` = the "
         "Newton loop alone on the steady residual from the flat start (model built beforehand; "
         "adaptive: on the final adapted mesh, as if it were known); `pnp ptc` = pseudo-transient "
         "continuation. Adaptive tol: `[mesh] tolerance` (the default 1e-5: no `[mesh]` table). "
