@@ -252,3 +252,26 @@ def test_info_of_a_directory_without_a_sweep(tmp_path, capsys):
     assert main(["info", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("pnp: error:") and "summary.h5" in err and "\n" not in err
+
+
+def test_keys_and_new_import_nothing_heavy(tmp_path):
+    """Like `pnp check`: no numba, h5py or matplotlib behind `pnp keys` and `pnp new`."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from pnp.presentation.cli import main; "
+        f"main(['keys', 'run']); main(['new', 'donnan', {str(tmp_path / 'd.toml')!r}]); "
+        "print('heavy:', sorted(m for m in ('numba', 'h5py', 'matplotlib') if m in sys.modules))"
+    )
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(root), "PATH": ""},
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1] == "heavy: []"
+    assert "t_end" in proc.stdout and (tmp_path / "d.toml").exists()
