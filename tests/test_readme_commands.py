@@ -34,6 +34,8 @@ DONNAN_OK = r"^membrane potential \(Donnan\)\s+-12\.2203 mV .* ok$"
 # command -> (exit code, regexes its stdout must match, files it leaves)
 EXPECT = {
     "pnp run cases/pump_leak.toml": (0, [r"^membrane potential\s+-69\.4\d*( ± \S+)? mV"], []),
+    "pnp new rest my_cell.toml": (0, [r"^wrote my_cell\.toml \(rest\)"], ["my_cell.toml"]),
+    "pnp keys boundary": (0, [r"^  type\s+choice;", r"^  surface_charge\s+float;"], []),
     "pnp check cases/donnan.toml": (0, [r"^total: 170 cells", r"^time scales:"], []),
     "pnp run cases/donnan.toml": (0, [DONNAN_OK], ["results/donnan.h5"]),
     "pnp run cases/ghk.toml --set region.membrane.permeability.Na=2e-9 -o out.h5 --force": (
@@ -50,6 +52,11 @@ EXPECT = {
         0,
         [r"^33 completed, 0 failed", r"^reversal potential \(current = 0\): -67\.34\d* mV$"],
         ["results/ghk_iv_sweep/summary.csv"],
+    ),
+    "pnp info results/ghk_iv_sweep": (
+        0,
+        [r"^points\s+33 completed, 0 failed, 0 interrupted, 0 pending$"],
+        [],
     ),
     "pnp sweep cases/ghk.toml --set region.bath.balance=Cl "
     "--param region.membrane.permeability.Na=log:1e-10:1e-8:9 "

@@ -13,7 +13,7 @@ from typing import Any
 
 from .schema import PARAMETERS, REQUIRED, Parameter
 
-__all__ = ["schema_reference"]
+__all__ = ["SECTION_NAMES", "keys_text", "schema_reference"]
 
 _SECTION_TITLES = {
     "": "Top level",
@@ -29,15 +29,23 @@ _SECTION_TITLES = {
 }
 
 
-def schema_reference() -> str:
-    """The case-file reference as Markdown, generated from `PARAMETERS`.
+#: Short name of each section (``pnp keys NAME``) → its key prefix in the schema.
+SECTION_NAMES = {
+    "top": "",
+    "species": "species.<species>",
+    "region": "region.<region>",
+    "boundary": "boundary.<side>",
+    "pump": "pump.<pump>",
+    "mesh": "mesh",
+    "run": "run",
+    "protocol": "protocol.<protocol>",
+    "output": "output",
+    "expect": "expect",
+}
 
-    Returns
-    -------
-    str
-        One table per section with key, type, unit, default, allowed values,
-        whether a ``[[protocol]]`` may change it, and a description.
-    """
+
+def _sections() -> dict[str, list[Parameter]]:
+    """The schema's parameters grouped by section prefix, in schema order."""
     sections: dict[str, list[Parameter]] = {}
     for param in PARAMETERS:
         parts = param.key.split(".")
@@ -48,6 +56,19 @@ def schema_reference() -> str:
         else:
             section = parts[0]
         sections.setdefault(section, []).append(param)
+    return sections
+
+
+def schema_reference() -> str:
+    """The case-file reference as Markdown, generated from `PARAMETERS`.
+
+    Returns
+    -------
+    str
+        One table per section with key, type, unit, default, allowed values,
+        whether a ``[[protocol]]`` may change it, and a description.
+    """
+    sections = _sections()
     lines = [
         "Plain numbers are SI (m, s, V, K, mol/m³ = mM, m²/s, m/s, A/m², C/m², J/mol); a string",
         'with a unit is converted (`"5 nm"`, `"37 degC"`, `"140 mM"`, `"1 uF/cm^2"`, `"12 kJ/mol"`).',
@@ -66,14 +87,7 @@ def schema_reference() -> str:
         ]
         for param in params:
             name = param.key[len(section) + 1 :] if section else param.key
-            if param.default_text is not None:
-                default = param.default_text
-            elif param.default is REQUIRED:
-                default = "required"
-            elif param.default is None:
-                default = "—"
-            else:
-                default = f"`{_toml_scalar(param.default)}`"
+            default = _default(param)
             cells = [
                 f"`{name}`",
                 param.type,
@@ -86,6 +100,68 @@ def schema_reference() -> str:
             lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
         lines.append("")
     return "\n".join(lines)
+
+
+def _default(param: Parameter) -> str:
+    if param.default_text is not None:
+        return param.default_text
+    if param.default is REQUIRED:
+        return "required"
+    if param.default is None:
+        return "—"
+    return f"`{_toml_scalar(param.default)}`"
+
+
+def keys_text(section: str | None = None, width: int = 88) -> str:
+    """The key reference as plain text for a terminal (``pnp keys [SECTION]``).
+
+    Generated from `PARAMETERS`, like :func:`schema_reference`: per section a
+    heading, then per key a line with its name, type, unit, default, allowed
+    values and whether a ``[[protocol]]`` may change it, and its description
+    wrapped below.
+
+    Parameters
+    ----------
+    section : str, optional
+        One of :data:`SECTION_NAMES` (all sections if None).
+    width : int
+        Line width the descriptions are wrapped to.
+
+    Raises
+    ------
+    KeyError
+        ``section`` is not one of :data:`SECTION_NAMES`.
+    """
+    import textwrap
+
+    sections = _sections()
+    names = list(SECTION_NAMES) if section is None else [section]
+    if section is not None and section not in SECTION_NAMES:
+        raise KeyError(section)
+    lines: list[str] = []
+    for short in names:
+        prefix = SECTION_NAMES[short]
+        params = sections[prefix]
+        title = _SECTION_TITLES.get(prefix, prefix).replace("`", "")
+        lines += [f"{title}  (pnp keys {short})", ""]
+        keys = [p.key[len(prefix) + 1 :] if prefix else p.key for p in params]
+        pad = max(len(k) for k in keys)
+        for key, param in zip(keys, params, strict=True):
+            facts = [param.type, f"unit {param.unit}", f"default {_default(param)}"]
+            if param.allowed():
+                facts.append(f"allowed {param.allowed()}")
+            if param.protocol:
+                facts.append("protocol")
+            head = f"  {key:<{pad}}  " + "; ".join(facts)
+            lines.append(head.replace("`", ""))
+            lines += textwrap.wrap(
+                param.description.replace("`", ""),
+                width,
+                initial_indent=" " * 6,
+                subsequent_indent=" " * 6,
+            )
+        lines.append("")
+    return "\n".join(lines).rstrip("\n")
 
 
 def _toml_scalar(value: Any) -> str:

@@ -83,11 +83,15 @@ def _parser() -> argparse.ArgumentParser:
         "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
     )
 
-    i = sub.add_parser("info", help="describe a result file")
-    i.add_argument("file")
+    i = sub.add_parser("info", help="describe a result file or a sweep directory")
+    i.add_argument("file", metavar="FILE_OR_DIR")
     i.add_argument(
         "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
     )
+
+    from .starting import add_arguments as add_starting_arguments
+
+    add_starting_arguments(sub)  # pnp keys, pnp new
     return p
 
 
@@ -183,6 +187,10 @@ def _main(argv: list[str] | None) -> int:
             from .sweep_command import cmd_sweep
 
             return cmd_sweep(args)
+        if args.command in ("keys", "new"):
+            from .starting import cmd_keys, cmd_new
+
+            return cmd_keys(args) if args.command == "keys" else cmd_new(args)
     except (CaseError, ResultFileError) as exc:
         if args.debug:
             raise
@@ -300,6 +308,11 @@ def _cmd_plot(args) -> int:
 
 
 def _cmd_info(args) -> int:
+    if Path(args.file).is_dir():
+        from .sweep_command import describe_sweep
+
+        print(describe_sweep(args.file))
+        return EXIT_OK
     from ..results.reader import describe
 
     print(describe(args.file))

@@ -207,17 +207,88 @@ def _default_out(case, case_path: str) -> Path:
 
 def format_summary(res: SweepResult, max_rows: int = 40) -> str:
     """A plain-text table of a sweep (at most ``max_rows`` rows) and its zero crossing."""
-    import numpy as np
-
     from ..simulation.sweep.summary import SUMMARY_CSV
+
+    lines = _table_lines(res, max_rows)
+    lines.append(
+        f"{res.completed} completed, {res.failed} failed"
+        + (f"; summary: {res.out / SUMMARY_CSV}" if res.out is not None else "")
+    )
+    return "\n".join(lines + _crossing(res))
+
+
+def describe_sweep(path: str | Path, max_rows: int = 20) -> str:
+    """A human summary of a sweep output directory (``pnp info DIR``).
+
+    The swept parameters with their values, the points by status
+    (completed, failed, interrupted, pending) and a table of the summary:
+    parameter values, status, membrane potential and current of each point
+    (the first and last ``max_rows // 2`` rows of a longer sweep).
+
+    Raises
+    ------
+    ResultFileError
+        ``path`` holds no readable sweep summary (``summary.h5``).
+    """
+    from ..simulation.sweep.summary import SUMMARY_H5, load_sweep
+
+    res = load_sweep(path)
+    title = _summary_title(Path(path) / SUMMARY_H5)
+    n = len(res)
+    kind = "zipped" if res.zipped else "grid"
+    lines = [
+        f"{path}: pnp sweep, {n} point{'s' if n != 1 else ''} ({kind})"
+        + (f": {title}" if title else "")
+    ]
+    pad = max(len(key) for key in res.params)
+    for k, key in enumerate(res.params):
+        values = list(dict.fromkeys(res.table[key].tolist()))
+        shown = [_value_text(v) for v in values]
+        if len(shown) > 8:
+            shown = [*shown[:3], "...", *shown[-2:]]
+        head = "parameters" if k == 0 else ""
+        lines.append(
+            f"{head:<12} {key:<{pad}}  {', '.join(shown)}  ({len(values)} value"
+            f"{'s' if len(values) != 1 else ''})"
+        )
+    counts = _status_counts(res)
+    lines.append("points       " + ", ".join(f"{c} {name}" for name, c in counts.items()))
+    lines += _table_lines(res, max_rows)
+    return "\n".join(lines + _crossing(res))
+
+
+def _status_counts(res: SweepResult) -> dict[str, int]:
+    """Points by status; an interrupted point is "failed" in the summary with
+    the message "interrupted"."""
+    counts = {"completed": 0, "failed": 0, "interrupted": 0, "pending": 0}
+    for status, message in zip(res.table["status"], res.table["message"], strict=True):
+        if status == "failed" and str(message).startswith("interrupted"):
+            status = "interrupted"
+        counts[str(status)] = counts.get(str(status), 0) + 1
+    return counts
+
+
+def _summary_title(path: Path) -> str:
+    import h5py
+
+    with contextlib.suppress(OSError, KeyError), h5py.File(path, "r") as f:
+        return str(f.attrs.get("title", ""))
+    return ""
+
+
+def _value_text(value: Any) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def _table_lines(res: SweepResult, max_rows: int) -> list[str]:
+    """Parameter values, status, V_m and current of each point, aligned."""
+    import numpy as np
 
     table = res.table
     shown = [*res.params, "status", "membrane_potential", "current"]
     heads = [*res.params, "status", "V_m [mV]", "I [A/m^2]"]
-    lines = []
-    rows = range(len(res))
     body = []
-    for k in rows:
+    for k in range(len(res)):
         cells = []
         for name in shown:
             value = table[name][k]
@@ -229,22 +300,23 @@ def format_summary(res: SweepResult, max_rows: int = 40) -> str:
                 cells.append(str(value))
         body.append(cells)
     widths = [max(len(h), *(len(c[j]) for c in body)) for j, h in enumerate(heads)]
-    lines.append("  ".join(h.rjust(w) for h, w in zip(heads, widths, strict=True)))
+    lines = ["  ".join(h.rjust(w) for h, w in zip(heads, widths, strict=True))]
     cut = len(body) > max_rows
     for cells in (body[: max_rows // 2] + body[-max_rows // 2 :]) if cut else body:
         lines.append("  ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True)))
     if cut:
         lines.insert(1 + max_rows // 2, f"  ... {len(body) - max_rows} more rows ...")
-    lines.append(
-        f"{res.completed} completed, {res.failed} failed"
-        + (f"; summary: {res.out / SUMMARY_CSV}" if res.out is not None else "")
-    )
-    if len(res.params) == 1 and res.completed >= 2:
-        key = res.params[0]
-        with contextlib.suppress(ValueError, TypeError):
-            root = res.reversal_potential()
-            if key.endswith("potential"):
-                lines.append(f"reversal potential (current = 0): {1e3 * root:.4f} mV")
-            else:
-                lines.append(f"current = 0 at {key} = {root:.6g}")
-    return "\n".join(lines)
+    return lines
+
+
+def _crossing(res: SweepResult) -> list[str]:
+    """Where the current crosses zero along a 1D sweep, if it does once."""
+    if len(res.params) != 1 or res.completed < 2:
+        return []
+    key = res.params[0]
+    with contextlib.suppress(ValueError, TypeError):
+        root = res.reversal_potential()
+        if key.endswith("potential"):
+            return [f"reversal potential (current = 0): {1e3 * root:.4f} mV"]
+        return [f"current = 0 at {key} = {root:.6g}"]
+    return []
