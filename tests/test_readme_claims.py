@@ -814,6 +814,12 @@ def test_how_accurate_every_steady_result_carries_an_honest_estimate(tmp_path, c
     true error, one or two refinement cycles (measured: 1.93e-6 V, 3.0, 2 cycles)."""
     out, result, error = _wall_run(tmp_path, capsys, "default")
     assert re.search(r"^membrane potential\s+-\d+\.\d+ ± \d\S* mV", out, re.M), out
+    assert re.search(
+        r"^mesh\s+\d+ cells, adapted in [12] cycles? to mesh.tolerance 1e-05; estimates: "
+        r"the change from the mesh with cells twice as large",
+        out,
+        re.M,
+    ), out
     estimate = result.error_estimate["membrane_potential"][-1]
     assert error <= 0.002e-3
     assert 2.5 <= estimate / error <= 3.5
@@ -833,7 +839,13 @@ def test_how_accurate_tighter_tolerance_and_a_mesh_of_your_own(tmp_path, capsys)
     _, tight, error = _wall_run(tmp_path, capsys, "tight", "mesh.tolerance=1e-7")
     assert error <= 3e-8
     assert 5 <= tight.stats["cells"] / default.stats["cells"] <= 20
-    _, fixed, error = _wall_run(tmp_path, capsys, "fixed", "mesh.adapt=false")
+    out, fixed, error = _wall_run(tmp_path, capsys, "fixed", "mesh.adapt=false")
+    assert re.search(
+        r"^mesh\s+\d+ cells, as given \(mesh.adapt = false\); estimates: the change from "
+        r"this mesh with cells merged in pairs",
+        out,
+        re.M,
+    ), out
     assert fixed.stats["mesh_cycles"] == 1
     assert fixed.stats["cells"] == pnp.build_mesh(pnp.load_case(tmp_path / "case.toml")).n_cells
     estimate = fixed.error_estimate["membrane_potential"][-1]

@@ -154,8 +154,8 @@ def _adaptivity(case) -> str:
             else "mesh.adapt = false"
         )
         return (
-            f"mesh: fixed ({why}): the run uses these cells; error estimates are twice the "
-            "difference from the same mesh halved"
+            f"mesh: fixed ({why}): the run uses these cells; error estimates are the "
+            "difference from the same mesh with its cells merged in pairs"
         )
     what = (
         "a transient runs on a mesh adapted to its steady states at t = 0 and after each "
@@ -325,9 +325,15 @@ def _mesh_line(case, result) -> str:
     if case.mesh.adapt and case.mesh.uniform_cells is None:
         return (
             f"{cells}, adapted in {cycles} cycle{'s' * (cycles != 1)} to mesh.tolerance "
-            f"{case.mesh.tolerance:g}; estimates from the mesh with every cell halved"
+            f"{case.mesh.tolerance:g}; estimates: the change from the mesh with cells twice as "
+            "large"
         )
-    return f"{cells}, as given (mesh.adapt = false); estimates from the mesh with every cell halved"
+    why = (
+        f"mesh.uniform_cells = {case.mesh.uniform_cells}"
+        if case.mesh.uniform_cells is not None
+        else "mesh.adapt = false"
+    )
+    return f"{cells}, as given ({why}); estimates: the change from this mesh with cells merged in pairs"
 
 
 def charge_separation(case, result) -> dict | None:
