@@ -100,6 +100,9 @@ def test_run_summary_compares_with_analytic(tmp_path, capsys):
     assert main(["run", str(CASES / "nernst_k.toml"), "-o", str(tmp_path / "n.h5")]) == 0
     out = capsys.readouterr().out
     assert "simulated vs analytic" in out and "nernst:K" in out and " ok" in out
+    # no row is padded out to the longest value in its table (the mesh line)
+    assert not [line for line in out.splitlines() if line.endswith(" ")]
+    assert max(len(line) for line in out.splitlines() if set(line) <= {"-", " "}) < 100
 
 
 def test_failed_run_never_shows_an_ok_verdict(tmp_path, capsys):

@@ -52,6 +52,9 @@ def _fmt_time(t: float) -> str:
     return f"{t:.3g} s"
 
 
+LAST_RULE = 32  # longest rule drawn under a table's last column
+
+
 def _table(rows: list[tuple], header: tuple) -> str:
     rows = [tuple(str(c) for c in r) for r in rows]
     widths = [
@@ -59,8 +62,11 @@ def _table(rows: list[tuple], header: tuple) -> str:
         for j, h in enumerate(header)
     ]
     line = "  ".join(str(h).ljust(w) for h, w in zip(header, widths, strict=True))
-    out = [line, "  ".join("-" * w for w in widths)]
-    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    # the last column is not padded, and its rule is no longer than a usual value
+    # (one long line, such as the mesh's, would otherwise widen every row)
+    rule = [*widths[:-1], max(len(str(header[-1])), min(widths[-1], LAST_RULE))]
+    out = [line.rstrip(), "  ".join("-" * w for w in rule)]
+    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     return "\n".join(out)
 
 
