@@ -15,7 +15,9 @@ from helpers import CASES
 
 import pnp
 from pnp import analytic
-from pnp.discretisation.adapt import split_mesh
+from pnp.discretisation.adapt import merge_pairs, split_mesh
+from pnp.discretisation.model import build_model
+from pnp.simulation.adaptive import error_tolerances
 
 
 def _wall(sigma: float, salt: tuple[int, int], c_cation: float) -> pnp.Case:
@@ -65,6 +67,36 @@ def test_steady_estimate_brackets_the_grahame_error(sigma, salt, conc):
     # measured: the estimate is 3.0x the error at every such point (second order)
     assert true <= estimate <= 10 * true
     assert estimate <= case.mesh.tolerance  # adapted until within the tolerance
+
+
+@pytest.mark.parametrize(
+    ("cells", "comparison", "factor"),
+    [(40, merge_pairs, 1.0), (41, merge_pairs, 1.0), (3, split_mesh, 2.0)],
+)
+def test_a_fixed_mesh_is_compared_with_its_cells_merged_in_pairs(cells, comparison, factor):
+    """A fixed mesh's estimate is the change from the mesh with its cells merged in
+    pairs (an odd last cell kept), or, with no region of four cells, twice the
+    change from the mesh halved: rebuilt here from separate runs on those meshes."""
+    case = _wall(-0.05, (1, -1), 10.0).with_overrides({"mesh.uniform_cells": cells})
+    res = pnp.run(case)
+    assert res.status == "completed", res.message
+    other = comparison(case, res.mesh())
+    assert other.n_cells == ((cells + 1) // 2 if comparison is merge_pairs else 2 * cells)
+    ref = pnp.run(case, mesh=other, adapt_mesh=False)
+    final = {name: values[-1] for name, values in res.observables().items()}
+    # each observable's scale in this case (its magnitude, never below that of its
+    # kind): a difference below 1e-9 of it is the round-off of two solves
+    scale = error_tolerances(build_model(case, res.mesh()), final, 1.0)
+    compared = []
+    for name, value in final.items():
+        expected = factor * abs(value - ref.observables()[name][-1])
+        got = res.error_estimate[name][-1]
+        if max(expected, got) <= 1e-9 * scale[name]:
+            continue
+        # both states polished to round-off: the same difference to round-off
+        assert got == pytest.approx(expected, rel=1e-6), name
+        compared.append(name)
+    assert "membrane_potential" in compared  # the wall's potential: tens of mV off
 
 
 def test_transient_estimate_bounds_the_error_at_every_output():
