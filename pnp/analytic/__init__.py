@@ -1,5 +1,6 @@
 """Closed-form references: Nernst, GHK, Donnan, Debye, Gouy–Chapman, Grahame, capacitance,
-counter-ions between charged walls, Debye–Hückel spheres and cylinders.
+counter-ions between charged walls, Debye–Hückel spheres and cylinders,
+osmotic pressure and cell volume.
 
 Everything here is a pure numpy/scipy function of SI quantities, used by the
 tests, the benchmarks and the ``[expect]`` table of a case:
@@ -31,6 +32,8 @@ Modules, by topic (every public name is importable from ``pnp.analytic``):
 - ``double_layer``: `gouy_chapman`, `gouy_chapman_concentration`, `grahame`,
   `grahame_potential`, `gouy_chapman_length`, `diffuse_layer_capacitance`,
   `membrane_capacitance`, `series_capacitance`, `membrane_series_capacitance`.
+- ``volume``: `osmotic_pressure`, `boyle_van_t_hoff`, `osmotic_volume`,
+  `stiff_donnan` (water and cell volume).
 - ``charged_bodies``: `counterion_gap_midplane`, `counterion_gap_concentration`,
   `counterion_gap_potential`, `counterion_gap_contact`, `debye_huckel_sphere`,
   `debye_huckel_cylinder`.
@@ -74,12 +77,14 @@ from .double_layer import (
 )
 from .equilibria import activity_coefficient, donnan, nernst, nernst_activity
 from .transport import ghk_current, ghk_flux, ghk_voltage, ghk_voltage_monovalent
+from .volume import boyle_van_t_hoff, osmotic_pressure, osmotic_volume, stiff_donnan
 
 __all__ = [
     "FARADAY",
     "GAS_CONSTANT",
     "VACUUM_PERMITTIVITY",
     "activity_coefficient",
+    "boyle_van_t_hoff",
     "counterion_gap_concentration",
     "counterion_gap_contact",
     "counterion_gap_midplane",
@@ -103,6 +108,9 @@ __all__ = [
     "membrane_series_capacitance",
     "nernst",
     "nernst_activity",
+    "osmotic_pressure",
+    "osmotic_volume",
     "series_capacitance",
+    "stiff_donnan",
     "thermal_voltage",
 ]
