@@ -14,10 +14,11 @@ import pytest
 
 import pnp
 from pnp import plot
-from pnp.analytic import FARADAY, ghk_current, ghk_voltage
-from pnp.constants import debye_length
+from pnp.analytic import FARADAY, ghk_current, ghk_voltage, gouy_chapman
+from pnp.constants import VACUUM_PERMITTIVITY, debye_length
 from pnp.errors import ResultFileError
-from pnp.presentation.plot.common import _format_time
+from pnp.presentation.plot.common import _case_dict, _format_time
+from pnp.presentation.plot.face_values import potential_line
 from pnp.presentation.plot.iv_figure import _ghk_reference
 from pnp.presentation.plot.summary import _read_summary_csv
 from pnp.results.result import Result
@@ -126,6 +127,11 @@ def nernst() -> Result:
 
 
 @pytest.fixture(scope="module")
+def debye_layer() -> Result:
+    return pnp.run(pnp.load_case(CASES / "debye_layer.toml"), progress=False)
+
+
+@pytest.fixture(scope="module")
 def nernst_transient() -> Result:
     overrides = {"run.mode": "transient", "run.t_end": 1.0, "run.outputs": 12}
     return pnp.run(pnp.load_case(CASES / "nernst_k.toml", overrides=overrides), progress=False)
@@ -202,7 +208,7 @@ def test_profiles_of_a_real_steady_result(nernst):
     assert main.get_ylabel() == "φ [mV]"
     assert concentration_row[0].get_ylabel() == "c [mM]"
     assert concentration_row[0].get_xlabel() == "x [µm]"  # 2 µm domain
-    assert concentration_row[1].get_xlabel() == "x [nm]"
+    assert concentration_row[1].get_xlabel() == "distance from membrane [nm]"
     assert {"cytoplasm", "bath"} <= _texts(main)
     # In the zoom, names that do not fit are left out (the 10 nm of cytoplasm
     # here); the membrane's stands upright in its band.
@@ -221,10 +227,10 @@ def test_profiles_of_a_real_steady_result(nernst):
 def test_zoom_window_spans_the_debye_layers(nernst):
     fig = plot.profiles(nernst)
     zoom = fig.axes[1]
-    low, high = zoom.get_xlim()  # nm
+    low, high = zoom.get_xlim()  # nm from the membrane's inner face
     cells = np.flatnonzero(nernst.region == 1)
-    start, end = 1e9 * nernst.faces[cells[0]], 1e9 * nernst.faces[cells[-1] + 1]
-    assert low < start < 1000.5 and 1004.5 < end < high
+    start, end = 0.0, 1e9 * (nernst.faces[cells[-1] + 1] - nernst.faces[cells[0]])
+    assert low < start and 4.5 < end < 5.5 and end < high
     # A few tens of Debye lengths (0.8 nm at 140 mM, 4 nm at 5 mM) in all, not the 2 µm domain.
     assert 10 < high - low < 100
     # Each side reaches ZOOM_DEBYE_LENGTHS Debye lengths of its own bath's bulk
@@ -235,9 +241,8 @@ def test_zoom_window_spans_the_debye_layers(nernst):
     assert high - end == pytest.approx(1e9 * plot.ZOOM_DEBYE_LENGTHS * debye[5], rel=1e-6)
 
 
-def test_debye_layer_wall_gets_a_zoom_of_tens_of_debye_lengths():
-    result = pnp.run(pnp.load_case(CASES / "debye_layer.toml"), progress=False)
-    fig = plot.profiles(result)
+def test_debye_layer_wall_gets_a_zoom_of_tens_of_debye_lengths(debye_layer):
+    fig = plot.profiles(debye_layer)
     potential_row, concentration_row = _grid(fig)
     assert [ax.get_title() for ax in potential_row] == ["whole domain", "zoom: left wall"]
     low, high = potential_row[1].get_xlim()
@@ -305,6 +310,132 @@ def test_log_concentration_can_be_forced():
     assert _grid(fig)[1][0].get_yscale() == "linear"
     with pytest.raises(ValueError, match="log_concentration"):
         plot.profiles(make_result(), log_concentration="yes")
+
+
+def _curves(ax) -> dict:
+    return {line.get_label(): line for line in ax.get_lines()}
+
+
+def test_species_with_equal_profiles_differ_in_line_style():
+    # K and Cl hold equal concentrations everywhere: colour alone would hide one.
+    fig = plot.profiles(make_result(trace=1.0))
+    for ax in _grid(fig)[1]:
+        styles = [line.get_linestyle() for line in ax.get_lines()]
+        assert len(styles) == 3 and len(set(styles)) == 3
+    curves = _curves(_grid(fig)[1][0])
+    np.testing.assert_array_equal(curves["K"].get_ydata(), curves["Cl"].get_ydata())
+    assert curves["K"].get_linestyle() == "-" and curves["Cl"].get_linestyle() == "--"
+
+
+def test_log_concentration_axis_from_one_and_a_half_decades():
+    # 2 mM beside 140 mM (1.85 decades): log; 5..140 mM (1.45 decades): linear.
+    assert _grid(plot.profiles(make_result(trace=2.0)))[1][0].get_yscale() == "log"
+    assert _grid(plot.profiles(make_result(trace=5.0)))[1][0].get_yscale() == "linear"
+
+
+def test_debye_layer_reads_on_a_log_axis_with_the_closed_form(debye_layer):
+    # At +50 mV the Cl- of 150 mM piles up to ~1 M at the wall and Na+ drops to
+    # ~20 mM: the counter- and co-ion layers show only on a log axis.
+    fig = plot.profiles(debye_layer)
+    potential_row, concentration_row = _grid(fig)
+    assert concentration_row[0].get_yscale() == "log"
+    # The Gouy-Chapman profile named by [expect], dashed over the simulated φ.
+    for ax in potential_row:
+        closed = _curves(ax)["closed form (Gouy–Chapman)"]
+        assert closed.get_linestyle() == "--"
+        x, phi = (np.asarray(a, dtype=float) for a in closed.get_data())
+        np.testing.assert_allclose(
+            phi, 1e3 * gouy_chapman(x * 1e-9, 0.05, 150.0, 1, 78.5, 298.15), rtol=1e-12
+        )
+        assert x.min() == 0.0 and phi[0] == pytest.approx(50.0, rel=1e-12)
+    assert "closed form (Gouy–Chapman)" in [
+        t.get_text() for t in potential_row[0].get_legend().texts
+    ]
+    # φ is drawn to the wall, where it is held at 50 mV, and to the grounded end.
+    simulated = potential_row[0].get_lines()[0]
+    x, phi = (np.asarray(a, dtype=float) for a in simulated.get_data())
+    assert x[0] == 0.0 and x[-1] == pytest.approx(30.0, rel=1e-12)
+    assert phi[0] == pytest.approx(50.0, rel=1e-12) and phi[-1] == 0.0
+    # No [expect] profile, no closed form.
+    fig = plot.profiles(make_result())
+    assert not any("closed form" in label for label in _labels(fig.axes[0]))
+
+
+def test_potential_is_drawn_to_the_ends_and_region_interfaces():
+    result = make_result()  # left: wall with -0.01 C/m^2; right: grounded reservoir
+    fig = plot.profiles(result)
+    line = _grid(fig)[0][0].get_lines()[0]
+    x, phi = (np.asarray(a, dtype=float) for a in line.get_data())
+    faces, centres, phi_cells = result.faces, result.x, result.potential[-1]
+    interfaces = faces[np.flatnonzero(np.diff(result.region)) + 1]
+    np.testing.assert_allclose(x * 1e-9, np.sort(np.r_[faces[0], centres, interfaces, faces[-1]]))
+    # Ends: Gauss's law over the wall's half cell; the reservoir's potential.
+    half = 0.5 * (faces[1] - faces[0])
+    wall = phi_cells[0] + (-0.01) * half / (VACUUM_PERMITTIVITY * 78.5)
+    assert phi[0] * 1e-3 == pytest.approx(wall, rel=1e-12) and phi[-1] == 0.0
+    # Interfaces: the two half cells in series (equal eps_r without one in the case).
+    k = np.flatnonzero(np.diff(result.region))[0]
+    left, right = faces[k + 1] - centres[k], centres[k + 1] - faces[k + 1]
+    expected = (phi_cells[k] / left + phi_cells[k + 1] / right) / (1 / left + 1 / right)
+    at = np.flatnonzero(np.isclose(x * 1e-9, faces[k + 1], rtol=0, atol=1e-18))
+    assert phi[at[0]] * 1e-3 == pytest.approx(expected, rel=1e-12)
+    # With a membrane of eps_r 2 beside water (80), the face sits near the water's value.
+    case = _case_dict(result)
+    case["region"] = [
+        dict(entry, eps_r=2.0 if entry["membrane"] else 80.0) for entry in case["region"]
+    ]
+    positions, values = potential_line(result, case, 0)
+    weighted = (80 * phi_cells[k] / left + 2 * phi_cells[k + 1] / right) / (80 / left + 2 / right)
+    index = np.flatnonzero(positions == faces[k + 1])[0]
+    assert values[index] == pytest.approx(weighted, rel=1e-12)
+    assert abs(values[index] - phi_cells[k]) < abs(expected - phi_cells[k])
+
+
+def test_potential_ends_follow_protocol_steps_and_a_floating_end():
+    case = {
+        "boundary": {
+            "left": {"type": "reservoir", "potential": "floating"},
+            "right": {"type": "reservoir", "potential": 0.0},
+        },
+        "protocol": [{"at": 1.0, "set": {"boundary.right.potential": 0.02}}],
+    }
+    result = make_result(times=(0.0, 1.0, 2.0))
+    for index, right in ((0, 0.0), (1, 0.0), (2, 0.02)):  # a step at t itself is not yet in
+        _, phi = potential_line(result, case, index)
+        assert phi[-1] == right
+        assert phi[0] == pytest.approx(right + result.membrane_potential[index], rel=1e-12)
+
+
+def test_zoom_panels_read_in_distance_from_the_membrane_and_wall():
+    result = make_result(charged_wall=True)
+    fig = plot.profiles(result)
+    _, wall, membrane = _grid(fig)[1]
+    assert wall.get_xlabel() == "distance from wall [nm]"
+    assert membrane.get_xlabel() == "distance from membrane [nm]"
+    cells = np.flatnonzero(result.region == 1)
+    near, far = result.faces[cells[0]], result.faces[cells[-1] + 1]
+    thickness = 1e9 * (far - near)  # 5 nm
+    # Curves are drawn from the membrane's inner face, and ticks count outwards
+    # from each face: 0 at both, the same distances on either side.
+    x = np.asarray(_curves(membrane)["K"].get_xdata(), dtype=float)
+    np.testing.assert_allclose(x, 1e9 * (result.x - near), rtol=1e-12)
+    label = membrane.xaxis.get_major_formatter()
+    ticks = membrane.get_xticks()
+    assert label(0.0, None) == "0" and label(thickness, None) == "0"
+    outside = [label(t, None) for t in ticks if t > thickness]
+    inside = [label(t, None) for t in ticks if t < 0]
+    assert outside and inside  # both sides, each with its own round step
+    assert [float(text) for text in outside] == pytest.approx(
+        [t - thickness for t in ticks if t > thickness]
+    )
+    assert [float(text) for text in inside] == pytest.approx([-t for t in ticks if t < 0])
+    assert label(-4.0, None) == "4" and label(thickness + 4.0, None) == "4"
+    assert not [t for t in ticks if 0 < t < thickness]
+    low, high = membrane.get_xlim()
+    assert low < 0 and high > thickness
+    wall_label, wall_ticks = wall.xaxis.get_major_formatter(), wall.get_xticks()
+    assert wall_ticks[0] == 0.0 and wall_label(wall_ticks[0], None) == "0"
+    assert float(wall_label(wall_ticks[1], None)) == pytest.approx(wall_ticks[1])
 
 
 def test_transient_profiles_default_to_a_few_log_spaced_times(nernst_transient):

@@ -35,7 +35,11 @@ ZOOM_DEBYE_LENGTHS = 12.0
 # Relative permittivity assumed for a result without its case (water, 25 degC).
 WATER_EPS_R = 78.5
 
-LOG_CONCENTRATION_DECADES = 3.0  # "auto": log c axis (and sweep y axis) for values spanning more
+# "auto": a log c axis for profiles whose concentrations (outside membranes)
+# span more decades than this: a Debye layer at a few RT/F, whose counter-ions
+# pile up and co-ions empty out, then shows both on one axis.
+LOG_CONCENTRATION_DECADES = 1.5
+LOG_SWEEP_DECADES = 3.0  # "auto": log y axis of a sweep figure for positive values spanning more
 LOG_TIME_DECADES = 3.0  # "auto": log time axis when positive output times span more
 MARKER_LIMIT = 50  # draw markers on a curve with at most this many points
 DPI = 150
@@ -269,11 +273,21 @@ def _charged_walls(result: Result, case: Mapping[str, Any]) -> list[str]:
 
 @dataclass(frozen=True)
 class _Zoom:
-    """A window around an interface: where the Debye layers are."""
+    """A window around an interface: where the Debye layers are.
+
+    ``near`` and ``far`` are the faces of the membrane (left and right) or the
+    wall (both the end face): the zoom panel's axis is the distance from them.
+    """
 
     title: str
     low: float  # [m]
     high: float  # [m]
+    near: float  # [m]
+    far: float  # [m]
+
+    @property
+    def what(self) -> str:
+        return "wall" if self.near == self.far else "membrane"
 
 
 def _bulk_debye_length(result: Result, case: Mapping[str, Any], index: int) -> float:
@@ -325,7 +339,8 @@ def _zoom_windows(result: Result, case: Mapping[str, Any]) -> list[_Zoom]:
     last = len(extents) - 1
     zooms = []
     if "left" in _charged_walls(result, case):
-        zooms.append(_Zoom("left wall", faces[0], faces[0] + _zoom_depth(result, case, 0)))
+        depth = _zoom_depth(result, case, 0)
+        zooms.append(_Zoom("left wall", faces[0], faces[0] + depth, faces[0], faces[0]))
     for index in _membrane_regions(result, case):
         first, stop = extents[index]
         if stop <= first:
@@ -333,9 +348,12 @@ def _zoom_windows(result: Result, case: Mapping[str, Any]) -> list[_Zoom]:
         left = _zoom_depth(result, case, index - 1) if index > 0 else 0.0
         right = _zoom_depth(result, case, index + 1) if index < last else 0.0
         title = result.region_names[index]
-        zooms.append(_Zoom(title, faces[first] - left, faces[stop] + right))
+        zooms.append(
+            _Zoom(title, faces[first] - left, faces[stop] + right, faces[first], faces[stop])
+        )
     if "right" in _charged_walls(result, case):
-        zooms.append(_Zoom("right wall", faces[-1] - _zoom_depth(result, case, last), faces[-1]))
+        depth = _zoom_depth(result, case, last)
+        zooms.append(_Zoom("right wall", faces[-1] - depth, faces[-1], faces[-1], faces[-1]))
     return zooms
 
 

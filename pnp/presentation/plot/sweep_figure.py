@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .common import (
-    LOG_CONCENTRATION_DECADES,
+    LOG_SWEEP_DECADES,
     MARKER_LIMIT,
     _axis_label,
     _column_unit,
@@ -80,7 +80,7 @@ def _draw_sweep(
             **style,
         )
     for axis, mode, values in (("x", logx, x_values[keep]), ("y", logy, y_values[keep])):
-        decades = LOG_PARAMETER_DECADES if axis == "x" else LOG_CONCENTRATION_DECADES
+        decades = LOG_PARAMETER_DECADES if axis == "x" else LOG_SWEEP_DECADES
         if mode == "auto":
             log = _use_log(values, decades)
         elif isinstance(mode, str):
