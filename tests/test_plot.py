@@ -545,6 +545,50 @@ def test_traces_skip_the_flux_panel_when_nothing_crosses():
     assert len(plot.traces(result).axes) == 2
 
 
+PROTOCOL_TOML = """
+[[protocol]]
+at = 1e-9
+set = { "boundary.right.potential" = 0.01 }
+[[protocol]]
+at = 3e-9
+set = { "region.bath.concentration.K" = 20.0 }
+"""
+
+
+def test_traces_label_each_protocol_step():
+    result = make_result(times=(0.0, 1e-9, 2e-9, 3e-9, 4e-9))
+    result.case_toml = CASE_TOML.format(charge=-0.01) + PROTOCOL_TOML
+    fig = plot.traces(result)
+    for ax in fig.axes:
+        at = sorted({line.get_xdata()[0] for line in ax.get_lines() if line.get_linestyle() == ":"})
+        assert at == pytest.approx([1.0, 3.0], rel=1e-12)  # ns
+    labels = {text.get_text(): text.get_position()[0] for text in fig.axes[0].texts}
+    assert list(labels) == ["right potential → 10 mV", "bath concentration K → 20 mM"]
+    assert list(labels.values()) == pytest.approx([1.0, 3.0], rel=1e-12)
+    # A result without protocol steps has no lines and no labels.
+    fig = plot.traces(make_result(times=(0.0, 1e-9, 2e-9)))
+    assert not fig.axes[0].texts
+    assert not [line for line in fig.axes[0].get_lines() if line.get_linestyle() == ":"]
+
+
+def test_current_axis_turns_symlog_beside_a_capacitive_spike():
+    t = np.linspace(0.0, 100e-9, 101)
+    result = make_result(times=tuple(t))
+    # A 2000 A/m^2 charging spike decaying in 2 ns, then a 0.5 A/m^2 ionic current.
+    result.current = np.where(t > 0, 2000.0 * np.exp(-t / 2e-9), 0.0) + 0.5 * (t > 0)
+    current_ax = plot.traces(result).axes[1]
+    assert current_ax.get_yscale() == "symlog"
+    linthresh = current_ax.yaxis.get_transform().linthresh
+    assert linthresh == 1.0  # the next power of ten above the late 0.5 A/m^2
+    low, high = current_ax.get_ylim()
+    assert -linthresh < low < 0 and high > 2000  # the spike and the tail both in view
+    drawn = np.asarray(current_ax.get_lines()[0].get_ydata(), dtype=float)
+    np.testing.assert_allclose(drawn, result.current, rtol=1e-15)  # unit: A/m²
+    # A current that only decays tenfold stays linear.
+    result.current = np.linspace(10.0, 1.0, t.size)
+    assert plot.traces(result).axes[1].get_yscale() == "linear"
+
+
 # -- reversal potential --------------------------------------------------------------------
 
 
