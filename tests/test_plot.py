@@ -638,7 +638,7 @@ def test_iv_from_a_dict_of_arrays(tmp_path):
     assert not any(label.startswith("X") for label in labels)  # impermeant: no curve
     reversal = plot.reversal_potential(summary["boundary.left.potential"], summary["current"])
     assert labels[-1] == f"$V_{{rev}}$ = {reversal * 1e3:.2f} mV"
-    assert ax.get_xlabel() == "boundary.left.potential [mV]"
+    assert ax.get_xlabel() == "clamp potential (left boundary) [mV]"
     assert ax.get_ylabel() == "current density, outward + [mA/m²]"
     # The per-species currents add up to the total.
     lines = {line.get_label(): line.get_ydata() for line in ax.get_lines()}
@@ -720,7 +720,7 @@ def test_iv_needs_a_voltage_column():
 
 
 def _two_parameter_summary():
-    k_out = np.repeat([2.5, 5.0, 10.0], 4)
+    k_out = np.repeat([2.5, 5.0, 7.5], 4)  # evenly spaced
     p_na = np.tile(np.geomspace(1e-11, 1e-8, 4), 3)
     vm = -0.09 + 0.01 * np.log10(p_na / 1e-11) + 0.005 * k_out
     return {
@@ -743,10 +743,11 @@ def test_sweep_one_line_per_value_of_by(tmp_path):
         path=path,
     )
     (ax,) = fig.axes
-    assert _labels(ax) == ["2.5 mM", "5 mM", "10 mM"]
-    assert ax.get_legend().get_title().get_text() == "region.bath.concentration.K"
+    assert _labels(ax) == ["2.5 mM", "5 mM", "7.5 mM"]
+    # Parameters in words from the schema, not as dotted keys.
+    assert ax.get_legend().get_title().get_text() == "concentration (bath, K)"
     assert ax.get_xscale() == "log"  # three decades of permeability
-    assert ax.get_xlabel() == "region.membrane.permeability.Na [nm/s]"
+    assert ax.get_xlabel() == "permeability (membrane, Na) [nm/s]"
     assert ax.get_ylabel() == "membrane_potential [mV]"
     for line in ax.get_lines():
         assert line.get_xdata().size == 4 and np.all(np.diff(line.get_xdata()) > 0)
@@ -758,7 +759,40 @@ def test_sweep_without_by_and_with_a_linear_parameter():
     fig = plot.sweep(summary, "region.bath.concentration.K", "membrane_potential")
     (ax,) = fig.axes
     assert len(ax.get_lines()) == 1 and ax.get_legend() is None
-    assert ax.get_xscale() == "linear" and ax.get_xlabel() == "region.bath.concentration.K [mM]"
+    assert ax.get_xscale() == "linear" and ax.get_xlabel() == "concentration (bath, K) [mM]"
+
+
+def test_sweep_of_a_log_spaced_parameter_gets_a_log_axis():
+    # 1, 2, 4, 8 mM: under a decade, but log-spaced (a constant ratio): log axis.
+    summary = {
+        "region.bath.concentration.K": np.array([1.0, 2.0, 4.0, 8.0]),
+        "membrane_potential": np.array([-0.1, -0.08, -0.06, -0.04]),
+    }
+    ax = plot.sweep(summary, "region.bath.concentration.K", "membrane_potential").axes[0]
+    assert ax.get_xscale() == "log"
+    # Typed by hand to a few digits (1, 3.16, 10, 31.6, 100) still counts.
+    summary["region.bath.concentration.K"] = np.array([1.0, 3.16, 10.0, 31.6])
+    ax = plot.sweep(summary, "region.bath.concentration.K", "membrane_potential").axes[0]
+    assert ax.get_xscale() == "log"
+    # Evenly spaced over a decade: linear; so is a ratio that changes (1, 2, 3, 4).
+    for values in ([1.0, 4.0, 7.0, 10.0], [1.0, 2.0, 3.0, 4.0]):
+        summary["region.bath.concentration.K"] = np.array(values)
+        ax = plot.sweep(summary, "region.bath.concentration.K", "membrane_potential").axes[0]
+        assert ax.get_xscale() == "linear"
+
+
+def test_parameter_labels_come_from_the_schema():
+    from pnp.presentation.plot.common import _column_unit, _parameter_label
+
+    assert _parameter_label("species.K.D") == "Bulk diffusivity (K)"
+    assert _column_unit("species.K.D") == "m^2/s"
+    assert _parameter_label("region.bath.eps_r") == "Relative permittivity (bath)"
+    assert (
+        _parameter_label("boundary.right.surface_charge") == "charge on the wall (right boundary)"
+    )
+    assert _column_unit("boundary.right.surface_charge") == "C/m^2"
+    assert _parameter_label("pump.rate") == "Constant cycle rate j_p"
+    assert _parameter_label("not.a.key") == "not.a.key"
 
 
 def test_sweep_names_missing_columns():
@@ -830,6 +864,101 @@ def test_ghk_reference_of_a_clamp_sweep_matches_the_points(ghk_sweep):
     )
     # Not GHK-like: no reference.
     assert _ghk_reference(point, "region.bath.concentration.K", voltage) is None
+
+
+def _wall_potential_sweep(directory: Path) -> Path:
+    """A sweep of a blocking wall's electrode potential: not a clamp voltage."""
+    directory.mkdir()
+    point = make_result()
+    point.case_toml = CASE_TOML.format(charge=0.0).replace(
+        "surface_charge = 0.0", "potential = 0.05"
+    )
+    point.save(directory / "point_0000.h5")
+    rows = [
+        {
+            "boundary.left.potential": v,
+            "status": "completed",
+            "current": 0.0,
+            "membrane_potential": v,
+        }
+        for v in (0.0, 0.025, 0.05)
+    ]
+    _write_csv(directory / "summary.csv", rows)
+    return directory
+
+
+def test_iv_refuses_a_sweep_without_a_clamp_voltage(tmp_path, ghk_sweep, capsys):
+    from pnp.presentation.cli import main
+
+    summary = _two_parameter_summary()
+    concentrations = tmp_path / "concentrations"
+    concentrations.mkdir()
+    _write_csv(
+        concentrations / "summary.csv", [{k: v[i] for k, v in summary.items()} for i in range(12)]
+    )
+    wall = _wall_potential_sweep(tmp_path / "wall")
+    with pytest.raises(ValueError, match=r"sweeps region\.bath.*not a clamp voltage"):
+        plot.plot_file(concentrations, kind="iv")
+    with pytest.raises(ValueError, match="a wall's electrode potential"):
+        plot.plot_file(wall, kind="iv")
+    # By default a wall-potential sweep is a sweep figure, not an I-V curve.
+    assert plot.plot_file(wall) == wall / "sweep.png"
+    # On the command line: one line, exit 2, no traceback.
+    capsys.readouterr()
+    for directory in (concentrations, wall):
+        assert main(["plot", str(directory), "--kind", "iv"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("pnp: error: ") and "no I-V curve" in err
+        assert err.count("\n") == 1 and "Traceback" not in err
+    assert not (concentrations / "iv.png").exists() and not (wall / "iv.png").exists()
+    # A clamp sweep of a reservoir's potential is accepted.
+    assert main(["plot", str(ghk_sweep), "--kind", "iv", "-o", str(tmp_path / "iv.png")]) == 0
+    assert _is_png(tmp_path / "iv.png")
+
+
+def test_zipped_parameters_give_one_line(tmp_path):
+    k = np.geomspace(1.0, 100.0, 5)
+    rows = [
+        {
+            "region.bath.concentration.K": value,
+            "region.bath.concentration.Cl": value,
+            "status": "completed",
+            "membrane_potential": -0.01 * index,
+        }
+        for index, value in enumerate(k)
+    ]
+    _write_csv(tmp_path / "summary.csv", rows)
+    out = plot.plot_file(tmp_path)
+    assert _is_png(out)
+    from pnp.presentation.plot.files import _sweep_defaults
+    from pnp.presentation.plot.summary import _read_summary_csv
+
+    columns = _read_summary_csv(tmp_path / "summary.csv")
+    assert _sweep_defaults(columns, None, None, None) == (
+        "region.bath.concentration.K",
+        "membrane_potential",
+        None,
+    )
+
+
+def test_every_figure_kind_renders(tmp_path, nernst_transient, ghk_sweep):
+    transient = tmp_path / "transient.h5"
+    nernst_transient.save(transient)
+    summary = _two_parameter_summary()
+    two = tmp_path / "two"
+    two.mkdir()
+    _write_csv(two / "summary.csv", [{k: v[i] for k, v in summary.items()} for i in range(12)])
+    written = [
+        plot.plot_file(transient, kind="profiles", out=tmp_path / "profiles.png"),
+        plot.plot_file(transient, kind="traces", out=tmp_path / "traces.png"),
+        plot.plot_file(transient, out=tmp_path / "overview.png"),
+        plot.plot_file(ghk_sweep, kind="iv", out=tmp_path / "iv.png"),
+        plot.plot_file(two, kind="sweep", out=tmp_path / "sweep.png"),
+    ]
+    for path in written:
+        assert _is_png(path)
+        height, width = plt.imread(path).shape[:2]
+        assert height > 400 and width > 600
 
 
 def test_plot_file_of_a_two_parameter_sweep(tmp_path):

@@ -152,9 +152,78 @@ _PARAMETER_UNITS = (
 )
 
 
+# What a parameter is, where the schema's description is conditional ("Wall: ...;
+# reservoir: ...") or describes the start of a run rather than the swept value.
+_PARAMETER_NAMES = {
+    "boundary.<side>.potential": "potential",
+    "region.<region>.concentration.<species>": "concentration",
+    "region.<region>.permeability.<species>": "permeability",
+    "boundary.<side>.current": "injected current",
+    "region.<region>.barrier.<species>": "free-energy offset",
+    "region.<region>.length": "thickness",
+    "pump.<pump>.j_max": "maximal pump rate j_max",
+}
+_PLACEHOLDER_TEXT = {"<side>": "{} boundary", "<pump>": "pump {}", "<protocol>": "step {}"}
+
+
+def _schema_parameter(key: str) -> tuple[Any, list[str]] | None:
+    """The schema's Parameter of a dotted case key, and what its placeholders stand for."""
+    from pnp.input.schema import PARAMETERS
+
+    parts = key.split(".")
+    candidates = [parts]
+    if parts[0] == "pump" and len(parts) == 2:
+        candidates.append(["pump", "", parts[1]])  # pump.rate: the only pump
+    for concrete in candidates:
+        for param in PARAMETERS:
+            pattern = param.key.split(".")
+            if len(pattern) != len(concrete):
+                continue
+            names = []
+            for want, have in zip(pattern, concrete, strict=True):
+                if want.startswith("<") and want.endswith(">"):
+                    if have:
+                        names.append(_PLACEHOLDER_TEXT.get(want, "{}").format(have))
+                elif want != have:
+                    break
+            else:
+                return param, names
+    return None
+
+
+def _parameter_label(key: str) -> str:
+    """A sweep parameter (dotted case key) in words, from the schema's description.
+
+    The description's first phrase (after a "Walls only:"-like qualifier, up
+    to the first of ``. ; ( =``) when it is at most four words, else the
+    key's name; then what the placeholders stand for:
+    ``region.bath.concentration.Na`` → "concentration (bath, Na)",
+    ``species.K.D`` → "Bulk diffusivity (K)". A key not in the schema is
+    returned as it is.
+    """
+    import re
+
+    found = _schema_parameter(key)
+    if found is None:
+        return key
+    param, names = found
+    what = _PARAMETER_NAMES.get(param.key)
+    if what is None:
+        text = param.description
+        if ":" in text.split(".")[0]:
+            text = text.split(":", 1)[1]
+        phrase = re.split(r"[.;(=]", text, maxsplit=1)[0].strip()
+        words = phrase.split()
+        what = phrase if 0 < len(words) <= 4 else param.name.replace("_", " ")
+    return f"{what} ({', '.join(names)})" if names else what
+
+
 def _column_unit(name: str) -> str:
     """SI unit of a summary column: a dotted parameter key or an observable."""
     if "." in name:
+        found = _schema_parameter(name)
+        if found is not None and found[0].unit not in ("-", ""):
+            return found[0].unit
         parts = name.split(".")
         for segment in reversed(parts):
             for key, unit in _PARAMETER_UNITS:
