@@ -1,9 +1,12 @@
 """The ``profiles`` figure: φ and concentrations against position.
 
 Owns the choice of output times to draw, the region shading and names, the
-log-or-linear concentration axis, and the layout: a whole-domain column and
-one zoomed column per membrane and charged wall (windows from
-:mod:`.common`), or the whole domain only into a given pair of axes.
+log-or-linear concentration axis, the species' colours and line styles, and
+the layout: a whole-domain column and one zoomed column per membrane and
+charged wall (windows from :mod:`.common`, axes in distance from the
+membrane's or wall's faces), or the whole domain only into a given pair of
+axes. φ comes with its face values (:mod:`.face_values`) and, when the case
+names one, its closed form (:mod:`.closed_form`).
 """
 
 from __future__ import annotations
@@ -351,8 +354,13 @@ def profiles(
 
     The left column spans the whole domain; one more column per membrane and
     per charged wall zooms on it: ``ZOOM_DEBYE_LENGTHS`` (12) bulk Debye
-    lengths into each neighbouring region, or all of a shorter region.
+    lengths into each neighbouring region, or all of a shorter region, with
+    the distance [nm] from the membrane's faces (or the wall) on its axis.
     Regions are shaded (membranes in tan) and named on the potential row.
+    φ runs to the domain ends and region interfaces (see
+    :func:`pnp.presentation.plot.face_values.potential_line`); species
+    differ in colour and line style; the closed form named by the case's
+    ``[expect] potential_profile`` is drawn dashed, labelled "closed form".
 
     Parameters
     ----------
@@ -372,7 +380,8 @@ def profiles(
         Also save the figure there (PNG, PDF, SVG, ... by suffix).
     log_concentration : {"auto", True, False}
         Log concentration axis; "auto" chooses it when the concentrations in
-        the solutions (outside membranes) span more than three decades.
+        the solutions (outside membranes) span more than
+        ``LOG_CONCENTRATION_DECADES`` (1.5) decades.
 
     Returns
     -------

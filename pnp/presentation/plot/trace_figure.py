@@ -2,7 +2,8 @@
 
 Owns the check that a result is a time series, the log-or-linear time axis,
 the panels (V_m; total and pump current; per-species fluxes of the species
-that cross) and the protocol-time markers.
+that cross), the labelled protocol-step markers and the symlog current axis
+beside a capacitive spike.
 """
 
 from __future__ import annotations
@@ -211,8 +212,11 @@ def traces(
 
     Three panels sharing the time axis: V_m [mV]; the membrane current
     (total, and the pump's when there is a pump), outward positive; the flux
-    of every species that crosses, outward positive. Protocol times are
-    dotted vertical lines.
+    of every species that crosses, outward positive. Each ``[[protocol]]``
+    step is a dotted vertical line, labelled above the top panel with what
+    it sets ("left potential → 10 mV"). When the current's peak exceeds
+    ``SPIKE_RATIO`` (100) times its late values (a capacitive spike), the
+    current axis is symlog, linear up to the next power of ten above them.
 
     Parameters
     ----------
