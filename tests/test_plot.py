@@ -356,6 +356,10 @@ def test_debye_layer_reads_on_a_log_axis_with_the_closed_form(debye_layer):
     x, phi = (np.asarray(a, dtype=float) for a in simulated.get_data())
     assert x[0] == 0.0 and x[-1] == pytest.approx(30.0, rel=1e-12)
     assert phi[0] == pytest.approx(50.0, rel=1e-12) and phi[-1] == 0.0
+    # Also into a given pair of axes.
+    fig, pair = plt.subplots(2, 1)
+    plot.profiles(debye_layer, ax=pair)
+    assert "closed form (Gouy–Chapman)" in _labels(pair[0])
     # No [expect] profile, no closed form.
     fig = plot.profiles(make_result())
     assert not any("closed form" in label for label in _labels(fig.axes[0]))

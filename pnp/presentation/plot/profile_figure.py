@@ -232,17 +232,7 @@ def _draw_profiles(
         _draw_profile_curves(
             potential_ax, concentration_ax, result, case, indices, (factor, origin), log
         )
-        if closed_form is not None:
-            name, x, phi = closed_form
-            potential_ax.plot(
-                (x - origin) * factor,
-                phi * 1e3,
-                color=CLOSED_FORM_COLOUR,
-                ls="--",
-                lw=1.2,
-                label=f"closed form ({name})",
-                zorder=3,
-            )
+        _draw_closed_form(potential_ax, closed_form, factor, origin)
         concentration_ax.set_xlim((window[0] - origin) * factor, (window[1] - origin) * factor)
         if zoom is None:
             concentration_ax.set_xlabel(f"{coordinate} [{unit}]")
@@ -263,6 +253,24 @@ def _draw_profiles(
     axes[1, 0].legend(fontsize=8, loc="best", title="species", title_fontsize=8)
     if len(indices) > 1 or closed_form is not None:
         axes[0, 0].legend(fontsize=8, loc="best")
+
+
+def _draw_closed_form(
+    ax: Axes, closed_form: tuple[str, np.ndarray, np.ndarray] | None, factor: float, origin: float
+) -> None:
+    """The case's closed-form φ, dashed over the simulated one (nothing without one)."""
+    if closed_form is None:
+        return
+    name, x, phi = closed_form
+    ax.plot(
+        (x - origin) * factor,
+        phi * 1e3,
+        color=CLOSED_FORM_COLOUR,
+        ls="--",
+        lw=1.2,
+        label=f"closed form ({name})",
+        zorder=3,
+    )
 
 
 def _distance_ticks(ax: Axes, zoom: _Zoom, factor: float) -> None:
@@ -432,6 +440,8 @@ def _draw_profiles_into_axes(
         _shade_regions(ax, result, membranes, factor, window, label=ax is potential_ax)
         ax.set_xlim(window[0] * factor, window[1] * factor)
     _draw_profile_curves(potential_ax, concentration_ax, result, case, indices, (factor, 0.0), log)
+    closed_form = potential_closed_form(result)
+    _draw_closed_form(potential_ax, closed_form, factor, 0.0)
     coordinate = "x" if result.geometry == "cartesian" else "r"
     potential_ax.set_xlabel(f"{coordinate} [{unit}]")
     concentration_ax.set_xlabel(f"{coordinate} [{unit}]")
@@ -443,5 +453,5 @@ def _draw_profiles_into_axes(
         concentration_ax.set_yscale("log")
         concentration_ax.set_ylim(low / 3, high * 3)
     concentration_ax.legend(fontsize=8)
-    if len(indices) > 1:
+    if len(indices) > 1 or closed_form is not None:
         potential_ax.legend(fontsize=8)
