@@ -14,10 +14,11 @@ import pytest
 
 import pnp
 from pnp import plot
-from pnp.analytic import FARADAY, ghk_current, ghk_voltage
-from pnp.constants import debye_length
+from pnp.analytic import FARADAY, ghk_current, ghk_voltage, gouy_chapman
+from pnp.constants import VACUUM_PERMITTIVITY, debye_length
 from pnp.errors import ResultFileError
-from pnp.presentation.plot.common import _format_time
+from pnp.presentation.plot.common import _case_dict, _format_time
+from pnp.presentation.plot.face_values import potential_line
 from pnp.presentation.plot.iv_figure import _ghk_reference
 from pnp.presentation.plot.summary import _read_summary_csv
 from pnp.results.result import Result
@@ -126,6 +127,11 @@ def nernst() -> Result:
 
 
 @pytest.fixture(scope="module")
+def debye_layer() -> Result:
+    return pnp.run(pnp.load_case(CASES / "debye_layer.toml"), progress=False)
+
+
+@pytest.fixture(scope="module")
 def nernst_transient() -> Result:
     overrides = {"run.mode": "transient", "run.t_end": 1.0, "run.outputs": 12}
     return pnp.run(pnp.load_case(CASES / "nernst_k.toml", overrides=overrides), progress=False)
@@ -202,7 +208,7 @@ def test_profiles_of_a_real_steady_result(nernst):
     assert main.get_ylabel() == "φ [mV]"
     assert concentration_row[0].get_ylabel() == "c [mM]"
     assert concentration_row[0].get_xlabel() == "x [µm]"  # 2 µm domain
-    assert concentration_row[1].get_xlabel() == "x [nm]"
+    assert concentration_row[1].get_xlabel() == "distance from membrane [nm]"
     assert {"cytoplasm", "bath"} <= _texts(main)
     # In the zoom, names that do not fit are left out (the 10 nm of cytoplasm
     # here); the membrane's stands upright in its band.
@@ -221,10 +227,10 @@ def test_profiles_of_a_real_steady_result(nernst):
 def test_zoom_window_spans_the_debye_layers(nernst):
     fig = plot.profiles(nernst)
     zoom = fig.axes[1]
-    low, high = zoom.get_xlim()  # nm
+    low, high = zoom.get_xlim()  # nm from the membrane's inner face
     cells = np.flatnonzero(nernst.region == 1)
-    start, end = 1e9 * nernst.faces[cells[0]], 1e9 * nernst.faces[cells[-1] + 1]
-    assert low < start < 1000.5 and 1004.5 < end < high
+    start, end = 0.0, 1e9 * (nernst.faces[cells[-1] + 1] - nernst.faces[cells[0]])
+    assert low < start and 4.5 < end < 5.5 and end < high
     # A few tens of Debye lengths (0.8 nm at 140 mM, 4 nm at 5 mM) in all, not the 2 µm domain.
     assert 10 < high - low < 100
     # Each side reaches ZOOM_DEBYE_LENGTHS Debye lengths of its own bath's bulk
@@ -235,9 +241,8 @@ def test_zoom_window_spans_the_debye_layers(nernst):
     assert high - end == pytest.approx(1e9 * plot.ZOOM_DEBYE_LENGTHS * debye[5], rel=1e-6)
 
 
-def test_debye_layer_wall_gets_a_zoom_of_tens_of_debye_lengths():
-    result = pnp.run(pnp.load_case(CASES / "debye_layer.toml"), progress=False)
-    fig = plot.profiles(result)
+def test_debye_layer_wall_gets_a_zoom_of_tens_of_debye_lengths(debye_layer):
+    fig = plot.profiles(debye_layer)
     potential_row, concentration_row = _grid(fig)
     assert [ax.get_title() for ax in potential_row] == ["whole domain", "zoom: left wall"]
     low, high = potential_row[1].get_xlim()
@@ -305,6 +310,136 @@ def test_log_concentration_can_be_forced():
     assert _grid(fig)[1][0].get_yscale() == "linear"
     with pytest.raises(ValueError, match="log_concentration"):
         plot.profiles(make_result(), log_concentration="yes")
+
+
+def _curves(ax) -> dict:
+    return {line.get_label(): line for line in ax.get_lines()}
+
+
+def test_species_with_equal_profiles_differ_in_line_style():
+    # K and Cl hold equal concentrations everywhere: colour alone would hide one.
+    fig = plot.profiles(make_result(trace=1.0))
+    for ax in _grid(fig)[1]:
+        styles = [line.get_linestyle() for line in ax.get_lines()]
+        assert len(styles) == 3 and len(set(styles)) == 3
+    curves = _curves(_grid(fig)[1][0])
+    np.testing.assert_array_equal(curves["K"].get_ydata(), curves["Cl"].get_ydata())
+    assert curves["K"].get_linestyle() == "-" and curves["Cl"].get_linestyle() == "--"
+
+
+def test_log_concentration_axis_from_one_and_a_half_decades():
+    # 2 mM beside 140 mM (1.85 decades): log; 5..140 mM (1.45 decades): linear.
+    assert _grid(plot.profiles(make_result(trace=2.0)))[1][0].get_yscale() == "log"
+    assert _grid(plot.profiles(make_result(trace=5.0)))[1][0].get_yscale() == "linear"
+
+
+def test_debye_layer_reads_on_a_log_axis_with_the_closed_form(debye_layer):
+    # At +50 mV the Cl- of 150 mM piles up to ~1 M at the wall and Na+ drops to
+    # ~20 mM: the counter- and co-ion layers show only on a log axis.
+    fig = plot.profiles(debye_layer)
+    potential_row, concentration_row = _grid(fig)
+    assert concentration_row[0].get_yscale() == "log"
+    # The Gouy-Chapman profile named by [expect], dashed over the simulated φ.
+    for ax in potential_row:
+        closed = _curves(ax)["closed form (Gouy–Chapman)"]
+        assert closed.get_linestyle() == "--"
+        x, phi = (np.asarray(a, dtype=float) for a in closed.get_data())
+        np.testing.assert_allclose(
+            phi, 1e3 * gouy_chapman(x * 1e-9, 0.05, 150.0, 1, 78.5, 298.15), rtol=1e-12
+        )
+        assert x.min() == 0.0 and phi[0] == pytest.approx(50.0, rel=1e-12)
+    assert "closed form (Gouy–Chapman)" in [
+        t.get_text() for t in potential_row[0].get_legend().texts
+    ]
+    # φ is drawn to the wall, where it is held at 50 mV, and to the grounded end.
+    simulated = potential_row[0].get_lines()[0]
+    x, phi = (np.asarray(a, dtype=float) for a in simulated.get_data())
+    assert x[0] == 0.0 and x[-1] == pytest.approx(30.0, rel=1e-12)
+    assert phi[0] == pytest.approx(50.0, rel=1e-12) and phi[-1] == 0.0
+    # Also into a given pair of axes.
+    fig, pair = plt.subplots(2, 1)
+    plot.profiles(debye_layer, ax=pair)
+    assert "closed form (Gouy–Chapman)" in _labels(pair[0])
+    # No [expect] profile, no closed form.
+    fig = plot.profiles(make_result())
+    assert not any("closed form" in label for label in _labels(fig.axes[0]))
+
+
+def test_potential_is_drawn_to_the_ends_and_region_interfaces():
+    result = make_result()  # left: wall with -0.01 C/m^2; right: grounded reservoir
+    fig = plot.profiles(result)
+    line = _grid(fig)[0][0].get_lines()[0]
+    x, phi = (np.asarray(a, dtype=float) for a in line.get_data())
+    faces, centres, phi_cells = result.faces, result.x, result.potential[-1]
+    interfaces = faces[np.flatnonzero(np.diff(result.region)) + 1]
+    np.testing.assert_allclose(x * 1e-9, np.sort(np.r_[faces[0], centres, interfaces, faces[-1]]))
+    # Ends: Gauss's law over the wall's half cell; the reservoir's potential.
+    half = 0.5 * (faces[1] - faces[0])
+    wall = phi_cells[0] + (-0.01) * half / (VACUUM_PERMITTIVITY * 78.5)
+    assert phi[0] * 1e-3 == pytest.approx(wall, rel=1e-12) and phi[-1] == 0.0
+    # Interfaces: the two half cells in series (equal eps_r without one in the case).
+    k = np.flatnonzero(np.diff(result.region))[0]
+    left, right = faces[k + 1] - centres[k], centres[k + 1] - faces[k + 1]
+    expected = (phi_cells[k] / left + phi_cells[k + 1] / right) / (1 / left + 1 / right)
+    at = np.flatnonzero(np.isclose(x * 1e-9, faces[k + 1], rtol=0, atol=1e-18))
+    assert phi[at[0]] * 1e-3 == pytest.approx(expected, rel=1e-12)
+    # With a membrane of eps_r 2 beside water (80), the face sits near the water's value.
+    case = _case_dict(result)
+    case["region"] = [
+        dict(entry, eps_r=2.0 if entry["membrane"] else 80.0) for entry in case["region"]
+    ]
+    positions, values = potential_line(result, case, 0)
+    weighted = (80 * phi_cells[k] / left + 2 * phi_cells[k + 1] / right) / (80 / left + 2 / right)
+    index = np.flatnonzero(positions == faces[k + 1])[0]
+    assert values[index] == pytest.approx(weighted, rel=1e-12)
+    assert abs(values[index] - phi_cells[k]) < abs(expected - phi_cells[k])
+
+
+def test_potential_ends_follow_protocol_steps_and_a_floating_end():
+    case = {
+        "boundary": {
+            "left": {"type": "reservoir", "potential": "floating"},
+            "right": {"type": "reservoir", "potential": 0.0},
+        },
+        "protocol": [{"at": 1.0, "set": {"boundary.right.potential": 0.02}}],
+    }
+    result = make_result(times=(0.0, 1.0, 2.0))
+    for index, right in ((0, 0.0), (1, 0.0), (2, 0.02)):  # a step at t itself is not yet in
+        _, phi = potential_line(result, case, index)
+        assert phi[-1] == right
+        assert phi[0] == pytest.approx(right + result.membrane_potential[index], rel=1e-12)
+
+
+def test_zoom_panels_read_in_distance_from_the_membrane_and_wall():
+    result = make_result(charged_wall=True)
+    fig = plot.profiles(result)
+    _, wall, membrane = _grid(fig)[1]
+    assert wall.get_xlabel() == "distance from wall [nm]"
+    assert membrane.get_xlabel() == "distance from membrane [nm]"
+    cells = np.flatnonzero(result.region == 1)
+    near, far = result.faces[cells[0]], result.faces[cells[-1] + 1]
+    thickness = 1e9 * (far - near)  # 5 nm
+    # Curves are drawn from the membrane's inner face, and ticks count outwards
+    # from each face: 0 at both, the same distances on either side.
+    x = np.asarray(_curves(membrane)["K"].get_xdata(), dtype=float)
+    np.testing.assert_allclose(x, 1e9 * (result.x - near), rtol=1e-12)
+    label = membrane.xaxis.get_major_formatter()
+    ticks = membrane.get_xticks()
+    assert label(0.0, None) == "0" and label(thickness, None) == "0"
+    outside = [label(t, None) for t in ticks if t > thickness]
+    inside = [label(t, None) for t in ticks if t < 0]
+    assert outside and inside  # both sides, each with its own round step
+    assert [float(text) for text in outside] == pytest.approx(
+        [t - thickness for t in ticks if t > thickness]
+    )
+    assert [float(text) for text in inside] == pytest.approx([-t for t in ticks if t < 0])
+    assert label(-4.0, None) == "4" and label(thickness + 4.0, None) == "4"
+    assert not [t for t in ticks if 0 < t < thickness]
+    low, high = membrane.get_xlim()
+    assert low < 0 and high > thickness
+    wall_label, wall_ticks = wall.xaxis.get_major_formatter(), wall.get_xticks()
+    assert wall_ticks[0] == 0.0 and wall_label(wall_ticks[0], None) == "0"
+    assert float(wall_label(wall_ticks[1], None)) == pytest.approx(wall_ticks[1])
 
 
 def test_transient_profiles_default_to_a_few_log_spaced_times(nernst_transient):
@@ -414,6 +549,50 @@ def test_traces_skip_the_flux_panel_when_nothing_crosses():
     assert len(plot.traces(result).axes) == 2
 
 
+PROTOCOL_TOML = """
+[[protocol]]
+at = 1e-9
+set = { "boundary.right.potential" = 0.01 }
+[[protocol]]
+at = 3e-9
+set = { "region.bath.concentration.K" = 20.0 }
+"""
+
+
+def test_traces_label_each_protocol_step():
+    result = make_result(times=(0.0, 1e-9, 2e-9, 3e-9, 4e-9))
+    result.case_toml = CASE_TOML.format(charge=-0.01) + PROTOCOL_TOML
+    fig = plot.traces(result)
+    for ax in fig.axes:
+        at = sorted({line.get_xdata()[0] for line in ax.get_lines() if line.get_linestyle() == ":"})
+        assert at == pytest.approx([1.0, 3.0], rel=1e-12)  # ns
+    labels = {text.get_text(): text.get_position()[0] for text in fig.axes[0].texts}
+    assert list(labels) == ["right potential → 10 mV", "bath concentration K → 20 mM"]
+    assert list(labels.values()) == pytest.approx([1.0, 3.0], rel=1e-12)
+    # A result without protocol steps has no lines and no labels.
+    fig = plot.traces(make_result(times=(0.0, 1e-9, 2e-9)))
+    assert not fig.axes[0].texts
+    assert not [line for line in fig.axes[0].get_lines() if line.get_linestyle() == ":"]
+
+
+def test_current_axis_turns_symlog_beside_a_capacitive_spike():
+    t = np.linspace(0.0, 100e-9, 101)
+    result = make_result(times=tuple(t))
+    # A 2000 A/m^2 charging spike decaying in 2 ns, then a 0.5 A/m^2 ionic current.
+    result.current = np.where(t > 0, 2000.0 * np.exp(-t / 2e-9), 0.0) + 0.5 * (t > 0)
+    current_ax = plot.traces(result).axes[1]
+    assert current_ax.get_yscale() == "symlog"
+    linthresh = current_ax.yaxis.get_transform().linthresh
+    assert linthresh == 1.0  # the next power of ten above the late 0.5 A/m^2
+    low, high = current_ax.get_ylim()
+    assert -linthresh < low < 0 and high > 2000  # the spike and the tail both in view
+    drawn = np.asarray(current_ax.get_lines()[0].get_ydata(), dtype=float)
+    np.testing.assert_allclose(drawn, result.current, rtol=1e-15)  # unit: A/m²
+    # A current that only decays tenfold stays linear.
+    result.current = np.linspace(10.0, 1.0, t.size)
+    assert plot.traces(result).axes[1].get_yscale() == "linear"
+
+
 # -- reversal potential --------------------------------------------------------------------
 
 
@@ -463,7 +642,7 @@ def test_iv_from_a_dict_of_arrays(tmp_path):
     assert not any(label.startswith("X") for label in labels)  # impermeant: no curve
     reversal = plot.reversal_potential(summary["boundary.left.potential"], summary["current"])
     assert labels[-1] == f"$V_{{rev}}$ = {reversal * 1e3:.2f} mV"
-    assert ax.get_xlabel() == "boundary.left.potential [mV]"
+    assert ax.get_xlabel() == "clamp potential (left boundary) [mV]"
     assert ax.get_ylabel() == "current density, outward + [mA/m²]"
     # The per-species currents add up to the total.
     lines = {line.get_label(): line.get_ydata() for line in ax.get_lines()}
@@ -545,7 +724,7 @@ def test_iv_needs_a_voltage_column():
 
 
 def _two_parameter_summary():
-    k_out = np.repeat([2.5, 5.0, 10.0], 4)
+    k_out = np.repeat([2.5, 5.0, 7.5], 4)  # evenly spaced
     p_na = np.tile(np.geomspace(1e-11, 1e-8, 4), 3)
     vm = -0.09 + 0.01 * np.log10(p_na / 1e-11) + 0.005 * k_out
     return {
@@ -568,10 +747,11 @@ def test_sweep_one_line_per_value_of_by(tmp_path):
         path=path,
     )
     (ax,) = fig.axes
-    assert _labels(ax) == ["2.5 mM", "5 mM", "10 mM"]
-    assert ax.get_legend().get_title().get_text() == "region.bath.concentration.K"
+    assert _labels(ax) == ["2.5 mM", "5 mM", "7.5 mM"]
+    # Parameters in words from the schema, not as dotted keys.
+    assert ax.get_legend().get_title().get_text() == "concentration (bath, K)"
     assert ax.get_xscale() == "log"  # three decades of permeability
-    assert ax.get_xlabel() == "region.membrane.permeability.Na [nm/s]"
+    assert ax.get_xlabel() == "permeability (membrane, Na) [nm/s]"
     assert ax.get_ylabel() == "membrane_potential [mV]"
     for line in ax.get_lines():
         assert line.get_xdata().size == 4 and np.all(np.diff(line.get_xdata()) > 0)
@@ -583,7 +763,40 @@ def test_sweep_without_by_and_with_a_linear_parameter():
     fig = plot.sweep(summary, "region.bath.concentration.K", "membrane_potential")
     (ax,) = fig.axes
     assert len(ax.get_lines()) == 1 and ax.get_legend() is None
-    assert ax.get_xscale() == "linear" and ax.get_xlabel() == "region.bath.concentration.K [mM]"
+    assert ax.get_xscale() == "linear" and ax.get_xlabel() == "concentration (bath, K) [mM]"
+
+
+def test_sweep_of_a_log_spaced_parameter_gets_a_log_axis():
+    # 1, 2, 4, 8 mM: under a decade, but log-spaced (a constant ratio): log axis.
+    summary = {
+        "region.bath.concentration.K": np.array([1.0, 2.0, 4.0, 8.0]),
+        "membrane_potential": np.array([-0.1, -0.08, -0.06, -0.04]),
+    }
+    ax = plot.sweep(summary, "region.bath.concentration.K", "membrane_potential").axes[0]
+    assert ax.get_xscale() == "log"
+    # Typed by hand to a few digits (1, 3.16, 10, 31.6, 100) still counts.
+    summary["region.bath.concentration.K"] = np.array([1.0, 3.16, 10.0, 31.6])
+    ax = plot.sweep(summary, "region.bath.concentration.K", "membrane_potential").axes[0]
+    assert ax.get_xscale() == "log"
+    # Evenly spaced over a decade: linear; so is a ratio that changes (1, 2, 3, 4).
+    for values in ([1.0, 4.0, 7.0, 10.0], [1.0, 2.0, 3.0, 4.0]):
+        summary["region.bath.concentration.K"] = np.array(values)
+        ax = plot.sweep(summary, "region.bath.concentration.K", "membrane_potential").axes[0]
+        assert ax.get_xscale() == "linear"
+
+
+def test_parameter_labels_come_from_the_schema():
+    from pnp.presentation.plot.common import _column_unit, _parameter_label
+
+    assert _parameter_label("species.K.D") == "Bulk diffusivity (K)"
+    assert _column_unit("species.K.D") == "m^2/s"
+    assert _parameter_label("region.bath.eps_r") == "Relative permittivity (bath)"
+    assert (
+        _parameter_label("boundary.right.surface_charge") == "charge on the wall (right boundary)"
+    )
+    assert _column_unit("boundary.right.surface_charge") == "C/m^2"
+    assert _parameter_label("pump.rate") == "Constant cycle rate j_p"
+    assert _parameter_label("not.a.key") == "not.a.key"
 
 
 def test_sweep_names_missing_columns():
@@ -655,6 +868,101 @@ def test_ghk_reference_of_a_clamp_sweep_matches_the_points(ghk_sweep):
     )
     # Not GHK-like: no reference.
     assert _ghk_reference(point, "region.bath.concentration.K", voltage) is None
+
+
+def _wall_potential_sweep(directory: Path) -> Path:
+    """A sweep of a blocking wall's electrode potential: not a clamp voltage."""
+    directory.mkdir()
+    point = make_result()
+    point.case_toml = CASE_TOML.format(charge=0.0).replace(
+        "surface_charge = 0.0", "potential = 0.05"
+    )
+    point.save(directory / "point_0000.h5")
+    rows = [
+        {
+            "boundary.left.potential": v,
+            "status": "completed",
+            "current": 0.0,
+            "membrane_potential": v,
+        }
+        for v in (0.0, 0.025, 0.05)
+    ]
+    _write_csv(directory / "summary.csv", rows)
+    return directory
+
+
+def test_iv_refuses_a_sweep_without_a_clamp_voltage(tmp_path, ghk_sweep, capsys):
+    from pnp.presentation.cli import main
+
+    summary = _two_parameter_summary()
+    concentrations = tmp_path / "concentrations"
+    concentrations.mkdir()
+    _write_csv(
+        concentrations / "summary.csv", [{k: v[i] for k, v in summary.items()} for i in range(12)]
+    )
+    wall = _wall_potential_sweep(tmp_path / "wall")
+    with pytest.raises(ValueError, match=r"sweeps region\.bath.*not a clamp voltage"):
+        plot.plot_file(concentrations, kind="iv")
+    with pytest.raises(ValueError, match="a wall's electrode potential"):
+        plot.plot_file(wall, kind="iv")
+    # By default a wall-potential sweep is a sweep figure, not an I-V curve.
+    assert plot.plot_file(wall) == wall / "sweep.png"
+    # On the command line: one line, exit 2, no traceback.
+    capsys.readouterr()
+    for directory in (concentrations, wall):
+        assert main(["plot", str(directory), "--kind", "iv"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("pnp: error: ") and "no I-V curve" in err
+        assert err.count("\n") == 1 and "Traceback" not in err
+    assert not (concentrations / "iv.png").exists() and not (wall / "iv.png").exists()
+    # A clamp sweep of a reservoir's potential is accepted.
+    assert main(["plot", str(ghk_sweep), "--kind", "iv", "-o", str(tmp_path / "iv.png")]) == 0
+    assert _is_png(tmp_path / "iv.png")
+
+
+def test_zipped_parameters_give_one_line(tmp_path):
+    k = np.geomspace(1.0, 100.0, 5)
+    rows = [
+        {
+            "region.bath.concentration.K": value,
+            "region.bath.concentration.Cl": value,
+            "status": "completed",
+            "membrane_potential": -0.01 * index,
+        }
+        for index, value in enumerate(k)
+    ]
+    _write_csv(tmp_path / "summary.csv", rows)
+    out = plot.plot_file(tmp_path)
+    assert _is_png(out)
+    from pnp.presentation.plot.files import _sweep_defaults
+    from pnp.presentation.plot.summary import _read_summary_csv
+
+    columns = _read_summary_csv(tmp_path / "summary.csv")
+    assert _sweep_defaults(columns, None, None, None) == (
+        "region.bath.concentration.K",
+        "membrane_potential",
+        None,
+    )
+
+
+def test_every_figure_kind_renders(tmp_path, nernst_transient, ghk_sweep):
+    transient = tmp_path / "transient.h5"
+    nernst_transient.save(transient)
+    summary = _two_parameter_summary()
+    two = tmp_path / "two"
+    two.mkdir()
+    _write_csv(two / "summary.csv", [{k: v[i] for k, v in summary.items()} for i in range(12)])
+    written = [
+        plot.plot_file(transient, kind="profiles", out=tmp_path / "profiles.png"),
+        plot.plot_file(transient, kind="traces", out=tmp_path / "traces.png"),
+        plot.plot_file(transient, out=tmp_path / "overview.png"),
+        plot.plot_file(ghk_sweep, kind="iv", out=tmp_path / "iv.png"),
+        plot.plot_file(two, kind="sweep", out=tmp_path / "sweep.png"),
+    ]
+    for path in written:
+        assert _is_png(path)
+        height, width = plt.imread(path).shape[:2]
+        assert height > 400 and width > 600
 
 
 def test_plot_file_of_a_two_parameter_sweep(tmp_path):

@@ -3,14 +3,17 @@
 Four kinds of figure, the ``--kind`` choices of ``pnp plot``:
 
 ``profiles``
-    φ and every concentration against position at chosen output times, with
-    one zoomed panel per membrane and per charged wall so that the Debye
-    layers are visible.
+    φ (to the boundary faces) and every concentration against position at
+    chosen output times, with one zoomed panel per membrane and per charged
+    wall, in distance from it, so that the Debye layers are visible; the
+    closed form when ``[expect]`` names one.
 ``traces``
-    Membrane potential, currents and per-species fluxes against time.
+    Membrane potential, currents and per-species fluxes against time, with
+    the protocol steps labelled.
 ``iv``
     Current against clamp voltage from a sweep summary, per-species currents,
-    the reversal potential and, optionally, the analytic GHK curve.
+    the reversal potential and, optionally, the analytic GHK curve. Only a
+    sweep of a clamp voltage has one.
 ``sweep``
     Any summary column against any parameter, one line per value of a second
     parameter.
@@ -29,8 +32,10 @@ in Jupyter and with ``plt.show()``), choosing the Agg backend when there is no
 display; :func:`plot_file` uses a bare ``Figure`` that pyplot never tracks, so
 a long sweep or CLI run does not accumulate open figures.
 
-Modules, one per seam: ``common`` (pyplot, units, titles, a result's regions,
-membranes, charged walls and zoom windows), ``profile_figure``,
+Modules, one per seam: ``common`` (pyplot, units, titles, parameter labels,
+a result's regions, membranes, charged walls and zoom windows),
+``face_values`` (φ at the domain ends and region interfaces),
+``closed_form`` (the ``[expect]`` profile to overlay), ``profile_figure``,
 ``trace_figure``, ``summary`` (sweep summaries as columns), ``iv_figure``
 (with the reversal potential and the GHK reference), ``sweep_figure`` and
 ``files`` (:func:`plot_file`). Their names differ from the functions' so that

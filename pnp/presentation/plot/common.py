@@ -35,7 +35,11 @@ ZOOM_DEBYE_LENGTHS = 12.0
 # Relative permittivity assumed for a result without its case (water, 25 degC).
 WATER_EPS_R = 78.5
 
-LOG_CONCENTRATION_DECADES = 3.0  # "auto": log c axis (and sweep y axis) for values spanning more
+# "auto": a log c axis for profiles whose concentrations (outside membranes)
+# span more decades than this: a Debye layer at a few RT/F, whose counter-ions
+# pile up and co-ions empty out, then shows both on one axis.
+LOG_CONCENTRATION_DECADES = 1.5
+LOG_SWEEP_DECADES = 3.0  # "auto": log y axis of a sweep figure for positive values spanning more
 LOG_TIME_DECADES = 3.0  # "auto": log time axis when positive output times span more
 MARKER_LIMIT = 50  # draw markers on a curve with at most this many points
 DPI = 150
@@ -148,9 +152,78 @@ _PARAMETER_UNITS = (
 )
 
 
+# What a parameter is, where the schema's description is conditional ("Wall: ...;
+# reservoir: ...") or describes the start of a run rather than the swept value.
+_PARAMETER_NAMES = {
+    "boundary.<side>.potential": "potential",
+    "region.<region>.concentration.<species>": "concentration",
+    "region.<region>.permeability.<species>": "permeability",
+    "boundary.<side>.current": "injected current",
+    "region.<region>.barrier.<species>": "free-energy offset",
+    "region.<region>.length": "thickness",
+    "pump.<pump>.j_max": "maximal pump rate j_max",
+}
+_PLACEHOLDER_TEXT = {"<side>": "{} boundary", "<pump>": "pump {}", "<protocol>": "step {}"}
+
+
+def _schema_parameter(key: str) -> tuple[Any, list[str]] | None:
+    """The schema's Parameter of a dotted case key, and what its placeholders stand for."""
+    from pnp.input.schema import PARAMETERS
+
+    parts = key.split(".")
+    candidates = [parts]
+    if parts[0] == "pump" and len(parts) == 2:
+        candidates.append(["pump", "", parts[1]])  # pump.rate: the only pump
+    for concrete in candidates:
+        for param in PARAMETERS:
+            pattern = param.key.split(".")
+            if len(pattern) != len(concrete):
+                continue
+            names = []
+            for want, have in zip(pattern, concrete, strict=True):
+                if want.startswith("<") and want.endswith(">"):
+                    if have:
+                        names.append(_PLACEHOLDER_TEXT.get(want, "{}").format(have))
+                elif want != have:
+                    break
+            else:
+                return param, names
+    return None
+
+
+def _parameter_label(key: str) -> str:
+    """A sweep parameter (dotted case key) in words, from the schema's description.
+
+    The description's first phrase (after a "Walls only:"-like qualifier, up
+    to the first of ``. ; ( =``) when it is at most four words, else the
+    key's name; then what the placeholders stand for:
+    ``region.bath.concentration.Na`` → "concentration (bath, Na)",
+    ``species.K.D`` → "Bulk diffusivity (K)". A key not in the schema is
+    returned as it is.
+    """
+    import re
+
+    found = _schema_parameter(key)
+    if found is None:
+        return key
+    param, names = found
+    what = _PARAMETER_NAMES.get(param.key)
+    if what is None:
+        text = param.description
+        if ":" in text.split(".")[0]:
+            text = text.split(":", 1)[1]
+        phrase = re.split(r"[.;(=]", text, maxsplit=1)[0].strip()
+        words = phrase.split()
+        what = phrase if 0 < len(words) <= 4 else param.name.replace("_", " ")
+    return f"{what} ({', '.join(names)})" if names else what
+
+
 def _column_unit(name: str) -> str:
     """SI unit of a summary column: a dotted parameter key or an observable."""
     if "." in name:
+        found = _schema_parameter(name)
+        if found is not None and found[0].unit not in ("-", ""):
+            return found[0].unit
         parts = name.split(".")
         for segment in reversed(parts):
             for key, unit in _PARAMETER_UNITS:
@@ -269,11 +342,21 @@ def _charged_walls(result: Result, case: Mapping[str, Any]) -> list[str]:
 
 @dataclass(frozen=True)
 class _Zoom:
-    """A window around an interface: where the Debye layers are."""
+    """A window around an interface: where the Debye layers are.
+
+    ``near`` and ``far`` are the faces of the membrane (left and right) or the
+    wall (both the end face): the zoom panel's axis is the distance from them.
+    """
 
     title: str
     low: float  # [m]
     high: float  # [m]
+    near: float  # [m]
+    far: float  # [m]
+
+    @property
+    def what(self) -> str:
+        return "wall" if self.near == self.far else "membrane"
 
 
 def _bulk_debye_length(result: Result, case: Mapping[str, Any], index: int) -> float:
@@ -325,7 +408,8 @@ def _zoom_windows(result: Result, case: Mapping[str, Any]) -> list[_Zoom]:
     last = len(extents) - 1
     zooms = []
     if "left" in _charged_walls(result, case):
-        zooms.append(_Zoom("left wall", faces[0], faces[0] + _zoom_depth(result, case, 0)))
+        depth = _zoom_depth(result, case, 0)
+        zooms.append(_Zoom("left wall", faces[0], faces[0] + depth, faces[0], faces[0]))
     for index in _membrane_regions(result, case):
         first, stop = extents[index]
         if stop <= first:
@@ -333,9 +417,12 @@ def _zoom_windows(result: Result, case: Mapping[str, Any]) -> list[_Zoom]:
         left = _zoom_depth(result, case, index - 1) if index > 0 else 0.0
         right = _zoom_depth(result, case, index + 1) if index < last else 0.0
         title = result.region_names[index]
-        zooms.append(_Zoom(title, faces[first] - left, faces[stop] + right))
+        zooms.append(
+            _Zoom(title, faces[first] - left, faces[stop] + right, faces[first], faces[stop])
+        )
     if "right" in _charged_walls(result, case):
-        zooms.append(_Zoom("right wall", faces[-1] - _zoom_depth(result, case, last), faces[-1]))
+        depth = _zoom_depth(result, case, last)
+        zooms.append(_Zoom("right wall", faces[-1] - depth, faces[-1], faces[-1], faces[-1]))
     return zooms
 
 

@@ -45,9 +45,37 @@ def _first_point_result(directory: Path) -> Result | None:
     return None
 
 
-def _default_sweep_kind(columns: Mapping[str, np.ndarray]) -> str:
+CLAMP_KEYS = ("boundary.left.potential", "boundary.right.potential")
+
+
+def _clamp_column(
+    columns: Mapping[str, np.ndarray], point: Result | None
+) -> tuple[str | None, str]:
+    """The swept clamp voltage of a sweep, or None and why it has none.
+
+    A clamp voltage: ``boundary.<side>.potential`` of a reservoir held at a
+    potential (in the points' case; any such key when no point is readable),
+    not a wall's electrode potential and not a floating end.
+    """
     parameters = _parameter_columns(columns)
-    if len(parameters) == 1 and parameters[0].endswith("potential") and "current" in columns:
+    swept = ", ".join(parameters) or "no parameter"
+    clamps = [name for name in parameters if name in CLAMP_KEYS]
+    if not clamps:
+        return None, f"it sweeps {swept}, not a clamp voltage ({' or '.join(CLAMP_KEYS)})"
+    boundary = _case_dict(point).get("boundary", {}) if point is not None else {}
+    for name in clamps:
+        spec = boundary.get(name.split(".")[1]) if isinstance(boundary, Mapping) else None
+        if not isinstance(spec, Mapping) or (
+            spec.get("type") == "reservoir" and isinstance(spec.get("potential"), int | float)
+        ):
+            return name, ""
+        what = "a wall's electrode" if spec.get("type") == "wall" else "a floating end's"
+    return None, f"it sweeps {what} potential ({clamps[-1]}), not a clamp voltage"
+
+
+def _default_sweep_kind(columns: Mapping[str, np.ndarray], point: Result | None) -> str:
+    parameters = _parameter_columns(columns)
+    if len(parameters) == 1 and "current" in columns and _clamp_column(columns, point)[0]:
         return "iv"
     return "sweep"
 
@@ -61,7 +89,18 @@ def _sweep_defaults(
             raise ValueError(f"the summary has no parameter column; columns: {', '.join(columns)}")
         x = parameters[0]
     if by is None:
-        others = [name for name in parameters if name != x]
+        # A parameter zipped with x (one value per value of x) would give one point per line.
+        x_values = np.asarray(columns[x]).astype(str) if x in columns else None
+        others = [
+            name
+            for name in parameters
+            if name != x
+            and (
+                x_values is None
+                or len(set(zip(x_values, np.asarray(columns[name]).astype(str), strict=True)))
+                > len(set(x_values))
+            )
+        ]
         by = others[0] if others else None
     if y is None:
         y = "current" if x.endswith("potential") and "current" in columns else "membrane_potential"
@@ -86,14 +125,16 @@ def plot_file(
     kind : {"profiles", "traces", "iv", "sweep"}, optional
         Default for a result: "profiles" when steady, traces and profiles
         side by side for a transient. For a sweep directory: "iv" when its one
-        parameter is a potential and it has a current, else "sweep".
+        parameter is a clamp voltage (``boundary.<side>.potential`` of a
+        reservoir held at a potential) and it has a current, else "sweep".
     out : path, optional
         Where to write the figure. Default: next to the result file with
         suffix ``.png``; ``<kind>.png`` inside a sweep directory.
     x, y, by : str, optional
         Columns of a "sweep" figure. Default: the first parameter, then
         ``current`` if that parameter is a potential else
-        ``membrane_potential``, one line per value of a second parameter.
+        ``membrane_potential``, one line per value of a second parameter
+        (unless it is zipped with the first: then one line).
 
     Returns
     -------
@@ -107,20 +148,26 @@ def plot_file(
         the directory holds no ``summary.csv``.
     ValueError
         A kind that does not fit the input (``traces`` of a steady result,
-        ``iv`` of a result file, ...).
+        ``iv`` of a result file or of a sweep whose parameter is not a clamp
+        voltage, ...).
     """
     if kind is not None and kind not in KINDS:
         raise ValueError(f"unknown plot kind {kind!r}; choose from {', '.join(KINDS)}")
     source = Path(path)
     if source.is_dir():
         columns = _sweep_directory_columns(source)
-        kind = kind or _default_sweep_kind(columns)
+        point = _first_point_result(source)
+        kind = kind or _default_sweep_kind(columns, point)
         if kind not in ("iv", "sweep"):
             raise ValueError(
                 f"{source} is a sweep directory: plot kind must be iv or sweep, not {kind}"
             )
+        if kind == "iv":
+            clamp, why = _clamp_column(columns, point)
+            if clamp is None:
+                raise ValueError(f"no I-V curve: {why}; use --kind sweep")
         target = Path(out) if out is not None else source / f"{kind}.png"
-        fig = _draw_sweep_directory(source, columns, kind, x, y, by)
+        fig = _draw_sweep_directory(source, columns, kind, (x, y, by), point)
     else:
         from pnp.results.reader import load_result
 
@@ -154,24 +201,24 @@ def _draw_sweep_directory(
     source: Path,
     columns: Mapping[str, np.ndarray],
     kind: str,
-    x: str | None,
-    y: str | None,
-    by: str | None,
+    choice: tuple[str | None, str | None, str | None],
+    point: Result | None,
 ) -> Figure:
-    """The "iv" or "sweep" figure of a sweep directory, titled by its case or name."""
+    """The "iv" or "sweep" figure of a sweep directory, titled by its case or name.
+
+    ``choice``: the x, y and by columns of a "sweep" figure (None: default).
+    """
     fig = _bare_figure((6.5, 4.8))
     ax = fig.subplots()
+    x, y, by = choice
     if kind == "iv":
-        point = _first_point_result(source)
-        voltage = _voltage_column(columns)
+        voltage = _clamp_column(columns, point)[0] or _voltage_column(columns)
         reference = _ghk_reference(point, voltage, _numeric(columns, voltage))
         _draw_iv(ax, columns, voltage, reference, _valence_map(point))
-        title = point.title if point is not None and point.title else source.name
     else:
         x, y, by = _sweep_defaults(columns, x, y, by)
         _draw_sweep(ax, columns, x, y, by, "auto", "auto")
-        title = source.name
-    fig.suptitle(title, fontsize=11)
+    fig.suptitle(point.title if point is not None and point.title else source.name, fontsize=11)
     return fig
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ...results.registry import ERROR_SUFFIX, entry
-from .common import MARKER_LIMIT, _case_dict, _new_figure, _prefixed, _save
+from .common import MARKER_LIMIT, _case_dict, _new_figure, _parameter_label, _prefixed, _save
 from .summary import _columns, _completed, _left_out, _numeric, _valence_map, _voltage_column
 
 if TYPE_CHECKING:
@@ -110,7 +110,12 @@ def _draw_iv(
             label=f"$V_{{rev}}$ = {reversal * 1e3:.2f} mV",
             zorder=4,
         )
-    xlabel = "$V_m$" if name == "membrane_potential" else name
+    if name == "membrane_potential":
+        xlabel = "$V_m$"
+    elif name.startswith("boundary."):
+        xlabel = f"clamp {_parameter_label(name)}"
+    else:
+        xlabel = _parameter_label(name)
     ax.set_xlabel(f"{xlabel} [mV]")
     ax.set_ylabel(f"current density, outward + [{unit}]")
     ax.grid(True, lw=0.3, alpha=0.5)

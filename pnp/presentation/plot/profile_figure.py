@@ -1,20 +1,24 @@
 """The ``profiles`` figure: φ and concentrations against position.
 
 Owns the choice of output times to draw, the region shading and names, the
-log-or-linear concentration axis, and the layout: a whole-domain column and
-one zoomed column per membrane and charged wall (windows from
-:mod:`.common`), or the whole domain only into a given pair of axes.
+log-or-linear concentration axis, the species' colours and line styles, and
+the layout: a whole-domain column and one zoomed column per membrane and
+charged wall (windows from :mod:`.common`, axes in distance from the
+membrane's or wall's faces), or the whole domain only into a given pair of
+axes. φ comes with its face values (:mod:`.face_values`) and, when the case
+names one, its closed form (:mod:`.closed_form`).
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .closed_form import potential_closed_form
 from .common import (
     LOG_CONCENTRATION_DECADES,
     _case_dict,
@@ -27,8 +31,10 @@ from .common import (
     _root,
     _save,
     _title,
+    _Zoom,
     _zoom_windows,
 )
+from .face_values import potential_line
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -39,6 +45,10 @@ if TYPE_CHECKING:
 PROFILE_TIMES = 5  # outputs drawn by default for a transient
 MEMBRANE_COLOUR = "#c9b27c"
 REGION_COLOURS = ("#dfeaf7", "#e7f2dc", "#f5e9dc", "#ece3f3")
+# Species differ in line style as well as colour, so that two species with
+# equal profiles (the ions of a neutral bulk) both stay visible.
+SPECIES_LINESTYLES = ("-", "--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 3)))
+CLOSED_FORM_COLOUR = "C3"
 TIME_ALPHA_MIN = 0.3  # earliest of several output times; the last is opaque
 LABEL_SIZE = 8  # [pt] region names
 LABEL_CHAR_WIDTH = 0.075  # [in] a generous character width at LABEL_SIZE
@@ -98,8 +108,12 @@ def _shade_regions(
     factor: float,
     window: tuple[float, float],
     label: bool,
+    origin: float = 0.0,
 ) -> None:
-    """Shade each region (membranes in lipid tan) and name the wide-enough ones."""
+    """Shade each region (membranes in lipid tan) and name the wide-enough ones.
+
+    Positions are drawn as (x - origin) * factor.
+    """
     from matplotlib.transforms import blended_transform_factory
 
     faces = result.faces
@@ -123,7 +137,14 @@ def _shade_regions(
             middle = 0.5 * (start + end)
             start, end = middle - 0.002 * span, middle + 0.002 * span
         layer = 0.5 if index in membranes else 0.0  # a widened membrane stays on top
-        ax.axvspan(start * factor, end * factor, color=colour, alpha=0.6, lw=0, zorder=layer)
+        ax.axvspan(
+            (start - origin) * factor,
+            (end - origin) * factor,
+            color=colour,
+            alpha=0.6,
+            lw=0,
+            zorder=layer,
+        )
         visible_start, visible_end = max(start, low), min(end, high)
         if label and visible_end > visible_start:
             room = (visible_end - visible_start) / span * panel_width  # [in]
@@ -135,7 +156,7 @@ def _shade_regions(
             else:
                 continue
             ax.text(
-                0.5 * (visible_start + visible_end) * factor,
+                (0.5 * (visible_start + visible_end) - origin) * factor,
                 0.97,
                 name,
                 transform=transform,
@@ -197,20 +218,29 @@ def _draw_profiles(
         squeeze=False,
         width_ratios=[2.0] + [1.0] * len(zooms),
     )
+    closed_form = potential_closed_form(result)
     domain = (float(result.faces[0]), float(result.faces[-1]))
-    windows = [domain] + [(zoom.low, zoom.high) for zoom in zooms]
     coordinate = "x" if result.geometry == "cartesian" else "r"
-    for column, window in enumerate(windows):
+    for column, zoom in enumerate([None, *zooms]):
         potential_ax, concentration_ax = axes[0, column], axes[1, column]
-        factor, unit = _length_unit(window[1] - window[0])
+        window = domain if zoom is None else (zoom.low, zoom.high)
+        # Whole domain: position; a zoom: distance [nm] from the membrane's or wall's faces.
+        factor, unit = _length_unit(window[1] - window[0]) if zoom is None else (1e9, "nm")
+        origin = 0.0 if zoom is None else zoom.near
         for ax in (potential_ax, concentration_ax):
-            _shade_regions(ax, result, membranes, factor, window, label=ax is potential_ax)
-        _draw_profile_curves(potential_ax, concentration_ax, result, indices, factor, log)
-        concentration_ax.set_xlim(window[0] * factor, window[1] * factor)
-        concentration_ax.set_xlabel(f"{coordinate} [{unit}]")
-        potential_ax.set_title(
-            "whole domain" if column == 0 else f"zoom: {zooms[column - 1].title}", fontsize=9
+            _shade_regions(ax, result, membranes, factor, window, ax is potential_ax, origin)
+        _draw_profile_curves(
+            potential_ax, concentration_ax, result, case, indices, (factor, origin), log
         )
+        _draw_closed_form(potential_ax, closed_form, factor, origin)
+        concentration_ax.set_xlim((window[0] - origin) * factor, (window[1] - origin) * factor)
+        if zoom is None:
+            concentration_ax.set_xlabel(f"{coordinate} [{unit}]")
+            potential_ax.set_title("whole domain", fontsize=9)
+        else:
+            _distance_ticks(concentration_ax, zoom, factor)
+            concentration_ax.set_xlabel(f"distance from {zoom.what} [nm]")
+            potential_ax.set_title(f"zoom: {zoom.title}", fontsize=9)
     axes[0, 0].set_ylabel("φ [mV]")
     axes[1, 0].set_ylabel("c [mM]")
     _headroom(axes[0, 0])
@@ -221,8 +251,54 @@ def _draw_profiles(
     else:
         axes[1, 0].set_ylim(bottom=0)
     axes[1, 0].legend(fontsize=8, loc="best", title="species", title_fontsize=8)
-    if len(indices) > 1:
+    if len(indices) > 1 or closed_form is not None:
         axes[0, 0].legend(fontsize=8, loc="best")
+
+
+def _draw_closed_form(
+    ax: Axes, closed_form: tuple[str, np.ndarray, np.ndarray] | None, factor: float, origin: float
+) -> None:
+    """The case's closed-form φ, dashed over the simulated one (nothing without one)."""
+    if closed_form is None:
+        return
+    name, x, phi = closed_form
+    ax.plot(
+        (x - origin) * factor,
+        phi * 1e3,
+        color=CLOSED_FORM_COLOUR,
+        ls="--",
+        lw=1.2,
+        label=f"closed form ({name})",
+        zorder=3,
+    )
+
+
+def _distance_ticks(ax: Axes, zoom: _Zoom, factor: float) -> None:
+    """Ticks of a zoom panel read as the distance from the nearer face.
+
+    The panel is drawn in (x - zoom.near) * factor, so the membrane (or wall)
+    keeps its place and thickness; ticks step outwards from each face
+    (0 at both faces of a membrane), labelled with the distance from it.
+    """
+    from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
+
+    thickness = (zoom.far - zoom.near) * factor
+    left = max((zoom.near - zoom.low) * factor, 0.0)
+    right = max((zoom.high - zoom.far) * factor, 0.0)
+    ticks = {0.0, thickness}
+    # Each side its own round step, with ticks in proportion to its share of the panel.
+    for side, sign, start in ((left, -1.0, 0.0), (right, 1.0, thickness)):
+        if side > 0:
+            bins = max(1, round(4 * side / (left + right)))
+            steps = MaxNLocator(nbins=bins, steps=[1, 2, 2.5, 5, 10]).tick_values(0.0, side)
+            ticks |= {start + sign * d for d in steps if 0 < d <= side * (1 + 1e-9)}
+
+    def label(value: float, _position: int | None) -> str:
+        distance = -value if value <= thickness / 2 else value - thickness
+        return f"{abs(max(distance, 0.0)):g}"
+
+    ax.xaxis.set_major_locator(FixedLocator(sorted(ticks)))
+    ax.xaxis.set_major_formatter(FuncFormatter(label))
 
 
 def _headroom(ax: Axes) -> None:
@@ -231,22 +307,35 @@ def _headroom(ax: Axes) -> None:
     ax.set_ylim(low, high + 0.12 * (high - low))
 
 
+def _species_style(number: int) -> dict[str, Any]:
+    """Colour and line style of species ``number``: equal profiles stay visible."""
+    return {
+        "color": f"C{number % 10}",
+        "ls": SPECIES_LINESTYLES[number % len(SPECIES_LINESTYLES)],
+    }
+
+
 def _draw_profile_curves(
     potential_ax: Axes,
     concentration_ax: Axes,
     result: Result,
+    case: Mapping[str, Any],
     indices: Sequence[int],
-    factor: float,
+    scale: tuple[float, float],
     log: bool,
 ) -> None:
-    """One φ curve per time (black, earlier lighter); species colours for c."""
-    x = result.x * factor
+    """One φ curve per time (black, earlier lighter), to the faces; a colour and
+    a line style per species for c. Positions are drawn as (x - origin) * factor,
+    ``scale`` = (factor, origin)."""
+    factor, origin = scale
+    x = (result.x - origin) * factor
     alphas = _time_alphas(len(indices))
     for alpha, index in zip(alphas, indices, strict=True):
         last = index == indices[-1]
         label = _format_time(float(result.t[index])) if len(indices) > 1 else None
+        line_x, phi = potential_line(result, case, index)
         potential_ax.plot(
-            x, result.potential[index] * 1e3, color="k", alpha=alpha, lw=1.3, label=label
+            (line_x - origin) * factor, phi * 1e3, color="k", alpha=alpha, lw=1.3, label=label
         )
         for number, name in enumerate(result.species):
             values = result.concentration[index, number]
@@ -255,10 +344,10 @@ def _draw_profile_curves(
             concentration_ax.plot(
                 x,
                 values,
-                color=f"C{number % 10}",
                 alpha=alpha,
-                lw=1.3,
+                lw=1.4,
                 label=name if last else None,
+                **_species_style(number),
             )
 
 
@@ -273,8 +362,13 @@ def profiles(
 
     The left column spans the whole domain; one more column per membrane and
     per charged wall zooms on it: ``ZOOM_DEBYE_LENGTHS`` (12) bulk Debye
-    lengths into each neighbouring region, or all of a shorter region.
+    lengths into each neighbouring region, or all of a shorter region, with
+    the distance [nm] from the membrane's faces (or the wall) on its axis.
     Regions are shaded (membranes in tan) and named on the potential row.
+    φ runs to the domain ends and region interfaces (see
+    :func:`pnp.presentation.plot.face_values.potential_line`); species
+    differ in colour and line style; the closed form named by the case's
+    ``[expect] potential_profile`` is drawn dashed, labelled "closed form".
 
     Parameters
     ----------
@@ -294,7 +388,8 @@ def profiles(
         Also save the figure there (PNG, PDF, SVG, ... by suffix).
     log_concentration : {"auto", True, False}
         Log concentration axis; "auto" chooses it when the concentrations in
-        the solutions (outside membranes) span more than three decades.
+        the solutions (outside membranes) span more than
+        ``LOG_CONCENTRATION_DECADES`` (1.5) decades.
 
     Returns
     -------
@@ -344,7 +439,9 @@ def _draw_profiles_into_axes(
     for ax in (potential_ax, concentration_ax):
         _shade_regions(ax, result, membranes, factor, window, label=ax is potential_ax)
         ax.set_xlim(window[0] * factor, window[1] * factor)
-    _draw_profile_curves(potential_ax, concentration_ax, result, indices, factor, log)
+    _draw_profile_curves(potential_ax, concentration_ax, result, case, indices, (factor, 0.0), log)
+    closed_form = potential_closed_form(result)
+    _draw_closed_form(potential_ax, closed_form, factor, 0.0)
     coordinate = "x" if result.geometry == "cartesian" else "r"
     potential_ax.set_xlabel(f"{coordinate} [{unit}]")
     concentration_ax.set_xlabel(f"{coordinate} [{unit}]")
@@ -356,5 +453,5 @@ def _draw_profiles_into_axes(
         concentration_ax.set_yscale("log")
         concentration_ax.set_ylim(low / 3, high * 3)
     concentration_ax.legend(fontsize=8)
-    if len(indices) > 1:
+    if len(indices) > 1 or closed_form is not None:
         potential_ax.legend(fontsize=8)

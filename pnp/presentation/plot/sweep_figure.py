@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .common import (
-    LOG_CONCENTRATION_DECADES,
+    LOG_SWEEP_DECADES,
     MARKER_LIMIT,
     _axis_label,
     _column_unit,
     _display_unit,
     _new_figure,
+    _parameter_label,
     _save,
 )
 from .summary import _columns, _completed, _left_out, _numeric
@@ -29,11 +30,28 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 LOG_PARAMETER_DECADES = 2.0  # log axis for a positive parameter spanning more
+GEOMETRIC_RTOL = 0.02  # ratios of log-spaced values agree to this (values rounded by hand)
 
 
 def _use_log(values: np.ndarray, decades: float) -> bool:
     finite = values[np.isfinite(values)]
     return bool(finite.size >= 2 and finite.min() > 0 and finite.max() > 10**decades * finite.min())
+
+
+def _geometric(values: np.ndarray) -> bool:
+    """Whether the distinct values are log-spaced: three or more, positive, in
+    a constant ratio (``pnp sweep --param KEY=log:a:b:n``, or typed by hand to
+    a few digits)."""
+    distinct = np.unique(values[np.isfinite(values)])
+    if distinct.size < 3 or distinct[0] <= 0:
+        return False
+    ratios = distinct[1:] / distinct[:-1]
+    return bool(ratios.min() > 1.05 and ratios.max() <= ratios.min() * (1 + GEOMETRIC_RTOL))
+
+
+def _label(name: str, unit: str) -> str:
+    """Axis label of a column: a parameter in words (from the schema), an observable by name."""
+    return _axis_label(_parameter_label(name) if "." in name else name, unit)
 
 
 def _format_value(value: Any, unit: str) -> str:
@@ -80,23 +98,24 @@ def _draw_sweep(
             **style,
         )
     for axis, mode, values in (("x", logx, x_values[keep]), ("y", logy, y_values[keep])):
-        decades = LOG_PARAMETER_DECADES if axis == "x" else LOG_CONCENTRATION_DECADES
+        decades = LOG_PARAMETER_DECADES if axis == "x" else LOG_SWEEP_DECADES
         if mode == "auto":
-            log = _use_log(values, decades)
+            # A log-spaced parameter reads evenly on a log axis, however few decades it spans.
+            log = _use_log(values, decades) or (axis == "x" and _geometric(values))
         elif isinstance(mode, str):
             raise ValueError(f"log{axis} must be 'auto', True or False, got {mode!r}")
         else:
             log = bool(mode)
         if log:
             (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
-    ax.set_xlabel(_axis_label(x, x_unit))
-    ax.set_ylabel(_axis_label(y, y_unit))
+    ax.set_xlabel(_label(x, x_unit))
+    ax.set_ylabel(_label(y, y_unit))
     ax.grid(True, lw=0.3, alpha=0.5)
     note = _left_out(columns, _completed(columns))
     if note:
         ax.set_title(note, fontsize=9)
     if by is not None:
-        ax.legend(fontsize=8, title=by, title_fontsize=8, loc="best")
+        ax.legend(fontsize=8, title=_label(by, ""), title_fontsize=8, loc="best")
 
 
 def _pyplot_colours(count: int) -> list[Any]:
@@ -135,15 +154,17 @@ def sweep(
         Also save the figure there.
     logx, logy : {"auto", True, False}
         Log axes; "auto" chooses one for positive values spanning more than
-        two decades (x) or three (y).
+        two decades (x) or three (y), and a log x axis for log-spaced values
+        (three or more in a constant ratio).
 
     Returns
     -------
     Figure
 
-    Units come from the column names: parameters by their key
-    (``...potential`` in mV, ``...concentration...`` in mM, ...),
-    observables by :func:`pnp.results.registry.observable_units`.
+    Parameters are labelled in words with their units from the case schema
+    (``region.bath.concentration.K`` → "concentration (bath, K) [mM]",
+    potentials in mV); observables by name, with units from
+    :func:`pnp.results.registry.observable_units`.
     """
     columns = _columns(summary)
     fig = _new_figure((6.5, 4.8))

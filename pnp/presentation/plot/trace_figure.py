@@ -2,7 +2,8 @@
 
 Owns the check that a result is a time series, the log-or-linear time axis,
 the panels (V_m; total and pump current; per-species fluxes of the species
-that cross) and the protocol-time markers.
+that cross), the labelled protocol-step markers and the symlog current axis
+beside a capacitive spike.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from ...results.registry import entry
 from .common import (
     MARKER_LIMIT,
     _case_dict,
+    _column_unit,
     _display_unit,
     _log_like,
     _new_figure,
@@ -25,6 +27,7 @@ from .common import (
     _time_unit,
     _title,
 )
+from .profile_figure import _species_style
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -33,11 +36,77 @@ if TYPE_CHECKING:
     from pnp.results.result import Result
 
 
-def _protocol_times(case: Mapping[str, Any]) -> list[float]:
+# The current axis turns symlog when the trace's peak exceeds its late values
+# (the last third of the outputs) this many times: a capacitive spike then no
+# longer flattens the ionic current that follows it.
+SPIKE_RATIO = 100.0
+SPIKE_DECADES = 4  # at most this many decades of the peak on the log part
+PROTOCOL_LABEL_SIZE = 7  # [pt]
+_SECTIONS = ("boundary", "region", "pump", "species")
+
+
+def _protocol_steps(case: Mapping[str, Any]) -> list[tuple[float, str]]:
+    """(time [s], short text of what changed) of every ``[[protocol]]`` step."""
     steps = case.get("protocol")
     if not isinstance(steps, list):
         return []
-    return [float(step["at"]) for step in steps if isinstance(step.get("at"), int | float)]
+    out = []
+    for step in steps:
+        if not isinstance(step, Mapping) or not isinstance(step.get("at"), int | float):
+            continue
+        changes = step.get("set")
+        texts = []
+        for key, value in changes.items() if isinstance(changes, Mapping) else []:
+            parts = str(key).split(".")
+            where = " ".join(parts[1:] if parts[0] in _SECTIONS and len(parts) > 1 else parts)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                factor, unit = _display_unit(_column_unit(str(key)), [value])
+                value = f"{value * factor:.3g} {unit}".rstrip()
+            texts.append(f"{where} → {value}")
+        out.append((float(step["at"]), "; ".join(texts) or "protocol step"))
+    return out
+
+
+def _mark_protocol(axes: list[Axes], steps: list[tuple[float, str]], factor: float, log: bool):
+    """A dotted line at each protocol time across the panels, labelled on the top one."""
+    from matplotlib.transforms import blended_transform_factory
+
+    top = axes[0]
+    transform = blended_transform_factory(top.transData, top.transAxes)
+    shown = [(at, text) for at, text in steps if at > 0 or not log]
+    for number, (at, text) in enumerate(shown):
+        for ax in axes:
+            ax.axvline(at * factor, color="0.45", lw=0.8, ls=":", zorder=0)
+        # Above the top panel, clear of the traces; alternate rows keep close steps legible.
+        top.text(
+            at * factor,
+            1.02 + 0.09 * (number % 2),
+            text,
+            transform=transform,
+            ha="center",
+            va="bottom",
+            fontsize=PROTOCOL_LABEL_SIZE,
+            color="0.25",
+        )
+
+
+def _spike_threshold(values: np.ndarray) -> float | None:
+    """linthresh of a symlog axis for a trace with a spike, None for a linear axis.
+
+    A spike: the peak |value| over SPIKE_RATIO times the largest |value| of
+    the last third of the outputs. The linear part then reaches the next
+    power of ten above those late values (at most SPIKE_DECADES below the
+    peak), so the ionic current after the spike is read on a linear scale.
+    """
+    finite = np.abs(values[np.isfinite(values)])
+    if finite.size < 3:
+        return None
+    peak = float(finite.max())
+    late = float(finite[-max(1, finite.size // 3) :].max())
+    if peak == 0 or peak <= SPIKE_RATIO * late:
+        return None
+    floor = max(late, peak * 10.0**-SPIKE_DECADES)
+    return float(10.0 ** math.ceil(math.log10(floor)))
 
 
 def _check_time_series(result: Result) -> None:
@@ -49,6 +118,29 @@ def _check_time_series(result: Result) -> None:
             f"the result has {t.size} output time{'' if t.size == 1 else 's'}, "
             "no time series; use profiles"
         )
+
+
+def _symlog_current(ax: Axes, values: np.ndarray, linthresh: float) -> None:
+    """Symlog current axis, its linear band shaded, limits hugging the data."""
+    finite = values[np.isfinite(values)]
+    low, high = min(float(finite.min()), 0.0), max(float(finite.max()), 0.0)
+    ax.set_yscale("symlog", linthresh=linthresh, linscale=1.0)
+    ax.axhspan(-linthresh, linthresh, color="0.93", lw=0, zorder=0)
+    ax.text(
+        0.99,
+        0.02,
+        f"log scale beyond ±{linthresh:g}",
+        transform=ax.transAxes,
+        ha="right",
+        va="bottom",
+        fontsize=PROTOCOL_LABEL_SIZE,
+        color="0.35",
+    )
+    # A decade of room beyond the peaks; a sliver below 0 for a one-signed trace.
+    ax.set_ylim(
+        low * 3 if low < -linthresh else min(low, 0.0) - 0.15 * linthresh,
+        high * 3 if high > linthresh else max(high, 0.0) + 0.15 * linthresh,
+    )
 
 
 def _draw_traces(fig: Figure | SubFigure, result: Result, log_time: bool | str) -> list[Axes]:
@@ -85,6 +177,9 @@ def _draw_traces(fig: Figure | SubFigure, result: Result, log_time: bool | str) 
         axes[1].plot(times, pump * scale, color="C3", label="pump", **style)
     axes[1].axhline(0, color="0.6", lw=0.6, zorder=0)
     axes[1].set_ylabel(f"current [{current_unit}]")
+    linthresh = _spike_threshold(result.current[keep] * scale)
+    if linthresh is not None:
+        _symlog_current(axes[1], result.current[keep] * scale, linthresh)
     axes[1].legend(fontsize=8, loc="best", title="outward +", title_fontsize=8)
 
     if fluxes:
@@ -94,15 +189,12 @@ def _draw_traces(fig: Figure | SubFigure, result: Result, log_time: bool | str) 
         )
         for name, values in fluxes.items():
             number = result.species.index(name)
-            axes[2].plot(times, values[keep] * scale, color=f"C{number % 10}", label=name, **style)
+            axes[2].plot(times, values[keep] * scale, label=name, **_species_style(number), **style)
         axes[2].axhline(0, color="0.6", lw=0.6, zorder=0)
         axes[2].set_ylabel(f"flux [{flux_unit}]")
         axes[2].legend(fontsize=8, loc="best", title="outward +", title_fontsize=8)
 
-    for at in _protocol_times(_case_dict(result)):
-        if at > 0 or not log:
-            for ax in axes:
-                ax.axvline(at * factor, color="0.5", lw=0.8, ls=":", zorder=0)
+    _mark_protocol(axes, _protocol_steps(_case_dict(result)), factor, log)
     if log:
         axes[-1].set_xscale("log")
     axes[-1].set_xlabel(f"t [{unit}]")
@@ -120,8 +212,11 @@ def traces(
 
     Three panels sharing the time axis: V_m [mV]; the membrane current
     (total, and the pump's when there is a pump), outward positive; the flux
-    of every species that crosses, outward positive. Protocol times are
-    dotted vertical lines.
+    of every species that crosses, outward positive. Each ``[[protocol]]``
+    step is a dotted vertical line, labelled above the top panel with what
+    it sets ("left potential → 10 mV"). When the current's peak exceeds
+    ``SPIKE_RATIO`` (100) times its late values (a capacitive spike), the
+    current axis is symlog, linear up to the next power of ten above them.
 
     Parameters
     ----------
