@@ -25,7 +25,7 @@ import pnp
 from pnp.discretisation.model import build_model
 from pnp.input.case import Case
 from pnp.solvers.bdf import BDF, bdf_coefficients, error_ratio, initial_step, predict
-from pnp.solvers.compartments import closed_compartments, projector
+from pnp.solvers.compartments import REGULARISE, closed_compartments, projector
 from pnp.solvers.newton import Weights, boundary_displacement, concentrations
 from pnp.solvers.steady import solve_steady
 
@@ -314,3 +314,35 @@ def test_the_pump_alone_changes_the_amount_of_an_ion_that_cannot_leak():
     # each step conserves every amount up to Newton's tolerance (~1e-12 of it);
     # the change is 1.5e-3 of the amount
     assert amount[-1] - amount[0] == pytest.approx(-3.0 * rate * t_end, rel=1e-6)
+
+
+def test_a_compartment_against_a_closed_right_end_is_closed_too():
+    """The mirror image of the Donnan cell (cytoplasm on the right, against a
+    wall): X is confined there as on the left, and K and Cl reach the bath
+    reservoir now on the left."""
+    data = _donnan().case.to_dict()
+    data["inside"] = "right"
+    data["region"] = data["region"][::-1]
+    data["boundary"] = {"left": data["boundary"]["right"], "right": data["boundary"]["left"]}
+    m = build_model(Case.from_dict(data))
+    ix = m.species.index("X")
+    _, _, (a, b) = m.mesh.region_slices
+    comps = closed_compartments(m, m.x0)
+    assert {c.species for c in comps} == {ix}
+    (comp,) = [c for c in comps if c.amount > 0.0]
+    np.testing.assert_array_equal(comp.cells, np.arange(a, b))
+
+
+def test_a_closed_compartment_relaxes_a_thousand_times_slower_than_it_diffuses():
+    """The steady solver's time term of a confined species: 1/(REGULARISE x its
+    slowest diffusion time across the compartment), L^2/D."""
+    m = _donnan()
+    comps = closed_compartments(m, m.x0)
+    floor = comps.time_floor(m.n_species, m.n_cells)
+    ix = m.species.index("X")
+    (a, b), _, _ = m.mesh.region_slices
+    assert REGULARISE == 1e3
+    np.testing.assert_allclose(floor[ix, a:b], 1e-10 / (REGULARISE * 200e-9**2), rtol=1e-12)
+    others = np.ones(floor.shape, dtype=bool)
+    others[ix] = False
+    assert np.all(floor[others] == 0.0)
