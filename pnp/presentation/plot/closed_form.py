@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .common import _region_extents
+from .common import _case_dict, _region_extents
 
 if TYPE_CHECKING:
     from pnp.results.result import Result
@@ -25,16 +25,15 @@ POINTS = 400  # samples of a closed-form curve, spaced geometrically from the wa
 
 def _case(result: Result):
     """The result's case as a validated Case (None without one, or unreadable)."""
-    import tomllib
-
     from pnp.errors import CaseError
     from pnp.input.validation import case_from_data
 
-    if not result.case_toml:
+    data = _case_dict(result)  # {} when absent or unreadable (deeply nested, damaged)
+    if not data:
         return None
     try:
-        return case_from_data(tomllib.loads(result.case_toml), None, None, None)
-    except (CaseError, ValueError, TypeError, KeyError):
+        return case_from_data(data, None, None, None)
+    except (CaseError, ValueError, TypeError, KeyError, RecursionError):
         return None
 
 
