@@ -54,13 +54,13 @@ def value_and_error(text: str, unit: str) -> tuple[float, float]:
     return float(m.group(1)), float(m.group(2))
 
 
-def assert_shown(text: str, unit: str, value: float, error: float) -> None:
+def assert_shown(text: str, unit: str, value: float, error: float, digits: int = 12) -> None:
     """``text`` shows ``value ± error unit``: value to the estimate's digits (at
-    most 12 significant ones: display.MAX_DIGITS), the estimate to one or two
-    significant digits (at most 1/4 off)."""
+    most ``digits`` significant ones: display.MAX_DIGITS; whole-cell currents
+    6), the estimate to one or two significant digits (at most 1/4 off)."""
     shown, shown_error = value_and_error(text, unit)
     assert shown_error == pytest.approx(error, rel=0.25)
-    assert shown == pytest.approx(value, abs=shown_error + 5e-12 * abs(value))
+    assert shown == pytest.approx(value, abs=shown_error + 5 * 10.0**-digits * abs(value))
 
 
 def membrane_specific_capacitance(case) -> float:
@@ -94,7 +94,7 @@ def test_cell_area_gives_pa_and_pa_per_pf(clamped_cell, capsys):
     shown = rows(text)
     specific = membrane_specific_capacitance(case)
     assert_shown(
-        shown["membrane current (whole cell)"], "pA", density * AREA * 1e12, error * AREA * 1e12
+        shown["membrane current (whole cell)"], "pA", density * AREA * 1e12, error * AREA * 1e12, 6
     )
     assert_shown(
         shown["membrane current per capacitance"], "pA/pF", density / specific, error / specific
@@ -120,7 +120,7 @@ def test_cell_capacitance_gives_the_area_over_the_specific_capacitance(clamped_c
     shown = rows(report.summary(case, result))
     area = 10e-12 / specific
     assert_shown(
-        shown["membrane current (whole cell)"], "pA", density * area * 1e12, error * area * 1e12
+        shown["membrane current (whole cell)"], "pA", density * area * 1e12, error * area * 1e12, 6
     )
     # pA/pF does not depend on how the size was given
     assert_shown(
@@ -142,7 +142,7 @@ def test_pnp_info_shows_the_cell_from_the_file(clamped_cell, capsys):
     assert "membrane area 1000 µm^2" in text
     lines = text.splitlines()
     line = lines[next(i for i, s in enumerate(lines) if s.strip().startswith("current ")) + 1]
-    assert_shown(line, "pA", density * AREA * 1e12, error * AREA * 1e12)
+    assert_shown(line, "pA", density * AREA * 1e12, error * AREA * 1e12, 6)
     assert_shown(line, "pA/pF", density * AREA / capacitance, error * AREA / capacitance)
     # µA/cm^2 beside A/m^2, the estimate scaled along
     current = rows(text)["current"]

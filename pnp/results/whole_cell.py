@@ -111,11 +111,24 @@ def density_text(value: float, error: float | None, digits: int = 6) -> str:
     return f"{si} ({physiological})"
 
 
+def _six_digits(value: float, error: float | None, unit: str) -> str:
+    """``value ± error unit``, the value to 6 significant digits (as the summary
+    has always shown whole-cell currents) and the estimate as `with_error` rounds it."""
+    text = with_error(value, error, unit)
+    if " ± " not in text:
+        return text
+    return f"{value:.6g} ± {text.split(' ± ', 1)[1]}"
+
+
 def cell_texts(value: float, error: float | None, size: CellSize) -> tuple[str, str]:
-    """A current density [A/m^2] ± its estimate as the cell's current [pA] and per capacitance [pA/pF]."""
+    """A current density [A/m^2] ± its estimate as the cell's current [pA] and per capacitance [pA/pF].
+
+    The current is shown to 6 significant digits, the current per capacitance
+    to the digits its estimate supports (`with_error`).
+    """
     to_pa = size.area * 1e12
     per_capacitance = size.area / size.capacitance  # A/F = pA/pF
     return (
-        with_error(value * to_pa, _scaled(error, to_pa), "pA"),
+        _six_digits(value * to_pa, _scaled(error, to_pa), "pA"),
         with_error(value * per_capacitance, _scaled(error, per_capacitance), "pA/pF"),
     )
