@@ -168,7 +168,8 @@ def test_summary_and_info_show_each_estimate_as_plus_minus(tmp_path, capsys):
     assert "observables  at the last output (± estimated discretisation error)" in out
     assert re.search(r"^  membrane_potential\s+-0\.089059 ± 4e-06 V$", out, re.M)
     assert re.search(r"^  flux_K\s+-3\.9e-21 ± 2e-22 mol/m\^2/s$", out, re.M)
-    assert re.search(r"^  current\s+\S+ A/m\^2$", out, re.M)  # no estimate: nothing added
+    # no estimate: nothing added, in A/m^2 nor beside it in µA/cm^2
+    assert re.search(r"^  current\s+\S+ A/m\^2 \(\S+ µA/cm\^2\)$", out, re.M)
     result.save(tmp_path / "plain.h5")
     assert main(["info", str(tmp_path / "plain.h5")]) == 0
     out = capsys.readouterr().out

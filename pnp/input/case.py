@@ -35,6 +35,7 @@ __all__ = [
     "Boundary",
     "Case",
     "CaseWarning",
+    "CellSpec",
     "MeshSpec",
     "OutputSpec",
     "Protocol",
@@ -132,6 +133,14 @@ class Protocol:
 
 
 @dataclass(frozen=True)
+class CellSpec:
+    """The ``[cell]`` table of a cartesian case, as given (at most one of the two)."""
+
+    area: float | None = None  # [m^2] membrane area of the whole cell
+    capacitance: float | None = None  # [F] whole-cell capacitance
+
+
+@dataclass(frozen=True)
 class OutputSpec:
     path: str | None = None  # resolved relative to the case file
     plot: bool = True
@@ -161,6 +170,7 @@ class Case:
     mesh: MeshSpec = field(default_factory=MeshSpec)
     run: RunSpec = field(default_factory=RunSpec)
     protocols: tuple[Protocol, ...] = ()
+    cell: CellSpec = field(default_factory=CellSpec)
     output: OutputSpec = field(default_factory=OutputSpec)
     expect: dict[str, Any] = field(default_factory=dict)
     strict: bool = True
@@ -225,6 +235,10 @@ class Case:
         """
         data = self._input()
         data.pop("protocol", None)
+        if isinstance(self.run.outputs, tuple):
+            # the output times of the whole run (defaults derived from its
+            # protocols included) stay those of the run
+            data.setdefault("run", {})["outputs"] = list(self.run.outputs)
         for protocol in self.protocols:
             if protocol.at <= t:
                 for key, value in protocol.set.items():

@@ -24,6 +24,7 @@ _SECTION_TITLES = {
     "mesh": "`[mesh]`",
     "run": "`[run]`",
     "protocol.<protocol>": "`[[protocol]]` — piecewise-constant changes in a transient run",
+    "cell": "`[cell]` — the whole cell of a cartesian case (currents in pA and pA/pF)",
     "output": "`[output]`",
     "expect": "`[expect]` — free table of numbers or strings",
 }
@@ -39,6 +40,7 @@ SECTION_NAMES = {
     "mesh": "mesh",
     "run": "run",
     "protocol": "protocol.<protocol>",
+    "cell": "cell",
     "output": "output",
     "expect": "expect",
 }

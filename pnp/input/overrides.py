@@ -152,7 +152,7 @@ def resolve(raw: dict[str, Any], key: str, file: str | None, create: bool = Fals
 
 
 def _resolve_table(path: _Path) -> Target:
-    """``mesh.<key>``, ``run.<key>``, ``output.<key>``."""
+    """``mesh.<key>``, ``run.<key>``, ``output.<key>``, ``cell.<key>``."""
     head, parts = path.parts[0], path.parts
     path.need(2, f"{head}.<key>")
     path.field(parts[1], head)
@@ -245,6 +245,7 @@ _RESOLVERS: dict[str, Callable[[_Path], Target]] = {
     "mesh": _resolve_table,
     "run": _resolve_table,
     "output": _resolve_table,
+    "cell": _resolve_table,
     "expect": _resolve_expect,
     "species": _resolve_species,
     "boundary": _resolve_boundary,
@@ -260,7 +261,7 @@ def apply_override(raw: dict[str, Any], key: str, value: Any, file: str | None) 
     replaces what the file said: a wall's potential ↔ surface_charge, a
     reservoir's numeric potential ↔ current (``current`` makes it floating),
     a membrane's permeability ↔ barrier of a species and eps_r ↔
-    capacitance, a pump's rate ↔ j_max/K_Na/K_K.
+    capacitance, a pump's rate ↔ j_max/K_Na/K_K, the cell's area ↔ capacitance.
     """
     target = resolve(raw, key, file, create=True)
     entry, name = target.entry, target.name
@@ -269,6 +270,8 @@ def apply_override(raw: dict[str, Any], key: str, value: Any, file: str | None) 
             f"expected a table species -> value for `{name}`", file=file, key=target.key
         )
     target.container[name] = value
+    if target.parts[0] == "cell" and name in ("area", "capacitance"):
+        target.container.pop("capacitance" if name == "area" else "area", None)
     drop = _DROP_ALTERNATIVE.get(target.parts[0])
     if entry is not None and drop is not None:
         drop(entry, target, value)

@@ -502,7 +502,10 @@ PARAMETERS: tuple[Parameter, ...] = (
         "s",
         200,
         "Number of log-spaced output times, an explicit list of times, or "
-        '`{ every = "0.1 ms" }`: evenly spaced times every STEP up to t_end.',
+        '`{ every = "0.1 ms" }`: evenly spaced times every STEP up to t_end. Not given in a '
+        "case with `[[protocol]]`: each stretch between changes gets evenly spaced times and "
+        'a log-spaced burst after its start (docs/interface.md, "Output times").',
+        default_text="200 (log-spaced); with protocols, per stretch",
     ),
     _p("run.rtol", "float", "-", 1e-6, "Relative tolerance.", minimum=0.0, exclusive_minimum=True),
     _p("run.atol", "float", "-", 1e-9, "Absolute tolerance.", minimum=0.0, exclusive_minimum=True),
@@ -534,6 +537,27 @@ PARAMETERS: tuple[Parameter, ...] = (
         "-",
         REQUIRED,
         "Dotted key → new value; only run-time parameters (marked in this table).",
+    ),
+    # -- cell ---------------------------------------------------------------
+    _p(
+        "cell.area",
+        "float",
+        "m^2",
+        None,
+        'Cartesian cases: membrane area of the whole cell (e.g. "1000 um^2"); the summary and '
+        "`pnp info` then show currents in pA and pA/pF. Not with cell.capacitance.",
+        minimum=0.0,
+        exclusive_minimum=True,
+    ),
+    _p(
+        "cell.capacitance",
+        "float",
+        "F",
+        None,
+        'Cartesian cases: whole-cell capacitance (e.g. "10 pF"); the area is this over the '
+        "specific capacitance eps0 eps_r / length of the membrane region. Not with cell.area.",
+        minimum=0.0,
+        exclusive_minimum=True,
     ),
     # -- output -------------------------------------------------------------
     _p(

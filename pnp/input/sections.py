@@ -1,26 +1,43 @@
-"""Validation of ``[mesh]``, ``[run]``, ``[output]`` and ``[expect]``; the mesh size limit.
+"""Validation of ``[mesh]``, ``[run]``, ``[cell]``, ``[output]``, ``[expect]``; the mesh size limit.
 
 Owns the numerical settings of a case: the mesh spec and the refusal of a
 mesh of more than `MAX_CELLS` cells before anything allocates it (sized
 in closed form by `estimated_cells`), the run spec (mode, end time,
-output times, tolerances), where the result goes, and the free
-``[expect]`` table.
+output times, tolerances; `protocol_output_times`, the default output times
+of a case with protocols), the size of a cartesian case's cell, where the
+result goes, and the free ``[expect]`` table.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 import os
 from pathlib import Path
 from typing import Any
 
-from .case import Boundary, MeshSpec, OutputSpec, Region, RunSpec, Species
+from .case import Boundary, CellSpec, MeshSpec, OutputSpec, Region, RunSpec, Species
 from .messages import show
 from .reader import Reader
 from .schema import MAX_CELLS, MAX_OUTPUT_TIMES, MAX_STRING, SCHEMA, children, show_limit
 
-__all__ = ["SectionReader", "StateCells", "estimated_cells", "region_cells"]
+__all__ = [
+    "SectionReader",
+    "StateCells",
+    "estimated_cells",
+    "protocol_output_times",
+    "region_cells",
+]
+
+#: Outputs a case with protocols gets by default (`protocol_output_times`):
+#: about this many in all, at least `SEGMENT_OUTPUTS` per stretch between changes.
+PROTOCOL_OUTPUTS = 200
+SEGMENT_OUTPUTS = 8
+#: ... and never more than this many (which caps the stretches that get `SEGMENT_OUTPUTS`).
+MAX_PROTOCOL_OUTPUTS = 400
+#: The log-spaced burst after each change starts this fraction of its stretch after it.
+BURST_START = 1e-6
 
 
 class SectionReader(Reader):
@@ -136,6 +153,26 @@ class SectionReader(Reader):
             outputs = int(outputs)
         return RunSpec(outputs=outputs, **values)
 
+    def cell(self, raw: dict[str, Any], geometry: str, regions: tuple[Region, ...]) -> CellSpec:
+        """``[cell]``: the membrane area or capacitance of a cartesian case's whole cell."""
+        table = self.section(raw, "cell")
+        given = [name for name in children("cell") if name in table]
+        if len(given) > 1:
+            raise self.error(
+                "give the cell's area or its capacitance, not both (the area follows from "
+                "the capacitance and the membrane's specific capacitance)",
+                "cell.capacitance",
+            )
+        if given and geometry != "cartesian":
+            raise self.error(
+                f"only for cartesian cases: in a {geometry} case the cell's size follows "
+                "from the geometry (the membrane's radius)",
+                f"cell.{given[0]}",
+            )
+        if given and not any(r.membrane for r in regions):
+            raise self.error("needs a membrane region (the cell's membrane)", f"cell.{given[0]}")
+        return CellSpec(**{name: self.get(table, "cell", name, "cell") for name in given})
+
     def output(self, raw: dict[str, Any], source: str | None) -> OutputSpec:
         table = self.section(raw, "output")
         path = self.get(table, "output", "path", "output")
@@ -174,6 +211,36 @@ class SectionReader(Reader):
                 f'expected a number or a string (e.g. "ghk" or -0.07), got {show(value)}', key
             )
         return out
+
+
+def protocol_output_times(t_end: float, changes: list[float]) -> tuple[float, ...]:
+    """Default output times of a transient with protocols changing at ``changes`` [s].
+
+    The run from 0 to ``t_end`` falls into stretches between changes (and
+    its ends). Each stretch of length L gets ``n`` evenly spaced outputs
+    ending at its end (so every change time and t_end is one) and ``m``
+    log-spaced ones from `BURST_START` L after its start up to its first even
+    output, which catch the fast transient after a change; n is about 3/5 and
+    m 2/5 of `PROTOCOL_OUTPUTS` shared among the stretches, each stretch
+    getting at least `SEGMENT_OUTPUTS` while that keeps the total within
+    `MAX_PROTOCOL_OUTPUTS` (fewer each, down to just its end, beyond).
+    """
+    edges = sorted({0.0, t_end, *(t for t in changes if 0.0 < t < t_end)})
+    stretches = len(edges) - 1
+    per = max(PROTOCOL_OUTPUTS // stretches, SEGMENT_OUTPUTS)
+    per = max(min(per, MAX_PROTOCOL_OUTPUTS // stretches), 1)
+    even = max(math.ceil(per * 3 / 5), 1)
+    burst = per - even
+    times = set()
+    for start, stop in itertools.pairwise(edges):
+        step = (stop - start) / even
+        times.update(start + step * k for k in range(1, even))
+        times.add(stop)
+        if burst:
+            first = (stop - start) * BURST_START
+            ratio = step / first
+            times.update(start + first * ratio ** (k / burst) for k in range(burst))
+    return tuple(sorted(t for t in times if 0.0 < t <= t_end))
 
 
 def too_many_cells(cells: float) -> str:

@@ -128,6 +128,9 @@ def case_to_dict(case: Case) -> dict[str, Any]:
     out["run"] = run
     if case.protocols:
         out["protocol"] = [{"at": p.at, "set": copy.deepcopy(p.set)} for p in case.protocols]
+    cell = {name: getattr(case.cell, name) for name in children("cell")}
+    if any(value is not None for value in cell.values()):
+        out["cell"] = {name: value for name, value in cell.items() if value is not None}
     output: dict[str, Any] = {"plot": case.output.plot}
     if case.output.path is not None:
         output["path"] = case.output.path

@@ -22,6 +22,7 @@ __all__ = ["UNIT_KINDS", "UnitParseError", "describe_unit", "registry", "to_si"]
 #: SI unit string (as written in the case-file reference) → what it measures.
 UNIT_KINDS: dict[str, str] = {
     "m": "a length",
+    "m^2": "an area",
     "s": "a time",
     "K": "a temperature",
     "V": "a potential",
@@ -30,6 +31,7 @@ UNIT_KINDS: dict[str, str] = {
     "m/s": "a permeability (a velocity)",
     "A/m^2": "a current density",
     "C/m^2": "a surface charge density",
+    "F": "a capacitance",
     "F/m^2": "a capacitance per area",
     "J/mol": "a molar energy",
     "mol/m^2/s": "a molar flux density",
@@ -55,6 +57,11 @@ _PREFIX = {"": 1.0, "m": 1e-3, "u": 1e-6, "µ": 1e-6, "μ": 1e-6, "n": 1e-9, "p"
 _COMMON: dict[tuple[str, str], tuple[float, float]] = {
     **{(f"{p}m", "m"): (f, 0.0) for p, f in _PREFIX.items()},
     ("cm", "m"): (1e-2, 0.0),
+    ("m^2", "m^2"): (1.0, 0.0),
+    ("cm^2", "m^2"): (1e-4, 0.0),
+    ("um^2", "m^2"): (1e-12, 0.0),
+    ("µm^2", "m^2"): (1e-12, 0.0),
+    **{(f"{p}F", "F"): (f, 0.0) for p, f in _PREFIX.items()},
     **{(f"{p}s", "s"): (f, 0.0) for p, f in _PREFIX.items()},
     ("min", "s"): (60.0, 0.0),
     ("h", "s"): (3600.0, 0.0),

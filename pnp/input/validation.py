@@ -12,6 +12,7 @@ the dataclasses of `pnp.input.case`.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,7 +23,7 @@ from .messages import case_error
 from .overrides import apply_override, balanced_refusal
 from .protocols import ProtocolReader
 from .schema import MAX_DEPTH
-from .sections import SectionReader, StateCells
+from .sections import SectionReader, StateCells, protocol_output_times
 
 __all__ = ["CaseReader", "case_from_data", "plain_copy"]
 
@@ -58,11 +59,15 @@ class CaseReader(ProtocolReader, SectionReader):
         run = self.run(raw)
         output = self.output(raw, source)
         expect = self.expect(raw)
+        cell = self.cell(raw, geometry, regions)
         protocols = (
             self.protocols(raw, regions, left, right, run, strict, graded)
             if check_protocols
             else ()
         )
+        if protocols and run.mode == "transient" and "outputs" not in raw.get("run", {}):
+            times = protocol_output_times(run.t_end, [p.at for p in protocols])
+            run = dataclasses.replace(run, outputs=times)
         return Case(
             title=title,
             temperature=temperature,
@@ -77,6 +82,7 @@ class CaseReader(ProtocolReader, SectionReader):
             mesh=mesh,
             run=run,
             protocols=protocols,
+            cell=cell,
             output=output,
             expect=expect,
             strict=strict,

@@ -15,6 +15,7 @@ from ..constants import FARADAY, GAS_CONSTANT, VACUUM_PERMITTIVITY, debye_length
 from ..discretisation.mesh import build_mesh
 from ..results.display import with_error
 from ..results.registry import entry
+from ..results.whole_cell import cell_size, cell_texts, density_text
 from .expectations import (
     _valences,
     end_regions,
@@ -240,12 +241,16 @@ def summary(case, result) -> str:
         error = result.error_estimate[name][-1]
         return with_error(observables[name][-1] * scale, error * scale, unit)
 
+    def density(name: str) -> str:
+        """The last current density ± its estimate in A/m^2 and µA/cm^2."""
+        return density_text(observables[name][-1], result.error_estimate[name][-1])
+
     rows = [
         (vm.label, last(vm.name, f"m{vm.unit}", 1e3)),
-        (f"{cur.label} (outward +)", last(cur.name, cur.unit)),
+        (f"{cur.label} (outward +)", density(cur.name)),
     ]
     if case.pumps:
-        rows.append((pump.label, last(pump.name, pump.unit)))
+        rows.append((pump.label, density(pump.name)))
     for s in result.species:
         label = flux.label.format(species=s)
         rows.append((f"{label} (outward +)", last(flux.name.format(species=s), flux.unit)))
@@ -257,12 +262,8 @@ def summary(case, result) -> str:
             lam = debye_length(r.concentration, z, r.eps_r, case.temperature)
             rows.append((f"Debye length {r.name}", _fmt_len(lam)))
     if case.pumps:
-        rows.append(
-            (
-                "leak current (outward +)",
-                f"{result.current[-1] - result.pump_current[-1]:.6g} A/m^2",
-            )
-        )
+        leak = result.current[-1] - result.pump_current[-1]
+        rows.append(("leak current (outward +)", density_text(leak, None)))
     rows.extend(_whole_cell_rows(case, result))
     st = result.stats
     rows.append(
@@ -381,24 +382,28 @@ def _whole_cell_rows(case, result) -> list[tuple[str, str]]:
     if sep is None:
         return []
     rows = []
-    if case.geometry != "cartesian":
-        # Current densities are measured at the membrane's mid face (and the pump
-        # acts on that face's area), so the whole-cell currents use that face's
-        # area: `membrane_area`, not the inner face's (5e-4 smaller at 10 um).
-        area = sep["membrane_area"]
-        rows.append(
-            (f"membrane current ({sep['unit']})", f"{result.current[-1] * area * 1e12:.6g} pA")
+    # Current densities are measured at the membrane's mid face (and the pump
+    # acts on that face's area), so the whole-cell currents of a curved cell
+    # use that face's area (not the inner face's, 5e-4 smaller at 10 um); a
+    # cartesian case's cell has the area of its [cell] table (pnp.results.whole_cell).
+    size = cell_size(case, result.mesh())
+    if size is not None:
+        area = size.area
+        current, per_capacitance = cell_texts(
+            result.current[-1], result.error_estimate["current"][-1], size
         )
+        rows.append((f"membrane current ({size.scope})", current))
+        rows.append(("membrane current per capacitance", per_capacitance))
         if case.pumps:
             rows.append(
-                (f"pump current ({sep['unit']})", f"{result.pump_current[-1] * area * 1e12:.6g} pA")
+                (f"pump current ({size.scope})", f"{result.pump_current[-1] * area * 1e12:.6g} pA")
             )
             for s in ("Na", "K"):
                 if s in result.species:
                     leak_current = _valences(case)[s] * FARADAY * _leak_flux(case, result, s)
                     rows.append(
                         (
-                            f"{s} leak current ({sep['unit']})",
+                            f"{s} leak current ({size.scope})",
                             f"{leak_current * area * 1e12:.6g} pA",
                         )
                     )

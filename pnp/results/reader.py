@@ -34,6 +34,7 @@ from ..errors import ResultFileError
 from .display import with_error
 from .registry import observable_units
 from .result import Result
+from .whole_cell import CellSize, cell_texts, density_text
 
 FORMAT = "pnp-result"
 # /error_estimate was added within version 1: it is optional (files written
@@ -382,8 +383,10 @@ def _stat(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-def _observable_lines(result: Result) -> list[str]:
-    """Each observable at the last output, ± its error estimate, in SI units."""
+def _observable_lines(result: Result, size: CellSize | None = None) -> list[str]:
+    """Each observable at the last output, ± its error estimate, in SI units;
+    current densities also in µA/cm^2, and with the cell's ``size`` as the
+    cell's current [pA] and per its capacitance [pA/pF]."""
     observables = result.observables()
     if result.t.size == 0:
         return [f"observables  {', '.join(observables)} (no outputs)"]
@@ -394,8 +397,14 @@ def _observable_lines(result: Result) -> list[str]:
     lines = [f"observables  at the last output ({note})"]
     pad = max(len(name) for name in last)
     for name, value in last.items():
-        text = with_error(value, errors[name], observable_units(name))
-        lines.append(f"  {name:<{pad}}  {text}")
+        unit = observable_units(name)
+        if unit != "A/m^2":
+            lines.append(f"  {name:<{pad}}  {with_error(value, errors[name], unit)}")
+            continue
+        lines.append(f"  {name:<{pad}}  {density_text(value, errors[name])}")
+        if size is not None:
+            current, per_capacitance = cell_texts(value, errors[name], size)
+            lines.append(f"  {'':<{pad}}  {current}, {per_capacitance} ({size.scope})")
     return lines
 
 
@@ -446,7 +455,13 @@ def describe(path: str | os.PathLike[str]) -> str:
     else:
         times = f"{count} output{'s' if count > 1 else ''}, t = {result.t[0]:.6g} .. {result.t[-1]:.6g} s"
     lines.append(f"times        {times}")
-    lines += _observable_lines(result)
+    size = CellSize.from_attrs(attrs)
+    if size is not None:
+        lines.append(
+            f"cell         membrane area {size.area * 1e12:.6g} µm^2, capacitance "
+            f"{size.capacitance * 1e12:.6g} pF ({size.scope})"
+        )
+    lines += _observable_lines(result, size)
     if result.stats:
         lines.append(
             "solver       "

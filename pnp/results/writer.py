@@ -8,7 +8,8 @@ Layout (docs/interface.md, section "Result files"; format_version 1)::
 
     /                      attrs: format="pnp-result", format_version=1, pnp_version,
                            created, status, message, case, case_sha256, temperature [K],
-                           geometry, title, inside, region_names
+                           geometry, title, inside, region_names; cell_area [m^2],
+                           cell_capacitance [F], cell_scope when the cell's size is known
     /x (N,)                cell centres [m]; dimension scale "x"
     /faces (N+1,)          face positions [m]; dimension scale "faces"
     /region (N,)           region index per cell; attr region_names
@@ -72,6 +73,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tomllib
+import warnings
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -184,6 +187,9 @@ class ResultWriter:
         (``membrane_potential``, ``current``, ``flux_K``, ...).
     observable_units : dict, optional
         Units of observables whose name does not tell them.
+    attrs : dict, optional
+        More root attributes, e.g. the cell's size
+        (:meth:`pnp.results.whole_cell.CellSize.attrs`).
 
     Every observable also gets a dataset of error estimates
     (``/error_estimate/NAME``, same unit); an append may give an estimate for
@@ -214,6 +220,7 @@ class ResultWriter:
         inside: str = "left",
         observable_names: Sequence[str],
         observable_units: Mapping[str, str] | None = None,
+        attrs: Mapping[str, Any] | None = None,
     ) -> None:
         self.path = Path(path)
         x = np.asarray(x, dtype=float).reshape(-1)
@@ -259,6 +266,7 @@ class ResultWriter:
                 D=D,
                 units=units,
             )
+            self._file.attrs.update(dict(attrs or {}))
             self._file.flush()
         except BaseException:
             self._file.close()
@@ -548,6 +556,7 @@ def save_result(result: Result, path: str | os.PathLike[str]) -> None:
         D=result.D,
         inside=result.inside,
         observable_names=list(observables),
+        attrs=_cell_attrs(result),
     )
     with writer:
         writer.extend(
@@ -558,3 +567,19 @@ def save_result(result: Result, path: str | os.PathLike[str]) -> None:
             result.error_estimate,
         )
         writer.finish(result.status, result.message, result.stats)
+
+
+def _cell_attrs(result: Result) -> dict[str, Any] | None:
+    """The cell's size (:mod:`pnp.results.whole_cell`) from the result's case, if it says."""
+    from ..errors import CaseError
+    from ..input.case import Case
+    from .whole_cell import cell_size
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the run warned already
+            case = Case.from_dict(tomllib.loads(result.case_toml))
+    except (tomllib.TOMLDecodeError, CaseError):
+        return None  # a result built without a readable case: no cell size
+    size = cell_size(case, result.mesh())
+    return size.attrs() if size is not None else None

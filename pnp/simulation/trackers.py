@@ -158,9 +158,11 @@ class FileWriter(Tracker):
         self.published = False
 
     def _open(self, model):
+        from ..results.whole_cell import cell_size
         from ..results.writer import ResultWriter
 
         case = model.case
+        size = cell_size(case, model.mesh)
         self.writer = ResultWriter(
             temporary_name(self.path),
             title=case.title,
@@ -176,6 +178,7 @@ class FileWriter(Tracker):
             D=np.array([s.D for s in case.species], dtype=float),
             inside=case.inside,
             observable_names=observable_names(model),
+            attrs=size.attrs() if size is not None else None,
         )
 
     def output(self, model, t, x, observables, errors=None):
