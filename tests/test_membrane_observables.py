@@ -13,8 +13,8 @@ How the tolerances come about:
   ``pnp.discretisation.reference``) through *every* face of the membrane,
   which at steady state carry the same flux; they differ by the round-off
   of the cells' balances summed face by face: a few eps times the terms'
-  sizes (measured <= 1.3e-12 relative, i.e. <= 3x eps times the summed terms;
-  asserted 8x eps times them).
+  sizes (measured <= 1.3e-12 relative, i.e. <= 1.5 eps times the terms'
+  sizes summed over the membrane's faces; asserted 8 eps times them).
 - ``membrane_charge`` against eps0 eps_m ``membrane_voltage`` / d: the face
   potentials are the flux-continuous ones, so the discrete potential is
   linear over every half cell and eps0 eps_m ``membrane_voltage`` / d is the
@@ -48,7 +48,7 @@ from pnp.results.observables import outward_sign
 from pnp.simulation.adaptive import error_tolerances, solve_adaptive
 
 EPS = np.finfo(float).eps
-ROUND_OFF = 8.0  # eps times the summed terms (measured up to 3)
+ROUND_OFF = 8.0  # eps times the summed terms (measured up to 1.5)
 
 
 def _steady(name, **overrides):
