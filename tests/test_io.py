@@ -49,7 +49,13 @@ def make_result(n_times: int = 4, n_cells: int = 12, seed: int = 0, **overrides)
         flux={name: rng.normal(size=n_times) for name in SPECIES},
         surface_charge={"left": rng.normal(size=n_times), "right": rng.normal(size=n_times)},
         pump_current=rng.normal(size=n_times),
-        extra_observables={"capacitive_current": rng.normal(size=n_times)},
+        # the registered observables beyond the fields that are sweep summary
+        # columns, as a run reports them, then one the registry does not know
+        extra_observables={
+            "membrane_voltage": rng.normal(size=n_times),
+            **{f"current_{name}": rng.normal(size=n_times) for name in SPECIES},
+            "capacitive_current": rng.normal(size=n_times),
+        },
         stats={
             "steps": 17,
             "newton_iterations": 53,

@@ -140,6 +140,22 @@ def assert_mirrored(res, res_m, rtol, v_tol, flux_floor):
         "membrane charge",
         floor=CHARGE_FLOOR,
     )
+    # the drop over the membrane nearest the inside, from its inner to its outer face
+    _close(
+        res.extra_observables["membrane_voltage"],
+        res_m.extra_observables["membrane_voltage"],
+        0.0,
+        "membrane voltage",
+        floor=v_tol,
+    )
+    for name in res.species:
+        _close(
+            res.extra_observables[f"current_{name}"],
+            res_m.extra_observables[f"current_{name}"],
+            rtol,
+            f"current {name}",
+            floor=CURRENT_FLOOR,
+        )
     for side, other in (("left", "right"), ("right", "left")):
         _close(
             res.surface_charge[side],

@@ -517,7 +517,23 @@ def test_traces_of_a_real_transient_use_a_log_time_axis(nernst_transient):
     assert flux_ax.get_ylabel().startswith("flux [") and "mol/m²/s" in flux_ax.get_ylabel()
     assert flux_ax.get_xscale() == "log" and flux_ax.get_xlabel() == "t [s]"
     assert _labels(flux_ax) == ["K"]  # Cl cannot cross
-    assert _labels(current_ax) == ["total"]  # no pump
+    # no pump; the total, and K's own current (current_K, the one species crossing)
+    assert _labels(current_ax) == ["total", "K"]
+    k_current = np.asarray(current_ax.get_lines()[1].get_ydata(), dtype=float)
+    shown = nernst_transient.extra_observables["current_K"][nernst_transient.t > 0]
+    big = np.argmax(np.abs(shown))
+    scale = k_current[big] / shown[big]  # the panel's SI prefix: a power of 1000
+    assert np.log10(scale) / 3 == pytest.approx(round(np.log10(scale) / 3), abs=1e-12)
+    np.testing.assert_allclose(k_current, shown * scale, rtol=1e-12, atol=0)
+    # V_m (first line) and, dashed, the voltage over the membrane alone
+    assert _labels(potential_ax) == ["$V_m$ (ends)", "membrane"]
+    membrane = np.asarray(potential_ax.get_lines()[1].get_ydata(), dtype=float)
+    np.testing.assert_allclose(
+        membrane,
+        1e3 * nernst_transient.extra_observables["membrane_voltage"][nernst_transient.t > 0],
+        rtol=1e-15,
+        atol=0,
+    )
     # t = 0 cannot sit on a log axis: it is left out.
     times = potential_ax.get_lines()[0].get_xdata()
     assert times.size == nernst_transient.t.size - 1 and times.min() > 0

@@ -224,11 +224,13 @@ def summary(case, result) -> str:
     z = _valences(case)
     lines = [f"{case.title}: {result.status}" + (f" ({result.message})" if result.message else "")]
     # labels and units from the observables registry; V_m is shown in mV
-    vm, cur, pump, flux, sigma = (
+    vm, mv, cur, cur_s, pump, flux, sigma = (
         entry(name)
         for name in (
             "membrane_potential",
+            "membrane_voltage",
             "current",
+            "current_{species}",
             "pump_current",
             "flux_{species}",
             "surface_charge_{side}",
@@ -245,10 +247,16 @@ def summary(case, result) -> str:
         """The last current density ± its estimate in A/m^2 and µA/cm^2."""
         return density_text(observables[name][-1], result.error_estimate[name][-1])
 
-    rows = [
-        (vm.label, last(vm.name, f"m{vm.unit}", 1e3)),
-        (f"{cur.label} (outward +)", density(cur.name)),
-    ]
+    rows = [(vm.label, last(vm.name, f"m{vm.unit}", 1e3))]
+    if first_membrane(case) is not None and mv.name in observables:
+        # the drop over the membrane's dielectric alone (V_m less the diffuse layers)
+        rows.append((f"{mv.label} (over the membrane)", last(mv.name, f"m{mv.unit}", 1e3)))
+    rows.append((f"{cur.label} (outward +)", density(cur.name)))
+    # one line per charged species: its share of the ionic current
+    for s in result.species:
+        name = cur_s.name.format(species=s)
+        if z.get(s, 0) != 0 and name in observables:
+            rows.append((f"{cur_s.label.format(species=s)} (outward +)", density(name)))
     if case.pumps:
         rows.append((pump.label, density(pump.name)))
     for s in result.species:

@@ -29,6 +29,42 @@ def measurement_face(model: Model) -> int:
     return model.n_cells if model.inside == "left" else 0
 
 
+def membrane_faces(model: Model) -> tuple[int, int] | None:
+    """(inner face, outer face) of the membrane nearest the inside; None without one.
+
+    The membrane is the one whose mid face is the :func:`measurement_face`.
+    """
+    if not model.membranes:
+        return None
+    _, start, stop = model.membranes[0 if model.inside == "left" else -1]
+    return (start, stop) if model.inside == "left" else (stop, start)
+
+
+def face_potential(model: Model, x: np.ndarray, face: int) -> float:
+    """phi [V] on face ``face``: a boundary face's potential, else the flux-continuous value.
+
+    Between cells L and R the discrete displacement is the same computed from
+    either half cell, eps_L (psi_L - psi_f)/(h_L/2) = eps_R (psi_f - psi_R)/(h_R/2),
+    which gives psi_f = w psi_L + (1 - w) psi_R with w = ``pois_wleft[face]``
+    (the weight the species fluxes use); at an interface of two permittivities
+    this is not the plain average.
+    """
+    if face in (0, model.n_cells):
+        return float(boundary_potentials(model, x)[0 if face == 0 else 1])
+    w = model.pois_wleft[face]
+    psi_l = x[model.layout.potential_at(face - 1)]
+    psi_r = x[model.layout.potential_at(face)]
+    return float((w * psi_l + (1.0 - w) * psi_r) * model.thermal_voltage)
+
+
+def membrane_voltage(model: Model, x: np.ndarray) -> float:
+    """phi(inner face) - phi(outer face) of the membrane nearest the inside [V]; 0 without one."""
+    faces = membrane_faces(model)
+    if faces is None:
+        return 0.0
+    return face_potential(model, x, faces[0]) - face_potential(model, x, faces[1])
+
+
 def outward_sign(model: Model) -> float:
     """+1 when outward (inside → outside) is the +x direction."""
     return 1.0 if model.inside == "left" else -1.0
@@ -131,6 +167,10 @@ def observe(model: Model, x: np.ndarray, displacement_rate: float = 0.0) -> dict
     obs["pump_current"] = float(pump)
     for name, j in species_flux.items():
         obs[f"flux_{name}"] = float(j)
+    obs["membrane_voltage"] = membrane_voltage(model, x)
+    # each species' share of the ionic current: z_i F j_i (pump included)
+    for i, (name, j) in enumerate(species_flux.items()):
+        obs[f"current_{name}"] = float(FARADAY * model.z[i] * j) + 0.0  # no -0.0
     sigma = surface_charges(model, x)
     obs["surface_charge_left"] = float(sigma[0])
     obs["surface_charge_right"] = float(sigma[1])

@@ -147,6 +147,23 @@ OBSERVABLES: tuple[Observable, ...] = (
         "displacement_at",
         summary=False,
     ),
+    Observable(
+        "membrane_voltage",
+        "V",
+        "phi(inner face) - phi(outer face) of the membrane nearest the inside: the drop over "
+        "its dielectric, without the diffuse layers (0 without a membrane)",
+        SCALAR,
+        "membrane voltage",
+        "membrane_voltage",
+    ),
+    Observable(
+        "current_{species}",
+        "A/m^2",
+        "current density of {species} across the membrane, z F flux_{species}, outward positive",
+        PER_SPECIES,
+        "current {species}",
+        "face_fluxes",
+    ),
 )
 
 

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from .registry import OBSERVABLES, PER_SIDE, PER_SPECIES, SCALAR, SIDES
+from .registry import OBSERVABLES, PER_SIDE, PER_SPECIES, SCALAR, SIDES, observable_names
 
 STATUSES = ("running", "completed", "failed")
 
@@ -258,10 +258,12 @@ class Result:
             for side in SIDES
             if side in self.surface_charge
         }
-        self.extra_observables = {
-            str(name): _series(values, n_times, str(name))
-            for name, values in self.extra_observables.items()
-        }
+        extra = {str(name): values for name, values in self.extra_observables.items()}
+        # registered ones in table order (a file lists its datasets alphabetically),
+        # then any others as given
+        ordered = [n for n in observable_names(self.species) if n in extra]
+        ordered += [n for n in extra if n not in ordered]
+        self.extra_observables = {name: _series(extra[name], n_times, name) for name in ordered}
         clash = set(self.extra_observables) & set(self._structured())
         if clash:
             raise ValueError(f"extra_observables: {sorted(clash)} clash with standard observables")

@@ -62,7 +62,10 @@ def error_tolerances(model, obs: dict, tolerance: float) -> dict:
     round-off accuracy: for charges the charge of one thermal voltage across
     the shortest bulk Debye length (eps V_T / lambda_D); for fluxes the
     largest diffusive flux a bulk concentration drives across the domain
-    (max_i D_i c_i / L), times F for currents.
+    (max_i D_i c_i / L), times F for currents. A species' current
+    ``current_<s>`` = z F ``flux_<s>`` gets its flux's tolerance times |z| F,
+    so it never asks for more refinement than the flux does; potentials
+    (``membrane_potential``, ``membrane_voltage``) are absolute.
     """
     case = model.case
     valence = {s.name: s.z for s in case.species}
@@ -90,12 +93,17 @@ def error_tolerances(model, obs: dict, tolerance: float) -> dict:
     )
     out = {}
     for name, value in obs.items():
-        if name == "membrane_potential":
+        if name in ("membrane_potential", "membrane_voltage"):
             out[name] = tolerance
         elif name.startswith(("surface_charge", "membrane_charge")):
             out[name] = tolerance * max(abs(value), charge_scale)
         elif name.startswith("flux_"):
             out[name] = tolerance * max(abs(value), flux_scale)
+        elif name.startswith("current_"):
+            # z_i F flux_i: the flux's tolerance times |z_i| F (0 for a neutral species,
+            # whose current is zero by construction)
+            z = abs(valence[name[len("current_") :]])
+            out[name] = tolerance * max(abs(value), z * FARADAY * flux_scale)
         else:  # currents
             out[name] = tolerance * max(abs(value), FARADAY * flux_scale)
     return out

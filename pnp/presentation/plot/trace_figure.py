@@ -1,9 +1,9 @@
 """The ``traces`` figure: membrane potential, currents and fluxes against time.
 
 Owns the check that a result is a time series, the log-or-linear time axis,
-the panels (V_m; total and pump current; per-species fluxes of the species
-that cross), the labelled protocol-step markers and the symlog current axis
-beside a capacitive spike.
+the panels (V_m and the membrane voltage; total, pump and per-species
+currents; per-species fluxes of the species that cross), the labelled
+protocol-step markers and the symlog current axis beside a capacitive spike.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from .common import (
     _column_unit,
     _display_unit,
     _log_like,
+    _membrane_regions,
     _new_figure,
     _save,
     _time_unit,
@@ -165,16 +166,25 @@ def _draw_traces(fig: Figure | SubFigure, result: Result, log_time: bool | str) 
     rows = 3 if fluxes else 2
     axes = list(fig.subplots(rows, 1, sharex=True, squeeze=False)[:, 0])
 
-    axes[0].plot(times, result.membrane_potential[keep] * 1e3, color="k", **style)
-    axes[0].set_ylabel("$V_m$ [mV]")
+    _draw_potentials(axes[0], result, keep, times, style)
 
     pump = result.pump_current[keep]
+    # each species' current, for the species whose flux is drawn
+    extra = result.extra_observables
+    species_currents = {
+        name: extra[f"current_{name}"][keep]
+        for name in fluxes
+        if f"current_{name}" in extra and np.any(extra[f"current_{name}"][keep] != 0)
+    }
     # units from the observables registry, with an SI prefix for the data
-    both = np.concatenate([result.current[keep], pump])
+    both = np.concatenate([result.current[keep], pump, *species_currents.values()])
     scale, current_unit = _display_unit(entry("current").unit, both)
     axes[1].plot(times, result.current[keep] * scale, color="k", label="total", **style)
     if np.any(pump != 0):
         axes[1].plot(times, pump * scale, color="C3", label="pump", **style)
+    for name, values in species_currents.items():
+        number = result.species.index(name)
+        axes[1].plot(times, values * scale, color=f"C{number % 10}", ls="--", label=name, **style)
     axes[1].axhline(0, color="0.6", lw=0.6, zorder=0)
     axes[1].set_ylabel(f"current [{current_unit}]")
     linthresh = _spike_threshold(result.current[keep] * scale)
@@ -203,6 +213,18 @@ def _draw_traces(fig: Figure | SubFigure, result: Result, log_time: bool | str) 
     return axes
 
 
+def _draw_potentials(ax: Axes, result: Result, keep, times, style) -> None:
+    """V_m (the ends) and, with a membrane, the drop over the membrane alone, in mV."""
+    ax.plot(times, result.membrane_potential[keep] * 1e3, color="k", **style)
+    ax.set_ylabel("$V_m$ [mV]")
+    voltage = result.extra_observables.get("membrane_voltage")
+    if voltage is None or not _membrane_regions(result, _case_dict(result)):
+        return
+    ax.lines[0].set_label("$V_m$ (ends)")
+    ax.plot(times, voltage[keep] * 1e3, color="C1", ls="--", label="membrane", **style)
+    ax.legend(fontsize=8, loc="best")
+
+
 def traces(
     result: Result,
     path: str | os.PathLike[str] | None = None,
@@ -210,11 +232,13 @@ def traces(
 ) -> Figure:
     """Membrane potential, currents and fluxes of a transient against time.
 
-    Three panels sharing the time axis: V_m [mV]; the membrane current
-    (total, and the pump's when there is a pump), outward positive; the flux
-    of every species that crosses, outward positive. Each ``[[protocol]]``
-    step is a dotted vertical line, labelled above the top panel with what
-    it sets ("left potential → 10 mV"). When the current's peak exceeds
+    Three panels sharing the time axis: V_m [mV] and, with a membrane, the
+    voltage over the membrane alone (``membrane_voltage``, dashed); the
+    membrane current (total, the pump's when there is a pump, and each
+    crossing species' own, dashed), outward positive; the flux of every
+    species that crosses, outward positive. Each ``[[protocol]]`` step is a
+    dotted vertical line, labelled above the top panel with what it sets
+    ("left potential → 10 mV"). When the current's peak exceeds
     ``SPIKE_RATIO`` (100) times its late values (a capacitive spike), the
     current axis is symlog, linear up to the next power of ten above them.
 
