@@ -89,8 +89,9 @@ def test_error_ratio_is_exact_on_the_leading_error_term(h, h1, h2):
     assert error_ratio(h, [h1, h2]) * abs(pred - corr) == pytest.approx(true, rel=1e-7, abs=0)
 
 
-def _donnan(n=12):
-    data = {
+def _donnan_data(n=12) -> dict:
+    """A cytoplasm with impermeant X-, a K/Cl-leaky membrane, a bath (plain dict)."""
+    return {
         "title": "donnan",
         "temperature": 310.15,
         "inside": "left",
@@ -121,7 +122,10 @@ def _donnan(n=12):
         },
         "mesh": {"uniform_cells": n},
     }
-    return build_model(Case.from_dict(data))
+
+
+def _donnan(n=12):
+    return build_model(Case.from_dict(_donnan_data(n)))
 
 
 def test_closed_compartments_and_exact_projection():
@@ -237,50 +241,18 @@ def test_step_to_a_time_not_after_t_is_refused_with_a_message():
 
 
 def _pumped_cell(rate: float | None, t_end: float = 0.0) -> Case:
-    """A cell whose Na+ only the pump moves (no Na+ permeability); K+ and Cl- leak."""
-    pump = (
+    """The Donnan cell with Na+ that only the pump moves (no Na+ permeability)."""
+    data = _donnan_data()
+    data["title"] = "pumped, Na-impermeant cell"
+    data["species"]["Na"] = {"z": 1, "D": 1.33e-9}
+    cyt, _, bath = data["region"]
+    cyt["concentration"] = {"K": 140, "Na": 10, "Cl": 8, "X": 142}
+    bath["concentration"] = {"K": 5, "Na": 145, "Cl": 150}
+    data["pump"] = (
         {"membrane": "mem", "rate": rate}
         if rate is not None
         else {"membrane": "mem", "j_max": 1e-6, "K_Na": 10, "K_K": 1.5}
     )
-    data = {
-        "title": "pumped, Na-impermeant cell",
-        "temperature": 310.15,
-        "inside": "left",
-        "species": {
-            "K": {"z": 1, "D": 1.96e-9},
-            "Na": {"z": 1, "D": 1.33e-9},
-            "Cl": {"z": -1, "D": 2.03e-9},
-            "X": {"z": -1, "D": 1e-10},
-        },
-        "region": [
-            {
-                "name": "cyt",
-                "length": 200e-9,
-                "eps_r": 80,
-                "concentration": {"K": 140, "Na": 10, "Cl": 8, "X": 142},
-            },
-            {
-                "name": "mem",
-                "membrane": True,
-                "length": 5e-9,
-                "eps_r": 2,
-                "permeability": {"K": 5e-9, "Cl": 5e-10},
-            },
-            {
-                "name": "bath",
-                "length": 200e-9,
-                "eps_r": 80,
-                "concentration": {"K": 5, "Na": 145, "Cl": 150},
-            },
-        ],
-        "boundary": {
-            "left": {"type": "wall", "surface_charge": 0},
-            "right": {"type": "reservoir", "potential": 0},
-        },
-        "pump": pump,
-        "mesh": {"uniform_cells": 12},
-    }
     if t_end:
         data["run"] = {"mode": "transient", "t_end": t_end, "outputs": [t_end]}
     return Case.from_dict(data)
@@ -320,7 +292,7 @@ def test_a_compartment_against_a_closed_right_end_is_closed_too():
     """The mirror image of the Donnan cell (cytoplasm on the right, against a
     wall): X is confined there as on the left, and K and Cl reach the bath
     reservoir now on the left."""
-    data = _donnan().case.to_dict()
+    data = _donnan_data()
     data["inside"] = "right"
     data["region"] = data["region"][::-1]
     data["boundary"] = {"left": data["boundary"]["right"], "right": data["boundary"]["left"]}
