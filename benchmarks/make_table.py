@@ -24,6 +24,11 @@ def _load(name):
     return json.loads(path.read_text()) if path.exists() else None
 
 
+def _vm_error(row: dict) -> str:
+    """A case's |V_m - closed form| in mV, or a dash when it has none."""
+    return "–" if row.get("vm_error_v") is None else f"{row['vm_error_v'] * 1e3:.1e} mV"
+
+
 def machine() -> str:
     cpu = platform.processor() or "unknown CPU"
     try:
@@ -93,7 +98,7 @@ def main() -> None:
                 "|---|---|---|---|---|---|---|---|---|---|",
             ]
             for r in steady:
-                err = "–" if r.get("vm_error_v") is None else f"{r['vm_error_v'] * 1e3:.1e} mV"
+                err = _vm_error(r)
                 lines.append(
                     f"| {r['case']} | {r['start_cells']} → {r['cells']} | {r['mesh_cycles']} | "
                     f"{r['newton_iterations']} | {r['wall_time_s'] * 1e3:.3g} | "
@@ -117,7 +122,7 @@ def main() -> None:
                 "|---|---|---|---|---|---|---|---|",
             ]
             for r in transient:
-                err = "–" if r.get("vm_error_v") is None else f"{r['vm_error_v'] * 1e3:.1e} mV"
+                err = _vm_error(r)
                 lines.append(
                     f"| {r['case']} | {r['cells']} | {r['steps']} | {r['newton_iterations']} | "
                     f"{r['wall_time_s'] * 1e3:.3g} | {r['mesh_wall_time_s'] * 1e3:.3g} | "
