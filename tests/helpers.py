@@ -148,3 +148,24 @@ surface_charge = {surface_charge:g}
 type = "reservoir"
 potential = 0
 """
+
+
+def pnp_cli(capsys, *argv) -> tuple[int, str, str]:
+    """(exit code, stdout, stderr) of ``pnp ARGV`` run in this process."""
+    from pnp.presentation.cli import main
+
+    code = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def summary_rows(text: str) -> dict[str, str]:
+    """The `label  value` rows of a `pnp run` summary or of `pnp info`."""
+    import re
+
+    rows = {}
+    for line in text.splitlines():
+        parts = re.split(r"\s{2,}", line.strip())
+        if len(parts) == 2:
+            rows[parts[0]] = parts[1]
+    return rows

@@ -15,7 +15,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from helpers import charged_wall_toml, pnp_subprocess
+from helpers import charged_wall_toml, pnp_cli, pnp_subprocess, summary_rows
 from scipy import constants
 
 import pnp
@@ -72,21 +72,7 @@ def write(tmp_path: Path, text: str, name: str = "case.toml") -> Path:
     return path
 
 
-def cli(capsys, *argv: str) -> tuple[int, str, str]:
-    """(exit code, stdout, stderr) of ``pnp ARGV`` run in this process."""
-    code = main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def summary_rows(out: str) -> dict[str, str]:
-    """The `quantity  value` rows of a `pnp run` summary."""
-    rows = {}
-    for line in out.splitlines():
-        parts = re.split(r"\s{2,}", line.strip())
-        if len(parts) == 2:
-            rows[parts[0]] = parts[1]
-    return rows
+cli = pnp_cli
 
 
 def number(text: str) -> float:

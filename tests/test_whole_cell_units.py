@@ -17,7 +17,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from helpers import CASES
+from helpers import CASES, pnp_cli, summary_rows
 
 import pnp
 from pnp.constants import VACUUM_PERMITTIVITY
@@ -30,20 +30,8 @@ AREA = 1000e-12  # 1000 um^2 [m^2]
 CLAMP = 0.01  # A/m^2 injected at the inside reservoir of ghk.toml
 
 
-def cli(capsys, *argv) -> tuple[int, str, str]:
-    code = main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def rows(text: str) -> dict[str, str]:
-    """The `label  value` rows of a summary (or of `pnp info`, label stripped)."""
-    out = {}
-    for line in text.splitlines():
-        parts = re.split(r"\s{2,}", line.strip())
-        if len(parts) == 2:
-            out[parts[0]] = parts[1]
-    return out
+cli = pnp_cli
+rows = summary_rows
 
 
 def value_and_error(text: str, unit: str) -> tuple[float, float]:
