@@ -94,7 +94,7 @@ def test_a_fixed_mesh_is_compared_with_its_cells_merged_in_pairs(cells, comparis
         if max(expected, got) <= 1e-9 * scale[name]:
             continue
         # both states polished to round-off: the same difference to round-off
-        assert got == pytest.approx(expected, rel=1e-6), name
+        assert got == pytest.approx(expected, rel=1e-8), name  # measured 1.4e-10
         compared.append(name)
     assert "membrane_potential" in compared  # the wall's potential: tens of mV off
 
@@ -120,11 +120,13 @@ def test_transient_estimate_bounds_the_error_at_every_output():
     time = np.abs(value - same_mesh.observables()[name])
     # measured: estimate / true 1.4 .. 12 where the error is significant (more where
     # space and time errors cancel); estimate / (space + time) <= 6.5
-    # at t = 0 the charge is zero and every figure round-off (~1e-29 C/m^2, its sign
-    # and size set by the order of operations): compared where the error exceeds
-    # the round-off of the series
+    # at t = 0 and 10 ns the charge is still zero and every figure round-off (~1e-29
+    # C/m^2, its sign and size set by the order of operations): there only that is
+    # checked
     roundoff = 1e-12 * np.max(np.abs(value))
-    assert np.all((estimate >= true) | (true <= roundoff))
+    zero = np.abs(value) <= roundoff
+    assert zero.sum() == 2 and np.all(true[zero] <= roundoff)
+    assert np.all(estimate[~zero] >= true[~zero])
     assert np.all(estimate <= 10 * (space + time) + 1e-20)
     assert np.all(np.isfinite(estimate))
 

@@ -217,8 +217,9 @@ def test_a_clamp_step_jumps_v_m_and_charges_the_membrane_voltage():
     assert tau == pytest.approx(16.3e-9, rel=0.01)
     late = (t - 1e-9 > 10e-9) & (t - 1e-9 < 80e-9)
     slope = np.polyfit(t[late], np.log(final - mv[late]), 1)[0]
-    assert -1.0 / slope == pytest.approx(tau, rel=0.05)  # measured 1.7 % long
-    assert rising[-1] == pytest.approx(final * (1 - np.exp(-120e-9 / tau)), rel=1e-3)
+    assert -1.0 / slope == pytest.approx(tau, rel=0.03)  # measured 1.7 % long
+    # settled by the end: 120 ns is 7.4 tau (exp(-7.4) = 6e-4)
+    assert rising[-1] == pytest.approx(final, rel=1e-3)
     # all the while the membrane holds eps0 eps_m V / d on its faces (no ion inside)
     q = VACUUM_PERMITTIVITY * 2.0 * mv / 5e-9
     charge = res.extra_observables["membrane_charge"]
@@ -254,8 +255,9 @@ def test_result_files_and_sweep_summaries_hold_them_with_units(tmp_path):
     with h5py.File(tmp_path / "summary.h5", "r") as f:
         assert f["membrane_voltage"].attrs["units"] == "V"
         assert f["current_K_error"].attrs["units"] == "A/m^2"
-    # the I-V curve per species: K outward at +50 mV, inward at -50 mV (E_K = -89 mV)
-    assert res.table["current_K"][0] > 0 and res.table["current_K"][1] > 0
+    # the I-V curve per species: points -50 and +50 mV, both above E_K (about -89 mV):
+    # K+ outward at both, more so at +50 mV
+    assert 0 < res.table["current_K"][0] < res.table["current_K"][1]
     assert res.table["current_Na"][0] < 0
 
 

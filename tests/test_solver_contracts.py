@@ -283,9 +283,9 @@ def test_the_pump_alone_changes_the_amount_of_an_ion_that_cannot_leak():
     (a, b), _, _ = res.mesh().region_slices
     h = res.mesh().widths[a:b]
     amount = [float(np.dot(h, c[ina, a:b])) for c in res.concentration]
-    # each step conserves every amount up to Newton's tolerance (~1e-12 of it);
-    # the change is 1.5e-3 of the amount
-    assert amount[-1] - amount[0] == pytest.approx(-3.0 * rate * t_end, rel=1e-6)
+    # each step conserves every amount up to Newton's tolerance; the change is
+    # 1.5e-3 of the amount (measured 1.6e-12 relative to it after 309 steps)
+    assert amount[-1] - amount[0] == pytest.approx(-3.0 * rate * t_end, rel=1e-9)
 
 
 def test_a_compartment_against_a_closed_right_end_is_closed_too():
