@@ -159,7 +159,11 @@ def test_clamp_step(tmp_path, capsys):
 
     assert current[0] == pytest.approx(leak(-70e-3), rel=0.01)  # the holding state
     assert current.max() > 1e4  # the capacitive surge after the step
-    assert current[-1] == pytest.approx(leak(-20e-3), rel=0.15)  # settled on the leak
+    # at 120 ns the total is still 9 % short of the leak (the displacement current
+    # of the last charging); the K+ current alone is the leak at the test potential
+    # (measured 3e-4 off)
+    assert obs["current_K"][-1] == pytest.approx(leak(-20e-3), rel=3e-3)
+    assert 0.85 * abs(leak(-20e-3)) < abs(current[-1]) < abs(leak(-20e-3))
     # the membrane capacitor (eps0 eps_m / d, in series with two far larger
     # diffuse-layer capacitances) takes C * 50 mV
     c_m = constants.epsilon_0 * 2 / 5e-9
@@ -206,7 +210,6 @@ def test_info_of_a_sweep_directory(tmp_path, capsys):
     case = pnp.load_case(CASES / "ghk_iv.toml")
     values = [-0.1, -0.07, -0.04]
     sweep(case, {"boundary.left.potential": values}, out=tmp_path, max_workers=1)
-    # one point marked pending, as an interrupted sweep leaves it
     assert main(["info", str(tmp_path)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith(f"{tmp_path}: pnp sweep, 3 points (grid): GHK I-V")
