@@ -991,3 +991,20 @@ def test_plot_file_of_a_two_parameter_sweep(tmp_path):
         tmp_path, out=tmp_path / "k.png", x="region.bath.concentration.K", y="membrane_potential"
     )
     assert _is_png(out)
+
+
+def test_an_end_switched_to_a_current_clamp_is_no_longer_held():
+    """phi at a domain end is the held potential only while a potential holds it: a
+    protocol step to a current clamp (or a surface charge) lets it float."""
+    from pnp.presentation.plot.face_values import held_potential
+
+    case = {
+        "boundary": {"left": {"type": "reservoir", "potential": -0.07}},
+        "protocol": [
+            {"at": 1e-9, "set": {"boundary.left.current": 0.01}},
+            {"at": 3e-9, "set": {"boundary.left.potential": -0.02}},
+        ],
+    }
+    assert held_potential(case, "left", 1e-9) == -0.07  # a step at t is not yet applied
+    assert held_potential(case, "left", 2e-9) is None
+    assert held_potential(case, "left", 4e-9) == -0.02

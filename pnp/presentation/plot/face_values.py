@@ -52,7 +52,8 @@ def held_potential(case: Mapping[str, Any], side: str, t: float) -> float | None
 
     The case's value, then every ``[[protocol]]`` step before ``t`` that sets
     ``boundary.<side>.potential`` (a step at ``t`` itself is not applied: the
-    output is the state just before it).
+    output is the state just before it); a step setting the end's ``current``
+    or ``surface_charge`` releases it.
     """
     boundary = case.get("boundary")
     spec = boundary.get(side) if isinstance(boundary, Mapping) else None
@@ -60,10 +61,15 @@ def held_potential(case: Mapping[str, Any], side: str, t: float) -> float | None
         return None
     value = spec.get("potential")
     key = f"boundary.{side}.potential"
+    # a step to a current clamp or a surface charge lets the end go (it floats, or
+    # is a charged wall) unless the same step holds it again
+    released = (f"boundary.{side}.current", f"boundary.{side}.surface_charge")
     steps = case.get("protocol")
     for step in steps if isinstance(steps, list) else []:
         at, changes = step.get("at"), step.get("set")
         if isinstance(at, int | float) and isinstance(changes, Mapping) and at < t:
+            if any(k in changes for k in released):
+                value = None
             value = changes.get(key, value)
     return float(value) if isinstance(value, int | float) else None
 
