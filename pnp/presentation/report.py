@@ -162,7 +162,8 @@ def _adaptivity(case) -> str:
         )
         return (
             f"mesh: fixed ({why}): the run uses these cells; error estimates are the "
-            "difference from the same mesh with its cells merged in pairs"
+            "difference from the same mesh with its cells merged in pairs (twice that from "
+            "the mesh halved when no region has four cells)"
         )
     what = (
         "a transient runs on a mesh adapted to its steady states at t = 0 and after each "
@@ -348,7 +349,10 @@ def _mesh_line(case, result) -> str:
         if case.mesh.uniform_cells is not None
         else "mesh.adapt = false"
     )
-    return f"{cells}, as given ({why}); estimates: the change from this mesh with cells merged in pairs"
+    return (
+        f"{cells}, as given ({why}); estimates: the change from this mesh with cells merged "
+        "in pairs (twice that from it halved when no region has four cells)"
+    )
 
 
 def charge_separation(case, result) -> dict | None:

@@ -26,9 +26,8 @@ from ..discretisation import adapt
 from ..discretisation.model import build_model
 from ..input.schema import MAX_CELLS, show_limit
 from ..results.observables import observe
-from ..solvers.steady import SteadyOutcome, solve_steady
+from ..solvers.steady import INTERRUPTED, SteadyOutcome, solve_steady
 
-INTERRUPTED = "interrupted"  # the steady solver's message when Ctrl-C or a stop flag ends it
 SAFETY = 0.7  # aim the next mesh's estimate at this fraction of the tolerance
 # the estimate of a mesh the user fixed, from a comparison on that mesh with its
 # cells merged in pairs: the difference, which bounds the finer solution's error
@@ -102,7 +101,7 @@ def error_tolerances(model, obs: dict, tolerance: float) -> dict:
         elif name.startswith("current_"):
             # z_i F flux_i: the flux's tolerance times |z_i| F (0 for a neutral species,
             # whose current is zero by construction)
-            z = abs(valence[name[len("current_") :]])
+            z = abs(valence.get(name[len("current_") :], 0))
             out[name] = tolerance * max(abs(value), z * FARADAY * flux_scale)
         else:  # currents
             out[name] = tolerance * max(abs(value), FARADAY * flux_scale)

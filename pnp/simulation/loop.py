@@ -18,7 +18,7 @@ from ..discretisation.model import build_model
 from ..results.observables import measurement_face, observe
 from ..solvers.bdf import BDF, consistent_start, initial_rates, initial_step
 from ..solvers.newton import Stats
-from ..solvers.steady import solve_steady
+from ..solvers.steady import INTERRUPTED, solve_steady
 from .adaptive import solve_adaptive
 
 
@@ -134,7 +134,7 @@ def _steady(case, model, tracker, x0, adapt_mesh):
     )
     status = "completed" if outcome.success else "failed"
     tracker.finish(status, message, stats)
-    if outcome.message == "interrupted":
+    if outcome.message == INTERRUPTED:
         raise KeyboardInterrupt
     return status, message, stats
 
@@ -194,7 +194,7 @@ def _steady_start(case, model, tracker, t_start, work):
     )
     work.newton_iterations += outcome.stats.newton_iterations
     work.factorizations += outcome.stats.factorizations
-    if outcome.message == "interrupted":
+    if outcome.message == INTERRUPTED:
         return outcome.x, "interrupted"
     if not outcome.success:
         return outcome.x, (

@@ -31,6 +31,7 @@ from .newton import (
 DT_STEADY = 1e12  # pseudo-time step [s] beyond every physical time scale
 DIRECT_MAX_ITER = 30
 DIRECT_MAX_SOLVES = 8
+INTERRUPTED = "interrupted"  # the message of a solve ended by Ctrl-C or a stop flag
 
 
 @dataclass
@@ -124,7 +125,7 @@ def solve_steady(
             )
     except KeyboardInterrupt:
         outcome = SteadyOutcome(
-            x=x, success=False, message="interrupted", stats=stats, pseudo_time=np.inf
+            x=x, success=False, message=INTERRUPTED, stats=stats, pseudo_time=np.inf
         )
     stats.wall_time = time.perf_counter() - t0
     return outcome
