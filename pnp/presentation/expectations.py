@@ -50,6 +50,7 @@ from .. import analytic
 from ..constants import GAS_CONSTANT, debye_length
 from ..discretisation.activity import ln_gamma_by_region
 from ..errors import CaseError
+from ..results.whole_cell import first_membrane
 
 __all__ = [
     "SEMI_INFINITE",
@@ -84,15 +85,6 @@ def end_regions(case):
 def end_boundaries(case):
     """(inside end boundary, outside end boundary)."""
     return (case.left, case.right) if case.inside == "left" else (case.right, case.left)
-
-
-def first_membrane(case):
-    """The membrane nearest the inside end (None without a membrane)."""
-    regions = case.regions if case.inside == "left" else case.regions[::-1]
-    for r in regions:
-        if r.membrane:
-            return r
-    return None
 
 
 def case_at_end(case, result):

@@ -67,7 +67,7 @@ class CellSize:
         return cls(area, capacitance, scope.decode() if isinstance(scope, bytes) else str(scope))
 
 
-def _membrane(case):
+def first_membrane(case):
     """The membrane nearest the inside end (None without a membrane)."""
     regions = case.regions if case.inside == "left" else case.regions[::-1]
     return next((r for r in regions if r.membrane), None)
@@ -79,7 +79,7 @@ def cell_size(case, mesh=None) -> CellSize | None:
     Cartesian cases need a ``[cell]`` table; curved ones use the area of the
     membrane's mid face on ``mesh`` (the case's graded mesh if None).
     """
-    membrane = _membrane(case)
+    membrane = first_membrane(case)
     if membrane is None:
         return None
     specific = VACUUM_PERMITTIVITY * membrane.eps_r / membrane.length  # [F/m^2]
