@@ -12,6 +12,11 @@ error: debye_layer's wall charge 0.0514761 -> 0.0515652 C/m^2 (Grahame:
 -1.15050e-4 C/m^2 (its steady end state was 0.7 % low on the old mesh),
 membrane_charging +8.3e-5, ischemia +8.3e-6 and pump_leak -2.5 uV (3.7e-5)
 relative; the steady cases' new values carry error estimates below 1e-5.
+
+Moved with cells_per_debye 6 and meshes that refine the estimated one
+(issue 12), each within the old value's error estimate: pump_leak -0.31 uV
+(old estimate 2.5 uV), membrane_charging +3.4e-10 C/m^2 (9.6e-6 relative;
+old spatial estimate 2.9e-9 C/m^2, `run.error_estimate = true`).
 """
 
 from __future__ import annotations
@@ -29,10 +34,10 @@ PINNED = {
     "debye_layer": ("surface_charge_left", 0.0515652478437839),
     "donnan": ("membrane_potential", -0.012220339565088221),
     "ghk": ("membrane_potential", -0.06734079006449056),
-    "membrane_charging": ("membrane_charge", 3.510720682146678e-05),
+    "membrane_charging": ("membrane_charge", 3.510754337432748e-05),
     "diffuse_charge": ("surface_charge_right", -0.00011505043209190153),
     "donnan_approach": ("membrane_potential", -0.01222033972302377),
-    "pump_leak": ("membrane_potential", -0.06940857273997243),
+    "pump_leak": ("membrane_potential", -0.0694088847168489),
     "ischemia": ("membrane_potential", -0.017519573814442857),
     "charge_separation": ("membrane_potential", -0.07000372294267221),
     "selectivity": ("membrane_potential", -0.08255549472233613),

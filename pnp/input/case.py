@@ -103,7 +103,7 @@ class Pump:
 
 @dataclass(frozen=True)
 class MeshSpec:
-    cells_per_debye: float = 4.0
+    cells_per_debye: float = 6.0
     growth: float = 1.2
     max_cell: float = 100e-9  # [m]
     membrane_cells: int = 10

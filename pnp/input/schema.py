@@ -407,7 +407,7 @@ PARAMETERS: tuple[Parameter, ...] = (
         "mesh.cells_per_debye",
         "float",
         "-",
-        4.0,
+        6.0,
         "Starting mesh: cells per screening length (Debye; Gouy-Chapman at a charged wall).",
         minimum=0.0,
         exclusive_minimum=True,

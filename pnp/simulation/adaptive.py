@@ -228,7 +228,10 @@ def solve_adaptive(case, model, x0=None, adapt_mesh: bool = True, callback=None)
         m_coarse = np.maximum(m[0::2], m[1::2])
         c_now = adapt.resolution(model.mesh, m_coarse)
         c_next = c_now * SAFETY * min(1.0, 1.0 / math.sqrt(worst))
-        sizes = c_next / np.sqrt(m)
+        # never coarser than M: the estimate was measured on M and says nothing
+        # about coarser cells (coarsening the over-resolved side of a membrane
+        # while refining the other left nernst_k's estimate where it was)
+        sizes = np.minimum(c_next / np.sqrt(m), 2.0 * fine_model.mesh.widths)
         # counted before it is made: the next mesh may be orders of magnitude finer
         if 2 * adapt.cells_from_sizes(case, fine_model.mesh, sizes) > spec.max_cells:
             note = (
