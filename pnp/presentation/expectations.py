@@ -481,7 +481,13 @@ def _symmetric_salt(case, region) -> int | None:
 
 
 def gouy_chapman_reference(case, x):
-    """Gouy–Chapman potential at distances ``x`` from the charged wall, and phi0."""
+    """Gouy–Chapman potential [V] at distances ``x`` from the charged wall, and psi0.
+
+    The diffuse layer is relative to the bulk: the potential of the other end
+    when it is a reservoir held at one (else 0 V), as the mesher's
+    ``wall_screening_length`` takes it. psi0 is the wall's potential less the
+    bulk's; the profile returned is the bulk's potential plus the layer's.
+    """
     found = _charged_wall(case)
     if found is None:
         raise CaseError(
@@ -498,9 +504,11 @@ def gouy_chapman_reference(case, x):
             key="expect.potential_profile",
         )
     c0 = max(region.concentration.values())
-    phi0 = wall.potential - (other.potential or 0.0)
+    bulk = other.potential if other.type == "reservoir" and other.potential is not None else 0.0
+    psi0 = wall.potential - bulk
     dist = x if side == "left" else (region.length - x)
-    return analytic.gouy_chapman(dist, phi0, c0, zsalt, region.eps_r, case.temperature), phi0
+    layer = analytic.gouy_chapman(dist, psi0, c0, zsalt, region.eps_r, case.temperature)
+    return bulk + layer, psi0
 
 
 def _gc_profile_row(case, result) -> dict:
