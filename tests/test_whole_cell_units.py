@@ -138,6 +138,31 @@ def test_pnp_info_shows_the_cell_from_the_file(clamped_cell, capsys):
     assert_shown(current, "µA/cm^2", density * 100, error * 100)
 
 
+def test_saving_a_result_keeps_the_cell_size_without_validating_the_case_again(
+    clamped_cell, tmp_path, monkeypatch
+):
+    """Result.save writes the cell's size the run (or the file read) found: the area
+    of [cell], and the capacitance A eps0 eps_r / d of the case's membrane. It used
+    to re-validate the case TOML at each save."""
+    case_file, out = clamped_cell
+    case = pnp.load_case(case_file, overrides={"boundary.left.current": CLAMP})
+    ran = pnp.run(case, progress=False)
+    loaded = pnp.load_result(out)
+
+    def no_validation(*args, **kwargs):
+        raise AssertionError("the case was validated again")
+
+    monkeypatch.setattr("pnp.input.validation.CaseReader.build", no_validation)
+    capacitance = AREA * membrane_specific_capacitance(case)  # 1000 um^2 of 5 nm, eps_r 2
+    for name, result in (("ran", ran), ("loaded", loaded)):
+        path = tmp_path / f"{name}.h5"
+        result.save(path)
+        with h5py.File(path, "r") as f:
+            assert f.attrs["cell_area"] == pytest.approx(AREA, rel=1e-15)
+            assert f.attrs["cell_capacitance"] == pytest.approx(capacitance, rel=1e-15)
+            assert f.attrs["cell_scope"] == "whole cell"
+
+
 def test_current_density_in_microampere_per_square_centimetre():
     assert density_text(0.0123, 0.0004) == "0.0123 ± 0.0004 A/m^2 (1.23 ± 0.04 µA/cm^2)"
     assert density_text(-2.5, None) == "-2.5 A/m^2 (-250 µA/cm^2)"
