@@ -238,7 +238,9 @@ def test_info_of_a_sweep_directory(tmp_path, capsys):
 
 
 def test_info_counts_interrupted_and_pending(tmp_path, capsys):
-    from pnp.presentation.sweep_command import _status_counts
+    """status_counts, what `pnp info DIR` and an interrupted `pnp sweep` show (run
+    through the CLI in tests/test_sweep.py): an interrupted point is not also failed."""
+    from pnp.presentation.sweep_command import status_counts
     from pnp.simulation.sweep.summary import SweepResult
 
     rows = [
@@ -248,7 +250,7 @@ def test_info_counts_interrupted_and_pending(tmp_path, capsys):
         {"index": 3, "p": 4.0, "status": "pending", "message": ""},
     ]
     res = SweepResult(out=None, params=("p",), rows=rows, paths=[None] * 4)
-    assert _status_counts(res) == {"completed": 1, "failed": 1, "interrupted": 1, "pending": 1}
+    assert status_counts(res) == {"completed": 1, "failed": 1, "interrupted": 1, "pending": 1}
 
 
 def test_info_of_a_directory_without_a_sweep(tmp_path, capsys):
