@@ -117,11 +117,14 @@ def test_cell_capacitance_gives_the_area_over_the_specific_capacitance(clamped_c
 
 
 def test_pnp_info_shows_the_cell_from_the_file(clamped_cell, capsys):
-    _, out = clamped_cell
+    case_file, out = clamped_cell
+    # the capacitance from the case's inputs: A eps0 eps_r / d of its membrane
+    case = pnp.load_case(case_file, overrides={"boundary.left.current": CLAMP})
+    capacitance = AREA * membrane_specific_capacitance(case)
     with h5py.File(out, "r") as f:
         assert f.attrs["cell_area"] == pytest.approx(AREA, rel=1e-12)
         assert f.attrs["cell_scope"] == "whole cell"
-        capacitance = float(f.attrs["cell_capacitance"])
+        assert f.attrs["cell_capacitance"] == pytest.approx(capacitance, rel=1e-12)
     result = pnp.load_result(out)
     density = float(result.current[-1])
     error = float(result.error_estimate["current"][-1])
