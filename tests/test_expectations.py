@@ -191,3 +191,59 @@ def test_a_transient_stopped_before_it_settles_is_not_applicable(tmp_path, capsy
     assert main(["run", case, "-o", str(tmp_path / "full.h5"), "--no-plot"]) == 0
     out = capsys.readouterr().out
     assert "not settled" not in out and " ok" in out
+
+
+def test_the_gouy_chapman_profile_is_relative_to_the_reservoir_potential():
+    """A wall at +70 mV against a reservoir at +20 mV: the diffuse layer is that of
+    psi0 = 50 mV on top of the reservoir's 20 mV (the reference used to assume a
+    grounded reservoir: it was off by 20 mV in the bulk)."""
+    from pnp.constants import FARADAY, GAS_CONSTANT, VACUUM_PERMITTIVITY
+    from pnp.presentation.expectations import gouy_chapman_reference
+
+    wall, reservoir = 0.07, 0.02
+    overrides = {"boundary.left.potential": wall, "boundary.right.potential": reservoir}
+    case = pnp.load_case(CASES / "debye_layer.toml", overrides=overrides)
+    # 1:1 salt, reduced potentials psi = F phi / RT: tanh(psi/4) = tanh(psi0/4) e^(-x/lambda)
+    rt_f = GAS_CONSTANT * 298.15 / FARADAY
+    debye = math.sqrt(VACUUM_PERMITTIVITY * 78.5 * rt_f / (2 * FARADAY * 150.0))
+    x = np.concatenate([[0.0], np.geomspace(1e-12, 30e-9, 200)])
+    closed = reservoir + 4 * rt_f * np.arctanh(
+        np.tanh((wall - reservoir) / (4 * rt_f)) * np.exp(-x / debye)
+    )
+    phi, psi0 = gouy_chapman_reference(case, x)
+    assert psi0 == pytest.approx(wall - reservoir, rel=1e-15)
+    # the same closed form evaluated two ways: round-off (measured 0)
+    np.testing.assert_allclose(phi, closed, rtol=1e-13, atol=0)
+    # The [expect] row of a run: max |phi - reference| / psi0 is the discretisation
+    # error, 3.6e-7 measured here as for the grounded case (0.4 before: 20 mV / 50 mV).
+    result = pnp.run(case, progress=False)
+    (row,) = [r for r in expectations(case, result) if r["quantity"].startswith("potential vs")]
+    assert row["applicable"] and 0 <= row["simulated"] < 4e-6
+
+
+def test_the_gouy_chapman_row_measures_distances_from_the_wall_in_its_own_region(tmp_path):
+    """A wall on the right whose region is the second of two (a bulk region of the same
+    salt before it): the [expect] row compares the closed form over the wall's own
+    region at distances from the wall's face (measured 3.6e-7, as on the left). It used
+    to take absolute positions as distances within the region, over every cell of the
+    domain: here negative distances, and `pnp run` stopped with a ValueError."""
+    text = (CASES / "debye_layer.toml").read_text()
+    text = text.replace('[boundary.left]\ntype = "wall"\npotential = "50 mV"', "@L")
+    text = text.replace('[boundary.right]\ntype = "reservoir"\npotential = 0', "@R")
+    text = text.replace("@L", '[boundary.left]\ntype = "reservoir"\npotential = 0')
+    text = text.replace("@R", '[boundary.right]\ntype = "wall"\npotential = "50 mV"')
+    text = text.replace(
+        '[[region]]\nname = "bath"',
+        '[[region]]\nname = "far"\nlength = "20 nm"\neps_r = 78.5\n'
+        "concentration = { Na = 150, Cl = 150 }\n\n"
+        '[[region]]\nname = "bath"',
+    )
+    text = text.replace('path = "../results/debye_layer.h5"', 'path = "out.h5"')
+    path = tmp_path / "right_wall.toml"
+    path.write_text(text)
+    case = pnp.load_case(path)
+    assert case.right.potential == 0.05 and len(case.regions) == 2
+    result = pnp.run(case, progress=False)
+    (row,) = [r for r in expectations(case, result) if r["quantity"].startswith("potential vs")]
+    # the same discretisation error as the one-region case on the left (3.6e-7 measured there)
+    assert row["applicable"] and 0 <= row["simulated"] < 4e-6, row

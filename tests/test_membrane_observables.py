@@ -83,10 +83,9 @@ def test_species_currents_add_up_to_the_ionic_current(name, overrides):
     # (b) each is z F times its flux, exactly (one product)
     for i, s in enumerate(species):
         assert obs[f"current_{s}"] == FARADAY * out.model.z[i] * obs[f"flux_{s}"], s
-    # (a) at steady state there is no displacement current: current is all ionic
-    assert sum(currents) == pytest.approx(
-        obs["current"], rel=0, abs=ROUND_OFF * EPS * sum(map(abs, currents))
-    )
+    # (a) at steady state there is no displacement current: current is all ionic,
+    # the sum of the species currents themselves (in species order), exactly
+    assert sum(currents) == obs["current"]
     if name == "pump_leak":
         # the pump's share is in the Na and K currents (3 Na out, 2 K in per cycle)
         assert obs["pump_current"] > 0
@@ -171,7 +170,13 @@ def test_the_rest_of_v_m_is_the_two_diffuse_layers():
     c_dl = analytic.diffuse_layer_capacitance(bath, {"K": 1, "Cl": -1}, 80.0, case.temperature)
     drops = obs["membrane_potential"] - obs["membrane_voltage"]
     expected = 2.0 * obs["membrane_charge"] / c_dl
-    assert drops == pytest.approx(8.0e-5, rel=0.01)  # 0.8 % of the clamp
+    # independently of the simulated charge: the clamp's 10 mV divides over the
+    # membrane (eps0 eps_m / d) in series with the two diffuse layers, which take
+    # V 2/C_dl / (1/C_m + 2/C_dl) (8.02e-5 V, 0.8 % of the clamp); measured
+    # 2.7e-7 V off, the discretisation error (its estimate: 8.0e-7 V)
+    c_m = VACUUM_PERMITTIVITY * 2.0 / 5e-9
+    series = 0.01 * (2.0 / c_dl) / (1.0 / c_m + 2.0 / c_dl)
+    assert drops == pytest.approx(series, rel=0, abs=2.7e-6)
     assert abs(drops - expected) <= out.error_estimate["membrane_voltage"]
 
 

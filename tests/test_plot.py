@@ -46,19 +46,37 @@ def _graded(length: float, smallest: float, growth: float = 1.2) -> np.ndarray:
     return widths * length / widths.sum()
 
 
+# A valid case (the face values of the ends read it through Case.at_time), with
+# the layout of make_result; equal eps_r everywhere.
 CASE_TOML = """\
 title = "synthetic"
 temperature = 310.0
 inside = "left"
+[species.K]
+z = 1
+D = 1e-9
+[species.Cl]
+z = -1
+D = 1e-9
 [[region]]
 name = "cytoplasm"
 membrane = false
+length = 200e-9
+eps_r = 78.5
+concentration = {{ K = 140, Cl = 140 }}
 [[region]]
 name = "membrane"
 membrane = true
+length = 5e-9
+eps_r = 78.5
+permeability = {{}}
 [[region]]
 name = "bath"
 membrane = false
+length = 200e-9
+eps_r = 78.5
+concentration = {{ K = 5 }}
+balance = "Cl"
 [boundary.left]
 type = "wall"
 surface_charge = {charge}
@@ -395,14 +413,24 @@ def test_potential_is_drawn_to_the_ends_and_region_interfaces():
     assert abs(values[index] - phi_cells[k]) < abs(expected - phi_cells[k])
 
 
+def _transient_case(boundary: dict, protocols: list[dict]) -> dict:
+    """A valid case dict (membrane_charging's layout) with these ends and protocol
+    steps, run to 5 s (a result's ``case_toml`` read back has this form)."""
+    data = pnp.load_case(CASES / "membrane_charging.toml").to_dict()
+    data["boundary"] = boundary
+    data["run"] = {"mode": "transient", "t_end": 5.0, "outputs": [1.0, 2.0, 3.0, 4.0, 5.0]}
+    data["protocol"] = protocols
+    return data
+
+
 def test_potential_ends_follow_protocol_steps_and_a_floating_end():
-    case = {
-        "boundary": {
+    case = _transient_case(
+        {
             "left": {"type": "reservoir", "potential": "floating"},
             "right": {"type": "reservoir", "potential": 0.0},
         },
-        "protocol": [{"at": 1.0, "set": {"boundary.right.potential": 0.02}}],
-    }
+        [{"at": 1.0, "set": {"boundary.right.potential": 0.02}}],
+    )
     result = make_result(times=(0.0, 1.0, 2.0))
     for index, right in ((0, 0.0), (1, 0.0), (2, 0.02)):  # a step at t itself is not yet in
         _, phi = potential_line(result, case, index)
@@ -998,13 +1026,39 @@ def test_an_end_switched_to_a_current_clamp_is_no_longer_held():
     protocol step to a current clamp (or a surface charge) lets it float."""
     from pnp.presentation.plot.face_values import held_potential
 
-    case = {
-        "boundary": {"left": {"type": "reservoir", "potential": -0.07}},
-        "protocol": [
-            {"at": 1e-9, "set": {"boundary.left.current": 0.01}},
-            {"at": 3e-9, "set": {"boundary.left.potential": -0.02}},
-        ],
-    }
-    assert held_potential(case, "left", 1e-9) == -0.07  # a step at t is not yet applied
-    assert held_potential(case, "left", 2e-9) is None
-    assert held_potential(case, "left", 4e-9) == -0.02
+    reservoir = {"type": "reservoir", "potential": 0.0}
+    case = pnp.Case.from_dict(
+        _transient_case(
+            {"left": {"type": "reservoir", "potential": -0.07}, "right": reservoir},
+            [
+                {"at": 1.0, "set": {"boundary.left.current": 0.01}},
+                {"at": 3.0, "set": {"boundary.left.potential": -0.02}},
+            ],
+        )
+    )
+    assert held_potential(case, "left", 1.0) == -0.07  # a step at t is not yet applied
+    assert held_potential(case, "left", 2.0) is None
+    assert held_potential(case, "left", 4.0) == -0.02
+    assert held_potential(case, "right", 4.0) == 0.0
+    wall = pnp.Case.from_dict(
+        _transient_case(
+            {"left": {"type": "wall", "potential": 0.05}, "right": reservoir},
+            [{"at": 1.0, "set": {"boundary.left.surface_charge": 0.01}}],
+        )
+    )
+    assert held_potential(wall, "left", 1.0) == 0.05
+    assert held_potential(wall, "left", 2.0) is None
+    assert held_potential(None, "left", 2.0) is None  # no (valid) case: nothing held
+
+
+def test_held_ends_read_the_case_as_validated():
+    """The protocol steps are applied by Case.at_time, so a case mapping as written
+    (units in strings: membrane_charging's step to "10 mV" at "1 ns") is read
+    like the resolved one."""
+    import tomllib
+
+    case = tomllib.loads((CASES / "membrane_charging.toml").read_text(encoding="utf-8"))
+    result = make_result(times=(1e-9, 2e-9))
+    for index, left in ((0, 0.0), (1, 0.01)):  # the step at 1 ns itself is not yet in
+        _, phi = potential_line(result, case, index)
+        assert (phi[0], phi[-1]) == (pytest.approx(left, rel=1e-12), 0.0)

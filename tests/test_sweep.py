@@ -457,6 +457,50 @@ def test_cli_exits_3_after_all_points_and_2_on_bad_input(tmp_path, capsys):
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
 
 
+def test_an_interrupted_cli_sweep_and_pnp_info_show_the_same_counts(tmp_path, capsys, monkeypatch):
+    """Ctrl-C during the third of four points of `pnp sweep -j 1`, the second of
+    which fails: the message and `pnp info DIR` count 1 completed, 1 failed, 1
+    interrupted and 1 pending point (both from status_counts)."""
+    import pnp.simulation.runner as runner
+    from pnp.presentation.cli import main
+    from pnp.presentation.sweep_command import status_counts
+
+    real = runner.run
+
+    def run(case, **kwargs):
+        if case.left.potential == 0.0:
+            raise KeyboardInterrupt  # what the run raises after saving itself
+        return real(case, **kwargs)
+
+    monkeypatch.setattr(runner, "run", run)
+    out = tmp_path / "stopped"
+    argv = [
+        os.fspath(CASES / "ghk_iv.toml"),
+        "--param",
+        "boundary.left.potential=-0.08,-0.04,0.0,0.04",
+        "--param",
+        "run.mode=steady,transient,steady,steady",
+        "--param",
+        "run.max_steps=100000,2,100000,100000",
+        "--set",
+        "run.t_end=1.0",
+        "--zip",
+        "-j",
+        "1",
+        "-o",
+        os.fspath(out),
+    ]
+    assert cmd_sweep(_args(argv)) == 130
+    err = capsys.readouterr().err
+    assert err.startswith("pnp: interrupted: 1 completed, 1 interrupted, 1 failed, 1 not run")
+    counts = {"completed": 1, "failed": 1, "interrupted": 1, "pending": 1}
+    assert status_counts(load_sweep(out)) == counts
+    assert main(["info", os.fspath(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    points = next(line for line in lines if line.startswith("points"))
+    assert points.split() == ["points", *"1 completed, 1 failed, 1 interrupted, 1 pending".split()]
+
+
 def test_cli_success_prints_table_and_reversal(tmp_path, capsys):
     argv = [
         os.fspath(CASES / "ghk_iv.toml"),

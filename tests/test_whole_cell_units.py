@@ -117,11 +117,14 @@ def test_cell_capacitance_gives_the_area_over_the_specific_capacitance(clamped_c
 
 
 def test_pnp_info_shows_the_cell_from_the_file(clamped_cell, capsys):
-    _, out = clamped_cell
+    case_file, out = clamped_cell
+    # the capacitance from the case's inputs: A eps0 eps_r / d of its membrane
+    case = pnp.load_case(case_file, overrides={"boundary.left.current": CLAMP})
+    capacitance = AREA * membrane_specific_capacitance(case)
     with h5py.File(out, "r") as f:
         assert f.attrs["cell_area"] == pytest.approx(AREA, rel=1e-12)
         assert f.attrs["cell_scope"] == "whole cell"
-        capacitance = float(f.attrs["cell_capacitance"])
+        assert f.attrs["cell_capacitance"] == pytest.approx(capacitance, rel=1e-12)
     result = pnp.load_result(out)
     density = float(result.current[-1])
     error = float(result.error_estimate["current"][-1])
@@ -136,6 +139,31 @@ def test_pnp_info_shows_the_cell_from_the_file(clamped_cell, capsys):
     current = rows(text)["current"]
     assert_shown(current, "A/m^2", density, error)
     assert_shown(current, "µA/cm^2", density * 100, error * 100)
+
+
+def test_saving_a_result_keeps_the_cell_size_without_validating_the_case_again(
+    clamped_cell, tmp_path, monkeypatch
+):
+    """Result.save writes the cell's size the run (or the file read) found: the area
+    of [cell], and the capacitance A eps0 eps_r / d of the case's membrane. It used
+    to re-validate the case TOML at each save."""
+    case_file, out = clamped_cell
+    case = pnp.load_case(case_file, overrides={"boundary.left.current": CLAMP})
+    ran = pnp.run(case, progress=False)
+    loaded = pnp.load_result(out)
+
+    def no_validation(*args, **kwargs):
+        raise AssertionError("the case was validated again")
+
+    monkeypatch.setattr("pnp.input.validation.CaseReader.build", no_validation)
+    capacitance = AREA * membrane_specific_capacitance(case)  # 1000 um^2 of 5 nm, eps_r 2
+    for name, result in (("ran", ran), ("loaded", loaded)):
+        path = tmp_path / f"{name}.h5"
+        result.save(path)
+        with h5py.File(path, "r") as f:
+            assert f.attrs["cell_area"] == pytest.approx(AREA, rel=1e-15)
+            assert f.attrs["cell_capacitance"] == pytest.approx(capacitance, rel=1e-15)
+            assert f.attrs["cell_scope"] == "whole cell"
 
 
 def test_current_density_in_microampere_per_square_centimetre():

@@ -3,7 +3,9 @@
 Owns the command-line face of :mod:`pnp.simulation.sweep`: the argparse
 options (:func:`add_sweep_arguments`), :func:`cmd_sweep` with its exit codes
 (0 all points completed, 2 bad input, 3 some point failed), the default
-output directory and the plain-text summary table (:func:`format_summary`).
+output directory, the plain-text summary table (:func:`format_summary`),
+``pnp info DIR`` (:func:`describe_sweep`) and the points by status that it
+and an interrupted sweep's message show (:func:`status_counts`).
 The sweep machinery is imported only when the command runs, so building
 the parser stays cheap.
 """
@@ -182,16 +184,11 @@ def _case_and_zip(args) -> tuple[str, Any]:
 
 
 def _interrupted_counts(res: SweepResult) -> str:
-    """What an interrupted sweep leaves, and how to go on."""
-    statuses = list(res.table["status"])
-    messages = list(res.table["message"])
-    stopped = sum(
-        st == "failed" and str(m).startswith("interrupted")
-        for st, m in zip(statuses, messages, strict=True)
-    )
+    """What an interrupted sweep leaves, and how to go on (counts: :func:`status_counts`)."""
+    counts = status_counts(res)
     text = (
-        f"{res.completed} completed, {stopped} interrupted, "
-        f"{res.failed - stopped} failed, {statuses.count('pending')} not run"
+        f"{counts['completed']} completed, {counts['interrupted']} interrupted, "
+        f"{counts['failed']} failed, {counts['pending']} not run"
     )
     if res.out is not None:
         text += f" (summary: {res.out / 'summary.csv'}; --resume runs the rest)"
@@ -251,15 +248,20 @@ def describe_sweep(path: str | Path, max_rows: int = 20) -> str:
             f"{head:<12} {key:<{pad}}  {', '.join(shown)}  ({len(values)} value"
             f"{'s' if len(values) != 1 else ''})"
         )
-    counts = _status_counts(res)
+    counts = status_counts(res)
     lines.append("points       " + ", ".join(f"{c} {name}" for name, c in counts.items()))
     lines += _table_lines(res, max_rows)
     return "\n".join(lines + _crossing(res))
 
 
-def _status_counts(res: SweepResult) -> dict[str, int]:
-    """Points by status; an interrupted point is "failed" in the summary with
-    the message "interrupted"."""
+def status_counts(res: SweepResult) -> dict[str, int]:
+    """Points of a sweep by status: completed, failed, interrupted, pending.
+
+    An interrupted point is "failed" in the summary with a message starting
+    "interrupted"; it is counted as interrupted only (so "failed" here is
+    ``res.failed`` less the interrupted points). ``pnp info DIR`` and the
+    message of an interrupted ``pnp sweep`` both show these counts.
+    """
     counts = {"completed": 0, "failed": 0, "interrupted": 0, "pending": 0}
     for status, message in zip(res.table["status"], res.table["message"], strict=True):
         if status == "failed" and str(message).startswith("interrupted"):

@@ -152,13 +152,13 @@ def observe(model: Model, x: np.ndarray, displacement_rate: float = 0.0) -> dict
         pump_species[p.potassium] -= 2.0 * rate
         pump += FARADAY * rate
     species_flux = {}
-    ionic = 0.0
+    species_current = {}  # each species' share of the ionic current: z_i F j_i (pump included)
     for i, name in enumerate(model.species):
         j = (sign * flux[i, face] / area if area > 0 else 0.0) + pump_species[i]
         species_flux[name] = j
-        ionic += FARADAY * model.z[i] * j
+        species_current[name] = FARADAY * model.z[i] * j
     displacement = sign * FARADAY * displacement_rate / area if area > 0 else 0.0
-    obs["current"] = float(ionic + displacement)
+    obs["current"] = float(sum(species_current.values()) + displacement)
     # charge held by the membrane capacitor on its inside face: the outward
     # normal displacement at the measurement face
     obs["membrane_charge"] = float(
@@ -168,9 +168,8 @@ def observe(model: Model, x: np.ndarray, displacement_rate: float = 0.0) -> dict
     for name, j in species_flux.items():
         obs[f"flux_{name}"] = float(j)
     obs["membrane_voltage"] = membrane_voltage(model, x)
-    # each species' share of the ionic current: z_i F j_i (pump included)
-    for i, (name, j) in enumerate(species_flux.items()):
-        obs[f"current_{name}"] = float(FARADAY * model.z[i] * j) + 0.0  # no -0.0
+    for name, current in species_current.items():
+        obs[f"current_{name}"] = float(current) + 0.0  # no -0.0
     sigma = surface_charges(model, x)
     obs["surface_charge_left"] = float(sigma[0])
     obs["surface_charge_right"] = float(sigma[1])

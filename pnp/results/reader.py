@@ -313,6 +313,7 @@ def _read(f: h5py.File, name: str) -> tuple[Result, dict[str, Any]]:
             concentration=f["concentration"][:count],
             observables={key: dataset[:count] for key, dataset in observables.items()},
             error_estimate={key: dataset[:count] for key, dataset in errors.items()},
+            cell=CellSize.from_attrs(attrs),
             stats=stats,
             status=status,
             message=message,

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from .registry import OBSERVABLES, PER_SIDE, PER_SPECIES, SCALAR, SIDES, observable_names
+from .whole_cell import CellSize
 
 STATUSES = ("running", "completed", "failed")
 
@@ -127,6 +128,10 @@ class Result:
         unit; non-negative, NaN where unknown. On construction every
         observable of :meth:`observables` gets an entry (all NaN if omitted);
         a name that is not an observable is refused.
+    cell : CellSize, optional
+        The cell's membrane area and capacitance when its case gives them
+        (:mod:`pnp.results.whole_cell`); a result file keeps them in its root
+        attributes. None: unknown.
     stats : dict, optional
         Solver work: steps, newton_iterations, rejected_steps, factorizations,
         wall_time [s], ... (int, float, bool or str values).
@@ -161,6 +166,7 @@ class Result:
     pump_current: np.ndarray | None = None
     extra_observables: dict[str, np.ndarray] = field(default_factory=dict)
     error_estimate: dict[str, np.ndarray] = field(default_factory=dict)
+    cell: CellSize | None = None
     stats: dict[str, Any] = field(default_factory=dict)
     status: str = "completed"
     message: str = ""

@@ -73,8 +73,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tomllib
-import warnings
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -556,7 +554,7 @@ def save_result(result: Result, path: str | os.PathLike[str]) -> None:
         D=result.D,
         inside=result.inside,
         observable_names=list(observables),
-        attrs=_cell_attrs(result),
+        attrs=result.cell.attrs() if result.cell is not None else None,
     )
     with writer:
         writer.extend(
@@ -567,19 +565,3 @@ def save_result(result: Result, path: str | os.PathLike[str]) -> None:
             result.error_estimate,
         )
         writer.finish(result.status, result.message, result.stats)
-
-
-def _cell_attrs(result: Result) -> dict[str, Any] | None:
-    """The cell's size (:mod:`pnp.results.whole_cell`) from the result's case, if it says."""
-    from ..errors import CaseError
-    from ..input.case import Case
-    from .whole_cell import cell_size
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the run warned already
-            case = Case.from_dict(tomllib.loads(result.case_toml))
-    except (tomllib.TOMLDecodeError, CaseError):
-        return None  # a result built without a readable case: no cell size
-    size = cell_size(case, result.mesh())
-    return size.attrs() if size is not None else None

@@ -74,6 +74,7 @@ def make_result(
     output, or None for no estimates at all; missing estimates are NaN.
     """
     from ..results.result import Result
+    from ..results.whole_cell import cell_size
 
     case = model.case
     phis, concs = zip(*(model.split(x) for x in states), strict=True) if states else ((), ())
@@ -99,6 +100,7 @@ def make_result(
         t=np.asarray(times, dtype=float),
         potential=np.array(phis, dtype=float).reshape(len(states), N),
         concentration=np.array(concs, dtype=float).reshape(len(states), S, N),
+        cell=cell_size(case, model.mesh),
         stats=stats,
         status=status,
         message=message,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .common import _case_dict, _region_extents
+from .common import _case_dict, _region_extents, _validated_case
 
 if TYPE_CHECKING:
     from pnp.results.result import Result
@@ -25,16 +25,8 @@ POINTS = 400  # samples of a closed-form curve, spaced geometrically from the wa
 
 def _case(result: Result):
     """The result's case as a validated Case (None without one, or unreadable)."""
-    from pnp.errors import CaseError
-    from pnp.input.validation import case_from_data
-
-    data = _case_dict(result)  # {} when absent or unreadable (deeply nested, damaged)
-    if not data:
-        return None
-    try:
-        return case_from_data(data, None, None, None)
-    except (CaseError, ValueError, TypeError, KeyError, RecursionError):
-        return None
+    # {} when absent or unreadable (deeply nested, damaged)
+    return _validated_case(_case_dict(result))
 
 
 def potential_closed_form(result: Result) -> tuple[str, np.ndarray, np.ndarray] | None:

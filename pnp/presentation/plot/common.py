@@ -23,6 +23,7 @@ import numpy as np
 if TYPE_CHECKING:
     from matplotlib.figure import Figure, SubFigure
 
+    from pnp.input.case import Case
     from pnp.results.result import Result
 
 # A zoom window reaches this many Debye lengths of the bulk beside a membrane
@@ -277,6 +278,20 @@ def _case_dict(result: Result) -> dict[str, Any]:
         return tomllib.loads(result.case_toml)
     except (ValueError, RecursionError):  # TOMLDecodeError is a ValueError
         return {}
+
+
+def _validated_case(data: Mapping[str, Any]) -> Case | None:
+    """A case dict (as :func:`_case_dict` reads it) as a validated Case (None when
+    empty or not a valid case)."""
+    from pnp.errors import CaseError
+    from pnp.input.validation import case_from_data
+
+    if not data:
+        return None
+    try:
+        return case_from_data(data, None, None, None)
+    except (CaseError, ValueError, TypeError, KeyError, RecursionError):
+        return None
 
 
 def _region_extents(result: Result) -> list[tuple[int, int]]:

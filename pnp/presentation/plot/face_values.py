@@ -12,7 +12,8 @@ estimated from the adjacent cells as the scheme itself couples them:
   (the discretisation's own interface value; eps_r from the case, equal on
   both sides without one).
 - **An end held at a potential** (a reservoir, or a blocking wall): that
-  potential, as changed by the ``[[protocol]]`` steps before the output.
+  potential, as changed by the ``[[protocol]]`` steps before the output
+  (applied by ``Case.at_time``: the case must validate).
 - **A wall with a surface charge**: Gauss's law over the half cell,
   ``φ_f = φ_cell + σ (h/2) / (eps_0 eps_r)``, with σ the wall's charge at that
   output.
@@ -30,9 +31,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .common import WATER_EPS_R, _region_extents
+from .common import WATER_EPS_R, _region_extents, _validated_case
 
 if TYPE_CHECKING:
+    from pnp.input.case import Case
     from pnp.results.result import Result
 
 
@@ -47,37 +49,30 @@ def _region_eps(result: Result, case: Mapping[str, Any]) -> list[float]:
     return [by_name.get(name, WATER_EPS_R) for name in result.region_names]
 
 
-def held_potential(case: Mapping[str, Any], side: str, t: float) -> float | None:
+def held_potential(case: Case | None, side: str, t: float) -> float | None:
     """The potential [V] an end is held at by output time ``t`` (None: not held).
 
-    The case's value, then every ``[[protocol]]`` step before ``t`` that sets
-    ``boundary.<side>.potential`` (a step at ``t`` itself is not applied: the
-    output is the state just before it); a step setting the end's ``current``
-    or ``surface_charge`` releases it.
+    The end of ``case`` as :meth:`pnp.input.case.Case.at_time` changes it by
+    the ``[[protocol]]`` steps before ``t`` (a step at ``t`` itself is not
+    applied: the output is the state just before it); an end switched to a
+    current clamp or a surface charge has no potential, so it is not held.
     """
-    boundary = case.get("boundary")
-    spec = boundary.get(side) if isinstance(boundary, Mapping) else None
-    if not isinstance(spec, Mapping):
+    if case is None:
         return None
-    value = spec.get("potential")
-    key = f"boundary.{side}.potential"
-    # a step to a current clamp or a surface charge lets the end go (it floats, or
-    # is a charged wall) unless the same step holds it again
-    released = (f"boundary.{side}.current", f"boundary.{side}.surface_charge")
-    steps = case.get("protocol")
-    for step in steps if isinstance(steps, list) else []:
-        at, changes = step.get("at"), step.get("set")
-        if isinstance(at, int | float) and isinstance(changes, Mapping) and at < t:
-            if any(k in changes for k in released):
-                value = None
-            value = changes.get(key, value)
-    return float(value) if isinstance(value, int | float) else None
+    earlier = [protocol.at for protocol in case.protocols if protocol.at < t]
+    state = case.at_time(max(earlier)) if earlier else case
+    return getattr(state, side).potential
 
 
 def _end_values(
-    result: Result, case: Mapping[str, Any], index: int, eps: list[float]
+    result: Result,
+    case: Mapping[str, Any],
+    validated: Case | None,
+    index: int,
+    eps: list[float],
 ) -> dict[str, float]:
-    """φ [V] at the left and right domain ends at output ``index``."""
+    """φ [V] at the left and right domain ends at output ``index`` (``validated``:
+    ``case`` as a Case, None when it is not a valid one)."""
     from pnp.constants import VACUUM_PERMITTIVITY
 
     phi = np.asarray(result.potential[index], dtype=float)
@@ -88,7 +83,7 @@ def _end_values(
     values: dict[str, float] = {}
     for side, (cell, _, face) in cells.items():
         spec = boundary.get(side, {})
-        held = held_potential(case, side, t)
+        held = held_potential(validated, side, t)
         if held is not None:
             values[side] = held
         elif isinstance(spec, Mapping) and spec.get("type") == "wall":
@@ -125,7 +120,7 @@ def potential_line(
     phi = np.asarray(result.potential[index], dtype=float)
     x, faces = np.asarray(result.x, dtype=float), np.asarray(result.faces, dtype=float)
     eps = _region_eps(result, case)
-    ends = _end_values(result, case, index, eps)
+    ends = _end_values(result, case, _validated_case(case), index, eps)
     positions, values = [np.array([faces[0]])], [np.array([ends["left"]])]
     extents = [(a, b) for a, b in _region_extents(result) if b > a]
     extents.sort()
