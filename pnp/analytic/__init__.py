@@ -33,7 +33,7 @@ Modules, by topic (every public name is importable from ``pnp.analytic``):
   `grahame_potential`, `gouy_chapman_length`, `diffuse_layer_capacitance`,
   `membrane_capacitance`, `series_capacitance`, `membrane_series_capacitance`.
 - ``volume``: `osmotic_pressure`, `boyle_van_t_hoff`, `osmotic_volume`,
-  `stiff_donnan` (water and cell volume).
+  `stiff_donnan`, `pump_leak_volume` (water and cell volume).
 - ``charged_bodies``: `counterion_gap_midplane`, `counterion_gap_concentration`,
   `counterion_gap_potential`, `counterion_gap_contact`, `debye_huckel_sphere`,
   `debye_huckel_cylinder`.
@@ -77,7 +77,13 @@ from .double_layer import (
 )
 from .equilibria import activity_coefficient, donnan, nernst, nernst_activity
 from .transport import ghk_current, ghk_flux, ghk_voltage, ghk_voltage_monovalent
-from .volume import boyle_van_t_hoff, osmotic_pressure, osmotic_volume, stiff_donnan
+from .volume import (
+    boyle_van_t_hoff,
+    osmotic_pressure,
+    osmotic_volume,
+    pump_leak_volume,
+    stiff_donnan,
+)
 
 __all__ = [
     "FARADAY",
@@ -110,6 +116,7 @@ __all__ = [
     "nernst_activity",
     "osmotic_pressure",
     "osmotic_volume",
+    "pump_leak_volume",
     "series_capacitance",
     "stiff_donnan",
     "thermal_voltage",

@@ -39,7 +39,13 @@ from scipy.optimize import brentq
 from ..constants import FARADAY, GAS_CONSTANT, _check_positive, _check_temperature
 from ._numerics import _ROOT_MAXITER, _ROOT_RTOL, _scalar_or_array
 
-__all__ = ["boyle_van_t_hoff", "osmotic_pressure", "osmotic_volume", "stiff_donnan"]
+__all__ = [
+    "boyle_van_t_hoff",
+    "osmotic_pressure",
+    "osmotic_volume",
+    "pump_leak_volume",
+    "stiff_donnan",
+]
 
 
 def osmotic_pressure(
@@ -199,3 +205,137 @@ def stiff_donnan(
     volume = brentq(balance, v0, upper, xtol=1e-300, rtol=_ROOT_RTOL, maxiter=_ROOT_MAXITER)
     u = math.asinh(z * n / volume / (2.0 * c0))
     return volume, u * rt / FARADAY
+
+
+def _bernoulli(x: float) -> float:
+    """B(x) = x / (e^x - 1), B(0) = 1."""
+    return 1.0 if x == 0.0 else x / math.expm1(x)
+
+
+def pump_leak_volume(
+    bath: Mapping[str, float],
+    valences: Mapping[str, int],
+    permeabilities: Mapping[str, float],
+    pump_rate: float,
+    impermeant_amount: float,
+    temperature: float,
+    *,
+    z_impermeant: int = -1,
+    sodium: str = "Na",
+    potassium: str = "K",
+    stiffness: float = 0.0,
+    volume0: float | None = None,
+) -> dict:
+    """Steady state of a pump–leak cell whose volume follows the water: V_m, volume, contents.
+
+    A compartment model (no space, no diffuse layers): ideal solutions; GHK
+    leaks per membrane area, J_i = P_i [c_i,in B(-z_i u) - c_i,out B(z_i u)]
+    (outward, u = F V_m / RT, B(x) = x / (e^x - 1)); a pump of constant
+    cycle rate j_p per area moving 3 ``sodium`` out and 2 ``potassium`` in;
+    impermeant ions X (valence ``z_impermeant``, amount n) inside; water in
+    osmotic balance, RT (c_in,tot - c_out,tot) = K (V / V0 - 1).
+
+    At steady state every permeant ion's leak cancels its pump flux s_i
+    (3 j_p for sodium, -2 j_p for potassium, 0 otherwise), so each inside
+    concentration is explicit in u:
+
+        c_i,in(u) = (c_i,out B(z_i u) - s_i / P_i) / B(-z_i u)
+
+    (c_out e^(-z u) for an ion without pump: Boltzmann). Electroneutrality
+    gives the X concentration x(u) = -sum_i z_i c_i,in(u) / z_X, and the
+    osmotic balance is one equation for u, solved by a bracketed root;
+    the volume is n / x. Permeabilities and pump rate are per area, so the
+    area cancels: the steady state does not depend on the cell's shape.
+    Bath solutes that do not cross (P = 0 or not listed) count in the bath's
+    osmolarity only.
+
+    Parameters: ``bath`` c_i,out [mol/m^3] of every bath solute; ``valences``
+    z_i of every species named; ``permeabilities`` P_i [m/s] (> 0) of the
+    permeant ones; ``pump_rate`` j_p [mol/(m^2 s)]; ``impermeant_amount`` n
+    [mol] of X (per m^3, or per m^2 of membrane for a cartesian compartment);
+    ``temperature`` [K]; ``stiffness`` K [Pa] with ``volume0`` V0, where it
+    exerts no pressure.
+
+    Returns a dict: ``membrane_potential`` [V], ``volume`` (n's unit per
+    mol/m^3), ``inside`` {species: mol/m^3, "X": x}, ``osmolarity_inside``
+    and ``osmolarity_outside`` [mol/m^3], ``pressure`` K (V/V0 - 1) [Pa].
+
+    Raises
+    ------
+    ValueError
+        Bad input, or no steady state with positive contents (e.g. a pump
+        too strong for its leaks), or more than one.
+    """
+    rt = GAS_CONSTANT * _check_temperature(temperature)
+    n = _check_positive("impermeant_amount", impermeant_amount)
+    zx = int(z_impermeant)
+    if zx == 0:
+        raise ValueError("z_impermeant must be a non-zero valence")
+    jp = float(pump_rate)
+    stiffness = float(stiffness)
+    if not (math.isfinite(jp) and jp >= 0) or not (math.isfinite(stiffness) and stiffness >= 0):
+        raise ValueError(
+            f"pump_rate and stiffness must be finite and >= 0, got {jp!r}, {stiffness!r}"
+        )
+    if stiffness > 0:
+        if volume0 is None:
+            raise ValueError("a stiffness needs volume0, the volume at which it exerts no pressure")
+        v0 = _check_positive("volume0", volume0)
+    out_total = sum(float(c) for c in bath.values())
+    perm = {k: _check_positive(f"permeability of {k}", p) for k, p in permeabilities.items()}
+    share = {k: 0.0 for k in perm}
+    for name, s in ((sodium, 3.0 * jp), (potassium, -2.0 * jp)):
+        if jp > 0 and name not in perm:
+            raise ValueError(f"the pump moves {name!r}, which has no permeability")
+        if name in share:
+            share[name] = s
+
+    inside = _steady_contents(bath, valences, perm, share, zx)
+
+    def balance(u: float) -> float:
+        c = inside(u)
+        pressure = stiffness * (n / (c["X"] * v0) - 1.0) if stiffness > 0 else 0.0
+        return rt * (sum(c.values()) - out_total) - pressure
+
+    u = _only_root(balance, lambda u: all(v > 0 for v in inside(u).values()))
+    c = inside(u)
+    volume = n / c["X"]
+    return {
+        "membrane_potential": u * rt / FARADAY,
+        "volume": volume,
+        "inside": c,
+        "osmolarity_inside": sum(c.values()),
+        "osmolarity_outside": out_total,
+        "pressure": stiffness * (volume / v0 - 1.0) if stiffness > 0 else 0.0,
+    }
+
+
+def _steady_contents(bath, valences, perm, share, zx):
+    """u -> inside concentrations at steady state: c_i,in(u) of every permeant ion, and X."""
+
+    def inside(u: float) -> dict:
+        c = {}
+        for k, p in perm.items():
+            z = valences[k]
+            c[k] = (bath.get(k, 0.0) * _bernoulli(z * u) - share[k] / p) / _bernoulli(-z * u)
+        c["X"] = -sum(valences[k] * v for k, v in c.items()) / zx
+        return c
+
+    return inside
+
+
+def _only_root(balance, valid) -> float:
+    """The one root of ``balance(u)`` for |u| < 40 where ``valid(u)`` (ValueError if not one)."""
+    grid = np.linspace(-40.0, 40.0, 8001)
+    f = [balance(u) if valid(u) else math.nan for u in grid]
+    roots = [
+        (a, b)
+        for a, b, fa, fb in zip(grid[:-1], grid[1:], f[:-1], f[1:], strict=True)
+        if math.isfinite(fa) and math.isfinite(fb) and (fa == 0.0 or fa * fb < 0.0)
+    ]
+    if len(roots) != 1:
+        raise ValueError(
+            f"{'no' if not roots else len(roots)} steady state(s) with positive contents "
+            "(|F V_m / RT| < 40): the pump may be too strong for its leaks"
+        )
+    return brentq(balance, *roots[0], xtol=1e-15, rtol=_ROOT_RTOL, maxiter=_ROOT_MAXITER)
