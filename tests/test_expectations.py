@@ -30,9 +30,11 @@ SHIPPED_WITH_EXPECT = sorted(
 def stub_result(case, t_last=math.inf):
     """What expectations() reads of a result, all zero: the premises and the expected
     values depend on the case alone."""
-    centres = build_mesh(case).centers
+    mesh = build_mesh(case)
+    centres = mesh.centers
     n, s = centres.size, len(case.species)
     return SimpleNamespace(
+        region=mesh.region,
         t=np.array([t_last]),
         status="completed",
         membrane_potential=np.zeros(1),
