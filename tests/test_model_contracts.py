@@ -359,3 +359,22 @@ def test_an_impermeant_species_is_absent_from_a_membrane_even_if_given():
     # X is impermeant (no permeability): absent; Na permeates: kept
     np.testing.assert_array_equal(c[ix, start:stop], 0.0)
     np.testing.assert_array_equal(c[ina, start:stop], 1.0)
+
+
+def test_initial_contents_are_each_regions_concentrations_and_nothing_where_absent():
+    """x0 holds every region's given concentrations, exactly 0 for a species the region
+    does not list (X in the bath, every species in the membrane that names none), at
+    zero potential: each region's amounts are its concentrations times its volume."""
+    m = _model(regions=[CYT, MEM, BATH])
+    psi, c = m.split(m.x0)
+    np.testing.assert_array_equal(psi, 0.0)
+    for j, region in enumerate([CYT, MEM, BATH]):
+        cells = m.mesh.region == j
+        for i, name in enumerate(m.species):
+            given = region.get("concentration", {}).get(name, 0.0)
+            np.testing.assert_array_equal(c[i, cells], given, err_msg=f"{region['name']} {name}")
+            amount = c[i, cells] @ m.mesh.volume[cells]
+            assert amount == pytest.approx(given * m.mesh.volume[cells].sum(), rel=1e-15)
+    assert "X" not in BATH["concentration"] and not np.any(
+        c[m.species.index("X"), m.mesh.region == 2]
+    )
