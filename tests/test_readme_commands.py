@@ -123,9 +123,7 @@ def check(command: str, cwd: Path) -> str:
     proc = run(shlex.split(command), cwd)
     assert proc.returncode == code, f"{command}\n{proc.stdout}\n{proc.stderr}"
     for pattern in patterns:
-        assert re.search(pattern, proc.stdout, re.M), (
-            f"{command}: no {pattern!r} in\n{proc.stdout}"
-        )
+        assert re.search(pattern, proc.stdout, re.M), f"{command}: no {pattern!r} in\n{proc.stdout}"
     for name in files:
         assert (cwd / name).stat().st_size > 0, f"{command}: {name} missing"
     return proc.stdout
