@@ -378,3 +378,32 @@ def test_initial_contents_are_each_regions_concentrations_and_nothing_where_abse
     assert "X" not in BATH["concentration"] and not np.any(
         c[m.species.index("X"), m.mesh.region == 2]
     )
+
+
+@pytest.mark.parametrize(
+    ("membrane_k", "bath_d_k", "expected"),
+    [
+        # K (species 0, charged) crosses every face but the left wall: every cell
+        (1e-8, None, {"cyt": 1, "mem": 1, "bath": 1}),
+        # the membrane keeps K out: its cells have no open face for K; the cells beside
+        # it (one face closed, the other open) still do
+        (None, None, {"cyt": 1, "mem": 0, "bath": 1}),
+        # K immobile in the bath: no bath face is open for it, not even the reservoir's
+        (1e-8, 0.0, {"cyt": 1, "mem": 1, "bath": 0}),
+    ],
+)
+def test_current_continuity_replaces_species_0_where_it_can_move(membrane_k, bath_d_k, expected):
+    """Model.continuity_cells: 1 exactly in the cells where species 0 is charged and
+    crosses at least one face (a wall is closed; a reservoir is open to a mobile
+    species), 0 elsewhere, so that a transient keeps species 0's own balance where its
+    amount cannot change (docs/numerics.md, "Current continuity")."""
+    mem = dict(MEM, permeability={k: v for k, v in MEM["permeability"].items() if k != "K"})
+    if membrane_k is not None:
+        mem["permeability"]["K"] = membrane_k
+    bath_region = dict(BATH) if bath_d_k is None else dict(BATH, D={"K": bath_d_k})
+    m = _model(regions=[CYT, mem, bath_region])
+    assert m.species[0] == "K" and m.z[0] == 1.0
+    cont = m.continuity_cells()
+    assert cont.dtype == np.int8
+    for j, name in enumerate(("cyt", "mem", "bath")):
+        np.testing.assert_array_equal(cont[m.mesh.region == j], expected[name], err_msg=name)
