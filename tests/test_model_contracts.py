@@ -359,6 +359,11 @@ def test_an_impermeant_species_is_absent_from_a_membrane_even_if_given():
     # X is impermeant (no permeability): absent; Na permeates: kept
     np.testing.assert_array_equal(c[ix, start:stop], 0.0)
     np.testing.assert_array_equal(c[ina, start:stop], 1.0)
+    # and it cannot move there: no diffusivity in the membrane, every face touching a
+    # membrane cell closed to X (its two interfaces included), open to Na
+    np.testing.assert_array_equal(m.d_cell[ix, start:stop], 0.0)
+    np.testing.assert_array_equal(m.face_kind[ix, start : stop + 1], kernel.CLOSED)
+    assert np.all(m.face_kind[ina, start : stop + 1] != kernel.CLOSED)
 
 
 def test_initial_contents_are_each_regions_concentrations_and_nothing_where_absent():
