@@ -537,7 +537,9 @@ def _mutate(draw, data, path, kind, values):
         if path and path[-1] == "name" and isinstance(data, dict):
             regions = data.get("region")
             names = (
-                [r.get("name") for r in regions if isinstance(r, dict)]
+                # a region whose name an earlier mutation deleted has none to copy (None
+                # is not a TOML value: the file could not even be written)
+                [r["name"] for r in regions if isinstance(r, dict) and "name" in r]
                 if isinstance(regions, list)
                 else []
             )
