@@ -306,6 +306,9 @@ def test_saturating_pump_rate_and_derivatives():
     x[i_na] = -1.0
     assert pump_rate(m, p, x) == 0.0
     assert pump_rate_derivatives(m, p, x)[0] == 0.0
+    x[i_na], x[i_k] = 20.0, -1.0  # the same for K outside
+    assert pump_rate(m, p, x) == 0.0
+    assert pump_rate_derivatives(m, p, x) == (0.0, 0.0)
     # a constant pump has no derivatives
     c = _pump_model(rate=1e-7)
     assert pump_rate_derivatives(c, c.pumps[0], c.x0) == (0.0, 0.0)
