@@ -383,8 +383,9 @@ def errors(model, states, ref_states, ref_vm):
 
 def timed(run, repeat):
     """(result of the last run, min wall time of ``repeat`` runs) after one warm-up."""
+    t = time.perf_counter()
     result = run()
-    best = np.inf
+    best = time.perf_counter() - t if repeat == 0 else np.inf  # no repeat: the first run
     for _ in range(repeat):
         t = time.perf_counter()
         result = run()
