@@ -410,17 +410,22 @@ def test_a_dying_worker_fails_only_its_point(iv_case):
     assert all(outcomes[i]["status"] == "completed" for i in (0, 1, 3))
 
 
-def test_cli_exits_3_after_all_points_and_2_on_bad_input(tmp_path, capsys):
-    case = os.fspath(CASES / "ghk_iv.toml")
-    out = tmp_path / "cli"
-    argv = [
+def _second_point_fails_argv(case, out, potentials):
+    """`pnp sweep` arguments: one point per potential, zipped; the second point a
+    transient limited to 2 steps (it fails), the others steady."""
+    n = len(potentials)
+    modes = ["steady"] * n
+    modes[1] = "transient"
+    steps = ["100000"] * n
+    steps[1] = "2"
+    return [
         case,
         "--param",
-        "boundary.left.potential=-0.08,-0.04,0.0",
+        "boundary.left.potential=" + ",".join(str(v) for v in potentials),
         "--param",
-        "run.mode=steady,transient,steady",
+        "run.mode=" + ",".join(modes),
         "--param",
-        "run.max_steps=100000,2,100000",
+        "run.max_steps=" + ",".join(steps),
         "--set",
         "run.t_end=1.0",
         "--zip",
@@ -429,6 +434,12 @@ def test_cli_exits_3_after_all_points_and_2_on_bad_input(tmp_path, capsys):
         "-o",
         os.fspath(out),
     ]
+
+
+def test_cli_exits_3_after_all_points_and_2_on_bad_input(tmp_path, capsys):
+    case = os.fspath(CASES / "ghk_iv.toml")
+    out = tmp_path / "cli"
+    argv = _second_point_fails_argv(case, out, [-0.08, -0.04, 0.0])
     assert cmd_sweep(_args(argv)) == 3
     captured = capsys.readouterr()
     assert "1 of 3 points failed" in captured.err
@@ -474,22 +485,9 @@ def test_an_interrupted_cli_sweep_and_pnp_info_show_the_same_counts(tmp_path, ca
 
     monkeypatch.setattr(runner, "run", run)
     out = tmp_path / "stopped"
-    argv = [
-        os.fspath(CASES / "ghk_iv.toml"),
-        "--param",
-        "boundary.left.potential=-0.08,-0.04,0.0,0.04",
-        "--param",
-        "run.mode=steady,transient,steady,steady",
-        "--param",
-        "run.max_steps=100000,2,100000,100000",
-        "--set",
-        "run.t_end=1.0",
-        "--zip",
-        "-j",
-        "1",
-        "-o",
-        os.fspath(out),
-    ]
+    argv = _second_point_fails_argv(
+        os.fspath(CASES / "ghk_iv.toml"), out, [-0.08, -0.04, 0.0, 0.04]
+    )
     assert cmd_sweep(_args(argv)) == 130
     err = capsys.readouterr().err
     assert err.startswith("pnp: interrupted: 1 completed, 1 interrupted, 1 failed, 1 not run")

@@ -169,8 +169,7 @@ def log10_gamma(
     ValueError
         Unknown model, negative or non-finite I, or a missing/negative size.
     """
-    if model not in MODELS:
-        raise ValueError(f"unknown activity model {model!r}; use one of {', '.join(MODELS)}")
+    _check_model(model)
     z = np.asarray(z, dtype=float)
     ionic_strength = float(ionic_strength)
     if not (math.isfinite(ionic_strength) and ionic_strength >= 0):
@@ -184,6 +183,18 @@ def log10_gamma(
     if model == "davies":
         return -a_const * z * z * (root / (1.0 + root) - DAVIES_LINEAR * ionic_strength)
     # extended Debye-Hueckel
+    a_ion = _ion_sizes(z, size)
+    b_const = debye_huckel_b(temperature, eps_r)
+    return -a_const * z * z * root / (1.0 + b_const * a_ion * root)
+
+
+def _check_model(model: str) -> None:
+    if model not in MODELS:
+        raise ValueError(f"unknown activity model {model!r}; use one of {', '.join(MODELS)}")
+
+
+def _ion_sizes(z: NDArray[np.floating], size: ArrayLike | None) -> NDArray[np.floating]:
+    """Extended Debye-Hueckel ion sizes a [m] aligned with `z`, 0 for neutral species."""
     charged = z != 0
     if size is None:
         if np.any(charged):
@@ -198,9 +209,7 @@ def log10_gamma(
             f"extended-debye-huckel needs a finite ion size a >= 0 [m] for every charged species, "
             f"got {np.asarray(size).tolist()!r}"
         )
-    a_ion = np.where(charged, a_ion, 0.0)
-    b_const = debye_huckel_b(temperature, eps_r)
-    return -a_const * z * z * root / (1.0 + b_const * a_ion * root)
+    return np.where(charged, a_ion, 0.0)
 
 
 def ln_gamma(
@@ -321,22 +330,21 @@ def osmotic_coefficient(
         raise ValueError(
             f"concentrations must be finite, >= 0 and aligned with z, got {concentrations!r}"
         )
-    # validates the model, temperature, eps_r and sizes as the coefficients themselves do
+    _check_model(model)
+    if model == "extended-debye-huckel":
+        b = debye_huckel_b(temperature, eps_r) * _ion_sizes(z, size)
+    else:
+        b = np.zeros(z.shape)
+    alpha = _LN10 * debye_huckel_a(temperature, eps_r)  # validates temperature and eps_r
     strength = 0.5 * float(np.sum(z * z * c))
-    log10_gamma(model, z, strength, temperature, eps_r, size)
     total = float(c.sum())
     if model == "ideal" or strength == 0.0 or total == 0.0:
         return 1.0
-    alpha = _LN10 * debye_huckel_a(temperature, eps_r)
     root = math.sqrt(strength)
     if model == "davies":
-        k = np.full(z.shape, strength * root * _sigma(root) / 3.0 - 0.15 * strength**2)
+        linear = 0.5 * DAVIES_LINEAR * strength**2
+        k = np.full(z.shape, strength * root * _sigma(root) / 3.0 - linear)
     else:
-        if model == "extended-debye-huckel":
-            a_ion = np.broadcast_to(np.asarray(size, dtype=float), z.shape)
-            b = np.where(z != 0, debye_huckel_b(temperature, eps_r) * a_ion, 0.0)
-        else:
-            b = np.zeros(z.shape)
         k = np.array([strength * root * _sigma(bi * root) / 3.0 for bi in b])
     excess = -alpha * float(np.sum(c * z * z / strength * k))
     return 1.0 + excess / total
