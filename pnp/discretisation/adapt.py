@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from .mesh import MIN_CELLS_PER_REGION, Mesh, assemble_mesh, geometry_factors
+from .swelling import set_scale
 
 CURVATURE_FLOOR = 1e-300  # [1/m^2]: below this a cell has no curvature at all
 
@@ -213,7 +214,18 @@ def remap(old_model, x: np.ndarray, new_model) -> np.ndarray:
     then restored to the old one to round-off by a common factor (region
     ends are faces of both meshes; the steady solver keeps the amounts of
     closed compartments as it finds them). Boundary unknowns are kept.
+
+    A moving mesh (:mod:`pnp.discretisation.swelling`): every mesh of a case
+    is built in the case's own coordinates (scale 1), so the scale carries
+    over as it is, and both meshes are moved to it first (amounts are those
+    of the cells where they are).
     """
+    extras = None
+    if old_model.swelling is not None:
+        scale = float(x[-1])
+        set_scale(old_model, scale)
+        set_scale(new_model, scale)
+        extras = {"scale": np.array([scale])}
     old, new = old_model.mesh, new_model.mesh
     psi, c = old_model.layout.split(x)
     psi_new = np.empty(new.n_cells)
@@ -234,7 +246,7 @@ def remap(old_model, x: np.ndarray, new_model) -> np.ndarray:
     boundary = x[lay_old.boundary] if lay_old.n_boundary + lay_old.n_trailing else None
     if lay_new.n_boundary + lay_new.n_trailing == 0:
         boundary = None
-    return lay_new.pack(psi_new, c_new, boundary=boundary)
+    return lay_new.pack(psi_new, c_new, boundary=boundary, extras=extras)
 
 
 def _overlap_average(old: Mesh, new: Mesh, seg, a, b, p, q) -> np.ndarray:

@@ -21,7 +21,8 @@ from ..constants import FARADAY, GAS_CONSTANT, VACUUM_PERMITTIVITY, thermal_volt
 from . import kernel
 from .activity import ln_gamma_by_region
 from .layout import StateLayout
-from .mesh import Mesh, build_mesh
+from .mesh import Mesh, build_mesh, mesh_from_faces
+from .swelling import Swelling, set_scale, swelling_of
 
 BOUNDARY_CODES = {
     ("wall", False): kernel.WALL_POTENTIAL,
@@ -37,7 +38,8 @@ class PumpSite:
 
     inside_cell: int
     outside_cell: int
-    area: float  # membrane area at its mid face (geometry units)
+    face: int  # the membrane's mid face
+    area: float  # membrane area at that face (geometry units)
     sodium: int  # species indices
     potassium: int
     rate: float | None  # constant j_p [mol/m^2/s]
@@ -82,6 +84,8 @@ class Model:
     inside: str
     pumps: tuple[PumpSite, ...] = ()
     x0: np.ndarray = field(default=None, repr=False)
+    swelling: Swelling | None = None  # water crosses a membrane: the mesh moves (swelling.py)
+    scale: float = 1.0  # where the mesh is: the inside compartment's stretch (1: as built)
 
     # -- layout helpers ------------------------------------------------
     @property
@@ -165,8 +169,12 @@ class Model:
         )
 
 
-def build_model(case, mesh: Mesh | None = None) -> Model:
-    """Lower a validated case (and its mesh) to kernel arrays."""
+def build_model(case, mesh: Mesh | None = None, moving: bool | None = None) -> Model:
+    """Lower a validated case (and its mesh) to kernel arrays.
+
+    ``moving``: whether the inside volume is an unknown (default: when water
+    crosses a membrane now or after a protocol, ``swelling.moves``).
+    """
     if mesh is None:
         mesh = build_mesh(case)
     temperature = case.temperature
@@ -187,6 +195,7 @@ def build_model(case, mesh: Mesh | None = None) -> Model:
     bounds = _boundaries(case, mesh, eps_r, d_reg[:, reg], g_reg[:, reg], eps0_scaled, vt)
 
     floating = bounds["b_type"] == kernel.FLOATING
+    swelling = swelling_of(case, mesh, moving)
     layout = StateLayout(
         n_cells=N,
         n_species=S,
@@ -195,6 +204,7 @@ def build_model(case, mesh: Mesh | None = None) -> Model:
         boundary_names=tuple(
             f"psi_{side}" for side, f in zip(("left", "right"), floating, strict=True) if f
         ),
+        extras=(("scale", 1),) if swelling is not None else (),
     )
 
     membranes = tuple((r.name, *mesh.region_slices[j]) for j, r in enumerate(regions) if r.membrane)
@@ -222,9 +232,46 @@ def build_model(case, mesh: Mesh | None = None) -> Model:
         membranes=membranes,
         inside=case.inside,
         pumps=_pump_sites(case, mesh, names),
+        swelling=swelling,
     )
     model.x0 = initial_state(model)
     return model
+
+
+def rebuild_model(case, model: Model) -> Model:
+    """``case`` (a protocol's new state) on ``model``'s mesh, where ``model`` is.
+
+    A moving mesh is rebuilt at scale 1 and moved to ``model``'s scale, so
+    the volume keeps its reference and its unknown (also if the new state
+    lets no water through).
+    """
+    if model.swelling is None:
+        return build_model(case, model.mesh)
+    base = mesh_from_faces(
+        model.swelling.base_faces, model.mesh.region, model.mesh.region_names, model.mesh.geometry
+    )
+    new = build_model(case, base, moving=True)
+    set_scale(new, model.scale)
+    return new
+
+
+def geometric_arrays(case, mesh: Mesh, eps_r, d_cell, g_cell) -> dict[str, np.ndarray]:
+    """The :class:`Model` arrays that depend on where the faces are, on ``mesh``.
+
+    What a moving mesh recomputes (:func:`pnp.discretisation.swelling.set_scale`);
+    ``d_cell`` and ``g_cell`` are (S, N) per cell.
+    """
+    eps0_scaled = VACUUM_PERMITTIVITY * thermal_voltage(case.temperature) / FARADAY
+    pois_cond, pois_wleft = _poisson_faces(mesh, eps_r, eps0_scaled)
+    _, face_cond, face_rr = _species_faces(mesh, d_cell)
+    bounds = _boundaries(
+        case, mesh, eps_r, d_cell, g_cell, eps0_scaled, thermal_voltage(case.temperature)
+    )
+    out = {"pois_cond": pois_cond, "pois_wleft": pois_wleft}
+    out["face_cond"], out["face_rr"] = face_cond, face_rr
+    for name in ("b_sigma", "b_current", "b_pois_cond", "b_pois_next", "b_cond"):
+        out[name] = bounds[name]
+    return out
 
 
 def _species_properties(case, rt: float) -> tuple[np.ndarray, np.ndarray]:
@@ -363,6 +410,7 @@ def _pump_sites(case, mesh: Mesh, names: tuple[str, ...]) -> tuple[PumpSite, ...
             PumpSite(
                 inside_cell=inside_cell,
                 outside_cell=outside_cell,
+                face=mesh.mid_face(pump.membrane),
                 area=float(mesh.face_area[mesh.mid_face(pump.membrane)]),
                 sodium=names.index(pump.sodium),
                 potassium=names.index(pump.potassium),
@@ -381,7 +429,8 @@ def initial_state(model: Model) -> np.ndarray:
     c = np.array([[r.concentration.get(nm, 0.0) for nm in model.species] for r in case.regions]).T
     c_cells = c[:, model.mesh.region]
     c_cells[_is_absent(model)] = 0.0
-    return model.layout.pack(np.zeros(model.n_cells), c_cells)
+    extras = {"scale": np.ones(1)} if model.swelling is not None else None
+    return model.layout.pack(np.zeros(model.n_cells), c_cells, extras=extras)
 
 
 def _is_absent(model: Model) -> np.ndarray:

@@ -75,6 +75,8 @@ class Region:
         str, float
     ]  # membranes: P_i = exp(-dG_i/RT) D_i / length [m/s], every species (0 = impermeant); bulk: {}
     balance: str | None = None  # species adjusted to keep the region electroneutral (None: none)
+    water_permeability: float = 0.0  # membranes: L_p [m/(s Pa)], 0 = fixed volume
+    stiffness: float = 0.0  # membranes: K [Pa], P_in - P_out = K (V/V0 - 1)
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,14 @@ PLAUSIBLE: dict[str, Plausible] = {
     "region.<region>.barrier.<species>": Plausible(
         "below 100 J/mol, a small fraction of RT (2.6 kJ/mol)", '"12 kJ/mol"', low=100.0
     ),
+    "region.<region>.water_permeability": Plausible(
+        "above 1e-10 m/s/Pa, 100 times a membrane full of aquaporins",
+        '"3e-14 m/s/Pa"',
+        high=1e-10,
+    ),
+    "region.<region>.stiffness": Plausible(
+        "above 10 MPa, stiffer than a plant cell wall's turgor", '"1 kPa"', high=1e7
+    ),
     "boundary.<side>.potential": Plausible("beyond 1 V", '"-70 mV"', high=1.0),
     "boundary.<side>.surface_charge": Plausible(
         "beyond 1 C/m^2 (a lipid head group layer: about 0.3 C/m^2)", '"-20 mC/m^2"', high=1.0

@@ -185,6 +185,13 @@ class RegionReader(Reader):
                 permeability = {}
                 barrier = dict.fromkeys(names, 0.0)
                 barrier.update(barrier_given)
+                for water_key in ("water_permeability", "stiffness"):
+                    if water_key in entry:
+                        raise self.error(
+                            f"only membranes have a {water_key} (set membrane = true on the "
+                            "membrane the water crosses)",
+                            f"{key}.{water_key}",
+                        )
             if membrane and index in (0, len(value) - 1):
                 end = "first (left end)" if index == 0 else "last (right end)"
                 raise self.error(
@@ -203,6 +210,8 @@ class RegionReader(Reader):
                 barrier=barrier,
                 permeability=permeability,
                 balance=balance,
+                water_permeability=self.get(entry, prefix, "water_permeability", key),
+                stiffness=self.get(entry, prefix, "stiffness", key),
             )
             if not membrane:
                 self.electroneutrality(region, species, key, strict)

@@ -221,6 +221,26 @@ PARAMETERS: tuple[Parameter, ...] = (
         default_text="bulk 0; membranes impermeant",
         protocol=True,
     ),
+    _p(
+        "region.<region>.water_permeability",
+        "float",
+        "m/s/Pa",
+        0.0,
+        "Membranes only (the first from the inside boundary): hydraulic conductivity L_p; water "
+        "flux J_w = L_p·[(P_in − P_out) − (Π_in − Π_out)], outward positive. 0: fixed volume.",
+        minimum=0.0,
+        protocol=True,
+    ),
+    _p(
+        "region.<region>.stiffness",
+        "float",
+        "Pa",
+        0.0,
+        "Membranes only: pressure P_in − P_out = stiffness·(V/V₀ − 1), V₀ the initial inside "
+        "volume.",
+        minimum=0.0,
+        protocol=True,
+    ),
     # -- boundaries -------------------------------------------------------
     _p(
         "boundary.<side>.type",

@@ -35,6 +35,8 @@ UNIT_KINDS: dict[str, str] = {
     "F/m^2": "a capacitance per area",
     "J/mol": "a molar energy",
     "mol/m^2/s": "a molar flux density",
+    "m/s/Pa": "a hydraulic conductivity (velocity per pressure)",
+    "Pa": "a pressure",
 }
 
 # Longest unit expression we accept; real ones are below 20 characters.

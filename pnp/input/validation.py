@@ -45,6 +45,7 @@ class CaseReader(ProtocolReader, SectionReader):
         species = self.species(raw)
         self.check_activity(activity, species)
         regions = self.regions(raw, species, temperature, strict)
+        self.check_water(regions, inside)
         left, right = self.boundaries(raw, geometry)
         pumps = self.pumps(raw, species, regions)
         mesh = self.mesh(raw)
@@ -89,6 +90,20 @@ class CaseReader(ProtocolReader, SectionReader):
             source=source,
             raw=raw,
         )
+
+    def check_water(self, regions, inside: str) -> None:
+        """Water crosses only the first membrane from the inside boundary: the
+        one that bounds the inside compartment whose volume it changes."""
+        order = list(regions) if inside == "left" else list(reversed(regions))
+        first = next((r for r in order if r.membrane), None)
+        for r in regions:
+            if r.membrane and r is not first and (r.water_permeability or r.stiffness):
+                key = "water_permeability" if r.water_permeability else "stiffness"
+                raise self.error(
+                    f"water crosses only the first membrane from the inside ({inside}) "
+                    f"boundary, '{first.name}'; '{r.name}' cannot have a {key}",
+                    f"region.{r.name}.{key}",
+                )
 
 
 def case_from_data(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..constants import FARADAY, VACUUM_PERMITTIVITY
-from ..discretisation import kernel
+from ..discretisation import kernel, swelling
 from ..discretisation.model import Model, pump_rate
 from ..solvers.newton import boundary_displacement, displacement_at
 
@@ -135,6 +135,8 @@ def observe(model: Model, x: np.ndarray, displacement_rate: float = 0.0) -> dict
     ``displacement_rate`` is dP/dt at the measurement face (kernel units, +x)
     during a transient; 0 at steady state.
     """
+    if model.swelling is not None:
+        swelling.set_scale(model, float(x[-1]))  # the mesh where x's cells are
     flux = face_fluxes(model, x)
     face = measurement_face(model)
     area = model.mesh.face_area[face]
@@ -173,4 +175,29 @@ def observe(model: Model, x: np.ndarray, displacement_rate: float = 0.0) -> dict
     sigma = surface_charges(model, x)
     obs["surface_charge_left"] = float(sigma[0])
     obs["surface_charge_right"] = float(sigma[1])
+    if model.swelling is not None:
+        obs.update(volume_observables(model, x))
     return obs
+
+
+#: Geometry -> the full angle a mesh volume (per radian, per steradian) is multiplied by.
+FULL_ANGLE = {"cartesian": 1.0, "cylindrical": 2.0 * np.pi, "spherical": 4.0 * np.pi}
+
+
+def whole_volume(model: Model) -> float:
+    """The inside compartment's volume [m^3; per m of length, cylindrical; per m^2, cartesian]."""
+    return FULL_ANGLE[model.mesh.geometry] * swelling.inside_volume(model)
+
+
+def volume_observables(model: Model, x: np.ndarray) -> dict[str, float]:
+    """volume, water_flux, osmolarity_inside/outside, pressure of state ``x`` (moves
+    the model to ``x``'s scale)."""
+    swelling.set_scale(model, float(x[-1]))
+    osm_in, osm_out = swelling.osmolarities(model, x)
+    return {
+        "volume": whole_volume(model),
+        "water_flux": swelling.water_flux(model, x),
+        "osmolarity_inside": osm_in,
+        "osmolarity_outside": osm_out,
+        "pressure": swelling.pressure(model),
+    }

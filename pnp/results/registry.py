@@ -61,6 +61,9 @@ class Observable:
         Whether it is one of the fixed observable columns of a sweep summary
         (after the parameters and status); the others still get a column, after
         the solver statistics, as every observable a run reports does.
+    water : bool
+        Reported only by a case whose volume moves (a membrane with a
+        ``water_permeability``); never a fixed summary column.
     """
 
     name: str
@@ -71,6 +74,7 @@ class Observable:
     compute: str
     attribute: str = ""
     summary: bool = True
+    water: bool = False  # reported only when water crosses a membrane (the volume moves)
 
     @property
     def prefix(self) -> str:
@@ -164,6 +168,57 @@ OBSERVABLES: tuple[Observable, ...] = (
         "current {species}",
         "face_fluxes",
     ),
+    Observable(
+        "volume",
+        "m^3",
+        "volume of the inside compartment: the whole cell (spherical), per m of length "
+        "(cylindrical, m^3/m) or per m^2 of membrane (cartesian, m^3/m^2)",
+        SCALAR,
+        "volume",
+        "volume_observables",
+        summary=False,
+        water=True,
+    ),
+    Observable(
+        "water_flux",
+        "m/s",
+        "water flux across the membrane, L_p [(P_in - P_out) - (Pi_in - Pi_out)], outward positive",
+        SCALAR,
+        "water flux",
+        "volume_observables",
+        summary=False,
+        water=True,
+    ),
+    Observable(
+        "osmolarity_inside",
+        "mol/m^3",
+        "sum of phi c over every solute, averaged over the inside compartment",
+        SCALAR,
+        "osmolarity inside",
+        "volume_observables",
+        summary=False,
+        water=True,
+    ),
+    Observable(
+        "osmolarity_outside",
+        "mol/m^3",
+        "sum of phi c over every solute, averaged over the region beside the membrane outside",
+        SCALAR,
+        "osmolarity outside",
+        "volume_observables",
+        summary=False,
+        water=True,
+    ),
+    Observable(
+        "pressure",
+        "Pa",
+        "hydrostatic pressure difference P_in - P_out = stiffness (V/V0 - 1)",
+        SCALAR,
+        "pressure",
+        "volume_observables",
+        summary=False,
+        water=True,
+    ),
 )
 
 
@@ -188,14 +243,16 @@ def observable_names(
     sides: Sequence[str] = SIDES,
     *,
     summary: bool = False,
+    water: bool = False,
 ) -> list[str]:
     """Every flat observable name for these species and sides, in table order.
 
-    With ``summary=True`` only those that are sweep summary columns.
+    With ``summary=True`` only those that are sweep summary columns; the
+    volume observables only with ``water=True`` (a case whose volume moves).
     """
     names: list[str] = []
     for obs in OBSERVABLES:
-        if summary and not obs.summary:
+        if (summary and not obs.summary) or (obs.water and not water):
             continue
         names += obs.expand(species, sides)
     return names
@@ -218,10 +275,15 @@ def observable_units(name: str) -> str:
     return obs.unit if obs is not None else ""
 
 
-def describe(species: Sequence[str], sides: Sequence[str] = SIDES) -> list[tuple[str, str, str]]:
-    """(flat name, unit, description) of every observable, in table order."""
+def describe(
+    species: Sequence[str], sides: Sequence[str] = SIDES, *, water: bool = False
+) -> list[tuple[str, str, str]]:
+    """(flat name, unit, description) of every observable, in table order
+    (the volume observables with ``water=True``)."""
     rows = []
     for obs in OBSERVABLES:
+        if obs.water and not water:
+            continue
         if obs.kind == PER_SPECIES:
             rows += [
                 (obs.name.format(species=s), obs.unit, obs.description.format(species=s))

@@ -267,7 +267,7 @@ class Result:
         extra = {str(name): values for name, values in self.extra_observables.items()}
         # registered ones in table order (a file lists its datasets alphabetically),
         # then any others as given
-        ordered = [n for n in observable_names(self.species) if n in extra]
+        ordered = [n for n in observable_names(self.species, water=True) if n in extra]
         ordered += [n for n in extra if n not in ordered]
         self.extra_observables = {name: _series(extra[name], n_times, name) for name in ordered}
         clash = set(self.extra_observables) & set(self._structured())

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..constants import FARADAY, VACUUM_PERMITTIVITY, debye_length
+from ..constants import FARADAY, GAS_CONSTANT, VACUUM_PERMITTIVITY, debye_length
 from ..discretisation import adapt
 from ..discretisation.model import build_model
 from ..input.schema import MAX_CELLS, show_limit
@@ -98,6 +98,14 @@ def error_tolerances(model, obs: dict, tolerance: float) -> dict:
             out[name] = tolerance * max(abs(value), charge_scale)
         elif name.startswith("flux_"):
             out[name] = tolerance * max(abs(value), flux_scale)
+        elif name in ("volume", "osmolarity_inside", "osmolarity_outside"):
+            out[name] = tolerance * abs(value)
+        elif name in ("water_flux", "pressure"):
+            # zero at a steady volume: relative to the osmotic pressure of the bath
+            # (and the flux it would drive)
+            osmotic = GAS_CONSTANT * case.temperature * obs.get("osmolarity_outside", 0.0)
+            lp = model.swelling.water_permeability if name == "water_flux" else 1.0
+            out[name] = tolerance * max(abs(value), lp * osmotic)
         elif name.startswith("current_"):
             # z_i F flux_i: the flux's tolerance times |z_i| F (0 for a neutral species,
             # whose current is zero by construction)
@@ -314,6 +322,14 @@ def adaptive_case(case) -> bool:
     return bool(case.mesh.adapt) and case.mesh.uniform_cells is None
 
 
+def fixed_volume(case):
+    """``case`` with no water crossing any membrane (its volume fixed as written)."""
+    if not any(r.water_permeability for r in case.regions):
+        return case
+    names = [r.name for r in case.regions if r.water_permeability]
+    return case.with_overrides({f"region.{n}.water_permeability": 0.0 for n in names})
+
+
 def transient_mesh(case):
     """The mesh of a transient: adapted to where the run goes.
 
@@ -339,6 +355,9 @@ def transient_mesh(case):
         seen.add(key)
         if len(seen) > MAX_TRANSIENT_STATES:
             break
+        # at the volume of the case as written: a transient starts there, and a
+        # swelling cell may have no steady volume at all (the mesh moves with it)
+        state = fixed_volume(state)
         result = solve_adaptive(state, build_model(state, build_mesh(state)))
         meshes.append(result.model.mesh)
     if len(meshes) == 1:

@@ -14,7 +14,8 @@ import time
 
 import numpy as np
 
-from ..discretisation.model import build_model
+from ..discretisation.model import rebuild_model
+from ..discretisation.swelling import unbounded
 from ..results.observables import measurement_face, observe
 from ..solvers.bdf import BDF, consistent_start, initial_rates, initial_step
 from ..solvers.newton import Stats
@@ -122,6 +123,12 @@ def simulate(
 
 
 def _steady(case, model, tracker, x0, adapt_mesh):
+    why = unbounded(case)
+    if why:
+        stats = Stats().as_dict()
+        tracker.output(model, math.inf, model.x0, observe(model, model.x0))
+        tracker.finish("failed", why, stats)
+        return "failed", why, stats
     result = solve_adaptive(case, model, x0, adapt_mesh, callback=tracker.step)
     outcome = result.outcome
     stats = dict(result.stats)
@@ -226,5 +233,5 @@ def _advance(case, stepper: BDF, tracker: Tracker, t_start: float) -> tuple[bool
         obs = observe(stepper.model, stepper.x, stepper.displacement_rate()(measure))
         tracker.output(stepper.model, stepper.t, stepper.x, obs)
         if target in events:
-            stepper.restart(build_model(case.at_time(target), stepper.model.mesh))
+            stepper.restart(rebuild_model(case.at_time(target), stepper.model))
     return True, "completed"

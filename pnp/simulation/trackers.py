@@ -37,7 +37,7 @@ def _case_toml(case):
 
 def observable_names(model) -> list[str]:
     """Flat names of everything :func:`~pnp.results.observables.observe` reports."""
-    return registry.observable_names(model.species)
+    return registry.observable_names(model.species, water=model.swelling is not None)
 
 
 def _error_series(errors, count: int) -> dict[str, np.ndarray]:

@@ -17,6 +17,7 @@ import numpy as np
 from scipy.linalg import solve_banded
 
 from ..discretisation.model import Model
+from ..discretisation.swelling import inside_volume
 from .compartments import closed_compartments, projector
 from .newton import (
     NEWTON_RTOL_FLOOR,
@@ -25,7 +26,7 @@ from .newton import (
     NewtonInfo,
     Stats,
     System,
-    concentrations,
+    contents,
     displacements,
     make_weights,
     newton,
@@ -287,8 +288,10 @@ class BDF:
         # model of their time), computed once per accepted step; work arrays
         # for the time terms allocated once
         self.rates = np.zeros(model.n_cells + 1)  # displacement rates of the last step
-        self.c_hist = [concentrations(model, self.x)]
+        # amounts per cell when the mesh moves (contents also moves the model to x's scale)
+        self.c_hist = [contents(model, self.x)]
         self.p_hist = [displacements(model, self.x) if displacement is None else displacement]
+        self.v_hist = [inside_volume(model)] if model.swelling is not None else []
         shape = (model.n_species, model.n_cells)
         self._alpha_c = np.empty(shape, order="F")
         self._beta_c = np.empty(shape, order="F")
@@ -365,6 +368,9 @@ class BDF:
             beta_d -= a2 * self.p_hist[1] / h_try
         alpha = a0 / h_try
         self._alpha_c.fill(alpha)
+        if self.v_hist:  # the history part of dV/dt, as for the amounts
+            beta_v = -(a1 * self.v_hist[0] + (a2 * self.v_hist[1] if a2 != 0.0 else 0.0)) / h_try
+            self.system.bordered.beta_volume = beta_v
         x_hist = self.x_hist
         # the predictor through the whole history (2 or 3 states) starts Newton
         # and is kept for the error estimate of this same step (_error)
@@ -426,9 +432,11 @@ class BDF:
         model = self.model
         self.x_hist.insert(0, x_new.copy())
         self.h_hist.insert(0, h_try)
-        self.c_hist.insert(0, concentrations(model, x_new))
+        self.c_hist.insert(0, contents(model, x_new))  # (moves the model to x_new's scale)
         self.p_hist.insert(0, displacements(model, x_new))
-        del self.x_hist[3:], self.h_hist[2:], self.c_hist[2:], self.p_hist[2:]
+        if self.v_hist:
+            self.v_hist.insert(0, inside_volume(model))
+        del self.x_hist[3:], self.h_hist[2:], self.c_hist[2:], self.p_hist[2:], self.v_hist[2:]
         self.h = h_next
         self.h_last = h_try
         alpha, beta_d = self._rate_terms

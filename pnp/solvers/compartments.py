@@ -14,6 +14,7 @@ import numpy as np
 
 from ..discretisation import kernel
 from ..discretisation.model import Model
+from ..discretisation.swelling import set_scale
 
 # Closed compartments: the time term of a confined species never drops below
 # 1/(REGULARISE * its slowest diffusion time), so the steady Jacobian stays
@@ -77,6 +78,8 @@ class Compartments:
 def closed_compartments(model: Model, x: np.ndarray) -> Compartments:
     """Every (species, connected cell range) that no boundary flux can reach."""
     N = model.n_cells
+    if model.swelling is not None:
+        set_scale(model, float(x[-1]))  # amounts at the state's own volumes
     h = model.mesh.widths
     region = model.mesh.region
     _, conc = model.layout.split(x)
@@ -121,7 +124,12 @@ def _pumped_cells(model: Model, species: int) -> list[int]:
 def projector(model: Model, compartments: Compartments):
     """Restore each closed compartment's amount exactly (multiplicative)."""
     items = [
-        (model.layout.conc_at(comp.cells, comp.species), model.volume[comp.cells], comp.amount)
+        (
+            model.layout.conc_at(comp.cells, comp.species),
+            comp.cells,
+            model.volume[comp.cells],
+            comp.amount,
+        )
         for comp in (
             compartments[k]
             for k in np.flatnonzero(
@@ -131,10 +139,13 @@ def projector(model: Model, compartments: Compartments):
     ]
     if not items:
         return None
+    moving = model.swelling is not None
 
     def project(x):
-        for idx, vol, amount in items:
-            now = float(np.dot(vol, x[idx]))
+        if moving:  # the cell volumes at the iterate's scale
+            set_scale(model, float(x[-1]))
+        for idx, cells, vol, amount in items:
+            now = float(np.dot(model.volume[cells] if moving else vol, x[idx]))
             if now > 0:
                 x[idx] *= amount / now
 

@@ -17,6 +17,8 @@ from scipy.linalg import lapack
 
 from ..discretisation import kernel
 from ..discretisation.model import Model, pump_rate_derivatives, pump_sources
+from ..discretisation.swelling import set_scale
+from .bordered import BorderedVolume
 
 DPSI_MAX = 10.0  # largest potential update per Newton iteration [V_T]
 NEWTON_MAX_ITER = 25
@@ -74,6 +76,7 @@ class System:
         self.potential_cells = model.layout.potential
         self.boundary_indices = [int(i) for i in model.layout.boundary]
         self.stats = Stats()
+        self.bordered = BorderedVolume(self, model) if model.swelling is not None else None
 
     def max_abs_potential(self, v: np.ndarray) -> float:
         """Largest |potential entry| of a state-shaped vector (strided views, no copies)."""
@@ -86,6 +89,13 @@ class System:
     def assemble(self, x, alpha_c, alpha_d, beta_c, beta_d, jacobian=True):
         """Residual (returned) and band Jacobian at ``x``: dc/dt ~ alpha_c c - beta_c,
         dP_f/dt ~ alpha_d P_f - beta_d[f] (``beta_d``: the N+1 faces)."""
+        if self.bordered is not None:
+            return self.bordered.assemble(x, alpha_c, alpha_d, beta_c, beta_d, jacobian)
+        self._assemble_core(x, alpha_c, alpha_d, beta_c, beta_d, self.res, self.ab, jacobian)
+        return self.res
+
+    def _assemble_core(self, x, alpha_c, alpha_d, beta_c, beta_d, res, ab, jacobian):
+        """The kernel's residual and band Jacobian of the cells (and boundary unknowns)."""
         if self.model.pumps:
             pump_sources(self.model, x, self.source)
         # one memory layout for every call: one compiled specialisation
@@ -98,13 +108,12 @@ class System:
             beta_d,
             self.cont,
             self.source,
-            self.res,
-            self.ab,
+            res,
+            ab,
             jacobian,
         )
         if jacobian and self.model.pumps:
             self._pump_jacobian(x)
-        return self.res
 
     def _pump_jacobian(self, x):
         """Saturating pumps: the in-band part of their Jacobian.
@@ -143,6 +152,8 @@ class System:
 
     def solve(self) -> tuple[np.ndarray | None, str]:
         """Newton update -J^{-1} R from the last assembly (row-equilibrated LU)."""
+        if self.bordered is not None:
+            return self.bordered.solve()
         kernel.equilibrate_rows(self.ab, self.res, self.kl, self.ku)
         self.stats.factorizations += 1
         # solved in place: the update overwrites the residual (no state-sized copy)
@@ -260,6 +271,18 @@ def displacement_at(model: Model, x: np.ndarray, face: int) -> float:
     pl = x[model.layout.potential_at(face - 1)]
     pr = x[model.layout.potential_at(face)]
     return float(model.pois_cond[face] * (pl - pr))
+
+
+def contents(model: Model, x: np.ndarray) -> np.ndarray:
+    """(S, N) what a time step conserves per cell: the concentrations, or,
+    when the mesh moves with a cell's volume, the amounts c V_cell at ``x``'s scale
+    (which the model is moved to)."""
+    c = concentrations(model, x)
+    if model.swelling is None:
+        return c
+    set_scale(model, float(x[-1]))
+    c *= model.volume
+    return c
 
 
 def concentrations(model: Model, x: np.ndarray) -> np.ndarray:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..discretisation.model import Model
+from ..discretisation.swelling import inside_volume, set_scale
 from .bdf import initial_step
 from .compartments import closed_compartments, projector
 from .newton import (
@@ -21,7 +22,7 @@ from .newton import (
     PSI_FLOOR_STEP,
     Stats,
     System,
-    concentrations,
+    contents,
     displacements,
     make_weights,
     min_concentration,
@@ -128,6 +129,8 @@ def solve_steady(
             x=x, success=False, message=INTERRUPTED, stats=stats, pseudo_time=np.inf
         )
     stats.wall_time = time.perf_counter() - t0
+    if model.swelling is not None and np.isfinite(outcome.x[-1]):
+        set_scale(model, float(outcome.x[-1]))  # the model where its answer is
     return outcome
 
 
@@ -144,8 +147,10 @@ def _continuation(
     while stats.steps < max_steps:
         alpha = 1.0 / dt
         alpha_c = np.maximum(alpha, alpha_floor)
-        beta_c = alpha_c * concentrations(model, x_old)
+        beta_c = alpha_c * contents(model, x_old)  # (moves a swelling model to x_old's scale)
         beta_d = alpha * displacements(model, x_old)
+        if system.bordered is not None:
+            system.bordered.beta_volume = alpha * inside_volume(model)
         info = newton(system, x, alpha_c, alpha, beta_c, beta_d, weights_newton, project)
         if not info.converged:
             stats.rejected_steps += 1
@@ -202,7 +207,7 @@ def _direct_steady(
             )
         if confined:
             x_old = x.copy()
-            beta_c = alpha_floor * concentrations(model, x_old)
+            beta_c = alpha_floor * contents(model, x_old)
         else:
             beta_c = alpha_floor
         info = newton(

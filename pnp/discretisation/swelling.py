@@ -1,0 +1,276 @@
+"""Cell volume: the inside compartment stretches with the water its membrane lets through.
+
+Water crosses the first membrane from the inside boundary (the only one a
+case may give a ``water_permeability``), outward positive::
+
+    J_w = L_p [(P_in - P_out) - (Pi_in - Pi_out)]        [m/s]
+    P_in - P_out = K (V / V0 - 1)                        (K: the membrane's stiffness)
+    Pi = RT sum_i phi c_i                                (phi: osmotic coefficient)
+    dV/dt = -A J_w
+
+V is the inside compartment's volume (the cells between the inside boundary
+and that membrane), V0 its volume in the case as written, A the membrane's
+area at its mid face. Pi_in is RT phi times the compartment's amounts over
+its volume; Pi_out the same over the region beyond the membrane (the bath
+beside it). phi is each region's osmotic coefficient at its initial
+contents, consistent with the static activity coefficients
+(:func:`pnp.discretisation.activity.osmotic_coefficient`); 1 when ideal.
+
+The mesh is Lagrangian: one scalar, the *scale* s of the inside compartment
+(1 on the model's own mesh), places every face. The faces of the inside
+compartment move as x_f = x_b + s (x_f0 - x_b) about the inside boundary x_b;
+the membrane and every region beyond it keep their thickness and move with
+the membrane's inner face. Each cell keeps its amounts: the unknowns are
+concentrations on the moving cells, and the time derivative is that of
+c * V_cell (the solver's history holds amounts), so every amount is
+conserved to round-off however the mesh stretches. Densities given per
+volume or per area (fixed charge in membranes and the bath, surface
+charges, permeabilities, pump rates) keep their values: a pump or leak's
+whole-cell rate grows with the membrane's area.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..constants import GAS_CONSTANT
+from .activity import osmotic_coefficient
+from .mesh import geometry_factors
+
+#: Largest scale of the inside compartment: beyond it the cell is taken to
+#: swell without bound (a linear stretch of 100: a volume 1e6 times larger
+#: in a sphere) and the Newton iterate is rejected.
+MAX_SCALE = 100.0
+#: Relative step of the finite difference that gives the Jacobian's column
+#: with respect to the scale.
+SCALE_STEP = 1e-7
+
+
+@dataclass(frozen=True)
+class Swelling:
+    """Where the water crosses, and how the mesh of a model moves with the scale.
+
+    Face and cell indices refer to the model's mesh (``base_faces``, scale 1).
+    """
+
+    base_faces: np.ndarray  # (N+1,) the mesh at scale 1
+    geometry: str
+    anchor: int  # face of the inside boundary
+    moving: int  # the membrane's inner face
+    inside: slice  # cells of the inside compartment
+    bath: slice  # cells of the region beyond the membrane
+    area_face: int  # the membrane's mid face: its area A
+    water_permeability: float  # L_p [m/(s Pa)]
+    stiffness: float  # K [Pa]
+    reference_volume: float  # V0 of the case as written [geometry units]
+    rt: float  # R T [J/mol]
+    phi_inside: np.ndarray  # osmotic coefficient per inside cell
+    phi_bath: np.ndarray  # per bath cell
+
+    def faces(self, scale: float) -> np.ndarray:
+        """Face positions at ``scale``."""
+        x0 = self.base_faces
+        xb = x0[self.anchor]
+        faces = x0 + (x0[self.moving] - xb) * (scale - 1.0)  # translated with the membrane
+        lo, hi = sorted((self.anchor, self.moving))
+        faces[lo : hi + 1] = xb + scale * (x0[lo : hi + 1] - xb)
+        return faces
+
+
+def moves(case) -> bool:
+    """Whether water crosses a membrane of ``case``, now or after one of its protocols."""
+    return any(r.water_permeability > 0.0 for r in case.regions) or any(
+        key.endswith(".water_permeability") and value
+        for p in case.protocols
+        for key, value in p.set.items()
+    )
+
+
+def unbounded(case) -> str:
+    """Why ``case`` has no steady volume ("" if it may have one).
+
+    With no stiffness and no pump running, ions that cross the membrane end
+    in Donnan equilibrium, where their osmolarity inside is never below the
+    bath's (sum_i c_i r^z_i >= sum_i c_i for an electroneutral bath, the sum
+    being convex in ln r with its minimum at r = 1). A solute that cannot
+    cross, inside only, then keeps the inside above the bath at every
+    volume: water enters without end.
+    """
+    order = list(case.regions) if case.inside == "left" else list(reversed(case.regions))
+    first = next((j for j, r in enumerate(order) if r.membrane), None)
+    if first is None or not moves(case):
+        return ""
+    membrane = order[first]
+    running = any(p.rate is None or p.rate > 0.0 for p in case.pumps)
+    if membrane.stiffness > 0.0 or running:
+        return ""
+
+    def trapped(region) -> bool:
+        return any(
+            c > 0.0 and membrane.permeability.get(name, 0.0) == 0.0
+            for name, c in region.concentration.items()
+        )
+
+    if any(trapped(r) for r in order[:first]) and not trapped(order[first + 1]):
+        return (
+            f"no steady volume: '{membrane.name}' lets water through but not every solute of "
+            "the inside, with no pump and no stiffness, so the cell swells without bound "
+            "(Donnan swelling); run it as a transient, or give the membrane a stiffness"
+        )
+    return ""
+
+
+def swelling_of(case, mesh, moving: bool | None = None) -> Swelling | None:
+    """The :class:`Swelling` of ``case`` on ``mesh``; None when its volume never moves.
+
+    ``moving`` (default :func:`moves`) keeps the volume unknown also while no
+    water crosses (a protocol state with ``water_permeability = 0``).
+    """
+    if not (moves(case) if moving is None else moving):
+        return None
+    order = (
+        range(len(case.regions)) if case.inside == "left" else reversed(range(len(case.regions)))
+    )
+    first = next((j for j in order if case.regions[j].membrane), None)
+    if first is None:
+        return None
+    membrane = case.regions[first]
+    start, stop = mesh.region_slices[first]
+    n = mesh.n_cells
+    if case.inside == "left":
+        anchor, moving, inside = 0, start, slice(0, start)
+        bath = slice(*mesh.region_slices[first + 1])
+    else:
+        anchor, moving, inside = n, stop, slice(stop, n)
+        bath = slice(*mesh.region_slices[first - 1])
+    phi = _osmotic_coefficients(case)
+    ends = np.cumsum([0.0] + [r.length for r in case.regions])
+    lo, hi = (ends[0], ends[first]) if case.inside == "left" else (ends[first + 1], ends[-1])
+    v0 = float(geometry_factors(np.array([lo, hi]), case.geometry)[1][0])
+    return Swelling(
+        base_faces=mesh.faces.copy(),
+        geometry=mesh.geometry,
+        anchor=anchor,
+        moving=moving,
+        inside=inside,
+        bath=bath,
+        area_face=mesh.mid_face(membrane.name),
+        water_permeability=membrane.water_permeability,
+        stiffness=membrane.stiffness,
+        reference_volume=abs(v0),
+        rt=GAS_CONSTANT * case.temperature,
+        phi_inside=phi[mesh.region[inside]],
+        phi_bath=phi[mesh.region[bath]],
+    )
+
+
+def _osmotic_coefficients(case) -> np.ndarray:
+    """phi of every region at its initial contents (1 in membranes and when ideal)."""
+    names = case.species_names
+    z = np.array([s.z for s in case.species], dtype=float)
+    size = np.array([np.nan if s.size is None else s.size for s in case.species], dtype=float)
+    out = np.ones(len(case.regions))
+    if case.activity == "ideal":
+        return out
+    for j, region in enumerate(case.regions):
+        if region.membrane:
+            continue
+        c = np.array([region.concentration.get(nm, 0.0) for nm in names])
+        out[j] = osmotic_coefficient(
+            case.activity, c, z, case.temperature, region.eps_r, size if np.any(z) else None
+        )
+    return out
+
+
+# ---------------------------------------------------------------------------
+# the model at a scale
+# ---------------------------------------------------------------------------
+
+
+def set_scale(model, scale: float) -> None:
+    """Move ``model``'s mesh to ``scale``: every geometric array updated in place.
+
+    The arrays keep their identity (the kernel arguments a ``System`` holds
+    stay valid). Nothing happens when the model is at that scale already.
+    """
+    if scale == model.scale:
+        return
+    from .model import geometric_arrays  # the model module imports this one
+
+    sw = model.swelling
+    faces = sw.faces(scale)
+    area, volume = geometry_factors(faces, sw.geometry)
+    mesh = dataclasses.replace(
+        model.mesh,
+        faces=faces,
+        centers=0.5 * (faces[1:] + faces[:-1]),
+        widths=np.diff(faces),
+        face_area=area,
+        volume=volume,
+    )
+    arrays = geometric_arrays(model.case, mesh, model.eps_r, model.d_cell, model.g_cell)
+    for name, value in arrays.items():
+        getattr(model, name)[...] = value
+    model.volume[...] = volume
+    model.mesh = mesh
+    model.pumps = tuple(dataclasses.replace(p, area=float(area[p.face])) for p in model.pumps)
+    model.scale = scale
+
+
+def inside_volume(model) -> float:
+    """Volume of the inside compartment at the model's scale [geometry units]."""
+    return float(model.volume[model.swelling.inside].sum())
+
+
+def osmolarities(model, x: np.ndarray) -> tuple[float, float]:
+    """(phi-weighted osmolarity inside, beside the membrane outside) [mol/m^3] at ``x``."""
+    sw = model.swelling
+    _, c = model.layout.split(x)
+    out = []
+    for cells, phi in ((sw.inside, sw.phi_inside), (sw.bath, sw.phi_bath)):
+        vol = model.volume[cells]
+        out.append(float(np.dot(phi * vol, c[:, cells].sum(axis=0)) / vol.sum()))
+    return out[0], out[1]
+
+
+def pressure(model) -> float:
+    """P_in - P_out [Pa] at the model's scale."""
+    sw = model.swelling
+    return sw.stiffness * (inside_volume(model) / sw.reference_volume - 1.0)
+
+
+def water_flux(model, x: np.ndarray) -> float:
+    """J_w [m/s], outward positive, at ``x`` (the model at ``x``'s scale)."""
+    sw = model.swelling
+    osm_in, osm_out = osmolarities(model, x)
+    return sw.water_permeability * (pressure(model) - sw.rt * (osm_in - osm_out))
+
+
+def membrane_area(model) -> float:
+    """A at the membrane's mid face, at the model's scale [geometry units]."""
+    return float(model.mesh.face_area[model.swelling.area_face])
+
+
+def volume_residual(model, x: np.ndarray, alpha: float, beta: float) -> float:
+    """alpha V - beta + A J_w: dV/dt + A J_w with dV/dt ~ alpha V - beta."""
+    return alpha * inside_volume(model) - beta + membrane_area(model) * water_flux(model, x)
+
+
+def volume_row(model, out: np.ndarray) -> None:
+    """d(volume residual)/d(state) at fixed scale into ``out`` (state-sized).
+
+    Linear in the concentrations: -A L_p RT phi V_cell / V inside, + ... / V_bath beside.
+    """
+    sw = model.swelling
+    out[:] = 0.0
+    factor = membrane_area(model) * sw.water_permeability * sw.rt
+    lay = model.layout
+    for cells, phi, sign in ((sw.inside, sw.phi_inside, -1.0), (sw.bath, sw.phi_bath, 1.0)):
+        vol = model.volume[cells]
+        weight = sign * factor * phi * vol / vol.sum()
+        idx = np.arange(cells.start, cells.stop)
+        for i in range(model.n_species):
+            out[lay.conc_at(idx, i)] = weight

@@ -1,0 +1,173 @@
+"""Water and cell volume (issue 14): the volume unknown against closed forms.
+
+Each case is written here from the README's keys; the references are derived
+in the tests (an ODE integrated by scipy, not by pnp's stepper) or come from
+:mod:`pnp.analytic.volume`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy.integrate import solve_ivp
+
+import pnp
+from pnp.analytic.volume import stiff_donnan
+from pnp.constants import GAS_CONSTANT
+from pnp.errors import CaseError
+
+T = 310.15
+RT = GAS_CONSTANT * T
+LP = 1e-12  # m/(s Pa): a membrane with aquaporins
+CELL = 5e-6  # m
+
+
+def _cell(geometry="cartesian", bath=75.0, inside="left", **extra) -> dict:
+    """A cell impermeant to every solute (KCl 150 mM inside), in a KCl bath."""
+    regions = [
+        {"name": "cytoplasm", "length": CELL, "eps_r": 80, "concentration": {"K": 150, "Cl": 150}},
+        {
+            "name": "membrane",
+            "membrane": True,
+            "length": 5e-9,
+            "eps_r": 2,
+            "water_permeability": LP,
+            **extra,
+        },
+        {"name": "bath", "length": 5e-6, "eps_r": 80, "concentration": {"K": bath, "Cl": bath}},
+    ]
+    walls = {"type": "wall"}, {"type": "reservoir", "potential": 0.0}
+    if inside == "right":
+        regions = regions[::-1]
+        walls = walls[::-1]
+    return {
+        "temperature": T,
+        "geometry": geometry,
+        "inside": inside,
+        "species": {"K": {"z": 1, "D": 1.96e-9}, "Cl": {"z": -1, "D": 2.03e-9}},
+        "region": regions,
+        "boundary": {"left": walls[0], "right": walls[1]},
+    }
+
+
+def _volume0(geometry: str) -> float:
+    return {"cartesian": CELL, "spherical": 4.0 / 3.0 * math.pi * CELL**3}[geometry]
+
+
+@pytest.fixture(scope="module")
+def bvh_transient():
+    """Bath at 75 mM KCl: the cell takes water until it has doubled (Boyle-van 't Hoff)."""
+    data = _cell()
+    data["run"] = {"mode": "transient", "t_end": 100.0, "outputs": [1.0, 5.0, 20.0, 50.0, 100.0]}
+    return pnp.run(pnp.Case.from_dict(data))
+
+
+def test_boyle_van_t_hoff_volume_follows_the_osmotic_ode(bvh_transient):
+    """dV/dt = A L_p RT (n/V - c_out), n = 300 mM V0, per m^2 of a flat membrane,
+    integrated by scipy's Radau to 1e-12. Measured: 1.0e-5 relative at the
+    default rtol 1e-6 (the per-step error control's global error; 4.9e-7 at
+    rtol 1e-8)."""
+    r = bvh_transient
+    assert r.status == "completed", r.message
+    v0 = _volume0("cartesian")
+    ode = solve_ivp(
+        lambda t, v: LP * RT * (300.0 * v0 / v - 150.0),
+        (0.0, 100.0),
+        [v0],
+        method="Radau",
+        rtol=1e-12,
+        atol=1e-20,
+        dense_output=True,
+    )
+    reference = ode.sol(r.t)[0]
+    volume = r.extra_observables["volume"]
+    assert volume[0] == pytest.approx(v0, rel=1e-14)
+    assert np.max(np.abs(volume / reference - 1.0)) < 1e-4
+    assert volume[-1] / v0 > 1.98  # nearly doubled
+
+
+def test_every_inside_amount_is_kept_while_the_volume_doubles(bvh_transient):
+    """No solute crosses: each species' amount inside, sum c V_cell over the
+    moving cells, stays what it was (round-off: measured 3.3e-16 relative)."""
+    r = bvh_transient
+    inside = r.region == r.region_names.index("cytoplasm")
+    scale = r.extra_observables["volume"] / r.extra_observables["volume"][-1]
+    widths = np.diff(r.faces)[inside]  # the last output's cells; earlier ones scaled
+    amounts = np.einsum("tsn,n,t->ts", r.concentration[:, :, inside], widths, scale)
+    assert np.max(np.abs(amounts / amounts[0] - 1.0)) < 1e-12
+    assert np.allclose(amounts[0], 150.0 * CELL, rtol=1e-12)
+
+
+def test_the_water_flux_is_the_rate_of_volume_change(bvh_transient):
+    """J_w at t = 0: L_p (0 - RT (300 - 150 mM)), inward, and the volume the
+    flux moves: V(t) - V0 = -A integral J_w dt (trapezoid over dense outputs
+    is too coarse; the ODE test covers the integral)."""
+    r = bvh_transient
+    jw = r.extra_observables["water_flux"]
+    assert jw[0] == pytest.approx(-LP * RT * 150.0, rel=1e-12)
+    osm_in = r.extra_observables["osmolarity_inside"]
+    v = r.extra_observables["volume"]
+    # amounts fixed: the inside osmolarity is 300 mM V0 / V at every output
+    assert np.allclose(osm_in * v, 300.0 * v[0], rtol=1e-12)
+    assert np.all(r.extra_observables["pressure"] == 0.0)
+
+
+@pytest.mark.parametrize("geometry", ["cartesian", "spherical"])
+def test_steady_volume_is_boyle_van_t_hoff(geometry):
+    """Steady: V = V0 Pi_in,0 / Pi_out = 2 V0 for a cell of 300 mOsm in 150 mOsm."""
+    r = pnp.run(pnp.Case.from_dict({**_cell(geometry), "run": {"mode": "steady"}}))
+    assert r.status == "completed", r.message
+    assert r.extra_observables["volume"][-1] == pytest.approx(2.0 * _volume0(geometry), rel=1e-9)
+    assert abs(r.extra_observables["water_flux"][-1]) < 1e-9 * LP * RT * 150.0
+
+
+def test_a_mirrored_cell_swells_the_same():
+    """inside = "right": the same cell drawn right to left gives the same volume."""
+    r = pnp.run(pnp.Case.from_dict({**_cell(inside="right"), "run": {"mode": "steady"}}))
+    assert r.extra_observables["volume"][-1] == pytest.approx(2.0 * CELL, rel=1e-9)
+
+
+def _donnan(stiffness: float) -> dict:
+    data = _cell(bath=150.0, stiffness=stiffness)
+    data["species"]["X"] = {"z": -1, "D": 1e-10}
+    data["region"][0]["concentration"] = {"K": 150, "Cl": 8, "X": 142}
+    data["region"][1]["permeability"] = {"K": 5e-9, "Cl": 5e-9}
+    data["run"] = {"mode": "steady"}
+    return data
+
+
+def test_donnan_swelling_held_by_a_stiffness_matches_the_closed_form():
+    """Donnan equilibrium with K (V/V0 - 1) balancing the osmotic excess
+    (analytic.stiff_donnan, which neglects the diffuse layers: measured
+    volume 2.6e-8 relative, V_m 8.5e-10 V; V = 1.32 V0 with K = 1 MPa)."""
+    k = 1e6
+    r = pnp.run(pnp.Case.from_dict(_donnan(k)))
+    assert r.status == "completed", r.message
+    volume, vm = stiff_donnan(150.0, 142.0 * CELL, CELL, k, T)
+    assert r.extra_observables["volume"][-1] == pytest.approx(volume, rel=3e-7)
+    assert r.membrane_potential[-1] == pytest.approx(vm, abs=1e-8)
+    assert r.extra_observables["pressure"][-1] == pytest.approx(k * (volume / CELL - 1), rel=1e-6)
+
+
+def test_donnan_swelling_without_stiffness_has_no_steady_state():
+    """Impermeant X- inside, no pump, no stiffness: the cell swells without bound."""
+    r = pnp.run(pnp.Case.from_dict(_donnan(0.0)))
+    assert r.status == "failed"
+    assert "swells without bound" in r.message
+
+
+def test_water_keys_are_refused_where_no_water_can_cross():
+    data = _cell()
+    data["region"][0]["water_permeability"] = LP
+    with pytest.raises(CaseError, match=r"region\.cytoplasm\.water_permeability.*only membranes"):
+        pnp.Case.from_dict(data)
+    data = _cell()
+    data["region"].insert(2, {**data["region"][1], "name": "second", "water_permeability": 0.0})
+    data["region"][2]["stiffness"] = 1e3
+    data["region"].insert(
+        2, {"name": "gap", "length": 1e-6, "eps_r": 80, "concentration": {"K": 75, "Cl": 75}}
+    )
+    with pytest.raises(CaseError, match=r"region\.second\.stiffness.*first membrane"):
+        pnp.Case.from_dict(data)
