@@ -119,9 +119,17 @@ TESTS = {
     # test_transient.py (35 s) is left out: too slow per mutant; the contract
     # file runs a short transient, test_neuron the saturating pump Jacobian
     "newton": ["tests/test_solver_contracts.py", "tests/test_engine.py", "tests/test_neuron.py"],
-    "steady": ["tests/test_solver_contracts.py", "tests/test_engine.py", "tests/test_neuron.py"],
+    # test_steady_outcomes.py: the outcomes, counters and step control of
+    # solve_steady and the compartment projection (scripted Newton, ~4 s)
+    "steady": [
+        "tests/test_steady_outcomes.py",
+        "tests/test_solver_contracts.py",
+        "tests/test_engine.py",
+        "tests/test_neuron.py",
+    ],
     "bdf": ["tests/test_solver_contracts.py", "tests/test_engine.py", "tests/test_neuron.py"],
     "compartments": [
+        "tests/test_steady_outcomes.py",
         "tests/test_solver_contracts.py",
         "tests/test_engine.py",
         "tests/test_neuron.py",
