@@ -43,6 +43,11 @@ PINNED = {
     "selectivity": ("membrane_potential", -0.08255549472233613),
     "calcium": ("membrane_potential", 0.13234356792097424),
     "activity_ek": ("membrane_potential", -0.08565275031653097),
+    "donnan_stiff": ("volume", 6.62204067888245e-06),
+    "donnan_swelling": ("volume", 1.233297752557489e-05),
+    "pump_leak_volume": ("volume", 4.286055931820975e-15),
+    "ischemia_swelling": ("volume", 4.575068918328647e-15),
+    "hypotonic": ("volume", 6.283185399748518e-15),
 }
 
 

@@ -21,12 +21,14 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 from helpers import bath, cytoplasm, membrane, neuron_cell, neuron_species
 from scipy import constants
 
+import pnp
 from pnp.constants import FARADAY
 from pnp.discretisation import kernel
 from pnp.discretisation.model import (
@@ -38,6 +40,8 @@ from pnp.discretisation.model import (
 )
 from pnp.input.case import Case
 from pnp.solvers.newton import boundary_displacement
+
+CASES = Path(__file__).resolve().parent.parent / "cases"
 
 T = 310.15
 SPECIES = neuron_species()
@@ -415,3 +419,16 @@ def test_current_continuity_replaces_species_0_where_it_can_move(membrane_k, bat
     assert cont.dtype == np.int8
     for j, name in enumerate(("cyt", "mem", "bath")):
         np.testing.assert_array_equal(cont[m.mesh.region == j], expected[name], err_msg=name)
+
+
+def test_a_single_cell_beside_a_held_wall_uses_the_half_cell_gradient():
+    """One region of one cell (`uniform_cells = 1`) with a held wall: no second
+    cell for the wall's quadratic gradient, so the model keeps the half-cell
+    one (b_pois_next = 0) and the case solves (Gauss's law then gives the
+    wall charge of a linear drop over the half cell)."""
+    case = pnp.load_case(CASES / "debye_layer.toml", overrides={"mesh.uniform_cells": 1})
+    m = build_model(case)
+    assert m.n_cells == 1 and m.b_pois_next[0] == 0.0
+    r = pnp.run(case)
+    assert r.status == "completed", r.message
+    assert np.isfinite(r.surface_charge["left"][-1])
