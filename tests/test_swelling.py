@@ -93,11 +93,32 @@ def test_every_inside_amount_is_kept_while_the_volume_doubles(bvh_transient):
     moving cells, stays what it was (round-off: measured 3.3e-16 relative)."""
     r = bvh_transient
     inside = r.region == r.region_names.index("cytoplasm")
-    scale = r.extra_observables["volume"] / r.extra_observables["volume"][-1]
-    widths = np.diff(r.faces)[inside]  # the last output's cells; earlier ones scaled
-    amounts = np.einsum("tsn,n,t->ts", r.concentration[:, :, inside], widths, scale)
+    widths = np.diff(r.face_positions, axis=1)[:, inside]  # each output's own cells
+    amounts = np.einsum("tsn,tn->ts", r.concentration[:, :, inside], widths)
     assert np.max(np.abs(amounts / amounts[0] - 1.0)) < 1e-12
     assert np.allclose(amounts[0], 150.0 * CELL, rtol=1e-12)
+    # the faces are those of the volume: the inside compartment ends where V says
+    end = r.face_positions[:, np.flatnonzero(inside)[-1] + 1]
+    assert np.allclose(end, r.extra_observables["volume"], rtol=1e-12)
+    np.testing.assert_array_equal(r.faces, r.face_positions[0])
+
+
+def test_the_faces_of_every_output_survive_the_result_file(bvh_transient, tmp_path):
+    """/face_positions (T, N+1): written by Result.save and read back bit for bit;
+    a file written as the run goes (`pnp run`) has it too, and plots read it."""
+    path = tmp_path / "saved.h5"
+    bvh_transient.save(path)
+    loaded = pnp.load_result(path)
+    np.testing.assert_array_equal(loaded.face_positions, bvh_transient.face_positions)
+    np.testing.assert_array_equal(loaded.faces, bvh_transient.faces)
+    data = _cell()
+    data["run"] = {"mode": "transient", "t_end": 10.0, "outputs": [1.0, 10.0]}
+    data["output"] = {"path": str(tmp_path / "live.h5"), "plot": False}
+    run = pnp.run(pnp.Case.from_dict(data), output=str(tmp_path / "live.h5"))
+    live = pnp.load_result(tmp_path / "live.h5")
+    np.testing.assert_array_equal(live.face_positions, run.face_positions)
+    assert live.face_positions[-1, -1] > live.face_positions[0, -1]  # the bath moved out
+    assert live.mesh_at(-1).faces[-1] == live.face_positions[-1, -1]
 
 
 def test_the_water_flux_is_the_rate_of_volume_change(bvh_transient):
@@ -171,3 +192,26 @@ def test_water_keys_are_refused_where_no_water_can_cross():
     )
     with pytest.raises(CaseError, match=r"region\.second\.stiffness.*first membrane"):
         pnp.Case.from_dict(data)
+
+
+def test_profiles_are_drawn_where_each_output_s_cells_are(bvh_transient):
+    """The profile figure places each time's curves at that output's cell centres."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    from pnp.presentation.plot import profiles
+
+    r = bvh_transient
+    fig, axes = plt.subplots(2)
+    profiles(r, times=[0.0, 100.0], ax=axes)
+    lines = axes[1].get_lines()  # concentrations: species per time, earliest first
+    first, last = lines[0].get_xdata(), lines[-1].get_xdata()
+    plt.close(fig)
+    for xdata, index in ((first, 0), (last, -1)):
+        faces = r.face_positions[index]
+        centres = 0.5 * (faces[1:] + faces[:-1])
+        scale = xdata[-1] / centres[-1]  # the axis unit (um)
+        np.testing.assert_allclose(xdata, centres * scale, rtol=1e-12)
+    assert last[-1] > first[-1] * 1.4  # the bath moved out by the 5 um the cell grew

@@ -30,12 +30,8 @@ def _run(name: str, **overrides):
 
 
 def _whole_cell_volumes(result) -> np.ndarray:
-    """(T, N) cell volumes of the inside compartment of a spherical cell at every
-    output: its faces scale about r = 0, so its cells scale with the volume."""
-    f = result.faces  # the last output's
-    last = 4.0 / 3.0 * math.pi * np.diff(f**3)
-    scale = result.extra_observables["volume"] / result.extra_observables["volume"][-1]
-    return scale[:, None] * last[None, :]
+    """(T, N) whole-cell volumes of the cells of a spherical result at every output."""
+    return 4.0 / 3.0 * math.pi * np.diff(result.face_positions**3, axis=1)
 
 
 def test_hypotonic_swelling_follows_the_osmotic_ode_to_boyle_van_t_hoff():

@@ -157,6 +157,9 @@ def _region_dict(case: Case, r: Region, bulk_d: dict[str, float]) -> dict[str, A
         entry["D"] = d_changed
     if r.membrane:
         entry.update(_membrane_transport(case, r))
+        for key in ("water_permeability", "stiffness"):
+            if getattr(r, key):
+                entry[key] = getattr(r, key)
     else:
         offsets = {n: g for n, g in r.barrier.items() if g != 0.0}
         if offsets:

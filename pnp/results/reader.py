@@ -45,6 +45,8 @@ ERROR_GROUP = "error_estimate"
 # each per-time group's own copy of the output times (its netCDF coordinate);
 # not an observable. Files written before it have none.
 GROUP_TIME = "t"
+#: The (T, N+1) face positions of a mesh that moves (a swelling cell); optional.
+FACE_POSITIONS = "face_positions"
 # Root attribute: outputs completely written (the commit mark of an append).
 COMMIT_ATTR = "n_outputs"
 # Reads of a file another process is writing are retried this often.
@@ -211,6 +213,8 @@ def _check_layout(f: h5py.File, name: str) -> None:
     if not isinstance(f["observables"], h5py.Group):
         raise ResultFileError(f"{name}: damaged pnp result, /observables is not a group")
     wanted = dict(_NUMERIC)
+    if FACE_POSITIONS in f:
+        wanted[FACE_POSITIONS] = (2, "f")
     wanted.update({f"observables/{key}": (1, "f") for key in f["observables"]})
     # (each group's own "t", if there, must be as long as the outputs like the rest)
     if ERROR_GROUP in f:  # optional: files written before it have none
@@ -270,6 +274,8 @@ def _read(f: h5py.File, name: str) -> tuple[Result, dict[str, Any]]:
         **observables,
         **{f"{ERROR_GROUP}/{key}": dataset for key, dataset in errors.items()},
     }
+    if FACE_POSITIONS in f:
+        series[FACE_POSITIONS] = f[FACE_POSITIONS]
     lengths = {key: dataset.shape[0] if dataset.ndim else -1 for key, dataset in series.items()}
     committed = attrs.get(COMMIT_ATTR)
     if committed is not None:  # (unreadable: a kill hit it; the lengths along t decide)
@@ -311,6 +317,7 @@ def _read(f: h5py.File, name: str) -> tuple[Result, dict[str, Any]]:
             t=f["t"][:count],
             potential=f["potential"][:count],
             concentration=f["concentration"][:count],
+            face_positions=f[FACE_POSITIONS][:count] if FACE_POSITIONS in f else None,
             observables={key: dataset[:count] for key, dataset in observables.items()},
             error_estimate={key: dataset[:count] for key, dataset in errors.items()},
             cell=CellSize.from_attrs(attrs),

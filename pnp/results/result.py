@@ -110,6 +110,9 @@ class Result:
         Electric potential [V].
     concentration : array (T, S, N)
         Concentrations [mol/m^3].
+    face_positions : array (T, N+1), optional
+        Face positions [m] at every output when the mesh moves with a cell's
+        volume (then ``faces`` and ``x`` are the first output's); None otherwise.
     membrane_potential : array (T,)
         V_m = φ(inside end) − φ(outside end) [V].
     current : array (T,)
@@ -164,6 +167,7 @@ class Result:
     flux: dict[str, np.ndarray]
     surface_charge: dict[str, np.ndarray]
     pump_current: np.ndarray | None = None
+    face_positions: np.ndarray | None = None
     extra_observables: dict[str, np.ndarray] = field(default_factory=dict)
     error_estimate: dict[str, np.ndarray] = field(default_factory=dict)
     cell: CellSize | None = None
@@ -234,7 +238,27 @@ class Result:
             raise ValueError(
                 f"concentration: expected shape (T, S, N) = {expected}, got {self.concentration.shape}"
             )
+        if self.face_positions is not None:
+            self.face_positions = np.asarray(self.face_positions, dtype=float)
+            if self.face_positions.shape != (n_times, n_cells + 1):
+                raise ValueError(
+                    f"face_positions: expected shape (T, N+1) = {(n_times, n_cells + 1)}, "
+                    f"got {self.face_positions.shape}"
+                )
         return n_times
+
+    def faces_at(self, index: int) -> np.ndarray:
+        """Face positions [m] at output ``index`` (``faces`` when the mesh does not move)."""
+        if self.face_positions is None:
+            return self.faces
+        return self.face_positions[index]
+
+    def mesh_at(self, index: int):
+        """The :class:`~pnp.discretisation.mesh.Mesh` of output ``index`` (:meth:`mesh`
+        when the mesh does not move): its cell volumes hold that output's amounts."""
+        from ..discretisation.mesh import mesh_from_faces
+
+        return mesh_from_faces(self.faces_at(index), self.region, self.region_names, self.geometry)
 
     def _check_observables(self, n_times: int) -> None:
         """Coerce and check the observable time series."""

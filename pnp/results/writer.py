@@ -18,6 +18,7 @@ Layout (docs/interface.md, section "Result files"; format_version 1)::
     /t (T,)                output times [s]; unlimited, chunked; dimension scale "t"
     /potential (T, N)      [V]; one chunk per output
     /concentration (T, S, N)  [mol/m^3]; one chunk per output
+    /face_positions (T, N+1)  [m] faces per output if the mesh moves (/faces: the first's)
     /observables/NAME (T,) membrane_potential, current, pump_current, flux_<species>,
                            surface_charge_left, surface_charge_right, ... (attr units)
     /error_estimate/NAME (T,)  estimated absolute discretisation error of
@@ -83,7 +84,7 @@ import numpy as np
 
 # The format the reader accepts. Importing it here also loads the reader with
 # the writer, before any file is read.
-from .reader import COMMIT_ATTR, ERROR_GROUP, FORMAT, FORMAT_VERSION, GROUP_TIME
+from .reader import COMMIT_ATTR, ERROR_GROUP, FACE_POSITIONS, FORMAT, FORMAT_VERSION, GROUP_TIME
 from .registry import observable_units
 from .result import STATUSES, Result
 
@@ -219,8 +220,10 @@ class ResultWriter:
         observable_names: Sequence[str],
         observable_units: Mapping[str, str] | None = None,
         attrs: Mapping[str, Any] | None = None,
+        moving: bool = False,
     ) -> None:
         self.path = Path(path)
+        self.moving = bool(moving)
         x = np.asarray(x, dtype=float).reshape(-1)
         faces = np.asarray(faces, dtype=float).reshape(-1)
         region = np.asarray(region, dtype=np.int64).reshape(-1)
@@ -350,6 +353,19 @@ class ResultWriter:
             dataset.dims[dataset.ndim - 1].attach_scale(x_scale)  # h5py: no negative axes
         concentration.dims[1].attach_scale(species_scale)
 
+        self._faces = None
+        if self.moving:
+            self._faces = f.create_dataset(
+                FACE_POSITIONS,
+                shape=(0, n_cells + 1),
+                maxshape=(None, n_cells + 1),
+                chunks=(1, n_cells + 1),
+                dtype="f8",
+            )
+            self._faces.attrs["units"] = "m"
+            self._faces.dims[0].attach_scale(t_scale)
+            self._faces.dims[1].attach_scale(f["faces"])
+
         self._group_times: list[h5py.Dataset] = []
         self._observables = self._create_per_time(f, "observables", t_scale, units)
         self._errors = self._create_per_time(f, ERROR_GROUP, t_scale, units)
@@ -401,6 +417,7 @@ class ResultWriter:
         concentration: Any,
         observables: Mapping[str, float],
         errors: Mapping[str, float | None] | None = None,
+        faces: Any = None,
     ) -> None:
         """Append one output and flush it to disk.
 
@@ -417,6 +434,9 @@ class ResultWriter:
         errors : dict of str → float, optional
             Estimated absolute error of some of the observables, in their
             units (non-negative); the others (and None values) are stored as NaN.
+        faces : array (N+1,), optional
+            The face positions [m] of this output: required when the writer
+            was made with ``moving=True``, refused otherwise.
         """
         self.extend(
             [t],
@@ -424,6 +444,7 @@ class ResultWriter:
             np.asarray(concentration, dtype=float)[np.newaxis],
             {name: [value] for name, value in observables.items()},
             {name: [np.nan if value is None else value] for name, value in (errors or {}).items()},
+            None if faces is None else np.asarray(faces, dtype=float)[np.newaxis],
         )
 
     def extend(
@@ -433,10 +454,11 @@ class ResultWriter:
         concentration: Any,
         observables: Mapping[str, Any],
         errors: Mapping[str, Any] | None = None,
+        faces: Any = None,
     ) -> None:
         """Append K outputs at once: t (K,), potential (K, N), concentration (K, S, N),
-        observables name → (K,), errors (optional) name → (K,). Flushed like
-        :meth:`append`."""
+        observables name → (K,), errors (optional) name → (K,), faces (K, N+1)
+        when the mesh moves. Flushed like :meth:`append`."""
         f = self._require_open()
         t = np.asarray(t, dtype=float).reshape(-1)
         count = t.size
@@ -464,6 +486,13 @@ class ResultWriter:
                     f"observable {name!r}: expected {count} values, got {values[name].size}"
                 )
         estimates = self._estimates(errors or {}, count)
+        if (faces is not None) != self.moving or (
+            self.moving and np.shape(faces) != (count, self.n_cells + 1)
+        ):
+            raise ValueError(
+                f"faces: shape {(count, self.n_cells + 1)} for a moving mesh, None otherwise "
+                f"(moving={self.moving}), got {np.shape(faces) if faces is not None else None}"
+            )
         if count == 0:
             return
 
@@ -471,6 +500,8 @@ class ResultWriter:
         # Write and flush every row first, then bump the commit count: that
         # second flush rewrites one fixed-size attribute in place.
         rows = [(self._t, t), (self._potential, potential), (self._concentration, concentration)]
+        if self._faces is not None:
+            rows.append((self._faces, faces))
         rows += [(times, t) for times in self._group_times]
         rows += [(self._observables[name], values[name]) for name in self.observable_names]
         rows += [(self._errors[name], estimates[name]) for name in self.observable_names]
@@ -555,6 +586,7 @@ def save_result(result: Result, path: str | os.PathLike[str]) -> None:
         inside=result.inside,
         observable_names=list(observables),
         attrs=result.cell.attrs() if result.cell is not None else None,
+        moving=result.face_positions is not None,
     )
     with writer:
         writer.extend(
@@ -563,5 +595,6 @@ def save_result(result: Result, path: str | os.PathLike[str]) -> None:
             result.concentration,
             observables,
             result.error_estimate,
+            result.face_positions,
         )
         writer.finish(result.status, result.message, result.stats)

@@ -80,6 +80,11 @@ def make_result(
     phis, concs = zip(*(model.split(x) for x in states), strict=True) if states else ((), ())
     N, S = model.n_cells, model.n_species
     obs_names = observable_names(model)
+    positions = _face_positions(model, states)
+    # a moving mesh: the first output's (what a file written as the run goes holds)
+    first_faces = (
+        positions[0].copy() if positions is not None and len(states) else model.mesh.faces.copy()
+    )
     series = {k: np.array([o[k] for o in observables], dtype=float) for k in obs_names}
     # from_arrays sorts the flat names into Result fields (registry attribute)
     return Result.from_arrays(
@@ -90,8 +95,8 @@ def make_result(
         temperature=case.temperature,
         geometry=case.geometry,
         inside=case.inside,
-        x=model.mesh.centers.copy(),
-        faces=model.mesh.faces.copy(),
+        x=0.5 * (first_faces[1:] + first_faces[:-1]),
+        faces=first_faces,
         region=model.mesh.region.copy(),
         region_names=model.mesh.region_names,
         species=model.species,
@@ -100,10 +105,20 @@ def make_result(
         t=np.asarray(times, dtype=float),
         potential=np.array(phis, dtype=float).reshape(len(states), N),
         concentration=np.array(concs, dtype=float).reshape(len(states), S, N),
+        face_positions=positions,
         cell=cell_size(case, model.mesh),
         stats=stats,
         status=status,
         message=message,
+    )
+
+
+def _face_positions(model, states):
+    """(T, N+1) faces of every state when the mesh moves (each state's own scale), else None."""
+    if model.swelling is None:
+        return None
+    return np.array([model.swelling.faces(float(x[-1])) for x in states]).reshape(
+        len(states), model.n_cells + 1
     )
 
 
@@ -159,20 +174,24 @@ class FileWriter(Tracker):
         self.writer = None
         self.published = False
 
-    def _open(self, model):
+    def _open(self, model, x):
         from ..results.whole_cell import cell_size
         from ..results.writer import ResultWriter
 
         case = model.case
         size = cell_size(case, model.mesh)
+        # a moving mesh: the first output's faces (each output's in /face_positions)
+        faces = (
+            model.swelling.faces(float(x[-1])) if model.swelling is not None else model.mesh.faces
+        )
         self.writer = ResultWriter(
             temporary_name(self.path),
             title=case.title,
             case_toml=case.to_toml(),
             temperature=case.temperature,
             geometry=case.geometry,
-            x=model.mesh.centers,
-            faces=model.mesh.faces,
+            x=0.5 * (faces[1:] + faces[:-1]),
+            faces=faces,
             region=model.mesh.region,
             region_names=model.mesh.region_names,
             species=model.species,
@@ -181,13 +200,15 @@ class FileWriter(Tracker):
             inside=case.inside,
             observable_names=observable_names(model),
             attrs=size.attrs() if size is not None else None,
+            moving=model.swelling is not None,
         )
 
     def output(self, model, t, x, observables, errors=None):
         if self.writer is None:  # opened with the first output: no file for a run without one
-            self._open(model)
+            self._open(model, x)
         phi, c = model.split(x)
-        self.writer.append(t, phi, c, observables, errors)
+        faces = model.swelling.faces(float(x[-1])) if model.swelling is not None else None
+        self.writer.append(t, phi, c, observables, errors, faces)
         if self.stream and not self.published:
             self._publish()
 

@@ -76,7 +76,8 @@ def _end_values(
     from pnp.constants import VACUUM_PERMITTIVITY
 
     phi = np.asarray(result.potential[index], dtype=float)
-    x, faces = result.x, result.faces
+    faces = np.asarray(result.faces_at(index), dtype=float)  # a moving mesh: this output's
+    x = 0.5 * (faces[1:] + faces[:-1])
     t = float(result.t[index])
     boundary = case.get("boundary") if isinstance(case.get("boundary"), Mapping) else {}
     cells = {"left": (0, 1, faces[0]), "right": (x.size - 1, x.size - 2, faces[-1])}
@@ -118,7 +119,8 @@ def potential_line(
     """Positions [m] and φ [V] of output ``index``: both ends, every cell centre
     and every region interface (see the module docstring for the face values)."""
     phi = np.asarray(result.potential[index], dtype=float)
-    x, faces = np.asarray(result.x, dtype=float), np.asarray(result.faces, dtype=float)
+    faces = np.asarray(result.faces_at(index), dtype=float)  # a moving mesh: this output's
+    x = 0.5 * (faces[1:] + faces[:-1])
     eps = _region_eps(result, case)
     ends = _end_values(result, case, _validated_case(case), index, eps)
     positions, values = [np.array([faces[0]])], [np.array([ends["left"]])]

@@ -328,9 +328,10 @@ def _draw_profile_curves(
     a line style per species for c. Positions are drawn as (x - origin) * factor,
     ``scale`` = (factor, origin)."""
     factor, origin = scale
-    x = (result.x - origin) * factor
     alphas = _time_alphas(len(indices))
     for alpha, index in zip(alphas, indices, strict=True):
+        faces = result.faces_at(index)  # a swelling cell's mesh moves
+        x = (0.5 * (faces[1:] + faces[:-1]) - origin) * factor
         last = index == indices[-1]
         label = _format_time(float(result.t[index])) if len(indices) > 1 else None
         line_x, phi = potential_line(result, case, index)
