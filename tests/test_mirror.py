@@ -180,15 +180,16 @@ def assert_mirrored(res, res_m, rtol, v_tol, flux_floor):
         _close(res.concentration[:, i], res_m.concentration[:, i, ::-1], rtol, f"c {name}")
 
 
-# Known defect (issue 14, open): a swelling cell started from its steady state
-# ([run] initial = "steady") reports total currents of ~1e-6 A/m^2 (2e-4 of its
-# pump current) in the first picoseconds, of opposite sign in the mirror; every
-# other observable and all later outputs agree. Suspected: the volume unknown
-# solved to Newton's 1e-2 rtol at the start, its residual seen as a
-# displacement current over 1e-13 s steps.
+# Known defect (open): a transient started from its steady state ([run] initial =
+# "steady") reports total currents of ~1e-6 A/m^2 at its first outputs (2e-13 s),
+# of either sign: the round-off of the displacement (1e-16 of ~6e-3 C/m^2) over
+# the first ~1e-13 s steps, with nothing physical there to measure (the state is
+# steady). Not specific to the volume: cases/ischemia.toml with initial = "steady"
+# gives -8.4e-7 A/m^2 (5e-6 at rtol 1e-9). The only shipped case that starts so
+# is ischemia_swelling; every other observable and later output agrees.
 _KNOWN = {
     "ischemia_swelling": pytest.mark.xfail(
-        strict=True, reason="early total current of a steady-started swelling cell"
+        strict=True, reason="round-off currents at the first outputs after a steady start"
     )
 }
 
