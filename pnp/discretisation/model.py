@@ -86,6 +86,7 @@ class Model:
     x0: np.ndarray = field(default=None, repr=False)
     swelling: Swelling | None = None  # water crosses a membrane: the mesh moves (swelling.py)
     scale: float = 1.0  # where the mesh is: the inside compartment's stretch (1: as built)
+    swelling_memo: dict = field(default_factory=dict, repr=False)  # swelling.set_scale's
 
     # -- layout helpers ------------------------------------------------
     @property

@@ -195,9 +195,33 @@ def set_scale(model, scale: float) -> None:
 
     The arrays keep their identity (the kernel arguments a ``System`` holds
     stay valid). Nothing happens when the model is at that scale already.
+    The geometry of the last ``GEOMETRY_MEMO`` scales is kept and copied
+    back when asked again (Newton's difference in the scale visits s + ds
+    and returns to s every iteration).
     """
     if scale == model.scale:
         return
+    memo = model.swelling_memo
+    hit = memo.get(scale)
+    if hit is None:
+        hit = _geometry(model, scale)
+        if len(memo) >= GEOMETRY_MEMO:
+            del memo[next(iter(memo))]  # the oldest
+        memo[scale] = hit
+    mesh, arrays, pumps = hit
+    for name, value in arrays.items():
+        getattr(model, name)[...] = value
+    model.mesh = mesh
+    model.pumps = pumps
+    model.scale = scale
+
+
+#: Geometries (one per scale) a model keeps for :func:`set_scale`.
+GEOMETRY_MEMO = 4
+
+
+def _geometry(model, scale: float):
+    """(mesh, geometric arrays by Model field name, pump sites) of ``model`` at ``scale``."""
     from .model import geometric_arrays  # the model module imports this one
 
     sw = model.swelling
@@ -212,12 +236,9 @@ def set_scale(model, scale: float) -> None:
         volume=volume,
     )
     arrays = geometric_arrays(model.case, mesh, model.eps_r, model.d_cell, model.g_cell)
-    for name, value in arrays.items():
-        getattr(model, name)[...] = value
-    model.volume[...] = volume
-    model.mesh = mesh
-    model.pumps = tuple(dataclasses.replace(p, area=float(area[p.face])) for p in model.pumps)
-    model.scale = scale
+    arrays["volume"] = volume
+    pumps = tuple(dataclasses.replace(p, area=float(area[p.face])) for p in model.pumps)
+    return mesh, arrays, pumps
 
 
 def inside_volume(model) -> float:
