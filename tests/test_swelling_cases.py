@@ -141,3 +141,21 @@ def test_donnan_stiff_matches_its_closed_form():
     volume, vm = stiff_donnan(150.0, 142.0 * 5e-6, 5e-6, 1e6, 310.15)
     assert r.extra_observables["volume"][-1] == pytest.approx(volume, rel=3e-7)
     assert r.membrane_potential[-1] == pytest.approx(vm, abs=1e-8)
+
+
+def test_pnp_run_prints_the_whole_cell_volume(tmp_path, capsys):
+    """The summary: the soma's volume in pL and um^3 with its estimate, V/V0,
+    J_w, both osmolarities and the pressure (V/V0 from the case as written:
+    4/3 pi (10 um)^3 = 4.18879 pL)."""
+    out = tmp_path / "plv.h5"
+    assert main(["run", str(CASES / "pump_leak_volume.toml"), "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    line = next(x for x in text.splitlines() if x.startswith("volume (inside)"))
+    volume = pnp.load_result(out).extra_observables["volume"][-1]
+    assert f"{volume * 1e15:.6g} ± " in line and " pL (" in line and "µm^3)" in line
+    ratio = next(x for x in text.splitlines() if x.startswith("volume / as written"))
+    assert float(ratio.split()[-1]) == pytest.approx(
+        volume / (4.0 / 3.0 * math.pi * 1e-15), rel=1e-5
+    )
+    for label in ("water flux (outward +)", "osmolarity inside", "osmolarity outside", "pressure"):
+        assert any(x.startswith(label) for x in text.splitlines()), label

@@ -147,9 +147,7 @@ def swelling_of(case, mesh, moving: bool | None = None) -> Swelling | None:
         anchor, moving, inside = n, stop, slice(stop, n)
         bath = slice(*mesh.region_slices[first - 1])
     phi = _osmotic_coefficients(case)
-    ends = np.cumsum([0.0] + [r.length for r in case.regions])
-    lo, hi = (ends[0], ends[first]) if case.inside == "left" else (ends[first + 1], ends[-1])
-    v0 = float(geometry_factors(np.array([lo, hi]), case.geometry)[1][0])
+    v0 = case_volume(case, first)
     return Swelling(
         base_faces=mesh.faces.copy(),
         geometry=mesh.geometry,
@@ -160,11 +158,27 @@ def swelling_of(case, mesh, moving: bool | None = None) -> Swelling | None:
         area_face=mesh.mid_face(membrane.name),
         water_permeability=membrane.water_permeability,
         stiffness=membrane.stiffness,
-        reference_volume=abs(v0),
+        reference_volume=v0,
         rt=GAS_CONSTANT * case.temperature,
         phi_inside=phi[mesh.region[inside]],
         phi_bath=phi[mesh.region[bath]],
     )
+
+
+def case_volume(case, membrane: int | None = None) -> float:
+    """V0: the inside compartment's volume as the case writes it [geometry units:
+    per m^2 cartesian, per radian and m cylindrical, per steradian spherical].
+
+    ``membrane``: the index of the first membrane from the inside (found if None).
+    """
+    if membrane is None:
+        order = range(len(case.regions))
+        if case.inside == "right":
+            order = reversed(order)
+        membrane = next(j for j in order if case.regions[j].membrane)
+    ends = np.cumsum([0.0] + [r.length for r in case.regions])
+    lo, hi = (ends[0], ends[membrane]) if case.inside == "left" else (ends[membrane + 1], ends[-1])
+    return float(geometry_factors(np.array([lo, hi]), case.geometry)[1][0])
 
 
 def _osmotic_coefficients(case) -> np.ndarray:

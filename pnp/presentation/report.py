@@ -273,6 +273,7 @@ def summary(case, result) -> str:
     if case.pumps:
         leak = result.current[-1] - result.pump_current[-1]
         rows.append(("leak current (outward +)", density_text(leak, None)))
+    rows.extend(_volume_rows(case, result, last))
     rows.extend(_whole_cell_rows(case, result))
     st = result.stats
     rows.append(
@@ -292,6 +293,38 @@ def summary(case, result) -> str:
             _table(exp_rows, ("simulated vs analytic", "simulated", "expected", "difference", ""))
         )
     return "\n".join(lines)
+
+
+#: Geometry -> (unit label, factor from m^3) of the inside volume in the summary.
+_VOLUME_UNITS = {
+    "spherical": ("pL", 1e15),
+    "cylindrical": ("µm^3/µm", 1e12),
+    "cartesian": ("µm", 1e6),
+}
+
+
+def _volume_rows(case, result, last) -> list[tuple[str, str]]:
+    """A swelling cell's volume (whole cell: pL and µm^3; per µm of length;
+    per m^2 of membrane as a thickness in µm), water flux, osmolarities, pressure."""
+    observables = result.extra_observables
+    if "volume" not in observables:
+        return []
+    unit, factor = _VOLUME_UNITS[case.geometry]
+    volume = last("volume", unit, factor)
+    if case.geometry == "spherical":
+        volume += f" ({observables['volume'][-1] * 1e18:.6g} µm^3)"
+    from ..discretisation.swelling import case_volume
+    from ..results.observables import FULL_ANGLE
+
+    written = FULL_ANGLE[case.geometry] * case_volume(case)
+    return [
+        ("volume (inside)", volume),
+        ("volume / as written (V0)", f"{observables['volume'][-1] / written:.6g}"),
+        ("water flux (outward +)", last("water_flux", "µm/s", 1e6)),
+        ("osmolarity inside", last("osmolarity_inside", "mOsm")),
+        ("osmolarity outside", last("osmolarity_outside", "mOsm")),
+        ("pressure (inside - outside)", last("pressure", "Pa")),
+    ]
 
 
 def _expectation_cells(r: dict, failed: bool = False) -> tuple[str, str, str, str, str]:
