@@ -22,7 +22,7 @@ from . import kernel
 from .activity import ln_gamma_by_region
 from .layout import StateLayout
 from .mesh import Mesh, build_mesh, mesh_from_faces
-from .swelling import Swelling, set_scale, swelling_of
+from .swelling import Swelling, inside_membrane, moves, set_scale, swelling_of, unstretched
 
 BOUNDARY_CODES = {
     ("wall", False): kernel.WALL_POTENTIAL,
@@ -178,6 +178,8 @@ def build_model(case, mesh: Mesh | None = None, moving: bool | None = None) -> M
     """
     if mesh is None:
         mesh = build_mesh(case)
+    elif (moves(case) if moving is None else moving) and inside_membrane(case) is not None:
+        mesh, _ = unstretched(case, mesh)  # a swelling model is built at scale 1
     temperature = case.temperature
     vt = thermal_voltage(temperature)
     names = case.species_names

@@ -131,21 +131,15 @@ def swelling_of(case, mesh, moving: bool | None = None) -> Swelling | None:
     """
     if not (moves(case) if moving is None else moving):
         return None
-    order = (
-        range(len(case.regions)) if case.inside == "left" else reversed(range(len(case.regions)))
-    )
-    first = next((j for j in order if case.regions[j].membrane), None)
+    first = inside_membrane(case)
     if first is None:
         return None
     membrane = case.regions[first]
-    start, stop = mesh.region_slices[first]
-    n = mesh.n_cells
+    anchor, moving = _ends(case, mesh, first)
     if case.inside == "left":
-        anchor, moving, inside = 0, start, slice(0, start)
-        bath = slice(*mesh.region_slices[first + 1])
+        inside, bath = slice(0, moving), slice(*mesh.region_slices[first + 1])
     else:
-        anchor, moving, inside = n, stop, slice(stop, n)
-        bath = slice(*mesh.region_slices[first - 1])
+        inside, bath = slice(moving, mesh.n_cells), slice(*mesh.region_slices[first - 1])
     phi = _osmotic_coefficients(case)
     v0 = case_volume(case, first)
     return Swelling(
@@ -165,6 +159,50 @@ def swelling_of(case, mesh, moving: bool | None = None) -> Swelling | None:
     )
 
 
+def inside_membrane(case) -> int | None:
+    """Index of the first membrane from the inside boundary (None without one)."""
+    order = range(len(case.regions))
+    if case.inside == "right":
+        order = reversed(order)
+    return next((j for j in order if case.regions[j].membrane), None)
+
+
+def _ends(case, mesh, first: int) -> tuple[int, int]:
+    """(face of the inside boundary, the first membrane's inner face) on ``mesh``."""
+    start, stop = mesh.region_slices[first]
+    return (0, start) if case.inside == "left" else (mesh.n_cells, stop)
+
+
+def unstretched(case, mesh):
+    """(``mesh`` moved back to the case's own geometry, the scale it was at).
+
+    Every model of a swelling case is built on a mesh in the case's
+    coordinates (scale 1): a mesh taken from a result (a steady state's, at
+    its steady volume) is first moved back, its cells kept in proportion.
+    """
+    from .mesh import mesh_from_faces
+
+    first = inside_membrane(case)
+    anchor, moving = _ends(case, mesh, first)
+    ends = np.cumsum([0.0] + [r.length for r in case.regions])
+    written = ends[first] if case.inside == "left" else ends[-1] - ends[first + 1]
+    f = mesh.faces
+    scale = abs(f[moving] - f[anchor]) / written
+    if abs(scale - 1.0) <= 1e-13:
+        return mesh, 1.0
+    base = f + (f[anchor] + (f[moving] - f[anchor]) / scale - f[moving])  # outside: translated
+    lo, hi = sorted((anchor, moving))
+    base[lo : hi + 1] = f[anchor] + (f[lo : hi + 1] - f[anchor]) / scale
+    return mesh_from_faces(base, mesh.region, mesh.region_names, mesh.geometry), scale
+
+
+def scale_of(model, faces: np.ndarray) -> float:
+    """The scale at which ``model``'s mesh has these faces (a result's output)."""
+    sw = model.swelling
+    b = sw.base_faces
+    return float((faces[sw.moving] - faces[sw.anchor]) / (b[sw.moving] - b[sw.anchor]))
+
+
 def case_volume(case, membrane: int | None = None) -> float:
     """V0: the inside compartment's volume as the case writes it [geometry units:
     per m^2 cartesian, per radian and m cylindrical, per steradian spherical].
@@ -172,10 +210,7 @@ def case_volume(case, membrane: int | None = None) -> float:
     ``membrane``: the index of the first membrane from the inside (found if None).
     """
     if membrane is None:
-        order = range(len(case.regions))
-        if case.inside == "right":
-            order = reversed(order)
-        membrane = next(j for j in order if case.regions[j].membrane)
+        membrane = inside_membrane(case)
     ends = np.cumsum([0.0] + [r.length for r in case.regions])
     lo, hi = (ends[0], ends[membrane]) if case.inside == "left" else (ends[membrane + 1], ends[-1])
     return float(geometry_factors(np.array([lo, hi]), case.geometry)[1][0])

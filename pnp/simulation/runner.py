@@ -15,6 +15,7 @@ from ..constants import FARADAY
 from ..discretisation.kernel import FLOATING
 from ..discretisation.mesh import Mesh, assemble_mesh, build_mesh
 from ..discretisation.model import build_model
+from ..discretisation.swelling import inside_membrane, moves, scale_of, unstretched
 from ..input.schema import SIDES
 from .adaptive import adaptive_case, transient_mesh
 from .loop import Trackers, simulate
@@ -41,6 +42,11 @@ def mesh_of_result(case, previous, path) -> Mesh:
     from ..errors import CaseError
 
     faces = np.asarray(previous.faces, dtype=float)
+    if moves(case) and inside_membrane(case) is not None and previous.region_names == tuple(
+        r.name for r in case.regions
+    ):
+        # a swelling cell's first output may be at another volume: at scale 1 first
+        faces = unstretched(case, previous.mesh())[0].faces
     names = tuple(r.name for r in case.regions)
     ends = np.cumsum([r.length for r in case.regions])
     counts = np.bincount(previous.region, minlength=len(names))
@@ -119,7 +125,12 @@ def result_state(model, result, index: int = -1) -> np.ndarray:
         charge = float(sigma[index]) if sigma is not None and np.isfinite(sigma[index]) else 0.0
         area = model.mesh.face_area[face]
         boundary.append(psi[cell] + charge * area / (FARADAY * model.b_pois_cond[side]))
-    return model.layout.pack(psi, result.concentration[index], boundary=np.array(boundary))
+    extras = None
+    if model.swelling is not None:  # the volume of that output, from its faces
+        extras = {"scale": np.array([scale_of(model, result.faces_at(index))])}
+    return model.layout.pack(
+        psi, result.concentration[index], boundary=np.array(boundary), extras=extras
+    )
 
 
 def check_start_time(case, t_start: float, origin: str = "") -> None:
