@@ -42,8 +42,10 @@ def mesh_of_result(case, previous, path) -> Mesh:
     from ..errors import CaseError
 
     faces = np.asarray(previous.faces, dtype=float)
-    if moves(case) and inside_membrane(case) is not None and previous.region_names == tuple(
-        r.name for r in case.regions
+    if (
+        moves(case)
+        and inside_membrane(case) is not None
+        and previous.region_names == tuple(r.name for r in case.regions)
     ):
         # a swelling cell's first output may be at another volume: at scale 1 first
         faces = unstretched(case, previous.mesh())[0].faces
