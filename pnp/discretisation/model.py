@@ -258,15 +258,16 @@ def rebuild_model(case, model: Model) -> Model:
     return new
 
 
-def geometric_arrays(case, mesh: Mesh, eps_r, d_cell, g_cell) -> dict[str, np.ndarray]:
+def geometric_arrays(case, mesh: Mesh, eps_r, d_cell, g_cell, face_kind) -> dict[str, np.ndarray]:
     """The :class:`Model` arrays that depend on where the faces are, on ``mesh``.
 
     What a moving mesh recomputes (:func:`pnp.discretisation.swelling.set_scale`);
-    ``d_cell`` and ``g_cell`` are (S, N) per cell.
+    ``d_cell`` and ``g_cell`` are (S, N) per cell, ``face_kind`` the model's (it
+    does not depend on where the faces are).
     """
     eps0_scaled = VACUUM_PERMITTIVITY * thermal_voltage(case.temperature) / FARADAY
     pois_cond, pois_wleft = _poisson_faces(mesh, eps_r, eps0_scaled)
-    _, face_cond, face_rr = _species_faces(mesh, d_cell)
+    face_cond, face_rr = _face_conductances(mesh, d_cell, face_kind)
     bounds = _boundaries(
         case, mesh, eps_r, d_cell, g_cell, eps0_scaled, thermal_voltage(case.temperature)
     )
@@ -320,32 +321,44 @@ def _poisson_faces(mesh: Mesh, eps_r: np.ndarray, eps0_scaled: float):
 
 def _species_faces(mesh: Mesh, d_cell: np.ndarray):
     """Kind (closed, SG, interface) and conductances of each species' interior faces."""
+    face_kind = _face_kinds(mesh, d_cell)
+    face_cond, face_rr = _face_conductances(mesh, d_cell, face_kind)
+    return face_kind, face_cond, face_rr
+
+
+def _face_kinds(mesh: Mesh, d_cell: np.ndarray) -> np.ndarray:
+    """(S, N+1) int8: a face is closed to a species absent or immobile on either
+    side, an interface between two regions, or a Scharfetter-Gummel face within one."""
     N = mesh.n_cells
-    h = mesh.widths
-    area = mesh.face_area
-    reg = mesh.region
-    S = d_cell.shape[0]
-    face_kind = np.zeros((S, N + 1), dtype=np.int8)
-    face_cond = np.zeros((S, N + 1))
-    face_rr = np.zeros((S, N + 1))
-    dl = d_cell[:, :-1]
-    dr = d_cell[:, 1:]
-    open_face = (dl > 0) & (dr > 0)
-    interface = np.broadcast_to(reg[:-1] != reg[1:], dl.shape)
-    with np.errstate(divide="ignore"):
-        rl = np.where(open_face, (h[:-1] / 2.0) / (dl * area[1:N]), 0.0)
-        rr = np.where(open_face, (h[1:] / 2.0) / (dr * area[1:N]), 0.0)
+    face_kind = np.zeros((d_cell.shape[0], N + 1), dtype=np.int8)
+    open_face = (d_cell[:, :-1] > 0) & (d_cell[:, 1:] > 0)
+    interface = mesh.region[:-1] != mesh.region[1:]
     face_kind[:, 1:N] = np.where(
         open_face, np.where(interface, kernel.INTERFACE, kernel.SG), kernel.CLOSED
     )
-    sg = open_face & ~interface
-    # SG faces: the series conductance; interface faces: the left half-cell
-    # resistance rL (one array for both: a face is one kind or the other)
-    face_cond[:, 1:N] = np.where(
-        sg, 1.0 / np.where(sg, rl + rr, 1.0), np.where(interface & open_face, rl, 0.0)
-    )
-    face_rr[:, 1:N] = np.where(interface & open_face, rr, 0.0)
-    return face_kind, face_cond, face_rr
+    return face_kind
+
+
+def _face_conductances(mesh: Mesh, d_cell: np.ndarray, face_kind: np.ndarray):
+    """(face_cond, face_rr), each (S, N+1), of faces of these kinds on ``mesh``.
+
+    Half-cell resistances rL = (h_L/2)/(D_L A), rR = (h_R/2)/(D_R A): an SG
+    face holds the series conductance 1/(rL + rR); an interface face holds rL
+    in ``face_cond`` (one array for both: a face is one kind or the other) and
+    rR in ``face_rr``; a closed face 0. Also what a moving mesh recomputes.
+    """
+    N = mesh.n_cells
+    kind = face_kind[:, 1:N]
+    half_over_area = 0.5 / mesh.face_area[1:N]
+    with np.errstate(divide="ignore"):  # D = 0: an infinite resistance, closed anyway
+        rl = (mesh.widths[:-1] * half_over_area) / d_cell[:, :-1]
+        rr = (mesh.widths[1:] * half_over_area) / d_cell[:, 1:]
+    interface = kind == kernel.INTERFACE
+    face_cond = np.zeros(face_kind.shape)
+    face_rr = np.zeros(face_kind.shape)
+    face_cond[:, 1:N] = np.where(kind == kernel.SG, 1.0 / (rl + rr), np.where(interface, rl, 0.0))
+    face_rr[:, 1:N] = np.where(interface, rr, 0.0)
+    return face_cond, face_rr
 
 
 def _boundaries(case, mesh: Mesh, eps_r, d_cell, g_cell, eps0_scaled: float, vt: float) -> dict:

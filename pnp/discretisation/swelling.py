@@ -284,7 +284,9 @@ def _geometry(model, scale: float):
         face_area=area,
         volume=volume,
     )
-    arrays = geometric_arrays(model.case, mesh, model.eps_r, model.d_cell, model.g_cell)
+    arrays = geometric_arrays(
+        model.case, mesh, model.eps_r, model.d_cell, model.g_cell, model.face_kind
+    )
     arrays["volume"] = volume
     pumps = tuple(dataclasses.replace(p, area=float(area[p.face])) for p in model.pumps)
     return mesh, arrays, pumps
