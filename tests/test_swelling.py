@@ -53,7 +53,12 @@ def _cell(geometry="cartesian", bath=75.0, inside="left", **extra) -> dict:
 
 
 def _volume0(geometry: str) -> float:
-    return {"cartesian": CELL, "spherical": 4.0 / 3.0 * math.pi * CELL**3}[geometry]
+    """The cell as written: per m^2 (cartesian), per m of length, whole sphere."""
+    return {
+        "cartesian": CELL,
+        "cylindrical": math.pi * CELL**2,
+        "spherical": 4.0 / 3.0 * math.pi * CELL**3,
+    }[geometry]
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +140,7 @@ def test_the_water_flux_is_the_rate_of_volume_change(bvh_transient):
     assert np.all(r.extra_observables["pressure"] == 0.0)
 
 
-@pytest.mark.parametrize("geometry", ["cartesian", "spherical"])
+@pytest.mark.parametrize("geometry", ["cartesian", "cylindrical", "spherical"])
 def test_steady_volume_is_boyle_van_t_hoff(geometry):
     """Steady: V = V0 Pi_in,0 / Pi_out = 2 V0 for a cell of 300 mOsm in 150 mOsm."""
     r = pnp.run(pnp.Case.from_dict({**_cell(geometry), "run": {"mode": "steady"}}))
@@ -266,3 +271,32 @@ def test_a_steady_result_s_mesh_gives_the_same_steady_volume():
     assert again.extra_observables["volume"][-1] == pytest.approx(
         adaptive.extra_observables["volume"][-1], rel=1e-9
     )
+
+
+def test_fixed_charge_inside_is_diluted_by_the_water():
+    """The Donnan cell with its 142 mM of impermeant anions as fixed charge (not
+    a solute) held by a stiffness: K (V/V0 - 1) = RT (sqrt(4 c^2 + x^2) - 2 c)
+    with x = 142 mM V0 / V (the amount of fixed charge kept), and V_m =
+    -(RT/F) asinh(x / 2c). Were the fixed charge a density that the water
+    does not dilute, x would stay 142 mM and V would be 1.0824 V0 instead."""
+    from scipy.optimize import brentq
+
+    from pnp.constants import FARADAY
+
+    k = 1e6
+    data = _donnan(k)
+    del data["species"]["X"]
+    data["region"][0]["concentration"] = {"K": 150, "Cl": 8}
+    data["region"][0]["fixed_charge"] = -142.0
+    r = pnp.run(pnp.Case.from_dict(data))
+    assert r.status == "completed", r.message
+
+    def balance(v):
+        x = 142.0 * CELL / v
+        return k * (v / CELL - 1.0) - RT * (math.sqrt(4 * 150.0**2 + x * x) - 300.0)
+
+    volume = brentq(balance, CELL, 3 * CELL, xtol=1e-30, rtol=1e-15)
+    vm = -RT / FARADAY * math.asinh(142.0 * CELL / volume / 300.0)
+    assert volume / CELL == pytest.approx(1.07205, abs=1e-5)
+    assert r.extra_observables["volume"][-1] == pytest.approx(volume, rel=3e-7)
+    assert r.membrane_potential[-1] == pytest.approx(vm, abs=1e-8)

@@ -26,7 +26,8 @@ c * V_cell (the solver's history holds amounts), so every amount is
 conserved to round-off however the mesh stretches. Densities given per
 volume or per area (fixed charge in membranes and the bath, surface
 charges, permeabilities, pump rates) keep their values: a pump or leak's
-whole-cell rate grows with the membrane's area.
+whole-cell rate grows with the membrane's area. Fixed charge inside the
+compartment keeps its amount: the water dilutes it.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ class Swelling:
     rt: float  # R T [J/mol]
     phi_inside: np.ndarray  # osmotic coefficient per inside cell
     phi_bath: np.ndarray  # per bath cell
+    fixed_inside: np.ndarray  # fixed charge of each inside cell at scale 1 [mol], kept
 
     def faces(self, scale: float) -> np.ndarray:
         """Face positions at ``scale``."""
@@ -156,6 +158,8 @@ def swelling_of(case, mesh, moving: bool | None = None) -> Swelling | None:
         rt=GAS_CONSTANT * case.temperature,
         phi_inside=phi[mesh.region[inside]],
         phi_bath=phi[mesh.region[bath]],
+        fixed_inside=np.array([r.fixed_charge for r in case.regions])[mesh.region[inside]]
+        * mesh.volume[inside],
     )
 
 
@@ -288,6 +292,11 @@ def _geometry(model, scale: float):
         model.case, mesh, model.eps_r, model.d_cell, model.g_cell, model.face_kind
     )
     arrays["volume"] = volume
+    # fixed charge inside is diluted by the water (its amount is kept); in the
+    # membrane and beyond it keeps its density, like the permeabilities
+    rho = model.rho_fixed.copy()
+    rho[sw.inside] = sw.fixed_inside / volume[sw.inside]
+    arrays["rho_fixed"] = rho
     pumps = tuple(dataclasses.replace(p, area=float(area[p.face])) for p in model.pumps)
     return mesh, arrays, pumps
 
