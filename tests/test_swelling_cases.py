@@ -179,3 +179,16 @@ def test_pnp_run_prints_the_whole_cell_volume(tmp_path, capsys):
     )
     for label in ("water flux (outward +)", "osmolarity inside", "osmolarity outside", "pressure"):
         assert any(x.startswith(label) for x in text.splitlines()), label
+
+
+def test_pnp_check_names_the_osmotic_time_scale():
+    """V / (A L_p RT c_bath) for the soma as written: (10 um / 3) / (3e-14 m/(s Pa)
+    x RT x 300 mM) = 143.6 s."""
+    from pnp.discretisation.mesh import build_mesh
+    from pnp.presentation.report import time_scales
+
+    case = pnp.load_case(CASES / "pump_leak_volume.toml")
+    scales = dict(time_scales(case, build_mesh(case)))
+    tau = scales["water exchange through membrane (V/(A L_p RT c))"]
+    expected = (10e-6 / 3.0) / (3e-14 * GAS_CONSTANT * case.temperature * 300.0)
+    assert tau == pytest.approx(expected, rel=1e-12)

@@ -211,7 +211,27 @@ def time_scales(case, mesh) -> list[tuple[str, float]]:
             if p > 0:
                 inside, _ = end_regions(case)
                 out.append((f"{s.name} exchange through {r.name} (L_in/P)", inside.length / p))
+    out.extend(_water_time_scale(case))
     return out
+
+
+def _water_time_scale(case) -> list[tuple[str, float]]:
+    """The osmotic relaxation of a swelling cell, V / (A L_p RT c_bath), at its volume
+    as written (V/A: L, r/2, r/3 in the three geometries)."""
+    from ..constants import GAS_CONSTANT
+    from ..discretisation.swelling import case_volume, inside_membrane
+
+    first = inside_membrane(case)
+    if first is None or case.regions[first].water_permeability <= 0.0:
+        return []
+    membrane = case.regions[first]
+    ends = np.cumsum([0.0] + [r.length for r in case.regions])
+    face = ends[first] if case.inside == "left" else ends[first + 1]
+    area = {"cartesian": 1.0, "cylindrical": face, "spherical": face**2}[case.geometry]
+    bath = case.regions[first + 1] if case.inside == "left" else case.regions[first - 1]
+    osmotic = GAS_CONSTANT * case.temperature * sum(bath.concentration.values())
+    tau = case_volume(case, first) / (area * membrane.water_permeability * osmotic)
+    return [(f"water exchange through {membrane.name} (V/(A L_p RT c))", tau)]
 
 
 # ---------------------------------------------------------------------------
