@@ -300,3 +300,26 @@ def test_fixed_charge_inside_is_diluted_by_the_water():
     assert volume / CELL == pytest.approx(1.07205, abs=1e-5)
     assert r.extra_observables["volume"][-1] == pytest.approx(volume, rel=3e-7)
     assert r.membrane_potential[-1] == pytest.approx(vm, abs=1e-8)
+
+
+def test_protocols_open_and_close_the_water_path():
+    """water_permeability is protocol-changeable: closed at 5 s the volume holds
+    (to round-off) and J_w reads 0; a cell that starts without water flux and
+    gets it at 5 s swells only from then on."""
+    data = _cell()
+    data["run"] = {"mode": "transient", "t_end": 20.0, "outputs": [2.0, 5.0, 10.0, 20.0]}
+    data["protocol"] = [{"at": 5.0, "set": {"region.membrane.water_permeability": 0.0}}]
+    r = pnp.run(pnp.Case.from_dict(data))
+    assert r.status == "completed", r.message
+    v, jw, t = r.extra_observables["volume"], r.extra_observables["water_flux"], r.t
+    assert v[t == 5.0][0] > 1.2 * CELL
+    assert np.allclose(v[t >= 5.0], v[t == 5.0][0], rtol=1e-12, atol=0)
+    assert np.all(jw[t > 5.0] == 0.0)
+    data = _cell()
+    data["region"][1]["water_permeability"] = 0.0
+    data["run"] = {"mode": "transient", "t_end": 20.0, "outputs": [2.0, 5.0, 10.0, 20.0]}
+    data["protocol"] = [{"at": 5.0, "set": {"region.membrane.water_permeability": LP}}]
+    r = pnp.run(pnp.Case.from_dict(data))
+    v, t = r.extra_observables["volume"], r.t
+    assert np.allclose(v[t <= 5.0], CELL, rtol=1e-13, atol=0)
+    assert v[-1] > 1.5 * CELL

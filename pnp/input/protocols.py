@@ -2,7 +2,7 @@
 
 Owns what a protocol may change (`runtime_refusal`: boundary potential,
 current and surface charge, held contents next to a reservoir, membrane
-transport, pump rates), the conversion of its values to SI, and the check
+transport and water permeability or stiffness, pump rates), the conversion of its values to SI, and the check
 that every state the run goes through, protocol after protocol, is itself
 a valid case.
 """
@@ -125,7 +125,8 @@ def runtime_refusal(
     allowed = (
         "a protocol may set boundary.<side>.potential | current | surface_charge, "
         "region.<name>.concentration.<species> next to a reservoir, "
-        "region.<membrane>.permeability | barrier.<species>, pump.rate | j_max"
+        "region.<membrane>.permeability | barrier.<species>, "
+        "region.<membrane>.water_permeability | stiffness, pump.rate | j_max"
     )
     section = parts[0]
     if section == "boundary" and parts[2] in ("potential", "current", "surface_charge"):
@@ -145,7 +146,7 @@ def runtime_refusal(
                 f"only the contents of a region next to a reservoir boundary are held by the "
                 f"boundary; '{region.name}' is not"
             )
-        if parts[2] in ("permeability", "barrier"):
+        if parts[2] in ("permeability", "barrier", "water_permeability", "stiffness"):
             if region.membrane:
                 return None
             return f"'{region.name}' is not a membrane"
