@@ -323,3 +323,22 @@ def test_protocols_open_and_close_the_water_path():
     v, t = r.extra_observables["volume"], r.t
     assert np.allclose(v[t <= 5.0], CELL, rtol=1e-13, atol=0)
     assert v[-1] > 1.5 * CELL
+
+
+def test_the_trace_figure_shows_the_volume(bvh_transient):
+    """A swelling result's traces get a last panel: the volume over its first value."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    from pnp.presentation.plot import traces
+
+    fig = traces(bvh_transient)
+    axes = [ax for ax in fig.axes if ax.get_ylabel()]
+    assert axes[-1].get_ylabel() == "volume / first"
+    drawn = axes[-1].get_lines()[0].get_ydata()
+    volume = bvh_transient.extra_observables["volume"]
+    keep = bvh_transient.t > 0 if axes[-1].get_xscale() == "log" else np.isfinite(bvh_transient.t)
+    np.testing.assert_allclose(drawn, volume[keep] / volume[keep][0], rtol=1e-14)
+    plt.close(fig)

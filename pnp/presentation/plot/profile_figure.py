@@ -109,14 +109,16 @@ def _shade_regions(
     window: tuple[float, float],
     label: bool,
     origin: float = 0.0,
+    faces: np.ndarray | None = None,
 ) -> None:
     """Shade each region (membranes in lipid tan) and name the wide-enough ones.
 
-    Positions are drawn as (x - origin) * factor.
+    Positions are drawn as (x - origin) * factor; ``faces``: where the regions
+    are (default the result's; a swelling cell's move with each output).
     """
     from matplotlib.transforms import blended_transform_factory
 
-    faces = result.faces
+    faces = result.faces if faces is None else faces
     low, high = window
     span = high - low
     transform = blended_transform_factory(ax.transData, ax.transAxes)
@@ -219,7 +221,7 @@ def _draw_profiles(
         width_ratios=[2.0] + [1.0] * len(zooms),
     )
     closed_form = potential_closed_form(result)
-    domain = (float(result.faces[0]), float(result.faces[-1]))
+    domain, last_faces = _domain(result, indices)
     coordinate = "x" if result.geometry == "cartesian" else "r"
     for column, zoom in enumerate([None, *zooms]):
         potential_ax, concentration_ax = axes[0, column], axes[1, column]
@@ -227,10 +229,13 @@ def _draw_profiles(
         # Whole domain: position; a zoom: distance [nm] from the membrane's or wall's faces.
         factor, unit = _length_unit(window[1] - window[0]) if zoom is None else (1e9, "nm")
         origin = 0.0 if zoom is None else zoom.near
+        # a zoom follows its membrane or wall when the mesh moves (a swelling cell)
+        anchor = None if zoom is None else int(np.argmin(np.abs(result.faces - zoom.near)))
+        shade = last_faces if zoom is None else None
         for ax in (potential_ax, concentration_ax):
-            _shade_regions(ax, result, membranes, factor, window, ax is potential_ax, origin)
+            _shade_regions(ax, result, membranes, factor, window, ax is potential_ax, origin, shade)
         _draw_profile_curves(
-            potential_ax, concentration_ax, result, case, indices, (factor, origin), log
+            potential_ax, concentration_ax, result, case, indices, (factor, origin), log, anchor
         )
         _draw_closed_form(potential_ax, closed_form, factor, origin)
         concentration_ax.set_xlim((window[0] - origin) * factor, (window[1] - origin) * factor)
@@ -315,6 +320,13 @@ def _species_style(number: int) -> dict[str, Any]:
     }
 
 
+def _domain(result: Result, indices: Sequence[int]) -> tuple[tuple[float, float], np.ndarray]:
+    """(the span every drawn output covers, the last drawn output's faces)."""
+    spans = [result.faces_at(i) for i in indices]
+    low, high = min(f[0] for f in spans), max(f[-1] for f in spans)
+    return (float(low), float(high)), spans[-1]
+
+
 def _draw_profile_curves(
     potential_ax: Axes,
     concentration_ax: Axes,
@@ -323,14 +335,19 @@ def _draw_profile_curves(
     indices: Sequence[int],
     scale: tuple[float, float],
     log: bool,
+    anchor: int | None = None,
 ) -> None:
     """One φ curve per time (black, earlier lighter), to the faces; a colour and
     a line style per species for c. Positions are drawn as (x - origin) * factor,
-    ``scale`` = (factor, origin)."""
+    ``scale`` = (factor, origin); each output on its own cells (a swelling
+    cell's move), shifted so that face ``anchor`` stays where it is in
+    ``result.faces`` (a zoom on a membrane that moves)."""
     factor, origin = scale
     alphas = _time_alphas(len(indices))
     for alpha, index in zip(alphas, indices, strict=True):
-        faces = result.faces_at(index)  # a swelling cell's mesh moves
+        faces = result.faces_at(index)
+        if anchor is not None:
+            origin = scale[1] + faces[anchor] - result.faces[anchor]
         x = (0.5 * (faces[1:] + faces[:-1]) - origin) * factor
         last = index == indices[-1]
         label = _format_time(float(result.t[index])) if len(indices) > 1 else None
@@ -435,10 +452,10 @@ def _draw_profiles_into_axes(
     case = _case_dict(result)
     membranes = _membrane_regions(result, case)
     log = _use_log_concentration(result, indices, membranes, log_concentration)
-    window = (float(result.faces[0]), float(result.faces[-1]))
+    window, last_faces = _domain(result, indices)
     factor, unit = _length_unit(window[1] - window[0])
     for ax in (potential_ax, concentration_ax):
-        _shade_regions(ax, result, membranes, factor, window, label=ax is potential_ax)
+        _shade_regions(ax, result, membranes, factor, window, ax is potential_ax, faces=last_faces)
         ax.set_xlim(window[0] * factor, window[1] * factor)
     _draw_profile_curves(potential_ax, concentration_ax, result, case, indices, (factor, 0.0), log)
     closed_form = potential_closed_form(result)

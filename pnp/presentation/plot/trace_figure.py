@@ -163,7 +163,8 @@ def _draw_traces(fig: Figure | SubFigure, result: Result, log_time: bool | str) 
     fluxes = {name: values for name, values in result.flux.items() if np.any(values[keep] != 0)}
     # Species that never cross (impermeant, or no membrane) get no curve;
     # with none crossing, no flux panel.
-    rows = 3 if fluxes else 2
+    volume = result.extra_observables.get("volume")  # a swelling cell: one more panel
+    rows = (3 if fluxes else 2) + (volume is not None)
     axes = list(fig.subplots(rows, 1, sharex=True, squeeze=False)[:, 0])
 
     _draw_potentials(axes[0], result, keep, times, style)
@@ -203,6 +204,11 @@ def _draw_traces(fig: Figure | SubFigure, result: Result, log_time: bool | str) 
         axes[2].axhline(0, color="0.6", lw=0.6, zorder=0)
         axes[2].set_ylabel(f"flux [{flux_unit}]")
         axes[2].legend(fontsize=8, loc="best", title="outward +", title_fontsize=8)
+
+    if volume is not None:
+        # relative to the first output (the case as written, or its steady start)
+        axes[-1].plot(times, volume[keep] / volume[keep][0], color="C2", **style)
+        axes[-1].set_ylabel("volume / first")
 
     _mark_protocol(axes, _protocol_steps(_case_dict(result)), factor, log)
     if log:
