@@ -48,6 +48,16 @@ EXPECT = {
     "run.t_end=1e6 -o more.h5": (0, [DONNAN_OK, r"^result: more\.h5$"], ["more.h5"]),
     "pnp info out.h5": (0, [r"^status\s+completed: steady state reached"], []),
     "pnp plot out.h5": (0, [r"^figure: out\.png$"], ["out.png"]),
+    "pnp run cases/pump_leak_volume.toml": (
+        0,
+        [r"^volume \(inside\)\s+4\.286\d* ± \S+ pL \(4286\.\d+ µm\^3\)$"],
+        ["results/pump_leak_volume.h5"],
+    ),
+    "pnp run cases/hypotonic.toml": (
+        0,
+        [r"^volume / as written \(V0\)\s+1\.50*$"],
+        ["results/hypotonic.h5", "results/hypotonic.png"],
+    ),
     "pnp sweep cases/ghk_iv.toml --param boundary.left.potential=-0.1:0.06:33": (
         0,
         [r"^33 completed, 0 failed", r"^reversal potential \(current = 0\): -67\.34\d* mV$"],
@@ -151,9 +161,18 @@ def test_using_it(workspace):
 
 
 @pytest.mark.slow
+def test_cell_volume(workspace):
+    """The soma's steady volume and the hypotonic swelling to 1.5 V0, with the faces
+    of every output in the hypotonic run's file."""
+    _run_block(2, workspace)
+    hypotonic = pnp.load_result(workspace / "results" / "hypotonic.h5")
+    assert hypotonic.face_positions.shape == (hypotonic.t.size, hypotonic.x.size + 1)
+
+
+@pytest.mark.slow
 def test_parameter_sweeps(workspace):
     """The P_Na x K+ scan: every point at the GHK voltage of its bath, whose Cl- balances K+."""
-    _run_block(2, workspace)
+    _run_block(3, workspace)
     sweep = pnp.load_sweep(workspace / "scan")
     table = sweep.table
     assert len(table["membrane_potential"]) == 27
