@@ -27,6 +27,7 @@ from pnp.constants import FARADAY
 from pnp.discretisation.model import build_model
 from pnp.input.case import Case
 from pnp.results.observables import (
+    face_fluxes,
     face_potential,
     measurement_face,
     membrane_faces,
@@ -592,3 +593,30 @@ def test_a_species_current_at_rest_is_plus_zero(inside):
     for name in ("Na", "Cl"):
         assert obs[f"current_{name}"] == 0.0
         assert math.copysign(1.0, obs[f"current_{name}"]) == 1.0, name
+
+
+def test_face_fluxes_are_the_drift_through_every_face_and_nothing_through_the_wall():
+    # face_fluxes: (S, N+1), A_f J_i toward +x through every face. Uniform c in
+    # a linear potential: pure drift -D z c dphi/dx / V_T through every
+    # interior face and the reservoir face (area 1, cartesian), 0 at the wall
+    model = _electrolyte(n=7)
+    x = _linear_state(model, lambda r: PHI0 * (1 - r / LENGTH))
+    flux = face_fluxes(model, x)
+    assert flux.shape == (2, model.n_cells + 1)
+    vt = model.thermal_voltage
+    grad = -PHI0 / LENGTH
+    for i, (d, z) in enumerate(((D_NA, 1), (D_CL, -1))):
+        np.testing.assert_allclose(flux[i, 1:], -d * z * C0 * grad / vt, rtol=RTOL, atol=0)
+        assert flux[i, 0] == 0.0
+
+
+def test_no_membrane_no_membrane_voltage():
+    # membrane_voltage is the drop over the membrane's own dielectric: 0 when
+    # the case has none (V_m is then the whole drop)
+    model = _electrolyte()
+    x = _linear_state(model, lambda r: PHI0 * (1 - r / LENGTH))
+    assert membrane_faces(model) is None
+    assert membrane_voltage(model, x) == 0.0
+    obs = observe(model, x)
+    assert obs["membrane_voltage"] == 0.0
+    assert obs["membrane_potential"] == pytest.approx(PHI0, rel=RTOL, abs=0)
