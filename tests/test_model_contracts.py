@@ -432,3 +432,101 @@ def test_a_single_cell_beside_a_held_wall_uses_the_half_cell_gradient():
     r = pnp.run(case)
     assert r.status == "completed", r.message
     assert np.isfinite(r.surface_charge["left"][-1])
+
+
+def test_face_rl_is_the_left_half_cell_resistance_at_interfaces_only():
+    """Model.face_rl: (h_L/2) / (D_L A) on the interface faces a species can cross,
+    0 on every other face (SG, closed, boundary)."""
+    m = _model()
+    h, area = m.mesh.widths, m.mesh.face_area
+    interfaces = np.flatnonzero(m.mesh.region[:-1] != m.mesh.region[1:]) + 1
+    for i in range(m.n_species):
+        d_cell = m.d_reg[i, m.mesh.region]
+        expected = np.zeros(m.n_cells + 1)
+        for f in interfaces:
+            if d_cell[f - 1] > 0 and d_cell[f] > 0:
+                expected[f] = (h[f - 1] / 2) / (d_cell[f - 1] * area[f])
+        np.testing.assert_allclose(m.face_rl[i], expected, rtol=1e-14, atol=0, err_msg=m.species[i])
+    # X cannot cross the membrane: nothing on its interfaces either
+    assert not np.any(m.face_rl[m.species.index("X")])
+    assert np.count_nonzero(m.face_rl) == 2 * (m.n_species - 1)
+
+
+def _one_cell_regions(species, left, right):
+    """a | membrane (only Na permeates) | b with one cell per region: a and b each
+    have a single face that could open for species 0 besides the membrane's."""
+    conc = {name: 100.0 for name in species}
+    data = {
+        "title": "continuity",
+        "temperature": T,
+        "species": species,
+        "region": [
+            {"name": "a", "length": 50e-9, "eps_r": 80, "concentration": conc},
+            {
+                "name": "m",
+                "membrane": True,
+                "length": 5e-9,
+                "eps_r": 2,
+                "permeability": {"Na": 1e-9},
+            },
+            {"name": "b", "length": 50e-9, "eps_r": 80, "concentration": conc},
+        ],
+        "boundary": {"left": left, "right": right},
+        "mesh": {"uniform_cells": 1},
+    }
+    return build_model(Case.from_dict(data))
+
+
+RES = {"type": "reservoir", "potential": 0}
+WALL = {"type": "wall", "potential": 0}
+
+
+@pytest.mark.parametrize(
+    ("first", "left", "right", "expected"),
+    [
+        # species 0 (Cl-, kept out of the membrane) can cross only a reservoir's face
+        ("Cl", RES, WALL, [1, 0, 0]),
+        ("Cl", WALL, RES, [0, 0, 1]),
+        ("Cl", RES, RES, [1, 0, 1]),
+        ("Cl", WALL, WALL, [0, 0, 0]),
+        # species 0 neutral: it carries no current, its balance stays everywhere
+        ("U", RES, RES, [0, 0, 0]),
+    ],
+)
+def test_continuity_cells_follow_species_0_through_the_boundary_faces(first, left, right, expected):
+    """docs/numerics.md "Current continuity": the cells where species 0 is charged
+    and crosses a face, here only the boundary faces (a reservoir is open, a wall
+    closed); the charged species 0 is an anion, the last species neutral or not."""
+    species = {
+        "Na": {"z": 1, "D": 1.33e-9},
+        "Cl": {"z": -1, "D": 2.03e-9},
+        "U": {"z": 0, "D": 1e-9},
+    }
+    order = [first] + [s for s in ("Na", "U", "Cl") if s != first]
+    m = _one_cell_regions({s: species[s] for s in order}, left, right)
+    assert m.species[0] == first and m.n_cells == 3
+    np.testing.assert_array_equal(m.continuity_cells(), expected)
+
+
+@pytest.mark.parametrize("side", [0, 1])
+def test_a_single_cell_held_wall_has_the_half_cell_gradient_on_either_side(side):
+    """One cell: no second cell for the quadratic, so the wall's displacement is the
+    two-point half-cell one, eps A (psi_b - psi_0) / (h/2) (numerics.md, boundary
+    faces), the wall on the left or on the right."""
+    held = -0.02
+    walls = [{"type": "wall", "potential": held}, dict(RES)]
+    if side == 1:
+        walls.reverse()
+    m = _model(regions=[CYT], left=walls[0], right=walls[1], mesh={"uniform_cells": 1})
+    assert m.n_cells == 1
+    h = m.mesh.widths[0]
+    eps0s = constants.epsilon_0 * m.thermal_voltage / FARADAY
+    assert m.b_pois_cond[side] == pytest.approx(eps0s * 80 / (h / 2), rel=1e-14, abs=0)
+    assert m.b_pois_next[side] == 0.0
+    x = m.x0.copy()
+    psi_c = 0.3
+    x[m.potential_index()] = psi_c
+    psi_b = held / m.thermal_voltage
+    # toward +x: -eps dpsi/dx over the half cell
+    p = eps0s * 80 * (psi_b - psi_c) / (h / 2) * (1 if side == 0 else -1)
+    assert boundary_displacement(m, x)[side] == pytest.approx(p, rel=1e-13, abs=0)

@@ -16,6 +16,8 @@ two observations of one state, with the inside on either side.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from helpers import neuron_cell
@@ -24,7 +26,15 @@ from scipy import constants
 from pnp.constants import FARADAY
 from pnp.discretisation.model import build_model
 from pnp.input.case import Case
-from pnp.results.observables import measurement_face, observe, outward_sign
+from pnp.results.observables import (
+    face_fluxes,
+    face_potential,
+    measurement_face,
+    membrane_faces,
+    membrane_voltage,
+    observe,
+    outward_sign,
+)
 
 PHI0 = 0.05  # V
 LENGTH = 20e-9  # m
@@ -392,3 +402,221 @@ def test_spherical_reservoir_charge_is_gauss_at_the_outer_radius():
     # the half-cell gradient of 1/r is first order in h/R = 4.1e-3 (measured
     # 2.1e-3 relative); 2e-2
     assert obs["surface_charge_right"] == pytest.approx(-q * r_f**2 / radius**2, rel=2e-2, abs=0)
+
+
+# -- membranes with inside = "right", face potentials, boundary faces ----------------
+
+
+def _two_membranes(inside):
+    """bath | m1 (eps 2) | organelle | m2 (eps 3) | bath, uneven cells, cartesian."""
+    regions = [
+        {"name": "a", "length": 100e-9, "eps_r": 80, "concentration": {"Na": C0, "Cl": C0}},
+        {"name": "m1", "membrane": True, "length": 5e-9, "eps_r": 2, "permeability": {"Na": 1e-9}},
+        {"name": "org", "length": 60e-9, "eps_r": 70, "concentration": {"Na": C0, "Cl": C0}},
+        {"name": "m2", "membrane": True, "length": 7e-9, "eps_r": 3, "permeability": {"Na": 1e-9}},
+        {"name": "b", "length": 100e-9, "eps_r": 80, "concentration": {"Na": C0, "Cl": C0}},
+    ]
+    walls = {"type": "wall"}, {"type": "reservoir", "potential": 0}
+    data = {
+        "title": "two membranes",
+        "temperature": 298.15,
+        "inside": inside,
+        "species": {"Na": {"z": 1, "D": D_NA}, "Cl": {"z": -1, "D": D_CL}},
+        "region": regions,
+        "boundary": {
+            "left": walls[0] if inside == "left" else walls[1],
+            "right": walls[1] if inside == "left" else walls[0],
+        },
+        "mesh": {"cells_per_debye": 1, "growth": 1.5, "max_cell": 20e-9, "membrane_cells": 4},
+    }
+    return build_model(Case.from_dict(data))
+
+
+def _series_face_potential(model, phi_c, face):
+    """phi on an interior face from the two half cells as capacitors in series:
+    eps_L (phi_L - phi_f)/(h_L/2) = eps_R (phi_f - phi_R)/(h_R/2)."""
+    h, eps = model.mesh.widths, model.eps_r
+    a = eps[face - 1] / (h[face - 1] / 2)
+    b = eps[face] / (h[face] / 2)
+    return (a * phi_c[face - 1] + b * phi_c[face]) / (a + b)
+
+
+@pytest.mark.parametrize("inside", ["left", "right"])
+def test_membrane_nearest_the_inside_gives_the_faces_and_the_voltage(inside):
+    # two membranes: the reported one is the first met going outward from the
+    # inside end; its faces are (inner, outer), and membrane_voltage is
+    # phi(inner face) - phi(outer face), each face potential the series value
+    model = _two_membranes(inside)
+    (_, a, b), (_, c, d) = model.membranes
+    inner, outer = (a, b) if inside == "left" else (d, c)
+    assert membrane_faces(model) == (inner, outer)
+    assert measurement_face(model) == ((a + b) // 2 if inside == "left" else (c + d) // 2)
+    rng = np.random.default_rng(3)
+    phi_c = rng.uniform(-0.1, 0.1, model.n_cells)
+    x = model.x0.copy()
+    x[model.potential_index()] = phi_c / model.thermal_voltage
+    for face in (a, b, c, d):
+        # an interface of two permittivities: not the plain average
+        ref = _series_face_potential(model, phi_c, face)
+        assert face_potential(model, x, face) == pytest.approx(ref, rel=1e-13, abs=0)
+        assert abs(ref - 0.5 * (phi_c[face - 1] + phi_c[face])) > 1e-4
+    v_ref = _series_face_potential(model, phi_c, inner) - _series_face_potential(
+        model, phi_c, outer
+    )
+    assert membrane_voltage(model, x) == pytest.approx(v_ref, rel=1e-12, abs=0)
+    assert observe(model, x)["membrane_voltage"] == pytest.approx(v_ref, rel=1e-12, abs=0)
+
+
+def test_face_potential_at_the_boundary_faces_is_the_boundary_potential():
+    # left: a charged wall (its centre plus sigma (h/2) / eps); right: a
+    # reservoir held at -20 mV
+    sigma, held = 0.01, -0.02
+    model = _electrolyte(
+        left={"type": "wall", "surface_charge": sigma},
+        right={"type": "reservoir", "potential": held},
+        n=5,
+    )
+    phi_c = np.linspace(0.03, 0.01, model.n_cells)
+    x = model.x0.copy()
+    x[model.potential_index()] = phi_c / model.thermal_voltage
+    h0 = LENGTH / 5
+    left = phi_c[0] + sigma * (h0 / 2) / EPS
+    assert face_potential(model, x, 0) == pytest.approx(left, rel=1e-13, abs=0)
+    assert face_potential(model, x, model.n_cells) == pytest.approx(held, rel=1e-13, abs=0)
+    assert observe(model, x)["membrane_potential"] == pytest.approx(left - held, rel=1e-12, abs=0)
+
+
+def test_species_currents_are_z_f_times_the_fluxes():
+    # NaCl in a uniform field: current_i = z_i F flux_i,
+    # each from the pure-drift closed form, and they add up to the current
+    model = _electrolyte()
+    x = _linear_state(model, lambda r: PHI0 * (1 - r / LENGTH))
+    obs = observe(model, x)
+    vt = model.thermal_voltage
+    e_field = PHI0 / LENGTH
+    j_na, j_cl = D_NA * C0 * e_field / vt, -D_CL * C0 * e_field / vt
+    assert obs["current_Na"] == pytest.approx(FARADAY * j_na, rel=RTOL, abs=0)
+    assert obs["current_Cl"] == pytest.approx(-FARADAY * j_cl, rel=RTOL, abs=0)
+    assert obs["current_Cl"] > 0  # anions drifting inward carry outward current
+    assert obs["current_Na"] + obs["current_Cl"] == pytest.approx(obs["current"], rel=RTOL, abs=0)
+
+
+# -- the volume observables of a swelling cell ---------------------------------------
+
+CELL = 2e-6  # m: the inside compartment as written
+
+
+def _swelling_cell(geometry, left=None):
+    """cytoplasm (KCl 150 mM) | membrane with water permeability and stiffness | bath."""
+    regions = [
+        {"name": "cyt", "length": CELL, "eps_r": 80, "concentration": {"Na": C0, "Cl": C0}},
+        {
+            "name": "mem",
+            "membrane": True,
+            "length": 5e-9,
+            "eps_r": 2,
+            "water_permeability": 1e-12,
+            "stiffness": 1e4,
+        },
+        {"name": "bath", "length": 1e-6, "eps_r": 80, "concentration": {"Na": C0, "Cl": C0}},
+    ]
+    data = {
+        "title": "swelling",
+        "temperature": 298.15,
+        "geometry": geometry,
+        "species": {"Na": {"z": 1, "D": D_NA}, "Cl": {"z": -1, "D": D_CL}},
+        "region": regions,
+        "boundary": {
+            "left": left or {"type": "wall"},
+            "right": {"type": "reservoir", "potential": 0},
+        },
+        "mesh": {"uniform_cells": 6},
+    }
+    return build_model(Case.from_dict(data))
+
+
+@pytest.mark.parametrize(
+    ("geometry", "whole"),
+    [
+        ("cartesian", lambda r: r),  # per m^2 of membrane
+        ("cylindrical", lambda r: np.pi * r**2),  # per m of length
+        ("spherical", lambda r: 4.0 / 3.0 * np.pi * r**3),
+    ],
+)
+def test_volume_is_the_whole_inside_compartment_at_the_states_scale(geometry, whole):
+    # the state's last unknown is the scale s of the inside compartment: its
+    # radius (cartesian: thickness) is s CELL, the volume the whole cell's
+    model = _swelling_cell(geometry)
+    s = 1.3
+    x = model.x0.copy()
+    x[-1] = s
+    obs = observe(model, x)
+    assert obs["volume"] == pytest.approx(whole(s * CELL), rel=1e-12, abs=0)
+    # P_in - P_out = K (V / V0 - 1)
+    assert obs["pressure"] == pytest.approx(
+        1e4 * (whole(s * CELL) / whole(CELL) - 1.0), rel=1e-12, abs=0
+    )
+    # the amounts kept, the concentrations of x are those on the stretched cells
+    assert obs["osmolarity_inside"] == pytest.approx(2 * C0, rel=1e-12, abs=0)
+    assert obs["osmolarity_outside"] == pytest.approx(2 * C0, rel=1e-12, abs=0)
+    # at scale 1 the volume is the case's
+    assert observe(model, model.x0)["volume"] == pytest.approx(whole(CELL), rel=1e-12, abs=0)
+
+
+def test_observables_of_a_swelling_cell_are_on_its_stretched_mesh():
+    # a held wall at the inside end and a linear potential over the stretched
+    # inside compartment: the wall's charge is -eps dphi/dx on the mesh at the
+    # state's scale (the cells' widths are s times the case's)
+    model = _swelling_cell("cartesian", left={"type": "wall", "potential": PHI0})
+    s = 1.7
+    base = model.mesh.faces.copy()
+    stop = model.membranes[0][1]  # first membrane cell: the inside compartment ends there
+    centres = 0.5 * (base[1:] + base[:-1])
+    slope = -PHI0 / CELL  # dphi/dx [V/m] on the stretched compartment
+    phi_c = np.zeros(model.n_cells)
+    phi_c[:stop] = PHI0 + slope * s * centres[:stop]
+    x = model.x0.copy()
+    x[model.potential_index()] = phi_c / model.thermal_voltage
+    x[-1] = s
+    obs = observe(model, x)
+    eps = 80 * constants.epsilon_0
+    assert obs["surface_charge_left"] == pytest.approx(-eps * slope, rel=1e-10, abs=0)
+    assert obs["volume"] == pytest.approx(s * CELL, rel=1e-12, abs=0)
+
+
+@pytest.mark.parametrize("inside", ["left", "right"])
+def test_a_species_current_at_rest_is_plus_zero(inside):
+    # nothing flows at rest: every species' current is 0, written +0.0 (an
+    # anion's z F j would otherwise give -0.0, printed "-0" in tables)
+    model = _electrolyte(inside=inside, left={"type": "reservoir", "potential": 0})
+    obs = observe(model, model.x0)
+    for name in ("Na", "Cl"):
+        assert obs[f"current_{name}"] == 0.0
+        assert math.copysign(1.0, obs[f"current_{name}"]) == 1.0, name
+
+
+def test_face_fluxes_are_the_drift_through_every_face_and_nothing_through_the_wall():
+    # face_fluxes: (S, N+1), A_f J_i toward +x through every face. Uniform c in
+    # a linear potential: pure drift -D z c dphi/dx / V_T through every
+    # interior face and the reservoir face (area 1, cartesian), 0 at the wall
+    model = _electrolyte(n=7)
+    x = _linear_state(model, lambda r: PHI0 * (1 - r / LENGTH))
+    flux = face_fluxes(model, x)
+    assert flux.shape == (2, model.n_cells + 1)
+    vt = model.thermal_voltage
+    grad = -PHI0 / LENGTH
+    for i, (d, z) in enumerate(((D_NA, 1), (D_CL, -1))):
+        np.testing.assert_allclose(flux[i, 1:], -d * z * C0 * grad / vt, rtol=RTOL, atol=0)
+        assert flux[i, 0] == 0.0
+
+
+def test_no_membrane_no_membrane_voltage():
+    # membrane_voltage is the drop over the membrane's own dielectric: 0 when
+    # the case has none (V_m is then the whole drop)
+    model = _electrolyte()
+    x = _linear_state(model, lambda r: PHI0 * (1 - r / LENGTH))
+    assert membrane_faces(model) is None
+    assert membrane_voltage(model, x) == 0.0
+    obs = observe(model, x)
+    assert obs["membrane_voltage"] == 0.0
+    assert obs["membrane_potential"] == pytest.approx(PHI0, rel=RTOL, abs=0)
