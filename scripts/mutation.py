@@ -104,7 +104,13 @@ PATHS = {
 # Fast targeted selections: property tests of the module first, then the
 # existing engine tests that exercise it (~3-10 s unmutated).
 TESTS = {
-    "mesh": ["tests/test_mesh_properties.py", "tests/test_engine.py"],
+    # test_mesh_closed_forms.py: mesh_from_faces, wall_screening_length and
+    # assemble_mesh against hand-written closed forms (~1 s)
+    "mesh": [
+        "tests/test_mesh_closed_forms.py",
+        "tests/test_mesh_properties.py",
+        "tests/test_engine.py",
+    ],
     "observables": [
         "tests/test_observables_exact.py",
         "tests/test_engine.py",
