@@ -8,6 +8,7 @@ in the tests (an ODE integrated by scipy, not by pnp's stepper) or come from
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -363,3 +364,21 @@ def test_a_swelling_cylinder_follows_the_osmotic_ode_with_its_growing_area():
     volume = r.extra_observables["volume"]
     assert np.max(np.abs(volume / ode.sol(r.t)[0] - 1.0)) < 4e-4
     assert volume[-1] / v0 > 1.95
+
+
+def test_absurd_plain_water_numbers_are_warned_about():
+    """A plain L_p 100 times that of a membrane full of aquaporins, or a stiffness
+    beyond 10 MPa, is most likely a unit slip: a one-line warning naming the key;
+    the same value with its unit is taken as meant."""
+    from pnp.input import CaseWarning
+
+    for key, value in (("water_permeability", 3e-9), ("stiffness", 5e7)):
+        data = _cell()
+        data["region"][1][key] = value
+        with pytest.warns(CaseWarning, match=rf"region\.membrane\.{key}"):
+            pnp.Case.from_dict(data)
+    data = _cell()
+    data["region"][1]["water_permeability"] = "3e-9 m/s/Pa"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pnp.Case.from_dict(data)
