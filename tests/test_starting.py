@@ -222,7 +222,7 @@ def test_unknown_kind_is_one_line_exit_2(tmp_path, capsys):
     captured = capsys.readouterr()
     err = captured.err.strip()
     assert "\n" not in err and err.startswith("pnp: error: unknown kind 'resting'")
-    assert err.endswith("kinds: rest, donnan, iv, clamp-step, double-layer")
+    assert err.endswith("kinds: rest, donnan, iv, clamp-step, double-layer, volume")
     assert not (tmp_path / "x.toml").exists()
 
 
@@ -305,3 +305,15 @@ def test_keys_and_new_import_nothing_heavy(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[-1] == "heavy: []"
     assert "t_end" in proc.stdout and (tmp_path / "d.toml").exists()
+
+
+def test_volume(tmp_path, capsys):
+    """Every solute trapped, 300 mOsm inside, 200 outside: Boyle-van 't Hoff,
+    V = V0 x 300/200 for the 5 um sphere as written."""
+    import math
+
+    case = pnp.load_case(_new("volume", tmp_path, capsys))
+    result = pnp.run(case)
+    assert result.status == "completed", result.message
+    v0 = 4.0 / 3.0 * math.pi * 5e-6**3
+    assert result.extra_observables["volume"][-1] == pytest.approx(1.5 * v0, rel=1e-9)

@@ -15,7 +15,7 @@ from pathlib import Path
 from ..errors import CaseError
 
 #: The kinds of ``pnp new``, each a template file of the same name.
-TEMPLATE_KINDS = ("rest", "donnan", "iv", "clamp-step", "double-layer")
+TEMPLATE_KINDS = ("rest", "donnan", "iv", "clamp-step", "double-layer", "volume")
 
 
 def add_arguments(sub) -> None:
