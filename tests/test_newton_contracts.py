@@ -136,6 +136,7 @@ def test_a_zero_column_is_a_singular_jacobian_named_by_its_unknown(unknown):
     delta, why = system.solve()
     assert delta is None
     assert why == f"singular Jacobian (zero pivot at unknown {unknown})"
+    assert system.stats.factorizations == 1
 
 
 @pytest.mark.parametrize("info", [-1, -4])
@@ -375,7 +376,7 @@ def test_a_single_cell_between_reservoirs_is_a_capacitor_at_each_face():
         ],
         "boundary": {
             "left": {"type": "reservoir", "potential": 0.5},
-            "right": {"type": "reservoir", "potential": 0.0},
+            "right": {"type": "reservoir", "potential": -0.3},
         },
         "mesh": {"uniform_cells": 1},
     }
@@ -386,5 +387,51 @@ def test_a_single_cell_between_reservoirs_is_a_capacitor_at_each_face():
     vt = m.thermal_voltage
     phi = 0.2 * vt  # V
     eps = VACUUM_PERMITTIVITY * 80
-    expected = [eps * (0.5 - phi) / (h / 2) / FARADAY, eps * (phi - 0.0) / (h / 2) / FARADAY]
+    expected = [eps * (0.5 - phi) / (h / 2) / FARADAY, eps * (phi + 0.3) / (h / 2) / FARADAY]
     np.testing.assert_allclose(displacements(m, x), expected, rtol=1e-12)
+
+
+def test_a_charged_wall_is_the_displacement_at_its_face():
+    """A wall of surface charge sigma (C/m^2, cartesian: area 1) bounds the
+    field: P_0 = sigma / F (toward +x) at a left wall."""
+    from pnp.constants import FARADAY
+
+    data = _donnan_data()
+    data["boundary"] = {
+        "left": {"type": "wall", "surface_charge": 0.02},
+        "right": {"type": "reservoir", "potential": 0.0},
+    }
+    m = build_model(Case.from_dict(data))
+    x = m.x0.copy()
+    x[m.layout.potential] = np.linspace(1.0, -1.0, m.n_cells)
+    out = displacements(m, x)
+    assert out[0] == pytest.approx(0.02 / FARADAY, rel=1e-14, abs=0)
+
+
+def test_the_counters_start_at_zero():
+    assert Stats().as_dict() == {
+        "steps": 0,
+        "newton_iterations": 0,
+        "factorizations": 0,
+        "rejected_steps": 0,
+        "wall_time": 0.0,
+    }
+
+
+def test_the_largest_potential_entry_includes_a_floating_reservoir_s_potential():
+    """A floating reservoir's potential is an unknown beyond the cells: an
+    update of 7 V_T there (cells' potentials 1 V_T at most) is the largest."""
+    data = _donnan_data()
+    data["boundary"] = {
+        "left": {"type": "wall", "potential": 0.0},
+        "right": {"type": "reservoir", "potential": "floating"},
+    }
+    m = build_model(Case.from_dict(data))
+    system = System(m)
+    (b,) = m.layout.boundary
+    v = np.full(m.n_unknowns, 100.0)  # concentrations' entries are not potentials
+    v[m.layout.potential] = np.linspace(-1.0, 0.5, m.n_cells)
+    v[b] = 0.0
+    assert system.max_abs_potential(v) == 1.0
+    v[b] = -7.0
+    assert system.max_abs_potential(v) == 7.0
