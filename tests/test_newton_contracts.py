@@ -435,3 +435,12 @@ def test_the_largest_potential_entry_includes_a_floating_reservoir_s_potential()
     assert system.max_abs_potential(v) == 1.0
     v[b] = -7.0
     assert system.max_abs_potential(v) == 7.0
+
+
+def test_the_potential_accuracy_floors_are_the_documented_voltages():
+    """0.27 nV for Newton and 2.7 nV for step control at body temperature."""
+    from pnp.constants import thermal_voltage
+
+    vt = thermal_voltage(310.15)
+    assert nt.PSI_FLOOR_NEWTON * vt == pytest.approx(0.27e-9, rel=0.02)
+    assert nt.PSI_FLOOR_STEP * vt == pytest.approx(2.7e-9, rel=0.02)
