@@ -43,7 +43,7 @@ def _band_entry(system: System, row: int, col: int) -> float:
     return float(system.ab[system.kl + system.ku + row - col, col])
 
 
-def _strong_radial_pump() -> Case:
+def _strong_radial_pump(constant_first: bool = False) -> Case:
     """The pumped Donnan cell (saturating pump), cylindrical (membrane area
     2 pi r, not 1) and with j_max 1e-2 mol/(m^2 s): the pump's entries are
     ~1e-4 of the largest of their columns, the differences' error ~1e-9."""
@@ -54,21 +54,27 @@ def _strong_radial_pump() -> Case:
     cyt["concentration"] = {"K": 140, "Na": 10, "Cl": 8, "X": 142}
     bath["concentration"] = {"K": 5, "Na": 145, "Cl": 150}
     data["pump"] = {"membrane": "mem", "j_max": 1e-2, "K_Na": 10, "K_K": 1.5}
+    if constant_first:  # a constant-rate pump (no Jacobian) listed before it
+        data["pump"] = [{"membrane": "mem", "rate": 1e-7}, data["pump"]]
     data["run"] = {"mode": "transient", "t_end": 1e-3, "outputs": [1e-3]}
     return Case.from_dict(data)
 
 
-def test_the_pump_jacobian_is_the_derivative_of_the_residual_with_continuity_rows():
+@pytest.mark.parametrize("constant_first", [False, True])
+def test_the_pump_jacobian_is_the_derivative_of_the_residual_with_continuity_rows(
+    constant_first,
+):
     """A transient step (continuity rows in every cell where K+ moves) of the
     cell with a saturating pump: every in-band entry of the columns of
     Na inside and K outside next to the pump equals the central difference
     of the residual. The pump's part is large against the difference's
     error: dropping it, dividing by the area, losing the continuity row's
     z * value or writing it to the wrong row all fail."""
-    m = build_model(_strong_radial_pump())
+    m = build_model(_strong_radial_pump(constant_first))
     system = System(m, continuity=True)
     assert system.cont.all()  # K+ (species 0, z=1) moves through every cell
-    (p,) = m.pumps
+    p = m.pumps[-1]  # the saturating pump
+    assert len(m.pumps) == 1 + constant_first and p.rate is None
     S, N = m.n_species, m.n_cells
     alpha = 50.0
     alpha_c = np.full((S, N), alpha, order="F")
