@@ -450,3 +450,33 @@ def test_the_potential_accuracy_floors_are_the_documented_voltages():
     vt = thermal_voltage(310.15)
     assert nt.PSI_FLOOR_NEWTON * vt == pytest.approx(0.27e-9, rel=0.02)
     assert nt.PSI_FLOOR_STEP * vt == pytest.approx(2.7e-9, rel=0.02)
+
+
+def test_a_right_electrode_s_displacement_is_the_difference_of_its_poisson_row():
+    """The mirror of the left electrode above: the second-order wall on the
+    right (P_N through psi_{N-1} and psi_{N-2}); changing only potentials
+    changes the last cell's Poisson row by the change of P_{N-1} - P_N."""
+    data = _donnan_data()
+    data["boundary"] = {
+        "left": {"type": "wall", "surface_charge": 0.0},
+        "right": {"type": "wall", "potential": -0.4},
+    }
+    m = build_model(Case.from_dict(data))
+    assert m.b_pois_next[1] != 0.0
+    S, N = m.n_species, m.n_cells
+    zero = np.zeros((S, N), order="F")
+    rng = np.random.default_rng(5)
+    xs = [m.x0.copy(), m.x0.copy()]
+    for x in xs:
+        x[m.layout.potential] = rng.uniform(-2.0, 2.0, N)
+    rows = [
+        System(m)
+        .assemble(x, zero, 0.0, zero, np.zeros(N + 1), jacobian=False)[m.layout.potential]
+        .copy()
+        for x in xs
+    ]
+    p = [displacements(m, x) for x in xs]
+    dr = rows[0] - rows[1]
+    dp = (p[0][:-1] - p[0][1:]) - (p[1][:-1] - p[1][1:])
+    sign = np.sign(dr[N // 2] / dp[N // 2])
+    np.testing.assert_allclose(dr, sign * dp, rtol=1e-9, atol=1e-12 * np.max(np.abs(dr)))
