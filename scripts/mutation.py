@@ -124,7 +124,14 @@ TESTS = {
     ],
     # test_transient.py (35 s) is left out: too slow per mutant; the contract
     # file runs a short transient, test_neuron the saturating pump Jacobian
-    "newton": ["tests/test_solver_contracts.py", "tests/test_engine.py", "tests/test_neuron.py"],
+    # test_newton_contracts.py: the pump's band Jacobian against differences,
+    # solve's messages, newton's control logic (scripted), contents, Gauss's law
+    "newton": [
+        "tests/test_newton_contracts.py",
+        "tests/test_solver_contracts.py",
+        "tests/test_engine.py",
+        "tests/test_neuron.py",
+    ],
     # test_steady_outcomes.py: the outcomes, counters and step control of
     # solve_steady and the compartment projection (scripted Newton, ~4 s)
     "steady": [
