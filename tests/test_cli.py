@@ -241,3 +241,27 @@ def test_check_compiles_nothing():
         check=True,
     )
     assert "numba" not in proc.stderr and "pint" not in proc.stderr
+
+
+def test_a_ctrl_c_that_python_wrapped_is_still_an_interruption(monkeypatch, capsys):
+    """A Ctrl-C landing in a class body's __set_name__ (numpy's import at start-up)
+    reaches the CLI as a RuntimeError caused by KeyboardInterrupt: exit 130 and
+    "pnp: interrupted", not an internal error (found by the slow kill test)."""
+    from pnp.presentation import cli
+
+    def check(args):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as exc:
+            raise RuntimeError("Error calling __set_name__ on 'cached_property'") from exc
+
+    monkeypatch.setattr(cli, "_cmd_check", check)
+    assert cli.main(["check", "whatever.toml"]) == 130
+    assert capsys.readouterr().err.strip() == "pnp: interrupted"
+
+    def broken(args):
+        raise RuntimeError("a plain bug")
+
+    monkeypatch.setattr(cli, "_cmd_check", broken)
+    assert cli.main(["check", "whatever.toml"]) == 1
+    assert "internal error: RuntimeError: a plain bug" in capsys.readouterr().err

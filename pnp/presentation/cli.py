@@ -207,12 +207,28 @@ def _main(argv: list[str] | None) -> int:
     except Exception as exc:  # the last line of defence: one line, no traceback
         if args.debug:
             raise
+        if _interrupted(exc):
+            print("pnp: interrupted", file=sys.stderr)
+            return 130
         print(
             f"pnp: internal error: {type(exc).__name__}: {exc} (rerun with --debug)",
             file=sys.stderr,
         )
         return EXIT_OTHER
     return EXIT_OTHER
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """Whether ``exc`` was caused by a Ctrl-C: a KeyboardInterrupt that Python
+    wrapped on its way (one landing in a ``__set_name__`` while numpy is being
+    imported reaches us as a RuntimeError whose cause it is)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def _cmd_run(args) -> int:
