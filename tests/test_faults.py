@@ -319,7 +319,12 @@ def damaged(files, tmp_path_factory):
 # info` prints) and reports one JSON line per file; "start" lines name the
 # file being read should the process die.
 PROBE = textwrap.dedent("""
-    import json, sys, time, warnings
+    import json, resource, sys, time, warnings
+    # 2 GB of address space, as a sandboxed reader would have: a damaged global
+    # heap can make libhdf5 allocate gigabytes for one variable-length string
+    # (steady-bad7.h5's `geometry`: 3.6-15 s by memory pressure, 22 ms refused
+    # the same way with the cap); the limit measures pnp, not the swap
+    resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
     warnings.simplefilter("error")
     from pnp.errors import ResultFileError
     from pnp.results.reader import describe, load_result
