@@ -150,7 +150,10 @@ def _continuation(
         beta_c = alpha_c * contents(model, x_old)  # (moves a swelling model to x_old's scale)
         beta_d = alpha * displacements(model, x_old)
         if system.bordered is not None:
-            system.bordered.beta_volume = alpha * inside_volume(model)
+            if model.swelling is not None:
+                system.bordered.beta_volume = alpha * inside_volume(model)
+            if model.channels is not None:
+                system.bordered.beta_gates[:] = alpha * x_old[model.channels.block]
         info = newton(system, x, alpha_c, alpha, beta_c, beta_d, weights_newton, project)
         if not info.converged:
             stats.rejected_steps += 1
@@ -196,6 +199,8 @@ def _direct_steady(
     # without confined species one solve is the steady state itself, and the
     # time terms are all zero (no state-sized history arrays needed)
     confined = bool(np.any(alpha_floor))
+    if system.bordered is not None:  # no time terms for the border unknowns
+        system.bordered.beta_gates[:] = 0.0
     for _ in range(DIRECT_MAX_SOLVES):
         if stats.steps >= max_steps:
             return SteadyOutcome(
