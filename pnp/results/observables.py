@@ -198,7 +198,9 @@ def channel_observables(model: Model, x: np.ndarray, species_flux, pump_species)
     for c, name in enumerate(chans.names):
         cd = chans.conductors[chans.conductor_of[c]]
         total = cd.leak + sum(
-            opened[o] for o in range(len(chans.names)) if chans.conductor_of[o] == chans.conductor_of[c]
+            opened[o]
+            for o in range(len(chans.names))
+            if chans.conductor_of[o] == chans.conductor_of[c]
         )
         i = chans.species[c]
         ionic = species_flux[model.species[i]] - pump_species[i]

@@ -108,8 +108,7 @@ class Observable:
             return [(self.name, self.description)]
         field, values = key
         return [
-            (self.name.format(**{field: v}), self.description.format(**{field: v}))
-            for v in values
+            (self.name.format(**{field: v}), self.description.format(**{field: v})) for v in values
         ]
 
     def matches(self, flat: str) -> bool:

@@ -94,23 +94,14 @@ class Bordered:
             res[:] = np.nan  # swollen (or shrunk) beyond any cell: reject the iterate
             return res
         core = x[:n0]
-        gates = self.gates
-        if gates is not None:
-            f, dfdx = chan.factors(model, x)
-        if jacobian and self.volume:
-            step = SCALE_STEP * scale
-            set_scale(model, scale + step)
-            if gates is not None:
-                chan.apply(model, f)
-            beta = self._time_terms(beta_c)
-            system._assemble_core(
-                core, alpha_c, alpha_d, beta, beta_d, self.res_scale, system.ab, False
-            )
-            g_shift = volume_residual(model, x, alpha_d, self.beta_volume)
+        terms = (alpha_c, alpha_d, beta_c, beta_d)
+        f, dfdx = chan.factors(model, x) if self.gates is not None else (None, None)
+        if jacobian and self.volume:  # the cells' residual at s + ds
+            g_shift = self._at_scale(x, core, terms, scale + SCALE_STEP * scale, f)
         if self.volume:
             set_scale(model, scale)
         beta = self._time_terms(beta_c)
-        if jacobian and gates is not None:
+        if jacobian and f is not None:  # and at each conductor's f + df
             steps = _factor_steps(f)
             for j in range(len(f)):
                 shifted = f.copy()
@@ -119,31 +110,48 @@ class Bordered:
                 system._assemble_core(
                     core, alpha_c, alpha_d, beta, beta_d, self.shifted[:, j], system.ab, False
                 )
-        if gates is not None:
+        if f is not None:
             chan.apply(model, f)
         system._assemble_core(core, alpha_c, alpha_d, beta, beta_d, res[:n0], system.ab, jacobian)
-        if gates is not None:
+        if f is not None:
             g_res, self.gate_diag, self.gate_dv = chan.gate_residual(
                 model, x, alpha_d, self.beta_gates
             )
-            res[gates.block] = g_res
+            res[self.gates.block] = g_res
         if self.volume:
-            g = volume_residual(model, x, alpha_d, self.beta_volume)
-            res[-1] = g
-        if jacobian:
-            if gates is not None:
-                for j in range(len(f)):
-                    self.shifted[:, j] -= res[:n0]
-                    self.shifted[:, j] /= steps[j]
-                for g in range(self.n_gates):
-                    cond = gates.conductor_of[gates.gate_channel[g]]
-                    np.multiply(self.shifted[:, cond], dfdx[g], out=self.columns[:, g])
-            if self.volume:
-                np.subtract(self.res_scale, res[:n0], out=self.columns[:, -1])
-                self.columns[:, -1] /= step
-                self.d_scale = (g_shift - g) / step
-                volume_row(model, self.row)
+            res[-1] = volume_residual(model, x, alpha_d, self.beta_volume)
+        if jacobian and f is not None:
+            self._gate_columns(res[:n0], steps, dfdx)
+        if jacobian and self.volume:
+            step = SCALE_STEP * scale
+            np.subtract(self.res_scale, res[:n0], out=self.columns[:, -1])
+            self.columns[:, -1] /= step
+            self.d_scale = (g_shift - res[-1]) / step
+            volume_row(model, self.row)
         return res
+
+    def _at_scale(self, x, core, terms, scale, f) -> float:
+        """The cells' residual (into ``res_scale``) and the volume residual at ``scale``."""
+        model, system = self.model, self.system
+        alpha_c, alpha_d, beta_c, beta_d = terms
+        set_scale(model, scale)
+        if f is not None:
+            chan.apply(model, f)
+        beta = self._time_terms(beta_c)
+        system._assemble_core(
+            core, alpha_c, alpha_d, beta, beta_d, self.res_scale, system.ab, False
+        )
+        return volume_residual(model, x, alpha_d, self.beta_volume)
+
+    def _gate_columns(self, base: np.ndarray, steps: np.ndarray, dfdx: np.ndarray) -> None:
+        """Each gate's column: (R(f + df) - R(f))/df of its conductor times df/dx."""
+        gates = self.gates
+        for j in range(len(steps)):
+            self.shifted[:, j] -= base
+            self.shifted[:, j] /= steps[j]
+        for g in range(self.n_gates):
+            cond = gates.conductor_of[gates.gate_channel[g]]
+            np.multiply(self.shifted[:, cond], dfdx[g], out=self.columns[:, g])
 
     def solve(self) -> tuple[np.ndarray | None, str]:
         system, n0, k = self.system, self.n0, self.k
