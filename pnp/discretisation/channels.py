@@ -288,8 +288,8 @@ def gate_residual(model, x: np.ndarray, alpha: float, beta: np.ndarray):
     dv = np.empty(chans.n_gates)
     mv_per_psi = model.thermal_voltage * 1e3
     for g in range(chans.n_gates):
-        a, da = chans.alpha[g](v_mv)
-        b, db = chans.beta[g](v_mv)
+        a, da = chans.alpha[g].scalar(v_mv)
+        b, db = chans.beta[g].scalar(v_mv)
         k = chans.rate_factor[g]
         res[g] = alpha * x_g[g] - beta[g] - k * (a * (1.0 - x_g[g]) - b * x_g[g])
         diag[g] = alpha + k * (a + b)
@@ -303,8 +303,8 @@ def steady_gates(model, x: np.ndarray) -> np.ndarray:
     v_mv = membrane_potential(model, x) * model.thermal_voltage * 1e3
     out = np.empty(chans.n_gates)
     for g in range(chans.n_gates):
-        a, _ = chans.alpha[g](v_mv)
-        b, _ = chans.beta[g](v_mv)
+        a, _ = chans.alpha[g].scalar(v_mv)
+        b, _ = chans.beta[g].scalar(v_mv)
         out[g] = a / (a + b)
     return out
 
