@@ -104,7 +104,6 @@ class Rate:
         g, dg = _linoid_core(x)
         return self.rate * self.slope * g, self.rate * dg
 
-
     def scalar(self, v: float) -> tuple[float, float]:
         """:meth:`__call__` at one potential ``v`` [mV], in plain floats
         (what Newton evaluates for every gate at every iteration: no array
@@ -124,7 +123,9 @@ class Rate:
         else:
             den = -math.expm1(-x)
             g = x / den
-            dg = 0.5 + x / 6.0 - x**3 / 180.0 if abs(x) < 1e-3 else (den - x * math.exp(-x)) / den**2
+            dg = (
+                0.5 + x / 6.0 - x**3 / 180.0 if abs(x) < 1e-3 else (den - x * math.exp(-x)) / den**2
+            )
         return self.rate * self.slope * g, self.rate * dg
 
 
