@@ -34,6 +34,7 @@ term is zero and x = x_inf(V).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -88,6 +89,7 @@ class ChannelSet:
     factors: np.ndarray = field(default=None)  # (K,) applied now
     vm_index: tuple[int, ...] = ()  # V_m / V_T = sum coef x[index] + constant
     vm_coef: tuple[float, ...] = ()
+    held: bool = False  # gates held at the history's values (a steady solver's first pass)
 
     @property
     def n_gates(self) -> int:
@@ -287,6 +289,11 @@ def gate_residual(model, x: np.ndarray, alpha: float, beta: np.ndarray):
     diag = np.empty(chans.n_gates)
     dv = np.empty(chans.n_gates)
     mv_per_psi = model.thermal_voltage * 1e3
+    if chans.held:  # x = its history value beta/alpha; steady: alpha = 0, held at x itself
+        res[:] = 0.0 if alpha == 0.0 else alpha * x_g - beta
+        diag[:] = 1.0 if alpha == 0.0 else alpha
+        dv[:] = 0.0
+        return res, diag, dv
     for g in range(chans.n_gates):
         a, da = chans.alpha[g].scalar(v_mv)
         b, db = chans.beta[g].scalar(v_mv)
@@ -314,4 +321,100 @@ def settle(model, x: np.ndarray) -> np.ndarray:
     out = x.copy()
     if model.channels is not None:
         out[model.channels.block] = steady_gates(model, x)
+    return out
+
+
+def resting_guess(model) -> float | None:
+    """An estimate of the resting V_m [V]: the most negative zero of the net
+    membrane current, the constant-field (GHK) currents of every ion through
+    the first membrane with channels at the initial contents on its two
+    sides, gates at x_inf(V), plus the pumps' outward current (saturating
+    pumps at the initial contents). None without a zero in -150..+100 mV.
+
+    Only a starting point: the steady solver starts the gates there (the
+    potentials start at zero), so that it finds the resting branch of a cell
+    whose channels could also hold it depolarised (a closed cell run down).
+    """
+    from ..constants import FARADAY
+
+    case = model.case
+    chans = model.channels
+    membrane = case.channels[0].membrane
+    index = next(j for j, r in enumerate(case.regions) if r.name == membrane)
+    before, after = case.regions[index - 1], case.regions[index + 1]
+    inside, outside = (before, after) if model.inside == "left" else (after, before)
+    vt = model.thermal_voltage
+    pump = _pump_current(case, membrane, inside, outside)
+
+    def current(v: float) -> float:
+        gates = np.empty(chans.n_gates)
+        for g in range(chans.n_gates):
+            a, _ = chans.alpha[g].scalar(v * 1e3)
+            b, _ = chans.beta[g].scalar(v * 1e3)
+            gates[g] = a / (a + b)
+        perm = dict(case.region(membrane).permeability)
+        for c, ch in enumerate(case.channels):
+            if ch.membrane == membrane:
+                opened = ch.permeability
+                for g in range(chans.n_gates):
+                    if chans.gate_channel[g] == c:
+                        opened *= gates[g] ** chans.exponent[g]
+                perm[ch.species] = perm.get(ch.species, 0.0) + opened
+        total = pump
+        for s, z in zip(model.species, model.z, strict=True):
+            if z == 0.0 or perm.get(s, 0.0) == 0.0:
+                continue
+            u = z * v / vt
+            c_in, c_out = inside.concentration.get(s, 0.0), outside.concentration.get(s, 0.0)
+            ratio = 1.0 if u == 0.0 else u / -math.expm1(-u)
+            total += perm[s] * z * FARADAY * ratio * (c_in - c_out * math.exp(-u))
+        return total
+
+    grid = np.linspace(-0.15, 0.1, 251)
+    values = [current(float(v)) for v in grid]
+    for k in range(grid.size - 1):
+        if values[k] <= 0.0 <= values[k + 1] or values[k] >= 0.0 >= values[k + 1]:
+            lo, hi, f_lo = float(grid[k]), float(grid[k + 1]), values[k]
+            for _ in range(60):
+                mid = 0.5 * (lo + hi)
+                f_mid = current(mid)
+                if (f_mid <= 0.0) == (f_lo <= 0.0):
+                    lo, f_lo = mid, f_mid
+                else:
+                    hi = mid
+            return 0.5 * (lo + hi)
+    return None
+
+
+def _pump_current(case, membrane: str, inside, outside) -> float:
+    """Outward current [A/m^2] of the pumps of ``membrane`` at the initial contents."""
+    from ..constants import FARADAY
+
+    pump = 0.0
+    for p in case.pumps:
+        if p.membrane != membrane:
+            continue
+        if p.rate is not None:
+            pump += FARADAY * p.rate
+        else:
+            na = inside.concentration.get(p.sodium, 0.0)
+            k = outside.concentration.get(p.potassium, 0.0)
+            pump += FARADAY * p.j_max * (na / (na + p.K_Na)) ** 3 * (k / (k + p.K_K)) ** 2
+    return pump
+
+
+def initial_gates(model, x: np.ndarray) -> np.ndarray:
+    """``x`` with the gates of a starting state: x_inf at :func:`resting_guess`
+    (at ``x``'s V_m when there is none)."""
+    out = x.copy()
+    if model.channels is None:
+        return out
+    guess = resting_guess(model)
+    if guess is None:
+        return settle(model, x)
+    chans = model.channels
+    for g in range(chans.n_gates):
+        a, _ = chans.alpha[g].scalar(guess * 1e3)
+        b, _ = chans.beta[g].scalar(guess * 1e3)
+        out[chans.block.start + g] = a / (a + b)
     return out

@@ -462,7 +462,7 @@ def initial_state(model: Model) -> np.ndarray:
     c_cells[_is_absent(model)] = 0.0
     extras = {"scale": np.ones(1)} if model.swelling is not None else None
     x = model.layout.pack(np.zeros(model.n_cells), c_cells, extras=extras)
-    return channel_lowering.settle(model, x)  # gates at x_inf of that state
+    return channel_lowering.initial_gates(model, x)  # gates at x_inf of a resting estimate
 
 
 def _is_absent(model: Model) -> np.ndarray:

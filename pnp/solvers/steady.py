@@ -74,7 +74,16 @@ def solve_steady(
 
     ``callback(t, dt, stats, x)`` is called after every accepted step
     (``dt = inf`` for direct solves).
+
+    A model with voltage-gated channels started from its initial state
+    (``x0`` None or ``model.x0``) is first solved with its gates held where
+    that state has them (x_inf of a resting estimate,
+    :func:`pnp.discretisation.channels.resting_guess`), then released: the
+    steady state of the resting branch, which a cell whose channels can also
+    hold it depolarised would otherwise miss from its zero-potential start.
     """
+    if model.channels is not None and (x0 is None or x0 is model.x0) and not model.channels.held:
+        return _held_gates_first(model, rtol, atol, max_steps, callback, direct, continuation)
     t0 = time.perf_counter()
     system = System(model)
     stats = system.stats
@@ -131,6 +140,21 @@ def solve_steady(
     stats.wall_time = time.perf_counter() - t0
     if model.swelling is not None and np.isfinite(outcome.x[-1]):
         set_scale(model, float(outcome.x[-1]))  # the model where its answer is
+    return outcome
+
+
+def _held_gates_first(model, rtol, atol, max_steps, callback, direct, continuation):
+    """:func:`solve_steady` with the gates held at ``model.x0``'s, then released."""
+    chans = model.channels
+    chans.held = True
+    try:
+        first = solve_steady(model, model.x0, rtol, atol, max_steps, callback, direct, continuation)
+    finally:
+        chans.held = False
+    start = first.x if first.success else model.x0.copy()
+    outcome = solve_steady(model, start, rtol, atol, max_steps, callback, direct, continuation)
+    for key in ("steps", "newton_iterations", "factorizations", "rejected_steps"):
+        setattr(outcome.stats, key, getattr(outcome.stats, key) + getattr(first.stats, key))
     return outcome
 
 
