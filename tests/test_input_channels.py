@@ -643,3 +643,19 @@ def test_protocols_change_only_a_channels_permeability(tmp_path, data):
             "protocol[0].set" if "cannot" in fragment else f"protocol[0].set.{key}",
             fragment,
         )
+
+
+def test_the_readme_example_loads(tmp_path, data):
+    """README.md's "Channels and stimuli" block, in a case with a floating inside."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("#### Channels and stimuli", 1)[1]
+    block = re.search(r"```toml\n(.*?)```", section, re.S).group(1)
+    del data["channel"], data["stimulus"]
+    path = tmp_path / "readme.toml"
+    path.write_text(tomli_w.dumps(data) + "\n" + block)
+    case = load_case(path)
+    assert case.channels[0].rates == {"m": HODGKIN_HUXLEY["m"], "h": HODGKIN_HUXLEY["h"]}
+    assert case.stimuli == (Stimulus(1e-3, 5e-4, 0.1, 1, 1e-2, "left"),)
