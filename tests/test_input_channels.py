@@ -659,3 +659,28 @@ def test_the_readme_example_loads(tmp_path, data):
     case = load_case(path)
     assert case.channels[0].rates == {"m": HODGKIN_HUXLEY["m"], "h": HODGKIN_HUXLEY["h"]}
     assert case.stimuli == (Stimulus(1e-3, 5e-4, 0.1, 1, 1e-2, "left"),)
+
+
+def test_plain_permeability_and_stimulus_current_far_off_warn(tmp_path, data):
+    nav(data)["permeability"] = 3.3  # cm/s? m/s: above 1 m/s
+    data["stimulus"][0]["current"] = 1000  # uA/cm^2 meant: 1000 A/m^2
+    with pytest.warns(CaseWarning) as caught:
+        load(tmp_path, data)
+    messages = [str(w.message) for w in caught]
+    assert any("`channel.NaV.permeability`: 3.3 m/s is above 1 m/s" in m for m in messages)
+    assert any("`stimulus[0].current`: 1000 A/m^2 is beyond 100 A/m^2" in m for m in messages)
+
+
+def test_a_protocol_cannot_change_a_stimulus(tmp_path, data):
+    data["protocol"] = [{"at": "5 ms", "set": {"stimulus.current": 0.2}}]
+    _stimulus_error(tmp_path, data, "protocol[0].set", "cannot change during a run")
+
+
+def test_pnp_keys_lists_the_channel_and_stimulus_keys(capsys):
+    from pnp.presentation.cli import main
+
+    assert main(["keys", "channel"]) == 0
+    out = capsys.readouterr().out
+    assert "rates.<gate>.<rate>.v_half" in out and "permeability" in out and "protocol" in out
+    assert main(["keys", "stimulus"]) == 0
+    assert "interval" in capsys.readouterr().out
