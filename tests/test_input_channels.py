@@ -643,3 +643,44 @@ def test_protocols_change_only_a_channels_permeability(tmp_path, data):
             "protocol[0].set" if "cannot" in fragment else f"protocol[0].set.{key}",
             fragment,
         )
+
+
+def test_the_readme_example_loads(tmp_path, data):
+    """README.md's "Channels and stimuli" block, in a case with a floating inside."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("#### Channels and stimuli", 1)[1]
+    block = re.search(r"```toml\n(.*?)```", section, re.S).group(1)
+    del data["channel"], data["stimulus"]
+    path = tmp_path / "readme.toml"
+    path.write_text(tomli_w.dumps(data) + "\n" + block)
+    case = load_case(path)
+    assert case.channels[0].rates == {"m": HODGKIN_HUXLEY["m"], "h": HODGKIN_HUXLEY["h"]}
+    assert case.stimuli == (Stimulus(1e-3, 5e-4, 0.1, 1, 1e-2, "left"),)
+
+
+def test_plain_permeability_and_stimulus_current_far_off_warn(tmp_path, data):
+    nav(data)["permeability"] = 3.3  # cm/s? m/s: above 1 m/s
+    data["stimulus"][0]["current"] = 1000  # uA/cm^2 meant: 1000 A/m^2
+    with pytest.warns(CaseWarning) as caught:
+        load(tmp_path, data)
+    messages = [str(w.message) for w in caught]
+    assert any("`channel.NaV.permeability`: 3.3 m/s is above 1 m/s" in m for m in messages)
+    assert any("`stimulus[0].current`: 1000 A/m^2 is beyond 100 A/m^2" in m for m in messages)
+
+
+def test_a_protocol_cannot_change_a_stimulus(tmp_path, data):
+    data["protocol"] = [{"at": "5 ms", "set": {"stimulus.current": 0.2}}]
+    _stimulus_error(tmp_path, data, "protocol[0].set", "cannot change during a run")
+
+
+def test_pnp_keys_lists_the_channel_and_stimulus_keys(capsys):
+    from pnp.presentation.cli import main
+
+    assert main(["keys", "channel"]) == 0
+    out = capsys.readouterr().out
+    assert "rates.<gate>.<rate>.v_half" in out and "permeability" in out and "protocol" in out
+    assert main(["keys", "stimulus"]) == 0
+    assert "interval" in capsys.readouterr().out
