@@ -377,8 +377,11 @@ def transient_mesh(case):
     seen, meshes = set(), []
     for t in times:
         state = case.at_time(t) if t > 0.0 else case
+        # what is still to come (protocols, stimuli: the case at t = 0 lists its
+        # pulses) is not part of the state
         key = json.dumps(
-            {k: v for k, v in state.to_dict().items() if k != "protocol"}, sort_keys=True
+            {k: v for k, v in state.to_dict().items() if k not in ("protocol", "stimulus")},
+            sort_keys=True,
         )
         if key in seen:
             continue
