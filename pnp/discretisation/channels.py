@@ -34,7 +34,6 @@ term is zero and x = x_inf(V).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -205,7 +204,7 @@ def apply(model, factors: np.ndarray) -> None:
     for cd, f in zip(chans.conductors, factors, strict=True):
         f = max(float(f), FACTOR_FLOOR)
         i = cd.species
-        model.face_cond[i, cd.start + 1 : cd.stop] = cd.base_sg * f
+        np.multiply(cd.base_sg, f, out=model.face_cond[i, cd.start + 1 : cd.stop])
         if cd.start == 0:  # a membrane at the boundary: its conductance scales
             model.b_cond[0, i] = cd.base_left * f
         else:  # the membrane's half of the interface face: a resistance
@@ -335,55 +334,56 @@ def resting_guess(model) -> float | None:
     potentials start at zero), so that it finds the resting branch of a cell
     whose channels could also hold it depolarised (a closed cell run down).
     """
+    from scipy.optimize import brentq
+
     from ..constants import FARADAY
 
     case = model.case
     chans = model.channels
     membrane = case.channels[0].membrane
     index = next(j for j, r in enumerate(case.regions) if r.name == membrane)
+    if index == 0 or index == len(case.regions) - 1:
+        return None  # a membrane at a boundary: no contents on one side
     before, after = case.regions[index - 1], case.regions[index + 1]
     inside, outside = (before, after) if model.inside == "left" else (after, before)
     vt = model.thermal_voltage
     pump = _pump_current(case, membrane, inside, outside)
+    leak = case.region(membrane).permeability
 
-    def current(v: float) -> float:
-        gates = np.empty(chans.n_gates)
-        for g in range(chans.n_gates):
-            a, _ = chans.alpha[g].scalar(v * 1e3)
-            b, _ = chans.beta[g].scalar(v * 1e3)
-            gates[g] = a / (a + b)
-        perm = dict(case.region(membrane).permeability)
+    def current(v: np.ndarray) -> np.ndarray:
+        gates = [
+            a(v * 1e3)[0] / (a(v * 1e3)[0] + b(v * 1e3)[0])
+            for a, b in zip(chans.alpha, chans.beta, strict=True)
+        ]
+        perm = {s: np.full(v.shape, leak.get(s, 0.0)) for s in model.species}
         for c, ch in enumerate(case.channels):
             if ch.membrane == membrane:
-                opened = ch.permeability
+                opened = np.full(v.shape, ch.permeability)
                 for g in range(chans.n_gates):
                     if chans.gate_channel[g] == c:
-                        opened *= gates[g] ** chans.exponent[g]
-                perm[ch.species] = perm.get(ch.species, 0.0) + opened
-        total = pump
+                        opened = opened * gates[g] ** chans.exponent[g]
+                perm[ch.species] = perm[ch.species] + opened
+        total = np.full(v.shape, pump)
         for s, z in zip(model.species, model.z, strict=True):
-            if z == 0.0 or perm.get(s, 0.0) == 0.0:
+            if z == 0.0:
                 continue
             u = z * v / vt
+            safe = np.where(u == 0.0, 1.0, u)
+            ratio = np.where(u == 0.0, 1.0, safe / -np.expm1(-safe))
             c_in, c_out = inside.concentration.get(s, 0.0), outside.concentration.get(s, 0.0)
-            ratio = 1.0 if u == 0.0 else u / -math.expm1(-u)
-            total += perm[s] * z * FARADAY * ratio * (c_in - c_out * math.exp(-u))
+            total = total + perm[s] * z * FARADAY * ratio * (c_in - c_out * np.exp(-u))
         return total
 
-    grid = np.linspace(-0.15, 0.1, 251)
-    values = [current(float(v)) for v in grid]
-    for k in range(grid.size - 1):
-        if values[k] <= 0.0 <= values[k + 1] or values[k] >= 0.0 >= values[k + 1]:
-            lo, hi, f_lo = float(grid[k]), float(grid[k + 1]), values[k]
-            for _ in range(60):
-                mid = 0.5 * (lo + hi)
-                f_mid = current(mid)
-                if (f_mid <= 0.0) == (f_lo <= 0.0):
-                    lo, f_lo = mid, f_mid
-                else:
-                    hi = mid
-            return 0.5 * (lo + hi)
-    return None
+    grid = np.linspace(-0.15, 0.1, 501)
+    with np.errstate(over="ignore", invalid="ignore"):
+        values = current(grid)
+        change = np.nonzero(np.sign(values[:-1]) * np.sign(values[1:]) <= 0.0)[0]
+        if change.size == 0:
+            return None
+        k = int(change[0])
+        return float(
+            brentq(lambda v: float(current(np.array([v]))[0]), grid[k], grid[k + 1], xtol=1e-12)
+        )
 
 
 def _pump_current(case, membrane: str, inside, outside) -> float:
