@@ -336,31 +336,40 @@ def simulate(
 # --------------------------------------------------------------------------- spikes
 
 
-def _samples(trace: Trace, start: float, end: float) -> tuple[list[float], list[float]]:
-    """V_m at every solver step and step midpoint within [start, end]."""
-    times: list[float] = []
+def _samples(trace: Trace, start: float, end: float) -> tuple[NDArray, NDArray, list[_Piece]]:
+    """V_mem at every solver step and step midpoint within [start, end] (and their pieces).
+
+    V_m rises with V_mem, so crossings and maxima of V_m are those of V_mem,
+    which the dense output gives without solving for the layers.
+    """
+    times, values, owners = [], [], []
     for piece in trace.pieces:
         ts = piece.sol.ts
         fine = np.sort(np.concatenate([ts, 0.5 * (ts[1:] + ts[:-1])]))
-        times.extend(float(t) for t in fine if start <= t <= end)
-    return times, [trace.voltage(t) for t in times]
+        fine = fine[(fine >= start) & (fine <= end)]
+        times.append(fine)
+        values.append(piece.sol(fine)[0] if fine.size else fine)
+        owners.extend([piece] * fine.size)
+    return np.concatenate(times), np.concatenate(values), owners
 
 
 def spikes(trace: Trace, threshold: float = 0.0) -> NDArray[np.floating]:
     """Times [s] at which V_m crosses `threshold` [V] upwards, refined on the dense output."""
-    times, volts = _samples(trace, -math.inf, math.inf)
+    level = trace.model.membrane_voltage(threshold)
+    times, v_mem, owners = _samples(trace, -math.inf, math.inf)
+    ups = np.flatnonzero((v_mem[:-1] < level) & (v_mem[1:] >= level) & (times[1:] > times[:-1]))
     out = []
-    for k in range(len(times) - 1):
-        if volts[k] < threshold <= volts[k + 1] and times[k + 1] > times[k]:
-            out.append(
-                brentq(
-                    lambda t: trace.voltage(t) - threshold,
-                    times[k],
-                    times[k + 1],
-                    xtol=1e-16,
-                    rtol=1e-15,
-                )
+    for k in ups:
+        sol = owners[k + 1].sol
+        out.append(
+            brentq(
+                lambda t, sol=sol: sol(t)[0] - level,
+                times[k],
+                times[k + 1],
+                xtol=1e-16,
+                rtol=1e-15,
             )
+        )
     return np.array(out, dtype=float)
 
 
@@ -372,15 +381,15 @@ def peak(trace: Trace, start: float | None = None, end: float | None = None) -> 
     """
     low = trace.pieces[0].start if start is None else start
     high = trace.pieces[-1].end if end is None else end
-    times, volts = _samples(trace, low, high)
-    if not times:
+    times, v_mem, _ = _samples(trace, low, high)
+    if not times.size:
         raise ValueError(f"no output within [{low}, {high}] s")
-    k = int(np.argmax(volts))
-    a, b = times[max(k - 1, 0)], times[min(k + 1, len(times) - 1)]
+    k = int(np.argmax(v_mem))
+    a, b = float(times[max(k - 1, 0)]), float(times[min(k + 1, len(times) - 1)])
+    t = float(times[k])
     if a < b and trace.charging(a) > 0 > trace.charging(b):
         t = brentq(trace.charging, a, b, xtol=1e-16, rtol=1e-15)
-        return t, trace.voltage(t)
-    return times[k], volts[k]
+    return t, trace.voltage(t)
 
 
 def threshold_current(
