@@ -145,6 +145,27 @@ def test_ghk_current_through_the_membrane_is_the_textbook_one_without_layers():
         np.testing.assert_allclose(model.currents(v, 0.0, 0.0, []), at_zero, rtol=1e-9)
 
 
+def test_gates_follow_v_m_in_per_ms_scaled_by_q10():
+    # dx/dt = phi_T (alpha(V)(1 - x) - beta(V) x) [1/ms], V = V_m in mV (bulk to bulk,
+    # here 0.3 mV from V_mem), phi_T = 3^((T - 6.3 degC)/10 K) = 3 at 16.3 degC
+    warm = dataclasses.replace(SQUID, temperature=T_SQUID + 10.0)
+    model = model_module._Model(warm)
+    y = np.array([-0.05, 0.2, 0.4, 0.5])  # V_mem, m, h, n (not at steady state)
+    v_m = model.layers(-0.05)[0]
+    assert abs(v_m - -0.05) > 5e-4
+    derivative = model.rhs(y, 0.0)
+    for k, gate in enumerate("mhn"):
+        alpha, beta = HAND[gate]
+        x, v = y[k + 1], 1e3 * v_m
+        assert derivative[k + 1] == pytest.approx(
+            3e3 * (alpha(v) * (1 - x) - beta(v) * x), rel=1e-12
+        )
+    cold = dataclasses.replace(warm, channels=tuple(
+        dataclasses.replace(c, q10=1.0) for c in HH_CHANNELS
+    ))  # fmt: skip
+    assert model_module._Model(cold).rhs(y, 0.0)[1] == pytest.approx(derivative[1] / 3, rel=1e-14)
+
+
 # --------------------------------------------------------------------------- rests
 
 T_BODY = 310.15
