@@ -211,6 +211,16 @@ def test_with_an_anion_the_layers_move_the_ghk_rest_slightly():
     assert abs(analytic.rest(_leak_patch(p, eps=1e14)).V_m - ghk) < 1e-9
 
 
+def test_rest_is_the_most_negative_of_several_zero_current_states():
+    # K leak plus a Na channel without K channel: the steady I-V (gates at x_inf) is
+    # N-shaped, zero at -72.0 (up), -50 (down) and -29.5 mV (up); the rest is the first
+    sodium = dataclasses.replace(HH_CHANNELS[0], permeability=3e-7)
+    patch = dataclasses.replace(SQUID, leak={"K": 1e-8}, channels=(sodium,))
+    assert analytic.rest(patch).V_m == pytest.approx(-72.0e-3, abs=0.1e-3)
+    high = analytic.simulate(patch, [(0.0, 0.5), (2e-3, 0.0)], 30e-3)  # kicked up: it stays
+    assert high.V_m[-1] == pytest.approx(-29.5e-3, abs=1e-3)
+
+
 # --------------------------------------------------------------------------- layers
 
 
