@@ -53,15 +53,16 @@ rate (V - v_half)/(1 - e^-x) (its removable singularity at V = v_half is
 rate slope, evaluated through B(-x), exact). The built-in Hodgkin–Huxley set
 (modern convention, rest near -65 mV) is that table by gate name m, h, n.
 
-Sizes (the classic squid set of the tests: 6.3 degC, inside K 400, Na 50,
-Cl 40 mM, outside K 20, Na 440, Cl 560 mM, C_m 0.996 uF/cm^2): at rest
-psi_s,in = +0.41 mV and psi_s,out = -0.34 mV, so V_mem is 0.75 mV smaller
-than V_m; the series capacitance is 1.1 % below C_m.
+Sizes (the squid set of tests/test_analytic_space_clamp.py: 6.3 degC, inside
+K 400, Na 50, Cl 40 mM, outside K 20, Na 440, Cl 560 mM, C_m 0.996 uF/cm^2):
+at rest (-65.02 mV) psi_s,in = +0.40 mV and psi_s,out = -0.34 mV, so V_mem is
+0.75 mV smaller in magnitude than V_m; the series capacitance is 1.1 % below
+C_m (`patch_capacitance`, `layer_shifts`, `RestState`).
 
-Neglected: changes of the bath concentrations (a spike moves ~1e-8 mol/m^2),
-the baths' resistance (access time RC ~ 10 ns) and diffusion in them; the
-layers are in equilibrium at every instant (Debye time ~ 1 ns). Units SI
-except the rate parameters (ms, mV).
+Neglected: changes of the bath concentrations (a spike moves ~1e-8 mol/m^2
+of charge), the baths' resistance (access RC time ~16 ns for 5 um baths of
+150 mM) and diffusion in them; the layers are in equilibrium at every
+instant (Debye time ~0.1 ns). Units SI except the rate parameters (ms, mV).
 """
 
 from __future__ import annotations
