@@ -24,6 +24,7 @@ HH (threshold for 1 ms 3.1 vs 6.9 uA/cm^2) and its peak lower (+36 vs
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import math
 import types
@@ -457,3 +458,16 @@ def test_from_case_with_channels_and_protocols():
         analytic.from_case(
             _with_channels(case, (types.SimpleNamespace(**{**vars(kv), "membrane": "x"}),))
         )
+
+
+def test_the_reference_is_independent_of_the_solver():
+    # only the standard library, numpy, scipy, pnp.constants and its own equations
+    allowed = {"numpy", "numpy.typing", "scipy.integrate", "scipy.optimize", "constants"}
+    allowed |= {"_space_clamp_model", "math", "collections.abc", "dataclasses", "typing"}
+    allowed |= {"__future__"}
+    for name in ("space_clamp.py", "_space_clamp_model.py"):
+        tree = ast.parse((Path(analytic.__file__).parent / name).read_text(encoding="utf-8"))
+        imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                    for alias in node.names}  # fmt: skip
+        imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        assert imported <= allowed, imported - allowed
