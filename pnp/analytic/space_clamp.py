@@ -403,21 +403,23 @@ def threshold_current(
     *,
     window: float = 0.05,
     threshold: float = 0.0,
-    **options: Any,
+    solver_rtol: float = 1e-10,
+    atol: float = 1e-12,
+    max_step: float = math.inf,
+    method: str = "LSODA",
 ) -> float:
-    """The smallest amplitude [A/m^2] of a pulse from rest whose V_m reaches `threshold`.
+    """The smallest amplitude [A/m^2] of a pulse from rest whose V_m reaches `threshold` [V].
 
     Bisection between `low` (must not fire) and `high` (must fire) until the
     bracket is `rtol` of `high`; returns its upper end (an amplitude that
     fires). Each trial runs from `start` (at rest until then) to `window` s
-    after the pulse, stopping at the crossing. `options`: rtol/atol/... of
-    `simulate` passed as `solver_rtol`, `atol`, `max_step`, `method`.
+    after the pulse, stopping at the crossing; `solver_rtol`, `atol`,
+    `max_step`, `method` are `simulate`'s `rtol`, `atol`, ....
     """
     model = _Model(patch)
     at_rest = _rest(model)
     y0 = model.vector(at_rest.q, at_rest.gates)
-    settings = {"rtol": options.pop("solver_rtol", 1e-10), "atol": 1e-12, "max_step": math.inf}
-    settings |= {"method": "LSODA"} | options
+    settings = {"rtol": solver_rtol, "atol": atol, "max_step": max_step, "method": method}
     end = start + duration + window
 
     def fires(amplitude: float) -> bool:
