@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.integrate import solve_ivp
+from scipy.optimize import brentq
 
 from ..constants import FARADAY, GAS_CONSTANT, VACUUM_PERMITTIVITY
 
@@ -110,6 +111,8 @@ class _Bath:
         for ci, zi in pairs:
             totals[zi] = totals.get(zi, 0.0) + ci
         self.pairs = [(ci, zi) for zi, ci in totals.items()]
+        # only +-1 ions, equal totals C: G = 2 sqrt(C) sinh(u/2) = a sinh(u/2), so H(u) = u
+        self.symmetric = set(totals) == {1.0, -1.0} and totals[1.0] == totals[-1.0]
         # sigma = scale * G(u), G = sign(u) sqrt(sum c (e^-zu - 1 + zu)), G ~ u a/2 near 0
         self.scale = math.sqrt(2 * eps_r * VACUUM_PERMITTIVITY * GAS_CONSTANT * temperature)
         self.a = math.sqrt(2 * math.fsum(ci * zi * zi for ci, zi in pairs))
@@ -132,6 +135,8 @@ class _Bath:
     def potential(self, sigma: float) -> float:
         """u = F psi_s/RT of the layer facing the wall charge sigma (safeguarded Newton)."""
         target = 2 * math.asinh(sigma / self.scale / self.a)
+        if self.symmetric:
+            return target
         u, low, high = target, -math.inf, math.inf
         for _ in range(200):
             if abs(u) < 1e-100:
@@ -206,6 +211,13 @@ class _Model:
         u_out = self.outside.potential(q)
         return v_mem + self.vt * (u_out - u_in), u_in, u_out
 
+    def membrane_voltage(self, v_m: float) -> float:
+        """V_mem at the bulk-to-bulk V_m (V_m rises with V_mem, |V_mem| <= |V_m|, same sign)."""
+        if v_m == 0:
+            return 0.0
+        low, high = sorted((0.0, v_m))
+        return brentq(lambda v: self.layers(v)[0] - v_m, low, high, xtol=1e-300, rtol=1e-15)
+
     def steady_gates(self, v_m: float) -> list[float]:
         out = []
         for alpha, beta, _ in self.gate_rates:
@@ -230,10 +242,11 @@ class _Model:
         return out
 
     def rhs(self, y: NDArray[np.floating], stimulus: float) -> list[float]:
-        v_m, u_in, u_out = self.layers(y[0])
-        dy = [(stimulus - math.fsum(self.currents(y[0], u_in, u_out, y[1:]))) / self.c_m]
+        v_mem, *gates = y.tolist()  # Python floats: faster scalar arithmetic than numpy's
+        v_m, u_in, u_out = self.layers(v_mem)
+        dy = [(stimulus - math.fsum(self.currents(v_mem, u_in, u_out, gates))) / self.c_m]
         v = 1e3 * v_m
-        for x, (alpha, beta, phi) in zip(y[1:], self.gate_rates, strict=True):
+        for x, (alpha, beta, phi) in zip(gates, self.gate_rates, strict=True):
             dy.append(1e3 * phi * (_rate(alpha, v) * (1.0 - x) - _rate(beta, v) * x))
         return dy
 
@@ -297,8 +310,10 @@ def _integrate(
 ) -> tuple[list[_Piece], bool]:
     """Each constant piece by solve_ivp; stops at an upward crossing of V_m = stop_above."""
 
-    def crossing(t: float, y: NDArray[np.floating]) -> float:
-        return model.layers(y[0])[0] - (stop_above or 0.0)
+    level = 0.0 if stop_above is None else model.membrane_voltage(stop_above)
+
+    def crossing(t: float, y: NDArray[np.floating]) -> float:  # V_m rises with V_mem
+        return y[0] - level
 
     crossing.terminal = True  # type: ignore[attr-defined]
     crossing.direction = 1  # type: ignore[attr-defined]

@@ -53,15 +53,16 @@ rate (V - v_half)/(1 - e^-x) (its removable singularity at V = v_half is
 rate slope, evaluated through B(-x), exact). The built-in Hodgkin–Huxley set
 (modern convention, rest near -65 mV) is that table by gate name m, h, n.
 
-Sizes (the classic squid set of the tests: 6.3 degC, inside K 400, Na 50,
-Cl 40 mM, outside K 20, Na 440, Cl 560 mM, C_m 0.996 uF/cm^2): at rest
-psi_s,in = +0.41 mV and psi_s,out = -0.34 mV, so V_mem is 0.75 mV smaller
-than V_m; the series capacitance is 1.1 % below C_m.
+Sizes (the squid set of tests/test_analytic_space_clamp.py: 6.3 degC, inside
+K 400, Na 50, Cl 40 mM, outside K 20, Na 440, Cl 560 mM, C_m 0.996 uF/cm^2):
+at rest (-65.02 mV) psi_s,in = +0.40 mV and psi_s,out = -0.34 mV, so V_mem is
+0.75 mV smaller in magnitude than V_m; the series capacitance is 1.1 % below
+C_m (`patch_capacitance`, `layer_shifts`, `RestState`).
 
-Neglected: changes of the bath concentrations (a spike moves ~1e-8 mol/m^2),
-the baths' resistance (access time RC ~ 10 ns) and diffusion in them; the
-layers are in equilibrium at every instant (Debye time ~ 1 ns). Units SI
-except the rate parameters (ms, mV).
+Neglected: changes of the bath concentrations (a spike moves ~1e-8 mol/m^2
+of charge), the baths' resistance (access RC time ~16 ns for 5 um baths of
+150 mM) and diffusion in them; the layers are in equilibrium at every
+instant (Debye time ~0.1 ns). Units SI except the rate parameters (ms, mV).
 """
 
 from __future__ import annotations
@@ -336,31 +337,40 @@ def simulate(
 # --------------------------------------------------------------------------- spikes
 
 
-def _samples(trace: Trace, start: float, end: float) -> tuple[list[float], list[float]]:
-    """V_m at every solver step and step midpoint within [start, end]."""
-    times: list[float] = []
+def _samples(trace: Trace, start: float, end: float) -> tuple[NDArray, NDArray, list[_Piece]]:
+    """V_mem at every solver step and step midpoint within [start, end] (and their pieces).
+
+    V_m rises with V_mem, so crossings and maxima of V_m are those of V_mem,
+    which the dense output gives without solving for the layers.
+    """
+    times, values, owners = [], [], []
     for piece in trace.pieces:
         ts = piece.sol.ts
         fine = np.sort(np.concatenate([ts, 0.5 * (ts[1:] + ts[:-1])]))
-        times.extend(float(t) for t in fine if start <= t <= end)
-    return times, [trace.voltage(t) for t in times]
+        fine = fine[(fine >= start) & (fine <= end)]
+        times.append(fine)
+        values.append(piece.sol(fine)[0] if fine.size else fine)
+        owners.extend([piece] * fine.size)
+    return np.concatenate(times), np.concatenate(values), owners
 
 
 def spikes(trace: Trace, threshold: float = 0.0) -> NDArray[np.floating]:
     """Times [s] at which V_m crosses `threshold` [V] upwards, refined on the dense output."""
-    times, volts = _samples(trace, -math.inf, math.inf)
+    level = trace.model.membrane_voltage(threshold)
+    times, v_mem, owners = _samples(trace, -math.inf, math.inf)
+    ups = np.flatnonzero((v_mem[:-1] < level) & (v_mem[1:] >= level) & (times[1:] > times[:-1]))
     out = []
-    for k in range(len(times) - 1):
-        if volts[k] < threshold <= volts[k + 1] and times[k + 1] > times[k]:
-            out.append(
-                brentq(
-                    lambda t: trace.voltage(t) - threshold,
-                    times[k],
-                    times[k + 1],
-                    xtol=1e-16,
-                    rtol=1e-15,
-                )
+    for k in ups:
+        sol = owners[k + 1].sol
+        out.append(
+            brentq(
+                lambda t, sol=sol: sol(t)[0] - level,
+                times[k],
+                times[k + 1],
+                xtol=1e-16,
+                rtol=1e-15,
             )
+        )
     return np.array(out, dtype=float)
 
 
@@ -372,15 +382,15 @@ def peak(trace: Trace, start: float | None = None, end: float | None = None) -> 
     """
     low = trace.pieces[0].start if start is None else start
     high = trace.pieces[-1].end if end is None else end
-    times, volts = _samples(trace, low, high)
-    if not times:
+    times, v_mem, _ = _samples(trace, low, high)
+    if not times.size:
         raise ValueError(f"no output within [{low}, {high}] s")
-    k = int(np.argmax(volts))
-    a, b = times[max(k - 1, 0)], times[min(k + 1, len(times) - 1)]
+    k = int(np.argmax(v_mem))
+    a, b = float(times[max(k - 1, 0)]), float(times[min(k + 1, len(times) - 1)])
+    t = float(times[k])
     if a < b and trace.charging(a) > 0 > trace.charging(b):
         t = brentq(trace.charging, a, b, xtol=1e-16, rtol=1e-15)
-        return t, trace.voltage(t)
-    return times[k], volts[k]
+    return t, trace.voltage(t)
 
 
 def threshold_current(
@@ -393,21 +403,23 @@ def threshold_current(
     *,
     window: float = 0.05,
     threshold: float = 0.0,
-    **options: Any,
+    solver_rtol: float = 1e-10,
+    atol: float = 1e-12,
+    max_step: float = math.inf,
+    method: str = "LSODA",
 ) -> float:
-    """The smallest amplitude [A/m^2] of a pulse from rest whose V_m reaches `threshold`.
+    """The smallest amplitude [A/m^2] of a pulse from rest whose V_m reaches `threshold` [V].
 
     Bisection between `low` (must not fire) and `high` (must fire) until the
     bracket is `rtol` of `high`; returns its upper end (an amplitude that
     fires). Each trial runs from `start` (at rest until then) to `window` s
-    after the pulse, stopping at the crossing. `options`: rtol/atol/... of
-    `simulate` passed as `solver_rtol`, `atol`, `max_step`, `method`.
+    after the pulse, stopping at the crossing; `solver_rtol`, `atol`,
+    `max_step`, `method` are `simulate`'s `rtol`, `atol`, ....
     """
     model = _Model(patch)
     at_rest = _rest(model)
     y0 = model.vector(at_rest.q, at_rest.gates)
-    settings = {"rtol": options.pop("solver_rtol", 1e-10), "atol": 1e-12, "max_step": math.inf}
-    settings |= {"method": "LSODA"} | options
+    settings = {"rtol": solver_rtol, "atol": atol, "max_step": max_step, "method": method}
     end = start + duration + window
 
     def fires(amplitude: float) -> bool:
