@@ -243,6 +243,14 @@ MISTAKES = [
     ),
     ("species", _set(("channel", 0, "species"), "Ca"), "channel.NaV.species", "unknown species"),
     ("neutral", _set(("channel", 0, "species"), "G"), "channel.NaV.species", "uncharged"),
+    (
+        "immobile in the membrane",
+        lambda data: next(r for r in data["region"] if r.get("membrane")).update(
+            D={"Na": 0}, permeability={"K": "1e-8 m/s"}
+        ),
+        "channel.NaV.species",
+        "has D = 0",
+    ),
     ("no P", _set(("channel", 0, "permeability"), None), "channel.NaV.permeability", "missing"),
     ("P < 0", _set(("channel", 0, "permeability"), -1e-6), "channel.NaV.permeability", ">= 0"),
     ("P unit", _set(("channel", 0, "permeability"), "3 mV"), "channel.NaV.permeability", "m/s"),

@@ -105,6 +105,13 @@ class ChannelReader(Reader):
                     f"`{ion}` is uncharged (z = 0); a channel conducts a charged species",
                     f"{key}.species",
                 )
+            region = next((r for r in regions if r.name == membrane), None)
+            if region is not None and region.D.get(ion, 0.0) == 0.0:
+                raise self.error(
+                    f"`{ion}` has D = 0 in '{membrane}': a channel's flux is electrodiffusion "
+                    f"through the membrane, give region.{membrane}.D.{ion} > 0",
+                    f"{key}.species",
+                )
             kinetics = self.get(entry, prefix, "kinetics", key)
             gates = self._gates(entry, key)
             out.append(
