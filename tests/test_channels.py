@@ -221,3 +221,26 @@ def test_coupled_stepper_is_second_order_in_time(rest):
         e1 = abs(finals[0][i] - finals[1][i])
         e2 = abs(finals[1][i] - finals[2][i])
         assert math.log2(e1 / e2) >= 1.9, (i, e1, e2)
+
+
+def test_a_restart_continues_with_the_gates_of_the_result(tmp_path):
+    """``--restart``: the state rebuilt from a result file holds the gates of its last
+    output, and the continued run ends where one run to the same time ends (the
+    restart begins a new step sequence: measured 0.05 uV apart)."""
+    from pnp.simulation.runner import restart_state, result_state
+
+    data = tomllib.loads(CASE.read_text())
+    data.pop("output")
+    data["run"].update(t_end="3 ms", outputs={"every": "0.5 ms"})
+    case = pnp.Case.from_dict(data, source=CASE)
+    first = pnp.run(case.with_overrides({"run.t_end": "2 ms"}), output=str(tmp_path / "a.h5"))
+    loaded = pnp.load_result(tmp_path / "a.h5")
+    model = build_model(case, loaded.mesh())
+    x = result_state(model, loaded)
+    for name, value in zip(model.channels.gate_names, x[model.channels.block], strict=True):
+        assert value == first.extra_observables["gate_" + name.replace(".", "_")][-1]
+    whole = pnp.run(case)
+    x0, t_start, mesh = restart_state(case, tmp_path / "a.h5")
+    continued = pnp.run(case, mesh=mesh, x0=x0, t_start=t_start)
+    assert continued.t[-1] == whole.t[-1] == pytest.approx(3e-3)
+    assert continued.membrane_potential[-1] == pytest.approx(whole.membrane_potential[-1], abs=5e-7)
