@@ -76,16 +76,19 @@ def test_gate_rows_match_central_differences(rest):
             assert analytic == pytest.approx(numeric, rel=3e-9, abs=1e-9 * abs(diag[g]))
 
 
-def test_gate_columns_match_differences_of_the_residual(rest):
-    """dR/dx_gate from the conductor difference and df/dx, against a central
-    difference of the whole cells' residual in the gate itself."""
-    model, x_rest = rest
-    x = _excited(model, x_rest)
+def _stepping(model, x_rest):
+    """(model, transient System, excited state, time terms of a 0.1 ms step from rest)."""
     system = System(model, continuity=True)
     S, N = model.n_species, model.n_cells
     alpha_c = np.full((S, N), 1e4, order="F")
     beta_c = 1e4 * np.asfortranarray(model.layout.split(x_rest)[1])
-    beta_d = np.zeros(N + 1)
+    return model, system, _excited(model, x_rest), (alpha_c, 1e4, beta_c, np.zeros(N + 1))
+
+
+def test_gate_columns_match_differences_of_the_residual(rest):
+    """dR/dx_gate from the conductor difference and df/dx, against a central
+    difference of the whole cells' residual in the gate itself."""
+    model, system, x, (alpha_c, _, beta_c, beta_d) = _stepping(*rest)
     system.assemble(x, alpha_c, 1e4, beta_c, beta_d)
     border = system.bordered
     columns = border.columns.copy()
@@ -109,14 +112,8 @@ def test_gate_columns_match_differences_of_the_residual(rest):
 def test_newton_update_solves_the_linearised_system(rest):
     """R(x + eps d) - R(x) = -eps R(x) to first order for the update d = -J^-1 R
     of the whole bordered system (band, gate rows and columns, Schur complement)."""
-    model, x_rest = rest
-    x = _excited(model, x_rest)
-    system = System(model, continuity=True)
-    S, N = model.n_species, model.n_cells
-    alpha_c = np.full((S, N), 1e4, order="F")
-    beta_c = 1e4 * np.asfortranarray(model.layout.split(x_rest)[1])
-    beta_d = np.zeros(N + 1)
-    terms = (alpha_c, 1e4, beta_c, beta_d)
+    model, system, x, terms = _stepping(*rest)
+    x_rest = rest[1]
     border = system.bordered
     border.beta_gates[:] = 1e4 * x_rest[model.channels.block]
     res = system.assemble(x, *terms).copy()
