@@ -28,7 +28,8 @@ with V = V_m in mV, the membrane potential of the case: the potential of the
 inside boundary face minus that of the outside one (the ``membrane_potential``
 observable). V_m is affine in the state (a boundary unknown, a cell
 potential next to a charged wall, or a held value), so its gradient is a
-few fixed coefficients (:func:`potential_terms`). Steady mode: the time
+few fixed coefficients (set by :func:`attach`, read by
+:func:`membrane_potential`). Steady mode: the time
 term is zero and x = x_inf(V).
 """
 
