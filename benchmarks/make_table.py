@@ -165,6 +165,21 @@ def main() -> None:
             f"{sw['wall_2_s']:.2f} s with 2 ({sw['speedup']:.2f}x).",
             "",
         ]
+    ap = _load("action_potentials.json")
+    if ap:
+        one, fi = ap["one_spike"], ap["fi_sweep"]
+        rates = [r for r in fi["firing_rate"] if r == r]  # NaN: fewer than 3 spikes
+        lines += [
+            f"**Action potentials** (`benchmarks/action_potentials.py`): `action_potential.toml` "
+            f"(20 ms, one spike, {one['cells']} cells, the Debye layers resolved) "
+            f"{one['wall_s']:.2f} s warm: its transient mesh {one['mesh_s']:.2f} s, the steady start "
+            f"and {one['steps']} steps {one['stepping_s']:.2f} s ({one['per_step_ms']:.2f} ms per "
+            f"step, {one['newton_iterations']} Newton iterations, {one['factorizations']} "
+            f"factorizations). An f–I curve of `ap_train.toml` ({fi['points']} clamp currents, "
+            f"60 ms each) on 2 workers: {fi['wall_s']:.1f} s"
+            + (f", {min(rates):.0f}–{max(rates):.0f} spikes/s." if rates else "."),
+            "",
+        ]
     peers = OUT / "peers.md"
     if peers.exists():
         lines += [

@@ -48,6 +48,10 @@ PINNED = {
     "pump_leak_volume": ("volume", 4.286055931820975e-15),
     "ischemia_swelling": ("volume", 4.575068918328647e-15),
     "hypotonic": ("volume", 6.283185399748518e-15),
+    "action_potential": ("membrane_potential", -0.06360395472425724),
+    "ap_train": ("membrane_potential", -0.06746291764834986),
+    "refractory": ("membrane_potential", -0.06283813410970136),
+    "soma_spike": ("membrane_potential", -0.06527747807990512),
 }
 
 

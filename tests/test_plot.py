@@ -593,6 +593,18 @@ def test_traces_skip_the_flux_panel_when_nothing_crosses():
     assert len(plot.traces(result).axes) == 2
 
 
+def test_traces_draw_the_gates_of_voltage_gated_channels():
+    result = make_result(times=(0.0, 1.0, 2.0))
+    result.flux = {"K": np.zeros(3), "Cl": np.zeros(3)}
+    result.extra_observables["gate_NaV_m"] = np.array([0.05, 0.9, 0.1])
+    result.extra_observables["gate_NaV_h"] = np.array([0.6, 0.2, 0.3])
+    axes = plot.traces(result).axes
+    assert len(axes) == 3  # V_m, current, gates (no flux crosses)
+    assert axes[2].get_ylabel() == "gate (open fraction)"
+    assert _labels(axes[2]) == ["NaV_m", "NaV_h"]
+    assert list(axes[2].lines[0].get_ydata()) == [0.05, 0.9, 0.1]
+
+
 PROTOCOL_TOML = """
 [[protocol]]
 at = 1e-9

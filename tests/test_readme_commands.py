@@ -58,6 +58,16 @@ EXPECT = {
         [r"^volume / as written \(V0\)\s+1\.50*$"],
         ["results/hypotonic.h5", "results/hypotonic.png"],
     ),
+    "pnp run cases/action_potential.toml": (
+        0,
+        [r"^membrane potential\s+-63\.60\d*( ± \S+)? mV"],
+        ["results/action_potential.h5", "results/action_potential.png"],
+    ),
+    "pnp sweep cases/ap_train.toml --param stimulus.current=0.05:0.3:16 -o fi": (
+        0,
+        [r"^16 completed, 0 failed"],
+        ["fi/summary.csv"],
+    ),
     "pnp sweep cases/ghk_iv.toml --param boundary.left.potential=-0.1:0.06:33": (
         0,
         [r"^33 completed, 0 failed", r"^reversal potential \(current = 0\): -67\.34\d* mV$"],
@@ -191,6 +201,31 @@ def test_parameter_sweeps(workspace):
     # more K+ outside depolarises at every P_Na
     vm = table["membrane_potential"].reshape(9, 3)
     assert (np.diff(vm, axis=1) > 0).all()
+
+
+@pytest.mark.slow
+def test_action_potentials(workspace):
+    """One spike of action_potential.toml (rest -64.0 mV, peak +29.5 mV) and the
+    16-point f-I curve of ap_train.toml: the summary's spikes and firing_rate
+    columns, 79.49 /s at 0.1 A/m^2 as ap_train.toml alone (test_action_potential.py),
+    rising from 66.0 to 106.9 /s, and two spikes then none at 0.3 A/m^2, as the
+    reference model fires (measured 4 and 2 spikes at 0.05 and 0.3 A/m^2 in
+    pnp.analytic.space_clamp, as in pnp). The sweep alone took 3 min 44 s on 2 cores."""
+    _run_block(4, workspace)
+    spike = pnp.load_result(workspace / "results" / "action_potential.h5")
+    v = spike.membrane_potential
+    assert v[0] == pytest.approx(-0.0640, abs=5e-5)
+    assert 0.0290 < v.max() < 0.0300  # sampled every 50 us: 29.45 mV; interpolated 29.56
+    assert len(spike.spike_times()) == 1
+    table = pnp.load_sweep(workspace / "fi").table
+    current, spikes, rate = table["stimulus.current"], table["spikes"], table["firing_rate"]
+    assert len(current) == 16
+    at = int(np.argmin(np.abs(current - 0.1)))
+    assert current[at] == pytest.approx(0.1) and spikes[at] == 5
+    assert rate[at] == pytest.approx(79.49, rel=1e-3)
+    assert rate[0] == pytest.approx(66.0, rel=1e-3) and rate[-2] == pytest.approx(106.9, rel=1e-3)
+    assert (np.diff(rate[:-1]) > 0).all()
+    assert spikes[-1] == 2 and np.isnan(rate[-1])
 
 
 def run_python(code: str, cwd: Path) -> dict[str, str]:

@@ -78,7 +78,13 @@ def test_every_compute_reference_exists():
     for obs in registry.OBSERVABLES:
         where = observables_module if hasattr(observables_module, obs.compute) else model_module
         assert callable(getattr(where, obs.compute, None)), obs.compute
-        assert obs.kind in (registry.SCALAR, registry.PER_SPECIES, registry.PER_SIDE)
+        assert obs.kind in (
+            registry.SCALAR,
+            registry.PER_SPECIES,
+            registry.PER_SIDE,
+            registry.PER_CHANNEL,
+            registry.PER_GATE,
+        )
         assert ("{" in obs.name) == (obs.kind != registry.SCALAR), obs.name
 
 
@@ -146,7 +152,10 @@ def test_units_match_the_documented_units():
             if obs.attribute in fields or f'extra_observables["{obs.name}"]' in fields:
                 documented.add(_si(cells[2]))
         # docs/numerics.md, "Quantities": - `name` [unit]
-        name = re.escape(obs.name.replace("{species}", "<species>"))
+        name = obs.name
+        for part in ("species", "channel", "gate"):
+            name = name.replace("{" + part + "}", f"<{part}>")
+        name = re.escape(name)
         pattern = r"^- `" + name + r"`[^\[\n]*\[([^\]]+)\]"
         documented |= {_si(u) for u in re.findall(pattern, numerics, flags=re.M)}
         assert documented == {obs.unit}, (obs.name, documented)

@@ -1,6 +1,7 @@
 """Closed-form references: Nernst, GHK, Donnan, Debye, Gouy–Chapman, Grahame, capacitance,
 counter-ions between charged walls, Debye–Hückel spheres and cylinders,
-osmotic pressure and cell volume.
+osmotic pressure and cell volume; and an ODE reference for action potentials
+of a space-clamped patch.
 
 Everything here is a pure numpy/scipy function of SI quantities, used by the
 tests, the benchmarks and the ``[expect]`` table of a case:
@@ -34,6 +35,12 @@ Modules, by topic (every public name is importable from ``pnp.analytic``):
   `membrane_capacitance`, `series_capacitance`, `membrane_series_capacitance`.
 - ``volume``: `osmotic_pressure`, `boyle_van_t_hoff`, `osmotic_volume`,
   `stiff_donnan`, `pump_leak_volume` (water and cell volume).
+- ``space_clamp``: `rest`, `simulate`, `spikes`, `peak`, `threshold_current`,
+  `firing_rate`, `patch_capacitance`, `layer_shifts`, `from_case`,
+  `gate_rate`, `gate_rates` and the types `Patch`, `ChannelSpec`, `State`,
+  `RestState`, `Trace`, `HODGKIN_HUXLEY` (a space-clamped patch with
+  Hodgkin–Huxley-type channels and equilibrium diffuse layers: an ODE
+  reference for action potentials; the equations are in ``_space_clamp_model``).
 - ``charged_bodies``: `counterion_gap_midplane`, `counterion_gap_concentration`,
   `counterion_gap_potential`, `counterion_gap_contact`, `debye_huckel_sphere`,
   `debye_huckel_cylinder`.
@@ -76,6 +83,25 @@ from .double_layer import (
     series_capacitance,
 )
 from .equilibria import activity_coefficient, donnan, nernst, nernst_activity
+from .space_clamp import (
+    HODGKIN_HUXLEY,
+    ChannelSpec,
+    Patch,
+    RestState,
+    State,
+    Trace,
+    firing_rate,
+    from_case,
+    gate_rate,
+    gate_rates,
+    layer_shifts,
+    patch_capacitance,
+    peak,
+    rest,
+    simulate,
+    spikes,
+    threshold_current,
+)
 from .transport import ghk_current, ghk_flux, ghk_voltage, ghk_voltage_monovalent
 from .volume import (
     boyle_van_t_hoff,
@@ -88,7 +114,13 @@ from .volume import (
 __all__ = [
     "FARADAY",
     "GAS_CONSTANT",
+    "HODGKIN_HUXLEY",
     "VACUUM_PERMITTIVITY",
+    "ChannelSpec",
+    "Patch",
+    "RestState",
+    "State",
+    "Trace",
     "activity_coefficient",
     "boyle_van_t_hoff",
     "counterion_gap_concentration",
@@ -100,6 +132,10 @@ __all__ = [
     "debye_length",
     "diffuse_layer_capacitance",
     "donnan",
+    "firing_rate",
+    "from_case",
+    "gate_rate",
+    "gate_rates",
     "ghk_current",
     "ghk_flux",
     "ghk_voltage",
@@ -110,14 +146,21 @@ __all__ = [
     "grahame",
     "grahame_potential",
     "ionic_strength",
+    "layer_shifts",
     "membrane_capacitance",
     "membrane_series_capacitance",
     "nernst",
     "nernst_activity",
     "osmotic_pressure",
     "osmotic_volume",
+    "patch_capacitance",
+    "peak",
     "pump_leak_volume",
+    "rest",
     "series_capacitance",
+    "simulate",
+    "spikes",
     "stiff_donnan",
     "thermal_voltage",
+    "threshold_current",
 ]

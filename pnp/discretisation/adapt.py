@@ -220,12 +220,14 @@ def remap(old_model, x: np.ndarray, new_model) -> np.ndarray:
     over as it is, and both meshes are moved to it first (amounts are those
     of the cells where they are).
     """
-    extras = None
+    # extra unknowns (gates, the volume's scale) do not live on the mesh: kept
+    lay_old, lay_new = old_model.layout, new_model.layout
+    kept = {name for name, _ in lay_new.extras}
+    extras = {name: x[lay_old.extra(name)] for name, _ in lay_old.extras if name in kept}
     if old_model.swelling is not None:
         scale = float(x[-1])
         set_scale(old_model, scale)
         set_scale(new_model, scale)
-        extras = {"scale": np.array([scale])}
     old, new = old_model.mesh, new_model.mesh
     psi, c = old_model.layout.split(x)
     psi_new = np.empty(new.n_cells)
@@ -242,7 +244,6 @@ def remap(old_model, x: np.ndarray, new_model) -> np.ndarray:
                 continue
             fresh = np.exp(np.interp(xn, xo, np.log(seg)))
             c_new[s, p:q] = fresh * (amount / (fresh @ new.volume[p:q]))
-    lay_old, lay_new = old_model.layout, new_model.layout
     boundary = x[lay_old.boundary] if lay_old.n_boundary + lay_old.n_trailing else None
     if lay_new.n_boundary + lay_new.n_trailing == 0:
         boundary = None

@@ -104,6 +104,30 @@ class Rate:
         g, dg = _linoid_core(x)
         return self.rate * self.slope * g, self.rate * dg
 
+    def scalar(self, v: float) -> tuple[float, float]:
+        """:meth:`__call__` at one potential ``v`` [mV], in plain floats
+        (what Newton evaluates for every gate at every iteration: no array
+        overhead). Same formulas and the same cancellation-free branches."""
+        x = (v - self.v_half) / self.slope
+        if self.form == "exponential":
+            value = self.rate * math.exp(-x) if x > -700.0 else math.inf
+            return value, -value / self.slope
+        if self.form == "sigmoid":
+            e = math.exp(-abs(x))
+            s = 1.0 / (1.0 + e) if x >= 0 else e / (1.0 + e)
+            return self.rate * s, self.rate * e / (1.0 + e) ** 2 / self.slope
+        if x == 0.0:
+            g, dg = 1.0, 0.5
+        elif x < -700.0:  # e^-x overflows: g and g' tend to 0
+            g, dg = 0.0, 0.0
+        else:
+            den = -math.expm1(-x)
+            g = x / den
+            dg = (
+                0.5 + x / 6.0 - x**3 / 180.0 if abs(x) < 1e-3 else (den - x * math.exp(-x)) / den**2
+            )
+        return self.rate * self.slope * g, self.rate * dg
+
 
 #: The built-in ``hodgkin-huxley`` kinetics: gate -> (alpha, beta).
 HODGKIN_HUXLEY: dict[str, tuple[Rate, Rate]] = {

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..constants import FARADAY, GAS_CONSTANT, VACUUM_PERMITTIVITY, thermal_voltage
+from . import channels as channel_lowering
 from . import kernel
 from .activity import ln_gamma_by_region
 from .layout import StateLayout
@@ -85,6 +86,7 @@ class Model:
     pumps: tuple[PumpSite, ...] = ()
     x0: np.ndarray = field(default=None, repr=False)
     swelling: Swelling | None = None  # water crosses a membrane: the mesh moves (swelling.py)
+    channels: channel_lowering.ChannelSet | None = None  # voltage-gated channels (channels.py)
     scale: float = 1.0  # where the mesh is: the inside compartment's stretch (1: as built)
     swelling_memo: dict = field(default_factory=dict, repr=False)  # swelling.set_scale's
 
@@ -207,8 +209,13 @@ def build_model(case, mesh: Mesh | None = None, moving: bool | None = None) -> M
         boundary_names=tuple(
             f"psi_{side}" for side, f in zip(("left", "right"), floating, strict=True) if f
         ),
-        extras=(("scale", 1),) if swelling is not None else (),
     )
+    start_gates = layout.size
+    channels = channel_lowering.lower(case, mesh, names, start_gates)
+    if channels is not None:  # the gates, before the volume (the last unknown)
+        layout = layout.with_extra("gates", channels.n_gates)
+    if swelling is not None:
+        layout = layout.with_extra("scale", 1)
 
     membranes = tuple((r.name, *mesh.region_slices[j]) for j, r in enumerate(regions) if r.membrane)
     model = Model(
@@ -236,7 +243,9 @@ def build_model(case, mesh: Mesh | None = None, moving: bool | None = None) -> M
         inside=case.inside,
         pumps=_pump_sites(case, mesh, names),
         swelling=swelling,
+        channels=channels,
     )
+    channel_lowering.attach(model)
     model.x0 = initial_state(model)
     return model
 
@@ -282,15 +291,21 @@ def _species_properties(case, rt: float) -> tuple[np.ndarray, np.ndarray]:
     """(S, regions) diffusivity [m^2/s] and u offset (barrier / RT + ln gamma).
 
     ``rt`` [J/mol]: barriers are in J/mol. Impermeant (infinite barrier)
-    means absent and immobile there.
+    means absent and immobile there. A species with voltage-gated channels
+    in a membrane has the barrier of its fully open permeability there
+    (:mod:`pnp.discretisation.channels`).
     """
     names = case.species_names
     regions = case.regions
     d_reg = np.zeros((len(names), len(regions)))
     g_reg = np.zeros((len(names), len(regions)))
+    opened = channel_lowering.reference_permeabilities(case)
     for j, r in enumerate(regions):
         for i, name in enumerate(names):
             barrier = r.barrier.get(name, 0.0)
+            reference = opened.get((r.name, name), 0.0)
+            if reference > 0.0:
+                barrier = -rt * math.log(reference * r.length / r.D[name])
             if math.isinf(barrier):
                 d_reg[i, j] = 0.0
                 g_reg[i, j] = 0.0
@@ -446,7 +461,8 @@ def initial_state(model: Model) -> np.ndarray:
     c_cells = c[:, model.mesh.region]
     c_cells[_is_absent(model)] = 0.0
     extras = {"scale": np.ones(1)} if model.swelling is not None else None
-    return model.layout.pack(np.zeros(model.n_cells), c_cells, extras=extras)
+    x = model.layout.pack(np.zeros(model.n_cells), c_cells, extras=extras)
+    return channel_lowering.initial_gates(model, x)  # gates at x_inf of a resting estimate
 
 
 def _is_absent(model: Model) -> np.ndarray:

@@ -267,6 +267,10 @@ def set_scale(model, scale: float) -> None:
     model.mesh = mesh
     model.pumps = pumps
     model.scale = scale
+    if model.channels is not None:  # the faces at f = 1 are new: gates re-applied
+        from .channels import refresh
+
+        refresh(model)
 
 
 #: Geometries (one per scale) a model keeps for :func:`set_scale`.

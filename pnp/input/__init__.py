@@ -5,14 +5,16 @@ frozen ``Case`` in SI units. Nothing here builds a mesh or imports numba.
 
 - ``case.py``: the frozen dataclasses (``Case``, ``Species``, ``Region``, ...)
   and ``load_case``.
-- ``schema.py``: the table of every key (``PARAMETERS``).
+- ``schema.py``: the table of every key (``PARAMETERS``; the channel and
+  stimulus keys in ``schema_channels.py``).
 - ``key_reference.py``: that table as the Markdown key reference
   (``schema_reference``).
 - ``toml_io.py``: reading a case file; writing a case back as TOML.
 - ``validation.py``: raw input -> ``Case``, through the section readers
   ``reader.py`` (values by schema type), ``regions.py`` (species, regions),
   ``boundaries.py`` (boundaries, pumps), ``sections.py`` (mesh, run, output,
-  expect) and ``protocols.py``.
+  expect), ``channels.py`` (channels, stimuli and their pulses) and
+  ``protocols.py``.
 - ``overrides.py``: dotted key paths (``--set``, ``overrides=``, protocols).
 - ``messages.py``: error messages as safe one-liners.
 - ``units.py``: quantities with units such as ``"150 mM"``.
@@ -25,6 +27,7 @@ from .case import (
     Case,
     CaseWarning,
     CellSpec,
+    Channel,
     MeshSpec,
     OutputSpec,
     Protocol,
@@ -32,6 +35,7 @@ from .case import (
     Region,
     RunSpec,
     Species,
+    Stimulus,
     load_case,
 )
 from .key_reference import schema_reference
@@ -44,6 +48,7 @@ __all__ = [
     "Case",
     "CaseWarning",
     "CellSpec",
+    "Channel",
     "MeshSpec",
     "OutputSpec",
     "Parameter",
@@ -52,6 +57,7 @@ __all__ = [
     "Region",
     "RunSpec",
     "Species",
+    "Stimulus",
     "load_case",
     "parse_override",
     "schema_reference",

@@ -26,16 +26,20 @@ import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .overrides import apply_override
 from .toml_io import case_to_dict, dump_toml, read_case_file
+
+if TYPE_CHECKING:  # numpy is imported only by cases with channels
+    from ..discretisation.gates import Rate
 
 __all__ = [
     "Boundary",
     "Case",
     "CaseWarning",
     "CellSpec",
+    "Channel",
     "MeshSpec",
     "OutputSpec",
     "Protocol",
@@ -43,6 +47,7 @@ __all__ = [
     "Region",
     "RunSpec",
     "Species",
+    "Stimulus",
     "load_case",
 ]
 
@@ -101,6 +106,43 @@ class Pump:
     K_K: float | None = None  # [mol/m^3]
     sodium: str = "Na"  # species names the pump moves
     potassium: str = "K"
+
+
+@dataclass(frozen=True)
+class Channel:
+    """A voltage-gated channel in a membrane (``[[channel]]``, issue 15).
+
+    Its permeability to ``species`` is ``permeability`` times the product of
+    gate^exponent over ``gates``; each gate obeys
+    dx/dt = phi_T (alpha(V) (1 - x) - beta(V) x), phi_T = q10^((T - T_ref)/10 K),
+    V the membrane potential in mV (`pnp.discretisation.gates`).
+    """
+
+    name: str
+    membrane: str  # a membrane region's name
+    species: str  # the ion it conducts (a charged species)
+    permeability: float  # open-channel permeability P̄ [m/s], >= 0
+    gates: dict[str, int]  # gate name -> exponent (positive int), in file order
+    rates: dict[str, tuple[Rate, Rate]]  # gate -> (alpha, beta); Rate in 1/ms, 1/(ms mV), mV
+    q10: float = 3.0
+    reference_temperature: float = 279.45  # [K] (6.3 degC)
+    kinetics: str = "hodgkin-huxley"  # or "custom"
+
+
+@dataclass(frozen=True)
+class Stimulus:
+    """A current pulse (train) through a floating reservoir (``[[stimulus]]``, issue 15).
+
+    Expanded at validation into `Protocol` changes of ``boundary.<side>.current``:
+    base + ``current`` at each pulse's start, the base again at its end.
+    """
+
+    at: float  # [s] start of the first pulse
+    duration: float  # [s] of each pulse
+    current: float  # [A/m^2] entering the domain, added to the boundary's current
+    count: int = 1  # pulses in the train
+    interval: float | None = None  # [s] start to start; given when count > 1
+    side: str = "left"  # the floating reservoir it flows through (resolved at validation)
 
 
 @dataclass(frozen=True)
@@ -169,9 +211,11 @@ class Case:
     left: Boundary
     right: Boundary
     pumps: tuple[Pump, ...] = ()
+    channels: tuple[Channel, ...] = ()
     mesh: MeshSpec = field(default_factory=MeshSpec)
     run: RunSpec = field(default_factory=RunSpec)
-    protocols: tuple[Protocol, ...] = ()
+    protocols: tuple[Protocol, ...] = ()  # the [[protocol]] entries and the stimuli's pulses
+    stimuli: tuple[Stimulus, ...] = ()
     cell: CellSpec = field(default_factory=CellSpec)
     output: OutputSpec = field(default_factory=OutputSpec)
     expect: dict[str, Any] = field(default_factory=dict)
@@ -234,9 +278,13 @@ class Case:
         Every ``[[protocol]]`` with ``at <= t`` is applied, in order; the
         returned case keeps only the protocols still to come (``at > t``), so
         calling it again at a later protocol time continues the sequence.
+        The pulses of its ``[[stimulus]]`` entries are protocols like the
+        others: the returned case has no stimuli, and its remaining pulses'
+        changes of ``boundary.<side>.current`` among its protocols.
         """
         data = self._input()
         data.pop("protocol", None)
+        data.pop("stimulus", None)
         if isinstance(self.run.outputs, tuple):
             # the output times of the whole run (defaults derived from its
             # protocols included) stay those of the run

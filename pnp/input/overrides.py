@@ -185,29 +185,87 @@ def _resolve_boundary(path: _Path) -> Target:
     return path.target(entry, parts[2], SCHEMA[f"boundary.<side>.{parts[2]}"], entry)
 
 
-def _resolve_pump(path: _Path) -> Target:
-    """``pump.<key>`` (the only pump) or ``pump.<index>.<key>``."""
+def _indexed_entry(path: _Path, section: str, plural: str) -> tuple[dict[str, Any], str]:
+    """``<section>.<key>`` (the only entry) or ``<section>.<index>.<key>``: (entry, key)."""
     parts = path.parts
-    pumps = path.raw.get("pump")
-    entries = [pumps] if isinstance(pumps, dict) else pumps if isinstance(pumps, list) else []
+    value = path.raw.get(section)
+    entries = [value] if isinstance(value, dict) else value if isinstance(value, list) else []
     if not entries:
-        raise path.error("the case has no [pump]")
+        raise path.error(f"the case has no [{section}]")
     if len(parts) == 2:
         if len(entries) != 1:
             raise path.error(
-                f"the case has {len(entries)} pumps: address one as "
-                f"`pump.<index>.{parts[1]}` (from 0)"
+                f"the case has {len(entries)} {plural}: address one as "
+                f"`{section}.<index>.{parts[1]}` (from 0)"
             )
         entry, name = entries[0], parts[1]
     else:
-        path.need(3, "pump.<key> or pump.<index>.<key>")
+        path.need(3, f"{section}.<key> or {section}.<index>.<key>")
         if not parts[1].isdigit() or int(parts[1]) >= len(entries):
-            raise path.error(f"no pump `{parts[1]}`; pumps are numbered 0 to {len(entries) - 1}")
+            raise path.error(
+                f"no {section} `{parts[1]}`; {plural} are numbered 0 to {len(entries) - 1}"
+            )
         entry, name = entries[int(parts[1])], parts[2]
     if not isinstance(entry, dict):
-        raise path.error("the pump entry is not a table")
+        raise path.error(f"the {section} entry is not a table")
+    return entry, name
+
+
+def _resolve_pump(path: _Path) -> Target:
+    """``pump.<key>`` (the only pump) or ``pump.<index>.<key>``."""
+    entry, name = _indexed_entry(path, "pump", "pumps")
     path.field(name, "pump.<pump>")
     return path.target(entry, name, SCHEMA[f"pump.<pump>.{name}"], entry)
+
+
+def _resolve_stimulus(path: _Path) -> Target:
+    """``stimulus.<key>`` (the only stimulus) or ``stimulus.<index>.<key>``."""
+    entry, name = _indexed_entry(path, "stimulus", "stimuli")
+    path.field(name, "stimulus.<stimulus>")
+    return path.target(entry, name, SCHEMA[f"stimulus.<stimulus>.{name}"], entry)
+
+
+#: A gate's exponent, ``channel.<name>.gates.<gate>`` (the schema lists the whole table).
+_GATE_EXPONENT = Parameter(
+    "channel.<channel>.gates.<gate>", "int", "-", None, "Exponent of a gate.", minimum=1
+)
+#: ``channel.<name>.rates...`` above a single number: a table.
+_RATE_TABLE = Parameter("channel.<channel>.rates", "table", "-", None, "Rates of the gates.")
+
+
+def _resolve_channel(path: _Path) -> Target:
+    """``channel.<name>.<key>``, ``channel.<name>.gates.<gate>`` or
+    ``channel.<name>.rates.<gate>[.<alpha|beta>[.<form|rate|v_half|slope>]]``."""
+    parts = path.parts
+    if len(parts) < 3:
+        raise path.error("expected `channel.<name>.<key>`")
+    value = path.raw.get("channel")
+    entries = [value] if isinstance(value, dict) else value if isinstance(value, list) else []
+    by_name = {
+        e["name"]: e for e in entries if isinstance(e, dict) and isinstance(e.get("name"), str)
+    }
+    if parts[1] not in by_name:
+        raise unknown(parts[1], list(by_name), path.key, path.file, "channel")
+    entry = by_name[parts[1]]
+    path.field(parts[2], "channel.<channel>")
+    if parts[2] == "gates" and len(parts) > 3:
+        path.need(4, "channel.<name>.gates.<gate>")
+        return path.target(path.sub_table(entry, "gates"), parts[3], _GATE_EXPONENT, entry)
+    if parts[2] == "rates":
+        if len(parts) > 6:
+            raise path.error("expected `channel.<name>.rates.<gate>.<alpha|beta>.<key>`")
+        container = entry
+        for name in parts[2:-1]:
+            container = path.sub_table(container, name)
+        if len(parts) == 6:
+            if parts[4] not in ("alpha", "beta"):
+                raise unknown(parts[4], ("alpha", "beta"), path.key, path.file)
+            path.field(parts[5], "channel.<channel>.rates.<gate>.<rate>")
+            param = SCHEMA[f"channel.<channel>.rates.<gate>.<rate>.{parts[5]}"]
+            return path.target(container, parts[-1], param, entry)
+        return path.target(container, parts[-1], _RATE_TABLE, entry)
+    path.need(3, "channel.<name>.<key>")
+    return path.target(entry, parts[2], SCHEMA[f"channel.<channel>.{parts[2]}"], entry)
 
 
 def _resolve_region(path: _Path) -> Target:
@@ -251,6 +309,8 @@ _RESOLVERS: dict[str, Callable[[_Path], Target]] = {
     "boundary": _resolve_boundary,
     "pump": _resolve_pump,
     "region": _resolve_region,
+    "channel": _resolve_channel,
+    "stimulus": _resolve_stimulus,
 }
 
 

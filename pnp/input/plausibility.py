@@ -21,6 +21,8 @@ __all__ = [
     "PLAUSIBLE",
     "Plausible",
     "implausible",
+    "rate_speed_problem",
+    "slow_plain_rate",
     "temperature_problem",
     "thin_membrane",
 ]
@@ -87,6 +89,12 @@ PLAUSIBLE: dict[str, Plausible] = {
     "boundary.<side>.surface_charge": Plausible(
         "beyond 1 C/m^2 (a lipid head group layer: about 0.3 C/m^2)", '"-20 mC/m^2"', high=1.0
     ),
+    "channel.<channel>.permeability": Plausible(
+        "above 1 m/s, more than free diffusion across 2 nm of water", '"3.3e-6 m/s"', high=1.0
+    ),
+    "stimulus.<stimulus>.current": Plausible(
+        "beyond 100 A/m^2 (10 mA/cm^2; stimuli: about 10 uA/cm^2)", '"10 uA/cm^2"', high=100.0
+    ),
     "pump.<pump>.K_Na": _CONCENTRATION,
     "pump.<pump>.K_K": _CONCENTRATION,
 }
@@ -135,3 +143,47 @@ def thin_membrane(length: float) -> str | None:
         "bilayer: about 4 nm); a plain number is read in m: if another unit was meant, write "
         'it (e.g. "5 nm")'
     )
+
+
+#: Gate rates are judged over these membrane potentials [mV] (`rate_speed_problem`).
+RATE_CHECK_RANGE = (-100.0, 50.0)
+#: A gate rate faster than this anywhere in that range, or slower everywhere [1/s], is refused.
+FASTEST_RATE = 1e9
+SLOWEST_RATE = 1e-4
+
+
+def _fastest(rate) -> float:
+    """The largest value [1/s] of a `pnp.discretisation.gates.Rate` over `RATE_CHECK_RANGE`."""
+    import numpy as np
+
+    low, high = RATE_CHECK_RANGE
+    with np.errstate(all="ignore"):
+        values, _ = rate(np.linspace(low, high, 301))
+    values = np.where(np.isnan(values), np.inf, values)
+    return float(np.max(values)) * 1e3
+
+
+def rate_speed_problem(rate) -> str | None:
+    """Why a gate rate is refused, or None: a time constant 1/rate shorter than 1 ns
+    at some potential from -100 to +50 mV, or longer than 1e4 s at all of them
+    (a rate of 0, a gate that never moves that way, is allowed)."""
+    if rate.rate == 0.0:
+        return None
+    fastest = _fastest(rate)
+    low, high = RATE_CHECK_RANGE
+    if fastest > FASTEST_RATE:
+        return (
+            f"reaches {fastest:.3g} /s between {low:g} and {high:g} mV, a time constant "
+            f"shorter than {1 / FASTEST_RATE:g} s; rates must stay within {FASTEST_RATE:g} /s"
+        )
+    if fastest < SLOWEST_RATE:
+        return (
+            f"stays below {fastest:.3g} /s from {low:g} to {high:g} mV, a time constant longer "
+            f"than {1 / SLOWEST_RATE:g} s everywhere; rates must reach {SLOWEST_RATE:g} /s"
+        )
+    return None
+
+
+def slow_plain_rate(rate) -> bool:
+    """A gate rate below 1 /s everywhere from -100 to +50 mV: likely 1/s written for 1/ms."""
+    return rate.rate > 0.0 and _fastest(rate) < 1.0

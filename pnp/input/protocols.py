@@ -2,7 +2,8 @@
 
 Owns what a protocol may change (`runtime_refusal`: boundary potential,
 current and surface charge, held contents next to a reservoir, membrane
-transport and water permeability or stiffness, pump rates), the conversion of its values to SI, and the check
+transport and water permeability or stiffness, pump rates, channel
+permeabilities; not the current of a boundary a ``[[stimulus]]`` drives), the conversion of its values to SI, and the check
 that every state the run goes through, protocol after protocol, is itself
 a valid case.
 """
@@ -10,6 +11,7 @@ a valid case.
 from __future__ import annotations
 
 import copy
+from collections.abc import Collection
 from typing import Any
 
 from ..errors import CaseError
@@ -20,7 +22,7 @@ from .regions import RegionReader
 from .schema import MAX_CELLS, MAX_PROTOCOLS, SCHEMA
 from .sections import StateCells, too_many_cells
 
-__all__ = ["ProtocolReader", "runtime_refusal"]
+__all__ = ["ProtocolReader", "runtime_refusal", "stimulus_refusal"]
 
 
 class ProtocolReader(RegionReader, BoundaryReader):
@@ -35,10 +37,12 @@ class ProtocolReader(RegionReader, BoundaryReader):
         run: RunSpec,
         strict: bool,
         cells: StateCells | None = None,
+        stimulated: Collection[str] = (),
     ) -> tuple[Protocol, ...]:
         """The protocols, sorted by time; every state they lead to is a valid case.
 
-        ``cells`` sizes the graded mesh of each state (None: not graded).
+        ``cells`` sizes the graded mesh of each state (None: not graded);
+        ``stimulated``: the sides whose current a ``[[stimulus]]`` drives.
         """
         prefix = "protocol.<protocol>"
         parsed: list[tuple[str, float, dict[str, Any]]] = []
@@ -56,8 +60,10 @@ class ProtocolReader(RegionReader, BoundaryReader):
                     target = resolve(raw, path, None)
                 except CaseError as exc:
                     raise self.error(str(exc), f"{key}.set") from None
-                reason = runtime_refusal(target.parts, regions, left, right) or balanced_refusal(
-                    raw, target.key
+                reason = (
+                    runtime_refusal(target.parts, regions, left, right)
+                    or balanced_refusal(raw, target.key)
+                    or stimulus_refusal(target.parts, stimulated)
                 )
                 if reason:
                     raise self.error(
@@ -88,6 +94,7 @@ class ProtocolReader(RegionReader, BoundaryReader):
         for key, at, converted in parsed:
             touched_regions: set[str] = set()
             touched_pumps: set[int] = set()
+            touched_channels: set[str] = set()
             for path, value in converted.items():
                 apply_override(state, path, value, self.file)
                 parts = split_key(path, None)
@@ -95,11 +102,15 @@ class ProtocolReader(RegionReader, BoundaryReader):
                     touched_regions.add(parts[1])
                 elif parts[0] == "pump":
                     touched_pumps.add(int(parts[1]) if len(parts) == 3 else 0)
+                elif parts[0] == "channel":
+                    touched_channels.add(parts[1])
             try:
                 changed = checker.regions(state, species, temperature, strict, only=touched_regions)
                 state_left, state_right = checker.boundaries(state, geometry)
                 if touched_pumps:
                     checker.pumps(state, species, regions, only=touched_pumps)
+                if touched_channels:
+                    checker.channels(state, species, regions, only=touched_channels)
             except CaseError as exc:
                 raise self.error(
                     f"the changes at t = {at:g} s make the case invalid: {exc}", f"{key}.set"
@@ -126,12 +137,15 @@ def runtime_refusal(
         "a protocol may set boundary.<side>.potential | current | surface_charge, "
         "region.<name>.concentration.<species> next to a reservoir, "
         "region.<membrane>.permeability | barrier.<species>, "
-        "region.<membrane>.water_permeability | stiffness, pump.rate | j_max"
+        "region.<membrane>.water_permeability | stiffness, pump.rate | j_max, "
+        "channel.<name>.permeability"
     )
     section = parts[0]
     if section == "boundary" and parts[2] in ("potential", "current", "surface_charge"):
         return None
     if section == "pump" and parts[-1] in ("rate", "j_max"):
+        return None
+    if section == "channel" and len(parts) == 3 and parts[2] == "permeability":
         return None
     if section == "region":
         index = next(i for i, r in enumerate(regions) if r.name == parts[1])
@@ -153,3 +167,13 @@ def runtime_refusal(
     if section == "temperature":
         return "the temperature is fixed for the whole run"
     return allowed
+
+
+def stimulus_refusal(parts: list[str], stimulated: Collection[str]) -> str | None:
+    """Why a protocol may not set this path, a ``[[stimulus]]`` driving it (None: it may)."""
+    if parts[0] == "boundary" and parts[1] in stimulated and parts[2] in ("current", "potential"):
+        return (
+            f"a [[stimulus]] drives the current of boundary.{parts[1]} (its pulses are protocols "
+            "on it); give the change as a stimulus, or set this boundary without stimuli"
+        )
+    return None

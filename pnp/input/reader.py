@@ -96,7 +96,7 @@ class Reader:
         kind = param.type
         if kind == "float":
             number = self.number(value, param.unit, key)
-            if param.key == "temperature":  # before the minimum: "-5" is likely -5 degC
+            if param.unit == "K":  # before the minimum: "-5" is likely -5 degC
                 problem = temperature_problem(number, is_plain(value), param.minimum, param.maximum)
                 if problem is not None:
                     raise self.error(problem, key)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 
 from .parameter import MAX_OUTPUT_TIMES, REQUIRED, Parameter, show_limit
+from .schema_channels import CHANNEL_PARAMETERS, STIMULUS_PARAMETERS
 
 __all__ = [
     "MAX_OUTPUT_TIMES",
@@ -322,6 +323,8 @@ PARAMETERS: tuple[Parameter, ...] = (
     ),
     _p("pump.<pump>.sodium", "name", "-", "Na", "Species the pump moves out (3 per cycle)."),
     _p("pump.<pump>.potassium", "name", "-", "K", "Species the pump moves in (2 per cycle)."),
+    # -- voltage-gated channels (pnp.input.schema_channels) ----------------
+    *CHANNEL_PARAMETERS,
     # -- mesh -------------------------------------------------------------
     _p(
         "mesh.cells_per_debye",
@@ -458,6 +461,8 @@ PARAMETERS: tuple[Parameter, ...] = (
         REQUIRED,
         "Dotted key → new value; only run-time parameters (marked in this table).",
     ),
+    # -- stimuli (pnp.input.schema_channels) --------------------------------
+    *STIMULUS_PARAMETERS,
     # -- cell ---------------------------------------------------------------
     _p(
         "cell.area",

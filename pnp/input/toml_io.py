@@ -19,7 +19,7 @@ from .messages import case_error
 from .schema import MAX_DEPTH, MAX_FILE_BYTES, children
 
 if TYPE_CHECKING:
-    from .case import Boundary, Case, Region
+    from .case import Boundary, Case, Channel, Region
 
 __all__ = ["case_to_dict", "dump_toml", "read_case_file"]
 
@@ -113,6 +113,8 @@ def case_to_dict(case: Case) -> dict[str, Any]:
         out["pump"] = pumps[0]
     elif pumps:
         out["pump"] = pumps
+    if case.channels:
+        out["channel"] = [_channel_dict(c) for c in case.channels]
     out["mesh"] = {
         name: getattr(case.mesh, name)
         for name in children("mesh")
@@ -126,8 +128,21 @@ def case_to_dict(case: Case) -> dict[str, Any]:
     if isinstance(run["outputs"], tuple):
         run["outputs"] = list(run["outputs"])
     out["run"] = run
-    if case.protocols:
-        out["protocol"] = [{"at": p.at, "set": copy.deepcopy(p.set)} for p in case.protocols]
+    # the stimuli's pulses are protocols on the current of the boundary each
+    # drives, a key no [[protocol]] may set: written back as the stimuli
+    driven = {f"boundary.{s.side}.current" for s in case.stimuli}
+    protocols = [p for p in case.protocols if not driven.intersection(p.set)]
+    if protocols:
+        out["protocol"] = [{"at": p.at, "set": copy.deepcopy(p.set)} for p in protocols]
+    if case.stimuli:
+        out["stimulus"] = [
+            {
+                name: getattr(s, name)
+                for name in children("stimulus.<stimulus>")
+                if getattr(s, name) is not None
+            }
+            for s in case.stimuli
+        ]
     cell = {name: getattr(case.cell, name) for name in children("cell")}
     if any(value is not None for value in cell.values()):
         out["cell"] = {name: value for name, value in cell.items() if value is not None}
@@ -138,6 +153,38 @@ def case_to_dict(case: Case) -> dict[str, Any]:
     if case.expect:
         out["expect"] = dict(case.expect)
     return out
+
+
+def _channel_dict(c: Channel) -> dict[str, Any]:
+    """One ``[[channel]]`` table in SI; rates only where they are not the built-in ones."""
+    from ..discretisation.gates import HODGKIN_HUXLEY  # deferred: imports numpy
+    from .channels import rate_to_si
+
+    built_in = HODGKIN_HUXLEY if c.kinetics == "hodgkin-huxley" else {}
+    rates = {}
+    for gate, pair in c.rates.items():
+        given = {
+            name: rate_to_si(rate)
+            for name, rate, default in zip(
+                ("alpha", "beta"), pair, built_in.get(gate, (None, None)), strict=True
+            )
+            if rate != default
+        }
+        if given:
+            rates[gate] = given
+    entry: dict[str, Any] = {
+        "name": c.name,
+        "membrane": c.membrane,
+        "species": c.species,
+        "permeability": c.permeability,
+        "gates": dict(c.gates),
+        "kinetics": c.kinetics,
+        "q10": c.q10,
+        "reference_temperature": c.reference_temperature,
+    }
+    if rates:
+        entry["rates"] = rates
+    return entry
 
 
 def _region_dict(case: Case, r: Region, bulk_d: dict[str, float]) -> dict[str, Any]:

@@ -37,6 +37,8 @@ UNIT_KINDS: dict[str, str] = {
     "mol/m^2/s": "a molar flux density",
     "m/s/Pa": "a hydraulic conductivity (velocity per pressure)",
     "Pa": "a pressure",
+    "1/s": "a rate",
+    "1/s/V": "a rate per potential",
 }
 
 # Longest unit expression we accept; real ones are below 20 characters.
@@ -94,6 +96,11 @@ _COMMON: dict[tuple[str, str], tuple[float, float]] = {
     ("kJ/mol", "J/mol"): (1e3, 0.0),
     ("kcal/mol", "J/mol"): (4184.0, 0.0),
     ("mol/m^2/s", "mol/m^2/s"): (1.0, 0.0),
+    # gate rates ([[channel]] rates): 1/ms and 1/(ms mV) as physiologists write them
+    ("1/s", "1/s"): (1.0, 0.0),
+    ("1/ms", "1/s"): (1e3, 0.0),
+    ("1/s/V", "1/s/V"): (1.0, 0.0),
+    ("1/ms/mV", "1/s/V"): (1e6, 0.0),
 }
 
 
@@ -123,6 +130,10 @@ def _check_unit_grammar(text: str, unit: str) -> None:
     position = 0
     depth = 0
     previous = ""
+    # a reciprocal unit, "1/ms" or "1/(ms*mV)": the leading 1 is the one number allowed
+    one = re.match(r"1\s*(?=/)", unit)
+    if one is not None:
+        position = one.end()
     while position < len(unit):
         match = _UNIT_TOKENS.match(unit, position)
         if match is None or match.end() == position:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .case import Case
+from .channels import ChannelReader
 from .messages import case_error
 from .overrides import apply_override, balanced_refusal
 from .protocols import ProtocolReader
@@ -28,7 +29,7 @@ from .sections import SectionReader, StateCells, protocol_output_times
 __all__ = ["CaseReader", "case_from_data", "plain_copy"]
 
 
-class CaseReader(ProtocolReader, SectionReader):
+class CaseReader(ProtocolReader, ChannelReader, SectionReader):
     """Validates one raw case and builds the SI dataclasses."""
 
     def build(self, raw: dict[str, Any], source: str | None, check_protocols: bool = True) -> Case:
@@ -48,6 +49,7 @@ class CaseReader(ProtocolReader, SectionReader):
         self.check_water(regions, inside)
         left, right = self.boundaries(raw, geometry)
         pumps = self.pumps(raw, species, regions)
+        channels = self.channels(raw, species, regions)
         mesh = self.mesh(raw)
         graded = None
         if check_protocols:
@@ -61,11 +63,13 @@ class CaseReader(ProtocolReader, SectionReader):
         output = self.output(raw, source)
         expect = self.expect(raw)
         cell = self.cell(raw, geometry, regions)
-        protocols = (
-            self.protocols(raw, regions, left, right, run, strict, graded)
-            if check_protocols
-            else ()
-        )
+        stimuli = self.stimuli(raw, left, right, run, strict)
+        protocols = ()
+        if check_protocols:
+            sides = {s.side for s in stimuli}
+            protocols = self.protocols(raw, regions, left, right, run, strict, graded, sides)
+            if stimuli:
+                protocols = self.pulse_protocols(raw, stimuli, left, right, protocols)
         if protocols and run.mode == "transient" and "outputs" not in raw.get("run", {}):
             times = protocol_output_times(run.t_end, [p.at for p in protocols])
             run = dataclasses.replace(run, outputs=times)
@@ -80,9 +84,11 @@ class CaseReader(ProtocolReader, SectionReader):
             left=left,
             right=right,
             pumps=pumps,
+            channels=channels,
             mesh=mesh,
             run=run,
             protocols=protocols,
+            stimuli=stimuli,
             cell=cell,
             output=output,
             expect=expect,

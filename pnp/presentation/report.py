@@ -294,6 +294,7 @@ def summary(case, result) -> str:
         leak = result.current[-1] - result.pump_current[-1]
         rows.append(("leak current (outward +)", density_text(leak, None)))
     rows.extend(_volume_rows(case, result, last))
+    rows.extend(_channel_rows(case, result, last))
     rows.extend(_whole_cell_rows(case, result))
     st = result.stats
     rows.append(
@@ -313,6 +314,29 @@ def summary(case, result) -> str:
             _table(exp_rows, ("simulated vs analytic", "simulated", "expected", "difference", ""))
         )
     return "\n".join(lines)
+
+
+def _channel_rows(case, result, last) -> list[tuple[str, str]]:
+    """Each channel's gates and permeability at the last output; a transient's
+    spikes (upward 0 V crossings of V_m) and highest V_m."""
+    rows = []
+    observables = result.observables()
+    for ch in getattr(case, "channels", ()):
+        gates = ", ".join(
+            f"{g} {observables[f'gate_{ch.name}_{g}'][-1]:.4g}"
+            for g in ch.gates
+            if f"gate_{ch.name}_{g}" in observables
+        )
+        rows.append((f"gates {ch.name}", gates))
+        rows.append((f"permeability {ch.name}", last(f"permeability_{ch.name}", "m/s")))
+    if getattr(case, "channels", ()) and len(result.t) > 1 and np.all(np.isfinite(result.t)):
+        times = result.spike_times()
+        shown = ", ".join(_fmt_time(t) for t in times[:5]) + (", ..." if len(times) > 5 else "")
+        rows.append(
+            ("spikes (V_m up through 0 V)", f"{len(times)}" + (f" at {shown}" if shown else ""))
+        )
+        rows.append(("highest V_m", f"{result.membrane_potential.max() * 1e3:.6g} mV"))
+    return rows
 
 
 #: Geometry -> (unit label, factor from m^3) of the inside volume in the summary.

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..constants import FARADAY, VACUUM_PERMITTIVITY
-from ..discretisation import kernel, swelling
+from ..discretisation import channels, kernel, swelling
 from ..discretisation.model import Model, pump_rate
 from ..solvers.newton import boundary_displacement, displacement_at
 
@@ -137,6 +137,8 @@ def observe(model: Model, x: np.ndarray, displacement_rate: float = 0.0) -> dict
     """
     if model.swelling is not None:
         swelling.set_scale(model, float(x[-1]))  # the mesh where x's cells are
+    if model.channels is not None:  # the membrane's faces as x's gates open them
+        channels.apply(model, channels.factors(model, x)[0])
     flux = face_fluxes(model, x)
     face = measurement_face(model)
     area = model.mesh.face_area[face]
@@ -177,7 +179,35 @@ def observe(model: Model, x: np.ndarray, displacement_rate: float = 0.0) -> dict
     obs["surface_charge_right"] = float(sigma[1])
     if model.swelling is not None:
         obs.update(volume_observables(model, x))
+    if model.channels is not None:
+        obs.update(channel_observables(model, x, species_flux, pump_species))
     return obs
+
+
+def channel_observables(model: Model, x: np.ndarray, species_flux, pump_species) -> dict:
+    """gate_<channel>_<gate> (open fraction), permeability_<channel> [m/s] and
+    current_<channel> [A/m^2, outward]: the channel's share P_ch / P of its
+    species' electrodiffusive current through the membrane (the flux through
+    a membrane is proportional to its permeability at any one state)."""
+    chans = model.channels
+    out = {}
+    gates = x[chans.block]
+    for name, value in zip(chans.gate_names, gates, strict=True):
+        out["gate_" + name.replace(".", "_")] = float(value)
+    opened = channels.permeabilities(model, x)
+    for c, name in enumerate(chans.names):
+        cd = chans.conductors[chans.conductor_of[c]]
+        total = cd.leak + sum(
+            opened[o]
+            for o in range(len(chans.names))
+            if chans.conductor_of[o] == chans.conductor_of[c]
+        )
+        i = chans.species[c]
+        ionic = species_flux[model.species[i]] - pump_species[i]
+        share = opened[c] / total if total > 0 else 0.0
+        out[f"permeability_{name}"] = float(opened[c])
+        out[f"channel_current_{name}"] = float(FARADAY * model.z[i] * ionic * share) + 0.0
+    return out
 
 
 #: Geometry -> the full angle a mesh volume (per radian, per steradian) is multiplied by.

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 SIDES = ("left", "right")
 SCALAR, PER_SPECIES, PER_SIDE = "scalar", "per species", "per side"
+PER_CHANNEL, PER_GATE = "per channel", "per gate"
 #: Suffix of the sweep-summary column holding an observable's error estimate.
 ERROR_SUFFIX = "_error"
 
@@ -64,6 +65,10 @@ class Observable:
     water : bool
         Reported only by a case whose volume moves (a membrane with a
         ``water_permeability``); never a fixed summary column.
+
+    Kinds ``per channel`` and ``per gate`` (patterns with ``{channel}`` or
+    ``{gate}``, the gate as ``<channel>_<gate>``) are reported only by a case
+    with voltage-gated channels; never fixed summary columns.
     """
 
     name: str
@@ -81,13 +86,30 @@ class Observable:
         """The fixed part of a pattern before ``{``: ``flux_`` (the name itself if scalar)."""
         return self.name.split("{", 1)[0]
 
-    def expand(self, species: Sequence[str] = (), sides: Sequence[str] = SIDES) -> list[str]:
-        """Flat names of this entry for the given species and sides."""
-        if self.kind == PER_SPECIES:
-            return [self.name.format(species=s) for s in species]
-        if self.kind == PER_SIDE:
-            return [self.name.format(side=s) for s in sides]
-        return [self.name]
+    def expand(
+        self,
+        species: Sequence[str] = (),
+        sides: Sequence[str] = SIDES,
+        channels: Sequence[str] = (),
+        gates: Sequence[str] = (),
+    ) -> list[str]:
+        """Flat names of this entry for the given species, sides, channels and gates."""
+        return [name for name, _ in self.rows(species, sides, channels, gates)]
+
+    def rows(self, species=(), sides=SIDES, channels=(), gates=()) -> list[tuple[str, str]]:
+        """(flat name, description) of every expansion of this entry."""
+        key = {
+            PER_SPECIES: ("species", species),
+            PER_SIDE: ("side", sides),
+            PER_CHANNEL: ("channel", channels),
+            PER_GATE: ("gate", gates),
+        }.get(self.kind)
+        if key is None:
+            return [(self.name, self.description)]
+        field, values = key
+        return [
+            (self.name.format(**{field: v}), self.description.format(**{field: v})) for v in values
+        ]
 
     def matches(self, flat: str) -> bool:
         """Whether ``flat`` is this entry or starts with its pattern's prefix (``flux_``)."""
@@ -169,6 +191,34 @@ OBSERVABLES: tuple[Observable, ...] = (
         "face_fluxes",
     ),
     Observable(
+        "gate_{gate}",
+        "1",
+        "open fraction of gate {gate} (<channel>_<gate>)",
+        PER_GATE,
+        "gate {gate}",
+        "channel_observables",
+        summary=False,
+    ),
+    Observable(
+        "permeability_{channel}",
+        "m/s",
+        "permeability of channel {channel}, its open permeability times its gates' product",
+        PER_CHANNEL,
+        "permeability {channel}",
+        "channel_observables",
+        summary=False,
+    ),
+    Observable(
+        "channel_current_{channel}",
+        "A/m^2",
+        "current density through channel {channel}: its share of its species' "
+        "current across the membrane, outward positive",
+        PER_CHANNEL,
+        "current {channel}",
+        "channel_observables",
+        summary=False,
+    ),
+    Observable(
         "volume",
         "m^3",
         "volume of the inside compartment: the whole cell (spherical), per m of length "
@@ -244,17 +294,20 @@ def observable_names(
     *,
     summary: bool = False,
     water: bool = False,
+    channels: Sequence[str] = (),
+    gates: Sequence[str] = (),
 ) -> list[str]:
     """Every flat observable name for these species and sides, in table order.
 
     With ``summary=True`` only those that are sweep summary columns; the
-    volume observables only with ``water=True`` (a case whose volume moves).
+    volume observables only with ``water=True`` (a case whose volume moves);
+    the channel observables for the ``channels`` and ``gates`` given.
     """
     names: list[str] = []
     for obs in OBSERVABLES:
         if (summary and not obs.summary) or (obs.water and not water):
             continue
-        names += obs.expand(species, sides)
+        names += obs.expand(species, sides, channels, gates)
     return names
 
 
@@ -276,23 +329,19 @@ def observable_units(name: str) -> str:
 
 
 def describe(
-    species: Sequence[str], sides: Sequence[str] = SIDES, *, water: bool = False
+    species: Sequence[str],
+    sides: Sequence[str] = SIDES,
+    *,
+    water: bool = False,
+    channels: Sequence[str] = (),
+    gates: Sequence[str] = (),
 ) -> list[tuple[str, str, str]]:
     """(flat name, unit, description) of every observable, in table order
-    (the volume observables with ``water=True``)."""
+    (the volume observables with ``water=True``, the channel ones for the
+    ``channels`` and ``gates`` given)."""
     rows = []
     for obs in OBSERVABLES:
         if obs.water and not water:
             continue
-        if obs.kind == PER_SPECIES:
-            rows += [
-                (obs.name.format(species=s), obs.unit, obs.description.format(species=s))
-                for s in species
-            ]
-        elif obs.kind == PER_SIDE:
-            rows += [
-                (obs.name.format(side=s), obs.unit, obs.description.format(side=s)) for s in sides
-            ]
-        else:
-            rows.append((obs.name, obs.unit, obs.description))
+        rows += [(n, obs.unit, d) for n, d in obs.rows(species, sides, channels, gates)]
     return rows

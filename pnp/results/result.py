@@ -360,6 +360,13 @@ class Result:
                 flat.update({obs.prefix + key: series for key, series in value.items()})
         return flat
 
+    def spike_times(self, level: float = 0.0) -> np.ndarray:
+        """Times [s] where the membrane potential crosses ``level`` [V] upward
+        (linear between outputs): the spikes of a transient (:mod:`pnp.results.spikes`)."""
+        from .spikes import spike_times
+
+        return spike_times(self.t, self.membrane_potential, level)
+
     def observables(self) -> dict[str, np.ndarray]:
         """Every per-time observable under its flat name (see module docstring)."""
         flat = self._structured()

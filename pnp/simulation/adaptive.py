@@ -94,6 +94,10 @@ def error_tolerances(model, obs: dict, tolerance: float) -> dict:
     for name, value in obs.items():
         if name in ("membrane_potential", "membrane_voltage"):
             out[name] = tolerance
+        elif name.startswith(("gate_", "permeability_")):
+            # functions of V_m in a steady state (x_inf(V_m)): their error is
+            # V_m's times a slope, held through V_m's tolerance; estimated, not asked
+            out[name] = math.inf
         elif name.startswith(("surface_charge", "membrane_charge")):
             out[name] = tolerance * max(abs(value), charge_scale)
         elif name.startswith("flux_"):
@@ -106,6 +110,11 @@ def error_tolerances(model, obs: dict, tolerance: float) -> dict:
             osmotic = GAS_CONSTANT * case.temperature * obs.get("osmolarity_outside", 0.0)
             lp = model.swelling.water_permeability if name == "water_flux" else 1.0
             out[name] = tolerance * max(abs(value), lp * osmotic)
+        elif name.startswith("channel_current_"):  # a share of its species' current
+            channel = name[len("channel_current_") :]
+            ch = next(c for c in case.channels if c.name == channel)
+            z = abs(valence[ch.species])
+            out[name] = tolerance * max(abs(value), z * FARADAY * flux_scale)
         elif name.startswith("current_"):
             # z_i F flux_i: the flux's tolerance times |z_i| F (0 for a neutral species,
             # whose current is zero by construction)
@@ -368,8 +377,11 @@ def transient_mesh(case):
     seen, meshes = set(), []
     for t in times:
         state = case.at_time(t) if t > 0.0 else case
+        # what is still to come (protocols, stimuli: the case at t = 0 lists its
+        # pulses) is not part of the state
         key = json.dumps(
-            {k: v for k, v in state.to_dict().items() if k != "protocol"}, sort_keys=True
+            {k: v for k, v in state.to_dict().items() if k not in ("protocol", "stimulus")},
+            sort_keys=True,
         )
         if key in seen:
             continue

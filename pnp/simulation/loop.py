@@ -14,6 +14,7 @@ import time
 
 import numpy as np
 
+from ..discretisation.channels import settle
 from ..discretisation.model import rebuild_model
 from ..discretisation.swelling import unbounded
 from ..results.observables import measurement_face, observe
@@ -168,6 +169,8 @@ def _transient(case, model, tracker, x0, t_start):
         # the system holds from t = 0 on (a steady state satisfies it already:
         # solved again, it changes by round-off only)
         x0 = consistent_start(model, x0)
+        if case.run.initial == "contents":  # gates at x_inf of that state
+            x0 = settle(model, x0)
     # the initial current: ionic plus the displacement current that holds
     # Gauss's law, so the total current is the same through every face
     rate = initial_rates(model, x0)[measurement_face(model)]

@@ -127,9 +127,16 @@ def result_state(model, result, index: int = -1) -> np.ndarray:
         charge = float(sigma[index]) if sigma is not None and np.isfinite(sigma[index]) else 0.0
         area = model.mesh.face_area[face]
         boundary.append(psi[cell] + charge * area / (FARADAY * model.b_pois_cond[side]))
-    extras = None
+    extras = {}
+    if model.channels is not None:  # the gates of that output
+        extras["gates"] = np.array(
+            [
+                float(result.extra_observables["gate_" + name.replace(".", "_")][index])
+                for name in model.channels.gate_names
+            ]
+        )
     if model.swelling is not None:  # the volume of that output, from its faces
-        extras = {"scale": np.array([scale_of(model, result.faces_at(index))])}
+        extras["scale"] = np.array([scale_of(model, result.faces_at(index))])
     return model.layout.pack(
         psi, result.concentration[index], boundary=np.array(boundary), extras=extras
     )

@@ -37,7 +37,13 @@ def _case_toml(case):
 
 def observable_names(model) -> list[str]:
     """Flat names of everything :func:`~pnp.results.observables.observe` reports."""
-    return registry.observable_names(model.species, water=model.swelling is not None)
+    chans = model.channels
+    return registry.observable_names(
+        model.species,
+        water=model.swelling is not None,
+        channels=chans.names if chans is not None else (),
+        gates=tuple(g.replace(".", "_") for g in chans.gate_names) if chans is not None else (),
+    )
 
 
 def _error_series(errors, count: int) -> dict[str, np.ndarray]:

@@ -371,6 +371,12 @@ class BDF:
         if self.v_hist:  # the history part of dV/dt, as for the amounts
             beta_v = -(a1 * self.v_hist[0] + (a2 * self.v_hist[1] if a2 != 0.0 else 0.0)) / h_try
             self.system.bordered.beta_volume = beta_v
+        if self.model.channels is not None:  # the gates' history: state unknowns as they are
+            gates = self.model.channels.block
+            beta_g = self.system.bordered.beta_gates
+            np.multiply(self.x_hist[0][gates], -a1 / h_try, out=beta_g)
+            if a2 != 0.0:
+                beta_g -= a2 * self.x_hist[1][gates] / h_try
         x_hist = self.x_hist
         # the predictor through the whole history (2 or 3 states) starts Newton
         # and is kept for the error estimate of this same step (_error)

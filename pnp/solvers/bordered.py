@@ -1,27 +1,40 @@
-"""The volume unknown of a swelling cell, bordering the banded system.
+"""Unknowns outside the band: the gates of voltage-gated channels and the
+volume of a swelling cell, bordering the banded system.
 
-When water crosses a membrane (:mod:`pnp.discretisation.swelling`) the state
-vector ends with one more unknown, the scale s of the inside compartment,
-and the system one more equation, the volume balance
-alpha V(s) - beta + A(s) J_w(x, s) = 0. Every geometric coefficient of the
-band depends on s, and J_w on the concentrations of whole compartments, so
-the Jacobian is the band plus a dense last row and column:
+The state vector may end with extra unknowns (:mod:`pnp.discretisation.layout`):
+the gates of the model's channels (:mod:`pnp.discretisation.channels`) and,
+last, the scale s of a swelling cell's inside compartment
+(:mod:`pnp.discretisation.swelling`). Each has one equation. The Jacobian
+is the band J of the cells plus k dense columns B (how the cells' residuals
+change with each border unknown) and k rows r (how each border equation
+changes with the cells' unknowns), with a small k x k block D:
 
-    [ J    b ] [dx]      [R]
-    [ r^T  d ] [ds]  = - [g]
+    [ J    B ] [dx]      [R  ]
+    [ r^T  D ] [du]  = - [R_b]
 
-It is solved with the band's one LU factorization and two right-hand sides
-(block elimination): y1 = J^-1 R, y2 = J^-1 b, ds = (r.y1 - g)/(d - r.y2),
-dx = -y1 - y2 ds. r is exact (g is linear in the concentrations); b and d
-are one-sided differences in s (``SCALE_STEP`` relative: the Jacobian is
-then exact to ~1e-7, so Newton converges to the same tolerance, only
-linearly in its last digits), costing one more residual assembly per
-iteration.
+It is solved with the band's one LU factorization and k + 1 right-hand
+sides (block elimination): [y0 | Y] = J^-1 [R | B], then the k x k Schur
+system (D - r^T Y) du = r^T y0 - R_b, and dx = -y0 - Y du.
 
-The history part of the species time terms (``beta_c``) is passed as
-amounts per cell (:func:`pnp.solvers.newton.contents`); it is divided by
-each cell's volume at the current s before the kernel sees it. The history
-part of dV/dt is ``beta_volume``, set by the caller before Newton.
+- A gate row is exact: its equation depends on the gate itself and on V_m,
+  an affine function of one or two potentials. A gate's column is
+  dR/df df/dx: the derivative of the cells' residual with respect to the
+  factor f of the conductor the gate opens is a one-sided difference
+  (``FACTOR_STEP`` relative; one more assembly per conductor, shared by all
+  its gates), df/dx exact.
+- The volume row is exact (the volume balance is linear in the
+  concentrations); its column and diagonal are one-sided differences in s
+  (``SCALE_STEP`` relative), one more assembly. The history part of the
+  species time terms (``beta_c``) is passed as amounts per cell
+  (:func:`pnp.solvers.newton.contents`) and divided by each cell's volume
+  at the current s before the kernel sees it; the history part of dV/dt is
+  ``beta_volume``. A volume equation does not depend on the gates, and the
+  gates' equations do not depend on s.
+
+The Jacobian is then exact to ~1e-7 relative in its difference columns, so
+Newton converges to the same tolerance, only linearly in its last digits.
+The history part of the gates' time terms is ``beta_gates``, set by the
+caller before Newton (zero in a steady state).
 """
 
 from __future__ import annotations
@@ -29,6 +42,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import lapack
 
+from ..discretisation import channels as chan
 from ..discretisation import kernel
 from ..discretisation.swelling import (
     MAX_SCALE,
@@ -39,61 +53,113 @@ from ..discretisation.swelling import (
 )
 
 
-class BorderedVolume:
-    """Assembly and solve of a :class:`~pnp.solvers.newton.System` with the volume unknown."""
+class Bordered:
+    """Assembly and solve of a :class:`~pnp.solvers.newton.System` with border unknowns."""
 
     def __init__(self, system, model):
         self.system = system
         self.model = model
         n = model.n_unknowns
-        self.n0 = n - 1  # the banded part: cells and boundary unknowns
-        self.res_shift = np.zeros(self.n0)
-        self.column = np.zeros(self.n0)
-        self.row = np.zeros(n)
-        self.rhs = np.zeros((self.n0, 2), order="F")
+        self.volume = model.swelling is not None
+        self.gates = model.channels
+        n_gates = self.gates.n_gates if self.gates is not None else 0
+        n_cond = len(self.gates.conductors) if self.gates is not None else 0
+        self.k = n_gates + int(self.volume)
+        self.n0 = n - self.k  # the banded part: cells and boundary unknowns
+        self.n_gates = n_gates
+        self.columns = np.zeros((self.n0, self.k), order="F")
+        self.shifted = np.zeros((self.n0, max(n_cond, 1)), order="F")
+        self.res_scale = np.zeros(self.n0)
+        self.row = np.zeros(n)  # the volume row
+        self.rhs = np.zeros((self.n0, self.k + 1), order="F")
         self.beta_eff = np.zeros((model.n_species, model.n_cells), order="F")
         self.beta_volume = 0.0  # history part of dV/dt [geometry units / s]
+        self.beta_gates = np.zeros(n_gates)  # history part of the gates' dx/dt [1/s]
         self.d_scale = 0.0
+        self.gate_diag = np.zeros(n_gates)
+        self.gate_dv = np.zeros(n_gates)
 
     def _time_terms(self, beta_c):
-        """Amount histories over the cell volumes at the model's scale."""
+        """Amount histories over the cell volumes at the model's scale (swelling)."""
+        if not self.volume:
+            return beta_c
         np.divide(beta_c, self.model.volume, out=self.beta_eff)
         return self.beta_eff
 
     def assemble(self, x, alpha_c, alpha_d, beta_c, beta_d, jacobian=True):
         system, model, n0 = self.system, self.model, self.n0
         res = system.res
-        scale = float(x[-1])
+        scale = float(x[-1]) if self.volume else 1.0
         if not (np.isfinite(scale) and 0.0 < scale <= MAX_SCALE):
             res[:] = np.nan  # swollen (or shrunk) beyond any cell: reject the iterate
             return res
         core = x[:n0]
-        if jacobian:
-            step = SCALE_STEP * scale
-            set_scale(model, scale + step)
-            beta = self._time_terms(beta_c)
-            system._assemble_core(
-                core, alpha_c, alpha_d, beta, beta_d, self.res_shift, system.ab, False
-            )
-            g_shift = volume_residual(model, x, alpha_d, self.beta_volume)
-        set_scale(model, scale)
+        terms = (alpha_c, alpha_d, beta_c, beta_d)
+        f, dfdx = chan.factors(model, x) if self.gates is not None else (None, None)
+        if jacobian and self.volume:  # the cells' residual at s + ds
+            g_shift = self._at_scale(x, core, terms, scale + SCALE_STEP * scale, f)
+        if self.volume:
+            set_scale(model, scale)
         beta = self._time_terms(beta_c)
+        if jacobian and f is not None:  # and at each conductor's f + df
+            steps = _factor_steps(f)
+            for j in range(len(f)):
+                shifted = f.copy()
+                shifted[j] += steps[j]
+                chan.apply(model, shifted)
+                system._assemble_core(
+                    core, alpha_c, alpha_d, beta, beta_d, self.shifted[:, j], system.ab, False
+                )
+        if f is not None:
+            chan.apply(model, f)
         system._assemble_core(core, alpha_c, alpha_d, beta, beta_d, res[:n0], system.ab, jacobian)
-        g = volume_residual(model, x, alpha_d, self.beta_volume)
-        res[-1] = g
-        if jacobian:
-            np.subtract(self.res_shift, res[:n0], out=self.column)
-            self.column /= step
-            self.d_scale = (g_shift - g) / step
+        if f is not None:
+            g_res, self.gate_diag, self.gate_dv = chan.gate_residual(
+                model, x, alpha_d, self.beta_gates
+            )
+            res[self.gates.block] = g_res
+        if self.volume:
+            res[-1] = volume_residual(model, x, alpha_d, self.beta_volume)
+        if jacobian and f is not None:
+            self._gate_columns(res[:n0], steps, dfdx)
+        if jacobian and self.volume:
+            step = SCALE_STEP * scale
+            np.subtract(self.res_scale, res[:n0], out=self.columns[:, -1])
+            self.columns[:, -1] /= step
+            self.d_scale = (g_shift - res[-1]) / step
             volume_row(model, self.row)
         return res
 
+    def _at_scale(self, x, core, terms, scale, f) -> float:
+        """The cells' residual (into ``res_scale``) and the volume residual at ``scale``."""
+        model, system = self.model, self.system
+        alpha_c, alpha_d, beta_c, beta_d = terms
+        set_scale(model, scale)
+        if f is not None:
+            chan.apply(model, f)
+        beta = self._time_terms(beta_c)
+        system._assemble_core(
+            core, alpha_c, alpha_d, beta, beta_d, self.res_scale, system.ab, False
+        )
+        return volume_residual(model, x, alpha_d, self.beta_volume)
+
+    def _gate_columns(self, base: np.ndarray, steps: np.ndarray, dfdx: np.ndarray) -> None:
+        """Each gate's column: (R(f + df) - R(f))/df of its conductor times df/dx."""
+        gates = self.gates
+        for j in range(len(steps)):
+            self.shifted[:, j] -= base
+            self.shifted[:, j] /= steps[j]
+        for g in range(self.n_gates):
+            cond = gates.conductor_of[gates.gate_channel[g]]
+            np.multiply(self.shifted[:, cond], dfdx[g], out=self.columns[:, g])
+
     def solve(self) -> tuple[np.ndarray | None, str]:
-        system, n0 = self.system, self.n0
+        system, n0, k = self.system, self.n0, self.k
         kl, ku = system.kl, system.ku
         rhs = self.rhs
-        rhs[:, 0] = system.res[:n0]
-        rhs[:, 1] = self.column
+        res = system.res
+        rhs[:, 0] = res[:n0]
+        rhs[:, 1:] = self.columns
         ab = system.ab[:, :n0]
         kernel.equilibrate_rows(ab, rhs, kl, ku)
         system.stats.factorizations += 1
@@ -102,15 +168,36 @@ class BorderedVolume:
             return None, f"singular Jacobian (zero pivot at unknown {info - 1})"
         if info < 0:
             return None, f"LAPACK gbsv argument {-info} invalid"
-        row = self.row[:n0]
-        denominator = self.d_scale - float(row @ y[:, 1])
-        if denominator == 0.0 or not np.isfinite(denominator):
-            return None, "singular volume equation"
-        d_scale = (float(row @ y[:, 0]) - float(system.res[-1])) / denominator
-        delta = system.res  # overwritten: the update
-        np.multiply(y[:, 1], -d_scale, out=delta[:n0])
+        # the border rows: r^T y (k x (k+1)) and D, row by row
+        schur = np.zeros((k, k))
+        right = np.zeros(k)
+        gates = self.gates
+        if gates is not None:
+            for g in range(self.n_gates):
+                ry = np.zeros(k + 1)
+                for index, coef in zip(gates.vm_index, gates.vm_coef, strict=True):
+                    ry += coef * self.gate_dv[g] * y[index]
+                schur[g] = -ry[1:]
+                schur[g, g] += self.gate_diag[g]
+                right[g] = ry[0] - res[gates.block.start + g]
+        if self.volume:
+            ry = self.row[:n0] @ y
+            schur[-1] = -ry[1:]
+            schur[-1, -1] += self.d_scale
+            right[-1] = ry[0] - res[-1]
+        # k x k (a few): LAPACK directly, without numpy.linalg's checks (~100 us a call)
+        _, _, du, info = lapack.dgesv(schur, right, overwrite_a=1, overwrite_b=1)
+        if info != 0:
+            return None, "singular border equations (gates or volume)"
+        delta = res  # overwritten: the update
+        np.matmul(y[:, 1:], -du, out=delta[:n0])
         delta[:n0] -= y[:, 0]
-        delta[-1] = d_scale
+        delta[n0:] = du
         if not np.all(np.isfinite(delta)):
             return None, "non-finite Newton update"
         return delta, ""
+
+
+def _factor_steps(f: np.ndarray) -> np.ndarray:
+    """The one-sided difference step of each conductor factor."""
+    return chan.FACTOR_STEP * np.maximum(np.abs(f), 1e-6)

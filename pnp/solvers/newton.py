@@ -18,7 +18,7 @@ from scipy.linalg import lapack
 from ..discretisation import kernel
 from ..discretisation.model import Model, pump_rate_derivatives, pump_sources
 from ..discretisation.swelling import set_scale
-from .bordered import BorderedVolume
+from .bordered import Bordered
 
 DPSI_MAX = 10.0  # largest potential update per Newton iteration [V_T]
 NEWTON_MAX_ITER = 25
@@ -76,7 +76,11 @@ class System:
         self.potential_cells = model.layout.potential
         self.boundary_indices = [int(i) for i in model.layout.boundary]
         self.stats = Stats()
-        self.bordered = BorderedVolume(self, model) if model.swelling is not None else None
+        self.bordered = (
+            Bordered(self, model)
+            if model.swelling is not None or model.channels is not None
+            else None
+        )
 
     def max_abs_potential(self, v: np.ndarray) -> float:
         """Largest |potential entry| of a state-shaped vector (strided views, no copies)."""

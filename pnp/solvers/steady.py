@@ -74,7 +74,16 @@ def solve_steady(
 
     ``callback(t, dt, stats, x)`` is called after every accepted step
     (``dt = inf`` for direct solves).
+
+    A model with voltage-gated channels started from its initial state
+    (``x0`` None or ``model.x0``) is first solved with its gates held where
+    that state has them (x_inf of a resting estimate,
+    :func:`pnp.discretisation.channels.resting_guess`), then released: the
+    steady state of the resting branch, which a cell whose channels can also
+    hold it depolarised would otherwise miss from its zero-potential start.
     """
+    if model.channels is not None and (x0 is None or x0 is model.x0) and not model.channels.held:
+        return _held_gates_first(model, rtol, atol, max_steps, callback, direct, continuation)
     t0 = time.perf_counter()
     system = System(model)
     stats = system.stats
@@ -134,6 +143,21 @@ def solve_steady(
     return outcome
 
 
+def _held_gates_first(model, rtol, atol, max_steps, callback, direct, continuation):
+    """:func:`solve_steady` with the gates held at ``model.x0``'s, then released."""
+    chans = model.channels
+    chans.held = True
+    try:
+        first = solve_steady(model, model.x0, rtol, atol, max_steps, callback, direct, continuation)
+    finally:
+        chans.held = False
+    start = first.x if first.success else model.x0.copy()
+    outcome = solve_steady(model, start, rtol, atol, max_steps, callback, direct, continuation)
+    for key in ("steps", "newton_iterations", "factorizations", "rejected_steps"):
+        setattr(outcome.stats, key, getattr(outcome.stats, key) + getattr(first.stats, key))
+    return outcome
+
+
 def _continuation(
     model, system, x, alpha_floor, project, weights_newton, weights_step, max_steps, callback
 ) -> SteadyOutcome:
@@ -150,7 +174,10 @@ def _continuation(
         beta_c = alpha_c * contents(model, x_old)  # (moves a swelling model to x_old's scale)
         beta_d = alpha * displacements(model, x_old)
         if system.bordered is not None:
-            system.bordered.beta_volume = alpha * inside_volume(model)
+            if model.swelling is not None:
+                system.bordered.beta_volume = alpha * inside_volume(model)
+            if model.channels is not None:
+                system.bordered.beta_gates[:] = alpha * x_old[model.channels.block]
         info = newton(system, x, alpha_c, alpha, beta_c, beta_d, weights_newton, project)
         if not info.converged:
             stats.rejected_steps += 1
@@ -196,6 +223,8 @@ def _direct_steady(
     # without confined species one solve is the steady state itself, and the
     # time terms are all zero (no state-sized history arrays needed)
     confined = bool(np.any(alpha_floor))
+    if system.bordered is not None:  # no time terms for the border unknowns
+        system.bordered.beta_gates[:] = 0.0
     for _ in range(DIRECT_MAX_SOLVES):
         if stats.steps >= max_steps:
             return SteadyOutcome(

@@ -164,7 +164,11 @@ def _draw_traces(fig: Figure | SubFigure, result: Result, log_time: bool | str) 
     # Species that never cross (impermeant, or no membrane) get no curve;
     # with none crossing, no flux panel.
     volume = result.extra_observables.get("volume")  # a swelling cell: one more panel
-    rows = (3 if fluxes else 2) + (volume is not None)
+    # voltage-gated channels: their gates, one more panel
+    gates = {
+        n[len("gate_") :]: v for n, v in result.extra_observables.items() if n.startswith("gate_")
+    }
+    rows = (3 if fluxes else 2) + (volume is not None) + bool(gates)
     axes = list(fig.subplots(rows, 1, sharex=True, squeeze=False)[:, 0])
 
     _draw_potentials(axes[0], result, keep, times, style)
@@ -204,6 +208,14 @@ def _draw_traces(fig: Figure | SubFigure, result: Result, log_time: bool | str) 
         axes[2].axhline(0, color="0.6", lw=0.6, zorder=0)
         axes[2].set_ylabel(f"flux [{flux_unit}]")
         axes[2].legend(fontsize=8, loc="best", title="outward +", title_fontsize=8)
+
+    if gates:
+        ax = axes[(3 if fluxes else 2)]
+        for number, (name, values) in enumerate(gates.items()):
+            ax.plot(times, values[keep], color=f"C{number % 10}", label=name, **style)
+        ax.set_ylim(-0.05, 1.05)
+        ax.set_ylabel("gate (open fraction)")
+        ax.legend(fontsize=8, loc="best")
 
     if volume is not None:
         # relative to the first output (the case as written, or its steady start)

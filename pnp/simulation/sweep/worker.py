@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import ResultFileError
+from ...results.spikes import spike_summary
 from .summary import STAT_COLUMNS
 
 
@@ -39,6 +40,8 @@ def _outcome(result) -> dict[str, Any]:
     """The summary fields of a Result: status, message, final observables and
     their error estimates, work."""
     observables = {name: _last(series) for name, series in result.observables().items()}
+    if any(name.startswith("gate_") for name in observables):  # an f-I curve's columns
+        observables.update(spike_summary(result.t, result.membrane_potential))
     errors = {name: _last(series) for name, series in result.error_estimate.items()}
     stats = {name: result.stats.get(name) for name in STAT_COLUMNS}
     return {

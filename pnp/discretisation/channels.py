@@ -1,0 +1,421 @@
+"""Voltage-gated channels lowered to a model: gate unknowns and the faces they open.
+
+A channel adds P̄ Π_g x_g^p_g to the permeability of its species in its
+membrane (:mod:`pnp.discretisation.gates` for the rates). pnp resolves the
+membrane: its permeability P = exp(-dG/RT) D_m / L is a partition offset dG
+and a diffusivity D_m in the membrane's cells. Here the partition is fixed
+by a reference permeability, the fully open one
+
+    P_ref = P_leak + Σ_channels P̄,
+
+and the gates scale the diffusivity of that species in that membrane by
+
+    f = (P_leak + Σ_channels P̄ Π x^p) / P_ref      (0 < f <= 1),
+
+so the flux through the membrane stays electrodiffusive exactly as for a
+leak and is proportional to P at any state of the membrane (the membrane's
+content relaxes in L^2/(f D_m), well below a microsecond). One such factor
+per (membrane, species) with channels: a *conductor*. It multiplies the
+Scharfetter-Gummel conductances of the faces inside the membrane and
+divides the membrane-side half-cell resistances of its two interface faces.
+
+The gates are unknowns of the coupled system (the state's extra block
+``"gates"``, before the volume's ``"scale"``), one equation each,
+
+    dx/dt = k (alpha(V) (1 - x) - beta(V) x),   k = 1000/s per 1/ms times phi_T,
+
+with V = V_m in mV, the membrane potential of the case: the potential of the
+inside boundary face minus that of the outside one (the ``membrane_potential``
+observable). V_m is affine in the state (a boundary unknown, a cell
+potential next to a charged wall, or a held value), so its gradient is a
+few fixed coefficients (set by :func:`attach`, read by
+:func:`membrane_potential`). Steady mode: the time
+term is zero and x = x_inf(V).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..constants import VACUUM_PERMITTIVITY
+from . import kernel
+from .gates import Rate, temperature_factor
+
+#: Rates are in 1/ms; the solver's time is in s.
+PER_MS = 1000.0
+
+#: Smallest conductor factor applied: a Newton iterate may put a gate
+#: slightly below 0; the faces never get a negative conductance.
+FACTOR_FLOOR = 1e-12
+
+#: Relative step of the one-sided difference in a conductor factor.
+FACTOR_STEP = 1e-7
+
+
+@dataclass
+class Conductor:
+    """One species in one membrane whose permeability the gates change."""
+
+    species: int
+    start: int  # first membrane cell
+    stop: int  # one past the last
+    leak: float  # [m/s]
+    reference: float  # P_ref [m/s]: the partition is built from it
+    # faces (index arrays into the (S, N+1) face arrays / b_cond) and their
+    # values at f = 1 on the model's current geometry
+    base_sg: np.ndarray = field(default=None, repr=False)
+    base_left: float = 0.0
+    base_right: float = 0.0
+
+
+@dataclass
+class ChannelSet:
+    """The channels of a model, lowered."""
+
+    names: tuple[str, ...]  # channel names
+    species: tuple[int, ...]  # per channel
+    permeability: np.ndarray  # (C,) P̄ [m/s]
+    conductor_of: np.ndarray  # (C,) int: the conductor each channel opens
+    gate_names: tuple[str, ...]  # "<channel>.<gate>"
+    gate_channel: np.ndarray  # (G,) int
+    exponent: np.ndarray  # (G,) float
+    alpha: tuple[Rate, ...]  # (G,)
+    beta: tuple[Rate, ...]
+    rate_factor: np.ndarray  # (G,) 1000 phi_T: rates in 1/s
+    conductors: tuple[Conductor, ...]
+    block: slice  # the gates in the state vector
+    factors: np.ndarray = field(default=None)  # (K,) applied now
+    vm_index: tuple[int, ...] = ()  # V_m / V_T = sum coef x[index] + constant
+    vm_coef: tuple[float, ...] = ()
+    held: bool = False  # gates held at the history's values (a steady solver's first pass)
+
+    @property
+    def n_gates(self) -> int:
+        return len(self.gate_names)
+
+
+# ---------------------------------------------------------------------------
+# building
+# ---------------------------------------------------------------------------
+
+
+def reference_permeabilities(case) -> dict[tuple[str, str], float]:
+    """(membrane, species) -> P_ref = P_leak + sum of the channels' P̄, for every conductor."""
+    out: dict[tuple[str, str], float] = {}
+    for ch in getattr(case, "channels", ()):
+        key = (ch.membrane, ch.species)
+        if key not in out:
+            out[key] = case.region(ch.membrane).permeability.get(ch.species, 0.0)
+        out[key] += ch.permeability
+    return out
+
+
+def lower(case, mesh, species: tuple[str, ...], start_gates: int) -> ChannelSet | None:
+    """The :class:`ChannelSet` of ``case`` on ``mesh`` (None without channels).
+
+    ``start_gates``: index of the first gate unknown in the state vector.
+    """
+    channels = tuple(getattr(case, "channels", ()))
+    if not channels:
+        return None
+    slices = dict(zip(mesh.region_names, mesh.region_slices, strict=True))
+    refs = reference_permeabilities(case)
+    keys = list(refs)
+    conductors = []
+    for membrane, name in keys:
+        start, stop = slices[membrane]
+        leak = case.region(membrane).permeability.get(name, 0.0)
+        conductors.append(Conductor(species.index(name), start, stop, leak, refs[membrane, name]))
+    gate_names, gate_channel, exponent, alpha, beta, factor = [], [], [], [], [], []
+    for c, ch in enumerate(channels):
+        phi = temperature_factor(case.temperature, ch.q10, ch.reference_temperature)
+        for gate, power in ch.gates.items():
+            a, b = ch.rates[gate]
+            gate_names.append(f"{ch.name}.{gate}")
+            gate_channel.append(c)
+            exponent.append(float(power))
+            alpha.append(a)
+            beta.append(b)
+            factor.append(PER_MS * phi)
+    out = ChannelSet(
+        names=tuple(ch.name for ch in channels),
+        species=tuple(species.index(ch.species) for ch in channels),
+        permeability=np.array([ch.permeability for ch in channels], dtype=float),
+        conductor_of=np.array([keys.index((ch.membrane, ch.species)) for ch in channels]),
+        gate_names=tuple(gate_names),
+        gate_channel=np.array(gate_channel, dtype=np.int64),
+        exponent=np.array(exponent),
+        alpha=tuple(alpha),
+        beta=tuple(beta),
+        rate_factor=np.array(factor),
+        conductors=tuple(conductors),
+        block=slice(start_gates, start_gates + len(gate_names)),
+    )
+    out.factors = np.ones(len(conductors))
+    return out
+
+
+def attach(model) -> None:
+    """Finish ``model.channels`` on a built model: V_m's coefficients and the
+    faces' values at f = 1."""
+    chans = model.channels
+    if chans is None:
+        return
+    index, coef = [], []
+    lay = model.layout
+    bnd = iter(int(i) for i in lay.boundary)
+    inside = 0 if model.inside == "left" else 1
+    for side in range(2):
+        sign = 1.0 if side == inside else -1.0
+        kind = model.b_type[side]
+        if kind == kernel.FLOATING:
+            index.append(next(bnd))
+            coef.append(sign)
+        elif kind == kernel.WALL_CHARGE:
+            cell = 0 if side == 0 else model.n_cells - 1
+            index.append(int(lay.potential_at(cell)))
+            coef.append(sign)
+    chans.vm_index, chans.vm_coef = tuple(index), tuple(coef)
+    refresh(model)
+
+
+def refresh(model) -> None:
+    """Take the faces' values at f = 1 from the model's face arrays (just
+    recomputed: built, or moved by a swelling cell), then apply the factors."""
+    chans = model.channels
+    N = model.n_cells
+    for cd in chans.conductors:
+        i = cd.species
+        cd.base_sg = model.face_cond[i, cd.start + 1 : cd.stop].copy()
+        cd.base_left = (
+            float(model.b_cond[0, i]) if cd.start == 0 else float(model.face_rr[i, cd.start])
+        )
+        cd.base_right = (
+            float(model.b_cond[1, i]) if cd.stop == N else float(model.face_cond[i, cd.stop])
+        )
+    apply(model, chans.factors)
+
+
+def apply(model, factors: np.ndarray) -> None:
+    """Write the faces of every conductor at ``factors`` (each floored at ``FACTOR_FLOOR``)."""
+    chans = model.channels
+    N = model.n_cells
+    for cd, f in zip(chans.conductors, factors, strict=True):
+        f = max(float(f), FACTOR_FLOOR)
+        i = cd.species
+        np.multiply(cd.base_sg, f, out=model.face_cond[i, cd.start + 1 : cd.stop])
+        if cd.start == 0:  # a membrane at the boundary: its conductance scales
+            model.b_cond[0, i] = cd.base_left * f
+        else:  # the membrane's half of the interface face: a resistance
+            model.face_rr[i, cd.start] = cd.base_left / f
+        if cd.stop == N:
+            model.b_cond[1, i] = cd.base_right * f
+        else:
+            model.face_cond[i, cd.stop] = cd.base_right / f
+    if chans.factors is not factors:
+        chans.factors[:] = factors
+
+
+# ---------------------------------------------------------------------------
+# state
+# ---------------------------------------------------------------------------
+
+
+def membrane_potential(model, x: np.ndarray) -> float:
+    """V_m / V_T of state ``x`` (inside boundary face minus outside)."""
+    chans = model.channels
+    psi_b = model.b_psi
+    inside = 0 if model.inside == "left" else 1
+    total = 0.0
+    for side in range(2):
+        kind = model.b_type[side]
+        sign = 1.0 if side == inside else -1.0
+        if kind in (kernel.RESERVOIR, kernel.WALL_POTENTIAL):
+            total += sign * psi_b[side]
+        elif kind == kernel.WALL_CHARGE:  # the cell next to it plus sigma (h/2)/eps
+            cell = 0 if side == 0 else model.n_cells - 1
+            bnd = model.case.left if side == 0 else model.case.right
+            eps = VACUUM_PERMITTIVITY * model.eps_r[cell]
+            shift = bnd.surface_charge * model.mesh.widths[cell] / (2.0 * eps)
+            total += sign * shift / model.thermal_voltage
+    for i, c in zip(chans.vm_index, chans.vm_coef, strict=True):
+        total += c * x[i]
+    return float(total)
+
+
+def permeabilities(model, x: np.ndarray) -> np.ndarray:
+    """(C,) P̄ Π x^p of every channel at ``x`` [m/s]."""
+    chans = model.channels
+    gates = x[chans.block]
+    out = chans.permeability.copy()
+    for g in range(chans.n_gates):
+        out[chans.gate_channel[g]] *= gates[g] ** chans.exponent[g]
+    return out
+
+
+def factors(model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(f (K,), df/dx (G,)): each conductor's factor, and each gate's
+    derivative of its own conductor's factor."""
+    chans = model.channels
+    gates = x[chans.block]
+    opened = permeabilities(model, x)
+    f = np.array([cd.leak for cd in chans.conductors])
+    np.add.at(f, chans.conductor_of, opened)
+    ref = np.array([cd.reference for cd in chans.conductors])
+    dfdx = np.zeros(chans.n_gates)
+    for g in range(chans.n_gates):
+        c = chans.gate_channel[g]
+        p = chans.exponent[g]
+        rest = chans.permeability[c]
+        for other in range(chans.n_gates):
+            if other != g and chans.gate_channel[other] == c:
+                rest *= gates[other] ** chans.exponent[other]
+        dfdx[g] = rest * p * gates[g] ** (p - 1.0) / ref[chans.conductor_of[c]]
+    return f / ref, dfdx
+
+
+def gate_residual(model, x: np.ndarray, alpha: float, beta: np.ndarray):
+    """(residual (G,), d/dx (G,), d/d(V_m/V_T) (G,)) of the gate equations
+
+    alpha x - beta - k (a(V) (1 - x) - b(V) x) = 0 (``alpha x - beta``: the
+    time derivative; zero in a steady state).
+    """
+    chans = model.channels
+    x_g = x[chans.block]
+    v_mv = membrane_potential(model, x) * model.thermal_voltage * 1e3
+    res = np.empty(chans.n_gates)
+    diag = np.empty(chans.n_gates)
+    dv = np.empty(chans.n_gates)
+    mv_per_psi = model.thermal_voltage * 1e3
+    if chans.held:  # x = its history value beta/alpha; steady: alpha = 0, held at x itself
+        res[:] = 0.0 if alpha == 0.0 else alpha * x_g - beta
+        diag[:] = 1.0 if alpha == 0.0 else alpha
+        dv[:] = 0.0
+        return res, diag, dv
+    for g in range(chans.n_gates):
+        a, da = chans.alpha[g].scalar(v_mv)
+        b, db = chans.beta[g].scalar(v_mv)
+        k = chans.rate_factor[g]
+        res[g] = alpha * x_g[g] - beta[g] - k * (a * (1.0 - x_g[g]) - b * x_g[g])
+        diag[g] = alpha + k * (a + b)
+        dv[g] = -k * (da * (1.0 - x_g[g]) - db * x_g[g]) * mv_per_psi
+    return res, diag, dv
+
+
+def steady_gates(model, x: np.ndarray) -> np.ndarray:
+    """(G,) x_inf of every gate at ``x``'s membrane potential."""
+    chans = model.channels
+    v_mv = membrane_potential(model, x) * model.thermal_voltage * 1e3
+    out = np.empty(chans.n_gates)
+    for g in range(chans.n_gates):
+        a, _ = chans.alpha[g].scalar(v_mv)
+        b, _ = chans.beta[g].scalar(v_mv)
+        out[g] = a / (a + b)
+    return out
+
+
+def settle(model, x: np.ndarray) -> np.ndarray:
+    """``x`` with every gate at x_inf of its membrane potential (a new vector)."""
+    out = x.copy()
+    if model.channels is not None:
+        out[model.channels.block] = steady_gates(model, x)
+    return out
+
+
+def resting_guess(model) -> float | None:
+    """An estimate of the resting V_m [V]: the most negative zero of the net
+    membrane current, the constant-field (GHK) currents of every ion through
+    the first membrane with channels at the initial contents on its two
+    sides, gates at x_inf(V), plus the pumps' outward current (saturating
+    pumps at the initial contents). None without a zero in -150..+100 mV.
+
+    Only a starting point: the steady solver starts the gates there (the
+    potentials start at zero), so that it finds the resting branch of a cell
+    whose channels could also hold it depolarised (a closed cell run down).
+    """
+    from scipy.optimize import brentq
+
+    from ..constants import FARADAY
+
+    case = model.case
+    chans = model.channels
+    membrane = case.channels[0].membrane
+    index = next(j for j, r in enumerate(case.regions) if r.name == membrane)
+    if index == 0 or index == len(case.regions) - 1:
+        return None  # a membrane at a boundary: no contents on one side
+    before, after = case.regions[index - 1], case.regions[index + 1]
+    inside, outside = (before, after) if model.inside == "left" else (after, before)
+    vt = model.thermal_voltage
+    pump = _pump_current(case, membrane, inside, outside)
+    leak = case.region(membrane).permeability
+
+    def current(v: np.ndarray) -> np.ndarray:
+        gates = [
+            a(v * 1e3)[0] / (a(v * 1e3)[0] + b(v * 1e3)[0])
+            for a, b in zip(chans.alpha, chans.beta, strict=True)
+        ]
+        perm = {s: np.full(v.shape, leak.get(s, 0.0)) for s in model.species}
+        for c, ch in enumerate(case.channels):
+            if ch.membrane == membrane:
+                opened = np.full(v.shape, ch.permeability)
+                for g in range(chans.n_gates):
+                    if chans.gate_channel[g] == c:
+                        opened = opened * gates[g] ** chans.exponent[g]
+                perm[ch.species] = perm[ch.species] + opened
+        total = np.full(v.shape, pump)
+        for s, z in zip(model.species, model.z, strict=True):
+            if z == 0.0:
+                continue
+            u = z * v / vt
+            safe = np.where(u == 0.0, 1.0, u)
+            ratio = np.where(u == 0.0, 1.0, safe / -np.expm1(-safe))
+            c_in, c_out = inside.concentration.get(s, 0.0), outside.concentration.get(s, 0.0)
+            total = total + perm[s] * z * FARADAY * ratio * (c_in - c_out * np.exp(-u))
+        return total
+
+    grid = np.linspace(-0.15, 0.1, 501)
+    with np.errstate(over="ignore", invalid="ignore"):
+        values = current(grid)
+        change = np.nonzero(np.sign(values[:-1]) * np.sign(values[1:]) <= 0.0)[0]
+        if change.size == 0:
+            return None
+        k = int(change[0])
+        return float(
+            brentq(lambda v: float(current(np.array([v]))[0]), grid[k], grid[k + 1], xtol=1e-12)
+        )
+
+
+def _pump_current(case, membrane: str, inside, outside) -> float:
+    """Outward current [A/m^2] of the pumps of ``membrane`` at the initial contents."""
+    from ..constants import FARADAY
+
+    pump = 0.0
+    for p in case.pumps:
+        if p.membrane != membrane:
+            continue
+        if p.rate is not None:
+            pump += FARADAY * p.rate
+        else:
+            na = inside.concentration.get(p.sodium, 0.0)
+            k = outside.concentration.get(p.potassium, 0.0)
+            pump += FARADAY * p.j_max * (na / (na + p.K_Na)) ** 3 * (k / (k + p.K_K)) ** 2
+    return pump
+
+
+def initial_gates(model, x: np.ndarray) -> np.ndarray:
+    """``x`` with the gates of a starting state: x_inf at :func:`resting_guess`
+    (at ``x``'s V_m when there is none)."""
+    out = x.copy()
+    if model.channels is None:
+        return out
+    guess = resting_guess(model)
+    if guess is None:
+        return settle(model, x)
+    chans = model.channels
+    for g in range(chans.n_gates):
+        a, _ = chans.alpha[g].scalar(guess * 1e3)
+        b, _ = chans.beta[g].scalar(guess * 1e3)
+        out[chans.block.start + g] = a / (a + b)
+    return out
