@@ -185,6 +185,35 @@ def test_donnan_swelling_without_stiffness_has_no_steady_state():
     assert "swells without bound" in r.message
 
 
+def _mirror(data: dict) -> dict:
+    """The same cell drawn right to left (inside = "right")."""
+    ends = data["boundary"]
+    return {
+        **data,
+        "inside": "right",
+        "region": data["region"][::-1],
+        "boundary": {"left": ends["right"], "right": ends["left"]},
+    }
+
+
+@pytest.mark.parametrize("mirrored", [False, True])
+def test_no_steady_volume_is_read_from_the_first_membrane_from_the_inside(mirrored):
+    """swelling.unbounded on the Donnan cell and its mirror image: X- trapped
+    inside with no pump and no stiffness has no steady volume; a stiffness,
+    or X- in the bath beside the membrane too, leaves it one."""
+    from pnp.discretisation.swelling import unbounded
+
+    def why(data: dict) -> str:
+        return unbounded(pnp.Case.from_dict(_mirror(data) if mirrored else data))
+
+    assert "'membrane' lets water through" in why(_donnan(0.0))
+    assert "swells without bound" in why(_donnan(0.0))
+    assert why(_donnan(1e6)) == ""
+    both = _donnan(0.0)
+    both["region"][2]["concentration"] = {"K": 151, "Cl": 150, "X": 1}
+    assert why(both) == ""
+
+
 def test_water_keys_are_refused_where_no_water_can_cross():
     data = _cell()
     data["region"][0]["water_permeability"] = LP

@@ -101,11 +101,10 @@ def unbounded(case) -> str:
     cross, inside only, then keeps the inside above the bath at every
     volume: water enters without end.
     """
-    order = list(case.regions) if case.inside == "left" else list(reversed(case.regions))
-    first = next((j for j, r in enumerate(order) if r.membrane), None)
+    first = inside_membrane(case)
     if first is None or not moves(case):
         return ""
-    membrane = order[first]
+    membrane = case.regions[first]
     running = any(p.rate is None or p.rate > 0.0 for p in case.pumps)
     if membrane.stiffness > 0.0 or running:
         return ""
@@ -116,7 +115,11 @@ def unbounded(case) -> str:
             for name, c in region.concentration.items()
         )
 
-    if any(trapped(r) for r in order[:first]) and not trapped(order[first + 1]):
+    if case.inside == "left":  # (a membrane is never an end region: validation)
+        inside, beyond = case.regions[:first], case.regions[first + 1]
+    else:
+        inside, beyond = case.regions[first + 1 :], case.regions[first - 1]
+    if any(trapped(r) for r in inside) and not trapped(beyond):
         return (
             f"no steady volume: '{membrane.name}' lets water through but not every solute of "
             "the inside, with no pump and no stiffness, so the cell swells without bound "
