@@ -214,6 +214,46 @@ def test_no_steady_volume_is_read_from_the_first_membrane_from_the_inside(mirror
     assert why(both) == ""
 
 
+@pytest.mark.parametrize(
+    ("geometry", "inside"),  # a radial cell has its centre, a wall, on the left
+    [("cartesian", "left"), ("cartesian", "right"), ("cylindrical", "left"), ("spherical", "left")],
+)
+def test_the_compartment_as_written_is_the_model_s_at_scale_one(geometry, inside):
+    """swelling.written_compartment: V0 and the area of the compartment's face
+    on the membrane, the same floats as the hand computation `pnp check`'s
+    water time scale made before it (ends by cumsum; A 1, r, r^2); V0 / A is
+    L, r/2, r/3 from the centre. The model at scale 1 has that V0 (to
+    round-off: its cells added up), and its A, at the membrane's mid face,
+    half a membrane (2.5 nm) further out."""
+    from pnp.discretisation.model import build_model
+    from pnp.discretisation.swelling import (
+        case_volume,
+        inside_membrane,
+        inside_volume,
+        membrane_area,
+        written_compartment,
+    )
+    from pnp.presentation.report import time_scales
+
+    case = pnp.Case.from_dict(_cell(geometry, inside=inside))
+    first = inside_membrane(case)
+    v0, area = written_compartment(case)
+    ends = np.cumsum([0.0] + [r.length for r in case.regions])
+    face = ends[first] if inside == "left" else ends[first + 1]
+    assert area == {"cartesian": 1.0, "cylindrical": face, "spherical": face**2}[geometry]
+    assert v0 == case_volume(case, first)
+    if inside == "left":
+        shape = {"cartesian": 1.0, "cylindrical": 2.0, "spherical": 3.0}[geometry]
+        assert v0 / area == pytest.approx(CELL / shape, rel=1e-15)
+    model = build_model(case)
+    assert inside_volume(model) == pytest.approx(v0, rel=1e-13)
+    mid = face + (2.5e-9 if inside == "left" else -2.5e-9)
+    mid_area = {"cartesian": 1.0, "cylindrical": mid, "spherical": mid**2}[geometry]
+    assert membrane_area(model) == pytest.approx(mid_area, rel=1e-13)
+    tau = dict(time_scales(case, model.mesh))["water exchange through membrane (V/(A L_p RT c))"]
+    assert tau == v0 / (area * LP * (RT * 150.0))  # bit for bit, as the report multiplies
+
+
 def test_water_keys_are_refused_where_no_water_can_cross():
     data = _cell()
     data["region"][0]["water_permeability"] = LP

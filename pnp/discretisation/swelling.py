@@ -191,8 +191,8 @@ def unstretched(case, mesh):
 
     first = inside_membrane(case)
     anchor, moving = _ends(case, mesh, first)
-    ends = np.cumsum([0.0] + [r.length for r in case.regions])
-    written = ends[first] if case.inside == "left" else ends[-1] - ends[first + 1]
+    lo, hi = _written_ends(case, first)
+    written = hi - lo
     f = mesh.faces
     scale = abs(f[moving] - f[anchor]) / written
     if abs(scale - 1.0) <= 1e-13:
@@ -210,17 +210,38 @@ def scale_of(model, faces: np.ndarray) -> float:
     return float((faces[sw.moving] - faces[sw.anchor]) / (b[sw.moving] - b[sw.anchor]))
 
 
-def case_volume(case, membrane: int | None = None) -> float:
-    """V0: the inside compartment's volume as the case writes it [geometry units:
-    per m^2 cartesian, per radian and m cylindrical, per steradian spherical].
+def _written_ends(case, membrane: int) -> tuple[float, float]:
+    """(lo, hi): the inside compartment's ends as the case writes them [m], the
+    first membrane from the inside (index ``membrane``) beside hi (inside left)
+    or lo (inside right)."""
+    ends = np.cumsum([0.0] + [r.length for r in case.regions])
+    if case.inside == "left":
+        return ends[0], ends[membrane]
+    return ends[membrane + 1], ends[-1]
 
-    ``membrane``: the index of the first membrane from the inside (found if None).
+
+def written_compartment(case, membrane: int | None = None) -> tuple[float, float]:
+    """(V0, A): the inside compartment's volume and the area of its face on the
+    membrane, as the case writes them [geometry units: V0 per m^2, per radian
+    and m, per steradian; A 1, r, r^2 with r that face's radius].
+
+    V0 / A is the compartment's length, r/2 or r/3. The volume equation's A
+    (:func:`membrane_area`) is at the membrane's mid face instead, half a
+    membrane further out: (1 + d/2r)^2 times this A in a sphere (5e-4 more
+    for a 5 nm membrane around a 10 um soma). ``membrane``: the index of
+    the first membrane from the inside (found if None).
     """
     if membrane is None:
         membrane = inside_membrane(case)
-    ends = np.cumsum([0.0] + [r.length for r in case.regions])
-    lo, hi = (ends[0], ends[membrane]) if case.inside == "left" else (ends[membrane + 1], ends[-1])
-    return float(geometry_factors(np.array([lo, hi]), case.geometry)[1][0])
+    lo, hi = _written_ends(case, membrane)
+    area, volume = geometry_factors(np.array([lo, hi]), case.geometry)
+    return float(volume[0]), float(area[1] if case.inside == "left" else area[0])
+
+
+def case_volume(case, membrane: int | None = None) -> float:
+    """V0: the inside compartment's volume as the case writes it
+    (:func:`written_compartment`)."""
+    return written_compartment(case, membrane)[0]
 
 
 def _osmotic_coefficients(case) -> np.ndarray:
