@@ -330,14 +330,32 @@ def inside_volume(model) -> float:
     return float(model.volume[model.swelling.inside].sum())
 
 
-def osmolarities(model, x: np.ndarray) -> tuple[float, float]:
-    """(phi-weighted osmolarity inside, beside the membrane outside) [mol/m^3] at ``x``."""
+def solute_totals(model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(sum_i c_i of each inside cell, of each bath cell) [mol/m^3] at ``x``.
+
+    Independent of the scale: Newton's difference in the scale evaluates the
+    volume residual at s + ds and at s from the same ``x`` and passes these
+    once to both (:mod:`pnp.solvers.bordered`).
+    """
     sw = model.swelling
     _, c = model.layout.split(x)
+    return c[:, sw.inside].sum(axis=0), c[:, sw.bath].sum(axis=0)
+
+
+def osmolarities(model, x: np.ndarray, totals=None) -> tuple[float, float]:
+    """(phi-weighted osmolarity inside, beside the membrane outside) [mol/m^3] at ``x``.
+
+    ``totals``: :func:`solute_totals` of ``x``, if already computed.
+    """
+    sw = model.swelling
+    if totals is None:
+        totals = solute_totals(model, x)
     out = []
-    for cells, phi in ((sw.inside, sw.phi_inside), (sw.bath, sw.phi_bath)):
+    for cells, phi, total in zip(
+        (sw.inside, sw.bath), (sw.phi_inside, sw.phi_bath), totals, strict=True
+    ):
         vol = model.volume[cells]
-        out.append(float(np.dot(phi * vol, c[:, cells].sum(axis=0)) / vol.sum()))
+        out.append(float(np.dot(phi * vol, total) / vol.sum()))
     return out[0], out[1]
 
 
@@ -347,10 +365,11 @@ def pressure(model) -> float:
     return sw.stiffness * (inside_volume(model) / sw.reference_volume - 1.0)
 
 
-def water_flux(model, x: np.ndarray) -> float:
-    """J_w [m/s], outward positive, at ``x`` (the model at ``x``'s scale)."""
+def water_flux(model, x: np.ndarray, totals=None) -> float:
+    """J_w [m/s], outward positive, at ``x`` (the model at ``x``'s scale);
+    ``totals`` as for :func:`osmolarities`."""
     sw = model.swelling
-    osm_in, osm_out = osmolarities(model, x)
+    osm_in, osm_out = osmolarities(model, x, totals)
     return sw.water_permeability * (pressure(model) - sw.rt * (osm_in - osm_out))
 
 
@@ -359,23 +378,24 @@ def membrane_area(model) -> float:
     return float(model.mesh.face_area[model.swelling.area_face])
 
 
-def volume_residual(model, x: np.ndarray, alpha: float, beta: float) -> float:
-    """alpha V - beta + A J_w: dV/dt + A J_w with dV/dt ~ alpha V - beta."""
-    return alpha * inside_volume(model) - beta + membrane_area(model) * water_flux(model, x)
+def volume_residual(model, x: np.ndarray, alpha: float, beta: float, totals=None) -> float:
+    """alpha V - beta + A J_w: dV/dt + A J_w with dV/dt ~ alpha V - beta;
+    ``totals`` as for :func:`osmolarities`."""
+    flux = water_flux(model, x, totals)
+    return alpha * inside_volume(model) - beta + membrane_area(model) * flux
 
 
 def volume_row(model, out: np.ndarray) -> None:
     """d(volume residual)/d(state) at fixed scale into ``out`` (state-sized).
 
     Linear in the concentrations: -A L_p RT phi V_cell / V inside, + ... / V_bath beside.
+    Written through the layout's (S, N) view of ``out``: a slice of cells, every
+    species at once, no index arrays (this runs every Newton iteration).
     """
     sw = model.swelling
     out[:] = 0.0
     factor = membrane_area(model) * sw.water_permeability * sw.rt
-    lay = model.layout
+    _, c = model.layout.split(out)  # views into out
     for cells, phi, sign in ((sw.inside, sw.phi_inside, -1.0), (sw.bath, sw.phi_bath, 1.0)):
         vol = model.volume[cells]
-        weight = sign * factor * phi * vol / vol.sum()
-        idx = np.arange(cells.start, cells.stop)
-        for i in range(model.n_species):
-            out[lay.conc_at(idx, i)] = weight
+        c[:, cells] = sign * factor * phi * vol / vol.sum()

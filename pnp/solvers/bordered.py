@@ -34,6 +34,7 @@ from ..discretisation.swelling import (
     MAX_SCALE,
     SCALE_STEP,
     set_scale,
+    solute_totals,
     volume_residual,
     volume_row,
 )
@@ -68,6 +69,7 @@ class BorderedVolume:
             res[:] = np.nan  # swollen (or shrunk) beyond any cell: reject the iterate
             return res
         core = x[:n0]
+        totals = solute_totals(model, x)  # the same at s + ds and s
         if jacobian:
             step = SCALE_STEP * scale
             set_scale(model, scale + step)
@@ -75,11 +77,11 @@ class BorderedVolume:
             system._assemble_core(
                 core, alpha_c, alpha_d, beta, beta_d, self.res_shift, system.ab, False
             )
-            g_shift = volume_residual(model, x, alpha_d, self.beta_volume)
+            g_shift = volume_residual(model, x, alpha_d, self.beta_volume, totals)
         set_scale(model, scale)
         beta = self._time_terms(beta_c)
         system._assemble_core(core, alpha_c, alpha_d, beta, beta_d, res[:n0], system.ab, jacobian)
-        g = volume_residual(model, x, alpha_d, self.beta_volume)
+        g = volume_residual(model, x, alpha_d, self.beta_volume, totals)
         res[-1] = g
         if jacobian:
             np.subtract(self.res_shift, res[:n0], out=self.column)
