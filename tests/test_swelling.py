@@ -12,6 +12,7 @@ import warnings
 
 import numpy as np
 import pytest
+from helpers import osmotic_ode
 from scipy.integrate import solve_ivp
 
 import pnp
@@ -78,16 +79,7 @@ def test_boyle_van_t_hoff_volume_follows_the_osmotic_ode(bvh_transient):
     r = bvh_transient
     assert r.status == "completed", r.message
     v0 = _volume0("cartesian")
-    ode = solve_ivp(
-        lambda t, v: LP * RT * (300.0 * v0 / v - 150.0),
-        (0.0, 100.0),
-        [v0],
-        method="Radau",
-        rtol=1e-12,
-        atol=1e-20,
-        dense_output=True,
-    )
-    reference = ode.sol(r.t)[0]
+    reference = osmotic_ode(LP * RT, 300.0 * v0, 150.0, v0, (0.0, 100.0))(r.t)[0]
     volume = r.extra_observables["volume"]
     assert volume[0] == pytest.approx(v0, rel=1e-14)
     assert np.max(np.abs(volume / reference - 1.0)) < 1e-4
