@@ -9,6 +9,7 @@ donnan_stiff.toml's closed form is tests/test_swelling.py's.
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ from pnp.constants import FARADAY, GAS_CONSTANT, VACUUM_PERMITTIVITY
 from pnp.presentation.cli import main
 
 CASES = Path(__file__).resolve().parent.parent / "cases"
+README = (CASES.parent / "README.md").read_text(encoding="utf-8")
 
 
 def _run(name: str, **overrides):
@@ -123,6 +125,10 @@ def test_pump_leak_volume_matches_the_compartment_model_up_to_the_diffuse_layers
     held = 3.0 * sigma / (osm * FARADAY * radius)
     volume = ref["inside"]["X"] / x_bulk * (1.0 - held) - 1.0
     assert obs["volume"][-1] / ref["volume"] - 1.0 == pytest.approx(volume, abs=1e-7)
+    # README.md's volume of this soma ("4.286 pL", which tests/test_readme_commands.py
+    # finds in `pnp run`'s output) is the closed form with that offset, to its digits
+    quoted = re.search(r"steady volume of the soma: (\d+\.(\d+)) pL", README).groups()
+    assert f"{ref['volume'] * (1.0 + volume) * 1e15:.{len(quoted[1])}f}" == quoted[0]
 
 
 def test_ischemic_swelling_keeps_the_impermeant_amount_and_swells_only_after_the_pump_stops():
