@@ -8,6 +8,8 @@
   K/Na/Cl/X cell (the flagship's 140/12/10/142 mM inside, 5/145/150 mM
   outside; a 5 nm membrane of P_K 1e-8, P_Na 5e-10, P_Cl 4.5e-9 m/s), as
   case dicts to build models from; each call returns fresh dicts.
+- `osmotic_ode`: the osmotic volume ODE dV/dt = k (n/V - c_out) integrated by
+  scipy (the reference for cell volume in time).
 """
 
 from __future__ import annotations
@@ -118,6 +120,23 @@ def neuron_cell(inside="left", cyt_length=1e-6, bath_length=1e-6, **extra) -> di
     }
     data.update(extra)
     return data
+
+
+def osmotic_ode(k: float, n: float, c_out: float, v0: float, t_span, method: str = "Radau"):
+    """dV/dt = k (n/V - c_out) from V = ``v0`` at ``t_span[0]`` (k = A L_p RT,
+    n the trapped osmoles), integrated by scipy's ``method`` to rtol 1e-12 (atol
+    1e-15 v0): the dense solution, V(t) = ``sol(t)[0]``."""
+    from scipy.integrate import solve_ivp
+
+    return solve_ivp(
+        lambda t, v: k * (n / v - c_out),
+        t_span,
+        [v0],
+        method=method,
+        rtol=1e-12,
+        atol=1e-15 * v0,
+        dense_output=True,
+    ).sol
 
 
 def charged_wall_toml(surface_charge: float, salt: float, length: str, title: str) -> str:

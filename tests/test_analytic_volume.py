@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 import pytest
+from helpers import osmotic_ode
 from scipy.integrate import solve_ivp
 from scipy.optimize import brentq
 
@@ -33,19 +34,11 @@ def test_osmotic_volume_matches_the_ode_integrated_by_scipy(c_out):
     v0, area, lp = 1e-15, 5e-10, 3e-13  # 1 pL, 500 um^2, a leaky membrane
     n = 300.0 * v0  # 300 mOsm inside
     k = area * lp * GAS_CONSTANT * T
-    sol = solve_ivp(
-        lambda t, v: k * (n / v - c_out),
-        (0.0, 200.0),
-        [v0],
-        method="LSODA",
-        rtol=1e-12,
-        atol=1e-30,
-        dense_output=True,
-    )
+    sol = osmotic_ode(k, n, c_out, v0, (0.0, 200.0), method="LSODA")
     times = np.array([0.0, 0.5, 2.0, 10.0, 50.0, 200.0])
     got = analytic.osmotic_volume(times, v0, n, c_out, area, lp, T)
     # the integrator's error at rtol 1e-12 over a relaxation (measured <= 2.7e-12)
-    np.testing.assert_allclose(got, sol.sol(times)[0], rtol=1e-10, atol=0)
+    np.testing.assert_allclose(got, sol(times)[0], rtol=1e-10, atol=0)
     final = analytic.boyle_van_t_hoff(v0, 300.0, c_out)
     assert final == pytest.approx(n / c_out, rel=1e-15)
     late = analytic.osmotic_volume(1e6, v0, n, c_out, area, lp, T)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy.linalg import lapack
-from test_solver_contracts import _donnan, _donnan_data
+from test_solver_contracts import _donnan, _donnan_data, _pumped_donnan_data
 from test_swelling import _cell
 
 from pnp.discretisation.model import build_model
@@ -47,16 +47,11 @@ def _strong_radial_pump(constant_first: bool = False) -> Case:
     """The pumped Donnan cell (saturating pump), cylindrical (membrane area
     2 pi r, not 1) and with j_max 1e-2 mol/(m^2 s): the pump's entries are
     ~1e-4 of the largest of their columns, the differences' error ~1e-9."""
-    data = _donnan_data()
-    data["geometry"] = "cylindrical"
-    data["species"]["Na"] = {"z": 1, "D": 1.33e-9}
-    cyt, _, bath = data["region"]
-    cyt["concentration"] = {"K": 140, "Na": 10, "Cl": 8, "X": 142}
-    bath["concentration"] = {"K": 5, "Na": 145, "Cl": 150}
-    data["pump"] = {"membrane": "mem", "j_max": 1e-2, "K_Na": 10, "K_K": 1.5}
+    pump = {"membrane": "mem", "j_max": 1e-2, "K_Na": 10, "K_K": 1.5}
     if constant_first:  # a constant-rate pump (no Jacobian) listed before it
-        data["pump"] = [{"membrane": "mem", "rate": 1e-7}, data["pump"]]
-    data["run"] = {"mode": "transient", "t_end": 1e-3, "outputs": [1e-3]}
+        pump = [{"membrane": "mem", "rate": 1e-7}, pump]
+    data = _pumped_donnan_data(pump, t_end=1e-3)
+    data["geometry"] = "cylindrical"
     return Case.from_dict(data)
 
 

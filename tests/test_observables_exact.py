@@ -362,24 +362,10 @@ def test_boundary_membrane_charge_is_minus_the_wall_charge(inside, n):
 
 
 def test_fluxes_are_measured_in_the_first_membrane():
-    # cytoplasm | membrane | organelle | membrane | bath: the reported fluxes
-    # and currents are those of the first (outer cell) membrane
-    regions = [
-        {"name": "cyt", "length": 100e-9, "eps_r": 80, "concentration": {"Na": C0, "Cl": C0}},
-        {"name": "m1", "membrane": True, "length": 5e-9, "eps_r": 2, "permeability": {"Na": 1e-9}},
-        {"name": "org", "length": 100e-9, "eps_r": 80, "concentration": {"Na": C0, "Cl": C0}},
-        {"name": "m2", "membrane": True, "length": 7e-9, "eps_r": 2, "permeability": {"Na": 1e-9}},
-        {"name": "bath", "length": 100e-9, "eps_r": 80, "concentration": {"Na": C0, "Cl": C0}},
-    ]
-    data = {
-        "title": "two membranes",
-        "temperature": 298.15,
-        "species": {"Na": {"z": 1, "D": D_NA}, "Cl": {"z": -1, "D": D_CL}},
-        "region": regions,
-        "boundary": {"left": {"type": "wall"}, "right": {"type": "reservoir", "potential": 0}},
-        "mesh": {"uniform_cells": 6},
-    }
-    model = build_model(Case.from_dict(data))
+    # bath | membrane | organelle | membrane | bath, the inside on the left:
+    # the reported fluxes and currents are those of the first (outer cell)
+    # membrane
+    model = _two_membranes("left")
     (_, a, b), (_, c, _) = model.membranes
     assert measurement_face(model) == (a + b) // 2
     assert c > b

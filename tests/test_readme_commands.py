@@ -48,6 +48,9 @@ EXPECT = {
     "run.t_end=1e6 -o more.h5": (0, [DONNAN_OK, r"^result: more\.h5$"], ["more.h5"]),
     "pnp info out.h5": (0, [r"^status\s+completed: steady state reached"], []),
     "pnp plot out.h5": (0, [r"^figure: out\.png$"], ["out.png"]),
+    # the volume the README quotes: that the command prints it (here), and that it is
+    # analytic.pump_leak_volume's plus the diffuse layers' derived offset
+    # (tests/test_swelling_cases.py)
     "pnp run cases/pump_leak_volume.toml": (
         0,
         [r"^volume \(inside\)\s+4\.286\d* ± \S+ pL \(4286\.\d+ µm\^3\)$"],

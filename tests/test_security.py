@@ -160,6 +160,7 @@ def _inert(case: Case, payload: str) -> None:
     stored = [case.title, case.output.path or "", *case.expect, *map(str, case.expect.values())]
     stored += [*case.species_names, *(r.name for r in case.regions)]
     stored += [str(p.set) for p in case.protocols] + [str(p) for p in case.pumps]
+    stored += [str(c) for c in case.channels] + [str(s) for s in case.stimuli]
     assert any(payload in text for text in stored), (payload, stored)
 
 

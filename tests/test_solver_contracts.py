@@ -240,22 +240,30 @@ def test_step_to_a_time_not_after_t_is_refused_with_a_message():
     assert stepper.t == 5.0 and stepper.stats.steps == 0
 
 
-def _pumped_cell(rate: float | None, t_end: float = 0.0) -> Case:
-    """The Donnan cell with Na+ that only the pump moves (no Na+ permeability)."""
+def _pumped_donnan_data(pump, t_end: float = 0.0) -> dict:
+    """The Donnan cell with Na+ (K/Na/Cl/X 140/10/8/142 mM inside, K/Na/Cl
+    5/145/150 outside) that only the pump moves (no Na+ permeability);
+    ``pump``: the [pump] table(s); a transient to ``t_end`` if given."""
     data = _donnan_data()
     data["title"] = "pumped, Na-impermeant cell"
     data["species"]["Na"] = {"z": 1, "D": 1.33e-9}
     cyt, _, bath = data["region"]
     cyt["concentration"] = {"K": 140, "Na": 10, "Cl": 8, "X": 142}
     bath["concentration"] = {"K": 5, "Na": 145, "Cl": 150}
-    data["pump"] = (
+    data["pump"] = pump
+    if t_end:
+        data["run"] = {"mode": "transient", "t_end": t_end, "outputs": [t_end]}
+    return data
+
+
+def _pumped_cell(rate: float | None, t_end: float = 0.0) -> Case:
+    """The pumped Donnan cell with a constant-rate pump, or a saturating one (rate None)."""
+    pump = (
         {"membrane": "mem", "rate": rate}
         if rate is not None
         else {"membrane": "mem", "j_max": 1e-6, "K_Na": 10, "K_K": 1.5}
     )
-    if t_end:
-        data["run"] = {"mode": "transient", "t_end": t_end, "outputs": [t_end]}
-    return Case.from_dict(data)
+    return Case.from_dict(_pumped_donnan_data(pump, t_end))
 
 
 @pytest.mark.parametrize(("rate", "closed"), [(1e-7, False), (None, False), (0.0, True)])

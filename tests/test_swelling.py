@@ -12,6 +12,7 @@ import warnings
 
 import numpy as np
 import pytest
+from helpers import osmotic_ode
 from scipy.integrate import solve_ivp
 
 import pnp
@@ -78,16 +79,7 @@ def test_boyle_van_t_hoff_volume_follows_the_osmotic_ode(bvh_transient):
     r = bvh_transient
     assert r.status == "completed", r.message
     v0 = _volume0("cartesian")
-    ode = solve_ivp(
-        lambda t, v: LP * RT * (300.0 * v0 / v - 150.0),
-        (0.0, 100.0),
-        [v0],
-        method="Radau",
-        rtol=1e-12,
-        atol=1e-20,
-        dense_output=True,
-    )
-    reference = ode.sol(r.t)[0]
+    reference = osmotic_ode(LP * RT, 300.0 * v0, 150.0, v0, (0.0, 100.0))(r.t)[0]
     volume = r.extra_observables["volume"]
     assert volume[0] == pytest.approx(v0, rel=1e-14)
     assert np.max(np.abs(volume / reference - 1.0)) < 1e-4
@@ -183,6 +175,126 @@ def test_donnan_swelling_without_stiffness_has_no_steady_state():
     r = pnp.run(pnp.Case.from_dict(_donnan(0.0)))
     assert r.status == "failed"
     assert "swells without bound" in r.message
+
+
+def _mirror(data: dict) -> dict:
+    """The same cell drawn right to left (inside = "right")."""
+    ends = data["boundary"]
+    return {
+        **data,
+        "inside": "right",
+        "region": data["region"][::-1],
+        "boundary": {"left": ends["right"], "right": ends["left"]},
+    }
+
+
+@pytest.mark.parametrize("mirrored", [False, True])
+def test_no_steady_volume_is_read_from_the_first_membrane_from_the_inside(mirrored):
+    """swelling.unbounded on the Donnan cell and its mirror image: X- trapped
+    inside with no pump and no stiffness has no steady volume; a stiffness,
+    or X- in the bath beside the membrane too, leaves it one."""
+    from pnp.discretisation.swelling import unbounded
+
+    def why(data: dict) -> str:
+        return unbounded(pnp.Case.from_dict(_mirror(data) if mirrored else data))
+
+    assert "'membrane' lets water through" in why(_donnan(0.0))
+    assert "swells without bound" in why(_donnan(0.0))
+    assert why(_donnan(1e6)) == ""
+    both = _donnan(0.0)
+    both["region"][2]["concentration"] = {"K": 151, "Cl": 150, "X": 1}
+    assert why(both) == ""
+
+
+@pytest.mark.parametrize(
+    ("geometry", "inside"),  # a radial cell has its centre, a wall, on the left
+    [("cartesian", "left"), ("cartesian", "right"), ("cylindrical", "left"), ("spherical", "left")],
+)
+def test_the_compartment_as_written_is_the_model_s_at_scale_one(geometry, inside):
+    """swelling.written_compartment: V0 and the area of the compartment's face
+    on the membrane, the same floats as the hand computation `pnp check`'s
+    water time scale made before it (ends by cumsum; A 1, r, r^2); V0 / A is
+    L, r/2, r/3 from the centre. The model at scale 1 has that V0 (to
+    round-off: its cells added up), and its A, at the membrane's mid face,
+    half a membrane (2.5 nm) further out."""
+    from pnp.discretisation.model import build_model
+    from pnp.discretisation.swelling import (
+        case_volume,
+        inside_membrane,
+        inside_volume,
+        membrane_area,
+        written_compartment,
+    )
+    from pnp.presentation.report import time_scales
+
+    case = pnp.Case.from_dict(_cell(geometry, inside=inside))
+    first = inside_membrane(case)
+    v0, area = written_compartment(case)
+    ends = np.cumsum([0.0] + [r.length for r in case.regions])
+    face = ends[first] if inside == "left" else ends[first + 1]
+    assert area == {"cartesian": 1.0, "cylindrical": face, "spherical": face**2}[geometry]
+    assert v0 == case_volume(case, first)
+    if inside == "left":
+        shape = {"cartesian": 1.0, "cylindrical": 2.0, "spherical": 3.0}[geometry]
+        assert v0 / area == pytest.approx(CELL / shape, rel=1e-15)
+    model = build_model(case)
+    assert inside_volume(model) == pytest.approx(v0, rel=1e-13)
+    mid = face + (2.5e-9 if inside == "left" else -2.5e-9)
+    mid_area = {"cartesian": 1.0, "cylindrical": mid, "spherical": mid**2}[geometry]
+    assert membrane_area(model) == pytest.approx(mid_area, rel=1e-13)
+    tau = dict(time_scales(case, model.mesh))["water exchange through membrane (V/(A L_p RT c))"]
+    assert tau == v0 / (area * LP * (RT * 150.0))  # bit for bit, as the report multiplies
+
+
+@pytest.mark.parametrize(("geometry", "inside"), [("cartesian", "right"), ("spherical", "left")])
+def test_the_volume_row_is_the_derivative_of_the_volume_residual(geometry, inside):
+    """The bordered system's last row (swelling.volume_row, written through the
+    layout's view of the row) against the volume residual, which is linear in
+    the concentrations: a unit change of one concentration moves the residual
+    by that entry of the row, to round-off (measured 4.9e-16 of the residual
+    at worst; 5e-15 allowed), not at all where the row is 0 (potentials,
+    membrane cells, the scale). The solute totals that
+    Newton's difference in the scale reuses at s + ds are those of the state
+    alone, the same at any scale; with them the residual is bit for bit the one
+    computed afresh."""
+    from pnp.discretisation.model import build_model
+    from pnp.discretisation.swelling import (
+        osmolarities,
+        set_scale,
+        solute_totals,
+        volume_residual,
+        volume_row,
+    )
+
+    model = build_model(pnp.Case.from_dict(_cell(geometry, inside=inside)))
+    lay = model.layout
+    x = model.x0.copy()
+    _, c = lay.split(x)
+    c[...] *= np.random.default_rng(7).uniform(0.5, 1.5, c.shape)
+    totals = solute_totals(model, x)
+    set_scale(model, 1.3)
+    np.testing.assert_array_equal(np.concatenate(solute_totals(model, x)), np.concatenate(totals))
+    assert osmolarities(model, x, totals) == osmolarities(model, x)
+    g = volume_residual(model, x, 0.0, 0.0)
+    assert volume_residual(model, x, 0.0, 0.0, totals) == g
+    row = np.full(model.n_unknowns, np.nan)
+    volume_row(model, row)
+    sw, n = model.swelling, model.n_cells
+    cells = [sw.inside.start, sw.inside.stop - 1, sw.bath.start, sw.bath.stop - 1, n // 2]
+    worst = 0.0
+    for k in cells:
+        for j in (lay.conc_at(k, 0), lay.conc_at(k, 1), lay.potential_at(k)):
+            moved = x.copy()
+            moved[j] += 1.0
+            change = volume_residual(model, moved, 0.0, 0.0) - g
+            worst = max(worst, abs(change - row[j]) / abs(g))
+            assert (change == 0.0) == (row[j] == 0.0)
+    assert worst < 5e-15
+    inside_or_bath = np.zeros(n, dtype=bool)
+    inside_or_bath[sw.inside] = inside_or_bath[sw.bath] = True
+    _, c_row = lay.split(row)
+    assert np.all(c_row[:, inside_or_bath] != 0.0) and np.all(c_row[:, ~inside_or_bath] == 0.0)
+    assert np.all(row[lay.potential] == 0.0) and row[-1] == 0.0
 
 
 def test_water_keys_are_refused_where_no_water_can_cross():

@@ -101,11 +101,10 @@ def unbounded(case) -> str:
     cross, inside only, then keeps the inside above the bath at every
     volume: water enters without end.
     """
-    order = list(case.regions) if case.inside == "left" else list(reversed(case.regions))
-    first = next((j for j, r in enumerate(order) if r.membrane), None)
+    first = inside_membrane(case)
     if first is None or not moves(case):
         return ""
-    membrane = order[first]
+    membrane = case.regions[first]
     running = any(p.rate is None or p.rate > 0.0 for p in case.pumps)
     if membrane.stiffness > 0.0 or running:
         return ""
@@ -116,7 +115,11 @@ def unbounded(case) -> str:
             for name, c in region.concentration.items()
         )
 
-    if any(trapped(r) for r in order[:first]) and not trapped(order[first + 1]):
+    if case.inside == "left":  # (a membrane is never an end region: validation)
+        inside, beyond = case.regions[:first], case.regions[first + 1]
+    else:
+        inside, beyond = case.regions[first + 1 :], case.regions[first - 1]
+    if any(trapped(r) for r in inside) and not trapped(beyond):
         return (
             f"no steady volume: '{membrane.name}' lets water through but not every solute of "
             "the inside, with no pump and no stiffness, so the cell swells without bound "
@@ -188,8 +191,8 @@ def unstretched(case, mesh):
 
     first = inside_membrane(case)
     anchor, moving = _ends(case, mesh, first)
-    ends = np.cumsum([0.0] + [r.length for r in case.regions])
-    written = ends[first] if case.inside == "left" else ends[-1] - ends[first + 1]
+    lo, hi = _written_ends(case, first)
+    written = hi - lo
     f = mesh.faces
     scale = abs(f[moving] - f[anchor]) / written
     if abs(scale - 1.0) <= 1e-13:
@@ -207,17 +210,38 @@ def scale_of(model, faces: np.ndarray) -> float:
     return float((faces[sw.moving] - faces[sw.anchor]) / (b[sw.moving] - b[sw.anchor]))
 
 
-def case_volume(case, membrane: int | None = None) -> float:
-    """V0: the inside compartment's volume as the case writes it [geometry units:
-    per m^2 cartesian, per radian and m cylindrical, per steradian spherical].
+def _written_ends(case, membrane: int) -> tuple[float, float]:
+    """(lo, hi): the inside compartment's ends as the case writes them [m], the
+    first membrane from the inside (index ``membrane``) beside hi (inside left)
+    or lo (inside right)."""
+    ends = np.cumsum([0.0] + [r.length for r in case.regions])
+    if case.inside == "left":
+        return ends[0], ends[membrane]
+    return ends[membrane + 1], ends[-1]
 
-    ``membrane``: the index of the first membrane from the inside (found if None).
+
+def written_compartment(case, membrane: int | None = None) -> tuple[float, float]:
+    """(V0, A): the inside compartment's volume and the area of its face on the
+    membrane, as the case writes them [geometry units: V0 per m^2, per radian
+    and m, per steradian; A 1, r, r^2 with r that face's radius].
+
+    V0 / A is the compartment's length, r/2 or r/3. The volume equation's A
+    (:func:`membrane_area`) is at the membrane's mid face instead, half a
+    membrane further out: (1 + d/2r)^2 times this A in a sphere (5e-4 more
+    for a 5 nm membrane around a 10 um soma). ``membrane``: the index of
+    the first membrane from the inside (found if None).
     """
     if membrane is None:
         membrane = inside_membrane(case)
-    ends = np.cumsum([0.0] + [r.length for r in case.regions])
-    lo, hi = (ends[0], ends[membrane]) if case.inside == "left" else (ends[membrane + 1], ends[-1])
-    return float(geometry_factors(np.array([lo, hi]), case.geometry)[1][0])
+    lo, hi = _written_ends(case, membrane)
+    area, volume = geometry_factors(np.array([lo, hi]), case.geometry)
+    return float(volume[0]), float(area[1] if case.inside == "left" else area[0])
+
+
+def case_volume(case, membrane: int | None = None) -> float:
+    """V0: the inside compartment's volume as the case writes it
+    (:func:`written_compartment`)."""
+    return written_compartment(case, membrane)[0]
 
 
 def _osmotic_coefficients(case) -> np.ndarray:
@@ -310,14 +334,32 @@ def inside_volume(model) -> float:
     return float(model.volume[model.swelling.inside].sum())
 
 
-def osmolarities(model, x: np.ndarray) -> tuple[float, float]:
-    """(phi-weighted osmolarity inside, beside the membrane outside) [mol/m^3] at ``x``."""
+def solute_totals(model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(sum_i c_i of each inside cell, of each bath cell) [mol/m^3] at ``x``.
+
+    Independent of the scale: Newton's difference in the scale evaluates the
+    volume residual at s + ds and at s from the same ``x`` and passes these
+    once to both (:mod:`pnp.solvers.bordered`).
+    """
     sw = model.swelling
     _, c = model.layout.split(x)
+    return c[:, sw.inside].sum(axis=0), c[:, sw.bath].sum(axis=0)
+
+
+def osmolarities(model, x: np.ndarray, totals=None) -> tuple[float, float]:
+    """(phi-weighted osmolarity inside, beside the membrane outside) [mol/m^3] at ``x``.
+
+    ``totals``: :func:`solute_totals` of ``x``, if already computed.
+    """
+    sw = model.swelling
+    if totals is None:
+        totals = solute_totals(model, x)
     out = []
-    for cells, phi in ((sw.inside, sw.phi_inside), (sw.bath, sw.phi_bath)):
+    for cells, phi, total in zip(
+        (sw.inside, sw.bath), (sw.phi_inside, sw.phi_bath), totals, strict=True
+    ):
         vol = model.volume[cells]
-        out.append(float(np.dot(phi * vol, c[:, cells].sum(axis=0)) / vol.sum()))
+        out.append(float(np.dot(phi * vol, total) / vol.sum()))
     return out[0], out[1]
 
 
@@ -327,10 +369,11 @@ def pressure(model) -> float:
     return sw.stiffness * (inside_volume(model) / sw.reference_volume - 1.0)
 
 
-def water_flux(model, x: np.ndarray) -> float:
-    """J_w [m/s], outward positive, at ``x`` (the model at ``x``'s scale)."""
+def water_flux(model, x: np.ndarray, totals=None) -> float:
+    """J_w [m/s], outward positive, at ``x`` (the model at ``x``'s scale);
+    ``totals`` as for :func:`osmolarities`."""
     sw = model.swelling
-    osm_in, osm_out = osmolarities(model, x)
+    osm_in, osm_out = osmolarities(model, x, totals)
     return sw.water_permeability * (pressure(model) - sw.rt * (osm_in - osm_out))
 
 
@@ -339,23 +382,24 @@ def membrane_area(model) -> float:
     return float(model.mesh.face_area[model.swelling.area_face])
 
 
-def volume_residual(model, x: np.ndarray, alpha: float, beta: float) -> float:
-    """alpha V - beta + A J_w: dV/dt + A J_w with dV/dt ~ alpha V - beta."""
-    return alpha * inside_volume(model) - beta + membrane_area(model) * water_flux(model, x)
+def volume_residual(model, x: np.ndarray, alpha: float, beta: float, totals=None) -> float:
+    """alpha V - beta + A J_w: dV/dt + A J_w with dV/dt ~ alpha V - beta;
+    ``totals`` as for :func:`osmolarities`."""
+    flux = water_flux(model, x, totals)
+    return alpha * inside_volume(model) - beta + membrane_area(model) * flux
 
 
 def volume_row(model, out: np.ndarray) -> None:
     """d(volume residual)/d(state) at fixed scale into ``out`` (state-sized).
 
     Linear in the concentrations: -A L_p RT phi V_cell / V inside, + ... / V_bath beside.
+    Written through the layout's (S, N) view of ``out``: a slice of cells, every
+    species at once, no index arrays (this runs every Newton iteration).
     """
     sw = model.swelling
     out[:] = 0.0
     factor = membrane_area(model) * sw.water_permeability * sw.rt
-    lay = model.layout
+    _, c = model.layout.split(out)  # views into out
     for cells, phi, sign in ((sw.inside, sw.phi_inside, -1.0), (sw.bath, sw.phi_bath, 1.0)):
         vol = model.volume[cells]
-        weight = sign * factor * phi * vol / vol.sum()
-        idx = np.arange(cells.start, cells.stop)
-        for i in range(model.n_species):
-            out[lay.conc_at(idx, i)] = weight
+        c[:, cells] = sign * factor * phi * vol / vol.sum()

@@ -219,18 +219,16 @@ def _water_time_scale(case) -> list[tuple[str, float]]:
     """The osmotic relaxation of a swelling cell, V / (A L_p RT c_bath), at its volume
     as written (V/A: L, r/2, r/3 in the three geometries)."""
     from ..constants import GAS_CONSTANT
-    from ..discretisation.swelling import case_volume, inside_membrane
+    from ..discretisation.swelling import inside_membrane, written_compartment
 
     first = inside_membrane(case)
     if first is None or case.regions[first].water_permeability <= 0.0:
         return []
     membrane = case.regions[first]
-    ends = np.cumsum([0.0] + [r.length for r in case.regions])
-    face = ends[first] if case.inside == "left" else ends[first + 1]
-    area = {"cartesian": 1.0, "cylindrical": face, "spherical": face**2}[case.geometry]
+    volume, area = written_compartment(case, first)
     bath = case.regions[first + 1] if case.inside == "left" else case.regions[first - 1]
     osmotic = GAS_CONSTANT * case.temperature * sum(bath.concentration.values())
-    tau = case_volume(case, first) / (area * membrane.water_permeability * osmotic)
+    tau = volume / (area * membrane.water_permeability * osmotic)
     return [(f"water exchange through {membrane.name} (V/(A L_p RT c))", tau)]
 
 

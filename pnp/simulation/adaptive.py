@@ -142,7 +142,14 @@ def _fixed_volume_start(model, run, callback):
     volume of the case as written, solved first without the volume unknown
     (direct Newton with the volume free from the initial contents often
     overshoots into continuation, ~10x the cost), or the initial contents;
-    and that solve's outcome (its work is counted)."""
+    and that solve's outcome (its work is counted).
+
+    The volume is fixed by building the one model this needs without the
+    volume unknown (``build_model(..., moving=False)``) on ``model``'s mesh;
+    the case stays as it is. :func:`fixed_volume`, the other route, changes
+    the case instead, for :func:`transient_mesh`, whose :func:`solve_adaptive`
+    builds every model of its cycles from the case it is given.
+    """
     fixed = build_model(model.case, model.mesh, moving=False)
     outcome = solve_steady(
         fixed, rtol=run.rtol, atol=run.atol, max_steps=run.max_steps, callback=callback
@@ -353,7 +360,15 @@ def adaptive_case(case) -> bool:
 
 
 def fixed_volume(case):
-    """``case`` with no water crossing any membrane (its volume fixed as written)."""
+    """``case`` with no water crossing any membrane (its volume fixed as written).
+
+    For :func:`transient_mesh`: :func:`solve_adaptive` builds every model of
+    its cycles (the halved meshes, the next mesh, the polish) from the case
+    it is given, so a volume held fixed there must be part of the case: its
+    regions' water permeabilities set to 0. A single solve on one model needs
+    no other case: :func:`_fixed_volume_start` builds that model without the
+    volume unknown (``build_model(..., moving=False)``).
+    """
     if not any(r.water_permeability for r in case.regions):
         return case
     names = [r.name for r in case.regions if r.water_permeability]

@@ -48,6 +48,7 @@ from ..discretisation.swelling import (
     MAX_SCALE,
     SCALE_STEP,
     set_scale,
+    solute_totals,
     volume_residual,
     volume_row,
 )
@@ -96,8 +97,9 @@ class Bordered:
         core = x[:n0]
         terms = (alpha_c, alpha_d, beta_c, beta_d)
         f, dfdx = chan.factors(model, x) if self.gates is not None else (None, None)
+        totals = solute_totals(model, x) if self.volume else None  # the same at s + ds and s
         if jacobian and self.volume:  # the cells' residual at s + ds
-            g_shift = self._at_scale(x, core, terms, scale + SCALE_STEP * scale, f)
+            g_shift = self._at_scale(x, core, terms, scale + SCALE_STEP * scale, f, totals)
         if self.volume:
             set_scale(model, scale)
         beta = self._time_terms(beta_c)
@@ -119,7 +121,7 @@ class Bordered:
             )
             res[self.gates.block] = g_res
         if self.volume:
-            res[-1] = volume_residual(model, x, alpha_d, self.beta_volume)
+            res[-1] = volume_residual(model, x, alpha_d, self.beta_volume, totals)
         if jacobian and f is not None:
             self._gate_columns(res[:n0], steps, dfdx)
         if jacobian and self.volume:
@@ -130,7 +132,7 @@ class Bordered:
             volume_row(model, self.row)
         return res
 
-    def _at_scale(self, x, core, terms, scale, f) -> float:
+    def _at_scale(self, x, core, terms, scale, f, totals) -> float:
         """The cells' residual (into ``res_scale``) and the volume residual at ``scale``."""
         model, system = self.model, self.system
         alpha_c, alpha_d, beta_c, beta_d = terms
@@ -141,7 +143,7 @@ class Bordered:
         system._assemble_core(
             core, alpha_c, alpha_d, beta, beta_d, self.res_scale, system.ab, False
         )
-        return volume_residual(model, x, alpha_d, self.beta_volume)
+        return volume_residual(model, x, alpha_d, self.beta_volume, totals)
 
     def _gate_columns(self, base: np.ndarray, steps: np.ndarray, dfdx: np.ndarray) -> None:
         """Each gate's column: (R(f + df) - R(f))/df of its conductor times df/dx."""
