@@ -519,3 +519,35 @@ def test_xarray_opens_with_named_dims(tmp_path):
         np.testing.assert_array_equal(ds["flux_K"].values, np.arange(4.0))
         np.testing.assert_array_equal(ds["flux_K"]["t"].values, estimated.t)
         assert np.isnan(ds["current"].values).all()
+
+
+def test_write_interval_from_the_environment(monkeypatch):
+    from pnp.simulation.trackers import WRITE_INTERVAL, write_interval
+
+    monkeypatch.delenv("PNP_WRITE_INTERVAL", raising=False)
+    assert write_interval() == WRITE_INTERVAL == 0.1
+    for text, value in (("0", 0.0), ("2.5", 2.5), ("-1", 0.1), ("nan", 0.1), ("soon", 0.1)):
+        monkeypatch.setenv("PNP_WRITE_INTERVAL", text)
+        assert write_interval() == value, text
+
+
+def test_gathered_appends_write_the_same_file(tmp_path, monkeypatch):
+    """Every output gathered into one append at the end (a long interval) and one
+    append per output give the same file contents."""
+    import pnp
+
+    case = pnp.load_case(
+        Path(__file__).resolve().parents[1] / "cases" / "membrane_charging.toml",
+        overrides={"run.outputs": 20},
+    )
+    results = []
+    for interval in ("0", "1000"):
+        monkeypatch.setenv("PNP_WRITE_INTERVAL", interval)
+        path = tmp_path / f"run_{interval}.h5"
+        pnp.run(case, output=str(path))
+        results.append(pnp.load_result(path))
+    a, b = results
+    assert len(a.t) == len(b.t) == 22  # t = 0, 20 outputs and the protocol time
+    assert np.array_equal(a.t, b.t) and np.array_equal(a.concentration, b.concentration)
+    for name, values in a.observables().items():
+        assert np.array_equal(values, b.observables()[name], equal_nan=True), name

@@ -34,9 +34,10 @@ def test_starts_at_the_pump_leak_rest(soma):
     assert -0.070 < v[0] < -0.060  # the resting branch (-65.2 mV), not a run-down cell
     rate = case.pumps[0].rate
     # every ion's leak + channel flux balanced by the pump: fluxes (pump included) zero
-    # to the steady solver's tolerance (measured 2.0e-12 of the pump's flux at most, K+)
+    # to the steady solver's tolerance (rtol 1e-6 of the state): measured 8.7e-10 of the
+    # pump's flux at most (K+; 2.0e-12 on another Newton path to the same state)
     for name in ("K", "Na", "Cl"):
-        assert abs(result.flux[name][0]) <= 2e-11 * rate, name
+        assert abs(result.flux[name][0]) <= 1e-8 * rate, name
     assert len(result.spike_times()) == 1
     assert v.max() > 0.02
 
