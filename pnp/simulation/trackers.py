@@ -173,13 +173,20 @@ def temporary_name(path) -> Path:
 WRITE_INTERVAL = 0.1
 
 
+def _seconds_from_env(name: str, default: float, zero: bool) -> float:
+    """The number of seconds the environment variable ``name`` holds (finite,
+    positive, or also 0 when ``zero``), else ``default``."""
+    try:
+        value = float(os.environ.get(name, ""))
+    except ValueError:
+        return default
+    allowed = value >= 0.0 if zero else value > 0.0
+    return value if math.isfinite(value) and allowed else default
+
+
 def write_interval() -> float:
     """``PNP_WRITE_INTERVAL`` [s] if it holds a number >= 0, else ``WRITE_INTERVAL``."""
-    try:
-        value = float(os.environ.get("PNP_WRITE_INTERVAL", ""))
-    except ValueError:
-        return WRITE_INTERVAL
-    return value if math.isfinite(value) and value >= 0.0 else WRITE_INTERVAL
+    return _seconds_from_env("PNP_WRITE_INTERVAL", WRITE_INTERVAL, zero=True)
 
 
 class FileWriter(Tracker):
@@ -327,11 +334,7 @@ PROGRESS_INTERVAL = 5.0
 
 def progress_interval() -> float:
     """``PNP_PROGRESS_INTERVAL`` [s] if it holds a positive number, else 5 s."""
-    try:
-        value = float(os.environ.get("PNP_PROGRESS_INTERVAL", ""))
-    except ValueError:
-        return PROGRESS_INTERVAL
-    return value if value > 0 and math.isfinite(value) else PROGRESS_INTERVAL
+    return _seconds_from_env("PNP_PROGRESS_INTERVAL", PROGRESS_INTERVAL, zero=False)
 
 
 class ProgressLines(Tracker):
