@@ -159,6 +159,25 @@ def test_initial_step_is_a_hundredth_of_the_fastest_cell_time():
     assert initial_step(m) == pytest.approx(1e-2 * float(np.min(h**2 / dmax)), rel=1e-14, abs=0)
 
 
+def test_where_nothing_can_move_the_first_step_is_a_picosecond_and_the_state_stays():
+    """Every species immobile in the bulk (D = 0) and the membrane impermeable:
+    no cell has a diffusion time, the initial step falls back to 1e-12 s;
+    the transient keeps the state bit for bit (no flux, Gauss's law already
+    holding at the consistent start)."""
+    data = _donnan_data()
+    for region in data["region"]:
+        if region.get("membrane"):
+            region["permeability"] = {}
+        else:
+            region["D"] = dict.fromkeys(data["species"], 0.0)
+    m = build_model(Case.from_dict(data))
+    assert initial_step(m) == 1e-12
+    stepper = BDF(m, m.x0)
+    assert stepper.h == 1e-12
+    assert stepper.step(1e-9)[0] and stepper.h_last == 1e-12
+    np.testing.assert_array_equal(m.layout.split(stepper.x)[1], m.layout.split(m.x0)[1])
+
+
 def test_weights_are_rtol_abs_plus_floor():
     is_psi = np.array([False, True, False])
     w = Weights(is_psi, rtol=1e-3, atol=1e-6, psi_floor=1e-2)
