@@ -160,6 +160,33 @@ def test_wall_gradient_is_exact_for_a_quadratic(side):
     assert boundary_displacement(m, x)[side] == pytest.approx(expected, rel=1e-9, abs=0)
 
 
+@pytest.mark.parametrize("side", [0, 1])
+def test_two_cells_beside_a_held_wall_already_give_the_second_order_gradient(side):
+    """N = 2, the fewest cells for the quadratic through the wall and two
+    centres (h/2, 3h/2): the wall's displacement is exact for a quadratic
+    potential (measured 3.3e-16 relative; 5e-15 allowed)."""
+    held = {"type": "wall", "potential": 0.02}
+    h = 50e-9
+    m = _model(
+        regions=[cytoplasm(2 * h)],
+        left=held if side == 0 else {"type": "reservoir", "potential": 0},
+        right=held if side == 1 else {"type": "reservoir", "potential": 0},
+        mesh={"uniform_cells": 2},
+    )
+    assert m.n_cells == 2 and m.b_pois_next[side] != 0.0
+    wall = 0.0 if side == 0 else 2 * h
+    a, b = 3e5, 4e12  # V/m, V/m^2
+
+    def phi(r):
+        return 0.02 + a * (r - wall) + b * (r - wall) ** 2
+
+    x = m.x0.copy()
+    x[m.potential_index()] = phi(m.mesh.centers) / m.thermal_voltage
+    m.b_psi[1 - side] = phi(2 * h - wall) / m.thermal_voltage
+    expected = -constants.epsilon_0 * 80 * a / FARADAY  # P toward +x at the wall, A = 1
+    assert boundary_displacement(m, x)[side] == pytest.approx(expected, rel=5e-15, abs=0)
+
+
 def test_series_resistance_through_the_membrane():
     m = _model(mesh={"cells_per_debye": 2, "growth": 1.5, "max_cell": 20e-9, "membrane_cells": 6})
     _, start, stop = m.membranes[0]
