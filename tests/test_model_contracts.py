@@ -160,6 +160,33 @@ def test_wall_gradient_is_exact_for_a_quadratic(side):
     assert boundary_displacement(m, x)[side] == pytest.approx(expected, rel=1e-9, abs=0)
 
 
+@pytest.mark.parametrize("side", [0, 1])
+def test_two_cells_beside_a_held_wall_already_give_the_second_order_gradient(side):
+    """N = 2, the fewest cells for the quadratic through the wall and two
+    centres (h/2, 3h/2): the wall's displacement is exact for a quadratic
+    potential (measured 3.3e-16 relative; 5e-15 allowed)."""
+    held = {"type": "wall", "potential": 0.02}
+    h = 50e-9
+    m = _model(
+        regions=[cytoplasm(2 * h)],
+        left=held if side == 0 else {"type": "reservoir", "potential": 0},
+        right=held if side == 1 else {"type": "reservoir", "potential": 0},
+        mesh={"uniform_cells": 2},
+    )
+    assert m.n_cells == 2 and m.b_pois_next[side] != 0.0
+    wall = 0.0 if side == 0 else 2 * h
+    a, b = 3e5, 4e12  # V/m, V/m^2
+
+    def phi(r):
+        return 0.02 + a * (r - wall) + b * (r - wall) ** 2
+
+    x = m.x0.copy()
+    x[m.potential_index()] = phi(m.mesh.centers) / m.thermal_voltage
+    m.b_psi[1 - side] = phi(2 * h - wall) / m.thermal_voltage
+    expected = -constants.epsilon_0 * 80 * a / FARADAY  # P toward +x at the wall, A = 1
+    assert boundary_displacement(m, x)[side] == pytest.approx(expected, rel=5e-15, abs=0)
+
+
 def test_series_resistance_through_the_membrane():
     m = _model(mesh={"cells_per_debye": 2, "growth": 1.5, "max_cell": 20e-9, "membrane_cells": 6})
     _, start, stop = m.membranes[0]
@@ -530,3 +557,101 @@ def test_a_single_cell_held_wall_has_the_half_cell_gradient_on_either_side(side)
     # toward +x: -eps dpsi/dx over the half cell
     p = eps0s * 80 * (psi_b - psi_c) / (h / 2) * (1 if side == 0 else -1)
     assert boundary_displacement(m, x)[side] == pytest.approx(p, rel=1e-13, abs=0)
+
+
+# ----------------------------------------------------------------------------
+# A moving mesh (water crosses the membrane): scale, rebuilds, given meshes
+# ----------------------------------------------------------------------------
+
+
+def _swelling_case(**membrane_keys):
+    """test_swelling's cell: 5 um of cytoplasm (KCl 150 mM) behind a membrane
+    that lets water through, a bath of 75 mM; cartesian, per m^2."""
+    from test_swelling import _cell
+
+    return Case.from_dict(_cell(**membrane_keys))
+
+
+def _same_geometry(a, b, rtol):
+    """The geometric arrays of two models agree (faces, volumes, Poisson and
+    flux conductances, the boundary arrays that depend on the end cells)."""
+    np.testing.assert_allclose(a.mesh.faces, b.mesh.faces, rtol=rtol, atol=0)
+    for name in (
+        "volume",
+        "pois_cond",
+        "pois_wleft",
+        "face_cond",
+        "face_rr",
+        "b_sigma",
+        "b_current",
+        "b_pois_cond",
+        "b_pois_next",
+        "b_cond",
+    ):
+        np.testing.assert_allclose(
+            getattr(a, name), getattr(b, name), rtol=rtol, atol=0, err_msg=name
+        )
+
+
+def test_a_swelling_model_starts_at_scale_1_and_stretching_it_is_building_it_there():
+    """A model whose volume moves is built at scale 1, the scale its last
+    unknown (1 in the initial state); moved to scale 2, its inside volume is
+    twice the written 5 um, and every geometric array is what build_model
+    gives on the moved mesh with the volume fixed (measured equal bit for
+    bit; 1e-14 allowed for another order of the same sums)."""
+    from pnp.discretisation.swelling import inside_volume, set_scale
+
+    case = _swelling_case()
+    m = build_model(case)
+    assert m.swelling is not None and m.scale == 1.0
+    assert m.n_unknowns == m.layout.n_boundary + m.n_cells * (m.n_species + 1) + 1
+    assert m.x0.shape == (m.n_unknowns,) and m.x0[-1] == 1.0
+    assert inside_volume(m) == pytest.approx(5e-6, rel=1e-14, abs=0)
+    set_scale(m, 2.0)
+    assert m.scale == 2.0
+    assert inside_volume(m) == pytest.approx(10e-6, rel=1e-13, abs=0)
+    fixed = build_model(case, m.mesh, moving=False)
+    assert fixed.swelling is None
+    _same_geometry(m, fixed, rtol=1e-14)
+    assert m.b_pois_cond[0] < build_model(case).b_pois_cond[0]  # the end cell did widen
+
+
+def test_a_mesh_given_for_a_moving_volume_is_moved_back_to_the_case_s_geometry():
+    """A mesh at scale 1.5 (a swollen result's) given to build_model: with the
+    volume moving (the default for this case, or moving=True) the model is
+    built at the case's own geometry (scale 1); with the volume fixed
+    (moving=False, the adaptive runs' fixed model) on the mesh as given.
+    Faces measured equal to 2.2e-16; 2e-15 allowed."""
+    from pnp.discretisation.swelling import set_scale
+
+    case = _swelling_case()
+    m = build_model(case)
+    own = m.mesh.faces.copy()
+    set_scale(m, 1.5)
+    swollen = m.mesh
+    assert swollen.faces[-1] > own[-1] * 1.2
+    for moving in (None, True):
+        back = build_model(case, swollen, moving=moving)
+        assert back.scale == 1.0
+        np.testing.assert_allclose(back.mesh.faces, own, rtol=2e-15, atol=0)
+    kept = build_model(case, swollen, moving=False)
+    np.testing.assert_array_equal(kept.mesh.faces, swollen.faces)
+
+
+def test_a_rebuilt_moving_model_keeps_its_scale_and_volume_unknown_when_water_stops():
+    """rebuild_model (a protocol's new state) on a model at scale 1.5: the new
+    model is at 1.5 on the same faces, with the same unknowns; also when the
+    new state lets no water through (its volume stays an unknown).
+    Measured equal bit for bit; 1e-14 allowed."""
+    from pnp.discretisation.model import rebuild_model
+    from pnp.discretisation.swelling import set_scale
+
+    case = _swelling_case()
+    m = build_model(case)
+    set_scale(m, 1.5)
+    no_water = _swelling_case(water_permeability=0.0)
+    for new_case in (case, no_water):
+        new = rebuild_model(new_case, m)
+        assert new.swelling is not None and new.scale == 1.5
+        assert new.n_unknowns == m.n_unknowns
+        _same_geometry(new, m, rtol=1e-14)

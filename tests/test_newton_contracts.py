@@ -250,6 +250,35 @@ def test_stagnation_at_most_10_above_half_the_previous_update_is_round_off():
     assert info == NewtonInfo(True, 2, 10.0, "converged to round-off")
 
 
+def test_an_update_of_exactly_the_tolerance_converges():
+    """norm 1.0 on the first, undamped update: within the tolerance (<= 1)."""
+    info, *_ = _run([1.0, 0.5])
+    assert info == NewtonInfo(True, 1, 1.0, "converged")
+
+
+def test_the_error_left_bound_is_rate_over_one_minus_rate():
+    """norms 4 then 2: rate 0.5, error left <= 0.5/(1 - 0.5) * 2 = 2 > 1 (and 2
+    is not above half of 4): not converged; the next update (0.5) is. A bound
+    of rate/(1 + rate) * 2 = 0.67 would have stopped at the second."""
+    info, *_ = _run([4.0, 2.0, 0.5])
+    assert info == NewtonInfo(True, 3, 0.5, "converged")
+
+
+def test_an_error_left_bound_of_exactly_1_converges():
+    """norms 12 then 3: rate 0.25, error left <= 0.25/0.75 * 3 = 1.0 exactly
+    (in floating point too): converged on the rate estimate."""
+    assert 0.25 / (1.0 - 0.25) * 3.0 == 1.0
+    info, *_ = _run([12.0, 3.0, 0.5])
+    assert info == NewtonInfo(True, 2, 3.0, "converged")
+
+
+def test_an_update_as_large_as_the_previous_one_is_stagnation_not_contraction():
+    """norms 6 then 6: rate 1 gives no error bound (rate/(1 - rate) is not
+    evaluated); 6 <= 10 and 6 > 3: round-off stagnation."""
+    info, *_ = _run([6.0, 6.0, 0.5])
+    assert info == NewtonInfo(True, 2, 6.0, "converged to round-off")
+
+
 def test_growth_by_1e4_over_the_best_update_diverges_from_the_fourth_iteration():
     """norms 100, 200, 2e6, 3e6: 2e6 > 1e4 * 100 at iteration 3 is not yet
     divergence (it < 4); 3e6 at iteration 4 is."""
@@ -475,3 +504,42 @@ def test_a_right_electrode_s_displacement_is_the_difference_of_its_poisson_row()
     dp = (p[0][:-1] - p[0][1:]) - (p[1][:-1] - p[1][1:])
     sign = np.sign(dr[N // 2] / dp[N // 2])
     np.testing.assert_allclose(dr, sign * dp, rtol=1e-9, atol=1e-12 * np.max(np.abs(dr)))
+
+
+@pytest.mark.parametrize("side", [0, 1])
+def test_two_cells_beside_an_electrode_give_its_exact_field_for_a_quadratic_potential(side):
+    """N = 2 (the fewest cells with the second-order wall): a quadratic
+    potential phi(x) = a + b x + c x^2 through the electrode and both cell
+    centres (h/2, 3h/2), the other end a reservoir. The electrode's
+    displacement is -eps phi'(wall) / F per m^2 exactly (the quadratic
+    through the wall and the two cells is phi itself): measured 3.3e-16
+    relative; 5e-15 allowed."""
+    from pnp.constants import FARADAY, VACUUM_PERMITTIVITY
+
+    h = 50e-9
+    a, b, c = 0.02, -3e5, 4e12  # V, V/m, V/m^2
+    phi = lambda x: a + b * x + c * x * x  # noqa: E731
+    electrode = {"type": "wall", "potential": phi(0.0 if side == 0 else 2 * h)}
+    reservoir = {"type": "reservoir", "potential": 0.0}
+    data = {
+        "title": "two cells",
+        "temperature": 310.15,
+        "species": {"K": {"z": 1, "D": 1.96e-9}, "Cl": {"z": -1, "D": 2.03e-9}},
+        "region": [
+            {"name": "bath", "length": 2 * h, "eps_r": 80, "concentration": {"K": 150, "Cl": 150}}
+        ],
+        "boundary": {
+            "left": electrode if side == 0 else reservoir,
+            "right": reservoir if side == 0 else electrode,
+        },
+        "mesh": {"uniform_cells": 2},
+    }
+    m = build_model(Case.from_dict(data))
+    assert m.n_cells == 2 and m.b_pois_next[side] != 0.0
+    x = m.x0.copy()
+    x[m.layout.potential] = [phi(0.5 * h) / m.thermal_voltage, phi(1.5 * h) / m.thermal_voltage]
+    wall = 0.0 if side == 0 else 2 * h
+    expected = -VACUUM_PERMITTIVITY * 80 * (b + 2 * c * wall) / FARADAY
+    got = displacements(m, x)[0 if side == 0 else 2]
+    assert got == pytest.approx(expected, rel=5e-15, abs=0)
+    assert nt.boundary_displacement(m, x)[side] == got
