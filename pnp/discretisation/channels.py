@@ -306,8 +306,12 @@ def gate_residual(model, x: np.ndarray, alpha: float, beta: np.ndarray):
 
 def steady_gates(model, x: np.ndarray) -> np.ndarray:
     """(G,) x_inf of every gate at ``x``'s membrane potential."""
+    return gates_at(model, membrane_potential(model, x) * model.thermal_voltage * 1e3)
+
+
+def gates_at(model, v_mv: float) -> np.ndarray:
+    """(G,) x_inf of every gate at the membrane potential ``v_mv`` [mV]."""
     chans = model.channels
-    v_mv = membrane_potential(model, x) * model.thermal_voltage * 1e3
     out = np.empty(chans.n_gates)
     for g in range(chans.n_gates):
         a, _ = chans.alpha[g].scalar(v_mv)
@@ -352,10 +356,10 @@ def resting_guess(model) -> float | None:
     leak = case.region(membrane).permeability
 
     def current(v: np.ndarray) -> np.ndarray:
-        gates = [
-            a(v * 1e3)[0] / (a(v * 1e3)[0] + b(v * 1e3)[0])
-            for a, b in zip(chans.alpha, chans.beta, strict=True)
-        ]
+        gates = []
+        for alpha, beta in zip(chans.alpha, chans.beta, strict=True):
+            a, b = alpha(v * 1e3)[0], beta(v * 1e3)[0]  # each rate evaluated once
+            gates.append(a / (a + b))
         perm = {s: np.full(v.shape, leak.get(s, 0.0)) for s in model.species}
         for c, ch in enumerate(case.channels):
             if ch.membrane == membrane:
@@ -413,9 +417,5 @@ def initial_gates(model, x: np.ndarray) -> np.ndarray:
     guess = resting_guess(model)
     if guess is None:
         return settle(model, x)
-    chans = model.channels
-    for g in range(chans.n_gates):
-        a, _ = chans.alpha[g].scalar(guess * 1e3)
-        b, _ = chans.beta[g].scalar(guess * 1e3)
-        out[chans.block.start + g] = a / (a + b)
+    out[model.channels.block] = gates_at(model, guess * 1e3)
     return out
