@@ -87,7 +87,17 @@ EQUIVALENT_FILE = REPO / "scripts" / "mutation_equivalent.toml"
 REPORT_FILE = REPO / "scripts" / "mutation_report.md"
 
 # Priority order (cheapest and most central first).
-MODULES = ("mesh", "observables", "model", "newton", "steady", "bdf", "compartments", "kernel")
+MODULES = (
+    "mesh",
+    "observables",
+    "model",
+    "newton",
+    "steady",
+    "bdf",
+    "compartments",
+    "kernel",
+    "banded",
+)
 
 # Where each module lives inside pnp/.
 PATHS = {
@@ -99,6 +109,7 @@ PATHS = {
     "bdf": "solvers/bdf.py",
     "compartments": "solvers/compartments.py",
     "kernel": "discretisation/kernel.py",
+    "banded": "solvers/banded.py",
 }
 
 # Fast targeted selections: property tests of the module first, then the
@@ -149,6 +160,8 @@ TESTS = {
     ],
     # observables_exact checks face_fluxes at reservoir faces (test_kernel does not)
     "kernel": ["tests/test_kernel.py", "tests/test_observables_exact.py"],
+    # the compiled banded LU: against LAPACK and dense algebra, then in use
+    "banded": ["tests/test_banded.py", "tests/test_newton_contracts.py", "tests/test_engine.py"],
 }
 
 # Binary operator: the one replacement kept per site (its inverse).
@@ -230,7 +243,7 @@ def _env(module: str, args) -> dict[str, str]:
 
 def _covered_lines(module: str, work: Path, env: dict[str, str]) -> set[int] | None:
     """Lines of pnp/<module>.py that the selection executes (None if unknown)."""
-    if module == "kernel":
+    if module in ("kernel", "banded"):
         return None  # numba-compiled lines are invisible to coverage
     data = work / ".coverage"
     cmd = [

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy.linalg import lapack
 from test_solver_contracts import _donnan, _donnan_data, _pumped_donnan_data
 from test_swelling import _cell
 
@@ -138,21 +137,6 @@ def test_a_zero_column_is_a_singular_jacobian_named_by_its_unknown(unknown):
     assert delta is None
     assert why == f"singular Jacobian (zero pivot at unknown {unknown})"
     assert system.stats.factorizations == 1
-
-
-@pytest.mark.parametrize("info", [-1, -4])
-def test_an_invalid_lapack_argument_is_reported_by_its_position(monkeypatch, info):
-    """gbsv's info = -i means argument i is invalid: no update, and the
-    message gives i (positive)."""
-    system = _assembled_donnan()
-
-    def gbsv(kl, ku, ab, b, overwrite_ab=0, overwrite_b=0):
-        return ab, np.zeros(len(b), dtype=np.int32), np.zeros_like(b), info
-
-    monkeypatch.setattr(lapack, "dgbsv", gbsv)
-    delta, why = system.solve()
-    assert delta is None
-    assert why == f"LAPACK gbsv argument {-info} invalid"
 
 
 # ----------------------------------------------------------------------------

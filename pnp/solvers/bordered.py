@@ -43,7 +43,6 @@ import numpy as np
 from scipy.linalg import lapack
 
 from ..discretisation import channels as chan
-from ..discretisation import kernel
 from ..discretisation.swelling import (
     MAX_SCALE,
     SCALE_STEP,
@@ -52,6 +51,7 @@ from ..discretisation.swelling import (
     volume_residual,
     volume_row,
 )
+from . import banded
 
 
 class Bordered:
@@ -163,13 +163,11 @@ class Bordered:
         rhs[:, 0] = res[:n0]
         rhs[:, 1:] = self.columns
         ab = system.ab[:, :n0]
-        kernel.equilibrate_rows(ab, rhs, kl, ku)
         system.stats.factorizations += 1
-        _, _, y, info = lapack.dgbsv(kl, ku, ab, rhs, overwrite_ab=1, overwrite_b=1)
+        info = banded.solve(ab, rhs, kl, ku)
+        y = rhs
         if info > 0:
             return None, f"singular Jacobian (zero pivot at unknown {info - 1})"
-        if info < 0:
-            return None, f"LAPACK gbsv argument {-info} invalid"
         # the border rows: r^T y (k x (k+1)) and D, row by row
         schur = np.zeros((k, k))
         right = np.zeros(k)

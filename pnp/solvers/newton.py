@@ -13,11 +13,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy.linalg import lapack
 
 from ..discretisation import kernel
 from ..discretisation.model import Model, pump_rate_derivatives, pump_sources
 from ..discretisation.swelling import set_scale
+from . import banded
 from .bordered import Bordered
 
 DPSI_MAX = 10.0  # largest potential update per Newton iteration [V_T]
@@ -158,17 +158,12 @@ class System:
         """Newton update -J^{-1} R from the last assembly (row-equilibrated LU)."""
         if self.bordered is not None:
             return self.bordered.solve()
-        kernel.equilibrate_rows(self.ab, self.res, self.kl, self.ku)
         self.stats.factorizations += 1
         # solved in place: the update overwrites the residual (no state-sized copy)
-        np.negative(self.res, out=self.res)
-        _, _, delta, info = lapack.dgbsv(
-            self.kl, self.ku, self.ab, self.res, overwrite_ab=1, overwrite_b=1
-        )
+        delta = np.negative(self.res, out=self.res)
+        info = banded.solve(self.ab, delta, self.kl, self.ku)
         if info > 0:
             return None, f"singular Jacobian (zero pivot at unknown {info - 1})"
-        if info < 0:
-            return None, f"LAPACK gbsv argument {-info} invalid"
         if not np.all(np.isfinite(delta)):
             return None, "non-finite Newton update"
         return delta, ""

