@@ -560,8 +560,15 @@ def report(modules, list_survivors: bool, write: bool) -> None:
     head = ("module", "mutants", "killed", "survived", "timeout", "equivalent", "pending", "score")
     rows = []
     details = []
+    earlier_rows, earlier_details = _earlier_report()
     for m in modules:
         c = summarize(m)
+        if c is None and m in earlier_rows:
+            # no session on this machine (sessions are git-ignored): keep the
+            # committed report's row, marked as from an earlier run
+            rows.append(earlier_rows[m])
+            details += earlier_details.get(m, [])
+            continue
         if c is None:
             rows.append((m, "-", "-", "-", "-", "-", "-", "not run"))
             continue
@@ -603,6 +610,24 @@ def report(modules, list_survivors: bool, write: bool) -> None:
         md += ["", "## Survivors not yet killed or argued equivalent", ""]
         md += details or ["(none)"]
         REPORT_FILE.write_text("\n".join(md) + "\n")
+
+
+def _earlier_report() -> tuple[dict[str, tuple], dict[str, list[str]]]:
+    """Rows and survivor lines of the committed report, by module."""
+    rows: dict[str, tuple] = {}
+    details: dict[str, list[str]] = {}
+    if not REPORT_FILE.exists():
+        return rows, details
+    for line in REPORT_FILE.read_text().splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if line.startswith("| ") and len(cells) == 8 and cells[0] in PATHS:
+            if cells[-1] != "not run":
+                score = cells[-1].removesuffix(" (earlier run)")
+                rows[cells[0]] = (*cells[:-1], f"{score} (earlier run)")
+        elif line.startswith("- `") and ".py:" in line:
+            module = line[3:].split(".py:")[0]
+            details.setdefault(module, []).append(line)
+    return rows, details
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -855,3 +855,26 @@ def test_a_restart_moves_the_charge_a_new_boundary_potential_puts_on_its_face(gi
     moved = stepper.displacement_rate()(N) * stepper.h_last
     expected = displacements(m2, stepper.x)[N] - held
     assert moved == pytest.approx(expected, rel=5e-13, abs=0)
+
+
+def test_the_stepper_defaults_and_newton_weights_are_the_documented_ones():
+    """The Python API steps as a case file does: BDF's default rtol/atol are
+    run.rtol/run.atol's defaults (RunSpec and the schema), and each step's
+    Newton weights are those of docs/numerics.md ("Stopping test"):
+    rtol_N = max(rtol/100, 1e-11), a = atol/100 for a concentration,
+    max(rtol_N, 1e-8) V_T for a potential."""
+    import inspect
+
+    from pnp.input.case import RunSpec
+    from pnp.input.schema import SCHEMA
+
+    params = inspect.signature(BDF).parameters
+    for key in ("rtol", "atol"):
+        assert params[key].default == getattr(RunSpec(), key) == SCHEMA[f"run.{key}"].default
+    m = _donnan()
+    for rtol, atol in ((1e-6, 1e-9), (1e-10, 3e-4)):
+        w = BDF(m, m.x0, rtol=rtol, atol=atol).wnewton
+        rtol_n = max(rtol / 100, 1e-11)
+        assert w.rtol == rtol_n
+        assert w.floor_c == atol / 100
+        assert w.floor_psi == max(rtol_n, 1e-8)
