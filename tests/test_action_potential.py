@@ -13,11 +13,15 @@ measured differences are written beside each tolerance.
 
 from __future__ import annotations
 
+import re
+import shlex
+import shutil
 import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import pnp_subprocess
 
 import pnp
 from pnp.analytic import space_clamp
@@ -152,6 +156,48 @@ def test_refractory_period(interval, spikes):
     times = result.spike_times()
     assert len(times) == len(reference) == spikes
     assert times == pytest.approx(reference, abs=5e-6)
+
+
+def _printed_spikes(stdout: str) -> list[tuple[float, float]]:
+    """(time [s], half its last printed digit [s]) of each spike `pnp run` lists."""
+    row = re.search(r"^spikes \(V_m up through 0 V\)\s+(\d+)(?: at (.*))?$", stdout, re.M)
+    assert row is not None, stdout
+    scales = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
+    listed = row.group(2).split(", ") if row.group(2) else []
+    out = []
+    for shown in listed:
+        value, unit = shown.split()
+        decimals = len(value.partition(".")[2])
+        out.append((float(value) * scales[unit], 0.5 * 10.0**-decimals * scales[unit]))
+    assert len(out) == int(row.group(1))  # every spike listed (five at most)
+    return out
+
+
+@pytest.mark.parametrize("written", [True, False])
+def test_refractory_command_of_the_case_file(tmp_path, written):
+    """The command in refractory.toml's comment, run through the CLI as written in a
+    copy of cases/ (and the case as shipped, without its --set): the summary lists two
+    spikes 15 ms apart and one 6 ms apart, as the reference fires, at the reference's
+    times to the printed digits plus test_refractory_period's 5 us (measured 1.0 and
+    5.1 us from the printed 2.526 and 17.88 ms)."""
+    comment = (ROOT / "cases" / "refractory.toml").read_text()
+    (command,) = re.findall(r"^#\s+(pnp run .*)$", comment, re.M)
+    argv = shlex.split(command)
+    assert argv[:3] == ["pnp", "run", "cases/refractory.toml"] and argv[3] == "--set"
+    key, interval = argv[4].split("=", 1)
+    if not written:
+        argv, interval = argv[:3], "6 ms"
+    shutil.copytree(ROOT / "cases", tmp_path / "cases")
+    proc = pnp_subprocess(*argv[1:], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "results" / "refractory.h5").stat().st_size > 0
+    case = pnp.load_case(ROOT / "cases" / "refractory.toml", {key: interval})
+    patch, stimulus = space_clamp.from_case(case)
+    reference = space_clamp.spikes(space_clamp.simulate(patch, stimulus, case.run.t_end))
+    printed = _printed_spikes(proc.stdout)
+    assert len(printed) == len(reference) == (2 if written else 1)
+    for (time, half_digit), expected in zip(printed, reference, strict=True):
+        assert abs(time - expected) <= half_digit + 5e-6
 
 
 def test_custom_rates_match_the_reference():

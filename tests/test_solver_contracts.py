@@ -370,6 +370,16 @@ def test_a_direct_newton_that_does_not_converge_is_not_taken_for_a_steady_state(
 CLAMP = 2.0  # A/m^2 entering the domain through the floating reservoir
 
 
+def _perturbed(m, rng: np.random.Generator) -> np.ndarray:
+    """The model's start with every concentration of every cell scaled by
+    1 + 1e-3 N(0, 1), drawn from ``rng`` species by species."""
+    N = m.n_cells
+    x = m.x0.copy()
+    for i in range(m.n_species):
+        x[m.layout.conc_at(np.arange(N), i)] *= 1.0 + 1e-3 * rng.standard_normal(N)
+    return x
+
+
 def _clamped(side: int):
     """The Donnan cell with its cytoplasm end a floating reservoir driven by
     CLAMP (side 0: on the left; side 1: the mirror image, on the right), the
@@ -391,9 +401,7 @@ def _clamped(side: int):
     m = build_model(Case.from_dict(data))
     N = m.n_cells
     rng = np.random.default_rng(11)
-    x = m.x0.copy()
-    for i in range(m.n_species):
-        x[m.layout.conc_at(np.arange(N), i)] *= 1.0 + 1e-3 * rng.standard_normal(N)
+    x = _perturbed(m, rng)
     x[m.layout.potential_at(np.arange(N))] = rng.uniform(-1.0, 1.0, N)
     (floating,) = m.layout.boundary
     x[floating] = 0.3
@@ -483,12 +491,7 @@ def test_the_initial_rates_carry_no_current_at_a_charged_wall():
         "right": {"type": "wall", "surface_charge": 0.01},
     }
     m = build_model(Case.from_dict(data))
-    N = m.n_cells
-    rng = np.random.default_rng(12)
-    x = m.x0.copy()
-    for i in range(m.n_species):
-        x[m.layout.conc_at(np.arange(N), i)] *= 1.0 + 1e-3 * rng.standard_normal(N)
-    x = consistent_start(m, x)
+    x = consistent_start(m, _perturbed(m, np.random.default_rng(12)))
     rates = initial_rates(m, x)
     assert _current_excess(m, x, rates, 0.0, 1) < 30.0
     assert np.max(np.abs(rates)) > 0.0
