@@ -228,7 +228,7 @@ def test_action_potentials(workspace):
     point's case: the same spike counts (4 at 0.05 A/m^2, two then none at 0.3), the
     rates within the issue's 1 % (measured 1.05e-3 at most, at 0.1 A/m^2; 3.6e-4 and
     6.6e-4 at 0.05 and 0.283 A/m^2, 66.04 against 66.01 and 106.89 against 106.97 /s),
-    rising with the current below the block. The sweep alone took 3 min 44 s on 2 cores."""
+    rising with the current below the block. The two tests took 43 s on 2 cores."""
     _run_block(4, workspace)
     spike = pnp.load_result(workspace / "results" / "action_potential.h5")
     v = spike.membrane_potential
@@ -236,7 +236,12 @@ def test_action_potentials(workspace):
     patch, _ = space_clamp.from_case(case)
     # measured 0.5 uV (tests/test_action_potential.py)
     assert v[0] == pytest.approx(space_clamp.rest(patch).V_m, abs=5e-5)
-    assert 0.0290 < v.max() < 0.0300  # sampled every 50 us: 29.45 mV; interpolated 29.56
+    # the highest output against the reference's peak: the outputs every 50 us
+    # miss the top by 0.11 mV (29.45 against 29.56 mV); 0.5 mV is the issue's
+    # tolerance on the peak
+    stimulus_times = space_clamp.from_case(case)[1]
+    _, v_peak = space_clamp.peak(space_clamp.simulate(patch, stimulus_times, case.run.t_end))
+    assert v.max() == pytest.approx(v_peak, abs=5e-4)
     assert len(spike.spike_times()) == 1
     table = pnp.load_sweep(workspace / "fi").table
     current, spikes, rate = table["stimulus.current"], table["spikes"], table["firing_rate"]
