@@ -434,6 +434,16 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p("run.atol", "float", "-", 1e-9, "Absolute tolerance.", minimum=0.0, exclusive_minimum=True),
     _p("run.max_steps", "int", "-", 100000, "Most time steps before giving up.", minimum=1),
     _p(
+        "run.max_order",
+        "int",
+        "-",
+        5,
+        "Highest order of the variable-order BDF time stepper (1-5; 2 keeps to "
+        "the variable-step BDF2).",
+        minimum=1,
+        maximum=5,
+    ),
+    _p(
         "run.initial",
         "choice",
         "-",
