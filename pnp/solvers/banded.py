@@ -22,8 +22,13 @@ the row equilibration before it:
 The storage is LAPACK's: ``ab`` of shape (2 kl + ku + 1, n), entry (i, j) of
 J at ``ab[kl + ku + i - j, j]``, rows 0..kl-1 free for the fill-in. ``ab``
 and the right-hand sides are overwritten (the factors and the solutions).
-The result is LAPACK's to round-off (tests/test_banded.py); the cost is one
-pass of arithmetic, ~5x less than ``dgbsv`` at 150 cells (benchmarks).
+The elimination and substitutions let the compiler fuse ``a - l u`` into one
+rounding (``fastmath={"contract"}``), as OpenBLAS's ``dger`` does: the
+updates are then LAPACK's bit for bit (tests/test_banded.py). That matters:
+on the Jacobian of 1e-9 beside 1e3 mol/m^3 both are backward stable, but
+separate roundings alone moved the small concentrations' updates by O(1).
+On the shipped transients the solve takes ~10 % less wall time than
+``dgbsv`` (it skips the zero entries of the band and the BLAS calls).
 """
 
 from __future__ import annotations
@@ -77,7 +82,7 @@ def _equilibrate(ab, b, kl, ku):
                 b[r, k] *= s
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"contract"})
 def _factor(ab, kl, ku, piv):
     """2. LU with partial pivoting in the band (dgbtf2's order); LAPACK's info."""
     n = ab.shape[1]
@@ -116,7 +121,7 @@ def _factor(ab, kl, ku, piv):
     return info
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"contract"})
 def _substitute(ab, b, kl, ku, piv):
     """3. L (with the row swaps), then U with its kl + ku superdiagonals."""
     n = ab.shape[1]
