@@ -246,7 +246,7 @@ def test_max_order_is_a_run_key_with_its_bounds():
     assert case.run.max_order == 3
     assert load("donnan_approach").run.max_order == 5
     for bad in (0, 6):
-        with pytest.raises(pnp.CaseError, match="run.max_order"):
+        with pytest.raises(pnp.CaseError, match=r"run\.max_order"):
             load("donnan_approach", **{"run.max_order": bad})
     with pytest.raises(ValueError, match="BDF orders 1 to 5"):
         BDF(build_model(case), build_model(case).x0, max_order=6)

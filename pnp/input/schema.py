@@ -459,7 +459,7 @@ PARAMETERS: tuple[Parameter, ...] = (
         "-",
         False,
         "Transients: estimate each output's discretisation error by two more runs, on the "
-        "mesh with cells merged in pairs (space) and at 10x rtol (time); about 1.5x the cost. "
+        "mesh with cells merged in pairs (space) and at 5x rtol (time); about 1.5x the cost. "
         "Steady states always carry an estimate.",
     ),
     # -- protocols ----------------------------------------------------------
