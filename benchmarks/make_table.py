@@ -2,7 +2,8 @@
 
     python benchmarks/newton_scaling.py && python benchmarks/cases.py && \\
     python benchmarks/startup.py && python benchmarks/sweep_scaling.py && \\
-    python benchmarks/memory.py && \\
+    python benchmarks/memory.py && python benchmarks/action_potentials.py && \\
+    python benchmarks/transient_speed.py && \\
     python benchmarks/peers.py && python benchmarks/make_table.py && python scripts/update_readme.py
 
 Nothing here is typed by hand: every figure comes from benchmarks/out/*.json.
@@ -180,6 +181,28 @@ def main() -> None:
             + (f", {min(rates):.0f}–{max(rates):.0f} spikes/s." if rates else "."),
             "",
         ]
+    ts = _load("transient_speed.json")
+    if ts:
+        lines += [
+            "**Transient stepper** (`benchmarks/transient_speed.py`, minimum of "
+            f"{ts['repeat']} warm runs): the defaults (orders up to 5, factorizations reused) "
+            "against variable-step BDF2 with a factorization at every Newton iteration "
+            "(`run.max_order = 2`, reuse off: the stepper before), on the shipped transients:",
+            "",
+            "| case | steps | Newton iterations | factorizations | wall s | faster | "
+            "final state apart |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for row in ts["rows"]:
+            b, n = row["before"], row["now"]
+            lines.append(
+                f"| {row['case']} | {b['steps']} → {n['steps']} | "
+                f"{b['newton_iterations']} → {n['newton_iterations']} | "
+                f"{b['factorizations']} → {n['factorizations']} | "
+                f"{b['wall_s']:.3f} → {n['wall_s']:.3f} | {row['wall_ratio']:.1f}x | "
+                f"{row['final_c_rel']:.0e} (c), {row['final_vm_v'] * 1e6:.2g} µV |"
+            )
+        lines.append("")
     peers = OUT / "peers.md"
     if peers.exists():
         lines += [

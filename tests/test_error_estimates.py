@@ -118,8 +118,9 @@ def test_transient_estimate_bounds_the_error_at_every_output():
     # they cancel, the total can be far smaller than either)
     space = np.abs(same_mesh.observables()[name] - reference)
     time = np.abs(value - same_mesh.observables()[name])
-    # measured: estimate / true 1.4 .. 12 where the error is significant (more where
-    # space and time errors cancel); estimate / (space + time) <= 6.5
+    # measured (comparison at 5x rtol, orders up to 5): estimate / true >= 1.10,
+    # 1.1 .. 19 where the error is significant (more where space and time errors
+    # cancel); estimate / (space + time) <= 7.9
     # at t = 0 and 10 ns the charge is still zero and every figure round-off (~1e-29
     # C/m^2, its sign and size set by the order of operations): there only that is
     # checked

@@ -166,6 +166,7 @@ class RunSpec:
     rtol: float = 1e-6
     atol: float = 1e-9
     max_steps: int = 100000
+    max_order: int = 5  # highest BDF order of the time stepper
     initial: str = "contents"  # contents | steady: the state a transient starts from
     error_estimate: bool = False  # transients: comparison runs for an error estimate
 

@@ -434,6 +434,16 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p("run.atol", "float", "-", 1e-9, "Absolute tolerance.", minimum=0.0, exclusive_minimum=True),
     _p("run.max_steps", "int", "-", 100000, "Most time steps before giving up.", minimum=1),
     _p(
+        "run.max_order",
+        "int",
+        "-",
+        5,
+        "Highest order of the variable-order BDF time stepper (1-5; 2 keeps to "
+        "the variable-step BDF2).",
+        minimum=1,
+        maximum=5,
+    ),
+    _p(
         "run.initial",
         "choice",
         "-",
@@ -449,7 +459,7 @@ PARAMETERS: tuple[Parameter, ...] = (
         "-",
         False,
         "Transients: estimate each output's discretisation error by two more runs, on the "
-        "mesh with cells merged in pairs (space) and at 10x rtol (time); about 1.5x the cost. "
+        "mesh with cells merged in pairs (space) and at 5x rtol (time); about 1.5x the cost. "
         "Steady states always carry an estimate.",
     ),
     # -- protocols ----------------------------------------------------------

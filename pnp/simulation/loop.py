@@ -175,7 +175,9 @@ def _transient(case, model, tracker, x0, t_start):
     # Gauss's law, so the total current is the same through every face
     rate = initial_rates(model, x0)[measurement_face(model)]
     tracker.output(model, t_start, x0, observe(model, x0, rate))
-    stepper = BDF(model, x0, t_start, rtol=case.run.rtol, atol=case.run.atol)
+    stepper = BDF(
+        model, x0, t_start, rtol=case.run.rtol, atol=case.run.atol, max_order=case.run.max_order
+    )
     stepper.stats.newton_iterations += work.newton_iterations
     stepper.stats.factorizations += work.factorizations
     try:

@@ -12,6 +12,7 @@ progress, files) is :mod:`pnp.simulation.loop`'s job.
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 from scipy.linalg import solve_banded
@@ -33,6 +34,11 @@ from .newton import (
 )
 
 BDF2_MAX_RATIO = 2.4  # h_{n+1}/h_n below 1 + sqrt(2): zero-stable variable-step BDF2
+MAX_ORDER = 5
+# Largest step ratio h_{n+1}/h_n at each order: below the bounds that keep
+# variable-step BDF-k zero-stable (1 + sqrt(2) for k = 2; about 1.618, 1.280
+# and 1.127 for k = 3, 4, 5).
+MAX_RATIO = {1: BDF2_MAX_RATIO, 2: BDF2_MAX_RATIO, 3: 1.6, 4: 1.27, 5: 1.12}
 SAFETY = 0.9
 MIN_FACTOR = 0.2
 # Each step's local error is held to this fraction of rtol|x| + atol: local
@@ -40,6 +46,24 @@ MIN_FACTOR = 0.2
 # like rtol^(2/3)), and this keeps the global error within a few rtol for
 # rtol >= 1e-5 at ~1.6x the steps.
 LOCAL_FRACTION = 0.25
+
+
+def bdf_weights(steps: list[float]) -> np.ndarray:
+    """a_0..a_k: dy/dt(t_{n+1}) ~ sum_j a_j y_{n+1-j} / h, BDF of order k = len(steps).
+
+    ``steps`` = [h, h_1, ..., h_{k-1}], the step being taken first, then the
+    earlier ones (newest first). The weights are h times the derivatives at
+    t_{n+1} of the Lagrange basis on t_{n+1}, t_n, ..., t_{n+1-k}: exact for
+    polynomials of degree k on any grid.
+    """
+    k = len(steps)
+    tau = np.concatenate(([0.0], -np.cumsum(steps)))  # t_{n+1-j} - t_{n+1}
+    a = np.empty(k + 1)
+    a[0] = float(np.sum(-1.0 / tau[1:]))
+    for j in range(1, k + 1):
+        others = np.delete(tau, j)
+        a[j] = np.prod(-others[1:]) / np.prod(tau[j] - others)
+    return a * steps[0]
 
 
 def bdf_coefficients(h: float, h_prev: float | None):
@@ -56,27 +80,58 @@ def bdf_coefficients(h: float, h_prev: float | None):
 def error_ratio(h: float, hist: list[float]) -> float:
     """LTE of the corrector over (corrector - predictor) for the order in use.
 
-    BDF1 with a linear predictor through 2 points, BDF2 with a quadratic one
-    through 3 points (``hist`` = previous step sizes, newest first).
+    BDF of order k = len(hist) with a predictor of degree k through the k + 1
+    last states (``hist`` = previous step sizes, newest first). With y^(k+1)
+    the only error term, the corrector's defect in dy/dt is
+    y^(k+1)/(k+1)! prod_{j=1..k} (t_{n+1} - t_{n+1-j}), so its error is that
+    over a_0/h; the predictor's is y^(k+1)/(k+1)! prod_{j=1..k+1} (t_{n+1} -
+    t_{n+1-j}); their ratio is r = h / (a_0 (t_{n+1} - t_{n-k})). (k = 1:
+    r = h / (h + h1); k = 2: h (h + h1) / ((2h + h1)(h + h1 + h2)).)
     """
-    if len(hist) == 1:  # BDF1: LTE = h^2 y''/2; predictor error = y''/2 h (h + h1)
+    k = len(hist)
+    if k == 1:
         r = h / (h + hist[0])
-    else:  # BDF2: LTE = h^2 (h+h1)^2 y'''/(6(2h+h1)); predictor h(h+h1)(h+h1+h2) y'''/6
+    elif k == 2:
         h1, h2 = hist[0], hist[1]
         r = h * (h + h1) / ((2.0 * h + h1) * (h + h1 + h2))
+    else:
+        a0 = bdf_weights([h, *hist[: k - 1]])[0]
+        r = h / (a0 * (h + sum(hist[:k])))
     return r / (1.0 + r)
 
 
 def predict(t_hist: list[float], x_hist: list[np.ndarray], t_new: float) -> np.ndarray:
-    """Polynomial extrapolation through the last 2 or 3 states (newest first)."""
+    """Polynomial extrapolation through the last states (newest first), as
+    many as ``x_hist`` holds (2 or more; ``t_hist`` may be longer)."""
     if len(x_hist) == 2:
         (t0, t1), (x0, x1) = t_hist[:2], x_hist[:2]
         return x0 + (t_new - t0) * (x0 - x1) / (t0 - t1)
-    (t0, t1, t2), (x0, x1, x2) = t_hist[:3], x_hist[:3]
-    l0 = (t_new - t1) * (t_new - t2) / ((t0 - t1) * (t0 - t2))
-    l1 = (t_new - t0) * (t_new - t2) / ((t1 - t0) * (t1 - t2))
-    l2 = (t_new - t0) * (t_new - t1) / ((t2 - t0) * (t2 - t1))
-    return l0 * x0 + l1 * x1 + l2 * x2
+    if len(x_hist) == 3:
+        (t0, t1, t2), (x0, x1, x2) = t_hist[:3], x_hist[:3]
+        l0 = (t_new - t1) * (t_new - t2) / ((t0 - t1) * (t0 - t2))
+        l1 = (t_new - t0) * (t_new - t2) / ((t1 - t0) * (t1 - t2))
+        l2 = (t_new - t0) * (t_new - t1) / ((t2 - t0) * (t2 - t1))
+        return l0 * x0 + l1 * x1 + l2 * x2
+    ts = t_hist[: len(x_hist)]
+    out = np.zeros_like(x_hist[0])
+    for i, (ti, xi) in enumerate(zip(ts, x_hist, strict=True)):
+        weight = 1.0
+        for j, tj in enumerate(ts):
+            if j != i:
+                weight *= (t_new - tj) / (ti - tj)
+        out += weight * xi
+    return out
+
+
+def scaled_difference(t_hist: list[float], x_hist: list[np.ndarray], h: float) -> np.ndarray:
+    """h^m m! y[t_0, ..., t_m] for the m + 1 states given (newest first): the
+    m-th backward difference on a uniform grid of step h, ~ h^m y^(m) on any."""
+    m = len(x_hist) - 1
+    table = [x.copy() for x in x_hist]
+    for order in range(1, m + 1):
+        for i in range(m - order + 1):
+            table[i] = (table[i] - table[i + 1]) / (t_hist[i] - t_hist[i + order])
+    return table[0] * (h**m * math.factorial(m))
 
 
 def initial_step(model: Model) -> float:
@@ -202,6 +257,11 @@ class BDF:
     fixed_step : float, optional
         Take steps of this size [s] without error control (BDF1 first, then
         BDF2) — for measuring the order of accuracy.
+    max_order : int
+        Highest BDF order (1-5; default 5; 2 gives the variable-step BDF2). Above 2
+        the order is chosen after every q + 1 steps at order q from the
+        error estimates of orders q - 1, q and q + 1 (scaled divided
+        differences of the last states), and a Newton failure lowers it.
 
     Attributes
     ----------
@@ -223,8 +283,12 @@ class BDF:
         rtol: float = 1e-6,
         atol: float = 1e-9,
         fixed_step: float | None = None,
+        max_order: int = MAX_ORDER,
     ):
+        if not 1 <= int(max_order) <= MAX_ORDER:
+            raise ValueError(f"max_order = {max_order}: BDF orders 1 to {MAX_ORDER} are stable")
         self.rtol, self.atol, self.fixed_step = rtol, atol, fixed_step
+        self.max_order = int(max_order)
         self.stats = Stats()
         self.t = t0
         self.x = x0.copy()
@@ -244,8 +308,9 @@ class BDF:
 
     @property
     def order(self) -> int:
-        """BDF order of the next step: 1 right after a (re)start, else 2."""
-        return 2 if self.h_hist else 1
+        """BDF order of the next step: 1 right after a (re)start, then 2,
+        then (max_order > 2) as chosen, never above the states available."""
+        return min(self.q, len(self.x_hist))
 
     def restart(self, model: Model, x: np.ndarray | None = None) -> None:
         """Continue with ``model`` (a protocol change) from ``x`` (default: the
@@ -282,6 +347,10 @@ class BDF:
             PSI_FLOOR_NEWTON,
         )
         self.wstep = make_weights(self.system, self.rtol, self.atol, PSI_FLOOR_STEP)
+        self.q = min(2, self.max_order)  # the order aimed at
+        self.n_equal = 0  # steps since the order last changed
+        depth = max(2, self.max_order)  # the corrector's history
+        self._depth = (depth + 2, depth + 1, depth)  # states, steps, amounts
         self.x_hist: list[np.ndarray] = [self.x.copy()]
         self.h_hist: list[float] = []
         # the history's concentrations and displacements (every face, under the
@@ -317,6 +386,8 @@ class BDF:
             if not info.converged:
                 self.stats.rejected_steps += 1
                 self.h = 0.25 * h_try
+                if self.q > 2:  # a high order that Newton cannot follow: lower it
+                    self.q, self.n_equal = self.q - 1, 0
                 if self._collapsed(self.h):
                     return False, f"step size underflow at t = {self.t:.6g} s: {info.message}"
                 continue
@@ -332,6 +403,8 @@ class BDF:
                     )
                 continue
             self._accept(h_try, x_new, self._next_step(h_try, err, order), t_limit)
+            if self.max_order > 2 and order == self.q:
+                self._choose_order(h_try)
             return True, ""
 
     def _collapsed(self, h: float) -> bool:
@@ -357,29 +430,34 @@ class BDF:
 
     def _solve(self, h_try: float) -> tuple[np.ndarray, NewtonInfo]:
         """Newton on the BDF equations of a step ``h_try`` from the predictor."""
-        h_prev = self.h_hist[0] if self.h_hist else None
-        a0, a1, a2 = bdf_coefficients(h_try, h_prev)
+        q = self.order
+        if q <= 2:
+            a = bdf_coefficients(h_try, self.h_hist[0] if q == 2 else None)
+        else:
+            a = bdf_weights([h_try, *self.h_hist[: q - 1]])
         beta_c = self._beta_c
-        np.multiply(self.c_hist[0], -a1 / h_try, out=beta_c)
-        beta_d = -(a1 * self.p_hist[0]) / h_try
-        if a2 != 0.0:
-            np.multiply(self.c_hist[1], -a2 / h_try, out=self._scratch)
-            beta_c += self._scratch
-            beta_d -= a2 * self.p_hist[1] / h_try
-        alpha = a0 / h_try
+        np.multiply(self.c_hist[0], -a[1] / h_try, out=beta_c)
+        beta_d = -(a[1] * self.p_hist[0]) / h_try
+        for j in range(2, q + 1):
+            if a[j] != 0.0:
+                np.multiply(self.c_hist[j - 1], -a[j] / h_try, out=self._scratch)
+                beta_c += self._scratch
+                beta_d -= a[j] * self.p_hist[j - 1] / h_try
+        alpha = a[0] / h_try
         self._alpha_c.fill(alpha)
         if self.v_hist:  # the history part of dV/dt, as for the amounts
-            beta_v = -(a1 * self.v_hist[0] + (a2 * self.v_hist[1] if a2 != 0.0 else 0.0)) / h_try
-            self.system.bordered.beta_volume = beta_v
+            past = sum(a[j] * self.v_hist[j - 1] for j in range(1, q + 1) if a[j] != 0.0)
+            self.system.bordered.beta_volume = -past / h_try
         if self.model.channels is not None:  # the gates' history: state unknowns as they are
             gates = self.model.channels.block
             beta_g = self.system.bordered.beta_gates
-            np.multiply(self.x_hist[0][gates], -a1 / h_try, out=beta_g)
-            if a2 != 0.0:
-                beta_g -= a2 * self.x_hist[1][gates] / h_try
-        x_hist = self.x_hist
-        # the predictor through the whole history (2 or 3 states) starts Newton
-        # and is kept for the error estimate of this same step (_error)
+            np.multiply(self.x_hist[0][gates], -a[1] / h_try, out=beta_g)
+            for j in range(2, q + 1):
+                if a[j] != 0.0:
+                    beta_g -= a[j] * self.x_hist[j - 1][gates] / h_try
+        # the predictor through the last q + 1 states (fewer after a start)
+        # starts Newton and is kept for the error estimate of this same step
+        x_hist = self.x_hist[: q + 1]
         self._pred = predict(self._times(), x_hist, h_try) if len(x_hist) >= 2 else None
         x_new = (self._pred if self._pred is not None else x_hist[0]).copy()
         info = newton(
@@ -396,7 +474,7 @@ class BDF:
         from, of order len(x_hist) - 1."""
         if self.fixed_step is not None or len(self.x_hist) < 2:
             return 0.0, 0
-        order = 1 if len(self.x_hist) < 3 else 2
+        order = min(self.order, len(self.x_hist) - 1)  # the predictor's degree
         hist = self.h_hist[:order]
         pred = self._pred
         pred -= x_new
@@ -422,8 +500,9 @@ class BDF:
             return self.fixed_step
         if order == 0:
             return h_try * 2.0
-        factor = SAFETY * err ** (-1.0 / (order + 1)) if err > 0 else BDF2_MAX_RATIO
-        return h_try * min(BDF2_MAX_RATIO, max(MIN_FACTOR, factor))
+        cap = MAX_RATIO[self.order]
+        factor = SAFETY * err ** (-1.0 / (order + 1)) if err > 0 else cap
+        return h_try * min(cap, max(MIN_FACTOR, factor))
 
     def _accept(self, h_try: float, x_new: np.ndarray, h_next: float, target: float) -> None:
         self.stats.steps += 1
@@ -442,11 +521,38 @@ class BDF:
         self.p_hist.insert(0, displacements(model, x_new))
         if self.v_hist:
             self.v_hist.insert(0, inside_volume(model))
-        del self.x_hist[3:], self.h_hist[2:], self.c_hist[2:], self.p_hist[2:], self.v_hist[2:]
+        nx, nh, nc = self._depth
+        del self.x_hist[nx:], self.h_hist[nh:], self.c_hist[nc:], self.p_hist[nc:], self.v_hist[nc:]
+        self.n_equal += 1
         self.h = h_next
         self.h_last = h_try
         alpha, beta_d = self._rate_terms
         self.rates = alpha * self.p_hist[0] - beta_d
+
+    def _choose_order(self, h: float) -> None:
+        """After q + 1 steps at order q: move to q - 1 or q + 1 if its error
+        estimate allows a larger next step. The estimates of the neighbours
+        are the scaled divided differences of the last states, ~h^(j+1)
+        y^(j+1), times BDF-j's error constant 1/(j + 1); order q keeps the
+        next step its corrector-predictor estimate gave (``self.h``)."""
+        q = self.q
+        if self.n_equal < q + 1:
+            return
+        times, x_new = self._times(), self.x_hist[0]
+        best_order, best_h = q, self.h
+        for j in (q - 1, q + 1):
+            if not 1 <= j <= self.max_order or len(self.x_hist) < j + 2:
+                continue
+            diff = scaled_difference(times, self.x_hist[: j + 2], h)
+            err_j = self.wstep.norm(diff, x_new, 1.0 / (j + 1)) / LOCAL_FRACTION
+            cap = MAX_RATIO[j]
+            factor = SAFETY * err_j ** (-1.0 / (j + 1)) if err_j > 0 else cap
+            h_j = h * min(cap, max(MIN_FACTOR, factor))
+            if h_j > best_h * (1.0 if j < q else 1.1):  # going up must pay
+                best_order, best_h = j, h_j
+        if best_order != q:
+            self.q, self.n_equal = best_order, 0
+            self.h = best_h
 
     def displacement_rate(self):
         """dP/dt at a face (kernel units, +x) in the last accepted step: a
