@@ -73,8 +73,7 @@ class System:
         # band the two swap with (``keep``)
         self.keep = keep
         self.lu = np.zeros_like(self.ab) if keep else self.ab
-        self.piv = np.zeros(n, dtype=np.int64)
-        self.row_scale = np.ones(n)
+        self.piv = self.row_scale = None  # its pivots and row scales (factor)
         self.res = np.zeros(n)
         self.args = model.kernel_args()
         self.source = np.zeros((model.n_species, model.n_cells), order="F")
@@ -166,20 +165,32 @@ class System:
             self.ab[kl + ku + row - col, col] += v
 
     def solve(self) -> tuple[np.ndarray | None, str]:
-        """Newton update -J^{-1} R from the last assembly (row-equilibrated LU):
-        :meth:`factor`, then :meth:`substitute`."""
+        """Newton update -J^{-1} R from the last assembly (row-equilibrated LU);
+        with ``keep``, :meth:`factor` then :meth:`substitute`."""
         if self.bordered is not None:
             return self.bordered.solve()
-        why = self.factor()
-        if why:
-            return None, why
-        return self.substitute()
+        if self.keep:
+            why = self.factor()
+            return (None, why) if why else self.substitute()
+        self.stats.factorizations += 1
+        # solved in place: the update overwrites the residual (no state-sized copy)
+        delta = np.negative(self.res, out=self.res)
+        info = banded.solve(self.ab, delta, self.kl, self.ku)
+        if info > 0:
+            return None, f"singular Jacobian (zero pivot at unknown {info - 1})"
+        if not np.all(np.isfinite(delta)):
+            return None, "non-finite Newton update"
+        return delta, ""
 
     def take_band(self) -> np.ndarray:
         """The assembled band as the factorization's storage (``lu``): with
-        ``keep`` the two bands swap, ``ab`` taking the old factors' place."""
+        ``keep`` the two bands swap, ``ab`` taking the old factors' place.
+        Allocates the pivots and row scales on first use."""
         if self.keep:
             self.ab, self.lu = self.lu, self.ab
+        if self.piv is None:
+            self.piv = np.zeros(self.ab.shape[1], dtype=np.int64)
+            self.row_scale = np.ones(self.ab.shape[1])
         return self.lu
 
     def factor(self) -> str:
@@ -188,7 +199,8 @@ class System:
         if self.bordered is not None:
             return self.bordered.factor()
         self.stats.factorizations += 1
-        info = banded.factor(self.take_band(), self.kl, self.ku, self.piv, self.row_scale)
+        lu = self.take_band()
+        info = banded.factor(lu, self.kl, self.ku, self.piv, self.row_scale)
         if info > 0:
             return f"singular Jacobian (zero pivot at unknown {info - 1})"
         return ""
