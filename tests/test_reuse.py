@@ -4,11 +4,11 @@ Newton gives, with fewer factorizations.
 
 The conservation a step must keep to round-off is tested where it was
 before, unchanged, with reuse on: each step's species balance
-(tests/test_transient.py, 6e-12; measured 5.2e-13 with reuse, 5.6e-13
+(tests/test_transient.py, 6e-12; measured 3.9e-13 with reuse, 3.7e-13
 with full Newton, BDF alone on the case's default mesh) and the total
 current through every face (tests/test_total_current.py and
-tests/test_solver_contracts.py; measured 0.63, 1.39, 0.69 and 0.45, 0.40
-eps x the summed round-off, against 0.77, 1.34, 0.69 and 0.35, 0.41).
+tests/test_solver_contracts.py; measured 0.74, 1.05, 1.05 and 0.34, 0.41
+eps x the summed round-off, against 1.10, 1.38, 1.05 and 0.41, 0.33).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def test_a_kept_factorization_solves_as_a_new_one_after_later_assemblies(name):
     ``keep`` solves from that residual and Jacobian: bit for bit for the
     band alone; to round-off with border unknowns (r^T y is a dense product
     with ``keep``, a loop over the gates without; measured exactly equal with
-    gates, 1.5e-27 of the largest entry with the volume)."""
+    gates, 7e-28 of the largest entry with the volume)."""
     case = load(name)
     model = build_model(case, build_mesh(case))
     terms = _time_terms(model, 1e6)
@@ -110,7 +110,7 @@ def test_donnan_approach_factors_once_a_step(donnan_runs):
 
 
 def test_donnan_approach_ends_where_full_newton_does(donnan_runs):
-    """The final states differ by 1.6e-7 of Newton's tolerance (its weights)."""
+    """The final states differ by 4.9e-7 of Newton's tolerance (its weights)."""
     full, kept = donnan_runs[False], donnan_runs[True]
     assert kept.t == full.t
     assert full.wnewton.norm(kept.x - full.x, full.x) <= 1e-3
@@ -240,7 +240,7 @@ def test_equal_steps_of_the_shipped_cases_share_factorizations(monkeypatch, name
     way in equal steps) a factorization serves several: fewer than steps
     (measured 147 of 164 steps, 642 of 728, against full Newton's 315 and
     1143), with the same membrane potential at every output (measured 0 and
-    5.3e-11 V apart; the gates and the current clamp of action_potential go
+    1.1e-10 V apart; the gates and the current clamp of action_potential go
     through the bordered system's kept Schur complement)."""
     from pnp.simulation import loop
 
