@@ -42,8 +42,8 @@ alpha0 contracts at about |alpha/alpha0 - 1|, and the polish then costs an
 iteration for each decade or two. On the shipped transients, whose steps
 change size at almost every step, allowing 1 % or 3 % took as long as
 factoring anew, and a tolerance of 1e-6 (steps split to hit an output
-differ from each other by an ulp) cost action_potential 2174 iterations
-for 393 factorizations against 1342 for 642 (docs/numerics.md, "Newton
+differ from each other by an ulp) cost action_potential 1964 iterations
+for 239 factorizations against 1001 for 517 (docs/numerics.md, "Newton
 iteration").
 """
 
