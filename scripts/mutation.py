@@ -97,6 +97,7 @@ MODULES = (
     "compartments",
     "kernel",
     "banded",
+    "reuse",
 )
 
 # Where each module lives inside pnp/.
@@ -110,6 +111,7 @@ PATHS = {
     "compartments": "solvers/compartments.py",
     "kernel": "discretisation/kernel.py",
     "banded": "solvers/banded.py",
+    "reuse": "solvers/reuse.py",
 }
 
 # Fast targeted selections: property tests of the module first, then the
@@ -162,6 +164,8 @@ TESTS = {
     "kernel": ["tests/test_kernel.py", "tests/test_observables_exact.py"],
     # the compiled banded LU: against LAPACK and dense algebra, then in use
     "banded": ["tests/test_banded.py", "tests/test_newton_contracts.py", "tests/test_engine.py"],
+    # the transient's modified Newton: its rules, then the steps it must solve as before
+    "reuse": ["tests/test_reuse.py", "tests/test_solver_contracts.py", "tests/test_engine.py"],
 }
 
 # Binary operator: the one replacement kept per site (its inverse).

@@ -127,3 +127,43 @@ def test_the_jacobians_of_a_twelve_decade_run_solve_as_lapack_does():
         _, _, ref, info = lapack.dgbsv(kl, ku, ab_l, ref)
         assert info == 0
         assert np.max(np.abs(x - ref)) <= 1e-12 * np.max(np.abs(ref))
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_factor_then_substitute_is_solve_bit_for_bit(seed):
+    """factor (row scales and pivots kept) and substitute, applied to two
+    right-hand sides in turn, give solve's answer exactly, and the factors
+    are used again unchanged (the modified Newton's second substitution)."""
+    rng = np.random.default_rng(100 + seed)
+    n, kl, ku = int(rng.integers(1, 60)), int(rng.integers(0, 6)), int(rng.integers(0, 8))
+    _, ab = _random_band(rng, n, kl, ku, row_decades=12)
+    lu = ab.copy(order="F")
+    piv, scale = np.zeros(n, dtype=np.int64), np.zeros(n)
+    assert banded.factor(lu, kl, ku, piv, scale) == 0
+    kept = lu.copy(order="F")
+    for _ in range(2):
+        b = rng.normal(size=n) * 10.0 ** rng.uniform(-12, 0, size=n)
+        x, ref = b.copy(), b.copy()
+        banded.substitute(lu, x, kl, ku, piv, scale)
+        assert banded.solve(ab.copy(order="F"), ref, kl, ku) == 0
+        assert np.array_equal(x, ref)
+        assert np.array_equal(lu, kept)
+
+
+def test_factor_reports_a_zero_pivot_as_solve_does():
+    rng = np.random.default_rng(3)
+    _, ab = _random_band(rng, 20, 2, 3)
+    ab[:, 7] = 0.0
+    piv, scale = np.zeros(20, dtype=np.int64), np.zeros(20)
+    assert banded.factor(ab.copy(order="F"), 2, 3, piv, scale) == 8
+    assert banded.solve(ab.copy(order="F"), np.ones(20), 2, 3) == 8
+
+
+def test_factor_and_substitute_refuse_arrays_that_do_not_fit():
+    piv, scale = np.zeros(10, dtype=np.int64), np.zeros(10)
+    with pytest.raises(ValueError, match="do not fit kl = 2, ku = 3"):
+        banded.factor(np.zeros((7, 10), order="F"), 2, 3, piv, scale)
+    with pytest.raises(ValueError, match="do not fit kl = 2, ku = 3"):
+        banded.factor(np.zeros((8, 10), order="F"), 2, 3, piv[:9], scale)
+    with pytest.raises(ValueError, match="right-hand side"):
+        banded.substitute(np.zeros((8, 10), order="F"), np.zeros(9), 2, 3, piv, scale)

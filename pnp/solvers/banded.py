@@ -29,6 +29,12 @@ on the Jacobian of 1e-9 beside 1e3 mol/m^3 both are backward stable, but
 separate roundings alone moved the small concentrations' updates by O(1).
 On the shipped transients the solve takes ~10 % less wall time than
 ``dgbsv`` (it skips the zero entries of the band and the BLAS calls).
+
+:func:`solve` does all three in one call. :func:`factor` (1 and 2, keeping
+the row scales and the pivots) and :func:`substitute` (the row scales on a
+new right-hand side, then 3) split it for a factorization used more than
+once (the modified Newton of a transient, :mod:`pnp.solvers.reuse`); the
+two give :func:`solve`'s answer bit for bit.
 """
 
 from __future__ import annotations
@@ -53,19 +59,61 @@ def solve(ab: np.ndarray, rhs: np.ndarray, kl: int, ku: int) -> int:
     return _equilibrate_factor_solve(ab, b, kl, ku)
 
 
+def factor(ab: np.ndarray, kl: int, ku: int, piv: np.ndarray, scale: np.ndarray) -> int:
+    """Equilibrate and factor ``ab`` in place (1 and 2), for :func:`substitute`.
+
+    ``piv`` (n, int64) and ``scale`` (n) receive the row swaps and the row
+    scales. Returns LAPACK's info, as :func:`solve`.
+    """
+    n = ab.shape[1]
+    if ab.shape[0] != 2 * kl + ku + 1 or piv.shape != (n,) or scale.shape != (n,):
+        raise ValueError(
+            f"band storage {ab.shape}, pivots {piv.shape} and scales {scale.shape} "
+            f"do not fit kl = {kl}, ku = {ku}"
+        )
+    return _equilibrate_factor(ab, kl, ku, piv, scale)
+
+
+def substitute(
+    lu: np.ndarray, rhs: np.ndarray, kl: int, ku: int, piv: np.ndarray, scale: np.ndarray
+) -> None:
+    """Solve J X = rhs in place with :func:`factor`'s ``lu``, ``piv`` and ``scale``."""
+    n = lu.shape[1]
+    if rhs.shape[0] != n:
+        raise ValueError(f"right-hand side {rhs.shape} does not fit {n} unknowns")
+    b = rhs.reshape(n, 1) if rhs.ndim == 1 else rhs
+    _scale_substitute(lu, b, kl, ku, piv, scale)
+
+
 @njit(cache=True)
 def _equilibrate_factor_solve(ab, b, kl, ku):
-    _equilibrate(ab, b, kl, ku)
+    scale = np.empty(ab.shape[1])
     piv = np.empty(ab.shape[1], dtype=np.int64)
-    info = _factor(ab, kl, ku, piv)
+    info = _equilibrate_factor(ab, kl, ku, piv, scale)
     if info == 0:
-        _substitute(ab, b, kl, ku, piv)
+        _scale_substitute(ab, b, kl, ku, piv, scale)
     return info
 
 
 @njit(cache=True)
-def _equilibrate(ab, b, kl, ku):
-    """1. Every row of J and of the right-hand sides over J's largest entry in it."""
+def _equilibrate_factor(ab, kl, ku, piv, scale):
+    _equilibrate(ab, kl, ku, scale)
+    return _factor(ab, kl, ku, piv)
+
+
+@njit(cache=True)
+def _scale_substitute(ab, b, kl, ku, piv, scale):
+    for r in range(b.shape[0]):
+        s = scale[r]
+        for k in range(b.shape[1]):
+            b[r, k] *= s
+    _substitute(ab, b, kl, ku, piv)
+
+
+@njit(cache=True)
+def _equilibrate(ab, kl, ku, scale):
+    """1. Every row of J over J's largest entry in it (``scale``: 1/that, or 1
+    for a zero row); the right-hand sides take the same scales."""
     n = ab.shape[1]
     kv = kl + ku
     for r in range(n):
@@ -74,12 +122,12 @@ def _equilibrate(ab, b, kl, ku):
         big = 0.0
         for c in range(lo, hi + 1):
             big = max(big, abs(ab[kv + r - c, c]))
+        s = 1.0
         if big > 0.0:
             s = 1.0 / big
             for c in range(lo, hi + 1):
                 ab[kv + r - c, c] *= s
-            for k in range(b.shape[1]):
-                b[r, k] *= s
+        scale[r] = s
 
 
 @njit(cache=True, fastmath={"contract"})

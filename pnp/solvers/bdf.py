@@ -32,6 +32,7 @@ from .newton import (
     make_weights,
     newton,
 )
+from .reuse import Reuse
 
 BDF2_MAX_RATIO = 2.4  # h_{n+1}/h_n below 1 + sqrt(2): zero-stable variable-step BDF2
 MAX_ORDER = 5
@@ -262,6 +263,11 @@ class BDF:
         the order is chosen after every q + 1 steps at order q from the
         error estimates of orders q - 1, q and q + 1 (scaled divided
         differences of the last states), and a Newton failure lowers it.
+    reuse : bool
+        Modified Newton (:mod:`pnp.solvers.reuse`): a factorization serves
+        the later iterations of its step and later steps of the same
+        alpha = a0/h (default). False: full Newton, a factorization at every
+        iteration.
 
     Attributes
     ----------
@@ -273,6 +279,8 @@ class BDF:
         Size of the last accepted step [s] (nan before the first).
     stats : Stats
         Accepted and rejected steps, Newton iterations, factorizations.
+    kept : Reuse or None
+        The kept factorization's alpha and age (None without ``reuse``).
     """
 
     def __init__(
@@ -284,11 +292,13 @@ class BDF:
         atol: float = 1e-9,
         fixed_step: float | None = None,
         max_order: int = MAX_ORDER,
+        reuse: bool = True,
     ):
         if not 1 <= int(max_order) <= MAX_ORDER:
             raise ValueError(f"max_order = {max_order}: BDF orders 1 to {MAX_ORDER} are stable")
         self.rtol, self.atol, self.fixed_step = rtol, atol, fixed_step
         self.max_order = int(max_order)
+        self.reuse = reuse
         self.stats = Stats()
         self.t = t0
         self.x = x0.copy()
@@ -337,7 +347,9 @@ class BDF:
         self._h0 = initial_step(model)
         # current continuity in place of species 0's balance: the total current
         # is then the same through every face to round-off (kernel docstring)
-        self.system = System(model, continuity=True)
+        self.system = System(model, continuity=True, keep=self.reuse)
+        # modified Newton: the factorization kept, and the rules for using it again
+        self.kept = Reuse() if self.reuse else None
         self.system.stats = self.stats
         self.project = projector(model, closed_compartments(model, self.x))
         self.wnewton = make_weights(
@@ -461,7 +473,15 @@ class BDF:
         self._pred = predict(self._times(), x_hist, h_try) if len(x_hist) >= 2 else None
         x_new = (self._pred if self._pred is not None else x_hist[0]).copy()
         info = newton(
-            self.system, x_new, self._alpha_c, alpha, beta_c, beta_d, self.wnewton, self.project
+            self.system,
+            x_new,
+            self._alpha_c,
+            alpha,
+            beta_c,
+            beta_d,
+            self.wnewton,
+            self.project,
+            reuse=self.kept,
         )
         self._rate_terms = (alpha, beta_d)  # the displacement rate of this step
         return x_new, info
@@ -506,6 +526,8 @@ class BDF:
 
     def _accept(self, h_try: float, x_new: np.ndarray, h_next: float, target: float) -> None:
         self.stats.steps += 1
+        if self.kept is not None:
+            self.kept.steps += 1
         self._elapsed += h_try
         self._segment += h_try
         left, span = self._remaining(target)

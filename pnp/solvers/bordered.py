@@ -72,7 +72,13 @@ class Bordered:
         self.shifted = np.zeros((self.n0, max(n_cond, 1)), order="F")
         self.res_scale = np.zeros(self.n0)
         self.row = np.zeros(n)  # the volume row
-        self.rhs = np.zeros((self.n0, self.k + 1), order="F")
+        self.rhs_all = np.zeros((self.n0, self.k + 1), order="F")
+        self.rhs = np.zeros((self.n0, 1), order="F")
+        # kept at each factorization (System keep): Y = J^-1 B, r^T, the Schur LU
+        self.kept_columns = np.zeros((self.n0, self.k), order="F")
+        self.kept_rows = np.zeros((self.k, self.n0))
+        self.schur = np.zeros((self.k, self.k))
+        self.schur_piv = np.zeros(self.k, dtype=np.int32)
         self.beta_eff = np.zeros((model.n_species, model.n_cells), order="F")
         self.beta_volume = 0.0  # history part of dV/dt [geometry units / s]
         self.beta_gates = np.zeros(n_gates)  # history part of the gates' dx/dt [1/s]
@@ -156,46 +162,113 @@ class Bordered:
             np.multiply(self.shifted[:, cond], dfdx[g], out=self.columns[:, g])
 
     def solve(self) -> tuple[np.ndarray | None, str]:
-        system, n0, k = self.system, self.n0, self.k
+        """Newton update from the last assembly: the band's LU and k + 1
+        right-hand sides, [y0 | Y] = J^-1 [R | B], then the Schur system."""
+        if self.system.keep:  # the factorization kept apart, for later substitutions
+            why = self.factor()
+            return (None, why) if why else self.substitute()
+        system, n0 = self.system, self.n0
         kl, ku = system.kl, system.ku
-        rhs = self.rhs
+        rhs = self.rhs_all
         res = system.res
         rhs[:, 0] = res[:n0]
         rhs[:, 1:] = self.columns
-        ab = system.ab[:, :n0]
         system.stats.factorizations += 1
-        info = banded.solve(ab, rhs, kl, ku)
-        y = rhs
+        info = banded.solve(system.ab[:, :n0], rhs, kl, ku)
         if info > 0:
             return None, f"singular Jacobian (zero pivot at unknown {info - 1})"
-        # the border rows: r^T y (k x (k+1)) and D, row by row
-        schur = np.zeros((k, k))
-        right = np.zeros(k)
-        gates = self.gates
-        if gates is not None:
-            for g in range(self.n_gates):
-                ry = np.zeros(k + 1)
-                for index, coef in zip(gates.vm_index, gates.vm_coef, strict=True):
-                    ry += coef * self.gate_dv[g] * y[index]
-                schur[g] = -ry[1:]
-                schur[g, g] += self.gate_diag[g]
-                right[g] = ry[0] - res[gates.block.start + g]
-        if self.volume:
-            ry = self.row[:n0] @ y
-            schur[-1] = -ry[1:]
-            schur[-1, -1] += self.d_scale
-            right[-1] = ry[0] - res[-1]
+        ry = self._border_rows(rhs)
+        schur = self._schur(ry[:, 1:])
+        right = ry[:, 0] - res[n0:]
         # k x k (a few): LAPACK directly, without numpy.linalg's checks (~100 us a call)
         _, _, du, info = lapack.dgesv(schur, right, overwrite_a=1, overwrite_b=1)
         if info != 0:
             return None, "singular border equations (gates or volume)"
-        delta = res  # overwritten: the update
-        np.matmul(y[:, 1:], -du, out=delta[:n0])
-        delta[:n0] -= y[:, 0]
+        return self._update(rhs[:, 1:], rhs[:, 0], du)
+
+    def factor(self) -> str:
+        """Factor the last assembled bordered Jacobian: the band's LU, Y = J^-1 B
+        and the LU of the k x k Schur complement D - r^T Y, all kept (with r)
+        for :meth:`substitute`; '' or why it failed."""
+        system, n0 = self.system, self.n0
+        kl, ku = system.kl, system.ku
+        lu = system.take_band()[:, :n0]
+        system.stats.factorizations += 1
+        info = banded.factor(lu, kl, ku, system.piv[:n0], system.row_scale[:n0])
+        if info > 0:
+            return f"singular Jacobian (zero pivot at unknown {info - 1})"
+        y = self.kept_columns
+        y[:] = self.columns
+        banded.substitute(lu, y, kl, ku, system.piv[:n0], system.row_scale[:n0])
+        self._kept_rows()
+        schur = self._schur(self.kept_rows @ y)
+        self.schur, self.schur_piv, info = lapack.dgetrf(schur, overwrite_a=1)
+        if info != 0:
+            return "singular border equations (gates or volume)"
+        return ""
+
+    def substitute(self) -> tuple[np.ndarray | None, str]:
+        """Newton update -J^{-1} R with the kept factorization and the last
+        residual: one band substitution and the k x k solve."""
+        system, n0 = self.system, self.n0
+        res = system.res
+        y0 = self.rhs
+        y0[:, 0] = res[:n0]
+        banded.substitute(
+            system.lu[:, :n0], y0, system.kl, system.ku, system.piv[:n0], system.row_scale[:n0]
+        )
+        right = self.kept_rows @ y0[:, 0] - res[n0:]
+        du, info = lapack.dgetrs(self.schur, self.schur_piv, right, overwrite_b=1)
+        if info != 0:  # pragma: no cover - dgetrs fails only on invalid arguments
+            return None, "singular border equations (gates or volume)"
+        return self._update(self.kept_columns, y0[:, 0], du)
+
+    def _schur(self, ry: np.ndarray) -> np.ndarray:
+        """D - r^T Y from r^T Y (k x k)."""
+        schur = -ry
+        for g in range(self.n_gates):
+            schur[g, g] += self.gate_diag[g]
+        if self.volume:
+            schur[-1, -1] += self.d_scale
+        return schur
+
+    def _update(self, y, y0, du) -> tuple[np.ndarray | None, str]:
+        """The update dx = -y0 - Y du, du, written over the residual."""
+        n0 = self.n0
+        delta = self.system.res  # overwritten: the update
+        np.matmul(y, -du, out=delta[:n0])
+        delta[:n0] -= y0
         delta[n0:] = du
         if not np.all(np.isfinite(delta)):
             return None, "non-finite Newton update"
         return delta, ""
+
+    def _border_rows(self, y: np.ndarray) -> np.ndarray:
+        """r^T y (k x columns of ``y``): the border rows as last assembled
+        times the columns of ``y``."""
+        out = np.zeros((self.k, y.shape[1]))
+        gates = self.gates
+        if gates is not None:
+            for g in range(self.n_gates):
+                ry = out[g]
+                for index, coef in zip(gates.vm_index, gates.vm_coef, strict=True):
+                    ry += coef * self.gate_dv[g] * y[index]
+        if self.volume:
+            out[-1] = self.row[: self.n0] @ y
+        return out
+
+    def _kept_rows(self) -> None:
+        """r^T as last assembled, dense (k x n0), into ``kept_rows``: each gate's
+        row is its dR/dV_m on the potentials V_m is made of; the volume row."""
+        rows = self.kept_rows
+        rows[:] = 0.0
+        gates = self.gates
+        if gates is not None:
+            for g in range(self.n_gates):
+                for index, coef in zip(gates.vm_index, gates.vm_coef, strict=True):
+                    rows[g, index] += coef * self.gate_dv[g]
+        if self.volume:
+            rows[-1] = self.row[: self.n0]
 
 
 def _factor_steps(f: np.ndarray) -> np.ndarray:

@@ -54,9 +54,14 @@ class System:
     where it moves (``Model.continuity_cells``; a transient step, with one
     time coefficient for every species). ``assemble`` then takes the history
     part of the displacement rate of every face as ``beta_d`` (N+1).
+
+    ``keep``: keep each factorization apart from ``ab`` (the assembly
+    target), so that it can be used again after later assemblies
+    (:meth:`substitute`; the modified Newton of :mod:`pnp.solvers.reuse`).
+    Otherwise ``ab`` is factored in place.
     """
 
-    def __init__(self, model: Model, continuity: bool = False):
+    def __init__(self, model: Model, continuity: bool = False, keep: bool = False):
         self.model = model
         cont = model.continuity_cells() if continuity else None
         self.cont = cont if cont is not None else np.zeros(model.n_cells, dtype=np.int8)
@@ -64,6 +69,11 @@ class System:
         self.kl, self.ku = kl, ku
         n = model.n_unknowns
         self.ab = np.zeros((2 * kl + ku + 1, n), order="F")
+        # the factors of the last factorization: ``ab`` itself, or a second
+        # band the two swap with (``keep``)
+        self.keep = keep
+        self.lu = np.zeros_like(self.ab) if keep else self.ab
+        self.piv = self.row_scale = None  # its pivots and row scales (factor)
         self.res = np.zeros(n)
         self.args = model.kernel_args()
         self.source = np.zeros((model.n_species, model.n_cells), order="F")
@@ -155,15 +165,53 @@ class System:
             self.ab[kl + ku + row - col, col] += v
 
     def solve(self) -> tuple[np.ndarray | None, str]:
-        """Newton update -J^{-1} R from the last assembly (row-equilibrated LU)."""
+        """Newton update -J^{-1} R from the last assembly (row-equilibrated LU);
+        with ``keep``, :meth:`factor` then :meth:`substitute`."""
         if self.bordered is not None:
             return self.bordered.solve()
+        if self.keep:
+            why = self.factor()
+            return (None, why) if why else self.substitute()
         self.stats.factorizations += 1
         # solved in place: the update overwrites the residual (no state-sized copy)
         delta = np.negative(self.res, out=self.res)
         info = banded.solve(self.ab, delta, self.kl, self.ku)
         if info > 0:
             return None, f"singular Jacobian (zero pivot at unknown {info - 1})"
+        if not np.all(np.isfinite(delta)):
+            return None, "non-finite Newton update"
+        return delta, ""
+
+    def take_band(self) -> np.ndarray:
+        """The assembled band as the factorization's storage (``lu``): with
+        ``keep`` the two bands swap, ``ab`` taking the old factors' place.
+        Allocates the pivots and row scales on first use."""
+        if self.keep:
+            self.ab, self.lu = self.lu, self.ab
+        if self.piv is None:
+            self.piv = np.zeros(self.ab.shape[1], dtype=np.int64)
+            self.row_scale = np.ones(self.ab.shape[1])
+        return self.lu
+
+    def factor(self) -> str:
+        """Factor the last assembled Jacobian ('' or why it failed); kept for
+        :meth:`substitute` until the next factorization."""
+        if self.bordered is not None:
+            return self.bordered.factor()
+        self.stats.factorizations += 1
+        lu = self.take_band()
+        info = banded.factor(lu, self.kl, self.ku, self.piv, self.row_scale)
+        if info > 0:
+            return f"singular Jacobian (zero pivot at unknown {info - 1})"
+        return ""
+
+    def substitute(self) -> tuple[np.ndarray | None, str]:
+        """Newton update -J0^{-1} R: the last residual R, J0 as last factored."""
+        if self.bordered is not None:
+            return self.bordered.substitute()
+        # solved in place: the update overwrites the residual (no state-sized copy)
+        delta = np.negative(self.res, out=self.res)
+        banded.substitute(self.lu, delta, self.kl, self.ku, self.piv, self.row_scale)
         if not np.all(np.isfinite(delta)):
             return None, "non-finite Newton update"
         return delta, ""
@@ -179,6 +227,7 @@ def newton(
     weights,
     project=None,
     max_iter: int = NEWTON_MAX_ITER,
+    reuse=None,
 ) -> NewtonInfo:
     """Damped Newton on R(x) = 0, updating ``x`` in place.
 
@@ -187,7 +236,13 @@ def newton(
     step. Potential updates are limited to ``DPSI_MAX`` thermal voltages by
     scaling the whole update (a uniform scaling keeps every species' amount
     exactly balanced).
+
+    ``reuse``: a :class:`pnp.solvers.reuse.Reuse` (with a ``System`` made
+    with ``keep``): modified Newton, factorizations used again across
+    iterations and calls (``reuse.newton``, :mod:`pnp.solvers.reuse`).
     """
+    if reuse is not None:
+        return reuse.newton(system, x, alpha_c, alpha_d, beta_c, beta_d, weights, project, max_iter)
     norm = np.inf
     best = np.inf
     previous = np.inf

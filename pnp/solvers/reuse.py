@@ -1,0 +1,184 @@
+"""Modified Newton for the BDF steps: one factorization for several iterations.
+
+Full Newton (:func:`pnp.solvers.newton.newton`) assembles and factors the
+Jacobian at every iterate. Here the factorization a
+:class:`~pnp.solvers.newton.System` keeps (``keep=True``) is used again for
+the later iterations of a step and for later steps of the same BDF
+coefficient alpha = a0/h (:class:`Reuse`, the rules; :func:`modified_newton`,
+the iteration):
+
+- a step starts with a new factorization at its predictor unless the kept
+  one is usable (:meth:`Reuse.usable`): made at the same alpha
+  (``REFACTOR_ALPHA`` = 0: any change refactors), fewer than
+  ``REFACTOR_STEPS`` = 20 steps ago, under the same model (a restart or
+  protocol change builds a new system and a new :class:`Reuse`);
+- an iteration with the factorization of an earlier iterate assembles the
+  residual alone (no Jacobian: for channels no shifted assemblies either)
+  and is one substitution (with border unknowns, plus the k x k Schur
+  solve);
+- when such an iteration contracts by less than ``SLOW_RATE`` = 0.3 (or is
+  damped, with a factorization from an earlier step), the next iterate is
+  factored anew; when Newton fails with a factorization from an earlier
+  step, the step is solved again from its predictor with a new one
+  (:meth:`Reuse.newton`) before the stepper cuts h.
+
+Stopping. An update made with the Jacobian of its own iterate is a Newton
+step and is judged as in :func:`~pnp.solvers.newton.newton` (converged at
+norm <= 1: what is left is of the order of its square; stagnation at norm
+<= 10 is round-off). An update made with an older factorization leaves an
+error of about rate/(1 - rate) times itself (rate: the ratio of the last
+two updates), and that error, not round-off, is what each step's species
+balance and the current-continuity rows then show: it is held to
+``POLISH`` = 1e-6 of the Newton tolerance (or the update itself is), so
+that the balances (tests/test_transient.py, 6e-12 relative) and the total
+current through every face (tests/test_total_current.py,
+tests/test_solver_contracts.py, a few eps of the summed terms) hold as with
+full Newton. A slower contraction within a step (rate > 0.5 at norm <= 1)
+is round-off.
+
+Why alpha must not move (CVODE tolerates 30 %): the time terms alpha V c and
+alpha P_f are in every balance and continuity row, so a factorization at
+alpha0 contracts at about |alpha/alpha0 - 1|, and the polish then costs an
+iteration for each decade or two. On the shipped transients, whose steps
+change size at almost every step, allowing 1 % or 3 % took as long as
+factoring anew, and a tolerance of 1e-6 (steps split to hit an output
+differ from each other by an ulp) cost action_potential 1964 iterations
+for 239 factorizations against 1001 for 517 (docs/numerics.md, "Newton
+iteration").
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .newton import DPSI_MAX, NEWTON_MAX_ITER, NewtonInfo
+
+REFACTOR_STEPS = 20  # a factorization is used for at most this many steps
+REFACTOR_ALPHA = 0.0  # ... and at most this far (relative) from the alpha it was made at
+SLOW_RATE = 0.3  # an older factorization contracting slower than this is replaced
+POLISH = 1e-6  # error left by an iteration with an older factorization [Newton tolerance]
+
+
+class Reuse:
+    """The factorization a stepper's system keeps, and when to use it again.
+
+    Passed to :func:`pnp.solvers.newton.newton` as ``reuse``, which then
+    calls :meth:`newton`; the stepper counts its accepted steps (``steps``).
+    """
+
+    def __init__(self):
+        self.valid = False
+        self.alpha = np.nan  # the BDF coefficient a0/h it was assembled at
+        self.steps = 0  # accepted steps since
+
+    def usable(self, alpha: float) -> bool:
+        """May a step at ``alpha`` start with it?"""
+        return (
+            self.valid
+            and self.steps < REFACTOR_STEPS
+            and abs(alpha - self.alpha) <= REFACTOR_ALPHA * self.alpha
+        )
+
+    def made(self, alpha: float, valid: bool) -> None:
+        self.valid, self.alpha, self.steps = valid, alpha, 0
+
+    def newton(
+        self, system, x, alpha_c, alpha_d, beta_c, beta_d, weights, project, max_iter
+    ) -> NewtonInfo:
+        """Modified Newton from ``x`` (updated in place): with the kept
+        factorization if usable at ``alpha_d``, and if that fails once more
+        from ``x`` with a new one; else with a new one."""
+        args = (system, x, alpha_c, alpha_d, beta_c, beta_d, weights, project, self)
+        if not self.usable(alpha_d):
+            return modified_newton(*args, fresh=True, max_iter=max_iter)
+        start = x.copy()
+        info = modified_newton(*args, fresh=False, max_iter=max_iter)
+        if info.converged:
+            return info
+        x[:] = start
+        retry = modified_newton(*args, fresh=True, max_iter=max_iter)
+        retry.iterations += info.iterations
+        return retry
+
+
+def modified_newton(
+    system,
+    x: np.ndarray,
+    alpha_c,
+    alpha_d: float,
+    beta_c,
+    beta_d,
+    weights,
+    project,
+    kept: Reuse,
+    fresh: bool,
+    max_iter: int = NEWTON_MAX_ITER,
+) -> NewtonInfo:
+    """Newton on R(x) = 0 from ``x`` (updated in place) with the factorization
+    ``system`` keeps; a new one first if ``fresh``. Damping and weights as
+    :func:`~pnp.solvers.newton.newton`; stopping as the module docstring."""
+    previous = np.inf
+    best = np.inf
+    norm = np.inf
+    older = not fresh  # the factorization is from an earlier step
+    for it in range(1, max_iter + 1):
+        jac, fresh = fresh, False
+        res = system.assemble(x, alpha_c, alpha_d, beta_c, beta_d, jacobian=jac)
+        if not np.all(np.isfinite(res)):
+            return NewtonInfo(False, it, np.inf, "non-finite residual")
+        if jac:
+            why = system.factor()
+            kept.made(alpha_d, not why)
+            if why:
+                return NewtonInfo(False, it, np.inf, why)
+        delta, why = system.substitute()
+        if delta is None:
+            return NewtonInfo(False, it, np.inf, why)
+        dpsi = system.max_abs_potential(delta)
+        lam = min(1.0, DPSI_MAX / dpsi) if dpsi > 0 else 1.0
+        if lam == 1.0:
+            x += delta
+        else:
+            x += lam * delta
+        if project is not None:
+            project(x)
+        norm = weights.norm(delta, x, lam)
+        system.stats.newton_iterations += 1
+        if lam < 1.0:  # damped: no convergence, no rate
+            if older:  # an old factorization sent it far: a new one
+                fresh, older = True, False
+        else:
+            verdict, fresh = _verdict(norm, previous, jac, older)
+            if verdict:
+                return NewtonInfo(True, it, norm, verdict)
+            older = older and not fresh
+        previous = norm if lam == 1.0 else np.inf
+        best = min(best, norm)
+        if it >= 4 and norm > 1e4 * best:
+            return NewtonInfo(False, it, norm, "Newton diverged")
+    return NewtonInfo(False, max_iter, norm, f"no convergence in {max_iter} Newton iterations")
+
+
+def _verdict(norm: float, previous: float, jac: bool, older: bool) -> tuple[str, bool]:
+    """After an undamped update of norm ``norm`` (``previous``: the last one's,
+    inf if none or damped), made with a new factorization (``jac``) or with
+    one from an earlier iterate (``older``: from an earlier step):
+    (how it converged, or '' if not; whether to factor anew)."""
+    if jac:  # a Newton step: full Newton's tests
+        if norm <= 1.0:
+            return "converged", False
+        if norm <= 10.0 and norm > 0.5 * previous:
+            return "converged to round-off", False
+        return "", False
+    if norm <= POLISH:
+        return "converged", False
+    if previous == np.inf:
+        return "", False
+    rate = norm / previous
+    if rate < 1.0 and norm <= 1.0 and rate / (1.0 - rate) * norm <= POLISH:
+        return "converged", False
+    if rate > SLOW_RATE and (older or norm > 1.0):
+        return "", True
+    if rate > 0.5 and norm <= 1.0:  # this step's factorization: round-off
+        return "converged to round-off", False
+    return "", False

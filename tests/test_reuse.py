@@ -1,0 +1,260 @@
+"""Modified Newton in the transient stepper (pnp.solvers.reuse): a kept
+factorization, used for later iterations and steps, gives the steps full
+Newton gives, with fewer factorizations.
+
+The conservation a step must keep to round-off is tested where it was
+before, unchanged, with reuse on: each step's species balance
+(tests/test_transient.py at BDF2, 6e-12; measured 3.9e-13 with reuse,
+3.7e-13 with full Newton; tests/test_variable_order.py up to order 5:
+2.8e-13 and 4.9e-13) and the total current through every face
+(tests/test_total_current.py and tests/test_solver_contracts.py; measured
+0.63, 1.23, 1.05 and 0.38, 0.40 eps x the summed round-off, against 0.74,
+1.05, 1.05 and 0.35, 0.41).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+from helpers import load
+
+import pnp
+from pnp.discretisation.mesh import build_mesh
+from pnp.discretisation.model import build_model
+from pnp.solvers import reuse
+from pnp.solvers.bdf import BDF
+from pnp.solvers.newton import NewtonInfo, System
+
+
+def _time_terms(model, alpha):
+    S, N = model.n_species, model.n_cells
+    alpha_c = np.full((S, N), alpha, order="F")
+    beta_c = alpha * np.asfortranarray(model.layout.split(model.x0)[1])
+    return alpha_c, alpha, beta_c, np.zeros(N + 1)
+
+
+def _perturbed(model, seed=0):
+    rng = np.random.default_rng(seed)
+    x = model.x0.copy()
+    x *= 1.0 + 1e-3 * rng.uniform(-1, 1, x.size)
+    return x
+
+
+@pytest.mark.parametrize("name", ["donnan_approach", "action_potential", "donnan_swelling"])
+def test_a_kept_factorization_solves_as_a_new_one_after_later_assemblies(name):
+    """System(keep=True): factor, then assemble elsewhere (Jacobian too) and
+    substitute the first residual: the update is the one a system without
+    ``keep`` solves from that residual and Jacobian: bit for bit for the
+    band alone; to round-off with border unknowns (r^T y is a dense product
+    with ``keep``, a loop over the gates without; measured exactly equal with
+    gates, 7e-28 of the largest entry with the volume)."""
+    case = load(name)
+    model = build_model(case, build_mesh(case))
+    terms = _time_terms(model, 1e6)
+    x0, x1 = _perturbed(model, 1), _perturbed(model, 2)
+    kept = System(model, continuity=True, keep=True)
+    if kept.bordered is not None and model.channels is not None:
+        kept.bordered.beta_gates[:] = 1e6 * x0[model.channels.block]
+    res0 = kept.assemble(x0, *terms).copy()
+    assert kept.factor() == ""
+    kept.assemble(x1, *terms)  # the band and border columns of another state
+    kept.res[:] = res0
+    delta, why = kept.substitute()
+    assert delta is not None, why
+    delta = delta.copy()
+    plain = System(model, continuity=True)
+    if plain.bordered is not None and model.channels is not None:
+        plain.bordered.beta_gates[:] = 1e6 * x0[model.channels.block]
+    plain.assemble(x0, *terms)
+    expected, why = plain.solve()
+    assert expected is not None, why
+    assert kept.stats.factorizations == plain.stats.factorizations == 1
+    if kept.bordered is None:
+        assert np.array_equal(delta, expected)
+    else:
+        assert np.abs(delta - expected).max() <= 1e-14 * np.abs(expected).max()
+
+
+# ----------------------------------------------------------------------------
+# The stepper
+# ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def donnan_runs():
+    """donnan_approach on its default mesh, BDF alone, full Newton and reuse."""
+    case = load("donnan_approach")
+    model = build_model(case)
+    runs = {}
+    for flag in (False, True):
+        stepper = BDF(model, model.x0, rtol=case.run.rtol, atol=case.run.atol, reuse=flag)
+        while stepper.t != case.run.t_end:
+            success, message = stepper.step(case.run.t_end)
+            assert success, message
+        runs[flag] = stepper
+    return runs
+
+
+def test_donnan_approach_factors_once_a_step(donnan_runs):
+    """Full Newton factors at every iteration (435 over 219 steps and 2
+    rejected ones, 2 a step); with reuse the second iteration of each step
+    substitutes with the first's factorization: 221 factorizations, one a
+    step tried, the same 435 iterations. The steps change size at almost
+    every step here, so a factorization seldom serves two steps."""
+    full, kept = donnan_runs[False].stats, donnan_runs[True].stats
+    assert full.factorizations == full.newton_iterations
+    assert kept.steps == full.steps and kept.rejected_steps == full.rejected_steps
+    tried = kept.steps + kept.rejected_steps
+    assert kept.factorizations <= tried  # measured 221 = 219 + 2
+    assert kept.factorizations <= 0.55 * full.factorizations  # measured 221 / 435
+    assert kept.newton_iterations <= full.newton_iterations  # measured 435 = 435
+
+
+def test_donnan_approach_ends_where_full_newton_does(donnan_runs):
+    """The final states differ by 2.2e-7 of Newton's tolerance (its weights)."""
+    full, kept = donnan_runs[False], donnan_runs[True]
+    assert kept.t == full.t
+    assert full.wnewton.norm(kept.x - full.x, full.x) <= 1e-3
+
+
+def test_steps_of_one_size_share_a_factorization():
+    """Fixed steps: BDF1, then BDF2 at one alpha from the second step on; a
+    factorization serves REFACTOR_STEPS = 20 steps: factored at steps 1, 2,
+    22 and 42 of 45, two iterations a step."""
+    case = load("donnan_approach")
+    model = build_model(case)
+    stepper = BDF(model, model.x0, fixed_step=1e-10)
+    for _ in range(45):
+        assert stepper.step(1.0)[0]
+    assert reuse.REFACTOR_STEPS == 20
+    assert stepper.stats.factorizations == 4
+    assert stepper.stats.newton_iterations == 90
+    assert stepper.kept.steps == 4  # since the factorization of step 42
+
+
+def test_a_new_step_size_is_factored_anew():
+    """alpha = a0/h moves with h: the step after a change of h (omega = 1.3,
+    a0 = 1.565) and the next (omega = 1, a0 = 1.5) each factor anew; the one
+    after that reuses."""
+    case = load("donnan_approach")
+    model = build_model(case)
+    stepper = BDF(model, model.x0, fixed_step=1e-10)
+    for _ in range(5):
+        assert stepper.step(1.0)[0]
+    counts = [stepper.stats.factorizations]
+    stepper.fixed_step = stepper.h = 1.3e-10
+    for _ in range(3):
+        assert stepper.step(1.0)[0]
+        counts.append(stepper.stats.factorizations)
+    assert np.diff(counts).tolist() == [1, 1, 0]
+    assert stepper.kept.alpha * 1.3e-10 == pytest.approx(1.5, rel=1e-15)
+
+
+def _twins(model, steps=5):
+    out = []
+    for flag in (False, True):
+        stepper = BDF(model, model.x0, fixed_step=1e-10, reuse=flag)
+        for _ in range(steps):
+            assert stepper.step(1.0)[0]
+        out.append(stepper)
+    return out
+
+
+def test_a_kept_factorization_that_converges_slowly_is_replaced():
+    """The kept factorization swapped for one at 1e4 times the step's alpha
+    (as if the rules had let a wrong one through): its updates barely move
+    (contraction rate 0.9998 > SLOW_RATE), the next iterate is factored
+    anew and the step converges without a rejection, one factorization
+    more, to the state full Newton reaches (2.2e-8 of its tolerance apart)."""
+    case = load("donnan_approach")
+    model = build_model(case)
+    full, stepper = _twins(model)
+    alpha = stepper.kept.alpha
+    system = stepper.system
+    system.assemble(stepper.x, *_time_terms(model, 1e4 * alpha))
+    assert system.factor() == ""
+    stepper.kept.made(alpha, True)
+    before = stepper.stats.factorizations
+    assert full.step(1.0)[0]
+    assert stepper.step(1.0)[0]
+    assert stepper.stats.rejected_steps == 0
+    assert stepper.stats.factorizations == before + 1
+    assert full.wnewton.norm(stepper.x - full.x, full.x) <= 1e-3
+
+
+def test_a_failure_with_a_kept_factorization_is_retried_with_a_new_one(monkeypatch):
+    """Newton failing with the factorization of an earlier step: the same step
+    again, from its predictor, with a new one; no rejection, no smaller step."""
+    case = load("donnan_approach")
+    model = build_model(case)
+    full, stepper = _twins(model)
+    real = reuse.modified_newton
+    calls = []
+
+    def failing_with_old(*args, fresh, **kwargs):
+        calls.append(fresh)
+        if not fresh:
+            return NewtonInfo(False, 1, np.inf, "scripted failure")
+        return real(*args, fresh=fresh, **kwargs)
+
+    monkeypatch.setattr(reuse, "modified_newton", failing_with_old)
+    assert stepper.kept.usable(stepper.kept.alpha)
+    assert full.step(1.0)[0]
+    assert stepper.step(1.0)[0]
+    assert calls == [False, True]
+    assert stepper.stats.rejected_steps == 0 and stepper.h_last == 1e-10
+    assert full.wnewton.norm(stepper.x - full.x, full.x) <= 1e-3
+
+
+def test_a_restart_drops_the_factorization():
+    """A protocol change builds a new system: its first step factors."""
+    case = load("donnan_approach")
+    model = build_model(case)
+    stepper = BDF(model, model.x0, fixed_step=1e-10)
+    for _ in range(3):
+        assert stepper.step(1.0)[0]
+    assert stepper.kept.valid
+    stepper.restart(model)
+    assert not stepper.kept.valid and not stepper.kept.usable(stepper.kept.alpha)
+    before = stepper.stats.factorizations
+    assert stepper.step(1.0)[0]
+    assert stepper.stats.factorizations == before + 1
+
+
+def test_reuse_is_the_default_and_full_newton_an_option():
+    case = load("donnan_approach")
+    model = build_model(case)
+    assert BDF(model, model.x0).kept is not None
+    full = BDF(model, model.x0, reuse=False)
+    assert full.kept is None and not full.system.keep
+
+
+def test_the_steady_solver_keeps_full_newton():
+    """Steady solves factor at every iteration (their answers unchanged)."""
+    result = pnp.run(load("donnan"))
+    assert result.stats["factorizations"] == result.stats["newton_iterations"]
+
+
+@pytest.mark.parametrize("name", ["diffuse_charge", "action_potential"])
+def test_equal_steps_of_the_shipped_cases_share_factorizations(monkeypatch, name):
+    """Where steps repeat their size (outputs and protocol times split the
+    way in equal steps) a factorization serves several: fewer than steps
+    (measured 147 of 157 steps, 517 of 593, against full Newton's 292 and
+    853), with the same membrane potential at every output (measured 0 and
+    1.1e-11 V apart; the gates and the current clamp of action_potential go
+    through the bordered system's kept Schur complement)."""
+    from pnp.simulation import loop
+
+    reused = pnp.run(load(name))
+    monkeypatch.setattr(loop, "BDF", functools.partial(BDF, reuse=False))
+    full = pnp.run(load(name))
+    for result in (reused, full):
+        assert result.status == "completed", result.message
+    assert reused.stats["steps"] == full.stats["steps"]
+    assert reused.stats["factorizations"] < reused.stats["steps"]
+    assert reused.stats["factorizations"] < 0.65 * full.stats["factorizations"]
+    np.testing.assert_allclose(
+        reused.membrane_potential, full.membrane_potential, rtol=0, atol=1e-9
+    )
