@@ -450,6 +450,11 @@ def run(module: str, args) -> None:
     os.chdir(work)
     deadline = time.monotonic() + 60.0 * args.max_minutes if args.max_minutes else None
     cmd = _test_command(module, None)
+    # the unmutated selection must pass as it is now (tests may have changed
+    # since the session began): else every mutant would count as killed
+    check = subprocess.run(cmd, shell=True, cwd=work, capture_output=True, text=True)
+    if check.returncode != 0:
+        raise SystemExit(f"{module}: the unmutated test selection fails:\n{check.stdout[-3000:]}")
     done = 0
     with use_db(str(work / "session.sqlite"), WorkDB.Mode.open) as db:
         pending = list(db.pending_work_items)
