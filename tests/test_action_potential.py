@@ -74,7 +74,7 @@ def test_rest_matches_the_reference(spike):
     assert result.membrane_potential[0] == pytest.approx(rest.V_m, abs=5e-6)
     for name, value in rest.gates.items():
         # gates at x_inf of the two V_m, 0.5 uV apart: measured 6e-5 relative (m, whose
-        # x_inf changes by 8 %/mV at rest), below 1e-5 for h and n
+        # x_inf changes by 8 %/mV at rest), 3.3e-5 and 2.4e-5 for h and n
         assert result.extra_observables["gate_" + name.replace(".", "_")][0] == pytest.approx(
             value, rel=6e-4
         )
@@ -84,11 +84,11 @@ def test_spike_matches_the_reference(spike):
     result, trace, _ = spike
     t_ref, v_ref = space_clamp.peak(trace)
     t_pnp, v_pnp = sampled_peak(result.t, result.membrane_potential)
-    # measured: peak 2.8 uV, its time 0.06 us (the issue asks 0.5 mV and 1 %)
+    # measured: peak 3.1 uV, its time 0.08 us (the issue asks 0.5 mV and 1 %)
     assert v_pnp == pytest.approx(v_ref, abs=3e-5)
     assert t_pnp == pytest.approx(t_ref, abs=1e-6)
     assert 0.025 < v_pnp < 0.035  # a spike: +29.5 mV
-    # the whole trace, rtol 1e-6 steps: measured 3.4 uV at most (mid upstroke)
+    # the whole trace, rtol 1e-6 steps: measured 5.9 uV at most (mid upstroke)
     v_ref_at = np.interp(result.t, trace.t, trace.V_m)
     assert np.abs(result.membrane_potential - v_ref_at).max() <= 5e-5
 
@@ -96,7 +96,7 @@ def test_spike_matches_the_reference(spike):
 def test_the_shipped_case_meets_the_targets():
     """cases/action_potential.toml as shipped (rtol 1e-4, outputs every 50 us): rest
     within 0.05 mV, peak within 0.5 mV, time of peak within 1 % of its delay after
-    the pulse's start (measured 0.5 uV, 0.047 mV, 0.23 %)."""
+    the pulse's start (measured 0.5 uV, 0.043 mV, 0.27 %; 593 steps)."""
     case = pnp.load_case(CASE)
     result = pnp.run(case)
     patch, stimulus = space_clamp.from_case(case)
@@ -132,7 +132,7 @@ def test_threshold_within_one_percent():
 
 def test_firing_rate_within_one_percent():
     """ap_train.toml as shipped (sustained 0.1 A/m^2): the rate of the spikes after
-    the first against the reference's (measured 0.11 % apart, 79.49 and 79.41 /s)."""
+    the first against the reference's (measured 0.01 % apart, 79.42 and 79.41 /s)."""
     case = pnp.load_case(ROOT / "cases" / "ap_train.toml")
     result = pnp.run(case)
     patch, stimulus = space_clamp.from_case(case)
