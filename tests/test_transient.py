@@ -11,7 +11,7 @@ import time
 import h5py
 import numpy as np
 import pytest
-from helpers import CASES, load
+from helpers import CASES, load, neutral_diffusion_case
 from scipy import constants
 
 import pnp
@@ -27,23 +27,6 @@ FARADAY = constants.e * constants.N_A
 # --- order of accuracy in time ----------------------------------------------
 
 
-def _diffusion_case(n_cells=40, length=1e-6, diffusivity=1e-9):
-    return pnp.Case.from_dict(
-        {
-            "title": "neutral diffusion",
-            "temperature": 298.15,
-            "species": {"N": {"z": 0, "D": diffusivity}},
-            "region": [{"name": "box", "length": length, "eps_r": 80, "concentration": {"N": 1.0}}],
-            "boundary": {
-                "left": {"type": "wall", "potential": 0},
-                "right": {"type": "wall", "potential": 0},
-            },
-            "mesh": {"uniform_cells": n_cells},
-            "run": {"mode": "transient", "t_end": 1e-4, "outputs": 1, "rtol": 1e-10, "atol": 1e-14},
-        }
-    )
-
-
 def _semi_discrete_error(h_step=None, rtol=None):
     """Max error at t_end against the exact solution of the semi-discrete system.
 
@@ -52,7 +35,7 @@ def _semi_discrete_error(h_step=None, rtol=None):
     (2D/h^2)(1 - cos(pi h/L)): the comparison isolates the time error.
     """
     L, D, N = 1e-6, 1e-9, 40
-    case = _diffusion_case(N, L, D)
+    case = neutral_diffusion_case(N, L, D)
     if rtol is not None:
         case = case.with_overrides({"run.rtol": rtol, "run.atol": 1e-3 * rtol})
     model = build_model(case)

@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 import pytest
-from helpers import load
+from helpers import load, neutral_diffusion_case
 
 import pnp
 from pnp.discretisation.model import build_model
@@ -109,29 +109,12 @@ def test_scaled_difference_is_h_m_times_the_m_th_derivative_of_t_m():
 # --- order of accuracy with an exact start -----------------------------------
 
 
-def _mode_case(n_cells=40, length=1e-6, diffusivity=1e-9):
-    return pnp.Case.from_dict(
-        {
-            "title": "neutral diffusion",
-            "temperature": 298.15,
-            "species": {"N": {"z": 0, "D": diffusivity}},
-            "region": [{"name": "box", "length": length, "eps_r": 80, "concentration": {"N": 1.0}}],
-            "boundary": {
-                "left": {"type": "wall", "potential": 0},
-                "right": {"type": "wall", "potential": 0},
-            },
-            "mesh": {"uniform_cells": n_cells},
-            "run": {"mode": "transient", "t_end": 1e-4, "rtol": 1e-10, "atol": 1e-14},
-        }
-    )
-
-
 def _fixed_order_error(k: int, n_steps: int) -> float:
     """BDF-k with fixed steps over one e-folding of a cosine mode (an exact
     eigenvector of the finite-volume Laplacian with no-flux walls), its
     history filled with the exact solution: the max error at the end."""
     L, D, N = 1e-6, 1e-9, 40
-    model = build_model(_mode_case(N, L, D))
+    model = build_model(neutral_diffusion_case(N, L, D))
     centres = model.mesh.centers
     rate = 2 * D / (L / N) ** 2 * (1 - np.cos(np.pi / N))
     t_end = 1.0 / rate

@@ -217,6 +217,24 @@ class System:
         return delta, ""
 
 
+def apply_update(system: System, x: np.ndarray, delta: np.ndarray, weights, project=None):
+    """x += lam delta, potentials' steps limited to ``DPSI_MAX`` thermal voltages
+    by one factor lam for the whole update (every species' amount stays
+    balanced), the compartments projected; returns (lam, weighted norm of
+    the step taken). Counts the Newton iteration."""
+    dpsi = system.max_abs_potential(delta)
+    lam = min(1.0, DPSI_MAX / dpsi) if dpsi > 0 else 1.0
+    if lam == 1.0:
+        x += delta
+    else:
+        x += lam * delta
+    if project is not None:
+        project(x)
+    norm = weights.norm(delta, x, lam)
+    system.stats.newton_iterations += 1
+    return lam, norm
+
+
 def newton(
     system: System,
     x: np.ndarray,
@@ -253,16 +271,7 @@ def newton(
         delta, why = system.solve()
         if delta is None:
             return NewtonInfo(False, it, np.inf, why)
-        dpsi = system.max_abs_potential(delta)
-        lam = min(1.0, DPSI_MAX / dpsi) if dpsi > 0 else 1.0
-        if lam == 1.0:
-            x += delta
-        else:
-            x += lam * delta
-        if project is not None:
-            project(x)
-        norm = weights.norm(delta, x, lam)
-        system.stats.newton_iterations += 1
+        lam, norm = apply_update(system, x, delta, weights, project)
         if lam == 1.0 and norm <= 1.0:
             return NewtonInfo(True, it, norm, "converged")
         if lam == 1.0 and previous < np.inf:

@@ -51,7 +51,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .newton import DPSI_MAX, NEWTON_MAX_ITER, NewtonInfo
+from .newton import NEWTON_MAX_ITER, NewtonInfo, apply_update
 
 REFACTOR_STEPS = 20  # a factorization is used for at most this many steps
 REFACTOR_ALPHA = 0.0  # ... and at most this far (relative) from the alpha it was made at
@@ -134,16 +134,7 @@ def modified_newton(
         delta, why = system.substitute()
         if delta is None:
             return NewtonInfo(False, it, np.inf, why)
-        dpsi = system.max_abs_potential(delta)
-        lam = min(1.0, DPSI_MAX / dpsi) if dpsi > 0 else 1.0
-        if lam == 1.0:
-            x += delta
-        else:
-            x += lam * delta
-        if project is not None:
-            project(x)
-        norm = weights.norm(delta, x, lam)
-        system.stats.newton_iterations += 1
+        lam, norm = apply_update(system, x, delta, weights, project)
         if lam < 1.0:  # damped: no convergence, no rate
             if older:  # an old factorization sent it far: a new one
                 fresh, older = True, False
