@@ -167,3 +167,24 @@ def test_factor_and_substitute_refuse_arrays_that_do_not_fit():
         banded.factor(np.zeros((8, 10), order="F"), 2, 3, piv[:9], scale)
     with pytest.raises(ValueError, match="right-hand side"):
         banded.substitute(np.zeros((8, 10), order="F"), np.zeros(9), 2, 3, piv, scale)
+
+
+def test_exact_small_integer_systems_are_solved_exactly():
+    """Right-hand sides and pivots of exactly 1 and 0 (the skips for zero
+    entries must not skip anything else): a lower and an upper bidiagonal
+    matrix of ones and a tridiagonal one, b all ones; the solutions are
+    integers or simple fractions, exact in floating point."""
+    n = 6
+    cases = [
+        (1, 0, np.eye(n) + np.eye(n, k=-1)),  # x = 1, 0, 1, 0, ...
+        (0, 1, np.eye(n) + np.eye(n, k=1)),
+        (1, 1, 2 * np.eye(n) - np.eye(n, k=1) - np.eye(n, k=-1)),
+    ]
+    for kl, ku, a in cases:
+        ab = np.zeros((2 * kl + ku + 1, n), order="F")
+        for j in range(n):
+            for i in range(max(0, j - ku), min(n, j + kl + 1)):
+                ab[kl + ku + i - j, j] = a[i, j]
+        x = np.ones(n)
+        assert banded.solve(ab, x, kl, ku) == 0
+        np.testing.assert_allclose(x, np.linalg.solve(a, np.ones(n)), rtol=1e-14, atol=1e-14)
