@@ -7,7 +7,7 @@ load excluded), ``--repeat`` times, by ``pnp.run`` twice over:
 
 - "before": variable-step BDF2 with a fresh Jacobian and factorization at
   every Newton iteration (``run.max_order = 2``, and the stepper's
-  factorization reuse switched off where the stepper has it);
+  factorization reuse switched off);
 - "now": the defaults (orders up to 5, factorizations reused).
 
 It reports steps, Newton iterations, factorizations and the minimum wall
@@ -22,7 +22,6 @@ disturbed by other work.
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import time
 from pathlib import Path
@@ -42,8 +41,7 @@ class _Before(BDF):
 
     def __init__(self, *args, **kwargs):
         kwargs["max_order"] = 2
-        if "reuse" in inspect.signature(BDF).parameters:
-            kwargs["reuse"] = False
+        kwargs["reuse"] = False
         super().__init__(*args, **kwargs)
 
 

@@ -113,10 +113,11 @@ def test_donnan_approach_factors_once_a_step(donnan_runs):
 
 
 def test_donnan_approach_ends_where_full_newton_does(donnan_runs):
-    """The final states differ by 2.2e-7 of Newton's tolerance (its weights)."""
+    """The final states differ by 2.2e-7 of Newton's tolerance (its weights;
+    measured again 2.24e-7): about 10x that allowed."""
     full, kept = donnan_runs[False], donnan_runs[True]
     assert kept.t == full.t
-    assert full.wnewton.norm(kept.x - full.x, full.x) <= 1e-3
+    assert full.wnewton.norm(kept.x - full.x, full.x) <= 2e-6
 
 
 def test_steps_of_one_size_share_a_factorization():
