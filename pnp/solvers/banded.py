@@ -114,20 +114,20 @@ def _scale_substitute(ab, b, kl, ku, piv, scale):
 def _equilibrate(ab, kl, ku, scale):
     """1. Every row of J over J's largest entry in it (``scale``: 1/that, or 1
     for a zero row); the right-hand sides take the same scales."""
+    # Column by column: a column's band entries are contiguous in storage,
+    # and a maximum and a product per entry do not depend on the order the
+    # entries are visited in (a row at a time is 4x slower: strided).
     n = ab.shape[1]
     kv = kl + ku
+    scale[:] = 0.0  # the rows' largest entries first
+    for c in range(n):
+        for r in range(max(0, c - ku), min(n - 1, c + kl) + 1):
+            scale[r] = max(scale[r], abs(ab[kv + r - c, c]))
     for r in range(n):
-        lo = max(0, r - kl)
-        hi = min(n - 1, r + ku)
-        big = 0.0
-        for c in range(lo, hi + 1):
-            big = max(big, abs(ab[kv + r - c, c]))
-        s = 1.0
-        if big > 0.0:
-            s = 1.0 / big
-            for c in range(lo, hi + 1):
-                ab[kv + r - c, c] *= s
-        scale[r] = s
+        scale[r] = 1.0 / scale[r] if scale[r] > 0.0 else 1.0
+    for c in range(n):
+        for r in range(max(0, c - ku), min(n - 1, c + kl) + 1):
+            ab[kv + r - c, c] *= scale[r]
 
 
 @njit(cache=True, fastmath={"contract"})
