@@ -12,7 +12,6 @@ progress, files) is :mod:`pnp.simulation.loop`'s job.
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import numpy as np
 from scipy.linalg import solve_banded
@@ -20,6 +19,13 @@ from scipy.linalg import solve_banded
 from ..discretisation.model import Model
 from ..discretisation.swelling import inside_volume
 from .compartments import closed_compartments, projector
+from .history import (
+    bdf_weights,
+    displacement_history,
+    history_sum,
+    predict,
+    scaled_difference,
+)
 from .newton import (
     NEWTON_RTOL_FLOOR,
     PSI_FLOOR_NEWTON,
@@ -47,32 +53,6 @@ MIN_FACTOR = 0.2
 # like rtol^(2/3)), and this keeps the global error within a few rtol for
 # rtol >= 1e-5 at ~1.6x the steps.
 LOCAL_FRACTION = 0.25
-
-
-def bdf_weights(steps: list[float]) -> np.ndarray:
-    """a_0..a_k: dy/dt(t_{n+1}) ~ sum_j a_j y_{n+1-j} / h, BDF of order k = len(steps).
-
-    ``steps`` = [h, h_1, ..., h_{k-1}], the step being taken first, then the
-    earlier ones (newest first). The weights are h times the derivatives at
-    t_{n+1} of the Lagrange basis on t_{n+1}, t_n, ..., t_{n+1-k}: exact for
-    polynomials of degree k on any grid.
-    """
-    k = len(steps)
-    tau = [0.0]  # t_{n+1-j} - t_{n+1}; plain floats: called every step, ~10x numpy's cost
-    for step in steps:
-        tau.append(tau[-1] - step)
-    a = [0.0] * (k + 1)
-    for m in range(1, k + 1):
-        a[0] += -1.0 / tau[m]
-    for j in range(1, k + 1):
-        num = den = 1.0
-        for m in range(k + 1):
-            if m != j:
-                den *= tau[j] - tau[m]
-                if m:
-                    num *= -tau[m]
-        a[j] = num / den
-    return np.array(a) * steps[0]
 
 
 def bdf_coefficients(h: float, h_prev: float | None):
@@ -107,40 +87,6 @@ def error_ratio(h: float, hist: list[float]) -> float:
         a0 = bdf_weights([h, *hist[: k - 1]])[0]
         r = h / (a0 * (h + sum(hist[:k])))
     return r / (1.0 + r)
-
-
-def predict(t_hist: list[float], x_hist: list[np.ndarray], t_new: float) -> np.ndarray:
-    """Polynomial extrapolation through the last states (newest first), as
-    many as ``x_hist`` holds (2 or more; ``t_hist`` may be longer)."""
-    if len(x_hist) == 2:
-        (t0, t1), (x0, x1) = t_hist[:2], x_hist[:2]
-        return x0 + (t_new - t0) * (x0 - x1) / (t0 - t1)
-    if len(x_hist) == 3:
-        (t0, t1, t2), (x0, x1, x2) = t_hist[:3], x_hist[:3]
-        l0 = (t_new - t1) * (t_new - t2) / ((t0 - t1) * (t0 - t2))
-        l1 = (t_new - t0) * (t_new - t2) / ((t1 - t0) * (t1 - t2))
-        l2 = (t_new - t0) * (t_new - t1) / ((t2 - t0) * (t2 - t1))
-        return l0 * x0 + l1 * x1 + l2 * x2
-    ts = t_hist[: len(x_hist)]
-    out = np.zeros_like(x_hist[0])
-    for i, (ti, xi) in enumerate(zip(ts, x_hist, strict=True)):
-        weight = 1.0
-        for j, tj in enumerate(ts):
-            if j != i:
-                weight *= (t_new - tj) / (ti - tj)
-        out += weight * xi
-    return out
-
-
-def scaled_difference(t_hist: list[float], x_hist: list[np.ndarray], h: float) -> np.ndarray:
-    """h^m m! y[t_0, ..., t_m] for the m + 1 states given (newest first): the
-    m-th backward difference on a uniform grid of step h, ~ h^m y^(m) on any."""
-    m = len(x_hist) - 1
-    table = [x.copy() for x in x_hist]
-    for order in range(1, m + 1):
-        for i in range(m - order + 1):
-            table[i] = (table[i] - table[i + 1]) / (t_hist[i] - t_hist[i + order])
-    return table[0] * (h**m * math.factorial(m))
 
 
 def initial_step(model: Model) -> float:
@@ -384,7 +330,6 @@ class BDF:
         shape = (model.n_species, model.n_cells)
         self._alpha_c = np.empty(shape, order="F")
         self._beta_c = np.empty(shape, order="F")
-        self._scratch = np.empty(shape, order="F")
         self._pred: np.ndarray | None = None  # predictor of the step being tried
 
     def step(self, t_limit: float) -> tuple[bool, str]:
@@ -452,17 +397,14 @@ class BDF:
         """Newton on the BDF equations of a step ``h_try`` from the predictor."""
         q = self.order
         if q <= 2:
-            a = bdf_coefficients(h_try, self.h_hist[0] if q == 2 else None)
+            a = np.array(bdf_coefficients(h_try, self.h_hist[0] if q == 2 else None))
         else:
             a = bdf_weights([h_try, *self.h_hist[: q - 1]])
+        # the history terms: -(a_1 c_n + a_2 c_{n-1} + ...)/h, each term as
+        # c (-a_j/h), and the displacements' -(a_j P)/h
         beta_c = self._beta_c
-        np.multiply(self.c_hist[0], -a[1] / h_try, out=beta_c)
-        beta_d = -(a[1] * self.p_hist[0]) / h_try
-        for j in range(2, q + 1):
-            if a[j] != 0.0:
-                np.multiply(self.c_hist[j - 1], -a[j] / h_try, out=self._scratch)
-                beta_c += self._scratch
-                beta_d -= a[j] * self.p_hist[j - 1] / h_try
+        history_sum(tuple(self.c_hist[:q]), -a[1:] / h_try, beta_c)
+        beta_d = displacement_history(tuple(self.p_hist[:q]), a, h_try)
         alpha = a[0] / h_try
         self._alpha_c.fill(alpha)
         if self.v_hist:  # the history part of dV/dt, as for the amounts

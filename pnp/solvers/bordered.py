@@ -52,6 +52,7 @@ from ..discretisation.swelling import (
     volume_row,
 )
 from . import banded
+from .history import all_finite
 
 
 class Bordered:
@@ -239,7 +240,7 @@ class Bordered:
         np.matmul(y, -du, out=delta[:n0])
         delta[:n0] -= y0
         delta[n0:] = du
-        if not np.all(np.isfinite(delta)):
+        if not all_finite(delta):
             return None, "non-finite Newton update"
         return delta, ""
 

@@ -19,6 +19,7 @@ from ..discretisation.model import Model, pump_rate_derivatives, pump_sources
 from ..discretisation.swelling import set_scale
 from . import banded
 from .bordered import Bordered
+from .history import all_finite, max_abs_strided
 
 DPSI_MAX = 10.0  # largest potential update per Newton iteration [V_T]
 NEWTON_MAX_ITER = 25
@@ -83,8 +84,9 @@ class System:
         self.is_psi = np.zeros(n, dtype=bool)
         self.is_psi[self.psi_index_all] = True
         # read on every Newton iteration: plain Python ints, computed once
-        self.potential_cells = model.layout.potential
-        self.boundary_indices = [int(i) for i in model.layout.boundary]
+        cells = model.layout.potential
+        self._psi_cells = cells.indices(n)  # (start, stop, step)
+        self._psi_boundary = np.asarray(model.layout.boundary, dtype=np.int64)
         self.stats = Stats()
         self.bordered = (
             Bordered(self, model)
@@ -94,11 +96,7 @@ class System:
 
     def max_abs_potential(self, v: np.ndarray) -> float:
         """Largest |potential entry| of a state-shaped vector (strided views, no copies)."""
-        cells = v[self.potential_cells]
-        big = max(float(cells.max()), -float(cells.min()))
-        for i in self.boundary_indices:
-            big = max(big, abs(float(v[i])))
-        return big
+        return float(max_abs_strided(v, *self._psi_cells, self._psi_boundary))
 
     def assemble(self, x, alpha_c, alpha_d, beta_c, beta_d, jacobian=True):
         """Residual (returned) and band Jacobian at ``x``: dc/dt ~ alpha_c c - beta_c,
@@ -178,7 +176,7 @@ class System:
         info = banded.solve(self.ab, delta, self.kl, self.ku)
         if info > 0:
             return None, f"singular Jacobian (zero pivot at unknown {info - 1})"
-        if not np.all(np.isfinite(delta)):
+        if not all_finite(delta):
             return None, "non-finite Newton update"
         return delta, ""
 
@@ -212,7 +210,7 @@ class System:
         # solved in place: the update overwrites the residual (no state-sized copy)
         delta = np.negative(self.res, out=self.res)
         banded.substitute(self.lu, delta, self.kl, self.ku, self.piv, self.row_scale)
-        if not np.all(np.isfinite(delta)):
+        if not all_finite(delta):
             return None, "non-finite Newton update"
         return delta, ""
 
@@ -266,7 +264,7 @@ def newton(
     previous = np.inf
     for it in range(1, max_iter + 1):
         res = system.assemble(x, alpha_c, alpha_d, beta_c, beta_d)
-        if not np.all(np.isfinite(res)):
+        if not all_finite(res):
             return NewtonInfo(False, it, np.inf, "non-finite residual")
         delta, why = system.solve()
         if delta is None:

@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .history import all_finite
 from .newton import NEWTON_MAX_ITER, NewtonInfo, apply_update
 
 REFACTOR_STEPS = 20  # a factorization is used for at most this many steps
@@ -124,7 +125,7 @@ def modified_newton(
     for it in range(1, max_iter + 1):
         jac, fresh = fresh, False
         res = system.assemble(x, alpha_c, alpha_d, beta_c, beta_d, jacobian=jac)
-        if not np.all(np.isfinite(res)):
+        if not all_finite(res):
             return NewtonInfo(False, it, np.inf, "non-finite residual")
         if jac:
             why = system.factor()

@@ -1,0 +1,194 @@
+"""The stepper's work on its history of states, compiled.
+
+Every BDF step combines the last few states: the predictor extrapolates
+them, the corrector's history term weighs them, the order selection takes
+their divided differences, and every Newton iteration checks a vector for
+non-finite entries. Written with numpy each of these is a handful of
+temporaries and calls (~5-40 us each at the shipped cases' sizes, most of it
+call overhead); here each is one compiled loop over the entries, taking the
+history as a tuple of arrays, newest first.
+
+Each function performs the same floating-point operations in the same order
+as the numpy expression it replaces (no ``fastmath``: no contraction or
+reassociation), so the stepper's results are unchanged bit for bit
+(tests/test_history.py compares them with the numpy forms).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+
+def bdf_weights(steps) -> np.ndarray:
+    """a_0..a_k: dy/dt(t_{n+1}) ~ sum_j a_j y_{n+1-j} / h, BDF of order k = len(steps).
+
+    ``steps`` = [h, h_1, ..., h_{k-1}], the step being taken first, then the
+    earlier ones (newest first). The weights are h times the derivatives at
+    t_{n+1} of the Lagrange basis on t_{n+1}, t_n, ..., t_{n+1-k}: exact for
+    polynomials of degree k on any grid.
+    """
+    return _bdf_weights(np.asarray(steps, dtype=np.float64))
+
+
+@njit(cache=True)
+def _bdf_weights(steps):
+    k = steps.shape[0]
+    tau = np.zeros(k + 1)  # t_{n+1-j} - t_{n+1}
+    for j in range(k):
+        tau[j + 1] = tau[j] - steps[j]
+    a = np.zeros(k + 1)
+    for m in range(1, k + 1):
+        a[0] += -1.0 / tau[m]
+    for j in range(1, k + 1):
+        num = 1.0
+        den = 1.0
+        for m in range(k + 1):
+            if m != j:
+                den *= tau[j] - tau[m]
+                if m:
+                    num *= -tau[m]
+        a[j] = num / den
+    for j in range(k + 1):
+        a[j] *= steps[0]
+    return a
+
+
+@njit(cache=True)
+def all_finite(v) -> bool:
+    """No nan or inf in the 1-D array ``v`` (``np.all(np.isfinite(v))``)."""
+    for i in range(v.shape[0]):
+        if not math.isfinite(v[i]):
+            return False
+    return True
+
+
+@njit(cache=True)
+def history_sum(arrays, weights, out):
+    """``out`` = weights[0] arrays[0] + weights[1] arrays[1] + ..., summed in
+    that order, skipping zero weights after the first (2-D arrays of one shape)."""
+    first = arrays[0]
+    w0 = weights[0]
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            out[i, j] = first[i, j] * w0
+    for k in range(1, len(arrays)):
+        w = weights[k]
+        if w != 0.0:
+            a = arrays[k]
+            for i in range(out.shape[0]):
+                for j in range(out.shape[1]):
+                    out[i, j] += a[i, j] * w
+
+
+@njit(cache=True)
+def displacement_history(arrays, a, h):
+    """The displacements' history term -(a_1 P_n)/h - (a_2 P_{n-1})/h - ...
+    (``arrays`` = P_n, P_{n-1}, ...; ``a`` the BDF weights a_0..a_k), zero
+    weights skipped."""
+    first = arrays[0]
+    out = np.empty(first.shape[0])
+    for f in range(out.shape[0]):
+        out[f] = -(a[1] * first[f]) / h
+    for k in range(1, len(arrays)):
+        w = a[k + 1]
+        if w != 0.0:
+            p = arrays[k]
+            for f in range(out.shape[0]):
+                out[f] -= w * p[f] / h
+    return out
+
+
+def predict(t_hist, x_hist, t_new: float) -> np.ndarray:
+    """Polynomial extrapolation through the last states (newest first), as
+    many as ``x_hist`` holds (2 or more; ``t_hist`` may be longer)."""
+    if len(x_hist) == 2:
+        return _predict_linear(t_hist[0], t_hist[1], x_hist[0], x_hist[1], t_new)
+    ts = t_hist[: len(x_hist)]
+    if len(ts) == 3:  # the quadratic's Lagrange weights, written out
+        t0, t1, t2 = ts
+        weights = (
+            (t_new - t1) * (t_new - t2) / ((t0 - t1) * (t0 - t2)),
+            (t_new - t0) * (t_new - t2) / ((t1 - t0) * (t1 - t2)),
+            (t_new - t0) * (t_new - t1) / ((t2 - t0) * (t2 - t1)),
+        )
+    else:
+        weights = []
+        for i, ti in enumerate(ts):
+            weight = 1.0
+            for j, tj in enumerate(ts):
+                if j != i:
+                    weight *= (t_new - tj) / (ti - tj)
+            weights.append(weight)
+    weights = np.array(weights)
+    return _predict_weighted(tuple(x_hist), weights)
+
+
+@njit(cache=True)
+def _predict_linear(t0, t1, x0, x1, t_new):
+    """x0 + (t_new - t0) (x0 - x1) / (t0 - t1)."""
+    out = np.empty_like(x0)
+    dt = t_new - t0
+    span = t0 - t1
+    for i in range(x0.shape[0]):
+        out[i] = x0[i] + dt * (x0[i] - x1[i]) / span
+    return out
+
+
+@njit(cache=True)
+def _predict_weighted(arrays, weights):
+    """l_0 x_0 + l_1 x_1 + ...: the Lagrange weights at the new time, summed
+    in that order (three states: as one expression; more: from 0.0)."""
+    n = arrays[0].shape[0]
+    out = np.zeros(n)
+    if len(arrays) == 3:
+        x0, x1, x2 = arrays[0], arrays[1], arrays[2]
+        l0, l1, l2 = weights[0], weights[1], weights[2]
+        for i in range(n):
+            out[i] = l0 * x0[i] + l1 * x1[i] + l2 * x2[i]
+        return out
+    for k in range(len(arrays)):
+        w = weights[k]
+        x = arrays[k]
+        for i in range(n):
+            out[i] += w * x[i]
+    return out
+
+
+def scaled_difference(t_hist, x_hist, h: float) -> np.ndarray:
+    """h^m m! y[t_0, ..., t_m] for the m + 1 states given (newest first): the
+    m-th backward difference on a uniform grid of step h, ~ h^m y^(m) on any."""
+    m = len(x_hist) - 1
+    times = np.asarray(t_hist[: m + 1], dtype=np.float64)
+    return _scaled_difference(times, tuple(x_hist), h**m * math.factorial(m))
+
+
+@njit(cache=True)
+def _scaled_difference(times, arrays, factor):
+    m = len(arrays) - 1
+    n = arrays[0].shape[0]
+    table = np.empty((m + 1, n))  # row k: the differences starting at state k
+    for k in range(m + 1):
+        table[k, :] = arrays[k]
+    for order in range(1, m + 1):
+        for k in range(m - order + 1):
+            span = times[k] - times[k + order]
+            for i in range(n):
+                table[k, i] = (table[k, i] - table[k + 1, i]) / span
+    out = np.empty(n)
+    for i in range(n):
+        out[i] = table[0, i] * factor
+    return out
+
+
+@njit(cache=True)
+def max_abs_strided(v, start, stop, step, extra):
+    """max |v[start:stop:step]| and |v[i]| for i in ``extra`` (0 when empty)."""
+    big = 0.0
+    for i in range(start, stop, step):
+        big = max(big, abs(v[i]))
+    for i in extra:
+        big = max(big, abs(v[i]))
+    return big

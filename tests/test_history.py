@@ -1,0 +1,199 @@
+"""The stepper's compiled history helpers (pnp.solvers.history) against the
+numpy expressions they replace, bit for bit.
+
+The helpers promise the same floating-point operations in the same order
+as the numpy forms, so the stepper's results do not change: each test
+below writes the numpy form out and compares with ``array_equal`` (not a
+tolerance) on random histories of every order the stepper uses, including
+entries of very different sizes and signs, and states of the (S, N)
+Fortran layout the stepper keeps its contents in.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from pnp.solvers import history
+
+ORDERS = range(1, 6)
+
+
+def _states(rng, count, shape=(40,), order="C"):
+    """``count`` random states with entries spread over twelve decades, both signs."""
+    out = []
+    for _ in range(count):
+        v = rng.standard_normal(shape) * 10.0 ** rng.uniform(-6, 6, shape)
+        out.append(np.asarray(v, order=order))
+    return out
+
+
+def _times(rng, count):
+    """0, -h1, -h1-h2, ...: random steps over four decades, newest first."""
+    steps = 10.0 ** rng.uniform(-4, 0, count - 1)
+    return [0.0, *(-np.cumsum(steps)).tolist()]
+
+
+def _bdf_weights_reference(steps):
+    """The plain-Python form the stepper used before (Lagrange derivative)."""
+    k = len(steps)
+    tau = [0.0]
+    for step in steps:
+        tau.append(tau[-1] - step)
+    a = [0.0] * (k + 1)
+    for m in range(1, k + 1):
+        a[0] += -1.0 / tau[m]
+    for j in range(1, k + 1):
+        num = den = 1.0
+        for m in range(k + 1):
+            if m != j:
+                den *= tau[j] - tau[m]
+                if m:
+                    num *= -tau[m]
+        a[j] = num / den
+    return np.array(a) * steps[0]
+
+
+@pytest.mark.parametrize("k", ORDERS)
+def test_bdf_weights_are_the_plain_python_weights(k):
+    rng = np.random.default_rng(k)
+    for _ in range(300):
+        steps = (10.0 ** rng.uniform(-6, 2, k)).tolist()
+        assert np.array_equal(history.bdf_weights(steps), _bdf_weights_reference(steps))
+
+
+def test_all_finite_finds_every_non_finite_entry():
+    v = np.linspace(-1e300, 1e300, 17)
+    assert history.all_finite(v)
+    assert history.all_finite(np.zeros(0))
+    for bad in (np.nan, np.inf, -np.inf):
+        for i in (0, 8, 16):
+            w = v.copy()
+            w[i] = bad
+            assert not history.all_finite(w)
+            assert history.all_finite(w) == bool(np.all(np.isfinite(w)))
+
+
+@pytest.mark.parametrize("q", ORDERS)
+def test_history_sum_is_numpys_weighted_sum(q):
+    """beta_c = c_n (-a_1/h) + c_{n-1} (-a_2/h) + ... as the stepper wrote it:
+    one product per state, added in order, zero weights skipped."""
+    rng = np.random.default_rng(10 + q)
+    states = _states(rng, q, (3, 25), order="F")
+    steps = (10.0 ** rng.uniform(-3, 0, q)).tolist()
+    a = np.array(_bdf_weights_reference(steps))
+    if q >= 3:
+        a[2] = 0.0  # a zero weight is skipped, as before
+    h = steps[0]
+    expected = np.multiply(states[0], -a[1] / h)
+    for j in range(2, q + 1):
+        if a[j] != 0.0:
+            expected += np.multiply(states[j - 1], -a[j] / h)
+    out = np.empty((3, 25), order="F")
+    history.history_sum(tuple(states), -a[1:] / h, out)
+    assert np.array_equal(out, expected)
+
+
+@pytest.mark.parametrize("q", ORDERS)
+def test_displacement_history_is_numpys(q):
+    rng = np.random.default_rng(20 + q)
+    p = _states(rng, q, (31,))
+    steps = (10.0 ** rng.uniform(-3, 0, q)).tolist()
+    a = np.array(_bdf_weights_reference(steps))
+    h = steps[0]
+    expected = -(a[1] * p[0]) / h
+    for j in range(2, q + 1):
+        if a[j] != 0.0:
+            expected -= a[j] * p[j - 1] / h
+    assert np.array_equal(history.displacement_history(tuple(p), a, h), expected)
+
+
+def _predict_reference(t_hist, x_hist, t_new):
+    if len(x_hist) == 2:
+        (t0, t1), (x0, x1) = t_hist[:2], x_hist[:2]
+        return x0 + (t_new - t0) * (x0 - x1) / (t0 - t1)
+    if len(x_hist) == 3:
+        (t0, t1, t2), (x0, x1, x2) = t_hist[:3], x_hist[:3]
+        l0 = (t_new - t1) * (t_new - t2) / ((t0 - t1) * (t0 - t2))
+        l1 = (t_new - t0) * (t_new - t2) / ((t1 - t0) * (t1 - t2))
+        l2 = (t_new - t0) * (t_new - t1) / ((t2 - t0) * (t2 - t1))
+        return l0 * x0 + l1 * x1 + l2 * x2
+    ts = t_hist[: len(x_hist)]
+    out = np.zeros_like(x_hist[0])
+    for i, (ti, xi) in enumerate(zip(ts, x_hist, strict=True)):
+        weight = 1.0
+        for j, tj in enumerate(ts):
+            if j != i:
+                weight *= (t_new - tj) / (ti - tj)
+        out += weight * xi
+    return out
+
+
+@pytest.mark.parametrize("count", range(2, 7))
+def test_predict_is_numpys_extrapolation(count):
+    rng = np.random.default_rng(30 + count)
+    for _ in range(20):
+        times = _times(rng, count + 1)  # longer than the states: only the first are used
+        states = _states(rng, count)
+        t_new = 10.0 ** rng.uniform(-4, 0)
+        got = history.predict(times, states, t_new)
+        assert np.array_equal(got, _predict_reference(times, states, t_new))
+
+
+def test_predict_is_exact_on_polynomials_of_its_degree():
+    """Independent of the reference: extrapolating y = t^m through m + 1 states."""
+    rng = np.random.default_rng(7)
+    for count in range(2, 7):
+        times = _times(rng, count)
+        t_new = -0.8 * times[1]  # a step like the last, as the stepper takes
+        states = [np.array([t**d for d in range(count)]) for t in times]
+        got = history.predict(times, states, t_new)
+        want = np.array([t_new**d for d in range(count)])
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
+
+
+def _scaled_difference_reference(t_hist, x_hist, h):
+    m = len(x_hist) - 1
+    table = [x.copy() for x in x_hist]
+    for order in range(1, m + 1):
+        for i in range(m - order + 1):
+            table[i] = (table[i] - table[i + 1]) / (t_hist[i] - t_hist[i + order])
+    return table[0] * (h**m * math.factorial(m))
+
+
+@pytest.mark.parametrize("count", range(2, 8))
+def test_scaled_difference_is_numpys_divided_difference(count):
+    rng = np.random.default_rng(40 + count)
+    for _ in range(20):
+        times = _times(rng, count + 1)
+        states = _states(rng, count)
+        h = 10.0 ** rng.uniform(-4, 0)
+        got = history.scaled_difference(times, states, h)
+        assert np.array_equal(got, _scaled_difference_reference(times, states, h))
+
+
+def test_scaled_difference_of_a_polynomial_is_its_derivative():
+    """On y = t^m the m-th divided difference is 1 on any grid: h^m m! exactly."""
+    rng = np.random.default_rng(8)
+    for m in range(1, 6):
+        times = _times(rng, m + 1)
+        states = [np.array([t**m]) for t in times]
+        got = history.scaled_difference(times, states, 0.5)
+        assert got[0] == pytest.approx(0.5**m * math.factorial(m), rel=1e-8)
+
+
+def test_max_abs_strided_is_the_largest_potential_entry():
+    """The Newton damping's |largest potential update|: strided cells plus
+    the boundary unknowns, against numpy on the same view."""
+    rng = np.random.default_rng(9)
+    v = rng.standard_normal(103) * 10.0 ** rng.uniform(-6, 6, 103)
+    cells = slice(4, 99, 4)
+    for extra in ([], [0], [1, 101, 102]):
+        want = float(np.max(np.abs(np.concatenate([v[cells], v[extra]]))))
+        got = history.max_abs_strided(v, *cells.indices(v.size), np.array(extra, dtype=np.int64))
+        assert got == want
+    v[101] = -1e300  # a boundary unknown that is the largest, negative
+    got = history.max_abs_strided(v, *cells.indices(v.size), np.array([101], dtype=np.int64))
+    assert got == 1e300
