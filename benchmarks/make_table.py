@@ -3,7 +3,7 @@
     python benchmarks/newton_scaling.py && python benchmarks/cases.py && \\
     python benchmarks/startup.py && python benchmarks/sweep_scaling.py && \\
     python benchmarks/memory.py && python benchmarks/action_potentials.py && \\
-    python benchmarks/transient_speed.py && \\
+    python benchmarks/transient_speed.py && python benchmarks/step_overhead.py && \\
     python benchmarks/peers.py && python benchmarks/make_table.py && python scripts/update_readme.py
 
 Nothing here is typed by hand: every figure comes from benchmarks/out/*.json.
@@ -201,6 +201,26 @@ def main() -> None:
                 f"{b['factorizations']} → {n['factorizations']} | "
                 f"{b['wall_s']:.3f} → {n['wall_s']:.3f} | {row['wall_ratio']:.1f}x | "
                 f"{row['final_c_rel']:.0e} (c), {row['final_vm_v'] * 1e6:.2g} µV |"
+            )
+        lines.append("")
+    so = _load("step_overhead.json")
+    if so:
+        lines += [
+            "**Per-step overhead** (`benchmarks/step_overhead.py`, minimum of "
+            f"{so['repeat']} warm runs): the stepper's time beyond the compiled assembly and "
+            "banded solve, per accepted step (BDF weights, predictor, error estimate, order "
+            "choice, Newton's bookkeeping, compartments; with channels or a moving volume also "
+            "the extra rows of the bordered system, in Python):",
+            "",
+            "| case | cells | steps | Newton iterations | factorizations | stepping s | "
+            "assembly s | solve s | overhead per step |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for r in so["rows"]:
+            lines.append(
+                f"| {r['case']} | {r['cells']} | {r['steps']} | {r['newton_iterations']} | "
+                f"{r['factorizations']} | {r['stepping_s']:.3f} | {r['assembly_s']:.3f} | "
+                f"{r['solve_s']:.3f} | {r['overhead_per_step_us']:.0f} µs |"
             )
         lines.append("")
     peers = OUT / "peers.md"
