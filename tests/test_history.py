@@ -197,3 +197,19 @@ def test_max_abs_strided_is_the_largest_potential_entry():
     v[101] = -1e300  # a boundary unknown that is the largest, negative
     got = history.max_abs_strided(v, *cells.indices(v.size), np.array([101], dtype=np.int64))
     assert got == 1e300
+
+
+def test_scaled_differences_from_one_table_are_each_alone():
+    """The order choice takes orders q - 1 and q + 1's differences from one
+    table: each the same bits as :func:`scaled_difference` of its own states."""
+    rng = np.random.default_rng(11)
+    for count in range(3, 8):
+        times = _times(rng, count)
+        states = _states(rng, count)
+        h = 10.0 ** rng.uniform(-4, 0)
+        levels = range(1, count)
+        together = history.scaled_differences(times, states, h, levels)
+        assert sorted(together) == list(levels)
+        for m in levels:
+            alone = _scaled_difference_reference(times, states[: m + 1], h)
+            assert np.array_equal(together[m], alone)

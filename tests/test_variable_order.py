@@ -26,15 +26,8 @@ from helpers import load, neutral_diffusion_case
 import pnp
 from pnp.discretisation.model import build_model
 from pnp.results.observables import face_fluxes
-from pnp.solvers.bdf import (
-    BDF,
-    MAX_ORDER,
-    bdf_coefficients,
-    bdf_weights,
-    error_ratio,
-    predict,
-    scaled_difference,
-)
+from pnp.solvers.bdf import BDF, MAX_ORDER, bdf_coefficients, error_ratio
+from pnp.solvers.history import bdf_weights, predict, scaled_difference
 from pnp.solvers.newton import concentrations, contents, displacements
 
 

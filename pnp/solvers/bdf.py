@@ -24,7 +24,7 @@ from .history import (
     displacement_history,
     history_sum,
     predict,
-    scaled_difference,
+    scaled_differences,
 )
 from .newton import (
     NEWTON_RTOL_FLOOR,
@@ -512,10 +512,15 @@ class BDF:
             return
         times, x_new = self._times(), self.x_hist[0]
         best_order, best_h = q, self.h
-        for j in (q - 1, q + 1):
-            if not 1 <= j <= self.max_order or len(self.x_hist) < j + 2:
-                continue
-            diff = scaled_difference(times, self.x_hist[: j + 2], h)
+        orders = [
+            j for j in (q - 1, q + 1) if 1 <= j <= self.max_order and len(self.x_hist) >= j + 2
+        ]
+        if not orders:
+            return
+        # order j's estimate: the (j + 1)-th scaled difference, both from one table
+        diffs = scaled_differences(times, self.x_hist[: orders[-1] + 2], h, [j + 1 for j in orders])
+        for j in orders:
+            diff = diffs[j + 1]
             err_j = self.wstep.norm(diff, x_new, 1.0 / (j + 1)) / LOCAL_FRACTION
             cap = MAX_RATIO[j]
             factor = SAFETY * err_j ** (-1.0 / (j + 1)) if err_j > 0 else cap

@@ -161,25 +161,36 @@ def scaled_difference(t_hist, x_hist, h: float) -> np.ndarray:
     """h^m m! y[t_0, ..., t_m] for the m + 1 states given (newest first): the
     m-th backward difference on a uniform grid of step h, ~ h^m y^(m) on any."""
     m = len(x_hist) - 1
+    return scaled_differences(t_hist, x_hist, h, (m,))[m]
+
+
+def scaled_differences(t_hist, x_hist, h: float, levels) -> dict[int, np.ndarray]:
+    """:func:`scaled_difference` of the first m + 1 states for each m in
+    ``levels`` (1 <= m < len(x_hist)), from one divided-difference table: the
+    same bits as each computed alone, for the price of the largest."""
+    m = len(x_hist) - 1
     times = np.asarray(t_hist[: m + 1], dtype=np.float64)
-    return _scaled_difference(times, tuple(x_hist), h**m * math.factorial(m))
+    table = _divided_differences(times, tuple(x_hist))
+    return {k: table[k] * (h**k * math.factorial(k)) for k in levels}
 
 
 @njit(cache=True)
-def _scaled_difference(times, arrays, factor):
+def _divided_differences(times, arrays):
+    """Row k: y[t_0, ..., t_k], the k-th divided difference of the first k + 1
+    states (row 0: the newest state)."""
     m = len(arrays) - 1
     n = arrays[0].shape[0]
     table = np.empty((m + 1, n))  # row k: the differences starting at state k
     for k in range(m + 1):
         table[k, :] = arrays[k]
+    out = np.empty((m + 1, n))
+    out[0, :] = table[0]
     for order in range(1, m + 1):
         for k in range(m - order + 1):
             span = times[k] - times[k + order]
             for i in range(n):
                 table[k, i] = (table[k, i] - table[k + 1, i]) / span
-    out = np.empty(n)
-    for i in range(n):
-        out[i] = table[0, i] * factor
+        out[order, :] = table[0]
     return out
 
 
