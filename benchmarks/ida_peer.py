@@ -1,7 +1,9 @@
-"""SUNDIALS IDA (scikit-sundae) beside pnp's own BDF2 stepper on one semi-discrete problem.
+"""SUNDIALS IDA (scikit-sundae) and scipy's BDF beside pnp's stepper on one semi-discrete problem.
 
-Issue 16 asks first for this measurement: is IDA, driving pnp's compiled
-residual and banded Jacobian, faster at equal accuracy than pnp's stepper?
+The formulation and the runs that ``benchmarks/transient_peers.py`` (the
+command behind the README's table) uses; run alone it prints the sweep of
+one stretch of one case. Is IDA, driving pnp's compiled residual and banded
+Jacobian, faster at equal accuracy than pnp's stepper?
 
 The semi-discrete system (the same mesh and model for every solver): the
 unknowns x of ``pnp.discretisation.layout.StateLayout`` (S concentrations and
@@ -27,8 +29,9 @@ Jacobian evaluation would make those two disagree.
 
 Solvers:
 
-- pnp: ``pnp.solvers.bdf.BDF`` stepped to every output time, as ``pnp.run``
-  does, without the files (run.rtol swept; run.atol as the case has it).
+- pnp: ``pnp.solvers.bdf.BDF`` with its defaults (variable order 1-5,
+  modified Newton) stepped to every output time, as ``pnp.run`` does,
+  without the files (run.rtol swept; run.atol as the case has it).
 - IDA: ``sksundae.ida.IDA`` with ``linsolver="band"`` (SUNDIALS' band LU),
   lband/uband = pnp's ``Model.bandwidths``, the Jacobian above through
   ``jacfn``; rtol swept, atol per unknown as pnp weighs them (concentrations:
@@ -40,6 +43,8 @@ Solvers:
   the ODE in the concentrations alone is integrated, with its analytic
   Jacobian -(1/V)(A_cc - A_cpsi G_psi^-1 G_c) from the kernel's band
   (dense: the potential couples every cell; scipy factorizes it densely).
+  On donnan_approach's transient mesh (1044 concentrations) that is slow:
+  ``scipy_run`` takes a time budget and reports how far it got.
 
 Every solver starts from the same consistent state (``consistent_start``:
 the contents with Gauss's law solved). The reference is pnp at rtol = 1e-10
@@ -48,13 +53,14 @@ and the largest relative concentration error of the final state,
 |c - c_ref| / (|c_ref| + 1e-6 mol/m^3). Wall times are warm (numba compiled
 and every callable run once first), the minimum of ``--repeat`` runs.
 
-    PYTHONPATH=. /tmp/idaenv/bin/python benchmarks/ida_peer.py
-    PYTHONPATH=. /tmp/idaenv/bin/python benchmarks/ida_peer.py --case ischemia --segment 1
+    python benchmarks/ida_peer.py
+    python benchmarks/ida_peer.py --case ischemia --segment 1
 
 A case with ``[[protocol]]`` changes is integrated over one stretch between
 changes (``--segment``: 0 from t = 0 to the first change, 1 from there to
 the next or t_end, ...), from the state that stretch starts from in the
-reference run, with the case's values of that stretch. Writes
+reference run, with the case's values of that stretch (pnp restarts there
+from the model of the stretch before, as ``pnp.run`` does). Writes
 ``benchmarks/out/ida_peer.json`` (``--out``).
 """
 
@@ -71,7 +77,7 @@ import numpy as np
 from scipy.linalg import solve_banded
 
 import pnp
-from pnp.discretisation.mesh import build_mesh
+from pnp.discretisation.mesh import build_mesh, mesh_from_faces
 from pnp.discretisation.model import build_model
 from pnp.results.observables import observe
 from pnp.simulation.adaptive import adaptive_case, transient_mesh
@@ -91,9 +97,14 @@ C_FLOOR = 1e-6  # mol/m^3: floor of the relative concentration error's denominat
 class Stretch:
     """The model, start state and output times of one stretch of a case."""
 
-    def __init__(self, case_name: str, segment: int, ref_rtol: float):
+    def __init__(self, case_name, segment, ref_rtol, split=1, overrides=None):
         case = pnp.load_case(ROOT / "cases" / f"{case_name}.toml")
+        if overrides:  # e.g. a coarser fixed mesh: {"mesh.adapt": False, ...}
+            case = case.with_overrides(overrides)
         mesh = transient_mesh(case) if adaptive_case(case) else build_mesh(case)
+        if split > 1:  # every cell of that mesh cut into ``split`` equal ones
+            mesh = split_mesh(mesh, split)
+        self.mesh = mesh
         self.name, self.segment = case_name, segment
         t_end = case.run.t_end
         changes = sorted({p.at for p in case.protocols if 0.0 < p.at <= t_end})
@@ -108,13 +119,21 @@ class Stretch:
         x = consistent_start(first, first.x0)
         times = output_times(case, initial_step(first))
         # the start of a later stretch: the earlier ones run at ref_rtol by pnp
+        self.before = None  # the model of the stretch before (pnp restarts from it)
         for k in range(segment):
             model = build_model(case.at_time(bounds[k]) if k else case, mesh)
-            x, _ = pnp_run(model, x, bounds[k], [bounds[k + 1]], ref_rtol, self.atol)
-            x = x[-1]
+            x, _ = pnp_run(model, x, bounds[k], [bounds[k + 1]], ref_rtol, self.atol, self.before)
+            x, self.before = x[-1], model
         self.model = build_model(case.at_time(self.t0) if segment else case, mesh)
         self.x0 = x
         self.times = [t for t in times if self.t0 < t < self.t1] + [self.t1]
+
+
+def split_mesh(mesh, k: int):
+    """``mesh`` with every cell cut into ``k`` equal cells."""
+    parts = mesh.faces[:-1, None] + mesh.widths[:, None] * (np.arange(k) / k)[None, :]
+    faces = np.append(parts.ravel(), mesh.faces[-1])
+    return mesh_from_faces(faces, np.repeat(mesh.region, k), mesh.region_names, mesh.geometry)
 
 
 def membrane_potential(model, x) -> float:
@@ -126,9 +145,16 @@ def membrane_potential(model, x) -> float:
 # ----------------------------------------------------------------------------
 
 
-def pnp_run(model, x0, t0, times, rtol, atol):
-    """pnp's BDF2 from (t0, x0) to every time in ``times``: (states, stats)."""
-    stepper = BDF(model, x0, t0, rtol=rtol, atol=atol)
+def pnp_run(model, x0, t0, times, rtol, atol, before=None):
+    """pnp's stepper from (t0, x0) to every time in ``times``: (states, stats).
+
+    ``before``: the model x0 was reached with, at a protocol change; the
+    stepper starts with it and restarts with ``model``, as ``pnp.run`` does
+    (x0 keeps its displacements: a boundary potential that jumps moves the
+    charge on its face in the first step)."""
+    stepper = BDF(model if before is None else before, x0, t0, rtol=rtol, atol=atol)
+    if before is not None:
+        stepper.restart(model)
     states = []
     for target in times:
         while stepper.t != target:
@@ -299,6 +325,8 @@ class Reduced:
         self.g_psi = g
         self.nfev = 0
         self.njev = 0
+        self.deadline = np.inf  # perf_counter time after which ``fun`` gives up
+        self.t_reached = np.nan
 
     def _dense(self):
         d = self.dae
@@ -317,6 +345,9 @@ class Reduced:
 
     def fun(self, t, c):
         self.nfev += 1
+        self.t_reached = t
+        if time.perf_counter() > self.deadline:
+            raise TimeoutError
         d = self.dae
         x = self._state(c)
         r = d.system.assemble(x, d.zero_c, 0.0, d.zero_c, d.beta_d, jacobian=False)
@@ -337,21 +368,30 @@ class Reduced:
         return self._state(c).copy()
 
 
-def scipy_run(dae, x0, t0, times, rtol, atol):
+def scipy_run(dae, x0, t0, times, rtol, atol, budget=np.inf):
+    """scipy's BDF on the reduced ODE; RuntimeError when it fails or has not
+    finished within ``budget`` seconds (saying how far it got)."""
     from scipy.integrate import solve_ivp
 
     red = Reduced(dae, x0)
-    sol = solve_ivp(
-        red.fun,
-        (t0, times[-1]),
-        x0[red.conc],
-        method="BDF",
-        t_eval=times,
-        rtol=rtol,
-        atol=atol,
-        jac=red.jac,
-        first_step=initial_step(dae.model),
-    )
+    red.deadline = time.perf_counter() + budget
+    try:
+        sol = solve_ivp(
+            red.fun,
+            (t0, times[-1]),
+            x0[red.conc],
+            method="BDF",
+            t_eval=times,
+            rtol=rtol,
+            atol=atol,
+            jac=red.jac,
+            first_step=initial_step(dae.model),
+        )
+    except TimeoutError:
+        raise RuntimeError(
+            f"did not finish in {budget:g} s (reached t = {red.t_reached:.3g} s "
+            f"of {times[-1]:.3g} s)"
+        ) from None
     if not sol.success:
         raise RuntimeError(f"scipy BDF failed: {sol.message}")
     states = [red.full_state(c) for c in sol.y.T]
@@ -393,14 +433,14 @@ def timed(run, repeat):
     return result, best
 
 
-def measure(solver, rtol, stretch, dae, xp0, ref, repeat):
+def measure(solver, rtol, stretch, dae, xp0, ref, repeat, budget=np.inf):
     m, x0, t0, times, atol = stretch.model, stretch.x0, stretch.t0, stretch.times, stretch.atol
     if solver == "pnp":
-        run = lambda: pnp_run(m, x0, t0, times, rtol, atol)  # noqa: E731
+        run = lambda: pnp_run(m, x0, t0, times, rtol, atol, stretch.before)  # noqa: E731
     elif solver == "ida":
         run = lambda: ida_run(dae, x0, xp0, t0, times, rtol, atol)  # noqa: E731
     else:
-        run = lambda: scipy_run(dae, x0, t0, times, rtol, atol)  # noqa: E731
+        run = lambda: scipy_run(dae, x0, t0, times, rtol, atol, budget)  # noqa: E731
     try:
         (states, stats), wall = timed(run, repeat)
     except RuntimeError as exc:
@@ -463,7 +503,7 @@ def main(argv=None) -> int:
     xp0 = dae.consistent_rates(stretch.x0)
     t = time.perf_counter()
     ref_states, ref_stats = pnp_run(
-        model, stretch.x0, stretch.t0, stretch.times, args.ref_rtol, stretch.atol
+        model, stretch.x0, stretch.t0, stretch.times, args.ref_rtol, stretch.atol, stretch.before
     )
     ref_wall = time.perf_counter() - t
     ref_vm = np.array([membrane_potential(model, x) for x in ref_states])

@@ -4,6 +4,7 @@
     python benchmarks/startup.py && python benchmarks/sweep_scaling.py && \\
     python benchmarks/memory.py && python benchmarks/action_potentials.py && \\
     python benchmarks/transient_speed.py && python benchmarks/step_overhead.py && \\
+    python benchmarks/transient_peers.py && \\
     python benchmarks/peers.py && python benchmarks/make_table.py && python scripts/update_readme.py
 
 Nothing here is typed by hand: every figure comes from benchmarks/out/*.json.
@@ -223,6 +224,7 @@ def main() -> None:
                 f"{r['solve_s']:.3f} | {r['overhead_per_step_us']:.0f} µs |"
             )
         lines.append("")
+    lines += _transient_peers(_load("transient_peers.json"))
     peers = OUT / "peers.md"
     if peers.exists():
         lines += [
@@ -234,6 +236,55 @@ def main() -> None:
     else:
         lines += _earlier_peers()
     (ROOT / "performance.md").write_text("\n".join(lines).rstrip() + "\n")
+
+
+def _fmt_ratio(h: dict) -> str:
+    if h["peer_wall_s"] is None:
+        return "–"
+    bound = {"=": "", ">": "> ", "<": "< "}.get(h["bound"], "")
+    return f"{bound}{h['peer_wall_s']:.3g} s | {bound}{h['ratio']:.1f}x"
+
+
+def _transient_peers(tp) -> list[str]:
+    """The transient peers at equal accuracy (benchmarks/transient_peers.py)."""
+    if not tp:
+        return []
+    names = {"ida": "SUNDIALS IDA", "scipy": "scipy BDF", "devsim": "DEVSIM TR-BDF2"}
+    lines = [
+        "**Transient peers at equal accuracy** (`benchmarks/transient_peers.py`, minimum of "
+        f"{tp['repeat']} warm runs): pnp's stepper at rtol {tp['case_rtol']:g} against each "
+        "peer's wall time at the same error, interpolated log-log along the peer's tolerance "
+        "(or step) sweep; IDA and scipy integrate pnp's own semi-discrete system (pnp's "
+        "residual and Jacobian; scipy with Gauss's law solved for the potentials), DEVSIM its "
+        "own model of the case on pnp's faces (error: its time-integration error). Error: "
+        "V_m (V) against pnp at rtol 1e-10; for diffuse_charge the electrode charge, "
+        "relative.",
+        "",
+        "| problem | unknowns | peer | error | pnp | peer | pnp faster |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    notes = []
+    for sec in tp["sections"]:
+        for h in sec["headlines"]:
+            peer = names.get(h["peer"], h["peer"])
+            if h["peer_wall_s"] is None:
+                failed = [r["failed"] for r in sec["rows"] if r["solver"] == h["peer"]]
+                notes.append(f"{peer} on {sec['label']}: {failed[0] if failed else 'no run'}.")
+                continue
+            size = sec.get("unknowns", 3 * sec["cells"])
+            lines.append(
+                f"| {sec['label']} | {size:,} | {peer} | {h['pnp_error']:.1e} | "
+                f"{h['pnp_wall_s']:.3g} s | {_fmt_ratio(h)} |"
+            )
+        if "spatial_error" in sec:
+            sp = sec["spatial_error"]
+            notes.append(
+                f"Spatial error of the electrode charge on {sec['label']} at this resolution "
+                f"(against pnp with every cell cut in 4): pnp {sp['pnp']:.1e}, DEVSIM "
+                f"{sp['devsim']:.1e}."
+            )
+    lines += ["", *notes, ""] if notes else [""]
+    return lines
 
 
 def _earlier_peers() -> list[str]:
