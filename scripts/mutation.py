@@ -694,9 +694,11 @@ def main(argv: list[str] | None = None) -> int:
         help="make timed-out mutants pending again (use with a longer --timeout)",
     )
     p.add_argument("--report", action="store_true", help="only print (and write) the table")
-    p.add_argument("--list-survivors", action="store_true", help="print every survivor")
+    p.add_argument(
+        "--list-survivors", action="store_true", help="only print every survivor (runs nothing)"
+    )
     args = p.parse_args(argv)
-    if not args.report:
+    if not (args.report or args.list_survivors):
         if args.workers > 1 and len(args.modules) > 1:
             passthrough = [a for a in (argv if argv is not None else sys.argv[1:])]
             procs: list[subprocess.Popen] = []

@@ -856,3 +856,172 @@ def test_weighted_max_is_the_largest_weighted_update():
         big[end] = 1e12
         got = kernel.weighted_max(big, x, 1.0, 1e-6, 1e-9, 1e-8, is_psi)
         assert got >= 1e12 / (1e-6 * abs(x[end]) + 1e-8)
+
+
+# ----------------------------------------------------------------------------
+# Contracts the shipped cases never vary (mutation survivors of the kernel)
+# ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["nernst", "cylindrical", "wall_charge", "divalent"])
+def test_residual_with_continuity_rows_in_some_cells_only(name):
+    """``cont`` marks cells one by one: with a random pattern (neighbouring
+    cells differing) each interior face must read its own two cells' marks."""
+    model = get_model(name)
+    rng = np.random.default_rng(zlib.crc32(f"mixed-{name}".encode()))
+    worst = 0.0
+    for _ in range(3):
+        x = random_state(model, rng)
+        alpha_c, alpha_d, beta_c, beta_d, source, _ = time_terms(model, rng, "continuity")
+        cont = rng.integers(0, 2, model.n_cells).astype(np.int8)
+        cont[0], cont[-1] = 1, 0  # both kinds present
+        terms = (alpha_c, alpha_d, beta_c, beta_d, source, cont)
+        got = kernel_residual(model, x, *terms)
+        want, scale = residual_reference(model, x, *terms, return_scale=True)
+        live = scale > 0
+        worst = max(worst, float(np.max(np.abs(got[live] - want[live]) / scale[live])))
+    assert worst <= 6e-15, worst  # as test_residual_matches_reference (measured 5.8e-16)
+
+
+@pytest.mark.parametrize("name", ["nernst", "divalent", "cylindrical", "wall_potential"])
+def test_residual_with_activity_factors_varying_by_cell(name):
+    """Activity enters as g = ln(gamma) per species and cell; the shipped
+    ideal cases have g = 0 everywhere, so here g is random per cell (the
+    reservoir faces must read the boundary cell's, the interior faces each
+    side's own)."""
+    model = dataclasses.replace(get_model(name))
+    rng = np.random.default_rng(zlib.crc32(f"g-{name}".encode()))
+    model.g_cell = rng.uniform(-0.5, 0.5, model.g_cell.shape)
+    x = random_state(model, rng)
+    terms = time_terms(model, rng, "transient")
+    got = kernel_residual(model, x, *terms)
+    want, scale = residual_reference(model, x, *terms, return_scale=True)
+    live = scale > 0
+    assert np.max(np.abs(got[live] - want[live]) / scale[live]) <= 6e-15
+
+
+@pytest.mark.parametrize("name", ["nernst", "wall_potential", "wall_potential_right", "divalent"])
+def test_conductances_of_exactly_one_are_not_special(name):
+    """A reservoir face conductance or a wall's second-order Poisson
+    coefficient equal to 1.0 (kernel units) is an ordinary value: residual
+    and face fluxes as the oracle has them (the kernel skips zeros only)."""
+    model = dataclasses.replace(get_model(name))
+    model.b_cond = np.where(model.b_cond != 0.0, 1.0, 0.0)
+    model.b_pois_next = np.where(model.b_pois_next != 0.0, 1.0, 0.0)
+    rng = np.random.default_rng(zlib.crc32(f"one-{name}".encode()))
+    x = random_state(model, rng)
+    terms = time_terms(model, rng, "transient")
+    got = kernel_residual(model, x, *terms)
+    want, scale = residual_reference(model, x, *terms, return_scale=True)
+    live = scale > 0
+    assert np.max(np.abs(got[live] - want[live]) / scale[live]) <= 6e-15
+    from pnp.results.observables import face_fluxes
+
+    flux = face_fluxes(model, x)
+    steady = np.zeros_like(terms[0])
+    res = kernel_residual(model, x, steady, 0.0, steady, np.zeros(model.n_cells + 1), steady)
+    rows = np.array(
+        [[res[model.layout.conc_at(c, i)] for c in range(model.n_cells)] for i in range(2)]
+    )
+    np.testing.assert_allclose(
+        rows, flux[:2, 1:] - flux[:2, :-1], rtol=0, atol=1e-13 * np.abs(flux).max()
+    )
+
+
+def test_wall_displacement_ignores_the_next_cell_without_a_second_order_term():
+    """At a wall with b_pois_next = 0 the next cell's potential is not read
+    (a nan there stays out); with it, it is (to the coefficient's weight)."""
+    x = np.array([0.0, 0.3, np.nan, 0.7])
+    for side, ip in ((0, 1), (1, 3)):
+        nxt = ip + 1 if side == 0 else ip - 1
+        b_sigma, cond = np.zeros(2), np.array([2.0, 2.0])
+        pf, _, _, inext, dnext = kernel._boundary_displacement(
+            side, x, ip, 1, kernel.WALL_POTENTIAL, 0.1, b_sigma, cond, np.zeros(2)
+        )
+        assert np.isfinite(pf) and inext == -1 and dnext == 0.0
+        assert pf == pytest.approx(2.0 * (0.1 - x[ip]) if side == 0 else 2.0 * (x[ip] - 0.1))
+        y = x.copy()
+        y[nxt] = 0.5
+        pf1, *_, inext1, dnext1 = kernel._boundary_displacement(
+            side, y, ip, 1, kernel.WALL_POTENTIAL, 0.1, b_sigma, cond, np.ones(2)
+        )
+        assert inext1 == nxt
+        sign = 1.0 if side == 0 else -1.0
+        assert pf1 == pytest.approx(pf + sign * (0.5 - y[ip]))
+        assert dnext1 == sign
+
+
+def test_assembly_overwrites_a_used_band():
+    """A System assembles into the same band every iteration: a Jacobian
+    left from before (here garbage) must not leak into the next one."""
+    model = get_model("divalent")
+    rng = np.random.default_rng(3)
+    x = random_state(model, rng)
+    alpha_c, alpha_d, beta_c, beta_d, _, _ = time_terms(model, rng, "transient")
+    clean = System(model)
+    clean.assemble(x, alpha_c, alpha_d, beta_c, beta_d)
+    used = System(model)
+    used.ab[:] = rng.normal(size=used.ab.shape)
+    used.assemble(x, alpha_c, alpha_d, beta_c, beta_d)
+    kl = used.kl
+    assert np.array_equal(used.ab[kl:], clean.ab[kl:])  # rows below kl: LU fill-in space
+
+
+def test_weighted_max_of_updates_all_below_their_weights():
+    """A converged Newton update: every |d_i| below its weight, the norm below 1."""
+    rng = np.random.default_rng(6)
+    n = 64
+    x = rng.uniform(1.0, 2.0, n)
+    is_psi = np.zeros(n, dtype=bool)
+    delta = 1e-3 * (1e-6 * x + 1e-9) * rng.uniform(-1.0, 1.0, n)
+    got = kernel.weighted_max(delta, x, 1.0, 1e-6, 1e-9, 1e-8, is_psi)
+    want = np.max(np.abs(delta) / (1e-6 * x + 1e-9))
+    assert got == pytest.approx(want, rel=1e-15) and got < 1e-3
+    assert kernel.weighted_max(np.zeros(n), x, 1.0, 1e-6, 1e-9, 1e-8, is_psi) == 0.0
+
+
+@pytest.mark.skipif(mpmath is None, reason="needs mpmath")
+@pytest.mark.parametrize("x", [-9.99e-3, -5e-3, 5e-3, 9.99e-3])
+def test_bernoulli_series_to_an_ulp_at_the_switch(x):
+    """Just inside |x| < 1e-2 the series' last terms (x^6/30240 in B, x^5/5040
+    in B') are still 1e-14 of B': both series to 2 ulp (truncation 1e-19)."""
+    with mpmath.workdps(50):
+        xm = mpmath.mpf(x)
+        b = xm / mpmath.expm1(xm)
+        db = mpmath.diff(lambda t: t / mpmath.expm1(t), xm)
+    eps = np.finfo(float).eps
+    assert abs(kernel.bernoulli(x) - float(b)) <= 2 * eps * float(b)
+    assert abs(kernel.bernoulli_deriv(x) - float(db)) <= 2 * eps * abs(float(db))
+
+
+def test_equilibrate_rows_scales_each_row_by_its_largest_entry():
+    """The row equilibration test_banded's LAPACK reference applies: every
+    row of the band over its largest entry (a zero row left alone), the
+    right-hand side with it; entries outside the matrix not touched."""
+    rng = np.random.default_rng(12)
+    n, kl, ku = 9, 2, 3
+    dense = np.zeros((n, n))
+    for i in range(n):
+        for j in range(max(0, i - kl), min(n, i + ku + 1)):
+            dense[i, j] = rng.normal() * 10.0 ** rng.uniform(-6, 6)
+    dense[4] = 0.0  # a zero row
+    ab = np.zeros((2 * kl + ku + 1, n), order="F")
+    for j in range(n):
+        for i in range(max(0, j - ku), min(n, j + kl + 1)):
+            ab[kl + ku + i - j, j] = dense[i, j]
+    ab[:kl] = 7.0  # the fill-in rows: not part of the matrix
+    outside = np.zeros(ab.shape, dtype=bool)  # band slots of rows < 0 or >= n
+    for j in range(n):
+        for r in range(kl, ab.shape[0]):
+            outside[r, j] = not 0 <= r - kl - ku + j < n
+    ab[outside] = 7.0
+    res = rng.normal(size=n)
+    big = np.abs(dense).max(axis=1)
+    scale = np.where(big > 0, 1.0 / np.where(big > 0, big, 1.0), 1.0)
+    want_res = res * scale
+    kernel.equilibrate_rows(ab, res, kl, ku)
+    assert np.array_equal(res, want_res)
+    assert np.all(ab[:kl] == 7.0) and np.all(ab[outside] == 7.0)
+    ab[outside] = 0.0
+    got = band_to_dense(ab, kl, ku)
+    assert np.array_equal(got, dense * scale[:, None])

@@ -345,7 +345,8 @@ def _face_kinds(mesh: Mesh, d_cell: np.ndarray) -> np.ndarray:
     """(S, N+1) int8: a face is closed to a species absent or immobile on either
     side, an interface between two regions, or a Scharfetter-Gummel face within one."""
     N = mesh.n_cells
-    face_kind = np.zeros((d_cell.shape[0], N + 1), dtype=np.int8)
+    # the boundary faces (0 and N) stay closed here: the boundaries' own arrays describe them
+    face_kind = np.full((d_cell.shape[0], N + 1), kernel.CLOSED, dtype=np.int8)
     open_face = (d_cell[:, :-1] > 0) & (d_cell[:, 1:] > 0)
     interface = mesh.region[:-1] != mesh.region[1:]
     face_kind[:, 1:N] = np.where(
