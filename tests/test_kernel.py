@@ -1005,6 +1005,7 @@ def test_equilibrate_rows_scales_each_row_by_its_largest_entry():
         for j in range(max(0, i - kl), min(n, i + ku + 1)):
             dense[i, j] = rng.normal() * 10.0 ** rng.uniform(-6, 6)
     dense[4] = 0.0  # a zero row
+    dense[2] *= 1e-9 / np.abs(dense[2]).max()  # a row whose largest entry is below 1
     ab = np.zeros((2 * kl + ku + 1, n), order="F")
     for j in range(n):
         for i in range(max(0, j - ku), min(n, j + kl + 1)):
