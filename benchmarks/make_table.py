@@ -200,7 +200,7 @@ def main() -> None:
                 f"| {row['case']} | {b['steps']} → {n['steps']} | "
                 f"{b['newton_iterations']} → {n['newton_iterations']} | "
                 f"{b['factorizations']} → {n['factorizations']} | "
-                f"{b['wall_s']:.3f} → {n['wall_s']:.3f} | {row['wall_ratio']:.1f}x | "
+                f"{b['wall_s']:.3f} → {n['wall_s']:.3f} | {row['wall_ratio']:.2f}x | "
                 f"{row['final_c_rel']:.0e} (c), {row['final_vm_v'] * 1e6:.2g} µV |"
             )
         lines.append("")
@@ -260,7 +260,7 @@ def _transient_peers(tp) -> list[str]:
         "V_m (V) against pnp at rtol 1e-10; for diffuse_charge the electrode charge, "
         "relative.",
         "",
-        "| problem | unknowns | peer | error | pnp | peer | pnp faster |",
+        "| problem | unknowns | peer | error | pnp | peer | peer time / pnp time |",
         "|---|---|---|---|---|---|---|",
     ]
     notes = []
