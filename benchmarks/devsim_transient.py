@@ -71,8 +71,10 @@ class Charging:
         self, faces_m, c0, eps_r, temperature, d_ion, v_step, newton_rtol=1e-10, newton_atol=1e-12
     ):
         import devsim as ds
+        from devsim_models import derivative_builders
 
         self.ds = ds
+        self._builders = derivative_builders
         self.version = ds.__version__
         self.solver = ds.get_parameter(name="info").get("direct_solver")
         self.vt = constants.k * temperature / constants.e
@@ -103,23 +105,7 @@ class Charging:
             ds.node_solution(device=dev, region=reg, name=name)
             ds.edge_from_node_model(device=dev, region=reg, node_model=name)
 
-        def edge(name, expr, wrt):
-            ds.edge_model(device=dev, region=reg, name=name, equation=expr)
-            for v in wrt:
-                for end in ("n0", "n1"):
-                    ds.edge_model(
-                        device=dev,
-                        region=reg,
-                        name=f"{name}:{v}@{end}",
-                        equation=f"diff({expr}, {v}@{end})",
-                    )
-
-        def node(name, expr, wrt):
-            ds.node_model(device=dev, region=reg, name=name, equation=expr)
-            for v in wrt:
-                ds.node_model(
-                    device=dev, region=reg, name=f"{name}:{v}", equation=f"diff({expr}, {v})"
-                )
+        edge, node = self._builders(ds, dev, reg)
 
         edge("Field", "(Potential@n0 - Potential@n1) * EdgeInverseLength", ["Potential"])
         node("MinusRho", "0.5 * (Anion - Cation)", ["Cation", "Anion"])

@@ -435,6 +435,8 @@ def worker_devsim(spec, emit):
     import devsim as ds
 
     t_import = time.perf_counter() - t0
+    from devsim_models import derivative_builders
+
     if spec["linear_solver"] == "umfpack":
         from devsim.umfpack import umfshim
 
@@ -461,21 +463,7 @@ def worker_devsim(spec, emit):
         ds.node_solution(device=dev, region=reg, name=name)
         ds.edge_from_node_model(device=dev, region=reg, node_model=name)
 
-    def edge(name, expr, wrt):
-        ds.edge_model(device=dev, region=reg, name=name, equation=expr)
-        for v in wrt:
-            for end in ("n0", "n1"):
-                ds.edge_model(
-                    device=dev,
-                    region=reg,
-                    name=f"{name}:{v}@{end}",
-                    equation=f"diff({expr}, {v}@{end})",
-                )
-
-    def node(name, expr, wrt):
-        ds.node_model(device=dev, region=reg, name=name, equation=expr)
-        for v in wrt:
-            ds.node_model(device=dev, region=reg, name=f"{name}:{v}", equation=f"diff({expr}, {v})")
+    edge, node = derivative_builders(ds, dev, reg)
 
     def contact(where, name, expr, var):
         ds.contact_node_model(device=dev, contact=where, name=name, equation=expr)
