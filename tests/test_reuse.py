@@ -259,3 +259,164 @@ def test_equal_steps_of_the_shipped_cases_share_factorizations(monkeypatch, name
     np.testing.assert_allclose(
         reused.membrane_potential, full.membrane_potential, rtol=0, atol=1e-9
     )
+
+
+# ----------------------------------------------------------------------------
+# The stopping rules, one by one (reuse._verdict) and the divergence guard
+# ----------------------------------------------------------------------------
+
+
+def test_verdict_with_a_new_factorization_is_full_newtons():
+    assert reuse._verdict(0.9, np.inf, True, False) == ("converged", False)
+    # stagnating just above the tolerance: round-off
+    assert reuse._verdict(5.0, 6.0, True, False) == ("converged to round-off", False)
+    # still contracting fast, or too large: go on
+    assert reuse._verdict(5.0, 100.0, True, False) == ("", False)
+    assert reuse._verdict(11.0, 12.0, True, False) == ("", False)
+    # the boundaries: norm 1 converges, 10 is still round-off, half the last is not
+    assert reuse._verdict(1.0, np.inf, True, False) == ("converged", False)
+    assert reuse._verdict(1.5, np.inf, True, False) == ("", False)
+    assert reuse._verdict(10.0, 12.0, True, False) == ("converged to round-off", False)
+    assert reuse._verdict(5.0, 10.0, True, False) == ("", False)
+
+
+def test_verdict_with_an_older_factorization_polishes():
+    p = reuse.POLISH
+    assert reuse._verdict(0.9 * p, np.inf, False, True) == ("converged", False)
+    assert reuse._verdict(0.5, np.inf, False, True) == ("", False)  # no rate yet
+    # error left rate/(1 - rate) * norm: 1.5 POLISH at rate 1/2 is not enough,
+    # 0.75 POLISH at rate 1/3 is
+    assert reuse._verdict(1.5 * p, 3.0 * p, False, False) == ("", False)
+    assert reuse._verdict(1.5 * p, 4.5 * p, False, False) == ("converged", False)
+    # slow contraction with a factorization from an earlier step: a new one
+    assert reuse._verdict(0.5, 1.0, False, True) == ("", True)
+    # ... and with this step's, above the tolerance: a new one too
+    assert reuse._verdict(2.0, 4.0, False, False) == ("", True)
+    # fast contraction with an older factorization: go on with it
+    assert reuse._verdict(0.01, 0.1, False, True) == ("", False)
+    # this step's factorization, contracting slower than 1/2 below the tolerance: round-off
+    assert reuse._verdict(0.6, 1.0, False, False) == ("converged to round-off", False)
+    assert reuse._verdict(0.5, 1.0, False, False) == ("", False)  # exactly 1/2: not yet
+    # the boundaries
+    assert reuse._verdict(p, np.inf, False, True) == ("converged", False)
+    assert reuse._verdict(1.0, 2e6, False, False) == ("converged", False)  # error left 5e-7
+    assert reuse._verdict(0.5, 0.5, False, True) == ("", True)  # no contraction at all
+    assert reuse._verdict(1.5, 3.0, False, False) == ("", True)  # slow above the tolerance
+    assert reuse._verdict(1.0, 1.6, False, False) == ("converged to round-off", False)
+    assert reuse._verdict(0.3, 1.0, False, True) == ("", False)  # exactly SLOW_RATE: not slow
+
+
+class _Scripted:
+    """A stand-in System whose Newton updates have the sizes given, in turn
+    (the last one repeated), of weight 1 each; counts factorizations.
+    ``damped``: every update moves the potential past DPSI_MAX (damped)."""
+
+    class _Stats:
+        newton_iterations = 0
+        factorizations = 0
+
+    def __init__(self, sizes, n=4, damped=False, residual=1.0, factor_fails="", solve_fails=""):
+        self.sizes, self.n, self.damped = list(sizes), n, damped
+        self.residual, self.factor_fails, self.solve_fails = residual, factor_fails, solve_fails
+        self.stats = self._Stats()
+        self.factored = 0
+
+    def assemble(self, x, *args, jacobian=True):
+        return np.full(self.n, self.residual)
+
+    def factor(self):
+        self.factored += 1
+        return self.factor_fails
+
+    def substitute(self):
+        if self.solve_fails:
+            return None, self.solve_fails
+        size = self.sizes.pop(0) if len(self.sizes) > 1 else self.sizes[0]
+        return np.full(self.n, size), ""
+
+    def max_abs_potential(self, v):
+        from pnp.solvers.newton import DPSI_MAX
+
+        return 2.0 * DPSI_MAX if self.damped else 0.0
+
+
+class _UnitWeights:
+    def norm(self, delta, x, scale=1.0):
+        return float(np.max(np.abs(scale * delta)))
+
+
+def _run(system, fresh=True, max_iter=reuse.NEWTON_MAX_ITER):
+    return reuse.modified_newton(
+        system,
+        np.zeros(system.n),
+        None,
+        1.0,
+        None,
+        None,
+        _UnitWeights(),
+        None,
+        reuse.Reuse(),
+        fresh=fresh,
+        max_iter=max_iter,
+    )
+
+
+def test_a_diverging_modified_newton_stops_at_the_fourth_iteration():
+    """Updates growing 1000-fold: the fourth is 1e9 times the smallest, past
+    the 1e4 the guard allows from the fourth iteration on (not before)."""
+    system = _Scripted([20.0 * 1000.0**k for k in range(8)])
+    info = _run(system)
+    assert not info.converged and info.message == "Newton diverged"
+    assert info.iterations == 4 and system.stats.newton_iterations == 4
+
+
+def test_the_divergence_guard_is_1e4_times_the_smallest_update():
+    """Exactly 1e4 times the smallest is allowed; more is divergence."""
+    system = _Scripted([20.0, 30.0, 40.0, 2e5, 1e7])
+    info = _run(system)
+    assert info.message == "Newton diverged" and info.iterations == 5
+
+
+def test_no_convergence_after_max_iter_iterations():
+    """Updates that neither shrink nor grow: max_iter iterations, a new
+    factorization after every slow one (iterations 1, 3, 5)."""
+    system = _Scripted([20.0])
+    info = _run(system, max_iter=6)
+    assert not info.converged and info.message == "no convergence in 6 Newton iterations"
+    assert system.stats.newton_iterations == 6 and system.factored == 3
+
+
+def test_failures_of_the_pieces_are_failures():
+    for system, why in (
+        (_Scripted([0.1], residual=np.nan), "non-finite residual"),
+        (_Scripted([0.1], factor_fails="singular Jacobian"), "singular Jacobian"),
+        (_Scripted([0.1], solve_fails="non-finite Newton update"), "non-finite Newton update"),
+    ):
+        info = _run(system)
+        assert not info.converged and info.message == why and info.iterations == 1
+
+
+def test_damped_updates_never_converge_and_an_old_factorization_is_replaced_once():
+    """A damped update says nothing about convergence, however small; one
+    made with a factorization from an earlier step is followed by a new one
+    (once: after that the factorization is this step's)."""
+    system = _Scripted([1e-12], damped=True)
+    info = _run(system, fresh=False, max_iter=5)
+    assert not info.converged
+    assert system.factored == 1
+
+
+def test_only_a_factorization_from_an_earlier_step_is_replaced_when_slow_below_tolerance():
+    """This step's factorization contracting at 1/2 below the tolerance goes
+    on (no new factorization); the update sizes end in a polished one."""
+    system = _Scripted([20.0, 0.5, 0.25, 1e-7])
+    info = _run(system)
+    assert info.converged and info.iterations == 4
+    assert system.factored == 1
+
+
+def test_refactor_alpha_tolerance_is_relative(monkeypatch):
+    monkeypatch.setattr(reuse, "REFACTOR_ALPHA", 0.1)
+    kept = reuse.Reuse()
+    kept.made(100.0, True)
+    assert kept.usable(105.0) and kept.usable(110.0 - 1e-9) and not kept.usable(111.0)
