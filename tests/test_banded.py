@@ -170,7 +170,7 @@ def test_factor_and_substitute_refuse_arrays_that_do_not_fit():
 
 
 def test_exact_small_integer_systems_are_solved_exactly():
-    """Right-hand sides and pivots of exactly 1 and 0 (the skips for zero
+    """Right-hand sides and pivots of exactly +-1 and 0 (the skips for zero
     entries must not skip anything else): a lower and an upper bidiagonal
     matrix of ones and a tridiagonal one, b all ones; the solutions are
     integers or simple fractions, exact in floating point."""
@@ -185,6 +185,63 @@ def test_exact_small_integer_systems_are_solved_exactly():
         for j in range(n):
             for i in range(max(0, j - ku), min(n, j + kl + 1)):
                 ab[kl + ku + i - j, j] = a[i, j]
-        x = np.ones(n)
-        assert banded.solve(ab, x, kl, ku) == 0
-        np.testing.assert_allclose(x, np.linalg.solve(a, np.ones(n)), rtol=1e-14, atol=1e-14)
+        for sign in (1.0, -1.0):  # intermediate values of exactly 1, then -1
+            x = np.full(n, sign)
+            assert banded.solve(ab.copy(order="F"), x, kl, ku) == 0
+            want = np.linalg.solve(a, np.full(n, sign))
+            np.testing.assert_allclose(x, want, rtol=1e-14, atol=1e-14)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_storage_outside_the_matrix_is_never_read(seed):
+    """LAPACK band storage has slots that belong to no entry (the fill-in
+    rows, the corners above row 0 and below row n - 1): with garbage in all
+    of them (1e30, which would win any pivot search and swamp any sum it
+    entered) the factors, pivots and solutions are those of a clean band,
+    bit for bit."""
+    rng = np.random.default_rng(100 + seed)
+    n, kl, ku = 11, 2 + seed % 2, 3
+    _, clean = _random_band(rng, n, kl, ku, row_decades=6)
+    dirty = clean.copy(order="F")
+    for j in range(n):
+        for r in range(dirty.shape[0]):
+            if r < kl or not 0 <= r - kl - ku + j < n:
+                dirty[r, j] = 1e30
+    b = rng.normal(size=(n, 2))
+    x_clean, x_dirty = b.copy(), b.copy()
+    assert banded.solve(clean.copy(order="F"), x_clean, kl, ku) == 0
+    assert banded.solve(dirty.copy(order="F"), x_dirty, kl, ku) == 0
+    assert np.array_equal(x_dirty, x_clean)
+    piv_c, piv_d = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    sc_c, sc_d = np.zeros(n), np.zeros(n)
+    lu_c, lu_d = clean.copy(order="F"), dirty.copy(order="F")
+    assert banded.factor(lu_c, kl, ku, piv_c, sc_c) == 0
+    assert banded.factor(lu_d, kl, ku, piv_d, sc_d) == 0
+    assert np.array_equal(piv_d, piv_c) and np.array_equal(sc_d, sc_c)
+    rhs_c, rhs_d = b[:, 0].copy(), b[:, 0].copy()
+    banded.substitute(lu_c, rhs_c, kl, ku, piv_c, sc_c)
+    banded.substitute(lu_d, rhs_d, kl, ku, piv_d, sc_d)
+    assert np.array_equal(rhs_d, rhs_c)
+
+
+def test_negative_bandwidths_are_refused():
+    """Storage whose shape fits 2 kl + ku + 1 but with a negative bandwidth."""
+    with pytest.raises(ValueError, match="do not fit"):
+        banded.solve(np.zeros((6, 10), order="F"), np.zeros(10), 3, -1)
+    with pytest.raises(ValueError, match="do not fit"):
+        banded.solve(np.zeros((4, 10), order="F"), np.zeros(10), -1, 5)
+
+
+def test_substitute_takes_right_hand_sides_as_columns():
+    """(n, k) right-hand sides are k systems; (k, n) is refused."""
+    rng = np.random.default_rng(4)
+    n, kl, ku = 10, 2, 3
+    a, ab = _random_band(rng, n, kl, ku)
+    piv, scale = np.zeros(n, dtype=np.int64), np.zeros(n)
+    assert banded.factor(ab, kl, ku, piv, scale) == 0
+    b = rng.normal(size=(n, 3))
+    x = b.copy()
+    banded.substitute(ab, x, kl, ku, piv, scale)
+    np.testing.assert_allclose(a @ x, b, rtol=0, atol=1e-12 * np.abs(b).max())
+    with pytest.raises(ValueError, match="right-hand side"):
+        banded.substitute(ab, np.zeros((3, n)), kl, ku, piv, scale)
