@@ -245,3 +245,25 @@ def test_substitute_takes_right_hand_sides_as_columns():
     np.testing.assert_allclose(a @ x, b, rtol=0, atol=1e-12 * np.abs(b).max())
     with pytest.raises(ValueError, match="right-hand side"):
         banded.substitute(ab, np.zeros((3, n)), kl, ku, piv, scale)
+
+
+def test_row_scales_are_the_reciprocal_row_maxima():
+    """factor's scales: 1 / (largest |entry| of the row), for rows of any size
+    (here every row below 1, one above), and 1 for a zero row."""
+    rng = np.random.default_rng(8)
+    n, kl, ku = 9, 2, 1
+    a, ab = _random_band(rng, n, kl, ku)
+    a[:] *= 1e-3
+    ab[:] *= 1e-3
+    a[3] *= 1e6
+    for j in range(n):
+        for i in range(max(0, j - ku), min(n, j + kl + 1)):
+            ab[kl + ku + i - j, j] = a[i, j]
+    piv, scale = np.zeros(n, dtype=np.int64), np.zeros(n)
+    banded.factor(ab, kl, ku, piv, scale)
+    assert np.array_equal(scale, 1.0 / np.abs(a).max(axis=1))
+    zero_row = np.zeros((2 * kl + ku + 1, n), order="F")
+    zero_row[kl + ku] = 1.0  # the identity, then its row 4 cleared
+    zero_row[kl + ku, 4] = 0.0
+    banded.factor(zero_row, kl, ku, piv, scale)
+    assert scale[4] == 1.0 and np.all(scale == 1.0)
