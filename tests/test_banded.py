@@ -218,6 +218,12 @@ def test_storage_outside_the_matrix_is_never_read(seed):
     assert banded.factor(lu_c, kl, ku, piv_c, sc_c) == 0
     assert banded.factor(lu_d, kl, ku, piv_d, sc_d) == 0
     assert np.array_equal(piv_d, piv_c) and np.array_equal(sc_d, sc_c)
+    # nothing is written there either, except the fill-in rows (LU's workspace)
+    corners = np.zeros(dirty.shape, dtype=bool)
+    for j in range(n):
+        for r in range(kl, dirty.shape[0]):
+            corners[r, j] = not 0 <= r - kl - ku + j < n
+    assert np.all(lu_d[corners] == 1e30)
     rhs_c, rhs_d = b[:, 0].copy(), b[:, 0].copy()
     banded.substitute(lu_c, rhs_c, kl, ku, piv_c, sc_c)
     banded.substitute(lu_d, rhs_d, kl, ku, piv_d, sc_d)
