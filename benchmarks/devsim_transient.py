@@ -71,10 +71,10 @@ class Charging:
         self, faces_m, c0, eps_r, temperature, d_ion, v_step, newton_rtol=1e-10, newton_atol=1e-12
     ):
         import devsim as ds
-        from devsim_models import derivative_builders
+        from devsim_models import electrolyte_equations
 
         self.ds = ds
-        self._builders = derivative_builders
+        self._equations = electrolyte_equations
         self.version = ds.__version__
         self.solver = ds.get_parameter(name="info").get("direct_solver")
         self.vt = constants.k * temperature / constants.e
@@ -101,39 +101,7 @@ class Charging:
         ds.add_1d_region(mesh="line", material="water", region=reg, tag1="left", tag2="right")
         ds.finalize_mesh(mesh="line")
         ds.create_device(mesh="line", device=dev)
-        for name in ("Potential", "Cation", "Anion"):
-            ds.node_solution(device=dev, region=reg, name=name)
-            ds.edge_from_node_model(device=dev, region=reg, node_model=name)
-
-        edge, node = self._builders(ds, dev, reg)
-
-        edge("Field", "(Potential@n0 - Potential@n1) * EdgeInverseLength", ["Potential"])
-        node("MinusRho", "0.5 * (Anion - Cation)", ["Cation", "Anion"])
-        ds.equation(
-            device=dev,
-            region=reg,
-            name="Gauss",
-            variable_name="Potential",
-            node_model="MinusRho",
-            edge_model="Field",
-        )
-        # particle fluxes n0 -> n1 (Scharfetter-Gummel, D = 1 in scaled time)
-        up, down = "B(Potential@n1 - Potential@n0)", "B(Potential@n0 - Potential@n1)"
-        edge("CationFlux", f"EdgeInverseLength * ({up} * Cation@n0 - {down} * Cation@n1)",
-             ["Potential", "Cation"])  # fmt: skip
-        edge("AnionFlux", f"EdgeInverseLength * ({down} * Anion@n0 - {up} * Anion@n1)",
-             ["Potential", "Anion"])  # fmt: skip
-        for ion in ("Cation", "Anion"):
-            node(f"{ion}Amount", ion, [ion])
-            ds.equation(
-                device=dev,
-                region=reg,
-                name=f"{ion}Balance",
-                variable_name=ion,
-                edge_model=f"{ion}Flux",
-                time_node_model=f"{ion}Amount",
-                variable_update="positive",
-            )
+        self._equations(ds, dev, reg, transient=True)
         for side in ("left", "right"):
             ds.set_parameter(device=dev, name=f"{side}_potential", value=0.0)
             model = f"{side}Psi"

@@ -435,7 +435,7 @@ def worker_devsim(spec, emit):
     import devsim as ds
 
     t_import = time.perf_counter() - t0
-    from devsim_models import derivative_builders
+    from devsim_models import electrolyte_equations
 
     if spec["linear_solver"] == "umfpack":
         from devsim.umfpack import umfshim
@@ -458,58 +458,12 @@ def worker_devsim(spec, emit):
     ds.add_1d_region(mesh="line", material="electrolyte", region=reg, tag1="wall", tag2="reservoir")
     ds.finalize_mesh(mesh="line")
     ds.create_device(mesh="line", device=dev)
-    variables = ("Potential", "Cation", "Anion")
-    for name in variables:
-        ds.node_solution(device=dev, region=reg, name=name)
-        ds.edge_from_node_model(device=dev, region=reg, node_model=name)
-
-    edge, node = derivative_builders(ds, dev, reg)
+    electrolyte_equations(ds, dev, reg)
 
     def contact(where, name, expr, var):
         ds.contact_node_model(device=dev, contact=where, name=name, equation=expr)
         ds.contact_node_model(device=dev, contact=where, name=f"{name}:{var}", equation="1")
 
-    # Poisson: sum_edges (psi0 - psi1)/h + NodeVolume * (c- - c+)/2 = 0
-    edge("Field", "(Potential@n0 - Potential@n1) * EdgeInverseLength", ["Potential"])
-    node("MinusRho", "0.5 * (Anion - Cation)", ["Cation", "Anion"])
-    ds.equation(
-        device=dev,
-        region=reg,
-        name="Gauss",
-        variable_name="Potential",
-        node_model="MinusRho",
-        edge_model="Field",
-        variable_update="default",
-    )
-    # Scharfetter–Gummel fluxes n0 -> n1 (D = 1): J = (B(z dpsi) c0 - B(-z dpsi) c1)/h, dpsi = psi1 - psi0
-    edge(
-        "CationFlux",
-        "EdgeInverseLength * (B(Potential@n1 - Potential@n0) * Cation@n0"
-        " - B(Potential@n0 - Potential@n1) * Cation@n1)",
-        ["Potential", "Cation"],
-    )
-    edge(
-        "AnionFlux",
-        "EdgeInverseLength * (B(Potential@n0 - Potential@n1) * Anion@n0"
-        " - B(Potential@n1 - Potential@n0) * Anion@n1)",
-        ["Potential", "Anion"],
-    )
-    ds.equation(
-        device=dev,
-        region=reg,
-        name="CationBalance",
-        variable_name="Cation",
-        edge_model="CationFlux",
-        variable_update="positive",
-    )
-    ds.equation(
-        device=dev,
-        region=reg,
-        name="AnionBalance",
-        variable_name="Anion",
-        edge_model="AnionFlux",
-        variable_update="positive",
-    )
     ds.set_parameter(device=dev, name="wall_potential", value=u0)
     contact("wall", "WallPsi", "Potential - wall_potential", "Potential")
     ds.contact_equation(device=dev, contact="wall", name="Gauss", node_model="WallPsi")
