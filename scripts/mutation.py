@@ -98,6 +98,7 @@ MODULES = (
     "kernel",
     "banded",
     "reuse",
+    "history",
 )
 
 # Where each module lives inside pnp/.
@@ -112,6 +113,7 @@ PATHS = {
     "kernel": "discretisation/kernel.py",
     "banded": "solvers/banded.py",
     "reuse": "solvers/reuse.py",
+    "history": "solvers/history.py",
 }
 
 # Fast targeted selections: property tests of the module first, then the
@@ -153,7 +155,13 @@ TESTS = {
         "tests/test_engine.py",
         "tests/test_neuron.py",
     ],
-    "bdf": ["tests/test_solver_contracts.py", "tests/test_engine.py", "tests/test_neuron.py"],
+    # test_variable_order.py: orders 1-5, order selection, restarts (~2 s)
+    "bdf": [
+        "tests/test_variable_order.py",
+        "tests/test_solver_contracts.py",
+        "tests/test_engine.py",
+        "tests/test_neuron.py",
+    ],
     "compartments": [
         "tests/test_steady_outcomes.py",
         "tests/test_solver_contracts.py",
@@ -166,6 +174,8 @@ TESTS = {
     "banded": ["tests/test_banded.py", "tests/test_newton_contracts.py", "tests/test_engine.py"],
     # the transient's modified Newton: its rules, then the steps it must solve as before
     "reuse": ["tests/test_reuse.py", "tests/test_solver_contracts.py", "tests/test_engine.py"],
+    # the stepper's compiled helpers: bit for bit against numpy, then in use
+    "history": ["tests/test_history.py", "tests/test_variable_order.py"],
 }
 
 # Binary operator: the one replacement kept per site (its inverse).
@@ -247,7 +257,7 @@ def _env(module: str, args) -> dict[str, str]:
 
 def _covered_lines(module: str, work: Path, env: dict[str, str]) -> set[int] | None:
     """Lines of pnp/<module>.py that the selection executes (None if unknown)."""
-    if module in ("kernel", "banded"):
+    if module in ("kernel", "banded", "history"):
         return None  # numba-compiled lines are invisible to coverage
     data = work / ".coverage"
     cmd = [
