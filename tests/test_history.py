@@ -213,3 +213,23 @@ def test_scaled_differences_from_one_table_are_each_alone():
         for m in levels:
             alone = _scaled_difference_reference(times, states[: m + 1], h)
             assert np.array_equal(together[m], alone)
+
+
+def test_scaled_difference_norms_are_the_norms_of_the_differences():
+    """The order choice's fused form: each level's weighted norm at the newest
+    state, the same bits as Weights.norm of the numpy difference."""
+    from pnp.solvers.newton import Weights
+
+    rng = np.random.default_rng(12)
+    for count in range(3, 8):
+        for _ in range(10):
+            times = _times(rng, count)
+            states = _states(rng, count)
+            h = 10.0 ** rng.uniform(-4, 0)
+            weights = Weights(rng.random(40) < 0.3, 1e-6, 1e-9, 1e-7)
+            levels = sorted(rng.choice(range(1, count), size=min(2, count - 1), replace=False))
+            scales = [1.0 / (m + 0.5) for m in levels]
+            got = history.scaled_difference_norms(times, states, h, levels, scales, weights)
+            for m, scale, norm in zip(levels, scales, got, strict=True):
+                diff = _scaled_difference_reference(times, states[: m + 1], h)
+                assert norm == weights.norm(diff, states[0], scale)

@@ -334,6 +334,11 @@ class _Scripted:
         size = self.sizes.pop(0) if len(self.sizes) > 1 else self.sizes[0]
         return np.full(self.n, size), ""
 
+    def update(self, x, weights, project=None):
+        from pnp.solvers.newton import substitute_and_apply
+
+        return substitute_and_apply(self, x, weights, project)
+
     def max_abs_potential(self, v):
         from pnp.solvers.newton import DPSI_MAX
 

@@ -24,7 +24,7 @@ from .history import (
     displacement_history,
     history_sum,
     predict,
-    scaled_differences,
+    scaled_difference_norms,
 )
 from .newton import (
     NEWTON_RTOL_FLOOR,
@@ -66,7 +66,7 @@ def bdf_coefficients(h: float, h_prev: float | None):
     return (1.0 + 2.0 * w) / (1.0 + w), -(1.0 + w), w * w / (1.0 + w)
 
 
-def error_ratio(h: float, hist: list[float]) -> float:
+def error_ratio(h: float, hist: list[float], a0: float | None = None) -> float:
     """LTE of the corrector over (corrector - predictor) for the order in use.
 
     BDF of order k = len(hist) with a predictor of degree k through the k + 1
@@ -76,6 +76,7 @@ def error_ratio(h: float, hist: list[float]) -> float:
     over a_0/h; the predictor's is y^(k+1)/(k+1)! prod_{j=1..k+1} (t_{n+1} -
     t_{n+1-j}); their ratio is r = h / (a_0 (t_{n+1} - t_{n-k})). (k = 1:
     r = h / (h + h1); k = 2: h (h + h1) / ((2h + h1)(h + h1 + h2)).)
+    ``a0``: the corrector's a_0 for k > 2 if already known (else computed).
     """
     k = len(hist)
     if k == 1:
@@ -84,7 +85,8 @@ def error_ratio(h: float, hist: list[float]) -> float:
         h1, h2 = hist[0], hist[1]
         r = h * (h + h1) / ((2.0 * h + h1) * (h + h1 + h2))
     else:
-        a0 = bdf_weights([h, *hist[: k - 1]])[0]
+        if a0 is None:
+            a0 = bdf_weights([h, *hist[: k - 1]])[0]
         r = h / (a0 * (h + sum(hist[:k])))
     return r / (1.0 + r)
 
@@ -322,7 +324,8 @@ class BDF:
         # the history's concentrations and displacements (every face, under the
         # model of their time), computed once per accepted step; work arrays
         # for the time terms allocated once
-        self.rates = np.zeros(model.n_cells + 1)  # displacement rates of the last step
+        # displacement rates of the last step (formed when asked: :attr:`rates`)
+        self._rates: np.ndarray | None = np.zeros(model.n_cells + 1)
         # amounts per cell when the mesh moves (contents also moves the model to x's scale)
         self.c_hist = [contents(model, self.x)]
         self.p_hist = [displacements(model, self.x) if displacement is None else displacement]
@@ -405,6 +408,7 @@ class BDF:
         beta_c = self._beta_c
         history_sum(tuple(self.c_hist[:q]), -a[1:] / h_try, beta_c)
         beta_d = displacement_history(tuple(self.p_hist[:q]), a, h_try)
+        self._a = a
         alpha = a[0] / h_try
         self._alpha_c.fill(alpha)
         if self.v_hist:  # the history part of dV/dt, as for the amounts
@@ -448,7 +452,9 @@ class BDF:
         hist = self.h_hist[:order]
         pred = self._pred
         pred -= x_new
-        err = error_ratio(h_try, hist) * self.wstep.norm(pred, x_new)
+        # the corrector's a_0 when the predictor is of its order (the same weights)
+        a0 = self._a[0] if order == self.order else None
+        err = error_ratio(h_try, hist, a0) * self.wstep.norm(pred, x_new)
         return err / LOCAL_FRACTION, order
 
     def _times(self) -> list[float]:
@@ -498,8 +504,9 @@ class BDF:
         self.n_equal += 1
         self.h = h_next
         self.h_last = h_try
-        alpha, beta_d = self._rate_terms
-        self.rates = alpha * self.p_hist[0] - beta_d
+        # this step's alpha P_f - beta_d[f], formed when asked (a later try
+        # overwrites _rate_terms)
+        self._rates, self._accepted_terms = None, self._rate_terms
 
     def _choose_order(self, h: float) -> None:
         """After q + 1 steps at order q: move to q - 1 or q + 1 if its error
@@ -510,7 +517,7 @@ class BDF:
         q = self.q
         if self.n_equal < q + 1:
             return
-        times, x_new = self._times(), self.x_hist[0]
+        times = self._times()
         best_order, best_h = q, self.h
         orders = [
             j for j in (q - 1, q + 1) if 1 <= j <= self.max_order and len(self.x_hist) >= j + 2
@@ -518,10 +525,16 @@ class BDF:
         if not orders:
             return
         # order j's estimate: the (j + 1)-th scaled difference, both from one table
-        diffs = scaled_differences(times, self.x_hist[: orders[-1] + 2], h, [j + 1 for j in orders])
-        for j in orders:
-            diff = diffs[j + 1]
-            err_j = self.wstep.norm(diff, x_new, 1.0 / (j + 1)) / LOCAL_FRACTION
+        norms = scaled_difference_norms(
+            times,
+            self.x_hist[: orders[-1] + 2],
+            h,
+            [j + 1 for j in orders],
+            [1.0 / (j + 1) for j in orders],
+            self.wstep,
+        )
+        for j, norm in zip(orders, norms, strict=True):
+            err_j = norm / LOCAL_FRACTION
             cap = MAX_RATIO[j]
             factor = SAFETY * err_j ** (-1.0 / (j + 1)) if err_j > 0 else cap
             h_j = h * min(cap, max(MIN_FACTOR, factor))
@@ -530,6 +543,14 @@ class BDF:
         if best_order != q:
             self.q, self.n_equal = best_order, 0
             self.h = best_h
+
+    @property
+    def rates(self) -> np.ndarray:
+        """dP_f/dt at every face (kernel units, +x) in the last accepted step."""
+        if self._rates is None:
+            alpha, beta_d = self._accepted_terms
+            self._rates = alpha * self.p_hist[0] - beta_d
+        return self._rates
 
     def displacement_rate(self):
         """dP/dt at a face (kernel units, +x) in the last accepted step: a

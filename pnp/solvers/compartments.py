@@ -122,7 +122,8 @@ def _pumped_cells(model: Model, species: int) -> list[int]:
 
 
 def projector(model: Model, compartments: Compartments):
-    """Restore each closed compartment's amount exactly (multiplicative)."""
+    """Restore each closed compartment's amount exactly (multiplicative):
+    a :class:`Projection`, or None when no compartment needs it."""
     items = [
         (
             model.layout.conc_at(comp.cells, comp.species),
@@ -139,14 +140,36 @@ def projector(model: Model, compartments: Compartments):
     ]
     if not items:
         return None
-    moving = model.swelling is not None
+    return Projection(model, items)
 
-    def project(x):
-        if moving:  # the cell volumes at the iterate's scale
+
+class Projection:
+    """Called on a state ``x``: scales each closed compartment's
+    concentrations in place so that its amount sum V c is the one it
+    started with.
+
+    On a fixed mesh the compartments are also held as flat arrays
+    (``index``, ``start``, ``volume``, ``amount``: compartment k's unknowns
+    are ``index[start[k]:start[k + 1]]``), which the compiled Newton update
+    (:func:`pnp.solvers.iteration.update`) applies in the same order with
+    the same arithmetic. ``moving``: the mesh moves with the cell volume,
+    and the volumes are read at the iterate's scale (Python only).
+    """
+
+    def __init__(self, model: Model, items):
+        self.model = model
+        self.items = items
+        self.moving = model.swelling is not None
+        self.index = np.concatenate([idx for idx, _, _, _ in items]).astype(np.int64)
+        self.start = np.cumsum([0] + [len(cells) for _, cells, _, _ in items]).astype(np.int64)
+        self.volume = np.concatenate([vol for _, _, vol, _ in items])
+        self.amount = np.array([amount for _, _, _, amount in items], dtype=float)
+
+    def __call__(self, x: np.ndarray) -> None:
+        model = self.model
+        if self.moving:  # the cell volumes at the iterate's scale
             set_scale(model, float(x[-1]))
-        for idx, cells, vol, amount in items:
-            now = float(np.dot(model.volume[cells] if moving else vol, x[idx]))
+        for idx, cells, vol, amount in self.items:
+            now = float(np.dot(model.volume[cells] if self.moving else vol, x[idx]))
             if now > 0:
                 x[idx] *= amount / now
-
-    return project

@@ -3,7 +3,8 @@
 Every BDF step combines the last few states: the predictor extrapolates
 them, the corrector's history term weighs them, the order selection takes
 their divided differences, and every Newton iteration checks a vector for
-non-finite entries. Written with numpy each of these is a handful of
+non-finite entries; every accepted state is read into the history (its
+concentrations, the displacement through every face). Written with numpy each of these is a handful of
 temporaries and calls (~5-40 us each at the shipped cases' sizes, most of it
 call overhead); here each is one compiled loop over the entries, taking the
 history as a tuple of arrays, newest first.
@@ -20,6 +21,8 @@ import math
 
 import numpy as np
 from numba import njit
+
+from ..discretisation.kernel import FLOATING, _boundary_displacement
 
 
 def bdf_weights(steps) -> np.ndarray:
@@ -106,24 +109,29 @@ def predict(t_hist, x_hist, t_new: float) -> np.ndarray:
     many as ``x_hist`` holds (2 or more; ``t_hist`` may be longer)."""
     if len(x_hist) == 2:
         return _predict_linear(t_hist[0], t_hist[1], x_hist[0], x_hist[1], t_new)
-    ts = t_hist[: len(x_hist)]
-    if len(ts) == 3:  # the quadratic's Lagrange weights, written out
-        t0, t1, t2 = ts
-        weights = (
-            (t_new - t1) * (t_new - t2) / ((t0 - t1) * (t0 - t2)),
-            (t_new - t0) * (t_new - t2) / ((t1 - t0) * (t1 - t2)),
-            (t_new - t0) * (t_new - t1) / ((t2 - t0) * (t2 - t1)),
-        )
-    else:
-        weights = []
-        for i, ti in enumerate(ts):
-            weight = 1.0
-            for j, tj in enumerate(ts):
-                if j != i:
-                    weight *= (t_new - tj) / (ti - tj)
-            weights.append(weight)
-    weights = np.array(weights)
-    return _predict_weighted(tuple(x_hist), weights)
+    times = np.array(t_hist[: len(x_hist)], dtype=np.float64)
+    return _predict_weighted(tuple(x_hist), _lagrange_weights(times, t_new))
+
+
+@njit(cache=True)
+def _lagrange_weights(ts, t_new):
+    """The Lagrange weights at ``t_new`` of the nodes ``ts`` (three nodes:
+    written out; more: each a product over the other nodes, in order)."""
+    n = ts.shape[0]
+    weights = np.empty(n)
+    if n == 3:
+        t0, t1, t2 = ts[0], ts[1], ts[2]
+        weights[0] = (t_new - t1) * (t_new - t2) / ((t0 - t1) * (t0 - t2))
+        weights[1] = (t_new - t0) * (t_new - t2) / ((t1 - t0) * (t1 - t2))
+        weights[2] = (t_new - t0) * (t_new - t1) / ((t2 - t0) * (t2 - t1))
+        return weights
+    for i in range(n):
+        weight = 1.0
+        for j in range(n):
+            if j != i:
+                weight *= (t_new - ts[j]) / (ts[i] - ts[j])
+        weights[i] = weight
+    return weights
 
 
 @njit(cache=True)
@@ -174,6 +182,60 @@ def scaled_differences(t_hist, x_hist, h: float, levels) -> dict[int, np.ndarray
     return {k: table[k] * (h**k * math.factorial(k)) for k in levels}
 
 
+def scaled_difference_norms(t_hist, x_hist, h: float, levels, scales, weights) -> list[float]:
+    """``weights.norm(d_m, x_hist[0], scale)`` of each :func:`scaled_differences`
+    d_m (m in ``levels``, each with its ``scales`` entry), in one compiled
+    call: the same bits, without the differences' arrays or the calls."""
+    m = len(x_hist) - 1
+    times = np.asarray(t_hist[: m + 1], dtype=np.float64)
+    factors = np.array([h**k * math.factorial(k) for k in levels])
+    norms = _difference_norms(
+        times,
+        tuple(x_hist),
+        np.asarray(levels, dtype=np.int64),
+        factors,
+        np.asarray(scales, dtype=np.float64),
+        weights.rtol,
+        weights.floor_c,
+        weights.floor_psi,
+        weights.is_psi,
+    )
+    return norms.tolist()
+
+
+@njit(cache=True)
+def _difference_norms(times, arrays, levels, factors, scales, rtol, floor_c, floor_psi, is_psi):
+    """For each level m: max_i |scale (factor y[t_0..t_m]_i)| / (rtol |x_0i| + floor_i),
+    the product and quotient as weighted_max forms them on the stored difference.
+    The divided differences as :func:`_divided_differences` forms them, each
+    norm taken from the table's first row when it reaches its level."""
+    m = len(arrays) - 1
+    n = arrays[0].shape[0]
+    x = arrays[0]
+    table = np.empty((m + 1, n))
+    for k in range(m + 1):
+        table[k, :] = arrays[k]
+    out = np.zeros(levels.shape[0])
+    for order in range(1, m + 1):
+        for k in range(m - order + 1):
+            span = times[k] - times[k + order]
+            row, below = table[k], table[k + 1]
+            for i in range(n):
+                row[i] = (row[i] - below[i]) / span
+        for j in range(levels.shape[0]):
+            if levels[j] != order:
+                continue
+            row, factor, scale = table[0], factors[j], scales[j]
+            big = 0.0
+            for i in range(n):
+                floor = floor_psi if is_psi[i] else floor_c
+                v = abs(scale * (row[i] * factor)) / (rtol * abs(x[i]) + floor)
+                if v > big:
+                    big = v
+            out[j] = big
+    return out
+
+
 @njit(cache=True)
 def _divided_differences(times, arrays):
     """Row k: y[t_0, ..., t_k], the k-th divided difference of the first k + 1
@@ -203,3 +265,53 @@ def max_abs_strided(v, start, stop, step, extra):
     for i in extra:
         big = max(big, abs(v[i]))
     return big
+
+
+@njit(cache=True)
+def face_displacements(
+    x,
+    offset,
+    n_species,
+    n_cells,
+    pois_cond,
+    b_type,
+    b_psi,
+    boundary,
+    b_sigma,
+    b_pois_cond,
+    b_pois_next,
+    out,
+    interior,
+):
+    """P_f (kernel units, toward +x) of state ``x`` into ``out``: the two
+    boundary faces (out[0], out[-1]) and, if ``interior``, faces 1..N-1 as
+    well (``out`` then has N + 1 entries). The boundary faces by the
+    kernel's own formula; a floating reservoir's potential is the next
+    boundary unknown in ``boundary`` (leading, then trailing)."""
+    m = n_species + 1
+    first = offset + n_species  # the potential of cell 0
+    if interior:
+        for f in range(1, n_cells):
+            out[f] = pois_cond[f] * (x[first + (f - 1) * m] - x[first + f * m])
+    k = 0
+    for side in range(2):
+        psb = b_psi[side]
+        if b_type[side] == FLOATING:
+            psb = x[boundary[k]]
+            k += 1
+        ip = first if side == 0 else first + (n_cells - 1) * m
+        pf = _boundary_displacement(
+            side, x, ip, m, b_type[side], psb, b_sigma, b_pois_cond, b_pois_next
+        )[0]
+        out[0 if side == 0 else out.shape[0] - 1] = pf
+
+
+@njit(cache=True)
+def gather_concentrations(x, offset, n_species, n_cells):
+    """(S, N) copy of the concentrations in ``x``, species fastest (Fortran order)."""
+    m = n_species + 1
+    out = np.empty((n_cells, n_species)).T
+    for k in range(n_cells):
+        for i in range(n_species):
+            out[i, k] = x[offset + k * m + i]
+    return out

@@ -17,15 +17,24 @@ import numpy as np
 from ..discretisation import kernel
 from ..discretisation.model import Model, pump_rate_derivatives, pump_sources
 from ..discretisation.swelling import set_scale
-from . import banded
+from . import banded, iteration
 from .bordered import Bordered
-from .history import all_finite, max_abs_strided
+from .history import all_finite, face_displacements, gather_concentrations, max_abs_strided
 
 DPSI_MAX = 10.0  # largest potential update per Newton iteration [V_T]
 NEWTON_MAX_ITER = 25
 NEWTON_RTOL_FLOOR = 1e-11  # relative accuracy asked of Newton never below round-off
 PSI_FLOOR_NEWTON = 1e-8  # absolute potential accuracy floors [V_T]: 0.27 nV for Newton,
 PSI_FLOOR_STEP = 1e-7  # 2.7 nV for time-step error control
+
+
+class _NoProjection:
+    """No closed compartment: the empty arrays of a :class:`Projection`."""
+
+    index = np.zeros(0, dtype=np.int64)
+    start = np.zeros(1, dtype=np.int64)
+    volume = np.zeros(0)
+    amount = np.zeros(0)
 
 
 @dataclass
@@ -88,6 +97,7 @@ class System:
         self._psi_cells = cells.indices(n)  # (start, stop, step)
         self._psi_boundary = np.asarray(model.layout.boundary, dtype=np.int64)
         self.stats = Stats()
+        self._no_projection = _NoProjection()
         self.bordered = (
             Bordered(self, model)
             if model.swelling is not None or model.channels is not None
@@ -214,6 +224,49 @@ class System:
             return None, "non-finite Newton update"
         return delta, ""
 
+    def update(self, x: np.ndarray, weights, project=None) -> tuple[float, float, str]:
+        """:meth:`substitute` and :func:`apply_update` in one: the update from
+        the last residual and factorization, applied to ``x``. Returns (lam,
+        norm, '') or (nan, inf, why it failed). Without border unknowns and
+        on a fixed mesh, one compiled call (:mod:`pnp.solvers.iteration`)."""
+        if self.bordered is not None or (project is not None and project.moving):
+            return substitute_and_apply(self, x, weights, project)
+        proj = self._no_projection if project is None else project
+        finite, lam, norm = iteration.update(
+            self.lu,
+            self.res,
+            self.kl,
+            self.ku,
+            self.piv,
+            self.row_scale,
+            x,
+            *self._psi_cells,
+            self._psi_boundary,
+            DPSI_MAX,
+            proj.index,
+            proj.start,
+            proj.volume,
+            proj.amount,
+            weights.rtol,
+            weights.floor_c,
+            weights.floor_psi,
+            weights.is_psi,
+        )
+        if not finite:
+            return np.nan, np.inf, "non-finite Newton update"
+        self.stats.newton_iterations += 1
+        return lam, norm, ""
+
+
+def substitute_and_apply(system, x: np.ndarray, weights, project=None) -> tuple[float, float, str]:
+    """:meth:`System.update` in Python: ``system.substitute()`` then
+    :func:`apply_update` (any object with those methods)."""
+    delta, why = system.substitute()
+    if delta is None:
+        return np.nan, np.inf, why
+    lam, norm = apply_update(system, x, delta, weights, project)
+    return lam, norm, ""
+
 
 def apply_update(system: System, x: np.ndarray, delta: np.ndarray, weights, project=None):
     """x += lam delta, potentials' steps limited to ``DPSI_MAX`` thermal voltages
@@ -297,32 +350,35 @@ def newton(
 
 def boundary_displacement(model: Model, x: np.ndarray) -> np.ndarray:
     """P_f at the two boundary faces (toward +x), in kernel units."""
-    psi_b = model.boundary_psi(x)
-    N = model.n_cells
-    psi = x[model.layout.potential]
-    nxt0, nxtn = (psi[1], psi[N - 2]) if N >= 2 else (psi[0], psi[0])
     out = np.empty(2)
-    out[0] = (
-        model.b_sigma[0]
-        if model.b_type[0] == kernel.WALL_CHARGE
-        else model.b_pois_cond[0] * (psi_b[0] - psi[0]) + model.b_pois_next[0] * (nxt0 - psi[0])
-    )
-    out[1] = (
-        -model.b_sigma[1]
-        if model.b_type[1] == kernel.WALL_CHARGE
-        else model.b_pois_cond[1] * (psi[N - 1] - psi_b[1])
-        - model.b_pois_next[1] * (nxtn - psi[N - 1])
-    )
+    _displacements(model, x, out, False)
     return out
 
 
 def displacements(model: Model, x: np.ndarray) -> np.ndarray:
     """P_f through all N+1 faces (toward +x), kernel units."""
-    psi = x[model.layout.potential]
     out = np.empty(model.n_cells + 1)
-    out[1:-1] = model.pois_cond[1:-1] * (psi[:-1] - psi[1:])
-    out[[0, -1]] = boundary_displacement(model, x)
+    _displacements(model, x, out, True)
     return out
+
+
+def _displacements(model: Model, x: np.ndarray, out: np.ndarray, interior: bool) -> None:
+    lay = model.layout
+    face_displacements(
+        x,
+        lay.n_boundary,
+        model.n_species,
+        model.n_cells,
+        model.pois_cond,
+        model.b_type,
+        model.b_psi,
+        lay.boundary,
+        model.b_sigma,
+        model.b_pois_cond,
+        model.b_pois_next,
+        out,
+        interior,
+    )
 
 
 def displacement_at(model: Model, x: np.ndarray, face: int) -> float:
@@ -348,8 +404,8 @@ def contents(model: Model, x: np.ndarray) -> np.ndarray:
 
 def concentrations(model: Model, x: np.ndarray) -> np.ndarray:
     """(S, N) view-free copy of the concentrations in ``x``."""
-    _, c = model.layout.split(x)
-    return c.copy(order="F")  # species-fastest, as the kernel walks it
+    # species-fastest, as the kernel walks it
+    return gather_concentrations(x, model.layout.n_boundary, model.n_species, model.n_cells)
 
 
 class Weights:

@@ -52,7 +52,7 @@ from __future__ import annotations
 import numpy as np
 
 from .history import all_finite
-from .newton import NEWTON_MAX_ITER, NewtonInfo, apply_update
+from .newton import NEWTON_MAX_ITER, NewtonInfo
 
 REFACTOR_STEPS = 20  # a factorization is used for at most this many steps
 REFACTOR_ALPHA = 0.0  # ... and at most this far (relative) from the alpha it was made at
@@ -132,10 +132,9 @@ def modified_newton(
             kept.made(alpha_d, not why)
             if why:
                 return NewtonInfo(False, it, np.inf, why)
-        delta, why = system.substitute()
-        if delta is None:
+        lam, norm, why = system.update(x, weights, project)
+        if why:
             return NewtonInfo(False, it, np.inf, why)
-        lam, norm = apply_update(system, x, delta, weights, project)
         if lam < 1.0:  # damped: no convergence, no rate
             if older:  # an old factorization sent it far: a new one
                 fresh, older = True, False

@@ -1,0 +1,240 @@
+"""The compiled Newton update and state readers against the Python forms they
+replace, bit for bit.
+
+:func:`pnp.solvers.iteration.update` (substitution, finiteness check,
+damping, x + lam delta, the closed compartments' amounts, the norm),
+:func:`pnp.solvers.history.face_displacements` and
+:func:`pnp.solvers.history.gather_concentrations` promise numpy's
+floating-point operations in numpy's order. Each test writes the Python
+form out (the code as it was before they were compiled) and compares with
+``array_equal`` / ``==``, never a tolerance, on models of every boundary
+kind (wall at a potential with the second-order wall gradient, charged
+wall, reservoir, floating reservoir on either side) and on states far from
+a solution, where the update is damped.
+"""
+
+from __future__ import annotations
+
+import tomllib
+
+import numpy as np
+import pytest
+from helpers import CASES
+from test_mirror import mirror
+
+import pnp
+from pnp.discretisation import kernel
+from pnp.discretisation.model import build_model, initial_state
+from pnp.solvers.compartments import closed_compartments, projector
+from pnp.solvers.newton import (
+    DPSI_MAX,
+    System,
+    apply_update,
+    boundary_displacement,
+    concentrations,
+    displacements,
+    make_weights,
+)
+
+# (case, mirrored): every boundary kind on both sides between them
+MODELS = [
+    ("donnan_approach", False),  # charged wall | reservoir; closed compartments
+    ("diffuse_charge", False),  # walls at a potential, second-order gradient at both
+    ("debye_layer", True),  # reservoir | wall at a potential (mirrored)
+    ("ghk", False),  # floating reservoir on the left
+    ("ghk", True),  # ... and on the right
+    ("membrane_charging", False),  # reservoirs both sides
+]
+
+
+def _model(name: str, mirrored: bool):
+    data = tomllib.loads((CASES / f"{name}.toml").read_text())
+    data.pop("output", None)
+    if mirrored:
+        data["geometry"] = "cartesian"
+        data = mirror(data)
+    return build_model(pnp.Case.from_dict(data))
+
+
+def _random_state(model, rng):
+    """The initial state with potentials of a few V_T and concentrations
+    moved by up to 30 %, the floating reservoirs' potentials too."""
+    x = initial_state(model).copy()
+    lay = model.layout
+    x[lay.potential] = rng.uniform(-3, 3, model.n_cells)
+    _, c = lay.split(x)
+    c *= rng.uniform(0.7, 1.3, c.shape)
+    x[lay.boundary] = rng.uniform(-3, 3, lay.boundary.size)
+    return x
+
+
+def _boundary_displacement_reference(model, x):
+    """The Python form (before it was compiled)."""
+    psi_b = model.boundary_psi(x)
+    N = model.n_cells
+    psi = x[model.layout.potential]
+    nxt0, nxtn = (psi[1], psi[N - 2]) if N >= 2 else (psi[0], psi[0])
+    out = np.empty(2)
+    out[0] = (
+        model.b_sigma[0]
+        if model.b_type[0] == kernel.WALL_CHARGE
+        else model.b_pois_cond[0] * (psi_b[0] - psi[0]) + model.b_pois_next[0] * (nxt0 - psi[0])
+    )
+    out[1] = (
+        -model.b_sigma[1]
+        if model.b_type[1] == kernel.WALL_CHARGE
+        else model.b_pois_cond[1] * (psi[N - 1] - psi_b[1])
+        - model.b_pois_next[1] * (nxtn - psi[N - 1])
+    )
+    return out
+
+
+def _displacements_reference(model, x):
+    psi = x[model.layout.potential]
+    out = np.empty(model.n_cells + 1)
+    out[1:-1] = model.pois_cond[1:-1] * (psi[:-1] - psi[1:])
+    out[[0, -1]] = _boundary_displacement_reference(model, x)
+    return out
+
+
+def test_the_models_cover_every_boundary_kind_on_both_sides():
+    seen = set()
+    for name, mirrored in MODELS:
+        m = _model(name, mirrored)
+        for side in range(2):
+            kind = int(m.b_type[side])
+            seen.add((side, kind, bool(m.b_pois_next[side] != 0.0)))
+    kinds = {(side, kind) for side, kind, _ in seen}
+    for kind in (kernel.WALL_POTENTIAL, kernel.RESERVOIR, kernel.FLOATING):
+        assert {(0, kind), (1, kind)} <= kinds
+    assert (0, kernel.WALL_CHARGE) in kinds
+    assert (0, kernel.WALL_POTENTIAL, True) in seen and (1, kernel.WALL_POTENTIAL, True) in seen
+
+
+@pytest.mark.parametrize(("name", "mirrored"), MODELS)
+def test_displacements_are_the_python_forms(name, mirrored):
+    model = _model(name, mirrored)
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        x = _random_state(model, rng)
+        assert np.array_equal(displacements(model, x), _displacements_reference(model, x))
+        assert np.array_equal(
+            boundary_displacement(model, x), _boundary_displacement_reference(model, x)
+        )
+
+
+@pytest.mark.parametrize(("name", "mirrored"), MODELS[:4])
+def test_concentrations_are_the_layouts_copy(name, mirrored):
+    model = _model(name, mirrored)
+    x = _random_state(model, np.random.default_rng(2))
+    got = concentrations(model, x)
+    _, want = model.layout.split(x)
+    assert got.flags.f_contiguous and got.shape == want.shape
+    assert np.array_equal(got, want)
+    got[...] = -1.0  # a copy: the state is untouched
+    assert np.array_equal(model.layout.split(x)[1], want)
+
+
+def _factored_system(model, x, alpha):
+    """A transient system at ``x``, assembled and factored at ``alpha``."""
+    system = System(model, continuity=True, keep=True)
+    S, N = model.n_species, model.n_cells
+    alpha_c = np.full((S, N), alpha, order="F")
+    beta_c = np.asfortranarray(alpha * concentrations(model, x))
+    beta_d = alpha * displacements(model, x)
+    system.assemble(x, alpha_c, alpha, beta_c, beta_d, jacobian=True)
+    assert system.factor() == ""
+    return system, (alpha_c, alpha, beta_c, beta_d)
+
+
+def _both_ways(model, x, residual, project, weights):
+    """(lam, norm, x after) by the Python path and by the compiled update,
+    from the same factorization and residual."""
+    system, _ = _factored_system(model, x, 1e3)
+    out = []
+    for compiled in (False, True):
+        xx = x.copy()
+        system.res[:] = residual
+        if compiled:
+            lam, norm, why = system.update(xx, weights, project)
+            assert why == ""
+        else:
+            delta, why = system.substitute()
+            assert why == ""
+            lam, norm = apply_update(system, xx, delta, weights, project)
+        out.append((lam, norm, xx))
+    return out
+
+
+@pytest.mark.parametrize(("name", "mirrored"), MODELS)
+def test_the_compiled_update_is_substitute_then_apply_update(name, mirrored):
+    """Small residuals (undamped) and large ones (damped to DPSI_MAX), with
+    the case's closed compartments projected and without."""
+    model = _model(name, mirrored)
+    rng = np.random.default_rng(3)
+    x = _random_state(model, rng)
+    comps = closed_compartments(model, x)
+    project = projector(model, comps)
+    system = System(model, continuity=True, keep=True)
+    weights = make_weights(system, 1e-8, 1e-11, 1e-8)
+    damped = 0
+    for size in (1e-12, 1e-3, 1e3, 1e9):
+        residual = rng.standard_normal(model.n_unknowns) * size
+        for proj in (project, None):
+            (lam0, norm0, x0), (lam1, norm1, x1) = _both_ways(model, x, residual, proj, weights)
+            assert lam1 == lam0 and norm1 == norm0
+            assert np.array_equal(x1, x0)
+            damped += lam0 < 1.0
+    assert damped > 0  # the damped branch ran
+
+
+def test_the_projection_runs_in_the_compiled_update():
+    """donnan_approach has closed compartments of more than one cell: the
+    compiled update restores their amounts (sum V c) as the Python one."""
+    model = _model("donnan_approach", False)
+    x = _random_state(model, np.random.default_rng(4))
+    project = projector(model, closed_compartments(model, x))
+    assert project is not None and project.amount.size > 0
+    system = System(model, continuity=True, keep=True)
+    weights = make_weights(system, 1e-8, 1e-11, 1e-8)
+    residual = np.random.default_rng(5).standard_normal(model.n_unknowns)
+    (_, _, x0), (_, _, x1) = _both_ways(model, x, residual, project, weights)
+    for k in range(project.amount.size):
+        index = project.index[project.start[k] : project.start[k + 1]]
+        volume = project.volume[project.start[k] : project.start[k + 1]]
+        assert float(np.dot(volume, x1[index])) == pytest.approx(project.amount[k], rel=1e-14)
+    # and without the projection the amounts move: the test can tell
+    (_, _, x2), _ = _both_ways(model, x, residual, None, weights)
+    assert not np.array_equal(x2, x0)
+
+
+def test_a_non_finite_update_leaves_the_state_and_says_why():
+    model = _model("donnan_approach", False)
+    x = _random_state(model, np.random.default_rng(6))
+    system, _ = _factored_system(model, x, 1e3)
+    weights = make_weights(system, 1e-8, 1e-11, 1e-8)
+    iterations = system.stats.newton_iterations
+    for bad in (np.nan, np.inf):
+        system.res[:] = 1.0
+        system.res[7] = bad
+        xx = x.copy()
+        lam, norm, why = system.update(xx, weights, None)
+        assert why == "non-finite Newton update" and norm == np.inf and np.isnan(lam)
+        assert np.array_equal(xx, x)
+    assert system.stats.newton_iterations == iterations  # not counted
+
+
+def test_the_damping_limits_the_largest_potential_step_to_dpsi_max():
+    """Independent of the Python form: after a damped update the largest
+    potential change is DPSI_MAX V_T (to round-off), and lam says by how much."""
+    model = _model("diffuse_charge", False)
+    x = _random_state(model, np.random.default_rng(7))
+    system, _ = _factored_system(model, x, 1e3)
+    weights = make_weights(system, 1e-8, 1e-11, 1e-8)
+    system.res[:] = np.random.default_rng(8).standard_normal(model.n_unknowns) * 1e6
+    xx = x.copy()
+    lam, norm, why = system.update(xx, weights, None)
+    assert why == "" and 0.0 < lam < 1.0 and norm > 1.0
+    step = np.abs(xx[model.layout.potential] - x[model.layout.potential]).max()
+    assert step == pytest.approx(DPSI_MAX, rel=1e-12)
+    assert system.stats.newton_iterations == 1
