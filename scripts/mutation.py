@@ -99,6 +99,7 @@ MODULES = (
     "banded",
     "reuse",
     "history",
+    "iteration",
 )
 
 # Where each module lives inside pnp/.
@@ -114,6 +115,7 @@ PATHS = {
     "banded": "solvers/banded.py",
     "reuse": "solvers/reuse.py",
     "history": "solvers/history.py",
+    "iteration": "solvers/iteration.py",
 }
 
 # Fast targeted selections: property tests of the module first, then the
@@ -175,7 +177,9 @@ TESTS = {
     # the transient's modified Newton: its rules, then the steps it must solve as before
     "reuse": ["tests/test_reuse.py", "tests/test_solver_contracts.py", "tests/test_engine.py"],
     # the stepper's compiled helpers: bit for bit against numpy, then in use
-    "history": ["tests/test_history.py", "tests/test_variable_order.py"],
+    "history": ["tests/test_history.py", "tests/test_iteration.py", "tests/test_variable_order.py"],
+    # the compiled Newton update: against the Python path, then in use
+    "iteration": ["tests/test_iteration.py", "tests/test_reuse.py", "tests/test_engine.py"],
 }
 
 # Binary operator: the one replacement kept per site (its inverse).
@@ -257,7 +261,7 @@ def _env(module: str, args) -> dict[str, str]:
 
 def _covered_lines(module: str, work: Path, env: dict[str, str]) -> set[int] | None:
     """Lines of pnp/<module>.py that the selection executes (None if unknown)."""
-    if module in ("kernel", "banded", "history"):
+    if module in ("kernel", "banded", "history", "iteration"):
         return None  # numba-compiled lines are invisible to coverage
     data = work / ".coverage"
     cmd = [
