@@ -655,3 +655,48 @@ def test_a_rebuilt_moving_model_keeps_its_scale_and_volume_unknown_when_water_st
         assert new.swelling is not None and new.scale == 1.5
         assert new.n_unknowns == m.n_unknowns
         _same_geometry(new, m, rtol=1e-14)
+
+
+def test_the_compiled_face_conductances_and_poisson_faces_are_the_numpy_forms():
+    """A moving mesh recomputes these at every new scale, compiled: the same
+    bits as the numpy forms they replace, on random graded meshes with
+    closed faces (D = 0 on one side), interfaces and bulk faces of every
+    species, in every geometry's face areas."""
+    from pnp.discretisation.mesh import mesh_from_faces
+    from pnp.discretisation.model import _face_conductances, _face_kinds, _poisson_faces
+
+    rng = np.random.default_rng(5)
+    for geometry in ("cartesian", "cylindrical", "spherical"):
+        N, S = 60, 4
+        faces = np.concatenate([[0.0], np.cumsum(10.0 ** rng.uniform(-10, -7, N))])
+        region = np.repeat([0, 1, 2], N // 3)
+        mesh = mesh_from_faces(faces, region, ("a", "b", "c"), geometry)
+        d_reg = 10.0 ** rng.uniform(-12, -9, (S, 3))
+        d_reg[1, 1] = 0.0  # species 1 cannot enter the middle region
+        d_cell = d_reg[:, region]
+        kind = _face_kinds(mesh, d_cell)
+        assert {kernel.CLOSED, kernel.SG, kernel.INTERFACE} <= set(np.unique(kind[:, 1:N]))
+        got_cond, got_rr = _face_conductances(mesh, d_cell, kind)
+        # the numpy form
+        half_over_area = 0.5 / mesh.face_area[1:N]
+        with np.errstate(divide="ignore"):
+            rl = (mesh.widths[:-1] * half_over_area) / d_cell[:, :-1]
+            rr = (mesh.widths[1:] * half_over_area) / d_cell[:, 1:]
+        k = kind[:, 1:N]
+        want_cond = np.zeros((S, N + 1))
+        want_rr = np.zeros((S, N + 1))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            want_cond[:, 1:N] = np.where(
+                k == kernel.SG, 1.0 / (rl + rr), np.where(k == kernel.INTERFACE, rl, 0.0)
+            )
+        want_rr[:, 1:N] = np.where(k == kernel.INTERFACE, rr, 0.0)
+        assert np.array_equal(got_cond, want_cond) and np.array_equal(got_rr, want_rr)
+
+        eps_r = rng.uniform(2.0, 80.0, N)
+        got_pc, got_w = _poisson_faces(mesh, eps_r, 3.1e-13)
+        h, area = mesh.widths, mesh.face_area
+        half_l, half_r = h[:-1] / (2.0 * eps_r[:-1]), h[1:] / (2.0 * eps_r[1:])
+        want_pc, want_w = np.zeros(N + 1), np.zeros(N + 1)
+        want_pc[1:N] = area[1:N] * 3.1e-13 / (half_l + half_r)
+        want_w[1:N] = half_r / (half_l + half_r)
+        assert np.array_equal(got_pc, want_pc) and np.array_equal(got_w, want_w)

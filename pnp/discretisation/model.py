@@ -16,6 +16,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from numba import njit
 
 from ..constants import FARADAY, GAS_CONSTANT, VACUUM_PERMITTIVITY, thermal_voltage
 from . import channels as channel_lowering
@@ -267,23 +268,19 @@ def rebuild_model(case, model: Model) -> Model:
     return new
 
 
-def geometric_arrays(case, mesh: Mesh, eps_r, d_cell, g_cell, face_kind) -> dict[str, np.ndarray]:
+def geometric_arrays(case, mesh: Mesh, eps_r, d_cell, face_kind) -> dict[str, np.ndarray]:
     """The :class:`Model` arrays that depend on where the faces are, on ``mesh``.
 
     What a moving mesh recomputes (:func:`pnp.discretisation.swelling.set_scale`);
-    ``d_cell`` and ``g_cell`` are (S, N) per cell, ``face_kind`` the model's (it
+    ``d_cell`` is (S, N) per cell, ``face_kind`` the model's (it
     does not depend on where the faces are).
     """
     eps0_scaled = VACUUM_PERMITTIVITY * thermal_voltage(case.temperature) / FARADAY
     pois_cond, pois_wleft = _poisson_faces(mesh, eps_r, eps0_scaled)
     face_cond, face_rr = _face_conductances(mesh, d_cell, face_kind)
-    bounds = _boundaries(
-        case, mesh, eps_r, d_cell, g_cell, eps0_scaled, thermal_voltage(case.temperature)
-    )
     out = {"pois_cond": pois_cond, "pois_wleft": pois_wleft}
     out["face_cond"], out["face_rr"] = face_cond, face_rr
-    for name in ("b_sigma", "b_current", "b_pois_cond", "b_pois_next", "b_cond"):
-        out[name] = bounds[name]
+    out.update(_boundary_geometry(case, mesh, eps_r, d_cell, eps0_scaled))
     return out
 
 
@@ -323,15 +320,21 @@ def _poisson_faces(mesh: Mesh, eps_r: np.ndarray, eps0_scaled: float):
     Returns the face conductances and the left weight w of psi_f = w psi_L + (1-w) psi_R.
     """
     N = mesh.n_cells
-    h = mesh.widths
-    area = mesh.face_area
     pois_cond = np.zeros(N + 1)
     pois_wleft = np.zeros(N + 1)
-    half_l = h[:-1] / (2.0 * eps_r[:-1])
-    half_r = h[1:] / (2.0 * eps_r[1:])
-    pois_cond[1:N] = area[1:N] * eps0_scaled / (half_l + half_r)
-    pois_wleft[1:N] = half_r / (half_l + half_r)
+    _poisson_core(mesh.widths, mesh.face_area, eps_r, eps0_scaled, pois_cond, pois_wleft)
     return pois_cond, pois_wleft
+
+
+@njit(cache=True)
+def _poisson_core(h, area, eps_r, eps0_scaled, pois_cond, pois_wleft):
+    """Interior faces 1..N-1 of :func:`_poisson_faces` (compiled: a moving
+    mesh recomputes them at every new scale)."""
+    for f in range(1, h.shape[0]):
+        half_l = h[f - 1] / (2.0 * eps_r[f - 1])
+        half_r = h[f] / (2.0 * eps_r[f])
+        pois_cond[f] = area[f] * eps0_scaled / (half_l + half_r)
+        pois_wleft[f] = half_r / (half_l + half_r)
 
 
 def _species_faces(mesh: Mesh, d_cell: np.ndarray):
@@ -363,50 +366,78 @@ def _face_conductances(mesh: Mesh, d_cell: np.ndarray, face_kind: np.ndarray):
     in ``face_cond`` (one array for both: a face is one kind or the other) and
     rR in ``face_rr``; a closed face 0. Also what a moving mesh recomputes.
     """
-    N = mesh.n_cells
-    kind = face_kind[:, 1:N]
-    half_over_area = 0.5 / mesh.face_area[1:N]
-    with np.errstate(divide="ignore"):  # D = 0: an infinite resistance, closed anyway
-        rl = (mesh.widths[:-1] * half_over_area) / d_cell[:, :-1]
-        rr = (mesh.widths[1:] * half_over_area) / d_cell[:, 1:]
-    interface = kind == kernel.INTERFACE
     face_cond = np.zeros(face_kind.shape)
     face_rr = np.zeros(face_kind.shape)
-    face_cond[:, 1:N] = np.where(kind == kernel.SG, 1.0 / (rl + rr), np.where(interface, rl, 0.0))
-    face_rr[:, 1:N] = np.where(interface, rr, 0.0)
+    _face_conductance_core(mesh.widths, mesh.face_area, d_cell, face_kind, face_cond, face_rr)
     return face_cond, face_rr
+
+
+@njit(cache=True)
+def _face_conductance_core(widths, area, d_cell, face_kind, face_cond, face_rr):
+    """The open interior faces of :func:`_face_conductances` (compiled). A
+    face is open only where the species moves on both sides (D > 0)."""
+    S, N = d_cell.shape
+    for f in range(1, N):
+        half_over_area = 0.5 / area[f]
+        for i in range(S):
+            kind = face_kind[i, f]
+            if kind == kernel.CLOSED:
+                continue
+            rl = (widths[f - 1] * half_over_area) / d_cell[i, f - 1]
+            rr = (widths[f] * half_over_area) / d_cell[i, f]
+            if kind == kernel.SG:
+                face_cond[i, f] = 1.0 / (rl + rr)
+            else:
+                face_cond[i, f] = rl
+                face_rr[i, f] = rr
 
 
 def _boundaries(case, mesh: Mesh, eps_r, d_cell, g_cell, eps0_scaled: float, vt: float) -> dict:
     """The ``b_*`` arrays of :class:`Model` for the left and right boundaries."""
     N = mesh.n_cells
     S = d_cell.shape[0]
-    h = mesh.widths
-    area = mesh.face_area
     reg = mesh.region
     out = {
         "b_type": np.zeros(2, dtype=np.int64),
         "b_psi": np.zeros(2),
-        "b_sigma": np.zeros(2),
-        "b_current": np.zeros(2),
         "b_conc": np.zeros((2, S)),
         "b_g": np.zeros((2, S)),
-        "b_pois_cond": np.zeros(2),
-        "b_pois_next": np.zeros(2),
-        "b_cond": np.zeros((2, S)),
     }
     for side, bnd in enumerate((case.left, case.right)):
         cell = 0 if side == 0 else N - 1
-        face = 0 if side == 0 else N
         region = case.regions[reg[cell]]
         no_potential = bnd.potential is None
         out["b_type"][side] = BOUNDARY_CODES[(bnd.type, no_potential)]
         out["b_psi"][side] = 0.0 if no_potential else bnd.potential / vt
+        if bnd.type == "reservoir":
+            out["b_conc"][side] = [region.concentration.get(nm, 0.0) for nm in case.species_names]
+            out["b_g"][side] = g_cell[:, cell]
+    out.update(_boundary_geometry(case, mesh, eps_r, d_cell, eps0_scaled))
+    return out
+
+
+def _boundary_geometry(case, mesh: Mesh, eps_r, d_cell, eps0_scaled: float) -> dict:
+    """The ``b_*`` arrays that depend on where the faces are: b_sigma,
+    b_current, b_pois_cond, b_pois_next, b_cond (what a moving mesh recomputes)."""
+    N = mesh.n_cells
+    h = mesh.widths
+    area = mesh.face_area
+    reg = mesh.region
+    out = {
+        "b_sigma": np.zeros(2),
+        "b_current": np.zeros(2),
+        "b_pois_cond": np.zeros(2),
+        "b_pois_next": np.zeros(2),
+        "b_cond": np.zeros((2, d_cell.shape[0])),
+    }
+    for side, bnd in enumerate((case.left, case.right)):
+        cell = 0 if side == 0 else N - 1
+        face = 0 if side == 0 else N
         out["b_sigma"][side] = bnd.surface_charge * area[face] / FARADAY
         out["b_current"][side] = bnd.current * area[face] / FARADAY
         out["b_pois_cond"][side] = area[face] * eps0_scaled * eps_r[cell] / (h[cell] / 2.0)
         nxt = 1 if side == 0 else N - 2
-        if bnd.type == "wall" and not no_potential and N >= 2 and reg[nxt] == reg[cell]:
+        if bnd.type == "wall" and bnd.potential is not None and N >= 2 and reg[nxt] == reg[cell]:
             # quadratic through (0, psi_b), (x0, psi_cell), (x1, psi_next):
             # dpsi/dn = c_b psi_b + c_0 psi_cell + c_1 psi_next at the wall
             x0 = h[cell] / 2.0
@@ -415,8 +446,6 @@ def _boundaries(case, mesh: Mesh, eps_r, d_cell, g_cell, eps0_scaled: float, vt:
             out["b_pois_cond"][side] = eps_area * (x0 + x1) / (x0 * x1)
             out["b_pois_next"][side] = eps_area * x0 / (x1 * (x1 - x0))
         if bnd.type == "reservoir":
-            out["b_conc"][side] = [region.concentration.get(nm, 0.0) for nm in case.species_names]
-            out["b_g"][side] = g_cell[:, cell]
             out["b_cond"][side] = area[face] * d_cell[:, cell] / (h[cell] / 2.0)
     return out
 

@@ -316,9 +316,7 @@ def _geometry(model, scale: float):
         face_area=area,
         volume=volume,
     )
-    arrays = geometric_arrays(
-        model.case, mesh, model.eps_r, model.d_cell, model.g_cell, model.face_kind
-    )
+    arrays = geometric_arrays(model.case, mesh, model.eps_r, model.d_cell, model.face_kind)
     arrays["volume"] = volume
     # fixed charge inside is diluted by the water (its amount is kept); in the
     # membrane and beyond it keeps its density, like the permeabilities
