@@ -606,3 +606,74 @@ def test_no_membrane_no_membrane_voltage():
     obs = observe(model, x)
     assert obs["membrane_voltage"] == 0.0
     assert obs["membrane_potential"] == pytest.approx(PHI0, rel=RTOL, abs=0)
+
+
+def _channel_cell(inside: str):
+    """action_potential's patch with a second Na+ channel (NaP: m^3 only) and
+    a pump: the share of each channel is taken among all channels of its
+    species and the leak, and the pump's flux is not a channel's."""
+    import tomllib
+    from pathlib import Path
+
+    from test_mirror import mirror
+
+    path = Path(__file__).resolve().parent.parent / "cases" / "action_potential.toml"
+    data = tomllib.loads(path.read_text())
+    data.pop("output", None)
+    data.pop("stimulus", None)
+    data["channel"].append(
+        {
+            "name": "NaP",
+            "membrane": "membrane",
+            "species": "Na",
+            "permeability": "2e-7 m/s",
+            "gates": {"m": 3},
+        }
+    )
+    data["pump"] = {"membrane": "membrane", "rate": "1e-7 mol/m^2/s"}
+    if inside == "right":
+        data = mirror(data)
+    return build_model(Case.from_dict(data))
+
+
+@pytest.mark.parametrize("inside", ["left", "right"])
+def test_channel_currents_are_each_channels_share_of_its_species(inside):
+    """gate_* are the state's gate unknowns; permeability_<ch> = P_max times
+    the product of the gates to their powers (from the case's numbers); each
+    channel's current is z F times its species' flux through the membrane
+    without the pump's, times P_ch / (P_leak + the P of every channel of
+    that species); with the leak's share they add up to the species'
+    electrodiffusive current."""
+    from pnp.solvers.steady import solve_steady
+
+    model = _channel_cell(inside)
+    rest = solve_steady(model)
+    assert rest.success, rest.message
+    x = rest.x.copy()  # at rest: ions cross the membrane
+    chans = model.channels
+    rng = np.random.default_rng(3)
+    x[chans.block] = rng.uniform(0.05, 0.95, chans.n_gates)  # not at rest
+    obs = observe(model, x)
+    gate = {name: x[chans.block][k] for k, name in enumerate(chans.gate_names)}
+    for name, value in gate.items():
+        assert obs["gate_" + name.replace(".", "_")] == value
+    p_open = {
+        "NaV": 1.43e-6 * gate["NaV.m"] ** 3 * gate["NaV.h"],
+        "KV": 9.2e-7 * gate["KV.n"] ** 4,
+        "NaP": 2e-7 * gate["NaP.m"] ** 3,
+    }
+    leak = {"Na": 3e-10, "K": 8e-9}
+    species = {"NaV": "Na", "NaP": "Na", "KV": "K"}
+    pump = {"Na": 3.0 * 1e-7, "K": -2.0 * 1e-7}  # outward, mol/m^2/s
+    for ch, ion in species.items():
+        assert obs[f"permeability_{ch}"] == pytest.approx(p_open[ch], rel=1e-12)
+        total = leak[ion] + sum(p for c, p in p_open.items() if species[c] == ion)
+        ionic = FARADAY * (obs[f"flux_{ion}"] - pump[ion])
+        want = ionic * p_open[ch] / total
+        assert obs[f"channel_current_{ch}"] == pytest.approx(want, rel=1e-12)
+        assert abs(want) > 1e-9 * abs(ionic)  # the share is not negligible
+    for ion in ("Na", "K"):
+        channel_sum = sum(obs[f"channel_current_{c}"] for c in species if species[c] == ion)
+        total = leak[ion] + sum(p for c, p in p_open.items() if species[c] == ion)
+        ionic = FARADAY * (obs[f"flux_{ion}"] - pump[ion])
+        assert channel_sum + ionic * leak[ion] / total == pytest.approx(ionic, rel=1e-12)
