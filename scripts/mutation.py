@@ -157,9 +157,11 @@ TESTS = {
         "tests/test_engine.py",
         "tests/test_neuron.py",
     ],
-    # test_variable_order.py: orders 1-5, order selection, restarts (~2 s)
+    # test_variable_order.py: orders 1-5, order selection, restarts (~2 s);
+    # test_channels.py: the gates' history in the coupled stepper (~5 s)
     "bdf": [
         "tests/test_variable_order.py",
+        "tests/test_channels.py",
         "tests/test_solver_contracts.py",
         "tests/test_engine.py",
         "tests/test_neuron.py",
