@@ -376,3 +376,98 @@ def test_the_projection_leaves_a_compartment_with_no_positive_total_alone(value)
     before = x.copy()
     project(x)
     np.testing.assert_array_equal(x, before)
+
+
+# --- cells with border unknowns: channels (gates held first) and a moving volume
+
+
+def _shipped_model(name: str, **drop):
+    import tomllib
+    from pathlib import Path
+
+    data = tomllib.loads(
+        (Path(__file__).resolve().parent.parent / "cases" / f"{name}.toml").read_text()
+    )
+    for key in ("output", "stimulus", "protocol", *drop):
+        data.pop(key, None)
+    return build_model(Case.from_dict(data))
+
+
+def test_a_channel_cell_is_solved_with_its_gates_held_first_then_released():
+    """From its initial state (x0 None or model.x0) a cell with channels is
+    solved with the gates held at model.x0's, then from that answer with
+    them free: the same bits and the work of both, and the gates free after."""
+    model = _shipped_model("action_potential")
+    chans = model.channels
+    chans.held = True
+    first = solve_steady(model, model.x0)
+    chans.held = False
+    second = solve_steady(model, first.x)
+    assert first.success and second.success
+    assert not np.array_equal(first.x, second.x)  # releasing the gates moved the state
+    for x0 in (None, model.x0):
+        outcome = solve_steady(model, x0)
+        assert chans.held is False
+        assert np.array_equal(outcome.x, second.x)
+        for key in ("steps", "newton_iterations", "factorizations", "rejected_steps"):
+            want = getattr(first.stats, key) + getattr(second.stats, key)
+            assert getattr(outcome.stats, key) == want, key
+    # from any other state: one solve with the gates free
+    other = solve_steady(model, first.x.copy())
+    assert np.array_equal(other.x, second.x)
+    assert other.stats.newton_iterations == second.stats.newton_iterations
+
+
+def test_a_failed_held_phase_restarts_the_free_one_from_the_initial_state(monkeypatch):
+    """When the held phase fails, the free phase starts from model.x0 (not
+    from what the failed phase left)."""
+    model = _shipped_model("action_potential")
+    calls = []
+    real = steady.solve_steady
+
+    def spy(m, x0=None, *args, **kwargs):
+        calls.append((m.channels.held, None if x0 is None else x0.copy()))
+        if m.channels.held:
+            out = real(m, x0, *args, **kwargs)
+            return dataclasses.replace(out, success=False, x=out.x + 1.0)
+        return real(m, x0, *args, **kwargs)
+
+    monkeypatch.setattr(steady, "solve_steady", spy)
+    steady._held_gates_first(model, 1e-6, 1e-9, 2000, None, True, True)
+    assert [held for held, _ in calls] == [True, False]
+    assert np.array_equal(calls[1][1], model.x0)
+
+
+@pytest.mark.parametrize("name", ["action_potential", "pump_leak_volume"])
+def test_continuation_reaches_the_direct_steady_state(name):
+    """Pseudo-transient continuation (direct=False) gives the steady state of
+    direct Newton with border unknowns too: its time terms for the gates and
+    the volume vanish at the steady state only if they are alpha times the
+    old gates and alpha times the old inside volume. Measured: 1e-12 V_T
+    and 1e-12 relative apart."""
+    model = _shipped_model(name)
+    direct = solve_steady(model, direct=True, continuation=False)
+    assert direct.success, direct.message
+    cont = solve_steady(model, direct=False)
+    assert cont.success, cont.message
+    assert cont.stats.steps > 1  # it did step in pseudo-time
+    lay = model.layout
+    psi_d, psi_c = direct.x[lay.potential], cont.x[lay.potential]
+    assert np.abs(psi_c - psi_d).max() < 1e-6  # V_T
+    extra = slice(lay.body.stop, None)  # gates / scale
+    np.testing.assert_allclose(cont.x[extra], direct.x[extra], rtol=1e-6)
+
+
+def test_a_moving_volume_is_left_at_its_answers_scale_or_where_it_was():
+    """After a solve the model sits at the answer's scale; a failed solve
+    whose scale is not finite leaves the model where it was."""
+    model = _shipped_model("pump_leak_volume")
+    outcome = solve_steady(model)
+    assert outcome.success and outcome.x[-1] != 1.0
+    assert model.scale == outcome.x[-1]
+    x0 = model.x0.copy()
+    x0[-1] = np.nan
+    before = model.scale
+    failed = solve_steady(model, x0, max_steps=3)
+    assert not failed.success and not np.isfinite(failed.x[-1])
+    assert model.scale == before and np.isfinite(model.volume).all()

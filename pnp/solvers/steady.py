@@ -85,6 +85,7 @@ def solve_steady(
     if model.channels is not None and (x0 is None or x0 is model.x0) and not model.channels.held:
         return _held_gates_first(model, rtol, atol, max_steps, callback, direct, continuation)
     t0 = time.perf_counter()
+    scale0 = model.scale  # where a moving mesh is: its place again if the answer has none
     system = System(model)
     stats = system.stats
     x = (model.x0 if x0 is None else x0).copy()
@@ -138,8 +139,9 @@ def solve_steady(
             x=x, success=False, message=INTERRUPTED, stats=stats, pseudo_time=np.inf
         )
     stats.wall_time = time.perf_counter() - t0
-    if model.swelling is not None and np.isfinite(outcome.x[-1]):
-        set_scale(model, float(outcome.x[-1]))  # the model where its answer is
+    if model.swelling is not None:  # the model where its answer is, or where it was
+        scale = float(outcome.x[-1])
+        set_scale(model, scale if np.isfinite(scale) else scale0)
     return outcome
 
 
