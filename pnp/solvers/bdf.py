@@ -517,13 +517,19 @@ class BDF:
         q = self.q
         if self.n_equal < q + 1:
             return
-        times = self._times()
         best_order, best_h = q, self.h
+        # a neighbour whose step cap cannot beat this step's (h_j <= h cap_j)
+        # is never chosen: its estimate is not formed
         orders = [
-            j for j in (q - 1, q + 1) if 1 <= j <= self.max_order and len(self.x_hist) >= j + 2
+            j
+            for j in (q - 1, q + 1)
+            if 1 <= j <= self.max_order
+            and len(self.x_hist) >= j + 2
+            and h * MAX_RATIO[j] > best_h * (1.0 if j < q else 1.1)
         ]
         if not orders:
             return
+        times = self._times()
         # order j's estimate: the (j + 1)-th scaled difference, both from one table
         norms = scaled_difference_norms(
             times,
