@@ -608,19 +608,24 @@ def test_no_membrane_no_membrane_voltage():
     assert obs["membrane_potential"] == pytest.approx(PHI0, rel=RTOL, abs=0)
 
 
-def _channel_cell(inside: str):
-    """action_potential's patch with a second Na+ channel (NaP: m^3 only) and
-    a pump: the share of each channel is taken among all channels of its
-    species and the leak, and the pump's flux is not a channel's."""
+def _channel_data():
     import tomllib
     from pathlib import Path
-
-    from test_mirror import mirror
 
     path = Path(__file__).resolve().parent.parent / "cases" / "action_potential.toml"
     data = tomllib.loads(path.read_text())
     data.pop("output", None)
     data.pop("stimulus", None)
+    return data
+
+
+def _channel_cell(inside: str):
+    """action_potential's patch with a second Na+ channel (NaP: m^3 only) and
+    a pump: the share of each channel is taken among all channels of its
+    species and the leak, and the pump's flux is not a channel's."""
+    from test_mirror import mirror
+
+    data = _channel_data()
     data["channel"].append(
         {
             "name": "NaP",
@@ -677,3 +682,74 @@ def test_channel_currents_are_each_channels_share_of_its_species(inside):
         total = leak[ion] + sum(p for c, p in p_open.items() if species[c] == ion)
         ionic = FARADAY * (obs[f"flux_{ion}"] - pump[ion])
         assert channel_sum + ionic * leak[ion] / total == pytest.approx(ionic, rel=1e-12)
+
+
+def test_a_divalent_channel_carries_z_f_times_its_flux():
+    """A Ca2+ channel (z = 2) beside a Ca2+ leak: its current is 2 F times its
+    share of the Ca2+ flux."""
+    from pnp.solvers.steady import solve_steady
+
+    data = _channel_data()
+    data["species"]["Ca"] = {"z": 2, "D": "0.79e-9 m^2/s"}
+    data["region"][0]["concentration"].update(Ca=1e-4, X=410.0002)
+    data["region"][1]["permeability"]["Ca"] = "1e-9 m/s"
+    data["region"][2]["concentration"].update(Ca=2.0, Cl=470.0)
+    data["channel"] = [
+        {
+            "name": "CaV",
+            "membrane": "membrane",
+            "species": "Ca",
+            "permeability": "5e-8 m/s",
+            "gates": {"m": 2},
+        }
+    ]
+    model = build_model(Case.from_dict(data))
+    rest = solve_steady(model)
+    assert rest.success, rest.message
+    x = rest.x.copy()
+    x[model.channels.block] = 0.7
+    obs = observe(model, x)
+    p_ca = 5e-8 * 0.7**2
+    want = 2.0 * FARADAY * obs["flux_Ca"] * p_ca / (1e-9 + p_ca)
+    assert obs["channel_current_CaV"] == pytest.approx(want, rel=1e-12)
+    assert obs["current_Ca"] == pytest.approx(2.0 * FARADAY * obs["flux_Ca"], rel=1e-12)
+    assert abs(want) > 0.0
+
+
+def test_a_closed_channel_of_an_unleaky_pumped_species_carries_exactly_zero():
+    """NaV with every gate shut and no Na+ leak: nothing lets Na+ through but
+    the pump, so P_leak + P_NaV = 0 and the channel's current is 0.0 (not
+    nan, not -0.0 from the pump's outward flux times a zero share)."""
+    import math
+
+    data = _channel_data()
+    del data["region"][1]["permeability"]["Na"]
+    data["pump"] = {"membrane": "membrane", "rate": "1e-7 mol/m^2/s"}
+    model = build_model(Case.from_dict(data))
+    x = model.x0.copy()
+    chans = model.channels
+    x[chans.block] = [0.0 if name.startswith("NaV") else 0.5 for name in chans.gate_names]
+    obs = observe(model, x)
+    assert obs["permeability_NaV"] == 0.0
+    value = obs["channel_current_NaV"]
+    assert value == 0.0 and math.copysign(1.0, value) == 1.0
+    assert obs["flux_Na"] == pytest.approx(3e-7, rel=1e-12)  # the pump's alone
+
+
+def test_a_shut_channel_beside_a_leak_carries_plus_zero():
+    """NaV shut (m = 0) while Na+ leaks inward at rest: its share is 0, and
+    its current 0.0, not the -0.0 of an inward flux times a zero share."""
+    import math
+
+    from pnp.solvers.steady import solve_steady
+
+    model = build_model(Case.from_dict(_channel_data()))
+    rest = solve_steady(model)
+    assert rest.success, rest.message
+    x = rest.x.copy()
+    chans = model.channels
+    x[chans.block] = [0.0 if name == "NaV.m" else 0.5 for name in chans.gate_names]
+    obs = observe(model, x)
+    assert obs["current_Na"] < 0.0  # inward through the leak
+    value = obs["channel_current_NaV"]
+    assert value == 0.0 and math.copysign(1.0, value) == 1.0
