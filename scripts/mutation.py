@@ -145,6 +145,7 @@ TESTS = {
     # solve's messages, newton's control logic (scripted), contents, Gauss's law
     "newton": [
         "tests/test_newton_contracts.py",
+        "tests/test_iteration.py",
         "tests/test_solver_contracts.py",
         "tests/test_engine.py",
         "tests/test_neuron.py",

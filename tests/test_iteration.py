@@ -238,3 +238,117 @@ def test_the_damping_limits_the_largest_potential_step_to_dpsi_max():
     step = np.abs(xx[model.layout.potential] - x[model.layout.potential]).max()
     assert step == pytest.approx(DPSI_MAX, rel=1e-12)
     assert system.stats.newton_iterations == 1
+
+
+def test_displacement_at_one_face_is_the_displacements_there():
+    from pnp.solvers.newton import displacement_at
+
+    for name, mirrored in MODELS:
+        model = _model(name, mirrored)
+        x = _random_state(model, np.random.default_rng(9))
+        every = displacements(model, x)
+        for face in (0, 1, 2, model.n_cells // 2, model.n_cells - 1, model.n_cells):
+            assert displacement_at(model, x, face) == every[face], (name, face)
+
+
+def _assembled(model, x, keep):
+    system = System(model, continuity=True, keep=keep)
+    S, N = model.n_species, model.n_cells
+    alpha_c = np.full((S, N), 1e3, order="F")
+    beta_c = np.asfortranarray(1e3 * concentrations(model, x))
+    system.assemble(x, alpha_c, 1e3, beta_c, 1e3 * displacements(model, x))
+    return system
+
+
+def test_solve_is_the_same_with_the_factorization_kept_apart():
+    """System.solve: one compiled solve of the band, or (keep) factor then
+    substitute with the factors kept apart: the same update bit for bit,
+    one factorization counted either way."""
+    model = _model("donnan_approach", False)
+    x = _random_state(model, np.random.default_rng(10))
+    updates = []
+    for keep in (False, True):
+        system = _assembled(model, x, keep)
+        delta, why = system.solve()
+        assert why == "" and system.stats.factorizations == 1
+        updates.append(delta.copy())
+    assert np.array_equal(updates[0], updates[1])
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_a_singular_jacobian_names_its_first_zero_pivot(keep):
+    """A Jacobian with unknown 11's column zeroed: solve (and factor) say so,
+    naming that unknown (0-based)."""
+    model = _model("donnan_approach", False)
+    x = _random_state(model, np.random.default_rng(11))
+    system = _assembled(model, x, keep)
+    system.ab[:, 11] = 0.0
+    delta, why = system.solve()
+    assert delta is None and why == "singular Jacobian (zero pivot at unknown 11)"
+
+
+def test_substitute_reports_a_non_finite_update():
+    model = _model("donnan_approach", False)
+    x = _random_state(model, np.random.default_rng(12))
+    system = _assembled(model, x, True)
+    assert system.factor() == ""
+    system.res[5] = np.nan
+    delta, why = system.substitute()
+    assert delta is None and why == "non-finite Newton update"
+
+
+@pytest.mark.parametrize("name", ["action_potential", "pump_leak_volume"])
+def test_a_system_with_border_unknowns_updates_in_python(name):
+    """Gates or a volume (border unknowns): System.update is substitute +
+    apply_update (the bordered solve), the same bits, counted once."""
+    from pnp.solvers.newton import substitute_and_apply
+
+    model = _model(name, False)
+    assert model.channels is not None or model.swelling is not None
+    x = model.x0.copy()
+    project = projector(model, closed_compartments(model, x))
+    results = []
+    for way in ("update", "python"):
+        system = System(model, continuity=True, keep=True)
+        S, N = model.n_species, model.n_cells
+        alpha_c = np.full((S, N), 1e3, order="F")
+        beta_c = np.asfortranarray(1e3 * concentrations(model, x))
+        system.assemble(x, alpha_c, 1e3, beta_c, 1e3 * displacements(model, x))
+        assert system.factor() == ""
+        xx = x.copy()
+        if way == "update":
+            lam, norm, why = system.update(xx, make_weights(system, 1e-8, 1e-11, 1e-8), project)
+        else:
+            lam, norm, why = substitute_and_apply(
+                system, xx, make_weights(system, 1e-8, 1e-11, 1e-8), project
+            )
+        assert why == "" and system.stats.newton_iterations == 1
+        results.append((lam, norm, xx))
+    assert results[0][:2] == results[1][:2] and np.array_equal(results[0][2], results[1][2])
+
+
+def test_a_kept_factorization_survives_a_later_jacobian_assembly():
+    """keep: the factors live apart from the assembly target, so a Jacobian
+    assembled after them (a step whose residual then proves non-finite,
+    before its factorization) leaves the kept factorization usable."""
+    model = _model("donnan_approach", False)
+    rng = np.random.default_rng(13)
+    x = _random_state(model, rng)
+    system = _assembled(model, x, True)
+    assert system.factor() == ""
+    residual = system.res.copy()
+    first, _ = system.substitute()
+    first = first.copy()
+    S, N = model.n_species, model.n_cells
+    x2 = _random_state(model, rng)
+    system.assemble(
+        x2,
+        np.full((S, N), 1e3, order="F"),
+        1e3,
+        np.asfortranarray(1e3 * concentrations(model, x2)),
+        1e3 * displacements(model, x2),
+        jacobian=True,
+    )
+    system.res[:] = residual
+    again, why = system.substitute()
+    assert why == "" and np.array_equal(again, first)
