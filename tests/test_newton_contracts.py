@@ -276,6 +276,13 @@ def test_growth_of_exactly_1e4_over_the_best_update_is_not_divergence():
     assert info == NewtonInfo(False, 5, 2e6, "Newton diverged")
 
 
+def test_growth_just_above_1e4_over_the_best_update_is_divergence():
+    """1.00005e6 = 1.00005e4 * 100 at iteration 4: above 1e4 times the best,
+    by less than one part in 1e4 (the guard's factor is 1e4, not more)."""
+    info, *_ = _run([100.0, 200.0, 300.0, 1.00005e6, 2e6, 3e6])
+    assert info == NewtonInfo(False, 4, 1.00005e6, "Newton diverged")
+
+
 def test_the_iteration_budget_is_max_iter_updates():
     """norms 1000 * 0.9^k: neither converged (rate bound 9 norm > 1, norm >
     10) nor diverging: all 25 updates are taken, the last norm returned."""
