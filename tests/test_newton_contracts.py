@@ -534,3 +534,14 @@ def test_two_cells_beside_an_electrode_give_its_exact_field_for_a_quadratic_pote
     got = displacements(m, x)[0 if side == 0 else 2]
     assert got == pytest.approx(expected, rel=5e-15, abs=0)
     assert nt.boundary_displacement(m, x)[side] == got
+
+
+def test_potential_weights_default_to_rtol_in_thermal_voltages():
+    """Weights: a potential's absolute floor is rtol (in V_T) unless a larger
+    psi_floor is given; a concentration's is atol."""
+    from pnp.solvers.newton import Weights
+
+    is_psi = np.array([True, False])
+    assert np.array_equal(Weights(is_psi, 1e-6, 1e-9)(np.zeros(2)), [1e-6, 1e-9])
+    assert np.array_equal(Weights(is_psi, 1e-6, 1e-9, 1e-4)(np.zeros(2)), [1e-4, 1e-9])
+    assert np.array_equal(Weights(is_psi, 1e-6, 1e-9, 1e-8)(np.zeros(2)), [1e-6, 1e-9])
