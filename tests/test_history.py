@@ -233,3 +233,19 @@ def test_scaled_difference_norms_are_the_norms_of_the_differences():
             for m, scale, norm in zip(levels, scales, got, strict=True):
                 diff = _scaled_difference_reference(times, states[: m + 1], h)
                 assert norm == weights.norm(diff, states[0], scale)
+
+
+def test_scaled_difference_norms_refuse_levels_beyond_the_states():
+    """The compiled table has no bounds checks: a level the states cannot
+    give (m states give levels 1..m-1) is refused, not read out of bounds."""
+    from pnp.solvers.newton import Weights
+
+    rng = np.random.default_rng(13)
+    states, times = _states(rng, 4), _times(rng, 4)
+    weights = Weights(np.zeros(40, dtype=bool), 1e-6, 1e-9)
+    for levels in ([4], [1, 4], [0]):
+        with pytest.raises(ValueError, match="need 1 <= level <= 3"):
+            history.scaled_difference_norms(
+                times, states, 0.1, levels, [1.0] * len(levels), weights
+            )
+    history.scaled_difference_norms(times, states, 0.1, [1, 3], [1.0, 1.0], weights)

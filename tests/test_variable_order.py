@@ -188,6 +188,7 @@ def test_the_order_rises_to_five_and_the_steps_fall(donnan_runs):
     _, runs = donnan_runs
     (bdf2, orders2, _), (vo, orders5, _) = runs[2], runs[5]
     assert orders2.max() == 2
+    assert orders2[0] == 1 and np.all(orders2[1:] == 2)  # max_order 2: no order choice
     assert orders5.max() == 5
     assert vo.stats.steps < 0.6 * bdf2.stats.steps
 
@@ -226,3 +227,100 @@ def test_max_order_is_a_run_key_with_its_bounds():
             load("donnan_approach", **{"run.max_order": bad})
     with pytest.raises(ValueError, match="BDF orders 1 to 5"):
         BDF(build_model(case), build_model(case).x0, max_order=6)
+
+
+# --- the order's control, step by step ----------------------------------------
+
+
+def test_bdf1_error_ratio_is_exactly_h_over_h_plus_h1():
+    """k = 1: r = h / (h + h1), written out, not through a_0 = 1 computed
+    as (1/h) h (which is not exactly 1 for every h)."""
+    for h, h1 in ((49.0, 1.0), (0.3, 0.7), (1e-3, 3e-3)):
+        r = h / (h + h1)
+        assert error_ratio(h, [h1]) == r / (1.0 + r)
+    assert bdf_weights([49.0])[0] != 1.0  # so the written-out form matters
+
+
+def _stepper_with_history(states, h, q, next_h, max_order=5):
+    """A stepper whose last ``len(states)`` states (newest first) were taken
+    with steps h at order q, and whose own estimate asks ``next_h`` next."""
+    model = build_model(neutral_diffusion_case(10, 1e-6, 1e-9))
+    stepper = BDF(model, model.x0, max_order=max_order)
+    stepper.x_hist = [s.copy() for s in states]
+    stepper.h_hist = [h] * (len(states) - 1)
+    stepper.q, stepper.n_equal, stepper.h = q, q + 1, next_h
+    return stepper
+
+
+def test_a_constant_solution_moves_order_2_down_to_order_1():
+    """A constant history: order 1's estimate (the second difference) is
+    exactly 0, so it may take the largest step its cap allows, 2.4 h; order
+    2's own estimate asked 2.4 h / 1.05 (less): the order moves down to 1
+    with the step 2.4 h (a step down need not gain 10 %, a step up must)."""
+    model = build_model(neutral_diffusion_case(10, 1e-6, 1e-9))
+    h = 1e-3
+    stepper = _stepper_with_history([model.x0] * 4, h, 2, 2.4 * h / 1.05)
+    stepper._choose_order(h)
+    assert stepper.q == 1 and stepper.n_equal == 0
+    assert stepper.h == h * 2.4
+
+
+def test_an_order_is_estimated_only_from_the_states_it_needs():
+    """Order 3's estimate needs five states; with four (after a restart) only
+    order 1 is a candidate, however short order 2's own next step."""
+    model = build_model(neutral_diffusion_case(10, 1e-6, 1e-9))
+    h = 1e-3
+    stepper = _stepper_with_history([model.x0] * 4, h, 2, 0.1 * h)
+    stepper._choose_order(h)
+    assert stepper.q == 1 and stepper.h == h * 2.4
+
+
+def test_the_order_is_not_chosen_before_q_plus_1_steps_at_it():
+    model = build_model(neutral_diffusion_case(10, 1e-6, 1e-9))
+    h = 1e-3
+    stepper = _stepper_with_history([model.x0] * 4, h, 2, 2.4 * h / 1.05)
+    stepper.n_equal = 2
+    stepper._choose_order(h)
+    assert stepper.q == 2 and stepper.h == 2.4 * h / 1.05
+
+
+def test_a_newton_failure_above_order_2_lowers_the_order(monkeypatch):
+    """A step whose Newton fails at order q > 2 is retried at a quarter of
+    the step with order q - 1 (and q - 1 must then be kept q steps)."""
+    from pnp.solvers import bdf as bdf_module
+    from pnp.solvers.newton import NewtonInfo
+
+    case = load("donnan_approach")
+    model = build_model(case)
+    stepper = BDF(model, model.x0, rtol=case.run.rtol, atol=case.run.atol)
+    while stepper.q < 4:
+        assert stepper.step(case.run.t_end)[0]
+    q0, h_try, rejected = stepper.q, stepper.h, stepper.stats.rejected_steps
+    real, calls = bdf_module.newton, []
+
+    def fail_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            return NewtonInfo(False, 1, np.inf, "scripted failure")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(bdf_module, "newton", fail_once)
+    success, message = stepper.step(case.run.t_end)
+    assert success, message
+    assert stepper.stats.rejected_steps == rejected + 1
+    assert stepper.h_last == 0.25 * h_try
+    assert stepper.q == q0 - 1 and stepper.n_equal == 1
+
+
+def test_reuse_keeps_factorizations_and_full_newton_factors_every_iteration():
+    case = load("donnan_approach")
+    model = build_model(case)
+    counts = {}
+    for reuse in (True, False):
+        stepper = BDF(model, model.x0, rtol=case.run.rtol, atol=case.run.atol, reuse=reuse)
+        for _ in range(40):
+            assert stepper.step(case.run.t_end)[0]
+        counts[reuse] = (stepper.stats.factorizations, stepper.stats.newton_iterations)
+        assert (stepper.kept is not None) == reuse
+    assert counts[False][0] == counts[False][1]
+    assert counts[True][0] < counts[True][1]

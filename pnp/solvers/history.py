@@ -187,6 +187,8 @@ def scaled_difference_norms(t_hist, x_hist, h: float, levels, scales, weights) -
     d_m (m in ``levels``, each with its ``scales`` entry), in one compiled
     call: the same bits, without the differences' arrays or the calls."""
     m = len(x_hist) - 1
+    if not all(1 <= k <= m for k in levels):  # the compiled table has no bounds checks
+        raise ValueError(f"levels {list(levels)} need 1 <= level <= {m} (states - 1)")
     times = np.asarray(t_hist[: m + 1], dtype=np.float64)
     factors = np.array([h**k * math.factorial(k) for k in levels])
     norms = _difference_norms(
