@@ -304,6 +304,9 @@ def test_verdict_with_an_older_factorization_polishes():
     assert reuse._verdict(1.5, 3.0, False, False) == ("", True)  # slow above the tolerance
     assert reuse._verdict(1.0, 1.6, False, False) == ("converged to round-off", False)
     assert reuse._verdict(0.3, 1.0, False, True) == ("", False)  # exactly SLOW_RATE: not slow
+    # an update above the tolerance is never the converged one, however fast
+    # the contraction (the error bound rate/(1 - rate) x 1.5 = 2.3e-7 < POLISH)
+    assert reuse._verdict(1.5, 1e7, False, False) == ("", False)
 
 
 class _Scripted:
@@ -380,6 +383,14 @@ def test_the_divergence_guard_is_1e4_times_the_smallest_update():
     system = _Scripted([20.0, 30.0, 40.0, 2e5, 1e7])
     info = _run(system)
     assert info.message == "Newton diverged" and info.iterations == 5
+
+
+def test_growth_just_above_1e4_times_the_smallest_update_is_divergence():
+    """1.00005e4 times the smallest at the fourth iteration: divergence (the
+    guard's factor is 1e4, not a little more)."""
+    system = _Scripted([20.0, 30.0, 40.0, 20.0 * 1.00005e4, 1e7])
+    info = _run(system)
+    assert info.message == "Newton diverged" and info.iterations == 4
 
 
 def test_no_convergence_after_max_iter_iterations():
