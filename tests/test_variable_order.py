@@ -190,6 +190,8 @@ def test_the_order_rises_to_five_and_the_steps_fall(donnan_runs):
     assert orders2.max() == 2
     assert orders2[0] == 1 and np.all(orders2[1:] == 2)  # max_order 2: no order choice
     assert orders5.max() == 5
+    # a start aims at order 2 and stays there q + 1 = 3 steps before choosing
+    assert orders5[:5].tolist() == [1, 2, 2, 2, 2]
     assert vo.stats.steps < 0.6 * bdf2.stats.steps
 
 
@@ -324,3 +326,41 @@ def test_reuse_keeps_factorizations_and_full_newton_factors_every_iteration():
         assert (stepper.kept is not None) == reuse
     assert counts[False][0] == counts[False][1]
     assert counts[True][0] < counts[True][1]
+
+
+def test_a_newton_failure_at_order_2_keeps_order_2(monkeypatch):
+    """Orders 1 and 2 are not lowered on a Newton failure (only the step)."""
+    from pnp.solvers import bdf as bdf_module
+    from pnp.solvers.newton import NewtonInfo
+
+    case = load("donnan_approach")
+    model = build_model(case)
+    stepper = BDF(model, model.x0, rtol=case.run.rtol, atol=case.run.atol)
+    for _ in range(2):
+        assert stepper.step(case.run.t_end)[0]
+    assert stepper.q == 2 and stepper.order == 2
+    real, calls = bdf_module.newton, []
+
+    def fail_once(*args, **kwargs):
+        calls.append(1)
+        return (
+            NewtonInfo(False, 1, np.inf, "scripted") if len(calls) == 1 else real(*args, **kwargs)
+        )
+
+    monkeypatch.setattr(bdf_module, "newton", fail_once)
+    assert stepper.step(case.run.t_end)[0]
+    assert stepper.q == 2
+
+
+def test_a_factorization_serves_at_most_20_steps_of_one_alpha():
+    """Fixed steps of BDF2 on linear diffusion (one alpha = a0/h from the
+    second step on, Newton exact with any factorization of it): factored at
+    step 1 (BDF1), step 2 (BDF2's alpha), then every 20 steps: 4 in 45."""
+    model = build_model(neutral_diffusion_case(40, 1e-6, 1e-9))
+    x = model.x0.copy()
+    x[model.layout.species(0)] = 1.0 + 0.5 * np.cos(np.pi * model.mesh.centers / 1e-6)
+    stepper = BDF(model, x, rtol=1e-8, atol=1e-12, fixed_step=1e-6, max_order=2)
+    for _ in range(45):
+        assert stepper.step(1.0)[0]
+    assert stepper.stats.factorizations == 4
+    assert stepper.kept.steps == 45 - 42 + 1
