@@ -700,3 +700,18 @@ def test_the_compiled_face_conductances_and_poisson_faces_are_the_numpy_forms():
         want_pc[1:N] = area[1:N] * 3.1e-13 / (half_l + half_r)
         want_w[1:N] = half_r / (half_l + half_r)
         assert np.array_equal(got_pc, want_pc) and np.array_equal(got_w, want_w)
+
+
+def test_a_channel_species_crosses_its_membrane_at_the_leak_plus_every_channel():
+    """With voltage-gated channels the membrane's offset for their species is
+    that of P_ref = P_leak + the channels' open permeabilities (the gates
+    then scale the faces): u = -ln(P L / D), as for a plain permeability."""
+    case = pnp.load_case(CASES / "action_potential.toml")
+    model = build_model(case)
+    membrane = [r.name for r in case.regions].index("membrane")
+    cell = np.flatnonzero(model.mesh.region == membrane)[0]
+    region = case.regions[membrane]
+    for name, p in (("Na", 3e-10 + 1.43e-6), ("K", 8e-9 + 9.2e-7), ("Cl", 3e-9)):
+        i = model.species.index(name)
+        want = -math.log(p * region.length / region.D[name])
+        assert model.g_cell[i, cell] == pytest.approx(want, rel=1e-13), name
