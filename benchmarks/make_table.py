@@ -214,7 +214,7 @@ def main() -> None:
             "(applying the update, the compartments, the norm: compiled without border "
             "unknowns), and the Python calls around them; with channels or a moving volume "
             "also the extra rows of the bordered system and the moving mesh's geometry, in "
-            "Python. Target: 50 us per step at N <= 1,000.",
+            "Python. Target: 50 µs per step at N ≤ 1,000.",
             "",
             "| case | cells | steps | Newton iterations | factorizations | stepping s | "
             "assembly s | solve s | overhead per step |",
