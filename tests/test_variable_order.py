@@ -364,3 +364,25 @@ def test_a_factorization_serves_at_most_20_steps_of_one_alpha():
         assert stepper.step(1.0)[0]
     assert stepper.stats.factorizations == 4
     assert stepper.kept.steps == 45 - 42 + 1
+
+
+def test_the_steps_at_an_order_are_counted_from_the_start():
+    """n_equal counts the steps since the (re)start or the last order change
+    (the start's BDF1 step included): the order is first considered after
+    q + 1 = 3 of them, and a restart counts from zero again."""
+    case = load("donnan_approach")
+    model = build_model(case)
+    stepper = BDF(model, model.x0, rtol=case.run.rtol, atol=case.run.atol)
+    assert stepper.n_equal == 0
+    for k in (1, 2, 3):
+        assert stepper.step(case.run.t_end)[0]
+        assert stepper.n_equal == k
+    stepper.restart(model)
+    assert stepper.n_equal == 0 and stepper.q == 2
+
+
+def test_before_its_first_step_a_stepper_reports_no_displacement_rate():
+    model = build_model(neutral_diffusion_case(10, 1e-6, 1e-9))
+    stepper = BDF(model, model.x0)
+    rate = stepper.displacement_rate()
+    assert [rate(face) for face in range(model.n_cells + 1)] == [0.0] * (model.n_cells + 1)
