@@ -169,11 +169,13 @@ def donnan_runs():
         face = cyto[-1] + 1
         vol = model.volume[cyto]
         amounts = [concentrations(model, model.x0)[:, cyto] @ vol]
+        stepper.sizes = []
         while stepper.t != case.run.t_end:
             success, message = stepper.step(case.run.t_end)
             assert success, message
             q, a = stepper.trying
             orders.append(q)
+            stepper.sizes.append(stepper.h_last)
             now = concentrations(model, stepper.x)[:, cyto] @ vol
             amounts.insert(0, now)
             lhs = sum(a[j] * amounts[j] for j in range(q + 1))
@@ -193,6 +195,21 @@ def test_the_order_rises_to_five_and_the_steps_fall(donnan_runs):
     # a start aims at order 2 and stays there q + 1 = 3 steps before choosing
     assert orders5[:5].tolist() == [1, 2, 2, 2, 2]
     assert vo.stats.steps < 0.6 * bdf2.stats.steps
+
+
+def test_no_step_grows_past_its_orders_zero_stability_bound(donnan_runs):
+    """Variable-step BDF-k is zero-stable only for step ratios h_{n+1}/h_n
+    below about 1 + sqrt(2) (k = 2), 1.618 (3), 1.280 (4) and 1.127 (5)
+    (Grigorieff; Calvo, Grande and Grigorieff): every step of the order-5
+    run stays below the bound of the order it was taken at."""
+    bound = {1: 1.0 + math.sqrt(2.0), 2: 1.0 + math.sqrt(2.0), 3: 1.618, 4: 1.280, 5: 1.127}
+    _, runs = donnan_runs
+    stepper, orders, _ = runs[5]
+    sizes = np.array(stepper.sizes)
+    ratios = sizes[1:] / sizes[:-1]
+    for k in range(2, 6):
+        at_k = ratios[orders[1:] == k]
+        assert at_k.size > 0 and at_k.max() < bound[k], (k, at_k.max())
 
 
 def test_every_step_of_every_order_conserves_each_species(donnan_runs):
@@ -295,9 +312,10 @@ def test_a_newton_failure_above_order_2_lowers_the_order(monkeypatch):
     case = load("donnan_approach")
     model = build_model(case)
     stepper = BDF(model, model.x0, rtol=case.run.rtol, atol=case.run.atol)
-    while stepper.q < 4:
+    while stepper.q < 3:
         assert stepper.step(case.run.t_end)[0]
     q0, h_try, rejected = stepper.q, stepper.h, stepper.stats.rejected_steps
+    assert q0 == 3  # the lowest order that is lowered
     real, calls = bdf_module.newton, []
 
     def fail_once(*args, **kwargs):
@@ -386,3 +404,28 @@ def test_before_its_first_step_a_stepper_reports_no_displacement_rate():
     stepper = BDF(model, model.x0)
     rate = stepper.displacement_rate()
     assert [rate(face) for face in range(model.n_cells + 1)] == [0.0] * (model.n_cells + 1)
+
+
+def test_a_neighbours_step_is_its_error_estimate_to_the_power_minus_1_over_j_plus_1():
+    """A history quadratic in time, c t^2: order 1's estimate is the second
+    scaled difference, 2 c h^2, times its error constant 1/2, over the
+    tolerance (rtol |x| + atol) and LOCAL_FRACTION; its step is
+    h 0.9 err^(-1/2). With order 2 asking less, the order moves to 1 with it."""
+    from pnp.solvers.bdf import LOCAL_FRACTION
+
+    model = build_model(neutral_diffusion_case(10, 1e-6, 1e-9))
+    h, rtol, atol = 1e-3, 1e-6, 1e-9
+    species = model.layout.species(0)
+    c = 0.9 * (rtol * 1.0 + atol) / h**2  # mol/m^3/s^2: an error of 3.6 tolerances
+    states = []
+    for j in range(4):  # t = 0, -h, -2h, -3h
+        x = model.x0.copy()
+        x[species] += c * (j * h) ** 2
+        states.append(x)
+    stepper = _stepper_with_history(states, h, 2, 0.1 * h)
+    stepper.wstep.rtol, stepper.wstep.floor_c = rtol, atol
+    err = 0.5 * (2.0 * c * h**2) / (rtol * 1.0 + atol) / LOCAL_FRACTION
+    assert err == pytest.approx(3.6, rel=1e-9)
+    stepper._choose_order(h)
+    assert stepper.q == 1
+    assert stepper.h == pytest.approx(h * 0.9 * err**-0.5, rel=1e-9)
