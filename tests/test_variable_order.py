@@ -210,6 +210,8 @@ def test_no_step_grows_past_its_orders_zero_stability_bound(donnan_runs):
     for k in range(2, 6):
         at_k = ratios[orders[1:] == k]
         assert at_k.size > 0 and at_k.max() < bound[k], (k, at_k.max())
+    # the first step has no error estimate: the second is twice it
+    assert sizes[1] == 2.0 * sizes[0]
 
 
 def test_every_step_of_every_order_conserves_each_species(donnan_runs):
@@ -292,6 +294,30 @@ def test_an_order_is_estimated_only_from_the_states_it_needs():
     stepper = _stepper_with_history([model.x0] * 4, h, 2, 0.1 * h)
     stepper._choose_order(h)
     assert stepper.q == 1 and stepper.h == h * 2.4
+
+
+def test_a_tie_keeps_the_order():
+    """Order 1 could take exactly the step order 2 asks (both at the cap
+    2.4 h): the order stays (a move must gain)."""
+    model = build_model(neutral_diffusion_case(10, 1e-6, 1e-9))
+    h = 1e-3
+    stepper = _stepper_with_history([model.x0] * 4, h, 2, 2.4 * h)
+    stepper._choose_order(h)
+    assert stepper.q == 2 and stepper.h == 2.4 * h
+
+
+def test_orders_1_and_2_step_with_the_closed_form_coefficients():
+    """BDF1 and the variable-step BDF2 use bdf_coefficients' closed forms,
+    bit for bit (orders above 2 the Lagrange weights)."""
+    case = load("donnan_approach")
+    model = build_model(case)
+    stepper = BDF(model, model.x0, rtol=case.run.rtol, atol=case.run.atol)
+    sizes = []
+    for _ in range(3):
+        assert stepper.step(case.run.t_end)[0]
+        sizes.append(stepper.h_last)
+    # the third step was of order 2: its weights from (h_3, h_2)
+    assert np.array_equal(stepper._a, np.array(bdf_coefficients(sizes[2], sizes[1])))
 
 
 def test_the_order_is_not_chosen_before_q_plus_1_steps_at_it():
