@@ -352,3 +352,18 @@ def test_a_kept_factorization_survives_a_later_jacobian_assembly():
     system.res[:] = residual
     again, why = system.substitute()
     assert why == "" and np.array_equal(again, first)
+
+
+def test_displacement_at_the_faces_of_a_one_cell_model():
+    """One cell: face 1 is the right boundary, not the left (two held walls
+    at 0 and a cell at 0.7 V_T: the two displacements have opposite signs)."""
+    from helpers import neutral_diffusion_case
+
+    from pnp.solvers.newton import displacement_at
+
+    model = build_model(neutral_diffusion_case(1, 1e-6, 1e-9))
+    x = model.x0.copy()
+    x[model.layout.potential] = 0.7
+    every = displacements(model, x)
+    assert every[0] == -every[1] != 0.0
+    assert [displacement_at(model, x, f) for f in (0, 1)] == every.tolist()
