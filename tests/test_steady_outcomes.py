@@ -471,3 +471,46 @@ def test_a_moving_volume_is_left_at_its_answers_scale_or_where_it_was():
     failed = solve_steady(model, x0, max_steps=3)
     assert not failed.success and not np.isfinite(failed.x[-1])
     assert model.scale == before and np.isfinite(model.volume).all()
+
+
+def test_continuation_stops_only_when_a_full_step_changes_nothing_beyond_its_tolerance(
+    monkeypatch,
+):
+    """The first pseudo-time step of DT_STEADY is made to move one
+    concentration by 1.5 of its tolerance: not yet steady; the steps after
+    it (back, then nothing) end the solve at the true state."""
+    m = _open_cell()
+    real = steady.newton
+    moved = []
+
+    def newton(system, x, alpha_c, alpha, *args, **kwargs):
+        info = real(system, x, alpha_c, alpha, *args, **kwargs)
+        if alpha * DT_STEADY <= 1.0 and not moved:
+            i = m.layout.conc_at(3, 0)
+            x[i] += 1.5 * (1e-6 * abs(x[i]) + 1e-9)
+            moved.append(i)
+        return info
+
+    monkeypatch.setattr(steady, "newton", newton)
+    out = solve_steady(m, direct=False, rtol=1e-6, atol=1e-9)
+    assert out.success and moved
+    monkeypatch.setattr(steady, "newton", real)
+    plain = solve_steady(m, direct=False, rtol=1e-6, atol=1e-9)
+    assert out.stats.steps >= plain.stats.steps + 1
+    i = moved[0]
+    assert abs(out.x[i] - plain.x[i]) < 0.5 * (1e-6 * abs(plain.x[i]) + 1e-9)
+
+
+def test_continuation_from_a_steady_state_of_a_channel_cell_stays_there():
+    """Started at its steady state, every pseudo-time step of a cell with
+    channels keeps it (the gates' time term alpha (x - x_old) vanishes
+    there), from the first, shortest step on."""
+    model = _shipped_model("action_potential")
+    direct = solve_steady(model, direct=True, continuation=False)
+    assert direct.success
+    rec = _Recorder()
+    cont = solve_steady(model, direct.x.copy(), direct=False, callback=rec)
+    assert cont.success and len(rec.calls) > 3
+    gates = model.channels.block
+    for _, _, _, x in rec.calls:
+        np.testing.assert_allclose(x[gates], direct.x[gates], rtol=1e-9)

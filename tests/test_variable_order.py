@@ -455,3 +455,13 @@ def test_a_neighbours_step_is_its_error_estimate_to_the_power_minus_1_over_j_plu
     stepper._choose_order(h)
     assert stepper.q == 1
     assert stepper.h == pytest.approx(h * 0.9 * err**-0.5, rel=1e-9)
+
+
+def test_the_stepper_defaults_to_reused_factorizations_and_orders_1_to_5():
+    model = build_model(neutral_diffusion_case(10, 1e-6, 1e-9))
+    stepper = BDF(model, model.x0)
+    assert stepper.reuse is True and stepper.kept is not None and stepper.max_order == 5
+    for bad in (0, 6):
+        with pytest.raises(ValueError, match="BDF orders 1 to 5 are stable"):
+            BDF(model, model.x0, max_order=bad)
+    BDF(model, model.x0, max_order=1)
