@@ -367,3 +367,43 @@ def test_displacement_at_the_faces_of_a_one_cell_model():
     every = displacements(model, x)
     assert every[0] == -every[1] != 0.0
     assert [displacement_at(model, x, f) for f in (0, 1)] == every.tolist()
+
+
+def test_an_update_that_moves_no_potential_is_taken_whole():
+    """A neutral species: the Newton update has no potential part at all
+    (dpsi = 0), and the whole update is taken (lam = 1), as in Python."""
+    from helpers import neutral_diffusion_case
+
+    model = build_model(neutral_diffusion_case(12, 1e-6, 1e-9))
+    x = model.x0.copy()
+    x[model.layout.species(0)] *= np.linspace(0.8, 1.2, model.n_cells)
+    system = _assembled(model, x, True)
+    assert system.factor() == ""
+    residual = system.res.copy()
+    weights = make_weights(system, 1e-8, 1e-11, 1e-8)
+    delta, _ = system.substitute()
+    assert np.all(delta[model.layout.potential] == 0.0) and np.any(delta != 0.0)
+    want = x + delta
+    system.res[:] = residual
+    xx = x.copy()
+    lam, norm, why = system.update(xx, weights, None)
+    assert why == "" and lam == 1.0 and norm > 0.0
+    assert np.array_equal(xx, want)
+
+
+def test_an_emptied_compartment_is_left_empty_not_scaled_by_infinity():
+    """A closed compartment whose concentrations an iterate set to zero:
+    nothing to scale (0 < amount / 0), left as it is, as in Python."""
+    model = _model("donnan_approach", False)
+    x = _random_state(model, np.random.default_rng(14))
+    project = projector(model, closed_compartments(model, x))
+    index = project.index[project.start[0] : project.start[1]]
+    x[index] = 0.0
+    system = _assembled(model, x, True)
+    assert system.factor() == ""
+    system.res[:] = 0.0  # no update: the projection alone acts
+    weights = make_weights(system, 1e-8, 1e-11, 1e-8)
+    xx = x.copy()
+    _, _, why = system.update(xx, weights, project)
+    assert why == "" and np.all(np.isfinite(xx))
+    assert np.all(xx[index] == 0.0)
