@@ -169,6 +169,7 @@ TESTS = {
     ],
     "compartments": [
         "tests/test_steady_outcomes.py",
+        "tests/test_iteration.py",
         "tests/test_solver_contracts.py",
         "tests/test_engine.py",
         "tests/test_neuron.py",

@@ -203,6 +203,17 @@ def test_the_projection_runs_in_the_compiled_update():
         index = project.index[project.start[k] : project.start[k + 1]]
         volume = project.volume[project.start[k] : project.start[k + 1]]
         assert float(np.dot(volume, x1[index])) == pytest.approx(project.amount[k], rel=1e-14)
+    # and from the compartments themselves (not the projection's own arrays)
+    comps = closed_compartments(model, x)
+    checked = 0
+    for k in range(len(comps)):
+        comp = comps[k]
+        if comp.amount > 0 and comp.cells.size > 1:
+            conc = x1[model.layout.conc_at(comp.cells, comp.species)]
+            got = float(np.dot(model.volume[comp.cells], conc))
+            assert got == pytest.approx(comp.amount, rel=1e-14)
+            checked += 1
+    assert checked == project.amount.size
     # and without the projection the amounts move: the test can tell
     (_, _, x2), _ = _both_ways(model, x, residual, None, weights)
     assert not np.array_equal(x2, x0)
