@@ -163,15 +163,11 @@ def _scaled_difference_reference(t_hist, x_hist, h):
     return table[0] * (h**m * math.factorial(m))
 
 
-@pytest.mark.parametrize("count", range(2, 8))
-def test_scaled_difference_is_numpys_divided_difference(count):
-    rng = np.random.default_rng(40 + count)
-    for _ in range(20):
-        times = _times(rng, count + 1)
-        states = _states(rng, count)
-        h = 10.0 ** rng.uniform(-4, 0)
-        got = history.scaled_difference(times, states, h)
-        assert np.array_equal(got, _scaled_difference_reference(times, states, h))
+def _unit_weights(n):
+    """Weights whose norm is max |scale d_i|: concentrations, rtol 0, atol 1."""
+    from pnp.solvers.newton import Weights
+
+    return Weights(np.zeros(n, dtype=bool), 0.0, 1.0)
 
 
 def test_scaled_difference_of_a_polynomial_is_its_derivative():
@@ -180,8 +176,8 @@ def test_scaled_difference_of_a_polynomial_is_its_derivative():
     for m in range(1, 6):
         times = _times(rng, m + 1)
         states = [np.array([t**m]) for t in times]
-        got = history.scaled_difference(times, states, 0.5)
-        assert got[0] == pytest.approx(0.5**m * math.factorial(m), rel=1e-8)
+        (got,) = history.scaled_difference_norms(times, states, 0.5, [m], [1.0], _unit_weights(1))
+        assert got == pytest.approx(0.5**m * math.factorial(m), rel=1e-8)
 
 
 def test_max_abs_strided_is_the_largest_potential_entry():
@@ -199,20 +195,25 @@ def test_max_abs_strided_is_the_largest_potential_entry():
     assert got == 1e300
 
 
-def test_scaled_differences_from_one_table_are_each_alone():
-    """The order choice takes orders q - 1 and q + 1's differences from one
-    table: each the same bits as :func:`scaled_difference` of its own states."""
+def test_scaled_difference_norms_from_one_table_are_each_alone():
+    """The order choice takes orders q - 1 and q + 1's estimates from one
+    table: each the same bits as from the states of its own level alone."""
     rng = np.random.default_rng(11)
     for count in range(3, 8):
         times = _times(rng, count)
         states = _states(rng, count)
         h = 10.0 ** rng.uniform(-4, 0)
-        levels = range(1, count)
-        together = history.scaled_differences(times, states, h, levels)
-        assert sorted(together) == list(levels)
-        for m in levels:
-            alone = _scaled_difference_reference(times, states[: m + 1], h)
-            assert np.array_equal(together[m], alone)
+        levels = list(range(1, count))
+        weights = _unit_weights(40)
+        together = history.scaled_difference_norms(
+            times, states, h, levels, [1.0] * len(levels), weights
+        )
+        for m, norm in zip(levels, together, strict=True):
+            alone = history.scaled_difference_norms(times, states[: m + 1], h, [m], [1.0], weights)
+            assert alone == [norm]
+            assert norm == float(
+                np.max(np.abs(_scaled_difference_reference(times, states[: m + 1], h)))
+            )
 
 
 def test_scaled_difference_norms_are_the_norms_of_the_differences():

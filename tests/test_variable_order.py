@@ -5,7 +5,7 @@ the answers against a tight reference.
 - bdf_weights differentiate polynomials of degree k exactly on any grid, and
   are bdf_coefficients' at k <= 2; predict extrapolates degree n - 1 exactly
   through n states; error_ratio x |predictor - corrector| is the corrector's
-  true error on y' = f(t) with y = t^(k+1); scaled_difference is h^m m! times
+  true error on y' = f(t) with y = t^(k+1); the scaled difference is h^m m! times
   the m-th divided difference.
 - With fixed steps and an exact start (the history filled with the exact
   solution), BDF-k is of order k on an exact eigenmode of the semi-discrete
@@ -27,8 +27,8 @@ import pnp
 from pnp.discretisation.model import build_model
 from pnp.results.observables import face_fluxes
 from pnp.solvers.bdf import BDF, MAX_ORDER, bdf_coefficients, error_ratio
-from pnp.solvers.history import bdf_weights, predict, scaled_difference
-from pnp.solvers.newton import concentrations, contents, displacements
+from pnp.solvers.history import bdf_weights, predict, scaled_difference_norms
+from pnp.solvers.newton import Weights, concentrations, contents, displacements
 
 
 def _grid(rng, k):
@@ -95,7 +95,8 @@ def test_scaled_difference_is_h_m_times_the_m_th_derivative_of_t_m():
     for m in range(1, 7):
         ts = list(0.5 - np.concatenate(([0.0], np.cumsum(_grid(rng, m)))))
         h = 0.01
-        got = scaled_difference(ts, [np.array([t**m]) for t in ts], h)[0]
+        unit = Weights(np.zeros(1, dtype=bool), 0.0, 1.0)  # the norm is |d|
+        (got,) = scaled_difference_norms(ts, [np.array([t**m]) for t in ts], h, [m], [1.0], unit)
         assert got == pytest.approx(h**m * math.factorial(m), rel=1e-8)
 
 

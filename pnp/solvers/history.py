@@ -165,27 +165,12 @@ def _predict_weighted(arrays, weights):
     return out
 
 
-def scaled_difference(t_hist, x_hist, h: float) -> np.ndarray:
-    """h^m m! y[t_0, ..., t_m] for the m + 1 states given (newest first): the
-    m-th backward difference on a uniform grid of step h, ~ h^m y^(m) on any."""
-    m = len(x_hist) - 1
-    return scaled_differences(t_hist, x_hist, h, (m,))[m]
-
-
-def scaled_differences(t_hist, x_hist, h: float, levels) -> dict[int, np.ndarray]:
-    """:func:`scaled_difference` of the first m + 1 states for each m in
-    ``levels`` (1 <= m < len(x_hist)), from one divided-difference table: the
-    same bits as each computed alone, for the price of the largest."""
-    m = len(x_hist) - 1
-    times = np.asarray(t_hist[: m + 1], dtype=np.float64)
-    table = _divided_differences(times, tuple(x_hist))
-    return {k: table[k] * (h**k * math.factorial(k)) for k in levels}
-
-
 def scaled_difference_norms(t_hist, x_hist, h: float, levels, scales, weights) -> list[float]:
-    """``weights.norm(d_m, x_hist[0], scale)`` of each :func:`scaled_differences`
-    d_m (m in ``levels``, each with its ``scales`` entry), in one compiled
-    call: the same bits, without the differences' arrays or the calls."""
+    """``weights.norm(d_m, x_hist[0], scale)`` of each scaled divided
+    difference d_m = h^m m! y[t_0, ..., t_m] (m in ``levels``, each with its
+    ``scales`` entry; the m-th backward difference on a uniform grid of step
+    h, ~ h^m y^(m) on any), all from one divided-difference table in one
+    compiled call, without the differences' arrays."""
     m = len(x_hist) - 1
     if not all(1 <= k <= m for k in levels):  # the compiled table has no bounds checks
         raise ValueError(f"levels {list(levels)} need 1 <= level <= {m} (states - 1)")
@@ -209,8 +194,8 @@ def scaled_difference_norms(t_hist, x_hist, h: float, levels, scales, weights) -
 def _difference_norms(times, arrays, levels, factors, scales, rtol, floor_c, floor_psi, is_psi):
     """For each level m: max_i |scale (factor y[t_0..t_m]_i)| / (rtol |x_0i| + floor_i),
     the product and quotient as weighted_max forms them on the stored difference.
-    The divided differences as :func:`_divided_differences` forms them, each
-    norm taken from the table's first row when it reaches its level."""
+    Row k of the table holds y[t_k, ..., t_{k+order}]; each norm is taken from
+    row 0 when the order reaches its level."""
     m = len(arrays) - 1
     n = arrays[0].shape[0]
     x = arrays[0]
@@ -235,26 +220,6 @@ def _difference_norms(times, arrays, levels, factors, scales, rtol, floor_c, flo
                 if v > big:
                     big = v
             out[j] = big
-    return out
-
-
-@njit(cache=True)
-def _divided_differences(times, arrays):
-    """Row k: y[t_0, ..., t_k], the k-th divided difference of the first k + 1
-    states (row 0: the newest state)."""
-    m = len(arrays) - 1
-    n = arrays[0].shape[0]
-    table = np.empty((m + 1, n))  # row k: the differences starting at state k
-    for k in range(m + 1):
-        table[k, :] = arrays[k]
-    out = np.empty((m + 1, n))
-    out[0, :] = table[0]
-    for order in range(1, m + 1):
-        for k in range(m - order + 1):
-            span = times[k] - times[k + order]
-            for i in range(n):
-                table[k, i] = (table[k, i] - table[k + 1, i]) / span
-        out[order, :] = table[0]
     return out
 
 
