@@ -97,7 +97,6 @@ class System:
         self._psi_cells = cells.indices(n)  # (start, stop, step)
         self._psi_boundary = np.asarray(model.layout.boundary, dtype=np.int64)
         self.stats = Stats()
-        self._no_projection = _NoProjection()
         self.bordered = (
             Bordered(self, model)
             if model.swelling is not None or model.channels is not None
@@ -231,7 +230,7 @@ class System:
         on a fixed mesh, one compiled call (:mod:`pnp.solvers.iteration`)."""
         if self.bordered is not None or (project is not None and project.moving):
             return substitute_and_apply(self, x, weights, project)
-        proj = self._no_projection if project is None else project
+        proj = _NoProjection if project is None else project
         finite, lam, norm = iteration.update(
             self.lu,
             self.res,
