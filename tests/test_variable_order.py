@@ -466,3 +466,35 @@ def test_the_stepper_defaults_to_reused_factorizations_and_orders_1_to_5():
         with pytest.raises(ValueError, match="BDF orders 1 to 5 are stable"):
             BDF(model, model.x0, max_order=bad)
     BDF(model, model.x0, max_order=1)
+
+
+@pytest.mark.parametrize("asked, moves", [(1.2 / 1.05, False), (1.2 / 1.15, True)])
+def test_a_move_up_must_gain_ten_percent(asked, moves):
+    """A history quartic in time, a t^4, at order 2: order 3's estimate is the
+    fourth scaled difference, 24 a h^4, times 1/4; a is chosen so that order 3
+    may take 1.2 h. A large quadratic part b t^2 (invisible to the fourth
+    difference) keeps order 1's step short. Order 2 asking 1.2 h / 1.05 keeps
+    its order (1.2 h is under 1.1 times that); asking 1.2 h / 1.15 it moves up
+    to order 3 with the step 1.2 h."""
+    from pnp.solvers.bdf import LOCAL_FRACTION
+
+    model = build_model(neutral_diffusion_case(10, 1e-6, 1e-9))
+    h, rtol, atol = 1e-3, 1e-6, 1e-9
+    tol = rtol * 1.0 + atol
+    err_3 = (0.9 / 1.2) ** 4  # order 3's step: h 0.9 err^(-1/4) = 1.2 h
+    a = err_3 * LOCAL_FRACTION * tol / (0.25 * 24.0 * h**4)
+    b = 100.0 * tol / h**2  # order 1's error ~ 100 tolerances: a step ~ 0.1 h
+    species = model.layout.species(0)
+    states = []
+    for j in range(5):  # t = 0, -h, ..., -4h
+        x = model.x0.copy()
+        x[species] += a * (j * h) ** 4 + b * (j * h) ** 2
+        states.append(x)
+    stepper = _stepper_with_history(states, h, 2, asked * h)
+    stepper.wstep.rtol, stepper.wstep.floor_c = rtol, atol
+    stepper._choose_order(h)
+    if moves:
+        assert stepper.q == 3 and stepper.n_equal == 0
+        assert stepper.h == pytest.approx(1.2 * h, rel=1e-6)
+    else:
+        assert stepper.q == 2 and stepper.h == asked * h

@@ -188,7 +188,9 @@ def initial_rates(model: Model, x: np.ndarray) -> np.ndarray:
     rate[index] = solve_banded((1, 1), band, rhs)
     # the displacements are linear in the potentials: their rates are the
     # displacements of the rates with no held boundary value or charge
-    held = dataclasses.replace(model, b_psi=np.zeros(2), b_sigma=np.zeros(2))
+    held = dataclasses.replace(
+        model, b_psi=np.zeros_like(model.b_psi), b_sigma=np.zeros_like(model.b_sigma)
+    )
     return displacements(held, rate)
 
 
