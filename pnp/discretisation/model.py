@@ -20,7 +20,7 @@ from numba import njit
 
 from ..constants import FARADAY, GAS_CONSTANT, VACUUM_PERMITTIVITY, thermal_voltage
 from . import channels as channel_lowering
-from . import kernel
+from . import kernel, pumps
 from .activity import ln_gamma_by_region
 from .layout import StateLayout
 from .mesh import Mesh, build_mesh, mesh_from_faces
@@ -510,38 +510,29 @@ def pump_sources(model: Model, x: np.ndarray, out: np.ndarray) -> np.ndarray:
     """Source terms [mol/s] of every pump at state ``x`` (3 Na out, 2 K in per cycle).
 
     The saturating form reads Na inside and K outside next to the membrane;
-    it is evaluated at the current iterate (lagged in the Jacobian).
+    it is evaluated at the current iterate (lagged in the Jacobian;
+    :mod:`pnp.discretisation.pumps`).
     """
-    out[:] = 0.0
-    for p in model.pumps:
-        rate = pump_rate(model, p, x)
-        moved = rate * p.area
-        out[p.sodium, p.inside_cell] -= 3.0 * moved
-        out[p.sodium, p.outside_cell] += 3.0 * moved
-        out[p.potassium, p.inside_cell] += 2.0 * moved
-        out[p.potassium, p.outside_cell] -= 2.0 * moved
+    cells, values = pumps.pump_arrays(model.pumps)
+    pumps.sources(x, model.layout.n_boundary, model.layout.block, cells, values, out)
     return out
+
+
+def _pump_row(model: Model, p: PumpSite, x: np.ndarray):
+    """(float row of :func:`pumps.pump_arrays`, Na inside, K outside) of ``p`` at ``x``."""
+    _, values = pumps.pump_arrays([p])
+    lay = model.layout
+    na_in = x[lay.conc_at(p.inside_cell, p.sodium)]
+    k_out = x[lay.conc_at(p.outside_cell, p.potassium)]
+    return values[0], float(na_in), float(k_out)
 
 
 def pump_rate(model: Model, p: PumpSite, x: np.ndarray) -> float:
     """Cycle rate j_p [mol/m^2/s] of one pump at state ``x``."""
-    if p.rate is not None:
-        return p.rate
-    lay = model.layout
-    na_in = max(x[lay.conc_at(p.inside_cell, p.sodium)], 0.0)
-    k_out = max(x[lay.conc_at(p.outside_cell, p.potassium)], 0.0)
-    return p.j_max * (na_in / (na_in + p.K_Na)) ** 3 * (k_out / (k_out + p.K_K)) ** 2
+    return float(pumps.rate(*_pump_row(model, p, x)))
 
 
 def pump_rate_derivatives(model: Model, p: PumpSite, x: np.ndarray) -> tuple[float, float]:
     """d j_p / d Na_inside and d j_p / d K_outside of a saturating pump (0, 0 if constant)."""
-    if p.rate is not None:
-        return 0.0, 0.0
-    lay = model.layout
-    na = max(x[lay.conc_at(p.inside_cell, p.sodium)], 0.0)
-    k = max(x[lay.conc_at(p.outside_cell, p.potassium)], 0.0)
-    f = na / (na + p.K_Na)
-    g = k / (k + p.K_K)
-    d_na = p.j_max * 3.0 * f**2 * p.K_Na / (na + p.K_Na) ** 2 * g**2
-    d_k = p.j_max * f**3 * 2.0 * g * p.K_K / (k + p.K_K) ** 2
-    return d_na, d_k
+    d_na, d_k = pumps.rate_derivatives(*_pump_row(model, p, x))
+    return float(d_na), float(d_k)

@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ..discretisation import kernel
-from ..discretisation.model import Model, pump_rate_derivatives, pump_sources
+from ..discretisation import kernel, pumps
+from ..discretisation.model import Model
 from ..discretisation.swelling import set_scale
 from . import banded, iteration
 from .bordered import Bordered
@@ -87,6 +87,8 @@ class System:
         self.res = np.zeros(n)
         self.args = model.kernel_args()
         self.source = np.zeros((model.n_species, model.n_cells), order="F")
+        self._pumps = None  # the pump sites pump_cells and pump_values were made from
+        self.pump_tables()
         self.psi_index = model.potential_index()
         # every boundary unknown is a floating reservoir's potential
         self.psi_index_all = np.concatenate([self.psi_index, model.layout.boundary])
@@ -115,10 +117,24 @@ class System:
         self._assemble_core(x, alpha_c, alpha_d, beta_c, beta_d, self.res, self.ab, jacobian)
         return self.res
 
+    def pump_tables(self) -> bool:
+        """Flatten the model's pumps (:func:`pumps.pump_arrays`) into
+        ``pump_cells`` and ``pump_values`` when they are not those of the
+        last call (a moving mesh replaces them with its membrane's area).
+        Returns whether there are any."""
+        if self.model.pumps is not self._pumps:
+            self._pumps = self.model.pumps
+            self.pump_cells, self.pump_values = pumps.pump_arrays(self._pumps)
+        return self.pump_cells.shape[0] > 0
+
     def _assemble_core(self, x, alpha_c, alpha_d, beta_c, beta_d, res, ab, jacobian):
         """The kernel's residual and band Jacobian of the cells (and boundary unknowns)."""
-        if self.model.pumps:
-            pump_sources(self.model, x, self.source)
+        lay = self.model.layout
+        pumped = self.pump_tables()
+        if pumped:
+            pumps.sources(
+                x, lay.n_boundary, lay.block, self.pump_cells, self.pump_values, self.source
+            )
         # one memory layout for every call: one compiled specialisation
         kernel.assemble(
             x,
@@ -133,43 +149,21 @@ class System:
             ab,
             jacobian,
         )
-        if jacobian and self.model.pumps:
-            self._pump_jacobian(x)
-
-    def _pump_jacobian(self, x):
-        """Saturating pumps: the in-band part of their Jacobian.
-
-        A pump couples the cells on both sides of its membrane, further apart
-        than the band: the derivative of each cell's rows with respect to its
-        own concentration is added, the cross-membrane coupling is lagged.
-        """
-        model = self.model
-        for p in model.pumps:
-            d_na, d_k = pump_rate_derivatives(model, p, x)
-            if d_na == 0.0 and d_k == 0.0:
-                continue
-            lay = model.layout
-            col_na = lay.conc_at(p.inside_cell, p.sodium)  # Na inside, K outside set the rate
-            col_k = lay.conc_at(p.outside_cell, p.potassium)
-            # residual = ... - source; source(Na, inside) = -3 j A, (K, inside) = +2 j A, ...
-            for cell, col, d_rate in ((p.inside_cell, col_na, d_na), (p.outside_cell, col_k, d_k)):
-                out = 1.0 if cell == p.inside_cell else -1.0  # Na leaves the inside cell
-                for species, per_cycle in ((p.sodium, 3.0), (p.potassium, -2.0)):
-                    value = out * per_cycle * p.area * d_rate
-                    self._add_species_row(cell, species, col, value)
-
-    def _add_species_row(self, cell: int, species: int, col: int, value: float) -> None:
-        """Add ``value`` at column ``col`` to the balance of ``species`` in ``cell``:
-        to its row, and z times it to the continuity row where that replaces
-        species 0's (as the kernel does)."""
-        lay, kl, ku = self.model.layout, self.kl, self.ku
-        rows = []
-        if not (self.cont[cell] and species == 0):
-            rows.append((lay.conc_at(cell, species), value))
-        if self.cont[cell]:
-            rows.append((lay.conc_at(cell, 0), self.model.z[species] * value))
-        for row, v in rows:
-            self.ab[kl + ku + row - col, col] += v
+        if jacobian and pumped:
+            # a pump couples the cells on both sides of its membrane, further
+            # apart than the band: only each cell's own derivative is added
+            pumps.add_jacobian(
+                x,
+                lay.n_boundary,
+                lay.block,
+                self.pump_cells,
+                self.pump_values,
+                self.model.z,
+                self.cont,
+                ab,
+                self.kl,
+                self.ku,
+            )
 
     def solve(self) -> tuple[np.ndarray | None, str]:
         """Newton update -J^{-1} R from the last assembly (row-equilibrated LU);
