@@ -436,3 +436,15 @@ def test_refactor_alpha_tolerance_is_relative(monkeypatch):
     kept = reuse.Reuse()
     kept.made(100.0, True)
     assert kept.usable(105.0) and kept.usable(110.0 - 1e-9) and not kept.usable(111.0)
+
+
+def test_a_factorization_made_in_this_step_is_no_longer_the_older_one():
+    """A factorization from an earlier step contracting slowly (20 -> 15,
+    rate 0.75) is replaced; from then on the factorization is this step's:
+    a contraction of 0.4 below the tolerance (2 -> 0.8) goes on with it
+    (an older one would be replaced again), and the step converges on the
+    polished update with the one new factorization."""
+    system = _Scripted([20.0, 15.0, 2.0, 0.8, 1e-7])
+    info = _run(system, fresh=False)
+    assert info.converged and info.iterations == 5
+    assert system.factored == 1

@@ -1,4 +1,4 @@
-"""The part of a Newton iteration after the assembly, compiled in one call.
+"""The Newton iteration of a transient step, compiled.
 
 Once the residual R of an iterate is assembled (and, when due, the band
 factored), what is left of the iteration is a row of small operations:
@@ -14,7 +14,14 @@ with the same BLAS dot product numpy calls), so an iteration gives the
 same bits as :func:`pnp.solvers.newton.apply_update` after
 :meth:`pnp.solvers.newton.System.substitute` (tests/test_iteration.py).
 
-It serves systems without border unknowns whose mesh does not move (no
+:func:`modified_newton` is the whole modified Newton solve of a step in one
+call: the pumps' sources (:mod:`pnp.discretisation.pumps`), the kernel's
+assembly, the factorization when due, :func:`update`, and the stopping
+rules (:func:`verdict`, :func:`after_update`), which the Python loop of
+:func:`pnp.solvers.reuse.modified_newton` calls too. The two loops give
+the same bits (tests/test_compiled_loop.py).
+
+Both serve systems without border unknowns whose mesh does not move (no
 channels, no cell volume): the others keep the Python path, where the
 border's Schur complement and the moving mesh's geometry live.
 """
@@ -24,8 +31,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ..discretisation import kernel, pumps
 from ..discretisation.kernel import weighted_max
-from .banded import _scale_substitute
+from .banded import _equilibrate_factor, _scale_substitute
 from .history import all_finite, max_abs_strided
 
 
@@ -85,3 +93,168 @@ def update(
             for i in index:
                 x[i] *= factor
     return True, lam, weighted_max(delta, x, lam, rtol, floor_c, floor_psi, is_psi)
+
+
+# How a compiled modified Newton ended (the first result of modified_newton)
+CONVERGED, ROUND_OFF, BAD_RESIDUAL, SINGULAR, BAD_UPDATE, DIVERGED, NOT_CONVERGED = range(1, 8)
+
+
+@njit(cache=True)
+def verdict(norm, previous, jac, older, polish, slow_rate):
+    """:mod:`pnp.solvers.reuse`'s stopping rules after an undamped update of
+    norm ``norm`` (``previous``: the last one's, inf if none or damped),
+    made with a new factorization (``jac``) or with one from an earlier
+    iterate (``older``: from an earlier step). Returns (0, CONVERGED or
+    ROUND_OFF; whether to factor anew)."""
+    if jac:  # a Newton step: full Newton's tests
+        if norm <= 1.0:
+            return CONVERGED, False
+        if norm <= 10.0 and norm > 0.5 * previous:
+            return ROUND_OFF, False
+        return 0, False
+    if norm <= polish:
+        return CONVERGED, False
+    if previous == np.inf:
+        return 0, False
+    rate = norm / previous
+    if rate < 1.0 and norm <= 1.0 and rate / (1.0 - rate) * norm <= polish:
+        return CONVERGED, False
+    if rate > slow_rate and (older or norm > 1.0):
+        return 0, True
+    if rate > 0.5 and norm <= 1.0:  # this step's factorization: round-off
+        return ROUND_OFF, False
+    return 0, False
+
+
+@njit(cache=True)
+def after_update(lam, norm, previous, best, jac, older, it, polish, slow_rate):
+    """What a modified Newton does after the update of iteration ``it`` (its
+    damping ``lam`` and norm; ``previous``, ``best``: the last undamped and
+    the smallest norms so far; ``jac``, ``older`` as :func:`verdict`).
+    Returns (status: 0 to go on, CONVERGED, ROUND_OFF or DIVERGED; factor
+    anew; older; previous; best) for the next iteration. Both loops, the
+    compiled and :func:`pnp.solvers.reuse.modified_newton`, take their
+    decisions here."""
+    fresh = False
+    if lam < 1.0:  # damped: no convergence, no rate
+        if older:  # an old factorization sent it far: a new one
+            fresh, older = True, False
+    else:
+        status, fresh = verdict(norm, previous, jac, older, polish, slow_rate)
+        if status:
+            return status, fresh, older, previous, best
+        older = older and not fresh
+    previous = norm if lam == 1.0 else np.inf
+    best = min(best, norm)
+    if it >= 4 and norm > 1e4 * best:
+        return DIVERGED, fresh, older, previous, best
+    return 0, fresh, older, previous, best
+
+
+@njit(cache=True)
+def modified_newton(
+    x,
+    model_args,
+    alpha_c,
+    alpha_d,
+    beta_c,
+    beta_d,
+    cont,
+    source,
+    res,
+    band,
+    factors,
+    piv,
+    row_scale,
+    kl,
+    ku,
+    psi_start,
+    psi_stop,
+    psi_step,
+    psi_extra,
+    dpsi_max,
+    proj_index,
+    proj_start,
+    proj_volume,
+    proj_amount,
+    rtol,
+    floor_c,
+    floor_psi,
+    is_psi,
+    pump_cells,
+    pump_values,
+    z,
+    n_boundary,
+    block,
+    fresh,
+    max_iter,
+    polish,
+    slow_rate,
+):
+    """:func:`pnp.solvers.reuse.modified_newton` in one compiled call, for a
+    system without border unknowns on a fixed mesh.
+
+    Each iteration: the pumps' sources, the kernel's residual (and band
+    Jacobian when a factorization is due) at ``x``, assembled into ``band``;
+    a due factorization swaps ``band`` and ``factors`` (as
+    :meth:`pnp.solvers.newton.System.take_band`) and factors in place; then
+    :func:`update`. Returns (status, iterations, norm, info, factorizations,
+    updates): status one of CONVERGED ... NOT_CONVERGED, ``info`` the zero
+    pivot (1-based) of a SINGULAR factorization, ``updates`` the updates
+    applied (each factorization traded the two bands' places once).
+    """
+    previous = np.inf
+    best = np.inf
+    norm = np.inf
+    older = not fresh  # the factorization is from an earlier step
+    n_factor = 0
+    n_update = 0
+    for it in range(1, max_iter + 1):
+        jac = fresh
+        fresh = False
+        if pump_cells.shape[0]:
+            pumps.sources(x, n_boundary, block, pump_cells, pump_values, source)
+        kernel.assemble(
+            x, *model_args, alpha_c, alpha_d, beta_c, beta_d, cont, source, res, band, jac
+        )
+        if jac and pump_cells.shape[0]:
+            pumps.add_jacobian(x, n_boundary, block, pump_cells, pump_values, z, cont, band, kl, ku)
+        if not all_finite(res):
+            return BAD_RESIDUAL, it, np.inf, 0, n_factor, n_update
+        if jac:
+            band, factors = factors, band
+            n_factor += 1
+            info = _equilibrate_factor(factors, kl, ku, piv, row_scale)
+            if info > 0:
+                return SINGULAR, it, np.inf, info, n_factor, n_update
+        finite, lam, norm = update(
+            factors,
+            res,
+            kl,
+            ku,
+            piv,
+            row_scale,
+            x,
+            psi_start,
+            psi_stop,
+            psi_step,
+            psi_extra,
+            dpsi_max,
+            proj_index,
+            proj_start,
+            proj_volume,
+            proj_amount,
+            rtol,
+            floor_c,
+            floor_psi,
+            is_psi,
+        )
+        if not finite:
+            return BAD_UPDATE, it, np.inf, 0, n_factor, n_update
+        n_update += 1
+        status, fresh, older, previous, best = after_update(
+            lam, norm, previous, best, jac, older, it, polish, slow_rate
+        )
+        if status:
+            return status, it, norm, 0, n_factor, n_update
+    return NOT_CONVERGED, max_iter, norm, 0, n_factor, n_update

@@ -189,10 +189,14 @@ class System:
         Allocates the pivots and row scales on first use."""
         if self.keep:
             self.ab, self.lu = self.lu, self.ab
+        self._factor_arrays()
+        return self.lu
+
+    def _factor_arrays(self) -> None:
+        """The pivots and row scales, allocated on first use."""
         if self.piv is None:
             self.piv = np.zeros(self.ab.shape[1], dtype=np.int64)
             self.row_scale = np.ones(self.ab.shape[1])
-        return self.lu
 
     def factor(self) -> str:
         """Factor the last assembled Jacobian ('' or why it failed); kept for
@@ -249,6 +253,64 @@ class System:
             return np.nan, np.inf, "non-finite Newton update"
         self.stats.newton_iterations += 1
         return lam, norm, ""
+
+    def loop_compiles(self, project=None) -> bool:
+        """Can a whole modified Newton run compiled (:meth:`modified_newton`)?
+        Without border unknowns, on a fixed mesh, with a kept factorization."""
+        return self.keep and self.bordered is None and not (project is not None and project.moving)
+
+    def modified_newton(
+        self, x, alpha_c, alpha_d, beta_c, beta_d, weights, project, fresh, max_iter, polish, slow
+    ) -> tuple[int, int, float, int, int]:
+        """:func:`pnp.solvers.iteration.modified_newton` on this system (see
+        :meth:`loop_compiles`), its counters and bands kept up to date.
+        Returns (status, iterations, norm, zero pivot, factorizations)."""
+        self._factor_arrays()
+        proj = _NoProjection if project is None else project
+        self.pump_tables()
+        lay = self.model.layout
+        status, it, norm, info, n_factor, n_update = iteration.modified_newton(
+            x,
+            self.args,
+            np.asfortranarray(alpha_c),
+            alpha_d,
+            np.asfortranarray(beta_c),
+            beta_d,
+            self.cont,
+            self.source,
+            self.res,
+            self.ab,
+            self.lu,
+            self.piv,
+            self.row_scale,
+            self.kl,
+            self.ku,
+            *self._psi_cells,
+            self._psi_boundary,
+            DPSI_MAX,
+            proj.index,
+            proj.start,
+            proj.volume,
+            proj.amount,
+            weights.rtol,
+            weights.floor_c,
+            weights.floor_psi,
+            weights.is_psi,
+            self.pump_cells,
+            self.pump_values,
+            self.model.z,
+            lay.n_boundary,
+            lay.block,
+            fresh,
+            max_iter,
+            polish,
+            slow,
+        )
+        if n_factor % 2:  # each factorization traded the bands' places
+            self.ab, self.lu = self.lu, self.ab
+        self.stats.factorizations += n_factor
+        self.stats.newton_iterations += n_update
+        return status, it, norm, info, n_factor
 
 
 def substitute_and_apply(system, x: np.ndarray, weights, project=None) -> tuple[float, float, str]:

@@ -22,6 +22,10 @@ the iteration):
   step, the step is solved again from its predictor with a new one
   (:meth:`Reuse.newton`) before the stepper cuts h.
 
+Without border unknowns and on a fixed mesh the whole loop runs compiled
+(:func:`pnp.solvers.iteration.modified_newton`); the stopping rules below
+are :func:`pnp.solvers.iteration.after_update`'s in both loops.
+
 Stopping. An update made with the Jacobian of its own iterate is a Newton
 step and is judged as in :func:`~pnp.solvers.newton.newton` (converged at
 norm <= 1: what is left is of the order of its square; stagnation at norm
@@ -51,6 +55,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import iteration
 from .history import all_finite
 from .newton import NEWTON_MAX_ITER, NewtonInfo
 
@@ -117,7 +122,15 @@ def modified_newton(
 ) -> NewtonInfo:
     """Newton on R(x) = 0 from ``x`` (updated in place) with the factorization
     ``system`` keeps; a new one first if ``fresh``. Damping and weights as
-    :func:`~pnp.solvers.newton.newton`; stopping as the module docstring."""
+    :func:`~pnp.solvers.newton.newton`; stopping as the module docstring.
+    Without border unknowns and on a fixed mesh the loop is one compiled
+    call (:func:`pnp.solvers.iteration.modified_newton`), the same
+    operations in the same order."""
+    loop_compiles = getattr(system, "loop_compiles", None)
+    if loop_compiles is not None and loop_compiles(project):
+        return _compiled(
+            system, x, alpha_c, alpha_d, beta_c, beta_d, weights, project, kept, fresh, max_iter
+        )
     previous = np.inf
     best = np.inf
     norm = np.inf
@@ -135,41 +148,47 @@ def modified_newton(
         lam, norm, why = system.update(x, weights, project)
         if why:
             return NewtonInfo(False, it, np.inf, why)
-        if lam < 1.0:  # damped: no convergence, no rate
-            if older:  # an old factorization sent it far: a new one
-                fresh, older = True, False
-        else:
-            verdict, fresh = _verdict(norm, previous, jac, older)
-            if verdict:
-                return NewtonInfo(True, it, norm, verdict)
-            older = older and not fresh
-        previous = norm if lam == 1.0 else np.inf
-        best = min(best, norm)
-        if it >= 4 and norm > 1e4 * best:
-            return NewtonInfo(False, it, norm, "Newton diverged")
-    return NewtonInfo(False, max_iter, norm, f"no convergence in {max_iter} Newton iterations")
+        status, fresh, older, previous, best = iteration.after_update(
+            lam, norm, previous, best, jac, older, it, POLISH, SLOW_RATE
+        )
+        if status:
+            return _info(status, it, norm, 0, max_iter)
+    return _info(iteration.NOT_CONVERGED, max_iter, norm, 0, max_iter)
+
+
+def _compiled(system, x, alpha_c, alpha_d, beta_c, beta_d, weights, project, kept, fresh, max_iter):
+    """:func:`modified_newton` by the compiled loop of ``system``."""
+    status, it, norm, info, n_factor = system.modified_newton(
+        x, alpha_c, alpha_d, beta_c, beta_d, weights, project, fresh, max_iter, POLISH, SLOW_RATE
+    )
+    if n_factor:  # the last factorization is the one kept
+        kept.made(alpha_d, status != iteration.SINGULAR)
+    return _info(status, it, norm, info, max_iter)
+
+
+def _info(status: int, it: int, norm: float, info: int, max_iter: int) -> NewtonInfo:
+    """The :class:`NewtonInfo` of a loop that ended with ``status`` at
+    iteration ``it`` (``info``: the zero pivot of a singular factorization)."""
+    if status in (iteration.CONVERGED, iteration.ROUND_OFF):
+        return NewtonInfo(True, it, float(norm), _VERDICTS[status])
+    messages = {
+        iteration.BAD_RESIDUAL: "non-finite residual",
+        iteration.SINGULAR: f"singular Jacobian (zero pivot at unknown {info - 1})",
+        iteration.BAD_UPDATE: "non-finite Newton update",
+        iteration.DIVERGED: "Newton diverged",
+        iteration.NOT_CONVERGED: f"no convergence in {max_iter} Newton iterations",
+    }
+    return NewtonInfo(False, it, float(norm), messages[status])
+
+
+_VERDICTS = {0: "", iteration.CONVERGED: "converged", iteration.ROUND_OFF: "converged to round-off"}
 
 
 def _verdict(norm: float, previous: float, jac: bool, older: bool) -> tuple[str, bool]:
     """After an undamped update of norm ``norm`` (``previous``: the last one's,
     inf if none or damped), made with a new factorization (``jac``) or with
     one from an earlier iterate (``older``: from an earlier step):
-    (how it converged, or '' if not; whether to factor anew)."""
-    if jac:  # a Newton step: full Newton's tests
-        if norm <= 1.0:
-            return "converged", False
-        if norm <= 10.0 and norm > 0.5 * previous:
-            return "converged to round-off", False
-        return "", False
-    if norm <= POLISH:
-        return "converged", False
-    if previous == np.inf:
-        return "", False
-    rate = norm / previous
-    if rate < 1.0 and norm <= 1.0 and rate / (1.0 - rate) * norm <= POLISH:
-        return "converged", False
-    if rate > SLOW_RATE and (older or norm > 1.0):
-        return "", True
-    if rate > 0.5 and norm <= 1.0:  # this step's factorization: round-off
-        return "converged to round-off", False
-    return "", False
+    (how it converged, or '' if not; whether to factor anew). The rules are
+    :func:`pnp.solvers.iteration.verdict`'s, which the compiled loop uses."""
+    status, fresh = iteration.verdict(norm, previous, jac, older, POLISH, SLOW_RATE)
+    return _VERDICTS[status], bool(fresh)

@@ -1,0 +1,159 @@
+"""The compiled modified Newton loop against the Python loop, bit for bit.
+
+:func:`pnp.solvers.iteration.modified_newton` promises the operations of
+:func:`pnp.solvers.reuse.modified_newton`'s Python loop in the same order
+(assembly with the pumps' sources and Jacobian, factorization when due,
+the compiled update, the stopping rules, the divergence guard). Each test
+runs the same thing twice, once with the loop compiled and once with
+``System.loop_compiles`` answering no, and compares states with
+``array_equal`` and counters and messages with ``==``: whole BDF runs of
+shipped cases (closed compartments; a constant pump and a saturating one,
+whose Jacobian has an in-band part), and single solves stopped by every
+way a Newton solve can end.
+"""
+
+from __future__ import annotations
+
+import tomllib
+
+import numpy as np
+import pytest
+from helpers import CASES
+
+import pnp
+from pnp.discretisation.model import build_model
+from pnp.solvers import iteration, reuse
+from pnp.solvers.bdf import BDF
+from pnp.solvers.newton import System, make_weights
+
+
+def _case(name: str, saturating: bool = False):
+    data = tomllib.loads((CASES / f"{name}.toml").read_text())
+    data.pop("output", None)
+    if saturating:  # a saturating pump at about ischemia's constant rate
+        data["pump"] = {"membrane": "membrane", "j_max": "3e-7 mol/m^2/s", "K_Na": 12, "K_K": 3}
+        data.pop("protocol", None)
+    return pnp.Case.from_dict(data)
+
+
+def _python_loop(monkeypatch):
+    monkeypatch.setattr(System, "loop_compiles", lambda self, project=None: False)
+
+
+def _run(case, steps):
+    model = build_model(case)
+    stepper = BDF(model, model.x0, rtol=case.run.rtol, atol=case.run.atol)
+    for _ in range(steps):
+        assert stepper.step(case.run.t_end)[0]
+    return stepper
+
+
+@pytest.mark.parametrize(
+    "name, saturating",
+    [("donnan_approach", False), ("ischemia", False), ("ischemia", True)],
+    ids=["compartments", "constant-pump", "saturating-pump"],
+)
+def test_bdf_steps_are_the_same_with_the_loop_compiled(monkeypatch, name, saturating):
+    case = _case(name, saturating)
+    compiled = _run(case, 60)
+    assert compiled.system.loop_compiles(compiled.project)
+    if saturating:  # the in-band pump Jacobian is in play
+        assert compiled.model.pumps[0].rate is None
+    with monkeypatch.context() as m:
+        _python_loop(m)
+        python = _run(case, 60)
+    assert np.array_equal(compiled.x, python.x)
+    assert compiled.t == python.t and compiled.h == python.h and compiled.q == python.q
+    assert compiled.stats.as_dict() == python.stats.as_dict()
+    assert compiled.kept.alpha == python.kept.alpha and compiled.kept.steps == python.kept.steps
+
+
+def _solve_both(monkeypatch, x0, fresh, max_iter, alpha=1e3):
+    """One modified Newton solve of ischemia's saturating-pump model from
+    ``x0``, compiled and in Python: (info, x, stats, kept) of each."""
+    model = build_model(_case("ischemia", saturating=True))
+    out = []
+    for compiled in (True, False):
+        system = System(model, continuity=True, keep=True)
+        weights = make_weights(system, 1e-6, 1e-9)
+        kept = reuse.Reuse()
+        x = x0.copy()
+        args = (
+            np.full((model.n_species, model.n_cells), alpha, order="F"),
+            alpha,
+            np.asfortranarray(alpha * np.asarray(model.layout.split(model.x0)[1])),
+            np.zeros(model.n_cells + 1),
+            weights,
+            None,
+            kept,
+        )
+        if not fresh:  # a factorization kept from an earlier solve at this alpha
+            reuse.modified_newton(system, model.x0.copy(), *args, fresh=True)
+        with monkeypatch.context() as m:
+            if not compiled:
+                _python_loop(m)
+            info = reuse.modified_newton(system, x, *args, fresh=fresh, max_iter=max_iter)
+        out.append((info, x, system.stats.as_dict(), (kept.valid, kept.alpha, kept.steps)))
+    return out, model
+
+
+@pytest.mark.parametrize("fresh", [True, False])
+@pytest.mark.parametrize("max_iter", [1, 2, 25])
+def test_a_solve_ends_the_same_way_with_the_loop_compiled(monkeypatch, fresh, max_iter):
+    """From a start far from the solution (potentials of a few V_T: damped
+    updates), stopped after 1, 2 or 25 iterations."""
+    model = build_model(_case("ischemia", saturating=True))
+    rng = np.random.default_rng(7)
+    x0 = model.x0.copy()
+    x0[model.layout.potential] += rng.uniform(-40.0, 40.0, model.n_cells)
+    (a, b), _ = _solve_both(monkeypatch, x0, fresh, max_iter)
+    assert a[0] == b[0]  # converged, iterations, norm, message
+    assert np.array_equal(a[1], b[1])
+    assert a[2] == b[2] and a[3] == b[3]
+    if max_iter == 1:
+        assert a[0].message == "no convergence in 1 Newton iterations"
+
+
+def test_a_non_finite_residual_stops_both_loops_alike(monkeypatch):
+    model = build_model(_case("ischemia", saturating=True))
+    x0 = model.x0.copy()
+    x0[model.layout.potential_at(3)] = np.nan
+    (a, b), _ = _solve_both(monkeypatch, x0, True, 25)
+    assert a[0] == b[0] and a[0].message == "non-finite residual" and a[0].iterations == 1
+    assert a[2] == b[2] and a[3] == b[3]
+
+
+def test_a_singular_jacobian_stops_both_loops_alike(monkeypatch):
+    """All concentrations zero and no time term (alpha = 0): every species
+    row of the Jacobian is zero, the first pivot of a species column is 0."""
+    model = build_model(_case("ischemia", saturating=True))
+    x0 = model.x0.copy()
+    _, c = model.layout.split(x0)
+    c[:] = 0.0
+    (a, b), _ = _solve_both(monkeypatch, x0, True, 25, alpha=0.0)
+    assert a[0] == b[0] and a[0].message.startswith("singular Jacobian (zero pivot at unknown ")
+    assert a[2] == b[2] and a[3] == b[3]
+    assert a[3][0] is False  # the failed factorization is not kept
+
+
+def test_the_loop_reports_every_status_by_its_own_code():
+    """The status codes are distinct and none is 0 (verdict's 'not yet')."""
+    codes = [
+        iteration.CONVERGED,
+        iteration.ROUND_OFF,
+        iteration.BAD_RESIDUAL,
+        iteration.SINGULAR,
+        iteration.BAD_UPDATE,
+        iteration.DIVERGED,
+        iteration.NOT_CONVERGED,
+    ]
+    assert len(set(codes)) == 7 and 0 not in codes
+
+
+def test_systems_with_border_unknowns_or_a_moving_mesh_keep_the_python_loop():
+    for name in ("action_potential", "hypotonic"):
+        model = build_model(_case(name))
+        stepper = BDF(model, model.x0)
+        assert not stepper.system.loop_compiles(stepper.project)
+    model = build_model(_case("donnan_approach"))
+    assert not System(model, continuity=True, keep=False).loop_compiles()
