@@ -100,6 +100,7 @@ MODULES = (
     "reuse",
     "history",
     "iteration",
+    "pumps",
 )
 
 # Where each module lives inside pnp/.
@@ -116,6 +117,7 @@ PATHS = {
     "reuse": "solvers/reuse.py",
     "history": "solvers/history.py",
     "iteration": "solvers/iteration.py",
+    "pumps": "discretisation/pumps.py",
 }
 
 # Fast targeted selections: property tests of the module first, then the
@@ -146,6 +148,7 @@ TESTS = {
     "newton": [
         "tests/test_newton_contracts.py",
         "tests/test_iteration.py",
+        "tests/test_compiled_loop.py",
         "tests/test_solver_contracts.py",
         "tests/test_engine.py",
         "tests/test_neuron.py",
@@ -179,11 +182,29 @@ TESTS = {
     # the compiled banded LU: against LAPACK and dense algebra, then in use
     "banded": ["tests/test_banded.py", "tests/test_newton_contracts.py", "tests/test_engine.py"],
     # the transient's modified Newton: its rules, then the steps it must solve as before
-    "reuse": ["tests/test_reuse.py", "tests/test_solver_contracts.py", "tests/test_engine.py"],
+    "reuse": [
+        "tests/test_reuse.py",
+        "tests/test_compiled_loop.py",
+        "tests/test_solver_contracts.py",
+        "tests/test_engine.py",
+    ],
     # the stepper's compiled helpers: bit for bit against numpy, then in use
     "history": ["tests/test_history.py", "tests/test_iteration.py", "tests/test_variable_order.py"],
-    # the compiled Newton update: against the Python path, then in use
-    "iteration": ["tests/test_iteration.py", "tests/test_reuse.py", "tests/test_engine.py"],
+    # the compiled Newton update and loop: against the Python path, then in use
+    "iteration": [
+        "tests/test_iteration.py",
+        "tests/test_compiled_loop.py",
+        "tests/test_reuse.py",
+        "tests/test_engine.py",
+    ],
+    # the pumps' rate, derivatives (against differences), sources and in-band
+    # Jacobian; then in both Newton loops
+    "pumps": [
+        "tests/test_model_contracts.py",
+        "tests/test_compiled_loop.py",
+        "tests/test_kernel.py",
+        "tests/test_total_current.py",
+    ],
 }
 
 # Binary operator: the one replacement kept per site (its inverse).
@@ -265,7 +286,7 @@ def _env(module: str, args) -> dict[str, str]:
 
 def _covered_lines(module: str, work: Path, env: dict[str, str]) -> set[int] | None:
     """Lines of pnp/<module>.py that the selection executes (None if unknown)."""
-    if module in ("kernel", "banded", "history", "iteration"):
+    if module in ("kernel", "banded", "history", "iteration", "pumps"):
         return None  # numba-compiled lines are invisible to coverage
     data = work / ".coverage"
     cmd = [
