@@ -38,10 +38,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from numba import njit
 
 from ..constants import VACUUM_PERMITTIVITY
 from . import kernel
-from .gates import Rate, temperature_factor
+from .gates import Rate, rate_at, temperature_factor
 
 #: Rates are in 1/ms; the solver's time is in s.
 PER_MS = 1000.0
@@ -90,6 +91,14 @@ class ChannelSet:
     vm_index: tuple[int, ...] = ()  # V_m / V_T = sum coef x[index] + constant
     vm_coef: tuple[float, ...] = ()
     held: bool = False  # gates held at the history's values (a steady solver's first pass)
+    # the same as flat tables for the compiled functions (made by lower and refresh)
+    rates: np.ndarray = field(default=None, repr=False)  # (G, 2, 4): alpha, beta as Rate.row
+    leak: np.ndarray = field(default=None, repr=False)  # (K,) per conductor
+    reference: np.ndarray = field(default=None, repr=False)  # (K,)
+    cond_index: np.ndarray = field(default=None, repr=False)  # (K, 3) int: species, start, stop
+    base_ends: np.ndarray = field(default=None, repr=False)  # (K, 2): base_left, base_right
+    base_start: np.ndarray = field(default=None, repr=False)  # (K + 1,) into base_faces
+    base_faces: np.ndarray = field(default=None, repr=False)  # every conductor's base_sg
 
     @property
     def n_gates(self) -> int:
@@ -154,6 +163,13 @@ def lower(case, mesh, species: tuple[str, ...], start_gates: int) -> ChannelSet 
         block=slice(start_gates, start_gates + len(gate_names)),
     )
     out.factors = np.ones(len(conductors))
+    out.rates = np.array([[a.row(), b.row()] for a, b in zip(alpha, beta, strict=True)])
+    out.rates = out.rates.reshape(len(gate_names), 2, 4)
+    out.leak = np.array([cd.leak for cd in conductors])
+    out.reference = np.array([cd.reference for cd in conductors])
+    out.cond_index = np.array(
+        [(cd.species, cd.start, cd.stop) for cd in conductors], dtype=np.int64
+    ).reshape(len(conductors), 3)
     return out
 
 
@@ -195,27 +211,51 @@ def refresh(model) -> None:
         cd.base_right = (
             float(model.b_cond[1, i]) if cd.stop == N else float(model.face_cond[i, cd.stop])
         )
+    sizes = [cd.base_sg.size for cd in chans.conductors]
+    chans.base_start = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    chans.base_faces = np.concatenate([cd.base_sg for cd in chans.conductors])
+    chans.base_ends = np.array([(cd.base_left, cd.base_right) for cd in chans.conductors])
     apply(model, chans.factors)
 
 
 def apply(model, factors: np.ndarray) -> None:
     """Write the faces of every conductor at ``factors`` (each floored at ``FACTOR_FLOOR``)."""
     chans = model.channels
-    N = model.n_cells
-    for cd, f in zip(chans.conductors, factors, strict=True):
-        f = max(float(f), FACTOR_FLOOR)
-        i = cd.species
-        np.multiply(cd.base_sg, f, out=model.face_cond[i, cd.start + 1 : cd.stop])
-        if cd.start == 0:  # a membrane at the boundary: its conductance scales
-            model.b_cond[0, i] = cd.base_left * f
-        else:  # the membrane's half of the interface face: a resistance
-            model.face_rr[i, cd.start] = cd.base_left / f
-        if cd.stop == N:
-            model.b_cond[1, i] = cd.base_right * f
-        else:
-            model.face_cond[i, cd.stop] = cd.base_right / f
+    _apply(
+        np.asarray(factors, dtype=np.float64),
+        chans.cond_index,
+        chans.base_ends,
+        chans.base_start,
+        chans.base_faces,
+        model.n_cells,
+        model.face_cond,
+        model.face_rr,
+        model.b_cond,
+    )
     if chans.factors is not factors:
         chans.factors[:] = factors
+
+
+@njit(cache=True)
+def _apply(
+    factors, cond_index, base_ends, base_start, base_faces, n_cells, face_cond, face_rr, b_cond
+):
+    """:func:`apply` on the flat tables: conductor k's faces inside its
+    membrane scaled by f, its two interface faces' membrane halves (a
+    resistance) divided by it, a boundary face's conductance scaled."""
+    for k in range(factors.shape[0]):
+        f = FACTOR_FLOOR if FACTOR_FLOOR > factors[k] else factors[k]  # max(f, floor)
+        i, start, stop = cond_index[k, 0], cond_index[k, 1], cond_index[k, 2]
+        for j in range(base_start[k + 1] - base_start[k]):
+            face_cond[i, start + 1 + j] = base_faces[base_start[k] + j] * f
+        if start == 0:  # a membrane at the boundary: its conductance scales
+            b_cond[0, i] = base_ends[k, 0] * f
+        else:  # the membrane's half of the interface face: a resistance
+            face_rr[i, start] = base_ends[k, 0] / f
+        if stop == n_cells:
+            b_cond[1, i] = base_ends[k, 1] * f
+        else:
+            face_cond[i, stop] = base_ends[k, 1] / f
 
 
 # ---------------------------------------------------------------------------
@@ -248,32 +288,51 @@ def membrane_potential(model, x: np.ndarray) -> float:
 def permeabilities(model, x: np.ndarray) -> np.ndarray:
     """(C,) P̄ Π x^p of every channel at ``x`` [m/s]."""
     chans = model.channels
-    gates = x[chans.block]
-    out = chans.permeability.copy()
-    for g in range(chans.n_gates):
-        out[chans.gate_channel[g]] *= gates[g] ** chans.exponent[g]
-    return out
+    return _opened(x[chans.block], chans.permeability, chans.gate_channel, chans.exponent)
 
 
 def factors(model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(f (K,), df/dx (G,)): each conductor's factor, and each gate's
     derivative of its own conductor's factor."""
     chans = model.channels
-    gates = x[chans.block]
-    opened = permeabilities(model, x)
-    f = np.array([cd.leak for cd in chans.conductors])
-    np.add.at(f, chans.conductor_of, opened)
-    ref = np.array([cd.reference for cd in chans.conductors])
-    dfdx = np.zeros(chans.n_gates)
-    for g in range(chans.n_gates):
-        c = chans.gate_channel[g]
-        p = chans.exponent[g]
-        rest = chans.permeability[c]
-        for other in range(chans.n_gates):
-            if other != g and chans.gate_channel[other] == c:
-                rest *= gates[other] ** chans.exponent[other]
-        dfdx[g] = rest * p * gates[g] ** (p - 1.0) / ref[chans.conductor_of[c]]
-    return f / ref, dfdx
+    return _factors(
+        x[chans.block],
+        chans.permeability,
+        chans.gate_channel,
+        chans.exponent,
+        chans.conductor_of,
+        chans.leak,
+        chans.reference,
+    )
+
+
+@njit(cache=True)
+def _opened(gates, permeability, gate_channel, exponent):
+    out = permeability.copy()
+    for g in range(gates.shape[0]):
+        out[gate_channel[g]] *= gates[g] ** exponent[g]
+    return out
+
+
+@njit(cache=True)
+def _factors(gates, permeability, gate_channel, exponent, conductor_of, leak, reference):
+    """:func:`factors` on the flat tables: f = (leak + sum of the opened P̄) / P_ref
+    (channels added in order), and each gate's df/dx with the others held."""
+    opened = _opened(gates, permeability, gate_channel, exponent)
+    f = leak.copy()
+    for c in range(conductor_of.shape[0]):
+        f[conductor_of[c]] += opened[c]
+    n = gates.shape[0]
+    dfdx = np.zeros(n)
+    for g in range(n):
+        c = gate_channel[g]
+        p = exponent[g]
+        rest = permeability[c]
+        for other in range(n):
+            if other != g and gate_channel[other] == c:
+                rest *= gates[other] ** exponent[other]
+        dfdx[g] = rest * p * gates[g] ** (p - 1.0) / reference[conductor_of[c]]
+    return f / reference, dfdx
 
 
 def gate_residual(model, x: np.ndarray, alpha: float, beta: np.ndarray):
@@ -294,14 +353,22 @@ def gate_residual(model, x: np.ndarray, alpha: float, beta: np.ndarray):
         diag[:] = 1.0 if alpha == 0.0 else alpha
         dv[:] = 0.0
         return res, diag, dv
-    for g in range(chans.n_gates):
-        a, da = chans.alpha[g].scalar(v_mv)
-        b, db = chans.beta[g].scalar(v_mv)
-        k = chans.rate_factor[g]
+    _gate_rows(x_g, v_mv, alpha, beta, chans.rates, chans.rate_factor, mv_per_psi, res, diag, dv)
+    return res, diag, dv
+
+
+@njit(cache=True)
+def _gate_rows(x_g, v_mv, alpha, beta, rates, rate_factor, mv_per_psi, res, diag, dv):
+    """:func:`gate_residual`'s rows on the flat tables (``rates``: each gate's
+    alpha and beta as :meth:`Rate.row`)."""
+    for g in range(x_g.shape[0]):
+        ra, rb = rates[g, 0], rates[g, 1]
+        a, da = rate_at(ra[0], ra[1], ra[2], ra[3], v_mv)
+        b, db = rate_at(rb[0], rb[1], rb[2], rb[3], v_mv)
+        k = rate_factor[g]
         res[g] = alpha * x_g[g] - beta[g] - k * (a * (1.0 - x_g[g]) - b * x_g[g])
         diag[g] = alpha + k * (a + b)
         dv[g] = -k * (da * (1.0 - x_g[g]) - db * x_g[g]) * mv_per_psi
-    return res, diag, dv
 
 
 def steady_gates(model, x: np.ndarray) -> np.ndarray:
