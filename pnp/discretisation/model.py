@@ -16,12 +16,12 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from numba import njit
 
 from ..constants import FARADAY, GAS_CONSTANT, VACUUM_PERMITTIVITY, thermal_voltage
 from . import channels as channel_lowering
 from . import kernel, pumps
 from .activity import ln_gamma_by_region
+from .geometry import _boundary_geometry, _face_conductances, _poisson_faces
 from .layout import StateLayout
 from .mesh import Mesh, build_mesh, mesh_from_faces
 from .swelling import Swelling, inside_membrane, moves, set_scale, swelling_of, unstretched
@@ -268,22 +268,6 @@ def rebuild_model(case, model: Model) -> Model:
     return new
 
 
-def geometric_arrays(case, mesh: Mesh, eps_r, d_cell, face_kind) -> dict[str, np.ndarray]:
-    """The :class:`Model` arrays that depend on where the faces are, on ``mesh``.
-
-    What a moving mesh recomputes (:func:`pnp.discretisation.swelling.set_scale`);
-    ``d_cell`` is (S, N) per cell, ``face_kind`` the model's (it
-    does not depend on where the faces are).
-    """
-    eps0_scaled = VACUUM_PERMITTIVITY * thermal_voltage(case.temperature) / FARADAY
-    pois_cond, pois_wleft = _poisson_faces(mesh, eps_r, eps0_scaled)
-    face_cond, face_rr = _face_conductances(mesh, d_cell, face_kind)
-    out = {"pois_cond": pois_cond, "pois_wleft": pois_wleft}
-    out["face_cond"], out["face_rr"] = face_cond, face_rr
-    out.update(_boundary_geometry(case, mesh, eps_r, d_cell, eps0_scaled))
-    return out
-
-
 def _species_properties(case, rt: float) -> tuple[np.ndarray, np.ndarray]:
     """(S, regions) diffusivity [m^2/s] and u offset (barrier / RT + ln gamma).
 
@@ -314,29 +298,6 @@ def _species_properties(case, rt: float) -> tuple[np.ndarray, np.ndarray]:
     return d_reg, g_reg
 
 
-def _poisson_faces(mesh: Mesh, eps_r: np.ndarray, eps0_scaled: float):
-    """Poisson on interior faces: half cells in series (harmonic eps).
-
-    Returns the face conductances and the left weight w of psi_f = w psi_L + (1-w) psi_R.
-    """
-    N = mesh.n_cells
-    pois_cond = np.zeros(N + 1)
-    pois_wleft = np.zeros(N + 1)
-    _poisson_core(mesh.widths, mesh.face_area, eps_r, eps0_scaled, pois_cond, pois_wleft)
-    return pois_cond, pois_wleft
-
-
-@njit(cache=True)
-def _poisson_core(h, area, eps_r, eps0_scaled, pois_cond, pois_wleft):
-    """Interior faces 1..N-1 of :func:`_poisson_faces` (compiled: a moving
-    mesh recomputes them at every new scale)."""
-    for f in range(1, h.shape[0]):
-        half_l = h[f - 1] / (2.0 * eps_r[f - 1])
-        half_r = h[f] / (2.0 * eps_r[f])
-        pois_cond[f] = area[f] * eps0_scaled / (half_l + half_r)
-        pois_wleft[f] = half_r / (half_l + half_r)
-
-
 def _species_faces(mesh: Mesh, d_cell: np.ndarray):
     """Kind (closed, SG, interface) and conductances of each species' interior faces."""
     face_kind = _face_kinds(mesh, d_cell)
@@ -356,40 +317,6 @@ def _face_kinds(mesh: Mesh, d_cell: np.ndarray) -> np.ndarray:
         open_face, np.where(interface, kernel.INTERFACE, kernel.SG), kernel.CLOSED
     )
     return face_kind
-
-
-def _face_conductances(mesh: Mesh, d_cell: np.ndarray, face_kind: np.ndarray):
-    """(face_cond, face_rr), each (S, N+1), of faces of these kinds on ``mesh``.
-
-    Half-cell resistances rL = (h_L/2)/(D_L A), rR = (h_R/2)/(D_R A): an SG
-    face holds the series conductance 1/(rL + rR); an interface face holds rL
-    in ``face_cond`` (one array for both: a face is one kind or the other) and
-    rR in ``face_rr``; a closed face 0. Also what a moving mesh recomputes.
-    """
-    face_cond = np.zeros(face_kind.shape)
-    face_rr = np.zeros(face_kind.shape)
-    _face_conductance_core(mesh.widths, mesh.face_area, d_cell, face_kind, face_cond, face_rr)
-    return face_cond, face_rr
-
-
-@njit(cache=True)
-def _face_conductance_core(widths, area, d_cell, face_kind, face_cond, face_rr):
-    """The open interior faces of :func:`_face_conductances` (compiled). A
-    face is open only where the species moves on both sides (D > 0)."""
-    S, N = d_cell.shape
-    for f in range(1, N):
-        half_over_area = 0.5 / area[f]
-        for i in range(S):
-            kind = face_kind[i, f]
-            if kind == kernel.CLOSED:
-                continue
-            rl = (widths[f - 1] * half_over_area) / d_cell[i, f - 1]
-            rr = (widths[f] * half_over_area) / d_cell[i, f]
-            if kind == kernel.SG:
-                face_cond[i, f] = 1.0 / (rl + rr)
-            else:
-                face_cond[i, f] = rl
-                face_rr[i, f] = rr
 
 
 def _boundaries(case, mesh: Mesh, eps_r, d_cell, g_cell, eps0_scaled: float, vt: float) -> dict:
@@ -413,40 +340,6 @@ def _boundaries(case, mesh: Mesh, eps_r, d_cell, g_cell, eps0_scaled: float, vt:
             out["b_conc"][side] = [region.concentration.get(nm, 0.0) for nm in case.species_names]
             out["b_g"][side] = g_cell[:, cell]
     out.update(_boundary_geometry(case, mesh, eps_r, d_cell, eps0_scaled))
-    return out
-
-
-def _boundary_geometry(case, mesh: Mesh, eps_r, d_cell, eps0_scaled: float) -> dict:
-    """The ``b_*`` arrays that depend on where the faces are: b_sigma,
-    b_current, b_pois_cond, b_pois_next, b_cond (what a moving mesh recomputes)."""
-    N = mesh.n_cells
-    h = mesh.widths
-    area = mesh.face_area
-    reg = mesh.region
-    out = {
-        "b_sigma": np.zeros(2),
-        "b_current": np.zeros(2),
-        "b_pois_cond": np.zeros(2),
-        "b_pois_next": np.zeros(2),
-        "b_cond": np.zeros((2, d_cell.shape[0])),
-    }
-    for side, bnd in enumerate((case.left, case.right)):
-        cell = 0 if side == 0 else N - 1
-        face = 0 if side == 0 else N
-        out["b_sigma"][side] = bnd.surface_charge * area[face] / FARADAY
-        out["b_current"][side] = bnd.current * area[face] / FARADAY
-        out["b_pois_cond"][side] = area[face] * eps0_scaled * eps_r[cell] / (h[cell] / 2.0)
-        nxt = 1 if side == 0 else N - 2
-        if bnd.type == "wall" and bnd.potential is not None and N >= 2 and reg[nxt] == reg[cell]:
-            # quadratic through (0, psi_b), (x0, psi_cell), (x1, psi_next):
-            # dpsi/dn = c_b psi_b + c_0 psi_cell + c_1 psi_next at the wall
-            x0 = h[cell] / 2.0
-            x1 = h[cell] + h[nxt] / 2.0
-            eps_area = area[face] * eps0_scaled * eps_r[cell]
-            out["b_pois_cond"][side] = eps_area * (x0 + x1) / (x0 * x1)
-            out["b_pois_next"][side] = eps_area * x0 / (x1 * (x1 - x0))
-        if bnd.type == "reservoir":
-            out["b_cond"][side] = area[face] * d_cell[:, cell] / (h[cell] / 2.0)
     return out
 
 

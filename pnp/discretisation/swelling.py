@@ -39,6 +39,7 @@ import numpy as np
 
 from ..constants import GAS_CONSTANT
 from .activity import osmotic_coefficient
+from .geometry import geometric_arrays
 from .mesh import geometry_factors
 
 #: Largest scale of the inside compartment: beyond it the cell is taken to
@@ -303,8 +304,6 @@ GEOMETRY_MEMO = 4
 
 def _geometry(model, scale: float):
     """(mesh, geometric arrays by Model field name, pump sites) of ``model`` at ``scale``."""
-    from .model import geometric_arrays  # the model module imports this one
-
     sw = model.swelling
     faces = sw.faces(scale)
     area, volume = geometry_factors(faces, sw.geometry)
