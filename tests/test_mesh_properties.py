@@ -351,3 +351,33 @@ def test_a_mesh_is_immutable():
     mesh = build_mesh(_case())
     with pytest.raises(dataclasses.FrozenInstanceError):
         mesh.geometry = "spherical"
+
+
+def test_a_moved_mesh_is_the_mesh_with_new_faces():
+    """Mesh.moved (what a moving mesh makes at every new scale) gives the
+    fields dataclasses.replace would, the centres and widths from the new
+    faces, and leaves the original untouched."""
+    import dataclasses
+
+    from pnp.discretisation.mesh import geometry_factors, mesh_from_faces
+
+    rng = np.random.default_rng(4)
+    faces = np.concatenate([[1e-6], 1e-6 + np.cumsum(10.0 ** rng.uniform(-9, -7, 40))])
+    mesh = mesh_from_faces(faces, np.repeat([0, 1], 20), ("a", "b"), "spherical")
+    before = {k: np.copy(v) if isinstance(v, np.ndarray) else v for k, v in vars(mesh).items()}
+    new_faces = faces * 1.3
+    area, volume = geometry_factors(new_faces, "spherical")
+    moved = mesh.moved(new_faces, area, volume)
+    want = dataclasses.replace(
+        mesh,
+        faces=new_faces,
+        centers=0.5 * (new_faces[1:] + new_faces[:-1]),
+        widths=np.diff(new_faces),
+        face_area=area,
+        volume=volume,
+    )
+    assert type(moved) is type(mesh) and vars(moved).keys() == vars(want).keys()
+    for key, value in vars(want).items():
+        assert np.array_equal(getattr(moved, key), value), key
+    for key, value in before.items():
+        assert np.array_equal(getattr(mesh, key), value), key

@@ -23,22 +23,22 @@ from . import kernel
 from .mesh import Mesh
 
 
-def geometric_arrays(case, mesh: Mesh, eps_r, d_cell, face_kind) -> dict[str, np.ndarray]:
+def geometric_arrays(
+    case, mesh: Mesh, eps_r, d_cell, face_kind, boundary=None
+) -> dict[str, np.ndarray]:
     """The :class:`Model` arrays that depend on where the faces are, on ``mesh``.
 
     What a moving mesh recomputes (:func:`pnp.discretisation.swelling.set_scale`);
     ``d_cell`` is (S, N) per cell, ``face_kind`` the model's (it
-    does not depend on where the faces are). One compiled call.
+    does not depend on where the faces are), ``boundary`` the
+    :func:`_boundary_kinds` of ``case`` on ``mesh`` if known (they do not
+    either). One compiled call.
     """
     eps0_scaled = VACUUM_PERMITTIVITY * thermal_voltage(case.temperature) / FARADAY
+    if boundary is None:
+        boundary = _boundary_kinds(case, mesh)
     arrays = _geometric_core(
-        mesh.widths,
-        mesh.face_area,
-        eps_r,
-        d_cell,
-        face_kind,
-        eps0_scaled,
-        *_boundary_kinds(case, mesh),
+        mesh.widths, mesh.face_area, eps_r, d_cell, face_kind, eps0_scaled, *boundary
     )
     return dict(zip(GEOMETRIC, arrays, strict=True))
 

@@ -90,6 +90,7 @@ class Model:
     channels: channel_lowering.ChannelSet | None = None  # voltage-gated channels (channels.py)
     scale: float = 1.0  # where the mesh is: the inside compartment's stretch (1: as built)
     swelling_memo: dict = field(default_factory=dict, repr=False)  # swelling.set_scale's
+    swelling_fixed: dict = field(default_factory=dict, repr=False)  # ... and what it reads
 
     # -- layout helpers ------------------------------------------------
     @property

@@ -39,7 +39,7 @@ import numpy as np
 
 from ..constants import GAS_CONSTANT
 from .activity import osmotic_coefficient
-from .geometry import geometric_arrays
+from .geometry import _boundary_kinds, geometric_arrays
 from .mesh import geometry_factors
 
 #: Largest scale of the inside compartment: beyond it the cell is taken to
@@ -307,15 +307,14 @@ def _geometry(model, scale: float):
     sw = model.swelling
     faces = sw.faces(scale)
     area, volume = geometry_factors(faces, sw.geometry)
-    mesh = dataclasses.replace(
-        model.mesh,
-        faces=faces,
-        centers=0.5 * (faces[1:] + faces[:-1]),
-        widths=np.diff(faces),
-        face_area=area,
-        volume=volume,
+    mesh = model.mesh.moved(faces, area, volume)
+    fixed = model.swelling_fixed  # what every scale reads and no scale changes
+    if not fixed:
+        fixed["d_cell"] = model.d_cell
+        fixed["boundary"] = _boundary_kinds(model.case, mesh)
+    arrays = geometric_arrays(
+        model.case, mesh, model.eps_r, fixed["d_cell"], model.face_kind, fixed["boundary"]
     )
-    arrays = geometric_arrays(model.case, mesh, model.eps_r, model.d_cell, model.face_kind)
     arrays["volume"] = volume
     # fixed charge inside is diluted by the water (its amount is kept); in the
     # membrane and beyond it keeps its density, like the permeabilities
