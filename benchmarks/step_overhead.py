@@ -4,32 +4,35 @@
 
 Each shipped transient is run warm by ``pnp.run`` (one warm-up first). The
 stepper's whole time is timed around every accepted step (``BDF.step``,
-rejected tries included; outputs and files excluded). From it are taken
-the compiled assembly of residual and Jacobian (``kernel.assemble``) and
-the compiled banded solve (``banded``'s equilibration + factorization and
-its substitutions), found in two ways:
+rejected tries included; outputs and files excluded). The overhead is what
+is left of it beyond the compiled assembly of residual and Jacobian
+(``kernel.assemble``) and the compiled banded solve (``banded``'s
+equilibration + factorization and its substitutions), in two parts:
 
-- called from Python (systems with border unknowns, full Newton): timers
-  around those calls. Where the substitution runs inside the compiled
-  Newton update (:func:`pnp.solvers.iteration.update`), the timer repeats
-  it alone on a copy of the same right-hand side beforehand and counts
-  its time as solve (and leaves the repetition out of the step's);
-- inside the compiled modified Newton loop
-  (:func:`pnp.solvers.iteration.modified_newton`, which Python timers
-  cannot see into): counted. Every loop reports its iterations (one
-  assembly each), factorizations (each after a Jacobian assembly) and
-  updates (one substitution each); each kind is then charged its own cost,
-  measured on the case's own system at the run's last state by a compiled
-  loop of 200 calls (no Python call in the figure; the copies that feed the
-  in-place factorization and substitution timed apart and subtracted),
-  minimum over 5 such means.
+- outside the compiled modified Newton loop
+  (:func:`pnp.solvers.iteration.modified_newton`), timed directly: the
+  stepping time minus the time inside those loops, minus the assembly and
+  solves called from Python (timers around them: systems with border
+  unknowns, full Newton). Where the substitution runs inside the compiled
+  Newton update (:func:`pnp.solvers.iteration.update`) called from Python,
+  the timer repeats it alone on a copy of the same right-hand side
+  beforehand and counts its time as solve (and leaves the repetition out
+  of the step's);
+- inside the compiled loops, which Python timers cannot see into: what a
+  loop does beyond assembly and solves, counted and charged its cost. Each
+  loop reports its iterations and updates; per update the compiled update
+  beyond its substitution (finite check, damping, x + lam delta, the
+  compartments, the norm), per iteration the residual's finite check and
+  the pumps' sources, each measured at states sampled through the run (the
+  system and starting state of every 40th loop) by compiled loops of 50
+  calls (the copies that feed them timed apart and subtracted), minimum of
+  3 such means, averaged over the samples.
 
-The overhead per step is (stepping - assembly - solve) / steps: everything
-the stepper does around the compiled assembly and solves (BDF weights,
-predictor, history, error estimate, order choice, Newton's bookkeeping,
-the update's damping, compartments and norm, the pumps' sources, and for a
-case with channels or a moving volume the gates, the bordered system's
-extra rows and the mesh geometry). Each timer adds ~0.2 us per call,
+The table's assembly and solve columns are the timed ones plus, for the
+compiled loops, their counted calls (each Jacobian or residual assembly,
+factorization, substitution) at their cost measured the same way; they are
+shown for scale, the overhead does not subtract them (a difference of large
+figures would carry their noise). Each timer adds ~0.2 us per call,
 counted as assembly or solve (so the overhead is if anything
 underestimated by that much per call). Minimum over ``--repeat`` runs of
 each figure (the machine may be shared).
@@ -47,8 +50,8 @@ import numpy as np
 from numba import njit
 
 import pnp
-from pnp.discretisation import kernel
-from pnp.solvers import banded, iteration
+from pnp.discretisation import kernel, pumps
+from pnp.solvers import banded, history, iteration, newton
 from pnp.solvers.bdf import BDF
 from pnp.solvers.newton import System
 
@@ -62,15 +65,19 @@ CASES = (
     "action_potential",
 )
 SOLVE = ("_equilibrate_factor", "_scale_substitute", "_equilibrate_factor_solve")
+SAMPLE_EVERY = 40  # every 40th compiled Newton loop: a state the unit costs are measured at
 
 
 @contextmanager
 def timers():
     """Time the steps, the assembly and the banded solves called from Python
-    (seconds, summed), count the compiled loops' work, keep the last stepper."""
-    spent = {"step": 0.0, "assembly": 0.0, "solve": 0.0, "extra": 0.0}
-    counts = {"jacobians": 0, "residuals": 0, "factorizations": 0, "substitutions": 0}
-    last = {}
+    (seconds, summed), count the compiled loops' work and keep every
+    ``SAMPLE_EVERY``-th loop's system and starting state."""
+    spent = {"step": 0.0, "assembly": 0.0, "solve": 0.0, "extra": 0.0, "loop": 0.0}
+    counts = dict.fromkeys(
+        ("jacobians", "residuals", "factorizations", "substitutions", "loops", "iterations"), 0
+    )
+    samples = []
     originals = [
         (kernel, "assemble"),
         *((banded, name) for name in SOLVE),
@@ -103,14 +110,22 @@ def timers():
         return saved[6](lu, delta, kl, ku, piv, row_scale, *rest)
 
     def counted_loop(system, x, *args):
+        if counts["loops"] % SAMPLE_EVERY == 0:  # a state to measure the unit costs at
+            start = time.perf_counter()
+            alpha_d, weights, project = args[1], args[4], args[5]
+            samples.append((system, x.copy(), alpha_d, weights, project))
+            spent["extra"] += time.perf_counter() - start
+        counts["loops"] += 1
         before = system.stats.newton_iterations
+        t0 = time.perf_counter()
         out = saved[7](system, x, *args)
+        spent["loop"] += time.perf_counter() - t0
         _, iterations, _, _, n_factor = out
+        counts["iterations"] += iterations
         counts["jacobians"] += n_factor
         counts["residuals"] += iterations - n_factor
         counts["factorizations"] += n_factor
         counts["substitutions"] += system.stats.newton_iterations - before
-        last["system"], last["x"], last["alpha"] = system, x.copy(), args[1]
         return out
 
     kernel.assemble = timed(saved[0], "assembly")
@@ -120,7 +135,7 @@ def timers():
         setattr(banded, name, timed(fn, "solve"))
     BDF.step = timed(saved[4], "step")
     try:
-        yield spent, counts, last
+        yield spent, counts, samples
     finally:
         for (owner, name), fn in zip(originals, saved, strict=True):
             setattr(owner, name, fn)
@@ -148,20 +163,48 @@ def _substitute_repeated(n, lu, rhs, b, kl, ku, piv, scale, substitute):
             banded._scale_substitute(lu, b, kl, ku, piv, scale)
 
 
-def _mean_time(fn, *args, n=200) -> float:
-    """Seconds per call of the compiled loop ``fn`` (min over 5 means of n)."""
+def _mean_time(fn, *args, n=50) -> float:
+    """Seconds per call of the compiled loop ``fn`` (min over 3 means of n)."""
     fn(1, *args)  # compile
     best = np.inf
-    for _ in range(5):
+    for _ in range(3):
         t0 = time.perf_counter()
         fn(n, *args)
         best = min(best, (time.perf_counter() - t0) / n)
     return best
 
 
-def unit_costs(system: System, x: np.ndarray, alpha: float) -> dict:
+@njit
+def _update_repeated(n, lu, res, rhs, x, xw, kl, ku, piv, scale, update_args, whole):
+    """n times: fresh copies of the residual and state, then the whole compiled
+    update (``whole``) or its substitution alone."""
+    for _ in range(n):
+        rhs[:] = res
+        xw[:] = x
+        if whole:
+            iteration.update(lu, rhs, kl, ku, piv, scale, xw, *update_args)
+        else:
+            for i in range(rhs.shape[0]):
+                rhs[i] = -rhs[i]
+            banded._scale_substitute(lu, rhs.reshape((rhs.shape[0], 1)), kl, ku, piv, scale)
+
+
+@njit
+def _checks_repeated(n, res, x, n_boundary, block, pump_cells, pump_values, source, pumped):
+    """n times what the compiled loop adds to an iteration's assembly: the
+    residual's finite check and the pumps' sources."""
+    for _ in range(n):
+        history.all_finite(res)
+        if pumped:
+            pumps.sources(x, n_boundary, block, pump_cells, pump_values, source)
+
+
+def unit_costs(system: System, x: np.ndarray, alpha: float, weights, project) -> dict:
     """Seconds per Jacobian assembly, residual assembly, factorization and
-    substitution of ``system`` at ``x`` (time coefficient ``alpha``)."""
+    substitution of ``system`` at ``x`` (time coefficient ``alpha``); and
+    what the compiled loop does beyond them: per update (the update beyond
+    its substitution: finite check, damping, x + lam delta, compartments,
+    norm) and per iteration (the residual's finite check, the pumps)."""
     model = system.model
     shape = (model.n_species, model.n_cells)
     alpha_c = np.full(shape, alpha, order="F")
@@ -186,6 +229,28 @@ def unit_costs(system: System, x: np.ndarray, alpha: float) -> dict:
     costs["substitution"] = _mean_time(_substitute_repeated, *args, True) - _mean_time(
         _substitute_repeated, *args, False
     )
+    proj = project if project is not None else newton._NoProjection
+    update_args = (
+        *system._psi_cells,
+        system._psi_boundary,
+        newton.DPSI_MAX,
+        proj.index,
+        proj.start,
+        proj.volume,
+        proj.amount,
+        weights.rtol,
+        weights.floor_c,
+        weights.floor_psi,
+        weights.is_psi,
+    )
+    args = (lu, res, np.zeros_like(res), x, np.zeros_like(x), kl, ku, piv, scale, update_args)
+    costs["update_extra"] = _mean_time(_update_repeated, *args, True) - _mean_time(
+        _update_repeated, *args, False
+    )
+    lay = model.layout
+    pumped = system.pump_tables()
+    args = (res, x, lay.n_boundary, lay.block, system.pump_cells, system.pump_values)
+    costs["checks"] = _mean_time(_checks_repeated, *args, system.source, pumped)
     return costs
 
 
@@ -194,18 +259,23 @@ def measure(name: str, repeat: int) -> dict:
     pnp.run(case)  # warm-up: compile or load the cache
     best = None
     for _ in range(repeat):
-        with timers() as (spent, counts, last):
+        with timers() as (spent, counts, samples):
             result = pnp.run(case)
         steps = int(result.stats["steps"])
         assembly, solve = spent["assembly"], spent["solve"]
-        if last:  # the compiled loops' work, counted
-            cost = unit_costs(last["system"], last["x"], last["alpha"])
+        stepping = spent["step"] - spent["extra"]
+        outside = stepping - spent["loop"] - assembly - solve  # timed directly
+        inside = 0.0
+        if samples:  # the compiled loops: their work counted, at the mean cost over the samples
+            each = [unit_costs(*sample) for sample in samples]
+            cost = {key: float(np.mean([c[key] for c in each])) for key in each[0]}
             assembly += counts["jacobians"] * cost["jacobian"]
             assembly += counts["residuals"] * cost["residual"]
             solve += counts["factorizations"] * cost["factorization"]
             solve += counts["substitutions"] * cost["substitution"]
-        stepping = spent["step"] - spent["extra"]
-        over = (stepping - assembly - solve) / steps
+            inside = counts["substitutions"] * cost["update_extra"]
+            inside += counts["iterations"] * cost["checks"]
+        over = (outside + inside) / steps
         row = {
             "case": name,
             "cells": int(result.x.size),
@@ -217,6 +287,8 @@ def measure(name: str, repeat: int) -> dict:
             "assembly_s": assembly,
             "solve_s": solve,
             "overhead_per_step_us": over * 1e6,
+            "outside_loop_per_step_us": outside / steps * 1e6,
+            "inside_loop_per_step_us": inside / steps * 1e6,
         }
         if best is None or row["overhead_per_step_us"] < best["overhead_per_step_us"]:
             best = row
@@ -231,7 +303,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     print(
         f"{'case':18s} {'steps':>6s} {'Newton':>7s} {'LU':>5s} {'stepping':>9s} "
-        f"{'assembly':>9s} {'solve':>7s} {'overhead/step':>14s}"
+        f"{'assembly':>9s} {'solve':>7s} {'overhead/step':>14s} {'(outside':>9s} {'inside)':>8s}"
     )
     rows = []
     for name in args.cases:
@@ -240,7 +312,8 @@ def main(argv=None) -> int:
         print(
             f"{name:18s} {r['steps']:6d} {r['newton_iterations']:7d} {r['factorizations']:5d} "
             f"{r['stepping_s'] * 1e3:7.1f}ms {r['assembly_s'] * 1e3:7.1f}ms "
-            f"{r['solve_s'] * 1e3:5.1f}ms {r['overhead_per_step_us']:11.0f} us"
+            f"{r['solve_s'] * 1e3:5.1f}ms {r['overhead_per_step_us']:11.0f} us "
+            f"{r['outside_loop_per_step_us']:8.0f} {r['inside_loop_per_step_us']:7.0f}"
         )
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({"repeat": args.repeat, "rows": rows}, indent=1))
