@@ -250,3 +250,25 @@ def test_scaled_difference_norms_refuse_levels_beyond_the_states():
                 times, states, 0.1, levels, [1.0] * len(levels), weights
             )
     history.scaled_difference_norms(times, states, 0.1, [1, 3], [1.0, 1.0], weights)
+
+
+def test_weights_of_plus_and_minus_one_are_not_skipped():
+    """Only a zero weight is skipped: weights of exactly 1 and -1 (e.g. BDF1's
+    -a_1/h at h = 1) count like any other, in history_sum and in the
+    displacements' history."""
+    rng = np.random.default_rng(30)
+    states = _states(rng, 4, (3, 25), order="F")
+    weights = np.array([1.0, -1.0, 1.0, 0.0])
+    expected = np.multiply(states[0], 1.0)
+    expected += np.multiply(states[1], -1.0)
+    expected += np.multiply(states[2], 1.0)
+    out = np.empty((3, 25), order="F")
+    history.history_sum(tuple(states), weights, out)
+    assert np.array_equal(out, expected)
+    p = _states(rng, 4, (31,))
+    a = np.array([2.5, -1.0, 1.0, -1.0, 0.0])
+    h = 1.0
+    expected = -(a[1] * p[0]) / h
+    for j in range(2, 4):
+        expected -= a[j] * p[j - 1] / h
+    assert np.array_equal(history.displacement_history(tuple(p), a, h), expected)
