@@ -51,7 +51,7 @@ from numba import njit
 
 import pnp
 from pnp.discretisation import kernel, pumps
-from pnp.solvers import banded, history, iteration, newton
+from pnp.solvers import banded, history, iteration
 from pnp.solvers.bdf import BDF
 from pnp.solvers.newton import System
 
@@ -229,20 +229,7 @@ def unit_costs(system: System, x: np.ndarray, alpha: float, weights, project) ->
     costs["substitution"] = _mean_time(_substitute_repeated, *args, True) - _mean_time(
         _substitute_repeated, *args, False
     )
-    proj = project if project is not None else newton._NoProjection
-    update_args = (
-        *system._psi_cells,
-        system._psi_boundary,
-        newton.DPSI_MAX,
-        proj.index,
-        proj.start,
-        proj.volume,
-        proj.amount,
-        weights.rtol,
-        weights.floor_c,
-        weights.floor_psi,
-        weights.is_psi,
-    )
+    update_args = system.update_args(weights, project)
     args = (lu, res, np.zeros_like(res), x, np.zeros_like(x), kl, ku, piv, scale, update_args)
     costs["update_extra"] = _mean_time(_update_repeated, *args, True) - _mean_time(
         _update_repeated, *args, False

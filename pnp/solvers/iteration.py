@@ -168,19 +168,7 @@ def modified_newton(
     row_scale,
     kl,
     ku,
-    psi_start,
-    psi_stop,
-    psi_step,
-    psi_extra,
-    dpsi_max,
-    proj_index,
-    proj_start,
-    proj_volume,
-    proj_amount,
-    rtol,
-    floor_c,
-    floor_psi,
-    is_psi,
+    update_args,
     pump_cells,
     pump_values,
     z,
@@ -198,7 +186,8 @@ def modified_newton(
     Jacobian when a factorization is due) at ``x``, assembled into ``band``;
     a due factorization swaps ``band`` and ``factors`` (as
     :meth:`pnp.solvers.newton.System.take_band`) and factors in place; then
-    :func:`update`. Returns (status, iterations, norm, info, factorizations,
+    :func:`update` (``update_args``: its arguments after ``x``). Returns
+    (status, iterations, norm, info, factorizations,
     updates): status one of CONVERGED ... NOT_CONVERGED, ``info`` the zero
     pivot (1-based) of a SINGULAR factorization, ``updates`` the updates
     applied (each factorization traded the two bands' places once).
@@ -227,28 +216,7 @@ def modified_newton(
             info = _equilibrate_factor(factors, kl, ku, piv, row_scale)
             if info > 0:
                 return SINGULAR, it, np.inf, info, n_factor, n_update
-        finite, lam, norm = update(
-            factors,
-            res,
-            kl,
-            ku,
-            piv,
-            row_scale,
-            x,
-            psi_start,
-            psi_stop,
-            psi_step,
-            psi_extra,
-            dpsi_max,
-            proj_index,
-            proj_start,
-            proj_volume,
-            proj_amount,
-            rtol,
-            floor_c,
-            floor_psi,
-            is_psi,
-        )
+        finite, lam, norm = update(factors, res, kl, ku, piv, row_scale, x, *update_args)
         if not finite:
             return BAD_UPDATE, it, np.inf, 0, n_factor, n_update
         n_update += 1

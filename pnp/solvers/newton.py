@@ -228,7 +228,6 @@ class System:
         on a fixed mesh, one compiled call (:mod:`pnp.solvers.iteration`)."""
         if self.bordered is not None or (project is not None and project.moving):
             return substitute_and_apply(self, x, weights, project)
-        proj = _NoProjection if project is None else project
         finite, lam, norm = iteration.update(
             self.lu,
             self.res,
@@ -237,6 +236,19 @@ class System:
             self.piv,
             self.row_scale,
             x,
+            *self.update_args(weights, project),
+        )
+        if not finite:
+            return np.nan, np.inf, "non-finite Newton update"
+        self.stats.newton_iterations += 1
+        return lam, norm, ""
+
+    def update_args(self, weights, project=None) -> tuple:
+        """The arguments of :func:`pnp.solvers.iteration.update` after the
+        state: where the potentials are, the damping limit, the closed
+        compartments (``project``'s arrays, or none), the weights."""
+        proj = _NoProjection if project is None else project
+        return (
             *self._psi_cells,
             self._psi_boundary,
             DPSI_MAX,
@@ -249,10 +261,6 @@ class System:
             weights.floor_psi,
             weights.is_psi,
         )
-        if not finite:
-            return np.nan, np.inf, "non-finite Newton update"
-        self.stats.newton_iterations += 1
-        return lam, norm, ""
 
     def loop_compiles(self, project=None) -> bool:
         """Can a whole modified Newton run compiled (:meth:`modified_newton`)?
@@ -266,7 +274,6 @@ class System:
         :meth:`loop_compiles`), its counters and bands kept up to date.
         Returns (status, iterations, norm, zero pivot, factorizations)."""
         self._factor_arrays()
-        proj = _NoProjection if project is None else project
         self.pump_tables()
         lay = self.model.layout
         status, it, norm, info, n_factor, n_update = iteration.modified_newton(
@@ -285,17 +292,7 @@ class System:
             self.row_scale,
             self.kl,
             self.ku,
-            *self._psi_cells,
-            self._psi_boundary,
-            DPSI_MAX,
-            proj.index,
-            proj.start,
-            proj.volume,
-            proj.amount,
-            weights.rtol,
-            weights.floor_c,
-            weights.floor_psi,
-            weights.is_psi,
+            self.update_args(weights, project),
             self.pump_cells,
             self.pump_values,
             self.model.z,
