@@ -2,7 +2,7 @@
 
 :func:`pnp.discretisation.channels.factors`, :func:`apply` and
 :func:`gate_residual` run on flat tables in compiled code (the gates'
-rates through :func:`pnp.discretisation.gates.rate_at`). Each test writes
+rates through :func:`pnp.discretisation.channels.rate_at`). Each test writes
 the Python form out (the code as it was before it was compiled) and
 compares: bit for bit where the operations are the same (factors and
 their derivatives, the faces written), and against the array form of the

@@ -22,8 +22,8 @@ reference temperature 6.3 degC):
 Nothing here is evaluated as code: a form is a name and three numbers.
 :meth:`Rate.__call__` takes and returns numpy arrays (any shape) and gives
 the derivative with respect to V as well, for Newton's Jacobian;
-:func:`rate_at` is the same on one float, compiled, for the gate equations
-of every Newton iteration (:mod:`pnp.discretisation.channels`).
+:func:`pnp.discretisation.channels.rate_at` is the same on one float,
+compiled, for the gate equations of every Newton iteration.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
@@ -111,41 +110,18 @@ class Rate:
         """:meth:`__call__` at one potential ``v`` [mV], in plain floats (what
         Newton evaluates for every gate at every iteration: no array
         overhead). Same formulas and the same cancellation-free branches,
-        compiled (:func:`rate_at`, which the compiled gate equations call)."""
+        compiled (:func:`pnp.discretisation.channels.rate_at`, which the
+        compiled gate equations call; imported here when first used: reading
+        a case compiles nothing)."""
+        from .channels import rate_at
+
         value, slope = rate_at(FORMS.index(self.form), self.rate, self.v_half, self.slope, v)
         return float(value), float(slope)
 
     def row(self) -> tuple[float, float, float, float]:
         """(form code: its index in ``FORMS``, rate, v_half, slope): the rate
-        as a row of numbers for :func:`rate_at`."""
+        as a row of numbers for :func:`pnp.discretisation.channels.rate_at`."""
         return (float(FORMS.index(self.form)), self.rate, self.v_half, self.slope)
-
-
-@njit(cache=True)
-def rate_at(form, rate, v_half, slope, v):
-    """(rate [1/ms], d rate / dV) of the form with code ``form`` (its index in
-    ``FORMS``) at one potential ``v`` [mV]: :meth:`Rate.__call__`'s formulas
-    on floats. Squares are products (x * x: one rounding)."""
-    x = (v - v_half) / slope
-    if form == 0:  # exponential
-        value = rate * math.exp(-x) if x > -700.0 else math.inf
-        return value, -value / slope
-    if form == 1:  # sigmoid
-        e = math.exp(-abs(x))
-        s = 1.0 / (1.0 + e) if x >= 0 else e / (1.0 + e)
-        return rate * s, rate * e / ((1.0 + e) * (1.0 + e)) / slope
-    if x == 0.0:
-        g, dg = 1.0, 0.5
-    elif x < -700.0:  # e^-x overflows: g and g' tend to 0
-        g, dg = 0.0, 0.0
-    else:
-        den = -math.expm1(-x)
-        g = x / den
-        if abs(x) < 1e-3:
-            dg = 0.5 + x / 6.0 - x * x * x / 180.0
-        else:
-            dg = (den - x * math.exp(-x)) / (den * den)
-    return rate * slope * g, rate * dg
 
 
 #: The built-in ``hodgkin-huxley`` kinetics: gate -> (alpha, beta).

@@ -39,7 +39,6 @@ import numpy as np
 
 from ..constants import GAS_CONSTANT
 from .activity import osmotic_coefficient
-from .geometry import _boundary_kinds, geometric_arrays
 from .mesh import geometry_factors
 
 #: Largest scale of the inside compartment: beyond it the cell is taken to
@@ -304,6 +303,10 @@ GEOMETRY_MEMO = 4
 
 def _geometry(model, scale: float):
     """(mesh, geometric arrays by Model field name, pump sites) of ``model`` at ``scale``."""
+    # compiled: imported when a mesh first moves (``pnp check`` reads this
+    # module and compiles nothing)
+    from .geometry import _boundary_kinds, geometric_arrays
+
     sw = model.swelling
     faces = sw.faces(scale)
     area, volume = geometry_factors(faces, sw.geometry)
