@@ -191,7 +191,13 @@ TESTS = {
         "tests/test_engine.py",
     ],
     # the stepper's compiled helpers: bit for bit against numpy, then in use
-    "history": ["tests/test_history.py", "tests/test_iteration.py", "tests/test_variable_order.py"],
+    # test_bounds_checked: test_history again with numba's bounds checks on
+    "history": [
+        "tests/test_history.py",
+        "tests/test_bounds_checked.py",
+        "tests/test_iteration.py",
+        "tests/test_variable_order.py",
+    ],
     # the compiled Newton update and loop: against the Python path, then in use
     "iteration": [
         "tests/test_iteration.py",

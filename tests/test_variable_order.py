@@ -498,3 +498,28 @@ def test_a_move_up_must_gain_ten_percent(asked, moves):
         assert stepper.h == pytest.approx(1.2 * h, rel=1e-6)
     else:
         assert stepper.q == 2 and stepper.h == asked * h
+
+
+def test_a_step_that_reaches_t_limit_lands_on_it_exactly():
+    """From an origin o (the start, a restart, or an earlier t_limit hit),
+    the time after the last step is t_limit itself, not o + (t_limit - o),
+    which rounds to a neighbour of t_limit for some pairs (this one:
+    5.909989147578456 instead of 5.9099891475784565): outputs and protocol
+    changes happen at their times."""
+    o, target = 0.2817235563417708, 5.9099891475784565
+    assert o + (target - o) != target  # the pair that shows it
+    model = build_model(neutral_diffusion_case(10, 1e-6, 1e-9))
+    stepper = BDF(model, model.x0, t0=o, fixed_step=1.0)
+    while stepper.t < target:
+        assert stepper.step(target)[0]
+    assert stepper.t == target
+
+
+def test_a_step_below_1e_30_s_has_collapsed_whatever_the_time_run():
+    """The absolute floor of the collapse test: a step under 1e-30 s has
+    collapsed even when the time run since the (re)start and the initial
+    step are smaller still (the relative test alone would let it go on)."""
+    model = build_model(neutral_diffusion_case(10, 1e-6, 1e-9))
+    stepper = BDF(model, model.x0)
+    stepper._segment, stepper._h0 = 0.0, 1e-45
+    assert stepper._collapsed(0.9e-30) and not stepper._collapsed(1.1e-30)

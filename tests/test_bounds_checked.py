@@ -1,0 +1,51 @@
+"""The compiled helpers never index outside their arrays.
+
+numba compiles without bounds checks: an index one past an array's end reads
+or writes whatever memory lies there, and a test comparing results passes as
+long as that memory happens to hold the right value (found by mutants of
+``pnp.solvers.history`` that shrink an array by one). Here the tests of the
+compiled helpers run again in a fresh interpreter with numba's bounds
+checking on (``NUMBA_BOUNDSCHECK=1``, compiled into a cache of their own),
+where any such index raises IndexError. The stepper's helpers run by
+default (~15 s, compilation included); the Newton iteration, the compiled
+loop and the channel tables in the slow set (~40 s).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+
+
+def _run_bounds_checked(tmp_path, *files):
+    env = dict(os.environ, NUMBA_BOUNDSCHECK="1", NUMBA_CACHE_DIR=str(tmp_path / "numba"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *files],
+        cwd=TESTS.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert " passed" in proc.stdout and "failed" not in proc.stdout
+
+
+def test_the_stepper_helpers_stay_in_bounds(tmp_path):
+    _run_bounds_checked(tmp_path, "tests/test_history.py")
+
+
+@pytest.mark.slow
+def test_the_newton_iteration_and_channel_tables_stay_in_bounds(tmp_path):
+    _run_bounds_checked(
+        tmp_path,
+        "tests/test_iteration.py",
+        "tests/test_compiled_loop.py",
+        "tests/test_channel_tables.py",
+    )
