@@ -23,7 +23,7 @@ from helpers import neuron_cell, neuron_species
 from scipy import constants
 
 from pnp.discretisation import kernel
-from pnp.discretisation.model import build_model, pump_sources
+from pnp.discretisation.model import build_model, pump_rate, pump_sources
 from pnp.discretisation.reference import bernoulli as ref_bernoulli
 from pnp.discretisation.reference import exp_mean, residual_reference
 from pnp.input.case import Boundary, Case, MeshSpec, Region, Species
@@ -1026,3 +1026,56 @@ def test_equilibrate_rows_scales_each_row_by_its_largest_entry():
     ab[outside] = 0.0
     got = band_to_dense(ab, kl, ku)
     assert np.array_equal(got, dense * scale[:, None])
+
+
+def test_two_pumps_each_add_their_own_jacobian_and_sources():
+    """Two [[pump]]s on one membrane, a constant one first (no derivatives)
+    and a saturating one after it: the sources are the sum of the two rates
+    (pump_rate, read through the layout), and the saturating pump's in-band
+    derivatives are in the Jacobian (to the central difference's accuracy,
+    as the single-pump test above), not dropped after the constant pump."""
+    pumps = [
+        {"membrane": "mem", "rate": 2e-5},
+        {"membrane": "mem", "j_max": 1e-4, "K_Na": 12.0, "K_K": 3.0},
+    ]
+    # K and Na neither first (index 0) nor adjacent in the cell block
+    species = neuron_species(("Cl", "Na", "X", "K"))
+    data = neuron_cell(mesh={"uniform_cells": 4}, pump=pumps, species=species)
+    model = build_model(Case.from_dict(data))
+    constant, saturating = model.pumps
+    assert constant.rate is not None and saturating.rate is None
+    S, N = model.n_species, model.n_cells
+    x = model.x0.copy()
+    lay = model.layout
+    rng = np.random.default_rng(12)
+    _, c = lay.split(x)
+    c *= rng.uniform(0.5, 1.5, c.shape)  # Na inside and K outside away from the K's
+    out = pump_sources(model, x, np.zeros((S, N), order="F"))
+    rate = sum(pump_rate(model, p, x) * p.area for p in model.pumps)
+    ina, ik = model.species.index("Na"), model.species.index("K")
+    assert out[ina, saturating.inside_cell] == pytest.approx(-3.0 * rate, rel=1e-15, abs=0)
+    assert out[ik, saturating.outside_cell] == pytest.approx(-2.0 * rate, rel=1e-15, abs=0)
+    alpha = 1e6
+    alpha_c = np.full((S, N), alpha, order="F")
+    beta_c = alpha_c * (lay.split(x)[1] * 1.01)
+    beta_d = np.zeros(N + 1)
+    system = System(model, continuity=False)
+    system.assemble(x, alpha_c, alpha, beta_c, beta_d)
+    kl, ku = model.bandwidths
+    jac = band_to_dense(system.ab, kl, ku)
+    cont = system.cont
+
+    def residual(y):
+        source = pump_sources(model, y, np.zeros((S, N), order="F"))
+        return kernel_residual(model, y, alpha_c, alpha, beta_c, beta_d, source, cont)
+
+    for cell, species in ((saturating.inside_cell, ina), (saturating.outside_cell, ik)):
+        col = lay.conc_at(cell, species)
+        step = 1e-6 * x[col]
+        xp, xm = x.copy(), x.copy()
+        xp[col] += step
+        xm[col] -= step
+        row = lay.conc_at(cell, species)
+        fd = (residual(xp)[row] - residual(xm)[row]) / (xp[col] - xm[col])
+        # the pump's part of the entry: 3 A dj/dNa (or 2 A dj/dK) is a few % of it
+        assert jac[row, col] == pytest.approx(fd, rel=1e-6)

@@ -777,3 +777,20 @@ def test_a_channel_species_crosses_its_membrane_at_the_leak_plus_every_channel()
         i = model.species.index(name)
         want = -math.log(p * region.length / region.D[name])
         assert model.g_cell[i, cell] == pytest.approx(want, rel=1e-13), name
+
+
+@pytest.mark.parametrize(
+    "name", ["diffuse_charge", "donnan_approach", "ghk", "pump_leak", "membrane_charging"]
+)
+def test_geometric_arrays_are_the_built_models(name):
+    """What a moving mesh forms at every new scale (geometry.geometric_arrays,
+    one compiled call) is, on the model's own mesh, exactly what building the
+    model formed (walls at a potential with the second-order gradient,
+    charged walls, reservoirs, floating reservoirs; cartesian and spherical)."""
+    from pnp.discretisation.geometry import GEOMETRIC, geometric_arrays
+
+    m = build_model(pnp.load_case(CASES / f"{name}.toml"))
+    got = geometric_arrays(m.case, m.mesh, m.eps_r, m.d_cell, m.face_kind)
+    assert tuple(got) == GEOMETRIC
+    for key in GEOMETRIC:
+        assert np.array_equal(got[key], getattr(m, key)), key
