@@ -217,6 +217,7 @@ TESTS = {
     # Python forms, then the models and moving meshes built from them
     "geometry": [
         "tests/test_model_contracts.py",
+        "tests/test_bounds_checked.py",
         "tests/test_iteration.py",
         "tests/test_engine.py",
         "tests/test_swelling.py",

@@ -6,9 +6,10 @@ long as that memory happens to hold the right value (found by mutants of
 ``pnp.solvers.history`` that shrink an array by one). Here the tests of the
 compiled helpers run again in a fresh interpreter with numba's bounds
 checking on (``NUMBA_BOUNDSCHECK=1``, compiled into a cache of their own),
-where any such index raises IndexError. The stepper's helpers run by
-default (~15 s, compilation included); the Newton iteration, the compiled
-loop and the channel tables in the slow set (~40 s).
+where any such index raises IndexError. The stepper's helpers and the
+moving mesh's geometry run by default (~15 s each, compilation included);
+the Newton iteration, the compiled loop and the channel tables in the slow
+set (~40 s).
 """
 
 from __future__ import annotations
@@ -39,6 +40,15 @@ def _run_bounds_checked(tmp_path, *files):
 
 def test_the_stepper_helpers_stay_in_bounds(tmp_path):
     _run_bounds_checked(tmp_path, "tests/test_history.py")
+
+
+def test_the_moving_mesh_geometry_stays_in_bounds(tmp_path):
+    _run_bounds_checked(
+        tmp_path,
+        "tests/test_model_contracts.py",
+        "-k",
+        "boundary_geometry or geometric_arrays or compiled_face_conductances",
+    )
 
 
 @pytest.mark.slow
