@@ -448,3 +448,19 @@ def test_a_factorization_made_in_this_step_is_no_longer_the_older_one():
     info = _run(system, fresh=False)
     assert info.converged and info.iterations == 5
     assert system.factored == 1
+
+
+def test_the_polished_error_bound_may_equal_polish():
+    """An older factorization's update converges when the error it leaves,
+    rate / (1 - rate) * norm, is at most POLISH: equal counts (the bound
+    formed as verdict forms it, binary-exact inputs)."""
+    from pnp.solvers import iteration
+
+    norm, previous = 2.0**-18, 2.0**-16  # rate 0.25 exactly
+    rate = norm / previous
+    polish = rate / (1.0 - rate) * norm
+    assert iteration.verdict(norm, previous, False, False, polish, 0.3) == (
+        iteration.CONVERGED,
+        False,
+    )
+    assert iteration.verdict(norm, previous, False, False, polish * (1 - 2**-52), 0.3)[0] == 0
