@@ -117,21 +117,23 @@ def test_the_potential_unknowns_are_the_cells_potentials_and_the_boundary_unknow
 # ----------------------------------------------------------------------------
 
 
-def _assembled_donnan() -> System:
+def _assembled_donnan(keep: bool = False) -> System:
     m = _donnan()
-    system = System(m)
+    system = System(m, keep=keep)
     S, N = m.n_species, m.n_cells
     zero = np.zeros((S, N), order="F")
     system.assemble(m.x0.copy(), zero, 0.0, zero, np.zeros(N + 1))
     return system
 
 
+@pytest.mark.parametrize("keep", [False, True])
 @pytest.mark.parametrize("unknown", [0, 7])
-def test_a_zero_column_is_a_singular_jacobian_named_by_its_unknown(unknown):
+def test_a_zero_column_is_a_singular_jacobian_named_by_its_unknown(unknown, keep):
     """A Jacobian whose column ``unknown`` is zero stays zero there through
     the elimination: LU meets its first zero pivot at that unknown (LAPACK's
-    info = unknown + 1, 1-based), and the message names it 0-based."""
-    system = _assembled_donnan()
+    info = unknown + 1, 1-based), and the message names it 0-based; with
+    the factorization kept apart (``keep``: factor, then substitute) too."""
+    system = _assembled_donnan(keep)
     system.ab[:, unknown] = 0.0
     delta, why = system.solve()
     assert delta is None
@@ -232,6 +234,13 @@ def test_stagnation_at_most_10_above_half_the_previous_update_is_round_off():
     """norms 15 then 10: 10 <= 10 and 10 > 7.5, rate bound 2 * 10 > 1."""
     info, *_ = _run([15.0, 10.0, 0.5])
     assert info == NewtonInfo(True, 2, 10.0, "converged to round-off")
+
+
+def test_stagnation_just_above_10_is_not_round_off():
+    """norms 20 then 10.5: above half of 20 but above 10 (the round-off
+    bound): Newton goes on to 0.5."""
+    info, *_ = _run([20.0, 10.5, 0.5])
+    assert info == NewtonInfo(True, 3, 0.5, "converged")
 
 
 def test_an_update_of_exactly_the_tolerance_converges():
