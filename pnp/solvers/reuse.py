@@ -171,14 +171,21 @@ def _info(status: int, it: int, norm: float, info: int, max_iter: int) -> Newton
     iteration ``it`` (``info``: the zero pivot of a singular factorization)."""
     if status in (iteration.CONVERGED, iteration.ROUND_OFF):
         return NewtonInfo(True, it, float(norm), _VERDICTS[status])
-    messages = {
-        iteration.BAD_RESIDUAL: "non-finite residual",
-        iteration.SINGULAR: f"singular Jacobian (zero pivot at unknown {info - 1})",
-        iteration.BAD_UPDATE: "non-finite Newton update",
-        iteration.DIVERGED: "Newton diverged",
-        iteration.NOT_CONVERGED: f"no convergence in {max_iter} Newton iterations",
-    }
-    return NewtonInfo(False, it, float(norm), messages[status])
+    if status == iteration.SINGULAR:
+        message = f"singular Jacobian (zero pivot at unknown {info - 1})"
+    elif status == iteration.NOT_CONVERGED:
+        message = f"no convergence in {max_iter} Newton iterations"
+    else:
+        message = _FAILURES[status]
+    return NewtonInfo(False, it, float(norm), message)
+
+
+# the fixed messages of the other ways a loop fails (formed once, not per step)
+_FAILURES = {
+    iteration.BAD_RESIDUAL: "non-finite residual",
+    iteration.BAD_UPDATE: "non-finite Newton update",
+    iteration.DIVERGED: "Newton diverged",
+}
 
 
 _VERDICTS = {0: "", iteration.CONVERGED: "converged", iteration.ROUND_OFF: "converged to round-off"}
