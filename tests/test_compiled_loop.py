@@ -24,7 +24,7 @@ import pnp
 from pnp.discretisation.model import build_model
 from pnp.solvers import iteration, reuse
 from pnp.solvers.bdf import BDF
-from pnp.solvers.newton import System, make_weights
+from pnp.solvers.newton import System, accepted, contents, displacements, make_weights
 
 
 def _case(name: str, saturating: bool = False):
@@ -157,3 +157,21 @@ def test_systems_with_border_unknowns_or_a_moving_mesh_keep_the_python_loop():
         assert not stepper.system.loop_compiles(stepper.project)
     model = build_model(_case("donnan_approach"))
     assert not System(model, continuity=True, keep=False).loop_compiles()
+
+
+@pytest.mark.parametrize(
+    "name", ["donnan_approach", "diffuse_charge", "ghk", "debye_layer", "hypotonic"]
+)
+def test_an_accepted_state_enters_the_history_as_before(name):
+    """newton.accepted (one compiled call on a fixed mesh) gives the state's
+    copy, contents and face displacements bit for bit as the separate calls
+    did: fixed potentials, a floating reservoir (ghk), a charged wall
+    (debye_layer), a moving volume (hypotonic: the amounts c V)."""
+    model = build_model(_case(name))
+    rng = np.random.default_rng(3)
+    x = model.x0 * (1.0 + 1e-3 * rng.standard_normal(model.x0.shape))
+    copy, c, p = accepted(model, x)
+    assert copy is not x and np.array_equal(copy, x)
+    assert np.array_equal(c, contents(model, x))
+    assert np.array_equal(p, displacements(model, x))
+    assert c.flags.f_contiguous  # the layout the compiled step terms read

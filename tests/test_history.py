@@ -17,6 +17,8 @@ import numpy as np
 import pytest
 
 from pnp.solvers import history
+from pnp.solvers.bdf import bdf_coefficients
+from pnp.solvers.newton import Weights
 
 ORDERS = range(1, 6)
 
@@ -76,38 +78,88 @@ def test_all_finite_finds_every_non_finite_entry():
             assert history.all_finite(w) == bool(np.all(np.isfinite(w)))
 
 
-@pytest.mark.parametrize("q", ORDERS)
-def test_history_sum_is_numpys_weighted_sum(q):
-    """beta_c = c_n (-a_1/h) + c_{n-1} (-a_2/h) + ... as the stepper wrote it:
-    one product per state, added in order, zero weights skipped."""
-    rng = np.random.default_rng(10 + q)
-    states = _states(rng, q, (3, 25), order="F")
-    steps = (10.0 ** rng.uniform(-3, 0, q)).tolist()
-    a = np.array(_bdf_weights_reference(steps))
-    if q >= 3:
-        a[2] = 0.0  # a zero weight is skipped, as before
+def _step_terms_reference(steps, q, states, amounts, displacements):
+    """What the stepper computed before its terms were one compiled call:
+    the weights, the numpy history sums, the predictor."""
     h = steps[0]
-    expected = np.multiply(states[0], -a[1] / h)
+    if q <= 2:
+        a = np.array(bdf_coefficients(h, steps[1] if q == 2 else None))
+    else:
+        a = np.array(_bdf_weights_reference(steps[:q]))
+    beta_c = np.multiply(amounts[0], -a[1] / h)
+    beta_d = -(a[1] * displacements[0]) / h
     for j in range(2, q + 1):
-        if a[j] != 0.0:
-            expected += np.multiply(states[j - 1], -a[j] / h)
-    out = np.empty((3, 25), order="F")
-    history.history_sum(tuple(states), -a[1:] / h, out)
-    assert np.array_equal(out, expected)
+        beta_c += np.multiply(amounts[j - 1], -a[j] / h)
+        beta_d -= a[j] * displacements[j - 1] / h
+    times = [0.0]
+    for step in steps[1 : len(states)]:
+        times.append(times[-1] - step)
+    pred = _predict_reference(times, states, h) if len(states) >= 2 else None
+    return a, beta_c, beta_d, pred
 
 
 @pytest.mark.parametrize("q", ORDERS)
-def test_displacement_history_is_numpys(q):
-    rng = np.random.default_rng(20 + q)
-    p = _states(rng, q, (31,))
-    steps = (10.0 ** rng.uniform(-3, 0, q)).tolist()
-    a = np.array(_bdf_weights_reference(steps))
-    h = steps[0]
-    expected = -(a[1] * p[0]) / h
-    for j in range(2, q + 1):
-        if a[j] != 0.0:
-            expected -= a[j] * p[j - 1] / h
-    assert np.array_equal(history.displacement_history(tuple(p), a, h), expected)
+@pytest.mark.parametrize("fewer", [0, 1, 2])
+def test_step_terms_are_numpys(q, fewer):
+    """Weights, alpha, both history terms, the predictor and Newton's start,
+    bit for bit, at every order and with fewer states than q + 1 (after a
+    start); the padding of the tuples is never read (nan arrays there)."""
+    rng = np.random.default_rng(10 + 3 * q + fewer)
+    n_states = max(1, q + 1 - fewer)
+    for _ in range(5):
+        steps = (10.0 ** rng.uniform(-3, 0, 7)).tolist()
+        states = _states(rng, n_states, (40,))
+        amounts = _states(rng, q, (3, 25), order="F")
+        displacements = _states(rng, q, (31,))
+        a, beta_c, beta_d, pred = _step_terms_reference(steps, q, states, amounts, displacements)
+        nan_state, nan_amount = np.full(40, np.nan), np.full((3, 25), np.nan, order="F")
+        alpha_c = np.empty((3, 25), order="F")
+        out_c = np.empty((3, 25), order="F")
+        got = history.step_terms(
+            np.array(steps),
+            q,
+            n_states,
+            (*states, *[nan_state] * (history.STATES_PAD - n_states)),
+            (*amounts, *[nan_amount] * (history.AMOUNTS_PAD - q)),
+            (*displacements, *[np.full(31, np.nan)] * (history.AMOUNTS_PAD - q)),
+            alpha_c,
+            out_c,
+        )
+        got_a, got_d, got_pred, start = got
+        assert np.array_equal(got_a, a)
+        assert np.array_equal(alpha_c, np.full((3, 25), a[0] / steps[0]))
+        assert np.array_equal(out_c, beta_c)
+        assert np.array_equal(got_d, beta_d)
+        if pred is None:
+            assert got_pred.size == 0
+            assert np.array_equal(start, states[0]) and start is not states[0]
+        else:
+            assert np.array_equal(got_pred, pred)
+            assert np.array_equal(start, pred)
+            start[0] += 1.0  # a copy: Newton moves it, the predictor stays
+            assert got_pred[0] == pred[0]
+
+
+def test_padded_fills_with_the_first_entry():
+    arrays = [np.zeros(2), np.ones(2)]
+    out = history.padded(arrays, 5)
+    assert len(out) == 5 and out[0] is arrays[0] and out[1] is arrays[1]
+    assert all(x is arrays[0] for x in out[2:])
+
+
+def test_error_norm_is_the_weighted_norm_of_the_difference():
+    """pred -= x_new in place, and the norm Weights.norm gives of it."""
+    rng = np.random.default_rng(40)
+    is_psi = rng.random(60) < 0.25
+    weights = Weights(is_psi, 1e-5, 1e-9, 1e-7)
+    for _ in range(20):
+        x_new = _states(rng, 1, (60,))[0]
+        pred = x_new + _states(rng, 1, (60,))[0] * 1e-6
+        diff = pred - x_new
+        w = weights
+        norm = history.error_norm(pred, x_new, w.rtol, w.floor_c, w.floor_psi, w.is_psi)
+        assert np.array_equal(pred, diff)
+        assert norm == weights.norm(diff, x_new)
 
 
 def _predict_reference(t_hist, x_hist, t_new):
@@ -250,25 +302,3 @@ def test_scaled_difference_norms_refuse_levels_beyond_the_states():
                 times, states, 0.1, levels, [1.0] * len(levels), weights
             )
     history.scaled_difference_norms(times, states, 0.1, [1, 3], [1.0, 1.0], weights)
-
-
-def test_weights_of_plus_and_minus_one_are_not_skipped():
-    """Only a zero weight is skipped: weights of exactly 1 and -1 (e.g. BDF1's
-    -a_1/h at h = 1) count like any other, in history_sum and in the
-    displacements' history."""
-    rng = np.random.default_rng(30)
-    states = _states(rng, 4, (3, 25), order="F")
-    weights = np.array([1.0, -1.0, 1.0, 0.0])
-    expected = np.multiply(states[0], 1.0)
-    expected += np.multiply(states[1], -1.0)
-    expected += np.multiply(states[2], 1.0)
-    out = np.empty((3, 25), order="F")
-    history.history_sum(tuple(states), weights, out)
-    assert np.array_equal(out, expected)
-    p = _states(rng, 4, (31,))
-    a = np.array([2.5, -1.0, 1.0, -1.0, 0.0])
-    h = 1.0
-    expected = -(a[1] * p[0]) / h
-    for j in range(2, 4):
-        expected -= a[j] * p[j - 1] / h
-    assert np.array_equal(history.displacement_history(tuple(p), a, h), expected)

@@ -24,8 +24,9 @@ import pytest
 import pnp
 from pnp.discretisation.model import build_model
 from pnp.input.case import Case
-from pnp.solvers.bdf import BDF, bdf_coefficients, error_ratio, initial_step, predict
+from pnp.solvers.bdf import BDF, bdf_coefficients, error_ratio, initial_step
 from pnp.solvers.compartments import REGULARISE, closed_compartments, projector
+from pnp.solvers.history import predict
 from pnp.solvers.newton import Weights, boundary_displacement, concentrations
 from pnp.solvers.steady import solve_steady
 

@@ -20,11 +20,13 @@ from ..discretisation.model import Model
 from ..discretisation.swelling import inside_volume
 from .compartments import closed_compartments, projector
 from .history import (
+    AMOUNTS_PAD,
+    STATES_PAD,
     bdf_weights,
-    displacement_history,
-    history_sum,
-    predict,
+    error_norm,
+    padded,
     scaled_difference_norms,
+    step_terms,
 )
 from .newton import (
     NEWTON_RTOL_FLOOR,
@@ -33,6 +35,7 @@ from .newton import (
     NewtonInfo,
     Stats,
     System,
+    accepted,
     contents,
     displacements,
     make_weights,
@@ -401,18 +404,24 @@ class BDF:
     def _solve(self, h_try: float) -> tuple[np.ndarray, NewtonInfo]:
         """Newton on the BDF equations of a step ``h_try`` from the predictor."""
         q = self.order
-        if q <= 2:
-            a = np.array(bdf_coefficients(h_try, self.h_hist[0] if q == 2 else None))
-        else:
-            a = bdf_weights([h_try, *self.h_hist[: q - 1]])
-        # the history terms: -(a_1 c_n + a_2 c_{n-1} + ...)/h, each term as
-        # c (-a_j/h), and the displacements' -(a_j P)/h
+        # the weights, the history terms -(a_1 c_n + a_2 c_{n-1} + ...)/h (each
+        # term as c (-a_j/h)) and the displacements' -(a_j P)/h, and the
+        # predictor through the last q + 1 states (fewer after a start), which
+        # starts Newton and is kept for the error estimate of this same step
+        n_states = min(q + 1, len(self.x_hist))
+        a, beta_d, pred, x_new = step_terms(
+            np.array([h_try, *self.h_hist]),
+            q,
+            n_states,
+            padded(self.x_hist[:n_states], STATES_PAD),
+            padded(self.c_hist[:q], AMOUNTS_PAD),
+            padded(self.p_hist[:q], AMOUNTS_PAD),
+            self._alpha_c,
+            self._beta_c,
+        )
         beta_c = self._beta_c
-        history_sum(tuple(self.c_hist[:q]), -a[1:] / h_try, beta_c)
-        beta_d = displacement_history(tuple(self.p_hist[:q]), a, h_try)
         self._a = a
         alpha = a[0] / h_try
-        self._alpha_c.fill(alpha)
         if self.v_hist:  # the history part of dV/dt, as for the amounts
             past = sum(a[j] * self.v_hist[j - 1] for j in range(1, q + 1) if a[j] != 0.0)
             self.system.bordered.beta_volume = -past / h_try
@@ -423,11 +432,7 @@ class BDF:
             for j in range(2, q + 1):
                 if a[j] != 0.0:
                     beta_g -= a[j] * self.x_hist[j - 1][gates] / h_try
-        # the predictor through the last q + 1 states (fewer after a start)
-        # starts Newton and is kept for the error estimate of this same step
-        x_hist = self.x_hist[: q + 1]
-        self._pred = predict(self._times(), x_hist, h_try) if len(x_hist) >= 2 else None
-        x_new = (self._pred if self._pred is not None else x_hist[0]).copy()
+        self._pred = pred if n_states >= 2 else None
         info = newton(
             self.system,
             x_new,
@@ -450,13 +455,13 @@ class BDF:
         from, of order len(x_hist) - 1."""
         if self.fixed_step is not None or len(self.x_hist) < 2:
             return 0.0, 0
-        order = min(self.order, len(self.x_hist) - 1)  # the predictor's degree
-        hist = self.h_hist[:order]
-        pred = self._pred
-        pred -= x_new
+        q = self.order
+        order = min(q, len(self.x_hist) - 1)  # the predictor's degree
         # the corrector's a_0 when the predictor is of its order (the same weights)
-        a0 = self._a[0] if order == self.order else None
-        err = error_ratio(h_try, hist, a0) * self.wstep.norm(pred, x_new)
+        a0 = self._a[0] if order == q else None
+        w = self.wstep
+        norm = error_norm(self._pred, x_new, w.rtol, w.floor_c, w.floor_psi, w.is_psi)
+        err = error_ratio(h_try, self.h_hist[:order], a0) * norm
         return err / LOCAL_FRACTION, order
 
     def _times(self) -> list[float]:
@@ -495,10 +500,11 @@ class BDF:
             self.t = self._origin + self._elapsed
         self.x = x_new
         model = self.model
-        self.x_hist.insert(0, x_new.copy())
+        x_copy, c_new, p_new = accepted(model, x_new)
+        self.x_hist.insert(0, x_copy)
         self.h_hist.insert(0, h_try)
-        self.c_hist.insert(0, contents(model, x_new))  # (moves the model to x_new's scale)
-        self.p_hist.insert(0, displacements(model, x_new))
+        self.c_hist.insert(0, c_new)
+        self.p_hist.insert(0, p_new)
         if self.v_hist:
             self.v_hist.insert(0, inside_volume(model))
         nx, nh, nc = self._depth

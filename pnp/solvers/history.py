@@ -68,49 +68,25 @@ def all_finite(v) -> bool:
     return True
 
 
-@njit(cache=True)
-def history_sum(arrays, weights, out):
-    """``out`` = weights[0] arrays[0] + weights[1] arrays[1] + ..., summed in
-    that order, skipping zero weights after the first (2-D arrays of one shape)."""
-    first = arrays[0]
-    w0 = weights[0]
-    for i in range(out.shape[0]):
-        for j in range(out.shape[1]):
-            out[i, j] = first[i, j] * w0
-    for k in range(1, len(arrays)):
-        w = weights[k]
-        if w != 0.0:
-            a = arrays[k]
-            for i in range(out.shape[0]):
-                for j in range(out.shape[1]):
-                    out[i, j] += a[i, j] * w
+# Longest histories the stepper keeps (BDF-5: 7 states, 5 amounts and
+# displacements); :func:`step_terms` takes its tuples padded to these lengths
+# so that one compiled specialisation serves every order.
+STATES_PAD = 7
+AMOUNTS_PAD = 5
 
 
-@njit(cache=True)
-def displacement_history(arrays, a, h):
-    """The displacements' history term -(a_1 P_n)/h - (a_2 P_{n-1})/h - ...
-    (``arrays`` = P_n, P_{n-1}, ...; ``a`` the BDF weights a_0..a_k), zero
-    weights skipped."""
-    first = arrays[0]
-    out = np.empty(first.shape[0])
-    for f in range(out.shape[0]):
-        out[f] = -(a[1] * first[f]) / h
-    for k in range(1, len(arrays)):
-        w = a[k + 1]
-        if w != 0.0:
-            p = arrays[k]
-            for f in range(out.shape[0]):
-                out[f] -= w * p[f] / h
-    return out
+def padded(arrays, length: int) -> tuple:
+    """``arrays`` as a tuple of ``length``, filled up with its first entry
+    (never read: the compiled callers are told how many are real)."""
+    return (*arrays, *(arrays[0],) * (length - len(arrays)))
 
 
 def predict(t_hist, x_hist, t_new: float) -> np.ndarray:
     """Polynomial extrapolation through the last states (newest first), as
     many as ``x_hist`` holds (2 or more; ``t_hist`` may be longer)."""
-    if len(x_hist) == 2:
-        return _predict_linear(t_hist[0], t_hist[1], x_hist[0], x_hist[1], t_new)
-    times = np.array(t_hist[: len(x_hist)], dtype=np.float64)
-    return _predict_weighted(tuple(x_hist), _lagrange_weights(times, t_new))
+    n = len(x_hist)
+    times = np.array(t_hist[:n], dtype=np.float64)
+    return _extrapolate(times, padded(x_hist, max(n, STATES_PAD)), n, t_new)
 
 
 @njit(cache=True)
@@ -135,31 +111,32 @@ def _lagrange_weights(ts, t_new):
 
 
 @njit(cache=True)
-def _predict_linear(t0, t1, x0, x1, t_new):
-    """x0 + (t_new - t0) (x0 - x1) / (t0 - t1)."""
-    out = np.empty_like(x0)
-    dt = t_new - t0
-    span = t0 - t1
-    for i in range(x0.shape[0]):
-        out[i] = x0[i] + dt * (x0[i] - x1[i]) / span
-    return out
-
-
-@njit(cache=True)
-def _predict_weighted(arrays, weights):
-    """l_0 x_0 + l_1 x_1 + ...: the Lagrange weights at the new time, summed
-    in that order (three states: as one expression; more: from 0.0)."""
-    n = arrays[0].shape[0]
-    out = np.zeros(n)
-    if len(arrays) == 3:
-        x0, x1, x2 = arrays[0], arrays[1], arrays[2]
+def _extrapolate(times, states, n_states, t_new):
+    """The polynomial through the first ``n_states`` (>= 2) of ``states`` at
+    ``times``, at ``t_new``: two states as x0 + (t_new - t0) (x0 - x1) / (t0
+    - t1); more as the sum of their Lagrange weights times the states, in
+    order (three: as one expression; more: from 0.0)."""
+    x0 = states[0]
+    n = x0.shape[0]
+    out = np.empty(n)
+    if n_states == 2:
+        x1 = states[1]
+        dt = t_new - times[0]
+        span = times[0] - times[1]
+        for i in range(n):
+            out[i] = x0[i] + dt * (x0[i] - x1[i]) / span
+        return out
+    weights = _lagrange_weights(times[:n_states], t_new)
+    if n_states == 3:
+        x1, x2 = states[1], states[2]
         l0, l1, l2 = weights[0], weights[1], weights[2]
         for i in range(n):
             out[i] = l0 * x0[i] + l1 * x1[i] + l2 * x2[i]
         return out
-    for k in range(len(arrays)):
+    out[:] = 0.0
+    for k in range(n_states):
         w = weights[k]
-        x = arrays[k]
+        x = states[k]
         for i in range(n):
             out[i] += w * x[i]
     return out
@@ -282,3 +259,117 @@ def gather_concentrations(x, offset, n_species, n_cells):
         for i in range(n_species):
             out[i, k] = x[offset + k * m + i]
     return out
+
+
+@njit(cache=True)
+def step_terms(steps, q, n_states, states, amounts, displacements, alpha_c, beta_c):
+    """A BDF step's terms before Newton, in one call: its weights, the history terms, the predictor.
+
+    ``steps`` = [h, h_1, h_2, ...] (the step being tried, then the earlier
+    ones, newest first); ``q`` the order; ``states`` the last ``n_states``
+    states, ``amounts`` and ``displacements`` the last ``q`` contents and
+    face displacements (newest first; tuples padded by :func:`padded`).
+    Fills ``alpha_c`` with a_0/h and ``beta_c`` with the amounts' history
+    term c_n (-a_1/h) + c_{n-1} (-a_2/h) + ..., added in that order;
+    returns (a, beta_d, predictor, start): the weights a_0..a_q (at least
+    three; BDF1 and BDF2 as :func:`pnp.solvers.bdf.bdf_coefficients` forms
+    them, higher orders by :func:`bdf_weights`), the displacements' history
+    term -(a_1 P_n)/h - (a_2 P_{n-1})/h - ..., the polynomial through the
+    states at t + h (:func:`predict`; an empty array with one state) and
+    Newton's starting point (a copy of the predictor, or of the state). No
+    weight is skipped: for q >= 2 none is zero (the nodes are distinct),
+    and BDF1 reads one amount. tests/test_history.py compares every output
+    bit for bit with the numpy expressions.
+    """
+    h = steps[0]
+    if q == 1:
+        a = np.zeros(3)
+        a[0], a[1] = 1.0, -1.0
+    elif q == 2:
+        a = np.empty(3)
+        w = h / steps[1]
+        a[0], a[1], a[2] = (1.0 + 2.0 * w) / (1.0 + w), -(1.0 + w), w * w / (1.0 + w)
+    else:
+        a = _bdf_weights(steps[:q])
+    alpha = a[0] / h
+    first = amounts[0]
+    w0 = -a[1] / h
+    for i in range(beta_c.shape[0]):
+        for j in range(beta_c.shape[1]):
+            alpha_c[i, j] = alpha
+            beta_c[i, j] = first[i, j] * w0
+    for k in range(1, q):
+        w = -a[k + 1] / h
+        c = amounts[k]
+        for i in range(beta_c.shape[0]):
+            for j in range(beta_c.shape[1]):
+                beta_c[i, j] += c[i, j] * w
+    p = displacements[0]
+    beta_d = np.empty(p.shape[0])
+    for f in range(p.shape[0]):
+        beta_d[f] = -(a[1] * p[f]) / h
+    for k in range(1, q):
+        w = a[k + 1]
+        p = displacements[k]
+        for f in range(p.shape[0]):
+            beta_d[f] -= w * p[f] / h
+    if n_states < 2:
+        return a, beta_d, np.empty(0), states[0].copy()
+    # the states' times relative to the newest: 0, -h_1, -h_1 - h_2, ...
+    times = np.zeros(n_states)
+    for k in range(1, n_states):
+        times[k] = times[k - 1] - steps[k]
+    pred = _extrapolate(times, states, n_states, h)
+    return a, beta_d, pred, pred.copy()
+
+
+@njit(cache=True)
+def error_norm(pred, x_new, rtol, floor_c, floor_psi, is_psi):
+    """The step's error estimate before its ratio: ``pred`` -= ``x_new`` (in
+    place: corrector minus predictor, negated) and max_i |pred_i| / (rtol
+    |x_new_i| + floor_i), as :func:`pnp.discretisation.kernel.weighted_max`
+    forms it with scale 1."""
+    big = 0.0
+    for i in range(pred.shape[0]):
+        pred[i] -= x_new[i]
+        floor = floor_psi if is_psi[i] else floor_c
+        v = abs(1.0 * pred[i]) / (rtol * abs(x_new[i]) + floor)
+        if v > big:
+            big = v
+    return big
+
+
+@njit(cache=True)
+def record_state(
+    x,
+    offset,
+    n_species,
+    n_cells,
+    pois_cond,
+    b_type,
+    b_psi,
+    boundary,
+    b_sigma,
+    b_pois_cond,
+    b_pois_next,
+):
+    """An accepted state's entries in the history, in one call: (a copy of
+    ``x``, its (S, N) concentrations as :func:`gather_concentrations` gives
+    them, its displacement through every face as :func:`face_displacements`)."""
+    p = np.empty(n_cells + 1)
+    face_displacements(
+        x,
+        offset,
+        n_species,
+        n_cells,
+        pois_cond,
+        b_type,
+        b_psi,
+        boundary,
+        b_sigma,
+        b_pois_cond,
+        b_pois_next,
+        p,
+        True,
+    )
+    return x.copy(), gather_concentrations(x, offset, n_species, n_cells), p

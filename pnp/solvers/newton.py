@@ -19,7 +19,13 @@ from ..discretisation.model import Model
 from ..discretisation.swelling import set_scale
 from . import banded, iteration
 from .bordered import Bordered
-from .history import all_finite, face_displacements, gather_concentrations, max_abs_strided
+from .history import (
+    all_finite,
+    face_displacements,
+    gather_concentrations,
+    max_abs_strided,
+    record_state,
+)
 
 DPSI_MAX = 10.0  # largest potential update per Newton iteration [V_T]
 NEWTON_MAX_ITER = 25
@@ -440,6 +446,29 @@ def displacement_at(model: Model, x: np.ndarray, face: int) -> float:
     pl = x[model.layout.potential_at(face - 1)]
     pr = x[model.layout.potential_at(face)]
     return float(model.pois_cond[face] * (pl - pr))
+
+
+def accepted(model: Model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """An accepted state's history entries: (a copy of ``x``, :func:`contents`,
+    :func:`displacements`), the last two at ``x``'s scale (a moving mesh is
+    moved there first); on a fixed mesh in one compiled call."""
+    if model.swelling is not None:
+        c = contents(model, x)  # (moves the model to x's scale)
+        return x.copy(), c, displacements(model, x)
+    lay = model.layout
+    return record_state(
+        x,
+        lay.n_boundary,
+        model.n_species,
+        model.n_cells,
+        model.pois_cond,
+        model.b_type,
+        model.b_psi,
+        lay.boundary,
+        model.b_sigma,
+        model.b_pois_cond,
+        model.b_pois_next,
+    )
 
 
 def contents(model: Model, x: np.ndarray) -> np.ndarray:
