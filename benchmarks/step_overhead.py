@@ -26,7 +26,11 @@ equilibration + factorization and its substitutions), in two parts:
   the pumps' sources, each measured at states sampled through the run (the
   system and starting state of every 40th loop) by compiled loops of 50
   calls (the copies that feed them timed apart and subtracted), minimum of
-  3 such means, averaged over the samples.
+  3 such means, averaged over the samples. A whole step solved in one call
+  (:func:`pnp.solvers.iteration.bdf_step`) is such a loop plus, per call,
+  the step's terms (:func:`pnp.solvers.history.step_terms`) and, when it
+  converged, the error's norm and the history entries, charged the same
+  way.
 
 The table's assembly and solve columns are the timed ones plus, for the
 compiled loops, their counted calls (each Jacobian or residual assembly,
@@ -53,7 +57,8 @@ import pnp
 from pnp.discretisation import kernel, pumps
 from pnp.solvers import banded, history, iteration
 from pnp.solvers.bdf import BDF
-from pnp.solvers.newton import System
+from pnp.solvers.newton import System, record_args
+from pnp.solvers.reuse import Reuse
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = (
@@ -75,7 +80,17 @@ def timers():
     ``SAMPLE_EVERY``-th loop's system and starting state."""
     spent = {"step": 0.0, "assembly": 0.0, "solve": 0.0, "extra": 0.0, "loop": 0.0}
     counts = dict.fromkeys(
-        ("jacobians", "residuals", "factorizations", "substitutions", "loops", "iterations"), 0
+        (
+            "jacobians",
+            "residuals",
+            "factorizations",
+            "substitutions",
+            "loops",
+            "iterations",
+            "steps",
+            "converged",
+        ),
+        0,
     )
     samples = []
     originals = [
@@ -85,6 +100,8 @@ def timers():
         (banded, "_scale_substitute"),
         (iteration, "update"),
         (System, "modified_newton"),
+        (iteration, "bdf_step"),
+        (Reuse, "step"),
     ]
     saved = [getattr(owner, name) for owner, name in originals]
 
@@ -128,6 +145,33 @@ def timers():
         counts["substitutions"] += system.stats.newton_iterations - before
         return out
 
+    def counted_step(*args):
+        t0 = time.perf_counter()
+        out = saved[8](*args)
+        spent["loop"] += time.perf_counter() - t0
+        status, iterations, n_factor, n_update = out[3], out[4], out[7], out[8]
+        counts["iterations"] += iterations
+        counts["jacobians"] += n_factor
+        counts["residuals"] += iterations - n_factor
+        counts["factorizations"] += n_factor
+        counts["substitutions"] += n_update
+        counts["steps"] += 1
+        counts["converged"] += status in (iteration.CONVERGED, iteration.ROUND_OFF)
+        return out
+
+    def sampled_step(kept, system, terms, alpha_c, beta_c, weights, project, wstep, max_iter):
+        if counts["loops"] % SAMPLE_EVERY == 0:  # a state to measure the unit costs at
+            start = time.perf_counter()
+            copies = tuple(t.copy() if isinstance(t, np.ndarray) else t for t in terms)
+            a = history.step_terms(*copies, alpha_c.copy(), beta_c.copy())[0]
+            x = terms[3][0].copy()
+            samples.append((system, x, a[0] / terms[0][0], weights, project, copies, wstep))
+            spent["extra"] += time.perf_counter() - start
+        counts["loops"] += 1
+        return saved[9](kept, system, terms, alpha_c, beta_c, weights, project, wstep, max_iter)
+
+    iteration.bdf_step = counted_step
+    Reuse.step = sampled_step
     kernel.assemble = timed(saved[0], "assembly")
     iteration.update = timed_update
     System.modified_newton = counted_loop
@@ -199,7 +243,51 @@ def _checks_repeated(n, res, x, n_boundary, block, pump_cells, pump_values, sour
             pumps.sources(x, n_boundary, block, pump_cells, pump_values, source)
 
 
-def unit_costs(system: System, x: np.ndarray, alpha: float, weights, project) -> dict:
+@njit
+def _terms_repeated(n, terms, alpha_c, beta_c):
+    """n times a step's terms before Newton (history.step_terms)."""
+    for _ in range(n):
+        history.step_terms(*terms, alpha_c, beta_c)
+
+
+@njit
+def _entries_repeated(n, pred, work, x, error_weights, record, whole):
+    """n times: a fresh copy of the predictor, then (``whole``) the error's
+    norm and the history entries of ``x``."""
+    rtol, floor_c, floor_psi, is_psi = error_weights
+    for _ in range(n):
+        work[:] = pred
+        if whole:
+            history.error_norm(work, x, rtol, floor_c, floor_psi, is_psi)
+            history.record_state(x, *record)
+
+
+def step_costs(system: System, terms: tuple, wstep) -> dict:
+    """Seconds per compiled step's work beyond its Newton loop: the terms
+    (per call) and the error norm + history entries (per converged call)."""
+    shape = terms[4][0].shape
+    alpha_c, beta_c = np.empty(shape, order="F"), np.empty(shape, order="F")
+    pred = history.step_terms(*terms, alpha_c, beta_c)[2]
+    x = terms[3][0]
+    if pred.size == 0:
+        pred = x.copy()
+    args = (
+        pred,
+        np.empty_like(pred),
+        x,
+        (wstep.rtol, wstep.floor_c, wstep.floor_psi, wstep.is_psi),
+    )
+    args = (*args, record_args(system.model))
+    return {
+        "terms": _mean_time(_terms_repeated, terms, alpha_c, beta_c),
+        "entries": _mean_time(_entries_repeated, *args, True)
+        - _mean_time(_entries_repeated, *args, False),
+    }
+
+
+def unit_costs(
+    system: System, x: np.ndarray, alpha: float, weights, project, terms=None, wstep=None
+) -> dict:
     """Seconds per Jacobian assembly, residual assembly, factorization and
     substitution of ``system`` at ``x`` (time coefficient ``alpha``); and
     what the compiled loop does beyond them: per update (the update beyond
@@ -238,6 +326,8 @@ def unit_costs(system: System, x: np.ndarray, alpha: float, weights, project) ->
     pumped = system.pump_tables()
     args = (res, x, lay.n_boundary, lay.block, system.pump_cells, system.pump_values)
     costs["checks"] = _mean_time(_checks_repeated, *args, system.source, pumped)
+    if terms is not None:
+        costs.update(step_costs(system, terms, wstep))
     return costs
 
 
@@ -255,13 +345,16 @@ def measure(name: str, repeat: int) -> dict:
         inside = 0.0
         if samples:  # the compiled loops: their work counted, at the mean cost over the samples
             each = [unit_costs(*sample) for sample in samples]
-            cost = {key: float(np.mean([c[key] for c in each])) for key in each[0]}
+            keys = {key for c in each for key in c}  # a step's terms: compiled steps only
+            cost = {key: float(np.mean([c[key] for c in each if key in c])) for key in keys}
             assembly += counts["jacobians"] * cost["jacobian"]
             assembly += counts["residuals"] * cost["residual"]
             solve += counts["factorizations"] * cost["factorization"]
             solve += counts["substitutions"] * cost["substitution"]
             inside = counts["substitutions"] * cost["update_extra"]
             inside += counts["iterations"] * cost["checks"]
+            if counts["steps"]:
+                inside += counts["steps"] * cost["terms"] + counts["converged"] * cost["entries"]
         over = (outside + inside) / steps
         row = {
             "case": name,

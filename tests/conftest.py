@@ -24,3 +24,13 @@ def _strict_floating_point():
     old = np.seterr(all="raise", under="ignore")
     yield
     np.seterr(**old)
+
+
+@pytest.fixture
+def python_step_path(monkeypatch):
+    """Transient steps by the Python path, whose Newton (``pnp.solvers.bdf.newton``)
+    a test may script; the stepper's reaction to a failure is the same on
+    the compiled path (tests/test_compiled_loop.py runs both through failures)."""
+    from pnp.solvers.newton import System
+
+    monkeypatch.setattr(System, "loop_compiles", lambda self, project=None: False)

@@ -68,6 +68,41 @@ def test_bdf_steps_are_the_same_with_the_loop_compiled(monkeypatch, name, satura
     assert compiled.kept.alpha == python.kept.alpha and compiled.kept.steps == python.kept.steps
 
 
+def test_steps_through_newton_failures_are_the_same_on_both_paths(monkeypatch):
+    """Newton given two iterations (bdf.NEWTON_MAX_ITER = 2): steps fail,
+    are retried smaller, kept factorizations fail and are replaced; the
+    stepper whose whole step is one compiled call (iteration.bdf_step)
+    goes through them exactly as the Python path does."""
+    from pnp.solvers import bdf
+
+    monkeypatch.setattr(bdf, "NEWTON_MAX_ITER", 2)
+    case = _case("donnan_approach")
+    compiled = _run(case, 40)
+    assert compiled.stats.rejected_steps > 0
+    with monkeypatch.context() as m:
+        _python_loop(m)
+        python = _run(case, 40)
+    assert np.array_equal(compiled.x, python.x)
+    # fixed steps and one iteration: a kept factorization is usable at each
+    # step's alpha, and its iteration does not reach the polish, so the step
+    # is solved again from its predictor with a new one
+    monkeypatch.setattr(bdf, "NEWTON_MAX_ITER", 1)
+    model = build_model(case)
+    compiled = BDF(model, model.x0, fixed_step=1e-13)
+    for _ in range(6):
+        assert compiled.step(1.0)[0]
+    assert compiled.stats.newton_iterations > compiled.stats.factorizations  # kept ones tried
+    with monkeypatch.context() as m:
+        _python_loop(m)
+        python = BDF(model, model.x0, fixed_step=1e-13)
+        for _ in range(6):
+            assert python.step(1.0)[0]
+    assert np.array_equal(compiled.x, python.x)
+    assert compiled.t == python.t and compiled.h == python.h and compiled.q == python.q
+    assert compiled.stats.as_dict() == python.stats.as_dict()
+    assert compiled.kept.alpha == python.kept.alpha and compiled.kept.steps == python.kept.steps
+
+
 def _solve_both(monkeypatch, x0, fresh, max_iter, alpha=1e3):
     """One modified Newton solve of ischemia's saturating-pump model from
     ``x0``, compiled and in Python: (info, x, stats, kept) of each."""
@@ -134,6 +169,51 @@ def test_a_singular_jacobian_stops_both_loops_alike(monkeypatch):
     assert a[0] == b[0] and a[0].message.startswith("singular Jacobian (zero pivot at unknown ")
     assert a[2] == b[2] and a[3] == b[3]
     assert a[3][0] is False  # the failed factorization is not kept
+
+
+def test_a_singular_step_is_not_kept_on_either_path(monkeypatch):
+    """A step of infinite size (alpha = 0) from zero concentrations: its
+    factorization is singular, the solve fails the same way on both paths
+    and the factorization is not kept."""
+    model = build_model(_case("ischemia", saturating=True))
+    x0 = model.x0.copy()
+    _, c = model.layout.split(x0)
+    c[:] = 0.0
+    out = []
+    for python in (False, True):
+        with monkeypatch.context() as m:
+            if python:
+                _python_loop(m)
+            stepper = BDF(model, x0)
+            _, info = stepper._solve(np.inf)
+            out.append((info, stepper.kept.valid, stepper.kept.alpha, stepper.stats.as_dict()))
+    assert out[0] == out[1]
+    assert out[0][0].message.startswith("singular Jacobian") and out[0][1] is False
+
+
+def test_a_non_finite_predictor_leaves_the_kept_factorization_alone(monkeypatch):
+    """A nan in the newest state: the residual at the predictor is not
+    finite, the solve with the kept factorization and its retry with a new
+    one both stop before factoring, and the kept factorization keeps its
+    alpha and age (on both paths alike)."""
+    case = _case("donnan_approach")
+    model = build_model(case)
+    out = []
+    for python in (False, True):
+        with monkeypatch.context() as m:
+            if python:
+                _python_loop(m)
+            stepper = BDF(model, model.x0, fixed_step=1e-12)
+            for _ in range(3):
+                assert stepper.step(1.0)[0]
+            kept = (stepper.kept.valid, stepper.kept.alpha, stepper.kept.steps)
+            assert stepper.kept.usable(stepper.kept.alpha)
+            stepper.x_hist[0][5] = np.nan
+            _, info = stepper._solve(1e-12)
+            assert not info.converged and info.message == "non-finite residual"
+            assert (stepper.kept.valid, stepper.kept.alpha, stepper.kept.steps) == kept
+            out.append((info, stepper.stats.as_dict()))
+    assert out[0] == out[1]
 
 
 def test_the_loop_reports_every_status_by_its_own_code():

@@ -185,7 +185,9 @@ def test_a_kept_factorization_that_converges_slowly_is_replaced():
     assert full.wnewton.norm(stepper.x - full.x, full.x) <= 1e-3
 
 
-def test_a_failure_with_a_kept_factorization_is_retried_with_a_new_one(monkeypatch):
+def test_a_failure_with_a_kept_factorization_is_retried_with_a_new_one(
+    monkeypatch, python_step_path
+):
     """Newton failing with the factorization of an earlier step: the same step
     again, from its predictor, with a new one; no rejection, no smaller step."""
     case = load("donnan_approach")
@@ -207,6 +209,49 @@ def test_a_failure_with_a_kept_factorization_is_retried_with_a_new_one(monkeypat
     assert calls == [False, True]
     assert stepper.stats.rejected_steps == 0 and stepper.h_last == 1e-10
     assert full.wnewton.norm(stepper.x - full.x, full.x) <= 1e-3
+
+
+def _kept_fails(compiled: bool):
+    """Five fixed steps, the kept factorization overwritten with nan, one
+    more step; beside a full-Newton twin. Returns (stepper, twin, stats
+    before the step)."""
+    case = load("donnan_approach")
+    model = build_model(case)
+    full, stepper = _twins(model)
+    assert stepper.system.loop_compiles(stepper.project) == compiled
+    assert stepper.kept.usable(stepper.kept.alpha)
+    stepper.system.lu[:] = np.nan
+    before = stepper.stats.as_dict()
+    assert full.step(1.0)[0]
+    x_new, info = stepper._solve(1e-10)  # the step, by parts: its solve ...
+    assert info.converged
+    assert stepper._error(1e-10, x_new)[0] <= 1.0  # ... its error ...
+    stepper._accept(1e-10, x_new, 1e-10, 1.0)  # ... accepted
+    return stepper, full, before, info
+
+
+def test_a_kept_factorization_that_fails_is_replaced_by_a_new_one(monkeypatch):
+    """The kept factorization overwritten with nan: the step's first solve
+    fails at its first update (non-finite), and the same step is solved
+    again from its predictor with a new factorization: no rejection, the
+    same step size, one factorization more, and the state full Newton
+    reaches; the whole step compiled (iteration.bdf_step) and the Python
+    path give the same bits."""
+    stepper, full, before, info = _kept_fails(True)
+    after = stepper.stats.as_dict()
+    assert after["rejected_steps"] == before["rejected_steps"] and stepper.h_last == 1e-10
+    assert after["factorizations"] == before["factorizations"] + 1
+    assert full.wnewton.norm(stepper.x - full.x, full.x) <= 1e-3
+    assert stepper.kept.valid and stepper.kept.steps == 1
+    with monkeypatch.context() as m:
+        m.setattr(System, "loop_compiles", lambda self, project=None: False)
+        python, _, _, python_info = _kept_fails(False)
+        assert python.step(1.0)[0]  # and a step after it, with the new one
+    assert np.array_equal(python.x_hist[1], stepper.x)
+    assert python_info == info  # the iterations of both tries, summed
+    assert stepper.step(1.0)[0]
+    assert np.array_equal(python.x, stepper.x)
+    assert python.stats.as_dict() == stepper.stats.as_dict()
 
 
 def test_a_restart_drops_the_factorization():

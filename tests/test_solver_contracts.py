@@ -593,7 +593,7 @@ def _failing_newton(failures: list[int]):
     return scripted, calls
 
 
-def test_a_newton_failure_retries_the_step_at_a_quarter(monkeypatch):
+def test_a_newton_failure_retries_the_step_at_a_quarter(monkeypatch, python_step_path):
     from pnp.solvers import bdf
 
     scripted, _ = _failing_newton([0])
@@ -608,7 +608,7 @@ def test_a_newton_failure_retries_the_step_at_a_quarter(monkeypatch):
     assert stepper.t == 0.25 * h0
 
 
-def test_newton_failing_at_every_size_is_a_step_size_underflow(monkeypatch):
+def test_newton_failing_at_every_size_is_a_step_size_underflow(monkeypatch, python_step_path):
     """Quartered from h0 until below 1e-12 h0 (the time run since the start
     is 0, so the initial step is the scale): 0.25^20 = 9.1e-13 is the first
     below, after 20 rejections; the state is unchanged and the message
@@ -629,7 +629,7 @@ def test_newton_failing_at_every_size_is_a_step_size_underflow(monkeypatch):
     np.testing.assert_array_equal(stepper.x, m.x0)
 
 
-def test_the_collapse_scale_is_the_time_run_since_the_start(monkeypatch):
+def test_the_collapse_scale_is_the_time_run_since_the_start(monkeypatch, python_step_path):
     """After 1 ns run in steps of 1e-11 s (fixed), Newton failing everywhere:
     the step is quartered from 1e-11 s until below 1e-12 x 1 ns = 1e-21 s:
     0.25^17 x 1e-11 = 5.8e-22 s, after 17 rejections (against the initial

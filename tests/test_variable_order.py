@@ -330,7 +330,7 @@ def test_the_order_is_not_chosen_before_q_plus_1_steps_at_it():
     assert stepper.q == 2 and stepper.h == 2.4 * h / 1.05
 
 
-def test_a_newton_failure_above_order_2_lowers_the_order(monkeypatch):
+def test_a_newton_failure_above_order_2_lowers_the_order(monkeypatch, python_step_path):
     """A step whose Newton fails at order q > 2 is retried at a quarter of
     the step with order q - 1 (and q - 1 must then be kept q steps)."""
     from pnp.solvers import bdf as bdf_module
@@ -373,7 +373,7 @@ def test_reuse_keeps_factorizations_and_full_newton_factors_every_iteration():
     assert counts[True][0] < counts[True][1]
 
 
-def test_a_newton_failure_at_order_2_keeps_order_2(monkeypatch):
+def test_a_newton_failure_at_order_2_keeps_order_2(monkeypatch, python_step_path):
     """Orders 1 and 2 are not lowered on a Newton failure (only the step)."""
     from pnp.solvers import bdf as bdf_module
     from pnp.solvers.newton import NewtonInfo

@@ -29,6 +29,7 @@ from .history import (
     step_terms,
 )
 from .newton import (
+    NEWTON_MAX_ITER,
     NEWTON_RTOL_FLOOR,
     PSI_FLOOR_NEWTON,
     PSI_FLOOR_STEP,
@@ -339,6 +340,9 @@ class BDF:
         self._alpha_c = np.empty(shape, order="F")
         self._beta_c = np.empty(shape, order="F")
         self._pred: np.ndarray | None = None  # predictor of the step being tried
+        # the compiled step's error norm and history entries of its state
+        self._estimate: float | None = None
+        self._entries: tuple | None = None
 
     def step(self, t_limit: float) -> tuple[bool, str]:
         """Advance by one accepted step, landing exactly on ``t_limit`` if it is reached.
@@ -409,18 +413,31 @@ class BDF:
         # predictor through the last q + 1 states (fewer after a start), which
         # starts Newton and is kept for the error estimate of this same step
         n_states = min(q + 1, len(self.x_hist))
-        a, beta_d, pred, x_new = step_terms(
+        terms = (
             np.array([h_try, *self.h_hist]),
             q,
             n_states,
             padded(self.x_hist[:n_states], STATES_PAD),
             padded(self.c_hist[:q], AMOUNTS_PAD),
             padded(self.p_hist[:q], AMOUNTS_PAD),
-            self._alpha_c,
-            self._beta_c,
         )
-        beta_c = self._beta_c
-        self._a = a
+        if self.kept is not None and self.system.loop_compiles(self.project):
+            # the whole solve, the error's norm and the history entries in one call
+            a, beta_d, x_new, info, self._estimate, self._entries = self.kept.step(
+                self.system,
+                terms,
+                self._alpha_c,
+                self._beta_c,
+                self.wnewton,
+                self.project,
+                self.wstep,
+                NEWTON_MAX_ITER,
+            )
+            self._a, self._pred = a, None
+            self._rate_terms = (a[0] / h_try, beta_d)
+            return x_new, info
+        a, beta_d, pred, x_new = step_terms(*terms, self._alpha_c, self._beta_c)
+        self._a, self._estimate, self._entries = a, None, None
         alpha = a[0] / h_try
         if self.v_hist:  # the history part of dV/dt, as for the amounts
             past = sum(a[j] * self.v_hist[j - 1] for j in range(1, q + 1) if a[j] != 0.0)
@@ -438,10 +455,11 @@ class BDF:
             x_new,
             self._alpha_c,
             alpha,
-            beta_c,
+            self._beta_c,
             beta_d,
             self.wnewton,
             self.project,
+            max_iter=NEWTON_MAX_ITER,
             reuse=self.kept,
         )
         self._rate_terms = (alpha, beta_d)  # the displacement rate of this step
@@ -460,7 +478,10 @@ class BDF:
         # the corrector's a_0 when the predictor is of its order (the same weights)
         a0 = self._a[0] if order == q else None
         w = self.wstep
-        norm = error_norm(self._pred, x_new, w.rtol, w.floor_c, w.floor_psi, w.is_psi)
+        if self._pred is None:  # formed by the compiled step
+            norm = self._estimate
+        else:
+            norm = error_norm(self._pred, x_new, w.rtol, w.floor_c, w.floor_psi, w.is_psi)
         err = error_ratio(h_try, self.h_hist[:order], a0) * norm
         return err / LOCAL_FRACTION, order
 
@@ -500,7 +521,8 @@ class BDF:
             self.t = self._origin + self._elapsed
         self.x = x_new
         model = self.model
-        x_copy, c_new, p_new = accepted(model, x_new)
+        entries = self._entries  # formed by the compiled step, or now
+        x_copy, c_new, p_new = entries if entries is not None else accepted(model, x_new)
         self.x_hist.insert(0, x_copy)
         self.h_hist.insert(0, h_try)
         self.c_hist.insert(0, c_new)

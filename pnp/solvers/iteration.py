@@ -21,7 +21,17 @@ rules (:func:`verdict`, :func:`after_update`), which the Python loop of
 :func:`pnp.solvers.reuse.modified_newton` calls too. The two loops give
 the same bits (tests/test_compiled_loop.py).
 
-Both serve systems without border unknowns whose mesh does not move (no
+:func:`bdf_step` is a whole BDF step's solve in one call for the same
+systems: the step's terms (:func:`pnp.solvers.history.step_terms`), the
+modified Newton solve with the kept factorization and, when that fails,
+again from the predictor with a new one (as
+:meth:`pnp.solvers.reuse.Reuse.newton`), and for a converged state its
+error norm and history entries. The stepper (:mod:`pnp.solvers.bdf`) calls
+it through :meth:`pnp.solvers.reuse.Reuse.step` and takes its Python path
+(the same operations in the same order) otherwise; both give the same bits
+(tests/test_compiled_loop.py, tests/test_reuse.py).
+
+They serve systems without border unknowns whose mesh does not move (no
 channels, no cell volume): the others keep the Python path, where the
 border's Schur complement and the moving mesh's geometry live.
 """
@@ -34,7 +44,7 @@ from numba import njit
 from ..discretisation import kernel, pumps
 from ..discretisation.kernel import weighted_max
 from .banded import _equilibrate_factor, _scale_substitute
-from .history import all_finite, max_abs_strided
+from .history import all_finite, error_norm, max_abs_strided, record_state, step_terms
 
 
 @njit(cache=True)
@@ -226,3 +236,88 @@ def modified_newton(
         if status:
             return status, it, norm, 0, n_factor, n_update
     return NOT_CONVERGED, max_iter, norm, 0, n_factor, n_update
+
+
+@njit(cache=True)
+def bdf_step(
+    steps,
+    q,
+    n_states,
+    states,
+    amounts,
+    displacements,
+    alpha_c,
+    beta_c,
+    kept_alpha,
+    refactor_alpha,
+    model_args,
+    band,
+    factors,
+    loop,
+    max_iter,
+    polish,
+    slow_rate,
+    error_weights,
+    record,
+):
+    """A BDF step's solve in one compiled call, for the systems of
+    :func:`modified_newton`: :func:`pnp.solvers.history.step_terms`, then
+    :func:`modified_newton` from the predictor with the kept factorization
+    if it was made at this step's alpha (``kept_alpha``: nan when none may
+    be used; within ``refactor_alpha`` relative) and, if that fails, once
+    more from the predictor with a new one; then, when it converged, the
+    error estimate's norm (:func:`pnp.solvers.history.error_norm`;
+    ``error_weights`` = rtol, floor_c, floor_psi, is_psi) and the state's
+    history entries (:func:`pnp.solvers.history.record_state`; ``record``:
+    its arguments after the state). :meth:`pnp.solvers.reuse.Reuse.newton`
+    and the stepper's Python path do the same in the same order.
+
+    ``loop``: :meth:`pnp.solvers.newton.System.loop_args`. Returns (a,
+    beta_d, x, status, iterations, norm, info, factorizations, updates,
+    made, error, entries): ``made`` whether the last solve factored (its
+    last factorization is then the one kept); ``error`` 0
+    without an estimate (one state) or convergence; ``entries`` (copy,
+    contents, displacements) of x, empty when it did not converge.
+    """
+    a, beta_d, pred, x = step_terms(
+        steps, q, n_states, states, amounts, displacements, alpha_c, beta_c
+    )
+    alpha = a[0] / steps[0]
+    cont, source, res, piv, row_scale, kl, ku, upd, cells, values, z, nb, block = loop
+    usable = abs(alpha - kept_alpha) <= refactor_alpha * kept_alpha
+    start = x.copy() if usable else x
+    status, it, norm, info, n_factor, n_update = modified_newton(
+        x, model_args, alpha_c, alpha, beta_c, beta_d, cont, source, res, band, factors, piv,
+        row_scale, kl, ku, upd, cells, values, z, nb, block, not usable, max_iter, polish,
+        slow_rate,
+    )  # fmt: skip
+    made = n_factor > 0
+    if usable and status != CONVERGED and status != ROUND_OFF:
+        x[:] = start
+        if n_factor % 2:
+            band, factors = factors, band
+        first = it
+        status, it, norm, info, again, more = modified_newton(
+            x, model_args, alpha_c, alpha, beta_c, beta_d, cont, source, res, band, factors, piv,
+            row_scale, kl, ku, upd, cells, values, z, nb, block, True, max_iter, polish,
+            slow_rate,
+        )  # fmt: skip
+        it += first
+        n_factor += again
+        n_update += more
+        made = again > 0
+    error = 0.0
+    if status != CONVERGED and status != ROUND_OFF:
+        empty = np.empty(0)
+        return (
+            a, beta_d, x, status, it, norm, info, n_factor, n_update, made, error,
+            (empty, np.empty((0, 0)).T, empty),
+        )  # fmt: skip
+    if n_states >= 2:
+        rtol, floor_c, floor_psi, is_psi = error_weights
+        error = error_norm(pred, x, rtol, floor_c, floor_psi, is_psi)
+    offset, n_species, n_cells, pois_cond, b_type, b_psi, boundary, sigma, b_cond, b_next = record
+    entries = record_state(
+        x, offset, n_species, n_cells, pois_cond, b_type, b_psi, boundary, sigma, b_cond, b_next
+    )
+    return a, beta_d, x, status, it, norm, info, n_factor, n_update, made, error, entries

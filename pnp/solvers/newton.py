@@ -273,27 +273,18 @@ class System:
         Without border unknowns, on a fixed mesh, with a kept factorization."""
         return self.keep and self.bordered is None and not (project is not None and project.moving)
 
-    def modified_newton(
-        self, x, alpha_c, alpha_d, beta_c, beta_d, weights, project, fresh, max_iter, polish, slow
-    ) -> tuple[int, int, float, int, int]:
-        """:func:`pnp.solvers.iteration.modified_newton` on this system (see
-        :meth:`loop_compiles`), its counters and bands kept up to date.
-        Returns (status, iterations, norm, zero pivot, factorizations)."""
+    def loop_args(self, weights, project) -> tuple:
+        """The arguments of the compiled loop after the state, the step's
+        coefficients and the two bands: (cont, source, res, piv, row_scale,
+        kl, ku, the update's arguments, pump_cells, pump_values, z,
+        n_boundary, block)."""
         self._factor_arrays()
         self.pump_tables()
         lay = self.model.layout
-        status, it, norm, info, n_factor, n_update = iteration.modified_newton(
-            x,
-            self.args,
-            np.asfortranarray(alpha_c),
-            alpha_d,
-            np.asfortranarray(beta_c),
-            beta_d,
+        return (
             self.cont,
             self.source,
             self.res,
-            self.ab,
-            self.lu,
             self.piv,
             self.row_scale,
             self.kl,
@@ -304,15 +295,53 @@ class System:
             self.model.z,
             lay.n_boundary,
             lay.block,
+        )
+
+    def loop_done(self, n_factor: int, n_update: int) -> None:
+        """After compiled loops that factored ``n_factor`` times and applied
+        ``n_update`` updates: the bands in their places, the counters."""
+        if n_factor % 2:  # each factorization traded the bands' places
+            self.ab, self.lu = self.lu, self.ab
+        self.stats.factorizations += n_factor
+        self.stats.newton_iterations += n_update
+
+    def modified_newton(
+        self, x, alpha_c, alpha_d, beta_c, beta_d, weights, project, fresh, max_iter, polish, slow
+    ) -> tuple[int, int, float, int, int]:
+        """:func:`pnp.solvers.iteration.modified_newton` on this system (see
+        :meth:`loop_compiles`), its counters and bands kept up to date.
+        Returns (status, iterations, norm, zero pivot, factorizations)."""
+        cont, source, res, piv, row_scale, kl, ku, upd, cells, values, z, nb, block = (
+            self.loop_args(weights, project)
+        )
+        status, it, norm, info, n_factor, n_update = iteration.modified_newton(
+            x,
+            self.args,
+            np.asfortranarray(alpha_c),
+            alpha_d,
+            np.asfortranarray(beta_c),
+            beta_d,
+            cont,
+            source,
+            res,
+            self.ab,
+            self.lu,
+            piv,
+            row_scale,
+            kl,
+            ku,
+            upd,
+            cells,
+            values,
+            z,
+            nb,
+            block,
             fresh,
             max_iter,
             polish,
             slow,
         )
-        if n_factor % 2:  # each factorization traded the bands' places
-            self.ab, self.lu = self.lu, self.ab
-        self.stats.factorizations += n_factor
-        self.stats.newton_iterations += n_update
+        self.loop_done(n_factor, n_update)
         return status, it, norm, info, n_factor
 
 
@@ -455,9 +484,14 @@ def accepted(model: Model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nd
     if model.swelling is not None:
         c = contents(model, x)  # (moves the model to x's scale)
         return x.copy(), c, displacements(model, x)
+    return record_state(x, *record_args(model))
+
+
+def record_args(model: Model) -> tuple:
+    """The arguments of :func:`pnp.solvers.history.record_state` after the
+    state (a fixed mesh)."""
     lay = model.layout
-    return record_state(
-        x,
+    return (
         lay.n_boundary,
         model.n_species,
         model.n_cells,

@@ -23,8 +23,11 @@ the iteration):
   (:meth:`Reuse.newton`) before the stepper cuts h.
 
 Without border unknowns and on a fixed mesh the whole loop runs compiled
-(:func:`pnp.solvers.iteration.modified_newton`); the stopping rules below
-are :func:`pnp.solvers.iteration.after_update`'s in both loops.
+(:func:`pnp.solvers.iteration.modified_newton`), and the stepper solves a
+whole step, the retry included, in one compiled call
+(:meth:`Reuse.step` -> :func:`pnp.solvers.iteration.bdf_step`); the
+stopping rules below are :func:`pnp.solvers.iteration.after_update`'s in
+every loop.
 
 Stopping. An update made with the Jacobian of its own iterate is a Newton
 step and is judged as in :func:`~pnp.solvers.newton.newton` (converged at
@@ -57,7 +60,7 @@ import numpy as np
 
 from . import iteration
 from .history import all_finite
-from .newton import NEWTON_MAX_ITER, NewtonInfo
+from .newton import NEWTON_MAX_ITER, NewtonInfo, record_args
 
 REFACTOR_STEPS = 20  # a factorization is used for at most this many steps
 REFACTOR_ALPHA = 0.0  # ... and at most this far (relative) from the alpha it was made at
@@ -87,6 +90,42 @@ class Reuse:
 
     def made(self, alpha: float, valid: bool) -> None:
         self.valid, self.alpha, self.steps = valid, alpha, 0
+
+    def usable_alpha(self) -> float:
+        """The alpha a step must have to start with it (nan: none may)."""
+        return self.alpha if self.valid and self.steps < REFACTOR_STEPS else np.nan
+
+    def step(self, system, terms, alpha_c, beta_c, newton_weights, project, step_weights, max_iter):
+        """A BDF step's solve by :func:`pnp.solvers.iteration.bdf_step` (for
+        a system whose loop compiles): ``terms`` = (steps, order, number of
+        states, states, amounts, displacements) as
+        :func:`pnp.solvers.history.step_terms` takes them. Returns (a,
+        beta_d, x, NewtonInfo, error norm, history entries); the same
+        operations in the same order as the stepper's Python path and
+        :meth:`newton`."""
+        w = step_weights
+        a, beta_d, x, status, it, norm, info, n_factor, n_update, made, error, entries = (
+            iteration.bdf_step(
+                *terms,
+                alpha_c,
+                beta_c,
+                self.usable_alpha(),
+                REFACTOR_ALPHA,
+                system.args,
+                system.ab,
+                system.lu,
+                system.loop_args(newton_weights, project),
+                max_iter,
+                POLISH,
+                SLOW_RATE,
+                (w.rtol, w.floor_c, w.floor_psi, w.is_psi),
+                record_args(system.model),
+            )
+        )
+        system.loop_done(n_factor, n_update)
+        if made:  # the last factorization is the one kept
+            self.made(a[0] / terms[0][0], status != iteration.SINGULAR)
+        return a, beta_d, x, _info(status, it, norm, info, max_iter), error, entries
 
     def newton(
         self, system, x, alpha_c, alpha_d, beta_c, beta_d, weights, project, max_iter
