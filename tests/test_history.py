@@ -302,3 +302,73 @@ def test_scaled_difference_norms_refuse_levels_beyond_the_states():
                 times, states, 0.1, levels, [1.0] * len(levels), weights
             )
     history.scaled_difference_norms(times, states, 0.1, [1, 3], [1.0, 1.0], weights)
+
+
+def _order_choice_reference(h_hist, states, q, max_order, h, best_h, caps, weights):
+    """The stepper's order choice as it was written in Python (bdf.py before
+    order_choice): the neighbours worth estimating, their norms from one
+    table, the controller's step for each."""
+    safety, min_factor, local_fraction = 0.9, 0.2, 0.25
+    orders = [
+        j
+        for j in (q - 1, q + 1)
+        if 1 <= j <= max_order
+        and len(states) >= j + 2
+        and h * caps[j] > best_h * (1.0 if j < q else 1.1)
+    ]
+    if not orders:
+        return q, best_h
+    times = [0.0]
+    for step in h_hist:
+        times.append(times[-1] - step)
+    norms = history.scaled_difference_norms(
+        times,
+        states[: orders[-1] + 2],
+        h,
+        [j + 1 for j in orders],
+        [1.0 / (j + 1) for j in orders],
+        weights,
+    )
+    best_order = q
+    for j, norm in zip(orders, norms, strict=True):
+        err_j = norm / local_fraction
+        cap = caps[j]
+        factor = safety * err_j ** (-1.0 / (j + 1)) if err_j > 0 else cap
+        h_j = h * min(cap, max(min_factor, factor))
+        if h_j > best_h * (1.0 if j < q else 1.1):
+            best_order, best_h = j, h_j
+    return best_order, best_h
+
+
+@pytest.mark.parametrize("q", ORDERS)
+def test_order_choice_is_the_python_choice(q):
+    """Order and next step bit for bit as the Python form chose them, on
+    smooth histories (where the neighbours' estimates decide) and rough
+    ones, with every number of states, next steps that let either
+    neighbour win or none be estimated; the padding is never read."""
+    from pnp.solvers.bdf import CAPS, LOCAL_FRACTION, MIN_FACTOR, SAFETY
+
+    rng = np.random.default_rng(50 + q)
+    is_psi = rng.random(30) < 0.25
+    weights = Weights(is_psi, 1e-6, 1e-9, 1e-7)
+    w = (weights.rtol, weights.floor_c, weights.floor_psi, weights.is_psi)
+    chosen = set()
+    for trial in range(200):
+        n_states = int(rng.integers(1, 8))
+        h_hist = (10.0 ** rng.uniform(-3, -1, 6)).tolist()
+        times = np.concatenate([[0.0], -np.cumsum(h_hist)])
+        rate = 10.0 ** rng.uniform(-1, 2)
+        base = rng.standard_normal(30)
+        states = [base * np.exp(-rate * t) + 1e-3 * (trial % 3) * rng.standard_normal(30)
+                  for t in times[:n_states]]  # fmt: skip
+        h = h_hist[0]
+        best_h = h * 10.0 ** rng.uniform(-0.5, 0.5)
+        padded = (*states, *[np.full(30, np.nan)] * (history.STATES_PAD - n_states))
+        got = history.order_choice(
+            np.array(h_hist), padded, n_states, q, 5, h, best_h, CAPS,
+            (SAFETY, MIN_FACTOR, LOCAL_FRACTION), w,
+        )  # fmt: skip
+        want = _order_choice_reference(h_hist, states, q, 5, h, best_h, CAPS, weights)
+        assert got == want
+        chosen.add(got[0])
+    assert chosen >= {q} and len(chosen) >= (2 if q in (1, 5) else 3)  # every outcome seen

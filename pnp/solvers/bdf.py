@@ -24,8 +24,8 @@ from .history import (
     STATES_PAD,
     bdf_weights,
     error_norm,
+    order_choice,
     padded,
-    scaled_difference_norms,
     step_terms,
 )
 from .newton import (
@@ -50,6 +50,7 @@ MAX_ORDER = 5
 # variable-step BDF-k zero-stable (1 + sqrt(2) for k = 2; about 1.618, 1.280
 # and 1.127 for k = 3, 4, 5).
 MAX_RATIO = {1: BDF2_MAX_RATIO, 2: BDF2_MAX_RATIO, 3: 1.6, 4: 1.27, 5: 1.12}
+CAPS = np.array([np.nan, *(MAX_RATIO[j] for j in range(1, MAX_ORDER + 1))])  # by order
 SAFETY = 0.9
 MIN_FACTOR = 0.2
 # Each step's local error is held to this fraction of rtol|x| + atol: local
@@ -485,19 +486,6 @@ class BDF:
         err = error_ratio(h_try, self.h_hist[:order], a0) * norm
         return err / LOCAL_FRACTION, order
 
-    def _times(self) -> list[float]:
-        """Times of the history states relative to the current one (0, -h1, -h1-h2).
-
-        Built from the step sizes, not from differences of the absolute times:
-        a step far below the resolution of ``t`` (the first steps after a
-        restart or protocol change at t = 1e5 s) leaves ``t + h == t``, and
-        the predictor would divide by zero.
-        """
-        times = [0.0]
-        for h in self.h_hist:
-            times.append(times[-1] - h)
-        return times
-
     def _next_step(self, h_try: float, err: float, order: int) -> float:
         """Size of the step after an accepted one of size ``h_try``."""
         if self.fixed_step is not None:
@@ -547,37 +535,24 @@ class BDF:
         q = self.q
         if self.n_equal < q + 1:
             return
-        best_order, best_h = q, self.h
-        # a neighbour whose step cap cannot beat this step's (h_j <= h cap_j)
-        # is never chosen: its estimate is not formed
-        orders = [
-            j
-            for j in (q - 1, q + 1)
-            if 1 <= j <= self.max_order
-            and len(self.x_hist) >= j + 2
-            and h * MAX_RATIO[j] > best_h * (1.0 if j < q else 1.1)
-        ]
-        if not orders:
-            return
-        times = self._times()
-        # order j's estimate: the (j + 1)-th scaled difference, both from one table
-        norms = scaled_difference_norms(
-            times,
-            self.x_hist[: orders[-1] + 2],
+        # the neighbours' estimates (none for a neighbour whose step cap cannot
+        # beat this step's: h_j <= h cap_j) and the choice, in one compiled call
+        w = self.wstep
+        n_states = len(self.x_hist)
+        order, best_h = order_choice(
+            np.array(self.h_hist),
+            padded(self.x_hist, STATES_PAD),
+            n_states,
+            q,
+            self.max_order,
             h,
-            [j + 1 for j in orders],
-            [1.0 / (j + 1) for j in orders],
-            self.wstep,
+            self.h,
+            CAPS,
+            (SAFETY, MIN_FACTOR, LOCAL_FRACTION),
+            (w.rtol, w.floor_c, w.floor_psi, w.is_psi),
         )
-        for j, norm in zip(orders, norms, strict=True):
-            err_j = norm / LOCAL_FRACTION
-            cap = MAX_RATIO[j]
-            factor = SAFETY * err_j ** (-1.0 / (j + 1)) if err_j > 0 else cap
-            h_j = h * min(cap, max(MIN_FACTOR, factor))
-            if h_j > best_h * (1.0 if j < q else 1.1):  # going up must pay
-                best_order, best_h = j, h_j
-        if best_order != q:
-            self.q, self.n_equal = best_order, 0
+        if order != q:
+            self.q, self.n_equal = order, 0
             self.h = best_h
 
     @property

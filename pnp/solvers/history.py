@@ -156,6 +156,7 @@ def scaled_difference_norms(t_hist, x_hist, h: float, levels, scales, weights) -
     norms = _difference_norms(
         times,
         tuple(x_hist),
+        m + 1,
         np.asarray(levels, dtype=np.int64),
         factors,
         np.asarray(scales, dtype=np.float64),
@@ -168,12 +169,15 @@ def scaled_difference_norms(t_hist, x_hist, h: float, levels, scales, weights) -
 
 
 @njit(cache=True)
-def _difference_norms(times, arrays, levels, factors, scales, rtol, floor_c, floor_psi, is_psi):
+def _difference_norms(
+    times, arrays, n_states, levels, factors, scales, rtol, floor_c, floor_psi, is_psi
+):
     """For each level m: max_i |scale (factor y[t_0..t_m]_i)| / (rtol |x_0i| + floor_i),
     the product and quotient as weighted_max forms them on the stored difference.
-    Row k of the table holds y[t_k, ..., t_{k+order}]; each norm is taken from
-    row 0 when the order reaches its level."""
-    m = len(arrays) - 1
+    Row k of the table holds y[t_k, ..., t_{k+order}] (of the first
+    ``n_states`` arrays); each norm is taken from row 0 when the order
+    reaches its level."""
+    m = n_states - 1
     n = arrays[0].shape[0]
     x = arrays[0]
     table = np.empty((m + 1, n))
@@ -373,3 +377,63 @@ def record_state(
         True,
     )
     return x.copy(), gather_concentrations(x, offset, n_species, n_cells), p
+
+
+@njit(cache=True)
+def order_choice(steps, states, n_states, q, max_order, h, best_h, caps, tuning, weights):
+    """The BDF order for the next steps, after q + 1 steps at order ``q``:
+    (order, its next step). Order q - 1 or q + 1 replaces q when its error
+    estimate allows a larger next step than ``best_h`` (q's own; going up
+    must gain 10 %); neighbours whose step cap cannot beat ``best_h`` are not
+    estimated. Order j's estimate is the (j + 1)-th scaled divided
+    difference of the last j + 2 states (:func:`scaled_difference_norms`,
+    the norm scaled by BDF-j's error constant 1/(j + 1)), its step the
+    controller's: h min(cap_j, max(min_factor, safety err_j^(-1/(j + 1)))).
+
+    ``steps`` = the steps between the states, newest first (the step just
+    taken, h, first: the states' times are 0, -h, -h - h_1, ...); ``states``
+    newest first (padded, the
+    first ``n_states`` real); ``caps`` the largest step ratio of each order
+    (index = order); ``tuning`` = (safety, min_factor, local_fraction);
+    ``weights`` = (rtol, floor_c, floor_psi, is_psi) of the step error.
+    The same operations in the same order as the stepper's Python form
+    before (tests/test_variable_order.py)."""
+    safety, min_factor, local_fraction = tuning
+    rtol, floor_c, floor_psi, is_psi = weights
+    orders = np.zeros(2, dtype=np.int64)
+    count = 0
+    for j in (q - 1, q + 1):
+        gain = 1.0 if j < q else 1.1
+        if 1 <= j <= max_order and n_states >= j + 2 and h * caps[j] > best_h * gain:
+            orders[count] = j
+            count += 1
+    if count == 0:
+        return q, best_h
+    m = orders[count - 1] + 1  # the highest level, and the states it needs - 1
+    times = np.zeros(m + 1)
+    for k in range(1, m + 1):
+        times[k] = times[k - 1] - steps[k - 1]
+    levels = np.empty(count, dtype=np.int64)
+    factors = np.empty(count)
+    scales = np.empty(count)
+    for i in range(count):
+        k = orders[i] + 1
+        fact = 1.0
+        for f in range(2, k + 1):
+            fact *= f
+        levels[i] = k
+        factors[i] = h ** float(k) * fact
+        scales[i] = 1.0 / k
+    norms = _difference_norms(
+        times, states, m + 1, levels, factors, scales, rtol, floor_c, floor_psi, is_psi
+    )
+    best_order = q
+    for i in range(count):
+        j = orders[i]
+        err_j = norms[i] / local_fraction
+        cap = caps[j]
+        factor = safety * err_j ** (-1.0 / (j + 1)) if err_j > 0 else cap
+        h_j = h * min(cap, max(min_factor, factor))
+        if h_j > best_h * (1.0 if j < q else 1.1):  # going up must pay
+            best_order, best_h = j, h_j
+    return best_order, best_h
