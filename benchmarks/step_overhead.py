@@ -269,7 +269,7 @@ def _entries_repeated(n, pred, work, x, error_weights, record, whole):
         work[:] = pred
         if whole:
             history.error_norm(work, x, rtol, floor_c, floor_psi, is_psi)
-            history.record_state(x, *record)
+            history.record_state(x, record)
 
 
 def step_costs(system: System, terms: tuple, wstep) -> dict:

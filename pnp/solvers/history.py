@@ -344,38 +344,15 @@ def error_norm(pred, x_new, rtol, floor_c, floor_psi, is_psi):
 
 
 @njit(cache=True)
-def record_state(
-    x,
-    offset,
-    n_species,
-    n_cells,
-    pois_cond,
-    b_type,
-    b_psi,
-    boundary,
-    b_sigma,
-    b_pois_cond,
-    b_pois_next,
-):
+def record_state(x, geometry):
     """An accepted state's entries in the history, in one call: (a copy of
     ``x``, its (S, N) concentrations as :func:`gather_concentrations` gives
-    them, its displacement through every face as :func:`face_displacements`)."""
+    them, its displacement through every face as :func:`face_displacements`).
+    ``geometry``: :func:`face_displacements`' arguments between the state
+    and ``out`` (:func:`pnp.solvers.newton.record_args`)."""
+    offset, n_species, n_cells = geometry[0], geometry[1], geometry[2]
     p = np.empty(n_cells + 1)
-    face_displacements(
-        x,
-        offset,
-        n_species,
-        n_cells,
-        pois_cond,
-        b_type,
-        b_psi,
-        boundary,
-        b_sigma,
-        b_pois_cond,
-        b_pois_next,
-        p,
-        True,
-    )
+    face_displacements(x, *geometry, p, True)
     return x.copy(), gather_concentrations(x, offset, n_species, n_cells), p
 
 

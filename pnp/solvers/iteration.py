@@ -269,7 +269,7 @@ def bdf_step(
     error estimate's norm (:func:`pnp.solvers.history.error_norm`;
     ``error_weights`` = rtol, floor_c, floor_psi, is_psi) and the state's
     history entries (:func:`pnp.solvers.history.record_state`; ``record``:
-    its arguments after the state). :meth:`pnp.solvers.reuse.Reuse.newton`
+    its ``geometry``). :meth:`pnp.solvers.reuse.Reuse.newton`
     and the stepper's Python path do the same in the same order.
 
     ``loop``: :meth:`pnp.solvers.newton.System.loop_args`. Returns (a,
@@ -316,8 +316,5 @@ def bdf_step(
     if n_states >= 2:
         rtol, floor_c, floor_psi, is_psi = error_weights
         error = error_norm(pred, x, rtol, floor_c, floor_psi, is_psi)
-    offset, n_species, n_cells, pois_cond, b_type, b_psi, boundary, sigma, b_cond, b_next = record
-    entries = record_state(
-        x, offset, n_species, n_cells, pois_cond, b_type, b_psi, boundary, sigma, b_cond, b_next
-    )
+    entries = record_state(x, record)
     return a, beta_d, x, status, it, norm, info, n_factor, n_update, made, error, entries

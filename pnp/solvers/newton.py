@@ -450,22 +450,7 @@ def displacements(model: Model, x: np.ndarray) -> np.ndarray:
 
 
 def _displacements(model: Model, x: np.ndarray, out: np.ndarray, interior: bool) -> None:
-    lay = model.layout
-    face_displacements(
-        x,
-        lay.n_boundary,
-        model.n_species,
-        model.n_cells,
-        model.pois_cond,
-        model.b_type,
-        model.b_psi,
-        lay.boundary,
-        model.b_sigma,
-        model.b_pois_cond,
-        model.b_pois_next,
-        out,
-        interior,
-    )
+    face_displacements(x, *record_args(model), out, interior)
 
 
 def displacement_at(model: Model, x: np.ndarray, face: int) -> float:
@@ -484,12 +469,13 @@ def accepted(model: Model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nd
     if model.swelling is not None:
         c = contents(model, x)  # (moves the model to x's scale)
         return x.copy(), c, displacements(model, x)
-    return record_state(x, *record_args(model))
+    return record_state(x, record_args(model))
 
 
 def record_args(model: Model) -> tuple:
-    """The arguments of :func:`pnp.solvers.history.record_state` after the
-    state (a fixed mesh)."""
+    """Where the displacements come from: the arguments of
+    :func:`pnp.solvers.history.face_displacements` between the state and
+    its output (:func:`pnp.solvers.history.record_state`'s ``geometry``)."""
     lay = model.layout
     return (
         lay.n_boundary,
