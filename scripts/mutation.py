@@ -196,6 +196,7 @@ TESTS = {
         "tests/test_history.py",
         "tests/test_bounds_checked.py",
         "tests/test_iteration.py",
+        "tests/test_compiled_loop.py",
         "tests/test_variable_order.py",
     ],
     # the compiled Newton update and loop: against the Python path, then in use
