@@ -280,7 +280,11 @@ def step_terms(steps, q, n_states, states, amounts, displacements, alpha_c, beta
     them, higher orders by :func:`bdf_weights`), the displacements' history
     term -(a_1 P_n)/h - (a_2 P_{n-1})/h - ..., the polynomial through the
     states at t + h (:func:`predict`; an empty array with one state) and
-    Newton's starting point (a copy of the predictor, or of the state). No
+    Newton's starting point (a copy of the predictor, or of the state). The
+    states' times are formed from the step sizes (0, -h_1, -h_1 - h_2, ...),
+    not from differences of absolute times: a step far below the resolution
+    of t (the first steps after a restart at t = 1e5 s) leaves t + h == t,
+    and the predictor would divide by zero. No
     weight is skipped: for q >= 2 none is zero (the nodes are distinct),
     and BDF1 reads one amount. tests/test_history.py compares every output
     bit for bit with the numpy expressions.
