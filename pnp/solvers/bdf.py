@@ -1,4 +1,4 @@
-"""Transient integration: variable-step BDF2 as a stepper.
+"""Transient integration: variable-step, variable-order BDF (orders 1-5) as a stepper.
 
 Owns :class:`BDF`, an integrator in the manner of ``scipy.integrate``'s
 ``OdeSolver``: it holds the time, state, next step size, history and work
