@@ -103,6 +103,65 @@ def test_steps_through_newton_failures_are_the_same_on_both_paths(monkeypatch):
     assert compiled.kept.alpha == python.kept.alpha and compiled.kept.steps == python.kept.steps
 
 
+def test_a_refactoring_tolerance_in_alpha_is_honoured_alike(monkeypatch):
+    """With a tolerance on alpha (reuse.REFACTOR_ALPHA = 0.3 instead of 0) a
+    kept factorization serves steps of other alphas: fewer factorizations,
+    and the compiled step decides as Reuse.usable does."""
+    from pnp.solvers import reuse as reuse_module
+
+    case = _case("donnan_approach")
+    exact = _run(case, 60).stats.factorizations
+    monkeypatch.setattr(reuse_module, "REFACTOR_ALPHA", 0.3)
+    compiled = _run(case, 60)
+    assert compiled.stats.factorizations < exact
+    with monkeypatch.context() as m:
+        _python_loop(m)
+        python = _run(case, 60)
+    assert np.array_equal(compiled.x, python.x)
+    assert compiled.stats.as_dict() == python.stats.as_dict()
+
+
+def _kept_at_a_wrong_alpha(max_iter):
+    """Five fixed steps, then the kept factorization replaced by the band's LU
+    at 1 % of the step's alpha, Newton given ``max_iter`` iterations, and two
+    more steps. Returns the stepper."""
+    from pnp.solvers import bdf
+
+    model = build_model(_case("donnan_approach"))
+    stepper = BDF(model, model.x0, fixed_step=1e-10)
+    for _ in range(5):
+        assert stepper.step(1.0)[0]
+    assert stepper.kept.usable(stepper.kept.alpha)
+    beta_d = np.zeros(model.n_cells + 1)
+    alpha = stepper.kept.alpha
+    system = stepper.system
+    system.assemble(stepper.x, 0.01 * stepper._alpha_c, 0.01 * alpha, stepper._beta_c, beta_d)
+    assert system.factor() == ""
+    saved, bdf.NEWTON_MAX_ITER = bdf.NEWTON_MAX_ITER, max_iter
+    try:
+        for _ in range(2):
+            assert stepper.step(1.0)[0]
+    finally:
+        bdf.NEWTON_MAX_ITER = saved
+    return stepper
+
+
+def test_a_kept_solve_that_factors_and_still_fails_is_retried_alike(monkeypatch):
+    """The kept factorization at a wrong alpha and three iterations: the
+    kept solve contracts slowly, factors anew once, and still does not
+    converge; the step is solved again from its predictor with a new
+    factorization (the bands' places after an odd number of
+    factorizations), and the step after uses it: both paths alike."""
+    compiled = _kept_at_a_wrong_alpha(3)
+    with monkeypatch.context() as m:
+        _python_loop(m)
+        python = _kept_at_a_wrong_alpha(3)
+    assert compiled.stats.rejected_steps == 0
+    assert np.array_equal(compiled.x, python.x)
+    assert compiled.stats.as_dict() == python.stats.as_dict()
+    assert compiled.kept.alpha == python.kept.alpha and compiled.kept.steps == python.kept.steps
+
+
 def _solve_both(monkeypatch, x0, fresh, max_iter, alpha=1e3):
     """One modified Newton solve of ischemia's saturating-pump model from
     ``x0``, compiled and in Python: (info, x, stats, kept) of each."""

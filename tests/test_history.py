@@ -372,3 +372,28 @@ def test_order_choice_is_the_python_choice(q):
         assert got == want
         chosen.add(got[0])
     assert chosen >= {q} and len(chosen) >= (2 if q in (1, 5) else 3)  # every outcome seen
+
+
+@pytest.mark.parametrize("q", [2, 3, 4])
+def test_a_straight_history_moves_down_to_the_larger_capped_step(q):
+    """States on a straight line: every difference of order >= 2 is round-off,
+    so each neighbour could take its full capped step h cap_j. With order
+    q's own next step 10 % under h cap_{q-1}, the choice is q - 1 at exactly
+    h cap_{q-1} (going down needs no gain), as the Python form chooses."""
+    from pnp.solvers.bdf import CAPS, LOCAL_FRACTION, MIN_FACTOR, SAFETY
+
+    h_hist = [1e-3, 1.1e-3, 0.9e-3, 1.2e-3, 1e-3, 1e-3]
+    times = np.concatenate([[0.0], -np.cumsum(h_hist)])
+    line = np.linspace(1.0, 2.0, 30)
+    states = [line * (1.0 + 0.5 * t) for t in times]
+    is_psi = np.zeros(30, dtype=bool)
+    weights = Weights(is_psi, 1e-6, 1e-9, 1e-7)
+    w = (weights.rtol, weights.floor_c, weights.floor_psi, weights.is_psi)
+    h = h_hist[0]
+    best_h = 0.9 * h * CAPS[q - 1]
+    got = history.order_choice(
+        np.array(h_hist), tuple(states), 7, q, 5, h, best_h, CAPS,
+        (SAFETY, MIN_FACTOR, LOCAL_FRACTION), w,
+    )  # fmt: skip
+    assert got == (q - 1, h * CAPS[q - 1])
+    assert got == _order_choice_reference(h_hist, states, q, 5, h, best_h, CAPS, weights)
