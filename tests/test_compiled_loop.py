@@ -162,6 +162,40 @@ def test_a_kept_solve_that_factors_and_still_fails_is_retried_alike(monkeypatch)
     assert compiled.kept.alpha == python.kept.alpha and compiled.kept.steps == python.kept.steps
 
 
+def test_steps_converged_to_round_off_are_the_same_on_both_paths(monkeypatch):
+    """Newton's floors lowered below round-off (rtol 1e-12, no potential
+    floor): most steps end by stagnation at round-off (ROUND_OFF), which is
+    convergence, with the error norm and the history entries formed as for
+    CONVERGED; both paths alike."""
+    from pnp.solvers import bdf
+
+    monkeypatch.setattr(bdf, "PSI_FLOOR_NEWTON", 1e-16)
+    monkeypatch.setattr(bdf, "NEWTON_RTOL_FLOOR", 1e-16)
+    real, statuses = iteration.bdf_step, []
+
+    def spy(*args):
+        out = real(*args)
+        statuses.append(out[3])
+        return out
+
+    model = build_model(_case("donnan_approach"))
+    steppers = []
+    for python in (False, True):
+        with monkeypatch.context() as m:
+            if python:
+                _python_loop(m)
+            m.setattr(iteration, "bdf_step", spy)
+            stepper = BDF(model, model.x0, rtol=1e-12, atol=1e-16)
+            for _ in range(20):
+                assert stepper.step(1.0)[0]
+            steppers.append(stepper)
+    assert statuses.count(iteration.ROUND_OFF) >= 10  # (the compiled path's steps)
+    compiled, python = steppers
+    assert np.array_equal(compiled.x, python.x)
+    assert compiled.t == python.t and compiled.h == python.h and compiled.q == python.q
+    assert compiled.stats.as_dict() == python.stats.as_dict()
+
+
 def _solve_both(monkeypatch, x0, fresh, max_iter, alpha=1e3):
     """One modified Newton solve of ischemia's saturating-pump model from
     ``x0``, compiled and in Python: (info, x, stats, kept) of each."""

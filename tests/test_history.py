@@ -352,15 +352,18 @@ def test_order_choice_is_the_python_choice(q):
     is_psi = rng.random(30) < 0.25
     weights = Weights(is_psi, 1e-6, 1e-9, 1e-7)
     w = (weights.rtol, weights.floor_c, weights.floor_psi, weights.is_psi)
-    chosen = set()
+    chosen, limited = set(), 0
     for trial in range(200):
         n_states = int(rng.integers(1, 8))
         h_hist = (10.0 ** rng.uniform(-3, -1, 6)).tolist()
         times = np.concatenate([[0.0], -np.cumsum(h_hist)])
         rate = 10.0 ** rng.uniform(-1, 2)
         base = rng.standard_normal(30)
-        states = [base * np.exp(-rate * t) + 1e-3 * (trial % 3) * rng.standard_normal(30)
-                  for t in times[:n_states]]  # fmt: skip
+        # a decay whose higher differences span the error tolerance: from
+        # negligible (the step cap decides) to large (the error does)
+        amp = 10.0 ** rng.uniform(-9, 0)
+        states = [1.0 + amp * base * np.exp(-rate * t) + 1e-3 * (trial % 3) * amp
+                  * rng.standard_normal(30) for t in times[:n_states]]  # fmt: skip
         h = h_hist[0]
         best_h = h * 10.0 ** rng.uniform(-0.5, 0.5)
         padded = (*states, *[np.full(30, np.nan)] * (history.STATES_PAD - n_states))
@@ -371,7 +374,10 @@ def test_order_choice_is_the_python_choice(q):
         want = _order_choice_reference(h_hist, states, q, 5, h, best_h, CAPS, weights)
         assert got == want
         chosen.add(got[0])
+        if got[0] != q and got[1] < h * CAPS[got[0]]:
+            limited += 1  # a neighbour chosen at the step its error allows
     assert chosen >= {q} and len(chosen) >= (2 if q in (1, 5) else 3)  # every outcome seen
+    assert limited >= 5
 
 
 @pytest.mark.parametrize("q", [2, 3, 4])
