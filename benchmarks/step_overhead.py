@@ -9,9 +9,11 @@ is left of it beyond the compiled assembly of residual and Jacobian
 (``kernel.assemble``) and the compiled banded solve (``banded``'s
 equilibration + factorization and its substitutions), in two parts:
 
-- outside the compiled modified Newton loop
-  (:func:`pnp.solvers.iteration.modified_newton`), timed directly: the
-  stepping time minus the time inside those loops, minus the assembly and
+- outside the compiled calls (a whole step,
+  :func:`pnp.solvers.iteration.bdf_step`, which the stepper takes without
+  border unknowns on a fixed mesh; or a modified Newton loop,
+  :func:`pnp.solvers.iteration.modified_newton`, called directly), timed
+  directly: the stepping time minus the time inside those calls, minus the assembly and
   solves called from Python (timers around them: systems with border
   unknowns, full Newton). Where the substitution runs inside the compiled
   Newton update (:func:`pnp.solvers.iteration.update`) called from Python,
