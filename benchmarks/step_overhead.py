@@ -67,7 +67,7 @@ from numba import njit
 
 import pnp
 from pnp.discretisation import kernel, pumps
-from pnp.solvers import banded, history, iteration
+from pnp.solvers import banded, bordered, compartments, gated, history, iteration, newton, schur
 from pnp.solvers.bdf import BDF
 from pnp.solvers.newton import System, record_args
 from pnp.solvers.reuse import Reuse
@@ -90,7 +90,14 @@ def timers():
     """Time the steps, the assembly and the banded solves called from Python
     (seconds, summed), count the compiled loops' work and keep every
     ``SAMPLE_EVERY``-th loop's system and starting state."""
-    spent = {"step": 0.0, "assembly": 0.0, "solve": 0.0, "extra": 0.0, "loop": 0.0}
+    spent = {
+        "step": 0.0,
+        "assembly": 0.0,
+        "solve": 0.0,
+        "geometry": 0.0,
+        "extra": 0.0,
+        "loop": 0.0,
+    }
     counts = dict.fromkeys(
         (
             "jacobians",
@@ -114,15 +121,34 @@ def timers():
         (System, "modified_newton"),
         (iteration, "bdf_step"),
         (Reuse, "step"),
+        (gated, "assemble"),
+        (schur, "schur_factor"),
+        (schur, "schur_substitute"),
+        *((owner, "set_scale") for owner in (bordered, compartments, newton)),
     ]
     saved = [getattr(owner, name) for owner, name in originals]
+
+    stepping = [False]  # inside BDF.step: what is timed elsewhere (a steady start) is left out
 
     def timed(fn, key):
         def wrapper(*args, **kwargs):
             t0 = time.perf_counter()
             out = fn(*args, **kwargs)
-            spent[key] += time.perf_counter() - t0
+            if stepping[0]:
+                spent[key] += time.perf_counter() - t0
             return out
+
+        return wrapper
+
+    def timed_step(fn):
+        def wrapper(*args, **kwargs):
+            stepping[0] = True
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent["step"] += time.perf_counter() - t0
+                stepping[0] = False
 
         return wrapper
 
@@ -189,7 +215,16 @@ def timers():
     System.modified_newton = counted_loop
     for name, fn in zip(SOLVE, saved[1:4], strict=True):
         setattr(banded, name, timed(fn, "solve"))
-    BDF.step = timed(saved[4], "step")
+    BDF.step = timed_step(saved[4])
+    # called from Python with gates (Bordered): the gates' assembly (the
+    # kernel's, the shifted ones, the gate rows and columns) and the
+    # border's factorization and substitution (band substitutions, k x k LU)
+    gated.assemble = timed(saved[10], "assembly")
+    schur.schur_factor = timed(saved[11], "solve")
+    schur.schur_substitute = timed(saved[12], "solve")
+    # a moving mesh: the geometry at each scale a residual is evaluated at
+    for module, fn in zip((bordered, compartments, newton), saved[13:16], strict=True):
+        module.set_scale = timed(fn, "geometry")
     try:
         yield spent, counts, samples
     finally:
@@ -297,6 +332,83 @@ def step_costs(system: System, terms: tuple, wstep) -> dict:
     }
 
 
+@njit
+def _gated_repeated(n, x, args, alpha_c, alpha_d, beta_c, beta_d, cont, source, res, ab, jac, pump,
+                    gates):  # fmt: skip
+    for _ in range(n):
+        gated.assemble(
+            x, args, alpha_c, alpha_d, beta_c, beta_d, cont, source, res, ab, jac, pump, gates
+        )
+
+
+@njit
+def _border_factor_repeated(n, ab, lu, kl, ku, piv, scale, columns, kept, border, s, s_piv, on):
+    """n times: fresh copies of the band and the border's columns, then (``on``)
+    the band's factorization, Y = J^-1 B and the Schur complement's LU."""
+    n0 = kept.shape[0]
+    view = lu.T[:n0].T
+    for _ in range(n):
+        lu[:, :] = ab
+        kept[:, :] = columns
+        if on:
+            banded._equilibrate_factor(view, kl, ku, piv[:n0], scale[:n0])
+            schur.schur_factor(kept, kl, ku, piv[:n0], scale[:n0], border, s, s_piv)
+
+
+@njit
+def _border_update_repeated(n, res, work, x, xw, kl, ku, piv, scale, kept, border, s, s_piv, y0,
+                            right, update_args, part):  # fmt: skip
+    """n times: fresh copies of the residual and state, then the border's
+    substitution (``part`` 1), the update applied after it as well (2), or
+    neither (0)."""
+    n0 = kept.shape[0]
+    for _ in range(n):
+        work[:] = res
+        xw[:] = x
+        if part:
+            schur.schur_substitute(
+                work, y0, kl, ku, piv[:n0], scale[:n0], kept, border, s, s_piv, right
+            )
+        if part == 2:
+            iteration.apply_update(work, xw, *update_args)
+
+
+def gated_costs(system: System, common: tuple, res, ab, weights, project) -> dict:
+    """:func:`unit_costs` of a system with gates (the compiled loop's gated
+    form): an assembly is the gates' (pnp.solvers.gated: the kernel's
+    residual at each shifted conductor factor too, the gate rows and
+    columns), a factorization the band's and the Schur complement's, a
+    substitution the border's (band substitution, k x k solve, dx)."""
+    b = system.bordered
+    pump, gates = system.pump_args(), gated.gate_tables(system.model, b)
+    costs = {
+        "jacobian": _mean_time(_gated_repeated, *common, res, ab, True, pump, gates),
+        "residual": _mean_time(_gated_repeated, *common, res, ab, False, pump, gates),
+    }
+    x = common[0]
+    kl, ku = system.kl, system.ku
+    lu, piv, scale = np.zeros_like(ab), np.zeros(ab.shape[1], np.int64), np.ones(ab.shape[1])
+    b.kept_dv[:] = b.gate_dv
+    border = b.border(lu[:, : b.n0])
+    kept = np.zeros_like(b.kept_columns)
+    s, s_piv = np.zeros_like(b.schur), np.zeros_like(b.schur_piv)
+    args = (ab, lu, kl, ku, piv, scale, b.columns, kept, border, s, s_piv)
+    costs["factorization"] = _mean_time(_border_factor_repeated, *args, True) - _mean_time(
+        _border_factor_repeated, *args, False
+    )
+    _border_factor_repeated(1, *args, True)
+    update_args = system.update_args(weights, project)
+    work, xw = np.zeros_like(res), np.zeros_like(x)
+    args = (res, work, x, xw, kl, ku, piv, scale, kept, border, s, s_piv, b.y0, b.right)
+    args = (*args, update_args)
+    none, sub, whole = (_mean_time(_border_update_repeated, *args, part) for part in (0, 1, 2))
+    costs["substitution"] = sub - none
+    costs["update_extra"] = whole - sub
+    args = (res, x, 0, 0, system.pump_cells[:0], system.pump_values[:0], system.source, False)
+    costs["checks"] = _mean_time(_checks_repeated, *args)  # the pumps are in the assembly
+    return costs
+
+
 def unit_costs(
     system: System, x: np.ndarray, alpha: float, weights, project, terms=None, wstep=None
 ) -> dict:
@@ -313,6 +425,11 @@ def unit_costs(
     ab = np.zeros_like(system.ab)
     common = (x, system.args, alpha_c, alpha, beta_c, beta_d, system.cont, system.source)
     res = np.zeros(model.n_unknowns)
+    if system.bordered is not None:
+        costs = gated_costs(system, common, res, ab, weights, project)
+        if terms is not None:
+            costs.update(step_costs(system, terms, wstep))
+        return costs
     costs = {
         "jacobian": _mean_time(_assemble_repeated, *common, res, ab, True),
         "residual": _mean_time(_assemble_repeated, *common, res, ab, False),
@@ -361,11 +478,15 @@ def measure(name: str, repeat: int) -> dict:
                     pnp.run(case)
             finally:
                 System.loop_compiles = saved
-            in_situ = min(in_situ, python_spent["assembly"] + python_spent["solve"])
+            in_situ = min(
+                in_situ,
+                python_spent["assembly"] + python_spent["solve"] + python_spent["geometry"],
+            )
         steps = int(result.stats["steps"])
         assembly, solve = spent["assembly"], spent["solve"]
         stepping = spent["step"] - spent["extra"]
-        outside = stepping - spent["loop"] - assembly - solve  # timed directly
+        geometry = spent["geometry"]
+        outside = stepping - spent["loop"] - assembly - solve - geometry  # timed directly
         inside = 0.0
         if samples:  # the compiled loops: their work counted, at the mean cost over the samples
             each = [unit_costs(*sample) for sample in samples]
@@ -390,6 +511,8 @@ def measure(name: str, repeat: int) -> dict:
             "stepping_s": stepping,
             "assembly_s": assembly,
             "solve_s": solve,
+            "geometry_s": geometry,
+            "geometry_per_step_us": geometry / steps * 1e6,
             "overhead_per_step_us": over * 1e6,
             "outside_loop_per_step_us": outside / steps * 1e6,
             "inside_loop_per_step_us": inside / steps * 1e6,
@@ -397,7 +520,7 @@ def measure(name: str, repeat: int) -> dict:
         if best is None or row["overhead_per_step_us"] < best["overhead_per_step_us"]:
             best = row
     if not np.isfinite(in_situ):  # the Python path: assembly and solves timed in place
-        in_situ = best["assembly_s"] + best["solve_s"]
+        in_situ = best["assembly_s"] + best["solve_s"] + best["geometry_s"]
         stepping_min = best["stepping_s"]
     best["in_situ_overhead_per_step_us"] = (stepping_min - in_situ) / best["steps"] * 1e6
     return best
@@ -411,8 +534,8 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     print(
         f"{'case':18s} {'steps':>6s} {'Newton':>7s} {'LU':>5s} {'stepping':>9s} "
-        f"{'assembly':>9s} {'solve':>7s} {'overhead/step':>14s} {'(outside':>9s} {'inside)':>8s}"
-        f" {'in situ':>8s}"
+        f"{'assembly':>9s} {'solve':>7s} {'geometry':>9s} {'overhead/step':>14s} {'(outside':>9s}"
+        f" {'inside)':>8s} {'in situ':>8s}"
     )
     rows = []
     for name in args.cases:
@@ -421,7 +544,8 @@ def main(argv=None) -> int:
         print(
             f"{name:18s} {r['steps']:6d} {r['newton_iterations']:7d} {r['factorizations']:5d} "
             f"{r['stepping_s'] * 1e3:7.1f}ms {r['assembly_s'] * 1e3:7.1f}ms "
-            f"{r['solve_s'] * 1e3:5.1f}ms {r['overhead_per_step_us']:11.0f} us "
+            f"{r['solve_s'] * 1e3:5.1f}ms {r['geometry_s'] * 1e3:7.1f}ms "
+            f"{r['overhead_per_step_us']:11.0f} us "
             f"{r['outside_loop_per_step_us']:8.0f} {r['inside_loop_per_step_us']:7.0f}"
             f" {r['in_situ_overhead_per_step_us']:5.0f} us"
         )

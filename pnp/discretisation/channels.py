@@ -298,6 +298,16 @@ def _apply(
 def membrane_potential(model, x: np.ndarray) -> float:
     """V_m / V_T of state ``x`` (inside boundary face minus outside)."""
     chans = model.channels
+    total = vm_constant(model)
+    for i, c in zip(chans.vm_index, chans.vm_coef, strict=True):
+        total += c * x[i]
+    return float(total)
+
+
+def vm_constant(model) -> float:
+    """The part of V_m / V_T that no unknown carries: held potentials, a
+    charged wall's shift (added first, in this order, by
+    :func:`membrane_potential`)."""
     psi_b = model.b_psi
     inside = 0 if model.inside == "left" else 1
     total = 0.0
@@ -312,8 +322,6 @@ def membrane_potential(model, x: np.ndarray) -> float:
             eps = VACUUM_PERMITTIVITY * model.eps_r[cell]
             shift = bnd.surface_charge * model.mesh.widths[cell] / (2.0 * eps)
             total += sign * shift / model.thermal_voltage
-    for i, c in zip(chans.vm_index, chans.vm_coef, strict=True):
-        total += c * x[i]
     return float(total)
 
 

@@ -40,7 +40,6 @@ caller before Newton (zero in a steady state).
 from __future__ import annotations
 
 import numpy as np
-from scipy.linalg import lapack
 
 from ..discretisation import channels as chan
 from ..discretisation.swelling import (
@@ -51,8 +50,12 @@ from ..discretisation.swelling import (
     volume_residual,
     volume_row,
 )
-from . import banded
+from . import banded, gated, schur
 from .history import all_finite
+from .schur import factor_steps, gate_columns
+
+# why a factorization of the border failed (a zero pivot of its Schur complement)
+SINGULAR_BORDER = "singular border equations (gates or volume)"
 
 
 class Bordered:
@@ -70,22 +73,30 @@ class Bordered:
         self.n0 = n - self.k  # the banded part: cells and boundary unknowns
         self.n_gates = n_gates
         self.columns = np.zeros((self.n0, self.k), order="F")
-        self.shifted = np.zeros((self.n0, max(n_cond, 1)), order="F")
+        self.shifted = np.zeros((max(n_cond, 1), self.n0))  # R at each shifted factor
         self.res_scale = np.zeros(self.n0)
         self.row = np.zeros(n)  # the volume row
-        self.rhs_all = np.zeros((self.n0, self.k + 1), order="F")
-        self.rhs = np.zeros((self.n0, 1), order="F")
-        # kept at each factorization (System keep): Y = J^-1 B, r^T, the Schur LU
+        self.y0 = np.zeros((self.n0, 1), order="F")
+        self.right = np.zeros((self.k, 1), order="F")
+        # kept at each factorization (System keep): Y = J^-1 B, the gate rows'
+        # dV_m derivatives, the Schur complement's LU
         self.kept_columns = np.zeros((self.n0, self.k), order="F")
-        self.kept_rows = np.zeros((self.k, self.n0))
+        self.kept_dv = np.zeros(n_gates)
         self.schur = np.zeros((self.k, self.k))
-        self.schur_piv = np.zeros(self.k, dtype=np.int32)
+        self.schur_piv = np.zeros(self.k, dtype=np.int64)
         self.beta_eff = np.zeros((model.n_species, model.n_cells), order="F")
         self.beta_volume = 0.0  # history part of dV/dt [geometry units / s]
         self.beta_gates = np.zeros(n_gates)  # history part of the gates' dx/dt [1/s]
-        self.d_scale = 0.0
-        self.gate_diag = np.zeros(n_gates)
+        self.diag = np.zeros(self.k)  # D: each border equation's own derivative
         self.gate_dv = np.zeros(n_gates)
+        gates = self.gates
+        self.vm_index = np.array(gates.vm_index if gates else (), dtype=np.int64)
+        self.vm_coef = np.array(gates.vm_coef if gates else (), dtype=np.float64)
+
+    def compiles(self) -> bool:
+        """Is the assembly one compiled call (:mod:`pnp.solvers.gated`)? With
+        gates alone (no volume), unless a steady solver holds them."""
+        return not self.volume and not self.gates.held
 
     def _time_terms(self, beta_c):
         """Amount histories over the cell volumes at the model's scale (swelling)."""
@@ -97,6 +108,23 @@ class Bordered:
     def assemble(self, x, alpha_c, alpha_d, beta_c, beta_d, jacobian=True):
         system, model, n0 = self.system, self.model, self.n0
         res = system.res
+        if self.compiles():
+            gated.assemble(
+                x,
+                system.args,
+                np.asfortranarray(alpha_c),
+                alpha_d,
+                np.asfortranarray(beta_c),
+                beta_d,
+                system.cont,
+                system.source,
+                res,
+                system.ab,
+                jacobian,
+                system.pump_args(),
+                gated.gate_tables(model, self),
+            )
+            return res
         scale = float(x[-1]) if self.volume else 1.0
         if not (np.isfinite(scale) and 0.0 < scale <= MAX_SCALE):
             res[:] = np.nan  # swollen (or shrunk) beyond any cell: reject the iterate
@@ -111,31 +139,35 @@ class Bordered:
             set_scale(model, scale)
         beta = self._time_terms(beta_c)
         if jacobian and f is not None:  # and at each conductor's f + df
-            steps = _factor_steps(f)
+            steps = factor_steps(f, chan.FACTOR_STEP)
             for j in range(len(f)):
                 shifted = f.copy()
                 shifted[j] += steps[j]
                 chan.apply(model, shifted)
                 system._assemble_core(
-                    core, alpha_c, alpha_d, beta, beta_d, self.shifted[:, j], system.ab, False
+                    core, alpha_c, alpha_d, beta, beta_d, self.shifted[j], system.ab, False
                 )
         if f is not None:
             chan.apply(model, f)
         system._assemble_core(core, alpha_c, alpha_d, beta, beta_d, res[:n0], system.ab, jacobian)
         if f is not None:
-            g_res, self.gate_diag, self.gate_dv = chan.gate_residual(
+            g_res, self.diag[: self.n_gates], self.gate_dv[:] = chan.gate_residual(
                 model, x, alpha_d, self.beta_gates
             )
             res[self.gates.block] = g_res
         if self.volume:
             res[-1] = volume_residual(model, x, alpha_d, self.beta_volume, totals)
         if jacobian and f is not None:
-            self._gate_columns(res[:n0], steps, dfdx)
+            gates = self.gates
+            gate_columns(
+                self.shifted, res[:n0], steps, dfdx, gates.gate_channel, gates.conductor_of,
+                self.columns,
+            )  # fmt: skip
         if jacobian and self.volume:
             step = SCALE_STEP * scale
             np.subtract(self.res_scale, res[:n0], out=self.columns[:, -1])
             self.columns[:, -1] /= step
-            self.d_scale = (g_shift - res[-1]) / step
+            self.diag[-1] = (g_shift - res[-1]) / step
             volume_row(model, self.row)
         return res
 
@@ -152,126 +184,96 @@ class Bordered:
         )
         return volume_residual(model, x, alpha_d, self.beta_volume, totals)
 
-    def _gate_columns(self, base: np.ndarray, steps: np.ndarray, dfdx: np.ndarray) -> None:
-        """Each gate's column: (R(f + df) - R(f))/df of its conductor times df/dx."""
-        gates = self.gates
-        for j in range(len(steps)):
-            self.shifted[:, j] -= base
-            self.shifted[:, j] /= steps[j]
-        for g in range(self.n_gates):
-            cond = gates.conductor_of[gates.gate_channel[g]]
-            np.multiply(self.shifted[:, cond], dfdx[g], out=self.columns[:, g])
-
     def solve(self) -> tuple[np.ndarray | None, str]:
-        """Newton update from the last assembly: the band's LU and k + 1
-        right-hand sides, [y0 | Y] = J^-1 [R | B], then the Schur system."""
-        if self.system.keep:  # the factorization kept apart, for later substitutions
+        """Newton update from the last assembly: the band's LU, Y = J^-1 B,
+        the Schur complement's LU, then the substitution (:meth:`factor`
+        and :meth:`substitute` on the band in place)."""
+        system = self.system
+        if system.keep:  # the factorization kept apart, for later substitutions
             why = self.factor()
-            return (None, why) if why else self.substitute()
-        system, n0 = self.system, self.n0
-        kl, ku = system.kl, system.ku
-        rhs = self.rhs_all
-        res = system.res
-        rhs[:, 0] = res[:n0]
-        rhs[:, 1:] = self.columns
-        system.stats.factorizations += 1
-        info = banded.solve(system.ab[:, :n0], rhs, kl, ku)
-        if info > 0:
-            return None, f"singular Jacobian (zero pivot at unknown {info - 1})"
-        ry = self._border_rows(rhs)
-        schur = self._schur(ry[:, 1:])
-        right = ry[:, 0] - res[n0:]
-        # k x k (a few): LAPACK directly, without numpy.linalg's checks (~100 us a call)
-        _, _, du, info = lapack.dgesv(schur, right, overwrite_a=1, overwrite_b=1)
-        if info != 0:
-            return None, "singular border equations (gates or volume)"
-        return self._update(rhs[:, 1:], rhs[:, 0], du)
+        else:
+            system._factor_arrays()
+            why = self._factor(system.ab[:, : self.n0])
+        return (None, why) if why else self.substitute()
 
     def factor(self) -> str:
         """Factor the last assembled bordered Jacobian: the band's LU, Y = J^-1 B
-        and the LU of the k x k Schur complement D - r^T Y, all kept (with r)
-        for :meth:`substitute`; '' or why it failed."""
+        and the LU of the k x k Schur complement D - r^T Y, all kept for
+        :meth:`substitute`; '' or why it failed."""
+        return self._factor(self.system.take_band()[:, : self.n0])
+
+    def _factor(self, lu) -> str:
         system, n0 = self.system, self.n0
-        kl, ku = system.kl, system.ku
-        lu = system.take_band()[:, :n0]
         system.stats.factorizations += 1
-        info = banded.factor(lu, kl, ku, system.piv[:n0], system.row_scale[:n0])
+        info = banded.factor(lu, system.kl, system.ku, system.piv[:n0], system.row_scale[:n0])
         if info > 0:
             return f"singular Jacobian (zero pivot at unknown {info - 1})"
-        y = self.kept_columns
-        y[:] = self.columns
-        banded.substitute(lu, y, kl, ku, system.piv[:n0], system.row_scale[:n0])
-        self._kept_rows()
-        schur = self._schur(self.kept_rows @ y)
-        self.schur, self.schur_piv, info = lapack.dgetrf(schur, overwrite_a=1)
-        if info != 0:
-            return "singular border equations (gates or volume)"
-        return ""
+        self.kept_columns[:] = self.columns
+        self.kept_dv[:] = self.gate_dv
+        info = schur.schur_factor(
+            self.kept_columns,
+            system.kl,
+            system.ku,
+            system.piv[:n0],
+            system.row_scale[:n0],
+            self.border(lu),
+            self.schur,
+            self.schur_piv,
+        )
+        return SINGULAR_BORDER if info else ""
+
+    def border(self, lu) -> tuple:
+        """The border's arguments of :mod:`pnp.solvers.schur` with the band's LU ``lu``."""
+        return (
+            lu,
+            self.vm_index,
+            self.vm_coef,
+            self.kept_dv,
+            self.n_gates,
+            self.row,
+            self.volume,
+            self.diag,
+        )
+
+    def loop_border(self) -> tuple:
+        """The border's work arrays for the compiled loop
+        (:func:`pnp.solvers.iteration.modified_newton`): the columns and
+        gate rows' derivatives as assembled, as kept at the factorization,
+        the Schur LU, two work arrays, V_m's coefficients, the volume row,
+        the diagonal D."""
+        return (
+            self.columns,
+            self.gate_dv,
+            self.kept_columns,
+            self.kept_dv,
+            self.schur,
+            self.schur_piv,
+            self.y0,
+            self.right,
+            self.vm_index,
+            self.vm_coef,
+            self.row,
+            self.diag,
+        )
 
     def substitute(self) -> tuple[np.ndarray | None, str]:
         """Newton update -J^{-1} R with the kept factorization and the last
-        residual: one band substitution and the k x k solve."""
+        residual (written over it): one band substitution and the k x k solve."""
         system, n0 = self.system, self.n0
         res = system.res
-        y0 = self.rhs
-        y0[:, 0] = res[:n0]
-        banded.substitute(
-            system.lu[:, :n0], y0, system.kl, system.ku, system.piv[:n0], system.row_scale[:n0]
+        schur.schur_substitute(
+            res,
+            self.y0,
+            system.kl,
+            system.ku,
+            system.piv[:n0],
+            system.row_scale[:n0],
+            self.kept_columns,
+            self.border(system.lu[:, :n0]),
+            self.schur,
+            self.schur_piv,
+            self.right,
         )
-        right = self.kept_rows @ y0[:, 0] - res[n0:]
-        du, info = lapack.dgetrs(self.schur, self.schur_piv, right, overwrite_b=1)
-        if info != 0:  # pragma: no cover - dgetrs fails only on invalid arguments
-            return None, "singular border equations (gates or volume)"
-        return self._update(self.kept_columns, y0[:, 0], du)
-
-    def _schur(self, ry: np.ndarray) -> np.ndarray:
-        """D - r^T Y from r^T Y (k x k)."""
-        schur = -ry
-        for g in range(self.n_gates):
-            schur[g, g] += self.gate_diag[g]
-        if self.volume:
-            schur[-1, -1] += self.d_scale
-        return schur
-
-    def _update(self, y, y0, du) -> tuple[np.ndarray | None, str]:
-        """The update dx = -y0 - Y du, du, written over the residual."""
-        n0 = self.n0
-        delta = self.system.res  # overwritten: the update
-        np.matmul(y, -du, out=delta[:n0])
-        delta[:n0] -= y0
-        delta[n0:] = du
-        if not all_finite(delta):
+        if not all_finite(res):
             return None, "non-finite Newton update"
-        return delta, ""
-
-    def _border_rows(self, y: np.ndarray) -> np.ndarray:
-        """r^T y (k x columns of ``y``): the border rows as last assembled
-        times the columns of ``y``."""
-        out = np.zeros((self.k, y.shape[1]))
-        gates = self.gates
-        if gates is not None:
-            for g in range(self.n_gates):
-                ry = out[g]
-                for index, coef in zip(gates.vm_index, gates.vm_coef, strict=True):
-                    ry += coef * self.gate_dv[g] * y[index]
-        if self.volume:
-            out[-1] = self.row[: self.n0] @ y
-        return out
-
-    def _kept_rows(self) -> None:
-        """r^T as last assembled, dense (k x n0), into ``kept_rows``: each gate's
-        row is its dR/dV_m on the potentials V_m is made of; the volume row."""
-        rows = self.kept_rows
-        rows[:] = 0.0
-        gates = self.gates
-        if gates is not None:
-            for g in range(self.n_gates):
-                for index, coef in zip(gates.vm_index, gates.vm_coef, strict=True):
-                    rows[g, index] += coef * self.gate_dv[g]
-        if self.volume:
-            rows[-1] = self.row[: self.n0]
-
-
-def _factor_steps(f: np.ndarray) -> np.ndarray:
-    """The one-sided difference step of each conductor factor."""
-    return chan.FACTOR_STEP * np.maximum(np.abs(f), 1e-6)
+        return res, ""

@@ -43,8 +43,10 @@ from numba import njit
 
 from ..discretisation import kernel, pumps
 from ..discretisation.kernel import weighted_max
+from . import gated
 from .banded import _equilibrate_factor, _scale_substitute
 from .history import all_finite, error_norm, max_abs_strided, record_state, step_terms
+from .schur import schur_factor, schur_substitute
 
 
 @njit(cache=True)
@@ -85,6 +87,34 @@ def update(
     for i in range(n):
         delta[i] = -delta[i]
     _scale_substitute(lu, delta.reshape((n, 1)), kl, ku, piv, row_scale)
+    return apply_update(
+        delta, x, psi_start, psi_stop, psi_step, psi_extra, dpsi_max, proj_index, proj_start,
+        proj_volume, proj_amount, rtol, floor_c, floor_psi, is_psi,
+    )  # fmt: skip
+
+
+@njit(cache=True)
+def apply_update(
+    delta,
+    x,
+    psi_start,
+    psi_stop,
+    psi_step,
+    psi_extra,
+    dpsi_max,
+    proj_index,
+    proj_start,
+    proj_volume,
+    proj_amount,
+    rtol,
+    floor_c,
+    floor_psi,
+    is_psi,
+):
+    """The second half of :func:`update`: the update ``delta`` checked and
+    applied (damping, compartments, norm), as
+    :func:`pnp.solvers.newton.apply_update` does."""
+    n = delta.shape[0]
     if not all_finite(delta):
         return False, 0.0, np.inf
     dpsi = max_abs_strided(delta, psi_start, psi_stop, psi_step, psi_extra)
@@ -107,6 +137,7 @@ def update(
 
 # How a compiled modified Newton ended (the first result of modified_newton)
 CONVERGED, ROUND_OFF, BAD_RESIDUAL, SINGULAR, BAD_UPDATE, DIVERGED, NOT_CONVERGED = range(1, 8)
+SINGULAR_BORDER = 8  # the Schur complement of the border (gates) is singular
 
 
 @njit(cache=True)
@@ -179,11 +210,9 @@ def modified_newton(
     kl,
     ku,
     update_args,
-    pump_cells,
-    pump_values,
-    z,
-    n_boundary,
-    block,
+    pump,
+    gates,
+    border,
     fresh,
     max_iter,
     polish,
@@ -208,25 +237,46 @@ def modified_newton(
     older = not fresh  # the factorization is from an earlier step
     n_factor = 0
     n_update = 0
+    n0 = gates[0]
+    n_gates = gates[3].shape[0]
+    columns, dv, kept, kept_dv, schur, schur_piv, y0, right, vm_index, vm_coef, row, diag = border
+    band_piv, band_scale = piv[:n0], row_scale[:n0]
     for it in range(1, max_iter + 1):
         jac = fresh
         fresh = False
-        if pump_cells.shape[0]:
-            pumps.sources(x, n_boundary, block, pump_cells, pump_values, source)
-        kernel.assemble(
-            x, *model_args, alpha_c, alpha_d, beta_c, beta_d, cont, source, res, band, jac
-        )
-        if jac and pump_cells.shape[0]:
-            pumps.add_jacobian(x, n_boundary, block, pump_cells, pump_values, z, cont, band, kl, ku)
+        gated.assemble(
+            x, model_args, alpha_c, alpha_d, beta_c, beta_d, cont, source, res, band, jac, pump,
+            gates,
+        )  # fmt: skip
         if not all_finite(res):
             return BAD_RESIDUAL, it, np.inf, 0, n_factor, n_update
+        lu = factors.T[:n0].T  # the cells' band (all of it without gates)
         if jac:
             band, factors = factors, band
+            lu = factors.T[:n0].T
             n_factor += 1
-            info = _equilibrate_factor(factors, kl, ku, piv, row_scale)
+            info = _equilibrate_factor(lu, kl, ku, band_piv, band_scale)
             if info > 0:
                 return SINGULAR, it, np.inf, info, n_factor, n_update
-        finite, lam, norm = update(factors, res, kl, ku, piv, row_scale, x, *update_args)
+            if n_gates:
+                kept[:] = columns
+                kept_dv[:] = dv
+                info = schur_factor(
+                    kept, kl, ku, band_piv, band_scale,
+                    (lu, vm_index, vm_coef, kept_dv, n_gates, row, False, diag),
+                    schur, schur_piv,
+                )  # fmt: skip
+                if info > 0:
+                    return SINGULAR_BORDER, it, np.inf, info, n_factor, n_update
+        if n_gates:
+            schur_substitute(
+                res, y0, kl, ku, band_piv, band_scale, kept,
+                (lu, vm_index, vm_coef, kept_dv, n_gates, row, False, diag),
+                schur, schur_piv, right,
+            )  # fmt: skip
+            finite, lam, norm = apply_update(res, x, *update_args)
+        else:
+            finite, lam, norm = update(lu, res, kl, ku, piv, row_scale, x, *update_args)
         if not finite:
             return BAD_UPDATE, it, np.inf, 0, n_factor, n_update
         n_update += 1
@@ -236,6 +286,22 @@ def modified_newton(
         if status:
             return status, it, norm, 0, n_factor, n_update
     return NOT_CONVERGED, max_iter, norm, 0, n_factor, n_update
+
+
+@njit(cache=True)
+def gate_history(h, q, a, states, g0, out):
+    """The history part of the gates' time terms, -(a_1 x_n + ... + a_q
+    x_{n-q+1}) / h over the gates (from unknown ``g0`` of each state), into
+    ``out``; as the stepper's Python path forms it."""
+    x0 = states[0]
+    c1 = -a[1] / h
+    for i in range(out.shape[0]):
+        out[i] = x0[g0 + i] * c1
+    for j in range(2, q + 1):
+        if a[j] != 0.0:
+            xj = states[j - 1]
+            for i in range(out.shape[0]):
+                out[i] -= a[j] * xj[g0 + i] / h
 
 
 @njit(cache=True)
@@ -283,29 +349,30 @@ def bdf_step(
         steps, q, n_states, states, amounts, displacements, alpha_c, beta_c
     )
     alpha = a[0] / steps[0]
-    cont, source, res, piv, row_scale, kl, ku, upd, cells, values, z, nb, block = loop
+    cont, source, res, piv, row_scale, kl, ku, upd, pump, gates, border = loop
+    if gates[3].shape[0]:  # the gates' history: state unknowns as they are
+        gate_history(steps[0], q, a, states, gates[1], gates[23])
     usable = abs(alpha - kept_alpha) <= refactor_alpha * kept_alpha
     start = x.copy() if usable else x
-    status, it, norm, info, n_factor, n_update = modified_newton(
-        x, model_args, alpha_c, alpha, beta_c, beta_d, cont, source, res, band, factors, piv,
-        row_scale, kl, ku, upd, cells, values, z, nb, block, not usable, max_iter, polish,
-        slow_rate,
-    )  # fmt: skip
-    made = n_factor > 0
-    if usable and status != CONVERGED and status != ROUND_OFF:
-        x[:] = start
-        if n_factor % 2:
-            band, factors = factors, band
-        first = it
+    fresh = not usable
+    total = n_factor = n_update = 0
+    for _ in range(2):  # one call site: the loop is compiled into the step once
         status, it, norm, info, again, more = modified_newton(
             x, model_args, alpha_c, alpha, beta_c, beta_d, cont, source, res, band, factors, piv,
-            row_scale, kl, ku, upd, cells, values, z, nb, block, True, max_iter, polish,
-            slow_rate,
+            row_scale, kl, ku, upd, pump, gates, border, fresh, max_iter, polish, slow_rate,
         )  # fmt: skip
-        it += first
+        total += it
         n_factor += again
         n_update += more
         made = again > 0
+        if fresh or status == CONVERGED or status == ROUND_OFF:
+            break
+        # the kept factorization failed: from the predictor with a new one
+        x[:] = start
+        if again % 2:
+            band, factors = factors, band
+        fresh = True
+    it = total
     error = 0.0
     if status != CONVERGED and status != ROUND_OFF:
         empty = np.empty(0)

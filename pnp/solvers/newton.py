@@ -17,7 +17,7 @@ import numpy as np
 from ..discretisation import kernel, pumps
 from ..discretisation.model import Model
 from ..discretisation.swelling import set_scale
-from . import banded, iteration
+from . import banded, gated, iteration
 from .bordered import Bordered
 from .history import (
     all_finite,
@@ -110,6 +110,8 @@ class System:
             if model.swelling is not None or model.channels is not None
             else None
         )
+        # the compiled loop's gate and border arguments when there are none
+        self._no_border = (gated.no_gates(n), gated.no_border(n))
 
     def max_abs_potential(self, v: np.ndarray) -> float:
         """Largest |potential entry| of a state-shaped vector (strided views, no copies)."""
@@ -132,6 +134,21 @@ class System:
             self._pumps = self.model.pumps
             self.pump_cells, self.pump_values = pumps.pump_arrays(self._pumps)
         return self.pump_cells.shape[0] > 0
+
+    def pump_args(self) -> tuple:
+        """The pumps' arguments of the compiled assemblies: (pump_cells,
+        pump_values, z, n_boundary, block, kl, ku)."""
+        self.pump_tables()
+        lay = self.model.layout
+        return (
+            self.pump_cells,
+            self.pump_values,
+            self.model.z,
+            lay.n_boundary,
+            lay.block,
+            self.kl,
+            self.ku,
+        )
 
     def _assemble_core(self, x, alpha_c, alpha_d, beta_c, beta_d, res, ab, jacobian):
         """The kernel's residual and band Jacobian of the cells (and boundary unknowns)."""
@@ -270,17 +287,26 @@ class System:
 
     def loop_compiles(self, project=None) -> bool:
         """Can a whole modified Newton run compiled (:meth:`modified_newton`)?
-        Without border unknowns, on a fixed mesh, with a kept factorization."""
-        return self.keep and self.bordered is None and not (project is not None and project.moving)
+        With a kept factorization, on a fixed mesh, without border unknowns
+        or with gates alone (:meth:`Bordered.compiles`)."""
+        return (
+            self.keep
+            and (self.bordered is None or self.bordered.compiles())
+            and not (project is not None and project.moving)
+        )
 
     def loop_args(self, weights, project) -> tuple:
         """The arguments of the compiled loop after the state, the step's
         coefficients and the two bands: (cont, source, res, piv, row_scale,
-        kl, ku, the update's arguments, pump_cells, pump_values, z,
-        n_boundary, block)."""
+        kl, ku, the update's arguments, the pumps' (:meth:`pump_args`), the
+        gates' (:func:`pnp.solvers.gated.gate_tables`) and the border's
+        work arrays (:meth:`Bordered.loop_border`))."""
         self._factor_arrays()
-        self.pump_tables()
-        lay = self.model.layout
+        if self.bordered is None:
+            gates, border = self._no_border
+        else:
+            gates = gated.gate_tables(self.model, self.bordered)
+            border = self.bordered.loop_border()
         return (
             self.cont,
             self.source,
@@ -290,11 +316,9 @@ class System:
             self.kl,
             self.ku,
             self.update_args(weights, project),
-            self.pump_cells,
-            self.pump_values,
-            self.model.z,
-            lay.n_boundary,
-            lay.block,
+            self.pump_args(),
+            gates,
+            border,
         )
 
     def loop_done(self, n_factor: int, n_update: int) -> None:
@@ -311,8 +335,8 @@ class System:
         """:func:`pnp.solvers.iteration.modified_newton` on this system (see
         :meth:`loop_compiles`), its counters and bands kept up to date.
         Returns (status, iterations, norm, zero pivot, factorizations)."""
-        cont, source, res, piv, row_scale, kl, ku, upd, cells, values, z, nb, block = (
-            self.loop_args(weights, project)
+        cont, source, res, piv, row_scale, kl, ku, upd, pump, gates, border = self.loop_args(
+            weights, project
         )
         status, it, norm, info, n_factor, n_update = iteration.modified_newton(
             x,
@@ -331,11 +355,9 @@ class System:
             kl,
             ku,
             upd,
-            cells,
-            values,
-            z,
-            nb,
-            block,
+            pump,
+            gates,
+            border,
             fresh,
             max_iter,
             polish,

@@ -59,6 +59,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import iteration
+from .bordered import SINGULAR_BORDER
 from .history import all_finite
 from .newton import NEWTON_MAX_ITER, NewtonInfo, record_args
 
@@ -124,7 +125,7 @@ class Reuse:
         )
         system.loop_done(n_factor, n_update)
         if made:  # the last factorization is the one kept
-            self.made(a[0] / terms[0][0], status != iteration.SINGULAR)
+            self.made(a[0] / terms[0][0], status not in _SINGULAR)
         return a, beta_d, x, _info(status, it, norm, info, max_iter), error, entries
 
     def newton(
@@ -201,7 +202,7 @@ def _compiled(system, x, alpha_c, alpha_d, beta_c, beta_d, weights, project, kep
         x, alpha_c, alpha_d, beta_c, beta_d, weights, project, fresh, max_iter, POLISH, SLOW_RATE
     )
     if n_factor:  # the last factorization is the one kept
-        kept.made(alpha_d, status != iteration.SINGULAR)
+        kept.made(alpha_d, status not in _SINGULAR)
     return _info(status, it, norm, info, max_iter)
 
 
@@ -221,11 +222,15 @@ def _info(status: int, it: int, norm: float, info: int, max_iter: int) -> Newton
 
 # the fixed messages of the other ways a loop fails (formed once, not per step)
 _FAILURES = {
+    iteration.SINGULAR_BORDER: SINGULAR_BORDER,
     iteration.BAD_RESIDUAL: "non-finite residual",
     iteration.BAD_UPDATE: "non-finite Newton update",
     iteration.DIVERGED: "Newton diverged",
 }
 
+
+# a failed factorization: nothing to keep
+_SINGULAR = (iteration.SINGULAR, iteration.SINGULAR_BORDER)
 
 _VERDICTS = {0: "", iteration.CONVERGED: "converged", iteration.ROUND_OFF: "converged to round-off"}
 
