@@ -21,7 +21,6 @@ bits. :func:`gate_tables` gathers its arguments from a model.
 
 from __future__ import annotations
 
-import numpy as np
 from numba import njit
 
 from ..discretisation import kernel, pumps
@@ -74,9 +73,7 @@ def assemble(
     """The residual ``res`` (cells, then gates) and, with ``jac``, the band
     ``band`` of the cells and the border's columns, diagonal and gate rows'
     derivatives (module docstring). ``pump``: (pump_cells, pump_values, z,
-    n_boundary, block, kl, ku); ``gates``: :func:`gate_tables`, or
-    :func:`no_gates` for a system without gates (the kernel's residual and
-    band and the pumps' alone)."""
+    n_boundary, block, kl, ku); ``gates``: :func:`gate_tables`."""
     (n0, g0, permeability, gate_channel, exponent, conductor_of, leak, reference, cond_index,
      base_ends, base_start, base_faces, n_cells, face_cond, face_rr, b_cond, applied, vm_const,
      vm_index, vm_coef, vt, rates, rate_factor, beta_gates, shifted, columns, diag,
@@ -102,16 +99,13 @@ def assemble(
         if not main:
             moved, out = f.copy(), shifted[j]
             moved[j] += steps[j]
-        if n_gates:
-            _apply(moved, *tables)
+        _apply(moved, *tables)
         full = jac and main
         kernel.assemble(
             core, *model_args, alpha_c, alpha_d, beta_c, beta_d, cont, source, out, band, full
         )
     if jac and cells.shape[0]:
         pumps.add_jacobian(core, nb, block, cells, values, z, cont, band, kl, ku)
-    if n_gates == 0:
-        return
     applied[:] = f
     total = vm_const
     for e in range(vm_index.shape[0]):
@@ -122,29 +116,3 @@ def assemble(
     )  # fmt: skip
     if jac:
         gate_columns(shifted, cells_res, steps, dfdx, gate_channel, conductor_of, columns)
-
-
-def no_gates(n0: int) -> tuple:
-    """:func:`gate_tables` for a system without channels (never read: the
-    loop's assembly is the kernel's alone), typed as a model's tables are."""
-    i, f = np.zeros(0, dtype=np.int64), np.zeros(0)
-    fortran = _FORTRAN  # Fortran-ordered, as a model's face arrays and the columns are
-    return (
-        n0, 0, f, i, f, i, f, f, np.zeros((0, 3), dtype=np.int64), np.zeros((0, 2)), i, f, 0,
-        fortran, fortran, np.zeros((0, 0)), f, 0.0, i, f, 1.0,
-        np.zeros((0, 2, 4)), f, f, np.zeros((0, 0)), fortran, f, f,
-    )  # fmt: skip
-
-
-# an array numba types as Fortran-ordered (an empty one would be typed C):
-# the dummies then share the compiled loop's specialisation with real gates
-_FORTRAN = np.zeros((2, 2), order="F")
-
-
-def no_border(n0: int) -> tuple:
-    """:meth:`pnp.solvers.bordered.Bordered.loop_border` for a system without
-    border unknowns (never read)."""
-    f, i = np.zeros(0), np.zeros(0, dtype=np.int64)
-    cols = _FORTRAN
-    one = np.zeros((0, 1), order="F")
-    return (cols, f, cols, f, np.zeros((0, 0)), i, np.zeros((n0, 1), order="F"), one, i, f, f, f)

@@ -31,9 +31,14 @@ it through :meth:`pnp.solvers.reuse.Reuse.step` and takes its Python path
 (the same operations in the same order) otherwise; both give the same bits
 (tests/test_compiled_loop.py, tests/test_reuse.py).
 
-They serve systems without border unknowns whose mesh does not move (no
-channels, no cell volume): the others keep the Python path, where the
-border's Schur complement and the moving mesh's geometry live.
+They serve systems on a fixed mesh without border unknowns or whose only
+border unknowns are the gates of voltage-gated channels (the assembly is
+then :func:`pnp.solvers.gated.assemble`, the factorization and update the
+Schur complement's of :mod:`pnp.solvers.schur`, as the Python path's
+:class:`pnp.solvers.bordered.Bordered` calls them). Without gates the
+``gates`` and ``border`` arguments are None and numba prunes the gates'
+branches, so that loop holds no gate code. A swelling cell (a volume
+unknown and a moving mesh) keeps the Python path.
 """
 
 from __future__ import annotations
@@ -219,13 +224,16 @@ def modified_newton(
     slow_rate,
 ):
     """:func:`pnp.solvers.reuse.modified_newton` in one compiled call, for a
-    system without border unknowns on a fixed mesh.
+    system on a fixed mesh without border unknowns or with gates alone.
 
     Each iteration: the pumps' sources, the kernel's residual (and band
-    Jacobian when a factorization is due) at ``x``, assembled into ``band``;
+    Jacobian when a factorization is due) at ``x``, assembled into ``band``
+    (with gates: :func:`pnp.solvers.gated.assemble`, ``gates`` its tables);
     a due factorization swaps ``band`` and ``factors`` (as
-    :meth:`pnp.solvers.newton.System.take_band`) and factors in place; then
-    :func:`update` (``update_args``: its arguments after ``x``). Returns
+    :meth:`pnp.solvers.newton.System.take_band`) and factors in place (with
+    gates then the Schur complement, ``border``:
+    :meth:`pnp.solvers.bordered.Bordered.loop_border`); then :func:`update`
+    (``update_args``: its arguments after ``x``). Returns
     (status, iterations, norm, info, factorizations,
     updates): status one of CONVERGED ... NOT_CONVERGED, ``info`` the zero
     pivot (1-based) of a SINGULAR factorization, ``updates`` the updates
@@ -237,14 +245,12 @@ def modified_newton(
     older = not fresh  # the factorization is from an earlier step
     n_factor = 0
     n_update = 0
-    n0 = gates[0]
-    n_gates = gates[3].shape[0]
-    columns, dv, kept, kept_dv, schur, schur_piv, y0, right, vm_index, vm_coef, row, diag = border
+    n0 = _banded_size(gates, x.shape[0])
     band_piv, band_scale = piv[:n0], row_scale[:n0]
     for it in range(1, max_iter + 1):
         jac = fresh
         fresh = False
-        gated.assemble(
+        _assemble(
             x, model_args, alpha_c, alpha_d, beta_c, beta_d, cont, source, res, band, jac, pump,
             gates,
         )  # fmt: skip
@@ -258,25 +264,9 @@ def modified_newton(
             info = _equilibrate_factor(lu, kl, ku, band_piv, band_scale)
             if info > 0:
                 return SINGULAR, it, np.inf, info, n_factor, n_update
-            if n_gates:
-                kept[:] = columns
-                kept_dv[:] = dv
-                info = schur_factor(
-                    kept, kl, ku, band_piv, band_scale,
-                    (lu, vm_index, vm_coef, kept_dv, n_gates, row, False, diag),
-                    schur, schur_piv,
-                )  # fmt: skip
-                if info > 0:
-                    return SINGULAR_BORDER, it, np.inf, info, n_factor, n_update
-        if n_gates:
-            schur_substitute(
-                res, y0, kl, ku, band_piv, band_scale, kept,
-                (lu, vm_index, vm_coef, kept_dv, n_gates, row, False, diag),
-                schur, schur_piv, right,
-            )  # fmt: skip
-            finite, lam, norm = apply_update(res, x, *update_args)
-        else:
-            finite, lam, norm = update(lu, res, kl, ku, piv, row_scale, x, *update_args)
+            if _factor_border(lu, kl, ku, band_piv, band_scale, border):
+                return SINGULAR_BORDER, it, np.inf, 0, n_factor, n_update
+        finite, lam, norm = _update(lu, res, kl, ku, piv, row_scale, x, update_args, border)
         if not finite:
             return BAD_UPDATE, it, np.inf, 0, n_factor, n_update
         n_update += 1
@@ -288,11 +278,79 @@ def modified_newton(
     return NOT_CONVERGED, max_iter, norm, 0, n_factor, n_update
 
 
+# Without gates ``gates`` and ``border`` are None: numba prunes the branches
+# on ``is None`` before it types a function, so the loop compiled for a
+# system without gates holds no gate code (and dispatches no gate tables).
+
+
 @njit(cache=True)
-def gate_history(h, q, a, states, g0, out):
+def _banded_size(gates, n):
+    """The unknowns in the band: all ``n`` without gates."""
+    if gates is None:
+        return n
+    return gates[0]
+
+
+@njit(cache=True)
+def _assemble(x, model_args, alpha_c, alpha_d, beta_c, beta_d, cont, source, res, band, jac, pump,
+              gates):  # fmt: skip
+    """The residual (and band when ``jac``): the pumps' sources and the
+    kernel's, then the pumps' in-band Jacobian; with gates
+    :func:`pnp.solvers.gated.assemble`."""
+    if gates is None:
+        cells, values, z, nb, block, kl, ku = pump
+        if cells.shape[0]:
+            pumps.sources(x, nb, block, cells, values, source)
+        kernel.assemble(
+            x, *model_args, alpha_c, alpha_d, beta_c, beta_d, cont, source, res, band, jac
+        )
+        if jac and cells.shape[0]:
+            pumps.add_jacobian(x, nb, block, cells, values, z, cont, band, kl, ku)
+    else:
+        gated.assemble(
+            x, model_args, alpha_c, alpha_d, beta_c, beta_d, cont, source, res, band, jac, pump,
+            gates,
+        )  # fmt: skip
+
+
+@njit(cache=True)
+def _factor_border(lu, kl, ku, piv, row_scale, border):
+    """After the band's factorization ``lu``: the gates' columns and rows as
+    assembled kept, Y = J^-1 B and the Schur complement's LU
+    (:func:`pnp.solvers.schur.schur_factor`). Returns whether it is singular
+    (False without gates)."""
+    if border is None:
+        return False
+    columns, dv, kept, kept_dv, schur, schur_piv, _, _, vm_index, vm_coef, row, diag = border
+    kept[:] = columns
+    kept_dv[:] = dv
+    rows = (lu, vm_index, vm_coef, kept_dv, dv.shape[0], row, False, diag)
+    return schur_factor(kept, kl, ku, piv, row_scale, rows, schur, schur_piv) > 0
+
+
+@njit(cache=True)
+def _update(lu, res, kl, ku, piv, row_scale, x, update_args, border):
+    """The update from the residual ``res`` and its application to ``x``:
+    :func:`update`, or with gates :func:`pnp.solvers.schur.schur_substitute`
+    then :func:`apply_update`. Returns (finite, lam, norm)."""
+    if border is None:
+        return update(lu, res, kl, ku, piv, row_scale, x, *update_args)
+    _, dv, kept, kept_dv, schur, schur_piv, y0, right, vm_index, vm_coef, row, diag = border
+    n0 = kept.shape[0]
+    rows = (lu, vm_index, vm_coef, kept_dv, dv.shape[0], row, False, diag)
+    schur_substitute(res, y0, kl, ku, piv[:n0], row_scale[:n0], kept, rows, schur, schur_piv, right)
+    return apply_update(res, x, *update_args)
+
+
+@njit(cache=True)
+def gate_history(h, q, a, states, gates):
     """The history part of the gates' time terms, -(a_1 x_n + ... + a_q
-    x_{n-q+1}) / h over the gates (from unknown ``g0`` of each state), into
-    ``out``; as the stepper's Python path forms it."""
+    x_{n-q+1}) / h over the gates (``gates``:
+    :func:`pnp.solvers.gated.gate_tables`, None without gates), into their
+    ``beta_gates``; as the stepper's Python path forms it."""
+    if gates is None:
+        return
+    g0, out = gates[1], gates[23]
     x0 = states[0]
     c1 = -a[1] / h
     for i in range(out.shape[0]):
@@ -350,8 +408,7 @@ def bdf_step(
     )
     alpha = a[0] / steps[0]
     cont, source, res, piv, row_scale, kl, ku, upd, pump, gates, border = loop
-    if gates[3].shape[0]:  # the gates' history: state unknowns as they are
-        gate_history(steps[0], q, a, states, gates[1], gates[23])
+    gate_history(steps[0], q, a, states, gates)  # the gates' history (none: nothing)
     usable = abs(alpha - kept_alpha) <= refactor_alpha * kept_alpha
     start = x.copy() if usable else x
     fresh = not usable

@@ -110,8 +110,6 @@ class System:
             if model.swelling is not None or model.channels is not None
             else None
         )
-        # the compiled loop's gate and border arguments when there are none
-        self._no_border = (gated.no_gates(n), gated.no_border(n))
 
     def max_abs_potential(self, v: np.ndarray) -> float:
         """Largest |potential entry| of a state-shaped vector (strided views, no copies)."""
@@ -302,9 +300,8 @@ class System:
         gates' (:func:`pnp.solvers.gated.gate_tables`) and the border's
         work arrays (:meth:`Bordered.loop_border`))."""
         self._factor_arrays()
-        if self.bordered is None:
-            gates, border = self._no_border
-        else:
+        gates = border = None  # no gates: the compiled loop without them
+        if self.bordered is not None:
             gates = gated.gate_tables(self.model, self.bordered)
             border = self.bordered.loop_border()
         return (
