@@ -102,6 +102,9 @@ MODULES = (
     "iteration",
     "pumps",
     "geometry",
+    "schur",
+    "gated",
+    "bordered",
 )
 
 # Where each module lives inside pnp/.
@@ -120,6 +123,9 @@ PATHS = {
     "iteration": "solvers/iteration.py",
     "pumps": "discretisation/pumps.py",
     "geometry": "discretisation/geometry.py",
+    "schur": "solvers/schur.py",
+    "gated": "solvers/gated.py",
+    "bordered": "solvers/bordered.py",
 }
 
 # Fast targeted selections: property tests of the module first, then the
@@ -223,6 +229,25 @@ TESTS = {
         "tests/test_engine.py",
         "tests/test_swelling.py",
     ],
+    # the border's algebra: against dense numpy, then both paths with gates
+    # and a swelling cell's volume row
+    "schur": [
+        "tests/test_schur.py",
+        "tests/test_gated_loop.py",
+        "tests/test_swelling.py",
+    ],
+    # the gates' assembly: against Bordered's Python form, then both paths
+    "gated": [
+        "tests/test_gated_loop.py",
+        "tests/test_channel_tables.py",
+        "tests/test_channels.py",
+    ],
+    "bordered": [
+        "tests/test_gated_loop.py",
+        "tests/test_schur.py",
+        "tests/test_swelling.py",
+        "tests/test_channels.py",
+    ],
 }
 
 # Binary operator: the one replacement kept per site (its inverse).
@@ -304,7 +329,16 @@ def _env(module: str, args) -> dict[str, str]:
 
 def _covered_lines(module: str, work: Path, env: dict[str, str]) -> set[int] | None:
     """Lines of pnp/<module>.py that the selection executes (None if unknown)."""
-    if module in ("kernel", "banded", "history", "iteration", "pumps", "geometry"):
+    if module in (
+        "kernel",
+        "banded",
+        "history",
+        "iteration",
+        "pumps",
+        "geometry",
+        "schur",
+        "gated",
+    ):
         return None  # numba-compiled lines are invisible to coverage
     data = work / ".coverage"
     cmd = [
