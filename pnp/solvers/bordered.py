@@ -92,11 +92,20 @@ class Bordered:
         gates = self.gates
         self.vm_index = np.array(gates.vm_index if gates else (), dtype=np.int64)
         self.vm_coef = np.array(gates.vm_coef if gates else (), dtype=np.float64)
+        self._tables = None  # gate_tables, formed on first use
 
     def compiles(self) -> bool:
         """Is the assembly one compiled call (:mod:`pnp.solvers.gated`)? With
         gates alone (no volume), unless a steady solver holds them."""
         return not self.volume and not self.gates.held
+
+    def gate_tables(self) -> tuple:
+        """:func:`pnp.solvers.gated.gate_tables` of the model, formed once:
+        with gates alone the mesh does not move, so the model's arrays and
+        V_m's constant part stay as they are."""
+        if self._tables is None:
+            self._tables = gated.gate_tables(self.model, self)
+        return self._tables
 
     def _time_terms(self, beta_c):
         """Amount histories over the cell volumes at the model's scale (swelling)."""
@@ -122,7 +131,7 @@ class Bordered:
                 system.ab,
                 jacobian,
                 system.pump_args(),
-                gated.gate_tables(model, self),
+                self.gate_tables(),
             )
             return res
         scale = float(x[-1]) if self.volume else 1.0

@@ -17,7 +17,7 @@ import numpy as np
 from ..discretisation import kernel, pumps
 from ..discretisation.model import Model
 from ..discretisation.swelling import set_scale
-from . import banded, gated, iteration
+from . import banded, iteration
 from .bordered import Bordered
 from .history import (
     all_finite,
@@ -302,7 +302,7 @@ class System:
         self._factor_arrays()
         gates = border = None  # no gates: the compiled loop without them
         if self.bordered is not None:
-            gates = gated.gate_tables(self.model, self.bordered)
+            gates = self.bordered.gate_tables()
             border = self.bordered.loop_border()
         return (
             self.cont,
