@@ -59,3 +59,14 @@ def test_the_newton_iteration_and_channel_tables_stay_in_bounds(tmp_path):
         "tests/test_compiled_loop.py",
         "tests/test_channel_tables.py",
     )
+
+
+@pytest.mark.slow
+def test_the_gates_assembly_and_border_algebra_stay_in_bounds(tmp_path):
+    _run_bounds_checked(
+        tmp_path,
+        "tests/test_schur.py",
+        "tests/test_gated_loop.py",
+        "-k",
+        "dense or small_lu or singular or compiled_gate_assembly",
+    )

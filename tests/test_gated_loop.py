@@ -29,9 +29,11 @@ from pnp.solvers.bordered import Bordered
 from pnp.solvers.newton import System
 
 
-def _case(name: str):
+def _case(name: str, pump: bool = False):
     data = tomllib.loads((CASES / f"{name}.toml").read_text())
     data.pop("output", None)
+    if pump:  # a saturating Na/K pump in the channels' membrane (in-band Jacobian)
+        data["pump"] = {"membrane": "membrane", "j_max": "3e-7 mol/m^2/s", "K_Na": 12, "K_K": 3}
     return pnp.Case.from_dict(data)
 
 
@@ -69,10 +71,15 @@ def _same(compiled, python):
     assert np.array_equal(compiled.model.face_cond, python.model.face_cond)
 
 
-@pytest.mark.parametrize("name", ["action_potential", "soma_spike"])
-def test_steps_through_a_spike_are_the_same_with_the_loop_compiled(monkeypatch, name):
-    case = _case(name)
+@pytest.mark.parametrize(
+    ("name", "pump"),
+    [("action_potential", False), ("soma_spike", False), ("action_potential", True)],
+)
+def test_steps_through_a_spike_are_the_same_with_the_loop_compiled(monkeypatch, name, pump):
+    case = _case(name, pump)
     compiled, python = _both(monkeypatch, case, 300)
+    if pump:  # the pump's in-band Jacobian is in play beside the gates
+        assert compiled.model.pumps[0].rate is None
     _same(compiled, python)
     # through the spike: a gate moved by more than half its range (the Na
     # activation m, from ~0.05 at rest to above 0.9; 0.93 in both cases)
@@ -125,13 +132,15 @@ def test_a_singular_border_is_reported_and_not_kept_alike(monkeypatch):
     assert out[0][1] is False
 
 
+@pytest.mark.parametrize("pump", [False, True])
 @pytest.mark.parametrize("jacobian", [True, False])
-def test_the_compiled_gate_assembly_is_the_python_one(monkeypatch, jacobian):
+def test_the_compiled_gate_assembly_is_the_python_one(monkeypatch, jacobian, pump):
     """gated.assemble against Bordered.assemble's Python form (the one a
-    swelling cell takes), at a state mid-spike with gates away from rest:
+    swelling cell takes), at a state mid-spike with gates away from rest
+    (and with a saturating pump: its sources and in-band Jacobian):
     residual, band, border columns, diagonal, dV_m derivatives and the
     faces as left, bit for bit."""
-    case = _case("action_potential")
+    case = _case("action_potential", pump)
     stepper = _run(build_model(case), 150, case.run.t_end)
     x = stepper.x.copy()
     model = stepper.model

@@ -110,3 +110,60 @@ def test_singular_schur_complement_is_reported():
               np.array([1.0]))  # fmt: skip
     s, s_piv = np.zeros((1, 1)), np.zeros(1, dtype=np.int64)
     assert schur.schur_factor(cols, kl, ku, piv, scale, border, s, s_piv) == 1
+
+
+def test_factor_steps_are_relative_with_a_floor():
+    """FACTOR_STEP relative to |f|, but never below FACTOR_STEP x 1e-6 (a
+    closed conductor, f -> 0, still gets a finite difference step)."""
+    f = np.array([0.0, 1e-9, -2e-6, 0.5])
+    expect = [1e-7 * 1e-6, 1e-7 * 1e-6, 1e-7 * 2e-6, 1e-7 * 0.5]  # the same products
+    np.testing.assert_array_equal(schur.factor_steps(f, 1e-7), expect)
+
+
+def _hypotonic_system():
+    import tomllib
+
+    from helpers import CASES
+
+    import pnp
+    from pnp.discretisation.model import build_model
+    from pnp.solvers.newton import System
+
+    data = tomllib.loads((CASES / "hypotonic.toml").read_text())
+    data.pop("output", None)
+    model = build_model(pnp.Case.from_dict(data))
+    return model, System(model)
+
+
+@pytest.mark.parametrize("scale", [0.0, -0.5, np.nan, 101.0])
+def test_a_scale_outside_any_cell_gives_a_rejected_residual(scale):
+    """The volume's scale must be in (0, MAX_SCALE]: at 0 (no cell left), below
+    or beyond, or nan, every residual entry is nan (the iterate rejected)."""
+    model, system = _hypotonic_system()
+    x = model.x0.copy()
+    x[-1] = scale
+    n = model.n_species * model.n_cells
+    res = system.assemble(x, np.ones((model.n_species, model.n_cells)), 1.0,
+                          np.zeros((model.n_species, model.n_cells)), np.zeros(n + 1))  # fmt: skip
+    assert np.all(np.isnan(res))
+
+
+def test_a_singular_band_of_a_bordered_system_names_its_zero_pivot():
+    """Full Newton (no kept factorization) on a bordered system whose band is
+    singular: all concentrations zero and no time term. The message names
+    the first zero pivot as the band's own LU finds it."""
+    from pnp.solvers import banded
+
+    model, system = _hypotonic_system()
+    x = model.x0.copy()
+    _, c = model.layout.split(x)
+    c[:] = 0.0
+    shape = (model.n_species, model.n_cells)
+    system.assemble(x, np.zeros(shape), 0.0, np.zeros(shape), np.zeros(model.n_cells + 1))
+    n0 = system.bordered.n0
+    band = system.ab[:, :n0].copy(order="F")
+    info = banded.factor(band, system.kl, system.ku, np.zeros(n0, np.int64), np.ones(n0))
+    assert info > 0
+    delta, why = system.solve()
+    assert delta is None
+    assert why == f"singular Jacobian (zero pivot at unknown {info - 1})"

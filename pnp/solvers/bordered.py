@@ -12,9 +12,12 @@ changes with the cells' unknowns), with a small k x k block D:
     [ J    B ] [dx]      [R  ]
     [ r^T  D ] [du]  = - [R_b]
 
-It is solved with the band's one LU factorization and k + 1 right-hand
-sides (block elimination): [y0 | Y] = J^-1 [R | B], then the k x k Schur
-system (D - r^T Y) du = r^T y0 - R_b, and dx = -y0 - Y du.
+It is solved with the band's one LU factorization (block elimination):
+[y0 | Y] = J^-1 [R | B], then the k x k Schur system
+(D - r^T Y) du = r^T y0 - R_b, and dx = -y0 - Y du; the algebra after the
+band's LU is :mod:`pnp.solvers.schur` (compiled). With gates alone the
+assembly is one compiled call (:func:`pnp.solvers.gated.assemble`); with a
+swelling cell it is the Python form below (the mesh moves with the scale).
 
 - A gate row is exact: its equation depends on the gate itself and on V_m,
   an affine function of one or two potentials. A gate's column is
