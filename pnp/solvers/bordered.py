@@ -197,15 +197,9 @@ class Bordered:
         return volume_residual(model, x, alpha_d, self.beta_volume, totals)
 
     def solve(self) -> tuple[np.ndarray | None, str]:
-        """Newton update from the last assembly: the band's LU, Y = J^-1 B,
-        the Schur complement's LU, then the substitution (:meth:`factor`
-        and :meth:`substitute` on the band in place)."""
-        system = self.system
-        if system.keep:  # the factorization kept apart, for later substitutions
-            why = self.factor()
-        else:
-            system._factor_arrays()
-            why = self._factor(system.ab[:, : self.n0])
+        """Newton update from the last assembly: :meth:`factor` then
+        :meth:`substitute` (without ``keep`` the band is factored in place)."""
+        why = self.factor()
         return (None, why) if why else self.substitute()
 
     def factor(self) -> str:
