@@ -107,6 +107,9 @@ MODULES = (
     "bordered",
 )
 
+# Modules whose lines numba compiles (invisible to coverage).
+COMPILED = ("kernel", "banded", "history", "iteration", "pumps", "geometry", "schur", "gated")
+
 # Where each module lives inside pnp/.
 PATHS = {
     "mesh": "discretisation/mesh.py",
@@ -329,16 +332,7 @@ def _env(module: str, args) -> dict[str, str]:
 
 def _covered_lines(module: str, work: Path, env: dict[str, str]) -> set[int] | None:
     """Lines of pnp/<module>.py that the selection executes (None if unknown)."""
-    if module in (
-        "kernel",
-        "banded",
-        "history",
-        "iteration",
-        "pumps",
-        "geometry",
-        "schur",
-        "gated",
-    ):
+    if module in COMPILED:
         return None  # numba-compiled lines are invisible to coverage
     data = work / ".coverage"
     cmd = [

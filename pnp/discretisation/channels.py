@@ -253,8 +253,16 @@ def refresh(model) -> None:
 def apply(model, factors: np.ndarray) -> None:
     """Write the faces of every conductor at ``factors`` (each floored at ``FACTOR_FLOOR``)."""
     chans = model.channels
-    _apply(
-        np.asarray(factors, dtype=np.float64),
+    _apply(np.asarray(factors, dtype=np.float64), *face_tables(model))
+    if chans.factors is not factors:
+        chans.factors[:] = factors
+
+
+def face_tables(model) -> tuple:
+    """:func:`_apply`'s arguments after the factors: the conductors' flat
+    tables and the model's face arrays they write."""
+    chans = model.channels
+    return (
         chans.cond_index,
         chans.base_ends,
         chans.base_start,
@@ -264,8 +272,6 @@ def apply(model, factors: np.ndarray) -> None:
         model.face_rr,
         model.b_cond,
     )
-    if chans.factors is not factors:
-        chans.factors[:] = factors
 
 
 @njit(cache=True)

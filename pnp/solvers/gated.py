@@ -24,7 +24,14 @@ from __future__ import annotations
 from numba import njit
 
 from ..discretisation import kernel, pumps
-from ..discretisation.channels import FACTOR_STEP, _apply, _factors, _gate_rows, vm_constant
+from ..discretisation.channels import (
+    FACTOR_STEP,
+    _apply,
+    _factors,
+    _gate_rows,
+    face_tables,
+    vm_constant,
+)
 from .schur import factor_steps, gate_columns
 
 
@@ -43,14 +50,7 @@ def gate_tables(model, bordered) -> tuple:
         chans.conductor_of,
         chans.leak,
         chans.reference,
-        chans.cond_index,
-        chans.base_ends,
-        chans.base_start,
-        chans.base_faces,
-        model.n_cells,
-        model.face_cond,
-        model.face_rr,
-        model.b_cond,
+        *face_tables(model),
         chans.factors,
         vm_constant(model),
         bordered.vm_index,

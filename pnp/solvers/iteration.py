@@ -55,47 +55,18 @@ from .schur import schur_factor, schur_substitute
 
 
 @njit(cache=True)
-def update(
-    lu,
-    delta,
-    kl,
-    ku,
-    piv,
-    row_scale,
-    x,
-    psi_start,
-    psi_stop,
-    psi_step,
-    psi_extra,
-    dpsi_max,
-    proj_index,
-    proj_start,
-    proj_volume,
-    proj_amount,
-    rtol,
-    floor_c,
-    floor_psi,
-    is_psi,
-):
+def update(lu, delta, kl, ku, piv, row_scale, x, *rest):
     """Solve for the update and apply it: (finite, lam, norm).
 
     ``delta`` holds the residual and receives the update -J0^{-1} R (``lu``,
-    ``piv``, ``row_scale``: the factorization). When it is not finite,
-    returns (False, 0, inf) with ``x`` untouched. Else x += lam delta, lam =
-    min(1, dpsi_max / max |potential update|) (1 when that is 0); then the
-    closed compartments' amounts: compartment k's concentrations are
-    ``x[proj_index[proj_start[k]:proj_start[k + 1]]]``, its cell volumes
-    ``proj_volume`` over the same range, its amount ``proj_amount[k]``;
-    then the norm max |lam delta_i| / (rtol |x_i| + floor_i) at the new x.
+    ``piv``, ``row_scale``: the factorization); then :func:`apply_update`
+    with ``rest``, its arguments after ``x``.
     """
     n = delta.shape[0]
     for i in range(n):
         delta[i] = -delta[i]
     _scale_substitute(lu, delta.reshape((n, 1)), kl, ku, piv, row_scale)
-    return apply_update(
-        delta, x, psi_start, psi_stop, psi_step, psi_extra, dpsi_max, proj_index, proj_start,
-        proj_volume, proj_amount, rtol, floor_c, floor_psi, is_psi,
-    )  # fmt: skip
+    return apply_update(delta, x, *rest)
 
 
 @njit(cache=True)
@@ -116,9 +87,17 @@ def apply_update(
     floor_psi,
     is_psi,
 ):
-    """The second half of :func:`update`: the update ``delta`` checked and
-    applied (damping, compartments, norm), as
-    :func:`pnp.solvers.newton.apply_update` does."""
+    """The update ``delta`` checked and applied, as
+    :func:`pnp.solvers.newton.apply_update` does: (finite, lam, norm).
+
+    When ``delta`` is not finite, returns (False, 0, inf) with ``x``
+    untouched. Else x += lam delta, lam = min(1, dpsi_max / max |potential
+    update|) (1 when that is 0); then the closed compartments' amounts:
+    compartment k's concentrations are
+    ``x[proj_index[proj_start[k]:proj_start[k + 1]]]``, its cell volumes
+    ``proj_volume`` over the same range, its amount ``proj_amount[k]``;
+    then the norm max |lam delta_i| / (rtol |x_i| + floor_i) at the new x.
+    """
     n = delta.shape[0]
     if not all_finite(delta):
         return False, 0.0, np.inf
