@@ -340,9 +340,13 @@ def permeabilities(model, x: np.ndarray) -> np.ndarray:
 def factors(model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(f (K,), df/dx (G,)): each conductor's factor, and each gate's
     derivative of its own conductor's factor."""
+    return _factors(x[model.channels.block], *factor_tables(model))
+
+
+def factor_tables(model) -> tuple:
+    """:func:`_factors`' arguments after the gates: the channels' flat tables."""
     chans = model.channels
-    return _factors(
-        x[chans.block],
+    return (
         chans.permeability,
         chans.gate_channel,
         chans.exponent,

@@ -30,6 +30,7 @@ from ..discretisation.channels import (
     _factors,
     _gate_rows,
     face_tables,
+    factor_tables,
     vm_constant,
 )
 from .schur import factor_steps, gate_columns
@@ -44,12 +45,7 @@ def gate_tables(model, bordered) -> tuple:
     return (
         bordered.n0,
         chans.block.start,
-        chans.permeability,
-        chans.gate_channel,
-        chans.exponent,
-        chans.conductor_of,
-        chans.leak,
-        chans.reference,
+        *factor_tables(model),
         *face_tables(model),
         chans.factors,
         vm_constant(model),
