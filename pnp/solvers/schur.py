@@ -139,7 +139,7 @@ def gate_columns(shifted, base, steps, dfdx, gate_channel, conductor_of, columns
     (``shifted[j]``: the cells' residual R with conductor j's factor moved
     by ``steps[j]``; ``base``: R) times the gate's df/dx."""
     n0 = base.shape[0]
-    for j in range(shifted.shape[0]):
+    for j in range(steps.shape[0]):  # each conductor (shifted may have a spare row)
         for i in range(n0):
             shifted[j, i] = (shifted[j, i] - base[i]) / steps[j]
     for g in range(dfdx.shape[0]):
