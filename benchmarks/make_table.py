@@ -224,8 +224,10 @@ def main() -> None:
             "caches). *In situ* charges nothing: the compiled path's stepping time minus the "
             "assembly and solves timed where they happen on the Python path of the same "
             "run (bit for bit the same calls). The assembly and solve columns: timed, plus "
-            "the compiled calls at their measured cost, for scale. Target: 50 µs per step "
-            "at N ≤ 1,000.",
+            "the compiled calls at their measured cost, for scale. Assembly and solves "
+            "are counted inside steps only (until 2026-12-02 a steady start's were "
+            "subtracted from the steps' time too, which made the overheads about 10 µs "
+            "low). Target: 50 µs per step at N ≤ 1,000.",
             "",
             "| case | cells | steps | Newton iterations | factorizations | stepping s | "
             "assembly s | solve s | geometry s | overhead per step (outside + inside) | "
