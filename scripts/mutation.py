@@ -212,6 +212,7 @@ TESTS = {
     "iteration": [
         "tests/test_iteration.py",
         "tests/test_compiled_loop.py",
+        "tests/test_gated_loop.py",
         "tests/test_reuse.py",
         "tests/test_engine.py",
     ],
