@@ -28,6 +28,7 @@ from .history import (
     padded,
     step_terms,
 )
+from .iteration import gates_history
 from .newton import (
     NEWTON_MAX_ITER,
     NEWTON_RTOL_FLOOR,
@@ -444,12 +445,8 @@ class BDF:
             past = sum(a[j] * self.v_hist[j - 1] for j in range(1, q + 1) if a[j] != 0.0)
             self.system.bordered.beta_volume = -past / h_try
         if self.model.channels is not None:  # the gates' history: state unknowns as they are
-            gates = self.model.channels.block
-            beta_g = self.system.bordered.beta_gates
-            np.multiply(self.x_hist[0][gates], -a[1] / h_try, out=beta_g)
-            for j in range(2, q + 1):
-                if a[j] != 0.0:
-                    beta_g -= a[j] * self.x_hist[j - 1][gates] / h_try
+            block = self.model.channels.block.start
+            gates_history(h_try, q, a, terms[3], block, self.system.bordered.beta_gates)
         self._pred = pred if n_states >= 2 else None
         info = newton(
             self.system,

@@ -235,10 +235,10 @@ def modified_newton(
         )  # fmt: skip
         if not all_finite(res):
             return BAD_RESIDUAL, it, np.inf, 0, n_factor, n_update
-        lu = factors.T[:n0].T  # the cells' band (all of it without gates)
         if jac:
             band, factors = factors, band
-            lu = factors.T[:n0].T
+        lu = factors.T[:n0].T  # the cells' band (all of it without gates)
+        if jac:
             n_factor += 1
             info = _equilibrate_factor(lu, kl, ku, band_piv, band_scale)
             if info > 0:
@@ -326,10 +326,16 @@ def gate_history(h, q, a, states, gates):
     """The history part of the gates' time terms, -(a_1 x_n + ... + a_q
     x_{n-q+1}) / h over the gates (``gates``:
     :func:`pnp.solvers.gated.gate_tables`, None without gates), into their
-    ``beta_gates``; as the stepper's Python path forms it."""
-    if gates is None:
-        return
-    g0, out = gates[1], gates[23]
+    ``beta_gates`` (:func:`gates_history`, which the stepper's Python path
+    calls too)."""
+    if gates is not None:
+        gates_history(h, q, a, states, gates[1], gates[23])
+
+
+@njit(cache=True)
+def gates_history(h, q, a, states, g0, out):
+    """:func:`gate_history` on the gates from unknown ``g0`` of each state,
+    into ``out``; the stepper's Python path calls it too."""
     x0 = states[0]
     c1 = -a[1] / h
     for i in range(out.shape[0]):
