@@ -67,7 +67,17 @@ from numba import njit
 
 import pnp
 from pnp.discretisation import kernel, pumps
-from pnp.solvers import banded, bordered, compartments, gated, history, iteration, newton, schur
+from pnp.solvers import (
+    banded,
+    bordered,
+    compartments,
+    gated,
+    history,
+    iteration,
+    newton,
+    schur,
+    swollen,
+)
 from pnp.solvers.bdf import BDF
 from pnp.solvers.newton import System, record_args
 from pnp.solvers.reuse import Reuse
@@ -125,6 +135,7 @@ def timers():
         (schur, "schur_factor"),
         (schur, "schur_substitute"),
         *((owner, "set_scale") for owner in (bordered, compartments, newton)),
+        (swollen, "assemble"),
     ]
     saved = [getattr(owner, name) for owner, name in originals]
 
@@ -222,9 +233,13 @@ def timers():
     gated.assemble = timed(saved[10], "assembly")
     schur.schur_factor = timed(saved[11], "solve")
     schur.schur_substitute = timed(saved[12], "solve")
-    # a moving mesh: the geometry at each scale a residual is evaluated at
+    # a moving mesh: the geometry moved from Python (a closed compartment's
+    # projection, the history's amounts); the assembly of a swelling cell
+    # (pnp.solvers.swollen: the mesh moved to s + ds and s, the kernel's
+    # residual at both, the volume's residual, row and column)
     for module, fn in zip((bordered, compartments, newton), saved[13:16], strict=True):
         module.set_scale = timed(fn, "geometry")
+    swollen.assemble = timed(saved[16], "assembly")
     try:
         yield spent, counts, samples
     finally:
@@ -333,11 +348,12 @@ def step_costs(system: System, terms: tuple, wstep) -> dict:
 
 
 @njit
-def _gated_repeated(n, x, args, alpha_c, alpha_d, beta_c, beta_d, cont, source, res, ab, jac, pump,
-                    gates):  # fmt: skip
+def _border_repeated(n, assemble, x, args, alpha_c, alpha_d, beta_c, beta_d, cont, source, res, ab,
+                     jac, pump, tables):  # fmt: skip
+    """n times the assembly ``assemble`` of a system with border unknowns."""
     for _ in range(n):
-        gated.assemble(
-            x, args, alpha_c, alpha_d, beta_c, beta_d, cont, source, res, ab, jac, pump, gates
+        assemble(
+            x, args, alpha_c, alpha_d, beta_c, beta_d, cont, source, res, ab, jac, pump, tables
         )
 
 
@@ -373,17 +389,23 @@ def _border_update_repeated(n, res, work, x, xw, kl, ku, piv, scale, kept, borde
             iteration.apply_update(work, xw, *update_args)
 
 
-def gated_costs(system: System, common: tuple, res, ab, weights, project) -> dict:
-    """:func:`unit_costs` of a system with gates (the compiled loop's gated
-    form): an assembly is the gates' (pnp.solvers.gated: the kernel's
-    residual at each shifted conductor factor too, the gate rows and
-    columns), a factorization the band's and the Schur complement's, a
+def border_costs(system: System, common: tuple, res, ab, weights, project) -> dict:
+    """:func:`unit_costs` of a system with border unknowns (the compiled
+    loop's gated or swelling form): an assembly is the gates' (pnp.solvers.gated:
+    the kernel's residual at each shifted conductor factor too, the gate
+    rows and columns) or the swelling cell's (pnp.solvers.swollen: the mesh
+    moved to s + ds and s, the kernel's residual at both, the volume's row
+    and column), a factorization the band's and the Schur complement's, a
     substitution the border's (band substitution, k x k solve, dx)."""
     b = system.bordered
-    pump, gates = system.pump_args(), gated.gate_tables(system.model, b)
+    if b.volume:
+        assemble, tables = swollen.assemble, b.volume_tables()
+    else:
+        assemble, tables = gated.assemble, b.gate_tables()
+    pump = system.pump_args()
     costs = {
-        "jacobian": _mean_time(_gated_repeated, *common, res, ab, True, pump, gates),
-        "residual": _mean_time(_gated_repeated, *common, res, ab, False, pump, gates),
+        "jacobian": _mean_time(_border_repeated, assemble, *common, res, ab, True, pump, tables),
+        "residual": _mean_time(_border_repeated, assemble, *common, res, ab, False, pump, tables),
     }
     x = common[0]
     kl, ku = system.kl, system.ku
@@ -426,7 +448,7 @@ def unit_costs(
     common = (x, system.args, alpha_c, alpha, beta_c, beta_d, system.cont, system.source)
     res = np.zeros(model.n_unknowns)
     if system.bordered is not None:
-        costs = gated_costs(system, common, res, ab, weights, project)
+        costs = border_costs(system, common, res, ab, weights, project)
         if terms is not None:
             costs.update(step_costs(system, terms, wstep))
         return costs

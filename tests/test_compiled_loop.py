@@ -324,12 +324,16 @@ def test_the_loop_reports_every_status_by_its_own_code():
     assert len(set(codes)) == 8 and 0 not in codes
 
 
-def test_systems_with_a_volume_or_a_moving_mesh_keep_the_python_loop():
-    """A swelling cell (a volume unknown, a moving mesh) keeps the Python
-    loop; gates alone compile (tests/test_gated_loop.py)."""
+def test_which_systems_compile_their_loop():
+    """A swelling cell alone (a volume unknown, a moving mesh, closed
+    compartments projected at the iterate's volumes) and gates alone
+    compile (tests/test_swollen_loop.py, tests/test_gated_loop.py); gates
+    with a volume keep the Python loop (tests/test_swollen_loop.py), and so
+    does a system that does not keep its factorization."""
     model = build_model(_case("hypotonic"))
     stepper = BDF(model, model.x0)
-    assert not stepper.system.loop_compiles(stepper.project)
+    assert stepper.project is not None and stepper.project.moving
+    assert stepper.system.loop_compiles(stepper.project)
     model = build_model(_case("action_potential"))
     stepper = BDF(model, model.x0)
     assert stepper.system.loop_compiles(stepper.project)

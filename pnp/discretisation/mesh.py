@@ -49,17 +49,20 @@ class Mesh:
     def n_cells(self) -> int:
         return self.centers.shape[0]
 
-    def moved(self, faces: np.ndarray, face_area: np.ndarray, volume: np.ndarray) -> Mesh:
+    def moved(
+        self, faces: np.ndarray, face_area: np.ndarray, volume: np.ndarray, widths=None
+    ) -> Mesh:
         """This mesh with its faces at ``faces`` (the same cells and regions),
-        of areas ``face_area`` and volumes ``volume``: what a moving mesh
-        makes at every new scale. Filled in directly, without
-        ``dataclasses.replace``'s generic copy (a few us; nothing to check)."""
+        of areas ``face_area``, volumes ``volume`` and widths ``widths``
+        (the faces' differences if None): what a moving mesh makes at every
+        new scale. Filled in directly, without ``dataclasses.replace``'s
+        generic copy (a few us; nothing to check)."""
         new = object.__new__(Mesh)
         new.__dict__.update(self.__dict__)
         new.__dict__.update(
             faces=faces,
             centers=0.5 * (faces[1:] + faces[:-1]),
-            widths=np.diff(faces),
+            widths=np.diff(faces) if widths is None else widths,
             face_area=face_area,
             volume=volume,
         )

@@ -89,8 +89,8 @@ class Model:
     swelling: Swelling | None = None  # water crosses a membrane: the mesh moves (swelling.py)
     channels: channel_lowering.ChannelSet | None = None  # voltage-gated channels (channels.py)
     scale: float = 1.0  # where the mesh is: the inside compartment's stretch (1: as built)
-    swelling_memo: dict = field(default_factory=dict, repr=False)  # swelling.set_scale's
-    swelling_fixed: dict = field(default_factory=dict, repr=False)  # ... and what it reads
+    # a moving mesh's compiled tables (moving.move_tables), formed when it first moves
+    moving: tuple | None = field(default=None, repr=False)
 
     # -- layout helpers ------------------------------------------------
     @property

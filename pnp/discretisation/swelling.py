@@ -268,98 +268,57 @@ def _osmotic_coefficients(case) -> np.ndarray:
 
 
 def set_scale(model, scale: float) -> None:
-    """Move ``model``'s mesh to ``scale``: every geometric array updated in place.
+    """Move ``model``'s mesh to ``scale``: every geometric array updated in
+    place (:func:`pnp.discretisation.moving.move_mesh`, compiled), then
+    ``model.mesh`` and ``model.pumps`` (their areas) replaced.
 
     The arrays keep their identity (the kernel arguments a ``System`` holds
-    stay valid). Nothing happens when the model is at that scale already.
-    The geometry of the last ``GEOMETRY_MEMO`` scales is kept and copied
-    back when asked again (Newton's difference in the scale visits s + ds
-    and returns to s every iteration).
+    stay valid). The arrays and the Python objects each say at which scale
+    they are (``model.moving``'s last entry, ``model.scale``): the compiled
+    Newton loop moves the arrays alone, and this call brings the objects
+    after them. Nothing happens when both are at ``scale`` already.
     """
-    if scale == model.scale:
+    tables = model.moving
+    if scale == model.scale and (tables is None or tables[1][-1][0] == scale):
         return
-    memo = model.swelling_memo
-    hit = memo.get(scale)
-    if hit is None:
-        hit = _geometry(model, scale)
-        if len(memo) >= GEOMETRY_MEMO:
-            del memo[next(iter(memo))]  # the oldest
-        memo[scale] = hit
-    mesh, arrays, pumps = hit
-    for name, value in arrays.items():
-        getattr(model, name)[...] = value
-    model.mesh = mesh
-    model.pumps = pumps
-    model.scale = scale
-    if model.channels is not None:  # the faces at f = 1 are new: gates re-applied
-        from .channels import refresh
-
-        refresh(model)
-
-
-#: Geometries (one per scale) a model keeps for :func:`set_scale`.
-GEOMETRY_MEMO = 4
-
-
-def _geometry(model, scale: float):
-    """(mesh, geometric arrays by Model field name, pump sites) of ``model`` at ``scale``."""
     # compiled: imported when a mesh first moves (``pnp check`` reads this
     # module and compiles nothing)
-    from .geometry import _boundary_kinds, geometric_arrays
+    from .moving import move_mesh, move_tables
 
-    sw = model.swelling
-    faces = sw.faces(scale)
-    area, volume = geometry_factors(faces, sw.geometry)
-    mesh = model.mesh.moved(faces, area, volume)
-    fixed = model.swelling_fixed  # what every scale reads and no scale changes
-    if not fixed:
-        fixed["d_cell"] = model.d_cell
-        fixed["boundary"] = _boundary_kinds(model.case, mesh)
-    arrays = geometric_arrays(
-        model.case, mesh, model.eps_r, fixed["d_cell"], model.face_kind, fixed["boundary"]
-    )
-    arrays["volume"] = volume
-    # fixed charge inside is diluted by the water (its amount is kept); in the
-    # membrane and beyond it keeps its density, like the permeabilities
-    rho = model.rho_fixed.copy()
-    rho[sw.inside] = sw.fixed_inside / volume[sw.inside]
-    arrays["rho_fixed"] = rho
-    pumps = tuple(dataclasses.replace(p, area=float(area[p.face])) for p in model.pumps)
-    return mesh, arrays, pumps
+    if tables is None:
+        tables = model.moving = move_tables(model)
+    reads, writes = tables
+    if writes[-1][0] != scale:
+        move_mesh(scale, reads, writes)
+        if model.channels is not None:  # the faces at f = 1 are new: gates re-applied
+            from .channels import refresh
+
+            refresh(model)
+    if model.scale != scale:
+        faces, widths, area, volume = writes[:4]
+        model.mesh = model.mesh.moved(faces.copy(), area.copy(), volume.copy(), widths.copy())
+        model.pumps = tuple(dataclasses.replace(p, area=float(area[p.face])) for p in model.pumps)
+        model.scale = scale
 
 
 def inside_volume(model) -> float:
     """Volume of the inside compartment at the model's scale [geometry units]."""
-    return float(model.volume[model.swelling.inside].sum())
+    from .moving import span_sum
+
+    inside = model.swelling.inside
+    return float(span_sum(model.volume, inside.start, inside.stop))
 
 
-def solute_totals(model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(sum_i c_i of each inside cell, of each bath cell) [mol/m^3] at ``x``.
+def osmolarities(model, x: np.ndarray) -> tuple[float, float]:
+    """(phi-weighted osmolarity inside, beside the membrane outside) [mol/m^3] at ``x``
+    (the model at ``x``'s scale)."""
+    from .moving import osmolarity
 
-    Independent of the scale: Newton's difference in the scale evaluates the
-    volume residual at s + ds and at s from the same ``x`` and passes these
-    once to both (:mod:`pnp.solvers.bordered`).
-    """
-    sw = model.swelling
-    _, c = model.layout.split(x)
-    return c[:, sw.inside].sum(axis=0), c[:, sw.bath].sum(axis=0)
-
-
-def osmolarities(model, x: np.ndarray, totals=None) -> tuple[float, float]:
-    """(phi-weighted osmolarity inside, beside the membrane outside) [mol/m^3] at ``x``.
-
-    ``totals``: :func:`solute_totals` of ``x``, if already computed.
-    """
-    sw = model.swelling
-    if totals is None:
-        totals = solute_totals(model, x)
-    out = []
-    for cells, phi, total in zip(
-        (sw.inside, sw.bath), (sw.phi_inside, sw.phi_bath), totals, strict=True
-    ):
-        vol = model.volume[cells]
-        out.append(float(np.dot(phi * vol, total) / vol.sum()))
-    return out[0], out[1]
+    sw, offset, n_species = model.swelling, model.layout.n_boundary, model.n_species
+    return tuple(
+        float(osmolarity(x, offset, n_species, phi, model.volume, cells.start, cells.stop))
+        for cells, phi in ((sw.inside, sw.phi_inside), (sw.bath, sw.phi_bath))
+    )
 
 
 def pressure(model) -> float:
@@ -368,12 +327,14 @@ def pressure(model) -> float:
     return sw.stiffness * (inside_volume(model) / sw.reference_volume - 1.0)
 
 
-def water_flux(model, x: np.ndarray, totals=None) -> float:
-    """J_w [m/s], outward positive, at ``x`` (the model at ``x``'s scale);
-    ``totals`` as for :func:`osmolarities`."""
-    sw = model.swelling
-    osm_in, osm_out = osmolarities(model, x, totals)
-    return sw.water_permeability * (pressure(model) - sw.rt * (osm_in - osm_out))
+def water_flux(model, x: np.ndarray) -> float:
+    """J_w [m/s], outward positive, at ``x`` (the model at ``x``'s scale)."""
+    from .moving import water_flux as flux
+    from .moving import water_tables
+
+    return float(
+        flux(x, model.layout.n_boundary, model.n_species, model.volume, water_tables(model))[0]
+    )
 
 
 def membrane_area(model) -> float:
@@ -381,24 +342,28 @@ def membrane_area(model) -> float:
     return float(model.mesh.face_area[model.swelling.area_face])
 
 
-def volume_residual(model, x: np.ndarray, alpha: float, beta: float, totals=None) -> float:
-    """alpha V - beta + A J_w: dV/dt + A J_w with dV/dt ~ alpha V - beta;
-    ``totals`` as for :func:`osmolarities`."""
-    flux = water_flux(model, x, totals)
-    return alpha * inside_volume(model) - beta + membrane_area(model) * flux
+def volume_residual(model, x: np.ndarray, alpha: float, beta: float) -> float:
+    """alpha V - beta + A J_w: dV/dt + A J_w with dV/dt ~ alpha V - beta
+    (the model at ``x``'s scale)."""
+    from .moving import balance, water_tables
+
+    lay = model.layout
+    area = membrane_area(model)
+    return float(
+        balance(
+            x, lay.n_boundary, model.n_species, model.volume, area, alpha, beta, water_tables(model)
+        )
+    )
 
 
 def volume_row(model, out: np.ndarray) -> None:
     """d(volume residual)/d(state) at fixed scale into ``out`` (state-sized).
 
     Linear in the concentrations: -A L_p RT phi V_cell / V inside, + ... / V_bath beside.
-    Written through the layout's (S, N) view of ``out``: a slice of cells, every
-    species at once, no index arrays (this runs every Newton iteration).
     """
-    sw = model.swelling
-    out[:] = 0.0
-    factor = membrane_area(model) * sw.water_permeability * sw.rt
-    _, c = model.layout.split(out)  # views into out
-    for cells, phi, sign in ((sw.inside, sw.phi_inside, -1.0), (sw.bath, sw.phi_bath, 1.0)):
-        vol = model.volume[cells]
-        c[:, cells] = sign * factor * phi * vol / vol.sum()
+    from .moving import balance_row, water_tables
+
+    balance_row(
+        model.layout.n_boundary, model.n_species, model.volume, membrane_area(model),
+        water_tables(model), out,
+    )  # fmt: skip

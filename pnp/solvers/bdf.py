@@ -17,7 +17,7 @@ import numpy as np
 from scipy.linalg import solve_banded
 
 from ..discretisation.model import Model
-from ..discretisation.swelling import inside_volume
+from ..discretisation.swelling import inside_volume, set_scale
 from .compartments import closed_compartments, projector
 from .history import (
     AMOUNTS_PAD,
@@ -44,6 +44,7 @@ from .newton import (
     newton,
 )
 from .reuse import Reuse
+from .swollen import volume_history
 
 BDF2_MAX_RATIO = 2.4  # h_{n+1}/h_n below 1 + sqrt(2): zero-stable variable-step BDF2
 MAX_ORDER = 5
@@ -423,6 +424,8 @@ class BDF:
             padded(self.c_hist[:q], AMOUNTS_PAD),
             padded(self.p_hist[:q], AMOUNTS_PAD),
         )
+        if self.v_hist:  # the history's volumes, for the history part of dV/dt
+            self.system.bordered.volume_terms[1 : 1 + len(self.v_hist)] = self.v_hist
         if self.kept is not None and self.system.loop_compiles(self.project):
             # the whole solve, the error's norm and the history entries in one call
             a, beta_d, x_new, info, self._estimate, self._entries = self.kept.step(
@@ -437,13 +440,14 @@ class BDF:
             )
             self._a, self._pred = a, None
             self._rate_terms = (a[0] / h_try, beta_d)
+            if self.v_hist:  # the mesh's Python objects where its arrays are: x's scale
+                set_scale(self.model, float((x_new if info.converged else self.x)[-1]))
             return x_new, info
         a, beta_d, pred, x_new = step_terms(*terms, self._alpha_c, self._beta_c)
         self._a, self._estimate, self._entries = a, None, None
         alpha = a[0] / h_try
         if self.v_hist:  # the history part of dV/dt, as for the amounts
-            past = sum(a[j] * self.v_hist[j - 1] for j in range(1, q + 1) if a[j] != 0.0)
-            self.system.bordered.beta_volume = -past / h_try
+            volume_history(h_try, q, a, self.system.bordered.volume_terms)
         if self.model.channels is not None:  # the gates' history: state unknowns as they are
             block = self.model.channels.block.start
             gates_history(h_try, q, a, terms[3], block, self.system.bordered.beta_gates)

@@ -16,8 +16,9 @@ It is solved with the band's one LU factorization (block elimination):
 [y0 | Y] = J^-1 [R | B], then the k x k Schur system
 (D - r^T Y) du = r^T y0 - R_b, and dx = -y0 - Y du; the algebra after the
 band's LU is :mod:`pnp.solvers.schur` (compiled). With gates alone the
-assembly is one compiled call (:func:`pnp.solvers.gated.assemble`); with a
-swelling cell it is the Python form below (the mesh moves with the scale).
+assembly is one compiled call (:func:`pnp.solvers.gated.assemble`), with a
+swelling cell alone another (:func:`pnp.solvers.swollen.assemble`); with
+both it is the Python form below (the mesh moves with the scale).
 
 - A gate row is exact: its equation depends on the gate itself and on V_m,
   an affine function of one or two potentials. A gate's column is
@@ -45,15 +46,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..discretisation import channels as chan
-from ..discretisation.swelling import (
-    MAX_SCALE,
-    SCALE_STEP,
-    set_scale,
-    solute_totals,
-    volume_residual,
-    volume_row,
-)
-from . import banded, gated, schur
+from ..discretisation.swelling import MAX_SCALE, SCALE_STEP, set_scale, volume_residual, volume_row
+from . import banded, gated, schur, swollen
 from .history import all_finite
 from .schur import factor_steps, gate_columns
 
@@ -88,26 +82,52 @@ class Bordered:
         self.schur = np.zeros((self.k, self.k))
         self.schur_piv = np.zeros(self.k, dtype=np.int64)
         self.beta_eff = np.zeros((model.n_species, model.n_cells), order="F")
-        self.beta_volume = 0.0  # history part of dV/dt [geometry units / s]
+        # the history part of dV/dt [geometry units / s], then the history's
+        # inside volumes, newest first (a BDF step's, :func:`swollen.volume_history`)
+        self.volume_terms = np.zeros(8)
         self.beta_gates = np.zeros(n_gates)  # history part of the gates' dx/dt [1/s]
         self.diag = np.zeros(self.k)  # D: each border equation's own derivative
         self.gate_dv = np.zeros(n_gates)
         gates = self.gates
         self.vm_index = np.array(gates.vm_index if gates else (), dtype=np.int64)
         self.vm_coef = np.array(gates.vm_coef if gates else (), dtype=np.float64)
-        self._tables = None  # gate_tables, formed on first use
+        self._tables = None  # gate_tables or volume_tables, formed on first use
+
+    @property
+    def beta_volume(self) -> float:
+        """The history part of dV/dt [geometry units / s] (zero in a steady state)."""
+        return float(self.volume_terms[0])
+
+    @beta_volume.setter
+    def beta_volume(self, value: float) -> None:
+        self.volume_terms[0] = value
 
     def compiles(self) -> bool:
-        """Is the assembly one compiled call (:mod:`pnp.solvers.gated`)? With
-        gates alone (no volume), unless a steady solver holds them."""
-        return not self.volume and not self.gates.held
+        """Is the assembly one compiled call? With gates alone
+        (:mod:`pnp.solvers.gated`), unless a steady solver holds them, or
+        with a volume alone (:mod:`pnp.solvers.swollen`)."""
+        if self.volume:
+            return self.gates is None
+        return not self.gates.held
 
-    def gate_tables(self) -> tuple:
-        """:func:`pnp.solvers.gated.gate_tables` of the model, formed once:
-        with gates alone the mesh does not move, so the model's arrays and
-        V_m's constant part stay as they are."""
+    def gate_tables(self) -> tuple | None:
+        """:func:`pnp.solvers.gated.gate_tables` of the model, formed once
+        (with gates alone the mesh does not move, so the model's arrays and
+        V_m's constant part stay as they are); None with a volume."""
+        if self.volume:
+            return None
         if self._tables is None:
             self._tables = gated.gate_tables(self.model, self)
+        return self._tables
+
+    def volume_tables(self) -> tuple | None:
+        """:func:`pnp.solvers.swollen.volume_tables` of the model, formed
+        once (the pumps' faces, the model's arrays and its moving tables
+        keep their identity); None with gates."""
+        if self.gates is not None:
+            return None
+        if self._tables is None:
+            self._tables = swollen.volume_tables(self.model, self)
         return self._tables
 
     def _time_terms(self, beta_c):
@@ -121,7 +141,8 @@ class Bordered:
         system, model, n0 = self.system, self.model, self.n0
         res = system.res
         if self.compiles():
-            gated.assemble(
+            kind = swollen if self.volume else gated
+            kind.assemble(
                 x,
                 system.args,
                 np.asfortranarray(alpha_c),
@@ -134,7 +155,7 @@ class Bordered:
                 system.ab,
                 jacobian,
                 system.pump_args(),
-                self.gate_tables(),
+                self.volume_tables() if self.volume else self.gate_tables(),
             )
             return res
         scale = float(x[-1]) if self.volume else 1.0
@@ -144,9 +165,8 @@ class Bordered:
         core = x[:n0]
         terms = (alpha_c, alpha_d, beta_c, beta_d)
         f, dfdx = chan.factors(model, x) if self.gates is not None else (None, None)
-        totals = solute_totals(model, x) if self.volume else None  # the same at s + ds and s
         if jacobian and self.volume:  # the cells' residual at s + ds
-            g_shift = self._at_scale(x, core, terms, scale + SCALE_STEP * scale, f, totals)
+            g_shift = self._at_scale(x, core, terms, scale + SCALE_STEP * scale, f)
         if self.volume:
             set_scale(model, scale)
         beta = self._time_terms(beta_c)
@@ -168,7 +188,7 @@ class Bordered:
             )
             res[self.gates.block] = g_res
         if self.volume:
-            res[-1] = volume_residual(model, x, alpha_d, self.beta_volume, totals)
+            res[-1] = volume_residual(model, x, alpha_d, self.beta_volume)
         if jacobian and f is not None:
             gates = self.gates
             gate_columns(
@@ -183,7 +203,7 @@ class Bordered:
             volume_row(model, self.row)
         return res
 
-    def _at_scale(self, x, core, terms, scale, f, totals) -> float:
+    def _at_scale(self, x, core, terms, scale, f) -> float:
         """The cells' residual (into ``res_scale``) and the volume residual at ``scale``."""
         model, system = self.model, self.system
         alpha_c, alpha_d, beta_c, beta_d = terms
@@ -194,7 +214,7 @@ class Bordered:
         system._assemble_core(
             core, alpha_c, alpha_d, beta, beta_d, self.res_scale, system.ab, False
         )
-        return volume_residual(model, x, alpha_d, self.beta_volume, totals)
+        return volume_residual(model, x, alpha_d, self.beta_volume)
 
     def solve(self) -> tuple[np.ndarray | None, str]:
         """Newton update from the last assembly: :meth:`factor` then
@@ -246,7 +266,7 @@ class Bordered:
         (:func:`pnp.solvers.iteration.modified_newton`): the columns and
         gate rows' derivatives as assembled, as kept at the factorization,
         the Schur LU, two work arrays, V_m's coefficients, the volume row,
-        the diagonal D."""
+        the diagonal D, whether the last row is a volume's."""
         return (
             self.columns,
             self.gate_dv,
@@ -260,6 +280,7 @@ class Bordered:
             self.vm_coef,
             self.row,
             self.diag,
+            self.volume,
         )
 
     def substitute(self) -> tuple[np.ndarray | None, str]:

@@ -48,7 +48,7 @@ from numba import njit
 
 from ..discretisation import kernel, pumps
 from ..discretisation.kernel import weighted_max
-from . import gated
+from . import gated, swollen
 from .banded import _equilibrate_factor, _scale_substitute
 from .history import all_finite, error_norm, max_abs_strided, record_state, step_terms
 from .schur import schur_factor, schur_substitute
@@ -101,8 +101,7 @@ def apply_update(
     n = delta.shape[0]
     if not all_finite(delta):
         return False, 0.0, np.inf
-    dpsi = max_abs_strided(delta, psi_start, psi_stop, psi_step, psi_extra)
-    lam = min(1.0, dpsi_max / dpsi) if dpsi > 0 else 1.0
+    lam = damping(delta, psi_start, psi_stop, psi_step, psi_extra, dpsi_max)
     if lam == 1.0:
         for i in range(n):
             x[i] += delta[i]
@@ -119,9 +118,17 @@ def apply_update(
     return True, lam, weighted_max(delta, x, lam, rtol, floor_c, floor_psi, is_psi)
 
 
+@njit(cache=True)
+def damping(delta, psi_start, psi_stop, psi_step, psi_extra, dpsi_max):
+    """The damping factor of the update ``delta``: min(1, dpsi_max / max
+    |potential update|), 1 when that is 0."""
+    dpsi = max_abs_strided(delta, psi_start, psi_stop, psi_step, psi_extra)
+    return min(1.0, dpsi_max / dpsi) if dpsi > 0 else 1.0
+
+
 # How a compiled modified Newton ended (the first result of modified_newton)
 CONVERGED, ROUND_OFF, BAD_RESIDUAL, SINGULAR, BAD_UPDATE, DIVERGED, NOT_CONVERGED = range(1, 8)
-SINGULAR_BORDER = 8  # the Schur complement of the border (gates) is singular
+SINGULAR_BORDER = 8  # the Schur complement of the border (gates, volume) is singular
 
 
 @njit(cache=True)
@@ -197,20 +204,23 @@ def modified_newton(
     pump,
     gates,
     border,
+    volume,
     fresh,
     max_iter,
     polish,
     slow_rate,
 ):
     """:func:`pnp.solvers.reuse.modified_newton` in one compiled call, for a
-    system on a fixed mesh without border unknowns or with gates alone.
+    system without border unknowns, with gates alone or with a swelling
+    cell's volume alone.
 
     Each iteration: the pumps' sources, the kernel's residual (and band
     Jacobian when a factorization is due) at ``x``, assembled into ``band``
-    (with gates: :func:`pnp.solvers.gated.assemble`, ``gates`` its tables);
+    (with gates: :func:`pnp.solvers.gated.assemble`, ``gates`` its tables;
+    with a volume :func:`pnp.solvers.swollen.assemble`, ``volume`` its);
     a due factorization swaps ``band`` and ``factors`` (as
     :meth:`pnp.solvers.newton.System.take_band`) and factors in place (with
-    gates then the Schur complement, ``border``:
+    a border then the Schur complement, ``border``:
     :meth:`pnp.solvers.bordered.Bordered.loop_border`); then :func:`update`
     (``update_args``: its arguments after ``x``). Returns
     (status, iterations, norm, info, factorizations,
@@ -224,14 +234,14 @@ def modified_newton(
     older = not fresh  # the factorization is from an earlier step
     n_factor = 0
     n_update = 0
-    n0 = _banded_size(gates, x.shape[0])
+    n0 = _banded_size(gates, volume, x.shape[0])
     band_piv, band_scale = piv[:n0], row_scale[:n0]
     for it in range(1, max_iter + 1):
         jac = fresh
         fresh = False
         _assemble(
             x, model_args, alpha_c, alpha_d, beta_c, beta_d, cont, source, res, band, jac, pump,
-            gates,
+            gates, volume,
         )  # fmt: skip
         if not all_finite(res):
             return BAD_RESIDUAL, it, np.inf, 0, n_factor, n_update
@@ -245,7 +255,7 @@ def modified_newton(
                 return SINGULAR, it, np.inf, info, n_factor, n_update
             if _factor_border(lu, kl, ku, band_piv, band_scale, border):
                 return SINGULAR_BORDER, it, np.inf, 0, n_factor, n_update
-        finite, lam, norm = _update(lu, res, kl, ku, piv, row_scale, x, update_args, border)
+        finite, lam, norm = _update(lu, res, kl, ku, piv, row_scale, x, update_args, border, volume)
         if not finite:
             return BAD_UPDATE, it, np.inf, 0, n_factor, n_update
         n_update += 1
@@ -257,14 +267,17 @@ def modified_newton(
     return NOT_CONVERGED, max_iter, norm, 0, n_factor, n_update
 
 
-# Without gates ``gates`` and ``border`` are None: numba prunes the branches
-# on ``is None`` before it types a function, so the loop compiled for a
-# system without gates holds no gate code (and dispatches no gate tables).
+# Without gates ``gates`` is None, without a volume ``volume``, without
+# either ``border``: numba prunes the branches on ``is None`` before it types
+# a function, so the loop compiled for a plain system holds no gate or
+# volume code (and dispatches no tables), a gated one no volume code.
 
 
 @njit(cache=True)
-def _banded_size(gates, n):
-    """The unknowns in the band: all ``n`` without gates."""
+def _banded_size(gates, volume, n):
+    """The unknowns in the band: all ``n`` without border unknowns."""
+    if volume is not None:
+        return volume[0]
     if gates is None:
         return n
     return gates[0]
@@ -272,11 +285,17 @@ def _banded_size(gates, n):
 
 @njit(cache=True)
 def _assemble(x, model_args, alpha_c, alpha_d, beta_c, beta_d, cont, source, res, band, jac, pump,
-              gates):  # fmt: skip
+              gates, volume):  # fmt: skip
     """The residual (and band when ``jac``): the pumps' sources and the
     kernel's, then the pumps' in-band Jacobian; with gates
-    :func:`pnp.solvers.gated.assemble`."""
-    if gates is None:
+    :func:`pnp.solvers.gated.assemble`, with a volume
+    :func:`pnp.solvers.swollen.assemble`."""
+    if volume is not None:
+        swollen.assemble(
+            x, model_args, alpha_c, alpha_d, beta_c, beta_d, cont, source, res, band, jac, pump,
+            volume,
+        )  # fmt: skip
+    elif gates is None:
         cells, values, z, nb, block, kl, ku = pump
         if cells.shape[0]:
             pumps.sources(x, nb, block, cells, values, source)
@@ -297,28 +316,45 @@ def _factor_border(lu, kl, ku, piv, row_scale, border):
     """After the band's factorization ``lu``: the gates' columns and rows as
     assembled kept, Y = J^-1 B and the Schur complement's LU
     (:func:`pnp.solvers.schur.schur_factor`). Returns whether it is singular
-    (False without gates)."""
+    (False without border unknowns)."""
     if border is None:
         return False
-    columns, dv, kept, kept_dv, schur, schur_piv, _, _, vm_index, vm_coef, row, diag = border
+    columns, dv, kept, kept_dv, schur, schur_piv, _, _, vm_index, vm_coef, row, diag, vol = border
     kept[:] = columns
     kept_dv[:] = dv
-    rows = (lu, vm_index, vm_coef, kept_dv, dv.shape[0], row, False, diag)
+    rows = (lu, vm_index, vm_coef, kept_dv, dv.shape[0], row, vol, diag)
     return schur_factor(kept, kl, ku, piv, row_scale, rows, schur, schur_piv) > 0
 
 
 @njit(cache=True)
-def _update(lu, res, kl, ku, piv, row_scale, x, update_args, border):
+def _update(lu, res, kl, ku, piv, row_scale, x, update_args, border, volume):
     """The update from the residual ``res`` and its application to ``x``:
-    :func:`update`, or with gates :func:`pnp.solvers.schur.schur_substitute`
-    then :func:`apply_update`. Returns (finite, lam, norm)."""
+    :func:`update`, or with a border
+    :func:`pnp.solvers.schur.schur_substitute` then :func:`apply_update`
+    (with a volume, the closed compartments' volumes at the new iterate's
+    scale first). Returns (finite, lam, norm)."""
     if border is None:
         return update(lu, res, kl, ku, piv, row_scale, x, *update_args)
-    _, dv, kept, kept_dv, schur, schur_piv, y0, right, vm_index, vm_coef, row, diag = border
+    _, dv, kept, kept_dv, schur, schur_piv, y0, right, vm_index, vm_coef, row, diag, vol = border
     n0 = kept.shape[0]
-    rows = (lu, vm_index, vm_coef, kept_dv, dv.shape[0], row, False, diag)
+    rows = (lu, vm_index, vm_coef, kept_dv, dv.shape[0], row, vol, diag)
     schur_substitute(res, y0, kl, ku, piv[:n0], row_scale[:n0], kept, rows, schur, schur_piv, right)
+    if volume is not None:
+        _project_volumes(res, x, update_args, volume)
     return apply_update(res, x, *update_args)
+
+
+@njit(cache=True)
+def _project_volumes(delta, x, update_args, volume):
+    """The closed compartments' cell volumes at the scale ``x`` will have
+    after :func:`apply_update` of ``delta`` (a finite one)."""
+    psi_start, psi_stop, psi_step, psi_extra, dpsi_max, proj_index = update_args[:6]
+    if proj_index.shape[0] == 0 or not all_finite(delta):
+        return
+    lam = damping(delta, psi_start, psi_stop, psi_step, psi_extra, dpsi_max)
+    n0 = volume[0]
+    scale = x[n0] + delta[n0] if lam == 1.0 else x[n0] + lam * delta[n0]
+    swollen.project_volumes(scale, volume, proj_index, update_args[7])
 
 
 @njit(cache=True)
@@ -392,8 +428,9 @@ def bdf_step(
         steps, q, n_states, states, amounts, displacements, alpha_c, beta_c
     )
     alpha = a[0] / steps[0]
-    cont, source, res, piv, row_scale, kl, ku, upd, pump, gates, border = loop
+    cont, source, res, piv, row_scale, kl, ku, upd, pump, gates, border, volume = loop
     gate_history(steps[0], q, a, states, gates)  # the gates' history (none: nothing)
+    _volume_history(steps[0], q, a, volume)  # dV/dt's (none: nothing)
     usable = abs(alpha - kept_alpha) <= refactor_alpha * kept_alpha
     start = x.copy() if usable else x
     fresh = not usable
@@ -401,7 +438,8 @@ def bdf_step(
     for _ in range(2):  # one call site: the loop is compiled into the step once
         status, it, norm, info, again, more = modified_newton(
             x, model_args, alpha_c, alpha, beta_c, beta_d, cont, source, res, band, factors, piv,
-            row_scale, kl, ku, upd, pump, gates, border, fresh, max_iter, polish, slow_rate,
+            row_scale, kl, ku, upd, pump, gates, border, volume, fresh, max_iter, polish,
+            slow_rate,
         )  # fmt: skip
         total += it
         n_factor += again
@@ -425,5 +463,25 @@ def bdf_step(
     if n_states >= 2:
         rtol, floor_c, floor_psi, is_psi = error_weights
         error = error_norm(pred, x, rtol, floor_c, floor_psi, is_psi)
-    entries = record_state(x, record)
+    entries = _record(x, record, volume)
     return a, beta_d, x, status, it, norm, info, n_factor, n_update, made, error, entries
+
+
+@njit(cache=True)
+def _volume_history(h, q, a, volume):
+    """:func:`pnp.solvers.swollen.volume_history` with a volume."""
+    if volume is not None:
+        swollen.volume_history(h, q, a, volume[8])
+
+
+@njit(cache=True)
+def _record(x, record, volume):
+    """:func:`pnp.solvers.history.record_state`; with a volume at ``x``'s
+    scale (the model's arrays moved there first), its contents amounts per
+    cell (:func:`pnp.solvers.newton.accepted`)."""
+    if volume is None:
+        return record_state(x, record)
+    swollen.at_state(x, volume)
+    entries = record_state(x, record)
+    swollen.amounts(entries[1], volume)
+    return entries

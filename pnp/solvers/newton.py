@@ -285,24 +285,24 @@ class System:
 
     def loop_compiles(self, project=None) -> bool:
         """Can a whole modified Newton run compiled (:meth:`modified_newton`)?
-        With a kept factorization, on a fixed mesh, without border unknowns
-        or with gates alone (:meth:`Bordered.compiles`)."""
-        return (
-            self.keep
-            and (self.bordered is None or self.bordered.compiles())
-            and not (project is not None and project.moving)
-        )
+        With a kept factorization, without border unknowns, with gates alone
+        or with a volume alone (:meth:`Bordered.compiles`). ``project``: the
+        closed compartments (a moving mesh's compile too)."""
+        return self.keep and (self.bordered is None or self.bordered.compiles())
 
     def loop_args(self, weights, project) -> tuple:
         """The arguments of the compiled loop after the state, the step's
         coefficients and the two bands: (cont, source, res, piv, row_scale,
         kl, ku, the update's arguments, the pumps' (:meth:`pump_args`), the
-        gates' (:func:`pnp.solvers.gated.gate_tables`) and the border's
-        work arrays (:meth:`Bordered.loop_border`))."""
+        gates' (:func:`pnp.solvers.gated.gate_tables`), the border's work
+        arrays (:meth:`Bordered.loop_border`), the volume's
+        (:func:`pnp.solvers.swollen.volume_tables`)); None for what the
+        system does not have."""
         self._factor_arrays()
-        gates = border = None  # no gates: the compiled loop without them
+        gates = border = volume = None  # no border: the compiled loop without one
         if self.bordered is not None:
             gates = self.bordered.gate_tables()
+            volume = self.bordered.volume_tables()
             border = self.bordered.loop_border()
         return (
             self.cont,
@@ -316,6 +316,7 @@ class System:
             self.pump_args(),
             gates,
             border,
+            volume,
         )
 
     def loop_done(self, n_factor: int, n_update: int) -> None:
@@ -332,8 +333,8 @@ class System:
         """:func:`pnp.solvers.iteration.modified_newton` on this system (see
         :meth:`loop_compiles`), its counters and bands kept up to date.
         Returns (status, iterations, norm, zero pivot, factorizations)."""
-        cont, source, res, piv, row_scale, kl, ku, upd, pump, gates, border = self.loop_args(
-            weights, project
+        cont, source, res, piv, row_scale, kl, ku, upd, pump, gates, border, volume = (
+            self.loop_args(weights, project)
         )
         status, it, norm, info, n_factor, n_update = iteration.modified_newton(
             x,
@@ -355,6 +356,7 @@ class System:
             pump,
             gates,
             border,
+            volume,
             fresh,
             max_iter,
             polish,
