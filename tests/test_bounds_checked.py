@@ -8,8 +8,8 @@ compiled helpers run again in a fresh interpreter with numba's bounds
 checking on (``NUMBA_BOUNDSCHECK=1``, compiled into a cache of their own),
 where any such index raises IndexError. The stepper's helpers and the
 moving mesh's geometry run by default (~15 s each, compilation included);
-the Newton iteration, the compiled loop and the channel tables in the slow
-set (~40 s).
+the Newton iteration, the compiled loop, the channel tables, the gates'
+and the swelling cell's assembly in the slow set (~40 s each).
 """
 
 from __future__ import annotations
@@ -69,4 +69,17 @@ def test_the_gates_assembly_and_border_algebra_stay_in_bounds(tmp_path):
         "tests/test_gated_loop.py",
         "-k",
         "dense or small_lu or singular or compiled_gate_assembly",
+    )
+
+
+@pytest.mark.slow
+def test_the_swelling_cell_s_step_stays_in_bounds(tmp_path):
+    """The moving mesh (pnp.discretisation.moving), the swelling cell's
+    assembly and a whole compiled run of donnan_swelling (pnp.solvers.swollen,
+    the volume's branches of the compiled step)."""
+    _run_bounds_checked(
+        tmp_path,
+        "tests/test_swollen_loop.py",
+        "-k",
+        "numpy_places or brought_back or donnan_swelling",
     )

@@ -31,14 +31,18 @@ it through :meth:`pnp.solvers.reuse.Reuse.step` and takes its Python path
 (the same operations in the same order) otherwise; both give the same bits
 (tests/test_compiled_loop.py, tests/test_reuse.py).
 
-They serve systems on a fixed mesh without border unknowns or whose only
-border unknowns are the gates of voltage-gated channels (the assembly is
-then :func:`pnp.solvers.gated.assemble`, the factorization and update the
-Schur complement's of :mod:`pnp.solvers.schur`, as the Python path's
-:class:`pnp.solvers.bordered.Bordered` calls them). Without gates the
-``gates`` and ``border`` arguments are None and numba prunes the gates'
-branches, so that loop holds no gate code. A swelling cell (a volume
-unknown and a moving mesh) keeps the Python path.
+They serve systems without border unknowns, systems whose only border
+unknowns are the gates of voltage-gated channels (the assembly is then
+:func:`pnp.solvers.gated.assemble`) and swelling cells without channels
+(a volume unknown and a moving mesh: :func:`pnp.solvers.swollen.assemble`,
+dV/dt's history, the amounts of an accepted state at its scale, the closed
+compartments projected at the iterate's volumes); with a border the
+factorization and update are the Schur complement's of
+:mod:`pnp.solvers.schur`, as the Python path's
+:class:`pnp.solvers.bordered.Bordered` calls them. Without gates the
+``gates`` argument is None, without a volume ``volume``, without either
+``border``, and numba prunes their branches, so a plain system's loop
+holds no gate or volume code. Gates with a volume keep the Python path.
 """
 
 from __future__ import annotations
