@@ -185,3 +185,94 @@ def test_gates_with_a_volume_keep_the_python_loop():
     assert stepper.system.bordered.volume and stepper.system.bordered.n_gates == 3
     assert not stepper.system.loop_compiles(stepper.project)
     assert stepper.step(1e-5)[0]
+
+
+def test_the_compiled_step_s_volume_pieces_match_their_python_forms():
+    """What only the compiled step calls, against the Python path's forms:
+    an accepted state's amounts (``swollen.at_state`` + ``amounts``) are
+    ``newton.contents`` bit for bit, with the model's arrays moved to the
+    state's scale; the closed compartments' volumes at a scale
+    (``project_volumes``) are the model's volumes there; dV/dt's history
+    term (``volume_history``) is -(a_1 V_1 + ... + a_q V_q)/h, skipping
+    zero weights."""
+    from pnp.solvers import swollen
+    from pnp.solvers.history import gather_concentrations
+    from pnp.solvers.newton import contents
+
+    case = _cell("spherical")
+    model = build_model(case)
+    system = System(model)
+    vol = system.bordered.volume_tables()
+    x = model.x0.copy()
+    _, c = model.layout.split(x)
+    c[...] *= np.random.default_rng(3).uniform(0.5, 1.5, c.shape)
+    x[-1] = 1.37
+    swollen.at_state(x, vol)
+    assert model.moving[1][-1][0] == 1.37
+    conc = gather_concentrations(x, model.layout.n_boundary, model.n_species, model.n_cells)
+    swollen.amounts(conc, vol)
+    direct = build_model(case)
+    assert np.array_equal(conc, contents(direct, x))
+    assert np.array_equal(model.volume, direct.volume)
+
+    index = np.array([model.layout.conc_at(k, i) for k in (0, 3, 7) for i in (0, 2)])
+    out = np.full(index.size, np.nan)
+    swollen.project_volumes(0.81, vol, index, out)
+    set_scale(direct, 0.81)
+    cells = np.array([0, 0, 3, 3, 7, 7])
+    assert np.array_equal(out, direct.volume[cells])
+    assert model.moving[1][-1][0] == 1.37  # the model's arrays stay where they were
+
+    terms = np.array([np.nan, 2.0, 3.0, 5.0, 7.0, np.nan])
+    a = np.array([1.5, -2.0, 0.0, 0.5])  # a_2 = 0: skipped (no 0 * V term)
+    swollen.volume_history(0.25, 3, a, terms)
+    assert terms[0] == -((-2.0 * 2.0) + 0.5 * 5.0) / 0.25
+    terms[2] = np.inf  # a skipped weight never reads its volume
+    swollen.volume_history(0.25, 3, a, terms)
+    assert terms[0] == -((-2.0 * 2.0) + 0.5 * 5.0) / 0.25
+
+
+def test_the_volume_s_column_and_diagonal_are_the_residual_s_derivatives():
+    """The compiled assembly's border (a swelling cell alone) against
+    central differences of its own residual in the scale s with step
+    1e-5 s (forward and backward ones agree there to 1e-10): the column B
+    (the cells' residual's derivative) and the diagonal D (the volume
+    residual's). B and D are one-sided differences with step 1e-7 s; their
+    error is round-off of the rows' largest terms over that step (the
+    Debye layers' fluxes, ~3000 times the residual beside the membrane):
+    measured 4.1e-6 of the column's largest entry, 1.0e-7 of D; allowed
+    2e-5 and 1e-6. The row against differences in each concentration
+    (exact: the volume residual is linear in them; with a step of 1000
+    mol/m^3 the residual's round-off is 1.6e-10 of the change at worst,
+    1e-9 allowed)."""
+    from pnp.solvers.newton import contents
+
+    model = build_model(_cell("spherical", pump=True))
+    system = System(model)
+    b = system.bordered
+    x = model.x0.copy()
+    _, c = model.layout.split(x)
+    c[...] *= np.random.default_rng(5).uniform(0.9, 1.1, c.shape)
+    x[-1] = 1.2
+    shape = (model.n_species, model.n_cells)
+    alpha = 1e4
+    args = (np.full(shape, alpha, order="F"), alpha,
+            np.asfortranarray(0.99 * alpha * contents(model, x)), np.zeros(model.n_cells + 1))  # fmt: skip
+    b.beta_volume = 0.98 * alpha * float(model.volume[model.swelling.inside].sum())
+    res = system.assemble(x, *args, jacobian=True).copy()
+    column, diag, row = b.columns[:, 0].copy(), b.diag[0], b.row.copy()
+    h = 1e-5 * x[-1]
+    plus, minus = x.copy(), x.copy()
+    plus[-1] += h
+    minus[-1] -= h
+    r_plus = system.assemble(plus, *args, jacobian=False).copy()
+    r_minus = system.assemble(minus, *args, jacobian=False).copy()
+    derivative = (r_plus - r_minus) / (2 * h)
+    biggest = np.max(np.abs(derivative[:-1]))
+    assert biggest > 0 and np.max(np.abs(column - derivative[:-1])) <= 2e-5 * biggest
+    assert abs(diag - derivative[-1]) <= 1e-6 * abs(derivative[-1])
+    for j in (model.layout.conc_at(0, 0), model.layout.conc_at(model.n_cells - 1, 2)):
+        moved = x.copy()
+        moved[j] += 1e3
+        change = system.assemble(moved, *args, jacobian=False)[-1] - res[-1]
+        assert abs(change - 1e3 * row[j]) <= 1e-9 * abs(1e3 * row[j])
