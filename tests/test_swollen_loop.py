@@ -32,9 +32,11 @@ from pnp.solvers.newton import System
 EPS = np.finfo(float).eps
 
 
-def _cell(geometry: str, pump: bool = False) -> pnp.Case:
+def _cell(geometry: str, pump: bool = False, inside: str = "left") -> pnp.Case:
     """A cell with fixed charge inside and KCl, a membrane letting K and water
-    through, a bath; optionally a constant Na/K pump in the membrane."""
+    through, a bath; optionally a constant Na/K pump in the membrane; the
+    inside at the left (at x = 0: the axis or centre when curved) or, in a
+    plane, at the right."""
     data = {
         "temperature": 310.0,
         "geometry": geometry,
@@ -75,6 +77,11 @@ def _cell(geometry: str, pump: bool = False) -> pnp.Case:
         )  # fmt: skip
     if pump:
         data["pump"] = {"membrane": "membrane", "rate": "1e-8 mol/m^2/s"}
+    if inside == "right":
+        data["inside"] = "right"
+        data["region"] = data["region"][::-1]
+        left, right = data["boundary"]["left"], data["boundary"]["right"]
+        data["boundary"] = {"left": right, "right": left}
     return pnp.Case.from_dict(data)
 
 
@@ -103,8 +110,11 @@ def test_whole_runs_are_the_same_with_the_loop_compiled(monkeypatch, name):
     }
 
 
-@pytest.mark.parametrize("geometry", ["cartesian", "cylindrical", "spherical"])
-def test_the_mesh_moves_as_numpy_places_it(geometry):
+@pytest.mark.parametrize(
+    ("geometry", "inside"),
+    [("cartesian", "left"), ("cartesian", "right"), ("cylindrical", "left"), ("spherical", "left")],
+)
+def test_the_mesh_moves_as_numpy_places_it(geometry, inside):
     """At several scales the compiled mesh motion gives numpy's faces
     (``Swelling.faces``), widths and face areas bit for bit, and so every
     array formed from widths and areas (``geometry.geometric_arrays``); the
@@ -112,8 +122,9 @@ def test_the_mesh_moves_as_numpy_places_it(geometry):
     within the rounding of the two cubes they are differences of
     (2 eps (r_hi^3 + r_lo^3)/3: numpy and the compiled code cube
     differently); the inside's fixed charge keeps its amount, the pumps'
-    areas are their face's."""
-    case = _cell(geometry, pump=True)
+    areas are their face's. With the inside at the right the compartment
+    stretches about a face away from x = 0."""
+    case = _cell(geometry, pump=True, inside=inside)
     model = build_model(case)
     sw = model.swelling
     fixed_amount = model.rho_fixed[sw.inside] * model.volume[sw.inside]
