@@ -32,11 +32,13 @@ from pnp.solvers.newton import System
 EPS = np.finfo(float).eps
 
 
-def _cell(geometry: str, pump: bool = False, inside: str = "left") -> pnp.Case:
+def _cell(geometry: str, pump: bool = False, inside: str = "left", floating=False) -> pnp.Case:
     """A cell with fixed charge inside and KCl, a membrane letting K and water
     through, a bath; optionally a constant Na/K pump in the membrane; the
     inside at the left (at x = 0: the axis or centre when curved) or, in a
-    plane, at the right."""
+    plane, at the right; ``floating``: the bath's reservoir floats (current
+    clamp at 0, its potential a boundary unknown ahead of or after the
+    cells'), the inside's end a wall at 0 V."""
     data = {
         "temperature": 310.0,
         "geometry": geometry,
@@ -77,6 +79,9 @@ def _cell(geometry: str, pump: bool = False, inside: str = "left") -> pnp.Case:
         )  # fmt: skip
     if pump:
         data["pump"] = {"membrane": "membrane", "rate": "1e-8 mol/m^2/s"}
+    if floating:  # the potential's level then held by an electrode at the inside's end
+        data["boundary"]["left"] = {"type": "wall", "potential": 0.0}
+        data["boundary"]["right"] = {"type": "reservoir", "potential": "floating", "current": 0.0}
     if inside == "right":
         data["inside"] = "right"
         data["region"] = data["region"][::-1]
@@ -198,19 +203,23 @@ def test_gates_with_a_volume_keep_the_python_loop():
     assert stepper.step(1e-5)[0]
 
 
-def test_the_compiled_step_s_volume_pieces_match_their_python_forms():
+@pytest.mark.parametrize(
+    ("geometry", "inside", "floating"), [("spherical", "left", False), ("cartesian", "right", True)]
+)
+def test_the_compiled_step_s_volume_pieces_match_their_python_forms(geometry, inside, floating):
     """What only the compiled step calls, against the Python path's forms:
     an accepted state's amounts (``swollen.at_state`` + ``amounts``) are
     ``newton.contents`` bit for bit, with the model's arrays moved to the
     state's scale; the closed compartments' volumes at a scale
     (``project_volumes``) are the model's volumes there; dV/dt's history
     term (``volume_history``) is -(a_1 V_1 + ... + a_q V_q)/h, skipping
-    zero weights."""
+    zero weights. In a plane with the inside at the right the bath's
+    reservoir floats (a boundary unknown ahead of the cells')."""
     from pnp.solvers import swollen
     from pnp.solvers.history import gather_concentrations
     from pnp.solvers.newton import contents
 
-    case = _cell("spherical")
+    case = _cell(geometry, inside=inside, floating=floating)
     model = build_model(case)
     system = System(model)
     vol = system.bordered.volume_tables()
@@ -226,11 +235,11 @@ def test_the_compiled_step_s_volume_pieces_match_their_python_forms():
     assert np.array_equal(conc, contents(direct, x))
     assert np.array_equal(model.volume, direct.volume)
 
-    index = np.array([model.layout.conc_at(k, i) for k in (0, 3, 7) for i in (0, 2)])
+    cells = np.repeat(np.array([0, 3, model.n_cells - 1]), 2)
+    index = np.array([model.layout.conc_at(k, i) for k, i in zip(cells, (0, 2) * 3)])
     out = np.full(index.size, np.nan)
     swollen.project_volumes(0.81, vol, index, out)
     set_scale(direct, 0.81)
-    cells = np.array([0, 0, 3, 3, 7, 7])
     assert np.array_equal(out, direct.volume[cells])
     assert model.moving[1][-1][0] == 1.37  # the model's arrays stay where they were
 
