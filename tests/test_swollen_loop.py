@@ -236,7 +236,7 @@ def test_the_compiled_step_s_volume_pieces_match_their_python_forms(geometry, in
     assert np.array_equal(model.volume, direct.volume)
 
     cells = np.repeat(np.array([0, 3, model.n_cells - 1]), 2)
-    index = np.array([model.layout.conc_at(k, i) for k, i in zip(cells, (0, 2) * 3)])
+    index = np.array([model.layout.conc_at(k, i) for k, i in zip(cells, (0, 2) * 3, strict=True)])
     out = np.full(index.size, np.nan)
     swollen.project_volumes(0.81, vol, index, out)
     set_scale(direct, 0.81)
