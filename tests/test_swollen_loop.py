@@ -35,11 +35,10 @@ EPS = np.finfo(float).eps
 def _cell(geometry: str, pump: bool = False, inside: str = "left", floating=False) -> pnp.Case:
     """A cell with fixed charge inside and KCl, a membrane letting K and water
     through, a bath; optionally a saturating Na/K pump in the membrane (its
-in-band Jacobian not zero); the
-    inside at the left (at x = 0: the axis or centre when curved) or, in a
-    plane, at the right; ``floating``: the bath's reservoir floats (current
-    clamp at 0, its potential a boundary unknown ahead of or after the
-    cells'), the inside's end a wall at 0 V."""
+    in-band Jacobian not zero); the inside at the left (at x = 0: the axis or
+    centre when curved) or, in a plane, at the right; ``floating``: the
+    bath's reservoir floats (current clamp at 0, its potential a boundary
+    unknown ahead of or after the cells'), the inside's end a wall at 0 V."""
     data = {
         "temperature": 310.0,
         "geometry": geometry,
