@@ -90,6 +90,16 @@ def _cell(geometry: str, pump: bool = False, inside: str = "left", floating=Fals
     return pnp.Case.from_dict(data)
 
 
+def _state(model, seed: int, spread: float, scale: float) -> np.ndarray:
+    """``model.x0`` with every concentration times a uniform factor in
+    1 -+ ``spread`` (seeded) and the scale ``scale``."""
+    x = model.x0.copy()
+    _, c = model.layout.split(x)
+    c[...] *= np.random.default_rng(seed).uniform(1.0 - spread, 1.0 + spread, c.shape)
+    x[-1] = scale
+    return x
+
+
 @pytest.mark.parametrize("name", ["hypotonic", "ischemia_swelling", "donnan_swelling"])
 def test_whole_runs_are_the_same_with_the_loop_compiled(monkeypatch, name):
     """Every output (concentrations, V_m, volume, water flux, osmolarities,
@@ -223,10 +233,7 @@ def test_the_compiled_step_s_volume_pieces_match_their_python_forms(geometry, in
     model = build_model(case)
     system = System(model)
     vol = system.bordered.volume_tables()
-    x = model.x0.copy()
-    _, c = model.layout.split(x)
-    c[...] *= np.random.default_rng(3).uniform(0.5, 1.5, c.shape)
-    x[-1] = 1.37
+    x = _state(model, 3, 0.5, 1.37)
     swollen.at_state(x, vol)
     assert model.moving[1][-1][0] == 1.37
     conc = gather_concentrations(x, model.layout.n_boundary, model.n_species, model.n_cells)
@@ -273,10 +280,7 @@ def test_the_volume_s_column_and_diagonal_are_the_residual_s_derivatives():
     assert np.all(model.swelling.phi_inside < 0.99)
     system = System(model)
     b = system.bordered
-    x = model.x0.copy()
-    _, c = model.layout.split(x)
-    c[...] *= np.random.default_rng(5).uniform(0.9, 1.1, c.shape)
-    x[-1] = 1.2
+    x = _state(model, 5, 0.1, 1.2)
     shape = (model.n_species, model.n_cells)
     alpha = 1e4
     args = (np.full(shape, alpha, order="F"), alpha,
@@ -312,10 +316,7 @@ def test_the_cells_band_and_residual_are_the_fixed_mesh_assembly_at_the_scale():
     model = build_model(_cell("spherical", pump=True))
     system = System(model)
     assert system.pump_tables()
-    x = model.x0.copy()
-    _, c = model.layout.split(x)
-    c[...] *= np.random.default_rng(9).uniform(0.9, 1.1, c.shape)
-    x[-1] = 1.15
+    x = _state(model, 9, 0.1, 1.15)
     shape = (model.n_species, model.n_cells)
     alpha = 1e3
     alpha_c = np.full(shape, alpha, order="F")
