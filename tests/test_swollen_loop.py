@@ -130,22 +130,29 @@ def test_whole_runs_are_the_same_with_the_loop_compiled(monkeypatch, name):
     [("cartesian", "left"), ("cartesian", "right"), ("cylindrical", "left"), ("spherical", "left")],
 )
 def test_the_mesh_moves_as_numpy_places_it(geometry, inside):
-    """At several scales the compiled mesh motion gives numpy's faces
-    (``Swelling.faces``), widths and face areas bit for bit, and so every
-    array formed from widths and areas (``geometry.geometric_arrays``); the
-    cell volumes bit for bit in a plane and a cylinder, and in a sphere
-    within the rounding of the two cubes they are differences of
-    (2 eps (r_hi^3 + r_lo^3)/3: numpy and the compiled code cube
-    differently); the inside's fixed charge keeps its amount, the pumps'
-    areas are their face's. With the inside at the right the compartment
-    stretches about a face away from x = 0."""
+    """At several scales the compiled mesh motion (and ``Swelling.faces``)
+    gives the faces numpy places, and numpy's widths and face areas bit for
+    bit, and so every array formed from widths and areas
+    (``geometry.geometric_arrays``); the cell volumes bit for bit in a plane
+    and a cylinder, and in a sphere within the rounding of the two cubes
+    they are differences of (2 eps (r_hi^3 + r_lo^3)/3: numpy and the
+    compiled code cube differently); the inside's fixed charge keeps its
+    amount, the pumps' areas are their face's. With the inside at the right
+    the compartment stretches about a face away from x = 0."""
     case = _cell(geometry, pump=True, inside=inside)
     model = build_model(case)
     sw = model.swelling
     fixed_amount = model.rho_fixed[sw.inside] * model.volume[sw.inside]
+    x0 = sw.base_faces
+    lo, hi = sorted((sw.anchor, sw.moving))
     for scale in (1.3, 0.7, 2.0, 1.0):
         set_scale(model, scale)
-        faces = sw.faces(scale)
+        # numpy's placement: the compartment stretched about the inside
+        # boundary's face, everything beyond translated with the membrane
+        xb = x0[sw.anchor]
+        faces = x0 + (x0[sw.moving] - xb) * (scale - 1.0)
+        faces[lo : hi + 1] = xb + scale * (x0[lo : hi + 1] - xb)
+        assert np.array_equal(sw.faces(scale), faces)
         area, volume = geometry_factors(faces, geometry)
         mesh = model.mesh
         assert model.scale == scale

@@ -73,12 +73,13 @@ class Swelling:
     fixed_inside: np.ndarray  # fixed charge of each inside cell at scale 1 [mol], kept
 
     def faces(self, scale: float) -> np.ndarray:
-        """Face positions at ``scale``."""
-        x0 = self.base_faces
-        xb = x0[self.anchor]
-        faces = x0 + (x0[self.moving] - xb) * (scale - 1.0)  # translated with the membrane
+        """Face positions at ``scale``: those the moving mesh is given
+        (:func:`pnp.discretisation.moving.place_faces`, compiled)."""
+        from .moving import place_faces
+
+        faces = np.empty_like(self.base_faces)
         lo, hi = sorted((self.anchor, self.moving))
-        faces[lo : hi + 1] = xb + scale * (x0[lo : hi + 1] - xb)
+        place_faces(scale, self.base_faces, self.anchor, self.moving, lo, hi, faces)
         return faces
 
 
