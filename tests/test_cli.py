@@ -243,6 +243,47 @@ def test_check_compiles_nothing():
     assert "numba" not in proc.stderr and "pint" not in proc.stderr
 
 
+_SWALLOWED = """
+import gc, sys, time, weakref
+from pnp.presentation import cli
+
+class Cycle:
+    pass
+
+def swallowed(ref):
+    raise KeyboardInterrupt  # as SIGINT's default handler does, here in a callback
+
+def check(args):
+    c = Cycle()
+    c.me = c
+    ref = weakref.ref(c, swallowed)
+    del c
+    gc.collect()  # the callback runs: Python prints "Exception ignored" and goes on
+    for _ in range(100):
+        time.sleep(0.01)  # the command's work for a second
+    print("went on")
+    return 0
+
+cli._cmd_check = check
+sys.exit(cli.main(["check", "whatever.toml"]))
+"""
+
+
+def test_a_ctrl_c_that_python_swallowed_still_stops_the_command():
+    """A Ctrl-C landing in a weakref callback (importlib's module locks while a
+    sweep starts up; found by the slow kill test, where such a sweep ran to the
+    end and exited 0) is not lost: exit 130 and "pnp: interrupted", with the
+    command's work cut short. (It is acted on once the main thread next lets
+    another run: at once here, where the work sleeps; within Python's switch
+    interval, 5 ms, in any case.)"""
+    proc = subprocess.run(
+        [sys.executable, "-c", _SWALLOWED], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 130, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == "pnp: interrupted"
+    assert "went on" not in proc.stdout
+
+
 def test_a_ctrl_c_that_python_wrapped_is_still_an_interruption(monkeypatch, capsys):
     """A Ctrl-C landing in a class body's __set_name__ (numpy's import at start-up)
     reaches the CLI as a RuntimeError caused by KeyboardInterrupt: exit 130 and
