@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from numba.core.errors import TypingError
 from scipy.linalg import lapack
 
 from pnp.solvers import banded
@@ -167,6 +168,27 @@ def test_factor_and_substitute_refuse_arrays_that_do_not_fit():
         banded.factor(np.zeros((8, 10), order="F"), 2, 3, piv[:9], scale)
     with pytest.raises(ValueError, match="right-hand side"):
         banded.substitute(np.zeros((8, 10), order="F"), np.zeros(9), 2, 3, piv, scale)
+
+
+def test_storage_that_is_not_one_fortran_array_is_refused():
+    """The kernels index the band as one flat array, column after column: a
+    C-ordered band is refused with a clear error, and a strided view reaching
+    the compiled kernel raises instead of factoring a copy (its writes lost)."""
+    rng = np.random.default_rng(5)
+    _, ab = _random_band(rng, 12, 2, 3)
+    piv, scale = np.zeros(12, dtype=np.int64), np.zeros(12)
+    c_order = np.ascontiguousarray(ab)
+    with pytest.raises(ValueError, match="Fortran-ordered"):
+        banded.factor(c_order, 2, 3, piv, scale)
+    with pytest.raises(ValueError, match="Fortran-ordered"):
+        banded.solve(c_order, np.ones(12), 2, 3)
+    with pytest.raises(ValueError, match="Fortran-ordered"):
+        banded.substitute(c_order, np.ones(12), 2, 3, piv, scale)
+    wide = np.zeros((8, 24), order="F")
+    wide[:, ::2] = ab
+    with pytest.raises((NotImplementedError, TypingError)):  # at run or compile time
+        banded._equilibrate_factor(wide[:, ::2], 2, 3, piv, scale)
+    assert np.array_equal(wide[:, ::2], ab)
 
 
 def test_exact_small_integer_systems_are_solved_exactly():

@@ -20,15 +20,19 @@ the row equilibration before it:
    kl + ku superdiagonals.
 
 The storage is LAPACK's: ``ab`` of shape (2 kl + ku + 1, n), entry (i, j) of
-J at ``ab[kl + ku + i - j, j]``, rows 0..kl-1 free for the fill-in. ``ab``
+J at ``ab[kl + ku + i - j, j]``, rows 0..kl-1 free for the fill-in, in
+Fortran order (the kernels index it as one flat array, column after column). ``ab``
 and the right-hand sides are overwritten (the factors and the solutions).
 The elimination and substitutions let the compiler fuse ``a - l u`` into one
 rounding (``fastmath={"contract"}``), as OpenBLAS's ``dger`` does: the
 updates are then LAPACK's bit for bit (tests/test_banded.py). That matters:
 on the Jacobian of 1e-9 beside 1e3 mol/m^3 both are backward stable, but
 separate roundings alone moved the small concentrations' updates by O(1).
-On the shipped transients the solve takes ~10 % less wall time than
-``dgbsv`` (it skips the zero entries of the band and the BLAS calls).
+On the shipped transients' Jacobians the factorization, equilibration
+included, takes about the time of LAPACK's ``dgbtrf`` alone, and the
+substitution less than ``dgbtrs`` (docs/numerics.md, "Linear solve"): no
+BLAS calls, the band's zero entries skipped, and the storage indexed as
+one flat array.
 
 :func:`solve` does all three in one call. :func:`factor` (1 and 2, keeping
 the row scales and the pivots) and :func:`substitute` (the row scales on a
@@ -55,8 +59,15 @@ def solve(ab: np.ndarray, rhs: np.ndarray, kl: int, ku: int) -> int:
             f"band storage {ab.shape} and right-hand side {rhs.shape} do not fit "
             f"kl = {kl}, ku = {ku} (needs (2 kl + ku + 1, n) and (n, ...))"
         )
+    _fortran(ab)
     b = rhs.reshape(n, 1) if rhs.ndim == 1 else rhs
     return _equilibrate_factor_solve(ab, b, kl, ku)
+
+
+def _fortran(ab: np.ndarray) -> None:
+    """The kernels read the storage as one flat array (:func:`_flat`)."""
+    if not ab.flags.f_contiguous:
+        raise ValueError("band storage must be one Fortran-ordered array (np.asfortranarray)")
 
 
 def factor(ab: np.ndarray, kl: int, ku: int, piv: np.ndarray, scale: np.ndarray) -> int:
@@ -71,6 +82,7 @@ def factor(ab: np.ndarray, kl: int, ku: int, piv: np.ndarray, scale: np.ndarray)
             f"band storage {ab.shape}, pivots {piv.shape} and scales {scale.shape} "
             f"do not fit kl = {kl}, ku = {ku}"
         )
+    _fortran(ab)
     return _equilibrate_factor(ab, kl, ku, piv, scale)
 
 
@@ -81,6 +93,7 @@ def substitute(
     n = lu.shape[1]
     if rhs.shape[0] != n:
         raise ValueError(f"right-hand side {rhs.shape} does not fit {n} unknowns")
+    _fortran(lu)
     b = rhs.reshape(n, 1) if rhs.ndim == 1 else rhs
     _scale_substitute(lu, b, kl, ku, piv, scale)
 
@@ -111,6 +124,17 @@ def _scale_substitute(ab, b, kl, ku, piv, scale):
 
 
 @njit(cache=True)
+def _flat(ab):
+    """The storage of ``ab`` (Fortran order) as one flat array, column after
+    column, without a copy (a copy would lose the writes: ``reshape`` raises
+    instead for storage that is not contiguous). Entry (i, j) of J is then at
+    ``j * ld + kl + ku + i - j``, ``ld`` the storage's rows: one index
+    product per column instead of one per entry, which at kl + ku ~ 10 is a
+    fifth of the factorization's time."""
+    return ab.T.reshape(ab.size)
+
+
+@njit(cache=True)
 def _equilibrate(ab, kl, ku, scale):
     """1. Every row of J over J's largest entry in it (``scale``: 1/that, or 1
     for a zero row); the right-hand sides take the same scales."""
@@ -118,54 +142,63 @@ def _equilibrate(ab, kl, ku, scale):
     # and a maximum and a product per entry do not depend on the order the
     # entries are visited in (a row at a time is 4x slower: strided).
     n = ab.shape[1]
+    ld = ab.shape[0]
     kv = kl + ku
+    a = _flat(ab)
     scale[:] = 0.0  # the rows' largest entries first
     for c in range(n):
+        o = c * ld + kv - c  # J[r, c] at a[o + r]
         for r in range(max(0, c - ku), min(n - 1, c + kl) + 1):
-            scale[r] = max(scale[r], abs(ab[kv + r - c, c]))
+            scale[r] = max(scale[r], abs(a[o + r]))
     for r in range(n):
         scale[r] = 1.0 / scale[r] if scale[r] > 0.0 else 1.0
     for c in range(n):
+        o = c * ld + kv - c
         for r in range(max(0, c - ku), min(n - 1, c + kl) + 1):
-            ab[kv + r - c, c] *= scale[r]
+            a[o + r] *= scale[r]
 
 
 @njit(cache=True, fastmath={"contract"})
 def _factor(ab, kl, ku, piv):
     """2. LU with partial pivoting in the band (dgbtf2's order); LAPACK's info."""
     n = ab.shape[1]
+    ld = ab.shape[0]
     kv = kl + ku
     ab[:kl, :] = 0.0  # the fill-in rows start empty
+    a = _flat(ab)
     info = 0
     ju = 0  # the last column any row swapped so far reaches
     for j in range(n):
         km = min(kl, n - 1 - j)
+        d = j * ld + kv  # the diagonal J[j, j]; J[j + p, j] at a[d + p]
         jp = 0
-        big = abs(ab[kv, j])
+        big = abs(a[d])
         for p in range(1, km + 1):
-            v = abs(ab[kv + p, j])
+            v = abs(a[d + p])
             if v > big:
                 big = v
                 jp = p
         piv[j] = j + jp
-        if ab[kv + jp, j] == 0.0:
+        if a[d + jp] == 0.0:
             if info == 0:
                 info = j + 1
             continue
         ju = max(ju, min(j + ku + jp, n - 1))
         if jp != 0:  # swap rows j and j + jp over columns j..ju
             for c in range(j, ju + 1):
-                t = ab[kv + j + jp - c, c]
-                ab[kv + j + jp - c, c] = ab[kv + j - c, c]
-                ab[kv + j - c, c] = t
-        inv = 1.0 / ab[kv, j]
+                o = c * ld + kv + j - c  # J[j, c]
+                t = a[o + jp]
+                a[o + jp] = a[o]
+                a[o] = t
+        inv = 1.0 / a[d]
         for p in range(1, km + 1):
-            ab[kv + p, j] *= inv
+            a[d + p] *= inv
         for c in range(j + 1, ju + 1):
-            u = ab[kv + j - c, c]
+            o = c * ld + kv + j - c  # J[j, c]; J[j + p, c] at a[o + p]
+            u = a[o]
             if u != 0.0:
                 for p in range(1, km + 1):
-                    ab[kv + j + p - c, c] -= ab[kv + p, j] * u
+                    a[o + p] -= a[d + p] * u
     return info
 
 
@@ -173,7 +206,9 @@ def _factor(ab, kl, ku, piv):
 def _substitute(ab, b, kl, ku, piv):
     """3. L (with the row swaps), then U with its kl + ku superdiagonals."""
     n = ab.shape[1]
+    ld = ab.shape[0]
     kv = kl + ku
+    a = _flat(ab)
     for k in range(b.shape[1]):
         for j in range(n - 1):
             q = piv[j]
@@ -183,11 +218,13 @@ def _substitute(ab, b, kl, ku, piv):
                 b[j, k] = t
             bj = b[j, k]
             if bj != 0.0:
+                d = j * ld + kv
                 for p in range(1, min(kl, n - 1 - j) + 1):
-                    b[j + p, k] -= ab[kv + p, j] * bj
+                    b[j + p, k] -= a[d + p] * bj
         for c in range(n - 1, -1, -1):
             if b[c, k] != 0.0:
-                b[c, k] /= ab[kv, c]
+                o = c * ld + kv - c  # U[i, c] at a[o + i]
+                b[c, k] /= a[o + c]
                 bc = b[c, k]
                 for i in range(max(0, c - kv), c):
-                    b[i, k] -= ab[kv + i - c, c] * bc
+                    b[i, k] -= a[o + i] * bc
