@@ -13,6 +13,7 @@ Nothing here is typed by hand: every figure comes from benchmarks/out/*.json.
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 from pathlib import Path
@@ -246,7 +247,7 @@ def main() -> None:
                 + (f"{situ:.0f} µs |" if situ is not None else "– |")
             )
         lines.append("")
-    lines += _transient_peers(_load("transient_peers.json"))
+    lines += _transient_peers(_load("transient_peers.json"), _load("step_overhead.json"))
     peers = OUT / "peers.md"
     if peers.exists():
         lines += [
@@ -267,8 +268,10 @@ def _fmt_ratio(h: dict) -> str:
     return f"{bound}{h['peer_wall_s']:.3g} s | {bound}{h['ratio']:.1f}x"
 
 
-def _transient_peers(tp) -> list[str]:
-    """The transient peers at equal accuracy (benchmarks/transient_peers.py)."""
+def _transient_peers(tp, overhead=None) -> list[str]:
+    """The transient peers at equal accuracy (benchmarks/transient_peers.py);
+    with step_overhead.json's unit costs, what IDA's own work would cost
+    with pnp's compiled operations (:func:`_ida_work`)."""
     if not tp:
         return []
     names = {"ida": "SUNDIALS IDA", "scipy": "scipy BDF", "devsim": "DEVSIM TR-BDF2"}
@@ -298,6 +301,9 @@ def _transient_peers(tp) -> list[str]:
                 f"| {sec['label']} | {size:,} | {peer} | {h['pnp_error']:.1e} | "
                 f"{h['pnp_wall_s']:.3g} s | {_fmt_ratio(h)} |"
             )
+        floor = _ida_work(sec, overhead)
+        if floor:
+            notes.append(floor)
         if "spatial_error" in sec:
             sp = sec["spatial_error"]
             notes.append(
@@ -307,6 +313,40 @@ def _transient_peers(tp) -> list[str]:
             )
     lines += ["", *notes, ""] if notes else [""]
     return lines
+
+
+def _ida_work(sec: dict, overhead: dict | None) -> str:
+    """IDA's counted work at pnp's error (its run nearest that error), priced
+    at pnp's compiled unit costs on the same mesh (step_overhead.json) with
+    no overhead at all, against IDA's wall time; and pnp's own least work,
+    one residual and one substitution per step, against a third of IDA's
+    time. Empty without IDA, unit costs, or a mesh of the same size."""
+    ida = [r for r in sec["rows"] if r["solver"] == "ida" and "wall_s" in r]
+    mine = [h for h in sec["headlines"] if h["peer"] == "ida" and h["peer_wall_s"]]
+    rows = {r["case"]: r for r in (overhead or {}).get("rows", [])}
+    unit = rows.get(sec["case"], {}).get("unit_costs_us")
+    if not (ida and mine and unit) or rows[sec["case"]]["cells"] != sec["cells"]:
+        return ""
+    h = mine[0]
+    r = min(ida, key=lambda r: abs(math.log(r["error"] / h["pnp_error"])))
+    setups, residuals = r["factorizations"], r["residual_evals"]
+    work = setups * (unit["jacobian"] + unit["factorization"]) + residuals * (
+        unit["residual"] + unit["substitution"]
+    )
+    pnp_row = next(x for x in sec["rows"] if x["solver"] == "pnp" and x["rtol"] == h["pnp_rtol"])
+    least = pnp_row["steps"] * (unit["residual"] + unit["substitution"])
+    return (
+        f"IDA's own work on {sec['label']} (its run at rtol {r['rtol']:g}, error "
+        f"{r['error']:.1e}: {r['steps']} steps, {residuals} residuals and substitutions, "
+        f"{setups} Jacobians and factorizations) priced at pnp's compiled unit costs on the "
+        f"same mesh (`benchmarks/step_overhead.py`: Jacobian {unit['jacobian']:.0f} µs, "
+        f"residual {unit['residual']:.0f}, factorization {unit['factorization']:.0f}, "
+        f"substitution {unit['substitution']:.0f}) with no overhead at all: "
+        f"{work / 1e3:.1f} ms, against IDA's {r['wall_s'] * 1e3:.1f} ms. Three times faster "
+        f"than IDA at pnp's error is {h['peer_wall_s'] / 3 * 1e3:.1f} ms; pnp's own "
+        f"{pnp_row['steps']} steps at one residual and one substitution each, no Jacobian, "
+        f"factorization or overhead, cost {least / 1e3:.1f} ms."
+    )
 
 
 def _earlier_peers() -> list[str]:

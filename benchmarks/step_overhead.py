@@ -510,6 +510,7 @@ def measure(name: str, repeat: int) -> dict:
         geometry = spent["geometry"]
         outside = stepping - spent["loop"] - assembly - solve - geometry  # timed directly
         inside = 0.0
+        cost = {}
         if samples:  # the compiled loops: their work counted, at the mean cost over the samples
             each = [unit_costs(*sample) for sample in samples]
             keys = {key for c in each for key in c}  # a step's terms: compiled steps only
@@ -538,6 +539,8 @@ def measure(name: str, repeat: int) -> dict:
             "overhead_per_step_us": over * 1e6,
             "outside_loop_per_step_us": outside / steps * 1e6,
             "inside_loop_per_step_us": inside / steps * 1e6,
+            # each compiled operation's cost, tight loops (transient_peers' floor)
+            "unit_costs_us": {key: value * 1e6 for key, value in sorted(cost.items())},
         }
         if best is None or row["overhead_per_step_us"] < best["overhead_per_step_us"]:
             best = row

@@ -203,6 +203,41 @@ def test_arrays_the_compiled_assembly_moved_are_brought_back():
     assert model.pumps == direct.pumps
 
 
+def test_the_mesh_and_pump_objects_follow_the_arrays_when_read():
+    """``set_scale`` moves the arrays alone; ``model.mesh`` and
+    ``model.pumps`` are rebuilt when first read, at ``model.scale``, also
+    when the compiled assembly has left the arrays at an iterate's scale
+    meanwhile; the pump table takes its areas from the arrays without
+    rebuilding the objects."""
+    case = _cell("spherical", pump=True)
+    model, direct = build_model(case), build_model(case)
+    system = System(model)
+    faces = [p.face for p in model.pumps]
+    set_scale(model, 1.7)
+    assert model.stale
+    assert system.pump_tables()  # the Python path's pumps: areas at 1.7
+    area_at = geometry_factors(model.swelling.faces(1.7), "spherical")[0]
+    assert np.array_equal(system.pump_values[:, pumps.AREA], area_at[faces])
+    assert model.stale  # ... read from the arrays, the objects not rebuilt
+    x = model.x0.copy()
+    shape = (model.n_species, model.n_cells)
+    zero = np.zeros(shape, order="F")
+    system.assemble(x, zero, 0.0, zero, np.zeros(model.n_cells + 1))  # its tables formed
+    set_scale(model, 1.3)
+    x[-1] = 1.5
+    system.assemble(x, zero, 0.0, zero, np.zeros(model.n_cells + 1))
+    assert model.moving[1][-1][0] == 1.5 and model.stale  # the arrays at the iterate
+    mesh = model.mesh  # rebuilt at model.scale: the arrays moved back first
+    assert not model.stale and model.moving[1][-1][0] == 1.3
+    set_scale(direct, 1.3)
+    for name in ("faces", "widths", "centers", "face_area", "volume"):
+        assert np.array_equal(getattr(mesh, name), getattr(direct.mesh, name)), name
+    for name in (*GEOMETRIC, "volume", "rho_fixed"):
+        assert np.array_equal(getattr(model, name), getattr(direct, name)), name
+    assert model.pumps == direct.pumps
+    assert [p.area for p in model.pumps] == [direct.mesh.face_area[f] for f in faces]
+
+
 def test_gates_with_a_volume_keep_the_python_loop():
     """Channels in a swelling cell: the Python form of the bordered assembly
     (tests/test_schur.py checks its columns)."""

@@ -24,7 +24,15 @@ from .activity import ln_gamma_by_region
 from .geometry import _boundary_geometry, _face_conductances, _poisson_faces
 from .layout import StateLayout
 from .mesh import Mesh, build_mesh, mesh_from_faces
-from .swelling import Swelling, inside_membrane, moves, set_scale, swelling_of, unstretched
+from .swelling import (
+    Swelling,
+    bring_objects,
+    inside_membrane,
+    moves,
+    set_scale,
+    swelling_of,
+    unstretched,
+)
 
 BOUNDARY_CODES = {
     ("wall", False): kernel.WALL_POTENTIAL,
@@ -55,7 +63,7 @@ class Model:
     """Flat arrays of one case on one mesh; ``layout`` places the unknowns in the state vector."""
 
     case: object
-    mesh: Mesh
+    _mesh: Mesh  # read as ``mesh``
     temperature: float
     thermal_voltage: float
     species: tuple[str, ...]
@@ -84,13 +92,49 @@ class Model:
     b_cond: np.ndarray  # (2, S)
     membranes: tuple[tuple[str, int, int], ...]  # (name, first cell, stop cell)
     inside: str
-    pumps: tuple[PumpSite, ...] = ()
+    _pumps: tuple[PumpSite, ...] = ()  # read as ``pumps``
     x0: np.ndarray = field(default=None, repr=False)
     swelling: Swelling | None = None  # water crosses a membrane: the mesh moves (swelling.py)
     channels: channel_lowering.ChannelSet | None = None  # voltage-gated channels (channels.py)
     scale: float = 1.0  # where the mesh is: the inside compartment's stretch (1: as built)
     # a moving mesh's compiled tables (moving.move_tables), formed when it first moves
     moving: tuple | None = field(default=None, repr=False)
+    # ``_mesh`` and ``_pumps`` are at another scale than ``scale``: rebuilt when read
+    stale: bool = field(default=False, repr=False)
+
+    # -- where a moving mesh is ------------------------------------------
+    @property
+    def mesh(self) -> Mesh:
+        """The mesh at ``scale``. A moving mesh's object is rebuilt when it is
+        first read after a move (:func:`pnp.discretisation.swelling.set_scale`
+        moves the arrays alone: a stepper moves it at every step, and most
+        steps are never read)."""
+        if self.stale:
+            bring_objects(self)
+        return self._mesh
+
+    @mesh.setter
+    def mesh(self, mesh: Mesh) -> None:
+        self._mesh = mesh
+
+    @property
+    def pumps(self) -> tuple[PumpSite, ...]:
+        """The pumps, their areas at ``scale`` (as :attr:`mesh`)."""
+        if self.stale:
+            bring_objects(self)
+        return self._pumps
+
+    @pumps.setter
+    def pumps(self, pumps: tuple[PumpSite, ...]) -> None:
+        self._pumps = pumps
+
+    @property
+    def face_area(self) -> np.ndarray:
+        """(N+1,) the face areas where the model's arrays are: a moved mesh's
+        own array (moved in place, at ``scale`` after ``set_scale``, at the
+        iterate's inside the compiled loop), else the mesh's. Read without
+        rebuilding a moved mesh's objects."""
+        return self._mesh.face_area if self.moving is None else self.moving[1][2]
 
     # -- layout helpers ------------------------------------------------
     @property
@@ -222,7 +266,7 @@ def build_model(case, mesh: Mesh | None = None, moving: bool | None = None) -> M
     membranes = tuple((r.name, *mesh.region_slices[j]) for j, r in enumerate(regions) if r.membrane)
     model = Model(
         case=case,
-        mesh=mesh,
+        _mesh=mesh,
         temperature=temperature,
         thermal_voltage=vt,
         species=names,
@@ -243,7 +287,7 @@ def build_model(case, mesh: Mesh | None = None, moving: bool | None = None) -> M
         **bounds,
         membranes=membranes,
         inside=case.inside,
-        pumps=_pump_sites(case, mesh, names),
+        _pumps=_pump_sites(case, mesh, names),
         swelling=swelling,
         channels=channels,
     )

@@ -270,36 +270,53 @@ def _osmotic_coefficients(case) -> np.ndarray:
 
 def set_scale(model, scale: float) -> None:
     """Move ``model``'s mesh to ``scale``: every geometric array updated in
-    place (:func:`pnp.discretisation.moving.move_mesh`, compiled), then
-    ``model.mesh`` and ``model.pumps`` (their areas) replaced.
+    place (:func:`pnp.discretisation.moving.move_mesh`, compiled);
+    ``model.mesh`` and ``model.pumps`` (their areas) follow when next read
+    (:func:`bring_objects`).
 
     The arrays keep their identity (the kernel arguments a ``System`` holds
-    stay valid). The arrays and the Python objects each say at which scale
-    they are (``model.moving``'s last entry, ``model.scale``): the compiled
-    Newton loop moves the arrays alone, and this call brings the objects
-    after them. Nothing happens when both are at ``scale`` already.
+    stay valid). They say at which scale they are (``model.moving``'s last
+    entry): the compiled Newton loop moves the arrays alone, and this call
+    brings them back to ``scale`` (``model.scale``) where they are not there.
+    Nothing happens when both are at ``scale`` already.
     """
     tables = model.moving
     if scale == model.scale and (tables is None or tables[1][-1][0] == scale):
         return
-    # compiled: imported when a mesh first moves (``pnp check`` reads this
-    # module and compiles nothing)
-    from .moving import move_mesh, move_tables
-
     if tables is None:
+        # compiled: imported when a mesh first moves (``pnp check`` reads this
+        # module and compiles nothing)
+        from .moving import move_tables
+
         tables = model.moving = move_tables(model)
-    reads, writes = tables
+    _move_arrays(model, scale)
+    if model.scale != scale:
+        model.scale = scale
+        model.stale = True
+
+
+def _move_arrays(model, scale: float) -> None:
+    """The model's arrays at ``scale`` (the gates' tables after them)."""
+    reads, writes = model.moving
     if writes[-1][0] != scale:
+        from .moving import move_mesh
+
         move_mesh(scale, reads, writes)
         if model.channels is not None:  # the faces at f = 1 are new: gates re-applied
             from .channels import refresh
 
             refresh(model)
-    if model.scale != scale:
-        faces, widths, area, volume = writes[:4]
-        model.mesh = model.mesh.moved(faces.copy(), area.copy(), volume.copy(), widths.copy())
-        model.pumps = tuple(dataclasses.replace(p, area=float(area[p.face])) for p in model.pumps)
-        model.scale = scale
+
+
+def bring_objects(model) -> None:
+    """``model.mesh`` and ``model.pumps`` (their areas) rebuilt at
+    ``model.scale`` from its arrays (moved there first if the compiled loop
+    left them elsewhere)."""
+    model.stale = False
+    _move_arrays(model, model.scale)
+    faces, widths, area, volume = model.moving[1][:4]
+    model.mesh = model._mesh.moved(faces.copy(), area.copy(), volume.copy(), widths.copy())
+    model.pumps = tuple(dataclasses.replace(p, area=float(area[p.face])) for p in model._pumps)
 
 
 def inside_volume(model) -> float:
@@ -340,7 +357,7 @@ def water_flux(model, x: np.ndarray) -> float:
 
 def membrane_area(model) -> float:
     """A at the membrane's mid face, at the model's scale [geometry units]."""
-    return float(model.mesh.face_area[model.swelling.area_face])
+    return float(model.face_area[model.swelling.area_face])
 
 
 def volume_residual(model, x: np.ndarray, alpha: float, beta: float) -> float:

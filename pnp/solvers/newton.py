@@ -127,10 +127,15 @@ class System:
         """Flatten the model's pumps (:func:`pumps.pump_arrays`) into
         ``pump_cells`` and ``pump_values`` when they are not those of the
         last call (a moving mesh replaces them with its membrane's area).
-        Returns whether there are any."""
-        if self.model.pumps is not self._pumps:
-            self._pumps = self.model.pumps
+        Returns whether there are any. A moved mesh's areas are read from its
+        arrays, where the model is (its ``pumps``, rebuilt when read, would
+        cost a mesh object per step)."""
+        model = self.model
+        if model._pumps is not self._pumps:  # the pumps as they are, not rebuilt
+            self._pumps = model._pumps
             self.pump_cells, self.pump_values = pumps.pump_arrays(self._pumps)
+        if model.moving is not None and self.pump_cells.shape[0]:  # where the arrays are
+            self.pump_values[:, pumps.AREA] = model.face_area[[p.face for p in self._pumps]]
         return self.pump_cells.shape[0] > 0
 
     def pump_args(self) -> tuple:
