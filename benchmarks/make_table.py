@@ -214,8 +214,8 @@ def main() -> None:
             "history terms, predictor, error estimate, order choice, the rest of each Newton "
             "iteration (applying the update, the compartments, the norm, the pumps), the "
             "history entries of each state, and the Python calls around them; with a moving "
-            "volume also the mesh and pump objects brought to each accepted state's scale "
-            "(the mesh's motion at each scale a residual is evaluated at is part of its "
+            "volume also the compartment's volume kept in the history (the mesh's Python "
+            "objects are rebuilt only when read; the mesh's motion at each scale a residual is evaluated at is part of its "
             "assembly; *geometry*: the mesh moved from Python, where the Python path "
             "moves it). A whole step's solve is one compiled call (channels included: "
             "their gates' assembly and Schur complement are assembly and solve; a "
@@ -324,7 +324,7 @@ def _ida_work(sec: dict, overhead: dict | None) -> str:
     ida = [r for r in sec["rows"] if r["solver"] == "ida" and "wall_s" in r]
     mine = [h for h in sec["headlines"] if h["peer"] == "ida" and h["peer_wall_s"]]
     rows = {r["case"]: r for r in (overhead or {}).get("rows", [])}
-    unit = rows.get(sec["case"], {}).get("unit_costs_us")
+    unit = rows.get(sec.get("case"), {}).get("unit_costs_us")
     if not (ida and mine and unit) or rows[sec["case"]]["cells"] != sec["cells"]:
         return ""
     h = mine[0]
