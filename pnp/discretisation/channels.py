@@ -39,8 +39,8 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from numba import njit
 
+from ..compiled import njit
 from ..constants import VACUUM_PERMITTIVITY
 from . import kernel
 from .gates import FORMS, Rate, temperature_factor

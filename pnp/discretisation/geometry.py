@@ -16,8 +16,8 @@ times per time step, so :func:`geometric_arrays` is one compiled call.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from ..compiled import njit
 from ..constants import FARADAY, VACUUM_PERMITTIVITY, thermal_voltage
 from . import kernel
 from .mesh import Mesh

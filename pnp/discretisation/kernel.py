@@ -68,7 +68,8 @@ equilibrium exact and makes a membrane of uniform cells reproduce the GHK flux.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from ..compiled import njit
 
 # Boundary types (index 0: left, 1: right).
 WALL_POTENTIAL = 0   # blocking wall at a fixed potential

@@ -25,8 +25,8 @@ cell blocks, species first).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from ..compiled import njit
 from ..constants import FARADAY, VACUUM_PERMITTIVITY, thermal_voltage
 from .geometry import _boundary_core, _boundary_kinds, _face_conductance_core, _poisson_core
 

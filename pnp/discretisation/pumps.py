@@ -24,7 +24,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+
+from ..compiled import njit
 
 # columns of pump_arrays' integer and float tables
 INSIDE, OUTSIDE, SODIUM, POTASSIUM = range(4)

@@ -44,7 +44,8 @@ two give :func:`solve`'s answer bit for bit.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from ..compiled import njit
 
 
 def solve(ab: np.ndarray, rhs: np.ndarray, kl: int, ku: int) -> int:

@@ -21,8 +21,7 @@ bits. :func:`gate_tables` gathers its arguments from a model.
 
 from __future__ import annotations
 
-from numba import njit
-
+from ..compiled import njit
 from ..discretisation import kernel, pumps
 from ..discretisation.channels import (
     FACTOR_STEP,

@@ -20,8 +20,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
 
+from ..compiled import njit
 from ..discretisation.kernel import FLOATING, _boundary_displacement
 
 

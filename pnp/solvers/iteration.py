@@ -48,8 +48,8 @@ holds no gate or volume code. Gates with a volume keep the Python path.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from ..compiled import njit
 from ..discretisation import kernel, pumps
 from ..discretisation.kernel import weighted_max
 from . import gated, swollen

@@ -15,8 +15,8 @@ operations in the same order and give the same bits.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from ..compiled import njit
 from .banded import _scale_substitute
 
 

@@ -30,8 +30,8 @@ are the step's other pieces that depend on the scale.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from ..compiled import njit
 from ..discretisation import kernel, pumps
 from ..discretisation.moving import (
     balance,
