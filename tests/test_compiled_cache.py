@@ -9,6 +9,7 @@ editable install) compiles them again instead of loading stale code.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -50,7 +51,7 @@ def _run(root: Path) -> tuple[float, float, int, int]:
     out = subprocess.run(
         [sys.executable, "-c", RUN.format(root=str(root))],
         cwd=root,
-        env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
+        env={**os.environ, "PYTHONPATH": str(root)},
         capture_output=True,
         text=True,
         check=True,
