@@ -73,7 +73,7 @@ def _inside(py_file: str) -> bool:
 
 def _stamped(base):
     """``base`` (one of numba's file-backed locators) for pnp's functions,
-    with :func:`source_stamp` as the stamp."""
+    with :data:`PROCESS_STAMP` as the stamp."""
 
     class Stamped(base):
         def get_source_stamp(self):
@@ -90,7 +90,7 @@ def _stamped(base):
 
 
 def _register() -> None:
-    # numba >= 0.65 names these without the leading underscore
+    # recent numba (0.68) names these without the leading underscore, older with it
     impl = getattr(caching, "CacheImpl", None) or caching._CacheImpl
     if getattr(impl, "pnp_stamped", False):
         return
