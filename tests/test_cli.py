@@ -284,6 +284,84 @@ def test_a_ctrl_c_that_python_swallowed_still_stops_the_command():
     assert "went on" not in proc.stdout
 
 
+_DROPPED = """
+import os, signal, sys
+from pnp.presentation import cli
+
+run = cli._cmd_run
+
+def dropped_then_run(args):
+    try:  # a Ctrl-C at start-up, its KeyboardInterrupt cleared as some C code does
+        os.kill(os.getpid(), signal.SIGINT)
+        for _ in range(1000):
+            pass
+    except KeyboardInterrupt:
+        pass
+    print("went on")
+    return run(args)
+
+cli._cmd_run = dropped_then_run
+sys.exit(cli.main(["run", {case!r}, "-o", {out!r}, "--quiet", "--no-plot"]))
+"""
+
+
+def test_a_ctrl_c_python_dropped_at_start_up_stops_the_run(tmp_path):
+    """A Ctrl-C whose KeyboardInterrupt is lost without a trace before the run
+    takes SIGINT over (pnp.ctrl_c): the run stops at its first step, its file
+    says interrupted, exit 130. Without the latch the run went to its end and
+    exited 0 (the slow kill test's failure)."""
+    import pnp
+
+    out = tmp_path / "r.h5"
+    case = Path(__file__).resolve().parent.parent / "cases" / "membrane_charging.toml"
+    proc = subprocess.run(
+        [sys.executable, "-c", _DROPPED.format(case=str(case), out=str(out))],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "went on" in proc.stdout  # the interrupt was dropped indeed
+    assert proc.returncode == 130, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == "pnp: interrupted"
+    res = pnp.load_result(out)
+    assert res.status == "failed" and res.message == "interrupted"
+    assert len(res.t) <= 2  # the initial state, and at most the step under way
+
+
+def test_run_and_sweep_handlers_take_over_a_ctrl_c_seen_before(monkeypatch):
+    """The run's and the sweep pool's SIGINT handlers, installed over
+    pnp.ctrl_c's, stop at once when it saw a Ctrl-C; not when it did not, nor
+    over another handler."""
+    import signal
+    import threading
+
+    from pnp import ctrl_c
+    from pnp.simulation.sweep.pool import _CtrlC
+    from pnp.simulation.trackers import DeferredInterrupt
+
+    saved = signal.getsignal(signal.SIGINT)
+    try:
+        for installed, hit, expected in (
+            (ctrl_c.handler, True, True),
+            (ctrl_c.handler, False, False),
+            (signal.default_int_handler, True, False),
+        ):
+            signal.signal(signal.SIGINT, installed)
+            monkeypatch.setattr(ctrl_c.Latch, "hit", hit)
+            run = DeferredInterrupt()
+            run.start(None)
+            run.close()
+            assert run.pending is expected
+            assert signal.getsignal(signal.SIGINT) is installed
+            stop = threading.Event()
+            with _CtrlC(stop) as pool:
+                pass
+            assert pool.hit is expected and stop.is_set() is expected
+            assert signal.getsignal(signal.SIGINT) is installed
+    finally:
+        signal.signal(signal.SIGINT, saved)
+
+
 def test_a_ctrl_c_that_python_wrapped_is_still_an_interruption(monkeypatch, capsys):
     """A Ctrl-C landing in a class body's __set_name__ (numpy's import at start-up)
     reaches the CLI as a RuntimeError caused by KeyboardInterrupt: exit 130 and

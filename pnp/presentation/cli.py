@@ -16,11 +16,13 @@ import _thread
 import argparse
 import contextlib
 import os
+import signal
 import sys
+import threading
 import warnings
 from pathlib import Path
 
-from .. import __version__
+from .. import __version__, ctrl_c
 
 EXIT_OK, EXIT_OTHER, EXIT_INPUT, EXIT_SOLVER, EXIT_EXPECT = 0, 1, 2, 3, 4
 
@@ -160,13 +162,23 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault(var, "1")
     saved = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = _ReaderMayLeave(sys.stdout), _ReaderMayLeave(sys.stderr)
+    replaced = ctrl_c.install() if threading.current_thread() is threading.main_thread() else None
     try:
         with warnings.catch_warnings(), ctrl_c_kept():
             from ..input.messages import show_case_warnings_as_lines
 
             show_case_warnings_as_lines()  # one line each: pnp: warning: FILE: `KEY`: ...
-            return _main(argv)
+            code = _main(argv)
+        if code == EXIT_OK and ctrl_c.Latch.hit:  # a Ctrl-C Python dropped (pnp.ctrl_c)
+            print("pnp: interrupted", file=sys.stderr)
+            return 130
+        return code
+    except KeyboardInterrupt:  # before _main took over (its imports)
+        print("pnp: interrupted", file=sys.stderr)
+        return 130
     finally:
+        if replaced is not None:
+            signal.signal(signal.SIGINT, replaced)
         sys.stdout.flush()
         sys.stderr.flush()
         sys.stdout, sys.stderr = saved

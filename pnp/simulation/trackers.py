@@ -406,8 +406,12 @@ class DeferredInterrupt(Tracker):
         import signal
         import threading
 
+        from ..ctrl_c import seen
+
         if threading.current_thread() is threading.main_thread():
             self.previous = signal.signal(signal.SIGINT, self._handler)
+            # a Ctrl-C at start-up that Python dropped: stop at the first step
+            self.pending = self.pending or seen(self.previous)
 
     def close(self):
         import signal

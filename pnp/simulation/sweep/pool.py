@@ -66,8 +66,12 @@ class _CtrlC:
         self.previous = None
 
     def __enter__(self):
+        from ...ctrl_c import seen
+
         if threading.current_thread() is threading.main_thread():
             self.previous = signal.signal(signal.SIGINT, self._handler)
+            if seen(self.previous):  # a Ctrl-C at start-up that Python dropped
+                self._handler(signal.SIGINT, None)
         return self
 
     def __exit__(self, *exc):
