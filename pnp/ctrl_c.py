@@ -10,13 +10,19 @@ by the slow kill tests). ``pnp``'s command line therefore installs
 sweep's own SIGINT handler, installed later, asks :func:`seen` with the
 handler it replaces and stops at once if a Ctrl-C came before, and the
 command line reports an interruption even when the KeyboardInterrupt was
-dropped. Outside the command line (``pnp.run`` from Python) nothing here
-is installed and nothing changes.
+dropped. Where Python reports the drop (``sys.unraisablehook``), the
+command line also raises it again at once (:func:`raised_again`), so the
+command stops there rather than at the run's first step or its end.
+Outside the command line (``pnp.run`` from Python) nothing here is
+installed and nothing changes.
 """
 
 from __future__ import annotations
 
+import _thread
+import contextlib
 import signal
+import sys
 
 
 class Latch:
@@ -46,3 +52,34 @@ def seen(replaced) -> bool:
     """Whether the SIGINT handler ``replaced`` (as ``signal.signal``
     returned it) is :func:`handler` and has seen a Ctrl-C."""
     return replaced is handler and Latch.hit
+
+
+@contextlib.contextmanager
+def raised_again():
+    """Raise again a Ctrl-C that Python would swallow.
+
+    A KeyboardInterrupt raised where Python cannot propagate it (a weakref
+    callback, as in importlib's module locks while the command imports its
+    modules, a ``__del__``, a garbage collection) is printed as "Exception
+    ignored" and dropped. While this is active, such an interrupt is sent
+    again to the main thread (``_thread.interrupt_main``) from a new thread,
+    which runs once the main thread next gives up the interpreter, back in
+    ordinary code (sent from the hook itself, or a thread the hook waits
+    for, it would be raised in the hook and dropped again; should it land in
+    another such place, it is sent again). The SIGINT handler then in force
+    acts on it: :func:`handler` raises KeyboardInterrupt (exit 130); a run's
+    or sweep's own handler stops it as it stops any Ctrl-C.
+    """
+    previous = sys.unraisablehook
+
+    def hook(unraisable):
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            _thread.start_new_thread(_thread.interrupt_main, ())  # not waited for
+        else:
+            previous(unraisable)
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous

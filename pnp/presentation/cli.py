@@ -12,9 +12,7 @@ nothing.
 
 from __future__ import annotations
 
-import _thread
 import argparse
-import contextlib
 import os
 import signal
 import sys
@@ -164,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout, sys.stderr = _ReaderMayLeave(sys.stdout), _ReaderMayLeave(sys.stderr)
     replaced = ctrl_c.install() if threading.current_thread() is threading.main_thread() else None
     try:
-        with warnings.catch_warnings(), ctrl_c_kept():
+        with warnings.catch_warnings(), ctrl_c.raised_again():
             from ..input.messages import show_case_warnings_as_lines
 
             show_case_warnings_as_lines()  # one line each: pnp: warning: FILE: `KEY`: ...
@@ -182,38 +180,6 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()
         sys.stderr.flush()
         sys.stdout, sys.stderr = saved
-
-
-@contextlib.contextmanager
-def ctrl_c_kept():
-    """Raise again a Ctrl-C that Python would swallow.
-
-    A KeyboardInterrupt raised where Python cannot propagate it (a weakref
-    callback, as in importlib's module locks while the command imports its
-    modules, a ``__del__``, a garbage collection) is printed as "Exception
-    ignored" and dropped: the command would go on and exit 0 as if Ctrl-C had
-    not been pressed. While this is active, such an interrupt is sent again to
-    the main thread (``_thread.interrupt_main``) from a new thread, which runs
-    once the main thread next gives up the interpreter, back in ordinary code
-    (sent from the hook itself, or a thread the hook waits for, the interrupt
-    would be raised in the hook and dropped again; should it land in another
-    such place, it is sent again). The SIGINT handler then in force acts on it: the default
-    one raises KeyboardInterrupt (exit 130); a run's or sweep's own handler
-    stops it as it stops any Ctrl-C.
-    """
-    previous = sys.unraisablehook
-
-    def hook(unraisable):
-        if isinstance(unraisable.exc_value, KeyboardInterrupt):
-            _thread.start_new_thread(_thread.interrupt_main, ())  # not waited for
-        else:
-            previous(unraisable)
-
-    sys.unraisablehook = hook
-    try:
-        yield
-    finally:
-        sys.unraisablehook = previous
 
 
 def _main(argv: list[str] | None) -> int:

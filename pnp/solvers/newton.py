@@ -134,8 +134,9 @@ class System:
         if model._pumps is not self._pumps:  # the pumps as they are, not rebuilt
             self._pumps = model._pumps
             self.pump_cells, self.pump_values = pumps.pump_arrays(self._pumps)
+            self._pump_faces = np.array([p.face for p in self._pumps], dtype=np.int64)
         if model.moving is not None and self.pump_cells.shape[0]:  # where the arrays are
-            self.pump_values[:, pumps.AREA] = model.face_area[[p.face for p in self._pumps]]
+            self.pump_values[:, pumps.AREA] = model.face_area[self._pump_faces]
         return self.pump_cells.shape[0] > 0
 
     def pump_args(self) -> tuple:
